@@ -1,0 +1,262 @@
+// Package export runs one export end to end: it takes a snapshot, reads the table in parallel
+// ctid ranges, decodes the COPY BINARY streams into Arrow record batches and writes Parquet
+// files plus a manifest. A failed or cancelled export removes every file it wrote.
+package export
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/snapshot"
+)
+
+// Version is the tool version written into every file and manifest.
+const Version = "0.1.0"
+
+// buffersPerWorker bounds the receive buffers: one filling, one queued, one decoding.
+const buffersPerWorker = 3
+
+// Timings splits an export's time by stage. Decode and Encode are summed over workers (time
+// spent, not wall time), the others are wall time.
+type Timings struct {
+	// Setup covers connecting, exporting the snapshot, resolving the table, planning and
+	// opening the workers.
+	Setup float64 `json:"setup_s"`
+	// Copy is the wall time from the first COPY to the last file closed.
+	Copy     float64 `json:"copy_s"`
+	Decode   float64 `json:"decode_s"`
+	Encode   float64 `json:"encode_s"`
+	Finalize float64 `json:"finalize_s"`
+	Total    float64 `json:"total_s"`
+}
+
+// Result is what a finished export reports.
+type Result struct {
+	Table       string       `json:"table"`
+	OutputDir   string       `json:"output_dir"`
+	Snapshot    string       `json:"snapshot"`
+	LSN         string       `json:"lsn"`
+	Decoder     string       `json:"decoder"`
+	Workers     int          `json:"workers"`
+	Tasks       int          `json:"tasks"`
+	Rows        int64        `json:"rows"`
+	CopyBytes   int64        `json:"copy_bytes"`
+	OutputBytes int64        `json:"output_bytes"`
+	Files       []FileResult `json:"files"`
+	Seconds     float64      `json:"seconds"`
+	// GBPerSecond is COPY bytes per second over the whole export, in 1e9 bytes.
+	GBPerSecond float64 `json:"gb_per_s"`
+	Timings     Timings `json:"timings"`
+}
+
+// Run performs one export. On error (including ctx's cancellation) every file the export
+// created is removed, and the error says what failed.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
+	dir, err := prepareOutputDir(opts.OutputDir, opts.Overwrite)
+	if err != nil {
+		return nil, err
+	}
+	res, err := run(ctx, opts, dir)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%w)", cause, err)
+		}
+		return nil, errors.Join(err, dir.removeCreated())
+	}
+	return res, nil
+}
+
+func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
+	start := time.Now()
+	log := opts.Logger
+	snap, err := snapshot.Export(ctx, opts.ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Release(context.Background()) //nolint:errcheck // released explicitly below; this only covers early returns
+	rel, err := snapshot.Resolve(ctx, snap.Conn(), opts.Table, opts.Columns, opts.Role)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]gpuparse.Column, len(rel.Columns))
+	selects := make([]string, len(rel.Columns))
+	for i, c := range rel.Columns {
+		cols[i] = gpuparse.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType)
+		selects[i] = c.Ident()
+		if cols[i].CastText {
+			selects[i] += "::text"
+		}
+	}
+	selectList := strings.Join(selects, ", ")
+	tasks := snapshot.Plan(rel.Sources, opts.Chunks)
+	nWorkers := min(opts.Parallel, len(tasks))
+	workers, err := snapshot.OpenWorkers(ctx, opts.ConnConfig, snap.ID, nWorkers, snapshot.WorkerOptions{Role: opts.Role})
+	if err != nil {
+		return nil, err
+	}
+	defer snapshot.CloseAll(workers) //nolint:errcheck // read-only transactions: nothing to lose on close
+	if err := snap.Release(ctx); err != nil {
+		return nil, err
+	}
+
+	mem := memory.DefaultAllocator
+	dec, err := newDecoder(opts.GPU, cols, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path(), mem)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("export started", "table", rel.Name, "snapshot", snap.ID, "lsn", snap.LSN,
+		"workers", nWorkers, "tasks", len(tasks), "decoder", dec.Path(), "columns", len(cols))
+	setup := time.Since(start)
+
+	copyStart := time.Now()
+	l := &lanes{dec: dec, pool: snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize), selectList: selectList}
+	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
+	series, err := l.run(ctx, workers, tasks, format)
+	stopProgress()
+	if err != nil {
+		return nil, err
+	}
+	copyTime := time.Since(copyStart)
+
+	finStart := time.Now()
+	files, err := finalize(dir, series, format)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Table: rel.Name, OutputDir: dir.path, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
+		Workers: nWorkers, Tasks: len(tasks), CopyBytes: l.progress.Bytes.Load(),
+	}
+	for _, f := range files {
+		res.Rows += f.Rows
+		res.OutputBytes += f.Bytes
+		res.Files = append(res.Files, f.FileResult)
+	}
+	if received := l.progress.Rows.Load(); received != res.Rows {
+		return nil, fmt.Errorf("internal error: received %d rows but wrote %d", received, res.Rows)
+	}
+	res.Timings = Timings{Setup: setup.Seconds(), Copy: copyTime.Seconds(),
+		Decode: time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds()}
+	m := &Manifest{
+		Version: Version, Table: rel.Name, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
+		Compression: strings.ToLower(opts.Compression), Rows: res.Rows, CopyBytes: res.CopyBytes,
+		OutputBytes: res.OutputBytes, Columns: manifestColumns(format, cols), Files: res.Files,
+		StartedAt: start.UTC().Format(time.RFC3339Nano),
+	}
+	res.Timings.Finalize = time.Since(finStart).Seconds()
+	res.Timings.Total = time.Since(start).Seconds()
+	m.Timings = res.Timings
+	if err := writeManifest(dir, m); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.GBPerSecond = float64(res.CopyBytes) / res.Seconds / 1e9
+	log.Info("export finished", "table", rel.Name, "rows", res.Rows, "files", len(res.Files),
+		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds)
+	return res, nil
+}
+
+// newDecoder picks the decoder for mode. The CUDA decoder is not part of this build yet, so
+// auto falls back to the CPU and on refuses to run.
+func newDecoder(mode GPUMode, cols []gpuparse.Column, mem memory.Allocator) (gpuparse.Decoder, error) {
+	if mode == GPUOn {
+		return nil, errors.New("--gpu on: this build has no GPU decoder; use --gpu auto or --gpu off")
+	}
+	return gpuparse.NewCPUDecoder(cols, mem), nil
+}
+
+func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder string, mem memory.Allocator) (*fileFormat, error) {
+	c, err := codec(opts.Compression)
+	if err != nil {
+		return nil, err
+	}
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(c),
+		parquet.WithStats(true),
+		parquet.WithMaxRowGroupLength(opts.RowGroupSize),
+		parquet.WithCreatedBy("pgparquet "+Version),
+		parquet.WithAllocator(mem),
+	)
+	type colMeta struct {
+		Name   string `json:"name"`
+		PGType string `json:"pg_type"`
+	}
+	meta := make([]colMeta, len(cols))
+	for i, c := range cols {
+		meta[i] = colMeta{c.Name, c.PGType}
+	}
+	colJSON, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encode column metadata: %w", err)
+	}
+	return &fileFormat{
+		dir:        dir,
+		schema:     gpuparse.ArrowSchema(cols),
+		props:      props,
+		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)),
+		metadata: [][2]string{
+			{"pgparquet.version", Version},
+			{"pgparquet.source_table", rel.Name},
+			{"pgparquet.snapshot", snap.ID},
+			{"pgparquet.lsn", snap.LSN},
+			{"pgparquet.decoder", decoder},
+			{"pgparquet.columns", string(colJSON)},
+		},
+		maxFileSize: opts.MaxFileSize,
+		seq:         new(atomic.Int64),
+	}, nil
+}
+
+func manifestColumns(f *fileFormat, cols []gpuparse.Column) []ManifestColumn {
+	out := make([]ManifestColumn, len(cols))
+	for i, c := range cols {
+		out[i] = ManifestColumn{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
+	}
+	return out
+}
+
+// finalize gives every file its final name once all are complete and durable; an export with
+// no rows still gets one file, so readers find the schema.
+func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parquetFile, error) {
+	var files []*parquetFile
+	for _, s := range series {
+		files = append(files, s.done...)
+	}
+	if len(files) == 0 {
+		s := &fileSeries{format: format}
+		if err := s.open(); err != nil {
+			return nil, err
+		}
+		if err := s.finish(); err != nil {
+			return nil, err
+		}
+		files = s.done
+	}
+	slices.SortFunc(files, func(a, b *parquetFile) int { return strings.Compare(a.Name, b.Name) })
+	for _, f := range files {
+		if err := dir.rename(f.tmpName, f.Name); err != nil {
+			return nil, err
+		}
+	}
+	return files, dir.sync()
+}

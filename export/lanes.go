@@ -1,0 +1,150 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/snapshot"
+)
+
+// laneQueue is how many filled buffers may wait between a lane's receiver and its decoder.
+const laneQueue = buffersPerWorker - 1
+
+// lanes runs one pipeline per worker connection: a receiver goroutine streams the tasks it
+// takes from a shared queue into pooled buffers, and a second goroutine decodes each buffer and
+// appends it to the lane's own series of Parquet files, so receiving overlaps decoding and
+// encoding, and lanes never wait for each other.
+type lanes struct {
+	dec        gpuparse.Decoder
+	pool       *snapshot.Pool
+	selectList string
+
+	progress  snapshot.Progress
+	tasksDone atomic.Int64
+	decode    atomic.Int64 // nanoseconds, summed over lanes
+	encode    atomic.Int64
+}
+
+// run executes tasks on workers and returns each lane's file series, files closed but not yet
+// renamed. The first error cancels everything.
+func (l *lanes) run(ctx context.Context, workers []*snapshot.Worker, tasks []snapshot.Task, format *fileFormat) ([]*fileSeries, error) {
+	queue := make(chan snapshot.Task, len(tasks))
+	for _, t := range tasks {
+		queue <- t
+	}
+	close(queue)
+	g, gctx := errgroup.WithContext(ctx)
+	series := make([]*fileSeries, len(workers))
+	for i, w := range workers {
+		bufs := make(chan *snapshot.Buffer, laneQueue)
+		s := &fileSeries{format: format}
+		series[i] = s
+		g.Go(func() error {
+			defer close(bufs)
+			return l.receive(gctx, w, queue, bufs)
+		})
+		g.Go(func() error {
+			err := l.write(gctx, s, bufs)
+			if err != nil {
+				s.abort()
+				for b := range bufs {
+					b.Release()
+				}
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		for _, s := range series {
+			s.abort()
+		}
+		return nil, err
+	}
+	return series, nil
+}
+
+// receive runs tasks from queue on worker w until the queue is empty.
+func (l *lanes) receive(ctx context.Context, w *snapshot.Worker, queue <-chan snapshot.Task, bufs chan<- *snapshot.Buffer) error {
+	emit := func(b *snapshot.Buffer) error {
+		select {
+		case bufs <- b:
+			return nil
+		case <-ctx.Done():
+			b.Release()
+			return context.Cause(ctx)
+		}
+	}
+	for t := range queue {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if _, err := w.CopyTask(ctx, t, t.CopySQL(l.selectList), l.pool, &l.progress, emit); err != nil {
+			return fmt.Errorf("worker %d (pid %d): %w", w.Index, w.PID(), err)
+		}
+		l.tasksDone.Add(1)
+	}
+	return nil
+}
+
+// write decodes each buffer and appends it to s, closing s's last file at the end.
+func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.Buffer) error {
+	for b := range bufs {
+		start := time.Now()
+		rec, err := l.dec.Decode(ctx, &b.Chunk)
+		b.Release()
+		l.decode.Add(int64(time.Since(start)))
+		if err != nil {
+			return err
+		}
+		encodeBefore := s.encode
+		err = s.write(rec)
+		rec.Release()
+		l.encode.Add(int64(s.encode - encodeBefore))
+		if err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	before := s.encode
+	err := s.finish()
+	l.encode.Add(int64(s.encode - before))
+	return err
+}
+
+// reportProgress calls report twice a second until the returned stop function is called.
+func (l *lanes) reportProgress(report func(Progress), estimated int64, tasks int, start time.Time) (stop func()) {
+	if report == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	snap := func() Progress {
+		return Progress{Rows: l.progress.Rows.Load(), CopyBytes: l.progress.Bytes.Load(),
+			EstimatedRows: estimated, TasksDone: int(l.tasksDone.Load()), Tasks: tasks, Elapsed: time.Since(start)}
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report(snap())
+			case <-done:
+				report(snap())
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}

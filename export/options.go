@@ -1,0 +1,167 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/jackc/pgx/v5"
+)
+
+// GPUMode says whether an export may, must or must not use the CUDA decoder.
+type GPUMode string
+
+// The GPU modes of --gpu.
+const (
+	GPUAuto GPUMode = "auto" // use the GPU when a device is present and the library loads
+	GPUOn   GPUMode = "on"   // fail unless the GPU decoder can be used
+	GPUOff  GPUMode = "off"  // never touch the GPU
+)
+
+// Defaults for Options; Options.withDefaults applies them to zero fields.
+const (
+	DefaultParallel        = 16
+	DefaultChunksPerWorker = 4
+	DefaultCompression     = "zstd"
+	DefaultRowGroupSize    = 1 << 20
+	DefaultMaxFileSize     = 1 << 30
+	DefaultBufferSize      = 4 << 20
+	// rowGroupMaxBytes closes a row group early once its compressed pages reach this size, so a
+	// wide table's row group (held in memory until closed) stays bounded.
+	rowGroupMaxBytes = 64 << 20
+)
+
+// Options describe one export. Zero values take the defaults above.
+type Options struct {
+	// ConnConfig is where to read from (pgx.ParseConfig honours the PG* variables).
+	ConnConfig *pgx.ConnConfig
+	// Table is the relation to export, in any form regclass accepts.
+	Table string
+	// Columns restricts the export to these columns, in this order; empty means all.
+	Columns []string
+	// Parallel is the number of worker connections (default 16). Fewer are opened when the
+	// plan has fewer tasks.
+	Parallel int
+	// Chunks is the number of ctid ranges to split the table into (default 4 per worker).
+	Chunks int
+	// OutputDir receives the Parquet files and _manifest.json. It is created if missing and
+	// must be empty unless Overwrite is set.
+	OutputDir string
+	// Overwrite allows a non-empty OutputDir: a previous export's files there are removed first.
+	Overwrite bool
+	// Compression is the Parquet codec: zstd (default), snappy, gzip, brotli, lz4 (LZ4_RAW), none.
+	Compression string
+	// RowGroupSize is the maximum number of rows per row group (default 1 Mi).
+	RowGroupSize int64
+	// MaxFileSize starts a new file once a file reaches this many bytes (default 1 GiB).
+	MaxFileSize int64
+	// BufferSize is the size of each COPY receive buffer (default 4 MiB); Parallel × 3 of them
+	// are in use at most.
+	BufferSize int
+	// GPU selects the decoder (default auto).
+	GPU GPUMode
+	// Role, when set, is assumed by every worker (SET LOCAL ROLE) so the export sees exactly
+	// what that role may see; privileges are checked for it.
+	Role string
+	// Progress, when set, is called about twice a second from one goroutine while data flows.
+	Progress func(Progress)
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Progress is a snapshot of an export in flight.
+type Progress struct {
+	Rows          int64
+	CopyBytes     int64
+	EstimatedRows int64 // -1 when the table was never analyzed
+	TasksDone     int
+	Tasks         int
+	Elapsed       time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Parallel == 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Chunks == 0 {
+		o.Chunks = o.Parallel * DefaultChunksPerWorker
+	}
+	if o.Compression == "" {
+		o.Compression = DefaultCompression
+	}
+	if o.RowGroupSize == 0 {
+		o.RowGroupSize = DefaultRowGroupSize
+	}
+	if o.MaxFileSize == 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.GPU == "" {
+		o.GPU = GPUAuto
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	var errs []error
+	if o.ConnConfig == nil {
+		errs = append(errs, errors.New("ConnConfig: required"))
+	}
+	if strings.TrimSpace(o.Table) == "" {
+		errs = append(errs, errors.New("table: required"))
+	}
+	if o.OutputDir == "" {
+		errs = append(errs, errors.New("output dir: required"))
+	}
+	if o.Parallel < 1 || o.Parallel > 256 {
+		errs = append(errs, fmt.Errorf("parallel: %d is not between 1 and 256", o.Parallel))
+	}
+	if o.Chunks < 1 {
+		errs = append(errs, fmt.Errorf("chunks: %d is not positive", o.Chunks))
+	}
+	if _, err := codec(o.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if o.RowGroupSize < 1 {
+		errs = append(errs, fmt.Errorf("row group size: %d is not positive", o.RowGroupSize))
+	}
+	if o.MaxFileSize < 1<<20 {
+		errs = append(errs, fmt.Errorf("max file size: %d is below 1 MiB", o.MaxFileSize))
+	}
+	if o.BufferSize < 64<<10 {
+		errs = append(errs, fmt.Errorf("buffer size: %d is below 64 KiB", o.BufferSize))
+	}
+	switch o.GPU {
+	case GPUAuto, GPUOn, GPUOff:
+	default:
+		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", o.GPU))
+	}
+	return errors.Join(errs...)
+}
+
+// codec maps a --compression name to arrow-go's codec.
+func codec(name string) (compress.Compression, error) {
+	switch strings.ToLower(name) {
+	case "zstd":
+		return compress.Codecs.Zstd, nil
+	case "snappy":
+		return compress.Codecs.Snappy, nil
+	case "gzip":
+		return compress.Codecs.Gzip, nil
+	case "brotli":
+		return compress.Codecs.Brotli, nil
+	case "lz4", "lz4_raw":
+		return compress.Codecs.Lz4Raw, nil
+	case "none", "uncompressed":
+		return compress.Codecs.Uncompressed, nil
+	}
+	return compress.Codecs.Uncompressed, fmt.Errorf("compression: %q is not one of zstd, snappy, gzip, brotli, lz4, none", name)
+}

@@ -1,0 +1,471 @@
+package gpuparse
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Epoch shifts from PostgreSQL's 2000-01-01 to Arrow's 1970-01-01.
+const (
+	pgEpochDays   = 10957           // days from 1970-01-01 to 2000-01-01
+	pgEpochMicros = 946684800000000 // µs from 1970-01-01 to 2000-01-01
+	maxStringData = math.MaxInt32   // bytes one arrow string/binary array can address
+	jsonbVersion  = 1               // the only jsonb wire version
+	pathCPU       = "cpu"           // CPUDecoder.Path
+	fieldCountLen = 2               // int16 field count at the start of a tuple
+	fieldLenLen   = 4               // int32 length before each field
+	uuidLen       = 16              // uuid wire and Arrow width
+	decimal128Len = 16              // bytes per decimal128 value
+	decimal256Len = 32              // bytes per decimal256 value
+	nullFieldLen  = -1              // field length of a NULL
+)
+
+// CPUDecoder is the pure-Go reference implementation of Decoder. It walks
+// each chunk twice: a first pass validates the framing (field counts,
+// lengths, numeric headers) and counts rows, NULLs and output bytes per
+// column, so that the second pass writes every value straight into Arrow
+// buffers allocated once at their exact size.
+//
+// A CPUDecoder holds only immutable state after NewCPUDecoder returns, so any
+// number of goroutines may call Decode at once (the allocator must then be
+// safe for concurrent use, as memory.GoAllocator and memory.CheckedAllocator
+// are).
+//
+// String values are copied as sent, without UTF-8 validation: the server
+// converts text to the connection's client_encoding, which the receiver sets
+// to UTF8, and validating every value would cost more than the decode itself.
+type CPUDecoder struct {
+	cols   []Column
+	plans  []colPlan
+	schema *arrow.Schema
+	mem    memory.Allocator
+	err    error // a configuration error every Decode returns
+	closed atomic.Bool
+}
+
+// colPlan is the immutable per-column part of the decoding.
+type colPlan struct {
+	kind   Kind
+	fixed  int  // exact field length of fixed-width kinds, 0 for variable-length ones
+	width  int  // bytes per value in the Arrow values buffer; 0 for bool and variable-length kinds
+	varlen bool // Arrow offsets + data buffers (string, binary, json, numeric text)
+	dtype  arrow.DataType
+	prec   int
+	scale  int
+	limit  [4]uint64 // 10^prec, for decimals
+}
+
+// NewCPUDecoder returns the pure-Go decoder for these columns, allocating
+// Arrow buffers from mem (memory.DefaultAllocator if nil). cols is copied.
+// A column that PlanColumn could not have produced (invalid Kind, decimal
+// precision or scale out of range) makes every Decode fail with an error
+// naming it.
+func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	d := &CPUDecoder{
+		cols:   slices.Clone(cols),
+		plans:  make([]colPlan, len(cols)),
+		schema: ArrowSchema(cols),
+		mem:    mem,
+	}
+	for i, c := range cols {
+		dt, err := arrowType(c)
+		if err != nil {
+			d.err = errors.Join(d.err, fmt.Errorf("gpuparse: cpu decoder: %w", err))
+			continue
+		}
+		p := colPlan{kind: c.Kind, dtype: dt}
+		switch c.Kind {
+		case KindBool:
+			p.fixed = 1
+		case KindInt16:
+			p.fixed, p.width = 2, 2
+		case KindInt32, KindFloat32, KindDate:
+			p.fixed, p.width = 4, 4
+		case KindInt64, KindFloat64, KindTimestamp, KindTimestampTZ:
+			p.fixed, p.width = 8, 8
+		case KindUUID:
+			p.fixed, p.width = uuidLen, uuidLen
+		case KindDecimal128:
+			p.width = decimal128Len
+		case KindDecimal256:
+			p.width = decimal256Len
+		case KindString, KindBinary, KindJSON, KindJSONB, KindNumericString:
+			p.varlen = true
+		}
+		if c.Kind == KindDecimal128 || c.Kind == KindDecimal256 {
+			p.prec, p.scale = int(c.Precision), int(c.Scale)
+			p.limit = pow10x256(p.prec)
+		}
+		d.plans[i] = p
+	}
+	return d
+}
+
+// Path returns "cpu".
+func (d *CPUDecoder) Path() string { return pathCPU }
+
+// Schema returns the schema of the batches Decode returns (ArrowSchema of the
+// decoder's columns).
+func (d *CPUDecoder) Schema() *arrow.Schema { return d.schema }
+
+// Close marks the decoder closed; later Decode calls fail. The CPU decoder
+// holds no resources of its own, so Close never fails and may be called
+// more than once.
+func (d *CPUDecoder) Close() error {
+	d.closed.Store(true)
+	return nil
+}
+
+// colState is one column's plan plus its statistics and buffers for one
+// Decode call.
+type colState struct {
+	colPlan
+	nulls  int
+	nbytes int64 // bytes of the data buffer (variable-length kinds)
+
+	valid, vals, data    *memory.Buffer
+	validB, valsB, dataB []byte
+	dpos                 int
+}
+
+// Decode decodes the tuples of c into a record batch with one row per tuple.
+// Malformed input gives a *DecodeError (unwrapped); a done ctx gives its
+// error, wrapped. The caller releases the batch; c.Data may be reused as soon
+// as Decode returns.
+func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.closed.Load() {
+		return nil, errors.New("gpuparse: cpu decoder: Decode after Close")
+	}
+	if c == nil {
+		return nil, errors.New("gpuparse: cpu decoder: nil chunk")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", c.Source, err)
+	}
+	st := make([]colState, len(d.plans))
+	for i := range st {
+		st[i].colPlan = d.plans[i]
+	}
+	rows, derr := d.walk(c, st)
+	if derr != nil {
+		return nil, derr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", c.Source, err)
+	}
+	return d.fill(c, st, rows)
+}
+
+// errAt builds a *DecodeError at chunk offset off, in chunk row row (-1: none)
+// and column ci (-1: none).
+func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...any) *DecodeError {
+	e := &DecodeError{
+		Source: c.Source,
+		Offset: c.StreamOffset + int64(off),
+		Row:    -1,
+		Msg:    fmt.Sprintf(format, args...),
+	}
+	if row >= 0 {
+		e.Row = c.FirstRow + int64(row)
+	}
+	if ci >= 0 {
+		e.Column = d.cols[ci].Name
+		e.PGType = d.cols[ci].PGType
+	}
+	return e
+}
+
+// walk is the first pass: it validates the framing of every tuple, checks
+// c.RowStarts against it, and fills each column's NULL count and output byte
+// count. After it succeeds, the second pass can trust every length.
+func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
+	data := c.Data
+	n := len(data)
+	rs := c.RowStarts
+	pos, rows := 0, 0
+	for pos < n {
+		if rs != nil && (rows >= len(rs) || int64(rs[rows]) != int64(pos)) {
+			if rows >= len(rs) {
+				return 0, d.errAt(c, pos, rows, -1, "tuple starts at chunk offset %d, but the receiver recorded only %d row starts", pos, len(rs))
+			}
+			return 0, d.errAt(c, pos, rows, -1, "tuple starts at chunk offset %d, but the receiver recorded a row start at %d", pos, rs[rows])
+		}
+		if n-pos < fieldCountLen {
+			return 0, d.errAt(c, pos, rows, -1, "truncated tuple: %d byte left, need 2 for the field count", n-pos)
+		}
+		if fc := int(int16(binary.BigEndian.Uint16(data[pos:]))); fc != len(st) {
+			if fc == -1 {
+				return 0, d.errAt(c, pos, rows, -1, "unexpected trailer (field count -1) inside a chunk")
+			}
+			return 0, d.errAt(c, pos, rows, -1, "field count %d, expected %d", fc, len(st))
+		}
+		pos += fieldCountLen
+		for ci := range st {
+			s := &st[ci]
+			if n-pos < fieldLenLen {
+				return 0, d.errAt(c, pos, rows, ci, "truncated tuple: %d bytes left, need 4 for the field length", n-pos)
+			}
+			l := int(int32(binary.BigEndian.Uint32(data[pos:])))
+			if l < 0 {
+				if l == nullFieldLen {
+					s.nulls++
+					pos += fieldLenLen
+					continue
+				}
+				return 0, d.errAt(c, pos, rows, ci, "field length %d, expected -1 (NULL) or >= 0", l)
+			}
+			if s.fixed != 0 && l != s.fixed {
+				return 0, d.errAt(c, pos, rows, ci, "field length %d, expected %d", l, s.fixed)
+			}
+			if l > n-pos-fieldLenLen {
+				return 0, d.errAt(c, pos, rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, n-pos-fieldLenLen)
+			}
+			body := pos + fieldLenLen
+			switch s.kind {
+			case KindString, KindBinary, KindJSON:
+				s.nbytes += int64(l)
+			case KindJSONB:
+				if l < 1 {
+					return 0, d.errAt(c, pos, rows, ci, "jsonb field length 0, need at least the version byte")
+				}
+				s.nbytes += int64(l - 1)
+			case KindDecimal128, KindDecimal256, KindNumericString:
+				h, bad, msg := parseNumericHeader(data[body : body+l])
+				if msg != "" {
+					return 0, d.errAt(c, body+bad, rows, ci, "%s", msg)
+				}
+				if s.kind == KindNumericString {
+					s.nbytes += int64(numericTextLen(h, data[body+numericHeaderLen:body+l]))
+				}
+			}
+			pos = body + l
+		}
+		rows++
+	}
+	if rs != nil && len(rs) != rows {
+		return 0, d.errAt(c, n, rows, -1, "chunk holds %d tuples, but the receiver recorded %d row starts", rows, len(rs))
+	}
+	return rows, nil
+}
+
+// newBuffer allocates a buffer of exactly size bytes from the decoder's
+// allocator and records it in *all for release.
+func (d *CPUDecoder) newBuffer(size int, all *[]*memory.Buffer) (*memory.Buffer, []byte) {
+	b := memory.NewResizableBuffer(d.mem)
+	*all = append(*all, b)
+	b.Resize(size)
+	return b, b.Bytes()
+}
+
+// fill is the second pass: it allocates each column's buffers at their exact
+// size, writes every value, and assembles the record batch.
+func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch, error) {
+	var all []*memory.Buffer
+	// Arrays retain what they use; this releases the decoder's own references,
+	// which frees everything on an error.
+	defer func() {
+		for _, b := range all {
+			b.Release()
+		}
+	}()
+	for ci := range st {
+		s := &st[ci]
+		if s.nulls > 0 {
+			s.valid, s.validB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), &all)
+			clear(s.validB)
+		}
+		switch {
+		case s.kind == KindBool:
+			s.vals, s.valsB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), &all)
+			clear(s.valsB)
+		case s.varlen:
+			if s.nbytes > maxStringData {
+				return nil, d.errAt(c, 0, -1, ci, "the chunk holds %d bytes of values for this column, more than one Arrow array can address (%d); cut smaller chunks", s.nbytes, int64(maxStringData))
+			}
+			s.vals, s.valsB = d.newBuffer(4*(rows+1), &all)
+			s.data, s.dataB = d.newBuffer(int(s.nbytes), &all)
+		default:
+			s.vals, s.valsB = d.newBuffer(s.width*rows, &all)
+			if s.nulls > 0 {
+				clear(s.valsB) // NULL slots stay zero, as in the GPU decoder
+			}
+		}
+	}
+
+	data := c.Data
+	pos := 0
+	for row := 0; row < rows; row++ {
+		pos += fieldCountLen
+		for ci := range st {
+			s := &st[ci]
+			l := int(int32(binary.BigEndian.Uint32(data[pos:])))
+			if s.varlen {
+				binary.LittleEndian.PutUint32(s.valsB[4*row:], uint32(s.dpos))
+			}
+			if l < 0 {
+				pos += fieldLenLen
+				continue
+			}
+			start := pos + fieldLenLen
+			body := data[start : start+l]
+			pos = start + l
+			if s.validB != nil {
+				s.validB[row>>3] |= 1 << (row & 7)
+			}
+			switch s.kind {
+			case KindBool:
+				if body[0] != 0 {
+					s.valsB[row>>3] |= 1 << (row & 7)
+				}
+			case KindInt16:
+				binary.LittleEndian.PutUint16(s.valsB[2*row:], binary.BigEndian.Uint16(body))
+			case KindInt32, KindFloat32:
+				binary.LittleEndian.PutUint32(s.valsB[4*row:], binary.BigEndian.Uint32(body))
+			case KindInt64, KindFloat64:
+				binary.LittleEndian.PutUint64(s.valsB[8*row:], binary.BigEndian.Uint64(body))
+			case KindDate:
+				v := int32(binary.BigEndian.Uint32(body))
+				if v != math.MaxInt32 && v != math.MinInt32 {
+					if v >= math.MaxInt32-pgEpochDays {
+						return nil, d.errAt(c, start, row, ci, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
+					}
+					v += pgEpochDays
+				}
+				binary.LittleEndian.PutUint32(s.valsB[4*row:], uint32(v))
+			case KindTimestamp, KindTimestampTZ:
+				v := int64(binary.BigEndian.Uint64(body))
+				if v != math.MaxInt64 && v != math.MinInt64 {
+					if v >= math.MaxInt64-pgEpochMicros {
+						return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (and not +infinity)", v)
+					}
+					v += pgEpochMicros
+				}
+				binary.LittleEndian.PutUint64(s.valsB[8*row:], uint64(v))
+			case KindUUID:
+				copy(s.valsB[uuidLen*row:], body)
+			case KindString, KindBinary, KindJSON:
+				s.dpos += copy(s.dataB[s.dpos:], body)
+			case KindJSONB:
+				if body[0] != jsonbVersion {
+					return nil, d.errAt(c, start, row, ci, "jsonb version %d, expected %d", body[0], jsonbVersion)
+				}
+				s.dpos += copy(s.dataB[s.dpos:], body[1:])
+			case KindDecimal128, KindDecimal256:
+				if err := d.putDecimal(c, s, ci, row, start, body); err != nil {
+					return nil, err
+				}
+			case KindNumericString:
+				if err := d.putNumericText(c, s, ci, row, start, body); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+
+	arrs := make([]arrow.Array, len(st))
+	defer func() {
+		for _, a := range arrs {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}()
+	for ci := range st {
+		s := &st[ci]
+		bufs := []*memory.Buffer{s.valid, s.vals}
+		if s.varlen {
+			binary.LittleEndian.PutUint32(s.valsB[4*rows:], uint32(s.dpos))
+			if int64(s.dpos) != s.nbytes {
+				return nil, d.errAt(c, len(data), -1, ci, "internal error: wrote %d bytes of values, the first pass counted %d", s.dpos, s.nbytes)
+			}
+			bufs = append(bufs, s.data)
+		}
+		ad := array.NewData(s.dtype, rows, bufs, nil, s.nulls, 0)
+		arrs[ci] = array.MakeFromData(ad)
+		ad.Release()
+	}
+	return array.NewRecordBatch(d.schema, arrs, int64(rows)), nil
+}
+
+// putDecimal writes the numeric field body (header checked by walk) of row
+// as the column's decimal128 or decimal256 value.
+func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+	h, _, _ := parseNumericHeader(body)
+	digits := body[numericHeaderLen:]
+	typ := func() string { return s.dtype.String() }
+	switch h.sign {
+	case numericNaN:
+		return d.errAt(c, start, row, ci, "NaN does not fit %s; export the column as text", typ())
+	case numericPInf:
+		return d.errAt(c, start, row, ci, "Infinity does not fit %s; export the column as text", typ())
+	case numericNInf:
+		return d.errAt(c, start, row, ci, "-Infinity does not fit %s; export the column as text", typ())
+	}
+	mag, res, bad := numericUnscaled(digits, h.weight, s.scale, s.prec, &s.limit)
+	switch res {
+	case decBadDigit:
+		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
+	case decTooBig:
+		return d.errAt(c, start, row, ci, "numeric %s needs more than %d digits of precision: does not fit %s; export the column as text", numericForMessage(h, digits), s.prec, typ())
+	case decBeyondScale:
+		return d.errAt(c, start, row, ci, "numeric %s has non-zero digits beyond scale %d: does not fit %s; export the column as text", numericForMessage(h, digits), s.scale, typ())
+	}
+	if h.sign == numericNeg {
+		negate256(&mag)
+	}
+	if s.kind == KindDecimal128 {
+		binary.LittleEndian.PutUint64(s.valsB[decimal128Len*row:], mag[0])
+		binary.LittleEndian.PutUint64(s.valsB[decimal128Len*row+8:], mag[1])
+		return nil
+	}
+	for k, w := range mag {
+		binary.LittleEndian.PutUint64(s.valsB[decimal256Len*row+8*k:], w)
+	}
+	return nil
+}
+
+// numericForMessage is the text of a numeric for an error message, elided
+// if it is long. The digits must be valid.
+func numericForMessage(h numHeader, digits []byte) string {
+	const maxLen = 64
+	if n := numericTextLen(h, digits); n > maxLen {
+		return fmt.Sprintf("of %d characters (weight %d, dscale %d)", n, h.weight, h.dscale)
+	}
+	return string(appendNumericText(nil, h, digits))
+}
+
+// putNumericText writes the numeric field body (header checked by walk) of
+// row as numeric_out's text.
+func (d *CPUDecoder) putNumericText(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+	h, _, _ := parseNumericHeader(body)
+	digits := body[numericHeaderLen:]
+	if bad := checkDigits(digits); bad >= 0 {
+		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
+	}
+	n := numericTextLen(h, digits)
+	if s.dpos+n > len(s.dataB) {
+		return d.errAt(c, start, row, ci, "internal error: numeric text of %d bytes overruns the %d bytes counted", n, len(s.dataB))
+	}
+	out := appendNumericText(s.dataB[s.dpos:s.dpos:s.dpos+n], h, digits)
+	if len(out) != n {
+		return d.errAt(c, start, row, ci, "internal error: numeric text of %d bytes, expected %d", len(out), n)
+	}
+	s.dpos += n
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package gpuparse decodes PostgreSQL COPY BINARY streams into Arrow record
+// batches.
+//
+// The receiver cuts a COPY ... TO STDOUT (FORMAT BINARY) stream into Chunks of
+// whole tuples (it strips the file header with ParseHeader and the trailer
+// with IsTrailer), and a Decoder turns each Chunk into one arrow.RecordBatch
+// whose columns follow the []Column plan that PlanColumn derived from the
+// catalog. ArrowSchema gives the schema of those batches.
+//
+// Two implementations share the Decoder interface: CPUDecoder, the pure-Go
+// reference implementation in this package, and a CUDA decoder that must
+// produce the same output bit for bit. Malformed input is reported as a
+// *DecodeError that names the stream, the absolute byte offset, the row and
+// the column; a decoder never panics on input and never returns a short batch.
+//
+// See README.md for the wire format handled and the type mapping.
+package gpuparse

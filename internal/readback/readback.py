@@ -1,0 +1,335 @@
+"""readback.py reads Parquet files back with one of two independent readers and prints their
+values in a canonical text form that can be reproduced exactly from PostgreSQL with SQL.
+
+Usage: readback.py --reader pyarrow|duckdb --sort-column NAME [--] FILE_OR_DIR...
+
+A directory stands for every *.parquet file directly inside it, except dot-files. The output is
+one JSON document on stdout:
+
+    {"reader": ..., "version": ..., "columns": [...], "types": {name: type}, "rows": [[...], ...]}
+
+Every cell is a JSON string in canonical form, or null for NULL (see the Go package readback for
+the forms). Rows are sorted by the sort column's value read as an integer, ties broken by the
+whole row (null before any string, strings by code point) so that the order is total and the Go
+side can reproduce it. A column of a type without a canonical form is an error naming the column
+and its type, so that no type is ever compared loosely. The two reader paths share only the
+formatting of Python values (hex of bytes, decimal notation); the pyarrow path never runs when
+--reader duckdb is chosen, and pyarrow is not even imported then.
+
+Errors go to stderr with exit status 1 (2 for usage errors).
+"""
+
+import argparse
+import decimal
+import json
+import os
+import re
+import struct
+import sys
+
+# Run as `python - args` (the Go side feeds this file on stdin), Python puts the working
+# directory first on sys.path; drop it so that a stray pyarrow.py there cannot shadow a reader.
+if sys.path and sys.path[0] in ("", "."):
+    del sys.path[0]
+
+
+class ReadbackError(Exception):
+    """A failure to report to the caller as one line on stderr."""
+
+
+_INT_RE = re.compile(r"-?[0-9]+\Z")
+
+
+def parquet_files(args):
+    """Expands the command-line paths into an ordered list of files."""
+    files = []
+    for arg in args:
+        if os.path.isdir(arg):
+            names = sorted(
+                n
+                for n in os.listdir(arg)
+                if n.endswith(".parquet")
+                and not n.startswith(".")
+                and n != "_manifest.json"
+                and os.path.isfile(os.path.join(arg, n))
+            )
+            files.extend(os.path.join(arg, n) for n in names)
+        elif os.path.isfile(arg):
+            files.append(arg)
+        else:
+            raise ReadbackError(f"{arg}: no such file or directory")
+    if not files:
+        raise ReadbackError(f"no .parquet files in {' '.join(args)}")
+    return files
+
+
+def fmt_decimal(value, scale, column):
+    """Formats a Decimal in plain notation with exactly scale digits after the point."""
+    if not isinstance(value, decimal.Decimal) or not value.is_finite():
+        raise ReadbackError(f"column {column}: decimal value {value!r} is not a finite Decimal")
+    ctx = decimal.Context(prec=1000, traps=[decimal.Inexact, decimal.InvalidOperation])
+    quantum = decimal.Decimal(1).scaleb(-scale, context=ctx)
+    try:
+        # Inexact is trapped: a value with more digits than the scale is an error, not rounded.
+        q = value.quantize(quantum, context=ctx)
+    except decimal.DecimalException as e:
+        raise ReadbackError(
+            f"column {column}: decimal value {value} does not fit scale {scale}: {e!r}"
+        ) from e
+    if q.is_zero():
+        q = q.copy_abs()  # PostgreSQL numeric has no negative zero
+    return format(q, "f")
+
+
+def fmt_float32(value):
+    return None if value is None else struct.pack(">f", value).hex()
+
+
+def fmt_float64(value):
+    return None if value is None else struct.pack(">d", value).hex()
+
+
+def fmt_bool(value):
+    if value is None:
+        return None
+    return "t" if value else "f"
+
+
+def fmt_int(value):
+    return None if value is None else str(int(value))
+
+
+def fmt_str(value):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ReadbackError(f"expected a str, got {type(value).__name__}")
+    return value
+
+
+def fmt_hex(value):
+    return None if value is None else bytes(value).hex()
+
+
+# ---------------------------------------------------------------------------------------------
+# pyarrow
+
+
+def read_pyarrow(files):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    tables = []
+    for f in files:
+        try:
+            # arrow_extensions_enabled: the UUID and JSON logical types come back as the
+            # arrow.uuid / arrow.json extension types, so the reported type names show them.
+            t = pq.ParquetFile(f, arrow_extensions_enabled=True).read()
+        except Exception as e:
+            raise ReadbackError(f"pyarrow: read {f}: {e}") from e
+        if tables and not t.schema.equals(tables[0].schema, check_metadata=False):
+            raise ReadbackError(
+                f"pyarrow: schema of {f} differs from {files[0]}:\n{t.schema}\nvs\n{tables[0].schema}"
+            )
+        tables.append(t)
+
+    schema = tables[0].schema
+    columns = list(schema.names)
+    types = {}
+    values = []  # per column: list of canonical values over all rows
+    for i, field in enumerate(schema):
+        types[field.name] = str(field.type)
+        col = []
+        for t in tables:
+            for chunk in t.column(i).chunks:
+                col.extend(_pyarrow_chunk(pa, pc, field.name, field.type, chunk))
+        values.append(col)
+    nrows = sum(t.num_rows for t in tables)
+    rows = [[values[c][r] for c in range(len(columns))] for r in range(nrows)]
+    return pa.__version__, columns, types, rows
+
+
+def _pyarrow_chunk(pa, pc, name, typ, chunk):
+    """Returns the canonical values of one chunk of column name, or raises for an unknown type."""
+    t = pa.types
+    if t.is_dictionary(typ):
+        chunk = chunk.dictionary_decode()
+        typ = typ.value_type
+    if isinstance(typ, pa.BaseExtensionType):
+        ext = typ.extension_name
+        if ext == "arrow.uuid" and t.is_fixed_size_binary(typ.storage_type) and typ.storage_type.byte_width == 16:
+            return [fmt_hex(v) for v in chunk.storage.to_pylist()]
+        if ext == "arrow.json" and (t.is_string(typ.storage_type) or t.is_large_string(typ.storage_type) or t.is_string_view(typ.storage_type)):
+            return [fmt_str(v) for v in chunk.storage.to_pylist()]
+        raise ReadbackError(f"pyarrow: column {name}: unsupported extension type {typ}")
+    if t.is_boolean(typ):
+        return [fmt_bool(v) for v in chunk.to_pylist()]
+    if t.is_integer(typ):
+        return [fmt_int(v) for v in chunk.to_pylist()]
+    if t.is_float32(typ):
+        # Reinterpret the bits: a round trip through a Python float could alter NaN payloads.
+        return [None if v is None else f"{v:08x}" for v in chunk.view(pa.uint32()).to_pylist()]
+    if t.is_float64(typ):
+        return [None if v is None else f"{v:016x}" for v in chunk.view(pa.uint64()).to_pylist()]
+    if t.is_decimal(typ):
+        return [None if v is None else fmt_decimal(v, typ.scale, name) for v in chunk.to_pylist()]
+    if t.is_string(typ) or t.is_large_string(typ) or t.is_string_view(typ):
+        return [fmt_str(v) for v in chunk.to_pylist()]
+    if t.is_binary(typ) or t.is_large_binary(typ) or t.is_binary_view(typ):
+        return [fmt_hex(v) for v in chunk.to_pylist()]
+    if t.is_fixed_size_binary(typ) and typ.byte_width == 16:
+        return [fmt_hex(v) for v in chunk.to_pylist()]
+    if t.is_date32(typ):
+        # Days as int32, without Python dates, so that values outside 1..9999 AD (and the int32
+        # extremes standing for +-infinity) stay exact.
+        return [fmt_int(v) for v in pc.cast(chunk, pa.int32()).to_pylist()]
+    if t.is_timestamp(typ):
+        if typ.unit != "us":
+            raise ReadbackError(f"pyarrow: column {name}: timestamp unit {typ.unit}, want us (type {typ})")
+        return [fmt_int(v) for v in pc.cast(chunk, pa.int64()).to_pylist()]
+    raise ReadbackError(f"pyarrow: column {name}: unsupported type {typ}")
+
+
+# ---------------------------------------------------------------------------------------------
+# DuckDB
+
+_DUCKDB_INTS = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+}
+_DUCKDB_DECIMAL_RE = re.compile(r"DECIMAL\((\d+),(\d+)\)\Z")
+
+
+def _sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _sql_ident(s):
+    return '"' + s.replace('"', '""') + '"'
+
+
+def read_duckdb(files):
+    import duckdb
+
+    for f in files:
+        # read_parquet expands globs; refuse paths that could match other files.
+        if any(ch in f for ch in "*?[{"):
+            raise ReadbackError(f"duckdb: path {f} contains glob characters")
+    # No network: the readers needed (parquet, json) are built into the Python package.
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    opts = "binary_as_string=false, hive_partitioning=false, union_by_name=false"
+
+    def scan(fs):
+        return f"read_parquet([{', '.join(_sql_str(f) for f in fs)}], {opts})"
+
+    schemas = []
+    for f in files:
+        try:
+            schemas.append([(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {scan([f])}").fetchall()])
+        except duckdb.Error as e:
+            raise ReadbackError(f"duckdb: read schema of {f}: {e}") from e
+        if schemas[-1] != schemas[0]:
+            raise ReadbackError(f"duckdb: schema of {f} differs from {files[0]}: {schemas[-1]} vs {schemas[0]}")
+
+    columns = [name for name, _ in schemas[0]]
+    types = dict(schemas[0])
+    exprs, convs = [], []
+    for name, typ in schemas[0]:
+        c = _sql_ident(name)
+        m = _DUCKDB_DECIMAL_RE.match(typ)
+        if typ == "BOOLEAN":
+            exprs.append(c)
+            convs.append(fmt_bool)
+        elif typ in _DUCKDB_INTS:
+            exprs.append(c)
+            convs.append(fmt_int)
+        elif typ == "FLOAT":
+            exprs.append(c)
+            convs.append(fmt_float32)
+        elif typ == "DOUBLE":
+            exprs.append(c)
+            convs.append(fmt_float64)
+        elif m:
+            exprs.append(c)
+            convs.append(lambda v, s=int(m.group(2)), n=name: None if v is None else fmt_decimal(v, s, n))
+        elif typ in ("VARCHAR", "JSON"):
+            exprs.append(c)
+            convs.append(fmt_str)
+        elif typ == "BLOB":
+            exprs.append(c)
+            convs.append(fmt_hex)
+        elif typ == "UUID":
+            exprs.append(c)
+            convs.append(lambda v: None if v is None else v.hex)
+        elif typ == "DATE":
+            # Date minus date is the difference of the stored day numbers, exact for every int32
+            # (DuckDB's +-infinity are +-2147483647), where Python dates stop at 1..9999 AD.
+            exprs.append(f"({c} - DATE '1970-01-01')")
+            convs.append(fmt_int)
+        elif typ in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+            # epoch_us returns the stored microseconds but NULL for DuckDB's +-infinity, which
+            # are stored as +-9223372036854775807.
+            exprs.append(
+                f"CASE WHEN {c} = CAST('infinity' AS {typ}) THEN 9223372036854775807"
+                f" WHEN {c} = CAST('-infinity' AS {typ}) THEN -9223372036854775807"
+                f" ELSE epoch_us({c}) END"
+            )
+            convs.append(fmt_int)
+        else:
+            raise ReadbackError(f"duckdb: column {name}: unsupported type {typ}")
+
+    sql = f"SELECT {', '.join(exprs)} FROM {scan(files)}"
+    try:
+        result = con.execute(sql).fetchall()
+    except duckdb.Error as e:
+        raise ReadbackError(f"duckdb: {e}\nquery: {sql}") from e
+    rows = []
+    for r in result:
+        row = []
+        for name, conv, v in zip(columns, convs, r):
+            try:
+                row.append(conv(v))
+            except ReadbackError as e:
+                raise ReadbackError(f"duckdb: column {name} ({types[name]}): {e}") from e
+        rows.append(row)
+    return duckdb.__version__, columns, types, rows
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def sort_rows(columns, rows, sort_column):
+    if sort_column not in columns:
+        raise ReadbackError(f"sort column {sort_column} not among columns {columns}")
+    k = columns.index(sort_column)
+    for r in rows:
+        if r[k] is None or not _INT_RE.match(r[k]):
+            raise ReadbackError(f"sort column {sort_column}: value {r[k]!r} is not an integer")
+    rows.sort(key=lambda r: (int(r[k]), [(v is not None, v or "") for v in r]))
+
+
+def main():
+    p = argparse.ArgumentParser(prog="readback.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--reader", required=True, choices=["pyarrow", "duckdb"])
+    p.add_argument("--sort-column", required=True)
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    a = p.parse_args()
+    try:
+        files = parquet_files(a.paths)
+        read = read_pyarrow if a.reader == "pyarrow" else read_duckdb
+        version, columns, types, rows = read(files)
+        if len(set(columns)) != len(columns):
+            raise ReadbackError(f"duplicate column names: {columns}")
+        sort_rows(columns, rows, a.sort_column)
+    except ReadbackError as e:
+        print(f"readback.py: {e}", file=sys.stderr)
+        return 1
+    doc = {"reader": a.reader, "version": version, "columns": columns, "types": types, "rows": rows}
+    json.dump(doc, sys.stdout, allow_nan=False, separators=(",", ":"))
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+)
+
+// Pool hands out fixed-size byte buffers, at most Count at a time: received COPY data waits
+// for a free buffer, so memory stays bounded by Count × Size whatever the table's size (plus
+// one-off buffers for single rows larger than Size). A Pool is safe for concurrent use.
+type Pool struct {
+	free chan []byte
+	size int
+}
+
+// NewPool makes a pool of count buffers of size bytes each, allocated lazily.
+func NewPool(count, size int) *Pool {
+	p := &Pool{free: make(chan []byte, count), size: size}
+	for range count {
+		p.free <- nil
+	}
+	return p
+}
+
+// Size is the capacity of each pooled buffer.
+func (p *Pool) Size() int { return p.size }
+
+func (p *Pool) get(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.free:
+		if b == nil {
+			b = make([]byte, 0, p.size)
+		}
+		return b[:0], nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (p *Pool) put(b []byte) {
+	select {
+	case p.free <- b:
+	default:
+		panic("snapshot: buffer returned to a full pool")
+	}
+}
+
+// Buffer is a chunk of whole COPY BINARY tuples ready to decode. Its Data belongs to the pool
+// until Release, which the consumer must call exactly once when it no longer reads Data.
+type Buffer struct {
+	gpuparse.Chunk
+	// Task is the task whose stream this buffer came from.
+	Task   Task
+	buf    []byte
+	pool   *Pool // nil for a one-off buffer holding one oversized row
+	starts []uint32
+}
+
+// Rows is the number of tuples in the buffer, as delimited by the server's messages.
+func (b *Buffer) Rows() int { return len(b.RowStarts) }
+
+// Release returns the buffer's memory to its pool.
+func (b *Buffer) Release() {
+	if b.pool != nil {
+		b.pool.put(b.buf)
+		b.pool = nil
+	}
+	b.buf, b.Data, b.RowStarts = nil, nil, nil
+}
+
+// CopyStats counts what one COPY delivered.
+type CopyStats struct {
+	// Bytes is the size of the COPY BINARY stream, header and trailer included.
+	Bytes int64
+	// Rows is the number of tuples (CopyData messages after the header).
+	Rows int64
+}
+
+// Progress holds counters that CopyTask adds to as data arrives, for progress reports; they
+// may be read concurrently with atomic loads.
+type Progress struct {
+	Bytes atomic.Int64
+	Rows  atomic.Int64
+}
+
+// CopyTask streams task with the worker's connection, filling buffers from pool and handing
+// each full buffer to emit in stream order (emit owns it from then on and must Release it).
+// It returns once the stream ended with its trailer, or with the first error: a server error,
+// a malformed header, a missing trailer, ctx's cancellation, or emit's error.
+//
+// PostgreSQL sends one CopyData message per row, and pgconn passes each message to one Write:
+// buffers are cut only between messages, and each message's offset is recorded as a row start.
+func (w *Worker) CopyTask(ctx context.Context, task Task, sql string, pool *Pool, progress *Progress, emit func(*Buffer) error) (CopyStats, error) {
+	r := &receiver{ctx: ctx, task: task, pool: pool, progress: progress, emit: emit}
+	_, err := w.conn.PgConn().CopyTo(ctx, r, sql)
+	if err == nil {
+		err = r.finish()
+	}
+	if r.cur != nil {
+		r.cur.Release()
+	}
+	if err != nil {
+		if r.err != nil && !errors.Is(err, r.err) {
+			err = errors.Join(r.err, err)
+		}
+		return r.stats, fmt.Errorf("%s: %w", task, err)
+	}
+	return r.stats, nil
+}
+
+// receiver is the io.Writer that pgconn's CopyTo writes each CopyData message to.
+type receiver struct {
+	ctx      context.Context
+	task     Task
+	pool     *Pool
+	progress *Progress
+	emit     func(*Buffer) error
+
+	stats      CopyStats
+	headerSeen bool
+	trailer    bool
+	cur        *Buffer
+	err        error // first error returned from Write, kept because pgconn may wrap it
+}
+
+func (r *receiver) Write(p []byte) (int, error) {
+	if err := r.write(p); err != nil {
+		r.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (r *receiver) write(p []byte) error {
+	n := len(p)
+	if !r.headerSeen {
+		h, err := gpuparse.ParseHeader(p)
+		if err != nil {
+			return fmt.Errorf("COPY stream header: %w", err)
+		}
+		r.headerSeen = true
+		r.stats.Bytes += int64(h)
+		p = p[h:]
+		if len(p) == 0 {
+			r.count(n, 0)
+			return nil
+		}
+	}
+	if r.trailer {
+		return fmt.Errorf("COPY stream: %d bytes after the trailer at byte %d", len(p), r.stats.Bytes)
+	}
+	if gpuparse.IsTrailer(p) {
+		r.trailer = true
+		r.stats.Bytes += int64(len(p))
+		r.count(n, 0)
+		return nil
+	}
+	if r.cur != nil && len(r.cur.buf)+len(p) > cap(r.cur.buf) {
+		if err := r.flush(); err != nil {
+			return err
+		}
+	}
+	if r.cur == nil {
+		if err := r.next(len(p)); err != nil {
+			return err
+		}
+	}
+	b := r.cur
+	b.starts = append(b.starts, uint32(len(b.buf)))
+	b.buf = append(b.buf, p...)
+	r.stats.Bytes += int64(len(p))
+	r.stats.Rows++
+	r.count(n, 1)
+	return nil
+}
+
+func (r *receiver) count(bytes, rows int) {
+	if r.progress != nil {
+		r.progress.Bytes.Add(int64(bytes))
+		r.progress.Rows.Add(int64(rows))
+	}
+}
+
+// next starts a new buffer able to hold a message of need bytes.
+func (r *receiver) next(need int) error {
+	b := &Buffer{Task: r.task}
+	b.StreamOffset = r.stats.Bytes
+	b.FirstRow = r.stats.Rows
+	b.Source = r.task.String()
+	if need > r.pool.Size() {
+		b.buf = make([]byte, 0, need)
+	} else {
+		buf, err := r.pool.get(r.ctx)
+		if err != nil {
+			return err
+		}
+		b.buf, b.pool = buf, r.pool
+	}
+	r.cur = b
+	return nil
+}
+
+// flush hands the current buffer to emit.
+func (r *receiver) flush() error {
+	b := r.cur
+	r.cur = nil
+	b.Data = b.buf
+	b.RowStarts = b.starts
+	if err := r.emit(b); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *receiver) finish() error {
+	if !r.headerSeen {
+		return errors.New("COPY stream ended without a header")
+	}
+	if !r.trailer {
+		return fmt.Errorf("COPY stream ended without its trailer after %d bytes", r.stats.Bytes)
+	}
+	if r.cur != nil {
+		return r.flush()
+	}
+	return nil
+}
