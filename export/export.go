@@ -89,6 +89,11 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		return nil, err
 	}
 	defer snap.Release(context.Background()) //nolint:errcheck // released explicitly below; this only covers early returns
+	if opts.OnSnapshot != nil {
+		if err := opts.OnSnapshot(ctx, snap.ID, snap.LSN); err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", snap.ID, err)
+		}
+	}
 	rel, err := snapshot.Resolve(ctx, snap.Conn(), opts.Table, opts.Columns, opts.Role)
 	if err != nil {
 		return nil, err
@@ -190,13 +195,22 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	if err != nil {
 		return nil, err
 	}
-	props := parquet.NewWriterProperties(
+	propOpts := []parquet.WriterProperty{
 		parquet.WithCompression(c),
 		parquet.WithStats(true),
 		parquet.WithMaxRowGroupLength(opts.RowGroupSize),
-		parquet.WithCreatedBy("pgparquet "+Version),
+		parquet.WithCreatedBy("pgparquet " + Version),
 		parquet.WithAllocator(mem),
-	)
+	}
+	// Dictionary encoding pays for strings (few distinct values compress to small indices) but
+	// costs fixed-width columns a hash lookup per value, most of the encoder's CPU time, for
+	// little gain over zstd/snappy on the plain values: use it for string-like columns only.
+	for _, col := range cols {
+		if !dictionaryWorthIt(col) {
+			propOpts = append(propOpts, parquet.WithDictionaryFor(col.Name, false))
+		}
+	}
+	props := parquet.NewWriterProperties(propOpts...)
 	type colMeta struct {
 		Name   string `json:"name"`
 		PGType string `json:"pg_type"`
@@ -259,4 +273,13 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 		}
 	}
 	return files, dir.sync()
+}
+
+// dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.
+func dictionaryWorthIt(c gpuparse.Column) bool {
+	switch c.Kind {
+	case gpuparse.KindString, gpuparse.KindNumericString, gpuparse.KindBinary, gpuparse.KindJSON, gpuparse.KindJSONB:
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,11 @@ type Options struct {
 	// Role, when set, is assumed by every worker (SET LOCAL ROLE) so the export sees exactly
 	// what that role may see; privileges are checked for it.
 	Role string
+	// OnSnapshot, when set, is called once the snapshot is exported and before the coordinator
+	// releases it, so that a caller can record it or import it into its own transaction
+	// (SET TRANSACTION SNAPSHOT) to see exactly the rows this export reads. An error aborts
+	// the export.
+	OnSnapshot func(ctx context.Context, id, lsn string) error
 	// Progress, when set, is called about twice a second from one goroutine while data flows.
 	Progress func(Progress)
 	// Logger receives structured logs; nil discards them.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"sync/atomic"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
@@ -107,9 +110,21 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, sql string, pool *Pool
 		if r.err != nil && !errors.Is(err, r.err) {
 			err = errors.Join(r.err, err)
 		}
+		if connectionLost(err) {
+			err = fmt.Errorf("connection lost (backend terminated, server restarted or network failure): %w", err)
+		}
 		return r.stats, fmt.Errorf("%s: %w", task, err)
 	}
 	return r.stats, nil
+}
+
+// connectionLost reports whether err means the connection broke rather than the server
+// reporting an error: a backend killed while it sends COPY data cannot send its FATAL message
+// (the message under way cannot be interrupted), so the client sees only the socket close.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		(errors.As(err, &netErr) && !netErr.Timeout())
 }
 
 // receiver is the io.Writer that pgconn's CopyTo writes each CopyData message to.

@@ -1,0 +1,164 @@
+package export_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/snapshot"
+)
+
+// TestExportFailuresLeaveNothing runs exports that must fail and checks each error says why in
+// one line and that no file is left behind.
+func TestExportFailuresLeaveNothing(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := connect(t, dsn)
+	mustExec(t, conn, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 1000) g`)
+	mustExec(t, conn, `CREATE TABLE partly (id int, hidden text)`)
+	mustExec(t, conn, `DROP ROLE IF EXISTS nosy`)
+	mustExec(t, conn, `CREATE ROLE nosy LOGIN PASSWORD 'pw'`)
+	mustExec(t, conn, `GRANT SELECT (id) ON partly TO nosy`)
+	nosy := config(t, shared.Cluster(t).DSNAs(config(t, dsn).Database, "nosy", "pw"))
+
+	aFile := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nonEmpty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(nonEmpty, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		opts    export.Options
+		dir     string
+		wantIs  error
+		wantMsg string
+	}{
+		{name: "unknown table", opts: export.Options{Table: "public.nope"}, wantIs: snapshot.ErrNoSuchRelation, wantMsg: `table "public.nope": no such table`},
+		{name: "unknown schema", opts: export.Options{Table: "nope.t"}, wantIs: snapshot.ErrNoSuchRelation, wantMsg: "no such table"},
+		{name: "injection-shaped name", opts: export.Options{Table: "secret; DROP TABLE secret"}, wantIs: snapshot.ErrNoSuchRelation, wantMsg: "no such table"},
+		{name: "unknown column", opts: export.Options{Table: "secret", Columns: []string{"id", "nope"}}, wantMsg: `no column "nope"`},
+		{name: "no select privilege", opts: export.Options{Table: "secret", ConnConfig: nosy}, wantIs: snapshot.ErrPermission, wantMsg: "role nosy may not SELECT from public.secret"},
+		{name: "no column privilege", opts: export.Options{Table: "partly", ConnConfig: nosy}, wantIs: snapshot.ErrPermission, wantMsg: `may not SELECT column(s) "hidden" of public.partly`},
+		{name: "output dir is under a file", opts: export.Options{Table: "secret"}, dir: filepath.Join(aFile, "out"), wantMsg: "not a directory"},
+		{name: "output dir not empty", opts: export.Options{Table: "secret"}, dir: nonEmpty, wantMsg: "is not empty"},
+		{name: "bad compression", opts: export.Options{Table: "secret", Compression: "lzma"}, wantMsg: `"lzma" is not one of`},
+		{name: "gpu on without GPU decoder", opts: export.Options{Table: "secret", GPU: export.GPUOn}, wantMsg: "no GPU decoder"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			if opts.ConnConfig == nil {
+				opts.ConnConfig = config(t, dsn)
+			}
+			opts.OutputDir = tc.dir
+			if opts.OutputDir == "" {
+				opts.OutputDir = t.TempDir()
+			}
+			before, _ := os.ReadDir(opts.OutputDir)
+			_, err := export.Run(ctx, opts)
+			if err == nil {
+				t.Fatal("export succeeded")
+			}
+			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Errorf("error %q is not %v", err, tc.wantIs)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line containing %q", err, tc.wantMsg)
+			}
+			after, _ := os.ReadDir(opts.OutputDir)
+			if len(after) != len(before) {
+				t.Errorf("output dir had %d entries, now %v", len(before), dirEntries(t, opts.OutputDir))
+			}
+		})
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM secret").Scan(&n); err != nil || n != 1000 {
+		t.Fatalf("secret: %d rows, %v", n, err)
+	}
+}
+
+// TestExportInterruptedLeavesNothing breaks exports in flight, by terminating a worker's
+// backend and by cancelling the context, and checks that the error names the cause and that
+// the partial files are gone.
+func TestExportInterruptedLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := connect(t, dsn)
+	mustExec(t, conn, lineorderDDL)
+	mustExec(t, conn, fmt.Sprintf(lineorderFill, 599999))
+	mustExec(t, conn, "VACUUM ANALYZE lineorder")
+
+	tests := []struct {
+		name    string
+		breakIt func(ctx context.Context, cancel context.CancelCauseFunc) error
+		wantMsg string
+	}{
+		{
+			name: "worker backend terminated",
+			breakIt: func(ctx context.Context, _ context.CancelCauseFunc) error {
+				var n int
+				err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
+					WHERE application_name = 'pgparquet' AND query LIKE 'COPY%' AND state = 'active' LIMIT 1) w`).Scan(&n)
+				if err == nil && n != 1 {
+					err = fmt.Errorf("terminated %d backends", n)
+				}
+				return err
+			},
+			wantMsg: "connection lost",
+		},
+		{
+			name: "cancelled",
+			breakIt: func(_ context.Context, cancel context.CancelCauseFunc) error {
+				cancel(errors.New("operator said stop"))
+				return nil
+			},
+			wantMsg: "operator said stop",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			runCtx, cancel := context.WithCancelCause(ctx)
+			defer cancel(nil)
+			dir := t.TempDir()
+			var once sync.Once
+			var breakErr error
+			sawFiles := false
+			_, err := export.Run(runCtx, export.Options{
+				ConnConfig: config(t, dsn), Table: "lineorder", OutputDir: dir, Parallel: 2, Chunks: 2,
+				BufferSize: 256 << 10, RowGroupSize: 10000,
+				Progress: func(p export.Progress) {
+					if p.Rows > 0 && p.TasksDone == 0 {
+						once.Do(func() {
+							sawFiles = len(dirEntries(t, dir)) > 0
+							breakErr = tc.breakIt(ctx, cancel)
+						})
+					}
+				},
+			})
+			if breakErr != nil {
+				t.Fatal(breakErr)
+			}
+			if err == nil {
+				t.Fatal("export succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line containing %q", err, tc.wantMsg)
+			}
+			if !sawFiles {
+				t.Errorf("no partial files existed when the export was broken: the test proves nothing")
+			}
+			if left := dirEntries(t, dir); len(left) > 0 {
+				t.Errorf("files left behind: %v", left)
+			}
+		})
+	}
+}
