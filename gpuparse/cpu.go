@@ -408,7 +408,7 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
-	typ := func() string { return s.dtype.String() }
+	typ := func() string { return fmt.Sprintf("%s(%d,%d)", s.kind, s.prec, s.scale) }
 	switch h.sign {
 	case numericNaN:
 		return d.errAt(c, start, row, ci, "NaN does not fit %s; export the column as text", typ())

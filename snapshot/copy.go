@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 )

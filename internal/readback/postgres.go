@@ -57,6 +57,8 @@ func ColumnsOf(ctx context.Context, q Querier, table string) ([]PGColumn, error)
 //
 // Timestamps need PostgreSQL 14 or later, where extract returns an exact numeric; on older
 // servers FromPostgres refuses tables with timestamp columns rather than compare them loosely.
+// Timestamps past int64 microseconds (294247-01-10 04:00:54.775807 UTC to 294276 AD) come back
+// exact, as wider integers, for Diff to report.
 func FromPostgres(ctx context.Context, q Querier, table string, sortColumn string, cols []PGColumn) (*Table, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("read %s from postgres: no columns given", table)
@@ -165,9 +167,19 @@ func canonicalExpr(c PGColumn) string {
 			" WHEN isfinite(" + col + ") THEN (" + col + " - date '1970-01-01')::text" +
 			" WHEN " + col + " > date '1970-01-01' THEN '2147483647' ELSE '-2147483648' END"
 	case pgtype.TimestampOID, pgtype.TimestamptzOID:
-		// extract returns numeric since PostgreSQL 14, so the product is exact.
+		// Days times a day's microseconds plus the time of day's, all in numeric: exact, and not
+		// limited to int64 (PostgreSQL timestamps run to 294276 AD, past int64 microseconds
+		// since 1970 at 294247-01-10 04:00:54.775807 UTC; such rows then show up in Diff instead
+		// of failing the query). extract(epoch FROM timestamp) itself is not used: PostgreSQL
+		// rounds it to 16 significant digits for timestamps past that point. extract from a time
+		// returns an exact numeric since PostgreSQL 14.
+		utc := col
+		if c.TypeOID == pgtype.TimestamptzOID {
+			utc = "(" + col + " AT TIME ZONE 'UTC')"
+		}
 		return "CASE WHEN " + col + " IS NULL THEN NULL" +
-			" WHEN isfinite(" + col + ") THEN (extract(epoch FROM " + col + ") * 1000000)::bigint::text" +
+			" WHEN isfinite(" + col + ") THEN trunc((" + utc + "::date - date '1970-01-01')::numeric * 86400000000" +
+			" + extract(epoch FROM " + utc + "::time) * 1000000)::text" +
 			" WHEN " + col + " > 'epoch' THEN '9223372036854775807' ELSE '-9223372036854775808' END"
 	default:
 		// Integers, numeric (text output has exactly the declared scale), text, varchar, name,
