@@ -73,10 +73,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res, err := run(ctx, opts, dir)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w (%w)", cause, err)
+		if cause := context.Cause(ctx); cause != nil {
+			err = &stoppedError{cause: cause, detail: err}
 		}
-		return nil, errors.Join(err, dir.removeCreated())
+		if rmErr := dir.removeCreated(); rmErr != nil {
+			return nil, fmt.Errorf("%w; and cleaning up failed: %w", err, rmErr)
+		}
+		return nil, err
 	}
 	return res, nil
 }
@@ -283,3 +286,12 @@ func dictionaryWorthIt(c gpuparse.Column) bool {
 	}
 	return false
 }
+
+// stoppedError is an export stopped from outside (ctx cancelled): its message is the reason it
+// was stopped, not the worker error that the stop caused, and it wraps both.
+type stoppedError struct {
+	cause, detail error
+}
+
+func (e *stoppedError) Error() string   { return "export stopped: " + e.cause.Error() }
+func (e *stoppedError) Unwrap() []error { return []error{e.cause, e.detail} }

@@ -138,7 +138,12 @@ type colState struct {
 
 	valid, vals, data    *memory.Buffer
 	validB, valsB, dataB []byte
-	dpos                 int
+	// Typed views of valsB (Arrow buffers are in native byte order).
+	u16  []uint16
+	u32  []uint32
+	u64  []uint64
+	offs []int32
+	dpos int
 }
 
 // Decode decodes the tuples of c into a record batch with one row per tuple.
@@ -237,6 +242,10 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 				return 0, d.errAt(c, pos, rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, n-pos-fieldLenLen)
 			}
 			body := pos + fieldLenLen
+			if s.fixed != 0 {
+				pos = body + l
+				continue
+			}
 			switch s.kind {
 			case KindString, KindBinary, KindJSON:
 				s.nbytes += int64(l)
@@ -299,11 +308,20 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 				return nil, d.errAt(c, 0, -1, ci, "the chunk holds %d bytes of values for this column, more than one Arrow array can address (%d); cut smaller chunks", s.nbytes, int64(maxStringData))
 			}
 			s.vals, s.valsB = d.newBuffer(4*(rows+1), &all)
+			s.offs = arrow.GetData[int32](s.valsB)
 			s.data, s.dataB = d.newBuffer(int(s.nbytes), &all)
 		default:
 			s.vals, s.valsB = d.newBuffer(s.width*rows, &all)
 			if s.nulls > 0 {
 				clear(s.valsB) // NULL slots stay zero, as in the GPU decoder
+			}
+			switch s.width {
+			case 2:
+				s.u16 = arrow.GetData[uint16](s.valsB)
+			case 4:
+				s.u32 = arrow.GetData[uint32](s.valsB)
+			default:
+				s.u64 = arrow.GetData[uint64](s.valsB)
 			}
 		}
 	}
@@ -315,63 +333,75 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		for ci := range st {
 			s := &st[ci]
 			l := int(int32(binary.BigEndian.Uint32(data[pos:])))
-			if s.varlen {
-				binary.LittleEndian.PutUint32(s.valsB[4*row:], uint32(s.dpos))
-			}
+			pos += fieldLenLen
 			if l < 0 {
-				pos += fieldLenLen
+				if s.offs != nil {
+					s.offs[row] = int32(s.dpos)
+				}
 				continue
 			}
-			start := pos + fieldLenLen
-			body := data[start : start+l]
-			pos = start + l
+			start := pos
+			pos += l
 			if s.validB != nil {
 				s.validB[row>>3] |= 1 << (row & 7)
 			}
 			switch s.kind {
-			case KindBool:
-				if body[0] != 0 {
-					s.valsB[row>>3] |= 1 << (row & 7)
-				}
-			case KindInt16:
-				binary.LittleEndian.PutUint16(s.valsB[2*row:], binary.BigEndian.Uint16(body))
 			case KindInt32, KindFloat32:
-				binary.LittleEndian.PutUint32(s.valsB[4*row:], binary.BigEndian.Uint32(body))
+				s.u32[row] = binary.BigEndian.Uint32(data[start:])
 			case KindInt64, KindFloat64:
-				binary.LittleEndian.PutUint64(s.valsB[8*row:], binary.BigEndian.Uint64(body))
+				s.u64[row] = binary.BigEndian.Uint64(data[start:])
+			case KindString, KindBinary, KindJSON:
+				s.offs[row] = int32(s.dpos)
+				s.dpos += copy(s.dataB[s.dpos:], data[start:pos])
 			case KindDate:
-				v := int32(binary.BigEndian.Uint32(body))
+				v := int32(binary.BigEndian.Uint32(data[start:]))
 				if v != math.MaxInt32 && v != math.MinInt32 {
 					if v >= math.MaxInt32-pgEpochDays {
 						return nil, d.errAt(c, start, row, ci, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
 					}
 					v += pgEpochDays
 				}
-				binary.LittleEndian.PutUint32(s.valsB[4*row:], uint32(v))
+				s.u32[row] = uint32(v)
 			case KindTimestamp, KindTimestampTZ:
-				v := int64(binary.BigEndian.Uint64(body))
+				v := int64(binary.BigEndian.Uint64(data[start:]))
 				if v != math.MaxInt64 && v != math.MinInt64 {
 					if v >= math.MaxInt64-pgEpochMicros {
 						return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (and not +infinity)", v)
 					}
 					v += pgEpochMicros
 				}
-				binary.LittleEndian.PutUint64(s.valsB[8*row:], uint64(v))
-			case KindUUID:
-				copy(s.valsB[uuidLen*row:], body)
-			case KindString, KindBinary, KindJSON:
-				s.dpos += copy(s.dataB[s.dpos:], body)
-			case KindJSONB:
-				if body[0] != jsonbVersion {
-					return nil, d.errAt(c, start, row, ci, "jsonb version %d, expected %d", body[0], jsonbVersion)
+				s.u64[row] = uint64(v)
+			case KindDecimal128:
+				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
+					s.u64[2*row] = uint64(v)
+					s.u64[2*row+1] = uint64(v >> 63)
+				} else if err := d.putDecimal(c, s, ci, row, start, data[start:pos]); err != nil {
+					return nil, err
 				}
-				s.dpos += copy(s.dataB[s.dpos:], body[1:])
-			case KindDecimal128, KindDecimal256:
-				if err := d.putDecimal(c, s, ci, row, start, body); err != nil {
+			case KindBool:
+				if data[start] != 0 {
+					s.valsB[row>>3] |= 1 << (row & 7)
+				}
+			case KindInt16:
+				s.u16[row] = binary.BigEndian.Uint16(data[start:])
+			case KindUUID:
+				copy(s.valsB[uuidLen*row:], data[start:pos])
+			case KindJSONB:
+				if data[start] != jsonbVersion {
+					return nil, d.errAt(c, start, row, ci, "jsonb version %d, expected %d", data[start], jsonbVersion)
+				}
+				s.offs[row] = int32(s.dpos)
+				s.dpos += copy(s.dataB[s.dpos:], data[start+1:pos])
+			case KindDecimal256:
+				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
+					w := uint64(v >> 63)
+					s.u64[4*row], s.u64[4*row+1], s.u64[4*row+2], s.u64[4*row+3] = uint64(v), w, w, w
+				} else if err := d.putDecimal(c, s, ci, row, start, data[start:pos]); err != nil {
 					return nil, err
 				}
 			case KindNumericString:
-				if err := d.putNumericText(c, s, ci, row, start, body); err != nil {
+				s.offs[row] = int32(s.dpos)
+				if err := d.putNumericText(c, s, ci, row, start, data[start:pos]); err != nil {
 					return nil, err
 				}
 			}
@@ -390,7 +420,7 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		s := &st[ci]
 		bufs := []*memory.Buffer{s.valid, s.vals}
 		if s.varlen {
-			binary.LittleEndian.PutUint32(s.valsB[4*rows:], uint32(s.dpos))
+			s.offs[rows] = int32(s.dpos)
 			if int64(s.dpos) != s.nbytes {
 				return nil, d.errAt(c, len(data), -1, ci, "internal error: wrote %d bytes of values, the first pass counted %d", s.dpos, s.nbytes)
 			}
@@ -429,14 +459,13 @@ func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body 
 	if h.sign == numericNeg {
 		negate256(&mag)
 	}
+	// Arrow decimals are two's complement integers stored as 64-bit words,
+	// least significant first, each in native byte order.
 	if s.kind == KindDecimal128 {
-		binary.LittleEndian.PutUint64(s.valsB[decimal128Len*row:], mag[0])
-		binary.LittleEndian.PutUint64(s.valsB[decimal128Len*row+8:], mag[1])
+		s.u64[2*row], s.u64[2*row+1] = mag[0], mag[1]
 		return nil
 	}
-	for k, w := range mag {
-		binary.LittleEndian.PutUint64(s.valsB[decimal256Len*row+8*k:], w)
-	}
+	copy(s.u64[4*row:4*row+4], mag[:])
 	return nil
 }
 

@@ -186,6 +186,52 @@ func numericUnscaled(digits []byte, weight, scale, prec int, limit *[4]uint64) (
 	return mag, decOK, 0
 }
 
+// decimalFast converts a numeric field body (header checked by walk) to its
+// unscaled int64 at the given scale in the common case: a finite value of at
+// most 4 base-10000 digits whose scaled value is below 10^18 and has no
+// digits below the scale. It returns false for everything else (including
+// every error), which numericUnscaled then handles or reports.
+func decimalFast(body []byte, scale, prec int) (int64, bool) {
+	n := int(binary.BigEndian.Uint16(body))
+	weight := int(int16(binary.BigEndian.Uint16(body[2:])))
+	sign := binary.BigEndian.Uint16(body[4:])
+	if sign&^numericNeg != 0 || n > 4 || len(body) < numericHeaderLen+2*n {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	pe := 4*weight + scale // decimal exponent of the unit of the first digit
+	last := pe - 4*(n-1)   // and of the last one
+	if pe > 14 || last < -3 {
+		return 0, false
+	}
+	var acc uint64 // < 10^16: at most 4 digits
+	for i := range n {
+		d := uint64(binary.BigEndian.Uint16(body[numericHeaderLen+2*i:]))
+		if d >= nbase {
+			return 0, false
+		}
+		acc = acc*nbase + d
+	}
+	if last >= 0 {
+		acc *= pow10u64[last] // < 10^(pe+4) <= 10^18
+	} else {
+		div := pow10u64[-last]
+		if acc%div != 0 {
+			return 0, false
+		}
+		acc /= div
+	}
+	if prec <= 18 && acc >= pow10u64[prec] {
+		return 0, false
+	}
+	if sign == numericNeg {
+		return -int64(acc), true
+	}
+	return int64(acc), true
+}
+
 // fracDigit returns the contribution of a digit whose unit has the negative
 // decimal exponent pe in the scaled value: d / 10^-pe, which must be exact.
 func fracDigit(d uint16, pe int) (uint64, bool) {

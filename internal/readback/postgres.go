@@ -95,7 +95,7 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 		return nil, fmt.Errorf("read %s from postgres: server version and type names: %w", table, err)
 	}
 	if needsExactExtract && version < 140000 {
-		return nil, fmt.Errorf("read %s from postgres: server version %d: timestamps need PostgreSQL 14 or later, where extract(epoch) is exact", table, version)
+		return nil, fmt.Errorf("read %s from postgres: server version %d: timestamps need PostgreSQL 14 or later, where extract returns an exact numeric", table, version)
 	}
 	types := make(map[string]string, len(cols))
 	names := make([]string, len(cols))

@@ -22,6 +22,11 @@
 // A Parquet column of a type with no canonical form makes FromParquet fail, naming the column, so
 // a new type is never compared loosely. Rows are ordered by the integer value of a sort column,
 // ties broken by the whole row, identically on both sides; Diff then pairs rows by that key.
+//
+// Known limits: DuckDB hands FLOAT values to Python as doubles, which sets the quiet bit of a
+// signalling NaN (7fa00000 reads as 7fe00000), so only pyarrow sees float32 NaN bits exactly.
+// A numeric column without a declared scale gives each value's own scale ("1.5", "2.00"), which
+// matches a Parquet decimal only where the exporter kept that scale.
 package readback
 
 import (

@@ -45,13 +45,12 @@ def parquet_files(args):
     files = []
     for arg in args:
         if os.path.isdir(arg):
+            # Only *.parquet (so never _manifest.json), and no dot-files: those are partial
+            # or temporary files of a writer, not part of the export.
             names = sorted(
                 n
                 for n in os.listdir(arg)
-                if n.endswith(".parquet")
-                and not n.startswith(".")
-                and n != "_manifest.json"
-                and os.path.isfile(os.path.join(arg, n))
+                if n.endswith(".parquet") and not n.startswith(".") and os.path.isfile(os.path.join(arg, n))
             )
             files.extend(os.path.join(arg, n) for n in names)
         elif os.path.isfile(arg):

@@ -1,0 +1,116 @@
+package gpuparse
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
+)
+
+func TestPlanColumn(t *testing.T) {
+	tests := []struct {
+		oid      uint32
+		typmod   int32
+		kind     Kind
+		p, s     int32
+		castText bool
+	}{
+		{oidBool, -1, KindBool, 0, 0, false},
+		{oidBytea, -1, KindBinary, 0, 0, false},
+		{oidName, -1, KindString, 0, 0, false},
+		{oidInt8, -1, KindInt64, 0, 0, false},
+		{oidInt2, -1, KindInt16, 0, 0, false},
+		{oidInt4, -1, KindInt32, 0, 0, false},
+		{oidText, -1, KindString, 0, 0, false},
+		{oidJSON, -1, KindJSON, 0, 0, false},
+		{oidFloat4, -1, KindFloat32, 0, 0, false},
+		{oidFloat8, -1, KindFloat64, 0, 0, false},
+		{oidBpchar, 19, KindString, 0, 0, false},
+		{oidVarchar, 14, KindString, 0, 0, false},
+		{oidDate, -1, KindDate, 0, 0, false},
+		{oidTimestamp, 10, KindTimestamp, 0, 0, false},
+		{oidTimestampTZ, -1, KindTimestampTZ, 0, 0, false},
+		{oidUUID, -1, KindUUID, 0, 0, false},
+		{oidJSONB, -1, KindJSONB, 0, 0, false},
+		{oidNumeric, -1, KindNumericString, 0, 0, false},
+		{oidNumeric, numTypmod(12, 2), KindDecimal128, 12, 2, false},
+		{oidNumeric, numTypmod(1, 0), KindDecimal128, 1, 0, false},
+		{oidNumeric, numTypmod(38, 38), KindDecimal128, 38, 38, false},
+		{oidNumeric, numTypmod(39, 2), KindDecimal256, 39, 2, false},
+		{oidNumeric, numTypmod(76, 10), KindDecimal256, 76, 10, false},
+		{oidNumeric, numTypmod(77, 0), KindNumericString, 0, 0, false},
+		{oidNumeric, numTypmod(1000, 0), KindNumericString, 0, 0, false},
+		{oidNumeric, numTypmod(5, -2), KindNumericString, 0, 0, false}, // PG15 negative scale
+		{oidNumeric, numTypmod(2, 5), KindNumericString, 0, 0, false},  // PG15 scale > precision
+		{oidNumeric, 3, KindNumericString, 0, 0, false},
+		{26, -1, KindString, 0, 0, true},    // oid
+		{1186, -1, KindString, 0, 0, true},  // interval
+		{1083, -1, KindString, 0, 0, true},  // time
+		{1007, -1, KindString, 0, 0, true},  // int4[]
+		{99999, -1, KindString, 0, 0, true}, // an enum or other user type
+	}
+	for _, tt := range tests {
+		c := PlanColumn("col", tt.oid, tt.typmod, "t")
+		if c.Kind != tt.kind || c.Precision != tt.p || c.Scale != tt.s || c.CastText != tt.castText ||
+			c.Name != "col" || c.TypeOID != tt.oid || c.Typmod != tt.typmod || c.PGType != "t" {
+			t.Errorf("PlanColumn(%d, %d) = %+v, want kind %v (%d,%d) castText %v", tt.oid, tt.typmod, c, tt.kind, tt.p, tt.s, tt.castText)
+		}
+	}
+}
+
+func TestNumericTypmodNegativeScale(t *testing.T) {
+	p, s, ok := numericTypmod(numTypmod(5, -2))
+	if !ok || p != 5 || s != -2 {
+		t.Errorf("got %d, %d, %v", p, s, ok)
+	}
+}
+
+func TestArrowSchema(t *testing.T) {
+	cols := []Column{
+		PlanColumn("b", oidBool, -1, "boolean"),
+		PlanColumn("i2", oidInt2, -1, "smallint"),
+		PlanColumn("i4", oidInt4, -1, "integer"),
+		PlanColumn("i8", oidInt8, -1, "bigint"),
+		PlanColumn("f4", oidFloat4, -1, "real"),
+		PlanColumn("f8", oidFloat8, -1, "double precision"),
+		PlanColumn("Mixed Case", oidText, -1, "text"),
+		PlanColumn("bin", oidBytea, -1, "bytea"),
+		PlanColumn("u", oidUUID, -1, "uuid"),
+		PlanColumn("j", oidJSON, -1, "json"),
+		PlanColumn("jb", oidJSONB, -1, "jsonb"),
+		PlanColumn("d", oidDate, -1, "date"),
+		PlanColumn("ts", oidTimestamp, -1, "timestamp without time zone"),
+		PlanColumn("tstz", oidTimestampTZ, -1, "timestamp with time zone"),
+		numCol("n128", 12, 2),
+		numCol("n256", 50, 4),
+		PlanColumn("n", oidNumeric, -1, "numeric"),
+		PlanColumn("iv", 1186, -1, "interval"),
+	}
+	jsonType, _ := extensions.NewJSONType(arrow.BinaryTypes.String)
+	want := []arrow.DataType{
+		arrow.FixedWidthTypes.Boolean, arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64,
+		arrow.PrimitiveTypes.Float32, arrow.PrimitiveTypes.Float64, arrow.BinaryTypes.String, arrow.BinaryTypes.Binary,
+		extensions.NewUUIDType(), jsonType, jsonType, arrow.FixedWidthTypes.Date32,
+		&arrow.TimestampType{Unit: arrow.Microsecond}, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+		&arrow.Decimal128Type{Precision: 12, Scale: 2}, &arrow.Decimal256Type{Precision: 50, Scale: 4},
+		arrow.BinaryTypes.String, arrow.BinaryTypes.String,
+	}
+	sc := ArrowSchema(cols)
+	if sc.NumFields() != len(cols) || sc.Metadata().Len() != 0 {
+		t.Fatalf("schema %v", sc)
+	}
+	for i, f := range sc.Fields() {
+		if f.Name != cols[i].Name || !f.Nullable || !arrow.TypeEqual(f.Type, want[i]) {
+			t.Errorf("field %d: %v, want %s %v nullable", i, f, cols[i].Name, want[i])
+		}
+		if v, ok := f.Metadata.GetValue("pg_type"); !ok || v != cols[i].PGType || f.Metadata.Len() != 1 {
+			t.Errorf("field %d metadata %v, want pg_type=%q", i, f.Metadata, cols[i].PGType)
+		}
+	}
+}
+
+func TestKindString(t *testing.T) {
+	if KindDecimal128.String() != "decimal128" || Kind(0).String() != "Kind(0)" || KindNumericString.String() != "numeric_string" {
+		t.Error("Kind.String")
+	}
+}

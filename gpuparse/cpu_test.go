@@ -1,0 +1,505 @@
+package gpuparse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// numTypmod is atttypmod of numeric(p,s).
+func numTypmod(p, s int32) int32 { return (p<<16 | s&0x7ff) + 4 }
+
+func numCol(name string, p, s int32) Column {
+	return PlanColumn(name, oidNumeric, numTypmod(p, s), "numeric("+itoa(p)+","+itoa(s)+")")
+}
+
+func itoa(v int32) string {
+	if v < 0 {
+		return "-" + itoa(-v)
+	}
+	if v < 10 {
+		return string(rune('0' + v))
+	}
+	return itoa(v/10) + string(rune('0'+v%10))
+}
+
+// decodeAll decodes data for cols and returns the rows as Go values, column
+// by column. The batch is released before returning.
+func decodeAll(t *testing.T, cols []Column, c *Chunk) [][]any {
+	t.Helper()
+	dec := NewCPUDecoder(cols, newAlloc(t))
+	rec, err := dec.Decode(context.Background(), c)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	defer rec.Release()
+	if !rec.Schema().Equal(ArrowSchema(cols)) {
+		t.Fatalf("schema %v, want %v", rec.Schema(), ArrowSchema(cols))
+	}
+	out := make([][]any, rec.NumCols())
+	for ci := range out {
+		col := rec.Column(ci)
+		if col.Len() != int(rec.NumRows()) {
+			t.Fatalf("column %d has %d values, batch %d rows", ci, col.Len(), rec.NumRows())
+		}
+		for i := 0; i < col.Len(); i++ {
+			out[ci] = append(out[ci], valueAt(col, i))
+		}
+	}
+	return out
+}
+
+func TestDecodeKinds(t *testing.T) {
+	uuid := [16]byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 0xff}
+	const maxPGDate = 2145031948 // 5874897-12-31
+	tests := []struct {
+		name   string
+		col    Column
+		fields [][]byte // nil = NULL
+		want   []any
+	}{
+		{"bool", PlanColumn("c", oidBool, -1, "boolean"),
+			[][]byte{wBool(true), wBool(false), nil, {2}},
+			[]any{true, false, nil, true}},
+		{"int2", PlanColumn("c", oidInt2, -1, "smallint"),
+			[][]byte{wI16(math.MinInt16), wI16(math.MaxInt16), wI16(0), wI16(-1), nil},
+			[]any{int16(math.MinInt16), int16(math.MaxInt16), int16(0), int16(-1), nil}},
+		{"int4", PlanColumn("c", oidInt4, -1, "integer"),
+			[][]byte{wI32(math.MinInt32), wI32(math.MaxInt32), nil, wI32(42)},
+			[]any{int32(math.MinInt32), int32(math.MaxInt32), nil, int32(42)}},
+		{"int8", PlanColumn("c", oidInt8, -1, "bigint"),
+			[][]byte{wI64(math.MinInt64), wI64(math.MaxInt64), nil, wI64(-7)},
+			[]any{int64(math.MinInt64), int64(math.MaxInt64), nil, int64(-7)}},
+		{"float4 bits", PlanColumn("c", oidFloat4, -1, "real"),
+			[][]byte{wF32bits(0x7fc00001), wF32bits(0x7f800001), wF32bits(0xffc12345), wF32bits(0x80000000), wF32bits(0x7f800000), wF32bits(0xff800000), wF32bits(1), wF32bits(0x007fffff), wF32bits(0x7f7fffff), nil},
+			[]any{uint32(0x7fc00001), uint32(0x7f800001), uint32(0xffc12345), uint32(0x80000000), uint32(0x7f800000), uint32(0xff800000), uint32(1), uint32(0x007fffff), uint32(0x7f7fffff), nil}},
+		{"float8 bits", PlanColumn("c", oidFloat8, -1, "double precision"),
+			[][]byte{wF64bits(0x7ff8000000000001), wF64bits(0x7ff0000000000001), wF64bits(0x8000000000000000), wF64bits(0x7ff0000000000000), wF64bits(0xfff0000000000000), wF64bits(1), wF64bits(math.Float64bits(math.Pi)), nil},
+			[]any{uint64(0x7ff8000000000001), uint64(0x7ff0000000000001), uint64(0x8000000000000000), uint64(0x7ff0000000000000), uint64(0xfff0000000000000), uint64(1), math.Float64bits(math.Pi), nil}},
+		{"text", PlanColumn("c", oidText, -1, "text"),
+			[][]byte{wText(""), wText("abc"), nil, wText("héllo ✓"), wText("nul\x00byte"), wText("")},
+			[]any{"", "abc", nil, "héllo ✓", "nul\x00byte", ""}},
+		{"bpchar keeps padding", PlanColumn("c", oidBpchar, 19, "character(15)"),
+			[][]byte{wText("1-URGENT       "), nil, wText("               ")},
+			[]any{"1-URGENT       ", nil, "               "}},
+		{"varchar", PlanColumn("c", oidVarchar, 14, "character varying(10)"),
+			[][]byte{wText("AIR"), wText("")},
+			[]any{"AIR", ""}},
+		{"name", PlanColumn("c", oidName, -1, "name"),
+			[][]byte{wText("pg_class")},
+			[]any{"pg_class"}},
+		{"cast text", PlanColumn("c", 1186, -1, "interval"),
+			[][]byte{wText("1 day 02:00:00"), nil},
+			[]any{"1 day 02:00:00", nil}},
+		{"bytea", PlanColumn("c", oidBytea, -1, "bytea"),
+			[][]byte{{}, {0, 1, 0xff}, nil},
+			[]any{[]byte{}, []byte{0, 1, 0xff}, nil}},
+		{"uuid", PlanColumn("c", oidUUID, -1, "uuid"),
+			[][]byte{uuid[:], nil, make([]byte, 16)},
+			[]any{uuid, nil, [16]byte{}}},
+		{"json", PlanColumn("c", oidJSON, -1, "json"),
+			[][]byte{wText(`{"a": [1, 2]}`), nil, wText(`""`)},
+			[]any{`{"a": [1, 2]}`, nil, `""`}},
+		{"jsonb", PlanColumn("c", oidJSONB, -1, "jsonb"),
+			[][]byte{wJSONB(`{"a": [1, 2]}`), nil, wJSONB(``), wJSONB(`null`)},
+			[]any{`{"a": [1, 2]}`, nil, ``, `null`}},
+		{"date", PlanColumn("c", oidDate, -1, "date"),
+			[][]byte{wI32(0), wI32(-10957), wI32(math.MaxInt32), wI32(math.MinInt32), wI32(maxPGDate), wI32(-2451545), wI32(math.MinInt32 + 1), wI32(math.MaxInt32 - 10958), nil},
+			[]any{int32(10957), int32(0), int32(math.MaxInt32), int32(math.MinInt32), int32(maxPGDate + 10957), int32(-2451545 + 10957), int32(math.MinInt32 + 1 + 10957), int32(math.MaxInt32 - 1), nil}},
+		{"timestamp", PlanColumn("c", oidTimestamp, -1, "timestamp without time zone"),
+			[][]byte{wI64(0), wI64(-946684800000000), wI64(math.MaxInt64), wI64(math.MinInt64), wI64(math.MaxInt64 - 946684800000000 - 1), wI64(math.MinInt64 + 1), nil},
+			[]any{int64(946684800000000), int64(0), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64 - 1), int64(math.MinInt64 + 1 + 946684800000000), nil}},
+		{"timestamptz", PlanColumn("c", oidTimestampTZ, -1, "timestamp with time zone"),
+			[][]byte{wI64(1), wI64(math.MaxInt64), wI64(math.MinInt64), nil},
+			[]any{int64(946684800000001), int64(math.MaxInt64), int64(math.MinInt64), nil}},
+		{"numeric(12,2)", numCol("c", 12, 2),
+			[][]byte{wNumeric("0"), wNumeric("0.00"), wNumeric("1.5"), wNumeric("-1.50"), wNumeric("9999999999.99"), wNumeric("-9999999999.99"), wNumeric("0.01"), wNumeric("12345.6"), wNumeric("10000"), wNumeric("-0.10"), nil},
+			[]any{"0", "0", "150", "-150", "999999999999", "-999999999999", "1", "1234560", "1000000", "-10", nil}},
+		{"numeric(1,0)", numCol("c", 1, 0),
+			[][]byte{wNumeric("9"), wNumeric("-9"), wNumeric("0")},
+			[]any{"9", "-9", "0"}},
+		{"numeric(5,5)", numCol("c", 5, 5),
+			[][]byte{wNumeric("0.12345"), wNumeric("-0.00001"), wNumeric("0.99999")},
+			[]any{"12345", "-1", "99999"}},
+		{"numeric(20,4) negative weight", numCol("c", 20, 4),
+			[][]byte{wNumeric("0.0001"), wNumeric("0.0010"), wNumeric("-0.1"), wNumeric("1234567890123456.7890")},
+			[]any{"1", "10", "-1000", "12345678901234567890"}},
+		{"numeric(18,0) int64 edge", numCol("c", 18, 0),
+			[][]byte{wNumeric("999999999999999999"), wNumeric("-999999999999999999"), wNumeric("100000000000000000")},
+			[]any{"999999999999999999", "-999999999999999999", "100000000000000000"}},
+		{"numeric(38,0) wide", numCol("c", 38, 0),
+			[][]byte{wNumeric(strings.Repeat("9", 38)), wNumeric("-" + strings.Repeat("9", 38)), wNumeric("1" + strings.Repeat("0", 37)), wNumeric("18446744073709551616")},
+			[]any{strings.Repeat("9", 38), "-" + strings.Repeat("9", 38), "1" + strings.Repeat("0", 37), "18446744073709551616"}},
+		{"numeric(38,10) wide with fraction", numCol("c", 38, 10),
+			[][]byte{wNumeric("1234567890123456789012345678.0123456789"), wNumeric("-0.0000000001"), wNumeric("1234567890123456789012345678.01")},
+			[]any{"12345678901234567890123456780123456789", "-1", "12345678901234567890123456780100000000"}},
+		{"numeric(12,2) non-canonical digits", numCol("c", 12, 2),
+			[][]byte{
+				wNumericRaw(4, 2, numericPos, 2, 0, 0, 12, 3400), // leading and trailing zero digits: 12.34
+				wNumericRaw(3, 0, numericNeg, 9, 5, 0, 0),        // dscale beyond digits: -5
+				wNumericRaw(0, 7, numericNeg, 0),                 // negative zero
+			},
+			[]any{"1234", "-500", "0"}},
+		{"numeric(76,0) decimal256", numCol("c", 76, 0),
+			[][]byte{wNumeric(strings.Repeat("9", 76)), wNumeric("-" + strings.Repeat("9", 76)), wNumeric("0"), wNumeric("-1"), nil},
+			[]any{strings.Repeat("9", 76), "-" + strings.Repeat("9", 76), "0", "-1", nil}},
+		{"numeric(50,20) decimal256", numCol("c", 50, 20),
+			[][]byte{wNumeric("123456789012345678901234567890.12345678901234567890"), wNumeric("-0.00000000000000000001"), wNumeric("1.5")},
+			[]any{bigString("12345678901234567890123456789012345678901234567890"), "-1", "150000000000000000000"}},
+		{"numeric text", PlanColumn("c", oidNumeric, -1, "numeric"),
+			[][]byte{wNumeric("0"), wNumeric("0.00"), wNumeric("-1.5000"), wNumeric("10000"), wNumeric("123456789012345678901234567890.123"), wNumeric("0.0001"), wNumeric("NaN"), wNumeric("Infinity"), wNumeric("-Infinity"), nil, wNumeric("0.000000001"), wNumeric("-0.5"), wNumeric("99999999"), wNumeric("1.50")},
+			[]any{"0", "0.00", "-1.5000", "10000", "123456789012345678901234567890.123", "0.0001", "NaN", "Infinity", "-Infinity", nil, "0.000000001", "-0.5", "99999999", "1.50"}},
+		{"numeric text raw", PlanColumn("c", oidNumeric, -1, "numeric"),
+			[][]byte{
+				wNumericRaw(2, 0, numericPos, 2, 1, 2345), // dscale below the digits: truncated like numeric_out
+				wNumericRaw(1, 0, numericPos, 7, 1),       // dscale beyond the digits
+				wNumericRaw(1, 2, numericPos, 0, 5),       // weight beyond the digits
+				wNumericRaw(1, -3, numericPos, 12, 42),    // 0.000000000042
+				wNumericRaw(1, 1, numericNeg, 1, 12),      // -120000.0
+				wNumericRaw(0, 0, numericNeg, 0),          // PostgreSQL prints the sign of a negative zero
+			},
+			[]any{"1.23", "1.0000000", "500000000", "0.000000000042", "-120000.0", "-0"}},
+		{"numeric(200,2) text", PlanColumn("c", oidNumeric, numTypmod(200, 2), "numeric(200,2)"),
+			[][]byte{wNumeric("1.25")},
+			[]any{"1.25"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tuples [][]byte
+			for _, f := range tt.fields {
+				tuples = append(tuples, tuple(f))
+			}
+			data, starts := rowStarts(tuples...)
+			// With and without the receiver's row starts.
+			for _, rs := range [][]uint32{nil, starts} {
+				got := decodeAll(t, []Column{tt.col}, &Chunk{Data: data, RowStarts: rs})
+				if len(got[0]) != len(tt.want) {
+					t.Fatalf("got %d rows, want %d", len(got[0]), len(tt.want))
+				}
+				for i := range tt.want {
+					if !equalValue(got[0][i], tt.want[i]) {
+						t.Errorf("row %d: got %#v, want %#v", i, got[0][i], tt.want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func equalValue(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		return ok && bytes.Equal(ab, bb)
+	}
+	return a == b
+}
+
+// TestDecodeMultiColumn decodes a multi-column chunk with NULLs scattered so
+// that validity bitmaps cross byte boundaries.
+func TestDecodeMultiColumn(t *testing.T) {
+	cols := []Column{
+		PlanColumn("id", oidInt4, -1, "integer"),
+		PlanColumn("name", oidText, -1, "text"),
+		numCol("price", 12, 2),
+		PlanColumn("flag", oidBool, -1, "boolean"),
+		PlanColumn("doc", oidJSONB, -1, "jsonb"),
+	}
+	var tuples [][]byte
+	var want [5][]any
+	for i := range 37 {
+		f := [][]byte{wI32(int32(i)), wText(strings.Repeat("x", i%5)), wNumeric(itoa(int32(i)) + ".25"), wBool(i%3 == 0), wJSONB(`{"i":` + itoa(int32(i)) + `}`)}
+		w := []any{int32(i), strings.Repeat("x", i%5), itoa(int32(i)*100 + 25), i%3 == 0, `{"i":` + itoa(int32(i)) + `}`}
+		for ci := range f {
+			if (i+ci)%4 == 0 {
+				f[ci], w[ci] = nil, nil
+			}
+			want[ci] = append(want[ci], w[ci])
+		}
+		tuples = append(tuples, tuple(f...))
+	}
+	data, starts := rowStarts(tuples...)
+	got := decodeAll(t, cols, &Chunk{Data: data, RowStarts: starts})
+	for ci := range cols {
+		for i := range want[ci] {
+			if !equalValue(got[ci][i], want[ci][i]) {
+				t.Errorf("column %s row %d: got %#v, want %#v", cols[ci].Name, i, got[ci][i], want[ci][i])
+			}
+		}
+	}
+}
+
+func TestDecodeZeroRows(t *testing.T) {
+	cols := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 40, 2), PlanColumn("d", oidUUID, -1, "uuid")}
+	for _, c := range []*Chunk{{}, {Data: []byte{}, RowStarts: []uint32{}}} {
+		dec := NewCPUDecoder(cols, newAlloc(t))
+		rec, err := dec.Decode(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.NumRows() != 0 || rec.NumCols() != int64(len(cols)) {
+			t.Errorf("got %d rows, %d columns", rec.NumRows(), rec.NumCols())
+		}
+		if !rec.Schema().Equal(ArrowSchema(cols)) {
+			t.Errorf("schema %v", rec.Schema())
+		}
+		for i := range cols {
+			if rec.Column(i).Len() != 0 {
+				t.Errorf("column %d has %d values", i, rec.Column(i).Len())
+			}
+		}
+		rec.Release()
+	}
+}
+
+// TestDecodeZeroColumns covers a table without columns: each tuple is just
+// the field count 0.
+func TestDecodeZeroColumns(t *testing.T) {
+	dec := NewCPUDecoder(nil, newAlloc(t))
+	rec, err := dec.Decode(context.Background(), &Chunk{Data: []byte{0, 0, 0, 0, 0, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	if rec.NumRows() != 3 || rec.NumCols() != 0 {
+		t.Errorf("got %d rows, %d columns, want 3, 0", rec.NumRows(), rec.NumCols())
+	}
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	cols := []Column{
+		PlanColumn("id", oidInt4, -1, "integer"),
+		PlanColumn("name", oidText, -1, "text"),
+		numCol("price", 12, 2),
+	}
+	good := tuple(wI32(1), wText("ab"), wNumeric("1.50")) // 32 bytes
+	if len(good) != 32 {
+		t.Fatalf("good tuple is %d bytes", len(good))
+	}
+	// withPrice is a tuple whose price field body is p.
+	withPrice := func(p []byte) []byte { return tuple(wI32(1), wText("ab"), p) }
+	const priceBody = 2 + 8 + 6 + 4 // offset of the price body in a tuple
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	tests := []struct {
+		name      string
+		data      []byte
+		rowStarts []uint32
+		off       int64 // within the chunk
+		row       int64 // within the chunk, -1 for none
+		column    string
+		msg       string
+	}{
+		{"trailing byte", cat(good, []byte{0}), nil, 32, 1, "", "truncated tuple: 1 byte left, need 2 for the field count"},
+		{"wrong field count", tuple(wI32(1), wText("ab")), nil, 0, 0, "", "field count 2, expected 3"},
+		{"trailer inside chunk", cat(good, []byte{0xff, 0xff}), nil, 32, 1, "", "unexpected trailer"},
+		{"truncated length", cat(good, []byte{0, 3, 0, 0}), nil, 34, 1, "id", "truncated tuple: 2 bytes left, need 4 for the field length"},
+		{"trailing partial tuple", cat(good, []byte{0, 3, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0}), nil, 42, 1, "name", "truncated tuple: 3 bytes left"},
+		{"length past end", []byte{0, 3, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 10, 'a'}, nil, 10, 0, "name", "field length 10 runs past the end of the chunk (1 bytes left)"},
+		{"negative length", cat(good, []byte{0, 3, 0xff, 0xff, 0xff, 0xfe}), nil, 34, 1, "id", "field length -2, expected -1 (NULL) or >= 0"},
+		{"int4 length 3", tuple([]byte{0, 0, 1}, wText("ab"), wNumeric("1")), nil, 2, 0, "id", "field length 3, expected 4"},
+		{"numeric length mismatch", withPrice(wNumeric("1.50")[:10]), nil, priceBody - 4, 0, "price", "numeric field length 10, expected 8 + 2*ndigits = 12"},
+		{"numeric too short", withPrice([]byte{0, 0, 0, 0}), nil, priceBody - 4, 0, "price", "numeric field length 4, need at least 8"},
+		{"numeric negative ndigits", withPrice(wNumericRaw(-1, 0, 0, 0)), nil, priceBody, 0, "price", "numeric ndigits -1"},
+		{"numeric bad sign", withPrice(wNumericRaw(1, 0, 0x8000, 0, 1)), nil, priceBody + 4, 0, "price", "numeric sign 0x8000"},
+		{"numeric bad dscale", withPrice(wNumericRaw(1, 0, 0, 0x4000, 1)), nil, priceBody + 6, 0, "price", "numeric dscale 16384"},
+		{"numeric bad digit", cat(good, withPrice(wNumericRaw(2, 0, 0, 2, 1, 10000))), nil, 32 + priceBody + 10, 1, "price", "numeric digit 10000 at index 1, expected 0..9999"},
+		{"numeric NaN", withPrice(wNumeric("NaN")), nil, priceBody, 0, "price", "NaN does not fit decimal128(12,2); export the column as text"},
+		{"numeric Infinity", withPrice(wNumeric("Infinity")), nil, priceBody, 0, "price", "Infinity does not fit decimal128(12,2)"},
+		{"numeric -Infinity", withPrice(wNumeric("-Infinity")), nil, priceBody, 0, "price", "-Infinity does not fit decimal128(12,2)"},
+		{"numeric too big", withPrice(wNumeric("12345678901.00")), nil, priceBody, 0, "price", "numeric 12345678901.00 needs more than 12 digits of precision: does not fit decimal128(12,2); export the column as text"},
+		{"numeric huge", withPrice(wNumericRaw(1, 30000, 0, 0, 1)), nil, priceBody, 0, "price", "numeric of 120001 characters (weight 30000, dscale 0) needs more than 12 digits"},
+		{"numeric beyond scale", withPrice(wNumeric("1.234")), nil, priceBody, 0, "price", "numeric 1.234 has non-zero digits beyond scale 2"},
+		{"numeric far beyond scale", withPrice(wNumeric("0.00000001")), nil, priceBody, 0, "price", "has non-zero digits beyond scale 2"},
+		{"error in second row", cat(good, tuple(wI32(2), wText("ab"), []byte{1})), nil, 32 + priceBody - 4, 1, "price", "numeric field length 1, need at least 8"},
+		{"row start mismatch", cat(good, good), []uint32{0, 31}, 32, 1, "", "tuple starts at chunk offset 32, but the receiver recorded a row start at 31"},
+		{"row start first", cat(good, good), []uint32{1, 32}, 0, 0, "", "tuple starts at chunk offset 0, but the receiver recorded a row start at 1"},
+		{"too few row starts", cat(good, good), []uint32{0}, 32, 1, "", "the receiver recorded only 1 row starts"},
+		{"too many row starts", cat(good, good), []uint32{0, 32, 64}, 64, 2, "", "chunk holds 2 tuples, but the receiver recorded 3 row starts"},
+	}
+	const streamOff, firstRow = 1000, 50
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dec := NewCPUDecoder(cols, newAlloc(t))
+			rec, err := dec.Decode(context.Background(), &Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
+			if err == nil {
+				rec.Release()
+				t.Fatal("Decode succeeded, want an error")
+			}
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T %v, want *DecodeError", err, err)
+			}
+			wantRow := int64(-1)
+			if tt.row >= 0 {
+				wantRow = firstRow + tt.row
+			}
+			if de.Offset != streamOff+tt.off || de.Row != wantRow || de.Column != tt.column || de.Source != "range 3 of public.t" || !strings.Contains(de.Msg, tt.msg) {
+				t.Errorf("got %+v\nwant offset %d row %d column %q msg containing %q", *de, streamOff+tt.off, wantRow, tt.column, tt.msg)
+			}
+			if tt.column != "" && de.PGType == "" {
+				t.Errorf("PGType not set: %+v", *de)
+			}
+		})
+	}
+}
+
+// TestDecodeMalformedFixed checks the exact-length rule and the value range
+// checks of each fixed-width and special kind.
+func TestDecodeMalformedFixed(t *testing.T) {
+	tests := []struct {
+		name string
+		col  Column
+		body []byte
+		off  int64
+		msg  string
+	}{
+		{"bool", PlanColumn("c", oidBool, -1, "boolean"), []byte{1, 0}, 2, "field length 2, expected 1"},
+		{"bool empty", PlanColumn("c", oidBool, -1, "boolean"), []byte{}, 2, "field length 0, expected 1"},
+		{"int2", PlanColumn("c", oidInt2, -1, "smallint"), wI32(1), 2, "field length 4, expected 2"},
+		{"int8", PlanColumn("c", oidInt8, -1, "bigint"), wI32(1), 2, "field length 4, expected 8"},
+		{"float4", PlanColumn("c", oidFloat4, -1, "real"), wI64(1), 2, "field length 8, expected 4"},
+		{"float8", PlanColumn("c", oidFloat8, -1, "double precision"), wI32(1), 2, "field length 4, expected 8"},
+		{"date", PlanColumn("c", oidDate, -1, "date"), wI64(1), 2, "field length 8, expected 4"},
+		{"timestamp", PlanColumn("c", oidTimestamp, -1, "timestamp"), wI32(1), 2, "field length 4, expected 8"},
+		{"timestamptz", PlanColumn("c", oidTimestampTZ, -1, "timestamptz"), make([]byte, 9), 2, "field length 9, expected 8"},
+		{"uuid", PlanColumn("c", oidUUID, -1, "uuid"), make([]byte, 15), 2, "field length 15, expected 16"},
+		{"jsonb empty", PlanColumn("c", oidJSONB, -1, "jsonb"), []byte{}, 2, "jsonb field length 0"},
+		{"jsonb version", PlanColumn("c", oidJSONB, -1, "jsonb"), []byte{2, '{', '}'}, 6, "jsonb version 2, expected 1"},
+		{"date overflow", PlanColumn("c", oidDate, -1, "date"), wI32(math.MaxInt32 - 10957), 6, "out of range for date32"},
+		{"date overflow max-1", PlanColumn("c", oidDate, -1, "date"), wI32(math.MaxInt32 - 1), 6, "out of range for date32"},
+		{"timestamp overflow", PlanColumn("c", oidTimestamp, -1, "timestamp"), wI64(math.MaxInt64 - 946684800000000), 6, "out of range for timestamp[us]"},
+		{"timestamptz overflow", PlanColumn("c", oidTimestampTZ, -1, "timestamptz"), wI64(math.MaxInt64 - 1), 6, "out of range for timestamp[us]"},
+		{"numeric text bad digit", PlanColumn("c", oidNumeric, -1, "numeric"), wNumericRaw(1, 0, 0, 0, 0xffff), 14, "numeric digit 65535 at index 0"},
+		{"decimal256 bad digit", numCol("c", 60, 0), wNumericRaw(1, 0, 0, 0, 10000), 14, "numeric digit 10000 at index 0"},
+		{"decimal256 NaN", numCol("c", 60, 0), wNumeric("NaN"), 6, "NaN does not fit decimal256(60,0)"},
+		{"decimal256 too big", numCol("c", 60, 0), wNumeric("1" + strings.Repeat("0", 60)), 6, "needs more than 60 digits"},
+		{"decimal256 way too big", numCol("c", 76, 0), wNumericRaw(1, 20, 0, 0, 1), 6, "needs more than 76 digits"},
+		{"decimal256 beyond scale", numCol("c", 60, 2), wNumeric("1.001"), 6, "beyond scale 2"},
+		{"decimal128 wide too big", numCol("c", 38, 0), wNumeric("1" + strings.Repeat("0", 38)), 6, "needs more than 38 digits"},
+		{"decimal128 wide limit", numCol("c", 38, 3), wNumericRaw(1, 8, 0, 3, 9999), 6, "numeric 999900000000000000000000000000000000.000 needs more than 38 digits"},
+		{"decimal128 wide beyond scale", numCol("c", 38, 2), wNumericRaw(12, 8, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), 6, "beyond scale 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dec := NewCPUDecoder([]Column{tt.col}, newAlloc(t))
+			rec, err := dec.Decode(context.Background(), &Chunk{Data: tuple(tt.body)})
+			if err == nil {
+				rec.Release()
+				t.Fatal("Decode succeeded, want an error")
+			}
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T %v, want *DecodeError", err, err)
+			}
+			if de.Offset != tt.off || de.Row != 0 || de.Column != "c" || !strings.Contains(de.Msg, tt.msg) {
+				t.Errorf("got %+v, want offset %d row 0 msg containing %q", *de, tt.off, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDecodeErrorString(t *testing.T) {
+	tests := []struct {
+		err  DecodeError
+		want string
+	}{
+		{DecodeError{Source: "range 3 (pages 100-200) of public.t", Offset: 12345, Row: 17, Column: "price", PGType: "numeric(12,2)", Msg: "field length 3, expected 4"},
+			`range 3 (pages 100-200) of public.t: byte 12345, row 17, column "price" (numeric(12,2)): field length 3, expected 4`},
+		{DecodeError{Offset: 11, Row: -1, Msg: "COPY BINARY header: bad"}, `byte 11: COPY BINARY header: bad`},
+		{DecodeError{Source: "s", Offset: 0, Row: 0, Msg: "field count 2, expected 3"}, `s: byte 0, row 0: field count 2, expected 3`},
+		{DecodeError{Source: "s", Offset: 1, Row: 2, Column: `we"ird`, Msg: "m"}, `s: byte 1, row 2, column "we\"ird": m`},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
+}
+
+func TestDecodeContextAndLifecycle(t *testing.T) {
+	cols := []Column{PlanColumn("a", oidInt4, -1, "integer")}
+	data := tuple(wI32(1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dec := NewCPUDecoder(cols, newAlloc(t))
+	if _, err := dec.Decode(ctx, &Chunk{Data: data, Source: "s"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ctx: got %v", err)
+	}
+	if _, err := dec.Decode(context.Background(), nil); err == nil {
+		t.Error("nil chunk: no error")
+	}
+	if dec.Path() != "cpu" {
+		t.Errorf("Path() = %q", dec.Path())
+	}
+	if err := dec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dec.Decode(context.Background(), &Chunk{Data: data}); err == nil {
+		t.Error("Decode after Close: no error")
+	}
+
+	var _ Decoder = dec
+}
+
+func TestDecodeInvalidColumns(t *testing.T) {
+	for _, cols := range [][]Column{
+		{{Name: "zero", PGType: "x"}},
+		{{Name: "big", Kind: KindNumericString + 1}},
+		{{Name: "d", Kind: KindDecimal128, Precision: 39}},
+		{{Name: "d", Kind: KindDecimal128, Precision: 10, Scale: 11}},
+		{{Name: "d", Kind: KindDecimal256, Precision: 77}},
+		{{Name: "d", Kind: KindDecimal256, Precision: 50, Scale: -1}},
+	} {
+		dec := NewCPUDecoder(cols, newAlloc(t))
+		_, err := dec.Decode(context.Background(), &Chunk{})
+		if err == nil || !strings.Contains(err.Error(), cols[0].Name) {
+			t.Errorf("%+v: got %v, want an error naming the column", cols[0], err)
+		}
+		if dt := ArrowSchema(cols).Field(0).Type; dt.ID() != arrow.NULL {
+			t.Errorf("%+v: ArrowSchema type %v, want null", cols[0], dt)
+		}
+	}
+}
+
+// TestDecodeConcurrent decodes the same chunk from several goroutines on one
+// decoder and checks every batch is identical.
+func TestDecodeConcurrent(t *testing.T) {
+	cols, data, starts := lineorderChunk(2000)
+	mem := newAlloc(t)
+	dec := NewCPUDecoder(cols, mem)
+	ref, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Release()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			rec, err := dec.Decode(context.Background(), &Chunk{Data: data})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rec.Release()
+			if !array.RecordEqual(rec, ref) {
+				errs <- errors.New("batches differ")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,161 @@
+package gpuparse
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// fuzzColumns is the fixed column list FuzzCPUDecode decodes with: one of
+// each decoding family.
+func fuzzColumns() []Column {
+	return []Column{
+		PlanColumn("i4", oidInt4, -1, "integer"),
+		PlanColumn("s", oidText, -1, "text"),
+		numCol("n12", 12, 2),
+		PlanColumn("n", oidNumeric, -1, "numeric"),
+		PlanColumn("b", oidBool, -1, "boolean"),
+		PlanColumn("f8", oidFloat8, -1, "double precision"),
+		PlanColumn("d", oidDate, -1, "date"),
+		PlanColumn("ts", oidTimestampTZ, -1, "timestamp with time zone"),
+		PlanColumn("u", oidUUID, -1, "uuid"),
+		PlanColumn("jb", oidJSONB, -1, "jsonb"),
+		numCol("n50", 50, 10),
+		PlanColumn("by", oidBytea, -1, "bytea"),
+	}
+}
+
+// fuzzTuple is a valid tuple for fuzzColumns, varied by i.
+func fuzzTuple(i int) []byte {
+	s := itoa(int32(i))
+	return tuple(wI32(int32(i)), wText("t"+s), wNumeric(s+".25"), wNumeric("-"+s+".500"), wBool(i%2 == 1),
+		wF64bits(uint64(i)<<52), wI32(int32(i)), wI64(int64(i)), make([]byte, 16), wJSONB(`{"k":`+s+`}`),
+		wNumeric(s+"12345678901234567890.0123456789"), []byte{byte(i)})
+}
+
+// countTuples is an independent walker: the number of tuples in data if it
+// is a valid framing of ncols-field tuples, else ok = false.
+func countTuples(data []byte, ncols int) (n int, starts []uint32, ok bool) {
+	for p := 0; p < len(data); n++ {
+		starts = append(starts, uint32(p))
+		if len(data)-p < 2 || int(int16(binary.BigEndian.Uint16(data[p:]))) != ncols {
+			return 0, nil, false
+		}
+		p += 2
+		for range ncols {
+			if len(data)-p < 4 {
+				return 0, nil, false
+			}
+			l := int64(int32(binary.BigEndian.Uint32(data[p:])))
+			p += 4
+			if l == -1 {
+				continue
+			}
+			if l < 0 || l > int64(len(data)-p) {
+				return 0, nil, false
+			}
+			p += int(l)
+		}
+	}
+	return n, starts, true
+}
+
+// fuzzSeeds are the inputs the committed seed corpus was written from.
+func fuzzSeeds() map[string][]byte {
+	cat := func(bs ...[]byte) (out []byte) {
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	nulls := tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	t1 := fuzzTuple(1)
+	return map[string][]byte{
+		"empty":            {},
+		"one_row":          t1,
+		"three_rows":       cat(fuzzTuple(0), fuzzTuple(7), fuzzTuple(12345)),
+		"all_null":         nulls,
+		"nulls_and_rows":   cat(t1, nulls, fuzzTuple(2)),
+		"specials":         tuple(wI32(-1), wText(""), wNumeric("0"), wNumeric("NaN"), wBool(false), wF64bits(0x7ff8000000000001), wI32(0x7fffffff), wI64(-1<<63), make([]byte, 16), wJSONB(""), wNumeric("-0.0000000001"), []byte{}),
+		"truncated":        t1[:len(t1)-3],
+		"trailer":          cat(t1, []byte{0xff, 0xff}),
+		"bad_count":        cat(t1, []byte{0, 11}),
+		"bad_numeric":      tuple(wI32(1), wText("x"), wNumericRaw(1, 0, 0xC000, 0, 1), wNumericRaw(2, 30000, 0x4000, 100, 1, 10000), nil, nil, nil, nil, nil, nil, nil, nil),
+		"decimal_overflow": tuple(nil, nil, wNumeric("123456789012.5"), nil, nil, nil, nil, nil, nil, nil, wNumeric("1.00000000001"), nil),
+		"bad_jsonb":        tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, []byte{2, '{', '}'}, nil, nil),
+		"bad_fixed_len":    tuple(wI32(1), nil, nil, nil, []byte{1, 1}, nil, nil, nil, nil, nil, nil, nil),
+		"date_overflow":    tuple(nil, nil, nil, nil, nil, nil, wI32(0x7fffff00), wI64(0x7fffffffffffff00), nil, nil, nil, nil),
+	}
+}
+
+// TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzCPUDecode from fuzzSeeds when
+// GPUPARSE_WRITE_SEEDS=1; otherwise it checks the committed seeds exist.
+func TestWriteFuzzSeeds(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzCPUDecode")
+	for name, data := range fuzzSeeds() {
+		path := filepath.Join(dir, "seed_"+name)
+		if os.Getenv("GPUPARSE_WRITE_SEEDS") == "1" {
+			if err := os.WriteFile(path, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("seed missing (run with GPUPARSE_WRITE_SEEDS=1): %v", err)
+		}
+	}
+}
+
+// FuzzCPUDecode feeds arbitrary bytes as a Chunk for a fixed multi-type
+// column list. The decoder must not panic or leak, must report failures as
+// *DecodeError within the input, and on success must return exactly as many
+// rows as an independent walker counts (and must succeed with the walker's
+// row starts too).
+func FuzzCPUDecode(f *testing.F) {
+	for _, data := range fuzzSeeds() {
+		f.Add(data)
+	}
+	cols := fuzzColumns()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		dec := NewCPUDecoder(cols, mem)
+		n, starts, walkOK := countTuples(data, len(cols))
+		runs := [][]uint32{nil}
+		if walkOK && n > 0 {
+			runs = append(runs, starts)
+		}
+		for _, rs := range runs {
+			rec, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: rs, StreamOffset: 19, FirstRow: 1, Source: "fuzz"})
+			if err != nil {
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("error %T %v, want *DecodeError", err, err)
+				}
+				if de.Offset < 19 || de.Offset > 19+int64(len(data)) || de.Source != "fuzz" || de.Msg == "" {
+					t.Fatalf("bad error position: %+v", *de)
+				}
+				continue
+			}
+			if !walkOK {
+				rec.Release()
+				t.Fatalf("decoder accepted input the walker rejects")
+			}
+			if rec.NumRows() != int64(n) {
+				t.Fatalf("got %d rows, walker counts %d", rec.NumRows(), n)
+			}
+			for i := range cols {
+				if rec.Column(i).Len() != n {
+					t.Fatalf("column %d has %d values, want %d", i, rec.Column(i).Len(), n)
+				}
+			}
+			rec.Release()
+		}
+	})
+}
