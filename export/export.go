@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/internal/arrowmem"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -122,13 +123,15 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		return nil, err
 	}
 
-	mem := memory.DefaultAllocator
-	dec, err := newDecoder(opts.GPU, cols, mem)
+	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
+	// the export's memory flat. The Parquet writer keeps Go's allocator.
+	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
+	dec, err := newDecoder(opts.GPU, cols, arrowmem.NewRecycler(2*poolBytes))
 	if err != nil {
 		return nil, err
 	}
 	defer dec.Close()
-	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path(), mem)
+	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path(), memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ const (
 	DefaultParallel        = 16
 	DefaultChunksPerWorker = 4
 	DefaultCompression     = "zstd"
-	DefaultRowGroupSize    = 1 << 20
+	DefaultRowGroupSize    = 122880
 	DefaultMaxFileSize     = 1 << 30
 	DefaultBufferSize      = 4 << 20
 	// rowGroupMaxBytes closes a row group early once its compressed pages reach this size, so a
@@ -55,7 +55,9 @@ type Options struct {
 	Overwrite bool
 	// Compression is the Parquet codec: zstd (default), snappy, gzip, brotli, lz4 (LZ4_RAW), none.
 	Compression string
-	// RowGroupSize is the maximum number of rows per row group (default 1 Mi).
+	// RowGroupSize is the maximum number of rows per row group (default 122880, as DuckDB). A
+	// row group is buffered, encoded and compressed, in memory until it is complete, once per
+	// worker: this bounds the export's memory.
 	RowGroupSize int64
 	// MaxFileSize starts a new file once a file reaches this many bytes (default 1 GiB).
 	MaxFileSize int64

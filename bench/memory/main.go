@@ -1,0 +1,144 @@
+// Command memory checks that an export's memory is bounded: it exports a lineorder-shaped
+// table and one `factor` times larger with the real pgparquet binary, and compares their peak
+// RSS (getrusage of the child). `make bench-memory` runs it; the target is a ratio within 1.25.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+)
+
+const lineorderDDL = `CREATE TABLE %s (lo_orderkey int, lo_linenumber int, lo_custkey int, lo_partkey int,
+ lo_suppkey int, lo_orderdate date, lo_orderpriority char(15), lo_shippriority char(1), lo_quantity int,
+ lo_extendedprice bigint, lo_ordtotalprice bigint, lo_discount int, lo_revenue bigint,
+ lo_supplycost numeric(12,2), lo_tax int, lo_commitdate timestamp, lo_shipmode varchar(10))`
+
+const lineorderFill = `INSERT INTO %s SELECT g/4, g%%7, (g*31)%%300000, (g*17)%%800000, (g*13)%%20000,
+ date '1992-01-01' + (g%%2500), (array['1-URGENT','2-HIGH','3-MEDIUM','4-NOT SPECIFIED','5-LOW'])[1+g%%5], '0',
+ 1+g%%50, (g*7)%%10000000, (g*11)%%50000000, g%%11, (g*3)%%9000000, ((g%%100000)/100.0)::numeric(12,2), g%%9,
+ timestamp '1992-01-01' + ((g%%86400000) * interval '1 second'), (array['AIR','TRUCK','MAIL','RAIL','SHIP','FOB','REG AIR'])[1+g%%7]
+ FROM generate_series(0, %d) g`
+
+// run is one measured export.
+type run struct {
+	Table       string  `json:"table"`
+	Rows        int64   `json:"rows"`
+	CopyBytes   int64   `json:"copy_bytes"`
+	OutputBytes int64   `json:"output_bytes"`
+	Seconds     float64 `json:"seconds"`
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	CPUSeconds  float64 `json:"cpu_s"`
+}
+
+func main() {
+	bin := flag.String("bin", "bin/pgparquet", "the pgparquet binary")
+	rows := flag.Int("rows", 500000, "rows of the smaller table")
+	factor := flag.Int("factor", 4, "how many times larger the second table is")
+	parallel := flag.Int("parallel", 4, "--parallel of both exports")
+	results := flag.String("results", "bench/results", "directory for the JSON result")
+	extra := flag.String("export-flags", "", "extra flags for both exports, space-separated")
+	flag.Parse()
+	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, strings.Fields(*extra)); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-memory:", err)
+		os.Exit(1)
+	}
+}
+
+func measure(ctx context.Context, bin string, rows, factor, parallel int, results string, extra []string) error {
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.Stop() //nolint:errcheck // best effort at exit
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	tables := []struct {
+		name string
+		rows int
+	}{{"small", rows}, {"large", rows * factor}}
+	for _, tb := range tables {
+		for _, sql := range []string{fmt.Sprintf(lineorderDDL, tb.name), fmt.Sprintf(lineorderFill, tb.name, tb.rows-1), "VACUUM ANALYZE " + tb.name} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("load %s: %w", tb.name, err)
+			}
+		}
+	}
+	var runs []run
+	for _, tb := range tables {
+		r, err := exportOnce(ctx, bin, c.DSN("postgres"), tb.name, parallel, extra)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	ratio := runs[1].PeakRSSMiB / runs[0].PeakRSSMiB
+	host, _ := os.Hostname()
+	doc := map[string]any{
+		"benchmark": "bounded memory", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
+		"parallel": parallel, "export_flags": extra, "runs": runs, "rss_ratio": ratio, "target_ratio": 1.25, "pass": ratio <= 1.25,
+	}
+	if err := os.MkdirAll(results, 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(results, fmt.Sprintf("memory-%s-%s.json", host, time.Now().UTC().Format("2006-01-02")))
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\n| table | rows | COPY MB | Parquet MB | seconds | CPU-s | peak RSS MiB |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range runs {
+		fmt.Printf("| %s | %d | %.1f | %.1f | %.2f | %.2f | %.1f |\n", r.Table, r.Rows, float64(r.CopyBytes)/1e6,
+			float64(r.OutputBytes)/1e6, r.Seconds, r.CPUSeconds, r.PeakRSSMiB)
+	}
+	fmt.Printf("\npeak RSS ratio large/small (%dx the rows): %.3f (target <= 1.25) -> %s\nwritten to %s\n",
+		factor, ratio, map[bool]string{true: "PASS", false: "FAIL"}[ratio <= 1.25], out)
+	if ratio > 1.25 {
+		return fmt.Errorf("peak RSS grew %.2fx for %dx the rows", ratio, factor)
+	}
+	return nil
+}
+
+func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, extra []string) (run, error) {
+	dir, err := os.MkdirTemp("", "bench-memory-")
+	if err != nil {
+		return run{}, err
+	}
+	defer os.RemoveAll(dir)
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"export", "--dsn", dsn, "--table", table, "--output-dir", dir,
+		"--parallel", fmt.Sprint(parallel), "--no-progress"}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return run{}, fmt.Errorf("export %s: %w\n%s", table, err, stderr.String())
+	}
+	var sum struct {
+		Rows        int64   `json:"rows"`
+		CopyBytes   int64   `json:"copy_bytes"`
+		OutputBytes int64   `json:"output_bytes"`
+		Seconds     float64 `json:"seconds"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		return run{}, fmt.Errorf("export %s: summary: %w", table, err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return run{Table: table, Rows: sum.Rows, CopyBytes: sum.CopyBytes, OutputBytes: sum.OutputBytes, Seconds: sum.Seconds,
+		PeakRSSMiB: float64(ru.Maxrss) / 1024, CPUSeconds: cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()}, nil
+}
