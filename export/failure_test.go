@@ -22,6 +22,7 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 	conn := connect(t, dsn)
 	mustExec(t, conn, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 1000) g`)
 	mustExec(t, conn, `CREATE TABLE partly (id int, hidden text)`)
+	mustExec(t, conn, `CREATE TABLE far_future AS SELECT g AS id, CASE WHEN g = 77 THEN timestamp '294276-12-31 23:59:59' ELSE now()::timestamp END AS ts FROM generate_series(1, 100) g`)
 	mustExec(t, conn, `DROP ROLE IF EXISTS nosy`)
 	mustExec(t, conn, `CREATE ROLE nosy LOGIN PASSWORD 'pw'`)
 	mustExec(t, conn, `GRANT SELECT (id) ON partly TO nosy`)
@@ -50,6 +51,7 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 		{name: "no column privilege", opts: export.Options{Table: "partly", ConnConfig: nosy}, wantIs: snapshot.ErrPermission, wantMsg: `may not SELECT column(s) "hidden" of public.partly`},
 		{name: "output dir is under a file", opts: export.Options{Table: "secret"}, dir: filepath.Join(aFile, "out"), wantMsg: "not a directory"},
 		{name: "output dir not empty", opts: export.Options{Table: "secret"}, dir: nonEmpty, wantMsg: "is not empty"},
+		{name: "value Parquet cannot hold", opts: export.Options{Table: "far_future"}, wantMsg: `row 76, column "ts" (timestamp without time zone): timestamp 9223371331199000000 µs after 2000-01-01 is out of range`},
 		{name: "bad compression", opts: export.Options{Table: "secret", Compression: "lzma"}, wantMsg: `"lzma" is not one of`},
 		{name: "gpu on without GPU decoder", opts: export.Options{Table: "secret", GPU: export.GPUOn}, wantMsg: "no GPU decoder"},
 	}
