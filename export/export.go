@@ -25,6 +25,10 @@ import (
 // Version is the tool version written into every file and manifest.
 const Version = "0.1.0"
 
+// tidRangeScanVersion is the first server_version_num whose planner reads a ctid range
+// without scanning the whole table (PostgreSQL 14).
+const tidRangeScanVersion = 140000
+
 // buffersPerWorker bounds the receive buffers: one filling, one queued, one decoding.
 const buffersPerWorker = 3
 
@@ -112,7 +116,13 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		}
 	}
 	selectList := strings.Join(selects, ", ")
-	tasks := snapshot.Plan(rel.Sources, opts.Chunks)
+	chunks := opts.Chunks
+	if snap.ServerVersion < tidRangeScanVersion {
+		// Before TID range scans, each ctid range would scan the whole table.
+		log.Warn("server has no TID range scans: reading each relation with one connection", "server_version_num", snap.ServerVersion)
+		chunks = 1
+	}
+	tasks := snapshot.Plan(rel.Sources, chunks)
 	nWorkers := min(opts.Parallel, len(tasks))
 	workers, err := snapshot.OpenWorkers(ctx, opts.ConnConfig, snap.ID, nWorkers, snapshot.WorkerOptions{Role: opts.Role})
 	if err != nil {

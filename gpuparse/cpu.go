@@ -47,6 +47,7 @@ const (
 type CPUDecoder struct {
 	cols   []Column
 	plans  []colPlan
+	want   []int32 // per column: the exact field length of fixed-width kinds, -1 for the others
 	schema *arrow.Schema
 	mem    memory.Allocator
 	err    error // a configuration error every Decode returns
@@ -77,6 +78,7 @@ func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
 	d := &CPUDecoder{
 		cols:   slices.Clone(cols),
 		plans:  make([]colPlan, len(cols)),
+		want:   make([]int32, len(cols)),
 		schema: ArrowSchema(cols),
 		mem:    mem,
 	}
@@ -110,6 +112,10 @@ func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
 			p.limit = pow10x256(p.prec)
 		}
 		d.plans[i] = p
+		d.want[i] = int32(p.fixed)
+		if p.fixed == 0 {
+			d.want[i] = -1
+		}
 	}
 	return d
 }
@@ -201,74 +207,78 @@ func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...an
 // count. After it succeeds, the second pass can trust every length.
 func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 	data := c.Data
-	n := len(data)
 	rs := c.RowStarts
-	pos, rows := 0, 0
-	for pos < n {
-		if rs != nil && (rows >= len(rs) || int64(rs[rows]) != int64(pos)) {
+	want := d.want
+	rows := 0
+	// rest is the unread part of data; the offset of its start in the chunk
+	// is len(data)-len(rest).
+	rest := data
+	at := func() int { return len(data) - len(rest) }
+	for len(rest) > 0 {
+		if rs != nil && (rows >= len(rs) || int64(rs[rows]) != int64(at())) {
 			if rows >= len(rs) {
-				return 0, d.errAt(c, pos, rows, -1, "tuple starts at chunk offset %d, but the receiver recorded only %d row starts", pos, len(rs))
+				return 0, d.errAt(c, at(), rows, -1, "tuple starts at chunk offset %d, but the receiver recorded only %d row starts", at(), len(rs))
 			}
-			return 0, d.errAt(c, pos, rows, -1, "tuple starts at chunk offset %d, but the receiver recorded a row start at %d", pos, rs[rows])
+			return 0, d.errAt(c, at(), rows, -1, "tuple starts at chunk offset %d, but the receiver recorded a row start at %d", at(), rs[rows])
 		}
-		if n-pos < fieldCountLen {
-			return 0, d.errAt(c, pos, rows, -1, "truncated tuple: %d byte left, need 2 for the field count", n-pos)
+		if len(rest) < fieldCountLen {
+			return 0, d.errAt(c, at(), rows, -1, "truncated tuple: %d byte left, need 2 for the field count", len(rest))
 		}
-		if fc := int(int16(binary.BigEndian.Uint16(data[pos:]))); fc != len(st) {
+		if fc := int(int16(binary.BigEndian.Uint16(rest))); fc != len(want) {
 			if fc == -1 {
-				return 0, d.errAt(c, pos, rows, -1, "unexpected trailer (field count -1) inside a chunk")
+				return 0, d.errAt(c, at(), rows, -1, "unexpected trailer (field count -1) inside a chunk")
 			}
-			return 0, d.errAt(c, pos, rows, -1, "field count %d, expected %d", fc, len(st))
+			return 0, d.errAt(c, at(), rows, -1, "field count %d, expected %d", fc, len(want))
 		}
-		pos += fieldCountLen
-		for ci := range st {
-			s := &st[ci]
-			if n-pos < fieldLenLen {
-				return 0, d.errAt(c, pos, rows, ci, "truncated tuple: %d bytes left, need 4 for the field length", n-pos)
+		rest = rest[fieldCountLen:]
+		for ci, w := range want {
+			if len(rest) < fieldLenLen {
+				return 0, d.errAt(c, at(), rows, ci, "truncated tuple: %d bytes left, need 4 for the field length", len(rest))
 			}
-			l := int(int32(binary.BigEndian.Uint32(data[pos:])))
+			l := int(int32(binary.BigEndian.Uint32(rest)))
 			if l < 0 {
-				if l == nullFieldLen {
-					s.nulls++
-					pos += fieldLenLen
-					continue
+				if l != nullFieldLen {
+					return 0, d.errAt(c, at(), rows, ci, "field length %d, expected -1 (NULL) or >= 0", l)
 				}
-				return 0, d.errAt(c, pos, rows, ci, "field length %d, expected -1 (NULL) or >= 0", l)
-			}
-			if s.fixed != 0 && l != s.fixed {
-				return 0, d.errAt(c, pos, rows, ci, "field length %d, expected %d", l, s.fixed)
-			}
-			if l > n-pos-fieldLenLen {
-				return 0, d.errAt(c, pos, rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, n-pos-fieldLenLen)
-			}
-			body := pos + fieldLenLen
-			if s.fixed != 0 {
-				pos = body + l
+				st[ci].nulls++
+				rest = rest[fieldLenLen:]
 				continue
 			}
+			if w > 0 && l != int(w) {
+				return 0, d.errAt(c, at(), rows, ci, "field length %d, expected %d", l, w)
+			}
+			if l > len(rest)-fieldLenLen {
+				return 0, d.errAt(c, at(), rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, len(rest)-fieldLenLen)
+			}
+			if w > 0 {
+				rest = rest[fieldLenLen+l:]
+				continue
+			}
+			body := rest[fieldLenLen : fieldLenLen+l]
+			s := &st[ci]
 			switch s.kind {
 			case KindString, KindBinary, KindJSON:
 				s.nbytes += int64(l)
 			case KindJSONB:
 				if l < 1 {
-					return 0, d.errAt(c, pos, rows, ci, "jsonb field length 0, need at least the version byte")
+					return 0, d.errAt(c, at(), rows, ci, "jsonb field length 0, need at least the version byte")
 				}
 				s.nbytes += int64(l - 1)
 			case KindDecimal128, KindDecimal256, KindNumericString:
-				h, bad, msg := parseNumericHeader(data[body : body+l])
+				h, bad, msg := parseNumericHeader(body)
 				if msg != "" {
-					return 0, d.errAt(c, body+bad, rows, ci, "%s", msg)
+					return 0, d.errAt(c, at()+fieldLenLen+bad, rows, ci, "%s", msg)
 				}
 				if s.kind == KindNumericString {
-					s.nbytes += int64(numericTextLen(h, data[body+numericHeaderLen:body+l]))
+					s.nbytes += int64(numericTextLen(h, body[numericHeaderLen:]))
 				}
 			}
-			pos = body + l
+			rest = rest[fieldLenLen+l:]
 		}
 		rows++
 	}
 	if rs != nil && len(rs) != rows {
-		return 0, d.errAt(c, n, rows, -1, "chunk holds %d tuples, but the receiver recorded %d row starts", rows, len(rs))
+		return 0, d.errAt(c, len(data), rows, -1, "chunk holds %d tuples, but the receiver recorded %d row starts", rows, len(rs))
 	}
 	return rows, nil
 }
