@@ -6,7 +6,6 @@ package export
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -195,15 +194,6 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	log.Info("export finished", "table", rel.Name, "rows", res.Rows, "files", len(res.Files),
 		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds)
 	return res, nil
-}
-
-// newDecoder picks the decoder for mode. The CUDA decoder is not part of this build yet, so
-// auto falls back to the CPU and on refuses to run.
-func newDecoder(mode GPUMode, cols []gpuparse.Column, mem memory.Allocator) (gpuparse.Decoder, error) {
-	if mode == GPUOn {
-		return nil, errors.New("--gpu on: this build has no GPU decoder; use --gpu auto or --gpu off")
-	}
-	return gpuparse.NewCPUDecoder(cols, mem), nil
 }
 
 func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder string, mem memory.Allocator) (*fileFormat, error) {
