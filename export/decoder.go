@@ -16,4 +16,3 @@ func newDecoder(mode GPUMode, cols []gpuparse.Column, mem memory.Allocator) (gpu
 	}
 	return gpuparse.NewCPUDecoder(cols, mem), nil
 }
-

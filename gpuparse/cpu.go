@@ -42,8 +42,9 @@ const (
 // are).
 //
 // String values are copied as sent, without UTF-8 validation: the server
-// converts text to the connection's client_encoding, which the receiver sets
-// to UTF8, and validating every value would cost more than the decode itself.
+// sends text in the connection's client_encoding, which the receiver must set
+// to UTF8, and validating every value would cost about as much as the decode
+// itself.
 type CPUDecoder struct {
 	cols   []Column
 	plans  []colPlan
@@ -154,9 +155,19 @@ type colState struct {
 
 // Decode decodes the tuples of c into a record batch with one row per tuple.
 // Malformed input gives a *DecodeError (unwrapped); a done ctx gives its
-// error, wrapped. The caller releases the batch; c.Data may be reused as soon
-// as Decode returns.
-func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+// error, wrapped; a decoder built from invalid columns, or closed, gives a
+// plain error. The caller releases the batch; c.Data may be reused as soon as
+// Decode returns.
+func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (rec arrow.RecordBatch, err error) {
+	// The first pass validates everything the second pass relies on, so a
+	// panic here is a bug in this package, not bad input. Turn it into an
+	// error rather than take down a process that serves many exports; fill's
+	// deferred releases have run by then.
+	defer func() {
+		if p := recover(); p != nil {
+			rec, err = nil, fmt.Errorf("gpuparse: cpu decoder: internal error: %v", p)
+		}
+	}()
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -458,6 +469,13 @@ func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body 
 		return d.errAt(c, start, row, ci, "-Infinity does not fit %s; export the column as text", typ())
 	}
 	mag, res, bad := numericUnscaled(digits, h.weight, s.scale, s.prec, &s.limit)
+	if res != decOK && res != decBadDigit {
+		// numericUnscaled stops at the first problem; report an invalid
+		// digit anywhere before printing the value in the message.
+		if b := checkDigits(digits); b >= 0 {
+			res, bad = decBadDigit, b
+		}
+	}
 	switch res {
 	case decBadDigit:
 		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)

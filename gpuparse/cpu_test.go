@@ -381,6 +381,8 @@ func TestDecodeMalformedFixed(t *testing.T) {
 		{"decimal256 too big", numCol("c", 60, 0), wNumeric("1" + strings.Repeat("0", 60)), 6, "needs more than 60 digits"},
 		{"decimal256 way too big", numCol("c", 76, 0), wNumericRaw(1, 20, 0, 0, 1), 6, "needs more than 76 digits"},
 		{"decimal256 beyond scale", numCol("c", 60, 2), wNumeric("1.001"), 6, "beyond scale 2"},
+		{"decimal bad digit after too big", numCol("c", 12, 2), wNumericRaw(2, 20, 0, 0, 1, 20000), 16, "numeric digit 20000 at index 1"},
+		{"decimal bad digit after beyond scale", numCol("c", 12, 2), wNumericRaw(2, -5, 0, 0, 1, 20000), 16, "numeric digit 20000 at index 1"},
 		{"decimal128 wide too big", numCol("c", 38, 0), wNumeric("1" + strings.Repeat("0", 38)), 6, "needs more than 38 digits"},
 		{"decimal128 wide limit", numCol("c", 38, 3), wNumericRaw(1, 8, 0, 3, 9999), 6, "numeric 999900000000000000000000000000000000.000 needs more than 38 digits"},
 		{"decimal128 wide beyond scale", numCol("c", 38, 2), wNumericRaw(12, 8, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), 6, "beyond scale 2"},

@@ -51,6 +51,14 @@ type Decoder interface {
 
 // DecodeError says where in which stream the input was wrong and what was
 // expected. Decoders return it unwrapped, so callers can use errors.As.
+//
+// Offset points at the first byte of what was wrong: the tuple's field count
+// for a wrong count or a row-start mismatch, a field's int32 length word for
+// a bad, truncated or overlong length, and the value bytes (or the offending
+// numeric sign, dscale or digit) for a value that does not decode. When the
+// chunk ends inside a tuple it points at the incomplete field count or length
+// word (or at the length word of a value that runs past the end); when more
+// row starts were recorded than the chunk holds tuples, at the chunk's end.
 type DecodeError struct {
 	Source string // Chunk.Source
 	Offset int64  // absolute byte offset in the stream (StreamOffset + offset in chunk)
