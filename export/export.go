@@ -233,7 +233,7 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 		dir:        dir,
 		schema:     gpuparse.ArrowSchema(cols),
 		props:      props,
-		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)),
+		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)),
 		metadata: [][2]string{
 			{"pgparquet.version", Version},
 			{"pgparquet.source_table", rel.Name},

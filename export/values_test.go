@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/readback"
@@ -125,6 +127,20 @@ func TestExportValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer rdr.Close()
+		// arrow-go's own reader must read every column too (a stored Arrow schema with
+		// extension types made it fail on JSON columns).
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := fr.ReadTable(ctx)
+		if err != nil {
+			t.Fatalf("arrow-go reads the file back: %v", err)
+		}
+		if tbl.NumRows() != 3000 {
+			t.Errorf("arrow-go read %d rows", tbl.NumRows())
+		}
+		tbl.Release()
 		kv := rdr.MetaData().KeyValueMetadata()
 		var colTypes []struct {
 			Name   string `json:"name"`

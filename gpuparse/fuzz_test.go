@@ -94,20 +94,38 @@ func fuzzSeeds() map[string][]byte {
 	}
 }
 
-// TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzCPUDecode from fuzzSeeds when
-// GPUPARSE_WRITE_SEEDS=1; otherwise it checks the committed seeds exist.
+// headerSeeds are the inputs the committed FuzzParseHeader corpus was
+// written from.
+func headerSeeds() map[string][]byte {
+	return map[string][]byte{
+		"plain":           header(0, nil),
+		"extension":       append(header(0, []byte("ext")), 0, 1),
+		"oids":            header(1<<16, nil),
+		"truncated":       []byte("PGCOPY\n"),
+		"negative_extlen": append(append([]byte{}, header(0, nil)[:15]...), 0xff, 0xff, 0xff, 0xff),
+	}
+}
+
+// TestWriteFuzzSeeds rewrites the seed_* files of testdata/fuzz from
+// fuzzSeeds and headerSeeds when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
+// that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzCPUDecode")
-	for name, data := range fuzzSeeds() {
-		path := filepath.Join(dir, "seed_"+name)
-		if os.Getenv("GPUPARSE_WRITE_SEEDS") == "1" {
-			if err := os.WriteFile(path, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
-				t.Fatal(err)
+	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzParseHeader": headerSeeds()} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for name, data := range seeds {
+			path := filepath.Join(dir, "seed_"+name)
+			if os.Getenv("GPUPARSE_WRITE_SEEDS") == "1" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
 			}
-			continue
-		}
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("seed missing (run with GPUPARSE_WRITE_SEEDS=1): %v", err)
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("seed missing (run with GPUPARSE_WRITE_SEEDS=1): %v", err)
+			}
 		}
 	}
 }

@@ -77,10 +77,9 @@ func TestIsTrailer(t *testing.T) {
 // FuzzParseHeader checks that ParseHeader never panics, returns a length
 // within the input, and reports errors as *DecodeError.
 func FuzzParseHeader(f *testing.F) {
-	f.Add(header(0, nil))
-	f.Add(header(0, []byte("ext")))
-	f.Add(header(1<<16, nil))
-	f.Add([]byte("PGCOPY\n"))
+	for _, b := range headerSeeds() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n, err := ParseHeader(b)
 		if err != nil {

@@ -1,0 +1,415 @@
+//go:build cgo && linux
+
+package gpuparse
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+// The library's C ABI (gpuparse/cuda/pgcopy.cu), called through function pointers found by
+// dlsym: the binary links no CUDA library, so it runs on hosts without one.
+typedef struct {
+	int32_t kind, fixed, width, varlen, precision, scale, on_gpu, pad;
+} pgpq_col;
+
+typedef int (*abi_fn)(void);
+typedef int (*count_fn)(char*, int);
+typedef void* (*host_alloc_fn)(size_t);
+typedef void (*host_free_fn)(void*);
+typedef void* (*open_fn)(int, int, const pgpq_col*, char*, int);
+typedef void (*close_fn)(void*);
+typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int32_t*, char*, int);
+typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
+typedef void (*abort_fn)(void*);
+
+typedef struct {
+	void* handle;
+	abi_fn abi;
+	count_fn device_count;
+	host_alloc_fn host_alloc;
+	host_free_fn host_free;
+	open_fn open;
+	close_fn close;
+	scan_fn scan;
+	finish_fn finish;
+	abort_fn abort;
+} pgpq_lib;
+
+static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
+	l->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!l->handle) {
+		const char* e = dlerror();
+		snprintf(err, errlen, "%s", e ? e : "dlopen failed");
+		return -1;
+	}
+	l->abi = (abi_fn)dlsym(l->handle, "pgpq_abi_version");
+	l->device_count = (count_fn)dlsym(l->handle, "pgpq_device_count");
+	l->host_alloc = (host_alloc_fn)dlsym(l->handle, "pgpq_host_alloc");
+	l->host_free = (host_free_fn)dlsym(l->handle, "pgpq_host_free");
+	l->open = (open_fn)dlsym(l->handle, "pgpq_open");
+	l->close = (close_fn)dlsym(l->handle, "pgpq_close");
+	l->scan = (scan_fn)dlsym(l->handle, "pgpq_scan");
+	l->finish = (finish_fn)dlsym(l->handle, "pgpq_finish");
+	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
+	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
+	    !l->scan || !l->finish || !l->abort) {
+		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
+		dlclose(l->handle);
+		return -1;
+	}
+	return 0;
+}
+
+static int call_abi(pgpq_lib* l) { return l->abi(); }
+static int call_device_count(pgpq_lib* l, char* err, int n) { return l->device_count(err, n); }
+static void* call_host_alloc(pgpq_lib* l, size_t n) { return l->host_alloc(n); }
+static void call_host_free(pgpq_lib* l, void* p) { l->host_free(p); }
+static void* call_open(pgpq_lib* l, int dev, int n, const pgpq_col* c, char* err, int en) { return l->open(dev, n, c, err, en); }
+static void call_close(pgpq_lib* l, void* h) { l->close(h); }
+static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows,
+                       int64_t* nulls, int64_t* vb, int32_t* bad, char* err, int en) {
+	return l->scan(h, d, nb, s, rows, nulls, vb, bad, err, en);
+}
+static int call_finish(pgpq_lib* l, void* j, uint8_t** v, uint8_t** valid, uint8_t** vd, int32_t* bad, char* err, int en) {
+	return l->finish(j, v, valid, vd, bad, err, en);
+}
+static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// cudaABI is the library ABI version this Go code speaks.
+const cudaABI = 1
+
+// errLen is the size of the error text buffers passed to the library.
+const errLen = 512
+
+// CUDALibrary is the loaded libpgparquet_cuda.so. It is the one seam between Go and CUDA: every
+// C call goes through its methods, and no C code keeps a Go pointer after a call returns.
+type CUDALibrary struct {
+	lib *C.pgpq_lib
+}
+
+// LoadCUDA dlopens the CUDA decoder library at path and checks that a device is there. It
+// fails, without side effects, on hosts without the library, the driver or a GPU.
+func LoadCUDA(path string) (*CUDALibrary, error) {
+	l := (*C.pgpq_lib)(C.calloc(1, C.sizeof_pgpq_lib))
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var errBuf [errLen]C.char
+	if C.pgpq_load(cpath, l, &errBuf[0], errLen) != 0 {
+		C.free(unsafe.Pointer(l))
+		return nil, fmt.Errorf("load CUDA decoder: %s", C.GoString(&errBuf[0]))
+	}
+	if v := int(C.call_abi(l)); v != cudaABI {
+		C.free(unsafe.Pointer(l))
+		return nil, fmt.Errorf("load CUDA decoder %s: ABI version %d, this binary needs %d", path, v, cudaABI)
+	}
+	n := int(C.call_device_count(l, &errBuf[0], errLen))
+	if n < 0 {
+		C.free(unsafe.Pointer(l))
+		return nil, fmt.Errorf("load CUDA decoder: %s", C.GoString(&errBuf[0]))
+	}
+	if n == 0 {
+		C.free(unsafe.Pointer(l))
+		return nil, errors.New("load CUDA decoder: no CUDA device")
+	}
+	return &CUDALibrary{lib: l}, nil
+}
+
+// gpuKinds are the kinds the CUDA kernels decode; other columns are decoded on the CPU.
+var gpuKinds = map[Kind]bool{
+	KindBool: true, KindInt16: true, KindInt32: true, KindInt64: true, KindFloat32: true, KindFloat64: true,
+	KindString: true, KindBinary: true, KindUUID: true, KindJSON: true, KindJSONB: true, KindDate: true,
+	KindTimestamp: true, KindTimestampTZ: true, KindDecimal128: true,
+}
+
+// CUDADecoder decodes chunks on the GPU into Arrow buffers in pinned host memory. It implements
+// Decoder and gives the same batches as CPUDecoder, bit for bit: a chunk the GPU cannot decode
+// exactly (no recorded row starts, malformed framing, values the CPU decoder must judge) is
+// decoded by the CPU decoder instead, and columns of kinds the kernels do not handle are taken
+// from a CPU decode. It is safe for concurrent use: each Decode runs its own CUDA stream.
+type CUDADecoder struct {
+	lib    *CUDALibrary
+	h      unsafe.Pointer
+	cols   []Column
+	onGPU  []bool
+	anyCPU bool
+	cpu    *CPUDecoder
+	mem    *pinnedAllocator
+	schema *arrow.Schema
+	// Fallbacks counts chunks decoded by the CPU decoder instead.
+	fallbacks atomic.Int64
+	closed    atomic.Bool
+}
+
+// NewDecoder makes a CUDA decoder for cols on device 0.
+func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
+	d := &CUDADecoder{lib: l, cols: cols, onGPU: make([]bool, len(cols)), schema: ArrowSchema(cols)}
+	d.mem = &pinnedAllocator{lib: l}
+	d.cpu = NewCPUDecoder(cols, memory.DefaultAllocator)
+	if d.cpu.err != nil {
+		return nil, d.cpu.err
+	}
+	ccols := make([]C.pgpq_col, max(len(cols), 1))
+	for i, c := range cols {
+		p := d.cpu.plans[i]
+		on := gpuKinds[c.Kind]
+		d.onGPU[i] = on
+		d.anyCPU = d.anyCPU || !on
+		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(p.fixed), width: C.int32_t(p.width),
+			varlen: C.int32_t(b2i(p.varlen)), precision: C.int32_t(p.prec), scale: C.int32_t(p.scale), on_gpu: C.int32_t(b2i(on))}
+	}
+	var errBuf [errLen]C.char
+	h := C.call_open(l.lib, 0, C.int(len(cols)), &ccols[0], &errBuf[0], errLen)
+	if h == nil {
+		return nil, fmt.Errorf("open CUDA decoder: %s", C.GoString(&errBuf[0]))
+	}
+	d.h = h
+	return d, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Path returns "gpu".
+func (d *CUDADecoder) Path() string { return "gpu" }
+
+// Fallbacks is the number of chunks the CPU decoder decoded instead of the GPU.
+func (d *CUDADecoder) Fallbacks() int64 { return d.fallbacks.Load() }
+
+// Close frees the decoder's device state and pinned memory. Batches it returned must have been
+// released before.
+func (d *CUDADecoder) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	C.call_close(d.lib.lib, d.h)
+	d.mem.freeAll()
+	return nil
+}
+
+// Decode decodes c on the GPU, or on the CPU where the GPU cannot decode it exactly.
+func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+	if d.closed.Load() {
+		return nil, errors.New("gpuparse: cuda decoder: Decode after Close")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", c.Source, err)
+	}
+	rows := len(c.RowStarts)
+	if (rows == 0 && len(c.Data) > 0) || len(c.Data) > 1<<31-1 {
+		return d.fallback(ctx, c)
+	}
+	ncols := len(d.cols)
+	nulls := make([]int64, max(ncols, 1))
+	varBytes := make([]int64, max(ncols, 1))
+	var bad C.int32_t
+	var errBuf [errLen]C.char
+	var dataPtr *C.uint8_t
+	if len(c.Data) > 0 {
+		dataPtr = (*C.uint8_t)(unsafe.Pointer(&c.Data[0]))
+	}
+	var startsPtr *C.uint32_t
+	if rows > 0 {
+		startsPtr = (*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0]))
+	}
+	job := C.call_scan(d.lib.lib, d.h, dataPtr, C.int64_t(len(c.Data)), startsPtr, C.int64_t(rows),
+		(*C.int64_t)(unsafe.Pointer(&nulls[0])), (*C.int64_t)(unsafe.Pointer(&varBytes[0])), &bad, &errBuf[0], errLen)
+	if job == nil {
+		return nil, fmt.Errorf("decode %s on the GPU: %s", c.Source, C.GoString(&errBuf[0]))
+	}
+	if bad != 0 {
+		C.call_abort(d.lib.lib, job)
+		return d.fallback(ctx, c)
+	}
+	// Output buffers in pinned memory, at their exact sizes. Their C pointers go to the library
+	// in one C array laid out as ncols value pointers, ncols validity pointers, ncols data
+	// pointers (NULL where a column has no such buffer or is decoded on the CPU).
+	n := max(ncols, 1)
+	table := (**C.uint8_t)(C.calloc(C.size_t(3*n), C.size_t(unsafe.Sizeof(uintptr(0)))))
+	defer C.free(unsafe.Pointer(table))
+	slots := unsafe.Slice(table, 3*n)
+	var bufs []*memory.Buffer
+	release := func() {
+		for _, b := range bufs {
+			b.Release()
+		}
+	}
+	newBuf := func(size int) *memory.Buffer {
+		b := memory.NewResizableBuffer(d.mem)
+		b.Resize(size)
+		bufs = append(bufs, b)
+		return b
+	}
+	colBufs := make([][3]*memory.Buffer, ncols)
+	for i := range d.cols {
+		if !d.onGPU[i] {
+			continue
+		}
+		p := d.cpu.plans[i]
+		var vals, valid, data *memory.Buffer
+		switch {
+		case p.kind == KindBool:
+			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
+		case p.varlen:
+			if varBytes[i] > maxStringData {
+				release()
+				C.call_abort(d.lib.lib, job)
+				return d.fallback(ctx, c)
+			}
+			vals = newBuf(4 * (rows + 1))
+			data = newBuf(int(varBytes[i]))
+		default:
+			vals = newBuf(p.width * rows)
+		}
+		if nulls[i] > 0 {
+			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
+		}
+		colBufs[i] = [3]*memory.Buffer{vals, valid, data}
+		for k, b := range colBufs[i] {
+			if b == nil {
+				continue
+			}
+			// A zero-length buffer may be NULL: the library copies nothing into it.
+			slots[k*ncols+i] = (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b.Buf())))
+		}
+	}
+	vals := table
+	valid := (**C.uint8_t)(unsafe.Pointer(&slots[ncols]))
+	varData := (**C.uint8_t)(unsafe.Pointer(&slots[min(2*ncols, 3*n-1)]))
+	if C.call_finish(d.lib.lib, job, vals, valid, varData, &bad, &errBuf[0], errLen) != 0 {
+		release()
+		return nil, fmt.Errorf("decode %s on the GPU: %s", c.Source, C.GoString(&errBuf[0]))
+	}
+	if bad != 0 {
+		release()
+		return d.fallback(ctx, c)
+	}
+	var cpuRec arrow.RecordBatch
+	if d.anyCPU {
+		var err error
+		if cpuRec, err = d.cpu.Decode(ctx, c); err != nil {
+			release()
+			return nil, err
+		}
+		defer cpuRec.Release()
+	}
+	arrs := make([]arrow.Array, ncols)
+	for i := range d.cols {
+		if !d.onGPU[i] {
+			arrs[i] = cpuRec.Column(i)
+			arrs[i].Retain()
+			continue
+		}
+		p := d.cpu.plans[i]
+		b := colBufs[i]
+		list := []*memory.Buffer{b[1], b[0]}
+		if p.varlen {
+			list = append(list, b[2])
+		}
+		ad := array.NewData(p.dtype, rows, list, nil, int(nulls[i]), 0)
+		arrs[i] = array.MakeFromData(ad)
+		ad.Release()
+	}
+	release()
+	rec := array.NewRecordBatch(d.schema, arrs, int64(rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec, nil
+}
+
+func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+	d.fallbacks.Add(1)
+	return d.cpu.Decode(ctx, c)
+}
+
+// pinnedAllocator is an Arrow allocator of pinned host memory (cudaMallocHost), which the GPU
+// copies into at full PCIe speed. Allocation is slow, so freed buffers are kept by power-of-two
+// size class and reused; all of them are freed by freeAll. Safe for concurrent use.
+type pinnedAllocator struct {
+	lib *CUDALibrary
+
+	mu   sync.Mutex
+	free [64][]unsafe.Pointer
+	all  []unsafe.Pointer
+}
+
+func (a *pinnedAllocator) Allocate(size int) []byte {
+	k := max(bits.Len(uint(max(size, 1)-1)), 6)
+	a.mu.Lock()
+	var p unsafe.Pointer
+	if n := len(a.free[k]); n > 0 {
+		p = a.free[k][n-1]
+		a.free[k] = a.free[k][:n-1]
+	}
+	a.mu.Unlock()
+	if p == nil {
+		p = C.call_host_alloc(a.lib.lib, C.size_t(1)<<k)
+		if p == nil {
+			panic(fmt.Sprintf("gpuparse: cudaMallocHost(%d) failed", 1<<k))
+		}
+		a.mu.Lock()
+		a.all = append(a.all, p)
+		a.mu.Unlock()
+	}
+	b := unsafe.Slice((*byte)(p), 1<<k)[:size]
+	clear(b)
+	return b
+}
+
+func (a *pinnedAllocator) Reallocate(size int, b []byte) []byte {
+	if size <= cap(b) {
+		old := len(b)
+		b = b[:size]
+		if size > old {
+			clear(b[old:])
+		}
+		return b
+	}
+	nb := a.Allocate(size)
+	copy(nb, b)
+	a.Free(b)
+	return nb
+}
+
+func (a *pinnedAllocator) Free(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	k := bits.Len(uint(cap(b))) - 1
+	a.mu.Lock()
+	a.free[k] = append(a.free[k], unsafe.Pointer(unsafe.SliceData(b[:1])))
+	a.mu.Unlock()
+}
+
+func (a *pinnedAllocator) freeAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.all {
+		C.call_host_free(a.lib.lib, p)
+	}
+	a.all, a.free = nil, [64][]unsafe.Pointer{}
+}

@@ -1,0 +1,41 @@
+//go:build !cgo || !linux
+
+package gpuparse
+
+import (
+	"context"
+	"errors"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// CUDALibrary is the loaded CUDA decoder library; this build (no cgo, or not Linux) cannot
+// load it.
+type CUDALibrary struct{}
+
+// LoadCUDA always fails in a build without cgo: the CUDA decoder is loaded through dlopen.
+func LoadCUDA(path string) (*CUDALibrary, error) {
+	return nil, errors.New("load CUDA decoder: this binary was built without cgo")
+}
+
+// NewDecoder is never reached: LoadCUDA fails in this build.
+func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
+	return nil, errors.New("CUDA decoder: not in this build")
+}
+
+// CUDADecoder is the GPU decoder; in this build it cannot be made.
+type CUDADecoder struct{}
+
+// Path returns "gpu".
+func (d *CUDADecoder) Path() string { return "gpu" }
+
+// Fallbacks is always 0 here.
+func (d *CUDADecoder) Fallbacks() int64 { return 0 }
+
+// Close does nothing here.
+func (d *CUDADecoder) Close() error { return nil }
+
+// Decode always fails here.
+func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+	return nil, errors.New("CUDA decoder: not in this build")
+}
