@@ -4,6 +4,8 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := bin/pgparquet
 export PGPARQUET_PYTHON := $(CURDIR)/$(VENV)/bin/python
+# go-nvml's cgo bindings declare functions NVIDIA deprecated: keep builds quiet about them.
+export CGO_CFLAGS := -O2 -g -Wno-deprecated-declarations
 
 .PHONY: build test demo bench bench-memory lint venv fuzz cuda clean
 
@@ -29,7 +31,37 @@ test: venv
 demo: build
 	$(GO) run ./internal/demo -bin $(BIN) -out demo-out -rows 1000000
 
-bench: build bench-memory
+# The benchmark: bounded memory, then the comparison (source limit, pgparquet CPU/GPU, peers)
+# on a throwaway PostgreSQL; the comparison's Markdown table is printed last and its JSON, .md
+# and PNG land in bench/results/. BENCH_ARGS are passed to bench/run.py (see bench/README.md).
+.PHONY: bench-compare bench-tools bench-venv bench-pg2parquet bench-gpuhost-kit
+BENCH_ARGS ?= --gb 0.4 --parallel 1,2
+bench: build bench-memory bench-compare
+
+bench-compare: build bench-tools bench-venv bench-pg2parquet
+	bin/bench-cluster -shared-buffers 2GB -- bench/work/venv/bin/python bench/run.py $(BENCH_ARGS)
+
+# Go helpers of the benchmark, prebuilt so that a host without Go runs them.
+bench-tools:
+	$(GO) build -o bin/bench-load ./bench/load
+	$(GO) build -o bin/bench-sourcelimit ./bench/sourcelimit
+	$(GO) build -o bin/bench-cluster ./bench/cluster
+
+bench-venv: bench/work/venv/.installed
+bench/work/venv/.installed: bench/requirements.txt
+	$(PYTHON) -m venv bench/work/venv
+	bench/work/venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+# pg2parquet from crates.io, built once and cached; without cargo the harness reports it as not run.
+bench-pg2parquet:
+	@if [ -x bench/work/cargo/bin/pg2parquet ]; then :; elif command -v cargo >/dev/null; then \
+		cargo install pg2parquet --version 0.2.2 --locked --root bench/work/cargo || echo "pg2parquet did not build: it will be reported as not run"; \
+	else echo "no cargo: pg2parquet will be reported as not run"; fi
+
+# What a GPU host without Go, PostgreSQL or a registry needs (bench/README.md says how to carry it).
+bench-gpuhost-kit: build bench-tools bench-pg2parquet
+	bash bench/gpuhost-kit.sh
 
 # Peak RSS of exports of a table and of one 4x larger: memory must not grow with table size.
 bench-memory: build

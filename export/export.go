@@ -135,7 +135,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
 	// the export's memory flat. The Parquet writer keeps Go's allocator.
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
-	dec, err := newDecoder(opts.GPU, cols, arrowmem.NewRecycler(2*poolBytes))
+	dec, err := newDecoder(opts.GPU, opts.GPULibrary, cols, arrowmem.NewRecycler(2*poolBytes), log)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,11 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	setup := time.Since(start)
 
 	copyStart := time.Now()
-	l := &lanes{dec: dec, pool: snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize), selectList: selectList}
+	var alloc func(int) []byte
+	if p, ok := dec.(interface{ PinnedBuffer(int) []byte }); ok {
+		alloc = p.PinnedBuffer
+	}
+	l := &lanes{dec: dec, pool: snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc), selectList: selectList}
 	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
 	series, err := l.run(ctx, workers, tasks, format)
 	stopProgress()

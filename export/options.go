@@ -66,6 +66,9 @@ type Options struct {
 	BufferSize int
 	// GPU selects the decoder (default auto).
 	GPU GPUMode
+	// GPULibrary is the CUDA decoder library (libpgparquet_cuda.so). Empty: $PGPARQUET_CUDA_LIB,
+	// then the binary's directory, then ../lib beside it, then the dynamic loader's search path.
+	GPULibrary string
 	// Role, when set, is assumed by every worker (SET LOCAL ROLE) so the export sees exactly
 	// what that role may see; privileges are checked for it.
 	Role string

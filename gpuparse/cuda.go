@@ -24,6 +24,7 @@ typedef void (*close_fn)(void*);
 typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int32_t*, char*, int);
 typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
 typedef void (*abort_fn)(void*);
+typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 
 typedef struct {
 	void* handle;
@@ -36,6 +37,7 @@ typedef struct {
 	scan_fn scan;
 	finish_fn finish;
 	abort_fn abort;
+	bench_fn bench;
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -54,8 +56,9 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->scan = (scan_fn)dlsym(l->handle, "pgpq_scan");
 	l->finish = (finish_fn)dlsym(l->handle, "pgpq_finish");
 	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
+	l->bench = (bench_fn)dlsym(l->handle, "pgpq_bench_kernels");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
-	    !l->scan || !l->finish || !l->abort) {
+	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
 		dlclose(l->handle);
 		return -1;
@@ -77,6 +80,10 @@ static int call_finish(pgpq_lib* l, void* j, uint8_t** v, uint8_t** valid, uint8
 	return l->finish(j, v, valid, vd, bad, err, en);
 }
 static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
+static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
+                      float* ms, char* err, int en) {
+	return l->bench(h, d, nb, s, rows, iters, ms, err, en);
+}
 */
 import "C"
 
@@ -340,6 +347,25 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	}
 	return rec, nil
 }
+
+// KernelSeconds runs the decoding kernels alone on c (uploaded once) iters times and returns
+// the mean seconds of one pass, for benchmarks of the kernels without transfers.
+func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
+	if len(c.RowStarts) == 0 {
+		return 0, errors.New("kernel benchmark: the chunk has no row starts")
+	}
+	var ms C.float
+	var errBuf [errLen]C.char
+	if C.call_bench(d.lib.lib, d.h, (*C.uint8_t)(unsafe.Pointer(&c.Data[0])), C.int64_t(len(c.Data)),
+		(*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0])), C.int64_t(len(c.RowStarts)), C.int(iters), &ms, &errBuf[0], errLen) != 0 {
+		return 0, fmt.Errorf("kernel benchmark: %s", C.GoString(&errBuf[0]))
+	}
+	return float64(ms) / 1e3, nil
+}
+
+// PinnedBuffer returns size bytes of pinned host memory owned by the decoder (freed by Close):
+// COPY data received into it reaches the GPU at full PCIe speed.
+func (d *CUDADecoder) PinnedBuffer(size int) []byte { return d.mem.Allocate(size)[:0] }
 
 func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
 	d.fallbacks.Add(1)

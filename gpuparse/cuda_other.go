@@ -39,3 +39,11 @@ func (d *CUDADecoder) Close() error { return nil }
 func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
 	return nil, errors.New("CUDA decoder: not in this build")
 }
+
+// KernelSeconds always fails here.
+func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
+	return 0, errors.New("CUDA decoder: not in this build")
+}
+
+// PinnedBuffer is never reached here.
+func (d *CUDADecoder) PinnedBuffer(size int) []byte { return make([]byte, 0, size) }

@@ -256,9 +256,7 @@ func TestGPUThroughput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gpu.Close()
-	pinned := gpu.mem.Allocate(len(data))
-	copy(pinned, data)
-	defer gpu.mem.Free(pinned)
+	pinned := append(gpu.PinnedBuffer(len(data)), data...)
 	ctx := context.Background()
 	measure := func(name string, dec Decoder, input []byte, workers int, dur time.Duration) {
 		var mu sync.Mutex
@@ -287,6 +285,14 @@ func TestGPUThroughput(t *testing.T) {
 		wg.Wait()
 		secs := time.Since(start).Seconds()
 		t.Logf("%-40s %8.2f GB/s (%d workers)", name, float64(total)/secs/1e9, workers)
+	}
+	for _, rows := range []int{4 << 20 / 174, 16 << 20 / 174, 64 << 20 / 174} {
+		_, big, bigStarts := lineorderChunk(rows)
+		secs, err := gpu.KernelSeconds(&Chunk{Data: big, RowStarts: bigStarts}, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%-40s %8.2f GB/s (%d MB chunk)", "GPU kernels only (walk + decode)", float64(len(big))/secs/1e9, len(big)>>20)
 	}
 	measure("GPU decode, pinned input, transfers", gpu, pinned, 8, 3*time.Second)
 	measure("GPU decode, pinned input, transfers", gpu, pinned, 16, 3*time.Second)

@@ -16,13 +16,19 @@ import (
 // for a free buffer, so memory stays bounded by Count × Size whatever the table's size (plus
 // one-off buffers for single rows larger than Size). A Pool is safe for concurrent use.
 type Pool struct {
-	free chan []byte
-	size int
+	free  chan []byte
+	size  int
+	alloc func(size int) []byte
 }
 
-// NewPool makes a pool of count buffers of size bytes each, allocated lazily.
-func NewPool(count, size int) *Pool {
-	p := &Pool{free: make(chan []byte, count), size: size}
+// NewPool makes a pool of count buffers of size bytes each, allocated lazily by alloc (nil:
+// the Go heap). A GPU decoder passes an allocator of pinned memory, which the GPU reads at full
+// PCIe speed; such memory must outlive the pool.
+func NewPool(count, size int, alloc func(size int) []byte) *Pool {
+	if alloc == nil {
+		alloc = func(size int) []byte { return make([]byte, 0, size) }
+	}
+	p := &Pool{free: make(chan []byte, count), size: size, alloc: alloc}
 	for range count {
 		p.free <- nil
 	}
@@ -36,7 +42,7 @@ func (p *Pool) get(ctx context.Context) ([]byte, error) {
 	select {
 	case b := <-p.free:
 		if b == nil {
-			b = make([]byte, 0, p.size)
+			b = p.alloc(p.size)
 		}
 		return b[:0], nil
 	case <-ctx.Done():

@@ -42,6 +42,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size (bytes, or with KiB/MiB/GiB/KB/MB/GB)")
 	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer")
 	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
+	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
 	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")

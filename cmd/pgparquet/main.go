@@ -34,6 +34,9 @@ const usage = `usage: pgparquet <command> [flags]
 
 commands:
   export    export one table to Parquet files (pgparquet export -h for flags)
+  sidecar   serve the export requests queued in SQL (pgparquet sidecar -h for flags)
+  migrate   create or update the control tables (parquet_export_requests, ...)
+  status    print parquet_export_status as a table
   version   print the version
 `
 
@@ -49,6 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "export":
 		err = runExport(ctx, args[1:], stdout, stderr)
+	case "sidecar":
+		err = runSidecar(ctx, args[1:], stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "status":
+		err = runStatus(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pgparquet", export.Version)
 	case "help", "-h", "--help":

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/sidecar"
+)
+
+// runSidecar parses the sidecar command's flags (each defaulting to its PGPARQUET_* variable)
+// and serves requests until SIGINT or SIGTERM, then drains.
+func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := envDefaults{}
+	var cfg sidecar.Config
+	dsn := fs.String("dsn", env.str("PGPARQUET_DSN", ""), "PostgreSQL connection string (default: the PG* environment variables) [PGPARQUET_DSN]")
+	fs.StringVar(&cfg.Schema, "schema", env.str("PGPARQUET_SCHEMA", "public"), "schema of the control tables [PGPARQUET_SCHEMA]")
+	fs.StringVar(&cfg.AdminRole, "admin-role", env.str("PGPARQUET_ADMIN_ROLE", "pgparquet_admin"), "role whose members see every request [PGPARQUET_ADMIN_ROLE]")
+	fs.BoolVar(&cfg.SkipMigrate, "no-migrate", env.boolean("PGPARQUET_NO_MIGRATE", false), "do not apply migrations at start [PGPARQUET_NO_MIGRATE]")
+	fs.StringVar(&cfg.OutputRoot, "output-root", env.str("PGPARQUET_OUTPUT_ROOT", ""), "directory under which every export is written (required) [PGPARQUET_OUTPUT_ROOT]")
+	fs.StringVar(&cfg.ID, "id", env.str("PGPARQUET_ID", ""), "name of this sidecar in claimed_by (default host-pid) [PGPARQUET_ID]")
+	fs.IntVar(&cfg.Concurrency, "concurrency", env.integer("PGPARQUET_CONCURRENCY", sidecar.DefaultConcurrency), "exports at once [PGPARQUET_CONCURRENCY]")
+	fs.IntVar(&cfg.Parallel, "parallel", env.integer("PGPARQUET_PARALLEL", sidecar.DefaultParallel), "worker connections per export unless the request says [PGPARQUET_PARALLEL]")
+	fs.IntVar(&cfg.MaxParallel, "max-parallel", env.integer("PGPARQUET_MAX_PARALLEL", sidecar.DefaultMaxParallel), "most worker connections a request may ask [PGPARQUET_MAX_PARALLEL]")
+	fs.StringVar(&cfg.Compression, "compression", env.str("PGPARQUET_COMPRESSION", "zstd"), "codec unless the request says [PGPARQUET_COMPRESSION]")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", env.duration("PGPARQUET_POLL_INTERVAL", sidecar.DefaultPollInterval), "queue poll without notifications [PGPARQUET_POLL_INTERVAL]")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", env.duration("PGPARQUET_HEARTBEAT", sidecar.DefaultHeartbeat), "lease renewal and progress interval [PGPARQUET_HEARTBEAT]")
+	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
+	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", ":9187"), "address of /healthz and /metrics; empty: none [PGPARQUET_LISTEN]")
+	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sidecar: unexpected argument %q", fs.Arg(0))
+	}
+	if err := env.err(); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	conn, err := pgx.ParseConfig(*dsn)
+	if err != nil {
+		return fmt.Errorf("--dsn: %w", err)
+	}
+	cfg.ConnConfig = conn
+	s, err := sidecar.New(cfg)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cfg.Logger.Error("metrics server stopped", "err", err)
+			}
+		}()
+		defer srv.Close() //nolint:errcheck // shutting down
+	}
+	return s.Run(ctx)
+}
+
+// envDefaults reads flag defaults from the environment and remembers malformed values.
+type envDefaults struct{ errs []error }
+
+func (e *envDefaults) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (e *envDefaults) integer(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %q is not a duration (like 30s)", name, v))
+		return def
+	}
+	return d
+}
+
+func (e *envDefaults) boolean(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %q is not a boolean", name, v))
+		return def
+	}
+	return b
+}
+
+func (e *envDefaults) err() error { return errors.Join(e.errs...) }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5"
+
+	pqsql "github.com/pgparquet/pgparquet/sql"
+)
+
+// runStatus prints the newest rows of parquet_export_status the connected role may see.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := envDefaults{}
+	dsn := fs.String("dsn", env.str("PGPARQUET_DSN", ""), "PostgreSQL connection string (default: the PG* environment variables) [PGPARQUET_DSN]")
+	schema := fs.String("schema", env.str("PGPARQUET_SCHEMA", "public"), "schema of the control tables [PGPARQUET_SCHEMA]")
+	limit := fs.Int("limit", 20, "newest requests to show")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := pgx.ParseConfig(*dsn)
+	if err != nil {
+		return fmt.Errorf("--dsn: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
+	rows, err := pqsql.New(*schema).Status(ctx, conn, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(pqsql.StatusColumns, "\t")))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
