@@ -60,7 +60,7 @@ struct pgpq_job {
   cudaStream_t stream;
   cudaEvent_t ev0, ev1;
   int64_t rows, nbytes;
-  size_t cap_data, cap_rows, cap_out, cap_tmp;
+  size_t cap_data, cap_starts, cap_foff, cap_flen, cap_out, cap_tmp;  // bytes
   uint8_t* d_data;
   uint32_t* d_starts;
   int32_t* d_foff;     // [ncols][rows] field body offsets
@@ -335,17 +335,9 @@ static cudaError_t upload(pgpq_job* j, const uint8_t* data, int64_t nbytes, cons
   j->nbytes = nbytes;
   size_t rows1 = rows > 0 ? (size_t)rows : 1;
   cudaError_t e = grow((void**)&j->d_data, &j->cap_data, nbytes > 0 ? nbytes : 1);
-  size_t capr = j->cap_rows;
-  if (e == cudaSuccess) e = grow((void**)&j->d_starts, &capr, sizeof(uint32_t) * rows1);
-  if (e == cudaSuccess && rows1 * n * 4 > j->cap_rows * n) {
-    // field tables are sized by rows too; regrow both with the starts
-    size_t c1 = 0, c2 = 0;
-    cudaFree(j->d_foff); j->d_foff = NULL;
-    cudaFree(j->d_flen); j->d_flen = NULL;
-    e = grow((void**)&j->d_foff, &c1, sizeof(int32_t) * capr / sizeof(uint32_t) * n);
-    if (e == cudaSuccess) e = grow((void**)&j->d_flen, &c2, sizeof(int32_t) * capr / sizeof(uint32_t) * n);
-  }
-  if (e == cudaSuccess) j->cap_rows = capr / sizeof(uint32_t);
+  if (e == cudaSuccess) e = grow((void**)&j->d_starts, &j->cap_starts, sizeof(uint32_t) * rows1);
+  if (e == cudaSuccess) e = grow((void**)&j->d_foff, &j->cap_foff, sizeof(int32_t) * rows1 * n);
+  if (e == cudaSuccess) e = grow((void**)&j->d_flen, &j->cap_flen, sizeof(int32_t) * rows1 * n);
   if (e == cudaSuccess && nbytes > 0) e = cudaMemcpyAsync(j->d_data, data, nbytes, cudaMemcpyHostToDevice, j->stream);
   if (e == cudaSuccess && rows > 0) e = cudaMemcpyAsync(j->d_starts, starts, sizeof(uint32_t) * rows, cudaMemcpyHostToDevice, j->stream);
   return e;

@@ -1,0 +1,141 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/export"
+	pqsql "github.com/pgparquet/pgparquet/sql"
+)
+
+// Defaults for Config; Config.withDefaults applies them to zero fields.
+const (
+	DefaultConcurrency  = 1
+	DefaultParallel     = 4
+	DefaultMaxParallel  = 16
+	DefaultPollInterval = 5 * time.Second
+	DefaultHeartbeat    = time.Second
+	DefaultLease        = 30 * time.Second
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Config configures one sidecar. Zero values take the defaults above.
+type Config struct {
+	// ConnConfig is the sidecar's connection (its role should own the control tables, and be a
+	// member of every role it serves). It is never logged.
+	ConnConfig *pgx.ConnConfig
+	// Schema holds the control tables (default public).
+	Schema string
+	// AdminRole is recorded by the migrations: its members see every request (default
+	// pgparquet_admin).
+	AdminRole string
+	// SkipMigrate leaves the control tables as they are at start (by default the sidecar
+	// applies the embedded migrations, which is safe with several sidecars starting at once).
+	SkipMigrate bool
+	// OutputRoot is the directory under which every export is written (required, must exist).
+	// A request's output_path is relative to it; nothing resolving outside it is accepted.
+	OutputRoot string
+	// ID names this sidecar in claimed_by and logs (default host name and process id).
+	ID string
+	// Concurrency is how many requests this sidecar exports at once (default 1).
+	Concurrency int
+	// Parallel is the worker connections per export when a request does not say (default 4);
+	// MaxParallel caps what a request may ask (default 16).
+	Parallel    int
+	MaxParallel int
+	// Compression is the codec when a request does not say (default zstd).
+	Compression string
+	// PollInterval is how often the queue is checked without a notification, and stale leases
+	// re-queued (default 5 s).
+	PollInterval time.Duration
+	// Heartbeat is how often a running request's lease is renewed and its progress written
+	// (default and minimum 1 s: progress is written at most once a second).
+	Heartbeat time.Duration
+	// Lease is how long a running request may go without a heartbeat before another sidecar
+	// re-queues it (default 30 s; at least 3 heartbeats).
+	Lease time.Duration
+	// DrainTimeout is how long a stopping sidecar lets running exports finish before it stops
+	// them and puts their requests back in the queue (default 10 s; negative: release at once).
+	DrainTimeout time.Duration
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = pqsql.DefaultSchema
+	}
+	if c.AdminRole == "" {
+		c.AdminRole = pqsql.DefaultAdminRole
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Parallel == 0 {
+		c.Parallel = DefaultParallel
+	}
+	if c.MaxParallel == 0 {
+		c.MaxParallel = DefaultMaxParallel
+	}
+	if c.Compression == "" {
+		c.Compression = export.DefaultCompression
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.Lease == 0 {
+		c.Lease = DefaultLease
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.ConnConfig == nil {
+		errs = append(errs, errors.New("ConnConfig: required"))
+	}
+	if c.OutputRoot == "" {
+		errs = append(errs, errors.New("output root: required"))
+	} else if st, err := os.Stat(c.OutputRoot); err != nil {
+		errs = append(errs, fmt.Errorf("output root: %w", err))
+	} else if !st.IsDir() {
+		errs = append(errs, fmt.Errorf("output root: %s is not a directory", c.OutputRoot))
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not between 1 and 64", c.Concurrency))
+	}
+	if c.MaxParallel < 1 || c.MaxParallel > 256 {
+		errs = append(errs, fmt.Errorf("max parallel: %d is not between 1 and 256", c.MaxParallel))
+	}
+	if c.Parallel < 1 || c.Parallel > c.MaxParallel {
+		errs = append(errs, fmt.Errorf("parallel: %d is not between 1 and max parallel %d", c.Parallel, c.MaxParallel))
+	}
+	if c.PollInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("poll interval: %s is below 10ms", c.PollInterval))
+	}
+	if c.Heartbeat < time.Second {
+		errs = append(errs, fmt.Errorf("heartbeat: %s is below 1s (progress is written at most once a second)", c.Heartbeat))
+	}
+	if c.Lease < 3*c.Heartbeat {
+		errs = append(errs, fmt.Errorf("lease: %s is below 3 heartbeats (%s)", c.Lease, 3*c.Heartbeat))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,313 @@
+// Package sidecar serves the export requests queued in the control tables: it LISTENs for the
+// triggers' notifications (and polls, so that nothing is missed across reconnects), claims
+// requests with FOR UPDATE SKIP LOCKED (so several sidecars can serve one database), runs each
+// export as its requester with heartbeats and progress, stops it on cancellation, writes the
+// results back, re-queues requests whose sidecar died, and drains on shutdown.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	pqsql "github.com/pgparquet/pgparquet/sql"
+)
+
+// Sidecar serves the requests of one schema's control tables. Create it with New and call Run
+// once.
+type Sidecar struct {
+	cfg     Config
+	log     *slog.Logger
+	q       *pqsql.Queries
+	ctl     *control
+	metrics *metrics
+
+	wake chan struct{} // a request may be waiting: claim now
+
+	mu   sync.Mutex
+	jobs map[int64]*job // running exports by request id
+
+	listening atomic.Bool
+	lastPoll  atomic.Int64 // unix nanoseconds of the last successful poll
+
+	// killed makes the sidecar stop as if killed: no more heartbeats or writes (tests).
+	killed atomic.Bool
+	hooks  hooks
+}
+
+// hooks let tests hold an export at a known point.
+type hooks struct {
+	// onSnapshot, when set, runs once the export's snapshot is taken; an error aborts it.
+	onSnapshot func(ctx context.Context, req *pqsql.Request) error
+}
+
+// job is one running export.
+type job struct {
+	req    *pqsql.Request
+	cancel context.CancelCauseFunc
+}
+
+// Causes with which a running export is stopped; the export's outcome is recorded by cause.
+var (
+	errCancelRequested = errors.New("cancelled by request")
+	errLeaseLost       = errors.New("lease lost: the request was re-queued by another sidecar")
+	errShutdown        = errors.New("sidecar shutting down")
+	errKilled          = errors.New("sidecar killed")
+)
+
+// New checks cfg and returns a sidecar; it connects to nothing yet.
+func New(cfg Config) (*Sidecar, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("invalid sidecar config: %w", err)
+	}
+	return &Sidecar{
+		cfg:     cfg,
+		log:     cfg.Logger.With("sidecar", cfg.ID),
+		q:       pqsql.New(cfg.Schema),
+		ctl:     &control{cfg: cfg.ConnConfig},
+		metrics: newMetrics(),
+		wake:    make(chan struct{}, 1),
+		jobs:    map[int64]*job{},
+	}, nil
+}
+
+// ID is the name this sidecar claims requests under.
+func (s *Sidecar) ID() string { return s.cfg.ID }
+
+// Run serves requests until ctx is cancelled, then drains: running exports get DrainTimeout to
+// finish, after which they are stopped and their requests put back in the queue, so nothing is
+// left running. It returns an error only when it cannot start (migrations fail); connection
+// failures later are retried.
+func (s *Sidecar) Run(ctx context.Context) error {
+	defer s.ctl.close()
+	if !s.cfg.SkipMigrate {
+		err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+			applied, err := pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: s.cfg.Schema, AdminRole: s.cfg.AdminRole})
+			if len(applied) > 0 {
+				s.log.Info("applied migrations", "schema", s.cfg.Schema, "versions", applied)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sidecar start: %w", err)
+		}
+	}
+	// The listener outlives ctx until the drain is over: cancellations must still arrive.
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	var listenerDone sync.WaitGroup
+	listenerDone.Go(func() { s.listen(listenCtx) })
+	defer func() {
+		stopListening()
+		listenerDone.Wait()
+	}()
+
+	var jobs sync.WaitGroup
+	jobBase, stopJobs := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopJobs(nil)
+	s.log.Info("sidecar started", "schema", s.cfg.Schema, "output_root", s.cfg.OutputRoot,
+		"concurrency", s.cfg.Concurrency, "lease", s.cfg.Lease.String())
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.drain(&jobs, stopJobs)
+			return nil
+		case <-timer.C:
+			s.requeueStale(ctx)
+		case <-s.wake:
+		}
+		s.claim(ctx, jobBase, &jobs)
+		timer.Reset(s.cfg.PollInterval)
+	}
+}
+
+// poke wakes the claim loop without blocking.
+func (s *Sidecar) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// running is the number of exports in flight.
+func (s *Sidecar) running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.jobs)
+}
+
+// claim takes requests while this sidecar has room.
+func (s *Sidecar) claim(ctx context.Context, jobBase context.Context, jobs *sync.WaitGroup) {
+	for s.running() < s.cfg.Concurrency && ctx.Err() == nil && !s.killed.Load() {
+		var req *pqsql.Request
+		// Not ctx: a claim cut off after its commit would leave the request running unseen
+		// until its lease lapses.
+		err := s.ctl.do(context.WithoutCancel(ctx), func(ctx context.Context, conn *pgx.Conn) error {
+			var err error
+			req, err = s.q.Claim(ctx, conn, s.cfg.ID)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("claim failed; will retry", "err", err)
+			}
+			return
+		}
+		s.lastPoll.Store(time.Now().UnixNano())
+		if req == nil {
+			return
+		}
+		jctx, cancel := context.WithCancelCause(jobBase)
+		s.mu.Lock()
+		s.jobs[req.ID] = &job{req: req, cancel: cancel}
+		s.mu.Unlock()
+		s.metrics.running.Add(1)
+		jobs.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.jobs, req.ID)
+				s.mu.Unlock()
+				s.metrics.running.Add(-1)
+				cancel(nil)
+				s.poke()
+			}()
+			s.serve(jctx, req)
+		})
+	}
+}
+
+// requeueStale puts back the requests of sidecars that stopped heartbeating.
+func (s *Sidecar) requeueStale(ctx context.Context) {
+	if s.killed.Load() {
+		return
+	}
+	var stale []pqsql.Stale
+	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		var err error
+		stale, err = s.q.RequeueStale(ctx, conn, s.cfg.Lease)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("requeue of stale requests failed; will retry", "err", err)
+		}
+		return
+	}
+	for _, st := range stale {
+		s.log.Warn("request's lease lapsed", "request", st.ID, "dead_sidecar", st.Sidecar, "attempt", st.Attempt, "state", st.State)
+		s.metrics.stale.Add(1)
+	}
+}
+
+// cancelJob stops the export of request id with cause, if this sidecar runs it.
+func (s *Sidecar) cancelJob(id int64, cause error) {
+	s.mu.Lock()
+	j := s.jobs[id]
+	s.mu.Unlock()
+	if j != nil {
+		j.cancel(cause)
+	}
+}
+
+// drain waits up to DrainTimeout for running exports, then stops the rest (their requests go
+// back to the queue) and waits for them.
+func (s *Sidecar) drain(jobs *sync.WaitGroup, stopJobs context.CancelCauseFunc) {
+	if s.killed.Load() {
+		stopJobs(errKilled)
+		jobs.Wait()
+		return
+	}
+	n := s.running()
+	s.log.Info("sidecar stopping", "running", n, "drain_timeout", s.cfg.DrainTimeout.String())
+	done := make(chan struct{})
+	go func() {
+		jobs.Wait()
+		close(done)
+	}()
+	if s.cfg.DrainTimeout > 0 && n > 0 {
+		select {
+		case <-done:
+		case <-time.After(s.cfg.DrainTimeout):
+		}
+	}
+	stopJobs(errShutdown)
+	<-done
+	s.log.Info("sidecar stopped")
+}
+
+// kill stops the sidecar as kill -9 would, as far as the database can tell: its exports stop
+// and nothing more is written (no heartbeat, result or release). For tests.
+func (s *Sidecar) kill() {
+	s.killed.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		j.cancel(errKilled)
+	}
+}
+
+// listen keeps a connection LISTENing on the control tables' channel, reconnecting with
+// backoff, and polls the queue after every (re)connection, since notifications sent while it
+// was away are lost.
+func (s *Sidecar) listen(ctx context.Context) {
+	channel := pgx.Identifier{s.q.Channel()}.Sanitize()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, channel)
+		s.listening.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("listener disconnected; reconnecting", "err", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		if err == nil {
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+func (s *Sidecar) listenOnce(ctx context.Context, channel string) error {
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	conn, err := pgx.ConnectConfig(cctx, s.cfg.ConnConfig.Copy())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a connection we are done with
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return fmt.Errorf("listen %s: %w", channel, err)
+	}
+	s.listening.Store(true)
+	s.log.Info("listening", "channel", s.q.Channel())
+	s.poke()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+		kind, arg, _ := strings.Cut(n.Payload, " ")
+		switch kind {
+		case "new":
+			s.poke()
+		case "cancel":
+			if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
+				s.cancelJob(id, errCancelRequested)
+			}
+		}
+	}
+}

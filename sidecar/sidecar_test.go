@@ -1,0 +1,287 @@
+package sidecar
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	pqsql "github.com/pgparquet/pgparquet/sql"
+)
+
+var shared pgtest.Shared
+
+func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
+
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// env is one test's database (migrated), its superuser session and an output root.
+type env struct {
+	dsn  string
+	db   string
+	su   *pgx.Conn
+	root string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dsn := shared.NewDB(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{dsn: dsn, db: cfg.Database, su: connect(t, dsn), root: t.TempDir()}
+	if _, err := pqsql.Migrate(context.Background(), e.su, pqsql.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// role creates a login role with password "pw" and returns a session as it.
+func (e *env) role(t *testing.T, name string) *pgx.Conn {
+	t.Helper()
+	mustExec(t, e.su, `DROP ROLE IF EXISTS `+name)
+	mustExec(t, e.su, `CREATE ROLE `+name+` LOGIN PASSWORD 'pw'`)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		e.su.Exec(ctx, `DROP OWNED BY `+name) //nolint:errcheck // best effort
+		e.su.Exec(ctx, `DROP ROLE `+name)     //nolint:errcheck // best effort
+	})
+	return connect(t, shared.Cluster(t).DSNAs(e.db, name, "pw"))
+}
+
+// running is a started sidecar; stop cancels its context and waits for Run to return.
+type running struct {
+	*Sidecar
+	stop func()
+}
+
+func (e *env) start(t *testing.T, id string, tune func(*Config, *hooks)) *running {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{ConnConfig: cfg, OutputRoot: e.root, ID: id, PollInterval: 500 * time.Millisecond,
+		Heartbeat: time.Second, Lease: 3 * time.Second, Parallel: 2,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	var h hooks
+	if tune != nil {
+		tune(&c, &h)
+	}
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hooks = h
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	r := &running{Sidecar: s, stop: func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("sidecar %s: %v", id, err)
+			}
+		})
+	}}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// testWriter sends logs to t.Log until the test ends.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	defer func() { recover() }() //nolint:errcheck // a log line after the test ended is dropped
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// insert queues a request from conn (a session of its own) and returns its id.
+func insert(t *testing.T, conn *pgx.Conn, table, outputPath string) int64 {
+	t.Helper()
+	var id int64
+	var out *string
+	if outputPath != "" {
+		out = &outputPath
+	}
+	if err := conn.QueryRow(context.Background(), `INSERT INTO parquet_export_requests (table_name, output_path) VALUES ($1, $2) RETURNING id`, table, out).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// status is a request's row of parquet_export_status.
+type status struct {
+	State, Sidecar, Error, OutputDir string
+	Rows                             int64
+	Attempt                          int
+}
+
+func (e *env) status(t *testing.T, id int64) status {
+	t.Helper()
+	var st status
+	err := e.su.QueryRow(context.Background(), `SELECT state, coalesce(sidecar, ''), coalesce(error, ''), coalesce(output_dir, ''),
+		coalesce(rows, 0), attempt FROM parquet_export_status WHERE id = $1`, id).
+		Scan(&st.State, &st.Sidecar, &st.Error, &st.OutputDir, &st.Rows, &st.Attempt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitState waits until request id is in state want and returns its status.
+func (e *env) waitState(t *testing.T, id int64, want string, within time.Duration) status {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := e.status(t, id)
+		if st.State == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request %d is %+v after %s, want %s", id, st, within, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkFiles compares the files table with the files on disk and returns the rows in them.
+func (e *env) checkFiles(t *testing.T, id int64, dir string) int64 {
+	t.Helper()
+	rows, err := e.su.Query(context.Background(), `SELECT path, rows, bytes, sha256 FROM parquet_export_files WHERE request_id = $1 ORDER BY path`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	var n int
+	var path, sum string
+	var r, bytes int64
+	if _, err := pgx.ForEachRow(rows, []any{&path, &r, &bytes, &sum}, func() error {
+		n++
+		total += r
+		data, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(path)))
+		if err != nil {
+			return err
+		}
+		h := sha256.Sum256(data)
+		if int64(len(data)) != bytes || hex.EncodeToString(h[:]) != sum {
+			t.Errorf("%s: %d bytes, sha256 %x; files table says %d, %s", path, len(data), h, bytes, sum)
+		}
+		if filepath.Join(e.root, filepath.FromSlash(filepath.Dir(path))) != dir {
+			t.Errorf("file %s is not in output dir %s", path, dir)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Errorf("request %d: no files recorded", id)
+	}
+	if _, err := os.Stat(filepath.Join(dir, export.ManifestName)); err != nil {
+		t.Errorf("request %d: %v", id, err)
+	}
+	return total
+}
+
+// TestServe queues requests from other sessions and checks each outcome: files on disk, the
+// files table and the status view for exports that succeed, a one-line reason for those that
+// must fail.
+func TestServe(t *testing.T) {
+	e := newEnv(t)
+	alice := e.role(t, "alice")
+	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 10000) g`)
+	mustExec(t, e.su, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 10) g`)
+	mustExec(t, e.su, `CREATE TABLE docs (owner name, body text)`)
+	mustExec(t, e.su, `INSERT INTO docs SELECT CASE WHEN g <= 3 THEN 'alice' ELSE 'bob' END, 'doc ' || g FROM generate_series(1, 8) g`)
+	mustExec(t, e.su, `ALTER TABLE docs ENABLE ROW LEVEL SECURITY`)
+	mustExec(t, e.su, `CREATE POLICY mine ON docs USING (owner = current_user)`)
+	mustExec(t, e.su, `CREATE TABLE t (a int)`)
+	mustExec(t, e.su, `CREATE TABLE "x""; DROP TABLE t; --" AS SELECT g AS a FROM generate_series(1, 7) g`)
+	mustExec(t, e.su, `GRANT SELECT ON items, docs, "x""; DROP TABLE t; --" TO alice`)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(e.root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, "s1", nil)
+
+	tests := []struct {
+		name       string
+		table      string
+		outputPath string
+		wantRows   int64  // when the export must succeed
+		wantErr    string // when it must fail
+	}{
+		{name: "small table", table: "items", wantRows: 10000},
+		{name: "chosen output path", table: "public.items", outputPath: "daily/items", wantRows: 10000},
+		{name: "row-level security", table: "docs", wantRows: 3},
+		{name: "injection-shaped name quoted", table: `"x""; DROP TABLE t; --"`, wantRows: 7},
+		{name: "no privilege", table: "secret", wantErr: "permission denied: role alice may not SELECT from public.secret"},
+		{name: "dot-dot", table: "items", outputPath: "a/../../escape", wantErr: "contains '..'"},
+		{name: "absolute", table: "items", outputPath: outside, wantErr: "is absolute"},
+		{name: "symlink escape", table: "items", outputPath: "link/x", wantErr: "outside the output root through a symbolic link"},
+		{name: "root itself", table: "items", outputPath: "./", wantErr: "names the output root itself"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			id := insert(t, alice, tc.table, tc.outputPath)
+			if tc.wantErr != "" {
+				st := e.waitState(t, id, "failed", 10*time.Second)
+				if !strings.Contains(st.Error, tc.wantErr) || strings.Contains(st.Error, "\n") {
+					t.Errorf("error %q, want one line containing %q", st.Error, tc.wantErr)
+				}
+				if st.Attempt != 1 {
+					t.Errorf("attempt %d: a permanent error must not be retried", st.Attempt)
+				}
+				return
+			}
+			st := e.waitState(t, id, "succeeded", 10*time.Second)
+			t.Logf("request %d succeeded in %s", id, time.Since(start))
+			if st.Rows != tc.wantRows || st.Sidecar != "s1" || st.Error != "" {
+				t.Errorf("status %+v, want %d rows by s1", st, tc.wantRows)
+			}
+			if got := e.checkFiles(t, id, st.OutputDir); got != tc.wantRows {
+				t.Errorf("files hold %d rows, want %d", got, tc.wantRows)
+			}
+			if tc.outputPath != "" && st.OutputDir != filepath.Join(e.root, tc.outputPath) {
+				t.Errorf("output dir %s, want under %s", st.OutputDir, tc.outputPath)
+			}
+			var snapshot, decoder, lsn string
+			if err := e.su.QueryRow(context.Background(), `SELECT snapshot, decoder, lsn::text FROM parquet_export_requests WHERE id = $1`, id).Scan(&snapshot, &decoder, &lsn); err != nil || snapshot == "" || decoder != "cpu" || lsn == "" {
+				t.Errorf("snapshot %q, decoder %q, lsn %q (%v)", snapshot, decoder, lsn, err)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
+		t.Error("an export escaped the output root")
+	}
+	mustExec(t, e.su, `SELECT 't'::regclass`)
+}

@@ -1,0 +1,186 @@
+// Package sql owns the sidecar's control tables: the numbered migrations that create them
+// (embedded in the binary) and every query the sidecar runs on them, each a named function.
+//
+// The control tables live in one schema (default public, so that an unqualified
+// `INSERT INTO parquet_export_requests` works from psql). Several sidecars may serve one schema;
+// all coordination goes through row locks (FOR UPDATE SKIP LOCKED), leases (heartbeat_at) and
+// advisory locks.
+package sql
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DefaultSchema is where the control tables live unless configured otherwise.
+const DefaultSchema = "public"
+
+// DefaultAdminRole is the role whose members see every request.
+const DefaultAdminRole = "pgparquet_admin"
+
+// DB is what the queries need: a *pgx.Conn or a pgx.Tx.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Migration is one numbered .sql file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the embedded migrations in version order. It fails only if a file name
+// is malformed (NNNN_name.sql) or two files share a version, which a test rules out.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		name := e.Name()
+		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 || rest == "" {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, name, v)
+		}
+		seen[v] = name
+		body, err := migrationFiles.ReadFile(path.Join("migrations", name))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		out = append(out, Migration{Version: v, Name: rest, SQL: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// MigrateOptions configure Migrate. Zero values take the defaults.
+type MigrateOptions struct {
+	// Schema receives the control tables (default public); it is created if missing.
+	Schema string
+	// AdminRole names the role whose members see every request (default pgparquet_admin). The
+	// role need not exist; it is recorded in parquet_export_settings on every run.
+	AdminRole string
+}
+
+func (o MigrateOptions) withDefaults() MigrateOptions {
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	if o.AdminRole == "" {
+		o.AdminRole = DefaultAdminRole
+	}
+	return o
+}
+
+// Migrate brings the control tables in opts.Schema up to date and returns the versions it
+// applied (none when already current). Everything happens in one transaction under an advisory
+// lock per schema, so concurrent callers (several sidecars starting together) are safe: one
+// applies, the others then find nothing to do. The migrations run as the connected role,
+// which becomes the owner of the control tables; the sidecar should run as that role.
+func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
+	opts = opts.withDefaults()
+	migs, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	schema := pgx.Identifier{opts.Schema}.Sanitize()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate schema %s: begin: %w", opts.Schema, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('pgparquet.migrate'), hashtext($1))`, opts.Schema); err != nil {
+		return nil, fmt.Errorf("migrate schema %s: take advisory lock: %w", opts.Schema, err)
+	}
+	// CREATE SCHEMA IF NOT EXISTS would need CREATE on the database even when the schema
+	// exists: ask first.
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)`, opts.Schema).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate schema %s: look up schema: %w", opts.Schema, err)
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: create it: %w", opts.Schema, err)
+		}
+	}
+	steps := []string{
+		`SET LOCAL search_path TO ` + schema + `, pg_temp`,
+		`CREATE TABLE IF NOT EXISTS parquet_export_migrations (
+			version    integer PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`,
+	}
+	for _, s := range steps {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: %s: %w", opts.Schema, firstWords(s), err)
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT version FROM parquet_export_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("migrate schema %s: read applied migrations: %w", opts.Schema, err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("migrate schema %s: read applied migrations: %w", opts.Schema, err)
+	}
+	have := map[int]bool{}
+	for _, v := range done {
+		have[int(v)] = true
+	}
+	var applied []int
+	for _, m := range migs {
+		if have[m.Version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: apply %04d_%s: %w", opts.Schema, m.Version, m.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO parquet_export_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: record %04d_%s: %w", opts.Schema, m.Version, m.Name, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO parquet_export_settings (key, value) VALUES ('admin_role', $1)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE parquet_export_settings.value <> EXCLUDED.value`, opts.AdminRole); err != nil {
+		return nil, fmt.Errorf("migrate schema %s: record admin role: %w", opts.Schema, err)
+	}
+	if opts.Schema != "public" && len(applied) > 0 {
+		if _, err := tx.Exec(ctx, `GRANT USAGE ON SCHEMA `+schema+` TO PUBLIC`); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: grant usage: %w", opts.Schema, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("migrate schema %s: commit: %w", opts.Schema, err)
+	}
+	return applied, nil
+}
+
+func firstWords(s string) string {
+	f := strings.Fields(s)
+	if len(f) > 3 {
+		f = f[:3]
+	}
+	return strings.Join(f, " ")
+}

@@ -1,0 +1,314 @@
+package sql_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	pqsql "github.com/pgparquet/pgparquet/sql"
+)
+
+var shared pgtest.Shared
+
+func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
+
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func dbName(t testing.TB, dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
+}
+
+// TestMigrateConcurrentAndIdempotent starts four migrations of one schema at once: exactly one
+// applies the migrations, and a later run applies nothing.
+func TestMigrateConcurrentAndIdempotent(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	migs, err := pqsql.Migrations()
+	if err != nil || len(migs) == 0 || migs[0].Version != 1 {
+		t.Fatalf("migrations %v, %v", migs, err)
+	}
+	for _, schema := range []string{"", "Ctl Schema"} {
+		t.Run(fmt.Sprintf("schema %q", schema), func(t *testing.T) {
+			var wg sync.WaitGroup
+			results := make([][]int, 4)
+			errs := make([]error, 4)
+			for i := range results {
+				conn := connect(t, dsn)
+				wg.Go(func() {
+					results[i], errs[i] = pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: schema})
+				})
+			}
+			wg.Wait()
+			applied := 0
+			for i := range results {
+				if errs[i] != nil {
+					t.Fatalf("migrate %d: %v", i, errs[i])
+				}
+				if len(results[i]) > 0 {
+					applied++
+					if len(results[i]) != len(migs) {
+						t.Errorf("migrate %d applied %v, want all %d", i, results[i], len(migs))
+					}
+				}
+			}
+			if applied != 1 {
+				t.Errorf("%d migrations applied the files, want 1: %v", applied, results)
+			}
+			again, err := pqsql.Migrate(ctx, connect(t, dsn), pqsql.MigrateOptions{Schema: schema})
+			if err != nil || len(again) != 0 {
+				t.Errorf("second migrate: applied %v, err %v", again, err)
+			}
+			q := pqsql.New(schema)
+			var n int
+			if err := connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
+				t.Errorf("migrations table holds %d rows (%v), want %d", n, err, len(migs))
+			}
+		})
+	}
+}
+
+// setupRoles migrates a fresh database and creates alice and bob (requesters) and carol (a
+// member of the admin role), each with password "pw", and a table t.
+func setupRoles(t *testing.T) (dsn string, as func(user string) *pgx.Conn) {
+	t.Helper()
+	dsn = shared.NewDB(t)
+	admin := connect(t, dsn)
+	if _, err := pqsql.Migrate(context.Background(), admin, pqsql.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := dbName(t, dsn)
+	for _, r := range []string{"alice", "bob", "carol"} {
+		mustExec(t, admin, `DROP ROLE IF EXISTS `+r)
+		mustExec(t, admin, `CREATE ROLE `+r+` LOGIN PASSWORD 'pw'`)
+	}
+	mustExec(t, admin, `DO $$ BEGIN CREATE ROLE pgparquet_admin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	mustExec(t, admin, `GRANT pgparquet_admin TO carol`)
+	mustExec(t, admin, `CREATE TABLE t (a int, b text)`)
+	return dsn, func(user string) *pgx.Conn { return connect(t, shared.Cluster(t).DSNAs(db, user, "pw")) }
+}
+
+// TestRequestSecurity checks what requesters can and cannot do to the control tables.
+func TestRequestSecurity(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice, bob, carol := as("alice"), as("bob"), as("carol")
+	mustExec(t, alice, `INSERT INTO parquet_export_requests (table_name) VALUES ('t')`)
+	var aliceID, fnID int64
+	if err := alice.QueryRow(ctx, `SELECT max(id) FROM parquet_export_requests`).Scan(&aliceID); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.QueryRow(ctx, `SELECT parquet_export('public.t', '{"columns": ["b", "a"], "parallel": 2, "output_path": "x/y"}')`).Scan(&fnID); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		conn    *pgx.Conn
+		sql     string
+		wantErr string
+	}{
+		{name: "forge requester", conn: alice, sql: `INSERT INTO parquet_export_requests (table_name, requester) VALUES ('t', 'bob')`, wantErr: "permission denied"},
+		{name: "forge state", conn: alice, sql: `INSERT INTO parquet_export_requests (table_name, state) VALUES ('t', 'succeeded')`, wantErr: "permission denied"},
+		{name: "set state", conn: alice, sql: fmt.Sprintf(`UPDATE parquet_export_requests SET state = 'succeeded' WHERE id = %d`, aliceID), wantErr: "permission denied"},
+		{name: "injection-shaped name", conn: alice, sql: `INSERT INTO parquet_export_requests (table_name) VALUES ('t; DROP TABLE t')`, wantErr: "invalid name syntax"},
+		{name: "unknown table", conn: alice, sql: `INSERT INTO parquet_export_requests (table_name) VALUES ('nope')`, wantErr: `relation "nope" does not exist`},
+		{name: "unknown option", conn: alice, sql: `SELECT parquet_export('t', '{"paralel": 2}')`, wantErr: "unknown option(s) paralel"},
+		{name: "bad compression", conn: alice, sql: `SELECT parquet_export('t', '{"compression": "lzma"}')`, wantErr: "check constraint"},
+		{name: "delete", conn: alice, sql: `DELETE FROM parquet_export_requests`, wantErr: "permission denied"},
+		{name: "write files", conn: alice, sql: fmt.Sprintf(`INSERT INTO parquet_export_files VALUES (%d, 'f', 1, 1, 'x')`, aliceID), wantErr: "permission denied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.conn.Exec(ctx, tc.sql)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want %q", tc.sql, err, tc.wantErr)
+			}
+		})
+	}
+
+	visible := func(conn *pgx.Conn) []int64 {
+		rows, _ := conn.Query(ctx, `SELECT id FROM parquet_export_status ORDER BY id`)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := visible(alice); !slices.Equal(got, []int64{aliceID}) {
+		t.Errorf("alice sees %v, want her own %d", got, aliceID)
+	}
+	if got := visible(bob); !slices.Equal(got, []int64{fnID}) {
+		t.Errorf("bob sees %v, want his own %d", got, fnID)
+	}
+	if got := visible(carol); !slices.Equal(got, []int64{aliceID, fnID}) {
+		t.Errorf("admin carol sees %v, want both", got)
+	}
+
+	var requester, state string
+	var cols []string
+	var parallel int
+	su := connect(t, dsn)
+	if err := su.QueryRow(ctx, `SELECT requester, state, columns, parallel FROM parquet_export_requests WHERE id = $1`, fnID).Scan(&requester, &state, &cols, &parallel); err != nil {
+		t.Fatal(err)
+	}
+	if requester != "bob" || state != "queued" || !slices.Equal(cols, []string{"b", "a"}) || parallel != 2 {
+		t.Errorf("parquet_export stored requester %s, state %s, columns %v, parallel %d", requester, state, cols, parallel)
+	}
+
+	var ok bool
+	if err := bob.QueryRow(ctx, `SELECT parquet_export_cancel($1)`, aliceID).Scan(&ok); err != nil || ok {
+		t.Errorf("bob cancelling alice's request: %v, %v; want false", ok, err)
+	}
+	if err := alice.QueryRow(ctx, `SELECT parquet_export_cancel($1)`, aliceID).Scan(&ok); err != nil || !ok {
+		t.Errorf("alice cancelling her request: %v, %v; want true", ok, err)
+	}
+	if err := alice.QueryRow(ctx, `SELECT state FROM parquet_export_status WHERE id = $1`, aliceID).Scan(&state); err != nil || state != "cancelled" {
+		t.Errorf("cancelled queued request is %q (%v)", state, err)
+	}
+	if err := alice.QueryRow(ctx, `SELECT parquet_export_cancel($1)`, aliceID).Scan(&ok); err != nil || ok {
+		t.Errorf("cancelling twice: %v, %v; want false", ok, err)
+	}
+}
+
+// TestNotify checks the NOTIFY of a new request and of a running request's cancellation.
+func TestNotify(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	su := connect(t, dsn)
+	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{Schema: "ctl"}); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, su, `CREATE TABLE t (a int)`)
+	q := pqsql.New("ctl")
+	listener := connect(t, dsn)
+	mustExec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
+	wait := func(want string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		n, err := listener.WaitForNotification(wctx)
+		if err != nil || n.Payload != want {
+			t.Fatalf("notification %+v, %v; want %q", n, err, want)
+		}
+	}
+	var id int64
+	if err := su.QueryRow(ctx, `SELECT ctl.parquet_export('t')`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	wait(fmt.Sprintf("new %d", id))
+	req, err := q.Claim(ctx, su, "s1")
+	if err != nil || req == nil || req.ID != id || req.Relation != "public.t" || req.Requester != "postgres" {
+		t.Fatalf("claim: %+v, %v", req, err)
+	}
+	mustExec(t, su, `SELECT ctl.parquet_export_cancel($1)`, id)
+	wait(fmt.Sprintf("cancel %d", id))
+	cancel, err := q.Heartbeat(ctx, su, req.Lease, nil)
+	if err != nil || !cancel {
+		t.Errorf("heartbeat after cancel: %v, %v", cancel, err)
+	}
+}
+
+// TestClaimLeases claims 20 requests from four connections at once (each claimed once), then
+// lets one lease lapse and checks it is re-queued, the old lease refused, and finally failed
+// once its attempts are used.
+func TestClaimLeases(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	su := connect(t, dsn)
+	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, su, `CREATE TABLE t (a int)`)
+	mustExec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
+	q := pqsql.New("")
+	var mu sync.Mutex
+	claimed := map[int64]string{}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		conn := connect(t, dsn)
+		name := fmt.Sprintf("s%d", i)
+		wg.Go(func() {
+			for {
+				req, err := q.Claim(ctx, conn, name)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if req == nil {
+					return
+				}
+				mu.Lock()
+				if prev, dup := claimed[req.ID]; dup {
+					t.Errorf("request %d claimed by %s and %s", req.ID, prev, name)
+				}
+				claimed[req.ID] = name
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != 20 {
+		t.Fatalf("%d requests claimed, want 20", len(claimed))
+	}
+
+	mustExec(t, su, `UPDATE parquet_export_requests SET state = 'succeeded' WHERE id > (SELECT min(id) FROM parquet_export_requests)`)
+	var id int64
+	if err := su.QueryRow(ctx, `SELECT min(id) FROM parquet_export_requests`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	old := pqsql.Lease{ID: id, Sidecar: claimed[id], Attempt: 1}
+	if _, err := q.Heartbeat(ctx, su, old, &pqsql.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
+	stale, err := q.RequeueStale(ctx, su, 30*time.Second)
+	if err != nil || len(stale) != 1 || stale[0].State != "queued" || stale[0].Sidecar != old.Sidecar {
+		t.Fatalf("requeue: %+v, %v", stale, err)
+	}
+	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, pqsql.ErrLeaseLost) {
+		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
+	}
+	if err := q.Succeed(ctx, su, old, pqsql.Result{}); !errors.Is(err, pqsql.ErrLeaseLost) {
+		t.Errorf("succeed under the lapsed lease: %v, want ErrLeaseLost", err)
+	}
+	req, err := q.Claim(ctx, su, "again")
+	if err != nil || req == nil || req.ID != id || req.Attempt != 2 {
+		t.Fatalf("reclaim: %+v, %v", req, err)
+	}
+	mustExec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
+	stale, err = q.RequeueStale(ctx, su, 30*time.Second)
+	if err != nil || len(stale) != 1 || stale[0].State != "failed" {
+		t.Fatalf("requeue after the last attempt: %+v, %v", stale, err)
+	}
+	var errText string
+	if err := su.QueryRow(ctx, `SELECT error FROM parquet_export_status WHERE id = $1`, id).Scan(&errText); err != nil || !strings.Contains(errText, "stopped heartbeating during the last attempt (2 of 2)") {
+		t.Errorf("error %q (%v)", errText, err)
+	}
+}
