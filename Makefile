@@ -35,7 +35,7 @@ demo: build
 # on a throwaway PostgreSQL; the comparison's Markdown table is printed last and its JSON, .md
 # and PNG land in bench/results/. BENCH_ARGS are passed to bench/run.py (see bench/README.md).
 .PHONY: bench-compare bench-tools bench-venv bench-pg2parquet bench-gpuhost-kit
-BENCH_ARGS ?= --gb 0.4 --parallel 1,2
+BENCH_ARGS ?= --gb 0.4 --wide-gb 0.25 --parallel 1,2 --repeat 2
 bench: build bench-memory bench-compare
 
 bench-compare: build bench-tools bench-venv bench-pg2parquet

@@ -12,7 +12,7 @@ package gpuparse
 // The library's C ABI (gpuparse/cuda/pgcopy.cu), called through function pointers found by
 // dlsym: the binary links no CUDA library, so it runs on hosts without one.
 typedef struct {
-	int32_t kind, fixed, width, varlen, precision, scale, on_gpu, pad;
+	int32_t kind, fixed, width, varlen, precision, scale, on_gpu, vidx;
 } pgpq_col;
 
 typedef int (*abi_fn)(void);
@@ -373,7 +373,8 @@ func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch
 }
 
 // pinnedAllocator is an Arrow allocator of pinned host memory (cudaMallocHost), which the GPU
-// copies into at full PCIe speed. Allocation is slow, so freed buffers are kept by power-of-two
+// copies into at full PCIe speed. Unlike Go's allocator it does not zero memory: it serves only
+// buffers that are written in full before they are read. Allocation is slow, so freed buffers are kept by power-of-two
 // size class and reused; all of them are freed by freeAll. Safe for concurrent use.
 type pinnedAllocator struct {
 	lib *CUDALibrary
@@ -401,19 +402,13 @@ func (a *pinnedAllocator) Allocate(size int) []byte {
 		a.all = append(a.all, p)
 		a.mu.Unlock()
 	}
-	b := unsafe.Slice((*byte)(p), 1<<k)[:size]
-	clear(b)
-	return b
+	// Not zeroed: every user (GPU outputs, COPY receive buffers) overwrites what it reads.
+	return unsafe.Slice((*byte)(p), 1<<k)[:size]
 }
 
 func (a *pinnedAllocator) Reallocate(size int, b []byte) []byte {
 	if size <= cap(b) {
-		old := len(b)
-		b = b[:size]
-		if size > old {
-			clear(b[old:])
-		}
-		return b
+		return b[:size]
 	}
 	nb := a.Allocate(size)
 	copy(nb, b)

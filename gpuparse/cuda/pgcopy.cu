@@ -6,8 +6,13 @@
 // memory it owns for the duration of the call or pinned memory from pgpq_host_alloc.
 //
 // Tuple boundaries are exact, never guessed: the receiver records where each CopyData message
-// (one per row) starts, and the walk kernel checks that every tuple's field count is right and
-// that walking its field lengths ends exactly at the next recorded start. Any mismatch, and any
+// (one per row) starts, and the decode kernel checks that every tuple's field count is right and
+// that walking its field lengths ends exactly at the next recorded start.
+//
+// One chunk takes three launches: decode_kernel (a thread per tuple, a block's tuples staged in
+// shared memory with coalesced loads, every fixed-width value and validity bit written in place,
+// lengths of var-length values recorded), one exclusive scan of all var-length lengths, and
+// copy_kernel (a warp per var-length value, writing Arrow offsets and data). Any mismatch, and any
 // value this decoder would have to judge (NaN in a decimal column, an out-of-range timestamp,
 // a malformed numeric), sets the job's flag: the Go side then decodes that chunk with the CPU
 // decoder, the reference, which returns the same batch or the exact error. So the GPU path
@@ -39,15 +44,23 @@ struct pgpq_col {
   int32_t precision;  // decimals
   int32_t scale;
   int32_t on_gpu;     // 0: the Go side decodes this column on the CPU
-  int32_t pad;
+  int32_t vidx;       // index among the GPU var-length columns, -1 for others (set by pgpq_open)
+};
+
+// pgpq_out is where one column's device outputs of the current chunk are.
+struct pgpq_out {
+  uint8_t* vals;    // values; offsets for var-length columns; bitmap words for bool
+  uint32_t* valid;  // validity words
 };
 
 struct pgpq_job;
 
 struct pgpq_decoder {
-  int ncols;
+  int ncols, nvar;
   pgpq_col* cols;      // host copy
   pgpq_col* d_cols;    // device copy
+  int32_t* vcols;      // host: column index of each var-length GPU column
+  int32_t* d_vcols;
   int device;
   pthread_mutex_t mu;
   pgpq_job* free_jobs;
@@ -60,18 +73,18 @@ struct pgpq_job {
   cudaStream_t stream;
   cudaEvent_t ev0, ev1;
   int64_t rows, nbytes;
-  size_t cap_data, cap_starts, cap_foff, cap_flen, cap_out, cap_tmp;  // bytes
+  size_t cap_data, cap_starts, cap_work, cap_out, cap_tmp;  // bytes
   uint8_t* d_data;
   uint32_t* d_starts;
-  int32_t* d_foff;     // [ncols][rows] field body offsets
-  int32_t* d_flen;     // [ncols][rows] field lengths (-1 NULL)
+  int32_t* d_work;      // [nvar][rows+1] lengths, [nvar][rows+1] scan, [nvar][rows] field offsets
   unsigned long long* d_stats;  // [ncols] nulls, [ncols] var bytes, [1] bad flag
   unsigned long long* h_stats;  // pinned copy of d_stats
-  uint8_t* d_out;      // every output buffer of one chunk
-  void* d_tmp;         // cub scan scratch + lengths
-  size_t* layout;      // [3*ncols] offsets in d_out of values, validity, data
-  size_t* sizes;       // [3*ncols] their sizes
-  size_t scan_tmp;
+  pgpq_out* d_outs;
+  pgpq_out* h_outs;     // pinned
+  uint8_t* d_out;       // every output buffer of one chunk
+  void* d_tmp;          // cub scan scratch
+  size_t* layout;       // [3*ncols] offsets in d_out of values, validity, data
+  size_t* sizes;        // [3*ncols] their sizes
   pgpq_job* next;
 };
 
@@ -90,55 +103,6 @@ __device__ __forceinline__ uint32_t be32(const uint8_t* p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 __device__ __forceinline__ uint64_t be64(const uint8_t* p) { return ((uint64_t)be32(p) << 32) | be32(p + 4); }
-
-// walk: one thread per tuple. Checks the framing against the recorded row starts and records
-// each field's offset and length, column-major. Counts NULLs and var-length bytes per column.
-__global__ void walk_kernel(const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts,
-                            int64_t rows, int ncols, const pgpq_col* __restrict__ cols, int32_t* __restrict__ foff,
-                            int32_t* __restrict__ flen, unsigned long long* stats) {
-  int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  unsigned long long* bad = stats + 2 * ncols;
-  if (r >= rows) return;
-  int64_t pos = starts[r];
-  int64_t end = (r + 1 < rows) ? (int64_t)starts[r + 1] : nbytes;
-  if (end > nbytes || pos + 2 > end || (int32_t)(int16_t)be16(data + pos) != ncols) { atomicOr(bad, 1ull); return; }
-  pos += 2;
-  for (int c = 0; c < ncols; c++) {
-    if (pos + 4 > end) { atomicOr(bad, 1ull); return; }
-    int32_t len = (int32_t)be32(data + pos);
-    pos += 4;
-    int64_t i = (int64_t)c * rows + r;
-    if (len < 0) {
-      if (len != -1) { atomicOr(bad, 1ull); return; }
-      foff[i] = (int32_t)pos;
-      flen[i] = -1;
-      atomicAdd(&stats[c], 1ull);
-      continue;
-    }
-    if (pos + len > end) { atomicOr(bad, 1ull); return; }
-    const pgpq_col col = cols[c];
-    if (col.fixed > 0 && len != col.fixed) { atomicOr(bad, 1ull); return; }
-    foff[i] = (int32_t)pos;
-    flen[i] = len;
-    if (col.varlen && col.on_gpu) {
-      int32_t n = len;
-      if (col.kind == K_JSONB) {
-        if (len < 1 || data[pos] != 1) { atomicOr(bad, 1ull); return; }
-        n = len - 1;
-      }
-      if (n > 0) atomicAdd(&stats[ncols + c], (unsigned long long)n);
-    }
-    pos += len;
-  }
-  if (pos != end) atomicOr(bad, 1ull);
-}
-
-// validity and bool bitmaps: one bit per row, written a 32-bit word per warp (rows are
-// grouped by warp, so word w holds rows 32w..32w+31, little-endian bit order as Arrow's).
-__device__ __forceinline__ void put_bits(uint32_t* bitmap, int64_t r, int64_t rows, bool bit) {
-  unsigned mask = __ballot_sync(0xffffffffu, bit && r < rows);
-  if ((threadIdx.x & 31) == 0 && r < rows) bitmap[r >> 5] = mask;
-}
 
 // decimal: the unscaled integer at the column's scale, exactly, or false when the CPU decoder
 // must judge the value (NaN, infinities, too many digits, digits beyond the scale, bad digits).
@@ -184,117 +148,190 @@ __device__ bool numeric_to_i128(const uint8_t* p, int32_t len, int prec, int sca
   return true;
 }
 
-// fixed: one thread per row of one fixed-width column.
-__global__ void fixed_kernel(const uint8_t* __restrict__ data, int64_t rows, pgpq_col col,
-                             const int32_t* __restrict__ foff, const int32_t* __restrict__ flen,
-                             uint8_t* __restrict__ vals, uint32_t* __restrict__ valid, unsigned long long* bad) {
-  int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  bool in = r < rows;
-  int32_t len = in ? flen[r] : -1;
+// put_fixed writes row r's value of a fixed-width column (0 for NULL); false when the value
+// must be judged by the CPU decoder.
+__device__ __forceinline__ bool put_fixed(const pgpq_col& col, const uint8_t* p, int32_t len, uint8_t* vals, int64_t r) {
   bool present = len >= 0;
-  const uint8_t* p = data + (in ? foff[r] : 0);
-  if (valid) put_bits(valid, r, rows, present);
-  if (col.kind == K_BOOL) {
-    put_bits((uint32_t*)vals, r, rows, present && p[0] != 0);
-    return;
-  }
-  if (!in) return;
   switch (col.kind) {
-    case K_INT16: ((uint16_t*)vals)[r] = present ? (uint16_t)be16(p) : 0; break;
+    case K_INT16: ((uint16_t*)vals)[r] = present ? (uint16_t)be16(p) : 0; return true;
     case K_INT32:
-    case K_FLOAT32: ((uint32_t*)vals)[r] = present ? be32(p) : 0; break;
+    case K_FLOAT32: ((uint32_t*)vals)[r] = present ? be32(p) : 0; return true;
     case K_INT64:
-    case K_FLOAT64: ((uint64_t*)vals)[r] = present ? be64(p) : 0; break;
+    case K_FLOAT64: ((uint64_t*)vals)[r] = present ? be64(p) : 0; return true;
     case K_DATE: {
       int32_t v = present ? (int32_t)be32(p) : 0;
+      bool ok = true;
       if (present && v != INT32_MAX && v != INT32_MIN) {
-        if (v >= INT32_MAX - PG_EPOCH_DAYS) { atomicOr(bad, 1ull); v = 0; }
+        if (v >= INT32_MAX - PG_EPOCH_DAYS) { ok = false; v = 0; }
         else v += (int32_t)PG_EPOCH_DAYS;
       }
       ((int32_t*)vals)[r] = v;
-      break;
+      return ok;
     }
     case K_TIMESTAMP:
     case K_TIMESTAMPTZ: {
       long long v = present ? (long long)be64(p) : 0;
+      bool ok = true;
       if (present && v != INT64_MAX && v != INT64_MIN) {
-        if (v >= INT64_MAX - PG_EPOCH_MICROS) { atomicOr(bad, 1ull); v = 0; }
+        if (v >= INT64_MAX - PG_EPOCH_MICROS) { ok = false; v = 0; }
         else v += PG_EPOCH_MICROS;
       }
       ((long long*)vals)[r] = v;
-      break;
+      return ok;
     }
     case K_UUID: {
       uint8_t* o = vals + 16 * r;
       for (int k = 0; k < 16; k++) o[k] = present ? p[k] : 0;
-      break;
+      return true;
     }
     case K_DECIMAL128: {
       __int128 v = 0;
-      if (present && !numeric_to_i128(p, len, col.precision, col.scale, &v)) { atomicOr(bad, 1ull); v = 0; }
-      ((__int128*)vals)[r] = v;
-      break;
+      bool ok = !present || numeric_to_i128(p, len, col.precision, col.scale, &v);
+      ((__int128*)vals)[r] = ok ? v : 0;
+      return ok;
     }
   }
+  return false;
 }
 
-// lengths of a var-length column's values (0 for NULL) for the offsets scan.
-__global__ void varlen_lengths_kernel(int64_t rows, pgpq_col col, const int32_t* __restrict__ flen, int32_t* __restrict__ lens) {
-  int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (r > rows) return;
-  int32_t l = r < rows ? flen[r] : 0;
-  if (l < 0) l = 0;
-  if (l > 0 && col.kind == K_JSONB) l -= 1;
-  lens[r] = l;
+#define DECODE_THREADS 128
+#define SMEM_WORDS 8192  // 32 KiB: a block's tuples when they average up to 256 bytes
+
+// decode_kernel: one thread per tuple, DECODE_THREADS consecutive tuples per block. The block's
+// bytes (tuples are back to back) are staged in shared memory with coalesced loads when they
+// fit. Each thread walks its tuple, checking the framing against the recorded row starts, and
+// every thread handles column c at the same time, so validity bits and bool values are gathered
+// with warp ballots and values are written coalesced.
+__global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
+    const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts, int64_t rows, int ncols,
+    int nvar, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
+    unsigned long long* stats) {
+  __shared__ uint32_t sm[SMEM_WORDS];
+  const int64_t r0 = (int64_t)blockIdx.x * DECODE_THREADS;
+  const int64_t r = r0 + threadIdx.x;
+  const int64_t rend = min(r0 + DECODE_THREADS, rows);
+  const int64_t bstart = starts[r0];
+  const int64_t bend = rend < rows ? (int64_t)starts[rend] : nbytes;
+  const int64_t base = bstart & ~(int64_t)3;
+  const int64_t nw = (bend - base + 3) >> 2;
+  const bool staged = bend >= bstart && bend <= nbytes && nw <= SMEM_WORDS;  // same for the whole block
+  if (staged) {
+    const uint32_t* src = (const uint32_t*)data + (base >> 2);  // d_data has slack past nbytes
+    for (int64_t i = threadIdx.x; i < nw; i += DECODE_THREADS) sm[i] = src[i];
+    __syncthreads();
+  }
+  const uint8_t* smb = (const uint8_t*)sm;
+#define AT(pos) (staged ? smb + ((pos) - base) : data + (pos))
+  const bool in = r < rows;
+  bool ok = in;
+  int64_t pos = in ? starts[r] : 0;
+  const int64_t end = in ? (r + 1 < rows ? (int64_t)starts[r + 1] : nbytes) : 0;
+  // A staged block only reads its own bytes: row starts outside them (never from a correct
+  // receiver) go to the CPU.
+  if (ok && (end > nbytes || pos + 2 > end || (staged && (pos < bstart || end > bend)) ||
+             (int32_t)(int16_t)be16(AT(pos)) != ncols)) ok = false;
+  pos += 2;
+  const int lane = threadIdx.x & 31;
+  int32_t* lens = work;
+  int32_t* foffs = work + 2 * (size_t)nvar * (rows + 1);
+  for (int c = 0; c < ncols; c++) {
+    int32_t len = -1;
+    int64_t fpos = 0;
+    if (ok) {
+      if (pos + 4 > end) {
+        ok = false;
+      } else {
+        len = (int32_t)be32(AT(pos));
+        pos += 4;
+        if (len < -1 || (len >= 0 && pos + len > end)) ok = false;
+        else if (len >= 0) { fpos = pos; pos += len; }
+      }
+      if (!ok) len = -1;
+    }
+    const pgpq_col col = cols[c];
+    if (ok && len >= 0 && col.fixed > 0 && len != col.fixed) { ok = false; len = -1; }
+    const bool present = len >= 0;
+    const unsigned nullmask = __ballot_sync(0xffffffffu, in && !present);
+    if (lane == 0 && nullmask) atomicAdd(&stats[c], (unsigned long long)__popc(nullmask));
+    if (!col.on_gpu) continue;
+    const pgpq_out o = outs[c];
+    const unsigned validmask = __ballot_sync(0xffffffffu, in && present);
+    if (lane == 0 && r < rows) o.valid[r >> 5] = validmask;
+    if (col.varlen) {
+      int32_t n = present ? len : 0;
+      if (present && col.kind == K_JSONB) {
+        if (len < 1 || *AT(fpos) != 1) ok = false;
+        fpos += 1;
+        n = len - 1;
+        if (!ok) n = 0;
+      }
+      if (in) {
+        lens[(size_t)col.vidx * (rows + 1) + r] = n;
+        foffs[(size_t)col.vidx * rows + r] = (int32_t)fpos;
+        if (r == rows - 1) lens[(size_t)col.vidx * (rows + 1) + rows] = 0;
+      }
+      unsigned long long sum = (unsigned long long)n;
+      for (int k = 16; k > 0; k >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, k);
+      if (lane == 0 && sum) atomicAdd(&stats[ncols + c], sum);
+    } else if (col.kind == K_BOOL) {
+      const unsigned bits = __ballot_sync(0xffffffffu, in && present && *AT(fpos) != 0);
+      if (lane == 0 && r < rows) ((uint32_t*)o.vals)[r >> 5] = bits;
+    } else if (in) {
+      if (!put_fixed(col, AT(fpos), len, o.vals, r)) ok = false;
+    }
+  }
+  if (in && ok && pos != end) ok = false;
+  if (in && !ok) atomicOr(&stats[2 * ncols], 1ull);
+#undef AT
 }
 
-// var-length copy: one warp per row, the warp's lanes copying bytes side by side.
-__global__ void varlen_copy_kernel(const uint8_t* __restrict__ data, int64_t rows, pgpq_col col,
-                                   const int32_t* __restrict__ foff, const int32_t* __restrict__ flen,
-                                   const int32_t* __restrict__ offs, uint8_t* __restrict__ out) {
-  int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  int64_t r = t >> 5;
-  int lane = threadIdx.x & 31;
-  if (r >= rows) return;
-  int32_t len = flen[r];
-  if (len <= 0) return;
-  const uint8_t* src = data + foff[r];
-  if (col.kind == K_JSONB) { src++; len--; }
-  uint8_t* dst = out + offs[r];
-  for (int32_t k = lane; k < len; k += 32) dst[k] = src[k];
-}
-
-__global__ void validity_kernel(int64_t rows, const int32_t* __restrict__ flen, uint32_t* __restrict__ valid) {
-  int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  put_bits(valid, r, rows, r < rows && flen[r] >= 0);
+// copy_kernel: a warp per var-length value (blockIdx.y is the var-length column), writing the
+// Arrow offsets (relative to the column's first byte) and the bytes.
+__global__ void copy_kernel(const uint8_t* __restrict__ data, int64_t rows, int nvar, const int32_t* __restrict__ vcols,
+                            const pgpq_out* __restrict__ outs, const int32_t* __restrict__ work, uint8_t* __restrict__ dst) {
+  const int64_t w = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  const int v = blockIdx.y;
+  if (w > rows) return;
+  const int32_t* lens = work + (size_t)v * (rows + 1);
+  const int32_t* scan = work + (size_t)nvar * (rows + 1) + (size_t)v * (rows + 1);
+  const int32_t* foffs = work + 2 * (size_t)nvar * (rows + 1) + (size_t)v * rows;
+  const int32_t at = scan[w];
+  if (lane == 0) ((int32_t*)outs[vcols[v]].vals)[w] = at - scan[0];
+  if (w == rows) return;
+  const int32_t n = lens[w];
+  const uint8_t* src = data + foffs[w];
+  uint8_t* out = dst + at;
+  for (int32_t k = lane; k < n; k += 32) out[k] = src[k];
 }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-// grow makes *p hold at least need bytes of device memory.
+// grow makes *p hold at least need bytes of device memory, with slack past the end.
 static cudaError_t grow(void** p, size_t* cap, size_t need) {
   if (need <= *cap && *p) return cudaSuccess;
   if (*p) cudaFree(*p);
   *p = NULL;
   size_t n = need + need / 4 + 4096;
   cudaError_t e = cudaMalloc(p, n);
-  *cap = e == cudaSuccess ? n : 0;
+  *cap = e == cudaSuccess ? n - 4096 : 0;
   return e;
 }
 
 static void job_destroy(pgpq_job* j) {
-  cudaStreamSynchronize(j->stream);
+  if (j->stream) cudaStreamSynchronize(j->stream);
   cudaFree(j->d_data);
   cudaFree(j->d_starts);
-  cudaFree(j->d_foff);
-  cudaFree(j->d_flen);
+  cudaFree(j->d_work);
   cudaFree(j->d_stats);
+  cudaFree(j->d_outs);
   cudaFree(j->d_out);
   cudaFree(j->d_tmp);
   cudaFreeHost(j->h_stats);
-  cudaEventDestroy(j->ev0);
-  cudaEventDestroy(j->ev1);
-  cudaStreamDestroy(j->stream);
+  cudaFreeHost(j->h_outs);
+  if (j->ev0) cudaEventDestroy(j->ev0);
+  if (j->ev1) cudaEventDestroy(j->ev1);
+  if (j->stream) cudaStreamDestroy(j->stream);
   free(j->layout);
   free(j->sizes);
   free(j);
@@ -316,6 +353,8 @@ static pgpq_job* job_get(pgpq_decoder* d, cudaError_t* e) {
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev1);
   if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_stats, sizeof(unsigned long long) * (2 * n + 1));
   if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_stats, sizeof(unsigned long long) * (2 * n + 1));
+  if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_outs, sizeof(pgpq_out) * n);
+  if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_outs, sizeof(pgpq_out) * n);
   if (*e != cudaSuccess) { job_destroy(j); return NULL; }
   return j;
 }
@@ -328,42 +367,18 @@ static void job_put(pgpq_job* j) {
   pthread_mutex_unlock(&d->mu);
 }
 
-// upload copies a chunk into the job's device buffers (asynchronously on its stream).
-static cudaError_t upload(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows) {
-  int n = j->dec->ncols > 0 ? j->dec->ncols : 1;
+// run uploads a chunk and launches everything on the job's stream: decode, scan, copy, and the
+// copy of the statistics back to h_stats. The caller synchronizes.
+static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, bool upload) {
+  pgpq_decoder* d = j->dec;
+  int ncols = d->ncols, nvar = d->nvar;
+  cudaStream_t s = j->stream;
   j->rows = rows;
   j->nbytes = nbytes;
   size_t rows1 = rows > 0 ? (size_t)rows : 1;
-  cudaError_t e = grow((void**)&j->d_data, &j->cap_data, nbytes > 0 ? nbytes : 1);
-  if (e == cudaSuccess) e = grow((void**)&j->d_starts, &j->cap_starts, sizeof(uint32_t) * rows1);
-  if (e == cudaSuccess) e = grow((void**)&j->d_foff, &j->cap_foff, sizeof(int32_t) * rows1 * n);
-  if (e == cudaSuccess) e = grow((void**)&j->d_flen, &j->cap_flen, sizeof(int32_t) * rows1 * n);
-  if (e == cudaSuccess && nbytes > 0) e = cudaMemcpyAsync(j->d_data, data, nbytes, cudaMemcpyHostToDevice, j->stream);
-  if (e == cudaSuccess && rows > 0) e = cudaMemcpyAsync(j->d_starts, starts, sizeof(uint32_t) * rows, cudaMemcpyHostToDevice, j->stream);
-  return e;
-}
-
-// walk launches the framing check and field table fill.
-static cudaError_t walk(pgpq_job* j) {
-  pgpq_decoder* d = j->dec;
-  int ncols = d->ncols;
-  cudaError_t e = cudaMemsetAsync(j->d_stats, 0, sizeof(unsigned long long) * (2 * ncols + 1), j->stream);
-  if (e == cudaSuccess && j->rows > 0) {
-    int threads = 256;
-    walk_kernel<<<(unsigned)((j->rows + threads - 1) / threads), threads, 0, j->stream>>>(
-        j->d_data, j->nbytes, j->d_starts, j->rows, ncols, d->d_cols, j->d_foff, j->d_flen, j->d_stats);
-    e = cudaGetLastError();
-  }
-  return e;
-}
-
-// plan lays out the output buffers of every GPU column in d_out, from the NULL counts and
-// var-length byte counts of the scan (h_stats).
-static cudaError_t plan(pgpq_job* j) {
-  pgpq_decoder* d = j->dec;
-  int ncols = d->ncols;
-  int64_t rows = j->rows;
   int64_t words = (rows + 31) / 32;
+  // Output layout: per GPU column its values and validity words; one region for the bytes of
+  // every var-length column (their total never exceeds the chunk).
   size_t total = 0;
   for (int c = 0; c < ncols; c++) {
     pgpq_col col = d->cols[c];
@@ -371,59 +386,49 @@ static cudaError_t plan(pgpq_job* j) {
     sz[0] = sz[1] = sz[2] = 0;
     if (!col.on_gpu) continue;
     sz[0] = col.varlen ? 4 * (size_t)(rows + 1) : col.kind == K_BOOL ? 4 * (size_t)words : (size_t)col.width * rows;
-    sz[1] = j->h_stats[c] > 0 ? 4 * (size_t)words : 0;
-    sz[2] = col.varlen ? (size_t)j->h_stats[ncols + c] : 0;
-    for (int k = 0; k < 3; k++) {
+    sz[1] = 4 * (size_t)words;
+    for (int k = 0; k < 2; k++) {
       j->layout[3 * c + k] = total;
       total += align64(sz[k]);
     }
   }
-  cudaError_t e = grow((void**)&j->d_out, &j->cap_out, total > 0 ? total : 1);
-  size_t scanTmp = 0;
-  if (e == cudaSuccess) e = cub::DeviceScan::ExclusiveSum(NULL, scanTmp, (int32_t*)NULL, (int32_t*)NULL, (int)(rows + 1), j->stream);
-  j->scan_tmp = align64(scanTmp);
-  if (e == cudaSuccess) e = grow(&j->d_tmp, &j->cap_tmp, j->scan_tmp + 4 * (size_t)(rows + 1));
-  return e;
-}
-
-// decode launches the kernels that fill d_out for every GPU column.
-static cudaError_t decode(pgpq_job* j) {
-  pgpq_decoder* d = j->dec;
-  int ncols = d->ncols;
-  int64_t rows = j->rows;
-  cudaStream_t s = j->stream;
-  int threads = 256;
-  unsigned blocks = (unsigned)((rows + threads - 1) / threads);
+  size_t dataAt = total;
+  total += align64((size_t)nbytes);
   cudaError_t e = cudaSuccess;
-  if (rows == 0) return e;
-  for (int c = 0; c < ncols && e == cudaSuccess; c++) {
-    pgpq_col col = d->cols[c];
-    if (!col.on_gpu) continue;
-    uint8_t* dv = j->d_out + j->layout[3 * c];
-    uint32_t* dval = j->sizes[3 * c + 1] ? (uint32_t*)(j->d_out + j->layout[3 * c + 1]) : NULL;
-    const int32_t* foff = j->d_foff + (size_t)c * rows;
-    const int32_t* flen = j->d_flen + (size_t)c * rows;
-    if (!col.varlen) {
-      fixed_kernel<<<blocks, threads, 0, s>>>(j->d_data, rows, col, foff, flen, dv, dval, j->d_stats + 2 * ncols);
-      e = cudaGetLastError();
-      continue;
-    }
-    int32_t* lens = (int32_t*)((uint8_t*)j->d_tmp + j->scan_tmp);
-    varlen_lengths_kernel<<<(unsigned)((rows + 1 + threads - 1) / threads), threads, 0, s>>>(rows, col, flen, lens);
+  if (upload) {
+    e = grow((void**)&j->d_data, &j->cap_data, nbytes > 0 ? nbytes : 1);
+    if (e == cudaSuccess) e = grow((void**)&j->d_starts, &j->cap_starts, sizeof(uint32_t) * rows1);
+    if (e == cudaSuccess && nbytes > 0) e = cudaMemcpyAsync(j->d_data, data, nbytes, cudaMemcpyHostToDevice, s);
+    if (e == cudaSuccess && rows > 0) e = cudaMemcpyAsync(j->d_starts, starts, sizeof(uint32_t) * rows, cudaMemcpyHostToDevice, s);
+  }
+  if (e == cudaSuccess) e = grow((void**)&j->d_work, &j->cap_work, sizeof(int32_t) * (3 * (size_t)nvar * (rows1 + 1) + 1));
+  if (e == cudaSuccess) e = grow((void**)&j->d_out, &j->cap_out, total > 0 ? total : 1);
+  size_t scanTmp = 0;
+  int nscan = (int)((size_t)nvar * (rows + 1));
+  if (e == cudaSuccess && nvar > 0) e = cub::DeviceScan::ExclusiveSum(NULL, scanTmp, (int32_t*)NULL, (int32_t*)NULL, nscan, s);
+  if (e == cudaSuccess) e = grow(&j->d_tmp, &j->cap_tmp, scanTmp > 0 ? scanTmp : 1);
+  for (int c = 0; c < ncols; c++) {
+    j->h_outs[c].vals = j->d_out + j->layout[3 * c];
+    j->h_outs[c].valid = (uint32_t*)(j->d_out + j->layout[3 * c + 1]);
+    j->layout[3 * c + 2] = dataAt;  // plus the column's scan base, read back with the stats
+  }
+  if (e == cudaSuccess && ncols > 0) e = cudaMemcpyAsync(j->d_outs, j->h_outs, sizeof(pgpq_out) * ncols, cudaMemcpyHostToDevice, s);
+  if (e == cudaSuccess) e = cudaMemsetAsync(j->d_stats, 0, sizeof(unsigned long long) * (2 * ncols + 1), s);
+  if (e == cudaSuccess && rows > 0) {
+    decode_kernel<<<(unsigned)((rows + DECODE_THREADS - 1) / DECODE_THREADS), DECODE_THREADS, 0, s>>>(
+        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, d->d_cols, j->d_outs, j->d_work, j->d_stats);
     e = cudaGetLastError();
-    size_t tmp = j->scan_tmp;
-    if (e == cudaSuccess) e = cub::DeviceScan::ExclusiveSum(j->d_tmp, tmp, lens, (int32_t*)dv, (int)(rows + 1), s);
+  }
+  if (e == cudaSuccess && rows > 0 && nvar > 0) {
+    size_t tmp = scanTmp;
+    e = cub::DeviceScan::ExclusiveSum(j->d_tmp, tmp, j->d_work, j->d_work + (size_t)nvar * (rows + 1), nscan, s);
     if (e == cudaSuccess) {
-      unsigned long long t = (unsigned long long)rows * 32;
-      varlen_copy_kernel<<<(unsigned)((t + threads - 1) / threads), threads, 0, s>>>(
-          j->d_data, rows, col, foff, flen, (const int32_t*)dv, j->d_out + j->layout[3 * c + 2]);
-      e = cudaGetLastError();
-    }
-    if (e == cudaSuccess && dval) {
-      validity_kernel<<<blocks, threads, 0, s>>>(rows, flen, dval);
+      dim3 grid((unsigned)(((rows + 1) * 32 + 255) / 256), (unsigned)nvar);
+      copy_kernel<<<grid, 256, 0, s>>>(j->d_data, rows, nvar, d->d_vcols, j->d_outs, j->d_work, j->d_out + dataAt);
       e = cudaGetLastError();
     }
   }
+  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats, j->d_stats, sizeof(unsigned long long) * (2 * ncols + 1), cudaMemcpyDeviceToHost, s);
   return e;
 }
 
@@ -455,15 +460,27 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
   d->ncols = ncols;
   d->device = device;
   pthread_mutex_init(&d->mu, NULL);
-  size_t n = sizeof(pgpq_col) * (ncols > 0 ? ncols : 1);
-  d->cols = (pgpq_col*)calloc(1, n);
+  int n = ncols > 0 ? ncols : 1;
+  d->cols = (pgpq_col*)calloc(n, sizeof(pgpq_col));
+  d->vcols = (int32_t*)calloc(n, sizeof(int32_t));
   memcpy(d->cols, cols, sizeof(pgpq_col) * ncols);
-  e = cudaMalloc(&d->d_cols, n);
-  if (e == cudaSuccess) e = cudaMemcpy(d->d_cols, d->cols, n, cudaMemcpyHostToDevice);
+  for (int c = 0; c < ncols; c++) {
+    d->cols[c].vidx = -1;
+    if (d->cols[c].on_gpu && d->cols[c].varlen) {
+      d->cols[c].vidx = d->nvar;
+      d->vcols[d->nvar++] = c;
+    }
+  }
+  e = cudaMalloc(&d->d_cols, sizeof(pgpq_col) * n);
+  if (e == cudaSuccess) e = cudaMemcpy(d->d_cols, d->cols, sizeof(pgpq_col) * n, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMalloc(&d->d_vcols, sizeof(int32_t) * n);
+  if (e == cudaSuccess) e = cudaMemcpy(d->d_vcols, d->vcols, sizeof(int32_t) * n, cudaMemcpyHostToDevice);
   if (e != cudaSuccess) {
     set_err(err, errlen, "pgpq_open", e);
     cudaFree(d->d_cols);
+    cudaFree(d->d_vcols);
     free(d->cols);
+    free(d->vcols);
     free(d);
     return NULL;
   }
@@ -479,15 +496,17 @@ void pgpq_close(void* h) {
     job_destroy(j);
   }
   cudaFree(d->d_cols);
+  cudaFree(d->d_vcols);
   pthread_mutex_destroy(&d->mu);
   free(d->cols);
+  free(d->vcols);
   free(d);
 }
 
-// pgpq_scan starts a job: copies the chunk to the device, walks its tuples and returns, per
-// column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]), and *bad != 0 when the
-// chunk must be decoded on the CPU. It returns the job (NULL with err set on a CUDA error),
-// which pgpq_finish or pgpq_abort must end.
+// pgpq_scan decodes a chunk on the device: it copies the chunk up, runs every kernel and
+// returns, per column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]), and *bad != 0
+// when the chunk must be decoded on the CPU. It returns the job (NULL with err set on a CUDA
+// error), which pgpq_finish or pgpq_abort must end.
 void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows,
                 int64_t* nulls, int64_t* varbytes, int32_t* bad, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
@@ -495,47 +514,49 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   cudaError_t e = cudaSuccess;
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "pgpq_scan: new stream", e); return NULL; }
-  e = upload(j, data, nbytes, starts, rows);
-  if (e == cudaSuccess) e = walk(j);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats, j->d_stats, sizeof(unsigned long long) * (2 * ncols + 1), cudaMemcpyDeviceToHost, j->stream);
+  e = run(j, data, nbytes, starts, rows, true);
   if (e == cudaSuccess) e = cudaStreamSynchronize(j->stream);
   if (e != cudaSuccess) {
     set_err(err, errlen, "pgpq_scan", e);
     job_destroy(j);
     return NULL;
   }
+  // The var-length columns' bytes lie back to back in column order: each starts where the
+  // previous ends.
+  size_t at = 0;
   for (int c = 0; c < ncols; c++) {
     nulls[c] = (int64_t)j->h_stats[c];
     varbytes[c] = (int64_t)j->h_stats[ncols + c];
+    if (d->cols[c].on_gpu && d->cols[c].varlen) {
+      j->layout[3 * c + 2] += at;
+      j->sizes[3 * c + 2] = (size_t)varbytes[c];
+      at += (size_t)varbytes[c];
+    }
   }
   *bad = j->h_stats[2 * ncols] != 0;
   return j;
 }
 
-// pgpq_finish decodes the job's GPU columns and copies them into the host buffers given per
-// column in three arrays of ncols pointers: values (offsets for var-length columns; the bitmap
-// for bool), validity (NULL when the column has no NULLs) and var-length data. It then returns
-// the job to its pool. *bad != 0 means a value must be judged by the CPU decoder: the outputs
-// are then incomplete and the caller decodes the chunk on the CPU.
+// pgpq_finish copies the job's GPU columns into the host buffers given per column in three
+// arrays of ncols pointers: values (offsets for var-length columns; the bitmap for bool),
+// validity (NULL when the column has no NULLs) and var-length data, then returns the job to its
+// pool. *bad is always 0 here: pgpq_scan reported every problem.
 int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, int32_t* bad, char* err, int errlen) {
   pgpq_job* j = (pgpq_job*)jh;
   pgpq_decoder* d = j->dec;
   int ncols = d->ncols;
   int64_t rows = j->rows;
   cudaStream_t s = j->stream;
-  cudaError_t e = plan(j);
-  if (e == cudaSuccess) e = decode(j);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats + 2 * ncols, j->d_stats + 2 * ncols, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s);
+  cudaError_t e = cudaSuccess;
   size_t bitmap = (size_t)((rows + 7) / 8);
   for (int c = 0; c < ncols && e == cudaSuccess; c++) {
     pgpq_col col = d->cols[c];
     if (!col.on_gpu) continue;
     const size_t* sz = j->sizes + 3 * c;
-    const uint8_t* base = j->d_out;
     size_t vbytes = col.kind == K_BOOL ? bitmap : sz[0];
-    if (vbytes) e = cudaMemcpyAsync(vals[c], base + j->layout[3 * c], vbytes, cudaMemcpyDeviceToHost, s);
-    if (e == cudaSuccess && sz[1] && valid[c]) e = cudaMemcpyAsync(valid[c], base + j->layout[3 * c + 1], bitmap, cudaMemcpyDeviceToHost, s);
-    if (e == cudaSuccess && sz[2]) e = cudaMemcpyAsync(vardata[c], base + j->layout[3 * c + 2], sz[2], cudaMemcpyDeviceToHost, s);
+    if (vbytes && vals[c]) e = cudaMemcpyAsync(vals[c], j->d_out + j->layout[3 * c], vbytes, cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess && valid[c] && bitmap) e = cudaMemcpyAsync(valid[c], j->d_out + j->layout[3 * c + 1], bitmap, cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess && col.varlen && sz[2] && vardata[c]) e = cudaMemcpyAsync(vardata[c], j->d_out + j->layout[3 * c + 2], sz[2], cudaMemcpyDeviceToHost, s);
   }
   if (e == cudaSuccess) e = cudaStreamSynchronize(s);
   if (e != cudaSuccess) {
@@ -543,37 +564,29 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, in
     job_destroy(j);
     return -1;
   }
-  *bad = j->h_stats[2 * ncols] != 0;
+  *bad = 0;
   job_put(j);
   return 0;
 }
 
-// pgpq_abort ends a job without decoding it.
+// pgpq_abort ends a job without copying its results.
 void pgpq_abort(void* jh) {
   pgpq_job* j = (pgpq_job*)jh;
   if (cudaStreamSynchronize(j->stream) != cudaSuccess) { job_destroy(j); return; }
   job_put(j);
 }
 
-// pgpq_bench_kernels measures the kernels alone: the chunk is uploaded once, then walk and
-// decode run iters times; *ms is the mean time of one pass (CUDA events).
+// pgpq_bench_kernels measures the kernels alone: the chunk is uploaded once, then the decode,
+// scan and copy kernels run iters times; *ms is the mean time of one pass (CUDA events).
 int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int iters,
                        float* ms, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
   cudaError_t e = cudaSuccess;
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "bench: new stream", e); return -1; }
-  e = upload(j, data, nbytes, starts, rows);
-  if (e == cudaSuccess) e = walk(j);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats, j->d_stats, sizeof(unsigned long long) * (2 * d->ncols + 1), cudaMemcpyDeviceToHost, j->stream);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(j->stream);
-  if (e == cudaSuccess) e = plan(j);
-  if (e == cudaSuccess) e = decode(j);  // warm-up
+  e = run(j, data, nbytes, starts, rows, true);  // upload and warm up
   if (e == cudaSuccess) e = cudaEventRecord(j->ev0, j->stream);
-  for (int i = 0; i < iters && e == cudaSuccess; i++) {
-    e = walk(j);
-    if (e == cudaSuccess) e = decode(j);
-  }
+  for (int i = 0; i < iters && e == cudaSuccess; i++) e = run(j, data, nbytes, starts, rows, false);
   if (e == cudaSuccess) e = cudaEventRecord(j->ev1, j->stream);
   if (e == cudaSuccess) e = cudaEventSynchronize(j->ev1);
   float total = 0;
