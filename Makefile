@@ -7,7 +7,7 @@ export PGPARQUET_PYTHON := $(CURDIR)/$(VENV)/bin/python
 # go-nvml's cgo bindings declare functions NVIDIA deprecated: keep builds quiet about them.
 export CGO_CFLAGS := -O2 -g -Wno-deprecated-declarations
 
-.PHONY: build test demo bench bench-memory lint venv fuzz cuda clean
+.PHONY: build test test-gpu demo bench bench-memory lint venv fuzz cuda clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pgparquet
@@ -74,10 +74,23 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...
 
-# The CUDA decoder (issue 4) is built on a GPU host with nvcc; this tree has no CUDA sources yet.
-cuda:
-	@ls gpuparse/*.cu >/dev/null 2>&1 || { echo "no CUDA sources in gpuparse/ yet"; exit 1; }
-	nvcc -arch=sm_90 -shared -Xcompiler -fPIC -o bin/libpgparquet_cuda.so gpuparse/*.cu
+# The CUDA decoder, built on a host with nvcc (CUDA 12+): machine code for Hopper (sm_90) plus
+# PTX the driver compiles for other GPUs. The binary loads it at run time (dlopen) from
+# $PGPARQUET_CUDA_LIB, beside itself, ../lib, or the loader path: one binary serves every host.
+CUDA_LIB := bin/libpgparquet_cuda.so
+cuda: $(CUDA_LIB)
+$(CUDA_LIB): gpuparse/cuda/pgcopy.cu
+	@mkdir -p bin
+	nvcc -O3 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+		-shared -Xcompiler -fPIC -o $@ $<
+
+# On a GPU host: the CPU-vs-GPU differential test on fresh random data (bit for bit), the
+# throughput figures, and one compute-sanitizer pass.
+test-gpu: cuda
+	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPU' ./gpuparse
+	$(GO) test -c -o bin/gpuparse.test ./gpuparse
+	cd gpuparse && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
+		compute-sanitizer --tool memcheck --leak-check full ../bin/gpuparse.test -test.run TestGPUMatchesCPU
 
 clean:
 	rm -rf bin demo-out

@@ -244,6 +244,41 @@ func TestGPUMatchesCPU(t *testing.T) {
 	if gpu.Fallbacks() != 1 {
 		t.Errorf("fallbacks = %d, want 1", gpu.Fallbacks())
 	}
+	// Row starts that do not match the tuples (a server that batched rows, or a receiver bug)
+	// and missing row starts: the CPU decoder decides, so results and errors are the same.
+	c = randomChunk(rng, 100)
+	var everyOther []uint32
+	for i, s := range c.RowStarts {
+		if i%2 == 0 {
+			everyOther = append(everyOther, s)
+		}
+	}
+	shifted := append([]uint32(nil), c.RowStarts...)
+	shifted[50] += 2
+	for _, tc := range []struct {
+		name   string
+		starts []uint32
+	}{{"no row starts", nil}, {"two rows per message", everyOther}, {"a wrong row start", shifted}} {
+		before := gpu.Fallbacks()
+		in := &Chunk{Data: c.Data, RowStarts: tc.starts, Source: tc.name}
+		want, werr := cpu.Decode(ctx, in)
+		got, gerr := gpu.Decode(ctx, in)
+		switch {
+		case (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()):
+			t.Errorf("%s: CPU error %v, GPU error %v", tc.name, werr, gerr)
+		case werr == nil:
+			for i := range cols {
+				if err := sameArrays(want.Column(i), got.Column(i)); err != nil {
+					t.Errorf("%s: column %s: %v", tc.name, cols[i].Name, err)
+				}
+			}
+			want.Release()
+			got.Release()
+		}
+		if gpu.Fallbacks() != before+1 {
+			t.Errorf("%s: the GPU did not hand the chunk to the CPU decoder", tc.name)
+		}
+	}
 }
 
 // TestGPUThroughput reports decode throughput of lineorder-shaped chunks (COPY bytes per

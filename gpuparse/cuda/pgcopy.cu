@@ -454,6 +454,11 @@ void pgpq_host_free(void* p) { cudaFreeHost(p); }
 
 // pgpq_open makes a decoder for ncols columns described by cols (copied).
 void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errlen) {
+  // Threads waiting for a stream sleep instead of spinning: every CPU cycle an export burns is
+  // taken from the PostgreSQL backends it reads from. (Fails harmlessly once the device's
+  // context exists.)
+  cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+  cudaGetLastError();
   cudaError_t e = cudaSetDevice(device);
   if (e != cudaSuccess) { set_err(err, errlen, "cudaSetDevice", e); return NULL; }
   pgpq_decoder* d = (pgpq_decoder*)calloc(1, sizeof(pgpq_decoder));
