@@ -23,6 +23,9 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
 	dec, err := newCUDADecoder(libPath, cols)
+	if err == nil {
+		dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
+	}
 	if err != nil {
 		if mode == GPUOn {
 			return nil, fmt.Errorf("--gpu on: %w", err)

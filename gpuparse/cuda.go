@@ -164,6 +164,9 @@ type CUDADecoder struct {
 	schema *arrow.Schema
 	// Fallbacks counts chunks decoded by the CPU decoder instead.
 	fallbacks atomic.Int64
+	// OnCUDAError, when set, hears of each CUDA failure; the chunk is then decoded on the CPU,
+	// so no row is lost or duplicated. Set it before the first Decode.
+	OnCUDAError func(error)
 	closed    atomic.Bool
 }
 
@@ -245,7 +248,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	job := C.call_scan(d.lib.lib, d.h, dataPtr, C.int64_t(len(c.Data)), startsPtr, C.int64_t(rows),
 		(*C.int64_t)(unsafe.Pointer(&nulls[0])), (*C.int64_t)(unsafe.Pointer(&varBytes[0])), &bad, &errBuf[0], errLen)
 	if job == nil {
-		return nil, fmt.Errorf("decode %s on the GPU: %s", c.Source, C.GoString(&errBuf[0]))
+		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
 	}
 	if bad != 0 {
 		C.call_abort(d.lib.lib, job)
@@ -308,7 +311,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	varData := (**C.uint8_t)(unsafe.Pointer(&slots[min(2*ncols, 3*n-1)]))
 	if C.call_finish(d.lib.lib, job, vals, valid, varData, &bad, &errBuf[0], errLen) != 0 {
 		release()
-		return nil, fmt.Errorf("decode %s on the GPU: %s", c.Source, C.GoString(&errBuf[0]))
+		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
 	}
 	if bad != 0 {
 		release()
@@ -366,6 +369,14 @@ func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
 // PinnedBuffer returns size bytes of pinned host memory owned by the decoder (freed by Close):
 // COPY data received into it reaches the GPU at full PCIe speed.
 func (d *CUDADecoder) PinnedBuffer(size int) []byte { return d.mem.Allocate(size)[:0] }
+
+// cudaFailed reports a CUDA error and decodes the chunk on the CPU instead.
+func (d *CUDADecoder) cudaFailed(ctx context.Context, c *Chunk, msg string) (arrow.RecordBatch, error) {
+	if d.OnCUDAError != nil {
+		d.OnCUDAError(fmt.Errorf("decode %s on the GPU: %s; decoding it on the CPU", c.Source, msg))
+	}
+	return d.fallback(ctx, c)
+}
 
 func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
 	d.fallbacks.Add(1)

@@ -24,7 +24,10 @@ func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
 }
 
 // CUDADecoder is the GPU decoder; in this build it cannot be made.
-type CUDADecoder struct{}
+type CUDADecoder struct {
+	// OnCUDAError is never called here.
+	OnCUDAError func(error)
+}
 
 // Path returns "gpu".
 func (d *CUDADecoder) Path() string { return "gpu" }
