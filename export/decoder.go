@@ -37,8 +37,13 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 	return dec, nil
 }
 
+// deviceBytesPerChunk is a generous bound on the device memory one chunk in flight takes (its
+// bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
+const deviceBytesPerChunk = 48 << 20
+
 func newCUDADecoder(libPath string, cols []gpuparse.Column) (*gpuparse.CUDADecoder, error) {
-	if err := nvidiaDevicePresent(); err != nil {
+	free, err := nvidiaFreeMemory()
+	if err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -48,31 +53,45 @@ func newCUDADecoder(libPath string, cols []gpuparse.Column) (*gpuparse.CUDADecod
 			errs = append(errs, err)
 			continue
 		}
-		return lib.NewDecoder(cols)
+		dec, err := lib.NewDecoder(cols)
+		if err != nil {
+			return nil, err
+		}
+		// Chunks in flight: as many as half the free device memory holds, within 1..64.
+		dec.SetMaxInFlight(int(min(max(free/2/deviceBytesPerChunk, 1), 64)))
+		return dec, nil
 	}
 	return nil, errors.Join(errs...)
 }
 
-// nvidiaDevicePresent asks the NVIDIA driver (libnvidia-ml, loaded at run time by go-nvml)
-// whether there is a GPU, without touching CUDA.
-func nvidiaDevicePresent() (err error) {
+// nvidiaFreeMemory asks the NVIDIA driver (libnvidia-ml, loaded at run time by go-nvml)
+// whether there is a GPU and how much memory device 0 has free, without touching CUDA.
+func nvidiaFreeMemory() (free uint64, err error) {
 	defer func() {
 		if p := recover(); p != nil { // go-nvml panics when it cannot load the library on some systems
 			err = fmt.Errorf("no NVIDIA driver: %v", p)
 		}
 	}()
 	if ret := nvml.Init(); ret != nvml.SUCCESS {
-		return fmt.Errorf("no NVIDIA driver: %s", nvml.ErrorString(ret))
+		return 0, fmt.Errorf("no NVIDIA driver: %s", nvml.ErrorString(ret))
 	}
 	defer nvml.Shutdown()
 	n, ret := nvml.DeviceGetCount()
 	if ret != nvml.SUCCESS {
-		return fmt.Errorf("NVIDIA driver: %s", nvml.ErrorString(ret))
+		return 0, fmt.Errorf("NVIDIA driver: %s", nvml.ErrorString(ret))
 	}
 	if n == 0 {
-		return errors.New("no NVIDIA GPU")
+		return 0, errors.New("no NVIDIA GPU")
 	}
-	return nil
+	dev, ret := nvml.DeviceGetHandleByIndex(0)
+	if ret != nvml.SUCCESS {
+		return 0, fmt.Errorf("NVIDIA GPU 0: %s", nvml.ErrorString(ret))
+	}
+	mem, ret := dev.GetMemoryInfo()
+	if ret != nvml.SUCCESS {
+		return 0, fmt.Errorf("NVIDIA GPU 0 memory: %s", nvml.ErrorString(ret))
+	}
+	return mem.Free, nil
 }
 
 // cudaLibraryCandidates lists where to look for the CUDA decoder library, most specific first.

@@ -167,7 +167,8 @@ type CUDADecoder struct {
 	// OnCUDAError, when set, hears of each CUDA failure; the chunk is then decoded on the CPU,
 	// so no row is lost or duplicated. Set it before the first Decode.
 	OnCUDAError func(error)
-	closed    atomic.Bool
+	inflight    chan struct{} // bounds the chunks on the device at once; nil: unbounded
+	closed      atomic.Bool
 }
 
 // NewDecoder makes a CUDA decoder for cols on device 0.
@@ -206,6 +207,12 @@ func b2i(b bool) int {
 // Path returns "gpu".
 func (d *CUDADecoder) Path() string { return "gpu" }
 
+// SetMaxInFlight bounds how many chunks are on the device at once (each holds its own stream
+// and device buffers of a few times the chunk's size). Call it before the first Decode.
+func (d *CUDADecoder) SetMaxInFlight(n int) {
+	d.inflight = make(chan struct{}, max(n, 1))
+}
+
 // Fallbacks is the number of chunks the CPU decoder decoded instead of the GPU.
 func (d *CUDADecoder) Fallbacks() int64 { return d.fallbacks.Load() }
 
@@ -231,6 +238,14 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	rows := len(c.RowStarts)
 	if (rows == 0 && len(c.Data) > 0) || len(c.Data) > 1<<31-1 {
 		return d.fallback(ctx, c)
+	}
+	if d.inflight != nil {
+		select {
+		case d.inflight <- struct{}{}:
+			defer func() { <-d.inflight }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("decode %s: %w", c.Source, context.Cause(ctx))
+		}
 	}
 	ncols := len(d.cols)
 	nulls := make([]int64, max(ncols, 1))

@@ -50,3 +50,6 @@ func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
 
 // PinnedBuffer is never reached here.
 func (d *CUDADecoder) PinnedBuffer(size int) []byte { return make([]byte, 0, size) }
+
+// SetMaxInFlight does nothing here.
+func (d *CUDADecoder) SetMaxInFlight(n int) {}
