@@ -24,8 +24,8 @@ $(VENV)/.installed: requirements-test.txt
 test: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz FuzzCPUDecode -fuzztime 20s ./gpuparse
+	$(GO) test -count=1 -timeout 15m ./...
 
 # A throwaway PostgreSQL, a ~1M-row lineorder-shaped table, an export, the files and a few rows.
 demo: build
