@@ -50,14 +50,16 @@ type Config struct {
 	MaxParallel int
 	// Compression is the codec when a request does not say (default zstd).
 	Compression string
-	// PollInterval is how often the queue is checked without a notification, and stale leases
-	// re-queued (default 5 s).
+	// PollInterval is how often the queue is checked without a notification, stale leases
+	// re-queued, and (at most a third of Lease) the schedules looked at or the scheduling lead
+	// tried for (default 5 s).
 	PollInterval time.Duration
 	// Heartbeat is how often a running request's lease is renewed and its progress written
 	// (default and minimum 1 s: progress is written at most once a second).
 	Heartbeat time.Duration
 	// Lease is how long a running request may go without a heartbeat before another sidecar
-	// re-queues it (default 30 s; at least 3 heartbeats).
+	// re-queues it, and how long a hung scheduling leader keeps the lead before the server ends
+	// its session (default 30 s; at least 3 heartbeats).
 	Lease time.Duration
 	// DrainTimeout is how long a stopping sidecar lets running exports finish before it stops
 	// them and puts their requests back in the queue (default 10 s; negative: release at once).

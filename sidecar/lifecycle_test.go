@@ -176,3 +176,54 @@ func TestShutdownReleases(t *testing.T) {
 		t.Errorf("file left after shutdown: %s", en.Name())
 	}
 }
+
+// TestRestartDuringExport restarts PostgreSQL while an export is mid-way (its snapshot taken,
+// its connections open): the attempt fails on the lost connections, the request goes back to
+// the queue (a connection failure is worth another attempt), and the second attempt succeeds
+// once the server is back, with no partial file of the first left.
+func TestRestartDuringExport(t *testing.T) {
+	e := newEnv(t)
+	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
+	held, release := make(chan struct{}), make(chan struct{})
+	s := e.start(t, "s1", func(c *Config, h *hooks) {
+		c.Lease = 10 * time.Second // the restart must not look like a dead sidecar
+		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
+			if req.Attempt == 1 {
+				close(held)
+				<-release
+			}
+			return nil
+		}
+	})
+	id := insert(t, e.su, "items", "out")
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the export did not start")
+	}
+	if err := shared.Cluster(t).Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	e.su = connect(t, e.dsn) // the old session was terminated by the restart
+	st := e.waitState(t, id, "succeeded", 30*time.Second)
+	var errText string
+	if err := e.su.QueryRow(context.Background(), `SELECT coalesce(error, '') FROM parquet_export_requests WHERE id = $1`, id).Scan(&errText); err != nil {
+		t.Fatal(err)
+	}
+	if st.Attempt != 2 || st.Rows != 5000 || st.Sidecar != "s1" || errText != "" {
+		t.Errorf("status %+v, error %q; want attempt 2 on s1 with 5000 rows", st, errText)
+	}
+	e.checkFiles(t, id, st.OutputDir)
+	entries, _ := os.ReadDir(filepath.Join(e.root, "out"))
+	for _, en := range entries {
+		if strings.HasSuffix(en.Name(), ".inprogress") {
+			t.Errorf("partial file left: %s", en.Name())
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `pgparquet_sidecar_exports_total{outcome="queued"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %q (the failed first attempt, re-queued):\n%s", want, rec.Body)
+	}
+}

@@ -24,8 +24,9 @@ const (
 
 // metrics are this sidecar's counters, written in the Prometheus text format by Handler.
 type metrics struct {
-	running atomic.Int64
-	stale   atomic.Int64
+	running   atomic.Int64
+	stale     atomic.Int64
+	scheduled atomic.Int64 // requests this sidecar queued for schedules
 
 	mu         sync.Mutex
 	outcomes   map[string]int64
@@ -114,6 +115,10 @@ func (s *Sidecar) metricsText(ctx context.Context) string {
 	fmt.Fprintf(&b, "pgparquet_sidecar_stale_requeued_total %d\n", m.stale.Load())
 	metric("pgparquet_sidecar_listening", "gauge", "1 while the sidecar LISTENs for new requests.")
 	fmt.Fprintf(&b, "pgparquet_sidecar_listening %d\n", b2i(s.listening.Load()))
+	metric("pgparquet_sidecar_scheduler_leader", "gauge", "1 while this sidecar leads the scheduling of exports.")
+	fmt.Fprintf(&b, "pgparquet_sidecar_scheduler_leader %d\n", b2i(s.leader.Load()))
+	metric("pgparquet_sidecar_scheduled_total", "counter", "Requests this sidecar queued for due schedule slots.")
+	fmt.Fprintf(&b, "pgparquet_sidecar_scheduled_total %d\n", m.scheduled.Load())
 
 	var counts map[string]int64
 	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {

@@ -2,7 +2,9 @@
 // triggers' notifications (and polls, so that nothing is missed across reconnects), claims
 // requests with FOR UPDATE SKIP LOCKED (so several sidecars can serve one database), runs each
 // export as its requester with heartbeats and progress, stops it on cancellation, writes the
-// results back, re-queues requests whose sidecar died, and drains on shutdown.
+// results back, re-queues requests whose sidecar died, and drains on shutdown. One of the
+// sidecars serving a schema (the holder of an advisory lock) also turns its schedules' due
+// slots into requests.
 package sidecar
 
 import (
@@ -30,12 +32,14 @@ type Sidecar struct {
 	ctl     *control
 	metrics *metrics
 
-	wake chan struct{} // a request may be waiting: claim now
+	wake         chan struct{} // a request may be waiting: claim now
+	scheduleWake chan struct{} // schedules changed: look at them now
 
 	mu   sync.Mutex
 	jobs map[int64]*job // running exports by request id
 
 	listening atomic.Bool
+	leader    atomic.Bool  // this sidecar holds the scheduling lock
 	lastPoll  atomic.Int64 // unix nanoseconds of the last successful poll
 
 	// killed makes the sidecar stop as if killed: no more heartbeats or writes (tests).
@@ -47,6 +51,8 @@ type Sidecar struct {
 type hooks struct {
 	// onSnapshot, when set, runs once the export's snapshot is taken; an error aborts it.
 	onSnapshot func(ctx context.Context, req *pqsql.Request) error
+	// now, when set, is the scheduler's clock.
+	now func() time.Time
 }
 
 // job is one running export.
@@ -70,13 +76,14 @@ func New(cfg Config) (*Sidecar, error) {
 		return nil, fmt.Errorf("invalid sidecar config: %w", err)
 	}
 	return &Sidecar{
-		cfg:     cfg,
-		log:     cfg.Logger.With("sidecar", cfg.ID),
-		q:       pqsql.New(cfg.Schema),
-		ctl:     &control{cfg: cfg.ConnConfig},
-		metrics: newMetrics(),
-		wake:    make(chan struct{}, 1),
-		jobs:    map[int64]*job{},
+		cfg:          cfg,
+		log:          cfg.Logger.With("sidecar", cfg.ID),
+		q:            pqsql.New(cfg.Schema),
+		ctl:          &control{cfg: cfg.ConnConfig},
+		metrics:      newMetrics(),
+		wake:         make(chan struct{}, 1),
+		scheduleWake: make(chan struct{}, 1),
+		jobs:         map[int64]*job{},
 	}, nil
 }
 
@@ -109,6 +116,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		stopListening()
 		listenerDone.Wait()
 	}()
+
+	// The scheduler stops with ctx: its lead passes to another sidecar at once.
+	var schedulerDone sync.WaitGroup
+	schedulerDone.Go(func() { s.schedule(ctx) })
+	defer schedulerDone.Wait()
 
 	var jobs sync.WaitGroup
 	jobBase, stopJobs := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -308,6 +320,8 @@ func (s *Sidecar) listenOnce(ctx context.Context, channel string) error {
 			if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
 				s.cancelJob(id, errCancelRequested)
 			}
+		case "schedule":
+			s.pokeScheduler()
 		}
 	}
 }

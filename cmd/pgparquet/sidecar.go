@@ -20,7 +20,7 @@ import (
 )
 
 // runSidecar parses the sidecar command's flags (each defaulting to its PGPARQUET_* variable)
-// and serves requests until SIGINT or SIGTERM, then drains.
+// and serves requests (and, when it leads, schedules) until SIGINT or SIGTERM, then drains.
 func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -36,7 +36,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Parallel, "parallel", env.integer("PGPARQUET_PARALLEL", sidecar.DefaultParallel), "worker connections per export unless the request says [PGPARQUET_PARALLEL]")
 	fs.IntVar(&cfg.MaxParallel, "max-parallel", env.integer("PGPARQUET_MAX_PARALLEL", sidecar.DefaultMaxParallel), "most worker connections a request may ask [PGPARQUET_MAX_PARALLEL]")
 	fs.StringVar(&cfg.Compression, "compression", env.str("PGPARQUET_COMPRESSION", "zstd"), "codec unless the request says [PGPARQUET_COMPRESSION]")
-	fs.DurationVar(&cfg.PollInterval, "poll-interval", env.duration("PGPARQUET_POLL_INTERVAL", sidecar.DefaultPollInterval), "queue poll without notifications [PGPARQUET_POLL_INTERVAL]")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", env.duration("PGPARQUET_POLL_INTERVAL", sidecar.DefaultPollInterval), "queue poll without notifications, stale-lease check and schedule check [PGPARQUET_POLL_INTERVAL]")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", env.duration("PGPARQUET_HEARTBEAT", sidecar.DefaultHeartbeat), "lease renewal and progress interval [PGPARQUET_HEARTBEAT]")
 	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
