@@ -105,14 +105,27 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	planOpts, err := opts.planOptions()
+	if err != nil {
+		return nil, err
+	}
+	asText := make(map[string]bool, len(opts.AsText))
+	for _, name := range opts.AsText {
+		asText[name] = true
+	}
 	cols := make([]gpuparse.Column, len(rel.Columns))
 	selects := make([]string, len(rel.Columns))
 	for i, c := range rel.Columns {
-		cols[i] = gpuparse.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType)
-		selects[i] = c.Ident()
-		if cols[i].CastText {
-			selects[i] += "::text"
+		typ := c.Type
+		if asText[c.Name] {
+			typ = nil // planned as its text form
+			delete(asText, c.Name)
 		}
+		cols[i] = gpuparse.PlanType(c.Name, typ, c.PGType, planOpts)
+		selects[i] = cols[i].SelectExpr(c.Ident())
+	}
+	for name := range asText {
+		return nil, fmt.Errorf("--as-text: table %s has no column %q among those exported", rel.Name, name)
 	}
 	selectList := strings.Join(selects, ", ")
 	chunks := opts.Chunks
@@ -288,7 +301,8 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.
 func dictionaryWorthIt(c gpuparse.Column) bool {
 	switch c.Kind {
-	case gpuparse.KindString, gpuparse.KindNumericString, gpuparse.KindBinary, gpuparse.KindJSON, gpuparse.KindJSONB:
+	case gpuparse.KindString, gpuparse.KindNumericString, gpuparse.KindBinary, gpuparse.KindJSON, gpuparse.KindJSONB,
+		gpuparse.KindEnum, gpuparse.KindTimestampText, gpuparse.KindTimestampTZText:
 		return true
 	}
 	return false

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
 )
 
 // GPUMode says whether an export may, must or must not use the CUDA decoder.
@@ -30,6 +33,8 @@ const (
 	DefaultRowGroupSize    = 122880
 	DefaultMaxFileSize     = 1 << 30
 	DefaultBufferSize      = 4 << 20
+	DefaultNumeric         = "string"
+	DefaultTimestamp       = "micros"
 	// rowGroupMaxBytes closes a row group early once its compressed pages reach this size, so a
 	// wide table's row group (held in memory until closed) stays bounded.
 	rowGroupMaxBytes = 64 << 20
@@ -77,6 +82,21 @@ type Options struct {
 	// (SET TRANSACTION SNAPSHOT) to see exactly the rows this export reads. An error aborts
 	// the export.
 	OnSnapshot func(ctx context.Context, id, lsn string) error
+	// Numeric is how numeric columns without a usable typmod (no typmod, precision above 76,
+	// negative scale) are exported: "string" (default, exactly as PostgreSQL prints them),
+	// "decimal:P,S" (decimal128/decimal256 with precision P <= 76 and scale S; a value that does
+	// not fit, NaN or ±Infinity fails the export naming column and row) or "float64" (the
+	// nearest double; a value beyond its range fails).
+	Numeric string
+	// Timestamp is how timestamp and timestamptz are exported: "micros" (default, Arrow
+	// timestamp[us], where a value past 294246 AD fails the export) or "text" (PostgreSQL's
+	// ISO text in UTC, exact for every value).
+	Timestamp string
+	// AsText lists columns to export as their text form (the COPY query casts them ::text),
+	// whatever their type: the way to export exactly a column whose values the default
+	// mapping cannot hold (arrays with lower bounds other than 1 or more dimensions than
+	// declared, NaN in a numeric(p,s), ...).
+	AsText []string
 	// Progress, when set, is called about twice a second from one goroutine while data flows.
 	Progress func(Progress)
 	// Logger receives structured logs; nil discards them.
@@ -114,6 +134,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GPU == "" {
 		o.GPU = GPUAuto
+	}
+	if o.Numeric == "" {
+		o.Numeric = DefaultNumeric
+	}
+	if o.Timestamp == "" {
+		o.Timestamp = DefaultTimestamp
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -155,7 +181,47 @@ func (o Options) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", o.GPU))
 	}
+	if _, err := o.planOptions(); err != nil {
+		errs = append(errs, err)
+	}
+	seen := map[string]bool{}
+	for _, c := range o.AsText {
+		if seen[c] {
+			errs = append(errs, fmt.Errorf("as text: column %q named twice", c))
+		}
+		seen[c] = true
+	}
 	return errors.Join(errs...)
+}
+
+// planOptions turns Numeric and Timestamp into the decoder's planning options.
+func (o Options) planOptions() (gpuparse.PlanOptions, error) {
+	var p gpuparse.PlanOptions
+	var errs []error
+	switch n := strings.ToLower(o.Numeric); {
+	case n == "string" || n == "":
+	case n == "float64":
+		p.Numeric = gpuparse.NumericFloat64
+	case strings.HasPrefix(n, "decimal:"):
+		ps, ss, ok := strings.Cut(strings.TrimPrefix(n, "decimal:"), ",")
+		prec, err1 := strconv.Atoi(strings.TrimSpace(ps))
+		scale, err2 := strconv.Atoi(strings.TrimSpace(ss))
+		if !ok || err1 != nil || err2 != nil || prec < 1 || prec > 76 || scale < 0 || scale > prec {
+			errs = append(errs, fmt.Errorf("numeric: %q is not decimal:P,S with 1 <= P <= 76 and 0 <= S <= P", o.Numeric))
+			break
+		}
+		p.Numeric, p.NumericPrecision, p.NumericScale = gpuparse.NumericDecimal, int32(prec), int32(scale)
+	default:
+		errs = append(errs, fmt.Errorf("numeric: %q is not string, decimal:P,S or float64", o.Numeric))
+	}
+	switch strings.ToLower(o.Timestamp) {
+	case "micros", "":
+	case "text":
+		p.TimestampText = true
+	default:
+		errs = append(errs, fmt.Errorf("timestamp: %q is not micros or text", o.Timestamp))
+	}
+	return p, errors.Join(errs...)
 }
 
 // codec maps a --compression name to arrow-go's codec.

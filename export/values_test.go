@@ -46,7 +46,7 @@ INSERT INTO vals VALUES
   E'tab\there\nnewline \\ backslash é 😀', 'ünïcödé', 'ab', 'a_name', 'infinity', '294246-12-31 23:59:59.999999', 'infinity',
   9999999999.99, 9999999999999999999999999999.9999999999, 999999999999999999, '-Infinity', 12345678901234567890123456789012345678.12345678901234567890,
   '\x00ff10', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{"a": [1, 2.50, null], "b": "x"}', '{"z": {"y": [true, false]}, "a": 1.0}',
-  2147483647, 99999999.99, 'happy', '10.1.2.3/8', '1 mon 2 days 00:00:00.000001', '{{1,NULL},{3,4}}', '(1.5,-2)', 'a fat:2 cat')`
+  2147483647, 99999999.99, 'happy', '10.1.2.3/8', '1 mon 2 days 00:00:00.000001', '{1,NULL,3,4}', '(1.5,-2)', 'a fat:2 cat')`
 
 // valuesGenerated adds rows whose columns are NULL in turn, so every column has NULLs among
 // values.

@@ -19,7 +19,7 @@ const (
 	KindBool Kind = iota + 1
 	// KindInt16 decodes int2 to int16.
 	KindInt16
-	// KindInt32 decodes int4 (only int4; oid, xid and friends are cast to text) to int32.
+	// KindInt32 decodes int4 (only int4; oid, xid and cid are KindUint32) to int32.
 	KindInt32
 	// KindInt64 decodes int8 to int64.
 	KindInt64
@@ -63,6 +63,57 @@ const (
 	// decimal can hold) to string: exactly the text numeric_out prints
 	// ("1.50", "NaN", "Infinity", "-Infinity").
 	KindNumericString
+
+	// The kinds below are decoded by the CPU decoder's type-tree path (tree.go)
+	// and never on the GPU. New kinds go at the end: the CUDA ABI numbers the
+	// kinds above.
+
+	// KindUint32 decodes oid, xid and cid (4 bytes, unsigned) to uint32.
+	KindUint32
+	// KindUint64 decodes xid8 (8 bytes, unsigned) to uint64.
+	KindUint64
+	// KindMoney decodes money (int64 in the currency's minor unit) to
+	// decimal128(19, Scale), where Scale is lc_monetary's fraction digits:
+	// the unscaled value is the int64 itself, so every value is exact.
+	KindMoney
+	// KindTime decodes time (int64 µs since midnight, 0..86400000000) to
+	// time64[us]; 24:00:00 is 86400000000.
+	KindTime
+	// KindTimeTZ decodes timetz (int64 µs + int32 zone in seconds west of UTC)
+	// to struct<time: time64[us], utc_offset_seconds: int32>, the offset in
+	// seconds east of UTC (ISO sign: +02 is 7200).
+	KindTimeTZ
+	// KindInterval decodes interval (int64 µs, int32 days, int32 months) to
+	// struct<months: int32, days: int32, microseconds: int64>, all exact.
+	KindInterval
+	// KindTimestampText decodes timestamp to string, exactly as PostgreSQL
+	// prints it with DateStyle ISO ("294276-12-31 23:59:59.999999",
+	// "0044-03-15 12:00:00 BC", "infinity"); every value fits.
+	KindTimestampText
+	// KindTimestampTZText decodes timestamptz to string as PostgreSQL prints
+	// it with DateStyle ISO and TimeZone UTC ("2000-01-01 00:00:00+00").
+	KindTimestampTZText
+	// KindNumericFloat64 decodes numeric to the float64 nearest to its exact
+	// value (NaN and ±Infinity kept); a finite value beyond float64's range is
+	// a *DecodeError. Chosen only by PlanOptions (--numeric float64).
+	KindNumericFloat64
+	// KindEnum decodes an enum (its label text) to dictionary<int32, string>;
+	// each batch has its own dictionary, in order of first appearance.
+	KindEnum
+	// KindList decodes an array of Dims dimensions to Dims nested lists of
+	// Children[0]. Every dimension's lower bound must be 1, and a value must
+	// have Dims dimensions (or none: an empty array is an empty list).
+	KindList
+	// KindStruct decodes a composite type to a struct of its attributes
+	// (Children, named as the attributes).
+	KindStruct
+	// KindRange decodes a range to struct<lower: T, upper: T, lower_inc: bool,
+	// upper_inc: bool, empty: bool> with T = Children[0], the subtype; an
+	// unbounded side has a NULL bound, an empty range NULL bounds and empty true.
+	KindRange
+	// KindMultirange decodes a multirange to a list of Children[0] (a
+	// KindRange), in the multirange's order.
+	KindMultirange
 )
 
 // String names the Kind for logs and error messages.
@@ -102,6 +153,34 @@ func (k Kind) String() string {
 		return "decimal256"
 	case KindNumericString:
 		return "numeric_string"
+	case KindUint32:
+		return "uint32"
+	case KindUint64:
+		return "uint64"
+	case KindMoney:
+		return "money"
+	case KindTime:
+		return "time"
+	case KindTimeTZ:
+		return "timetz"
+	case KindInterval:
+		return "interval"
+	case KindTimestampText:
+		return "timestamp_text"
+	case KindTimestampTZText:
+		return "timestamptz_text"
+	case KindNumericFloat64:
+		return "numeric_float64"
+	case KindEnum:
+		return "enum"
+	case KindList:
+		return "list"
+	case KindStruct:
+		return "struct"
+	case KindRange:
+		return "range"
+	case KindMultirange:
+		return "multirange"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -145,6 +224,35 @@ type Column struct {
 	Precision int32 // decimals only
 	Scale     int32 // decimals only
 	CastText  bool  // true when the type has no native decoding: the COPY query must select `col::text`, decoded as KindString
+
+	// CastTextArray is set on a KindList column whose element type has no
+	// native decoding: the COPY query must select `col::text[]` (see
+	// SelectExpr) and the elements decode as KindString.
+	CastTextArray bool
+	// Children are the element of a KindList, the attributes of a
+	// KindStruct, the subtype of a KindRange and the range of a
+	// KindMultirange. A child's Name is its attribute name (structs) or
+	// "element", "lower"/"upper", "range" (others).
+	Children []Column
+	// Dims is the number of dimensions (list levels) of a KindList.
+	Dims int
+	// SendOID, on a child, is the type OID the binary form names for it
+	// (array element type, composite attribute type, before domains are
+	// resolved); the decoder checks it. 0: not checked.
+	SendOID uint32
+}
+
+// SelectExpr is the COPY select-list expression for the column, given its
+// quoted identifier: the identifier, cast ::text or ::text[] where the
+// column's type (or its array's element type) has no native decoding.
+func (c Column) SelectExpr(ident string) string {
+	switch {
+	case c.CastText:
+		return ident + "::text"
+	case c.CastTextArray:
+		return ident + "::text[]"
+	}
+	return ident
 }
 
 // PlanColumn decides the decoding of a column from its type OID and typmod.
@@ -155,7 +263,16 @@ type Column struct {
 // only when Parquet can hold it (0 <= s <= p); a numeric without typmod, with
 // p > 76, or with a negative scale or a scale above the precision (allowed
 // since PostgreSQL 15) becomes KindNumericString, which loses nothing.
+//
+// PlanColumn knows base types by OID only; PlanType plans any type tree
+// (arrays, composites, ranges, enums, extension types) with options.
 func PlanColumn(name string, typeOID uint32, typmod int32, pgType string) Column {
+	return PlanType(name, &TypeDesc{OID: typeOID, Typmod: typmod, PGType: pgType}, pgType, PlanOptions{})
+}
+
+// planScalar plans a base type known by OID, as PlanColumn always did: a
+// type without a native decoding gets KindString with CastText.
+func planScalar(name string, typeOID uint32, typmod int32, pgType string) Column {
 	c := Column{Name: name, TypeOID: typeOID, Typmod: typmod, PGType: pgType}
 	switch typeOID {
 	case oidBool:
@@ -279,6 +396,9 @@ func arrowType(c Column) (arrow.DataType, error) {
 			return nil, fmt.Errorf("column %q (%s): invalid decimal256 precision/scale (%d,%d)", c.Name, c.PGType, c.Precision, c.Scale)
 		}
 		return &arrow.Decimal256Type{Precision: c.Precision, Scale: c.Scale}, nil
+	}
+	if c.Kind > KindNumericString {
+		return treeArrowType(c)
 	}
 	return nil, fmt.Errorf("column %q (%s): invalid %v", c.Name, c.PGType, c.Kind)
 }

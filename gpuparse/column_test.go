@@ -43,11 +43,13 @@ func TestPlanColumn(t *testing.T) {
 		{oidNumeric, numTypmod(5, -2), KindNumericString, 0, 0, false}, // PG15 negative scale
 		{oidNumeric, numTypmod(2, 5), KindNumericString, 0, 0, false},  // PG15 scale > precision
 		{oidNumeric, 3, KindNumericString, 0, 0, false},
-		{26, -1, KindString, 0, 0, true},    // oid
-		{1186, -1, KindString, 0, 0, true},  // interval
-		{1083, -1, KindString, 0, 0, true},  // time
-		{1007, -1, KindString, 0, 0, true},  // int4[]
-		{99999, -1, KindString, 0, 0, true}, // an enum or other user type
+		{26, -1, KindUint32, 0, 0, false},     // oid
+		{1186, -1, KindInterval, 0, 0, false}, // interval
+		{1083, -1, KindTime, 0, 0, false},     // time
+		{869, -1, KindString, 0, 0, true},     // inet
+		{600, -1, KindString, 0, 0, true},     // point
+		{1007, -1, KindString, 0, 0, true},    // int4[]
+		{99999, -1, KindString, 0, 0, true},   // an enum or other user type
 	}
 	for _, tt := range tests {
 		c := PlanColumn("col", tt.oid, tt.typmod, "t")
@@ -84,7 +86,7 @@ func TestArrowSchema(t *testing.T) {
 		numCol("n128", 12, 2),
 		numCol("n256", 50, 4),
 		PlanColumn("n", oidNumeric, -1, "numeric"),
-		PlanColumn("iv", 1186, -1, "interval"),
+		PlanColumn("ip", 869, -1, "inet"),
 	}
 	jsonType, _ := extensions.NewJSONType(arrow.BinaryTypes.String)
 	want := []arrow.DataType{

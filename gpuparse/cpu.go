@@ -65,6 +65,7 @@ type colPlan struct {
 	prec   int
 	scale  int
 	limit  [4]uint64 // 10^prec, for decimals
+	tree   *tnode    // the kinds after KindNumericString: decoded by tree.go into a builder
 }
 
 // NewCPUDecoder returns the pure-Go decoder for these columns, allocating
@@ -107,6 +108,9 @@ func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
 			p.width = decimal256Len
 		case KindString, KindBinary, KindJSON, KindJSONB, KindNumericString:
 			p.varlen = true
+		default:
+			p.tree = newTNode(c, "")
+			p.fixed = fixedLen(c.Kind)
 		}
 		if c.Kind == KindDecimal128 || c.Kind == KindDecimal256 {
 			p.prec, p.scale = int(c.Precision), int(c.Scale)
@@ -151,6 +155,7 @@ type colState struct {
 	u64  []uint64
 	offs []int32
 	dpos int
+	bld  array.Builder // tree kinds
 }
 
 // Decode decodes the tuples of c into a record batch with one row per tuple.
@@ -261,6 +266,13 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 			if l > len(rest)-fieldLenLen {
 				return 0, d.errAt(c, at(), rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, len(rest)-fieldLenLen)
 			}
+			if t := st[ci].tree; t != nil {
+				if e := t.check(rest[fieldLenLen : fieldLenLen+l]); e != nil {
+					return 0, d.errAt(c, at()+fieldLenLen+e.off, rows, ci, "%s", e.msg)
+				}
+				rest = rest[fieldLenLen+l:]
+				continue
+			}
 			if w > 0 {
 				rest = rest[fieldLenLen+l:]
 				continue
@@ -313,9 +325,19 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		for _, b := range all {
 			b.Release()
 		}
+		for ci := range st {
+			if st[ci].bld != nil {
+				st[ci].bld.Release()
+			}
+		}
 	}()
 	for ci := range st {
 		s := &st[ci]
+		if s.tree != nil {
+			s.bld = array.NewBuilder(d.mem, s.dtype)
+			s.bld.Reserve(rows)
+			continue
+		}
 		if s.nulls > 0 {
 			s.valid, s.validB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), &all)
 			clear(s.validB)
@@ -358,11 +380,17 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 			if l < 0 {
 				if s.offs != nil {
 					s.offs[row] = int32(s.dpos)
+				} else if s.bld != nil {
+					s.bld.AppendNull()
 				}
 				continue
 			}
 			start := pos
 			pos += l
+			if s.bld != nil {
+				s.tree.appendValue(s.bld, data[start:pos])
+				continue
+			}
 			if s.validB != nil {
 				s.validB[row>>3] |= 1 << (row & 7)
 			}
@@ -387,7 +415,7 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 				v := int64(binary.BigEndian.Uint64(data[start:]))
 				if v != math.MaxInt64 && v != math.MinInt64 {
 					if v >= math.MaxInt64-pgEpochMicros {
-						return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (and not +infinity)", v)
+						return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (%s: µs since 1970 overflow int64 past 294246 AD); export timestamps exactly as text with --timestamp text", v, formatTimestamp(nil, v, false))
 					}
 					v += pgEpochMicros
 				}
@@ -439,6 +467,10 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 	}()
 	for ci := range st {
 		s := &st[ci]
+		if s.bld != nil {
+			arrs[ci] = s.bld.NewArray()
+			continue
+		}
 		bufs := []*memory.Buffer{s.valid, s.vals}
 		if s.varlen {
 			s.offs[rows] = int32(s.dpos)
@@ -462,11 +494,11 @@ func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body 
 	typ := func() string { return fmt.Sprintf("%s(%d,%d)", s.kind, s.prec, s.scale) }
 	switch h.sign {
 	case numericNaN:
-		return d.errAt(c, start, row, ci, "NaN does not fit %s; export the column as text", typ())
+		return d.errAt(c, start, row, ci, "NaN does not fit %s; %s", typ(), numericRemedy)
 	case numericPInf:
-		return d.errAt(c, start, row, ci, "Infinity does not fit %s; export the column as text", typ())
+		return d.errAt(c, start, row, ci, "Infinity does not fit %s; %s", typ(), numericRemedy)
 	case numericNInf:
-		return d.errAt(c, start, row, ci, "-Infinity does not fit %s; export the column as text", typ())
+		return d.errAt(c, start, row, ci, "-Infinity does not fit %s; %s", typ(), numericRemedy)
 	}
 	mag, res, bad := numericUnscaled(digits, h.weight, s.scale, s.prec, &s.limit)
 	if res != decOK && res != decBadDigit {
@@ -480,9 +512,9 @@ func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body 
 	case decBadDigit:
 		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
 	case decTooBig:
-		return d.errAt(c, start, row, ci, "numeric %s needs more than %d digits of precision: does not fit %s; export the column as text", numericForMessage(h, digits), s.prec, typ())
+		return d.errAt(c, start, row, ci, "numeric %s needs more than %d digits of precision: does not fit %s; %s", numericForMessage(h, digits), s.prec, typ(), numericRemedy)
 	case decBeyondScale:
-		return d.errAt(c, start, row, ci, "numeric %s has non-zero digits beyond scale %d: does not fit %s; export the column as text", numericForMessage(h, digits), s.scale, typ())
+		return d.errAt(c, start, row, ci, "numeric %s has non-zero digits beyond scale %d: does not fit %s; %s", numericForMessage(h, digits), s.scale, typ(), numericRemedy)
 	}
 	if h.sign == numericNeg {
 		negate256(&mag)

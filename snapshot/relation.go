@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
 )
 
 // Querier is the part of a connection that catalog reads need; *pgx.Conn satisfies it.
@@ -31,6 +33,14 @@ type Column struct {
 	PGType string
 	// NotNull reports a NOT NULL constraint.
 	NotNull bool
+	// Dims is pg_attribute.attndims: the dimensions an array column was declared with (0 when
+	// not declared, e.g. a column made by CREATE TABLE AS).
+	Dims int
+	// Type is the column's type tree as COPY BINARY sends it: domains resolved at every level,
+	// array element types, composite attributes, range subtypes, multiranges' range types, and
+	// money's fraction digits, read from the catalog inside the snapshot. Never nil after
+	// Resolve.
+	Type *gpuparse.TypeDesc
 }
 
 // Ident is the column name quoted for SQL.
@@ -118,7 +128,7 @@ func Resolve(ctx context.Context, q Querier, table string, columns []string, rol
 
 func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]Column, error) {
 	rows, err := q.Query(ctx, `SELECT a.attnum, a.attname, a.atttypid, a.atttypmod,
-			format_type(a.atttypid, a.atttypmod), a.attnotnull
+			format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attndims
 		FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, oid)
 	if err != nil {
@@ -126,16 +136,21 @@ func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]C
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
 		var c Column
-		err := r.Scan(&c.Attnum, &c.Name, &c.TypeOID, &c.Typmod, &c.PGType, &c.NotNull)
+		err := r.Scan(&c.Attnum, &c.Name, &c.TypeOID, &c.Typmod, &c.PGType, &c.NotNull, &c.Dims)
 		return c, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read columns: %w", err)
 	}
+	types := &typeReader{q: q}
 	for i := range all {
-		if err := resolveDomain(ctx, q, &all[i]); err != nil {
-			return nil, err
+		c := &all[i]
+		t, err := types.describe(ctx, c.TypeOID, c.Typmod, c.Dims, 0)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
+		c.Type = t
+		c.TypeOID, c.Typmod = t.OID, t.Typmod
 	}
 	if len(want) == 0 {
 		if len(all) == 0 {
@@ -161,25 +176,6 @@ func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]C
 		picked = append(picked, c)
 	}
 	return picked, nil
-}
-
-// resolveDomain replaces a domain type by its base type (through nested domains): COPY
-// BINARY sends a domain's value in its base type's binary form.
-func resolveDomain(ctx context.Context, q Querier, c *Column) error {
-	for depth := 0; depth < 64; depth++ {
-		var typtype string
-		var base uint32
-		var typmod int32
-		if err := q.QueryRow(ctx, `SELECT typtype::text, typbasetype, typtypmod FROM pg_type WHERE oid = $1`, c.TypeOID).
-			Scan(&typtype, &base, &typmod); err != nil {
-			return fmt.Errorf("column %q: read type %d: %w", c.Name, c.TypeOID, err)
-		}
-		if typtype != "d" {
-			return nil
-		}
-		c.TypeOID, c.Typmod = base, typmod
-	}
-	return fmt.Errorf("column %q: domain nesting too deep", c.Name)
 }
 
 func checkPrivileges(ctx context.Context, q Querier, rel *Relation, role string) error {
@@ -278,4 +274,129 @@ func estimateRows(members []member) int64 {
 		n += m.tuples
 	}
 	return n
+}
+
+// maxTypeDepth bounds the nesting of domains, arrays, composites and ranges followed when
+// describing a type.
+const maxTypeDepth = 64
+
+// typeReader describes types from the catalog for one Resolve, caching money's scale.
+type typeReader struct {
+	q          Querier
+	moneyScale *int32
+}
+
+// describe reads the type tree of type oid with typmod (and dims, for an array column's
+// declared dimensions): domains are resolved to their base type (a domain's typmod applies
+// when typmod is -1), arrays get their element type, composites their live attributes, ranges
+// their subtype and multiranges their range type.
+func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dims int, depth int) (*gpuparse.TypeDesc, error) {
+	sendOID := oid
+	for ; depth < maxTypeDepth; depth++ {
+		var (
+			typtype, name, category string
+			base, elem, relid       uint32
+			subtype, rangeOfMulti   uint32
+			domainTypmod, typlen    int32
+			pgType                  string
+		)
+		err := r.q.QueryRow(ctx, `SELECT t.typtype::text, t.typname::text, t.typcategory::text, t.typbasetype, t.typelem,
+				t.typrelid, coalesce((SELECT rngsubtype FROM pg_range WHERE rngtypid = t.oid), 0),
+				coalesce((SELECT rngtypid FROM pg_range WHERE rngmultitypid = t.oid), 0), t.typtypmod, t.typlen::int4,
+				format_type(t.oid, $2)
+			FROM pg_type t WHERE t.oid = $1`, oid, typmod).
+			Scan(&typtype, &name, &category, &base, &elem, &relid, &subtype, &rangeOfMulti, &domainTypmod, &typlen, &pgType)
+		if err != nil {
+			return nil, fmt.Errorf("read type %d: %w", oid, err)
+		}
+		if typtype == "d" {
+			oid = base
+			if typmod < 0 {
+				typmod = domainTypmod
+			}
+			continue
+		}
+		t := &gpuparse.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: name, PGType: pgType}
+		switch {
+		case category == "A" && elem != 0 && typlen == -1:
+			t.Class, t.Dims = gpuparse.ClassArray, max(dims, 1)
+			if t.Elem, err = r.describe(ctx, elem, typmod, 0, depth+1); err != nil {
+				return nil, err
+			}
+			t.Elem.SendOID = elem
+		case typtype == "c":
+			t.Class = gpuparse.ClassComposite
+			if t.Fields, err = r.fields(ctx, relid, depth); err != nil {
+				return nil, fmt.Errorf("type %s: %w", pgType, err)
+			}
+		case typtype == "e":
+			t.Class = gpuparse.ClassEnum
+		case typtype == "r" && subtype != 0:
+			t.Class = gpuparse.ClassRange
+			if t.Elem, err = r.describe(ctx, subtype, -1, 0, depth+1); err != nil {
+				return nil, err
+			}
+			t.Elem.SendOID = 0
+		case typtype == "m" && rangeOfMulti != 0:
+			t.Class = gpuparse.ClassMultirange
+			if t.Elem, err = r.describe(ctx, rangeOfMulti, -1, 0, depth+1); err != nil {
+				return nil, err
+			}
+			t.Elem.SendOID = 0
+		case name == "money" && oid == moneyOID:
+			if t.MoneyScale, err = r.money(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("type %d: domains, arrays or composites nested too deep", oid)
+}
+
+// moneyOID is the OID of the money type.
+const moneyOID = 790
+
+// fields describes the live attributes of a composite type's relation.
+func (r *typeReader) fields(ctx context.Context, relid uint32, depth int) ([]gpuparse.FieldDesc, error) {
+	rows, err := r.q.Query(ctx, `SELECT attname::text, atttypid, atttypmod, attndims FROM pg_attribute
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relid)
+	if err != nil {
+		return nil, fmt.Errorf("read attributes: %w", err)
+	}
+	type attr struct {
+		name   string
+		oid    uint32
+		typmod int32
+		dims   int
+	}
+	attrs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (attr, error) {
+		var a attr
+		err := row.Scan(&a.name, &a.oid, &a.typmod, &a.dims)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read attributes: %w", err)
+	}
+	out := make([]gpuparse.FieldDesc, len(attrs))
+	for i, a := range attrs {
+		t, err := r.describe(ctx, a.oid, a.typmod, a.dims, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", a.name, err)
+		}
+		out[i] = gpuparse.FieldDesc{Name: a.name, Type: t}
+	}
+	return out, nil
+}
+
+// money reads the number of fraction digits money values have in this session (lc_monetary's):
+// casting money to numeric gives exactly that scale.
+func (r *typeReader) money(ctx context.Context) (int32, error) {
+	if r.moneyScale == nil {
+		var s int32
+		if err := r.q.QueryRow(ctx, `SELECT scale('0'::money::numeric)`).Scan(&s); err != nil {
+			return 0, fmt.Errorf("read money's fraction digits: %w", err)
+		}
+		r.moneyScale = &s
+	}
+	return *r.moneyScale, nil
 }

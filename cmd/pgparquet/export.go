@@ -29,6 +29,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		bufferSize  string
 		logFormat   string
 		noProgress  bool
+		asText      string
 	)
 	fs.StringVar(&dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
 	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
@@ -46,6 +47,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
 	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
+	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
+	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -60,6 +64,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if columns != "" {
 		for _, c := range strings.Split(columns, ",") {
 			opts.Columns = append(opts.Columns, strings.TrimSpace(c))
+		}
+	}
+	if asText != "" {
+		for _, c := range strings.Split(asText, ",") {
+			opts.AsText = append(opts.AsText, strings.TrimSpace(c))
 		}
 	}
 	opts.GPU = export.GPUMode(gpu)

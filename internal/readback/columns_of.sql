@@ -2,7 +2,7 @@
 -- in attnum order, with the type of each column resolved through any chain of domains to its
 -- base type.
 WITH RECURSIVE cols AS (
-    SELECT a.attnum, a.attname::text AS name, a.atttypid AS typ
+    SELECT a.attnum, a.attname::text AS name, a.atttypid AS typ, a.attndims AS dims
     FROM pg_catalog.pg_attribute a
     WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
 ), base (attnum, typ, depth) AS (
@@ -14,6 +14,7 @@ WITH RECURSIVE cols AS (
     WHERE t.typtype = 'd'
 )
 SELECT c.name,
-       (SELECT b.typ FROM base b WHERE b.attnum = c.attnum ORDER BY b.depth DESC LIMIT 1)
+       (SELECT b.typ FROM base b WHERE b.attnum = c.attnum ORDER BY b.depth DESC LIMIT 1),
+       c.dims
 FROM cols c
 ORDER BY c.attnum

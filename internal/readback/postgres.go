@@ -3,6 +3,7 @@ package readback
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -22,6 +23,15 @@ type PGColumn struct {
 	// TypeOID is the OID of the column's type, with domains resolved to their base type by the
 	// caller (ColumnsOf does it); it picks the canonical expression.
 	TypeOID uint32
+	// Dims is pg_attribute.attndims (ColumnsOf reads it): an array column's values are compared
+	// as that many nested lists (at least one).
+	Dims int
+	// TimestampText compares timestamp and timestamptz values (anywhere in the column's type)
+	// in the exporter's text form (--timestamp text): PostgreSQL's ISO output, timestamptz in
+	// UTC with "+00" before any " BC". The server's DateStyle must be ISO (the default).
+	TimestampText bool
+	// AsText compares the column's text output (col::text), for columns exported as text.
+	AsText bool
 }
 
 //go:embed columns_of.sql
@@ -37,7 +47,7 @@ func ColumnsOf(ctx context.Context, q Querier, table string) ([]PGColumn, error)
 	}
 	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PGColumn, error) {
 		var c PGColumn
-		err := r.Scan(&c.Name, &c.TypeOID)
+		err := r.Scan(&c.Name, &c.TypeOID, &c.Dims)
 		return c, err
 	})
 	if err != nil {
@@ -68,6 +78,7 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 	oids := make([]uint32, len(cols))
 	exprs := make([]string, len(cols))
 	needsExactExtract := false
+	var jsonCols []bool
 	for i, c := range cols {
 		if seen[c.Name] {
 			return nil, fmt.Errorf("read %s from postgres: column %s given twice", table, c.Name)
@@ -77,7 +88,12 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 			key = i
 		}
 		oids[i] = c.TypeOID
-		exprs[i] = canonicalExpr(c) + " AS " + pgx.Identifier{c.Name}.Sanitize()
+		expr, isJSON, err := canonicalColumn(ctx, q, c)
+		if err != nil {
+			return nil, fmt.Errorf("read %s from postgres: column %s: %w", table, c.Name, err)
+		}
+		jsonCols = append(jsonCols, isJSON)
+		exprs[i] = expr + " AS " + pgx.Identifier{c.Name}.Sanitize()
 		if c.TypeOID == pgtype.TimestampOID || c.TypeOID == pgtype.TimestamptzOID {
 			needsExactExtract = true
 		}
@@ -120,6 +136,17 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 	if err != nil {
 		return nil, fmt.Errorf("read %s from postgres: %w\nquery: %s", table, err, sql)
 	}
+	for _, row := range out {
+		for i, cell := range row {
+			if cell != nil && jsonCols[i] {
+				canon, err := canonicalJSON(*cell)
+				if err != nil {
+					return nil, fmt.Errorf("read %s from postgres: column %s: %w", table, cols[i].Name, err)
+				}
+				row[i] = &canon
+			}
+		}
+	}
 	if err := sortRows(out, key, sortColumn); err != nil {
 		return nil, fmt.Errorf("read %s from postgres: %w", table, err)
 	}
@@ -145,45 +172,325 @@ func queryRow(ctx context.Context, q Querier, sql string, args []any, dest ...an
 	return rows.Err()
 }
 
-// canonicalExpr returns the SQL expression giving column c's canonical text (NULL for NULL).
-func canonicalExpr(c PGColumn) string {
-	col := pgx.Identifier{c.Name}.Sanitize()
-	switch c.TypeOID {
+// scalarExpr returns the SQL expression giving the canonical text of a value e (an SQL
+// expression) of base type oid (NULL for NULL), or "" when the type's canonical form is not
+// text (time zones and intervals, compared as lists).
+func scalarExpr(e string, oid uint32, tsText bool) string {
+	switch oid {
 	case pgtype.BoolOID:
-		return "CASE WHEN " + col + " IS NULL THEN NULL WHEN " + col + " THEN 't' ELSE 'f' END"
+		return "CASE WHEN " + e + " IS NULL THEN NULL WHEN " + e + " THEN 't' ELSE 'f' END"
 	case pgtype.Float4OID:
-		return "encode(float4send(" + col + "), 'hex')"
+		return "encode(float4send(" + e + "), 'hex')"
 	case pgtype.Float8OID:
-		return "encode(float8send(" + col + "), 'hex')"
+		return "encode(float8send(" + e + "), 'hex')"
 	case pgtype.BPCharOID:
 		// concat calls bpcharout, which keeps the padding that ::text strips.
-		return "CASE WHEN " + col + " IS NULL THEN NULL ELSE concat(" + col + ") END"
+		return "CASE WHEN " + e + " IS NULL THEN NULL ELSE concat(" + e + ") END"
 	case pgtype.ByteaOID:
-		return "encode(" + col + ", 'hex')"
+		return "encode(" + e + ", 'hex')"
 	case pgtype.UUIDOID:
-		return "replace(" + col + "::text, '-', '')"
+		return "replace(" + e + "::text, '-', '')"
 	case pgtype.DateOID:
-		return "CASE WHEN " + col + " IS NULL THEN NULL" +
-			" WHEN isfinite(" + col + ") THEN (" + col + " - date '1970-01-01')::text" +
-			" WHEN " + col + " > date '1970-01-01' THEN '2147483647' ELSE '-2147483648' END"
+		return "CASE WHEN " + e + " IS NULL THEN NULL" +
+			" WHEN isfinite(" + e + ") THEN (" + e + " - date '1970-01-01')::text" +
+			" WHEN " + e + " > date '1970-01-01' THEN '2147483647' ELSE '-2147483648' END"
 	case pgtype.TimestampOID, pgtype.TimestamptzOID:
+		if tsText {
+			if oid == pgtype.TimestampOID {
+				return e + "::text"
+			}
+			return "CASE WHEN isfinite(" + e + ") THEN regexp_replace((" + e + " AT TIME ZONE 'UTC')::text, '( BC)?$', '+00\\1')" +
+				" ELSE " + e + "::text END"
+		}
 		// Days times a day's microseconds plus the time of day's, all in numeric: exact, and not
 		// limited to int64 (PostgreSQL timestamps run to 294276 AD, past int64 microseconds
 		// since 1970 at 294247-01-10 04:00:54.775807 UTC; such rows then show up in Diff instead
 		// of failing the query). extract(epoch FROM timestamp) itself is not used: PostgreSQL
 		// rounds it to 16 significant digits for timestamps past that point. extract from a time
 		// returns an exact numeric since PostgreSQL 14.
-		utc := col
-		if c.TypeOID == pgtype.TimestamptzOID {
-			utc = "(" + col + " AT TIME ZONE 'UTC')"
+		utc := e
+		if oid == pgtype.TimestamptzOID {
+			utc = "(" + e + " AT TIME ZONE 'UTC')"
 		}
-		return "CASE WHEN " + col + " IS NULL THEN NULL" +
-			" WHEN isfinite(" + col + ") THEN trunc((" + utc + "::date - date '1970-01-01')::numeric * 86400000000" +
+		return "CASE WHEN " + e + " IS NULL THEN NULL" +
+			" WHEN isfinite(" + e + ") THEN trunc((" + utc + "::date - date '1970-01-01')::numeric * 86400000000" +
 			" + extract(epoch FROM " + utc + "::time) * 1000000)::text" +
-			" WHEN " + col + " > 'epoch' THEN '9223372036854775807' ELSE '-9223372036854775808' END"
+			" WHEN " + e + " > 'epoch' THEN '9223372036854775807' ELSE '-9223372036854775808' END"
+	case oidTime:
+		return "(extract(epoch FROM " + e + ") * 1000000)::int8::text"
+	case oidMoney:
+		return e + "::numeric::text"
+	case oidTimeTZ, oidInterval:
+		return ""
 	default:
-		// Integers, numeric (text output has exactly the declared scale), text, varchar, name,
-		// json, jsonb, and every type the exporter writes as its text form.
-		return col + "::text"
+		// Integers, oid, xid, cid, xid8, numeric (text output has exactly the declared scale),
+		// text, varchar, name, citext, json, jsonb, xml, enums, and every type the exporter
+		// writes as its text form.
+		return e + "::text"
 	}
+}
+
+// OIDs of types pgtype does not name.
+const (
+	oidOID      = 26
+	oidXID      = 28
+	oidCID      = 29
+	oidXML      = 142
+	oidMoney    = 790
+	oidTime     = 1083
+	oidInterval = 1186
+	oidTimeTZ   = 1266
+	oidXID8     = 5069
+)
+
+// nativeOIDs are the base types the exporter decodes natively (others, xml among them, it exports
+// as text); citext is known by name.
+var nativeOIDs = map[uint32]bool{
+	pgtype.BoolOID: true, pgtype.ByteaOID: true, pgtype.NameOID: true, pgtype.Int8OID: true, pgtype.Int2OID: true,
+	pgtype.Int4OID: true, pgtype.TextOID: true, pgtype.JSONOID: true, pgtype.Float4OID: true, pgtype.Float8OID: true,
+	pgtype.BPCharOID: true, pgtype.VarcharOID: true, pgtype.DateOID: true, pgtype.TimestampOID: true,
+	pgtype.TimestamptzOID: true, pgtype.NumericOID: true, pgtype.UUIDOID: true, pgtype.JSONBOID: true,
+	oidOID: true, oidXID: true, oidCID: true, oidXID8: true, oidMoney: true, oidTime: true, oidTimeTZ: true,
+	oidInterval: true,
+}
+
+// typeNode is a column's type as the catalog describes it, domains resolved.
+type typeNode struct {
+	oid    uint32
+	name   string
+	class  string // "b" base, "a" array, "c" composite, "e" enum, "r" range, "m" multirange
+	elem   *typeNode
+	fields []fieldNode
+	dims   int
+}
+
+type fieldNode struct {
+	name string
+	typ  *typeNode
+}
+
+// native reports whether the exporter decodes the type natively (else as text).
+func (t *typeNode) native() bool {
+	switch t.class {
+	case "e":
+		return true
+	case "a", "r", "m":
+		// An array of a type without native decoding is exported as a list of text; a range or
+		// multirange as its text.
+		return t.elem != nil && t.elem.native()
+	case "c":
+		for _, f := range t.fields {
+			if !f.typ.native() {
+				return false
+			}
+		}
+		return len(t.fields) > 0
+	}
+	return nativeOIDs[t.oid] || t.name == "citext"
+}
+
+// readType reads the type tree of oid from the catalog.
+func readType(ctx context.Context, q Querier, oid uint32, dims, depth int) (*typeNode, error) {
+	if depth > 32 {
+		return nil, fmt.Errorf("type %d nested too deep", oid)
+	}
+	var typtype, name, category string
+	var base, elem, relid, subtype, rangeOf uint32
+	var typlen int32
+	err := queryRow(ctx, q, `SELECT t.typtype::text, t.typname::text, t.typcategory::text, t.typbasetype, t.typelem, t.typrelid,
+			coalesce((SELECT rngsubtype FROM pg_range WHERE rngtypid = t.oid), 0),
+			coalesce((SELECT rngtypid FROM pg_range WHERE rngmultitypid = t.oid), 0), t.typlen::int4
+		FROM pg_type t WHERE t.oid = $1`, []any{oid}, &typtype, &name, &category, &base, &elem, &relid, &subtype, &rangeOf, &typlen)
+	if err != nil {
+		return nil, fmt.Errorf("read type %d: %w", oid, err)
+	}
+	t := &typeNode{oid: oid, name: name, class: "b"}
+	switch {
+	case typtype == "d":
+		return readType(ctx, q, base, dims, depth+1)
+	case category == "A" && elem != 0 && typlen == -1:
+		t.class, t.dims = "a", max(dims, 1)
+		t.elem, err = readType(ctx, q, elem, 0, depth+1)
+	case typtype == "c":
+		t.class = "c"
+		var rows pgx.Rows
+		rows, err = q.Query(ctx, `SELECT attname::text, atttypid, attndims FROM pg_attribute
+			WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relid)
+		if err != nil {
+			return nil, err
+		}
+		type attr struct {
+			name string
+			oid  uint32
+			dims int
+		}
+		var attrs []attr
+		attrs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (attr, error) {
+			var a attr
+			return a, r.Scan(&a.name, &a.oid, &a.dims)
+		})
+		for _, a := range attrs {
+			ft, ferr := readType(ctx, q, a.oid, a.dims, depth+1)
+			if ferr != nil {
+				return nil, ferr
+			}
+			t.fields = append(t.fields, fieldNode{a.name, ft})
+		}
+	case typtype == "e":
+		t.class = "e"
+	case typtype == "r" && subtype != 0:
+		t.class = "r"
+		t.elem, err = readType(ctx, q, subtype, 0, depth+1)
+	case typtype == "m" && rangeOf != 0:
+		t.class = "m"
+		t.elem, err = readType(ctx, q, rangeOf, 0, depth+1)
+	}
+	return t, err
+}
+
+// canonicalColumn returns the SQL expression giving column c's canonical text (NULL for NULL)
+// and whether that text is JSON (nested values: lists, structs), which FromPostgres then
+// re-encodes as canonicalJSON.
+func canonicalColumn(ctx context.Context, q Querier, c PGColumn) (string, bool, error) {
+	col := pgx.Identifier{c.Name}.Sanitize()
+	if c.AsText {
+		return col + "::text", false, nil
+	}
+	t, err := readType(ctx, q, c.TypeOID, c.Dims, 0)
+	if err != nil {
+		return "", false, err
+	}
+	e, isJSON := canonical(col, t, c.TimestampText, 0)
+	if isJSON {
+		return "(" + e + ")::text", true, nil
+	}
+	return e, false, nil
+}
+
+// canonical returns the expression of value e's canonical form: text for scalars, jsonb for
+// nested values (arrays as nested JSON arrays, composites, ranges, time zones and intervals as
+// JSON arrays of their fields in the exporter's struct order, every leaf its canonical text).
+func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
+	if t.class != "a" && !t.native() {
+		return e + "::text", false
+	}
+	j := func(e string, t *typeNode) string {
+		s, isJSON := canonical(e, t, tsText, depth+1)
+		if isJSON {
+			return s
+		}
+		return "to_jsonb(" + s + ")"
+	}
+	orNull := func(body string) string {
+		return "CASE WHEN num_nulls(" + e + ") = 1 THEN NULL ELSE " + body + " END"
+	}
+	boolText := func(b string) string { return "to_jsonb(CASE WHEN " + b + " THEN 't' ELSE 'f' END)" }
+	switch t.class {
+	case "a":
+		idx := make([]string, t.dims)
+		for k := range idx {
+			idx[k] = fmt.Sprintf("i%d_%d", depth, k)
+		}
+		elem := "(" + e + ")"
+		for _, i := range idx {
+			elem += "[" + i + "]"
+		}
+		var leaf string
+		if t.elem.native() {
+			leaf = j(elem, t.elem)
+		} else {
+			leaf = "to_jsonb(" + elem + "::text)"
+		}
+		body := leaf
+		for k := t.dims - 1; k >= 0; k-- {
+			body = fmt.Sprintf("(SELECT coalesce(jsonb_agg(%s ORDER BY %s), '[]'::jsonb) FROM generate_subscripts(%s, %d) AS %s)", body, idx[k], e, k+1, idx[k])
+		}
+		return orNull(body), true
+	case "c":
+		parts := make([]string, len(t.fields))
+		for i, f := range t.fields {
+			parts[i] = j("("+e+")."+pgx.Identifier{f.name}.Sanitize(), f.typ)
+		}
+		return orNull("jsonb_build_array(" + strings.Join(parts, ", ") + ")"), true
+	case "r":
+		return orNull("jsonb_build_array(" + j("lower("+e+")", t.elem) + ", " + j("upper("+e+")", t.elem) + ", " +
+			boolText("lower_inc("+e+")") + ", " + boolText("upper_inc("+e+")") + ", " + boolText("isempty("+e+")") + ")"), true
+	case "m":
+		r, i := fmt.Sprintf("r%d", depth), fmt.Sprintf("o%d", depth)
+		return orNull(fmt.Sprintf("(SELECT coalesce(jsonb_agg(%s ORDER BY %s), '[]'::jsonb) FROM unnest(%s) WITH ORDINALITY AS u%d(%s, %s))",
+			j(r, t.elem), i, e, depth, r, i)), true
+	}
+	switch t.oid {
+	case oidTimeTZ:
+		return orNull("jsonb_build_array(to_jsonb((extract(epoch FROM (" + e + ")::time) * 1000000)::int8::text), " +
+			"to_jsonb(extract(timezone FROM " + e + ")::int8::text))"), true
+	case oidInterval:
+		return orNull("jsonb_build_array(to_jsonb((extract(year FROM " + e + ") * 12 + extract(month FROM " + e + "))::int8::text), " +
+			"to_jsonb(extract(day FROM " + e + ")::int8::text), " +
+			"to_jsonb((extract(hour FROM " + e + ") * 3600000000 + extract(minute FROM " + e + ") * 60000000 + extract(microseconds FROM " + e + "))::int8::text))"), true
+	}
+	return scalarExpr(e, t.oid, tsText), false
+}
+
+// canonicalJSON re-encodes JSON text in the canonical form readback.py writes (Python's
+// json.dumps with ensure_ascii=False and compact separators): arrays of strings, nulls and
+// arrays only.
+func canonicalJSON(s string) (string, error) {
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return "", fmt.Errorf("canonical JSON of %.80q: %w", s, err)
+	}
+	var b strings.Builder
+	if err := writeCanonical(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func writeCanonical(b *strings.Builder, v any) error {
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case string:
+		b.WriteByte('"')
+		for _, r := range v {
+			switch r {
+			case '"':
+				b.WriteString(`\"`)
+			case '\\':
+				b.WriteString(`\\`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			default:
+				if r < 0x20 {
+					fmt.Fprintf(b, `\u%04x`, r)
+				} else {
+					b.WriteRune(r)
+				}
+			}
+		}
+		b.WriteByte('"')
+	case []any:
+		b.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeCanonical(b, x); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	default:
+		return fmt.Errorf("canonical JSON: unexpected %T %v", v, v)
+	}
+	return nil
 }

@@ -17,7 +17,17 @@
 //     -2147483648 (int32 max and min)
 //   - timestamp and timestamptz: microseconds since 1970-01-01 00:00:00 UTC; infinity and
 //     -infinity are 9223372036854775807 and -9223372036854775808 (int64 max and min)
-//   - any other PostgreSQL type: its text output, which the exporter writes as a string
+//   - oid, xid, cid, xid8 / uint32, uint64: decimal digits; money / decimal(19,d): as numeric
+//   - time / time64[us]: microseconds since midnight (24:00:00 is 86400000000)
+//   - nested values, as compact JSON (Python's json.dumps with ensure_ascii=False) of arrays
+//     whose leaves are the canonical strings above or null: arrays / lists as (nested) arrays;
+//     composites / structs, ranges (lower, upper, lower_inc, upper_inc, empty), timetz (time,
+//     utc_offset_seconds) and interval (months, days, microseconds) as arrays of their fields
+//     in order; multiranges as arrays of ranges
+//   - with PGColumn.TimestampText, timestamps as PostgreSQL's ISO text in UTC
+//   - any other PostgreSQL type (xml, inet, geometric, ...; composites and ranges holding one):
+//     its text output, which the exporter writes as a string; arrays of such types: lists of
+//     their elements' text
 //
 // A Parquet column of a type with no canonical form makes FromParquet fail, naming the column, so
 // a new type is never compared loosely. Rows are ordered by the integer value of a sort column,

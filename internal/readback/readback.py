@@ -110,6 +110,14 @@ def fmt_hex(value):
     return None if value is None else bytes(value).hex()
 
 
+def top_level(value):
+    """A cell's canonical text: nested values (lists) as compact JSON, as the Go side writes
+    PostgreSQL's."""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # pyarrow
 
@@ -142,19 +150,43 @@ def read_pyarrow(files):
         col = []
         for t in tables:
             for chunk in t.column(i).chunks:
-                col.extend(_pyarrow_chunk(pa, pc, field.name, field.type, chunk))
+                col.extend(top_level(v) for v in _pyarrow_values(pa, pc, field.name, field.type, chunk))
         values.append(col)
     nrows = sum(t.num_rows for t in tables)
     rows = [[values[c][r] for c in range(len(columns))] for r in range(nrows)]
     return pa.__version__, columns, types, rows
 
 
-def _pyarrow_chunk(pa, pc, name, typ, chunk):
-    """Returns the canonical values of one chunk of column name, or raises for an unknown type."""
+def _pyarrow_values(pa, pc, name, typ, chunk):
+    """Returns the canonical values of one chunk: strings (or None) for scalars, Python lists
+    for lists and structs (struct fields in order), recursively."""
     t = pa.types
     if t.is_dictionary(typ):
         chunk = chunk.dictionary_decode()
         typ = typ.value_type
+    if t.is_list(typ) or t.is_large_list(typ):
+        inner = _pyarrow_values(pa, pc, name, typ.value_type, chunk.flatten())
+        out, k = [], 0
+        for n in chunk.value_lengths().to_pylist():
+            if n is None:
+                out.append(None)
+                continue
+            out.append(inner[k:k + n])
+            k += n
+        return out
+    if t.is_struct(typ):
+        kids = [
+            _pyarrow_values(pa, pc, f"{name}.{typ.field(j).name}", typ.field(j).type, a)
+            for j, a in enumerate(chunk.flatten())
+        ]
+        valid = chunk.is_valid().to_pylist()
+        return [[k[r] for k in kids] if valid[r] else None for r in range(len(chunk))]
+    return _pyarrow_chunk(pa, pc, name, typ, chunk)
+
+
+def _pyarrow_chunk(pa, pc, name, typ, chunk):
+    """Returns the canonical values of one chunk of a scalar column, or raises for an unknown type."""
+    t = pa.types
     if isinstance(typ, pa.BaseExtensionType):
         ext = typ.extension_name
         if ext == "arrow.uuid" and t.is_fixed_size_binary(typ.storage_type) and typ.storage_type.byte_width == 16:
@@ -187,6 +219,10 @@ def _pyarrow_chunk(pa, pc, name, typ, chunk):
         if typ.unit != "us":
             raise ReadbackError(f"pyarrow: column {name}: timestamp unit {typ.unit}, want us (type {typ})")
         return [fmt_int(v) for v in pc.cast(chunk, pa.int64()).to_pylist()]
+    if t.is_time64(typ):
+        if typ.unit != "us":
+            raise ReadbackError(f"pyarrow: column {name}: time unit {typ.unit}, want us (type {typ})")
+        return [fmt_int(v) for v in chunk.view(pa.int64()).to_pylist()]
     raise ReadbackError(f"pyarrow: column {name}: unsupported type {typ}")
 
 
@@ -233,50 +269,15 @@ def read_duckdb(files):
 
     columns = [name for name, _ in schemas[0]]
     types = dict(schemas[0])
+    try:
+        rel_types = con.sql(f"SELECT * FROM {scan(files[:1])}").types
+    except duckdb.Error as e:
+        raise ReadbackError(f"duckdb: read types of {files[0]}: {e}") from e
     exprs, convs = [], []
-    for name, typ in schemas[0]:
-        c = _sql_ident(name)
-        m = _DUCKDB_DECIMAL_RE.match(typ)
-        if typ == "BOOLEAN":
-            exprs.append(c)
-            convs.append(fmt_bool)
-        elif typ in _DUCKDB_INTS:
-            exprs.append(c)
-            convs.append(fmt_int)
-        elif typ == "FLOAT":
-            exprs.append(c)
-            convs.append(fmt_float32)
-        elif typ == "DOUBLE":
-            exprs.append(c)
-            convs.append(fmt_float64)
-        elif m:
-            exprs.append(c)
-            convs.append(lambda v, s=int(m.group(2)), n=name: None if v is None else fmt_decimal(v, s, n))
-        elif typ in ("VARCHAR", "JSON"):
-            exprs.append(c)
-            convs.append(fmt_str)
-        elif typ == "BLOB":
-            exprs.append(c)
-            convs.append(fmt_hex)
-        elif typ == "UUID":
-            exprs.append(c)
-            convs.append(lambda v: None if v is None else v.hex)
-        elif typ == "DATE":
-            # Date minus date is the difference of the stored day numbers, exact for every int32
-            # (DuckDB's +-infinity are +-2147483647), where Python dates stop at 1..9999 AD.
-            exprs.append(f"({c} - DATE '1970-01-01')")
-            convs.append(fmt_int)
-        elif typ in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
-            # epoch_us returns the stored microseconds but NULL for DuckDB's +-infinity, which
-            # are stored as +-9223372036854775807.
-            exprs.append(
-                f"CASE WHEN {c} = CAST('infinity' AS {typ}) THEN 9223372036854775807"
-                f" WHEN {c} = CAST('-infinity' AS {typ}) THEN -9223372036854775807"
-                f" ELSE epoch_us({c}) END"
-            )
-            convs.append(fmt_int)
-        else:
-            raise ReadbackError(f"duckdb: column {name}: unsupported type {typ}")
+    for name, dtype in zip(columns, rel_types):
+        sql, conv = _duckdb_expr(_sql_ident(name), dtype, name, 0)
+        exprs.append(sql)
+        convs.append(conv)
 
     sql = f"SELECT {', '.join(exprs)} FROM {scan(files)}"
     try:
@@ -288,11 +289,66 @@ def read_duckdb(files):
         row = []
         for name, conv, v in zip(columns, convs, r):
             try:
-                row.append(conv(v))
+                row.append(top_level(conv(v)))
             except ReadbackError as e:
                 raise ReadbackError(f"duckdb: column {name} ({types[name]}): {e}") from e
         rows.append(row)
     return duckdb.__version__, columns, types, rows
+
+
+def _duckdb_expr(c, dtype, name, depth):
+    """Returns the SQL expression reading value c of DuckDB type dtype and the Python function
+    turning the fetched value into its canonical form (str, None or list), recursively."""
+    if dtype.id == "list":
+        x = f"x{depth}"
+        inner_sql, inner_conv = _duckdb_expr(x, dtype.children[0][1], name, depth + 1)
+        sql = c if inner_sql == x else f"list_transform({c}, lambda {x}: {inner_sql})"
+        return sql, lambda v: None if v is None else [inner_conv(e) for e in v]
+    if dtype.id == "struct":
+        names, sqls, kid_convs = [], [], []
+        for fname, ftype in dtype.children:
+            fexpr = f"struct_extract({c}, {_sql_str(fname)})"
+            fsql, fconv = _duckdb_expr(fexpr, ftype, f"{name}.{fname}", depth + 1)
+            names.append(fname)
+            sqls.append(fsql)
+            kid_convs.append(fconv)
+        packed = ", ".join(f"{_sql_ident(n)} := {q}" for n, q in zip(names, sqls))
+        sql = f"CASE WHEN {c} IS NULL THEN NULL ELSE struct_pack({packed}) END"
+        return sql, lambda v: None if v is None else [f(v[n]) for n, f in zip(names, kid_convs)]
+    typ = str(dtype)
+    m = _DUCKDB_DECIMAL_RE.match(typ)
+    if typ == "BOOLEAN":
+        return c, fmt_bool
+    if typ in _DUCKDB_INTS:
+        return c, fmt_int
+    if typ == "FLOAT":
+        return c, fmt_float32
+    if typ == "DOUBLE":
+        return c, fmt_float64
+    if m:
+        return c, lambda v, s=int(m.group(2)), n=name: None if v is None else fmt_decimal(v, s, n)
+    if typ in ("VARCHAR", "JSON"):
+        return c, fmt_str
+    if typ == "BLOB":
+        return c, fmt_hex
+    if typ == "UUID":
+        return c, lambda v: None if v is None else v.hex
+    if typ == "DATE":
+        # Date minus date is the difference of the stored day numbers, exact for every int32
+        # (DuckDB's +-infinity are +-2147483647), where Python dates stop at 1..9999 AD.
+        return f"({c} - DATE '1970-01-01')", fmt_int
+    if typ == "TIME":
+        # Microseconds since midnight, 24:00:00 included (Python's time cannot hold it).
+        return f"epoch_us({c})", fmt_int
+    if typ in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+        # epoch_us returns the stored microseconds but NULL for DuckDB's +-infinity, which
+        # are stored as +-9223372036854775807.
+        return (
+            f"CASE WHEN {c} = CAST('infinity' AS {typ}) THEN 9223372036854775807"
+            f" WHEN {c} = CAST('-infinity' AS {typ}) THEN -9223372036854775807"
+            f" ELSE epoch_us({c}) END"
+        ), fmt_int
+    raise ReadbackError(f"duckdb: column {name}: unsupported type {typ}")
 
 
 # ---------------------------------------------------------------------------------------------
