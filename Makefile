@@ -24,7 +24,8 @@ $(VENV)/.installed: requirements-test.txt
 test: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -run '^$$' -fuzz FuzzCPUDecode -fuzztime 20s ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 15s ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 10s ./gpuparse
 	$(GO) test -count=1 -timeout 15m ./...
 
 # A throwaway PostgreSQL, a ~1M-row lineorder-shaped table, an export, the files and a few rows.
@@ -68,7 +69,8 @@ bench-memory: build
 	$(GO) run ./bench/memory -bin $(BIN) -rows 500000 -factor 4
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCPUDecode -fuzztime 5m ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 3m ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 2m ./gpuparse
 
 lint:
 	$(GO) vet ./...

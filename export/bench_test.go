@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"fmt"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"testing"
 
 	"github.com/pgparquet/pgparquet/export"
@@ -13,10 +14,10 @@ import (
 func BenchmarkExportLineorder(b *testing.B) {
 	ctx := context.Background()
 	dsn := shared.NewDB(b)
-	conn := connect(b, dsn)
-	mustExec(b, conn, lineorderDDL)
-	mustExec(b, conn, fmt.Sprintf(lineorderFill, 199999))
-	mustExec(b, conn, "VACUUM ANALYZE lineorder")
+	conn := pgtest.Connect(b, dsn)
+	pgtest.Exec(b, conn, pgtest.LineorderDDL("lineorder"))
+	pgtest.Exec(b, conn, pgtest.LineorderFill("lineorder", 0, 199999))
+	pgtest.Exec(b, conn, "VACUUM ANALYZE lineorder")
 	for _, par := range []int{1, 2} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
 			for range b.N {

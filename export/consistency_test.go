@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"errors"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,10 @@ import (
 func TestSnapshotConsistency(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
-	mustExec(t, conn, `CREATE TABLE accounts (id bigint PRIMARY KEY, amount bigint NOT NULL, pad text)`)
-	mustExec(t, conn, `INSERT INTO accounts SELECT g, 1000, repeat('x', 100) FROM generate_series(1, 200000) g`)
-	mustExec(t, conn, `VACUUM ANALYZE accounts`)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE accounts (id bigint PRIMARY KEY, amount bigint NOT NULL, pad text)`)
+	pgtest.Exec(t, conn, `INSERT INTO accounts SELECT g, 1000, repeat('x', 100) FROM generate_series(1, 200000) g`)
+	pgtest.Exec(t, conn, `VACUUM ANALYZE accounts`)
 
 	// Writers run until the export is done: transfers (sum invariant), inserts and deletes.
 	stop := make(chan struct{})

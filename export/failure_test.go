@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,13 +20,13 @@ import (
 func TestExportFailuresLeaveNothing(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
-	mustExec(t, conn, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 1000) g`)
-	mustExec(t, conn, `CREATE TABLE partly (id int, hidden text)`)
-	mustExec(t, conn, `CREATE TABLE far_future AS SELECT g AS id, CASE WHEN g = 77 THEN timestamp '294276-12-31 23:59:59' ELSE now()::timestamp END AS ts FROM generate_series(1, 100) g`)
-	mustExec(t, conn, `DROP ROLE IF EXISTS nosy`)
-	mustExec(t, conn, `CREATE ROLE nosy LOGIN PASSWORD 'pw'`)
-	mustExec(t, conn, `GRANT SELECT (id) ON partly TO nosy`)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 1000) g`)
+	pgtest.Exec(t, conn, `CREATE TABLE partly (id int, hidden text)`)
+	pgtest.Exec(t, conn, `CREATE TABLE far_future AS SELECT g AS id, CASE WHEN g = 77 THEN timestamp '294276-12-31 23:59:59' ELSE now()::timestamp END AS ts FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, conn, `DROP ROLE IF EXISTS nosy`)
+	pgtest.Exec(t, conn, `CREATE ROLE nosy LOGIN PASSWORD 'pw'`)
+	pgtest.Exec(t, conn, `GRANT SELECT (id) ON partly TO nosy`)
 	nosy := config(t, shared.Cluster(t).DSNAs(config(t, dsn).Database, "nosy", "pw"))
 
 	aFile := filepath.Join(t.TempDir(), "file")
@@ -94,10 +95,10 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 func TestExportInterruptedLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
-	mustExec(t, conn, lineorderDDL)
-	mustExec(t, conn, fmt.Sprintf(lineorderFill, 599999))
-	mustExec(t, conn, "VACUUM ANALYZE lineorder")
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, pgtest.LineorderDDL("lineorder"))
+	pgtest.Exec(t, conn, pgtest.LineorderFill("lineorder", 0, 599999))
+	pgtest.Exec(t, conn, "VACUUM ANALYZE lineorder")
 
 	tests := []struct {
 		name    string

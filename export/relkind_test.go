@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"fmt"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"slices"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 func TestExportRelationKinds(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
+	conn := pgtest.Connect(t, dsn)
 	cfg := config(t, dsn)
 	for _, sql := range []string{
 		`CREATE TABLE empty (id bigint, v text)`,
@@ -43,7 +44,7 @@ func TestExportRelationKinds(t *testing.T) {
 		`CREATE TABLE remote_src AS SELECT g::bigint AS id, 'r'::text AS v FROM generate_series(10001, 20000) g`,
 		`ANALYZE`,
 	} {
-		mustExec(t, conn, sql)
+		pgtest.Exec(t, conn, sql)
 	}
 	for _, table := range []string{"empty", "plain", "parted", "parted_2", "parent", "child", "plain_view", "plain_mat", "plain_remote", "mixed", `"public"."plain"`} {
 		t.Run(table, func(t *testing.T) {

@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"fmt"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"slices"
 	"strings"
 	"testing"
@@ -151,9 +152,9 @@ var farColumns = []string{"ts_far", "tz_far"}
 func TestExportTypes(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
+	conn := pgtest.Connect(t, dsn)
 	for _, sql := range []string{typesDDL, typesEdges, typesGenerated, "ANALYZE types"} {
-		mustExec(t, conn, sql)
+		pgtest.Exec(t, conn, sql)
 	}
 	all, err := readback.ColumnsOf(ctx, conn, "types")
 	if err != nil {
@@ -246,8 +247,8 @@ func compareExport(t *testing.T, opts export.Options, want *readback.Table) {
 func TestExportTypeOptions(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
-	mustExec(t, conn, `CREATE TABLE opts (id int8 PRIMARY KEY, n12 numeric(12,2), lb int4[], dims int4[], n numeric);
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE opts (id int8 PRIMARY KEY, n12 numeric(12,2), lb int4[], dims int4[], n numeric);
 		INSERT INTO opts VALUES (1, 1.5, '{1}', '{1}', 1.5000000000), (2, 'NaN', '[0:1]={7,8}', '{{1,2},{3,4}}', -12345678901.0000000001),
 			(3, NULL, NULL, NULL, NULL)`)
 	run := func(o export.Options) (string, error) {

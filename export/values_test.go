@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,9 +72,9 @@ WHERE id % 101 = 0`
 func TestExportValues(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	conn := connect(t, dsn)
+	conn := pgtest.Connect(t, dsn)
 	for _, sql := range []string{valuesDDL, valuesRows, valuesGenerated, "ANALYZE vals"} {
-		mustExec(t, conn, sql)
+		pgtest.Exec(t, conn, sql)
 	}
 	cols, err := readback.ColumnsOf(ctx, conn, "vals")
 	if err != nil {

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 // once (one attempt, one set of files), and both sidecars take part.
 func TestTwoSidecarsExportEachOnce(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 2000) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 2000) g`)
 	e.start(t, "a", func(c *Config, _ *hooks) { c.Concurrency = 2 })
 	e.start(t, "b", func(c *Config, _ *hooks) { c.Concurrency = 2 })
 	ids := make([]int64, 20)
@@ -42,7 +43,7 @@ func TestTwoSidecarsExportEachOnce(t *testing.T) {
 // request, which succeeds with no partial file left.
 func TestKilledSidecarRequestRerun(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
 	held := make(chan struct{})
 	a := e.start(t, "a", func(_ *Config, h *hooks) {
 		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
@@ -85,8 +86,8 @@ func TestKilledSidecarRequestRerun(t *testing.T) {
 // cancelled within 2 s and the export's files are removed.
 func TestCancelRunning(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE FUNCTION slow(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN i; END $$`)
-	mustExec(t, e.su, `CREATE VIEW slow_rows AS SELECT slow(g) AS g FROM generate_series(1, 1000000) g`)
+	pgtest.Exec(t, e.su, `CREATE FUNCTION slow(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN i; END $$`)
+	pgtest.Exec(t, e.su, `CREATE VIEW slow_rows AS SELECT slow(g) AS g FROM generate_series(1, 1000000) g`)
 	e.start(t, "s1", nil)
 	id := insert(t, e.su, "slow_rows", "slow")
 	e.waitState(t, id, "running", 10*time.Second)
@@ -108,13 +109,13 @@ func TestCancelRunning(t *testing.T) {
 // sidecar reconnects, LISTENs again and serves it.
 func TestRestartWhileWaiting(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
 	s := e.start(t, "s1", func(c *Config, _ *hooks) { c.PollInterval = 2 * time.Second })
 	waitHealthy(t, s.Sidecar, true)
 	if err := shared.Cluster(t).Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.su = connect(t, e.dsn) // the old session was terminated by the restart
+	e.su = pgtest.Connect(t, e.dsn) // the old session was terminated by the restart
 	id := insert(t, e.su, "items", "")
 	st := e.waitState(t, id, "succeeded", 30*time.Second)
 	if st.Rows != 100 {
@@ -150,7 +151,7 @@ func waitHealthy(t *testing.T, s *Sidecar, want bool) {
 // with a note, its attempt not counted, and its files removed.
 func TestShutdownReleases(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
 	held := make(chan struct{})
 	s := e.start(t, "s1", func(c *Config, h *hooks) {
 		c.DrainTimeout = 200 * time.Millisecond
@@ -183,7 +184,7 @@ func TestShutdownReleases(t *testing.T) {
 // once the server is back, with no partial file of the first left.
 func TestRestartDuringExport(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
 	held, release := make(chan struct{}), make(chan struct{})
 	s := e.start(t, "s1", func(c *Config, h *hooks) {
 		c.Lease = 10 * time.Second // the restart must not look like a dead sidecar
@@ -205,7 +206,7 @@ func TestRestartDuringExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	e.su = connect(t, e.dsn) // the old session was terminated by the restart
+	e.su = pgtest.Connect(t, e.dsn) // the old session was terminated by the restart
 	st := e.waitState(t, id, "succeeded", 30*time.Second)
 	var errText string
 	if err := e.su.QueryRow(context.Background(), `SELECT coalesce(error, '') FROM parquet_export_requests WHERE id = $1`, id).Scan(&errText); err != nil {

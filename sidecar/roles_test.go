@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"os"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func TestLeastPrivilegeSidecar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	su := connect(t, dsn)
+	su := pgtest.Connect(t, dsn)
 	script, err := os.ReadFile("../deploy/roles.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -31,11 +32,11 @@ func TestLeastPrivilegeSidecar(t *testing.T) {
 			t.Fatal(err)
 		}
 		if exists {
-			mustExec(t, su, `DROP OWNED BY `+r+` CASCADE`)
-			mustExec(t, su, `DROP ROLE `+r)
+			pgtest.Exec(t, su, `DROP OWNED BY `+r+` CASCADE`)
+			pgtest.Exec(t, su, `DROP ROLE `+r)
 		}
 	}
-	mustExec(t, su, sql)
+	pgtest.Exec(t, su, sql)
 	t.Cleanup(func() { // after the sidecar stopped (cleanups run last first)
 		ctx := context.Background()
 		su.Exec(ctx, `DROP OWNED BY pgparquet, pgparquet_admin CASCADE`) //nolint:errcheck // best effort
@@ -43,9 +44,9 @@ func TestLeastPrivilegeSidecar(t *testing.T) {
 	})
 	e := &env{dsn: shared.Cluster(t).DSNAs(cfg.Database, "pgparquet", "pw"), db: cfg.Database, su: su, root: t.TempDir()}
 	alice, bob := e.role(t, "alice"), e.role(t, "bob")
-	mustExec(t, su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 50) g`)
-	mustExec(t, su, `GRANT SELECT ON items TO alice, bob`)
-	mustExec(t, su, `GRANT alice TO pgparquet`)
+	pgtest.Exec(t, su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 50) g`)
+	pgtest.Exec(t, su, `GRANT SELECT ON items TO alice, bob`)
+	pgtest.Exec(t, su, `GRANT alice TO pgparquet`)
 	s := e.start(t, "s1", nil)
 	waitHealthy(t, s.Sidecar, true) // the control tables exist once it polled
 

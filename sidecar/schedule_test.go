@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"slices"
 	"strings"
 	"testing"
@@ -142,10 +143,10 @@ func (e *env) scheduled(t *testing.T, name string) (slots []time.Time, ids []int
 func TestScheduleEveryMinuteTwoSidecars(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.role(t, "alice"), e.role(t, "bob")
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
-	mustExec(t, e.su, `GRANT SELECT ON items TO alice`)
-	mustExec(t, alice, `SELECT parquet_export_schedule('minutely', '* * * * *', 'items', '{"output_path": "minutely/{slot}"}')`)
-	mustExec(t, bob, `SELECT parquet_export_schedule('forbidden', '* * * * *', 'items')`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO alice`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('minutely', '* * * * *', 'items', '{"output_path": "minutely/{slot}"}')`)
+	pgtest.Exec(t, bob, `SELECT parquet_export_schedule('forbidden', '* * * * *', 'items')`)
 	clock := fastClock(60)
 	for _, id := range []string{"a", "b"} {
 		e.start(t, id, func(c *Config, h *hooks) { h.now = clock; c.Concurrency = 2 })
@@ -191,8 +192,8 @@ func TestScheduleEveryMinuteTwoSidecars(t *testing.T) {
 // the sidecar that starts next queues the latest missed slot once, not the backlog.
 func TestScheduleMissedSlotRunsOnce(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
-	mustExec(t, e.su, `SELECT parquet_export_schedule('hourly', '0 * * * *', 'items')`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
+	pgtest.Exec(t, e.su, `SELECT parquet_export_schedule('hourly', '0 * * * *', 'items')`)
 	a := e.start(t, "a", nil)
 	var next time.Time
 	deadline := time.Now().Add(10 * time.Second)
@@ -245,7 +246,7 @@ func TestScheduleMissedSlotRunsOnce(t *testing.T) {
 // quiet session), and that the new leader keeps the schedule running.
 func TestSchedulerTakeover(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
 	clock := fastClock(60)
 	tune := func(_ *Config, h *hooks) { h.now = clock }
 	a := e.start(t, "a", tune)
@@ -257,7 +258,7 @@ func TestSchedulerTakeover(t *testing.T) {
 		t.Fatal("two sidecars lead at once")
 	}
 
-	mustExec(t, e.su, `SELECT parquet_export_schedule('minutely', '* * * * *', 'items')`)
+	pgtest.Exec(t, e.su, `SELECT parquet_export_schedule('minutely', '* * * * *', 'items')`)
 	hung := time.Now()
 	a.kill() // alive but silent, as a hung process
 	var next *Sidecar
@@ -327,11 +328,11 @@ func waitLeader(t *testing.T, s *Sidecar, within time.Duration) {
 // error and queues nothing; a corrected spec clears the error and runs.
 func TestScheduleErrorMarked(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
-	mustExec(t, e.su, `SELECT parquet_export_schedule('broken', '@daily', 'items')`)
-	mustExec(t, e.su, `SET session_replication_role = replica`) // no triggers: the SQL check is skipped
-	mustExec(t, e.su, `UPDATE parquet_export_schedules SET cron = '61 * * * *'`)
-	mustExec(t, e.su, `SET session_replication_role = origin`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
+	pgtest.Exec(t, e.su, `SELECT parquet_export_schedule('broken', '@daily', 'items')`)
+	pgtest.Exec(t, e.su, `SET session_replication_role = replica`) // no triggers: the SQL check is skipped
+	pgtest.Exec(t, e.su, `UPDATE parquet_export_schedules SET cron = '61 * * * *'`)
+	pgtest.Exec(t, e.su, `SET session_replication_role = origin`)
 	e.start(t, "a", nil)
 	read := func() (errText string, next *time.Time) {
 		var e2 *string
@@ -357,7 +358,7 @@ func TestScheduleErrorMarked(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	mustExec(t, e.su, `UPDATE parquet_export_schedules SET cron = '0 0 * * *'`)
+	pgtest.Exec(t, e.su, `UPDATE parquet_export_schedules SET cron = '0 0 * * *'`)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		errText, next := read()
@@ -378,7 +379,7 @@ func TestScheduleErrorMarked(t *testing.T) {
 // zones and checks each is the first matching wall time there after the schedule started.
 func TestScheduleTimezones(t *testing.T) {
 	e := newEnv(t)
-	mustExec(t, e.su, `CREATE TABLE items (id int)`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items (id int)`)
 	tests := []struct {
 		name, cron, tz string
 		hour, minute   int // wall time in tz
@@ -389,7 +390,7 @@ func TestScheduleTimezones(t *testing.T) {
 		{"auckland", "15 23 * * *", "Pacific/Auckland", 23, 15},
 	}
 	for _, tc := range tests {
-		mustExec(t, e.su, `SELECT parquet_export_schedule($1, $2, 'items', '{}', $3)`, tc.name, tc.cron, tc.tz)
+		pgtest.Exec(t, e.su, `SELECT parquet_export_schedule($1, $2, 'items', '{}', $3)`, tc.name, tc.cron, tc.tz)
 	}
 	e.start(t, "a", nil)
 	for _, tc := range tests {

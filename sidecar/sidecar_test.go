@@ -23,23 +23,6 @@ var shared pgtest.Shared
 
 func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
 
-func connect(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 // env is one test's database (migrated), its superuser session and an output root.
 type env struct {
 	dsn  string
@@ -55,7 +38,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dsn: dsn, db: cfg.Database, su: connect(t, dsn), root: t.TempDir()}
+	e := &env{dsn: dsn, db: cfg.Database, su: pgtest.Connect(t, dsn), root: t.TempDir()}
 	if _, err := pqsql.Migrate(context.Background(), e.su, pqsql.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +48,14 @@ func newEnv(t *testing.T) *env {
 // role creates a login role with password "pw" and returns a session as it.
 func (e *env) role(t *testing.T, name string) *pgx.Conn {
 	t.Helper()
-	mustExec(t, e.su, `DROP ROLE IF EXISTS `+name)
-	mustExec(t, e.su, `CREATE ROLE `+name+` LOGIN PASSWORD 'pw'`)
+	pgtest.Exec(t, e.su, `DROP ROLE IF EXISTS `+name)
+	pgtest.Exec(t, e.su, `CREATE ROLE `+name+` LOGIN PASSWORD 'pw'`)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		e.su.Exec(ctx, `DROP OWNED BY `+name) //nolint:errcheck // best effort
 		e.su.Exec(ctx, `DROP ROLE `+name)     //nolint:errcheck // best effort
 	})
-	return connect(t, shared.Cluster(t).DSNAs(e.db, name, "pw"))
+	return pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, name, "pw"))
 }
 
 // running is a started sidecar; stop cancels its context and waits for Run to return.
@@ -217,15 +200,15 @@ func (e *env) checkFiles(t *testing.T, id int64, dir string) int64 {
 func TestServe(t *testing.T) {
 	e := newEnv(t)
 	alice := e.role(t, "alice")
-	mustExec(t, e.su, `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 10000) g`)
-	mustExec(t, e.su, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 10) g`)
-	mustExec(t, e.su, `CREATE TABLE docs (owner name, body text)`)
-	mustExec(t, e.su, `INSERT INTO docs SELECT CASE WHEN g <= 3 THEN 'alice' ELSE 'bob' END, 'doc ' || g FROM generate_series(1, 8) g`)
-	mustExec(t, e.su, `ALTER TABLE docs ENABLE ROW LEVEL SECURITY`)
-	mustExec(t, e.su, `CREATE POLICY mine ON docs USING (owner = current_user)`)
-	mustExec(t, e.su, `CREATE TABLE t (a int)`)
-	mustExec(t, e.su, `CREATE TABLE "x""; DROP TABLE t; --" AS SELECT g AS a FROM generate_series(1, 7) g`)
-	mustExec(t, e.su, `GRANT SELECT ON items, docs, "x""; DROP TABLE t; --" TO alice`)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 10000) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE secret AS SELECT g AS id FROM generate_series(1, 10) g`)
+	pgtest.Exec(t, e.su, `CREATE TABLE docs (owner name, body text)`)
+	pgtest.Exec(t, e.su, `INSERT INTO docs SELECT CASE WHEN g <= 3 THEN 'alice' ELSE 'bob' END, 'doc ' || g FROM generate_series(1, 8) g`)
+	pgtest.Exec(t, e.su, `ALTER TABLE docs ENABLE ROW LEVEL SECURITY`)
+	pgtest.Exec(t, e.su, `CREATE POLICY mine ON docs USING (owner = current_user)`)
+	pgtest.Exec(t, e.su, `CREATE TABLE t (a int)`)
+	pgtest.Exec(t, e.su, `CREATE TABLE "x""; DROP TABLE t; --" AS SELECT g AS a FROM generate_series(1, 7) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items, docs, "x""; DROP TABLE t; --" TO alice`)
 	outside := t.TempDir()
 	if err := os.Symlink(outside, filepath.Join(e.root, "link")); err != nil {
 		t.Fatal(err)
@@ -283,5 +266,5 @@ func TestServe(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
 		t.Error("an export escaped the output root")
 	}
-	mustExec(t, e.su, `SELECT 't'::regclass`)
+	pgtest.Exec(t, e.su, `SELECT 't'::regclass`)
 }

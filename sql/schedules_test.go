@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"context"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestScheduleChecks(t *testing.T) {
 	ctx := context.Background()
 	dsn, as := setupRoles(t)
 	alice, bob := as("alice"), as("bob")
-	su := connect(t, dsn)
+	su := pgtest.Connect(t, dsn)
 
 	tests := []struct {
 		name    string
@@ -75,8 +76,8 @@ func TestScheduleChecks(t *testing.T) {
 	}
 
 	// Changing the spec starts the slots afresh and clears the sidecar's bookkeeping of it.
-	mustExec(t, su, `UPDATE parquet_export_schedules SET next_run_at = now() + interval '1 day', error = 'old', slots_from = now() - interval '1 day' WHERE name = 'a1'`)
-	mustExec(t, alice, `SELECT parquet_export_schedule('a1', '0 4 * * *', 't')`)
+	pgtest.Exec(t, su, `UPDATE parquet_export_schedules SET next_run_at = now() + interval '1 day', error = 'old', slots_from = now() - interval '1 day' WHERE name = 'a1'`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('a1', '0 4 * * *', 't')`)
 	var next *time.Time
 	var errText *string
 	var fresh bool
@@ -95,8 +96,8 @@ func TestQueueSlot(t *testing.T) {
 	ctx := context.Background()
 	dsn, as := setupRoles(t)
 	alice := as("alice")
-	su := connect(t, dsn)
-	mustExec(t, alice, `SELECT parquet_export_schedule('s', '0 * * * *', 't', '{"output_path": "t/{slot}", "priority": 5}')`)
+	su := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('s', '0 * * * *', 't', '{"output_path": "t/{slot}", "priority": 5}')`)
 	q := pqsql.New("")
 	read := func() pqsql.Schedule {
 		t.Helper()
@@ -137,7 +138,7 @@ func TestQueueSlot(t *testing.T) {
 		t.Errorf("after queueing: %+v", s)
 	}
 
-	mustExec(t, su, `DROP TABLE t`)
+	pgtest.Exec(t, su, `DROP TABLE t`)
 	failed, err := q.QueueSlot(ctx, su, s, slot.Add(time.Hour), slot.Add(2*time.Hour))
 	if err != nil || failed.Created || !strings.Contains(failed.Error, "slot 2030-01-02T04:00:00Z") {
 		t.Fatalf("queue a slot of a dropped table: %+v, %v", failed, err)

@@ -20,23 +20,6 @@ var shared pgtest.Shared
 
 func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
 
-func connect(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 func dbName(t testing.TB, dsn string) string {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -60,7 +43,7 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			results := make([][]int, 4)
 			errs := make([]error, 4)
 			for i := range results {
-				conn := connect(t, dsn)
+				conn := pgtest.Connect(t, dsn)
 				wg.Go(func() {
 					results[i], errs[i] = pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: schema})
 				})
@@ -81,13 +64,13 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			if applied != 1 {
 				t.Errorf("%d migrations applied the files, want 1: %v", applied, results)
 			}
-			again, err := pqsql.Migrate(ctx, connect(t, dsn), pqsql.MigrateOptions{Schema: schema})
+			again, err := pqsql.Migrate(ctx, pgtest.Connect(t, dsn), pqsql.MigrateOptions{Schema: schema})
 			if err != nil || len(again) != 0 {
 				t.Errorf("second migrate: applied %v, err %v", again, err)
 			}
 			q := pqsql.New(schema)
 			var n int
-			if err := connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
+			if err := pgtest.Connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
 				t.Errorf("migrations table holds %d rows (%v), want %d", n, err, len(migs))
 			}
 		})
@@ -99,19 +82,19 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 func setupRoles(t *testing.T) (dsn string, as func(user string) *pgx.Conn) {
 	t.Helper()
 	dsn = shared.NewDB(t)
-	admin := connect(t, dsn)
+	admin := pgtest.Connect(t, dsn)
 	if _, err := pqsql.Migrate(context.Background(), admin, pqsql.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	db := dbName(t, dsn)
 	for _, r := range []string{"alice", "bob", "carol"} {
-		mustExec(t, admin, `DROP ROLE IF EXISTS `+r)
-		mustExec(t, admin, `CREATE ROLE `+r+` LOGIN PASSWORD 'pw'`)
+		pgtest.Exec(t, admin, `DROP ROLE IF EXISTS `+r)
+		pgtest.Exec(t, admin, `CREATE ROLE `+r+` LOGIN PASSWORD 'pw'`)
 	}
-	mustExec(t, admin, `DO $$ BEGIN CREATE ROLE pgparquet_admin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
-	mustExec(t, admin, `GRANT pgparquet_admin TO carol`)
-	mustExec(t, admin, `CREATE TABLE t (a int, b text)`)
-	return dsn, func(user string) *pgx.Conn { return connect(t, shared.Cluster(t).DSNAs(db, user, "pw")) }
+	pgtest.Exec(t, admin, `DO $$ BEGIN CREATE ROLE pgparquet_admin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	pgtest.Exec(t, admin, `GRANT pgparquet_admin TO carol`)
+	pgtest.Exec(t, admin, `CREATE TABLE t (a int, b text)`)
+	return dsn, func(user string) *pgx.Conn { return pgtest.Connect(t, shared.Cluster(t).DSNAs(db, user, "pw")) }
 }
 
 // TestRequestSecurity checks what requesters can and cannot do to the control tables.
@@ -119,7 +102,7 @@ func TestRequestSecurity(t *testing.T) {
 	ctx := context.Background()
 	dsn, as := setupRoles(t)
 	alice, bob, carol := as("alice"), as("bob"), as("carol")
-	mustExec(t, alice, `INSERT INTO parquet_export_requests (table_name) VALUES ('t')`)
+	pgtest.Exec(t, alice, `INSERT INTO parquet_export_requests (table_name) VALUES ('t')`)
 	var aliceID, fnID int64
 	if err := alice.QueryRow(ctx, `SELECT max(id) FROM parquet_export_requests`).Scan(&aliceID); err != nil {
 		t.Fatal(err)
@@ -174,7 +157,7 @@ func TestRequestSecurity(t *testing.T) {
 	var requester, state string
 	var cols []string
 	var parallel int
-	su := connect(t, dsn)
+	su := pgtest.Connect(t, dsn)
 	if err := su.QueryRow(ctx, `SELECT requester, state, columns, parallel FROM parquet_export_requests WHERE id = $1`, fnID).Scan(&requester, &state, &cols, &parallel); err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +184,14 @@ func TestRequestSecurity(t *testing.T) {
 func TestNotify(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	su := connect(t, dsn)
+	su := pgtest.Connect(t, dsn)
 	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{Schema: "ctl"}); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, su, `CREATE TABLE t (a int)`)
+	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
 	q := pqsql.New("ctl")
-	listener := connect(t, dsn)
-	mustExec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
+	listener := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
 	wait := func(want string) {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -227,7 +210,7 @@ func TestNotify(t *testing.T) {
 	if err != nil || req == nil || req.ID != id || req.Relation != "public.t" || req.Requester != "postgres" {
 		t.Fatalf("claim: %+v, %v", req, err)
 	}
-	mustExec(t, su, `SELECT ctl.parquet_export_cancel($1)`, id)
+	pgtest.Exec(t, su, `SELECT ctl.parquet_export_cancel($1)`, id)
 	wait(fmt.Sprintf("cancel %d", id))
 	cancel, err := q.Heartbeat(ctx, su, req.Lease, nil)
 	if err != nil || !cancel {
@@ -241,18 +224,18 @@ func TestNotify(t *testing.T) {
 func TestClaimLeases(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	su := connect(t, dsn)
+	su := pgtest.Connect(t, dsn)
 	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, su, `CREATE TABLE t (a int)`)
-	mustExec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
+	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
+	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
 	q := pqsql.New("")
 	var mu sync.Mutex
 	claimed := map[int64]string{}
 	var wg sync.WaitGroup
 	for i := range 4 {
-		conn := connect(t, dsn)
+		conn := pgtest.Connect(t, dsn)
 		name := fmt.Sprintf("s%d", i)
 		wg.Go(func() {
 			for {
@@ -278,7 +261,7 @@ func TestClaimLeases(t *testing.T) {
 		t.Fatalf("%d requests claimed, want 20", len(claimed))
 	}
 
-	mustExec(t, su, `UPDATE parquet_export_requests SET state = 'succeeded' WHERE id > (SELECT min(id) FROM parquet_export_requests)`)
+	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET state = 'succeeded' WHERE id > (SELECT min(id) FROM parquet_export_requests)`)
 	var id int64
 	if err := su.QueryRow(ctx, `SELECT min(id) FROM parquet_export_requests`).Scan(&id); err != nil {
 		t.Fatal(err)
@@ -287,7 +270,7 @@ func TestClaimLeases(t *testing.T) {
 	if _, err := q.Heartbeat(ctx, su, old, &pqsql.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
+	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
 	stale, err := q.RequeueStale(ctx, su, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "queued" || stale[0].Sidecar != old.Sidecar {
 		t.Fatalf("requeue: %+v, %v", stale, err)
@@ -302,7 +285,7 @@ func TestClaimLeases(t *testing.T) {
 	if err != nil || req == nil || req.ID != id || req.Attempt != 2 {
 		t.Fatalf("reclaim: %+v, %v", req, err)
 	}
-	mustExec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
+	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
 	stale, err = q.RequeueStale(ctx, su, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "failed" {
 		t.Fatalf("requeue after the last attempt: %+v, %v", stale, err)

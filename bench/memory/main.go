@@ -22,17 +22,6 @@ import (
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
 
-const lineorderDDL = `CREATE TABLE %s (lo_orderkey int, lo_linenumber int, lo_custkey int, lo_partkey int,
- lo_suppkey int, lo_orderdate date, lo_orderpriority char(15), lo_shippriority char(1), lo_quantity int,
- lo_extendedprice bigint, lo_ordtotalprice bigint, lo_discount int, lo_revenue bigint,
- lo_supplycost numeric(12,2), lo_tax int, lo_commitdate timestamp, lo_shipmode varchar(10))`
-
-const lineorderFill = `INSERT INTO %s SELECT g/4, g%%7, (g*31)%%300000, (g*17)%%800000, (g*13)%%20000,
- date '1992-01-01' + (g%%2500), (array['1-URGENT','2-HIGH','3-MEDIUM','4-NOT SPECIFIED','5-LOW'])[1+g%%5], '0',
- 1+g%%50, (g*7)%%10000000, (g*11)%%50000000, g%%11, (g*3)%%9000000, ((g%%100000)/100.0)::numeric(12,2), g%%9,
- timestamp '1992-01-01' + ((g%%86400000) * interval '1 second'), (array['AIR','TRUCK','MAIL','RAIL','SHIP','FOB','REG AIR'])[1+g%%7]
- FROM generate_series(0, %d) g`
-
 // run is one measured export.
 type run struct {
 	Table       string  `json:"table"`
@@ -74,7 +63,7 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 		rows int
 	}{{"small", rows}, {"large", rows * factor}}
 	for _, tb := range tables {
-		for _, sql := range []string{fmt.Sprintf(lineorderDDL, tb.name), fmt.Sprintf(lineorderFill, tb.name, tb.rows-1), "VACUUM ANALYZE " + tb.name} {
+		for _, sql := range []string{pgtest.LineorderDDL(tb.name), pgtest.LineorderFill(tb.name, 0, int64(tb.rows)-1), "VACUUM ANALYZE " + tb.name} {
 			if _, err := conn.Exec(ctx, sql); err != nil {
 				return fmt.Errorf("load %s: %w", tb.name, err)
 			}

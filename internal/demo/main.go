@@ -20,18 +20,6 @@ import (
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
 
-// LineorderDDL creates the demo table, shaped like the Star Schema Benchmark's lineorder.
-const lineorderDDL = `CREATE TABLE lineorder (lo_orderkey int, lo_linenumber int, lo_custkey int, lo_partkey int,
- lo_suppkey int, lo_orderdate date, lo_orderpriority char(15), lo_shippriority char(1), lo_quantity int,
- lo_extendedprice bigint, lo_ordtotalprice bigint, lo_discount int, lo_revenue bigint,
- lo_supplycost numeric(12,2), lo_tax int, lo_commitdate timestamp, lo_shipmode varchar(10))`
-
-const lineorderFill = `INSERT INTO lineorder SELECT g/4, g%%7, (g*31)%%300000, (g*17)%%800000, (g*13)%%20000,
- date '1992-01-01' + (g%%2500), (array['1-URGENT','2-HIGH','3-MEDIUM','4-NOT SPECIFIED','5-LOW'])[1+g%%5], '0',
- 1+g%%50, (g*7)%%10000000, (g*11)%%50000000, g%%11, (g*3)%%9000000, ((g%%100000)/100.0)::numeric(12,2), g%%9,
- timestamp '1992-01-01' + ((g%%86400000) * interval '1 second'), (array['AIR','TRUCK','MAIL','RAIL','SHIP','FOB','REG AIR'])[1+g%%7]
- FROM generate_series(0, %d) g`
-
 func main() {
 	bin := flag.String("bin", "bin/pgparquet", "the pgparquet binary")
 	out := flag.String("out", "demo-out", "output directory (replaced)")
@@ -58,7 +46,7 @@ func run(ctx context.Context, bin, out string, rows int) error {
 	if err != nil {
 		return err
 	}
-	for _, sql := range []string{lineorderDDL, fmt.Sprintf(lineorderFill, rows-1), "VACUUM ANALYZE lineorder"} {
+	for _, sql := range []string{pgtest.LineorderDDL("lineorder"), pgtest.LineorderFill("lineorder", 0, int64(rows)-1), "VACUUM ANALYZE lineorder"} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("%s: %w", strings.Fields(sql)[0], err)
 		}
