@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgparquet/pgparquet/export"
 )
 
@@ -100,4 +102,18 @@ func signalContext(parent context.Context) (context.Context, func()) {
 // oneLine folds a (possibly joined, multi-line) error into the one line the CLI prints.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// connectDSN opens one connection for the control-plane commands; an empty dsn means the PG*
+// environment variables, as in psql.
+func connectDSN(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--dsn: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
 }

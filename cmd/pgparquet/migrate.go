@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jackc/pgx/v5"
-
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
@@ -26,13 +24,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := pgx.ParseConfig(*dsn)
+	conn, err := connectDSN(ctx, *dsn)
 	if err != nil {
-		return fmt.Errorf("--dsn: %w", err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
 	applied, err := pqsql.Migrate(ctx, conn, opts)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
-
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
@@ -27,13 +25,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := pgx.ParseConfig(*dsn)
+	conn, err := connectDSN(ctx, *dsn)
 	if err != nil {
-		return fmt.Errorf("--dsn: %w", err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
 	rows, err := pqsql.New(*schema).Status(ctx, conn, *limit)
