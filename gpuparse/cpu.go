@@ -219,7 +219,7 @@ func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...an
 }
 
 // walk is the first pass: it validates the framing of every tuple, checks
-// c.RowStarts against it, and fills each column's NULL count and output byte
+// c.RowStarts against it (recorded starts must be tuple starts), and fills each column's NULL count and output byte
 // count. After it succeeds, the second pass can trust every length.
 func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 	data := c.Data
@@ -230,12 +230,20 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 	// is len(data)-len(rest).
 	rest := data
 	at := func() int { return len(data) - len(rest) }
+	// The receiver records where each CopyData message starts. PostgreSQL sends one message
+	// per row, so normally every tuple start is recorded; a server that put several rows in one
+	// message would record only some. Recorded starts must therefore be tuple starts, in order,
+	// the first at 0, but tuples between them may be unrecorded: the walk decides.
+	next := 0 // index of the next recorded start to meet
+	if len(rs) > 0 && rs[0] != 0 {
+		return 0, d.errAt(c, 0, 0, -1, "tuple starts at chunk offset 0, but the receiver recorded a row start at %d", rs[0])
+	}
 	for len(rest) > 0 {
-		if rs != nil && (rows >= len(rs) || int64(rs[rows]) != int64(at())) {
-			if rows >= len(rs) {
-				return 0, d.errAt(c, at(), rows, -1, "tuple starts at chunk offset %d, but the receiver recorded only %d row starts", at(), len(rs))
-			}
-			return 0, d.errAt(c, at(), rows, -1, "tuple starts at chunk offset %d, but the receiver recorded a row start at %d", at(), rs[rows])
+		if next < len(rs) && int64(rs[next]) < int64(at()) {
+			return 0, d.errAt(c, at(), rows, -1, "the receiver recorded a row start at %d, inside the tuple that ends at chunk offset %d", rs[next], at())
+		}
+		if next < len(rs) && int64(rs[next]) == int64(at()) {
+			next++
 		}
 		if len(rest) < fieldCountLen {
 			return 0, d.errAt(c, at(), rows, -1, "truncated tuple: %d byte left, need 2 for the field count", len(rest))
@@ -300,8 +308,8 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 		}
 		rows++
 	}
-	if rs != nil && len(rs) != rows {
-		return 0, d.errAt(c, len(data), rows, -1, "chunk holds %d tuples, but the receiver recorded %d row starts", rows, len(rs))
+	if next < len(rs) {
+		return 0, d.errAt(c, len(data), rows, -1, "chunk holds %d tuples, but the receiver recorded a row start at %d, past the last one", rows, rs[next])
 	}
 	return rows, nil
 }
