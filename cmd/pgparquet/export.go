@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		logFormat   string
 		noProgress  bool
 		asText      string
+		cpuProfile  string
 	)
 	fs.StringVar(&dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
 	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
@@ -47,6 +49,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
 	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the export to this file (bench/cpusplit reads it)")
 	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
 	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
@@ -97,6 +100,13 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bar := &progressBar{w: stderr, tty: tty, log: opts.Logger}
 	opts.Progress = bar.update
 
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	res, err := export.Run(ctx, opts)
 	bar.done()
 	if err != nil {
@@ -155,4 +165,20 @@ func parseSize(s string) (int64, error) {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// startCPUProfile profiles the process until the returned function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
