@@ -115,27 +115,26 @@ type CUDALibrary struct {
 }
 
 // LoadCUDA dlopens the CUDA decoder library at path and checks that a device is there. It
-// fails, without side effects, on hosts without the library, the driver or a GPU.
+// fails on hosts without the library, the driver or a GPU. The library stays mapped for the life
+// of the process (unloading code that holds a CUDA runtime is unsafe); loading it again, for
+// the next export, finds the same mapping.
 func LoadCUDA(path string) (*CUDALibrary, error) {
-	l := (*C.pgpq_lib)(C.calloc(1, C.sizeof_pgpq_lib))
+	// Go memory holding only C pointers: the garbage collector frees it with the CUDALibrary.
+	l := new(C.pgpq_lib)
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var errBuf [errLen]C.char
 	if C.pgpq_load(cpath, l, &errBuf[0], errLen) != 0 {
-		C.free(unsafe.Pointer(l))
 		return nil, fmt.Errorf("load CUDA decoder: %s", C.GoString(&errBuf[0]))
 	}
 	if v := int(C.call_abi(l)); v != cudaABI {
-		C.free(unsafe.Pointer(l))
 		return nil, fmt.Errorf("load CUDA decoder %s: ABI version %d, this binary needs %d", path, v, cudaABI)
 	}
 	n := int(C.call_device_count(l, &errBuf[0], errLen))
 	if n < 0 {
-		C.free(unsafe.Pointer(l))
 		return nil, fmt.Errorf("load CUDA decoder: %s", C.GoString(&errBuf[0]))
 	}
 	if n == 0 {
-		C.free(unsafe.Pointer(l))
 		return nil, errors.New("load CUDA decoder: no CUDA device")
 	}
 	return &CUDALibrary{lib: l}, nil
