@@ -286,14 +286,6 @@ func rangeBounds(flags byte) (lower, upper bool) {
 	return flags&(rangeEmpty|rangeLBInf|rangeLBNull) == 0, flags&(rangeEmpty|rangeUBInf|rangeUBNull) == 0
 }
 
-// intervalInfinite reports PostgreSQL 17's ±infinity intervals (all fields at
-// their maximum or minimum).
-func intervalInfinite(b []byte) bool {
-	us, days, months := int64(be64(b)), int32(be32(b[8:])), int32(be32(b[12:]))
-	return (us == math.MaxInt64 && days == math.MaxInt32 && months == math.MaxInt32) ||
-		(us == math.MinInt64 && days == math.MinInt32 && months == math.MinInt32)
-}
-
 // checkArray validates an array value: header, dimensions, lower bounds and
 // every element.
 func (n *tnode) checkArray(b []byte) *treeErr {
