@@ -1,0 +1,103 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+// copyHeader is the 19-byte COPY BINARY header without extension.
+var copyHeader = append([]byte("PGCOPY\n\xff\r\n\x00"), 0, 0, 0, 0, 0, 0, 0, 0)
+
+// row is one tuple of a single text field of n bytes.
+func row(n int) []byte {
+	b := binary.BigEndian.AppendUint16(nil, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	return append(b, bytes.Repeat([]byte{'x'}, n)...)
+}
+
+// TestReceiverCutsBuffersAtMessages feeds a receiver the messages pgconn would hand it and
+// checks the buffers: cut only between messages, every row start recorded, a row larger than a
+// pooled buffer in a buffer of its own, offsets and row numbers continuing across buffers.
+func TestReceiverCutsBuffersAtMessages(t *testing.T) {
+	pool := NewPool(2, 64, nil)
+	var got []*Buffer
+	r := &receiver{ctx: context.Background(), task: Task{Index: 3}, pool: pool, progress: &Progress{},
+		emit: func(b *Buffer) error {
+			got = append(got, b)
+			// Keep the copy, release the pooled memory as a consumer would.
+			cp := *b
+			cp.Data = append([]byte(nil), b.Data...)
+			cp.RowStarts = append([]uint32(nil), b.RowStarts...)
+			got[len(got)-1] = &cp
+			b.Release()
+			return nil
+		}}
+	msgs := [][]byte{append(append([]byte(nil), copyHeader...), row(10)...), row(20), row(30), row(100), row(5), {0xff, 0xff}}
+	var total int
+	for _, m := range msgs {
+		total += len(m)
+		if n, err := r.Write(m); err != nil || n != len(m) {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	if err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		rows         int
+		streamOffset int64
+		firstRow     int64
+		size         int
+	}
+	// 16+26 fit in 64 bytes; 36 does not fit after them; 106 is larger than a pooled buffer;
+	// 11 starts a new one.
+	wants := []want{{2, 19, 0, 16 + 26}, {1, 19 + 42, 2, 36}, {1, 19 + 42 + 36, 3, 106}, {1, 19 + 42 + 36 + 106, 4, 11}}
+	if len(got) != len(wants) {
+		t.Fatalf("%d buffers, want %d", len(got), len(wants))
+	}
+	for i, w := range wants {
+		b := got[i]
+		if b.Rows() != w.rows || b.StreamOffset != w.streamOffset || b.FirstRow != w.firstRow || len(b.Data) != w.size {
+			t.Errorf("buffer %d: rows %d offset %d first row %d size %d, want %+v", i, b.Rows(), b.StreamOffset, b.FirstRow, len(b.Data), w)
+		}
+		if b.RowStarts[0] != 0 || !strings.Contains(b.Source, "task 3") {
+			t.Errorf("buffer %d: row starts %v, source %q", i, b.RowStarts, b.Source)
+		}
+	}
+	if r.stats.Rows != 5 || r.stats.Bytes != int64(total) || r.progress.Rows.Load() != 5 || r.progress.Bytes.Load() != int64(total) {
+		t.Errorf("stats %+v, progress %d rows %d bytes; want 5 rows, %d bytes", r.stats, r.progress.Rows.Load(), r.progress.Bytes.Load(), total)
+	}
+}
+
+func TestReceiverRejectsBadStreams(t *testing.T) {
+	tests := []struct {
+		name    string
+		msgs    [][]byte
+		wantErr string
+	}{
+		{"bad signature", [][]byte{[]byte("PGCOPX\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")}, "COPY stream header"},
+		{"no trailer", [][]byte{append(append([]byte(nil), copyHeader...), row(3)...)}, "without its trailer"},
+		{"data after the trailer", [][]byte{copyHeader, {0xff, 0xff}, row(1)}, "after the trailer"},
+		{"nothing at all", nil, "without a header"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &receiver{ctx: context.Background(), pool: NewPool(1, 1024, nil), emit: func(b *Buffer) error { b.Release(); return nil }}
+			var err error
+			for _, m := range tc.msgs {
+				if _, err = r.Write(m); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = r.finish()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
