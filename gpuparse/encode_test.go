@@ -19,16 +19,7 @@ import (
 
 // tuple encodes one tuple; a nil field is NULL.
 func tuple(fields ...[]byte) []byte {
-	b := binary.BigEndian.AppendUint16(nil, uint16(len(fields)))
-	for _, f := range fields {
-		if f == nil {
-			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
-			continue
-		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
-		b = append(b, f...)
-	}
-	return b
+	return appendFields(binary.BigEndian.AppendUint16(nil, uint16(len(fields))), fields...)
 }
 
 // rowStarts returns the tuple start offsets of concatenated tuples.

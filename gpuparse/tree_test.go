@@ -32,6 +32,8 @@ func wArray(elemOID uint32, dims, lbs []int32, elems ...[]byte) []byte {
 	return appendFields(b, elems...)
 }
 
+// appendFields appends length-prefixed fields (a nil field is NULL), as tuples, arrays and
+// composites all encode them.
 func appendFields(b []byte, fields ...[]byte) []byte {
 	for _, f := range fields {
 		if f == nil {
