@@ -214,12 +214,13 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 }
 
 func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder string, mem memory.Allocator) (*fileFormat, error) {
-	c, err := codec(opts.Compression)
+	c, level, err := codec(opts.Compression)
 	if err != nil {
 		return nil, err
 	}
 	propOpts := []parquet.WriterProperty{
 		parquet.WithCompression(c),
+		parquet.WithCompressionLevel(level),
 		parquet.WithStats(true),
 		parquet.WithMaxRowGroupLength(opts.RowGroupSize),
 		parquet.WithCreatedBy("pgparquet " + Version),

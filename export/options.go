@@ -58,7 +58,8 @@ type Options struct {
 	OutputDir string
 	// Overwrite allows a non-empty OutputDir: a previous export's files there are removed first.
 	Overwrite bool
-	// Compression is the Parquet codec: zstd (default), snappy, gzip, brotli, lz4 (LZ4_RAW), none.
+	// Compression is the Parquet codec: zstd (default), snappy, gzip, brotli, lz4 (LZ4_RAW), none,
+	// with an optional level for zstd, gzip and brotli ("zstd:1").
 	Compression string
 	// RowGroupSize is the maximum number of rows per row group (default 122880, as DuckDB). A
 	// row group is buffered, encoded and compressed, in memory until it is complete, once per
@@ -164,7 +165,7 @@ func (o Options) validate() error {
 	if o.Chunks < 1 {
 		errs = append(errs, fmt.Errorf("chunks: %d is not positive", o.Chunks))
 	}
-	if _, err := codec(o.Compression); err != nil {
+	if _, _, err := codec(o.Compression); err != nil {
 		errs = append(errs, err)
 	}
 	if o.RowGroupSize < 1 {
@@ -224,21 +225,36 @@ func (o Options) planOptions() (gpuparse.PlanOptions, error) {
 	return p, errors.Join(errs...)
 }
 
-// codec maps a --compression name to arrow-go's codec.
-func codec(name string) (compress.Compression, error) {
-	switch strings.ToLower(name) {
+// codec maps a --compression value, a codec name with an optional level ("zstd", "zstd:1",
+// "gzip:9"), to arrow-go's codec and level (compress.DefaultCompressionLevel when none is given).
+func codec(value string) (compress.Compression, int, error) {
+	name, levelText, hasLevel := strings.Cut(strings.ToLower(value), ":")
+	level := compress.DefaultCompressionLevel
+	var c compress.Compression
+	switch name {
 	case "zstd":
-		return compress.Codecs.Zstd, nil
+		c = compress.Codecs.Zstd
 	case "snappy":
-		return compress.Codecs.Snappy, nil
+		c = compress.Codecs.Snappy
 	case "gzip":
-		return compress.Codecs.Gzip, nil
+		c = compress.Codecs.Gzip
 	case "brotli":
-		return compress.Codecs.Brotli, nil
+		c = compress.Codecs.Brotli
 	case "lz4", "lz4_raw":
-		return compress.Codecs.Lz4Raw, nil
+		c = compress.Codecs.Lz4Raw
 	case "none", "uncompressed":
-		return compress.Codecs.Uncompressed, nil
+		c = compress.Codecs.Uncompressed
+	default:
+		return compress.Codecs.Uncompressed, 0, fmt.Errorf("compression: %q is not one of zstd, snappy, gzip, brotli, lz4, none (with an optional :level for zstd, gzip and brotli)", value)
 	}
-	return compress.Codecs.Uncompressed, fmt.Errorf("compression: %q is not one of zstd, snappy, gzip, brotli, lz4, none", name)
+	if !hasLevel {
+		return c, level, nil
+	}
+	n, err := strconv.Atoi(levelText)
+	limits := map[compress.Compression][2]int{compress.Codecs.Zstd: {1, 22}, compress.Codecs.Gzip: {1, 9}, compress.Codecs.Brotli: {0, 11}}
+	lim, ok := limits[c]
+	if err != nil || !ok || n < lim[0] || n > lim[1] {
+		return c, 0, fmt.Errorf("compression: %q: levels are zstd:1..22, gzip:1..9, brotli:0..11", value)
+	}
+	return c, n, nil
 }

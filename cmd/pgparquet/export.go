@@ -40,7 +40,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into (default: 4 per worker)")
 	fs.StringVar(&opts.OutputDir, "output-dir", "", "directory for the Parquet files and _manifest.json (required)")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace a previous export in a non-empty output dir")
-	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none")
+	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
 	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group")
 	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size (bytes, or with KiB/MiB/GiB/KB/MB/GB)")
 	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer")
