@@ -17,9 +17,14 @@ import (
 const cudaLibraryName = "libpgparquet_cuda.so"
 
 // newDecoder picks the decoder for mode: the CUDA decoder when a GPU and the library are there
-// (auto) or required (on), the CPU decoder otherwise. Why the GPU was not used is logged.
+// and, under auto, the kernels decode every column (a column they do not would make the chunk
+// decode twice); the CPU decoder otherwise. Why the GPU was not used is logged.
 func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) (gpuparse.Decoder, error) {
 	if mode == GPUOff {
+		return gpuparse.NewCPUDecoder(cols, mem), nil
+	}
+	if ok, reason := gpuparse.GPUDecodes(cols); !ok && mode == GPUAuto {
+		log.Info("decoding on the CPU", "reason", reason)
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
 	dec, err := newCUDADecoder(libPath, cols)

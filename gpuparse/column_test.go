@@ -116,3 +116,14 @@ func TestKindString(t *testing.T) {
 		t.Error("Kind.String")
 	}
 }
+
+func TestGPUDecodes(t *testing.T) {
+	native := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 12, 2)}
+	if ok, reason := GPUDecodes(native); !ok {
+		t.Errorf("GPUDecodes(native) = false, %q", reason)
+	}
+	mixed := append(native, PlanColumn("n", oidNumeric, -1, "numeric"))
+	if ok, reason := GPUDecodes(mixed); ok || reason != `column "n" (numeric) has no GPU kernel` {
+		t.Errorf("GPUDecodes(mixed) = %v, %q", ok, reason)
+	}
+}

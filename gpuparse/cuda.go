@@ -140,13 +140,6 @@ func LoadCUDA(path string) (*CUDALibrary, error) {
 	return &CUDALibrary{lib: l}, nil
 }
 
-// gpuKinds are the kinds the CUDA kernels decode; other columns are decoded on the CPU.
-var gpuKinds = map[Kind]bool{
-	KindBool: true, KindInt16: true, KindInt32: true, KindInt64: true, KindFloat32: true, KindFloat64: true,
-	KindString: true, KindBinary: true, KindUUID: true, KindJSON: true, KindJSONB: true, KindDate: true,
-	KindTimestamp: true, KindTimestampTZ: true, KindDecimal128: true,
-}
-
 // CUDADecoder decodes chunks on the GPU into Arrow buffers in pinned host memory. It implements
 // Decoder and gives the same batches as CPUDecoder, bit for bit: a chunk the GPU cannot decode
 // exactly (no recorded row starts, malformed framing, values the CPU decoder must judge) is
