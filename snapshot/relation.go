@@ -142,9 +142,14 @@ func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]C
 	if err != nil {
 		return nil, fmt.Errorf("read columns: %w", err)
 	}
+	picked, err := pickColumns(all, want)
+	if err != nil {
+		return nil, err
+	}
+	// Only the exported columns' types are described: a column left out costs no catalog reads.
 	types := &typeReader{q: q}
-	for i := range all {
-		c := &all[i]
+	for i := range picked {
+		c := &picked[i]
 		t, err := types.describe(ctx, c.TypeOID, c.Typmod, c.Dims, 0)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
@@ -152,6 +157,12 @@ func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]C
 		c.Type = t
 		c.TypeOID, c.Typmod = t.OID, t.Typmod
 	}
+	return picked, nil
+}
+
+// pickColumns returns the columns named in want, in that order, or all of them when want is
+// empty.
+func pickColumns(all []Column, want []string) ([]Column, error) {
 	if len(want) == 0 {
 		if len(all) == 0 {
 			return nil, errors.New("has no columns to export")
