@@ -101,10 +101,10 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 		if err != nil {
 			return err
 		}
-		encodeBefore := s.encode
+		start = time.Now()
 		err = s.write(rec)
 		rec.Release()
-		l.encode.Add(int64(s.encode - encodeBefore))
+		l.encode.Add(int64(time.Since(start)))
 		if err != nil {
 			return err
 		}
@@ -112,9 +112,9 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	before := s.encode
+	start := time.Now()
 	err := s.finish()
-	l.encode.Add(int64(s.encode - before))
+	l.encode.Add(int64(time.Since(start)))
 	return err
 }
 

@@ -9,7 +9,6 @@ import (
 	"hash"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -43,8 +42,6 @@ type fileSeries struct {
 	format *fileFormat
 	cur    *parquetFile
 	done   []*parquetFile
-	// encode is the time spent in Parquet encoding, compression and writing.
-	encode time.Duration
 }
 
 // parquetFile is one file being written.
@@ -57,8 +54,6 @@ type parquetFile struct {
 }
 
 func (s *fileSeries) write(rec arrow.RecordBatch) error {
-	start := time.Now()
-	defer func() { s.encode += time.Since(start) }()
 	if s.cur == nil {
 		if err := s.open(); err != nil {
 			return err
@@ -125,8 +120,6 @@ func (s *fileSeries) finish() error {
 	if s.cur == nil {
 		return nil
 	}
-	start := time.Now()
-	defer func() { s.encode += time.Since(start) }()
 	return s.closeFile()
 }
 
