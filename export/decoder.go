@@ -28,9 +28,6 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
 	dec, err := newCUDADecoder(libPath, cols)
-	if err == nil {
-		dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
-	}
 	if err != nil {
 		if mode == GPUOn {
 			return nil, fmt.Errorf("--gpu on: %w", err)
@@ -38,6 +35,7 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 		log.Info("decoding on the CPU", "reason", err.Error())
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
+	dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
 	log.Info("decoding on the GPU")
 	return dec, nil
 }
