@@ -231,10 +231,7 @@ func (r *receiver) flush() error {
 	r.cur = nil
 	b.Data = b.buf
 	b.RowStarts = b.starts
-	if err := r.emit(b); err != nil {
-		return err
-	}
-	return nil
+	return r.emit(b)
 }
 
 func (r *receiver) finish() error {
