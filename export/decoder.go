@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -16,15 +17,11 @@ import (
 // cudaLibraryName is the file name `make cuda` gives the CUDA decoder library.
 const cudaLibraryName = "libpgparquet_cuda.so"
 
-// newDecoder picks the decoder for mode: the CUDA decoder when a GPU and the library are there
-// and, under auto, the kernels decode every column (a column they do not would make the chunk
-// decode twice); the CPU decoder otherwise. Why the GPU was not used is logged.
+// newDecoder picks the decoder for mode: the CUDA decoder when a GPU and the library are there,
+// the CPU decoder otherwise. Why the GPU was not used is logged, and so are the columns the
+// GPU leaves to the CPU.
 func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) (gpuparse.Decoder, error) {
 	if mode == GPUOff {
-		return gpuparse.NewCPUDecoder(cols, mem), nil
-	}
-	if ok, reason := gpuparse.GPUDecodes(cols); !ok && mode == GPUAuto {
-		log.Info("decoding on the CPU", "reason", reason)
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
 	dec, err := newCUDADecoder(libPath, cols)
@@ -36,7 +33,11 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
 	dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
-	log.Info("decoding on the GPU")
+	if cpuCols := gpuparse.CPUDecodedColumns(cols); len(cpuCols) > 0 {
+		log.Info("decoding on the GPU", "cpu_columns", strings.Join(cpuCols, ", "))
+	} else {
+		log.Info("decoding on the GPU")
+	}
 	return dec, nil
 }
 

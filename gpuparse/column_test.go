@@ -117,13 +117,13 @@ func TestKindString(t *testing.T) {
 	}
 }
 
-func TestGPUDecodes(t *testing.T) {
+func TestCPUDecodedColumns(t *testing.T) {
 	native := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 12, 2)}
-	if ok, reason := GPUDecodes(native); !ok {
-		t.Errorf("GPUDecodes(native) = false, %q", reason)
+	if got := CPUDecodedColumns(native); len(got) != 0 {
+		t.Errorf("CPUDecodedColumns(native) = %q", got)
 	}
 	mixed := append(native, PlanColumn("n", oidNumeric, -1, "numeric"))
-	if ok, reason := GPUDecodes(mixed); ok || reason != `column "n" (numeric) has no GPU kernel` {
-		t.Errorf("GPUDecodes(mixed) = %v, %q", ok, reason)
+	if got := CPUDecodedColumns(mixed); len(got) != 1 || got[0] != "n (numeric)" {
+		t.Errorf("CPUDecodedColumns(mixed) = %q", got)
 	}
 }

@@ -274,35 +274,15 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 			if l > len(rest)-fieldLenLen {
 				return 0, d.errAt(c, at(), rows, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, len(rest)-fieldLenLen)
 			}
-			if t := st[ci].tree; t != nil {
-				if e := t.check(rest[fieldLenLen : fieldLenLen+l]); e != nil {
-					return 0, d.errAt(c, at()+fieldLenLen+e.off, rows, ci, "%s", e.msg)
-				}
+			if w > 0 && st[ci].tree == nil {
 				rest = rest[fieldLenLen+l:]
 				continue
 			}
-			if w > 0 {
-				rest = rest[fieldLenLen+l:]
-				continue
-			}
-			body := rest[fieldLenLen : fieldLenLen+l]
 			s := &st[ci]
-			switch s.kind {
-			case KindString, KindBinary, KindJSON:
+			if s.kind == KindString || s.kind == KindBinary || s.kind == KindJSON {
 				s.nbytes += int64(l)
-			case KindJSONB:
-				if l < 1 {
-					return 0, d.errAt(c, at(), rows, ci, "jsonb field length 0, need at least the version byte")
-				}
-				s.nbytes += int64(l - 1)
-			case KindDecimal128, KindDecimal256, KindNumericString:
-				h, bad, msg := parseNumericHeader(body)
-				if msg != "" {
-					return 0, d.errAt(c, at()+fieldLenLen+bad, rows, ci, "%s", msg)
-				}
-				if s.kind == KindNumericString {
-					s.nbytes += int64(numericTextLen(h, body[numericHeaderLen:]))
-				}
+			} else if e := d.checkValue(c, s, ci, rows, at()+fieldLenLen, rest[fieldLenLen:fieldLenLen+l]); e != nil {
+				return 0, e
 			}
 			rest = rest[fieldLenLen+l:]
 		}
@@ -312,6 +292,36 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 		return 0, d.errAt(c, len(data), rows, -1, "chunk holds %d tuples, but the receiver recorded a row start at %d, past the last one", rows, rs[next])
 	}
 	return rows, nil
+}
+
+// checkValue is the first pass over one non-NULL value at chunk offset start of a kind that
+// needs more than its length checked: tree kinds, jsonb and numerics. It counts the column's
+// output bytes and reports the first wrong byte.
+func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+	if s.tree != nil {
+		if e := s.tree.check(body); e != nil {
+			return d.errAt(c, start+e.off, row, ci, "%s", e.msg)
+		}
+		return nil
+	}
+	switch s.kind {
+	case KindString, KindBinary, KindJSON:
+		s.nbytes += int64(len(body))
+	case KindJSONB:
+		if len(body) < 1 {
+			return d.errAt(c, start-fieldLenLen, row, ci, "jsonb field length 0, need at least the version byte")
+		}
+		s.nbytes += int64(len(body) - 1)
+	case KindDecimal128, KindDecimal256, KindNumericString:
+		h, bad, msg := parseNumericHeader(body)
+		if msg != "" {
+			return d.errAt(c, start+bad, row, ci, "%s", msg)
+		}
+		if s.kind == KindNumericString {
+			s.nbytes += int64(numericTextLen(h, body[numericHeaderLen:]))
+		}
+	}
+	return nil
 }
 
 // newBuffer allocates a buffer of exactly size bytes from the decoder's
@@ -340,40 +350,8 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		}
 	}()
 	for ci := range st {
-		s := &st[ci]
-		if s.tree != nil {
-			s.bld = array.NewBuilder(d.mem, s.dtype)
-			s.bld.Reserve(rows)
-			continue
-		}
-		if s.nulls > 0 {
-			s.valid, s.validB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), &all)
-			clear(s.validB)
-		}
-		switch {
-		case s.kind == KindBool:
-			s.vals, s.valsB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), &all)
-			clear(s.valsB)
-		case s.varlen:
-			if s.nbytes > maxStringData {
-				return nil, d.errAt(c, 0, -1, ci, "the chunk holds %d bytes of values for this column, more than one Arrow array can address (%d); cut smaller chunks", s.nbytes, int64(maxStringData))
-			}
-			s.vals, s.valsB = d.newBuffer(4*(rows+1), &all)
-			s.offs = arrow.GetData[int32](s.valsB)
-			s.data, s.dataB = d.newBuffer(int(s.nbytes), &all)
-		default:
-			s.vals, s.valsB = d.newBuffer(s.width*rows, &all)
-			if s.nulls > 0 {
-				clear(s.valsB) // NULL slots stay zero, as in the GPU decoder
-			}
-			switch s.width {
-			case 2:
-				s.u16 = arrow.GetData[uint16](s.valsB)
-			case 4:
-				s.u32 = arrow.GetData[uint32](s.valsB)
-			default:
-				s.u64 = arrow.GetData[uint64](s.valsB)
-			}
+		if err := d.alloc(c, &st[ci], ci, rows, &all); err != nil {
+			return nil, err
 		}
 	}
 
@@ -395,10 +373,6 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 			}
 			start := pos
 			pos += l
-			if s.bld != nil {
-				s.tree.appendValue(s.bld, data[start:pos])
-				continue
-			}
 			if s.validB != nil {
 				s.validB[row>>3] |= 1 << (row & 7)
 			}
@@ -449,16 +423,8 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 				}
 				s.offs[row] = int32(s.dpos)
 				s.dpos += copy(s.dataB[s.dpos:], data[start+1:pos])
-			case KindDecimal256:
-				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
-					w := uint64(v >> 63)
-					s.u64[4*row], s.u64[4*row+1], s.u64[4*row+2], s.u64[4*row+3] = uint64(v), w, w, w
-				} else if err := d.putDecimal(c, s, ci, row, start, data[start:pos]); err != nil {
-					return nil, err
-				}
-			case KindNumericString:
-				s.offs[row] = int32(s.dpos)
-				if err := d.putNumericText(c, s, ci, row, start, data[start:pos]); err != nil {
+			default:
+				if err := d.putValue(c, s, ci, row, start, data[start:pos]); err != nil {
 					return nil, err
 				}
 			}
@@ -474,24 +440,94 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		}
 	}()
 	for ci := range st {
-		s := &st[ci]
-		if s.bld != nil {
-			arrs[ci] = s.bld.NewArray()
-			continue
+		a, err := d.finish(c, &st[ci], ci, rows)
+		if err != nil {
+			return nil, err
 		}
-		bufs := []*memory.Buffer{s.valid, s.vals}
-		if s.varlen {
-			s.offs[rows] = int32(s.dpos)
-			if int64(s.dpos) != s.nbytes {
-				return nil, d.errAt(c, len(data), -1, ci, "internal error: wrote %d bytes of values, the first pass counted %d", s.dpos, s.nbytes)
-			}
-			bufs = append(bufs, s.data)
-		}
-		ad := array.NewData(s.dtype, rows, bufs, nil, s.nulls, 0)
-		arrs[ci] = array.MakeFromData(ad)
-		ad.Release()
+		arrs[ci] = a
 	}
 	return array.NewRecordBatch(d.schema, arrs, int64(rows)), nil
+}
+
+// alloc allocates column ci's buffers (or builder) for rows values once the first pass has
+// counted its NULLs and bytes; buffers go to *all, which the caller releases.
+func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *DecodeError {
+	if s.tree != nil {
+		s.bld = array.NewBuilder(d.mem, s.dtype)
+		s.bld.Reserve(rows)
+		return nil
+	}
+	if s.nulls > 0 {
+		s.valid, s.validB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), all)
+		clear(s.validB)
+	}
+	switch {
+	case s.kind == KindBool:
+		s.vals, s.valsB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), all)
+		clear(s.valsB)
+	case s.varlen:
+		if s.nbytes > maxStringData {
+			return d.errAt(c, 0, -1, ci, "the chunk holds %d bytes of values for this column, more than one Arrow array can address (%d); cut smaller chunks", s.nbytes, int64(maxStringData))
+		}
+		s.vals, s.valsB = d.newBuffer(4*(rows+1), all)
+		s.offs = arrow.GetData[int32](s.valsB)
+		s.data, s.dataB = d.newBuffer(int(s.nbytes), all)
+	default:
+		s.vals, s.valsB = d.newBuffer(s.width*rows, all)
+		if s.nulls > 0 {
+			clear(s.valsB) // NULL slots stay zero, as in the GPU decoder
+		}
+		switch s.width {
+		case 2:
+			s.u16 = arrow.GetData[uint16](s.valsB)
+		case 4:
+			s.u32 = arrow.GetData[uint32](s.valsB)
+		default:
+			s.u64 = arrow.GetData[uint64](s.valsB)
+		}
+	}
+	return nil
+}
+
+// putValue writes one non-NULL value, checked by checkValue, of the kinds whose conversion
+// takes more than a few instructions: tree kinds, decimal256 and numeric text. (Validity bits
+// are the caller's.)
+func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+	switch {
+	case s.bld != nil:
+		s.tree.appendValue(s.bld, body)
+	case s.kind == KindDecimal256:
+		if v, ok := decimalFast(body, s.scale, s.prec); ok {
+			w := uint64(v >> 63)
+			s.u64[4*row], s.u64[4*row+1], s.u64[4*row+2], s.u64[4*row+3] = uint64(v), w, w, w
+			return nil
+		}
+		return d.putDecimal(c, s, ci, row, start, body)
+	case s.kind == KindNumericString:
+		s.offs[row] = int32(s.dpos)
+		return d.putNumericText(c, s, ci, row, start, body)
+	default:
+		return d.errAt(c, start, row, ci, "internal error: no decoder for kind %s", s.kind)
+	}
+	return nil
+}
+
+// finish makes column ci's array from its filled buffers (or builder).
+func (d *CPUDecoder) finish(c *Chunk, s *colState, ci, rows int) (arrow.Array, error) {
+	if s.bld != nil {
+		return s.bld.NewArray(), nil
+	}
+	bufs := []*memory.Buffer{s.valid, s.vals}
+	if s.varlen {
+		s.offs[rows] = int32(s.dpos)
+		if int64(s.dpos) != s.nbytes {
+			return nil, d.errAt(c, len(c.Data), -1, ci, "internal error: wrote %d bytes of values, the first pass counted %d", s.dpos, s.nbytes)
+		}
+		bufs = append(bufs, s.data)
+	}
+	ad := array.NewData(s.dtype, rows, bufs, nil, s.nulls, 0)
+	defer ad.Release()
+	return array.MakeFromData(ad), nil
 }
 
 // putDecimal writes the numeric field body (header checked by walk) of row

@@ -103,7 +103,7 @@ import (
 )
 
 // cudaABI is the library ABI version this Go code speaks.
-const cudaABI = 1
+const cudaABI = 2
 
 // errLen is the size of the error text buffers passed to the library.
 const errLen = 512
@@ -143,14 +143,14 @@ func LoadCUDA(path string) (*CUDALibrary, error) {
 // CUDADecoder decodes chunks on the GPU into Arrow buffers in pinned host memory. It implements
 // Decoder and gives the same batches as CPUDecoder, bit for bit: a chunk the GPU cannot decode
 // exactly (no recorded row starts, malformed framing, values the CPU decoder must judge) is
-// decoded by the CPU decoder instead, and columns of kinds the kernels do not handle are taken
-// from a CPU decode. It is safe for concurrent use: each Decode runs its own CUDA stream.
+// decoded by the CPU decoder instead. Columns of kinds the kernels do not handle are decoded on
+// the CPU, each alone, from the field positions the GPU recorded while it walked the tuples. It
+// is safe for concurrent use: each Decode runs its own CUDA stream.
 type CUDADecoder struct {
 	lib    *CUDALibrary
 	h      unsafe.Pointer
 	cols   []Column
 	onGPU  []bool
-	anyCPU bool
 	cpu    *CPUDecoder
 	mem    *pinnedAllocator
 	schema *arrow.Schema
@@ -176,7 +176,6 @@ func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
 		p := d.cpu.plans[i]
 		on := gpuKinds[c.Kind]
 		d.onGPU[i] = on
-		d.anyCPU = d.anyCPU || !on
 		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(p.fixed), width: C.int32_t(p.width),
 			varlen: C.int32_t(b2i(p.varlen)), precision: C.int32_t(p.prec), scale: C.int32_t(p.scale), on_gpu: C.int32_t(b2i(on))}
 	}
@@ -263,7 +262,8 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	}
 	// Output buffers in pinned memory, at their exact sizes. Their C pointers go to the library
 	// in one C array laid out as ncols value pointers, ncols validity pointers, ncols data
-	// pointers (NULL where a column has no such buffer or is decoded on the CPU).
+	// pointers (NULL where a column has no such buffer). A column decoded on the CPU gets its
+	// int32 field positions in its values buffer.
 	n := max(ncols, 1)
 	table := (**C.uint8_t)(C.calloc(C.size_t(3*n), C.size_t(unsafe.Sizeof(uintptr(0)))))
 	defer C.free(unsafe.Pointer(table))
@@ -282,12 +282,11 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	}
 	colBufs := make([][3]*memory.Buffer, ncols)
 	for i := range d.cols {
-		if !d.onGPU[i] {
-			continue
-		}
 		p := d.cpu.plans[i]
 		var vals, valid, data *memory.Buffer
 		switch {
+		case !d.onGPU[i]:
+			vals = newBuf(4 * rows)
 		case p.kind == KindBool:
 			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
 		case p.varlen:
@@ -301,7 +300,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 		default:
 			vals = newBuf(p.width * rows)
 		}
-		if nulls[i] > 0 {
+		if nulls[i] > 0 && d.onGPU[i] {
 			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
 		}
 		colBufs[i] = [3]*memory.Buffer{vals, valid, data}
@@ -324,20 +323,25 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 		release()
 		return d.fallback(ctx, c)
 	}
-	var cpuRec arrow.RecordBatch
-	if d.anyCPU {
-		var err error
-		if cpuRec, err = d.cpu.Decode(ctx, c); err != nil {
-			release()
-			return nil, err
-		}
-		defer cpuRec.Release()
-	}
 	arrs := make([]arrow.Array, ncols)
+	releaseArrays := func() {
+		for _, a := range arrs {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}
 	for i := range d.cols {
 		if !d.onGPU[i] {
-			arrs[i] = cpuRec.Column(i)
-			arrs[i].Retain()
+			a, err := d.cpu.decodeFields(c, i, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
+			if err != nil {
+				// A value the CPU decoder rejects: the whole chunk's decode decides which error
+				// comes first in row order.
+				releaseArrays()
+				release()
+				return d.fallback(ctx, c)
+			}
+			arrs[i] = a
 			continue
 		}
 		p := d.cpu.plans[i]
@@ -352,9 +356,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	}
 	release()
 	rec := array.NewRecordBatch(d.schema, arrs, int64(rows))
-	for _, a := range arrs {
-		a.Release()
-	}
+	releaseArrays()
 	return rec, nil
 }
 

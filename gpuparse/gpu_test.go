@@ -58,6 +58,10 @@ func gpuTestColumns() []Column {
 		numCol("n50", 50, 5),                           // decimal256: CPU
 		PlanColumn("nfree", oidNumeric, -1, "numeric"), // numeric text: CPU
 		PlanColumn("allnull", oidInt4, -1, "integer"),
+		// Tree kinds: CPU, from the field positions the GPU found.
+		PlanType("a2", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 2, Elem: &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}}, "integer[]", PlanOptions{}),
+		PlanColumn("iv", oidInterval, -1, "interval"),
+		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
 	}
 }
 
@@ -99,7 +103,7 @@ func randomChunk(rng *rand.Rand, rows int) *Chunk {
 	}
 	var tuples [][]byte
 	for i := range rows {
-		f := make([][]byte, 0, 19)
+		f := make([][]byte, 0, 22)
 		f = append(f, wI64(int64(i)))
 		add := func(v []byte) {
 			if null() {
@@ -155,6 +159,13 @@ func randomChunk(rng *rand.Rand, rows int) *Chunk {
 			add(wNumeric(numeric(30, 20)))
 		}
 		f = append(f, nil)
+		if rng.IntN(3) == 0 {
+			add(wArray(oidInt4, nil, nil))
+		} else {
+			add(wArray(oidInt4, []int32{2, 2}, []int32{1, 1}, wI32(rng.Int32()), nil, wI32(-1), wI32(int32(i))))
+		}
+		add(wInterval(rng.Int64(), rng.Int32(), rng.Int32()))
+		add(wText([]string{"sad", "ok", "happy", ""}[rng.IntN(4)]))
 		tuples = append(tuples, tuple(f...))
 	}
 	data, starts := rowStarts(tuples...)
@@ -233,8 +244,9 @@ func TestGPUMatchesCPU(t *testing.T) {
 	if n := gpu.Fallbacks(); n != 0 {
 		t.Errorf("%d chunks fell back to the CPU", n)
 	}
-	bad := tuple(wI64(1), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, wNumeric("NaN"), nil, nil, nil, nil)
-	data, starts := rowStarts(bad)
+	badFields := make([][]byte, len(cols))
+	badFields[0], badFields[14] = wI64(1), wNumeric("NaN") // n12
+	data, starts := rowStarts(tuple(badFields...))
 	c := &Chunk{Data: data, RowStarts: starts, Source: "bad"}
 	_, cerr := cpu.Decode(ctx, c)
 	_, gerr := gpu.Decode(ctx, c)

@@ -9,14 +9,16 @@ var gpuKinds = map[Kind]bool{
 	KindTimestamp: true, KindTimestampTZ: true, KindDecimal128: true,
 }
 
-// GPUDecodes reports whether the CUDA kernels decode every one of cols. When one needs the CPU
-// decoder, reason names it: such a chunk would be decoded twice (the GPU columns on the GPU,
-// then the whole chunk on the CPU), so callers that may choose decode such tables on the CPU.
-func GPUDecodes(cols []Column) (ok bool, reason string) {
+// CPUDecodedColumns describes the columns the CUDA decoder leaves to the CPU ("name (type)"):
+// it has no kernel for their kinds, so it records where their fields are and the CPU decodes
+// them from there. Exports log the list, since these columns' values cost sidecar CPU even on
+// a GPU host.
+func CPUDecodedColumns(cols []Column) []string {
+	var out []string
 	for _, c := range cols {
 		if !gpuKinds[c.Kind] {
-			return false, fmt.Sprintf("column %q (%s) has no GPU kernel", c.Name, c.PGType)
+			out = append(out, fmt.Sprintf("%s (%s)", c.Name, c.PGType))
 		}
 	}
-	return true, ""
+	return out
 }

@@ -17,6 +17,10 @@
 // a malformed numeric), sets the job's flag: the Go side then decodes that chunk with the CPU
 // decoder, the reference, which returns the same batch or the exact error. So the GPU path
 // never produces a result the CPU path would not.
+//
+// Columns of kinds without a kernel (arrays, composites, decimal256, ...) cost the GPU only
+// their field positions, recorded during the walk: the Go side decodes those columns alone
+// from them.
 #include <cuda_runtime.h>
 #include <cub/device/device_scan.cuh>
 #include <pthread.h>
@@ -25,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PGPQ_ABI 1
+#define PGPQ_ABI 2
 
 // Column kinds: the same numbers as gpuparse.Kind.
 enum {
@@ -43,13 +47,14 @@ struct pgpq_col {
   int32_t varlen;     // 1: offsets + data
   int32_t precision;  // decimals
   int32_t scale;
-  int32_t on_gpu;     // 0: the Go side decodes this column on the CPU
+  int32_t on_gpu;     // 0: the Go side decodes this column on the CPU, from its field positions
   int32_t vidx;       // index among the GPU var-length columns, -1 for others (set by pgpq_open)
 };
 
 // pgpq_out is where one column's device outputs of the current chunk are.
 struct pgpq_out {
-  uint8_t* vals;    // values; offsets for var-length columns; bitmap words for bool
+  uint8_t* vals;    // values; offsets for var-length columns; bitmap words for bool; for a
+                    // column decoded on the CPU, each row's field position (int32)
   uint32_t* valid;  // validity words
 };
 
@@ -237,6 +242,7 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
   for (int c = 0; c < ncols; c++) {
     int32_t len = -1;
     int64_t fpos = 0;
+    const int64_t lpos = pos;  // the field's length word
     if (ok) {
       if (pos + 4 > end) {
         ok = false;
@@ -253,8 +259,13 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     const bool present = len >= 0;
     const unsigned nullmask = __ballot_sync(0xffffffffu, in && !present);
     if (lane == 0 && nullmask) atomicAdd(&stats[c], (unsigned long long)__popc(nullmask));
-    if (!col.on_gpu) continue;
     const pgpq_out o = outs[c];
+    if (!col.on_gpu) {
+      // The CPU decodes this column from where its fields are (meaningless once !ok: the
+      // chunk then goes to the CPU whole).
+      if (in) ((int32_t*)o.vals)[r] = (int32_t)lpos;
+      continue;
+    }
     const unsigned validmask = __ballot_sync(0xffffffffu, in && present);
     if (lane == 0 && r < rows) o.valid[r >> 5] = validmask;
     if (col.varlen) {
@@ -384,9 +395,12 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
     pgpq_col col = d->cols[c];
     size_t* sz = j->sizes + 3 * c;
     sz[0] = sz[1] = sz[2] = 0;
-    if (!col.on_gpu) continue;
-    sz[0] = col.varlen ? 4 * (size_t)(rows + 1) : col.kind == K_BOOL ? 4 * (size_t)words : (size_t)col.width * rows;
-    sz[1] = 4 * (size_t)words;
+    if (!col.on_gpu) {
+      sz[0] = 4 * (size_t)rows;  // field positions
+    } else {
+      sz[0] = col.varlen ? 4 * (size_t)(rows + 1) : col.kind == K_BOOL ? 4 * (size_t)words : (size_t)col.width * rows;
+      sz[1] = 4 * (size_t)words;
+    }
     for (int k = 0; k < 2; k++) {
       j->layout[3 * c + k] = total;
       total += align64(sz[k]);
@@ -542,8 +556,9 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   return j;
 }
 
-// pgpq_finish copies the job's GPU columns into the host buffers given per column in three
-// arrays of ncols pointers: values (offsets for var-length columns; the bitmap for bool),
+// pgpq_finish copies the job's columns into the host buffers given per column in three
+// arrays of ncols pointers: values (offsets for var-length columns; the bitmap for bool; the
+// int32 field positions of a column decoded on the CPU),
 // validity (NULL when the column has no NULLs) and var-length data, then returns the job to its
 // pool. *bad is always 0 here: pgpq_scan reported every problem.
 int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, int32_t* bad, char* err, int errlen) {
@@ -556,8 +571,11 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, in
   size_t bitmap = (size_t)((rows + 7) / 8);
   for (int c = 0; c < ncols && e == cudaSuccess; c++) {
     pgpq_col col = d->cols[c];
-    if (!col.on_gpu) continue;
     const size_t* sz = j->sizes + 3 * c;
+    if (!col.on_gpu) {
+      if (sz[0] && vals[c]) e = cudaMemcpyAsync(vals[c], j->d_out + j->layout[3 * c], sz[0], cudaMemcpyDeviceToHost, s);
+      continue;
+    }
     size_t vbytes = col.kind == K_BOOL ? bitmap : sz[0];
     if (vbytes && vals[c]) e = cudaMemcpyAsync(vals[c], j->d_out + j->layout[3 * c], vbytes, cudaMemcpyDeviceToHost, s);
     if (e == cudaSuccess && valid[c] && bitmap) e = cudaMemcpyAsync(valid[c], j->d_out + j->layout[3 * c + 1], bitmap, cudaMemcpyDeviceToHost, s);

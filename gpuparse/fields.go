@@ -1,0 +1,94 @@
+package gpuparse
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// decodeFields decodes column ci of chunk c alone, from the position of each of its fields:
+// fields[row] is the chunk offset of the row's int32 length word. Column ci must be of a kind
+// without a GPU kernel (tree kinds, decimal256, numeric text). The CUDA decoder finds these
+// positions while it walks the tuples, so the columns it has no kernel for cost the CPU only
+// their own values, not a walk of the whole chunk. The result is the column Decode would give,
+// bit for bit. Every length is checked again (the positions come from another program), and a
+// value the CPU decoder rejects gives its *DecodeError; the caller then decodes the whole chunk
+// with Decode, whose row-order walk decides which error is the first.
+func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.Array, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			arr, err = nil, fmt.Errorf("gpuparse: cpu decoder: internal error: %v", p)
+		}
+	}()
+	if d.err != nil {
+		return nil, d.err
+	}
+	s := &colState{colPlan: d.plans[ci]}
+	data := c.Data
+	rows := len(fields)
+	// value returns where row's value starts and its length (-1: NULL), checked against the
+	// chunk and the column's fixed width.
+	value := func(row int) (int, int, *DecodeError) {
+		at := int(fields[row])
+		if at < 0 || at > len(data)-fieldLenLen {
+			return 0, 0, d.errAt(c, max(at, 0), row, ci, "field position %d outside the chunk of %d bytes", at, len(data))
+		}
+		l := int(int32(binary.BigEndian.Uint32(data[at:])))
+		switch {
+		case l == nullFieldLen:
+			return 0, -1, nil
+		case l < 0:
+			return 0, 0, d.errAt(c, at, row, ci, "field length %d, expected -1 (NULL) or >= 0", l)
+		case s.fixed > 0 && l != s.fixed:
+			return 0, 0, d.errAt(c, at, row, ci, "field length %d, expected %d", l, s.fixed)
+		case l > len(data)-at-fieldLenLen:
+			return 0, 0, d.errAt(c, at, row, ci, "field length %d runs past the end of the chunk (%d bytes left)", l, len(data)-at-fieldLenLen)
+		}
+		return at + fieldLenLen, l, nil
+	}
+	for row := range rows {
+		start, l, e := value(row)
+		if e != nil {
+			return nil, e
+		}
+		if l < 0 {
+			s.nulls++
+			continue
+		}
+		if e := d.checkValue(c, s, ci, row, start, data[start:start+l]); e != nil {
+			return nil, e
+		}
+	}
+	var all []*memory.Buffer
+	defer func() {
+		for _, b := range all {
+			b.Release()
+		}
+		if s.bld != nil {
+			s.bld.Release()
+		}
+	}()
+	if e := d.alloc(c, s, ci, rows, &all); e != nil {
+		return nil, e
+	}
+	for row := range rows {
+		start, l, _ := value(row) // checked above
+		if l < 0 {
+			if s.offs != nil {
+				s.offs[row] = int32(s.dpos)
+			} else if s.bld != nil {
+				s.bld.AppendNull()
+			}
+			continue
+		}
+		if s.validB != nil {
+			s.validB[row>>3] |= 1 << (row & 7)
+		}
+		if e := d.putValue(c, s, ci, row, start, data[start:start+l]); e != nil {
+			return nil, e
+		}
+	}
+	return d.finish(c, s, ci, rows)
+}
