@@ -229,12 +229,13 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	// Dictionary encoding pays for strings (few distinct values compress to small indices) but
 	// costs fixed-width columns a hash lookup per value, most of the encoder's CPU time, for
 	// little gain over zstd/snappy on the plain values: use it for string-like columns only.
-	for _, col := range cols {
-		if !dictionaryWorthIt(col) {
+	dictionary := make([]bool, len(cols))
+	for i, col := range cols {
+		dictionary[i] = dictionaryWorthIt(col)
+		if !dictionary[i] {
 			propOpts = append(propOpts, parquet.WithDictionaryFor(col.Name, false))
 		}
 	}
-	props := parquet.NewWriterProperties(propOpts...)
 	type colMeta struct {
 		Name   string `json:"name"`
 		PGType string `json:"pg_type"`
@@ -250,7 +251,10 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	return &fileFormat{
 		dir:        dir,
 		schema:     gpuparse.ArrowSchema(cols),
-		props:      props,
+		dictionary: dictionary,
+		mem:        mem,
+		propOpts:   propOpts,
+		props:      parquet.NewWriterProperties(propOpts...),
 		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)),
 		metadata: [][2]string{
 			{"pgparquet.version", Version},
@@ -282,7 +286,7 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 	}
 	if len(files) == 0 {
 		s := &fileSeries{format: format}
-		if err := s.open(); err != nil {
+		if err := s.open(nil); err != nil {
 			return nil, err
 		}
 		if err := s.finish(); err != nil {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -27,8 +30,11 @@ type FileResult struct {
 // fileFormat is what every file of one export shares.
 type fileFormat struct {
 	dir         *outputDir
-	schema      *arrow.Schema
+	dictionary  []bool        // per column: worth dictionary encoding (dictionaryWorthIt)
+	schema      *arrow.Schema // of the decoded batches
+	mem         memory.Allocator
 	props       *parquet.WriterProperties
+	propOpts    []parquet.WriterProperty // props' options, for files that turn dictionaries off
 	arrowProps  pqarrow.ArrowWriterProperties
 	metadata    [][2]string // key-value metadata, in order
 	maxFileSize int64
@@ -42,6 +48,7 @@ type fileSeries struct {
 	format *fileFormat
 	cur    *parquetFile
 	done   []*parquetFile
+	dicts  []*stringDict // per column: the lane's dictionary (dictionary.go), nil if not eligible
 }
 
 // parquetFile is one file being written.
@@ -51,16 +58,51 @@ type parquetFile struct {
 	f       *os.File
 	sink    *hashingWriter
 	fw      *pqarrow.FileWriter
+	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here, else nil.
+	dictTypes []*arrow.DictionaryType
+	schema    *arrow.Schema // the writer's: the decoded schema with dictTypes
 }
 
 func (s *fileSeries) write(rec arrow.RecordBatch) error {
+	cols := make([]arrow.Array, rec.NumCols())
+	release := func() {
+		for i, c := range cols {
+			if c != nil {
+				c.Release()
+				cols[i] = nil
+			}
+		}
+	}
+	defer release()
+	for s.cur != nil {
+		rollOver, err := s.encodeDicts(rec, cols)
+		if err != nil {
+			return err
+		}
+		if !rollOver {
+			break
+		}
+		// A column stopped being dictionary-encoded: its type changes, so a new file starts.
+		release()
+		if err := s.closeFile(); err != nil {
+			return err
+		}
+	}
 	if s.cur == nil {
-		if err := s.open(); err != nil {
+		if err := s.open(s.firstBatchTypes(rec, cols)); err != nil {
 			return err
 		}
 	}
 	p := s.cur
-	if err := p.fw.WriteBuffered(rec); err != nil {
+	for i := range cols {
+		if cols[i] == nil {
+			cols[i] = rec.Column(i)
+			cols[i].Retain()
+		}
+	}
+	out := array.NewRecordBatch(p.schema, cols, rec.NumRows())
+	defer out.Release()
+	if err := p.fw.WriteBuffered(out); err != nil {
 		return fmt.Errorf("write %s: %w", p.tmpName, err)
 	}
 	p.Rows += rec.NumRows()
@@ -75,8 +117,94 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// open starts the next file of the series.
-func (s *fileSeries) open() error {
+// firstBatchTypes decides which columns the next file dictionary-encodes, from the lane's
+// history and rec, the file's first batch, whose dictionary arrays it puts in cols.
+func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) []*arrow.DictionaryType {
+	if s.dicts == nil {
+		s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
+		for i, f := range s.format.schema.Fields() {
+			if s.format.dictionary[i] && dictEligible(f.Type) {
+				s.dicts[i] = newStringDict(f.Type)
+			}
+		}
+	}
+	types := make([]*arrow.DictionaryType, len(s.dicts))
+	for i, d := range s.dicts {
+		if d == nil || d.off {
+			continue
+		}
+		dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: d.valueType}
+		arr := rec.Column(i)
+		a, added := d.encode(s.format.mem, dt, arr)
+		// Values that barely repeat make dictionary encoding a loss: the lane writes this
+		// column plain from now on.
+		if nonNull := arr.Len() - arr.NullN(); nonNull >= 64 && 2*added > nonNull {
+			d.diverse = true
+		}
+		if d.settle() {
+			a.Release()
+			continue
+		}
+		types[i], cols[i] = dt, a
+	}
+	return types
+}
+
+// encodeDicts puts the dictionary arrays of rec's dictionary-encoded columns in cols. Row
+// groups end between batches, so a batch never spans two dictionaries, and a batch that brings
+// new values into a row group that has rows starts a new one (the writer would otherwise store
+// the rest of the chunk plain). rollOver says a column must stop being dictionary-encoded: the
+// caller starts a new file for rec.
+func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rollOver bool, err error) {
+	p := s.cur
+	maxRows := s.format.props.MaxRowGroupLength()
+	rgRows, err := p.fw.RowGroupNumRows()
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", p.tmpName, err)
+	}
+	cut := rgRows > 0 && int64(rgRows)+rec.NumRows() > maxRows
+	for i, dt := range p.dictTypes {
+		if dt == nil {
+			continue
+		}
+		d := s.dicts[i]
+		a, added := d.encode(s.format.mem, dt, rec.Column(i))
+		cols[i] = a
+		if added > 0 && rgRows > 0 && !cut {
+			cut = true
+			// Row groups cut short by new values, again and again: the values keep coming.
+			if int64(rgRows) < maxRows/4 {
+				if d.shortCuts++; d.shortCuts > dictMaxShortCuts {
+					d.diverse = true
+				}
+			}
+		}
+		rollOver = d.settle() || rollOver
+	}
+	if rollOver || !cut {
+		return rollOver, nil
+	}
+	if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
+		return false, fmt.Errorf("write %s: %w", p.tmpName, err)
+	}
+	return false, nil
+}
+
+// plainColumns turns the writer's own dictionary encoding off for the columns whose values
+// this lane found too diverse for it.
+func (s *fileSeries) plainColumns() []parquet.WriterProperty {
+	var out []parquet.WriterProperty
+	for i, d := range s.dicts {
+		if d != nil && d.diverse {
+			out = append(out, parquet.WithDictionaryFor(s.format.schema.Field(i).Name, false))
+		}
+	}
+	return out
+}
+
+// open starts the next file of the series; dictTypes[i] non-nil makes column i a dictionary
+// of that type in the file (nil dictTypes: none).
+func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 	n := s.format.seq.Add(1) - 1
 	p := &parquetFile{}
 	p.Name = fmt.Sprintf("part-%05d.parquet", n)
@@ -86,8 +214,25 @@ func (s *fileSeries) open() error {
 		return err
 	}
 	p.f = f
+	p.dictTypes = dictTypes
+	p.schema = s.format.schema
+	if slices.ContainsFunc(dictTypes, func(t *arrow.DictionaryType) bool { return t != nil }) {
+		fields := slices.Clone(p.schema.Fields())
+		for i, t := range dictTypes {
+			if t != nil {
+				fields[i].Type = t
+			}
+		}
+		md := p.schema.Metadata()
+		p.schema = arrow.NewSchema(fields, &md)
+	}
+	props := s.format.props
+	if plain := s.plainColumns(); len(plain) > 0 {
+		// The writer would hash these columns' values until its dictionary page overflows.
+		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), plain...)...)
+	}
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
-	p.fw, err = pqarrow.NewFileWriter(s.format.schema, p.sink, s.format.props, s.format.arrowProps)
+	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	if err != nil {
 		return errors.Join(fmt.Errorf("start Parquet file %s: %w", p.tmpName, err), f.Close())
 	}

@@ -515,7 +515,9 @@ func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []
 // finish makes column ci's array from its filled buffers (or builder).
 func (d *CPUDecoder) finish(c *Chunk, s *colState, ci, rows int) (arrow.Array, error) {
 	if s.bld != nil {
-		return s.bld.NewArray(), nil
+		a := s.bld.NewArray()
+		fillNilIndices(a.Data())
+		return a, nil
 	}
 	bufs := []*memory.Buffer{s.valid, s.vals}
 	if s.varlen {
@@ -528,6 +530,19 @@ func (d *CPUDecoder) finish(c *Chunk, s *colState, ci, rows int) (arrow.Array, e
 	ad := array.NewData(s.dtype, rows, bufs, nil, s.nulls, 0)
 	defer ad.Release()
 	return array.MakeFromData(ad), nil
+}
+
+// fillNilIndices gives every empty dictionary array in d, nested ones included, an indices
+// buffer. arrow-go's builders leave it nil, and its Parquet writer dereferences it when it
+// writes a dictionary it already holds from an array with no values (a batch whose enum[]
+// column has no elements).
+func fillNilIndices(d arrow.ArrayData) {
+	if bufs := d.Buffers(); d.DataType().ID() == arrow.DICTIONARY && len(bufs) > 1 && bufs[1] == nil {
+		bufs[1] = memory.NewBufferBytes([]byte{})
+	}
+	for _, c := range d.Children() {
+		fillNilIndices(c)
+	}
 }
 
 // putDecimal writes the numeric field body (header checked by walk) of row

@@ -246,3 +246,19 @@ func treeFuzzSeeds() map[string][]byte {
 		"tree_truncated":   treeTuple(3)[:40],
 	}
 }
+
+// TestEmptyEnumListHasIndices: a batch whose enum[] column holds no element still gives the
+// enum dictionary an indices buffer (arrow-go's Parquet writer dereferences it).
+func TestEmptyEnumListHasIndices(t *testing.T) {
+	col := PlanType("a_e", &TypeDesc{OID: 99997, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: 99998, Class: ClassEnum}}, "mood[]", PlanOptions{})
+	data, starts := rowStarts(tuple(wArray(99998, nil, nil)), tuple(nil))
+	rec, err := NewCPUDecoder([]Column{col}, memory.DefaultAllocator).Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	elems := rec.Column(0).(*array.List).ListValues()
+	if elems.Len() != 0 || elems.Data().Buffers()[1] == nil {
+		t.Errorf("elements: len %d, indices buffer %v", elems.Len(), elems.Data().Buffers()[1])
+	}
+}

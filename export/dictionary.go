@@ -1,0 +1,180 @@
+package export
+
+import (
+	"bytes"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Dictionary encoding of string columns, done here rather than by the Parquet writer.
+//
+// Given plain string arrays, arrow-go's dictionary encoder hashes every value through an
+// interface-typed memo table that allocates once per value: on a lineorder export that was the
+// largest encode cost after compression, and the garbage it made cost as much again in GC.
+// Given dictionary arrays, the writer instead puts the dictionary into the column chunk once
+// and writes our int32 indices as they are, as long as every batch of the chunk (row group)
+// carries the same dictionary. So each lane keeps, per string column, one dictionary that only
+// grows (a Go map from value to index, no allocation per lookup), and turns each batch into
+// indices into it. A batch that brings new values in the middle of a row group starts a new row
+// group when the current one is big enough; otherwise its grown dictionary makes the writer
+// fall back to plain encoding for the rest of that column chunk (correct, only bigger). Columns
+// whose values barely repeat are written plain: no hashing at all.
+
+const (
+	// dictMaxBytes and dictMaxEntries bound a lane's dictionary of one column, as the Parquet
+	// writer bounds its dictionary page (1 MiB by default): past them the column's values are
+	// too diverse for dictionary encoding to pay, and the lane's next files write it plain.
+	dictMaxBytes   = 1 << 20
+	dictMaxEntries = 1 << 16
+	// dictMaxShortCuts is how many row groups new values may cut below a quarter of the row
+	// group size before the lane writes the column plain.
+	dictMaxShortCuts = 4
+)
+
+// dictEligible says whether a column of type t is dictionary-encoded here: plain strings and
+// binaries (extension types such as JSON, and enums, which are dictionaries already, are left
+// to the writer).
+func dictEligible(t arrow.DataType) bool {
+	return t.ID() == arrow.STRING || t.ID() == arrow.BINARY
+}
+
+// stringDict is one lane's dictionary of one string column. It is used by one goroutine.
+type stringDict struct {
+	valueType arrow.DataType
+	memo      map[string]int32
+	order     [][]byte // values by index
+	bytes     int
+	dict      arrow.Array // order as an array; nil when stale
+	empty     bool        // an empty value was seen
+	shortCuts int
+	// diverse: values barely repeat; the writer should not dictionary-encode them either.
+	diverse bool
+	// off: the lane no longer dictionary-encodes this column itself.
+	off bool
+}
+
+func newStringDict(t arrow.DataType) *stringDict {
+	return &stringDict{valueType: t, memo: make(map[string]int32)}
+}
+
+// indices maps arr's values to dictionary indices (0 for NULLs), adding new values, and says
+// how many values were new.
+func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buffer, int) {
+	n := arr.Len()
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(4 * n)
+	idx := arrow.GetData[int32](buf.Bytes())
+	if n == 0 {
+		return buf, 0
+	}
+	var offs []int32
+	var data []byte
+	switch a := arr.(type) {
+	case *array.String:
+		offs, data = a.ValueOffsets(), a.ValueBytes()
+	case *array.Binary:
+		offs, data = a.ValueOffsets(), a.ValueBytes()
+	}
+	base := offs[0] // ValueBytes starts at the first value
+	before := len(d.order)
+	var prev []byte
+	prevIdx := int32(-1)
+	nulls := arr.NullN() > 0
+	for i := range n {
+		if nulls && arr.IsNull(i) {
+			idx[i] = 0
+			continue
+		}
+		v := data[offs[i]-base : offs[i+1]-base]
+		if len(v) == 0 {
+			d.empty = true
+		}
+		if prevIdx >= 0 && bytes.Equal(v, prev) {
+			idx[i] = prevIdx
+			continue
+		}
+		k, ok := d.memo[string(v)]
+		if !ok {
+			k = int32(len(d.order))
+			s := string(v)
+			d.memo[s] = k
+			d.order = append(d.order, []byte(s))
+			d.bytes += len(v)
+			d.release()
+		}
+		idx[i], prev, prevIdx = k, v, k
+	}
+	return buf, len(d.order) - before
+}
+
+// settle turns the lane's own dictionary encoding of the column off for good when it no
+// longer pays or would give wrong statistics, and says whether it did so now.
+func (d *stringDict) settle() bool {
+	if d.off {
+		return false
+	}
+	if d.bytes > dictMaxBytes || len(d.order) > dictMaxEntries {
+		d.diverse = true
+	}
+	if !d.diverse && !d.empty {
+		return false
+	}
+	d.off = true
+	clear(d.memo)
+	d.memo, d.order, d.bytes = nil, nil, 0
+	d.release()
+	return true
+}
+
+// dictionary returns the current dictionary as an array (the caller does not release it).
+func (d *stringDict) dictionary(mem memory.Allocator) arrow.Array {
+	if d.dict == nil {
+		offs := memory.NewResizableBuffer(mem)
+		offs.Resize(4 * (len(d.order) + 1))
+		vals := memory.NewResizableBuffer(mem)
+		vals.Resize(d.bytes)
+		o, v := arrow.GetData[int32](offs.Bytes()), vals.Bytes()
+		at := 0
+		for i, s := range d.order {
+			o[i] = int32(at)
+			at += copy(v[at:], s)
+		}
+		o[len(d.order)] = int32(at)
+		data := array.NewData(d.valueType, len(d.order), []*memory.Buffer{nil, offs, vals}, nil, 0, 0)
+		d.dict = array.MakeFromData(data)
+		data.Release()
+		offs.Release()
+		vals.Release()
+	}
+	return d.dict
+}
+
+func (d *stringDict) release() {
+	if d.dict != nil {
+		d.dict.Release()
+		d.dict = nil
+	}
+}
+
+// encode turns arr into a dictionary array of type dt over the current dictionary and says how
+// many values arr added to it.
+func (d *stringDict) encode(mem memory.Allocator, dt *arrow.DictionaryType, arr arrow.Array) (out arrow.Array, added int) {
+	idx, added := d.indices(mem, arr)
+	defer idx.Release()
+	dict := d.dictionary(mem)
+	var validity *memory.Buffer
+	if arr.NullN() > 0 {
+		validity = arr.Data().Buffers()[0]
+		if off := arr.Data().Offset(); off != 0 {
+			bits := make([]byte, bitutil.BytesForBits(int64(arr.Len())))
+			bitutil.CopyBitmap(validity.Bytes(), off, arr.Len(), bits, 0)
+			validity = memory.NewBufferBytes(bits)
+		}
+	}
+	data := array.NewDataWithDictionary(dt, arr.Len(), []*memory.Buffer{validity, idx}, arr.NullN(), 0, dict.Data().(*array.Data))
+	defer data.Release()
+	return array.MakeFromData(data), added
+}

@@ -1,0 +1,179 @@
+package export_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/internal/readback"
+)
+
+// TestDictionaryEncodedStrings exports string columns of every shape through the exporter's own
+// dictionary encoding (export/dictionary.go): few values with NULLs, values that keep arriving
+// (a new one every 10000 rows), values that never repeat, bytea, padded char, and few values
+// among which an empty string turns up late. The values must read back exactly; repeating
+// columns must be dictionary-encoded in every row group and the never-repeating one not at all;
+// min/max statistics must match each row group's values (an empty string is the minimum).
+func TestDictionaryEncodedStrings(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE dict (id int8 PRIMARY KEY, status text, late text, uniq text, bin bytea, bp char(4), rare text)`)
+	pgtest.Exec(t, conn, `INSERT INTO dict SELECT g,
+		CASE WHEN g % 11 = 0 THEN NULL ELSE (array['new', 'paid', 'shipped', 'returned', 'lost'])[1 + g % 5] END,
+		'v' || (g / 10000), md5(g::text), decode(lpad(to_hex(g % 3), 2, '0'), 'hex'), (g % 4)::text,
+		CASE WHEN g % 9973 = 0 THEN '' ELSE 'x' || (g % 3) END
+	FROM generate_series(1, 40000) g`)
+	pgtest.Exec(t, conn, "ANALYZE dict")
+	cols, err := readback.ColumnsOf(ctx, conn, "dict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, "dict", "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const rowGroupSize = 8000
+	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "dict", OutputDir: dir,
+		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
+		t.Fatal(err)
+	}
+	for _, reader := range readback.Readers() {
+		got, err := readback.FromParquet(ctx, reader, "id", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
+			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+		}
+	}
+
+	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("files: %v %v", files, err)
+	}
+	rowGroups := 0
+	for _, name := range files {
+		rdr, err := file.OpenParquetFile(name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := rdr.MetaData().Schema
+		for rg := range rdr.NumRowGroups() {
+			rowGroups++
+			md := rdr.MetaData().RowGroup(rg)
+			if md.NumRows() > rowGroupSize {
+				t.Errorf("%s row group %d: %d rows", filepath.Base(name), rg, md.NumRows())
+			}
+			for ci := range schema.NumColumns() {
+				col := schema.Column(ci).Name()
+				cc, err := md.ColumnChunk(ci)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dict := dictionaryPagesOnly(cc)
+				switch col {
+				case "status", "bin", "bp":
+					if !dict {
+						t.Errorf("%s row group %d column %s: encodings %v, want dictionary-encoded data pages only", filepath.Base(name), rg, col, cc.EncodingStats())
+					}
+					checkStringStats(t, ctx, fr, cc, rg, ci)
+				case "uniq":
+					if cc.HasDictionaryPage() {
+						t.Errorf("%s row group %d column uniq has a dictionary page", filepath.Base(name), rg)
+					}
+				case "late":
+					if !cc.HasDictionaryPage() {
+						t.Errorf("%s row group %d column late has no dictionary page", filepath.Base(name), rg)
+					}
+					checkStringStats(t, ctx, fr, cc, rg, ci)
+				case "rare":
+					checkStringStats(t, ctx, fr, cc, rg, ci)
+				}
+			}
+		}
+		rdr.Close()
+	}
+	// Each lane meets an empty "rare" value after its first rows and starts a new file there.
+	if len(files) <= 2 {
+		t.Errorf("%d files from 2 lanes: no lane rolled over to a new file", len(files))
+	}
+	if rowGroups < 5 {
+		t.Errorf("%d row groups: the test needs several", rowGroups)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_manifest.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+// dictionaryPagesOnly says whether every data page of the chunk is dictionary-encoded.
+func dictionaryPagesOnly(cc *metadata.ColumnChunkMetaData) bool {
+	if !cc.HasDictionaryPage() {
+		return false
+	}
+	for _, s := range cc.EncodingStats() {
+		if s.PageType != 2 && s.Encoding != parquet.Encodings.RLEDict && s.Encoding != parquet.Encodings.PlainDict { // 2: DICTIONARY_PAGE
+			return false
+		}
+	}
+	return true
+}
+
+// checkStringStats compares a string column chunk's min/max statistics with its values.
+func checkStringStats(t *testing.T, ctx context.Context, fr *pqarrow.FileReader, cc *metadata.ColumnChunkMetaData, rg, ci int) {
+	t.Helper()
+	st, err := cc.Statistics()
+	if err != nil || st == nil || !st.HasMinMax() {
+		t.Errorf("row group %d column %d: no min/max statistics (%v)", rg, ci, err)
+		return
+	}
+	chunked, err := fr.RowGroup(rg).Column(ci).Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chunked.Release()
+	var lo, hi []byte
+	seen := false
+	for _, a := range chunked.Chunks() {
+		for i := range a.Len() {
+			if a.IsNull(i) {
+				continue
+			}
+			var v []byte
+			switch a := a.(type) {
+			case *array.String:
+				v = []byte(a.Value(i))
+			case *array.Binary:
+				v = a.Value(i)
+			}
+			if !seen || bytes.Compare(v, lo) < 0 {
+				lo = v
+			}
+			if !seen || bytes.Compare(v, hi) > 0 {
+				hi = v
+			}
+			seen = true
+		}
+	}
+	bs := st.(*metadata.ByteArrayStatistics)
+	if !bytes.Equal(bs.Min(), lo) || !bytes.Equal(bs.Max(), hi) {
+		t.Errorf("row group %d column %d: statistics min %q max %q, values min %q max %q", rg, ci, bs.Min(), bs.Max(), lo, hi)
+	}
+}
