@@ -30,7 +30,7 @@ type stage struct {
 var stages = []stage{
 	{"compress", []string{"klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
 	{"write", []string{"os.(*File).Write", "bufio.(*Writer)", "crypto/", "export.(*hashingWriter)", "syscall.write", "internal/poll.(*FD).Write"}},
-	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/"}},
+	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes"}},
 	{"boundaries", []string{"gpuparse.(*CPUDecoder).walk", "gpuparse.parseNumericHeader", "gpuparse.(*treeWalker)"}},
 	{"decode", []string{"gpuparse."}},
 	{"arrow", []string{"arrow-go/v18/arrow"}},
