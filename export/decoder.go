@@ -17,14 +17,49 @@ import (
 // cudaLibraryName is the file name `make cuda` gives the CUDA decoder library.
 const cudaLibraryName = "libpgparquet_cuda.so"
 
-// newDecoder picks the decoder for mode: the CUDA decoder when a GPU and the library are there,
-// the CPU decoder otherwise. Why the GPU was not used is logged, and so are the columns the
-// GPU leaves to the CPU.
-func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) (gpuparse.Decoder, error) {
+// gpuProbe finds the GPU and readies the CUDA decoder library in the background: loading the
+// library and creating the device's context take a few hundred milliseconds, which the export
+// spends meanwhile taking its snapshot and opening its connections.
+type gpuProbe struct {
+	done chan struct{}
+	lib  *gpuparse.CUDALibrary
+	free uint64 // device memory free, bytes
+	err  error
+}
+
+// probeGPU starts a gpuProbe, or returns nil for mode off (the GPU is never touched).
+func probeGPU(mode GPUMode, libPath string) *gpuProbe {
+	if mode == GPUOff {
+		return nil
+	}
+	p := &gpuProbe{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		if p.free, p.err = nvidiaFreeMemory(); p.err != nil {
+			return
+		}
+		var errs []error
+		for _, path := range cudaLibraryCandidates(libPath) {
+			lib, err := gpuparse.LoadCUDA(path)
+			if err == nil {
+				p.lib = lib
+				return
+			}
+			errs = append(errs, err)
+		}
+		p.err = errors.Join(errs...)
+	}()
+	return p
+}
+
+// newDecoder picks the decoder for mode: the CUDA decoder when probe found a GPU and the
+// library, the CPU decoder otherwise. Why the GPU was not used is logged, and so are the
+// columns the GPU leaves to the CPU.
+func newDecoder(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) (gpuparse.Decoder, error) {
 	if mode == GPUOff {
 		return gpuparse.NewCPUDecoder(cols, mem), nil
 	}
-	dec, err := newCUDADecoder(libPath, cols)
+	dec, err := newCUDADecoder(probe, cols)
 	if err != nil {
 		if mode == GPUOn {
 			return nil, fmt.Errorf("--gpu on: %w", err)
@@ -45,27 +80,18 @@ func newDecoder(mode GPUMode, libPath string, cols []gpuparse.Column, mem memory
 // bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
 const deviceBytesPerChunk = 48 << 20
 
-func newCUDADecoder(libPath string, cols []gpuparse.Column) (*gpuparse.CUDADecoder, error) {
-	free, err := nvidiaFreeMemory()
+func newCUDADecoder(probe *gpuProbe, cols []gpuparse.Column) (*gpuparse.CUDADecoder, error) {
+	<-probe.done
+	if probe.err != nil {
+		return nil, probe.err
+	}
+	dec, err := probe.lib.NewDecoder(cols)
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, path := range cudaLibraryCandidates(libPath) {
-		lib, err := gpuparse.LoadCUDA(path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		dec, err := lib.NewDecoder(cols)
-		if err != nil {
-			return nil, err
-		}
-		// Chunks in flight: as many as half the free device memory holds, within 1..64.
-		dec.SetMaxInFlight(int(min(max(free/2/deviceBytesPerChunk, 1), 64)))
-		return dec, nil
-	}
-	return nil, errors.Join(errs...)
+	// Chunks in flight: as many as half the free device memory holds, within 1..64.
+	dec.SetMaxInFlight(int(min(max(probe.free/2/deviceBytesPerChunk, 1), 64)))
+	return dec, nil
 }
 
 // nvidiaFreeMemory asks the NVIDIA driver (libnvidia-ml, loaded at run time by go-nvml)

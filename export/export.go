@@ -91,6 +91,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	start := time.Now()
 	log := opts.Logger
+	gpu := probeGPU(opts.GPU, opts.GPULibrary)
 	snap, err := snapshot.Export(ctx, opts.ConnConfig)
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
 	// the export's memory flat. The Parquet writer keeps Go's allocator.
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
-	dec, err := newDecoder(opts.GPU, opts.GPULibrary, cols, arrowmem.NewRecycler(2*poolBytes), log)
+	dec, err := newDecoder(opts.GPU, gpu, cols, arrowmem.NewRecycler(2*poolBytes), log)
 	if err != nil {
 		return nil, err
 	}

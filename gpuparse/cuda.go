@@ -114,8 +114,9 @@ type CUDALibrary struct {
 	lib *C.pgpq_lib
 }
 
-// LoadCUDA dlopens the CUDA decoder library at path and checks that a device is there. It
-// fails on hosts without the library, the driver or a GPU. The library stays mapped for the life
+// LoadCUDA dlopens the CUDA decoder library at path, checks that a device is there and creates
+// device 0's context (a few hundred milliseconds, so callers may start it early). It fails on
+// hosts without the library, the driver or a GPU. The library stays mapped for the life
 // of the process (unloading code that holds a CUDA runtime is unsafe); loading it again, for
 // the next export, finds the same mapping.
 func LoadCUDA(path string) (*CUDALibrary, error) {

@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -24,11 +23,9 @@ import (
 )
 
 func main() {
-	// Exports allocate and drop a decoded batch per buffer: a tighter GC target keeps peak RSS
-	// flat whatever the table's size (measured by bench/memory), for a few percent of CPU.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
+	// Go's default GC target (GOGC=100) is kept: bench/memory finds peak RSS flat with it
+	// (1.16x for 4x the rows) for 14% less CPU than GOGC=50; GOGC=200 saves a little more CPU but
+	// lets peak RSS grow with the table (1.36x).
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

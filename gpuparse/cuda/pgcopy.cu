@@ -450,10 +450,20 @@ extern "C" {
 
 int pgpq_abi_version(void) { return PGPQ_ABI; }
 
-// pgpq_device_count returns the number of CUDA devices, or -1 with err set.
+// pgpq_device_count returns the number of CUDA devices, or -1 with err set. It also creates
+// device 0's context, which takes a few hundred milliseconds: the Go side calls this while an
+// export takes its snapshot, so that decoding can start at once.
 int pgpq_device_count(char* err, int errlen) {
   int n = 0;
   CK(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+  if (n > 0) {
+    // Threads waiting for a stream sleep instead of spinning (see pgpq_open); the flag must
+    // be set before the context exists.
+    cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+    cudaGetLastError();
+    CK(cudaSetDevice(0), "cudaSetDevice");
+    CK(cudaFree(0), "create the device context");
+  }
   return n;
 }
 
