@@ -35,19 +35,30 @@ func probeGPU(mode GPUMode, libPath string) *gpuProbe {
 	p := &gpuProbe{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		if p.free, p.err = nvidiaFreeMemory(); p.err != nil {
-			return
-		}
+		// The driver query and the library load (with the context creation) each take a while:
+		// both run at once.
+		var nvmlErr error
+		nvmlDone := make(chan struct{})
+		go func() {
+			defer close(nvmlDone)
+			p.free, nvmlErr = nvidiaFreeMemory()
+		}()
 		var errs []error
 		for _, path := range cudaLibraryCandidates(libPath) {
 			lib, err := gpuparse.LoadCUDA(path)
 			if err == nil {
 				p.lib = lib
-				return
+				break
 			}
 			errs = append(errs, err)
 		}
-		p.err = errors.Join(errs...)
+		<-nvmlDone
+		switch {
+		case nvmlErr != nil:
+			p.lib, p.err = nil, nvmlErr
+		case p.lib == nil:
+			p.err = errors.Join(errs...)
+		}
 	}()
 	return p
 }
