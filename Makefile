@@ -35,9 +35,10 @@ demo: build
 # The benchmark: bounded memory, then the comparison (source limit, pgparquet CPU/GPU, peers)
 # on a throwaway PostgreSQL; the comparison's Markdown table is printed last and its JSON, .md
 # and PNG land in bench/results/. BENCH_ARGS are passed to bench/run.py (see bench/README.md).
-.PHONY: bench-compare bench-tools bench-venv bench-pg2parquet bench-gpuhost-kit
+.PHONY: bench-compare bench-tools bench-venv bench-pg2parquet bench-gpuhost-kit bench-gpu
 BENCH_ARGS ?= --gb 0.4 --wide-gb 0.25 --parallel 1,2 --repeat 2
 bench: build bench-memory bench-compare
+	@if command -v nvcc >/dev/null; then $(MAKE) bench-gpu; else echo "no nvcc: the GPU decoder benchmark (make bench-gpu) not run"; fi
 
 bench-compare: build bench-tools bench-venv bench-pg2parquet
 	bin/bench-cluster -shared-buffers 2GB -- bench/work/venv/bin/python bench/run.py $(BENCH_ARGS)
@@ -93,6 +94,13 @@ test-gpu: cuda
 	$(GO) test -c -o bin/gpuparse.test ./gpuparse
 	cd gpuparse && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
 		compute-sanitizer --tool memcheck --leak-check full ../bin/gpuparse.test -test.run TestGPUMatchesCPU
+
+# On a GPU host: the decoder alone on lineorder-shaped chunks (kernels only, with transfers from
+# pinned and from Go memory, and the CPU decoder on 1 and all cores, same bytes, same host).
+bench-gpu: cuda
+	@mkdir -p bench/results
+	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPUThroughput' ./gpuparse \
+		| tee bench/results/gpu-decoder-$$(hostname)-$$(date -u +%F).txt
 
 clean:
 	rm -rf bin demo-out
