@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -51,15 +50,7 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
 		t.Fatal(err)
 	}
-	for _, reader := range readback.Readers() {
-		got, err := readback.FromParquet(ctx, reader, "id", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
-			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
-		}
-	}
+	checkReadback(t, want, dir, "", 20)
 
 	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
 	if err != nil || len(files) == 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 var shared pgtest.Shared
@@ -109,4 +111,24 @@ func dirEntries(t testing.TB, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// checkReadback reads the Parquet files in dir back with every independent reader and reports
+// where they differ from want (rows paired by id). DuckDB reads decimals wider than 38 digits as
+// DOUBLE, so the column named wideDecimal, if any, is compared by pyarrow only.
+func checkReadback(t *testing.T, want *readback.Table, dir, wideDecimal string, max int) {
+	t.Helper()
+	for _, reader := range readback.Readers() {
+		got, err := readback.FromParquet(context.Background(), reader, "id", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want
+		if reader == readback.ReaderDuckDB && wideDecimal != "" {
+			w, got = withoutColumn(want, wideDecimal), withoutColumn(got, wideDecimal)
+		}
+		if diff := readback.Diff(w, got, max); len(diff) > 0 {
+			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+		}
+	}
 }

@@ -364,18 +364,12 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 			l := int(int32(binary.BigEndian.Uint32(data[pos:])))
 			pos += fieldLenLen
 			if l < 0 {
-				if s.offs != nil {
-					s.offs[row] = int32(s.dpos)
-				} else if s.bld != nil {
-					s.bld.AppendNull()
-				}
+				s.putNull(row)
 				continue
 			}
 			start := pos
 			pos += l
-			if s.validB != nil {
-				s.validB[row>>3] |= 1 << (row & 7)
-			}
+			s.markValid(row)
 			switch s.kind {
 			case KindInt32, KindFloat32:
 				s.u32[row] = binary.BigEndian.Uint32(data[start:])
@@ -447,6 +441,23 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 		arrs[ci] = a
 	}
 	return array.NewRecordBatch(d.schema, arrs, int64(rows)), nil
+}
+
+// putNull records a NULL in row: an empty range for var-length kinds, a NULL in a builder;
+// fixed-width slots and bits stay zero.
+func (s *colState) putNull(row int) {
+	if s.offs != nil {
+		s.offs[row] = int32(s.dpos)
+	} else if s.bld != nil {
+		s.bld.AppendNull()
+	}
+}
+
+// markValid sets row's validity bit when the column has a validity bitmap (builders keep their own).
+func (s *colState) markValid(row int) {
+	if s.validB != nil {
+		s.validB[row>>3] |= 1 << (row & 7)
+	}
 }
 
 // alloc allocates column ci's buffers (or builder) for rows values once the first pass has

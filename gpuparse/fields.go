@@ -76,16 +76,10 @@ func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.A
 	for row := range rows {
 		start, l, _ := value(row) // checked above
 		if l < 0 {
-			if s.offs != nil {
-				s.offs[row] = int32(s.dpos)
-			} else if s.bld != nil {
-				s.bld.AppendNull()
-			}
+			s.putNull(row)
 			continue
 		}
-		if s.validB != nil {
-			s.validB[row>>3] |= 1 << (row & 7)
-		}
+		s.markValid(row)
 		if e := d.putValue(c, s, ci, row, start, data[start:start+l]); e != nil {
 			return nil, e
 		}
