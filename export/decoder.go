@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -63,28 +62,13 @@ func probeGPU(mode GPUMode, libPath string) *gpuProbe {
 	return p
 }
 
-// newDecoder picks the decoder for mode: the CUDA decoder when probe found a GPU and the
-// library, the CPU decoder otherwise. Why the GPU was not used is logged, and so are the
-// columns the GPU leaves to the CPU.
-func newDecoder(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) (gpuparse.Decoder, error) {
+// newDecoder picks the decoder for mode: the CPU decoder for off; for auto and on, a
+// startingGPU, which decodes on the GPU once probe has readied it and on the CPU until then.
+func newDecoder(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) gpuparse.Decoder {
 	if mode == GPUOff {
-		return gpuparse.NewCPUDecoder(cols, mem), nil
+		return gpuparse.NewCPUDecoder(cols, mem)
 	}
-	dec, err := newCUDADecoder(probe, cols)
-	if err != nil {
-		if mode == GPUOn {
-			return nil, fmt.Errorf("--gpu on: %w", err)
-		}
-		log.Info("decoding on the CPU", "reason", err.Error())
-		return gpuparse.NewCPUDecoder(cols, mem), nil
-	}
-	dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
-	if cpuCols := gpuparse.CPUDecodedColumns(cols); len(cpuCols) > 0 {
-		log.Info("decoding on the GPU", "cpu_columns", strings.Join(cpuCols, ", "))
-	} else {
-		log.Info("decoding on the GPU")
-	}
-	return dec, nil
+	return startGPU(mode, probe, cols, mem, log)
 }
 
 // deviceBytesPerChunk is a generous bound on the device memory one chunk in flight takes (its

@@ -47,10 +47,12 @@ type Timings struct {
 
 // Result is what a finished export reports.
 type Result struct {
-	Table       string       `json:"table"`
-	OutputDir   string       `json:"output_dir"`
-	Snapshot    string       `json:"snapshot"`
-	LSN         string       `json:"lsn"`
+	Table     string `json:"table"`
+	OutputDir string `json:"output_dir"`
+	Snapshot  string `json:"snapshot"`
+	LSN       string `json:"lsn"`
+	// Decoder is "gpu" when the GPU decoded the export (the first chunks may have been decoded
+	// on the CPU while it started: same bytes either way), else "cpu".
 	Decoder     string       `json:"decoder"`
 	Workers     int          `json:"workers"`
 	Tasks       int          `json:"tasks"`
@@ -149,17 +151,14 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
 	// the export's memory flat. The Parquet writer keeps Go's allocator.
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
-	dec, err := newDecoder(opts.GPU, gpu, cols, arrowmem.NewRecycler(2*poolBytes), log)
-	if err != nil {
-		return nil, err
-	}
+	dec := newDecoder(opts.GPU, gpu, cols, arrowmem.NewRecycler(2*poolBytes), log)
 	defer dec.Close()
-	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path(), memory.DefaultAllocator)
+	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("export started", "table", rel.Name, "snapshot", snap.ID, "lsn", snap.LSN,
-		"workers", nWorkers, "tasks", len(tasks), "decoder", dec.Path(), "columns", len(cols))
+		"workers", nWorkers, "tasks", len(tasks), "gpu", string(opts.GPU), "columns", len(cols))
 	setup := time.Since(start)
 
 	copyStart := time.Now()
@@ -167,10 +166,19 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	if p, ok := dec.(interface{ PinnedBuffer(int) []byte }); ok {
 		alloc = p.PinnedBuffer
 	}
-	l := &lanes{dec: dec, pool: snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc), selectList: selectList}
+	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc)
+	if r, ok := dec.(interface{ Recycle([]byte) bool }); ok {
+		pool.SetRecycle(r.Recycle)
+	}
+	l := &lanes{dec: dec, pool: pool, selectList: selectList}
 	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
 	series, err := l.run(ctx, workers, tasks, format)
 	stopProgress()
+	if err == nil {
+		if w, ok := dec.(interface{ wait() error }); ok {
+			err = w.wait() // --gpu on without a usable GPU fails even an export with no rows
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +222,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	return res, nil
 }
 
-func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder string, mem memory.Allocator) (*fileFormat, error) {
+func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
 	c, level, err := codec(opts.Compression)
 	if err != nil {
 		return nil, err
@@ -262,9 +270,9 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 			{"pgparquet.source_table", rel.Name},
 			{"pgparquet.snapshot", snap.ID},
 			{"pgparquet.lsn", snap.LSN},
-			{"pgparquet.decoder", decoder},
 			{"pgparquet.columns", string(colJSON)},
 		},
+		decoder:     decoder,
 		maxFileSize: opts.MaxFileSize,
 		seq:         new(atomic.Int64),
 	}, nil

@@ -21,10 +21,12 @@ type ManifestColumn struct {
 // Manifest is the content of _manifest.json, written after every Parquet file is complete and
 // durable: its presence is what marks the directory as one finished export.
 type Manifest struct {
-	Version     string           `json:"pgparquet_version"`
-	Table       string           `json:"table"`
-	Snapshot    string           `json:"snapshot"`
-	LSN         string           `json:"lsn"`
+	Version  string `json:"pgparquet_version"`
+	Table    string `json:"table"`
+	Snapshot string `json:"snapshot"`
+	LSN      string `json:"lsn"`
+	// Decoder is "gpu" when the GPU decoded the export (the first chunks may have been decoded
+	// on the CPU while it started: same bytes either way), else "cpu".
 	Decoder     string           `json:"decoder"`
 	Compression string           `json:"compression"`
 	Rows        int64            `json:"rows"`

@@ -36,7 +36,8 @@ type fileFormat struct {
 	props       *parquet.WriterProperties
 	propOpts    []parquet.WriterProperty // props' options, for files that turn dictionaries off
 	arrowProps  pqarrow.ArrowWriterProperties
-	metadata    [][2]string // key-value metadata, in order
+	metadata    [][2]string   // key-value metadata, in order
+	decoder     func() string // the decoder's Path when a file is finished (pgparquet.decoder)
 	maxFileSize int64
 	seq         *atomic.Int64 // numbers files across all series
 }
@@ -245,7 +246,7 @@ func (s *fileSeries) closeFile() error {
 	p := s.cur
 	s.cur = nil
 	var errs []error
-	for _, kv := range s.format.metadata {
+	for _, kv := range append(s.format.metadata, [2]string{"pgparquet.decoder", s.format.decoder()}) {
 		if err := p.fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
 			errs = append(errs, err)
 		}

@@ -16,10 +16,16 @@ import (
 // for a free buffer, so memory stays bounded by Count × Size whatever the table's size (plus
 // one-off buffers for single rows larger than Size). A Pool is safe for concurrent use.
 type Pool struct {
-	free  chan pooled
-	size  int
-	alloc func(size int) []byte
+	free    chan pooled
+	size    int
+	alloc   func(size int) []byte
+	recycle func([]byte) bool
 }
+
+// SetRecycle makes the pool ask keep, as each buffer comes back, whether to use it again; a
+// buffer it refuses is dropped and the next get allocates a new one (a GPU decoder that became
+// ready swaps Go memory for pinned memory this way). Call it before the pool is used.
+func (p *Pool) SetRecycle(keep func([]byte) bool) { p.recycle = keep }
 
 // NewPool makes a pool of count buffers of size bytes each, allocated lazily by alloc (nil:
 // the Go heap). A GPU decoder passes an allocator of pinned memory, which the GPU reads at full
@@ -58,6 +64,9 @@ func (p *Pool) get(ctx context.Context) (pooled, error) {
 }
 
 func (p *Pool) put(b pooled) {
+	if p.recycle != nil && !p.recycle(b.buf) {
+		b.buf = nil
+	}
 	select {
 	case p.free <- b:
 	default:

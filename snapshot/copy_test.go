@@ -101,3 +101,23 @@ func TestReceiverRejectsBadStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolRecycle: a buffer the recycle hook refuses is replaced by a new allocation.
+func TestPoolRecycle(t *testing.T) {
+	allocs := 0
+	p := NewPool(1, 16, func(size int) []byte { allocs++; return make([]byte, 0, size) })
+	keep := true
+	p.SetRecycle(func([]byte) bool { return keep })
+	ctx := context.Background()
+	for i, k := range []bool{true, true, false, true} {
+		keep = k
+		b, err := p.get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.put(b)
+		if want := map[int]int{0: 1, 1: 1, 2: 1, 3: 2}[i]; allocs != want {
+			t.Errorf("get %d: %d allocations, want %d", i, allocs, want)
+		}
+	}
+}

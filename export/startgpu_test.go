@@ -1,0 +1,51 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+)
+
+// TestStartingGPUWithoutGPU: where the GPU cannot be used, auto decodes on the CPU and says
+// so, and on fails the export, from Decode and from wait, with the probe's reason.
+func TestStartingGPUWithoutGPU(t *testing.T) {
+	cols := []gpuparse.Column{gpuparse.PlanColumn("id", 20, -1, "bigint")}
+	chunk := &gpuparse.Chunk{Data: []byte{0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7}, RowStarts: []uint32{0}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		mode    GPUMode
+		wantErr bool
+	}{{GPUAuto, false}, {GPUOn, true}} {
+		probe := &gpuProbe{done: make(chan struct{}), err: errors.New("no NVIDIA driver: test")}
+		close(probe.done)
+		s := startGPU(tc.mode, probe, cols, memory.DefaultAllocator, log)
+		werr := s.wait()
+		rec, derr := s.Decode(context.Background(), chunk)
+		if tc.wantErr {
+			if werr == nil || derr == nil || !strings.Contains(werr.Error(), "--gpu on: no NVIDIA driver") || derr.Error() != werr.Error() {
+				t.Errorf("%s: wait %v, Decode %v; want the probe's reason from both", tc.mode, werr, derr)
+			}
+		} else {
+			if werr != nil || derr != nil || rec.NumRows() != 1 || s.Path() != "cpu" {
+				t.Errorf("%s: wait %v, Decode %v, path %s; want a CPU decode", tc.mode, werr, derr, s.Path())
+			}
+			if rec != nil {
+				rec.Release()
+			}
+		}
+		// Before the GPU is ready every receive buffer is Go memory and is kept.
+		if b := s.PinnedBuffer(64); cap(b) != 64 || !s.Recycle(b) {
+			t.Errorf("%s: receive buffer of cap %d, recycled %v", tc.mode, cap(b), s.Recycle(b))
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
