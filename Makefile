@@ -26,6 +26,7 @@ test: venv
 	$(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 15s ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 10s ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5s ./gpuparse
 	$(GO) test -count=1 -timeout 15m ./...
 
 # A throwaway PostgreSQL, a ~1M-row lineorder-shaped table, an export, the files and a few rows.
@@ -72,6 +73,7 @@ bench-memory: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 3m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 2m ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 1m ./gpuparse
 
 lint:
 	$(GO) vet ./...

@@ -33,7 +33,7 @@ func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.A
 	value := func(row int) (int, int, *DecodeError) {
 		at := int(fields[row])
 		if at < 0 || at > len(data)-fieldLenLen {
-			return 0, 0, d.errAt(c, max(at, 0), row, ci, "field position %d outside the chunk of %d bytes", at, len(data))
+			return 0, 0, d.errAt(c, min(max(at, 0), len(data)), row, ci, "field position %d outside the chunk of %d bytes", at, len(data))
 		}
 		l := int(int32(binary.BigEndian.Uint32(data[at:])))
 		switch {

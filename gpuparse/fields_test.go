@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -98,4 +99,88 @@ func TestDecodeFieldsErrors(t *testing.T) {
 			t.Errorf("position %d: error %v, want a *DecodeError", p, err)
 		}
 	}
+}
+
+// fieldsFuzzColumns are the kinds decodeFields serves: those without a GPU kernel.
+func fieldsFuzzColumns() []Column {
+	return []Column{
+		PlanColumn("n", oidNumeric, -1, "numeric"),
+		numCol("n50", 50, 10),
+		PlanColumn("iv", oidInterval, -1, "interval"),
+		PlanType("a", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}}, "integer[]", PlanOptions{}),
+		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
+	}
+}
+
+// fieldsFuzzInput packs a FuzzDecodeFields input: the column, the field positions, the chunk.
+func fieldsFuzzInput(col byte, positions []int32, data []byte) []byte {
+	b := []byte{col}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(positions)))
+	for _, p := range positions {
+		b = binary.BigEndian.AppendUint32(b, uint32(p))
+	}
+	return append(b, data...)
+}
+
+// fieldsFuzzSeeds are valid and broken inputs of FuzzDecodeFields (committed as its corpus).
+func fieldsFuzzSeeds() map[string][]byte {
+	cols := fieldsFuzzColumns()
+	data, _ := rowStarts(
+		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(oidInt4, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
+		tuple(nil, nil, nil, nil, nil),
+		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(oidInt4, nil, nil), wText("")),
+	)
+	pos := fieldPositions(&Chunk{Data: data}, len(cols))
+	out := map[string][]byte{}
+	for ci := range cols {
+		out["col"+itoa(int32(ci))] = fieldsFuzzInput(byte(ci), pos[ci], data)
+	}
+	out["shifted"] = fieldsFuzzInput(2, []int32{pos[2][0] + 1, pos[2][1], pos[2][2]}, data)
+	out["outside"] = fieldsFuzzInput(0, []int32{-5, int32(len(data)), 1 << 30}, data)
+	out["no_rows"] = fieldsFuzzInput(3, nil, data)
+	return out
+}
+
+// FuzzDecodeFields feeds decodeFields arbitrary chunks and field positions (what the CUDA
+// decoder hands it). It must not panic or leak, must fail with a *DecodeError inside the chunk,
+// and on success must return one value per position.
+func FuzzDecodeFields(f *testing.F) {
+	for _, in := range fieldsFuzzSeeds() {
+		f.Add(in)
+	}
+	cols := fieldsFuzzColumns()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 3 {
+			return
+		}
+		ci := int(in[0]) % len(cols)
+		n := int(binary.BigEndian.Uint16(in[1:]))
+		in = in[3:]
+		if len(in) < 4*n {
+			return
+		}
+		positions := make([]int32, n)
+		for i := range positions {
+			positions[i] = int32(binary.BigEndian.Uint32(in[4*i:]))
+		}
+		data := in[4*n:]
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		dec := NewCPUDecoder(cols, mem)
+		arr, err := dec.decodeFields(&Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("error %T %v, want a *DecodeError", err, err)
+			}
+			if de.Offset < 19 || de.Offset > 19+int64(len(data)) || de.Msg == "" {
+				t.Fatalf("bad error position: %+v", *de)
+			}
+			return
+		}
+		if arr.Len() != n {
+			t.Fatalf("%d values for %d positions", arr.Len(), n)
+		}
+		arr.Release()
+	})
 }

@@ -110,7 +110,7 @@ func headerSeeds() map[string][]byte {
 // fuzzSeeds and headerSeeds when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
 // that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzParseHeader": headerSeeds()} {
+	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzParseHeader": headerSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		for name, data := range seeds {
 			path := filepath.Join(dir, "seed_"+name)
