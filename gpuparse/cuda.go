@@ -25,6 +25,7 @@ typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_
 typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
 typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
+typedef void (*inject_fn)(int, int);
 
 typedef struct {
 	void* handle;
@@ -38,6 +39,7 @@ typedef struct {
 	finish_fn finish;
 	abort_fn abort;
 	bench_fn bench;
+	inject_fn inject; // optional: tests only
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -57,6 +59,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->finish = (finish_fn)dlsym(l->handle, "pgpq_finish");
 	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
 	l->bench = (bench_fn)dlsym(l->handle, "pgpq_bench_kernels");
+	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
@@ -80,6 +83,11 @@ static int call_finish(pgpq_lib* l, void* j, uint8_t** v, uint8_t** valid, uint8
 	return l->finish(j, v, valid, vd, bad, err, en);
 }
 static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
+static int call_inject(pgpq_lib* l, int scans, int finishes) {
+	if (!l->inject) return -1;
+	l->inject(scans, finishes);
+	return 0;
+}
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
 	return l->bench(h, d, nb, s, rows, iters, ms, err, en);
@@ -374,6 +382,12 @@ func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
 		return 0, fmt.Errorf("kernel benchmark: %s", C.GoString(&errBuf[0]))
 	}
 	return float64(ms) / 1e3, nil
+}
+
+// injectFaults makes the library fail its next scans scan calls and finishes finish calls as
+// a device failure would, for tests of the recovery; false if the library has no such hook.
+func (l *CUDALibrary) injectFaults(scans, finishes int) bool {
+	return C.call_inject(l.lib, C.int(scans), C.int(finishes)) == 0
 }
 
 // PinnedBuffer returns size bytes of pinned host memory owned by the decoder (freed by Close):

@@ -293,6 +293,58 @@ func TestGPUMatchesCPU(t *testing.T) {
 	}
 }
 
+// TestGPUCUDAErrorsFallBack injects device failures (one while decoding, one while copying the
+// results back): each such chunk is reported and decoded on the CPU, so every batch still equals
+// the CPU decoder's and no row is lost or duplicated.
+func TestGPUCUDAErrorsFallBack(t *testing.T) {
+	lib := cudaLib(t)
+	cols := gpuTestColumns()
+	gpu, err := lib.NewDecoder(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	var mu sync.Mutex
+	var reported []string
+	gpu.OnCUDAError = func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, err.Error())
+	}
+	if !lib.injectFaults(1, 1) {
+		t.Fatal("the CUDA library has no pgpq_inject_faults")
+	}
+	defer lib.injectFaults(0, 0)
+	cpu := NewCPUDecoder(cols, memory.DefaultAllocator)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	ctx := context.Background()
+	for i := range 4 {
+		c := randomChunk(rng, 300)
+		want, err := cpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := gpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		for ci := range cols {
+			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+				t.Errorf("chunk %d column %s: %v", i, cols[ci].Name, err)
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	if len(reported) != 2 || !strings.Contains(reported[0], "pgpq_scan") || !strings.Contains(reported[1], "pgpq_finish") ||
+		!strings.Contains(reported[0], "decoding it on the CPU") {
+		t.Errorf("reported %q, want a scan failure then a finish failure", reported)
+	}
+	if gpu.Fallbacks() != 2 {
+		t.Errorf("fallbacks = %d, want 2", gpu.Fallbacks())
+	}
+}
+
 // TestGPUThroughput reports decode throughput of lineorder-shaped chunks (COPY bytes per
 // second) for the GPU decoder, transfers included, and for the CPU decoder on all cores.
 func TestGPUThroughput(t *testing.T) {

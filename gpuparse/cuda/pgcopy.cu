@@ -93,6 +93,19 @@ struct pgpq_job {
   pgpq_job* next;
 };
 
+// Faults to inject, for tests of the Go side's recovery (pgpq_inject_faults): the next this many
+// scans / finishes fail as a CUDA error would. Test-only process state.
+static int g_fail_scans = 0, g_fail_finishes = 0;
+
+// take_fault consumes one injected fault from *n, if any is left.
+static bool take_fault(int* n) {
+  int v = __atomic_load_n(n, __ATOMIC_SEQ_CST);
+  while (v > 0) {
+    if (__atomic_compare_exchange_n(n, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
+  }
+  return false;
+}
+
 static void set_err(char* err, int n, const char* what, cudaError_t e) {
   if (err && n > 0) snprintf(err, n, "%s: %s", what, cudaGetErrorString(e));
 }
@@ -544,6 +557,7 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "pgpq_scan: new stream", e); return NULL; }
   e = run(j, data, nbytes, starts, rows, true);
+  if (e == cudaSuccess && take_fault(&g_fail_scans)) e = cudaErrorLaunchFailure;
   if (e == cudaSuccess) e = cudaStreamSynchronize(j->stream);
   if (e != cudaSuccess) {
     set_err(err, errlen, "pgpq_scan", e);
@@ -592,6 +606,7 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, in
     if (e == cudaSuccess && col.varlen && sz[2] && vardata[c]) e = cudaMemcpyAsync(vardata[c], j->d_out + j->layout[3 * c + 2], sz[2], cudaMemcpyDeviceToHost, s);
   }
   if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+  if (e == cudaSuccess && take_fault(&g_fail_finishes)) e = cudaErrorLaunchFailure;
   if (e != cudaSuccess) {
     set_err(err, errlen, "pgpq_finish", e);
     job_destroy(j);
@@ -600,6 +615,13 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, in
   *bad = 0;
   job_put(j);
   return 0;
+}
+
+// pgpq_inject_faults makes the next scans calls of pgpq_scan and finishes calls of pgpq_finish
+// fail as if the device had failed (cudaErrorLaunchFailure), for tests; optional in the ABI.
+void pgpq_inject_faults(int scans, int finishes) {
+  __atomic_store_n(&g_fail_scans, scans, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&g_fail_finishes, finishes, __ATOMIC_SEQ_CST);
 }
 
 // pgpq_abort ends a job without copying its results.
