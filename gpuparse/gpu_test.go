@@ -206,17 +206,24 @@ func bufBytes(b *memory.Buffer) []byte {
 	return b.Bytes()
 }
 
-// TestGPUMatchesCPU decodes fresh random chunks with both decoders and requires identical
-// batches, bit for bit, including zero-row and one-row chunks.
-func TestGPUMatchesCPU(t *testing.T) {
+// gpuAndCPU returns the library, a CUDA decoder (closed when the test ends) and a CPU decoder,
+// both for gpuTestColumns.
+func gpuAndCPU(t *testing.T) (*CUDALibrary, *CUDADecoder, *CPUDecoder, []Column) {
+	t.Helper()
 	lib := cudaLib(t)
 	cols := gpuTestColumns()
 	gpu, err := lib.NewDecoder(cols)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gpu.Close()
-	cpu := NewCPUDecoder(cols, memory.DefaultAllocator)
+	t.Cleanup(func() { gpu.Close() })
+	return lib, gpu, NewCPUDecoder(cols, memory.DefaultAllocator), cols
+}
+
+// TestGPUMatchesCPU decodes fresh random chunks with both decoders and requires identical
+// batches, bit for bit, including zero-row and one-row chunks.
+func TestGPUMatchesCPU(t *testing.T) {
+	_, gpu, cpu, cols := gpuAndCPU(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -297,13 +304,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 // results back): each such chunk is reported and decoded on the CPU, so every batch still equals
 // the CPU decoder's and no row is lost or duplicated.
 func TestGPUCUDAErrorsFallBack(t *testing.T) {
-	lib := cudaLib(t)
-	cols := gpuTestColumns()
-	gpu, err := lib.NewDecoder(cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	lib, gpu, cpu, cols := gpuAndCPU(t)
 	var mu sync.Mutex
 	var reported []string
 	gpu.OnCUDAError = func(err error) {
@@ -315,7 +316,6 @@ func TestGPUCUDAErrorsFallBack(t *testing.T) {
 		t.Fatal("the CUDA library has no pgpq_inject_faults")
 	}
 	defer lib.injectFaults(0, 0)
-	cpu := NewCPUDecoder(cols, memory.DefaultAllocator)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	ctx := context.Background()
 	for i := range 4 {
