@@ -18,15 +18,22 @@ import (
 // and writes our int32 indices as they are, as long as every batch of the chunk (row group)
 // carries the same dictionary. So each lane keeps, per string column, one dictionary that only
 // grows (a Go map from value to index, no allocation per lookup), and turns each batch into
-// indices into it. A batch that brings new values in the middle of a row group starts a new row
-// group when the current one is big enough; otherwise its grown dictionary makes the writer
-// fall back to plain encoding for the rest of that column chunk (correct, only bigger). Columns
-// whose values barely repeat are written plain: no hashing at all.
+// indices into it. Row groups end between batches, and a batch that brings new values into a
+// row group that has rows starts a new one.
+//
+// The lane stops encoding a column itself (settle) when its values barely repeat (a file's
+// first batch is half new values, the dictionary outgrows its bounds, or new values keep
+// cutting row groups short), or when it holds an empty string: arrow-go (v18.8) computes a
+// dictionary column's min/max statistics from the dictionary and skips empty values there, so
+// the written minimum would be wrong (readers prune row groups by it); its own encoder, which
+// then takes the column, gets it right. A column that stops being a dictionary changes type in
+// the Parquet writer's schema, so the lane starts a new file; columns of diverse values are not
+// dictionary-encoded by the writer either.
 
 const (
 	// dictMaxBytes and dictMaxEntries bound a lane's dictionary of one column, as the Parquet
 	// writer bounds its dictionary page (1 MiB by default): past them the column's values are
-	// too diverse for dictionary encoding to pay, and the lane's next files write it plain.
+	// too diverse for dictionary encoding to pay, and the lane writes it plain from then on.
 	dictMaxBytes   = 1 << 20
 	dictMaxEntries = 1 << 16
 	// dictMaxShortCuts is how many row groups new values may cut below a quarter of the row
