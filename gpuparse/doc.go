@@ -8,8 +8,9 @@
 // catalog. ArrowSchema gives the schema of those batches.
 //
 // Two implementations share the Decoder interface: CPUDecoder, the pure-Go
-// reference implementation in this package, and a CUDA decoder that must
-// produce the same output bit for bit. Malformed input is reported as a
+// reference implementation, and CUDADecoder, which runs the kernels of
+// cuda/pgcopy.cu (loaded at run time with LoadCUDA) and produces the same
+// output bit for bit, decoding on the CPU what it cannot decode exactly. Malformed input is reported as a
 // *DecodeError that names the stream, the absolute byte offset, the row and
 // the column; a decoder never panics on input and never returns a short batch.
 //
