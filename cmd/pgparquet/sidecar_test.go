@@ -19,25 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
-
-// sqlConn connects to dsn for the length of the test.
-func sqlConn(t *testing.T, dsn string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func mustSQL(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // sidecarDB creates a database with a table items (1000 rows), a role alice (password "pw")
 // that may read it, and a table slow (rows of 2 KB) whose row-level security policy sleeps
@@ -50,8 +33,8 @@ func sidecarDB(t *testing.T, slowRows int) (dsn, aliceDSN string, su *pgx.Conn) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	su = sqlConn(t, dsn)
-	mustSQL(t, su, `DO $$ BEGIN CREATE ROLE alice LOGIN PASSWORD 'pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	su = pgtest.Connect(t, dsn)
+	pgtest.Exec(t, su, `DO $$ BEGIN CREATE ROLE alice LOGIN PASSWORD 'pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
 	for _, sql := range []string{
 		`CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 1000) g`,
 		`CREATE TABLE knob (sleep float8 NOT NULL)`,
@@ -64,7 +47,7 @@ func sidecarDB(t *testing.T, slowRows int) (dsn, aliceDSN string, su *pgx.Conn) 
 		`CREATE POLICY slowly ON slow USING (slow_ok())`,
 		`GRANT SELECT ON items, slow TO alice`,
 	} {
-		mustSQL(t, su, sql)
+		pgtest.Exec(t, su, sql)
 	}
 	return dsn, shared.Cluster(t).DSNAs(cfg.Database, "alice", "pw"), su
 }
@@ -219,7 +202,7 @@ func queue(t *testing.T, aliceDSN, table, outputPath string) int64 {
 		}
 		return id
 	}
-	if err := sqlConn(t, aliceDSN).QueryRow(context.Background(), sql).Scan(&id); err != nil {
+	if err := pgtest.Connect(t, aliceDSN).QueryRow(context.Background(), sql).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -301,7 +284,7 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 		}
 	}
 	id := queue(t, aliceDSN, "items", "")
-	mustSQL(t, su, `INSERT INTO parquet_export_requests (table_name) VALUES ('slow')`) // the superuser's: not alice's to see
+	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name) VALUES ('slow')`) // the superuser's: not alice's to see
 	out := run("status", "--dsn", aliceDSN)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "STATE") ||
@@ -343,7 +326,7 @@ func TestSidecarProcess(t *testing.T) {
 	}
 
 	// Drain: the export in flight (about 2 s) finishes after SIGTERM.
-	mustSQL(t, su, `UPDATE knob SET sleep = 0.001`)
+	pgtest.Exec(t, su, `UPDATE knob SET sleep = 0.001`)
 	id = queue(t, aliceDSN, "slow", "slow-finished")
 	waitFor(t, su, id, "running", 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
@@ -366,7 +349,7 @@ func TestSidecarProcess(t *testing.T) {
 	}
 
 	// Release: an export far from done when the drain timeout passes goes back to the queue.
-	mustSQL(t, su, `UPDATE knob SET sleep = 0.01`)
+	pgtest.Exec(t, su, `UPDATE knob SET sleep = 0.01`)
 	p2 := startSidecar(t, bin, "p2", nil, "--dsn", dsn, "--output-root", root, "--drain-timeout", "300ms")
 	id = queue(t, aliceDSN, "slow", "slow-released")
 	waitFor(t, su, id, "running", 10*time.Second)
@@ -394,7 +377,7 @@ func TestSidecarKill9(t *testing.T) {
 	bin := buildBinary(t)
 	dsn, aliceDSN, su := sidecarDB(t, 20000)
 	root := t.TempDir()
-	mustSQL(t, su, `UPDATE knob SET sleep = 0.001`) // about 10 s for the whole table
+	pgtest.Exec(t, su, `UPDATE knob SET sleep = 0.001`) // about 10 s for the whole table
 	p1 := startSidecar(t, bin, "p1", nil, "--dsn", dsn, "--output-root", root)
 	id := queue(t, aliceDSN, "slow", "killed")
 	waitFor(t, su, id, "running", 10*time.Second)
@@ -424,7 +407,7 @@ func TestSidecarKill9(t *testing.T) {
 	if err := su.QueryRow(context.Background(), `SELECT heartbeat_at FROM parquet_export_requests WHERE id = $1`, id).Scan(&lastBeat); err != nil {
 		t.Fatal(err)
 	}
-	mustSQL(t, su, `UPDATE knob SET sleep = 0`)
+	pgtest.Exec(t, su, `UPDATE knob SET sleep = 0`)
 
 	deadline = time.Now().Add(5 * time.Second)
 	for {

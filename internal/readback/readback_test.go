@@ -185,16 +185,28 @@ func edgeColumns() []edgeColumn {
 	}
 }
 
+// edgeTableValues creates the edge table and reads it back with FromPostgres.
+func edgeTableValues(t *testing.T) *readback.Table {
+	t.Helper()
+	ctx := context.Background()
+	conn := edgeTable(t)
+	cols, err := readback.ColumnsOf(ctx, conn, edgeTableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := readback.FromPostgres(ctx, conn, edgeTableName, "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
 // edgeTable creates the edge table in a fresh database and returns a connection whose session
 // time zone is not UTC, so that canonical forms are shown not to depend on it.
 func edgeTable(t *testing.T) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, shared.NewDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := pgtest.Connect(t, shared.NewDB(t))
 	cols := edgeColumns()
 	defs := make([]string, len(cols))
 	for i, c := range cols {
@@ -361,16 +373,7 @@ func TestColumnsOfResolvesDomainsAndSkipsDropped(t *testing.T) {
 }
 
 func TestFromPostgresGivesCanonicalValues(t *testing.T) {
-	ctx := context.Background()
-	conn := edgeTable(t)
-	cols, err := readback.ColumnsOf(ctx, conn, edgeTableName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromPostgres(ctx, conn, edgeTableName, "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := edgeTableValues(t)
 	want := wantTable(edgeColumns())
 	if d := readback.Diff(want, got, 50); len(d) > 0 {
 		t.Errorf("FromPostgres differs from the expected canonical values:\n%s", strings.Join(d, "\n"))
@@ -390,16 +393,8 @@ func TestFromPostgresGivesCanonicalValues(t *testing.T) {
 
 func TestFromParquetMatchesPostgres(t *testing.T) {
 	ctx := context.Background()
-	conn := edgeTable(t)
+	pg := edgeTableValues(t)
 	cols := edgeColumns()
-	pgCols, err := readback.ColumnsOf(ctx, conn, edgeTableName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := readback.FromPostgres(ctx, conn, edgeTableName, "id", pgCols)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// Two files with rows out of order, beside files the readers must ignore: a manifest and a
 	// dot-file that is not Parquet at all.
@@ -444,15 +439,7 @@ func TestFromParquetMatchesPostgres(t *testing.T) {
 
 func TestDiffNamesTheChangedCell(t *testing.T) {
 	ctx := context.Background()
-	conn := edgeTable(t)
-	pgCols, err := readback.ColumnsOf(ctx, conn, edgeTableName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := readback.FromPostgres(ctx, conn, edgeTableName, "id", pgCols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := edgeTableValues(t)
 	tests := []struct {
 		name     string
 		col      string
