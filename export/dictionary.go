@@ -50,9 +50,9 @@ func dictEligible(t arrow.DataType) bool {
 
 // stringDict is one lane's dictionary of one string column. It is used by one goroutine.
 type stringDict struct {
-	valueType arrow.DataType
+	dtype     *arrow.DictionaryType // int32 indices into values of the column's type
 	memo      map[string]int32
-	order     [][]byte // values by index
+	order     []string // values by index (the memo's keys)
 	bytes     int
 	dict      arrow.Array // order as an array; nil when stale
 	empty     bool        // an empty value was seen
@@ -64,7 +64,7 @@ type stringDict struct {
 }
 
 func newStringDict(t arrow.DataType) *stringDict {
-	return &stringDict{valueType: t, memo: make(map[string]int32)}
+	return &stringDict{dtype: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: t}, memo: make(map[string]int32)}
 }
 
 // indices maps arr's values to dictionary indices (0 for NULLs), adding new values, and says
@@ -77,14 +77,12 @@ func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buf
 	if n == 0 {
 		return buf, 0
 	}
-	var offs []int32
-	var data []byte
-	switch a := arr.(type) {
-	case *array.String:
-		offs, data = a.ValueOffsets(), a.ValueBytes()
-	case *array.Binary:
-		offs, data = a.ValueOffsets(), a.ValueBytes()
-	}
+	// *array.String and *array.Binary, the types dictEligible admits.
+	a := arr.(interface {
+		ValueOffsets() []int32
+		ValueBytes() []byte
+	})
+	offs, data := a.ValueOffsets(), a.ValueBytes()
 	base := offs[0] // ValueBytes starts at the first value
 	before := len(d.order)
 	var prev []byte
@@ -96,9 +94,6 @@ func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buf
 			continue
 		}
 		v := data[offs[i]-base : offs[i+1]-base]
-		if len(v) == 0 {
-			d.empty = true
-		}
 		if prevIdx >= 0 && bytes.Equal(v, prev) {
 			idx[i] = prevIdx
 			continue
@@ -108,8 +103,9 @@ func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buf
 			k = int32(len(d.order))
 			s := string(v)
 			d.memo[s] = k
-			d.order = append(d.order, []byte(s))
+			d.order = append(d.order, s)
 			d.bytes += len(v)
+			d.empty = d.empty || len(v) == 0 // each value is new once
 			d.release()
 		}
 		idx[i], prev, prevIdx = k, v, k
@@ -130,7 +126,6 @@ func (d *stringDict) settle() bool {
 		return false
 	}
 	d.off = true
-	clear(d.memo)
 	d.memo, d.order, d.bytes = nil, nil, 0
 	d.release()
 	return true
@@ -150,7 +145,7 @@ func (d *stringDict) dictionary(mem memory.Allocator) arrow.Array {
 			at += copy(v[at:], s)
 		}
 		o[len(d.order)] = int32(at)
-		data := array.NewData(d.valueType, len(d.order), []*memory.Buffer{nil, offs, vals}, nil, 0, 0)
+		data := array.NewData(d.dtype.ValueType, len(d.order), []*memory.Buffer{nil, offs, vals}, nil, 0, 0)
 		d.dict = array.MakeFromData(data)
 		data.Release()
 		offs.Release()
@@ -166,9 +161,9 @@ func (d *stringDict) release() {
 	}
 }
 
-// encode turns arr into a dictionary array of type dt over the current dictionary and says how
-// many values arr added to it.
-func (d *stringDict) encode(mem memory.Allocator, dt *arrow.DictionaryType, arr arrow.Array) (out arrow.Array, added int) {
+// encode turns arr into a dictionary array over the current dictionary and says how many
+// values arr added to it.
+func (d *stringDict) encode(mem memory.Allocator, arr arrow.Array) (out arrow.Array, added int) {
 	idx, added := d.indices(mem, arr)
 	defer idx.Release()
 	dict := d.dictionary(mem)
@@ -181,7 +176,7 @@ func (d *stringDict) encode(mem memory.Allocator, dt *arrow.DictionaryType, arr 
 			validity = memory.NewBufferBytes(bits)
 		}
 	}
-	data := array.NewDataWithDictionary(dt, arr.Len(), []*memory.Buffer{validity, idx}, arr.NullN(), 0, dict.Data().(*array.Data))
+	data := array.NewDataWithDictionary(d.dtype, arr.Len(), []*memory.Buffer{validity, idx}, arr.NullN(), 0, dict.Data().(*array.Data))
 	defer data.Release()
 	return array.MakeFromData(data), added
 }

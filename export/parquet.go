@@ -134,9 +134,8 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 		if d == nil || d.off {
 			continue
 		}
-		dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: d.valueType}
 		arr := rec.Column(i)
-		a, added := d.encode(s.format.mem, dt, arr)
+		a, added := d.encode(s.format.mem, arr)
 		// Values that barely repeat make dictionary encoding a loss: the lane writes this
 		// column plain from now on.
 		if nonNull := arr.Len() - arr.NullN(); nonNull >= 64 && 2*added > nonNull {
@@ -146,7 +145,7 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 			a.Release()
 			continue
 		}
-		types[i], cols[i] = dt, a
+		types[i], cols[i] = d.dtype, a
 	}
 	return types
 }
@@ -169,7 +168,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 			continue
 		}
 		d := s.dicts[i]
-		a, added := d.encode(s.format.mem, dt, rec.Column(i))
+		a, added := d.encode(s.format.mem, rec.Column(i))
 		cols[i] = a
 		if added > 0 && rgRows > 0 && !cut {
 			cut = true
