@@ -295,8 +295,9 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 }
 
 // checkValue is the first pass over one non-NULL value at chunk offset start of a kind that
-// needs more than its length checked: tree kinds, jsonb and numerics. It counts the column's
-// output bytes and reports the first wrong byte.
+// needs more than its length checked: tree kinds, jsonb and numerics (walk counts plain
+// strings' bytes itself, in its hot loop). It counts the column's output bytes and reports the
+// first wrong byte.
 func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
 	if s.tree != nil {
 		if e := s.tree.check(body); e != nil {
@@ -305,8 +306,6 @@ func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body 
 		return nil
 	}
 	switch s.kind {
-	case KindString, KindBinary, KindJSON:
-		s.nbytes += int64(len(body))
 	case KindJSONB:
 		if len(body) < 1 {
 			return d.errAt(c, start-fieldLenLen, row, ci, "jsonb field length 0, need at least the version byte")
