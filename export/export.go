@@ -162,22 +162,23 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	setup := time.Since(start)
 
 	copyStart := time.Now()
+	// A GPU decoder gets pinned receive buffers once it is ready (pinned memory reaches the
+	// GPU at full PCIe speed).
 	var alloc func(int) []byte
-	if p, ok := dec.(interface{ PinnedBuffer(int) []byte }); ok {
-		alloc = p.PinnedBuffer
+	starting, _ := dec.(*startingGPU)
+	if starting != nil {
+		alloc = starting.PinnedBuffer
 	}
 	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc)
-	if r, ok := dec.(interface{ Recycle([]byte) bool }); ok {
-		pool.SetRecycle(r.Recycle)
+	if starting != nil {
+		pool.SetRecycle(starting.Recycle)
 	}
 	l := &lanes{dec: dec, pool: pool, selectList: selectList}
 	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
 	series, err := l.run(ctx, workers, tasks, format)
 	stopProgress()
-	if err == nil {
-		if w, ok := dec.(interface{ wait() error }); ok {
-			err = w.wait() // --gpu on without a usable GPU fails even an export with no rows
-		}
+	if err == nil && starting != nil {
+		err = starting.wait() // --gpu on without a usable GPU fails even an export with no rows
 	}
 	if err != nil {
 		return nil, err
