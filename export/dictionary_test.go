@@ -8,9 +8,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -52,20 +50,10 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 	}
 	checkReadback(t, want, dir, "", 20)
 
-	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("files: %v %v", files, err)
-	}
+	files := partFiles(t, dir)
 	rowGroups := 0
 	for _, name := range files {
-		rdr, err := file.OpenParquetFile(name, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rdr, fr := openParquet(t, name)
 		schema := rdr.MetaData().Schema
 		for rg := range rdr.NumRowGroups() {
 			rowGroups++
@@ -100,7 +88,6 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 				}
 			}
 		}
-		rdr.Close()
 	}
 	// Each lane meets an empty "rare" value after its first rows and starts a new file there.
 	if len(files) <= 2 {

@@ -65,23 +65,37 @@ func TestExportSmoke(t *testing.T) {
 	t.Logf("%+v", res)
 }
 
-// readInt64 reads column name of every Parquet file in dir with arrow-go's reader.
-func readInt64(t testing.TB, dir, name string) []int64 {
+// partFiles lists the Parquet files of the export in dir; there must be at least one.
+func partFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no Parquet files in %s (%v)", dir, err)
 	}
+	return paths
+}
+
+// openParquet opens a Parquet file with arrow-go's reader, closed when the test ends.
+func openParquet(t testing.TB, path string) (*file.Reader, *pqarrow.FileReader) {
+	t.Helper()
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdr.Close() })
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rdr, fr
+}
+
+// readInt64 reads column name of every Parquet file in dir with arrow-go's reader.
+func readInt64(t testing.TB, dir, name string) []int64 {
+	t.Helper()
 	var out []int64
-	for _, p := range paths {
-		rdr, err := file.OpenParquetFile(p, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range partFiles(t, dir) {
+		_, fr := openParquet(t, p)
 		tbl, err := fr.ReadTable(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +108,6 @@ func readInt64(t testing.TB, dir, name string) []int64 {
 			out = append(out, chunk.(*array.Int64).Int64Values()...)
 		}
 		tbl.Release()
-		rdr.Close()
 	}
 	return out
 }

@@ -10,10 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/readback"
 )
@@ -123,17 +119,9 @@ func TestExportValues(t *testing.T) {
 		if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "vals", OutputDir: dir, Parallel: 1}); err != nil {
 			t.Fatal(err)
 		}
-		rdr, err := file.OpenParquetFile(filepath.Join(dir, "part-00000.parquet"), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rdr.Close()
 		// arrow-go's own reader must read every column too (a stored Arrow schema with
 		// extension types made it fail on JSON columns).
-		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rdr, fr := openParquet(t, filepath.Join(dir, "part-00000.parquet"))
 		tbl, err := fr.ReadTable(ctx)
 		if err != nil {
 			t.Fatalf("arrow-go reads the file back: %v", err)
