@@ -181,19 +181,14 @@ func (q *Queries) Succeed(ctx context.Context, db DB, l Lease, r Result) error {
 	if r.LSN != "" {
 		lsn = &r.LSN
 	}
-	tag, err := tx.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_requests
+	if err := q.execLeased(ctx, tx, l, "record result of", `UPDATE {s}.parquet_export_requests
 		SET state = 'succeeded', finished_at = now(), heartbeat_at = now(), output_dir = $4, rows = $5,
 			copy_bytes = $6, output_bytes = $7, file_count = $8, seconds = $9, snapshot = $10,
 			lsn = $11::text::pg_lsn, decoder = $12, error = NULL,
 			progress_rows = $5, progress_copy_bytes = $6, progress_at = now()
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`),
-		l.ID, l.Sidecar, l.Attempt, r.OutputDir, r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files),
-		r.Seconds, r.Snapshot, lsn, r.Decoder)
-	if err != nil {
-		return fmt.Errorf("record result of request %d: %w", l.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("record result of request %d: %w", l.ID, ErrLeaseLost)
+		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`,
+		r.OutputDir, r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder); err != nil {
+		return err
 	}
 	paths := make([]string, len(r.Files))
 	rows := make([]int64, len(r.Files))
@@ -239,31 +234,31 @@ func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retr
 
 // Cancelled records that the attempt under l stopped because cancellation was requested.
 func (q *Queries) Cancelled(ctx context.Context, db DB, l Lease, note string) error {
-	tag, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_requests
+	return q.execLeased(ctx, db, l, "record cancellation of", `UPDATE {s}.parquet_export_requests
 		SET state = 'cancelled', finished_at = now(), note = $4
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`), l.ID, l.Sidecar, l.Attempt, note)
-	if err != nil {
-		return fmt.Errorf("record cancellation of request %d: %w", l.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("record cancellation of request %d: %w", l.ID, ErrLeaseLost)
-	}
-	return nil
+		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`, note)
 }
 
 // Release puts the request under l back in the queue without counting the attempt (the
 // sidecar is shutting down), with note saying why.
 func (q *Queries) Release(ctx context.Context, db DB, l Lease, note string) error {
-	tag, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_requests
+	return q.execLeased(ctx, db, l, "release", `UPDATE {s}.parquet_export_requests
 		SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
 			finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
 			attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`), l.ID, l.Sidecar, l.Attempt, note)
+		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`, note)
+}
+
+// execLeased runs stmt, an UPDATE of the request under l whose WHERE takes l's id, sidecar
+// and attempt as $1-$3 (args follow from $4), and returns ErrLeaseLost when it matched no row:
+// the lease lapsed and another sidecar may own the request. what names the action in errors.
+func (q *Queries) execLeased(ctx context.Context, db DB, l Lease, what, stmt string, args ...any) error {
+	tag, err := db.Exec(ctx, q.sql(stmt), append([]any{l.ID, l.Sidecar, l.Attempt}, args...)...)
 	if err != nil {
-		return fmt.Errorf("release request %d: %w", l.ID, err)
+		return fmt.Errorf("%s request %d: %w", what, l.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("release request %d: %w", l.ID, ErrLeaseLost)
+		return fmt.Errorf("%s request %d: %w", what, l.ID, ErrLeaseLost)
 	}
 	return nil
 }
