@@ -324,16 +324,7 @@ func TestDecodeMalformed(t *testing.T) {
 	const streamOff, firstRow = 1000, 50
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dec := NewCPUDecoder(cols, newAlloc(t))
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
-			if err == nil {
-				rec.Release()
-				t.Fatal("Decode succeeded, want an error")
-			}
-			var de *DecodeError
-			if !errors.As(err, &de) {
-				t.Fatalf("error %T %v, want *DecodeError", err, err)
-			}
+			de := decodeError(t, NewCPUDecoder(cols, newAlloc(t)), &Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
 			wantRow := int64(-1)
 			if tt.row >= 0 {
 				wantRow = firstRow + tt.row
@@ -388,16 +379,7 @@ func TestDecodeMalformedFixed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dec := NewCPUDecoder([]Column{tt.col}, newAlloc(t))
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: tuple(tt.body)})
-			if err == nil {
-				rec.Release()
-				t.Fatal("Decode succeeded, want an error")
-			}
-			var de *DecodeError
-			if !errors.As(err, &de) {
-				t.Fatalf("error %T %v, want *DecodeError", err, err)
-			}
+			de := decodeError(t, NewCPUDecoder([]Column{tt.col}, newAlloc(t)), &Chunk{Data: tuple(tt.body)})
 			if de.Offset != tt.off || de.Row != 0 || de.Column != "c" || !strings.Contains(de.Msg, tt.msg) {
 				t.Errorf("got %+v, want offset %d row 0 msg containing %q", *de, tt.off, tt.msg)
 			}
@@ -528,4 +510,19 @@ func TestDecodeBatchedMessages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// decodeError decodes c, which must fail, and returns its *DecodeError.
+func decodeError(t *testing.T, dec *CPUDecoder, c *Chunk) *DecodeError {
+	t.Helper()
+	rec, err := dec.Decode(context.Background(), c)
+	if err == nil {
+		rec.Release()
+		t.Fatal("Decode succeeded, want an error")
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("error %T %v, want *DecodeError", err, err)
+	}
+	return de
 }
