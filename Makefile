@@ -29,6 +29,13 @@ test: venv
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5s ./gpuparse
 	$(GO) test -count=1 -timeout 15m ./...
 
+# The sidecar chaos test at full size: 4 sidecars, ~250 requests over tables of millions of rows,
+# kill -9, SIGSTOP past the lease and a PostgreSQL restart while they run (several minutes).
+# `make test` runs its short form.
+.PHONY: chaos
+chaos:
+	PGPARQUET_CHAOS=long $(GO) test -count=1 -timeout 30m -run '^TestSidecarChaos$$' -v ./cmd/pgparquet
+
 # A throwaway PostgreSQL, a ~1M-row lineorder-shaped table, an export, the files and a few rows.
 demo: build
 	$(GO) run ./internal/demo -bin $(BIN) -out demo-out -rows 1000000

@@ -1,8 +1,8 @@
--- roles.sql for the compose demo (docker-entrypoint-initdb.d runs it once, as postgres, in
--- database app): the sidecar may serve requests of role postgres' non-superuser stand-in, app.
-CREATE ROLE pgparquet LOGIN PASSWORD 'pgparquet';
-GRANT CREATE ON SCHEMA public TO pgparquet;
-CREATE ROLE pgparquet_admin NOLOGIN;
+-- Roles for the compose demo (docker-entrypoint-initdb.d runs it once, as postgres, in
+-- database app): deploy/roles.sql with the sidecar's password, then app, a non-superuser
+-- stand-in for an application role, which the sidecar serves and which sees every request.
+\set sidecar_password '''pgparquet'''
+\i /pgparquet/roles.sql
 CREATE ROLE app LOGIN PASSWORD 'app';
-GRANT app TO pgparquet;
+SELECT pgparquet_auth.serve_role('app');
 GRANT pgparquet_admin TO app;

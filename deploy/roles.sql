@@ -1,23 +1,120 @@
--- Least-privilege roles for the pgparquet sidecar. Run once per database as a superuser (or a
--- role with CREATEROLE that owns the database), e.g.
---   psql -v sidecar_password="'...'" -d mydb -f deploy/roles.sql
--- then start the sidecar as role pgparquet: its first start creates the control tables.
+-- Least-privilege roles for the pgparquet sidecar. Run with psql as a superuser in every
+-- database the sidecar serves (it is safe to run again, e.g. after an upgrade):
+--   psql -v ON_ERROR_STOP=1 -v sidecar_password="'...'" -d mydb -f deploy/roles.sql
+-- then start the sidecar as role pgparquet (its first start creates the control tables), and
+-- let it serve a role with:
+--   SELECT pgparquet_auth.serve_role('analyst');
+-- docs/security.md explains the design.
 
--- The sidecar's login: no superuser, no BYPASSRLS. It owns the control tables it creates, which
--- lets it see and update every request; data tables it reads only as a requester (SET ROLE).
-CREATE ROLE pgparquet LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
-    PASSWORD :sidecar_password;
+-- The sidecar's login: no superuser, no BYPASSRLS, and a member of no role it serves. It owns
+-- the control tables it creates, which lets it see and update every request.
+SELECT pg_catalog.format('CREATE ROLE pgparquet LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %L', :sidecar_password)
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pgparquet') \gexec
 GRANT CONNECT ON DATABASE :"DBNAME" TO pgparquet;
 -- The control tables go in public (PostgreSQL 15 no longer lets every role create there).
 -- With --schema pgparquet instead: CREATE SCHEMA pgparquet AUTHORIZATION pgparquet;
 GRANT CREATE ON SCHEMA public TO pgparquet;
 
 -- DBAs who should see every request in parquet_export_status (and may cancel any).
-CREATE ROLE pgparquet_admin NOLOGIN;
+SELECT 'CREATE ROLE pgparquet_admin NOLOGIN'
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pgparquet_admin') \gexec
 -- GRANT pgparquet_admin TO dba;
 
--- Each role whose requests the sidecar serves must be granted to the sidecar, so that it can
--- SET ROLE to it: exports then see exactly what that role may see (privileges, RLS). A role not
--- granted here gets a clear error in parquet_export_status instead of an export.
--- GRANT analyst TO pgparquet;
--- Never grant a superuser role to pgparquet: that would make the sidecar one.
+-- Served roles. An export runs code its requester may have written (views, row-level security
+-- policies, functions), and PostgreSQL lets that code SET ROLE to any role the session's login
+-- is a member of. So an export never runs in a session of pgparquet: each served role gets a
+-- login of its own, 'pgparquet/<database>/<role>', a member of that role only, whose password
+-- only the sidecar may read. A role is served once an administrator runs
+--   SELECT pgparquet_auth.serve_role('analyst');   -- and stops with unserve_role
+-- Superusers, BYPASSRLS roles and roles that can become one are refused. The logins
+-- authenticate with their passwords (pg_hba.conf: scram-sha-256 or md5 for them, from where the
+-- sidecar runs, e.g. `host all /^pgparquet/ 10.0.0.5/32 scram-sha-256`).
+CREATE SCHEMA IF NOT EXISTS pgparquet_auth;
+REVOKE ALL ON SCHEMA pgparquet_auth FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgparquet_auth TO pgparquet;
+
+CREATE TABLE IF NOT EXISTS pgparquet_auth.logins (
+    role_oid  oid PRIMARY KEY,          -- the served role
+    login     name NOT NULL UNIQUE,     -- its login, a member of it alone
+    password  text NOT NULL,
+    served_by name NOT NULL,
+    served_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON pgparquet_auth.logins FROM PUBLIC;
+GRANT SELECT ON pgparquet_auth.logins TO pgparquet;
+
+-- serve_role makes the sidecar serve role r: it creates (or re-credentials) r's login and
+-- returns the login's name. Calling it again rotates the password.
+CREATE OR REPLACE FUNCTION pgparquet_auth.serve_role(r regrole) RETURNS name
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    target record;
+    power  text;
+    login  name;
+    pw     text;
+BEGIN
+    SELECT oid, rolname, rolsuper, rolbypassrls INTO STRICT target FROM pg_roles WHERE oid = r;
+    IF target.rolsuper OR target.rolbypassrls THEN
+        RAISE EXCEPTION 'role % is a superuser or bypasses row-level security: pgparquet never exports on its behalf', target.rolname
+            USING ERRCODE = 'insufficient_privilege', HINT = 'serve an ordinary role that holds only the privileges its exports need';
+    END IF;
+    SELECT s.rolname INTO power FROM pg_roles s
+        WHERE (s.rolsuper OR s.rolbypassrls) AND s.oid <> target.oid AND pg_has_role(target.oid, s.oid, 'MEMBER')
+        ORDER BY s.rolname LIMIT 1;
+    IF power IS NOT NULL THEN
+        RAISE EXCEPTION 'role % can become role %, a superuser or BYPASSRLS role: pgparquet never exports on its behalf', target.rolname, power
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF target.rolname IN ('pgparquet', 'pgparquet_admin') OR target.rolname LIKE 'pgparquet/%'
+        OR EXISTS (SELECT FROM pgparquet_auth.logins l WHERE l.login = target.rolname) THEN
+        RAISE EXCEPTION 'role % belongs to pgparquet itself and is not served', target.rolname
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    login := format('pgparquet/%s/%s', current_database(), target.rolname);
+    IF octet_length(login) > 63 THEN
+        login := format('pgparquet/%s/%s', (SELECT oid FROM pg_database WHERE datname = current_database()), target.oid);
+    END IF;
+    pw := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login) THEN
+        IF NOT EXISTS (SELECT FROM pgparquet_auth.logins l WHERE l.login = serve_role.login) THEN
+            RAISE EXCEPTION 'role % exists and was not created by pgparquet_auth.serve_role', login
+                USING ERRCODE = 'duplicate_object', HINT = 'rename or drop that role, then serve again';
+        END IF;
+        EXECUTE format('ALTER ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login, pw);
+    ELSE
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login, pw);
+    END IF;
+    EXECUTE format('GRANT %I TO %I', target.rolname, login);
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), login);
+    INSERT INTO pgparquet_auth.logins AS l (role_oid, login, password, served_by)
+        VALUES (target.oid, login, pw, session_user)
+        ON CONFLICT (role_oid) DO UPDATE SET login = EXCLUDED.login, password = EXCLUDED.password,
+            served_by = EXCLUDED.served_by, served_at = now();
+    RETURN login;
+END
+$$;
+
+-- unserve_role stops serving role r: its login is dropped (sessions already open finish).
+CREATE OR REPLACE FUNCTION pgparquet_auth.unserve_role(r regrole) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    login name;
+BEGIN
+    DELETE FROM pgparquet_auth.logins WHERE role_oid = r RETURNING logins.login INTO login;
+    IF login IS NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login) THEN
+        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM %I', current_database(), login);
+        EXECUTE format('DROP ROLE %I', login);
+    END IF;
+    RETURN true;
+END
+$$;
+
+REVOKE ALL ON FUNCTION pgparquet_auth.serve_role(regrole), pgparquet_auth.unserve_role(regrole) FROM PUBLIC;
+-- To let a DBA serve roles without being a superuser:
+-- GRANT USAGE ON SCHEMA pgparquet_auth TO dba;
+-- GRANT EXECUTE ON FUNCTION pgparquet_auth.serve_role(regrole), pgparquet_auth.unserve_role(regrole) TO dba;
+-- Never grant a superuser role to pgparquet, nor any served role: that would let an export's
+-- code become it.

@@ -6,6 +6,7 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,14 +67,56 @@ type Result struct {
 	Timings     Timings `json:"timings"`
 }
 
-// Run performs one export. On error (including ctx's cancellation) every file the export
-// created is removed, and the error says what failed.
+// Run performs one export and publishes it: Stage, then Publish. On error (including ctx's
+// cancellation) nothing of the export is left in the output directory, and the error says
+// what failed.
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	st, err := Stage(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Publish(); err != nil {
+		return nil, errors.Join(err, st.Discard())
+	}
+	return st.Result, nil
+}
+
+// Staged is an export whose files and manifest are complete and durable in its attempt's
+// staging directory (StagingPrefix+Options.Tag inside the output directory), not yet visible
+// to readers. Exactly one of Publish and Discard must be called.
+type Staged struct {
+	Result *Result
+	dir    *outputDir
+	tag    string
+}
+
+// Publish moves the staged files, then the manifest, into the output directory, never
+// replacing a file (see the package function Publish).
+func (s *Staged) Publish() error {
+	defer s.dir.close()
+	return Publish(s.dir.root, s.dir.dir, s.tag)
+}
+
+// Discard removes the staged files, and the output directory when the export created it and
+// nothing else is in it.
+func (s *Staged) Discard() error {
+	defer s.dir.close()
+	return s.dir.discard()
+}
+
+// Stage performs one export into a staging directory of its own inside the output directory
+// and returns it unpublished. On error (including ctx's cancellation) every file it wrote is
+// removed, and the error says what failed.
+func Stage(ctx context.Context, opts Options) (*Staged, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("invalid options: %w", err)
 	}
-	dir, err := prepareOutputDir(opts.OutputDir, opts.Overwrite)
+	tag := opts.Tag
+	if tag == "" {
+		tag = newTag()
+	}
+	dir, err := prepareOutputDir(opts.Root, opts.OutputDir, tag, opts.Overwrite)
 	if err != nil {
 		return nil, err
 	}
@@ -82,29 +125,30 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if cause := context.Cause(ctx); cause != nil {
 			err = &stoppedError{cause: cause, detail: err}
 		}
-		if rmErr := dir.removeCreated(); rmErr != nil {
-			return nil, fmt.Errorf("%w; and cleaning up failed: %w", err, rmErr)
+		if rmErr := dir.discard(); rmErr != nil {
+			err = fmt.Errorf("%w; and cleaning up failed: %w", err, rmErr)
 		}
+		dir.close()
 		return nil, err
 	}
-	return res, nil
+	return &Staged{Result: res, dir: dir, tag: tag}, nil
 }
 
 func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	start := time.Now()
 	log := opts.Logger
 	gpu := probeGPU(opts.GPU, opts.GPULibrary)
-	snap, err := snapshot.Export(ctx, opts.ConnConfig)
+	snap, err := snapshot.Export(ctx, opts.ConnConfig, snapshot.ExportOptions{Table: opts.Table, Role: opts.Role})
 	if err != nil {
 		return nil, err
 	}
-	defer snap.Release(context.Background()) //nolint:errcheck // released explicitly below; this only covers early returns
+	defer snap.Abort() // released explicitly once every COPY is done; this covers early returns
 	if opts.OnSnapshot != nil {
 		if err := opts.OnSnapshot(ctx, snap.ID, snap.LSN); err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", snap.ID, err)
 		}
 	}
-	rel, err := snapshot.Resolve(ctx, snap.Conn(), opts.Table, opts.Columns, opts.Role)
+	rel, err := snapshot.Resolve(ctx, snap.Conn(), snap.Relation, opts.Columns, opts.Role)
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +188,6 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		return nil, err
 	}
 	defer snapshot.CloseAll(workers) //nolint:errcheck // read-only transactions: nothing to lose on close
-	if err := snap.Release(ctx); err != nil {
-		return nil, err
-	}
 
 	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
 	// the export's memory flat. The Parquet writer keeps Go's allocator.
@@ -183,6 +224,11 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only now, with every COPY done, may the snapshot's transaction end; if it was aborted
+	// meanwhile (a conflict with recovery on a standby), what the workers read is not trusted.
+	if err := snap.Release(ctx); err != nil {
+		return nil, err
+	}
 	copyTime := time.Since(copyStart)
 
 	finStart := time.Now()
@@ -191,7 +237,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{
-		Table: rel.Name, OutputDir: dir.path, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
+		Table: rel.Name, OutputDir: opts.OutputDir, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
 		Workers: nWorkers, Tasks: len(tasks), CopyBytes: l.progress.Bytes.Load(),
 	}
 	for _, f := range files {
@@ -213,7 +259,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	res.Timings.Finalize = time.Since(finStart).Seconds()
 	res.Timings.Total = time.Since(start).Seconds()
 	m.Timings = res.Timings
-	if err := writeManifest(dir, m); err != nil {
+	if err := dir.writeManifest(m); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
@@ -287,8 +333,8 @@ func manifestColumns(f *fileFormat, cols []gpuparse.Column) []ManifestColumn {
 	return out
 }
 
-// finalize gives every file its final name once all are complete and durable; an export with
-// no rows still gets one file, so readers find the schema.
+// finalize lists every file, complete and durable, in name order, and makes their directory
+// entries durable; an export with no rows still gets one file, so readers find the schema.
 func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parquetFile, error) {
 	var files []*parquetFile
 	for _, s := range series {
@@ -305,12 +351,7 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 		files = s.done
 	}
 	slices.SortFunc(files, func(a, b *parquetFile) int { return strings.Compare(a.Name, b.Name) })
-	for _, f := range files {
-		if err := dir.rename(f.tmpName, f.Name); err != nil {
-			return nil, err
-		}
-	}
-	return files, dir.sync()
+	return files, syncDir(dir.root, dir.staging)
 }
 
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.

@@ -1,12 +1,5 @@
 package export
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"path/filepath"
-)
-
 // ManifestColumn describes one exported column for readers of the manifest.
 type ManifestColumn struct {
 	Name string `json:"name"`
@@ -36,25 +29,4 @@ type Manifest struct {
 	Files       []FileResult     `json:"files"`
 	StartedAt   string           `json:"started_at"`
 	Timings     Timings          `json:"timings"`
-}
-
-// writeManifest writes the manifest under a temporary name, fsyncs it and renames it into place.
-func writeManifest(dir *outputDir, m *Manifest) error {
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
-	tmp := "." + ManifestName + ".inprogress"
-	f, err := dir.create(tmp)
-	if err != nil {
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	_, werr := f.Write(append(data, '\n'))
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("write manifest %s: %w", filepath.Join(dir.path, tmp), err)
-	}
-	if err := dir.rename(tmp, ManifestName); err != nil {
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	return dir.sync()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,12 @@ type Options struct {
 	OutputDir string
 	// Overwrite allows a non-empty OutputDir: a previous export's files there are removed first.
 	Overwrite bool
+	// Root, when set, confines every file the export writes beneath it (the sidecar's output
+	// root): OutputDir is then relative to Root, and no path follows a link out of it.
+	Root *os.Root
+	// Tag names this attempt's staging directory (StagingPrefix+Tag inside OutputDir), where
+	// its files are written until they are published; empty: a random tag.
+	Tag string
 	// Compression is the Parquet codec: zstd (default), snappy, gzip, brotli, lz4 (LZ4_RAW), none,
 	// with an optional level for zstd, gzip and brotli ("zstd:1").
 	Compression string
@@ -174,8 +181,8 @@ func (o Options) validate() error {
 	if o.MaxFileSize < 1<<20 {
 		errs = append(errs, fmt.Errorf("max file size: %d is below 1 MiB", o.MaxFileSize))
 	}
-	if o.BufferSize < 64<<10 {
-		errs = append(errs, fmt.Errorf("buffer size: %d is below 64 KiB", o.BufferSize))
+	if o.BufferSize < 64<<10 || o.BufferSize > 256<<20 {
+		errs = append(errs, fmt.Errorf("buffer size: %d is not between 64 KiB and 256 MiB", o.BufferSize))
 	}
 	switch o.GPU {
 	case GPUAuto, GPUOn, GPUOff:

@@ -1,127 +1,316 @@
 package export
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
-	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
-// ManifestName is the file written last: a directory without it holds no complete export.
+// ManifestName is the file published last: a directory without it holds no complete export.
 const ManifestName = "_manifest.json"
 
-// outputDir owns the export's directory and remembers every file the export created, so that
-// a failed or cancelled export removes exactly its own files and nothing else. It is safe for
-// concurrent use.
+// StagingPrefix starts the name of the private directory, inside the export's directory, that
+// one attempt writes its files into before publishing them. Readers skip dot-names.
+const StagingPrefix = ".pgparquet-"
+
+// outputDir is where one attempt writes: a staging directory of its own inside the export's
+// directory, every path beneath a root opened without following links out of it (os.Root).
+// Nothing outside the staging directory is written before Publish, and Publish never replaces
+// a file: an attempt that lost its claim cannot clobber another's files.
 type outputDir struct {
-	path string
-
-	mu      sync.Mutex
-	created map[string]bool // absolute paths
+	root    *os.Root
+	ownRoot bool   // root was opened here and is closed by close
+	dir     string // the export's directory, relative to root ("." when root is the directory)
+	staging string // dir/StagingPrefix+tag, relative to root
+	madeDir bool   // dir did not exist before: Discard removes it again when empty
 }
 
-// isOurs reports whether name is a file an export of ours writes, the only files --overwrite
-// removes.
+// isOurs reports whether name is a file an export of ours publishes, the only files
+// --overwrite removes.
 func isOurs(name string) bool {
-	return name == ManifestName || name == "."+ManifestName+".inprogress" ||
-		(strings.HasPrefix(name, "part-") && strings.HasSuffix(name, ".parquet")) ||
-		(strings.HasPrefix(name, ".part-") && strings.HasSuffix(name, ".inprogress"))
+	return name == ManifestName || (strings.HasPrefix(name, "part-") && strings.HasSuffix(name, ".parquet"))
 }
 
-// prepareOutputDir creates path if needed, refuses a non-empty directory unless overwrite (then
-// removes a previous export's files, the manifest first), and checks that files can be created.
-func prepareOutputDir(path string, overwrite bool) (*outputDir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return nil, fmt.Errorf("output dir %s: %w", path, err)
+// newTag returns a random staging tag for an export that was given none.
+func newTag() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b[:])
+}
+
+// prepareOutputDir creates the export's directory if needed and its staging directory. The
+// directory must hold nothing but other attempts' staging directories, unless overwrite (then a
+// previous export's files are removed, the manifest first). root nil: dir is a path of the
+// local file system, opened as the root.
+func prepareOutputDir(root *os.Root, dir, tag string, overwrite bool) (*outputDir, error) {
+	d := &outputDir{root: root, dir: path.Clean(dir)}
+	shown := dir
+	if root == nil {
+		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			d.madeDir = true
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("output dir %s: %w", dir, err)
+		}
+		r, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, fmt.Errorf("output dir %s: %w", dir, err)
+		}
+		d.root, d.ownRoot, d.dir = r, true, "."
+	} else {
+		if _, err := root.Lstat(d.dir); errors.Is(err, fs.ErrNotExist) {
+			d.madeDir = true
+		}
+		if err := root.MkdirAll(d.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("output dir %s: %w", shown, cleanPathError(err))
+		}
 	}
-	entries, err := os.ReadDir(path)
+	if err := d.checkEmpty(shown, overwrite); err != nil {
+		d.close()
+		return nil, err
+	}
+	if tag == "" {
+		tag = newTag()
+	}
+	d.staging = path.Join(d.dir, StagingPrefix+tag)
+	if err := d.root.Mkdir(d.staging, 0o755); err != nil {
+		d.close()
+		return nil, fmt.Errorf("output dir %s: create staging directory: %w", shown, cleanPathError(err))
+	}
+	return d, nil
+}
+
+// checkEmpty refuses a directory holding anything but staging directories, unless overwrite.
+func (d *outputDir) checkEmpty(shown string, overwrite bool) error {
+	f, err := d.root.Open(d.dir)
 	if err != nil {
-		return nil, fmt.Errorf("output dir %s: %w", path, err)
+		return fmt.Errorf("output dir %s: %w", shown, cleanPathError(err))
 	}
-	if len(entries) > 0 {
-		if !overwrite {
-			return nil, fmt.Errorf("output dir %s is not empty (%d entries); use --overwrite to replace a previous export", path, len(entries))
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("output dir %s: %w", shown, cleanPathError(err))
+	}
+	var others []fs.DirEntry
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), StagingPrefix) {
+			others = append(others, e)
 		}
-		// The manifest goes first, so an interrupted overwrite never leaves a manifest that
-		// names files already removed.
-		if err := os.Remove(filepath.Join(path, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("output dir %s: remove old manifest: %w", path, err)
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() && isOurs(e.Name()) && e.Name() != ManifestName {
-				if err := os.Remove(filepath.Join(path, e.Name())); err != nil {
-					return nil, fmt.Errorf("output dir %s: remove old %s: %w", path, e.Name(), err)
-				}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	if !overwrite {
+		return fmt.Errorf("output dir %s is not empty (%d entries); use --overwrite to replace a previous export", shown, len(others))
+	}
+	// The manifest goes first, so an interrupted overwrite never leaves a manifest that names
+	// files already removed.
+	if err := d.root.Remove(path.Join(d.dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("output dir %s: remove old manifest: %w", shown, cleanPathError(err))
+	}
+	for _, e := range others {
+		if e.Type().IsRegular() && isOurs(e.Name()) && e.Name() != ManifestName {
+			if err := d.root.Remove(path.Join(d.dir, e.Name())); err != nil {
+				return fmt.Errorf("output dir %s: remove old %s: %w", shown, e.Name(), cleanPathError(err))
 			}
 		}
 	}
-	probe, err := os.CreateTemp(path, ".pgparquet-probe-*")
-	if err != nil {
-		return nil, fmt.Errorf("output dir %s is not writable: %w", path, err)
-	}
-	if err := errors.Join(probe.Close(), os.Remove(probe.Name())); err != nil {
-		return nil, fmt.Errorf("output dir %s: remove probe file: %w", path, err)
-	}
-	return &outputDir{path: path, created: map[string]bool{}}, nil
+	return nil
 }
 
-// create opens a new file named name in the directory, failing if it exists.
+// create opens a new file named name in the staging directory, failing if it exists.
 func (d *outputDir) create(name string) (*os.File, error) {
-	p := filepath.Join(d.path, name)
-	d.mu.Lock()
-	d.created[p] = true
-	d.mu.Unlock()
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := d.root.OpenFile(path.Join(d.staging, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", p, err)
+		return nil, fmt.Errorf("create %s: %w", name, cleanPathError(err))
 	}
 	return f, nil
 }
 
-// rename moves a file this export created, keeping track of it under its new name.
-func (d *outputDir) rename(from, to string) error {
-	pf, pt := filepath.Join(d.path, from), filepath.Join(d.path, to)
-	d.mu.Lock()
-	d.created[pt] = true
-	d.mu.Unlock()
-	if err := os.Rename(pf, pt); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", pf, to, err)
+// writeManifest writes m into the staging directory and fsyncs it; Publish moves it last.
+func (d *outputDir) writeManifest(m *Manifest) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
 	}
-	d.mu.Lock()
-	delete(d.created, pf)
-	d.mu.Unlock()
+	f, err := d.create(ManifestName)
+	if err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	_, werr := f.Write(append(data, '\n'))
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("write manifest: %w", cleanPathError(err))
+	}
+	return syncDir(d.root, d.staging)
+}
+
+// discard removes the staging directory and, when this export created the export's directory
+// and it is empty now, that directory too. It never touches a published file.
+func (d *outputDir) discard() error {
+	err := d.root.RemoveAll(d.staging)
+	if err != nil {
+		err = fmt.Errorf("remove staging directory: %w", cleanPathError(err))
+	}
+	if d.madeDir && d.dir != "." {
+		if rmErr := d.root.Remove(d.dir); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) && !isNotEmpty(rmErr) {
+			err = errors.Join(err, fmt.Errorf("remove empty output directory: %w", cleanPathError(rmErr)))
+		}
+	}
+	return err
+}
+
+func (d *outputDir) close() {
+	if d.ownRoot {
+		d.root.Close()
+	}
+}
+
+// Publish moves an attempt's staged files, then its manifest, from dir/StagingPrefix+tag
+// into dir (relative to root), and removes the staging directory. No file is ever replaced: a
+// name already taken by a different file fails the publication. It can be repeated, and run
+// by several processes at once (the attempt itself and one that rolls its publication forward
+// after it died): a file already moved is skipped, so all of them end with the same files.
+func Publish(root *os.Root, dir, tag string) error {
+	staging := path.Join(dir, StagingPrefix+tag)
+	var m Manifest
+	data, err := root.ReadFile(path.Join(staging, ManifestName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Published already, if the manifest is in place: its files were moved before it.
+		if _, err := root.Lstat(path.Join(dir, ManifestName)); err == nil {
+			return removeStaging(root, staging)
+		}
+		return fmt.Errorf("publish %s: the attempt's staged manifest is gone and none was published", dir)
+	case err != nil:
+		return fmt.Errorf("publish %s: read staged manifest: %w", dir, cleanPathError(err))
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("publish %s: staged manifest: %w", dir, err)
+	}
+	src, err := root.Open(staging)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed by a concurrent publisher after it moved everything
+		}
+		return fmt.Errorf("publish %s: %w", dir, cleanPathError(err))
+	}
+	defer src.Close()
+	dst, err := root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", dir, cleanPathError(err))
+	}
+	defer dst.Close()
+	names := make([]string, 0, len(m.Files)+1)
+	for _, f := range m.Files {
+		names = append(names, f.Name)
+	}
+	for _, name := range append(names, ManifestName) {
+		if err := moveNoReplace(src, dst, name); err != nil {
+			return fmt.Errorf("publish %s: %w", dir, err)
+		}
+	}
+	if err := dst.Sync(); err != nil {
+		return fmt.Errorf("publish %s: sync directory: %w", dir, cleanPathError(err))
+	}
+	return removeStaging(root, staging)
+}
+
+// moveNoReplace moves name from directory src to directory dst unless dst has it already:
+// renameat2(RENAME_NOREPLACE), or link and unlink where the file system lacks it. A name that
+// is gone from src and present in dst was moved by a concurrent publisher.
+func moveNoReplace(src, dst *os.File, name string) error {
+	if strings.ContainsRune(name, '/') || name == "" || name == "." || name == ".." {
+		return fmt.Errorf("staged file name %q is not a plain name", name)
+	}
+	sfd, dfd := int(src.Fd()), int(dst.Fd())
+	err := unix.Renameat2(sfd, name, dfd, name, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+		err = unix.Linkat(sfd, name, dfd, name, 0)
+		if err == nil {
+			if uerr := unix.Unlinkat(sfd, name, 0); uerr != nil && !errors.Is(uerr, unix.ENOENT) {
+				return fmt.Errorf("move %s: remove staged copy: %w", name, uerr)
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		var st unix.Stat_t
+		if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			return nil
+		}
+		return fmt.Errorf("move %s: the staged file is gone and was not published", name)
+	case errors.Is(err, unix.EEXIST):
+		var a, b unix.Stat_t
+		if unix.Fstatat(sfd, name, &a, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			unix.Fstatat(dfd, name, &b, unix.AT_SYMLINK_NOFOLLOW) == nil && a.Dev == b.Dev && a.Ino == b.Ino {
+			return unix.Unlinkat(sfd, name, 0)
+		}
+		return fmt.Errorf("move %s: a different file of that name is already in the output directory; it is left as it is", name)
+	}
+	return fmt.Errorf("move %s: %w", name, err)
+}
+
+func removeStaging(root *os.Root, staging string) error {
+	if err := root.RemoveAll(staging); err != nil {
+		return fmt.Errorf("remove staging directory %s: %w", staging, cleanPathError(err))
+	}
 	return nil
 }
 
-// removeCreated deletes every file this export created.
-func (d *outputDir) removeCreated() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var errs []error
-	for p := range d.created {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove partial file: %w", err))
+// DiscardStaging removes the staging directory of attempt tag in dir (relative to root), and
+// dir itself when that leaves it empty and removeEmptyDir is set. It is how the attempt that
+// lost its claim, and the janitor after it, clean up: it touches nothing but that attempt's
+// own files (and an empty directory).
+func DiscardStaging(root *os.Root, dir, tag string, removeEmptyDir bool) error {
+	err := removeStaging(root, path.Join(dir, StagingPrefix+tag))
+	if removeEmptyDir {
+		if rmErr := root.Remove(dir); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) && !isNotEmpty(rmErr) {
+			err = errors.Join(err, fmt.Errorf("remove empty output directory %s: %w", dir, cleanPathError(rmErr)))
 		}
-		delete(d.created, p)
 	}
-	return errors.Join(errs...)
+	return err
 }
 
-// sync flushes the directory entries (creations, renames) to disk.
-func (d *outputDir) sync() error {
-	f, err := os.Open(d.path)
+func isNotEmpty(err error) bool {
+	return errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)
+}
+
+func syncDir(root *os.Root, dir string) error {
+	f, err := root.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", d.path, err)
+		return fmt.Errorf("sync dir: %w", cleanPathError(err))
 	}
 	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", d.path, err)
+		return fmt.Errorf("sync dir: %w", cleanPathError(err))
 	}
 	return nil
+}
+
+// cleanPathError drops the path from a *fs.PathError or *os.LinkError, keeping the operation
+// and the cause: the caller's message names the file relative to the export, and the absolute
+// output root is not shown to the role that asked for the export.
+func cleanPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
+	}
+	return err
 }

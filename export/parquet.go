@@ -55,10 +55,9 @@ type fileSeries struct {
 // parquetFile is one file being written.
 type parquetFile struct {
 	FileResult
-	tmpName string
-	f       *os.File
-	sink    *hashingWriter
-	fw      *pqarrow.FileWriter
+	f    *os.File
+	sink *hashingWriter
+	fw   *pqarrow.FileWriter
 	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here, else nil.
 	dictTypes []*arrow.DictionaryType
 	schema    *arrow.Schema // the writer's: the decoded schema with dictTypes
@@ -104,12 +103,12 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 	out := array.NewRecordBatch(p.schema, cols, rec.NumRows())
 	defer out.Release()
 	if err := p.fw.WriteBuffered(out); err != nil {
-		return fmt.Errorf("write %s: %w", p.tmpName, err)
+		return fmt.Errorf("write %s: %w", p.Name, err)
 	}
 	p.Rows += rec.NumRows()
 	if p.fw.RowGroupTotalCompressedBytes() >= rowGroupMaxBytes {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
-			return fmt.Errorf("write %s: %w", p.tmpName, err)
+			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
 	}
 	if p.sink.n+p.fw.RowGroupTotalCompressedBytes() >= s.format.maxFileSize {
@@ -160,7 +159,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 	maxRows := s.format.props.MaxRowGroupLength()
 	rgRows, err := p.fw.RowGroupNumRows()
 	if err != nil {
-		return false, fmt.Errorf("write %s: %w", p.tmpName, err)
+		return false, fmt.Errorf("write %s: %w", p.Name, err)
 	}
 	cut := rgRows > 0 && int64(rgRows)+rec.NumRows() > maxRows
 	for i, dt := range p.dictTypes {
@@ -185,7 +184,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 		return rollOver, nil
 	}
 	if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
-		return false, fmt.Errorf("write %s: %w", p.tmpName, err)
+		return false, fmt.Errorf("write %s: %w", p.Name, err)
 	}
 	return false, nil
 }
@@ -208,8 +207,7 @@ func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 	n := s.format.seq.Add(1) - 1
 	p := &parquetFile{}
 	p.Name = fmt.Sprintf("part-%05d.parquet", n)
-	p.tmpName = "." + p.Name + ".inprogress"
-	f, err := s.format.dir.create(p.tmpName)
+	f, err := s.format.dir.create(p.Name)
 	if err != nil {
 		return err
 	}
@@ -234,7 +232,7 @@ func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
 	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	if err != nil {
-		return errors.Join(fmt.Errorf("start Parquet file %s: %w", p.tmpName, err), f.Close())
+		return errors.Join(fmt.Errorf("start Parquet file %s: %w", p.Name, err), f.Close())
 	}
 	s.cur = p
 	return nil
@@ -252,7 +250,7 @@ func (s *fileSeries) closeFile() error {
 	}
 	errs = append(errs, p.fw.Close(), p.sink.w.Flush(), p.f.Sync(), p.f.Close())
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("finish %s: %w", p.tmpName, err)
+		return fmt.Errorf("finish %s: %w", p.Name, err)
 	}
 	p.Bytes = p.sink.n
 	p.SHA256 = hex.EncodeToString(p.sink.h.Sum(nil))

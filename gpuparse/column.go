@@ -248,9 +248,9 @@ type Column struct {
 func (c Column) SelectExpr(ident string) string {
 	switch {
 	case c.CastText:
-		return ident + "::text"
+		return ident + "::pg_catalog.text"
 	case c.CastTextArray:
-		return ident + "::text[]"
+		return ident + "::pg_catalog.text[]"
 	}
 	return ident
 }

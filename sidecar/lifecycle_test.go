@@ -22,7 +22,7 @@ func TestTwoSidecarsExportEachOnce(t *testing.T) {
 	e.start(t, "b", func(c *Config, _ *hooks) { c.Concurrency = 2 })
 	ids := make([]int64, 20)
 	for i := range ids {
-		ids[i] = insert(t, e.su, "items", "")
+		ids[i] = insert(t, e.req, "items", "")
 	}
 	by := map[string]int{}
 	for _, id := range ids {
@@ -52,7 +52,7 @@ func TestKilledSidecarRequestRerun(t *testing.T) {
 			return context.Cause(ctx)
 		}
 	})
-	id := insert(t, e.su, "items", "out")
+	id := insert(t, e.req, "items", "out")
 	select {
 	case <-held:
 	case <-time.After(10 * time.Second):
@@ -60,7 +60,12 @@ func TestKilledSidecarRequestRerun(t *testing.T) {
 	}
 	a.kill()
 	a.stop()
-	partial := filepath.Join(e.root, "out", ".part-00000.parquet.inprogress")
+	// What a killed attempt leaves: a partial file in its staging directory.
+	staging := filepath.Join(e.root, "req", "out", ".pgparquet-attempt-1")
+	partial := filepath.Join(staging, "part-00000.parquet")
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(partial, []byte("half a file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +82,15 @@ func TestKilledSidecarRequestRerun(t *testing.T) {
 		t.Errorf("status %+v, want attempt 2 on b with 5000 rows", st)
 	}
 	e.checkFiles(t, id, st.OutputDir)
-	if _, err := os.Stat(partial); !os.IsNotExist(err) {
-		t.Errorf("partial file of the killed attempt: %v", err)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := os.Stat(staging)
+		if os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("staging directory of the killed attempt: %v", err)
+			break
+		}
 	}
 }
 
@@ -89,7 +101,7 @@ func TestCancelRunning(t *testing.T) {
 	pgtest.Exec(t, e.su, `CREATE FUNCTION slow(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN i; END $$`)
 	pgtest.Exec(t, e.su, `CREATE VIEW slow_rows AS SELECT slow(g) AS g FROM generate_series(1, 1000000) g`)
 	e.start(t, "s1", nil)
-	id := insert(t, e.su, "slow_rows", "slow")
+	id := insert(t, e.req, "slow_rows", "slow")
 	e.waitState(t, id, "running", 10*time.Second)
 	time.Sleep(1500 * time.Millisecond) // let rows flow and a heartbeat pass
 	start := time.Now()
@@ -99,7 +111,7 @@ func TestCancelRunning(t *testing.T) {
 	}
 	e.waitState(t, id, "cancelled", 2*time.Second)
 	t.Logf("cancelled in %s", time.Since(start))
-	entries, _ := os.ReadDir(filepath.Join(e.root, "slow"))
+	entries, _ := os.ReadDir(filepath.Join(e.root, "req", "slow"))
 	for _, en := range entries {
 		t.Errorf("file left after cancellation: %s", en.Name())
 	}
@@ -115,8 +127,8 @@ func TestRestartWhileWaiting(t *testing.T) {
 	if err := shared.Cluster(t).Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.su = pgtest.Connect(t, e.dsn) // the old session was terminated by the restart
-	id := insert(t, e.su, "items", "")
+	e.reconnect(t) // the old sessions were terminated by the restart
+	id := insert(t, e.req, "items", "")
 	st := e.waitState(t, id, "succeeded", 30*time.Second)
 	if st.Rows != 100 {
 		t.Errorf("status %+v", st)
@@ -161,7 +173,7 @@ func TestShutdownReleases(t *testing.T) {
 			return context.Cause(ctx)
 		}
 	})
-	id := insert(t, e.su, "items", "out")
+	id := insert(t, e.req, "items", "out")
 	<-held
 	s.stop()
 	st := e.status(t, id)
@@ -172,7 +184,7 @@ func TestShutdownReleases(t *testing.T) {
 	if st.State != "queued" || st.Attempt != 0 || !strings.Contains(note, "released to the queue by s1 at shutdown") {
 		t.Errorf("after shutdown: %+v, note %q", st, note)
 	}
-	entries, _ := os.ReadDir(filepath.Join(e.root, "out"))
+	entries, _ := os.ReadDir(filepath.Join(e.root, "req", "out"))
 	for _, en := range entries {
 		t.Errorf("file left after shutdown: %s", en.Name())
 	}
@@ -196,7 +208,7 @@ func TestRestartDuringExport(t *testing.T) {
 			return nil
 		}
 	})
-	id := insert(t, e.su, "items", "out")
+	id := insert(t, e.req, "items", "out")
 	select {
 	case <-held:
 	case <-time.After(10 * time.Second):
@@ -206,7 +218,7 @@ func TestRestartDuringExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	e.su = pgtest.Connect(t, e.dsn) // the old session was terminated by the restart
+	e.reconnect(t) // the old sessions were terminated by the restart
 	st := e.waitState(t, id, "succeeded", 30*time.Second)
 	var errText string
 	if err := e.su.QueryRow(context.Background(), `SELECT coalesce(error, '') FROM parquet_export_requests WHERE id = $1`, id).Scan(&errText); err != nil {
@@ -216,7 +228,7 @@ func TestRestartDuringExport(t *testing.T) {
 		t.Errorf("status %+v, error %q; want attempt 2 on s1 with 5000 rows", st, errText)
 	}
 	e.checkFiles(t, id, st.OutputDir)
-	entries, _ := os.ReadDir(filepath.Join(e.root, "out"))
+	entries, _ := os.ReadDir(filepath.Join(e.root, "req", "out"))
 	for _, en := range entries {
 		if strings.HasSuffix(en.Name(), ".inprogress") {
 			t.Errorf("partial file left: %s", en.Name())

@@ -1,81 +1,78 @@
 package sidecar
 
 import (
+	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/export"
+	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
-// errOutsideRoot is wrapped by every refusal of a request's output path.
+// errOutsideRoot is wrapped by every refusal of a request's output directory.
 var errOutsideRoot = errors.New("output path refused")
 
-// defaultOutputPath is where a request without output_path is written: "<schema.table>/<id>",
-// with anything but letters, digits, '.', '_' and '-' in the name replaced by '_'.
-func defaultOutputPath(relation string, id int64) string {
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			return r
-		}
-		return '_'
-	}, relation)
-	if strings.Trim(name, ".") == "" {
-		name = "table"
-	}
-	return name + "/" + strconv.FormatInt(id, 10)
-}
+// janitorBatch bounds the dead attempts cleaned up per poll.
+const janitorBatch = 100
 
-// resolveOutput returns the directory for sub, a path relative to root, and sub cleaned. It
-// refuses absolute paths, any ".." component, the root itself, and any path whose existing
-// part resolves (through symbolic links) outside root. A link created after this check could
-// still redirect the export: the root should be writable only by the sidecar.
-func resolveOutput(root, sub string) (dir, clean string, err error) {
-	switch {
-	case sub == "":
-		return "", "", fmt.Errorf("%w: empty", errOutsideRoot)
-	case strings.ContainsRune(sub, 0):
-		return "", "", fmt.Errorf("%w: %q contains a NUL byte", errOutsideRoot, sub)
-	case filepath.IsAbs(sub) || strings.HasPrefix(sub, "/") || strings.HasPrefix(sub, `\`) || filepath.VolumeName(sub) != "":
-		return "", "", fmt.Errorf("%w: %q is absolute; output paths are relative to the output root", errOutsideRoot, sub)
+// janitor finishes what dead or frozen sidecars left: publications whose publisher stopped
+// heartbeating are rolled forward (their files are already durable in the attempt's staging
+// directory, and moving them is idempotent), and the staging directories of attempts that can
+// no longer publish are removed, with the request's directory when the request no longer
+// owns it and it is empty.
+func (s *Sidecar) janitor(ctx context.Context) {
+	if s.killed.Load() {
+		return
 	}
-	for _, part := range strings.FieldsFunc(sub, func(r rune) bool { return r == '/' || r == '\\' }) {
-		if part == ".." {
-			return "", "", fmt.Errorf("%w: %q contains '..'", errOutsideRoot, sub)
+	var pubs []pqsql.Publication
+	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		var err error
+		pubs, err = s.q.RollForward(ctx, conn, s.cfg.ID, s.cfg.Lease)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("look for stalled publications failed; will retry", "err", err)
+	}
+	for _, p := range pubs {
+		tag := pqsql.Lease{Fence: p.Fence}.StagingTag()
+		if err := export.Publish(s.root, p.OutputDir, tag); err != nil {
+			s.log.Error("rolling a stalled publication forward failed", "request", p.ID, "err", err)
+			s.record(ctx, s.log, "failed publication", func(ctx context.Context, db pqsql.DB) error {
+				return s.q.PublishFailed(ctx, db, p.ID, p.Fence, oneLine(err))
+			})
+			continue
+		}
+		if s.record(ctx, s.log, "publication", func(ctx context.Context, db pqsql.DB) error {
+			return s.q.Published(ctx, db, p.ID, p.Fence)
+		}) {
+			s.log.Warn("rolled a stalled publication forward", "request", p.ID, "fence", p.Fence)
 		}
 	}
-	clean = filepath.Clean(sub)
-	if clean == "." {
-		return "", "", fmt.Errorf("%w: %q names the output root itself", errOutsideRoot, sub)
-	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	var dead []pqsql.DeadAttempt
+	err = s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		var err error
+		dead, err = s.q.DeadAttempts(ctx, conn, janitorBatch)
+		return err
+	})
 	if err != nil {
-		return "", "", fmt.Errorf("output root: %w", err)
-	}
-	// Resolve the longest existing prefix; what does not exist yet cannot be a link.
-	existing, rest := filepath.Join(realRoot, clean), ""
-	for {
-		if _, err := os.Lstat(existing); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", "", fmt.Errorf("output path %q: %w", sub, err)
+		if ctx.Err() == nil {
+			s.log.Warn("look for dead attempts failed; will retry", "err", err)
 		}
-		rest = filepath.Join(filepath.Base(existing), rest)
-		existing = filepath.Dir(existing)
+		return
 	}
-	real, err := filepath.EvalSymlinks(existing)
-	if err != nil {
-		return "", "", fmt.Errorf("output path %q: %w", sub, err)
+	for _, a := range dead {
+		tag := pqsql.Lease{Fence: a.Fence}.StagingTag()
+		if err := checkOutputDir(a.OutputDir); err != nil {
+			s.log.Warn("dead attempt's directory refused", "request", a.ID, "err", err)
+		} else if err := export.DiscardStaging(s.root, a.OutputDir, tag, a.RemoveDir); err != nil {
+			s.log.Warn("removing a dead attempt's files failed; will retry", "request", a.ID, "fence", a.Fence, "err", err)
+			continue
+		}
+		if err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+			return s.q.AttemptCleaned(ctx, conn, a.ID, a.Fence)
+		}); err != nil && ctx.Err() == nil {
+			s.log.Warn("recording a cleaned attempt failed; will retry", "err", err)
+		}
 	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", "", fmt.Errorf("%w: %q leads outside the output root through a symbolic link", errOutsideRoot, sub)
-	}
-	dir = filepath.Join(real, rest)
-	if dir == realRoot {
-		return "", "", fmt.Errorf("%w: %q resolves to the output root itself", errOutsideRoot, sub)
-	}
-	return dir, filepath.ToSlash(clean), nil
 }

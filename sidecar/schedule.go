@@ -106,6 +106,11 @@ func (s *Sidecar) schedulerTick() time.Duration {
 func (s *Sidecar) schedule(ctx context.Context) {
 	var conn *pgx.Conn
 	drop := func() {
+		if conn != nil && s.leader.Load() && !s.killed.Load() {
+			resignCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			s.q.ResignLead(resignCtx, conn, s.cfg.ID) //nolint:errcheck // the lead expires anyway
+			cancel()
+		}
 		if conn != nil {
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			conn.Close(closeCtx) //nolint:errcheck // dropping the connection; the lock goes with it
@@ -164,12 +169,19 @@ func (s *Sidecar) scheduleOnce(ctx context.Context, conn **pgx.Conn) (time.Time,
 		}
 		*conn = c
 	}
-	if !s.leader.Load() {
-		ok, err := s.q.TrySchedulerLock(ctx, *conn)
-		if err != nil || !ok {
-			return time.Time{}, err
+	// The lead is renewed every tick (a third of the lease at most); a leader that froze and
+	// thawed finds it taken and stops. Two leaders at once would still queue each slot once.
+	ok, err := s.q.TryLead(ctx, *conn, s.cfg.ID, s.cfg.Lease)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !ok {
+		if s.leader.Swap(false) {
+			s.log.Info("no longer the scheduling leader")
 		}
-		s.leader.Store(true)
+		return time.Time{}, nil
+	}
+	if !s.leader.Swap(true) {
 		s.log.Info("leading the scheduling of exports")
 	}
 	schedules, err := s.q.EnabledSchedules(ctx, *conn)

@@ -193,7 +193,7 @@ func TestScheduleEveryMinuteTwoSidecars(t *testing.T) {
 func TestScheduleMissedSlotRunsOnce(t *testing.T) {
 	e := newEnv(t)
 	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g`)
-	pgtest.Exec(t, e.su, `SELECT parquet_export_schedule('hourly', '0 * * * *', 'items')`)
+	pgtest.Exec(t, e.req, `SELECT parquet_export_schedule('hourly', '0 * * * *', 'items')`)
 	a := e.start(t, "a", nil)
 	var next time.Time
 	deadline := time.Now().Add(10 * time.Second)

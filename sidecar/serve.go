@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,33 +23,31 @@ import (
 
 // serve runs one claimed request to its end and records the outcome. ctx is cancelled with a
 // cause (errCancelRequested, errLeaseLost, errShutdown, errKilled) to stop the export early.
-func (s *Sidecar) serve(ctx context.Context, req *pqsql.Request) {
-	log := s.log.With("request", req.ID, "table", req.TableName, "requester", req.Requester, "attempt", req.Attempt)
+//
+// The export is staged in a directory of the attempt's own; it is published (moved into the
+// request's directory) only after the control tables recorded, under the attempt's lease,
+// that this attempt is the one to publish. An attempt that lost its lease meanwhile removes
+// its staged files and nothing else.
+func (s *Sidecar) serve(ctx context.Context, j *job) {
+	req := j.req
+	log := s.log.With("request", req.ID, "table", req.TableName, "requester", req.Requester, "attempt", req.Attempt, "fence", req.Lease.Fence)
 	log.Info("export started")
 	var progress atomic.Pointer[export.Progress]
-	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
-	hb.Go(func() { s.heartbeat(hbCtx, req, &progress) })
+	hb.Go(func() { s.heartbeat(hbCtx, j, &progress) })
+	defer func() {
+		stopHeartbeat()
+		hb.Wait()
+	}()
 
-	res, sub, err := s.export(ctx, req, &progress)
-	stopHeartbeat()
-	hb.Wait()
-
+	staged, err := s.export(ctx, req, &progress)
 	cause := context.Cause(ctx)
 	switch {
 	case s.killed.Load() || errors.Is(cause, errKilled):
 		return
 	case err == nil:
-		r := pqsql.Result{OutputDir: res.OutputDir, Rows: res.Rows, CopyBytes: res.CopyBytes,
-			OutputBytes: res.OutputBytes, Seconds: res.Seconds, Snapshot: res.Snapshot, LSN: res.LSN,
-			Decoder: res.Decoder}
-		for _, f := range res.Files {
-			r.Files = append(r.Files, pqsql.File{Path: path.Join(sub, f.Name), Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
-		}
-		if s.record(ctx, log, "result", func(ctx context.Context, db pqsql.DB) error { return s.q.Succeed(ctx, db, req.Lease, r) }) {
-			s.metrics.finished(resultSucceeded, res)
-			log.Info("export succeeded", "rows", res.Rows, "files", len(res.Files), "seconds", res.Seconds)
-		}
+		s.publish(ctx, log, req, staged)
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("export abandoned: its lease was lost", "err", err)
 	case errors.Is(cause, errCancelRequested):
@@ -79,6 +79,41 @@ func (s *Sidecar) serve(ctx context.Context, req *pqsql.Request) {
 	}
 }
 
+// publish records staged as the request's result under the attempt's lease, then moves its
+// files into place and marks the request succeeded. Without the lease it discards them.
+func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Request, staged *export.Staged) {
+	res := staged.Result
+	r := pqsql.Result{Rows: res.Rows, CopyBytes: res.CopyBytes, OutputBytes: res.OutputBytes,
+		Seconds: res.Seconds, Snapshot: res.Snapshot, LSN: res.LSN, Decoder: res.Decoder}
+	for _, f := range res.Files {
+		r.Files = append(r.Files, pqsql.File{Path: path.Join(req.OutputDir, f.Name), Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
+	}
+	if !s.record(ctx, log, "result", func(ctx context.Context, db pqsql.DB) error { return s.q.Publishing(ctx, db, req.Lease, r) }) {
+		if err := staged.Discard(); err != nil {
+			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
+		}
+		return
+	}
+	if s.killed.Load() {
+		return
+	}
+	if err := staged.Publish(); err != nil {
+		msg := oneLine(err)
+		log.Error("export could not be published", "err", msg)
+		s.record(ctx, log, "failed publication", func(ctx context.Context, db pqsql.DB) error {
+			return s.q.PublishFailed(ctx, db, req.ID, req.Lease.Fence, msg)
+		})
+		s.metrics.finished("failed", nil)
+		return
+	}
+	if s.record(ctx, log, "publication", func(ctx context.Context, db pqsql.DB) error {
+		return s.q.Published(ctx, db, req.ID, req.Lease.Fence)
+	}) {
+		s.metrics.finished(resultSucceeded, res)
+		log.Info("export succeeded", "rows", res.Rows, "files", len(res.Files), "seconds", res.Seconds)
+	}
+}
+
 // record writes an outcome, retrying across reconnections for up to a lease (after which
 // another sidecar re-queues the request anyway). It reports whether the write succeeded.
 func (s *Sidecar) record(ctx context.Context, log interface {
@@ -99,54 +134,45 @@ func (s *Sidecar) record(ctx context.Context, log interface {
 	}
 }
 
-// export runs the export of req; it returns the result and the output sub-path.
-func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[export.Progress]) (*export.Result, string, error) {
+// export stages the export of req as its requester, on a connection of the requester's own
+// login (never the sidecar's: code the requester wrote may run in the export's sessions).
+func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[export.Progress]) (*export.Staged, error) {
 	if req.Relation == "" {
-		return nil, "", fmt.Errorf("table %s no longer exists", req.TableName)
+		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
 	}
-	var canServe bool
-	var self string
+	var login pqsql.Login
 	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		if err := conn.QueryRow(ctx, `SELECT current_user::text`).Scan(&self); err != nil {
-			return err
-		}
 		var err error
-		canServe, err = s.q.CanSetRole(ctx, conn, req.Requester)
+		login, err = s.q.Login(ctx, conn, req.Requester)
 		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("check the requester's role: %w", err)
+		return nil, err
 	}
-	if !canServe {
-		return nil, "", fmt.Errorf("the sidecar's role %s is not a member of role %s, so it cannot export on its behalf (GRANT %s TO %s)",
-			self, req.Requester, pgx.Identifier{req.Requester}.Sanitize(), pgx.Identifier{self}.Sanitize())
-	}
-	sub := req.OutputPath
-	if sub == "" {
-		sub = defaultOutputPath(req.Relation, req.ID)
-	}
-	dir, sub, err := resolveOutput(s.cfg.OutputRoot, sub)
-	if err != nil {
-		return nil, "", err
+	if err := checkOutputDir(req.OutputDir); err != nil {
+		return nil, err
 	}
 	parallel := req.Parallel
 	if parallel == 0 {
 		parallel = s.cfg.Parallel
 	}
 	if parallel > s.cfg.MaxParallel {
-		return nil, "", fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
+		return nil, fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
 	}
 	compression := req.Compression
 	if compression == "" {
 		compression = s.cfg.Compression
 	}
+	cfg := s.cfg.ConnConfig.Copy()
+	cfg.User, cfg.Password = login.User, login.Password
 	opts := export.Options{
-		ConnConfig:  s.cfg.ConnConfig.Copy(),
+		ConnConfig:  cfg,
 		Table:       req.Relation,
 		Columns:     req.Columns,
 		Parallel:    parallel,
-		OutputDir:   dir,
-		Overwrite:   req.Attempt > 1, // a dead earlier attempt may have left partial files
+		Root:        s.root,
+		OutputDir:   req.OutputDir,
+		Tag:         req.Lease.StagingTag(),
 		Compression: compression,
 		Role:        req.Requester,
 		Progress:    func(p export.Progress) { progress.Store(&p) },
@@ -155,14 +181,15 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}
-	res, err := export.Run(ctx, opts)
-	return res, sub, err
+	return export.Stage(ctx, opts)
 }
 
-// heartbeat renews req's lease every Heartbeat with the latest progress until ctx ends, and
-// stops the export when cancellation was requested or the lease is lost (or could not be
-// renewed for a whole lease, after which another sidecar takes the request).
-func (s *Sidecar) heartbeat(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[export.Progress]) {
+// heartbeat renews the job's lease every Heartbeat (and at once when the job is poked) with
+// the latest progress until ctx ends, and stops the export when the control tables say that
+// cancellation was requested, or the lease is lost (or could not be renewed for a whole
+// lease, after which another sidecar takes the request).
+func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointer[export.Progress]) {
+	req := j.req
 	ticker := time.NewTicker(s.cfg.Heartbeat)
 	defer ticker.Stop()
 	lastOK := time.Now()
@@ -172,6 +199,7 @@ func (s *Sidecar) heartbeat(ctx context.Context, req *pqsql.Request, progress *a
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case <-j.look: // a notification: look at the request now
 		}
 		if s.killed.Load() {
 			return
@@ -211,17 +239,44 @@ func (s *Sidecar) heartbeat(ctx context.Context, req *pqsql.Request, progress *a
 	}
 }
 
-// retryable reports whether err is a connection failure worth another attempt (server
-// restart, network), as opposed to one that would fail again (permissions, bad names).
+// retryable reports whether err is worth another attempt: the connection or the server went
+// away (a restart, a network failure, a server-side timeout), a lock or serialization
+// conflict, or the server ran short of resources. Errors the server reports about the request
+// itself (permissions, bad names, data), including connection-class codes raised by SQL the
+// export ran (which a requester's function can raise at will), and every file-system error
+// (no space, name too long, file exists) would fail again: they are final.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", "40001", "40P01", "55P03", "53000", "53100", "53200", "53300":
+			return true
+		}
+		return false
 	}
-	var netErr net.Error
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.ENAMETOOLONG, syscall.EFBIG,
+		syscall.EEXIST, syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.ENOTDIR, syscall.EISDIR, syscall.ELOOP} {
+		if errors.Is(err, errno) {
+			return false
+		}
+	}
+	var opErr *net.OpError
 	var connErr *pgconn.ConnectError
-	return errors.As(err, &netErr) || errors.As(err, &connErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, io.EOF) || pgconn.Timeout(err)
+	return errors.As(err, &opErr) || errors.As(err, &connErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || pgconn.Timeout(err)
+}
+
+// checkOutputDir refuses a request directory that is not a clean relative path (the control
+// tables already enforce it; the files are in any case opened beneath the root).
+func checkOutputDir(dir string) error {
+	switch {
+	case dir == "" || path.IsAbs(dir) || strings.ContainsRune(dir, 0):
+		return fmt.Errorf("%w: %q", errOutsideRoot, dir)
+	case path.Clean(dir) != dir || dir == "." || strings.HasPrefix(dir, "../") || dir == "..":
+		return fmt.Errorf("%w: %q is not a clean path below the root", errOutsideRoot, dir)
+	}
+	return nil
 }
 
 // oneLine folds a (possibly joined) error into one line for the status table.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
@@ -30,6 +32,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	q       *pqsql.Queries
 	ctl     *control
+	root    *os.Root // the output root: every file is opened beneath it
 	metrics *metrics
 
 	wake         chan struct{} // a request may be waiting: claim now
@@ -59,6 +62,7 @@ type hooks struct {
 type job struct {
 	req    *pqsql.Request
 	cancel context.CancelCauseFunc
+	look   chan struct{} // a notification named the request: its heartbeat looks at it now
 }
 
 // Causes with which a running export is stopped; the export's outcome is recorded by cause.
@@ -75,11 +79,21 @@ func New(cfg Config) (*Sidecar, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("invalid sidecar config: %w", err)
 	}
+	root, err := os.OpenRoot(cfg.OutputRoot)
+	if err != nil {
+		return nil, fmt.Errorf("invalid sidecar config: output root: %w", err)
+	}
+	ctl, err := newControl(cfg.ConnConfig, 2*cfg.Concurrency+4)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
 	return &Sidecar{
 		cfg:          cfg,
 		log:          cfg.Logger.With("sidecar", cfg.ID),
 		q:            pqsql.New(cfg.Schema),
-		ctl:          &control{cfg: cfg.ConnConfig},
+		ctl:          ctl,
+		root:         root,
 		metrics:      newMetrics(),
 		wake:         make(chan struct{}, 1),
 		scheduleWake: make(chan struct{}, 1),
@@ -96,15 +110,12 @@ func (s *Sidecar) ID() string { return s.cfg.ID }
 // failures later are retried.
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.ctl.close()
+	defer s.root.Close()
+	if err := s.checkServer(ctx); err != nil {
+		return fmt.Errorf("sidecar start: %w", err)
+	}
 	if !s.cfg.SkipMigrate {
-		err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-			applied, err := pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: s.cfg.Schema, AdminRole: s.cfg.AdminRole})
-			if len(applied) > 0 {
-				s.log.Info("applied migrations", "schema", s.cfg.Schema, "versions", applied)
-			}
-			return err
-		})
-		if err != nil {
+		if err := s.migrate(ctx); err != nil {
 			return fmt.Errorf("sidecar start: %w", err)
 		}
 	}
@@ -136,6 +147,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 			s.requeueStale(ctx)
+			s.janitor(ctx)
 		case <-s.wake:
 		}
 		s.claim(ctx, jobBase, &jobs)
@@ -180,8 +192,9 @@ func (s *Sidecar) claim(ctx context.Context, jobBase context.Context, jobs *sync
 			return
 		}
 		jctx, cancel := context.WithCancelCause(jobBase)
+		j := &job{req: req, cancel: cancel, look: make(chan struct{}, 1)}
 		s.mu.Lock()
-		s.jobs[req.ID] = &job{req: req, cancel: cancel}
+		s.jobs[req.ID] = j
 		s.mu.Unlock()
 		s.metrics.running.Add(1)
 		jobs.Go(func() {
@@ -193,7 +206,7 @@ func (s *Sidecar) claim(ctx context.Context, jobBase context.Context, jobs *sync
 				cancel(nil)
 				s.poke()
 			}()
-			s.serve(jctx, req)
+			s.serve(jctx, j)
 		})
 	}
 }
@@ -228,6 +241,71 @@ func (s *Sidecar) cancelJob(id int64, cause error) {
 	s.mu.Unlock()
 	if j != nil {
 		j.cancel(cause)
+	}
+}
+
+// lookAt makes the heartbeat of request id, if this sidecar runs it, look at it now.
+func (s *Sidecar) lookAt(id int64) {
+	s.mu.Lock()
+	j := s.jobs[id]
+	s.mu.Unlock()
+	if j != nil {
+		select {
+		case j.look <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkServer refuses a hot standby (the control tables need writes: point the sidecar at
+// the primary) and says loudly when the sidecar's own role is a superuser.
+func (s *Sidecar) checkServer(ctx context.Context) error {
+	var inRecovery, super bool
+	var role string
+	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT pg_catalog.pg_is_in_recovery(), r.rolsuper, r.rolname::text
+			FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`).Scan(&inRecovery, &super, &role)
+	})
+	if err != nil {
+		return fmt.Errorf("check the server: %w", err)
+	}
+	if inRecovery {
+		return errors.New("the database is a hot standby (read-only): the sidecar writes its control tables, so point --dsn at the primary")
+	}
+	if super {
+		s.log.Error("THE SIDECAR'S ROLE IS A SUPERUSER: it should not be; run it as the least-privilege role of deploy/roles.sql", "role", role)
+	}
+	return nil
+}
+
+// migrate applies the migrations, waiting (and saying for whom) while another session holds a
+// lock they need; only ctx stops it.
+func (s *Sidecar) migrate(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		var waitingFor string
+		err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+			applied, err := pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: s.cfg.Schema, AdminRole: s.cfg.AdminRole})
+			if len(applied) > 0 {
+				s.log.Info("applied migrations", "schema", s.cfg.Schema, "versions", applied)
+			}
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+			return err
+		}
+		_ = s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+			waitingFor, _ = pqsql.LockHolders(ctx, conn)
+			return nil
+		})
+		s.log.Warn("migrations wait for a lock held by another session; retrying", "held_by", waitingFor, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrations waited for a lock (held by %s) until stopped: %w", waitingFor, context.Cause(ctx))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
 }
 
@@ -317,8 +395,10 @@ func (s *Sidecar) listenOnce(ctx context.Context, channel string) error {
 		case "new":
 			s.poke()
 		case "cancel":
+			// Any role may NOTIFY this channel: a notification only makes the job's heartbeat
+			// read its request now, and the control tables decide.
 			if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
-				s.cancelJob(id, errCancelRequested)
+				s.lookAt(id)
 			}
 		case "schedule":
 			s.pokeScheduler()

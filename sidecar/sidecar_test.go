@@ -23,11 +23,14 @@ var shared pgtest.Shared
 
 func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
 
-// env is one test's database (migrated), its superuser session and an output root.
+// env is one test's database (migrated, deploy/roles.sql installed), its superuser session,
+// a session of req (an ordinary role the sidecar serves, which may read every table) and an
+// output root.
 type env struct {
 	dsn  string
 	db   string
 	su   *pgx.Conn
+	req  *pgx.Conn
 	root string
 }
 
@@ -42,20 +45,33 @@ func newEnv(t *testing.T) *env {
 	if _, err := pqsql.Migrate(context.Background(), e.su, pqsql.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	pgtest.InstallRoles(t, shared.Cluster(t), e.db)
+	e.req = e.role(t, "req")
+	pgtest.Exec(t, e.su, `GRANT pg_read_all_data TO req`)
 	return e
 }
 
-// role creates a login role with password "pw" and returns a session as it.
+// role creates a login role with password "pw" that the sidecar serves and returns a
+// session as it.
 func (e *env) role(t *testing.T, name string) *pgx.Conn {
 	t.Helper()
 	pgtest.Exec(t, e.su, `DROP ROLE IF EXISTS `+name)
 	pgtest.Exec(t, e.su, `CREATE ROLE `+name+` LOGIN PASSWORD 'pw'`)
+	pgtest.ServeRole(t, e.su, name)
 	t.Cleanup(func() {
 		ctx := context.Background()
-		e.su.Exec(ctx, `DROP OWNED BY `+name) //nolint:errcheck // best effort
-		e.su.Exec(ctx, `DROP ROLE `+name)     //nolint:errcheck // best effort
+		e.su.Exec(ctx, `SELECT pgparquet_auth.unserve_role($1::text::regrole)`, name) //nolint:errcheck // best effort
+		e.su.Exec(ctx, `DROP OWNED BY `+name)                                         //nolint:errcheck // best effort
+		e.su.Exec(ctx, `DROP ROLE `+name)                                             //nolint:errcheck // best effort
 	})
 	return pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, name, "pw"))
+}
+
+// reconnect opens new superuser and req sessions after a server restart.
+func (e *env) reconnect(t *testing.T) {
+	t.Helper()
+	e.su = pgtest.Connect(t, e.dsn)
+	e.req = pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, "req", "pw"))
 }
 
 // running is a started sidecar; stop cancels its context and waits for Run to return.
@@ -137,6 +153,9 @@ func (e *env) status(t *testing.T, id int64) status {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.OutputDir != "" {
+		st.OutputDir = filepath.Join(e.root, filepath.FromSlash(st.OutputDir))
+	}
 	return st
 }
 
@@ -210,7 +229,10 @@ func TestServe(t *testing.T) {
 	pgtest.Exec(t, e.su, `CREATE TABLE "x""; DROP TABLE t; --" AS SELECT g AS a FROM generate_series(1, 7) g`)
 	pgtest.Exec(t, e.su, `GRANT SELECT ON items, docs, "x""; DROP TABLE t; --" TO alice`)
 	outside := t.TempDir()
-	if err := os.Symlink(outside, filepath.Join(e.root, "link")); err != nil {
+	if err := os.MkdirAll(filepath.Join(e.root, "alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.root, "alice", "link")); err != nil {
 		t.Fatal(err)
 	}
 	e.start(t, "s1", nil)
@@ -221,20 +243,28 @@ func TestServe(t *testing.T) {
 		outputPath string
 		wantRows   int64  // when the export must succeed
 		wantErr    string // when it must fail
+		refused    string // when the INSERT must be refused
 	}{
 		{name: "small table", table: "items", wantRows: 10000},
 		{name: "chosen output path", table: "public.items", outputPath: "daily/items", wantRows: 10000},
 		{name: "row-level security", table: "docs", wantRows: 3},
 		{name: "injection-shaped name quoted", table: `"x""; DROP TABLE t; --"`, wantRows: 7},
 		{name: "no privilege", table: "secret", wantErr: "permission denied: role alice may not SELECT from public.secret"},
-		{name: "dot-dot", table: "items", outputPath: "a/../../escape", wantErr: "contains '..'"},
-		{name: "absolute", table: "items", outputPath: outside, wantErr: "is absolute"},
-		{name: "symlink escape", table: "items", outputPath: "link/x", wantErr: "outside the output root through a symbolic link"},
-		{name: "root itself", table: "items", outputPath: "./", wantErr: "names the output root itself"},
+		{name: "dot-dot", table: "items", outputPath: "a/../../escape", refused: "'..' is refused"},
+		{name: "absolute", table: "items", outputPath: outside, refused: "absolute paths are refused"},
+		{name: "symlink escape", table: "items", outputPath: "link/x", wantErr: "path escapes from parent"},
+		{name: "root itself", table: "items", outputPath: "./", refused: "names no directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
+			if tc.refused != "" {
+				_, err := alice.Exec(context.Background(), `INSERT INTO parquet_export_requests (table_name, output_path) VALUES ($1, $2)`, tc.table, tc.outputPath)
+				if err == nil || !strings.Contains(err.Error(), tc.refused) {
+					t.Errorf("insert: %v, want an error containing %q", err, tc.refused)
+				}
+				return
+			}
 			id := insert(t, alice, tc.table, tc.outputPath)
 			if tc.wantErr != "" {
 				st := e.waitState(t, id, "failed", 10*time.Second)
@@ -254,7 +284,7 @@ func TestServe(t *testing.T) {
 			if got := e.checkFiles(t, id, st.OutputDir); got != tc.wantRows {
 				t.Errorf("files hold %d rows, want %d", got, tc.wantRows)
 			}
-			if tc.outputPath != "" && st.OutputDir != filepath.Join(e.root, tc.outputPath) {
+			if tc.outputPath != "" && st.OutputDir != filepath.Join(e.root, "alice", tc.outputPath) {
 				t.Errorf("output dir %s, want under %s", st.OutputDir, tc.outputPath)
 			}
 			var snapshot, decoder, lsn string

@@ -43,9 +43,9 @@ func (t Task) CopySQL(selectList string) string {
 	}
 	b.WriteString(t.Source.Name)
 	if !t.Plain {
-		fmt.Fprintf(&b, " WHERE ctid >= '(%d,0)'::tid", t.StartPage)
+		fmt.Fprintf(&b, " WHERE ctid OPERATOR(pg_catalog.>=) '(%d,0)'::pg_catalog.tid", t.StartPage)
 		if t.EndPage >= 0 {
-			fmt.Fprintf(&b, " AND ctid < '(%d,0)'::tid", t.EndPage)
+			fmt.Fprintf(&b, " AND ctid OPERATOR(pg_catalog.<) '(%d,0)'::pg_catalog.tid", t.EndPage)
 		}
 	}
 	b.WriteString(") TO STDOUT (FORMAT BINARY)")

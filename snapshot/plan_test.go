@@ -47,9 +47,9 @@ func TestTaskCopySQL(t *testing.T) {
 		want string
 	}{
 		{Task{Source: Source{Name: `public."T"`}, StartPage: 5, EndPage: 9},
-			`COPY (SELECT a, "B"::text FROM public."T" WHERE ctid >= '(5,0)'::tid AND ctid < '(9,0)'::tid) TO STDOUT (FORMAT BINARY)`},
+			`COPY (SELECT a, "B"::text FROM public."T" WHERE ctid OPERATOR(pg_catalog.>=) '(5,0)'::pg_catalog.tid AND ctid OPERATOR(pg_catalog.<) '(9,0)'::pg_catalog.tid) TO STDOUT (FORMAT BINARY)`},
 		{Task{Source: Source{Name: "s.t", Only: true}, StartPage: 9, EndPage: -1},
-			`COPY (SELECT a, "B"::text FROM ONLY s.t WHERE ctid >= '(9,0)'::tid) TO STDOUT (FORMAT BINARY)`},
+			`COPY (SELECT a, "B"::text FROM ONLY s.t WHERE ctid OPERATOR(pg_catalog.>=) '(9,0)'::pg_catalog.tid) TO STDOUT (FORMAT BINARY)`},
 		{Task{Source: Source{Name: "s.v", Pages: -1}, Plain: true},
 			`COPY (SELECT a, "B"::text FROM s.v) TO STDOUT (FORMAT BINARY)`},
 	}

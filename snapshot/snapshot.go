@@ -1,8 +1,9 @@
 // Package snapshot reads one PostgreSQL relation consistently over several connections.
 //
-// A coordinator transaction exports a snapshot (pg_export_snapshot) and stays open until every
-// worker connection has imported it with SET TRANSACTION SNAPSHOT, so all workers see exactly
-// the same rows whatever other sessions commit meanwhile. The relation is split into ctid page
+// A coordinator transaction locks the relation, exports a snapshot (pg_export_snapshot) and
+// stays open until every COPY is done; every worker connection imports the snapshot with SET
+// TRANSACTION SNAPSHOT, so all workers see exactly the same rows whatever other sessions
+// commit meanwhile. The relation is split into ctid page
 // ranges, and each range is streamed with COPY ... TO STDOUT (FORMAT BINARY) into buffers from a
 // bounded pool.
 package snapshot
@@ -14,11 +15,17 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Snapshot is an exported snapshot and the coordinator transaction that keeps it alive. Its
-// connection is used for catalog reads and planning, which then see the same snapshot. A
-// Snapshot is not safe for concurrent use.
+// Snapshot is an exported snapshot and the coordinator transaction that keeps it alive. The
+// coordinator holds an ACCESS SHARE lock on the relation, taken before the snapshot, so no DDL
+// (DROP/ADD COLUMN, ALTER TYPE, TRUNCATE) can land between the catalog reads and the COPYs.
+// It must stay open until every COPY is done: on a hot standby, replay of a cleanup record
+// waits only for sessions whose snapshots are registered in time, and a session that imported
+// a snapshot whose exporter already committed may lose rows. Its connection is used for
+// catalog reads and planning, which then see the same snapshot. A Snapshot is not safe for
+// concurrent use.
 type Snapshot struct {
 	// ID is the snapshot identifier that workers import (e.g. "00000003-0000001B-1").
 	ID string
@@ -27,46 +34,170 @@ type Snapshot struct {
 	LSN string
 	// ServerVersion is server_version_num, e.g. 150018.
 	ServerVersion int
+	// InRecovery reports a hot standby.
+	InRecovery bool
+	// Relation is the locked relation's schema-qualified name, quoted from the catalog.
+	Relation string
+	// RelOID is the locked relation's OID.
+	RelOID uint32
+	// Locked reports the ACCESS SHARE lock: false for materialized views, foreign tables and
+	// a role with column privileges only, which PostgreSQL does not let lock the table.
+	Locked bool
 
 	conn *pgx.Conn
 }
 
-// Export connects with cfg, begins a REPEATABLE READ READ ONLY transaction and exports its
-// snapshot. The caller must call Release once every worker has imported it.
-func Export(ctx context.Context, cfg *pgx.ConnConfig) (*Snapshot, error) {
+// ExportOptions say what the coordinator locks and as whom it runs.
+type ExportOptions struct {
+	// Table is the relation to export, in any form regclass accepts; it is resolved with the
+	// connection's own search_path, once, before the snapshot.
+	Table string
+	// Role, when set, is assumed (SET ROLE) before anything else, so that the table is
+	// resolved, locked and read with that role's privileges.
+	Role string
+}
+
+// Export connects with cfg, resolves and locks opts.Table (ACCESS SHARE) in a REPEATABLE READ
+// READ ONLY transaction and exports its snapshot. The caller must call Release once every
+// COPY of the export is done, and treat Release's error as the export's.
+func Export(ctx context.Context, cfg *pgx.ConnConfig, opts ExportOptions) (*Snapshot, error) {
 	conn, err := Connect(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	s := &Snapshot{conn: conn}
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return nil, errors.Join(fmt.Errorf("coordinator: begin: %w", err), closeConn(conn))
-	}
-	err = conn.QueryRow(ctx, `SELECT pg_export_snapshot(),
-		(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
-		current_setting('server_version_num')::int`).Scan(&s.ID, &s.LSN, &s.ServerVersion)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("coordinator: export snapshot: %w", err), closeConn(conn))
+	if err := s.begin(ctx, opts); err != nil {
+		return nil, errors.Join(err, closeConn(conn))
 	}
 	return s, nil
+}
+
+func (s *Snapshot) begin(ctx context.Context, opts ExportOptions) error {
+	conn := s.conn
+	// The coordinator idles while the workers copy: a server-wide idle-in-transaction timeout
+	// must not end the transaction that keeps the snapshot (and the lock) alive.
+	if _, err := conn.Exec(ctx, "SET idle_in_transaction_session_timeout = 0"); err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	if opts.Role != "" {
+		if _, err := conn.Exec(ctx, "SET ROLE "+pgx.Identifier{opts.Role}.Sanitize()); err != nil {
+			return fmt.Errorf("coordinator: set role %s: %w", opts.Role, err)
+		}
+	}
+	var kind, searchPath string
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.current_setting('search_path'), c.oid, c.relkind::pg_catalog.text,
+			pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname)
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+		WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.text::pg_catalog.regclass`, opts.Table).Scan(&searchPath, &s.RelOID, &kind, &s.Relation)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000" || pgErr.Code == "42602" || pgErr.Code == "42601") {
+			return fmt.Errorf("table %q: %w (%s)", opts.Table, ErrNoSuchRelation, pgErr.Message)
+		}
+		return fmt.Errorf("resolve table %q: %w", opts.Table, err)
+	}
+	// The catalog comes first and temporary objects last, so that whatever the exporter runs
+	// here resolves to pg_catalog's objects, while format_type still names a type as the
+	// session's own search_path sees it.
+	path := "pg_catalog, pg_temp"
+	if strings.TrimSpace(searchPath) != "" {
+		path = "pg_catalog, " + searchPath + ", pg_temp"
+	}
+	stmts := []string{
+		"SET search_path = " + path,
+		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	}
+	for _, stmt := range stmts {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("coordinator: %s: %w", stmt, err)
+		}
+	}
+	// LOCK TABLE takes tables, partitioned tables and views (and, recursively, what they
+	// read); PostgreSQL refuses it on materialized and foreign tables, and to a role with
+	// only column privileges. Without the lock the export goes on, and the privilege check
+	// after it says exactly what is missing.
+	switch kind {
+	case "r", "p", "v":
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
+	}
+	// The snapshot is taken by this first query, after the lock was granted: every DDL on
+	// the relation either committed before it (and is visible) or waits for the export.
+	var stillOID *uint32
+	err = conn.QueryRow(ctx, `SELECT pg_export_snapshot(),
+		(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
+		current_setting('server_version_num')::int4, pg_is_in_recovery(), to_regclass($1)::oid`, s.Relation).
+		Scan(&s.ID, &s.LSN, &s.ServerVersion, &s.InRecovery, &stillOID)
+	if err != nil {
+		return fmt.Errorf("coordinator: export snapshot: %w", err)
+	}
+	if stillOID == nil || *stillOID != s.RelOID {
+		return fmt.Errorf("table %s was dropped, renamed or replaced while the export started; run it again", s.Relation)
+	}
+	return nil
+}
+
+// lock takes ACCESS SHARE on the relation inside a savepoint, so that a refusal for lack of a
+// table privilege leaves the transaction usable.
+func (s *Snapshot) lock(ctx context.Context) error {
+	conn := s.conn
+	if _, err := conn.Exec(ctx, "SAVEPOINT pgparquet_lock"); err != nil {
+		return fmt.Errorf("coordinator: savepoint: %w", err)
+	}
+	_, err := conn.Exec(ctx, "LOCK TABLE "+s.Relation+" IN ACCESS SHARE MODE")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		// The savepoint outlives ROLLBACK TO; a snapshot cannot be exported from inside it.
+		for _, stmt := range []string{"ROLLBACK TO SAVEPOINT pgparquet_lock", "RELEASE SAVEPOINT pgparquet_lock"} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("coordinator: %s: %w", stmt, err)
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("coordinator: lock %s: %w", s.Relation, err)
+	}
+	s.Locked = true
+	if _, err := conn.Exec(ctx, "RELEASE SAVEPOINT pgparquet_lock"); err != nil {
+		return fmt.Errorf("coordinator: release savepoint: %w", err)
+	}
+	return nil
 }
 
 // Conn is the coordinator connection, inside the snapshot's transaction.
 func (s *Snapshot) Conn() *pgx.Conn { return s.conn }
 
-// Release ends the coordinator transaction and closes its connection. Workers that already
-// imported the snapshot keep it; no new worker can import it afterwards.
+// Release ends the coordinator transaction and closes its connection; call it once every
+// COPY of the export is done. Its error (the transaction was aborted, for instance by a
+// conflict with recovery on a standby, or the connection was lost) means the snapshot may
+// not have been protected for the whole export: the export must fail.
 func (s *Snapshot) Release(ctx context.Context) error {
 	if s.conn == nil {
 		return nil
 	}
 	conn := s.conn
 	s.conn = nil
-	_, err := conn.Exec(ctx, "COMMIT")
-	if err != nil {
-		err = fmt.Errorf("coordinator: commit: %w", err)
+	tag, err := conn.Exec(ctx, "COMMIT")
+	switch {
+	case err != nil:
+		err = fmt.Errorf("coordinator: the snapshot's transaction could not commit: %w", err)
+	case tag.String() != "COMMIT":
+		err = fmt.Errorf("coordinator: the snapshot's transaction was aborted (%s)", tag.String())
 	}
 	return errors.Join(err, closeConn(conn))
+}
+
+// Abort ends the coordinator transaction without checking it, for exports that already
+// failed.
+func (s *Snapshot) Abort() {
+	if s.conn == nil {
+		return
+	}
+	conn := s.conn
+	s.conn = nil
+	closeConn(conn) //nolint:errcheck // the export already failed; closing ends the transaction
 }
 
 // Connect opens one connection tagged with application_name pgparquet (unless cfg sets one),

@@ -68,6 +68,9 @@ func openWorker(ctx context.Context, cfg *pgx.ConnConfig, id string, i int, opts
 		return nil, fmt.Errorf("worker %d: %w", i, err)
 	}
 	stmts := []string{
+		// A worker idles in its transaction while its buffers are full: a server-wide
+		// idle-in-transaction timeout must not end it.
+		"SET idle_in_transaction_session_timeout = 0",
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 		"SET TRANSACTION SNAPSHOT " + quoteLiteral(id),
 	}

@@ -10,6 +10,7 @@ package sql
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -95,25 +96,67 @@ func (o MigrateOptions) withDefaults() MigrateOptions {
 }
 
 // Migrate brings the control tables in opts.Schema up to date and returns the versions it
-// applied (none when already current). Everything happens in one transaction under an advisory
-// lock per schema, so concurrent callers (several sidecars starting together) are safe: one
-// applies, the others then find nothing to do. The migrations run as the connected role,
-// which becomes the owner of the control tables; the sidecar should run as that role.
+// applied (none when already current). When nothing is to be applied it takes no lock at all.
+// Otherwise everything happens in one transaction that first locks the migrations table (a
+// table no other role may lock, unlike an advisory lock), so concurrent callers (several
+// sidecars starting together) are safe: one applies, the others then find nothing to do. The
+// migrations run as the connected role, which becomes the owner of the control tables; the
+// sidecar should run as that role. A migration that must wait for a lock held by another
+// session fails after lock_timeout if one is set; the caller may retry (LockHolders says who
+// holds what it waited for).
 func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
 	opts = opts.withDefaults()
 	migs, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
+	if current, err := upToDate(ctx, db, opts, migs); err != nil || current {
+		return nil, err
+	}
+	for try := 0; ; try++ {
+		applied, err := migrateOnce(ctx, db, opts, migs)
+		var pgErr *pgconn.PgError
+		// Two first starts racing to create the schema or the migrations table: the loser
+		// tries again and finds them.
+		if err != nil && try < 3 && errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P07" || pgErr.Code == "42P06") {
+			continue
+		}
+		return applied, err
+	}
+}
+
+// upToDate reports whether every migration is recorded, and the admin role is as configured.
+func upToDate(ctx context.Context, db DB, opts MigrateOptions, migs []Migration) (bool, error) {
+	var versions []int32
+	var admin *string
+	err := db.QueryRow(ctx, `SELECT (SELECT array_agg(version) FROM `+pgx.Identifier{opts.Schema, "parquet_export_migrations"}.Sanitize()+`),
+		(SELECT value FROM `+pgx.Identifier{opts.Schema, "parquet_export_settings"}.Sanitize()+` WHERE key = 'admin_role')`).Scan(&versions, &admin)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("migrate schema %s: read applied migrations: %w", opts.Schema, err)
+	}
+	have := map[int]bool{}
+	for _, v := range versions {
+		have[int(v)] = true
+	}
+	for _, m := range migs {
+		if !have[m.Version] {
+			return false, nil
+		}
+	}
+	return admin != nil && *admin == opts.AdminRole, nil
+}
+
+func migrateOnce(ctx context.Context, db DB, opts MigrateOptions, migs []Migration) ([]int, error) {
 	schema := pgx.Identifier{opts.Schema}.Sanitize()
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate schema %s: begin: %w", opts.Schema, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('pgparquet.migrate'), hashtext($1))`, opts.Schema); err != nil {
-		return nil, fmt.Errorf("migrate schema %s: take advisory lock: %w", opts.Schema, err)
-	}
 	// CREATE SCHEMA IF NOT EXISTS would need CREATE on the database even when the schema
 	// exists: ask first.
 	var exists bool
@@ -131,6 +174,8 @@ func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
 			version    integer PRIMARY KEY,
 			name       text NOT NULL,
 			applied_at timestamptz NOT NULL DEFAULT now())`,
+		// Self-conflicting, and no other role may lock this table: migrations run one at a time.
+		`LOCK TABLE parquet_export_migrations IN SHARE ROW EXCLUSIVE MODE`,
 	}
 	for _, s := range steps {
 		if _, err := tx.Exec(ctx, s); err != nil {
@@ -175,6 +220,23 @@ func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
 		return nil, fmt.Errorf("migrate schema %s: commit: %w", opts.Schema, err)
 	}
 	return applied, nil
+}
+
+// LockHolders describes the sessions that the sessions of the connected role are waiting for
+// (pid, role, what they run), for logs when a migration waits on a lock.
+func LockHolders(ctx context.Context, db DB) (string, error) {
+	var out *string
+	err := db.QueryRow(ctx, `SELECT string_agg(DISTINCT format('pid %s (role %s, %s)', b.pid, b.usename, b.state), ', ')
+		FROM pg_catalog.pg_stat_activity w, unnest(pg_catalog.pg_blocking_pids(w.pid)) bp(pid)
+		JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
+		WHERE w.usename = current_user`).Scan(&out)
+	if err != nil {
+		return "", fmt.Errorf("look up lock holders: %w", err)
+	}
+	if out == nil {
+		return "", nil
+	}
+	return *out, nil
 }
 
 func firstWords(s string) string {

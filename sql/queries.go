@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrLeaseLost is returned (wrapped) by the writes of a running request that find it no longer
@@ -50,7 +53,11 @@ type Request struct {
 	Columns     []string
 	Compression string // empty: the sidecar's default
 	Parallel    int    // 0: the sidecar's default
-	OutputPath  string // empty: the sidecar chooses
+	OutputPath  string // as requested (cleaned), empty when the default was taken
+	// OutputDir is the request's directory relative to the output root: its requester's
+	// directory, then the output path (or <schema.table>/<id>). No other live or retained
+	// request of the requester owns it, one inside it or one above it.
+	OutputDir   string
 	Priority    int
 	Requester   string
 	Attempt     int
@@ -59,48 +66,109 @@ type Request struct {
 }
 
 // Lease identifies one attempt at a request by one sidecar; every write of a running request
-// is conditional on it.
+// is conditional on it. Fence numbers the request's claims and never goes back (a released
+// request's next claim counts the same attempt again, under a new fence): the attempt's
+// staging directory is named for it, so no two attempts ever write the same files.
 type Lease struct {
 	ID      int64
 	Sidecar string
+	Fence   int64
 	Attempt int
 }
 
-// Claim takes the queued request of highest priority (oldest first) for sidecar, marks it
-// running with a fresh heartbeat and counts an attempt. It returns nil, nil when nothing is
-// queued. Rows locked by a concurrent Claim are skipped, so several sidecars never take the
-// same request.
+// StagingTag is the tag of the attempt's staging directory (export.StagingPrefix + tag).
+func (l Lease) StagingTag() string { return "attempt-" + strconv.FormatInt(l.Fence, 10) }
+
+// Claim takes the queued request that is due (run_after passed) of highest priority, from the
+// requesters with the fewest running requests first (oldest first among equals), skipping
+// requesters at their max_running limit; marks it running with a fresh heartbeat, counts an
+// attempt, advances its fence and records the attempt. It returns nil, nil when nothing is
+// due. Claims are serialised on a row only the sidecars' role can lock, so limits and
+// directory ownership hold across sidecars; rows locked by anyone else are skipped.
+//
+// A request whose directory another live or retained request of its requester owns (possible
+// only when two inserts raced) is failed here instead, and the next one is looked at.
 func (q *Queries) Claim(ctx context.Context, db DB, sidecar string) (*Request, error) {
+	for {
+		r, retry, err := q.claimOne(ctx, db, sidecar)
+		if err != nil || !retry {
+			return r, err
+		}
+	}
+}
+
+func (q *Queries) claimOne(ctx context.Context, db DB, sidecar string) (*Request, bool, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("claim a request: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, q.sql(`SELECT FROM {s}.parquet_export_leases WHERE name = 'claim' FOR UPDATE`)); err != nil {
+		return nil, false, fmt.Errorf("claim a request: take the claim lease: %w", err)
+	}
 	var r Request
-	var compression, outputPath, relation *string
+	var compression, outputPath, outputDir, relation *string
 	var parallel *int32
 	var attempt, maxAttempts, priority int32
-	err := db.QueryRow(ctx, q.sql(`UPDATE {s}.parquet_export_requests r
+	err = tx.QueryRow(ctx, q.sql(`WITH running AS (
+			SELECT requester, count(*) AS n FROM {s}.parquet_export_requests
+			WHERE state IN ('running', 'publishing') GROUP BY requester),
+		pick AS (
+			SELECT c.id FROM {s}.parquet_export_requests c
+			LEFT JOIN running ON running.requester = c.requester
+			CROSS JOIN LATERAL {s}.parquet_export_limit(c.requester) lim
+			WHERE c.state = 'queued' AND (c.run_after IS NULL OR c.run_after <= now())
+				AND coalesce(running.n, 0) < coalesce(lim.max_running, 2147483647)
+			ORDER BY c.priority DESC, coalesce(running.n, 0), c.id
+			FOR UPDATE OF c SKIP LOCKED LIMIT 1)
+		UPDATE {s}.parquet_export_requests r
 		SET state = 'running', claimed_by = $1, heartbeat_at = now(), started_at = now(),
-			attempt = r.attempt + 1, progress_rows = NULL, progress_copy_bytes = NULL,
-			estimated_rows = NULL, tasks_done = NULL, tasks = NULL, progress_at = NULL, error = NULL
-		WHERE r.id = (SELECT id FROM {s}.parquet_export_requests WHERE state = 'queued'
-			ORDER BY priority DESC, id FOR UPDATE SKIP LOCKED LIMIT 1)
+			attempt = r.attempt + 1, fence = r.fence + 1, run_after = NULL, progress_rows = NULL,
+			progress_copy_bytes = NULL, estimated_rows = NULL, tasks_done = NULL, tasks = NULL,
+			progress_at = NULL, error = NULL
+		FROM pick WHERE r.id = pick.id
 		RETURNING r.id, r.table_name,
-			(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+			(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
 				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.relid),
-			r.columns, r.compression, r.parallel, r.output_path, r.priority, r.requester,
-			r.attempt, r.max_attempts`), sidecar).
-		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath,
-			&priority, &r.Requester, &attempt, &maxAttempts)
+			r.columns, r.compression, r.parallel, r.output_path, r.output_dir, r.priority, r.requester,
+			r.attempt, r.max_attempts, r.fence`), sidecar).
+		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath, &outputDir,
+			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim a request: %w", err)
+		return nil, false, fmt.Errorf("claim a request: %w", err)
 	}
-	r.Relation, r.Compression, r.OutputPath = deref(relation), deref(compression), deref(outputPath)
+	r.Relation, r.Compression, r.OutputPath, r.OutputDir = deref(relation), deref(compression), deref(outputPath), deref(outputDir)
 	if parallel != nil {
 		r.Parallel = int(*parallel)
 	}
 	r.Priority, r.Attempt, r.MaxAttempts = int(priority), int(attempt), int(maxAttempts)
-	r.Lease = Lease{ID: r.ID, Sidecar: sidecar, Attempt: r.Attempt}
-	return &r, nil
+	r.Lease.ID, r.Lease.Sidecar, r.Lease.Attempt = r.ID, sidecar, r.Attempt
+	var other *int64
+	if err := tx.QueryRow(ctx, q.sql(`SELECT {s}.parquet_export_dir_owner($1, $2, $3)`), r.Requester, r.OutputDir, r.ID).Scan(&other); err != nil {
+		return nil, false, fmt.Errorf("claim request %d: check its directory: %w", r.ID, err)
+	}
+	if other != nil {
+		if _, err := tx.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(),
+				claimed_by = NULL, error = $2 WHERE id = $1`), r.ID,
+			fmt.Sprintf("output directory %s: request %d already owns it, one inside it or one above it; choose another output_path", r.OutputDir, *other)); err != nil {
+			return nil, false, fmt.Errorf("claim request %d: %w", r.ID, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, false, fmt.Errorf("claim request %d: %w", r.ID, err)
+		}
+		return nil, true, nil
+	}
+	if _, err := tx.Exec(ctx, q.sql(`INSERT INTO {s}.parquet_export_attempts (request_id, fence, attempt, sidecar, output_dir)
+		VALUES ($1, $2, $3, $4, $5)`), r.ID, r.Lease.Fence, r.Attempt, sidecar, r.OutputDir); err != nil {
+		return nil, false, fmt.Errorf("claim request %d: record the attempt: %w", r.ID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, false, fmt.Errorf("claim request %d: %w", r.ID, err)
+	}
+	return &r, false, nil
 }
 
 func deref(s *string) string {
@@ -136,8 +204,8 @@ func (q *Queries) Heartbeat(ctx context.Context, db DB, l Lease, p *Progress) (c
 			estimated_rows = CASE WHEN $4::bigint IS NULL THEN estimated_rows ELSE $6 END,
 			tasks_done = coalesce($7, tasks_done), tasks = coalesce($8, tasks),
 			progress_at = CASE WHEN $4::bigint IS NULL THEN progress_at ELSE now() END
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'
-		RETURNING cancel_requested_at IS NOT NULL`), l.ID, l.Sidecar, l.Attempt, rows, copyBytes, estimated, done, tasks).
+		WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state IN ('running', 'publishing')
+		RETURNING cancel_requested_at IS NOT NULL AND state = 'running'`), l.ID, l.Sidecar, l.Fence, rows, copyBytes, estimated, done, tasks).
 		Scan(&cancelRequested)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("heartbeat of request %d: %w", l.ID, ErrLeaseLost)
@@ -158,7 +226,6 @@ type File struct {
 
 // Result is what a succeeded export reports back.
 type Result struct {
-	OutputDir   string
 	Rows        int64
 	CopyBytes   int64
 	OutputBytes int64
@@ -169,9 +236,12 @@ type Result struct {
 	Files       []File
 }
 
-// Succeed records r for the request under l and its files, in one transaction. It returns
-// ErrLeaseLost when the request is no longer running under l (nothing is written then).
-func (q *Queries) Succeed(ctx context.Context, db DB, l Lease, r Result) error {
+// Publishing records r for the request under l and its files, in one transaction, and moves
+// the request to state publishing: from then on the attempt under l (and only it) may move
+// its staged files into the request's directory, and no other attempt ever will. It returns
+// ErrLeaseLost when the request is no longer running under l (nothing is written then): the
+// attempt must then discard its staged files.
+func (q *Queries) Publishing(ctx context.Context, db DB, l Lease, r Result) error {
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record result of request %d: %w", l.ID, err)
@@ -182,12 +252,12 @@ func (q *Queries) Succeed(ctx context.Context, db DB, l Lease, r Result) error {
 		lsn = &r.LSN
 	}
 	if err := q.execLeased(ctx, tx, l, "record result of", `UPDATE {s}.parquet_export_requests
-		SET state = 'succeeded', finished_at = now(), heartbeat_at = now(), output_dir = $4, rows = $5,
-			copy_bytes = $6, output_bytes = $7, file_count = $8, seconds = $9, snapshot = $10,
-			lsn = $11::text::pg_lsn, decoder = $12, error = NULL,
-			progress_rows = $5, progress_copy_bytes = $6, progress_at = now()
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`,
-		r.OutputDir, r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder); err != nil {
+		SET state = 'publishing', published_fence = fence, heartbeat_at = now(), rows = $4,
+			copy_bytes = $5, output_bytes = $6, file_count = $7, seconds = $8, snapshot = $9,
+			lsn = $10::text::pg_lsn, decoder = $11, error = NULL,
+			progress_rows = $4, progress_copy_bytes = $5, progress_at = now(), tasks_done = tasks
+		WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running'`,
+		r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder); err != nil {
 		return err
 	}
 	paths := make([]string, len(r.Files))
@@ -210,19 +280,68 @@ func (q *Queries) Succeed(ctx context.Context, db DB, l Lease, r Result) error {
 	return nil
 }
 
+// Published marks request id succeeded once the files of its publishing attempt (fence) are
+// in place. Whoever moved them (the attempt itself, or a sidecar that rolled a dead attempt's
+// publication forward) may call it; a second call changes nothing.
+func (q *Queries) Published(ctx context.Context, db DB, id, fence int64) error {
+	_, err := db.Exec(ctx, q.sql(`WITH r AS (
+			UPDATE {s}.parquet_export_requests SET state = 'succeeded', finished_at = now(), heartbeat_at = now()
+			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id)
+		UPDATE {s}.parquet_export_attempts a SET finished_at = coalesce(a.finished_at, now()), outcome = 'succeeded'
+		FROM r WHERE a.request_id = r.id AND a.fence = $2`), id, fence)
+	if err != nil {
+		return fmt.Errorf("record request %d as succeeded: %w", id, err)
+	}
+	return nil
+}
+
+// PublishFailed records that the files of request id's publishing attempt (fence) could not
+// be moved into place; what was moved has been taken back. The request fails.
+func (q *Queries) PublishFailed(ctx context.Context, db DB, id, fence int64, errText string) error {
+	_, err := db.Exec(ctx, q.sql(`WITH r AS (
+			UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(), error = $3
+			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id)
+		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'failed', error = $3
+		FROM r WHERE a.request_id = r.id AND a.fence = $2`), id, fence, errText)
+	if err != nil {
+		return fmt.Errorf("record request %d's failed publication: %w", id, err)
+	}
+	return nil
+}
+
+// Backoff is how long a request waits before its next attempt after attempt failures:
+// 2 s doubling per attempt up to 5 minutes, with ±50% jitter so that requests failing together
+// do not come back together.
+func Backoff(attempt int) time.Duration {
+	d := 2 * time.Second
+	for i := 1; i < attempt && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 5*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
 // Fail records that the attempt under l failed with errText. When retry is set and attempts
-// remain, the request goes back to the queue; otherwise (or when cancellation was requested
-// meanwhile) it is finished. It returns the request's new state, or ErrLeaseLost.
+// remain, the request goes back to the queue, due after Backoff; otherwise (or when
+// cancellation was requested meanwhile) it is finished. It returns the request's new state,
+// or ErrLeaseLost.
 func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retry bool) (string, error) {
 	var state string
-	err := db.QueryRow(ctx, q.sql(`UPDATE {s}.parquet_export_requests
-		SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
-				WHEN $5 AND attempt < max_attempts THEN 'queued' ELSE 'failed' END,
-			finished_at = CASE WHEN $5 AND attempt < max_attempts AND cancel_requested_at IS NULL THEN NULL ELSE now() END,
-			claimed_by = CASE WHEN $5 AND attempt < max_attempts AND cancel_requested_at IS NULL THEN NULL ELSE claimed_by END,
-			error = $4
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'
-		RETURNING state`), l.ID, l.Sidecar, l.Attempt, errText, retry).Scan(&state)
+	err := db.QueryRow(ctx, q.sql(`WITH r AS (
+			UPDATE {s}.parquet_export_requests
+			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+					WHEN $5 AND attempt < max_attempts THEN 'queued' ELSE 'failed' END,
+				finished_at = CASE WHEN $5 AND attempt < max_attempts AND cancel_requested_at IS NULL THEN NULL ELSE now() END,
+				claimed_by = CASE WHEN $5 AND attempt < max_attempts AND cancel_requested_at IS NULL THEN NULL ELSE claimed_by END,
+				run_after = CASE WHEN $5 AND attempt < max_attempts AND cancel_requested_at IS NULL
+					THEN now() + make_interval(secs => $6::float8) END,
+				error = $4
+			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running'
+			RETURNING id, state),
+		a AS (
+			UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'failed', error = $4
+			FROM r WHERE a.request_id = r.id AND a.fence = $3)
+		SELECT state FROM r`), l.ID, l.Sidecar, l.Fence, errText, retry, Backoff(l.Attempt).Seconds()).Scan(&state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("record failure of request %d: %w", l.ID, ErrLeaseLost)
 	}
@@ -234,26 +353,33 @@ func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retr
 
 // Cancelled records that the attempt under l stopped because cancellation was requested.
 func (q *Queries) Cancelled(ctx context.Context, db DB, l Lease, note string) error {
-	return q.execLeased(ctx, db, l, "record cancellation of", `UPDATE {s}.parquet_export_requests
-		SET state = 'cancelled', finished_at = now(), note = $4
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`, note)
+	return q.execLeased(ctx, db, l, "record cancellation of", `WITH r AS (
+			UPDATE {s}.parquet_export_requests SET state = 'cancelled', finished_at = now(), note = $4
+			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id)
+		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'cancelled'
+		FROM r WHERE a.request_id = r.id AND a.fence = $3
+		RETURNING 1`, note)
 }
 
 // Release puts the request under l back in the queue without counting the attempt (the
 // sidecar is shutting down), with note saying why.
 func (q *Queries) Release(ctx context.Context, db DB, l Lease, note string) error {
-	return q.execLeased(ctx, db, l, "release", `UPDATE {s}.parquet_export_requests
-		SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
-			finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
-			attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4
-		WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND state = 'running'`, note)
+	return q.execLeased(ctx, db, l, "release", `WITH r AS (
+			UPDATE {s}.parquet_export_requests
+			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
+				finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
+				attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4
+			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id)
+		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'released'
+		FROM r WHERE a.request_id = r.id AND a.fence = $3
+		RETURNING 1`, note)
 }
 
-// execLeased runs stmt, an UPDATE of the request under l whose WHERE takes l's id, sidecar
-// and attempt as $1-$3 (args follow from $4), and returns ErrLeaseLost when it matched no row:
-// the lease lapsed and another sidecar may own the request. what names the action in errors.
+// execLeased runs stmt, a write of the request under l whose WHERE takes l's id, sidecar and
+// fence as $1-$3 (args follow from $4), and returns ErrLeaseLost when it matched no row: the
+// lease lapsed and another sidecar may own the request. what names the action in errors.
 func (q *Queries) execLeased(ctx context.Context, db DB, l Lease, what, stmt string, args ...any) error {
-	tag, err := db.Exec(ctx, q.sql(stmt), append([]any{l.ID, l.Sidecar, l.Attempt}, args...)...)
+	tag, err := db.Exec(ctx, q.sql(stmt), append([]any{l.ID, l.Sidecar, l.Fence}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s request %d: %w", what, l.ID, err)
 	}
@@ -272,24 +398,30 @@ type Stale struct {
 }
 
 // RequeueStale finds running requests whose heartbeat is older than lease: each goes back to
-// the queue when attempts remain, else fails (or is cancelled, when that was requested).
+// the queue when attempts remain, else fails (or is cancelled, when that was requested). A
+// request in state publishing is left to RollForward.
 func (q *Queries) RequeueStale(ctx context.Context, db DB, lease time.Duration) ([]Stale, error) {
 	rows, err := db.Query(ctx, q.sql(`WITH stale AS (
-			SELECT id, claimed_by FROM {s}.parquet_export_requests
+			SELECT id, claimed_by, fence FROM {s}.parquet_export_requests
 			WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8)
-			FOR UPDATE SKIP LOCKED)
-		UPDATE {s}.parquet_export_requests r
-		SET state = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
-				WHEN r.attempt < r.max_attempts THEN 'queued' ELSE 'failed' END,
-			finished_at = CASE WHEN r.cancel_requested_at IS NULL AND r.attempt < r.max_attempts THEN NULL ELSE now() END,
-			claimed_by = NULL,
-			note = format('sidecar %s stopped heartbeating for over %s during attempt %s of %s',
-				r.claimed_by, make_interval(secs => $1::float8), r.attempt, r.max_attempts),
-			error = CASE WHEN r.cancel_requested_at IS NULL AND r.attempt >= r.max_attempts
-				THEN format('sidecar %s stopped heartbeating during the last attempt (%s of %s)',
-					r.claimed_by, r.attempt, r.max_attempts) ELSE r.error END
-		FROM stale WHERE r.id = stale.id
-		RETURNING r.id, stale.claimed_by, r.attempt, r.state`), lease.Seconds())
+			FOR UPDATE SKIP LOCKED),
+		r AS (
+			UPDATE {s}.parquet_export_requests r
+			SET state = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
+					WHEN r.attempt < r.max_attempts THEN 'queued' ELSE 'failed' END,
+				finished_at = CASE WHEN r.cancel_requested_at IS NULL AND r.attempt < r.max_attempts THEN NULL ELSE now() END,
+				claimed_by = NULL,
+				note = format('sidecar %s stopped heartbeating for over %s during attempt %s of %s',
+					r.claimed_by, make_interval(secs => $1::float8), r.attempt, r.max_attempts),
+				error = CASE WHEN r.cancel_requested_at IS NULL AND r.attempt >= r.max_attempts
+					THEN format('sidecar %s stopped heartbeating during the last attempt (%s of %s)',
+						r.claimed_by, r.attempt, r.max_attempts) ELSE r.error END
+			FROM stale WHERE r.id = stale.id
+			RETURNING r.id, stale.claimed_by, stale.fence, r.attempt, r.state),
+		a AS (
+			UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'lease lapsed'
+			FROM r WHERE a.request_id = r.id AND a.fence = r.fence)
+		SELECT id, claimed_by, attempt, state FROM r`), lease.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("requeue stale requests: %w", err)
 	}
@@ -307,17 +439,118 @@ func (q *Queries) RequeueStale(ctx context.Context, db DB, lease time.Duration) 
 	return out, nil
 }
 
-// CanSetRole reports whether the connected role may SET ROLE to role (is a member of it).
-// False also when role does not exist.
-func (q *Queries) CanSetRole(ctx context.Context, db DB, role string) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `SELECT coalesce((SELECT pg_has_role(current_user, r.oid, 'MEMBER')
-		FROM pg_catalog.pg_roles r WHERE r.rolname = $1), false)`, role).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("check membership in role %s: %w", role, err)
-	}
-	return ok, nil
+// Publication is a request in state publishing whose publisher stopped heartbeating: its
+// files, staged by attempt Fence in OutputDir, are to be moved into place by RollForward's
+// caller.
+type Publication struct {
+	ID        int64
+	Fence     int64
+	OutputDir string
 }
+
+// RollForward takes over, for sidecar, the publications whose heartbeat is older than lease
+// (their publisher died or froze while moving files): it renews their heartbeat under
+// sidecar's name and returns them. Moving files is idempotent, so a publisher that thaws and
+// carries on does no harm.
+func (q *Queries) RollForward(ctx context.Context, db DB, sidecar string, lease time.Duration) ([]Publication, error) {
+	rows, err := db.Query(ctx, q.sql(`UPDATE {s}.parquet_export_requests r SET claimed_by = $1, heartbeat_at = now()
+		WHERE r.id IN (SELECT id FROM {s}.parquet_export_requests
+			WHERE state = 'publishing' AND heartbeat_at < now() - make_interval(secs => $2::float8)
+			FOR UPDATE SKIP LOCKED)
+		RETURNING r.id, r.published_fence, r.output_dir`), sidecar, lease.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("take over stalled publications: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Publication])
+	if err != nil {
+		return nil, fmt.Errorf("take over stalled publications: %w", err)
+	}
+	return out, nil
+}
+
+// DeadAttempt is an attempt whose staging directory may still exist although it can no longer
+// publish: its request runs or publishes under another fence, or is queued or finished.
+type DeadAttempt struct {
+	ID        int64
+	Fence     int64
+	OutputDir string
+	// RemoveDir is set when the request no longer owns its directory (queued, failed or
+	// cancelled): the directory is removed too if it is empty.
+	RemoveDir bool
+}
+
+// DeadAttempts lists up to limit attempts whose staging directory is to be removed.
+func (q *Queries) DeadAttempts(ctx context.Context, db DB, limit int) ([]DeadAttempt, error) {
+	rows, err := db.Query(ctx, q.sql(`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('queued', 'failed', 'cancelled')
+		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
+		WHERE a.cleaned_at IS NULL
+			AND NOT (r.state = 'running' AND r.fence = a.fence)
+			AND NOT (r.state = 'publishing' AND r.published_fence = a.fence)
+		ORDER BY a.request_id, a.fence LIMIT $1`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dead attempts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DeadAttempt])
+	if err != nil {
+		return nil, fmt.Errorf("list dead attempts: %w", err)
+	}
+	return out, nil
+}
+
+// AttemptCleaned records that attempt fence of request id left nothing on disk.
+func (q *Queries) AttemptCleaned(ctx context.Context, db DB, id, fence int64) error {
+	if _, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_attempts SET cleaned_at = now()
+		WHERE request_id = $1 AND fence = $2`), id, fence); err != nil {
+		return fmt.Errorf("record attempt %d of request %d as cleaned: %w", fence, id, err)
+	}
+	return nil
+}
+
+// ErrNotServed is returned (wrapped) by Login when no login was made for the role.
+var ErrNotServed = errors.New("role not served")
+
+// ErrRolesNotInstalled is returned (wrapped) by Login when deploy/roles.sql was not run in the
+// database.
+var ErrRolesNotInstalled = errors.New("pgparquet_auth not installed")
+
+// Login is what an export of a served role connects as: a login that is a member of that role
+// alone (deploy/roles.sql, pgparquet_auth.serve_role).
+type Login struct {
+	User     string
+	Password string
+}
+
+// Login returns role's login. It fails with ErrNotServed when role is not served, and refuses
+// (ErrNotServed too) a role that is a superuser or bypasses row-level security, or can become
+// such a role, whatever pgparquet_auth says.
+func (q *Queries) Login(ctx context.Context, db DB, role string) (Login, error) {
+	var super, power, user, pass *string
+	err := db.QueryRow(ctx, `SELECT l.login::text, l.password,
+			(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname = $1 AND (r.rolsuper OR r.rolbypassrls)),
+			(SELECT s.rolname::text FROM pg_catalog.pg_roles s JOIN pg_catalog.pg_roles r ON r.rolname = $1
+				WHERE (s.rolsuper OR s.rolbypassrls) AND s.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER') LIMIT 1)
+		FROM (SELECT 1) one
+		LEFT JOIN pg_catalog.pg_roles r ON r.rolname = $1
+		LEFT JOIN pgparquet_auth.logins l ON l.role_oid = r.oid`, role).Scan(&user, &pass, &super, &power)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000"):
+		return Login{}, fmt.Errorf("%w: run deploy/roles.sql in this database as a superuser, then SELECT pgparquet_auth.serve_role(...)", ErrRolesNotInstalled)
+	case errors.As(err, &pgErr) && pgErr.Code == "42501":
+		return Login{}, fmt.Errorf("%w: the sidecar's role may not read pgparquet_auth.logins (deploy/roles.sql grants it to pgparquet)", ErrRolesNotInstalled)
+	case err != nil:
+		return Login{}, fmt.Errorf("look up the login of role %s: %w", role, err)
+	case super != nil:
+		return Login{}, fmt.Errorf("%w: role %s is a superuser or bypasses row-level security: pgparquet never exports on behalf of such a role; request the export as an ordinary role", ErrNotServed, role)
+	case power != nil:
+		return Login{}, fmt.Errorf("%w: role %s can become role %s, a superuser or BYPASSRLS role: pgparquet never exports on behalf of such a role", ErrNotServed, role, *power)
+	case user == nil:
+		return Login{}, fmt.Errorf("%w: role %s is not served by pgparquet: an administrator must run SELECT pgparquet_auth.serve_role(%s)", ErrNotServed, role, quoteLiteral(role))
+	}
+	return Login{User: *user, Password: deref(pass)}, nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // CountByState counts the requests in each state, for metrics.
 func (q *Queries) CountByState(ctx context.Context, db DB) (map[string]int64, error) {

@@ -92,9 +92,9 @@ func (q *Queries) QueueSlot(ctx context.Context, db DB, s Schedule, slot, next t
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var last *time.Time
 		err := tx.QueryRow(ctx, q.sql(`SELECT last_slot FROM {s}.parquet_export_schedules
-			WHERE id = $1 AND enabled AND slots_from = $2 FOR UPDATE`), s.ID, s.SlotsFrom).Scan(&last)
+			WHERE id = $1 AND enabled AND slots_from = $2 FOR UPDATE SKIP LOCKED`), s.ID, s.SlotsFrom).Scan(&last)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // changed, disabled or deleted meanwhile
+			return nil // changed, disabled or deleted meanwhile, or locked by its owner: next tick
 		}
 		if err != nil {
 			return err
@@ -169,16 +169,25 @@ func requestError(code string) bool {
 	return false
 }
 
-// TrySchedulerLock takes the advisory lock that makes this session the scheduling leader of
-// the schema's schedules, without waiting; it reports whether it holds the lock. The lock is
-// the session's until it ends (a dead leader's session ends with its connection, or by
-// idle_session_timeout when the leader hangs), so call it on a connection kept for that.
-// Taking it again in the same session is harmless but stacks the lock.
-func (q *Queries) TrySchedulerLock(ctx context.Context, db DB) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('pgparquet.schedule'), hashtext($1))`, q.schema).Scan(&ok)
+// TryLead makes sidecar the scheduling leader of the schema's schedules until ttl from now,
+// when nobody leads, the lead expired, or sidecar already leads (a renewal); it reports
+// whether sidecar leads. The lead is a row only the sidecars' role can read or lock, so no
+// other role can hold it; a leader that stops renewing loses it after ttl.
+func (q *Queries) TryLead(ctx context.Context, db DB, sidecar string, ttl time.Duration) (bool, error) {
+	tag, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_leases
+		SET holder = $1, expires_at = now() + make_interval(secs => $2::float8)
+		WHERE name = 'scheduler' AND (holder IS NULL OR holder = $1 OR expires_at < now())`), sidecar, ttl.Seconds())
 	if err != nil {
-		return false, fmt.Errorf("try the scheduler lock of schema %s: %w", q.schema, err)
+		return false, fmt.Errorf("try the scheduling lead of schema %s: %w", q.schema, err)
 	}
-	return ok, nil
+	return tag.RowsAffected() == 1, nil
+}
+
+// ResignLead gives up sidecar's scheduling lead, if it holds it.
+func (q *Queries) ResignLead(ctx context.Context, db DB, sidecar string) error {
+	if _, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_leases SET holder = NULL, expires_at = NULL
+		WHERE name = 'scheduler' AND holder = $1`), sidecar); err != nil {
+		return fmt.Errorf("resign the scheduling lead of schema %s: %w", q.schema, err)
+	}
+	return nil
 }

@@ -97,6 +97,7 @@ func TestQueueSlot(t *testing.T) {
 	dsn, as := setupRoles(t)
 	alice := as("alice")
 	su := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, su, `GRANT pgparquet_admin TO alice`) // priority is an administrator's option
 	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('s', '0 * * * *', 't', '{"output_path": "t/{slot}", "priority": 5}')`)
 	q := pqsql.New("")
 	read := func() pqsql.Schedule {

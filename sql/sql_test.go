@@ -229,6 +229,7 @@ func TestClaimLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
+	pgtest.Exec(t, su, `UPDATE parquet_export_limits SET max_running = NULL WHERE role = '*'`) // one requester, claimed 20 times at once
 	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
 	q := pqsql.New("")
 	var mu sync.Mutex
@@ -266,7 +267,7 @@ func TestClaimLeases(t *testing.T) {
 	if err := su.QueryRow(ctx, `SELECT min(id) FROM parquet_export_requests`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	old := pqsql.Lease{ID: id, Sidecar: claimed[id], Attempt: 1}
+	old := pqsql.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
 	if _, err := q.Heartbeat(ctx, su, old, &pqsql.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
 		t.Fatal(err)
 	}
@@ -278,8 +279,8 @@ func TestClaimLeases(t *testing.T) {
 	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, pqsql.ErrLeaseLost) {
 		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := q.Succeed(ctx, su, old, pqsql.Result{}); !errors.Is(err, pqsql.ErrLeaseLost) {
-		t.Errorf("succeed under the lapsed lease: %v, want ErrLeaseLost", err)
+	if err := q.Publishing(ctx, su, old, pqsql.Result{}); !errors.Is(err, pqsql.ErrLeaseLost) {
+		t.Errorf("publish under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
 	req, err := q.Claim(ctx, su, "again")
 	if err != nil || req == nil || req.ID != id || req.Attempt != 2 {

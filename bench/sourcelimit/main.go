@@ -95,12 +95,12 @@ func (c *counter) Write(p []byte) (int, error) {
 
 func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPerWorker int) (result, error) {
 	cpu0 := cpuSeconds()
-	snap, err := snapshot.Export(ctx, cfg)
+	snap, err := snapshot.Export(ctx, cfg, snapshot.ExportOptions{Table: table})
 	if err != nil {
 		return result{}, err
 	}
-	defer snap.Release(context.Background()) //nolint:errcheck // released below; this covers early returns
-	rel, err := snapshot.Resolve(ctx, snap.Conn(), table, nil, "")
+	defer snap.Abort() // released below once the COPYs are done; this covers early returns
+	rel, err := snapshot.Resolve(ctx, snap.Conn(), snap.Relation, nil, "")
 	if err != nil {
 		return result{}, err
 	}
@@ -108,7 +108,7 @@ func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPe
 	for i, c := range rel.Columns {
 		selects[i] = c.Ident()
 		if gpuparse.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType).CastText {
-			selects[i] += "::text"
+			selects[i] += "::pg_catalog.text"
 		}
 	}
 	selectList := strings.Join(selects, ", ")
@@ -131,10 +131,6 @@ func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPe
 			}
 		}
 	}
-	if err := snap.Release(ctx); err != nil {
-		return result{}, err
-	}
-
 	var next atomic.Int64
 	var bytes, writes atomic.Int64
 	errs := make([]error, len(conns))
@@ -161,7 +157,7 @@ func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPe
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, snap.Release(ctx))...); err != nil {
 		return result{}, err
 	}
 	return result{Parallel: p, CopyBytes: bytes.Load(), Rows: writes.Load() - int64(len(tasks)), Tasks: len(tasks),

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,91 +20,58 @@ import (
 	"github.com/pgparquet/pgparquet/export"
 )
 
+// Bounds of the export flags; export.Options.validate enforces the same ones for Go callers.
+const (
+	maxParallel    = 256
+	minMaxFileSize = 1 << 20
+	minBufferSize  = 64 << 10
+	maxBufferSize  = 256 << 20
+)
+
+// urlPrefix matches a scheme:// prefix: an output dir that starts with one is a URL, not a
+// local directory.
+var urlPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// exportArgs is a parsed export command line: the options for export.Run (all but
+// ConnConfig) and what the command itself acts on.
+type exportArgs struct {
+	opts       export.Options
+	dsn        string
+	logFormat  string
+	noProgress bool
+	cpuProfile string
+}
+
 // runExport parses the export command's flags and runs one export.
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		opts        export.Options
-		dsn         string
-		columns     string
-		gpu         string
-		maxFileSize string
-		bufferSize  string
-		logFormat   string
-		noProgress  bool
-		asText      string
-		cpuProfile  string
-	)
-	fs.StringVar(&dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
-	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
-	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all)")
-	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, "worker connections")
-	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into (default: 4 per worker)")
-	fs.StringVar(&opts.OutputDir, "output-dir", "", "directory for the Parquet files and _manifest.json (required)")
-	fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace a previous export in a non-empty output dir")
-	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
-	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group")
-	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size (bytes, or with KiB/MiB/GiB/KB/MB/GB)")
-	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer")
-	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
-	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
-	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
-	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
-	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the export to this file (bench/cpusplit reads it)")
-	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
-	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
-	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("export: unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := pgx.ParseConfig(dsn)
+	a, err := parseExportArgs(args, stderr)
 	if err != nil {
-		return fmt.Errorf("--dsn: %w", err)
+		return err
 	}
+	opts := a.opts
+	cfg, err := pgx.ParseConfig(a.dsn)
+	if err != nil {
+		return usagef("export: --dsn: %w (e.g. --dsn postgres://user@host:5432/db; without --dsn the PG* variables apply)", err)
+	}
+	applyConnDefaults(cfg)
 	opts.ConnConfig = cfg
-	if columns != "" {
-		for _, c := range strings.Split(columns, ",") {
-			opts.Columns = append(opts.Columns, strings.TrimSpace(c))
-		}
-	}
-	if asText != "" {
-		for _, c := range strings.Split(asText, ",") {
-			opts.AsText = append(opts.AsText, strings.TrimSpace(c))
-		}
-	}
-	opts.GPU = export.GPUMode(gpu)
-	if opts.MaxFileSize, err = parseSize(maxFileSize); err != nil {
-		return fmt.Errorf("--max-file-size: %w", err)
-	}
-	size, err := parseSize(bufferSize)
-	if err != nil {
-		return fmt.Errorf("--buffer-size: %w", err)
-	}
-	opts.BufferSize = int(size)
 
-	tty := isTerminal(os.Stderr) && !noProgress
+	tty := isTerminal(os.Stderr) && !a.noProgress
 	level := slog.LevelInfo
 	if tty {
 		level = slog.LevelWarn // the progress bar tells the story; logs would break its line
 	}
 	handlerOpts := &slog.HandlerOptions{Level: level}
 	var handler slog.Handler = slog.NewTextHandler(stderr, handlerOpts)
-	if logFormat == "json" {
+	if a.logFormat == "json" {
 		handler = slog.NewJSONHandler(stderr, handlerOpts)
-	} else if logFormat != "text" {
-		return fmt.Errorf("--log-format: %q is not text or json", logFormat)
 	}
 	opts.Logger = slog.New(handler)
 	bar := &progressBar{w: stderr, tty: tty, log: opts.Logger}
 	opts.Progress = bar.update
 
-	if cpuProfile != "" {
-		stop, err := startCPUProfile(cpuProfile)
+	if a.cpuProfile != "" {
+		stop, err := startCPUProfile(a.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -110,11 +80,120 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	res, err := export.Run(ctx, opts)
 	bar.done()
 	if err != nil {
-		return err
+		return explainConnectTimeout(ctx, err, cfg)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(summary(res))
+}
+
+// parseExportArgs reads the export command's flags. Every error it returns matches errUsage:
+// -h prints the flags on stderr and returns errUsage itself; anything else is a usageError
+// whose one line names the flag, what is wrong and what would work. A numeric flag given
+// explicitly must be in its range (zero included: only a flag left out takes the default).
+func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	// Parse errors are reported on one line by run, not followed by every flag.
+	fs.SetOutput(io.Discard)
+	var (
+		a           exportArgs
+		opts        = &a.opts
+		columns     string
+		gpu         string
+		maxFileSize string
+		bufferSize  string
+		asText      string
+	)
+	fs.StringVar(&a.dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
+	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
+	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all)")
+	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, fmt.Sprintf("worker connections, 1 to %d", maxParallel))
+	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into, 1 or more (default: 4 per worker)")
+	fs.StringVar(&opts.OutputDir, "output-dir", "", "local directory for the Parquet files and _manifest.json (required)")
+	fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace a previous export in a non-empty output dir")
+	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
+	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group, 1 or more")
+	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
+	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer, 64KiB to 256MiB")
+	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
+	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
+	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
+	fs.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.BoolVar(&a.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.StringVar(&a.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the export to this file (bench/cpusplit reads it)")
+	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
+	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
+	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return a, errUsage
+		}
+		return a, usagef("export: %w (pgparquet export -h lists the flags)", err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	if fs.NArg() > 0 {
+		return a, usagef("export: unexpected argument %q: export takes flags only (pgparquet export -h lists them)", fs.Arg(0))
+	}
+	if strings.TrimSpace(opts.Table) == "" {
+		return a, usagef("export: --table is required (e.g. --table public.orders)")
+	}
+	if opts.OutputDir == "" {
+		return a, usagef("export: --output-dir is required (e.g. --output-dir ./out)")
+	}
+	if urlPrefix.MatchString(opts.OutputDir) {
+		return a, usagef("export: --output-dir %q: object storage output is not supported yet; give a local directory", opts.OutputDir)
+	}
+	if given["parallel"] && (opts.Parallel < 1 || opts.Parallel > maxParallel) {
+		return a, usagef("export: --parallel %d is out of range: give 1 to %d (default %d)", opts.Parallel, maxParallel, export.DefaultParallel)
+	}
+	if given["chunks"] && opts.Chunks < 1 {
+		return a, usagef("export: --chunks %d is out of range: give 1 or more (default %d per worker)", opts.Chunks, export.DefaultChunksPerWorker)
+	}
+	if given["row-group-size"] && opts.RowGroupSize < 1 {
+		return a, usagef("export: --row-group-size %d is out of range: give 1 or more rows (default %d)", opts.RowGroupSize, export.DefaultRowGroupSize)
+	}
+	var err error
+	if opts.MaxFileSize, err = parseSize(maxFileSize); err != nil {
+		return a, usagef("export: --max-file-size %w", err)
+	}
+	if opts.MaxFileSize < minMaxFileSize {
+		return a, usagef("export: --max-file-size %q is out of range: give 1MiB or more (default 1GiB)", maxFileSize)
+	}
+	size, err := parseSize(bufferSize)
+	if err != nil {
+		return a, usagef("export: --buffer-size %w", err)
+	}
+	if size < minBufferSize || size > maxBufferSize {
+		return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (default 4MiB)", bufferSize)
+	}
+	opts.BufferSize = int(size)
+	switch opts.GPU = export.GPUMode(gpu); opts.GPU {
+	case export.GPUAuto, export.GPUOn, export.GPUOff:
+	default:
+		return a, usagef("export: --gpu %q is not auto, on or off", gpu)
+	}
+	if a.logFormat != "text" && a.logFormat != "json" {
+		return a, usagef("export: --log-format %q is not text or json", a.logFormat)
+	}
+	opts.Columns = splitList(columns)
+	opts.AsText = splitList(asText)
+	return a, nil
+}
+
+// splitList splits a comma-separated flag value into trimmed names; empty gives nil.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var names []string
+	for _, c := range strings.Split(s, ",") {
+		names = append(names, strings.TrimSpace(c))
+	}
+	return names
 }
 
 // summaryJSON is the JSON document printed on stdout at the end of an export.
@@ -140,7 +219,9 @@ func summary(r *export.Result) summaryJSON {
 		Decoder: r.Decoder, Workers: r.Workers, Snapshot: r.Snapshot, LSN: r.LSN, Timings: r.Timings}
 }
 
-// parseSize reads a byte count such as 1048576, 512MiB or 1GB.
+// parseSize reads a byte count such as 1048576, 512MiB or 1GB (units KiB, MiB, GiB, TiB, KB,
+// MB, GB, TB and B, in any case, with optional spaces). It refuses fractions, negative sizes and
+// sizes above math.MaxInt64 bytes; its errors start with the quoted input, to follow a flag name.
 func parseSize(s string) (int64, error) {
 	units := []struct {
 		suffix string
@@ -156,7 +237,12 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(t, "-"), err == nil && n > math.MaxInt64/mult:
+		return 0, fmt.Errorf("%q is too large: sizes go up to %d bytes (just under 8EiB)", s, int64(math.MaxInt64))
+	case err == nil && n < 0, errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%q is negative: give a size in bytes (e.g. 536870912, 512MiB, 1GB)", s)
+	case err != nil:
 		return 0, fmt.Errorf("%q is not a size in bytes (e.g. 536870912, 512MiB, 1GB)", s)
 	}
 	return n * mult, nil

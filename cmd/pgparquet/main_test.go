@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -146,14 +149,244 @@ func TestParseSize(t *testing.T) {
 		in   string
 		want int64
 		bad  bool
+		msg  string // the error, when bad and not empty
 	}{
-		{"1048576", 1 << 20, false}, {"512MiB", 512 << 20, false}, {"1GB", 1e9, false}, {"4 KiB", 4096, false},
-		{"10B", 10, false}, {"1gib", 1 << 30, false}, {"-1", 0, true}, {"x", 0, true}, {"1.5GB", 0, true},
+		{"1048576", 1 << 20, false, ""}, {"512MiB", 512 << 20, false, ""}, {"1GB", 1e9, false, ""}, {"4 KiB", 4096, false, ""},
+		{"10B", 10, false, ""}, {"1gib", 1 << 30, false, ""}, {"-1", 0, true, ""}, {"x", 0, true, ""}, {"1.5GB", 0, true, ""},
+		{"0", 0, false, ""}, {"1TB", 1e12, false, ""}, {"2tib", 2 << 40, false, ""},
+		{"8388607TiB", 8388607 << 40, false, ""},
+		{"9223372036854775807", math.MaxInt64, false, ""},
+		{"9223372036854775807B", math.MaxInt64, false, ""},
+		{"16777217TiB", 0, true, `"16777217TiB" is too large: sizes go up to 9223372036854775807 bytes (just under 8EiB)`},
+		{"8388608TiB", 0, true, `"8388608TiB" is too large: sizes go up to 9223372036854775807 bytes (just under 8EiB)`},
+		{"9223372036854775808", 0, true, `"9223372036854775808" is too large: sizes go up to 9223372036854775807 bytes (just under 8EiB)`},
+		{"9223372036854776KB", 0, true, `"9223372036854776KB" is too large: sizes go up to 9223372036854775807 bytes (just under 8EiB)`},
+		{"-1", 0, true, `"-1" is negative: give a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"-4MiB", 0, true, `"-4MiB" is negative: give a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"-9223372036854775809", 0, true, `"-9223372036854775809" is negative: give a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"1.5GB", 0, true, `"1.5GB" is not a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"", 0, true, `"" is not a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"MiB", 0, true, `"MiB" is not a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
 	}
 	for _, tc := range tests {
 		got, err := parseSize(tc.in)
 		if (err != nil) != tc.bad || got != tc.want {
 			t.Errorf("parseSize(%q) = %d, %v", tc.in, got, err)
+		}
+		if tc.msg != "" && (err == nil || err.Error() != tc.msg) {
+			t.Errorf("parseSize(%q): error %v, want %s", tc.in, err, tc.msg)
+		}
+	}
+}
+
+// TestExportUsageErrors runs the binary with bad export command lines: each must exit 2 with
+// exactly one stderr line naming the flag, what is wrong and what would work, before it
+// connects or creates anything.
+func TestExportUsageErrors(t *testing.T) {
+	bin := buildBinary(t)
+	// Were a case not refused, the export would fail fast on this closed port (exit 1).
+	base := []string{"export", "--dsn", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2"}
+	const hint = " (pgparquet export -h lists the flags)"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no --table", []string{"--output-dir", "out"},
+			"export: --table is required (e.g. --table public.orders)"},
+		{"blank --table", []string{"--table", " ", "--output-dir", "out"},
+			"export: --table is required (e.g. --table public.orders)"},
+		{"no --output-dir", []string{"--table", "t"},
+			"export: --output-dir is required (e.g. --output-dir ./out)"},
+		{"s3 output", []string{"--table", "t", "--output-dir", "s3://bucket/x"},
+			`export: --output-dir "s3://bucket/x": object storage output is not supported yet; give a local directory`},
+		{"gs output", []string{"--table", "t", "--output-dir", "gs://bucket"},
+			`export: --output-dir "gs://bucket": object storage output is not supported yet; give a local directory`},
+		{"--parallel 0", []string{"--table", "t", "--output-dir", "out", "--parallel", "0"},
+			"export: --parallel 0 is out of range: give 1 to 256 (default 16)"},
+		{"--parallel -1", []string{"--table", "t", "--output-dir", "out", "--parallel", "-1"},
+			"export: --parallel -1 is out of range: give 1 to 256 (default 16)"},
+		{"--parallel 257", []string{"--table", "t", "--output-dir", "out", "--parallel", "257"},
+			"export: --parallel 257 is out of range: give 1 to 256 (default 16)"},
+		{"--chunks 0", []string{"--table", "t", "--output-dir", "out", "--chunks", "0"},
+			"export: --chunks 0 is out of range: give 1 or more (default 4 per worker)"},
+		{"--chunks -3", []string{"--table", "t", "--output-dir", "out", "--chunks", "-3"},
+			"export: --chunks -3 is out of range: give 1 or more (default 4 per worker)"},
+		{"--row-group-size 0", []string{"--table", "t", "--output-dir", "out", "--row-group-size", "0"},
+			"export: --row-group-size 0 is out of range: give 1 or more rows (default 122880)"},
+		{"--row-group-size -5", []string{"--table", "t", "--output-dir", "out", "--row-group-size", "-5"},
+			"export: --row-group-size -5 is out of range: give 1 or more rows (default 122880)"},
+		{"--max-file-size 0", []string{"--table", "t", "--output-dir", "out", "--max-file-size", "0"},
+			`export: --max-file-size "0" is out of range: give 1MiB or more (default 1GiB)`},
+		{"--max-file-size 512KiB", []string{"--table", "t", "--output-dir", "out", "--max-file-size", "512KiB"},
+			`export: --max-file-size "512KiB" is out of range: give 1MiB or more (default 1GiB)`},
+		{"--max-file-size overflow", []string{"--table", "t", "--output-dir", "out", "--max-file-size", "16777217TiB"},
+			`export: --max-file-size "16777217TiB" is too large: sizes go up to 9223372036854775807 bytes (just under 8EiB)`},
+		{"--max-file-size negative", []string{"--table", "t", "--output-dir", "out", "--max-file-size", "-1GiB"},
+			`export: --max-file-size "-1GiB" is negative: give a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"--buffer-size 64GiB", []string{"--table", "t", "--output-dir", "out", "--buffer-size", "64GiB"},
+			`export: --buffer-size "64GiB" is out of range: give 64KiB to 256MiB (default 4MiB)`},
+		{"--buffer-size 257MiB", []string{"--table", "t", "--output-dir", "out", "--buffer-size", "257MiB"},
+			`export: --buffer-size "257MiB" is out of range: give 64KiB to 256MiB (default 4MiB)`},
+		{"--buffer-size 32KiB", []string{"--table", "t", "--output-dir", "out", "--buffer-size", "32KiB"},
+			`export: --buffer-size "32KiB" is out of range: give 64KiB to 256MiB (default 4MiB)`},
+		{"--buffer-size 0", []string{"--table", "t", "--output-dir", "out", "--buffer-size", "0"},
+			`export: --buffer-size "0" is out of range: give 64KiB to 256MiB (default 4MiB)`},
+		{"--buffer-size garbage", []string{"--table", "t", "--output-dir", "out", "--buffer-size", "lots"},
+			`export: --buffer-size "lots" is not a size in bytes (e.g. 536870912, 512MiB, 1GB)`},
+		{"--gpu maybe", []string{"--table", "t", "--output-dir", "out", "--gpu", "maybe"},
+			`export: --gpu "maybe" is not auto, on or off`},
+		{"--log-format xml", []string{"--table", "t", "--output-dir", "out", "--log-format", "xml"},
+			`export: --log-format "xml" is not text or json`},
+		{"unknown flag", []string{"--table", "t", "--output-dir", "out", "--nope"},
+			"export: flag provided but not defined: -nope" + hint},
+		{"--parallel not a number", []string{"--table", "t", "--output-dir", "out", "--parallel", "many"},
+			`export: invalid value "many" for flag -parallel: parse error` + hint},
+		{"argument after the flags", []string{"--table", "t", "--output-dir", "out", "orders"},
+			`export: unexpected argument "orders": export takes flags only (pgparquet export -h lists them)`},
+		{"bad --dsn", []string{"--table", "t", "--output-dir", "out", "--dsn", "postgres://u@h:port/db"},
+			"export: --dsn: cannot parse `postgres://u@h:port/db`: invalid port (e.g. --dsn postgres://user@host:5432/db; without --dsn the PG* variables apply)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cwd := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, append(append([]string{}, base...), tc.args...)...)
+			cmd.Dir, cmd.Stdout, cmd.Stderr = cwd, &stdout, &stderr
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+				t.Errorf("exit: %v, want exit status 2", err)
+			}
+			if got, want := stderr.String(), "pgparquet: "+tc.want+"\n"; got != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+			if entries, _ := os.ReadDir(cwd); len(entries) > 0 {
+				t.Errorf("a usage error created %v", entries)
+			}
+		})
+	}
+}
+
+// silentServer listens on 127.0.0.1 and accepts connections without ever answering, as a
+// stuck server or a firewall that accepts and drops does; it closes when the test ends.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestConnectTimeout runs the commands that connect against a server that never answers:
+// without connect_timeout they give up after the 10 s default, otherwise after the one set,
+// and the error says which timeout ran out and how to change it.
+func TestConnectTimeout(t *testing.T) {
+	bin := buildBinary(t)
+	addr := silentServer(t)
+	dsn := "postgres://nobody@" + addr + "/x"
+	const hint = "; set connect_timeout=SECONDS in --dsn or PGCONNECT_TIMEOUT to wait longer)"
+	tests := []struct {
+		name     string
+		args     []string
+		env      string // PGCONNECT_TIMEOUT
+		min, max time.Duration
+		prefix   string
+		suffix   string
+	}{
+		{"export, the default", []string{"export", "--dsn", dsn, "--table", "t"}, "",
+			9 * time.Second, 15 * time.Second, "pgparquet: coordinator: connect to ", "(no answer within connect_timeout 10s" + hint},
+		{"export, connect_timeout in the DSN", []string{"export", "--dsn", dsn + "?connect_timeout=1", "--table", "t"}, "",
+			0, 5 * time.Second, "pgparquet: coordinator: connect to ", "(no answer within connect_timeout 1s" + hint},
+		{"export, PGCONNECT_TIMEOUT", []string{"export", "--dsn", dsn, "--table", "t"}, "2",
+			time.Second, 6 * time.Second, "pgparquet: coordinator: connect to ", "(no answer within connect_timeout 2s" + hint},
+		{"export, sslmode disable", []string{"export", "--dsn", dsn + "?sslmode=disable", "--table", "t"}, "",
+			9 * time.Second, 15 * time.Second, "pgparquet: coordinator: connect to ", "(no answer within connect_timeout 10s" + hint},
+		{"status, the default", []string{"status", "--dsn", dsn}, "",
+			9 * time.Second, 15 * time.Second, "pgparquet: connect: failed to connect to ", "(no answer within connect_timeout 10s" + hint},
+		{"migrate, the default", []string{"migrate", "--dsn", dsn}, "",
+			9 * time.Second, 15 * time.Second, "pgparquet: connect: failed to connect to ", "(no answer within connect_timeout 10s" + hint},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := tc.args
+			if args[0] == "export" {
+				args = append(args, "--output-dir", t.TempDir())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT="+tc.env)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Errorf("exit: %v after %s, want exit status 1", err, took)
+			}
+			if took < tc.min || took > tc.max {
+				t.Errorf("gave up after %s, want %s to %s", took, tc.min, tc.max)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, tc.prefix) || !strings.HasSuffix(last, tc.suffix) {
+				t.Errorf("last stderr line %q, want %q...%q", last, tc.prefix, tc.suffix)
+			}
+		})
+	}
+}
+
+// TestApplyConnDefaults checks that connect_timeout from the DSN or PGCONNECT_TIMEOUT is kept
+// and that none (or 0, which pgx cannot tell from none) gets the 10 s default.
+func TestApplyConnDefaults(t *testing.T) {
+	tests := []struct {
+		dsn, env string
+		want     time.Duration
+	}{
+		{"postgres://u@h/db", "", 10 * time.Second},
+		{"postgres://u@h/db?connect_timeout=0", "", 10 * time.Second},
+		{"postgres://u@h/db?connect_timeout=3", "", 3 * time.Second},
+		{"host=h user=u connect_timeout=120", "", 120 * time.Second},
+		{"postgres://u@h/db", "7", 7 * time.Second},
+		{"postgres://u@h/db?connect_timeout=3", "7", 3 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Setenv("PGCONNECT_TIMEOUT", tc.env)
+		cfg, err := pgx.ParseConfig(tc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applyConnDefaults(cfg)
+		if cfg.ConnectTimeout != tc.want {
+			t.Errorf("%s with PGCONNECT_TIMEOUT=%q: ConnectTimeout %s, want %s", tc.dsn, tc.env, cfg.ConnectTimeout, tc.want)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", env.duration("PGPARQUET_HEARTBEAT", sidecar.DefaultHeartbeat), "lease renewal and progress interval [PGPARQUET_HEARTBEAT]")
 	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
-	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", ":9187"), "address of /healthz and /metrics; empty: none [PGPARQUET_LISTEN]")
+	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", "127.0.0.1:9187"), "address of /healthz and /metrics (loopback by default; :9187 for every interface); empty: none [PGPARQUET_LISTEN]")
 	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -60,6 +60,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--dsn: %w", err)
 	}
+	applyConnDefaults(conn)
 	cfg.ConnConfig = conn
 	s, err := sidecar.New(cfg)
 	if err != nil {

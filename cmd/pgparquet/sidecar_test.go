@@ -35,6 +35,8 @@ func sidecarDB(t *testing.T, slowRows int) (dsn, aliceDSN string, su *pgx.Conn) 
 	}
 	su = pgtest.Connect(t, dsn)
 	pgtest.Exec(t, su, `DO $$ BEGIN CREATE ROLE alice LOGIN PASSWORD 'pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	pgtest.InstallRoles(t, shared.Cluster(t), cfg.Database)
+	pgtest.ServeRole(t, su, "alice")
 	for _, sql := range []string{
 		`CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 1000) g`,
 		`CREATE TABLE knob (sleep float8 NOT NULL)`,
@@ -210,11 +212,11 @@ func queue(t *testing.T, aliceDSN, table, outputPath string) int64 {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// partialFiles lists the .inprogress files under dir.
+// partialFiles lists the files of attempts' staging directories under dir.
 func partialFiles(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error { //nolint:errcheck // a missing dir has none
-		if err == nil && strings.HasSuffix(path, ".inprogress") {
+		if err == nil && !d.IsDir() && strings.Contains(path, string(filepath.Separator)+export.StagingPrefix) {
 			out = append(out, path)
 		}
 		return nil
@@ -249,10 +251,11 @@ func checkOutput(t *testing.T, su *pgx.Conn, root string, id int64, st requestSt
 	if n == 0 {
 		t.Errorf("request %d: no files recorded", id)
 	}
-	if _, err := os.Stat(filepath.Join(st.OutputDir, export.ManifestName)); err != nil {
+	dir := filepath.Join(root, st.OutputDir)
+	if _, err := os.Stat(filepath.Join(dir, export.ManifestName)); err != nil {
 		t.Errorf("request %d: %v", id, err)
 	}
-	if p := partialFiles(st.OutputDir); len(p) > 0 {
+	if p := partialFiles(dir); len(p) > 0 {
 		t.Errorf("request %d: partial files left: %v", id, p)
 	}
 }
@@ -274,9 +277,9 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations [1 2]\n"},
+		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations [1 2 3]\n"},
 		{[]string{"migrate", "--dsn", dsn}, "schema public: up to date\n"},
-		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations [1 2]\n"},
+		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations [1 2 3]\n"},
 	}
 	for _, tc := range tests {
 		if got := run(tc.args...); got != tc.want {
@@ -313,7 +316,7 @@ func TestSidecarProcess(t *testing.T) {
 	id := queue(t, aliceDSN, "items", "items-out")
 	st := waitFor(t, su, id, "succeeded", 15*time.Second)
 	t.Logf("request %d succeeded %s after the INSERT", id, time.Since(start))
-	if st.Rows != 1000 || st.Sidecar != "p1" || st.OutputDir != filepath.Join(root, "items-out") {
+	if st.Rows != 1000 || st.Sidecar != "p1" || st.OutputDir != "alice/items-out" {
 		t.Errorf("status %+v", st)
 	}
 	checkOutput(t, su, root, id, st)
@@ -365,7 +368,7 @@ func TestSidecarProcess(t *testing.T) {
 	if st.State != "queued" || st.Attempt != 0 || !strings.Contains(st.Note, "released to the queue by p2 at shutdown") {
 		t.Errorf("export in flight at SIGTERM past the drain timeout: %+v", st)
 	}
-	if p := partialFiles(filepath.Join(root, "slow-released")); len(p) > 0 {
+	if p := partialFiles(filepath.Join(root, "alice", "slow-released")); len(p) > 0 {
 		t.Errorf("partial files left: %v", p)
 	}
 }
@@ -386,7 +389,7 @@ func TestSidecarKill9(t *testing.T) {
 		t.Errorf("p1, started first, does not lead scheduling:\n%s", m)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(partialFiles(filepath.Join(root, "killed"))) == 0 {
+	for len(partialFiles(filepath.Join(root, "alice", "killed"))) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no partial file appeared")
 		}
