@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,20 +45,22 @@ type chaosSize struct {
 	requests  int              // export requests, each by alice or bob at random
 	tableRows []int64          // rows of each table exported (ids 1..n, one table per entry)
 	pace      int64            // a requester's read pauses 20 ms every pace rows; 0: never
-	chaos     time.Duration    // how long faults are injected
+	chaos     time.Duration    // how long faults are injected, at least (see runChaos)
 	feed      time.Duration    // the requests are queued over this first part of the chaos
 	faultGap  [2]time.Duration // random pause between two faults
 	settle    time.Duration    // most time for every request to be final once the faults stop
 }
 
 // chaosSizes are the sizes $PGPARQUET_CHAOS selects; unset, "short" runs (the one `make test`
-// runs; `make chaos` runs "long").
+// runs: about a minute on 2 cores; `make chaos` runs "long": about 10 minutes on 2 cores).
+// Faults come rarely enough for an export to finish between two of them mostly, so that
+// requests seldom use up their attempts.
 var chaosSizes = map[string]chaosSize{
 	"short": {sidecars: 3, requests: 30, tableRows: []int64{150_000, 200_000, 250_000}, pace: 1000,
-		chaos: 40 * time.Second, feed: 25 * time.Second, faultGap: [2]time.Duration{2 * time.Second, 4 * time.Second},
+		chaos: 40 * time.Second, feed: 25 * time.Second, faultGap: [2]time.Duration{1500 * time.Millisecond, 3500 * time.Millisecond},
 		settle: 2 * time.Minute},
 	"long": {sidecars: 4, requests: 250, tableRows: []int64{1_000_000, 2_000_000, 3_000_000}, pace: 50_000,
-		chaos: 4 * time.Minute, feed: 3 * time.Minute, faultGap: [2]time.Duration{2 * time.Second, 5 * time.Second},
+		chaos: 5 * time.Minute, feed: 4 * time.Minute, faultGap: [2]time.Duration{5 * time.Second, 10 * time.Second},
 		settle: 10 * time.Minute},
 }
 
@@ -74,19 +77,23 @@ const (
 // final (succeeded, failed or cancelled), and every succeeded request's Parquet files are
 // exactly its manifest, exactly its rows of parquet_export_files (names, rows, bytes, sha256
 // recomputed from disk), the only Parquet files in its directory, and hold the table's rows:
-// the same count and sum(v), every id exactly once.
+// the same count and sum(v), every id exactly once. Since every fault here is transient, a
+// request may fail only once its attempts are used up.
 //
 // Setup: a PostgreSQL cluster of its own (it is restarted), the roles of deploy/roles.sql (the
 // sidecar logs in as pgparquet: no superuser, no BYPASSRLS), requester roles alice and bob
 // served by it, tables (id bigint, v bigint, pad text) of known count and sum, and several
 // `pgparquet sidecar` processes of one binary. A row-level security policy makes the
 // requesters' reads pause now and then (chaosSize.pace), so that exports of these small
-// tables are still in flight, as those of large ones are, when faults strike. Alice and bob queue requests (each with its own
-// output_path and max_attempts 10) while faults strike at random intervals: kill -9 of a
-// sidecar (restarted at once), SIGSTOP of a sidecar for longer than the lease (then SIGCONT),
-// and once a restart of PostgreSQL. Then the faults stop, every request must become final
-// within a bound, the sidecars are stopped with SIGTERM (so that nothing writes while the
-// files are checked) and every request is checked.
+// tables are still in flight, as those of large ones are, when faults strike.
+//
+// Alice and bob queue requests (each with its own output_path and max_attempts 10) while
+// faults strike at random intervals (runChaos): kill -9 of a sidecar (restarted at once),
+// SIGSTOP of a sidecar for longer than the lease (then SIGCONT), and once a restart of
+// PostgreSQL. Then the faults stop, every request must become final within a bound, the
+// sidecars are stopped with SIGTERM (so that nothing writes while the files are checked) and
+// every request is checked; each broken one fails the test with what is wrong (which file,
+// which ids lost or duplicated) and its history from the sidecars' logs.
 //
 // $PGPARQUET_CHAOS picks the size (chaosSizes); $PGPARQUET_CHAOS_SEED replays a run's choices
 // of requests and faults (their timing still varies).
@@ -112,7 +119,7 @@ func TestSidecarChaos(t *testing.T) {
 	bin := buildBinary(t)
 	env := newChaosEnv(t, size)
 	root := t.TempDir()
-	fleet := newChaosFleet(t, bin, "--dsn", env.sidecarDSN, "--output-root", root,
+	fleet := newChaosFleet(t, bin, env.sidecarDSN, "--output-root", root,
 		"--lease", chaosLease.String(), "--heartbeat", chaosHeartbeat.String(), "--poll-interval", chaosPoll.String(),
 		"--concurrency", "2", "--parallel", "2")
 	fleet.startAll(size.sidecars)
@@ -123,20 +130,25 @@ func TestSidecarChaos(t *testing.T) {
 	var gate sync.RWMutex // held for writing while PostgreSQL restarts
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	var feeding sync.WaitGroup
+	fed := make(chan struct{})
+	var queued int
 	var feedErr error
 	feeding.Go(func() {
-		feedErr = feedRequests(feedCtx, env, plan, size.feed, &gate, rand.New(rand.NewPCG(seed, 1)))
+		defer close(fed)
+		queued, feedErr = feedRequests(feedCtx, env, plan, size.feed, &gate, rand.New(rand.NewPCG(seed, 1)))
 	})
 	t.Cleanup(func() { stopFeed(); feeding.Wait() })
 
 	chaosStart := time.Now()
-	stats := runChaos(t, env, fleet, size, &gate, rng)
+	stats := runChaos(t, env, fleet, size, &gate, rng, fed)
+	stopFeed()
 	feeding.Wait()
 	if feedErr != nil {
 		t.Fatalf("queueing requests: %v", feedErr)
 	}
-	t.Logf("chaos done in %s: %d kills, %d freezes, %d PostgreSQL restarts, %d sidecar exits on their own",
-		time.Since(chaosStart).Round(time.Millisecond), stats.kills, stats.freezes, stats.restarts, stats.exits)
+	t.Logf("chaos done in %s: %d kills, %d freezes, %d PostgreSQL restarts, %d sidecar exits on their own; %d of %d requests queued",
+		time.Since(chaosStart).Round(time.Millisecond), stats.kills, stats.freezes, stats.restarts, stats.exits, queued, len(plan))
+	plan = plan[:queued]
 
 	settleStart := time.Now()
 	settle := size.settle
@@ -158,7 +170,8 @@ func TestSidecarChaos(t *testing.T) {
 		stats.kills, stats.freezes, stats.restarts, stats.exits, sum.rowsChecked, sum.lost, sum.duplicated,
 		sum.stray, len(sum.others), time.Since(began).Round(time.Millisecond))
 	if len(sum.others) > 0 {
-		t.Logf("entries beside succeeded exports, neither Parquet nor partial files (first of %d): %v", len(sum.others), sum.others[:min(5, len(sum.others))])
+		t.Logf("entries beside succeeded exports, neither Parquet nor partial files (first of %d): %v",
+			len(sum.others), sum.others[:min(5, len(sum.others))])
 	}
 	if sum.states["succeeded"] == 0 {
 		t.Errorf("no request succeeded: nothing was checked")
@@ -173,6 +186,7 @@ type chaosEnv struct {
 	sidecarDSN string            // role pgparquet's
 	roleDSN    map[string]string // requester role -> its DSN
 	tables     []chaosTable
+	checking   atomic.Bool // the files are being checked: a failure now is not the server's
 }
 
 // chaosTable is an exported table and what its export must hold.
@@ -185,9 +199,10 @@ type chaosTable struct {
 // chaosRequesters are the roles that queue requests; each logs in with password "pw".
 var chaosRequesters = []string{"alice", "bob"}
 
-// newChaosEnv starts a PostgreSQL cluster of the test's own (stopped when the test ends),
-// creates database chaos with the roles of deploy/roles.sql, the requester roles (served by
-// the sidecar's role) and size's tables, which they may read.
+// newChaosEnv starts a PostgreSQL cluster of the test's own (stopped when the test ends, its
+// log printed when the test failed before the checks), creates database chaos with the roles
+// of deploy/roles.sql, the requester roles (served by the sidecar) and size's tables, which
+// they may read.
 func newChaosEnv(t *testing.T, size chaosSize) *chaosEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -196,21 +211,21 @@ func newChaosEnv(t *testing.T, size chaosSize) *chaosEnv {
 	if err != nil {
 		t.Fatalf("start PostgreSQL: %v", err)
 	}
+	e := &chaosEnv{cluster: cluster, db: "chaos", roleDSN: map[string]string{}}
 	t.Cleanup(func() { // registered first: runs after the sidecars are gone
-		if t.Failed() {
+		if t.Failed() && !e.checking.Load() {
 			t.Logf("PostgreSQL log (tail):\n%s", lastLines(cluster.ServerLog(), 15))
 		}
 		if err := cluster.Stop(); err != nil {
 			t.Errorf("stop PostgreSQL: %v", err)
 		}
 	})
-	e := &chaosEnv{cluster: cluster, db: "chaos", roleDSN: map[string]string{}}
 	if e.suDSN, err = cluster.CreateDatabase(ctx, e.db); err != nil {
 		t.Fatal(err)
 	}
-	applyRolesSQL(t, e.suDSN)
+	pgtest.InstallRoles(t, cluster, e.db)
 	su := pgtest.Connect(t, e.suDSN)
-	e.sidecarDSN = cluster.DSNAs(e.db, "pgparquet", "pw")
+	e.sidecarDSN = cluster.DSNAs(e.db, "pgparquet", pgtest.RolesPassword)
 	var super, bypass bool
 	if err := su.QueryRow(ctx, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'pgparquet'`).Scan(&super, &bypass); err != nil {
 		t.Fatalf("role pgparquet after deploy/roles.sql: %v", err)
@@ -226,7 +241,7 @@ func newChaosEnv(t *testing.T, size chaosSize) *chaosEnv {
 		pgtest.Exec(t, su, fmt.Sprintf(`INSERT INTO %s SELECT g, (g * 2654435761) %% 1000000007, lpad((g %% 997)::text, 20, 'p')
 			FROM generate_series(1, %d) g`, tbl.name, rows))
 		pgtest.Exec(t, su, `ANALYZE `+tbl.name)
-		if size.pace > 0 {
+		if size.pace > 0 { // the requesters' reads only: the table's owner, who counts below, is exempt
 			pgtest.Exec(t, su, `ALTER TABLE `+tbl.name+` ENABLE ROW LEVEL SECURITY`)
 			pgtest.Exec(t, su, fmt.Sprintf(`CREATE POLICY pace ON %s FOR SELECT USING (id %% %d <> 0 OR chaos_pause())`, tbl.name, size.pace))
 		}
@@ -251,26 +266,6 @@ func newChaosEnv(t *testing.T, size chaosSize) *chaosEnv {
 	return e
 }
 
-// applyRolesSQL runs deploy/roles.sql with psql, as its header says, in the database of dsn
-// (a superuser's), with "pw" as the sidecar's password.
-func applyRolesSQL(t *testing.T, dsn string) {
-	t.Helper()
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
-		if len(found) == 0 {
-			t.Fatalf("psql, which applies deploy/roles.sql, is not installed: %v", err)
-		}
-		slices.Sort(found)
-		psql = found[len(found)-1]
-	}
-	out, err := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "sidecar_password='pw'",
-		"-d", dsn, "-f", filepath.Join("..", "..", "deploy", "roles.sql")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("psql -f deploy/roles.sql: %v\n%s", err, out)
-	}
-}
-
 // serveRole lets the sidecar's role pgparquet serve role's requests, as an administrator
 // does: with pgparquet_auth.serve_role(regrole) when deploy/roles.sql installed that function,
 // else with GRANT role TO pgparquet.
@@ -282,7 +277,7 @@ func serveRole(t *testing.T, su *pgx.Conn, role string) {
 		t.Fatalf("look for pgparquet_auth.serve_role: %v", err)
 	}
 	if viaFunction {
-		pgtest.Exec(t, su, `SELECT pgparquet_auth.serve_role($1::regrole)`, role)
+		pgtest.ServeRole(t, su, role)
 		return
 	}
 	pgtest.Exec(t, su, fmt.Sprintf(`GRANT %s TO pgparquet`, pgx.Identifier{role}.Sanitize()))
@@ -310,14 +305,15 @@ func planRequests(rng *rand.Rand, size chaosSize, tables []chaosTable) []*chaosR
 // queues more, so as to stay below any per-role limit of queued requests.
 const chaosMaxQueued = 40
 
-// feedRequests queues plan's requests, each in its requester's own session: a third at once
-// (so that every sidecar is busy when the faults begin), the rest at random times over span,
-// each role waiting (up to two minutes) while it has chaosMaxQueued requests queued. It holds
-// gate for reading around each INSERT, so that PostgreSQL never restarts in the middle of one
-// (an INSERT cut off after its commit would leave it unknown whether the request exists), and
-// checks each session with a ping first (a session from before a restart is replaced). It sets
-// each request's id and stops at the first error or when ctx ends.
-func feedRequests(ctx context.Context, env *chaosEnv, plan []*chaosRequest, span time.Duration, gate *sync.RWMutex, rng *rand.Rand) error {
+// feedRequests queues plan's requests in order, each in its requester's own session: a third
+// at once (so that every sidecar is busy when the faults begin), the rest at random times over
+// span, each role waiting (up to two minutes) while it has chaosMaxQueued requests queued. It
+// holds gate for reading around each INSERT, so that PostgreSQL never restarts in the middle
+// of one (an INSERT cut off after its commit would leave it unknown whether the request
+// exists), and checks each session with a ping first (a session from before a restart is
+// replaced). It sets each queued request's id and returns how many it queued (the first ones
+// of plan): all of them, or those queued before ctx ended (no error) or before an error.
+func feedRequests(ctx context.Context, env *chaosEnv, plan []*chaosRequest, span time.Duration, gate *sync.RWMutex, rng *rand.Rand) (int, error) {
 	conns := map[string]*pgx.Conn{}
 	defer func() {
 		for _, c := range conns {
@@ -369,12 +365,15 @@ func feedRequests(ctx context.Context, env *chaosEnv, plan []*chaosRequest, span
 		for {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("request %d of %d not queued: %w", i+1, len(plan), ctx.Err())
+				return i, nil
 			case <-time.After(wait):
 			}
 			ok, err := queue(req)
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return i, nil
+				}
+				return i, err
 			}
 			if ok {
 				break
@@ -382,12 +381,12 @@ func feedRequests(ctx context.Context, env *chaosEnv, plan []*chaosRequest, span
 			if waitedFrom.IsZero() {
 				waitedFrom = time.Now()
 			} else if time.Since(waitedFrom) > 2*time.Minute {
-				return fmt.Errorf("%s has had %d requests queued for 2 minutes: the sidecars do not keep up", req.requester, chaosMaxQueued)
+				return i, fmt.Errorf("%s has had %d requests queued for 2 minutes: the sidecars do not keep up", req.requester, chaosMaxQueued)
 			}
 			wait = 500 * time.Millisecond
 		}
 	}
-	return nil
+	return len(plan), nil
 }
 
 // chaosStats counts the faults of a run.
@@ -398,20 +397,31 @@ type chaosStats struct {
 	exits    int // sidecar processes that exited on their own (replaced at once)
 }
 
-// runChaos injects faults for size.chaos: every faultGap (drawn at random) it kills -9 a
-// sidecar and starts it again (2 times in 5), or freezes one (never the last one running) for
+// runChaos injects faults for size.chaos, and on while fed is open (the requests are still
+// being queued), up to twice size.chaos. Every faultGap (drawn at random) it kills -9 a
+// sidecar and starts it again (1 time in 3), or freezes one (never the last one running) for
 // 0.5-3.5 s longer than the lease, so that it is thawed while another sidecar re-runs its
 // exports or just after; once, at a random time in the middle, it restarts PostgreSQL
-// (holding gate). Faults strike sidecars that run exports, as the control table shows them
-// (3 times in 4, when it answers). A freeze is aimed at the end of an export's COPY, predicted
-// from its progress in the control table (the freeze waits up to 2 s for a prediction, then
-// strikes a random busy sidecar): then the attempt is about to publish its files, which a
-// stale attempt must never do. Sidecars that exit on their own are replaced. When it returns,
-// every sidecar runs unfrozen.
-func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, gate *sync.RWMutex, rng *rand.Rand) chaosStats {
+// (holding gate). Kills strike sidecars that run exports (3 times in 4, as the control table
+// shows them). A freeze is aimed at the end of an export's COPY, when the attempt is about to
+// publish its files, which a stale attempt must never do: it waits (up to 3 s, looking every
+// 5 ms) for the sessions of one export (same sidecar, same snapshot) to have no COPY running
+// any more, then strikes within 30 ms; with no such moment it strikes a sidecar chosen as for
+// a kill. Sidecars that exit on their own are replaced. When it returns, every sidecar runs
+// unfrozen.
+func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, gate *sync.RWMutex, rng *rand.Rand, fed <-chan struct{}) chaosStats {
 	var st chaosStats
 	start := time.Now()
-	end := start.Add(size.chaos)
+	end, limit := start.Add(size.chaos), start.Add(2*size.chaos)
+	// over reports whether the faults are over.
+	over := func(now time.Time) bool {
+		select {
+		case <-fed:
+			return !now.Before(end)
+		default:
+			return !now.Before(limit)
+		}
+	}
 	restartAt := start.Add(size.chaos/4 + time.Duration(rng.Int64N(int64(size.chaos/2))))
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
 	nextFault := start.Add(between(size.faultGap[0], size.faultGap[1]))
@@ -427,10 +437,10 @@ func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, ga
 		return 0, false
 	}
 	// pick returns the slot to strike: 3 times in 4 one whose sidecar runs exports, if any.
-	pick := func(exports []runningExport) (int, bool) {
+	pick := func() (int, bool) {
 		var candidates []int
-		for _, e := range exports {
-			if slot, ok := slotOf(e.sidecar); ok && !slices.Contains(candidates, slot) {
+		for _, id := range watch.busy() {
+			if slot, ok := slotOf(id); ok && !slices.Contains(candidates, slot) {
 				candidates = append(candidates, slot)
 			}
 		}
@@ -453,33 +463,15 @@ func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, ga
 		st.freezes++
 		t.Logf("%5.1fs SIGSTOP %s for %s%s", time.Since(start).Seconds(), fleet.slots[slot].id, d.Round(time.Millisecond), why)
 	}
-	type aim struct {
-		id string    // the sidecar
-		at time.Time // when to freeze it
-	}
-	// aimAt returns a freeze of the sidecar whose export's COPY is predicted to end soonest, in
-	// 50 ms to 2 s, at 200 ms before to 100 ms after that; nil when there is none.
-	aimAt := func(exports []runningExport) *aim {
-		var best *runningExport
-		for i, e := range exports {
-			left := time.Until(e.copyEnd)
-			if _, ok := slotOf(e.sidecar); !ok || e.copyEnd.IsZero() || left < 50*time.Millisecond || left > 2*time.Second {
-				continue
-			}
-			if best == nil || e.copyEnd.Before(best.copyEnd) {
-				best = &exports[i]
-			}
-		}
-		if best == nil {
-			return nil
-		}
-		return &aim{id: best.sidecar, at: best.copyEnd.Add(between(0, 300*time.Millisecond) - 200*time.Millisecond)}
-	}
-	var armed *aim
-	var freezeDue time.Time // a freeze is due and waits for an export whose end can be predicted
-	for now := time.Now(); now.Before(end); now = time.Now() {
-		if armed != nil {
-			time.Sleep(10 * time.Millisecond)
+	var (
+		freezeDue time.Time         // a freeze waits for an export's COPY to end
+		copying   map[copyGroup]int // at the last look: active COPY sessions per export
+		aimID     string            // the sidecar to freeze at aimAt
+		aimAt     time.Time
+	)
+	for now := time.Now(); !over(now); now = time.Now() {
+		if aimID != "" || !freezeDue.IsZero() {
+			time.Sleep(5 * time.Millisecond)
 		} else {
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -498,31 +490,41 @@ func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, ga
 			}
 			st.restarts++
 			t.Logf("%5.1fs PostgreSQL restarted (took %s)", time.Since(start).Seconds(), time.Since(restart).Round(time.Millisecond))
-		case armed != nil:
-			if now.Before(armed.at) {
+		case aimID != "":
+			if now.Before(aimAt) {
 				continue
 			}
-			if slot, ok := slotOf(armed.id); ok {
-				freeze(slot, ", aimed at the end of an export's COPY")
+			if slot, ok := slotOf(aimID); ok {
+				freeze(slot, " at the end of an export's COPY")
 			}
-			armed = nil
+			aimID = ""
 		case !freezeDue.IsZero():
-			exports := watch.running()
-			if armed = aimAt(exports); armed != nil {
-				freezeDue = time.Time{}
-			} else if now.Sub(freezeDue) > 2*time.Second {
-				freezeDue = time.Time{}
-				if slot, ok := pick(exports); ok {
+			if cur := watch.copying(); cur != nil {
+				for g, n := range copying {
+					_, ok := slotOf(g.sidecar)
+					if m, still := cur[g]; ok && still && n > 0 && m == 0 {
+						aimID, aimAt = g.sidecar, now.Add(between(0, 30*time.Millisecond))
+						break
+					}
+				}
+				copying = cur
+			}
+			switch {
+			case aimID != "":
+				freezeDue, copying = time.Time{}, nil
+			case now.Sub(freezeDue) > 3*time.Second:
+				freezeDue, copying = time.Time{}, nil
+				if slot, ok := pick(); ok {
 					freeze(slot, "")
 				}
 			}
 		case now.After(nextFault):
 			nextFault = now.Add(between(size.faultGap[0], size.faultGap[1]))
-			if rng.IntN(5) >= 2 && len(fleet.runningSlots()) >= 2 {
+			if rng.IntN(3) > 0 && len(fleet.runningSlots()) >= 2 {
 				freezeDue = now
 				continue
 			}
-			if slot, ok := pick(watch.running()); ok {
+			if slot, ok := pick(); ok {
 				old := fleet.slots[slot].id
 				fleet.killAndRestart(slot)
 				st.kills++
@@ -535,51 +537,63 @@ func runChaos(t *testing.T, env *chaosEnv, fleet *chaosFleet, size chaosSize, ga
 	return st
 }
 
-// exportWatch reads the exports in flight from the control table over a connection of its own,
-// reopened after it breaks (PostgreSQL restarts).
+// exportWatch looks at the exports in flight, as the superuser, over a connection of its own
+// reopened after it breaks (PostgreSQL restarts). Its methods answer nil when the server does
+// not answer.
 type exportWatch struct {
 	dsn  string
 	conn *pgx.Conn
 }
 
-// runningExport is an export in flight.
-type runningExport struct {
-	sidecar string
-	// copyEnd is when its COPY should end, extrapolated from its progress; zero when unknown.
-	copyEnd time.Time
+// copyGroup is the sessions of one export: its sidecar (their application_name) and the xmin of
+// the snapshot they share.
+type copyGroup struct{ sidecar, xmin string }
+
+// busy returns the sidecars that run exports, as the control table says.
+func (w *exportWatch) busy() []string {
+	var out []string
+	w.query(`SELECT DISTINCT claimed_by FROM parquet_export_requests WHERE state = 'running' AND claimed_by IS NOT NULL`,
+		func(rows pgx.Rows) error {
+			var id string
+			_, err := pgx.ForEachRow(rows, []any{&id}, func() error { out = append(out, id); return nil })
+			return err
+		})
+	return out
 }
 
-// running returns the exports in flight; nil when the control table does not answer.
-func (w *exportWatch) running() []runningExport {
+// copying returns, for every export whose sessions hold a snapshot, how many of them run a COPY.
+func (w *exportWatch) copying() map[copyGroup]int {
+	out := map[copyGroup]int{}
+	ok := w.query(`SELECT application_name, backend_xmin::text, count(*) FILTER (WHERE state = 'active' AND query ILIKE 'copy%')
+		FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND application_name <> '' GROUP BY 1, 2`,
+		func(rows pgx.Rows) error {
+			var g copyGroup
+			var n int
+			_, err := pgx.ForEachRow(rows, []any{&g.sidecar, &g.xmin, &n}, func() error { out[g] = n; return nil })
+			return err
+		})
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// query runs sql and hands its rows to read; it reports whether both succeeded.
+func (w *exportWatch) query(sql string, read func(pgx.Rows) error) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if w.conn == nil || w.conn.IsClosed() {
 		var err error
 		if w.conn, err = pgx.Connect(ctx, w.dsn); err != nil {
 			w.conn = nil
-			return nil
+			return false
 		}
 	}
-	rows, err := w.conn.Query(ctx, `SELECT claimed_by, CASE WHEN progress_rows > 0 AND estimated_rows > progress_rows AND progress_at > started_at
-			THEN extract(epoch FROM started_at + (progress_at - started_at) * (estimated_rows::float8 / progress_rows) - now())::float8 END
-		FROM parquet_export_requests WHERE state = 'running' AND claimed_by IS NOT NULL`)
+	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
-		return nil
+		return false
 	}
-	var out []runningExport
-	var e runningExport
-	var left *float64
-	if _, err := pgx.ForEachRow(rows, []any{&e.sidecar, &left}, func() error {
-		e.copyEnd = time.Time{}
-		if left != nil {
-			e.copyEnd = time.Now().Add(time.Duration(*left * float64(time.Second)))
-		}
-		out = append(out, e)
-		return nil
-	}); err != nil {
-		return nil
-	}
-	return out
+	return read(rows) == nil
 }
 
 func (w *exportWatch) close() {
@@ -596,7 +610,8 @@ func (w *exportWatch) close() {
 type chaosFleet struct {
 	t     *testing.T
 	bin   string
-	args  []string // flags of every process
+	dsn   string   // the sidecars' connection string, without application_name
+	args  []string // flags of every process but --dsn, --id and --listen
 	slots []*chaosProc
 	gens  []int
 	all   []*chaosProc // every process started, oldest first
@@ -622,8 +637,10 @@ func (p *chaosProc) exited() bool {
 	}
 }
 
-func newChaosFleet(t *testing.T, bin string, args ...string) *chaosFleet {
-	f := &chaosFleet{t: t, bin: bin, args: args}
+// newChaosFleet returns a fleet of sidecars of binary bin that connect with dsn (a URL), each
+// tagging its sessions with its id as application_name, and take args.
+func newChaosFleet(t *testing.T, bin, dsn string, args ...string) *chaosFleet {
+	f := &chaosFleet{t: t, bin: bin, dsn: dsn, args: args}
 	t.Cleanup(func() {
 		for _, p := range f.all {
 			if !p.exited() {
@@ -644,11 +661,12 @@ func newChaosFleet(t *testing.T, bin string, args ...string) *chaosFleet {
 func (f *chaosFleet) startAll(n int) {
 	f.t.Helper()
 	f.slots, f.gens = make([]*chaosProc, n), make([]int, n)
+	client := &http.Client{Timeout: 2 * time.Second}
 	for slot := range n {
 		p := f.start(slot)
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			if resp, err := http.Get("http://" + p.addr + "/healthz"); err == nil {
+			if resp, err := client.Get("http://" + p.addr + "/healthz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					break
@@ -676,7 +694,11 @@ func (f *chaosFleet) start(slot int) *chaosProc {
 	addr := l.Addr().String()
 	l.Close()
 	p := &chaosProc{id: fmt.Sprintf("s%d-%d", slot+1, f.gens[slot]), addr: addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(f.bin, append([]string{"sidecar", "--id", p.id, "--listen", addr}, f.args...)...)
+	dsn := f.dsn + "&application_name=" + p.id
+	if !strings.Contains(f.dsn, "?") {
+		dsn = f.dsn + "?application_name=" + p.id
+	}
+	p.cmd = exec.Command(f.bin, append([]string{"sidecar", "--id", p.id, "--listen", addr, "--dsn", dsn}, f.args...)...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -931,6 +953,7 @@ type fileRow struct {
 // from the sidecars' logs.
 func checkRequests(t *testing.T, env *chaosEnv, fleet *chaosFleet, root string, plan []*chaosRequest) chaosSummary {
 	t.Helper()
+	env.checking.Store(true)
 	ctx := context.Background()
 	su := pgtest.Connect(t, env.suDSN)
 	rows, err := su.Query(ctx, `SELECT id, requester, state, attempt, max_attempts, rows, coalesce(error, ''), coalesce(note, '')
