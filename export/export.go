@@ -120,7 +120,11 @@ func Stage(ctx context.Context, opts Options) (*Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := run(ctx, opts, dir)
+	var res *Result
+	err = dir.checkFree(opts.MinFreeBytes)
+	if err == nil {
+		res, err = run(ctx, opts, dir)
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			err = &stoppedError{cause: cause, detail: err}
@@ -151,6 +155,9 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	rel, err := snapshot.Resolve(ctx, snap.Conn(), snap.Relation, opts.Columns, opts.Role)
 	if err != nil {
 		return nil, err
+	}
+	if rel.ColumnPrivilegesOnly {
+		log.Warn("the role may SELECT the exported columns but not the table: reading each source with one COPY (no parallel ctid ranges)", "table", rel.Name)
 	}
 	planOpts, err := opts.planOptions()
 	if err != nil {
@@ -211,6 +218,11 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 		alloc = starting.PinnedBuffer
 	}
 	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc)
+	huge := opts.HugeRows
+	if huge == nil {
+		huge = snapshot.NewHugeRows(DefaultHugeRowBytes)
+	}
+	pool.SetHugeRows(huge)
 	if starting != nil {
 		pool.SetRecycle(starting.Recycle)
 	}
@@ -322,6 +334,7 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 		decoder:     decoder,
 		maxFileSize: opts.MaxFileSize,
 		seq:         new(atomic.Int64),
+		limits:      &outputLimits{maxBytes: opts.MaxOutputBytes, minFree: opts.MinFreeBytes},
 	}, nil
 }
 

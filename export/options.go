@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/snapshot"
 )
 
 // GPUMode says whether an export may, must or must not use the CUDA decoder.
@@ -36,6 +37,9 @@ const (
 	DefaultBufferSize      = 4 << 20
 	DefaultNumeric         = "string"
 	DefaultTimestamp       = "micros"
+	// DefaultHugeRowBytes is the memory rows larger than a receive buffer may take at once
+	// when Options.HugeRows is not set.
+	DefaultHugeRowBytes = 512 << 20
 	// rowGroupMaxBytes closes a row group early once its compressed pages reach this size, so a
 	// wide table's row group (held in memory until closed) stays bounded.
 	rowGroupMaxBytes = 64 << 20
@@ -62,6 +66,17 @@ type Options struct {
 	// Root, when set, confines every file the export writes beneath it (the sidecar's output
 	// root): OutputDir is then relative to Root, and no path follows a link out of it.
 	Root *os.Root
+	// HugeRows bounds the memory of rows larger than BufferSize (each such row is received
+	// into a buffer of its own); share one between concurrent exports to bound them together.
+	// Nil: a budget of DefaultHugeRowBytes for this export.
+	HugeRows *snapshot.HugeRows
+	// MaxOutputBytes, when positive, fails the export (ErrOutputLimit) once its Parquet
+	// output (written and buffered) passes this many bytes.
+	MaxOutputBytes int64
+	// MinFreeBytes, when positive, fails the export (ErrFreeSpace) when the file system of the
+	// output directory has less free space than this, checked before it starts and every
+	// freeSpaceEvery bytes written: one export cannot fill a disk others write to.
+	MinFreeBytes int64
 	// Tag names this attempt's staging directory (StagingPrefix+Tag inside OutputDir), where
 	// its files are written until they are published; empty: a random tag.
 	Tag string
@@ -183,6 +198,9 @@ func (o Options) validate() error {
 	}
 	if o.BufferSize < 64<<10 || o.BufferSize > 256<<20 {
 		errs = append(errs, fmt.Errorf("buffer size: %d is not between 64 KiB and 256 MiB", o.BufferSize))
+	}
+	if o.MaxOutputBytes < 0 || o.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("max output bytes %d, min free bytes %d: must not be negative", o.MaxOutputBytes, o.MinFreeBytes))
 	}
 	switch o.GPU {
 	case GPUAuto, GPUOn, GPUOff:

@@ -167,6 +167,20 @@ func (d *outputDir) discard() error {
 	return err
 }
 
+// checkFree fails when the staging directory's file system has less than reserve bytes free
+// (no check when reserve is not positive).
+func (d *outputDir) checkFree(reserve int64) error {
+	if reserve <= 0 {
+		return nil
+	}
+	f, err := d.root.Open(d.staging)
+	if err != nil {
+		return fmt.Errorf("check free space: %w", cleanPathError(err))
+	}
+	defer f.Close()
+	return checkFree(f, reserve)
+}
+
 func (d *outputDir) close() {
 	if d.ownRoot {
 		d.root.Close()

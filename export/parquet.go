@@ -40,6 +40,7 @@ type fileFormat struct {
 	decoder     func() string // the decoder's Path when a file is finished (pgparquet.decoder)
 	maxFileSize int64
 	seq         *atomic.Int64 // numbers files across all series
+	limits      *outputLimits
 }
 
 // fileSeries writes the record batches of one lane into a sequence of Parquet files, starting
@@ -110,6 +111,9 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
 			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
+	}
+	if err := s.format.limits.check(p.f, p.fw.RowGroupTotalCompressedBytes()); err != nil {
+		return err
 	}
 	if p.sink.n+p.fw.RowGroupTotalCompressedBytes() >= s.format.maxFileSize {
 		return s.closeFile()
@@ -229,7 +233,7 @@ func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 		// The writer would hash these columns' values until its dictionary page overflows.
 		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), plain...)...)
 	}
-	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
+	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), total: s.format.limits.written()}
 	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	if err != nil {
 		return errors.Join(fmt.Errorf("start Parquet file %s: %w", p.Name, err), f.Close())
@@ -277,14 +281,18 @@ func (s *fileSeries) abort() {
 // hashingWriter counts and hashes everything written to the file, so the manifest's sha256
 // costs no second read.
 type hashingWriter struct {
-	w *bufio.Writer
-	h hash.Hash
-	n int64
+	w     *bufio.Writer
+	h     hash.Hash
+	n     int64
+	total *atomic.Int64 // bytes written by the whole export, nil: not counted
 }
 
 func (h *hashingWriter) Write(p []byte) (int, error) {
 	n, err := h.w.Write(p)
 	h.h.Write(p[:n])
 	h.n += int64(n)
+	if h.total != nil {
+		h.total.Add(int64(n))
+	}
 	return n, err
 }

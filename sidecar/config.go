@@ -22,6 +22,9 @@ const (
 	DefaultHeartbeat    = time.Second
 	DefaultLease        = 30 * time.Second
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultOutputReserve is the free space an export leaves on the output root's file
+	// system: an export that would go below it stops.
+	DefaultOutputReserve = 1 << 30
 )
 
 // Config configures one sidecar. Zero values take the defaults above.
@@ -64,6 +67,14 @@ type Config struct {
 	// DrainTimeout is how long a stopping sidecar lets running exports finish before it stops
 	// them and puts their requests back in the queue (default 10 s; negative: release at once).
 	DrainTimeout time.Duration
+	// OutputReserve is the free space (bytes) exports leave on the output root's file system:
+	// an export is not started, or is stopped, below it, so that one role's export cannot
+	// fill the disk the others write to (default 1 GiB; negative: no reserve).
+	OutputReserve int64
+	// HugeRowMemory bounds, across all of this sidecar's exports, the memory of rows larger
+	// than a receive buffer (default export.DefaultHugeRowBytes): such rows wait for each other
+	// rather than all being held at once.
+	HugeRowMemory int64
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -102,6 +113,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.HugeRowMemory <= 0 {
+		c.HugeRowMemory = export.DefaultHugeRowBytes
+	}
+	if c.OutputReserve == 0 {
+		c.OutputReserve = DefaultOutputReserve
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -166,17 +166,20 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 	cfg := s.cfg.ConnConfig.Copy()
 	cfg.User, cfg.Password = login.User, login.Password
 	opts := export.Options{
-		ConnConfig:  cfg,
-		Table:       req.Relation,
-		Columns:     req.Columns,
-		Parallel:    parallel,
-		Root:        s.root,
-		OutputDir:   req.OutputDir,
-		Tag:         req.Lease.StagingTag(),
-		Compression: compression,
-		Role:        req.Requester,
-		Progress:    func(p export.Progress) { progress.Store(&p) },
-		Logger:      s.log.With("request", req.ID),
+		ConnConfig:     cfg,
+		Table:          req.Relation,
+		Columns:        req.Columns,
+		Parallel:       parallel,
+		Root:           s.root,
+		OutputDir:      req.OutputDir,
+		Tag:            req.Lease.StagingTag(),
+		Compression:    compression,
+		Role:           req.Requester,
+		MaxOutputBytes: req.MaxOutputBytes,
+		HugeRows:       s.huge,
+		MinFreeBytes:   max(s.cfg.OutputReserve, 0),
+		Progress:       func(p export.Progress) { progress.Store(&p) },
+		Logger:         s.log.With("request", req.ID),
 	}
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }

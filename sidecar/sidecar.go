@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgparquet/pgparquet/snapshot"
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
@@ -33,6 +34,7 @@ type Sidecar struct {
 	q       *pqsql.Queries
 	ctl     *control
 	root    *os.Root // the output root: every file is opened beneath it
+	huge    *snapshot.HugeRows
 	metrics *metrics
 
 	wake         chan struct{} // a request may be waiting: claim now
@@ -94,6 +96,7 @@ func New(cfg Config) (*Sidecar, error) {
 		q:            pqsql.New(cfg.Schema),
 		ctl:          ctl,
 		root:         root,
+		huge:         snapshot.NewHugeRows(cfg.HugeRowMemory),
 		metrics:      newMetrics(),
 		wake:         make(chan struct{}, 1),
 		scheduleWake: make(chan struct{}, 1),

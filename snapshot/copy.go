@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/pgparquet/pgparquet/gpuparse"
 )
 
@@ -20,7 +22,26 @@ type Pool struct {
 	size    int
 	alloc   func(size int) []byte
 	recycle func([]byte) bool
+	huge    *HugeRows
 }
+
+// HugeRows bounds the memory of rows larger than a pool's buffers, across every pool that
+// shares it (a sidecar's concurrent exports): a one-off buffer for such a row is allocated
+// only once its size (at most the whole budget: a row larger than the budget waits until it
+// has the budget alone) is reserved, and the reservation lasts until the buffer is released.
+// Rows that do not fit wait, and their COPY streams with them. It is safe for concurrent use.
+type HugeRows struct {
+	sem   *semaphore.Weighted
+	bytes int64
+}
+
+// NewHugeRows returns a budget of bytes for oversized rows.
+func NewHugeRows(bytes int64) *HugeRows {
+	return &HugeRows{sem: semaphore.NewWeighted(bytes), bytes: bytes}
+}
+
+// SetHugeRows makes the pool's oversized rows share budget h. Call it before the pool is used.
+func (p *Pool) SetHugeRows(h *HugeRows) { p.huge = h }
 
 // SetRecycle makes the pool ask keep, as each buffer comes back, whether to use it again; a
 // buffer it refuses is dropped and the next get allocates a new one (a GPU decoder that became
@@ -84,6 +105,8 @@ type Buffer struct {
 	buf    []byte
 	pool   *Pool // nil for a one-off buffer holding one oversized row
 	starts []uint32
+	huge   *HugeRows // the budget a one-off buffer reserved hugeN bytes of
+	hugeN  int64
 }
 
 // Rows is the number of tuples in the buffer, as delimited by the server's messages.
@@ -94,6 +117,10 @@ func (b *Buffer) Release() {
 	if b.pool != nil {
 		b.pool.put(pooled{b.buf, b.starts})
 		b.pool = nil
+	}
+	if b.huge != nil {
+		b.huge.sem.Release(b.hugeN)
+		b.huge = nil
 	}
 	b.buf, b.starts, b.Data, b.RowStarts = nil, nil, nil, nil
 }
@@ -241,6 +268,13 @@ func (r *receiver) next(need int) error {
 	b.FirstRow = r.stats.Rows
 	b.Source = r.task.String()
 	if need > r.pool.Size() {
+		if h := r.pool.huge; h != nil {
+			n := min(int64(need), h.bytes)
+			if err := h.sem.Acquire(r.ctx, n); err != nil {
+				return context.Cause(r.ctx)
+			}
+			b.huge, b.hugeN = h, n
+		}
 		b.buf = make([]byte, 0, need)
 	} else {
 		pb, err := r.pool.get(r.ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 )
 
 // copyHeader is the 19-byte COPY BINARY header without extension.
@@ -119,5 +120,52 @@ func TestPoolRecycle(t *testing.T) {
 		if want := map[int]int{0: 1, 1: 1, 2: 1, 3: 2}[i]; allocs != want {
 			t.Errorf("get %d: %d allocations, want %d", i, allocs, want)
 		}
+	}
+}
+
+// TestHugeRowsWait: rows larger than a pooled buffer take their size from a shared budget
+// until released, so a second such row waits for the first (and a row larger than the whole
+// budget waits until it has the budget alone) instead of both being held in memory.
+func TestHugeRowsWait(t *testing.T) {
+	pool := NewPool(2, 64, nil)
+	pool.SetHugeRows(NewHugeRows(150))
+	emitted := make(chan *Buffer, 4)
+	r := &receiver{ctx: context.Background(), pool: pool, progress: &Progress{},
+		emit: func(b *Buffer) error { emitted <- b; return nil }}
+	write := func(m []byte) {
+		t.Helper()
+		if _, err := r.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(append(append([]byte(nil), copyHeader...), row(100)...)) // 106 bytes of the budget's 150
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		write(row(200)) // flushes the first, then needs the whole budget: waits
+	}()
+	first := <-emitted
+	select {
+	case <-done:
+		t.Fatal("a second huge row was received while the first held the budget")
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Release()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second huge row still waits after the first was released")
+	}
+	write([]byte{0xff, 0xff})
+	if err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	second := <-emitted
+	if len(second.Data) != 206 {
+		t.Errorf("second buffer holds %d bytes, want 206", len(second.Data))
+	}
+	second.Release()
+	if !pool.huge.sem.TryAcquire(150) {
+		t.Error("the budget was not given back")
 	}
 }

@@ -69,6 +69,9 @@ type Relation struct {
 	Columns []Column
 	// EstimatedRows sums pg_class.reltuples over the sources; -1 when never analyzed.
 	EstimatedRows int64
+	// ColumnPrivilegesOnly reports a role that may SELECT the exported columns but not the
+	// table: each source is then read with one plain COPY, since ctid ranges need the table.
+	ColumnPrivilegesOnly bool
 	Sources       []Source
 }
 
@@ -109,7 +112,8 @@ func Resolve(ctx context.Context, q Querier, table string, columns []string, rol
 	if rel.Columns, err = readColumns(ctx, q, rel.OID, columns); err != nil {
 		return nil, fmt.Errorf("table %s: %w", rel.Name, err)
 	}
-	if err := checkPrivileges(ctx, q, rel, role); err != nil {
+	tableSelect, err := checkPrivileges(ctx, q, rel, role)
+	if err != nil {
 		return nil, err
 	}
 	if rel.Kind == "v" || rel.Kind == "f" {
@@ -122,6 +126,14 @@ func Resolve(ctx context.Context, q Querier, table string, columns []string, rol
 	}
 	if err := planSources(ctx, q, rel); err != nil {
 		return nil, fmt.Errorf("table %s: %w", rel.Name, err)
+	}
+	if !tableSelect {
+		// ctid ranges need SELECT on the table, not only on the columns: a role granted
+		// columns gets one plain COPY of each source instead.
+		for i := range rel.Sources {
+			rel.Sources[i].Pages = -1
+		}
+		rel.ColumnPrivilegesOnly = true
 	}
 	return rel, nil
 }
@@ -189,7 +201,9 @@ func pickColumns(all []Column, want []string) ([]Column, error) {
 	return picked, nil
 }
 
-func checkPrivileges(ctx context.Context, q Querier, rel *Relation, role string) error {
+// checkPrivileges fails unless role may SELECT every exported column; it reports whether role
+// may SELECT the whole table.
+func checkPrivileges(ctx context.Context, q Querier, rel *Relation, role string) (bool, error) {
 	who := "current_user"
 	args := []any{rel.OID}
 	if role != "" {
@@ -199,28 +213,28 @@ func checkPrivileges(ctx context.Context, q Querier, rel *Relation, role string)
 	var tableOK bool
 	var roleName string
 	if err := q.QueryRow(ctx, "SELECT has_table_privilege("+who+", $1::oid, 'SELECT'), "+who+"::text", args...).Scan(&tableOK, &roleName); err != nil {
-		return fmt.Errorf("check privileges on %s: %w", rel.Name, err)
+		return false, fmt.Errorf("check privileges on %s: %w", rel.Name, err)
 	}
 	if tableOK {
-		return nil
+		return true, nil
 	}
 	var denied []string
 	for _, c := range rel.Columns {
 		var ok bool
 		if err := q.QueryRow(ctx, "SELECT has_column_privilege("+who+", $1::oid, "+fmt.Sprint(c.Attnum)+"::int2, 'SELECT')", args...).Scan(&ok); err != nil {
-			return fmt.Errorf("check privileges on %s.%s: %w", rel.Name, c.Ident(), err)
+			return false, fmt.Errorf("check privileges on %s.%s: %w", rel.Name, c.Ident(), err)
 		}
 		if !ok {
 			denied = append(denied, c.Ident())
 		}
 	}
 	if len(denied) == 0 {
-		return nil
+		return false, nil
 	}
 	if len(denied) == len(rel.Columns) {
-		return fmt.Errorf("%w: role %s may not SELECT from %s", ErrPermission, roleName, rel.Name)
+		return false, fmt.Errorf("%w: role %s may not SELECT from %s", ErrPermission, roleName, rel.Name)
 	}
-	return fmt.Errorf("%w: role %s may not SELECT column(s) %s of %s", ErrPermission, roleName, strings.Join(denied, ", "), rel.Name)
+	return false, fmt.Errorf("%w: role %s may not SELECT column(s) %s of %s", ErrPermission, roleName, strings.Join(denied, ", "), rel.Name)
 }
 
 func planSources(ctx context.Context, q Querier, rel *Relation) error {

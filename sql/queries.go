@@ -59,7 +59,9 @@ type Request struct {
 	// request of the requester owns it, one inside it or one above it.
 	OutputDir   string
 	Priority    int
-	Requester   string
+	// MaxOutputBytes is the requester's max_output_bytes limit (0: none).
+	MaxOutputBytes int64
+	Requester      string
 	Attempt     int
 	MaxAttempts int
 	Lease       Lease
@@ -131,9 +133,10 @@ func (q *Queries) claimOne(ctx context.Context, db DB, sidecar string) (*Request
 			(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
 				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.relid),
 			r.columns, r.compression, r.parallel, r.output_path, r.output_dir, r.priority, r.requester,
-			r.attempt, r.max_attempts, r.fence`), sidecar).
+			r.attempt, r.max_attempts, r.fence,
+			coalesce((SELECT max_output_bytes FROM {s}.parquet_export_limit(r.requester)), 0)`), sidecar).
 		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath, &outputDir,
-			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence)
+			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &r.MaxOutputBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}

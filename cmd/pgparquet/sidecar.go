@@ -40,6 +40,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", env.duration("PGPARQUET_HEARTBEAT", sidecar.DefaultHeartbeat), "lease renewal and progress interval [PGPARQUET_HEARTBEAT]")
 	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
+	reserve := fs.String("output-reserve", env.str("PGPARQUET_OUTPUT_RESERVE", "1GiB"), "free space exports leave on the output root's file system; 0: none [PGPARQUET_OUTPUT_RESERVE]")
 	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", "127.0.0.1:9187"), "address of /healthz and /metrics (loopback by default; :9187 for every interface); empty: none [PGPARQUET_LISTEN]")
 	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +51,13 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := env.err(); err != nil {
 		return err
+	}
+	if n, err := parseSize(*reserve); err != nil {
+		return fmt.Errorf("--output-reserve: %w", err)
+	} else if n == 0 {
+		cfg.OutputReserve = -1
+	} else {
+		cfg.OutputReserve = n
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
