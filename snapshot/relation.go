@@ -72,7 +72,7 @@ type Relation struct {
 	// ColumnPrivilegesOnly reports a role that may SELECT the exported columns but not the
 	// table: each source is then read with one plain COPY, since ctid ranges need the table.
 	ColumnPrivilegesOnly bool
-	Sources       []Source
+	Sources              []Source
 }
 
 // ErrNoSuchRelation is returned (wrapped) when the table name does not resolve.

@@ -57,14 +57,14 @@ type Request struct {
 	// OutputDir is the request's directory relative to the output root: its requester's
 	// directory, then the output path (or <schema.table>/<id>). No other live or retained
 	// request of the requester owns it, one inside it or one above it.
-	OutputDir   string
-	Priority    int
+	OutputDir string
+	Priority  int
 	// MaxOutputBytes is the requester's max_output_bytes limit (0: none).
 	MaxOutputBytes int64
 	Requester      string
-	Attempt     int
-	MaxAttempts int
-	Lease       Lease
+	Attempt        int
+	MaxAttempts    int
+	Lease          Lease
 }
 
 // Lease identifies one attempt at a request by one sidecar; every write of a running request
