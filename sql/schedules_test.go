@@ -2,11 +2,13 @@ package sql_test
 
 import (
 	"context"
-	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
@@ -71,17 +73,20 @@ func TestScheduleChecks(t *testing.T) {
 	if err != nil || tag.RowsAffected() != 0 {
 		t.Errorf("bob disabling alice's schedules: %v rows, %v", tag.RowsAffected(), err)
 	}
-	if _, err := bob.Exec(ctx, `SELECT parquet_export_schedule('a1', '@daily', 't')`); err == nil || !strings.Contains(err.Error(), "row-level security") {
-		t.Errorf("bob replacing alice's schedule a1: %v", err)
+	// Bob's schedule of the same name is his own; alice's a1 is left as it is.
+	pgtest.Exec(t, bob, `SELECT parquet_export_schedule('a1', '@daily', 't')`)
+	var aliceCron string
+	if err := su.QueryRow(ctx, `SELECT cron FROM parquet_export_schedules WHERE name = 'a1' AND owner = 'alice'`).Scan(&aliceCron); err != nil || aliceCron == "@daily" {
+		t.Errorf("alice's a1 after bob's parquet_export_schedule('a1'): cron %q (%v)", aliceCron, err)
 	}
 
 	// Changing the spec starts the slots afresh and clears the sidecar's bookkeeping of it.
-	pgtest.Exec(t, su, `UPDATE parquet_export_schedules SET next_run_at = now() + interval '1 day', error = 'old', slots_from = now() - interval '1 day' WHERE name = 'a1'`)
+	pgtest.Exec(t, su, `UPDATE parquet_export_schedules SET next_run_at = now() + interval '1 day', error = 'old', slots_from = now() - interval '1 day' WHERE name = 'a1' AND owner = 'alice'`)
 	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('a1', '0 4 * * *', 't')`)
 	var next *time.Time
 	var errText *string
 	var fresh bool
-	if err := su.QueryRow(ctx, `SELECT next_run_at, error, slots_from > now() - interval '1 minute' FROM parquet_export_schedules WHERE name = 'a1'`).Scan(&next, &errText, &fresh); err != nil {
+	if err := su.QueryRow(ctx, `SELECT next_run_at, error, slots_from > now() - interval '1 minute' FROM parquet_export_schedules WHERE name = 'a1' AND owner = 'alice'`).Scan(&next, &errText, &fresh); err != nil {
 		t.Fatal(err)
 	}
 	if next != nil || errText != nil || !fresh {
@@ -147,5 +152,35 @@ func TestQueueSlot(t *testing.T) {
 	s = read()
 	if !strings.Contains(s.Error, failed.Error) || !s.LastSlot.Equal(slot.Add(time.Hour)) || !s.NextRunAt.Equal(slot.Add(2*time.Hour)) {
 		t.Errorf("after a failed slot: %+v", s)
+	}
+}
+
+// TestScheduleNamesPerOwner: two roles may give their schedules the same name, and
+// parquet_export_schedule replaces only the caller's own.
+func TestScheduleNamesPerOwner(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice, bob := as("alice"), as("bob")
+	su := pgtest.Connect(t, dsn)
+	var a1, b1, a2 int64
+	for _, c := range []struct {
+		conn *pgx.Conn
+		cron string
+		id   *int64
+	}{{alice, "0 1 * * *", &a1}, {bob, "0 2 * * *", &b1}, {alice, "0 3 * * *", &a2}} {
+		if err := c.conn.QueryRow(ctx, `SELECT parquet_export_schedule('nightly', $1, 't')`, c.cron).Scan(c.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a1 == b1 || a1 != a2 {
+		t.Errorf("schedule ids alice %d, bob %d, alice again %d: want two schedules, alice's replaced", a1, b1, a2)
+	}
+	rows, err := su.Query(ctx, `SELECT owner || ':' || cron FROM parquet_export_schedules ORDER BY owner`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crons, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(crons) != 2 || crons[0] != "alice:0 3 * * *" || crons[1] != "bob:0 2 * * *" {
+		t.Errorf("schedules %v (%v)", crons, err)
 	}
 }

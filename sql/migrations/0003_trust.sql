@@ -328,3 +328,21 @@ SELECT r.id,
        r.error,
        r.note
 FROM parquet_export_requests r;
+
+-- Schedule names are unique per owner: two roles may both call a schedule 'nightly', and a
+-- clash never tells one role another's schedule names.
+ALTER TABLE parquet_export_schedules DROP CONSTRAINT parquet_export_schedules_name_key;
+ALTER TABLE parquet_export_schedules ADD CONSTRAINT parquet_export_schedules_owner_name_key UNIQUE (owner, name);
+
+DROP FUNCTION parquet_export_schedule(text, text, regclass, jsonb, text);
+CREATE FUNCTION parquet_export_schedule(name text, cron text, tbl regclass, opts jsonb DEFAULT '{}',
+    timezone text DEFAULT 'UTC')
+RETURNS bigint LANGUAGE sql SET search_path FROM CURRENT AS $$
+    INSERT INTO parquet_export_schedules AS s (name, cron, timezone, table_name, options)
+    VALUES (parquet_export_schedule.name, parquet_export_schedule.cron, parquet_export_schedule.timezone,
+            tbl::text, coalesce(opts, '{}'))
+    ON CONFLICT ON CONSTRAINT parquet_export_schedules_owner_name_key DO UPDATE
+        SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, table_name = EXCLUDED.table_name,
+            options = EXCLUDED.options, enabled = true
+    RETURNING s.id
+$$;
