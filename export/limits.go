@@ -59,8 +59,10 @@ func checkFree(f *os.File, reserve int64) error {
 	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 		return fmt.Errorf("check free space: %w", err)
 	}
+	// How full the file system is stays out of the message: it is shown to requesters, and
+	// the disk is shared with other roles' exports.
 	if free := int64(st.Bavail) * int64(st.Bsize); free < reserve {
-		return fmt.Errorf("%w: the output file system has %s free, below the reserve of %s kept for other exports", ErrFreeSpace, formatBytes(free), formatBytes(reserve))
+		return fmt.Errorf("%w: the output file system has less free space than the %s kept for other exports; try again later, or ask an administrator", ErrFreeSpace, formatBytes(reserve))
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func TestOutputReserve(t *testing.T) {
 	e.start(t, "s1", func(c *Config, _ *hooks) { c.OutputReserve = 1 << 60 })
 	id := insert(t, e.req, "items", "")
 	st := e.waitState(t, id, "failed", 30*time.Second)
-	if want := "free space below the reserve: the output file system has"; !strings.Contains(st.Error, want) || strings.Contains(st.Error, e.root) {
+	if want := "free space below the reserve: the output file system has less free space than the 1.0 EiB kept for other exports"; !strings.Contains(st.Error, want) || strings.Contains(st.Error, e.root) {
 		t.Errorf("error %q, want one containing %q and not the output root's path", st.Error, want)
 	}
 }
