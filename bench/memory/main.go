@@ -40,7 +40,16 @@ func main() {
 	parallel := flag.Int("parallel", 4, "--parallel of both exports")
 	results := flag.String("results", "bench/results", "directory for the JSON result")
 	extra := flag.String("export-flags", "", "extra flags for both exports, space-separated")
+	hugeRows := flag.Int("huge-rows", 0, "instead: export a table of this many rows of -huge-mb MB each, with --huge-row-memory 64GiB and with the default, and compare peak RSS")
+	hugeMB := flag.Int("huge-mb", 300, "size of each huge row in MB")
 	flag.Parse()
+	if *hugeRows > 0 {
+		if err := measureHuge(context.Background(), *bin, *hugeRows, *hugeMB, *results); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-memory:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-memory:", err)
 		os.Exit(1)
@@ -130,4 +139,56 @@ func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, extra
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return run{Table: table, Rows: sum.Rows, CopyBytes: sum.CopyBytes, OutputBytes: sum.OutputBytes, Seconds: sum.Seconds,
 		PeakRSSMiB: float64(ru.Maxrss) / 1024, CPUSeconds: cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()}, nil
+}
+
+// measureHuge exports rows of mb MB each over as many workers, once with a huge-row budget
+// large enough to hold them all and once with the default, and reports both peak RSS.
+func measureHuge(ctx context.Context, bin string, rows, mb int, results string) error {
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.Stop() //nolint:errcheck // best effort at exit
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	// A wide inline pad puts each row on a page of its own, and one range per page gives each
+	// worker one huge row.
+	for _, sql := range []string{`CREATE TABLE huge (id int, pad char(5000), body text)`,
+		`ALTER TABLE huge ALTER COLUMN pad SET STORAGE PLAIN`,
+		`ALTER TABLE huge ALTER COLUMN body SET STORAGE EXTERNAL`,
+		fmt.Sprintf(`INSERT INTO huge SELECT g, 'p', repeat(md5(g::text), %d) FROM generate_series(1, %d) g`, mb*1000000/32, rows),
+		`VACUUM ANALYZE huge`} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("load huge: %w", err)
+		}
+	}
+	var runs []run
+	for _, budget := range []string{"64GiB", "512MiB"} {
+		r, err := exportOnce(ctx, bin, c.DSN("postgres"), "huge", rows, []string{"--chunks", fmt.Sprint(rows), "--huge-row-memory", budget})
+		if err != nil {
+			return err
+		}
+		r.Table = "huge, --huge-row-memory " + budget
+		runs = append(runs, r)
+	}
+	host, _ := os.Hostname()
+	doc := map[string]any{"benchmark": "huge rows", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
+		"rows": rows, "row_mb": mb, "runs": runs}
+	if err := os.MkdirAll(results, 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(results, fmt.Sprintf("memory-huge-%s-%s.json", host, time.Now().UTC().Format("2006-01-02")))
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\n| export | rows | COPY MB | seconds | peak RSS MiB |\n|---|---|---|---|---|\n")
+	for _, r := range runs {
+		fmt.Printf("| %s | %d | %.1f | %.2f | %.1f |\n", r.Table, r.Rows, float64(r.CopyBytes)/1e6, r.Seconds, r.PeakRSSMiB)
+	}
+	fmt.Printf("written to %s\n", out)
+	return nil
 }

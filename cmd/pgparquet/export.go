@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/snapshot"
 )
 
 // Bounds of the export flags; export.Options.validate enforces the same ones for Go callers.
@@ -102,6 +103,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 		gpu         string
 		maxFileSize string
 		bufferSize  string
+		hugeRows    string
 		asText      string
 	)
 	fs.StringVar(&a.dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
@@ -115,6 +117,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group, 1 or more")
 	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
 	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer, 64KiB to 256MiB")
+	fs.StringVar(&hugeRows, "huge-row-memory", "512MiB", "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
 	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
 	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
@@ -171,6 +174,14 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 		return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (default 4MiB)", bufferSize)
 	}
 	opts.BufferSize = int(size)
+	huge, err := parseSize(hugeRows)
+	if err != nil {
+		return a, usagef("export: --huge-row-memory %w", err)
+	}
+	if huge < 1<<20 {
+		return a, usagef("export: --huge-row-memory %q is out of range: give 1MiB or more (default 512MiB)", hugeRows)
+	}
+	opts.HugeRows = snapshot.NewHugeRows(huge)
 	switch opts.GPU = export.GPUMode(gpu); opts.GPU {
 	case export.GPUAuto, export.GPUOn, export.GPUOff:
 	default:
