@@ -50,7 +50,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target record;
     power  text;
-    login  name;
+    login_name text; -- text, not name: name would cut it to 63 bytes before the length check
     pw     text;
 BEGIN
     SELECT oid, rolname, rolsuper, rolbypassrls INTO STRICT target FROM pg_roles WHERE oid = r;
@@ -70,27 +70,27 @@ BEGIN
         RAISE EXCEPTION 'role % belongs to pgparquet itself and is not served', target.rolname
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    login := format('pgparquet/%s/%s', current_database(), target.rolname);
-    IF octet_length(login) > 63 THEN
-        login := format('pgparquet/%s/%s', (SELECT oid FROM pg_database WHERE datname = current_database()), target.oid);
+    login_name := format('pgparquet/%s/%s', current_database(), target.rolname);
+    IF octet_length(login_name) > 63 THEN
+        login_name := format('pgparquet/%s/%s', (SELECT oid FROM pg_database WHERE datname = current_database()), target.oid);
     END IF;
     pw := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login) THEN
-        IF NOT EXISTS (SELECT FROM pgparquet_auth.logins l WHERE l.login = serve_role.login) THEN
-            RAISE EXCEPTION 'role % exists and was not created by pgparquet_auth.serve_role', login
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login_name) THEN
+        IF NOT EXISTS (SELECT FROM pgparquet_auth.logins l WHERE l.login = login_name) THEN
+            RAISE EXCEPTION 'role % exists and was not created by pgparquet_auth.serve_role', login_name
                 USING ERRCODE = 'duplicate_object', HINT = 'rename or drop that role, then serve again';
         END IF;
-        EXECUTE format('ALTER ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login, pw);
+        EXECUTE format('ALTER ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login_name, pw);
     ELSE
-        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login, pw);
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', login_name, pw);
     END IF;
-    EXECUTE format('GRANT %I TO %I', target.rolname, login);
-    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), login);
+    EXECUTE format('GRANT %I TO %I', target.rolname, login_name);
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), login_name);
     INSERT INTO pgparquet_auth.logins AS l (role_oid, login, password, served_by)
-        VALUES (target.oid, login, pw, session_user)
+        VALUES (target.oid, login_name, pw, session_user)
         ON CONFLICT (role_oid) DO UPDATE SET login = EXCLUDED.login, password = EXCLUDED.password,
             served_by = EXCLUDED.served_by, served_at = now();
-    RETURN login;
+    RETURN login_name;
 END
 $$;
 
@@ -98,15 +98,15 @@ $$;
 CREATE OR REPLACE FUNCTION pgparquet_auth.unserve_role(r regrole) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    login name;
+    login_name name;
 BEGIN
-    DELETE FROM pgparquet_auth.logins WHERE role_oid = r RETURNING logins.login INTO login;
-    IF login IS NULL THEN
+    DELETE FROM pgparquet_auth.logins WHERE role_oid = r RETURNING logins.login INTO login_name;
+    IF login_name IS NULL THEN
         RETURN false;
     END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login) THEN
-        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM %I', current_database(), login);
-        EXECUTE format('DROP ROLE %I', login);
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = login_name) THEN
+        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM %I', current_database(), login_name);
+        EXECUTE format('DROP ROLE %I', login_name);
     END IF;
     RETURN true;
 END

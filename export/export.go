@@ -190,7 +190,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	}
 	tasks := snapshot.Plan(rel.Sources, chunks)
 	nWorkers := min(opts.Parallel, len(tasks))
-	workers, err := snapshot.OpenWorkers(ctx, opts.ConnConfig, snap.ID, nWorkers, snapshot.WorkerOptions{Role: opts.Role})
+	workers, err := snapshot.OpenWorkers(ctx, opts.ConnConfig, snap.ID, nWorkers, snapshot.WorkerOptions{Role: opts.Role, Lock: lockName(snap)})
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +365,14 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 	}
 	slices.SortFunc(files, func(a, b *parquetFile) int { return strings.Compare(a.Name, b.Name) })
 	return files, syncDir(dir.root, dir.staging)
+}
+
+// lockName is the relation workers lock at once, when the coordinator locked it.
+func lockName(snap *snapshot.Snapshot) string {
+	if snap.Locked {
+		return snap.Relation
+	}
+	return ""
 }
 
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.

@@ -94,9 +94,14 @@ func (l *lanes) receive(ctx context.Context, w *snapshot.Worker, queue <-chan sn
 // write decodes each buffer and appends it to s, closing s's last file at the end.
 func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.Buffer) error {
 	for b := range bufs {
+		// A huge row's buffer keeps its share of the huge-row budget until the row is
+		// encoded: decoding and encoding it take several times its size again.
+		huge := b.Huge()
 		start := time.Now()
 		rec, err := l.dec.Decode(ctx, &b.Chunk)
-		b.Release()
+		if !huge || err != nil {
+			b.Release()
+		}
 		l.decode.Add(int64(time.Since(start)))
 		if err != nil {
 			return err
@@ -104,6 +109,9 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 		start = time.Now()
 		err = s.write(rec)
 		rec.Release()
+		if huge {
+			b.Release()
+		}
 		l.encode.Add(int64(time.Since(start)))
 		if err != nil {
 			return err

@@ -42,6 +42,11 @@ func TestLeastPrivilegeSidecar(t *testing.T) {
 	if st := e.waitState(t, aliceID, "succeeded", 10*time.Second); st.Rows != 50 {
 		t.Errorf("alice's request: %+v", st)
 	}
+	// Serving again rotates the login's password; the sidecar reads the new one.
+	pgtest.ServeRole(t, e.su, "alice")
+	if st := e.waitState(t, insert(t, alice, "items", "again"), "succeeded", 10*time.Second); st.Rows != 50 {
+		t.Errorf("alice's request after the password rotated: %+v", st)
+	}
 	st := e.waitState(t, bobID, "failed", 10*time.Second)
 	if want := "role bob is not served by pgparquet: an administrator must run SELECT pgparquet_auth.serve_role('bob')"; !strings.Contains(st.Error, want) {
 		t.Errorf("bob's request failed with %q, want %q", st.Error, want)

@@ -162,6 +162,8 @@ func (s *Sidecar) scheduleOnce(ctx context.Context, conn **pgx.Conn) (time.Time,
 			cfg.RuntimeParams = map[string]string{}
 		}
 		cfg.RuntimeParams["idle_session_timeout"] = fmt.Sprint(s.cfg.Lease.Milliseconds())
+		// A row another session locked must delay only that schedule, never the tick.
+		cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(controlLockTimeout.Milliseconds())
 		cfg.RuntimeParams["application_name"] = "pgparquet scheduler " + s.cfg.ID
 		c, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {

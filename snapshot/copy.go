@@ -112,6 +112,10 @@ type Buffer struct {
 // Rows is the number of tuples in the buffer, as delimited by the server's messages.
 func (b *Buffer) Rows() int { return len(b.RowStarts) }
 
+// Huge reports a one-off buffer holding a row larger than the pool's buffers, whose share of
+// the huge-row budget lasts until Release.
+func (b *Buffer) Huge() bool { return b.huge != nil }
+
 // Release returns the buffer's memory to its pool.
 func (b *Buffer) Release() {
 	if b.pool != nil {

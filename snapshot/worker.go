@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // closeTimeout bounds how long closing a connection may wait for the server.
@@ -30,7 +31,17 @@ type WorkerOptions struct {
 	// Role, when set, is assumed with SET LOCAL ROLE after importing the snapshot, so that
 	// privileges and row-level security apply as if that role ran the COPY.
 	Role string
+	// Lock, when set, is the relation the coordinator locked: each worker takes ACCESS SHARE
+	// on it at once, without waiting (see ErrDDLWaiting).
+	Lock string
 }
+
+// ErrDDLWaiting is wrapped by the error of a worker that could not take its lock at once: a
+// schema change (ALTER, DROP, TRUNCATE) arrived after the coordinator's lock and waits for
+// the export, and PostgreSQL queues every later lock behind it, so the workers would wait
+// for the DDL, which waits for the coordinator, which waits for the workers: a cycle
+// PostgreSQL cannot see. The export stops instead, letting the DDL go ahead.
+var ErrDDLWaiting = errors.New("a schema change of the table is waiting for this export")
 
 // OpenWorkers opens n worker connections and imports snapshot id into each. The coordinator
 // transaction that exported id must still be open. On error every opened worker is closed.
@@ -77,9 +88,16 @@ func openWorker(ctx context.Context, cfg *pgx.ConnConfig, id string, i int, opts
 	if opts.Role != "" {
 		stmts = append(stmts, "SET LOCAL ROLE "+pgx.Identifier{opts.Role}.Sanitize())
 	}
+	if opts.Lock != "" {
+		stmts = append(stmts, "LOCK TABLE "+opts.Lock+" IN ACCESS SHARE MODE NOWAIT")
+	}
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {
-			return nil, errors.Join(fmt.Errorf("worker %d: %s: %w", i, s, err), closeConn(conn))
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+				err = fmt.Errorf("%w (it queued behind the export's lock on %s): the export stops so that it can go ahead; run it again: %w", ErrDDLWaiting, opts.Lock, err)
+			}
+			return nil, errors.Join(fmt.Errorf("worker %d: %w", i, err), closeConn(conn))
 		}
 	}
 	return &Worker{Index: i, conn: conn}, nil

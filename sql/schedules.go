@@ -45,10 +45,11 @@ func (q *Queries) EnabledSchedules(ctx context.Context, db DB) ([]Schedule, erro
 }
 
 // SetScheduleNext records when schedule s runs next. It does nothing when the schedule changed
-// since it was read.
+// since it was read, or its row is locked (by its owner: the next tick tries again).
 func (q *Queries) SetScheduleNext(ctx context.Context, db DB, s Schedule, next time.Time) error {
 	_, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules SET next_run_at = $3
-		WHERE id = $1 AND slots_from = $2 AND next_run_at IS DISTINCT FROM $3`), s.ID, s.SlotsFrom, next)
+		WHERE id = (SELECT id FROM {s}.parquet_export_schedules
+			WHERE id = $1 AND slots_from = $2 AND next_run_at IS DISTINCT FROM $3 FOR UPDATE SKIP LOCKED)`), s.ID, s.SlotsFrom, next)
 	if err != nil {
 		return fmt.Errorf("record next run of schedule %s: %w", s.Name, err)
 	}
@@ -60,7 +61,8 @@ func (q *Queries) SetScheduleNext(ctx context.Context, db DB, s Schedule, next t
 // changed since it was read.
 func (q *Queries) SetScheduleError(ctx context.Context, db DB, s Schedule, errText string) error {
 	_, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules SET error = $3, next_run_at = NULL
-		WHERE id = $1 AND slots_from = $2 AND error IS DISTINCT FROM $3`), s.ID, s.SlotsFrom, errText)
+		WHERE id = (SELECT id FROM {s}.parquet_export_schedules
+			WHERE id = $1 AND slots_from = $2 AND error IS DISTINCT FROM $3 FOR UPDATE SKIP LOCKED)`), s.ID, s.SlotsFrom, errText)
 	if err != nil {
 		return fmt.Errorf("record error of schedule %s: %w", s.Name, err)
 	}
