@@ -48,6 +48,26 @@ func dictEligible(t arrow.DataType) bool {
 	return t.ID() == arrow.STRING || t.ID() == arrow.BINARY
 }
 
+// tooBigForDict says whether one of arr's values alone outgrows a dictionary's bounds:
+// encoding it would copy it twice (map key, dictionary array) only for the column to be
+// written plain, so a huge value (hundreds of MB) skips that.
+func tooBigForDict(arr arrow.Array) bool {
+	a, ok := arr.(interface {
+		ValueOffsets() []int32
+		ValueBytes() []byte
+	})
+	if !ok || len(a.ValueBytes()) <= dictMaxBytes {
+		return false
+	}
+	offs := a.ValueOffsets()
+	for i := 1; i < len(offs); i++ {
+		if offs[i]-offs[i-1] > dictMaxBytes {
+			return true
+		}
+	}
+	return false
+}
+
 // stringDict is one lane's dictionary of one string column. It is used by one goroutine.
 type stringDict struct {
 	dtype     *arrow.DictionaryType // int32 indices into values of the column's type

@@ -69,21 +69,32 @@ func prepareOutputDir(root *os.Root, dir, tag string, overwrite bool) (*outputDi
 		if _, err := root.Lstat(d.dir); errors.Is(err, fs.ErrNotExist) {
 			d.madeDir = true
 		}
-		if err := root.MkdirAll(d.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("output dir %s: %w", shown, cleanPathError(err))
-		}
-	}
-	if err := d.checkEmpty(shown, overwrite); err != nil {
-		d.close()
-		return nil, err
 	}
 	if tag == "" {
 		tag = newTag()
 	}
 	d.staging = path.Join(d.dir, StagingPrefix+tag)
-	if err := d.root.Mkdir(d.staging, 0o755); err != nil {
+	// Another process may remove the directory while it is empty (a janitor cleaning up after
+	// an earlier request that owned it): once the staging directory is in it, nobody does.
+	for try := 0; ; try++ {
+		if err := d.root.MkdirAll(d.dir, 0o755); err != nil {
+			d.close()
+			return nil, fmt.Errorf("output dir %s: %w", shown, cleanPathError(err))
+		}
+		err := d.root.Mkdir(d.staging, 0o755)
+		if errors.Is(err, fs.ErrNotExist) && try < 3 {
+			continue
+		}
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("output dir %s: create staging directory: %w", shown, cleanPathError(err))
+		}
+		break
+	}
+	if err := d.checkEmpty(shown, overwrite); err != nil {
+		d.root.Remove(d.staging) //nolint:errcheck // just created, empty
 		d.close()
-		return nil, fmt.Errorf("output dir %s: create staging directory: %w", shown, cleanPathError(err))
+		return nil, err
 	}
 	return d, nil
 }

@@ -138,6 +138,11 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 			continue
 		}
 		arr := rec.Column(i)
+		if tooBigForDict(arr) {
+			d.diverse = true
+			d.settle()
+			continue
+		}
 		a, added := d.encode(s.format.mem, arr)
 		// Values that barely repeat make dictionary encoding a loss: the lane writes this
 		// column plain from now on.
@@ -171,6 +176,11 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 			continue
 		}
 		d := s.dicts[i]
+		if tooBigForDict(rec.Column(i)) {
+			d.diverse = true
+			rollOver = d.settle() || rollOver
+			continue
+		}
 		a, added := d.encode(s.format.mem, rec.Column(i))
 		cols[i] = a
 		if added > 0 && rgRows > 0 && !cut {

@@ -477,14 +477,15 @@ type DeadAttempt struct {
 	ID        int64
 	Fence     int64
 	OutputDir string
-	// RemoveDir is set when the request no longer owns its directory (queued, failed or
-	// cancelled): the directory is removed too if it is empty.
+	// RemoveDir is set when the request no longer owns its directory (failed or cancelled):
+	// the directory is removed too if it is empty. A queued request keeps it for its next
+	// attempt.
 	RemoveDir bool
 }
 
 // DeadAttempts lists up to limit attempts whose staging directory is to be removed.
 func (q *Queries) DeadAttempts(ctx context.Context, db DB, limit int) ([]DeadAttempt, error) {
-	rows, err := db.Query(ctx, q.sql(`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('queued', 'failed', 'cancelled')
+	rows, err := db.Query(ctx, q.sql(`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('failed', 'cancelled')
 		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
 		WHERE a.cleaned_at IS NULL
 			AND NOT (r.state = 'running' AND r.fence = a.fence)
