@@ -106,10 +106,12 @@ func (s *Sidecar) schedulerTick() time.Duration {
 func (s *Sidecar) schedule(ctx context.Context) {
 	var conn *pgx.Conn
 	drop := func() {
-		if conn != nil && s.leader.Load() && !s.killed.Load() {
-			resignCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			s.q.ResignLead(resignCtx, conn, s.cfg.ID) //nolint:errcheck // the lead expires anyway
-			cancel()
+		if s.leader.Load() && !s.killed.Load() {
+			// On a control connection: the scheduler's own may have been closed by the
+			// cancellation of a query in flight.
+			s.ctl.do(context.WithoutCancel(ctx), func(ctx context.Context, c *pgx.Conn) error { //nolint:errcheck // the lead expires anyway
+				return s.q.ResignLead(ctx, c, s.cfg.ID)
+			})
 		}
 		if conn != nil {
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
