@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -57,15 +58,11 @@ func main() {
 }
 
 func measure(ctx context.Context, bin string, rows, factor, parallel int, results string, extra []string) error {
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, conn, err := startCluster(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Stop() //nolint:errcheck // best effort at exit
-	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
-	if err != nil {
-		return err
-	}
 	defer conn.Close(ctx)
 	tables := []struct {
 		name string
@@ -92,12 +89,8 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 		"benchmark": "bounded memory", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
 		"parallel": parallel, "export_flags": extra, "runs": runs, "rss_ratio": ratio, "target_ratio": 1.25, "pass": ratio <= 1.25,
 	}
-	if err := os.MkdirAll(results, 0o755); err != nil {
-		return err
-	}
-	out := filepath.Join(results, fmt.Sprintf("memory-%s-%s.json", host, time.Now().UTC().Format("2006-01-02")))
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+	out, err := writeResult(results, "memory", doc)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("\n| table | rows | COPY MB | Parquet MB | seconds | CPU-s | peak RSS MiB |\n|---|---|---|---|---|---|---|\n")
@@ -144,15 +137,11 @@ func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, extra
 // measureHuge exports rows of mb MB each over as many workers, once with a huge-row budget
 // large enough to hold them all and once with the default, and reports both peak RSS.
 func measureHuge(ctx context.Context, bin string, rows, mb int, results string) error {
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, conn, err := startCluster(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Stop() //nolint:errcheck // best effort at exit
-	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
-	if err != nil {
-		return err
-	}
 	defer conn.Close(ctx)
 	// A wide inline pad puts each row on a page of its own, and one range per page gives each
 	// worker one huge row.
@@ -177,12 +166,8 @@ func measureHuge(ctx context.Context, bin string, rows, mb int, results string) 
 	host, _ := os.Hostname()
 	doc := map[string]any{"benchmark": "huge rows", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
 		"rows": rows, "row_mb": mb, "runs": runs}
-	if err := os.MkdirAll(results, 0o755); err != nil {
-		return err
-	}
-	out := filepath.Join(results, fmt.Sprintf("memory-huge-%s-%s.json", host, time.Now().UTC().Format("2006-01-02")))
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+	out, err := writeResult(results, "memory-huge", doc)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("\n| export | rows | COPY MB | seconds | peak RSS MiB |\n|---|---|---|---|---|\n")
@@ -191,4 +176,31 @@ func measureHuge(ctx context.Context, bin string, rows, mb int, results string) 
 	}
 	fmt.Printf("written to %s\n", out)
 	return nil
+}
+
+// startCluster starts a throwaway PostgreSQL and connects to it; the caller stops both.
+func startCluster(ctx context.Context) (*pgtest.Cluster, *pgx.Conn, error) {
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return nil, nil, errors.Join(err, c.Stop())
+	}
+	return c, conn, nil
+}
+
+// writeResult writes doc as results/<name>-<host>-<date>.json and returns the path.
+func writeResult(results, name string, doc map[string]any) (string, error) {
+	if err := os.MkdirAll(results, 0o755); err != nil {
+		return "", err
+	}
+	host, _ := os.Hostname()
+	out := filepath.Join(results, fmt.Sprintf("%s-%s-%s.json", name, host, time.Now().UTC().Format("2006-01-02")))
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return out, os.WriteFile(out, append(b, '\n'), 0o644)
 }
