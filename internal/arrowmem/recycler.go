@@ -40,8 +40,13 @@ func class(size int) int {
 	return bits.Len(uint(size - 1))
 }
 
-// Allocate returns a zeroed buffer of size bytes.
+// Allocate returns a zeroed buffer of size bytes. A buffer larger than the Recycler may hold
+// (a huge value's) is never kept, so it is allocated at its exact size rather than rounded up
+// to its size class (which could nearly double it); Go's large allocations are page-aligned.
 func (r *Recycler) Allocate(size int) []byte {
+	if int64(size) > r.maxHeld {
+		return make([]byte, size)
+	}
 	c := class(size)
 	r.mu.Lock()
 	if n := len(r.free[c]); n > 0 {

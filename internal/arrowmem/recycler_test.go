@@ -83,3 +83,17 @@ func TestRecyclerWithArrowBuilders(t *testing.T) {
 		bld.Release()
 	}
 }
+
+// TestHugeBuffersExact: a buffer larger than the Recycler may hold is allocated at its exact
+// size (not rounded up to a power of two) and is not kept when freed.
+func TestHugeBuffersExact(t *testing.T) {
+	r := NewRecycler(1 << 20)
+	b := r.Allocate(3<<20 + 5)
+	if len(b) != 3<<20+5 || cap(b) != 3<<20+5 {
+		t.Errorf("len %d cap %d, want both %d", len(b), cap(b), 3<<20+5)
+	}
+	r.Free(b)
+	if r.held != 0 {
+		t.Errorf("held %d bytes after freeing a huge buffer, want 0", r.held)
+	}
+}
