@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,8 +95,11 @@ func openWorker(ctx context.Context, cfg *pgx.ConnConfig, id string, i int, opts
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+			switch {
+			case errors.As(err, &pgErr) && pgErr.Code == "55P03":
 				err = fmt.Errorf("%w (it queued behind the export's lock on %s): the export stops so that it can go ahead; run it again: %w", ErrDDLWaiting, opts.Lock, err)
+			case errors.As(err, &pgErr) && pgErr.Code == "22023" && strings.Contains(pgErr.Message, "snapshot"):
+				err = fmt.Errorf("the snapshot's exporting transaction ended before this worker imported it (on a hot standby, a conflict with recovery ends it); run the export again: %w", err)
 			}
 			return nil, errors.Join(fmt.Errorf("worker %d: %w", i, err), closeConn(conn))
 		}
