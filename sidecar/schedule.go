@@ -91,18 +91,16 @@ func (s *Sidecar) pokeScheduler() {
 	}
 }
 
-// schedulerTick is how often the scheduler tries for the lead or, leading, looks at the
-// schedules. It is below a third of the lease, because the leader's session is ended by the
-// server (idle_session_timeout = lease) when it goes quiet that long: that is how a hung
-// leader loses the lead.
+// schedulerTick is how often the scheduler tries for the lead or, leading, renews it and looks
+// at the schedules. It is below a third of the lease, the lead's lifetime: a leader that stops
+// renewing (hung, frozen, dead) loses the lead to another sidecar within a lease.
 func (s *Sidecar) schedulerTick() time.Duration {
 	return min(s.cfg.PollInterval, s.cfg.Lease/3)
 }
 
-// schedule runs until ctx ends: on a connection of its own it tries for the scheduling lead
-// (a session advisory lock) every tick, and while it leads queues each schedule's due slot.
-// Closing the connection (at return, or when the process dies) hands the lead to another
-// sidecar at its next tick.
+// schedule runs until ctx ends: on a connection of its own it tries for (or renews) the
+// scheduling lead, a row of parquet_export_leases, every tick, and while it leads queues each
+// schedule's due slot. At return it resigns the lead; a dead leader's lead expires.
 func (s *Sidecar) schedule(ctx context.Context) {
 	var conn *pgx.Conn
 	drop := func() {

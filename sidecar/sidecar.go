@@ -3,7 +3,7 @@
 // requests with FOR UPDATE SKIP LOCKED (so several sidecars can serve one database), runs each
 // export as its requester with heartbeats and progress, stops it on cancellation, writes the
 // results back, re-queues requests whose sidecar died, and drains on shutdown. One of the
-// sidecars serving a schema (the holder of an advisory lock) also turns its schedules' due
+// sidecars serving a schema (the holder of the scheduling lease) also turns its schedules' due
 // slots into requests.
 package sidecar
 
