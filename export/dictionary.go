@@ -34,7 +34,7 @@ const (
 	// dictMaxBytes and dictMaxEntries bound a lane's dictionary of one column, as the Parquet
 	// writer bounds its dictionary page (1 MiB by default): past them the column's values are
 	// too diverse for dictionary encoding to pay, and the lane writes it plain from then on.
-	dictMaxBytes   = 1 << 20
+	dictMaxBytes   = hugeValueBytes
 	dictMaxEntries = 1 << 16
 	// dictMaxShortCuts is how many row groups new values may cut below a quarter of the row
 	// group size before the lane writes the column plain.
@@ -46,26 +46,6 @@ const (
 // to the writer).
 func dictEligible(t arrow.DataType) bool {
 	return t.ID() == arrow.STRING || t.ID() == arrow.BINARY
-}
-
-// tooBigForDict says whether one of arr's values alone outgrows a dictionary's bounds:
-// encoding it would copy it twice (map key, dictionary array) only for the column to be
-// written plain, so a huge value (hundreds of MB) skips that.
-func tooBigForDict(arr arrow.Array) bool {
-	a, ok := arr.(interface {
-		ValueOffsets() []int32
-		ValueBytes() []byte
-	})
-	if !ok || len(a.ValueBytes()) <= dictMaxBytes {
-		return false
-	}
-	offs := a.ValueOffsets()
-	for i := 1; i < len(offs); i++ {
-		if offs[i]-offs[i-1] > dictMaxBytes {
-			return true
-		}
-	}
-	return false
 }
 
 // stringDict is one lane's dictionary of one string column. It is used by one goroutine.

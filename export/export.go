@@ -316,14 +316,22 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	if err != nil {
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
+	schema := gpuparse.ArrowSchema(cols)
+	props := parquet.NewWriterProperties(propOpts...)
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	leafPaths, err := leafColumnPaths(schema, props, arrowProps)
+	if err != nil {
+		return nil, err
+	}
 	return &fileFormat{
 		dir:        dir,
-		schema:     gpuparse.ArrowSchema(cols),
+		schema:     schema,
+		leafPaths:  leafPaths,
 		dictionary: dictionary,
 		mem:        mem,
 		propOpts:   propOpts,
-		props:      parquet.NewWriterProperties(propOpts...),
-		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)),
+		props:      props,
+		arrowProps: arrowProps,
 		metadata: [][2]string{
 			{"pgparquet.version", Version},
 			{"pgparquet.source_table", rel.Name},

@@ -34,7 +34,8 @@ type fileFormat struct {
 	schema      *arrow.Schema // of the decoded batches
 	mem         memory.Allocator
 	props       *parquet.WriterProperties
-	propOpts    []parquet.WriterProperty // props' options, for files that turn dictionaries off
+	propOpts    []parquet.WriterProperty // props' options, for files that turn dictionaries or statistics off
+	leafPaths   [][]parquet.ColumnPath   // per top-level column: its Parquet leaf columns
 	arrowProps  pqarrow.ArrowWriterProperties
 	metadata    [][2]string   // key-value metadata, in order
 	decoder     func() string // the decoder's Path when a file is finished (pgparquet.decoder)
@@ -51,6 +52,9 @@ type fileSeries struct {
 	cur    *parquetFile
 	done   []*parquetFile
 	dicts  []*stringDict // per column: the lane's dictionary (dictionary.go), nil if not eligible
+	// noStats[i]: column i held a huge value in this lane and is written without statistics
+	// (hugevalues.go); nil until the first batch.
+	noStats []bool
 }
 
 // parquetFile is one file being written.
@@ -75,6 +79,12 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		}
 	}
 	defer release()
+	if s.markHugeColumns(rec) && s.cur != nil {
+		// The current file keeps statistics for a column that now holds a huge value.
+		if err := s.closeFile(); err != nil {
+			return err
+		}
+	}
 	for s.cur != nil {
 		rollOver, err := s.encodeDicts(rec, cols)
 		if err != nil {
@@ -107,7 +117,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		return fmt.Errorf("write %s: %w", p.Name, err)
 	}
 	p.Rows += rec.NumRows()
-	if p.fw.RowGroupTotalCompressedBytes() >= rowGroupMaxBytes {
+	if p.fw.RowGroupTotalCompressedBytes() >= rowGroupMaxBytes || recordHasValueOver(rec, rowGroupCutValueBytes) {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
 			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
@@ -138,7 +148,9 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 			continue
 		}
 		arr := rec.Column(i)
-		if tooBigForDict(arr) {
+		// A huge value would be copied twice (map key, dictionary array) only for the column
+		// to be written plain.
+		if hasHugeValue(arr) {
 			d.diverse = true
 			d.settle()
 			continue
@@ -176,7 +188,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 			continue
 		}
 		d := s.dicts[i]
-		if tooBigForDict(rec.Column(i)) {
+		if hasHugeValue(rec.Column(i)) {
 			d.diverse = true
 			rollOver = d.settle() || rollOver
 			continue
@@ -239,9 +251,10 @@ func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 		p.schema = arrow.NewSchema(fields, &md)
 	}
 	props := s.format.props
-	if plain := s.plainColumns(); len(plain) > 0 {
-		// The writer would hash these columns' values until its dictionary page overflows.
-		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), plain...)...)
+	// The writer would hash plain columns' values until its dictionary page overflows, and
+	// copy huge values for statistics.
+	if extra := append(s.plainColumns(), s.noStatsColumns()...); len(extra) > 0 {
+		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), extra...)...)
 	}
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), total: s.format.limits.written()}
 	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 
@@ -30,9 +31,26 @@ type Pool struct {
 // only once its size (at most the whole budget: a row larger than the budget waits until it
 // has the budget alone) is reserved, and the reservation lasts until the buffer is released.
 // Rows that do not fit wait, and their COPY streams with them. It is safe for concurrent use.
+//
+// A reservation of at least collectBytes ends with a garbage collection before the budget is
+// given back: the row's receive, decoded and encoded copies are garbage by then, and without
+// it the next huge row grows the heap by as much again before the collector runs (Go lets the
+// heap reach twice its live size), so peak memory would be twice what the budget stands for.
 type HugeRows struct {
 	sem   *semaphore.Weighted
 	bytes int64
+}
+
+// collectBytes is the reservation size from which its end triggers a garbage collection: a
+// collection costs milliseconds, a row this large a hundred or more.
+const collectBytes = 64 << 20
+
+// release ends a reservation of n bytes.
+func (h *HugeRows) release(n int64) {
+	if n >= collectBytes {
+		runtime.GC()
+	}
+	h.sem.Release(n)
 }
 
 // NewHugeRows returns a budget of bytes for oversized rows.
@@ -123,7 +141,7 @@ func (b *Buffer) Release() {
 		b.pool = nil
 	}
 	if b.huge != nil {
-		b.huge.sem.Release(b.hugeN)
+		b.huge.release(b.hugeN)
 		b.huge = nil
 	}
 	b.buf, b.starts, b.Data, b.RowStarts = nil, nil, nil, nil
