@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -68,9 +69,9 @@ func TestDDLDuringExportWaits(t *testing.T) {
 			ddl := startDDLSession(ctx, cancel, t, dsn)
 
 			opts := export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: t.TempDir(), Parallel: 4, Chunks: 16}
-			var last export.Progress
+			var last outcome.Progress
 			var ddlDoneAtLast bool
-			opts.Progress = func(p export.Progress) { last, ddlDoneAtLast = p, ddl.finished.Load() }
+			opts.Progress = func(p outcome.Progress) { last, ddlDoneAtLast = p, ddl.finished.Load() }
 			var waitedAt time.Time
 			if tc.first {
 				if err := ddl.begin(tc.ddl); err != nil {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/arrowmem"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -32,45 +35,10 @@ const tidRangeScanVersion = 140000
 // buffersPerWorker bounds the receive buffers: one filling, one queued, one decoding.
 const buffersPerWorker = 3
 
-// Timings splits an export's time by stage. Decode and Encode are summed over workers (time
-// spent, not wall time), the others are wall time.
-type Timings struct {
-	// Setup covers connecting, exporting the snapshot, resolving the table, planning and
-	// opening the workers.
-	Setup float64 `json:"setup_s"`
-	// Copy is the wall time from the first COPY to the last file closed.
-	Copy     float64 `json:"copy_s"`
-	Decode   float64 `json:"decode_s"`
-	Encode   float64 `json:"encode_s"`
-	Finalize float64 `json:"finalize_s"`
-	Total    float64 `json:"total_s"`
-}
-
-// Result is what a finished export reports.
-type Result struct {
-	Table     string `json:"table"`
-	OutputDir string `json:"output_dir"`
-	Snapshot  string `json:"snapshot"`
-	LSN       string `json:"lsn"`
-	// Decoder is "gpu" when the GPU decoded the export (the first chunks may have been decoded
-	// on the CPU while it started: same bytes either way), else "cpu".
-	Decoder     string       `json:"decoder"`
-	Workers     int          `json:"workers"`
-	Tasks       int          `json:"tasks"`
-	Rows        int64        `json:"rows"`
-	CopyBytes   int64        `json:"copy_bytes"`
-	OutputBytes int64        `json:"output_bytes"`
-	Files       []FileResult `json:"files"`
-	Seconds     float64      `json:"seconds"`
-	// GBPerSecond is COPY bytes per second over the whole export, in 1e9 bytes.
-	GBPerSecond float64 `json:"gb_per_s"`
-	Timings     Timings `json:"timings"`
-}
-
 // Run performs one export and publishes it: Stage, then Publish. On error (including ctx's
 // cancellation) nothing of the export is left in the output directory, and the error says
 // what failed.
-func Run(ctx context.Context, opts Options) (*Result, error) {
+func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	st, err := Stage(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -85,7 +53,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // staging directory (StagingPrefix+Options.Tag inside the output directory), not yet visible
 // to readers. Exactly one of Publish and Discard must be called.
 type Staged struct {
-	Result *Result
+	Result *outcome.Result
 	dir    *outputDir
 	tag    string
 }
@@ -108,22 +76,22 @@ func (s *Staged) Discard() error {
 // and returns it unpublished. On error (including ctx's cancellation) every file it wrote is
 // removed, and the error says what failed.
 func Stage(ctx context.Context, opts Options) (*Staged, error) {
-	opts = opts.withDefaults()
-	if err := opts.validate(); err != nil {
-		return nil, fmt.Errorf("invalid options: %w", err)
-	}
-	tag := opts.Tag
-	if tag == "" {
-		tag = newTag()
-	}
-	dir, err := prepareOutputDir(opts.Root, opts.OutputDir, tag, opts.Overwrite)
+	cfg, err := opts.compile()
 	if err != nil {
 		return nil, err
 	}
-	var res *Result
-	err = dir.checkFree(opts.MinFreeBytes)
+	tag := cfg.Tag
+	if tag == "" {
+		tag = newTag()
+	}
+	dir, err := prepareOutputDir(cfg.Root, cfg.OutputDir, tag, cfg.Overwrite)
+	if err != nil {
+		return nil, err
+	}
+	var res *outcome.Result
+	err = dir.checkFree(cfg.MinFreeBytes)
 	if err == nil {
-		res, err = run(ctx, opts, dir)
+		res, err = run(ctx, cfg, dir)
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -138,157 +106,203 @@ func Stage(ctx context.Context, opts Options) (*Staged, error) {
 	return &Staged{Result: res, dir: dir, tag: tag}, nil
 }
 
-func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
-	start := time.Now()
-	log := opts.Logger
-	gpu := probeGPU(opts.GPU, opts.GPULibrary)
-	snap, err := snapshot.Export(ctx, opts.ConnConfig, snapshot.ExportOptions{Table: opts.Table, Role: opts.Role})
+// run is one export in three steps: prepare (snapshot, plan, workers, decoder, file format),
+// copy (every task through the lanes into staged files) and finish (release the snapshot,
+// finalize the files, write the manifest).
+func run(ctx context.Context, cfg *settings, dir *outputDir) (*outcome.Result, error) {
+	e, err := prepare(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer snap.Abort() // released explicitly once every COPY is done; this covers early returns
-	if opts.OnSnapshot != nil {
-		if err := opts.OnSnapshot(ctx, snap.ID, snap.LSN); err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", snap.ID, err)
+	defer e.close()
+	series, err := e.copy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.finish(ctx, series)
+}
+
+// exportRun is one export between prepare and finish. Its resources (the snapshot's
+// coordinator, the workers, the decoder) are released by close.
+type exportRun struct {
+	cfg      *settings
+	dir      *outputDir
+	log      *slog.Logger
+	start    time.Time
+	setup    time.Duration
+	snap     *snapshot.Snapshot
+	rel      *snapshot.Relation
+	cols     []gpuparse.Column
+	tasks    []snapshot.Task
+	workers  []*snapshot.Worker
+	dec      gpuparse.Decoder
+	starting *startingGPU // the decoder when it may switch to the GPU, else nil
+	format   *fileFormat
+	lanes    *lanes
+}
+
+// prepare takes the snapshot, resolves and plans the table, opens the workers and the decoder
+// and sets up the file format. On error it has released what it took.
+func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, err error) {
+	e := &exportRun{cfg: cfg, dir: dir, log: cfg.Logger, start: time.Now()}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	gpu := probeGPU(cfg.GPU, cfg.GPULibrary)
+	if e.snap, err = snapshot.Export(ctx, cfg.ConnConfig, snapshot.ExportOptions{Table: cfg.Table, Role: cfg.Role}); err != nil {
+		return nil, err
+	}
+	if cfg.OnSnapshot != nil {
+		if err := cfg.OnSnapshot(ctx, e.snap.ID, e.snap.LSN); err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", e.snap.ID, err)
 		}
 	}
-	rel, err := snapshot.Resolve(ctx, snap.Conn(), snap.Relation, opts.Columns, opts.Role)
+	if e.rel, err = snapshot.Resolve(ctx, e.snap.Conn(), e.snap.Relation, cfg.Columns, cfg.Role); err != nil {
+		return nil, err
+	}
+	if e.rel.ColumnPrivilegesOnly {
+		e.log.Warn("the role may SELECT the exported columns but not the table: reading each source with one COPY (no parallel ctid ranges)", "table", e.rel.Name)
+	}
+	selectList, err := e.planColumns()
 	if err != nil {
 		return nil, err
 	}
-	if rel.ColumnPrivilegesOnly {
-		log.Warn("the role may SELECT the exported columns but not the table: reading each source with one COPY (no parallel ctid ranges)", "table", rel.Name)
+	chunks := cfg.Chunks
+	if e.snap.ServerVersion < tidRangeScanVersion {
+		// Before TID range scans, each ctid range would scan the whole table.
+		e.log.Warn("server has no TID range scans: reading each relation with one connection", "server_version_num", e.snap.ServerVersion)
+		chunks = 1
 	}
-	planOpts, err := opts.planOptions()
+	e.tasks = snapshot.Plan(e.rel.Sources, chunks)
+	nWorkers := min(cfg.Parallel, len(e.tasks))
+	pool := e.openDecoder(gpu, nWorkers)
+	e.lanes = &lanes{dec: e.dec}
+	e.workers, err = snapshot.OpenWorkers(ctx, cfg.ConnConfig, e.snap.ID, nWorkers, snapshot.WorkerOptions{
+		Role: cfg.Role, Lock: lockName(e.snap), SelectList: selectList, Pool: pool, Progress: &e.lanes.progress})
 	if err != nil {
 		return nil, err
 	}
-	asText := make(map[string]bool, len(opts.AsText))
-	for _, name := range opts.AsText {
-		asText[name] = true
+	if e.format, err = newFileFormat(cfg, dir, e.rel, e.snap, e.cols, e.dec.Path, memory.DefaultAllocator); err != nil {
+		return nil, err
 	}
-	cols := make([]gpuparse.Column, len(rel.Columns))
-	selects := make([]string, len(rel.Columns))
-	for i, c := range rel.Columns {
+	e.log.Info("export started", "table", e.rel.Name, "snapshot", e.snap.ID, "lsn", e.snap.LSN,
+		"workers", nWorkers, "tasks", len(e.tasks), "gpu", string(cfg.GPU), "columns", len(e.cols))
+	e.setup = time.Since(e.start)
+	return e, nil
+}
+
+// planColumns plans each column's decoding (its text form when --as-text names it) and
+// returns the COPY select list.
+func (e *exportRun) planColumns() (string, error) {
+	asText := maps.Clone(e.cfg.asText)
+	e.cols = make([]gpuparse.Column, len(e.rel.Columns))
+	selects := make([]string, len(e.rel.Columns))
+	for i, c := range e.rel.Columns {
 		typ := c.Type
 		if asText[c.Name] {
 			typ = nil // planned as its text form
 			delete(asText, c.Name)
 		}
-		cols[i] = gpuparse.PlanType(c.Name, typ, c.PGType, planOpts)
-		selects[i] = cols[i].SelectExpr(c.Ident())
+		e.cols[i] = gpuparse.PlanType(c.Name, typ, c.PGType, e.cfg.planOpts)
+		selects[i] = e.cols[i].SelectExpr(c.Ident())
 	}
 	for name := range asText {
-		return nil, fmt.Errorf("--as-text: table %s has no column %q among those exported", rel.Name, name)
+		return "", fmt.Errorf("--as-text: table %s has no column %q among those exported", e.rel.Name, name)
 	}
-	selectList := strings.Join(selects, ", ")
-	chunks := opts.Chunks
-	if snap.ServerVersion < tidRangeScanVersion {
-		// Before TID range scans, each ctid range would scan the whole table.
-		log.Warn("server has no TID range scans: reading each relation with one connection", "server_version_num", snap.ServerVersion)
-		chunks = 1
-	}
-	tasks := snapshot.Plan(rel.Sources, chunks)
-	nWorkers := min(opts.Parallel, len(tasks))
-	workers, err := snapshot.OpenWorkers(ctx, opts.ConnConfig, snap.ID, nWorkers, snapshot.WorkerOptions{Role: opts.Role, Lock: lockName(snap)})
-	if err != nil {
-		return nil, err
-	}
-	defer snapshot.CloseAll(workers) //nolint:errcheck // read-only transactions: nothing to lose on close
+	return strings.Join(selects, ", "), nil
+}
 
-	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
-	// the export's memory flat. The Parquet writer keeps Go's allocator.
-	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
-	dec := newDecoder(opts.GPU, gpu, cols, arrowmem.NewRecycler(2*poolBytes), log)
-	defer dec.Close()
-	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path, memory.DefaultAllocator)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("export started", "table", rel.Name, "snapshot", snap.ID, "lsn", snap.LSN,
-		"workers", nWorkers, "tasks", len(tasks), "gpu", string(opts.GPU), "columns", len(cols))
-	setup := time.Since(start)
-
-	copyStart := time.Now()
-	// A GPU decoder gets pinned receive buffers once it is ready (pinned memory reaches the
-	// GPU at full PCIe speed).
+// openDecoder opens the decoder and returns the receive buffer pool of nWorkers lanes.
+// Decoded batches are released as soon as they are encoded: recycling their buffers keeps the
+// export's memory flat. A GPU decoder gets pinned receive buffers once it is ready (pinned
+// memory reaches the GPU at full PCIe speed).
+func (e *exportRun) openDecoder(gpu *gpuProbe, nWorkers int) *snapshot.Pool {
+	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
+	e.dec = newDecoder(e.cfg.GPU, gpu, e.cols, arrowmem.NewRecycler(2*poolBytes), e.log)
 	var alloc func(int) []byte
-	starting, _ := dec.(*startingGPU)
-	if starting != nil {
-		alloc = starting.PinnedBuffer
+	e.starting, _ = e.dec.(*startingGPU)
+	if e.starting != nil {
+		alloc = e.starting.PinnedBuffer
 	}
-	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc)
-	huge := opts.HugeRows
-	if huge == nil {
-		huge = snapshot.NewHugeRows(DefaultHugeRowBytes)
+	pool := snapshot.NewPool(nWorkers*buffersPerWorker, e.cfg.BufferSize, alloc)
+	pool.SetHugeRows(e.cfg.huge)
+	if e.starting != nil {
+		pool.SetRecycle(e.starting.Recycle)
 	}
-	pool.SetHugeRows(huge)
-	if starting != nil {
-		pool.SetRecycle(starting.Recycle)
-	}
-	l := &lanes{dec: dec, pool: pool, selectList: selectList}
-	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
-	series, err := l.run(ctx, workers, tasks, format)
-	stopProgress()
-	if err == nil && starting != nil {
-		err = starting.wait() // --gpu on without a usable GPU fails even an export with no rows
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Only now, with every COPY done, may the snapshot's transaction end; if it was aborted
-	// meanwhile (a conflict with recovery on a standby), what the workers read is not trusted.
-	if err := snap.Release(ctx); err != nil {
-		return nil, err
-	}
-	copyTime := time.Since(copyStart)
+	return pool
+}
 
+// copy streams every task through the lanes into staged files, reporting progress meanwhile.
+func (e *exportRun) copy(ctx context.Context) ([]*fileSeries, error) {
+	stopProgress := e.lanes.reportProgress(e.cfg.Progress, e.rel.EstimatedRows, len(e.tasks), e.start)
+	series, err := e.lanes.run(ctx, e.workers, e.tasks, e.format)
+	stopProgress()
+	if err == nil && e.starting != nil {
+		err = e.starting.wait() // --gpu on without a usable GPU fails even an export with no rows
+	}
+	return series, err
+}
+
+// finish releases the snapshot (only now, with every COPY done, may its transaction end; if
+// it was aborted meanwhile, as a conflict with recovery on a standby does, what the workers
+// read is not trusted), finalizes the files and writes the manifest.
+func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.Result, error) {
+	if err := e.snap.Release(ctx); err != nil {
+		return nil, err
+	}
+	copyTime := time.Since(e.start) - e.setup
 	finStart := time.Now()
-	files, err := finalize(dir, series, format)
+	files, err := finalize(e.dir, series, e.format)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{
-		Table: rel.Name, OutputDir: opts.OutputDir, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
-		Workers: nWorkers, Tasks: len(tasks), CopyBytes: l.progress.Bytes.Load(),
+	l := e.lanes
+	res := &outcome.Result{
+		Version: Version, Table: e.rel.Name, Snapshot: e.snap.ID, LSN: e.snap.LSN, Decoder: e.dec.Path(),
+		Compression: strings.ToLower(e.cfg.Compression), Workers: len(e.workers), Tasks: len(e.tasks),
+		CopyBytes: l.progress.Bytes.Load(), Columns: manifestColumns(e.format, e.cols),
+		StartedAt: e.start.UTC().Format(time.RFC3339Nano),
 	}
 	for _, f := range files {
 		res.Rows += f.Rows
 		res.OutputBytes += f.Bytes
-		res.Files = append(res.Files, f.FileResult)
+		res.Files = append(res.Files, f.File)
 	}
 	if received := l.progress.Rows.Load(); received != res.Rows {
 		return nil, fmt.Errorf("internal error: received %d rows but wrote %d", received, res.Rows)
 	}
-	res.Timings = Timings{Setup: setup.Seconds(), Copy: copyTime.Seconds(),
-		Decode: time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds()}
-	m := &Manifest{
-		Version: Version, Table: rel.Name, Snapshot: snap.ID, LSN: snap.LSN, Decoder: dec.Path(),
-		Compression: strings.ToLower(opts.Compression), Rows: res.Rows, CopyBytes: res.CopyBytes,
-		OutputBytes: res.OutputBytes, Columns: manifestColumns(format, cols), Files: res.Files,
-		StartedAt: start.UTC().Format(time.RFC3339Nano),
-	}
-	res.Timings.Finalize = time.Since(finStart).Seconds()
-	res.Timings.Total = time.Since(start).Seconds()
-	m.Timings = res.Timings
-	if err := dir.writeManifest(m); err != nil {
+	res.Timings = outcome.Timings{Setup: e.setup.Seconds(), Copy: copyTime.Seconds(),
+		Decode: time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds(),
+		Finalize: time.Since(finStart).Seconds(), Total: time.Since(e.start).Seconds()}
+	res.Seconds = res.Timings.Total
+	res.GBPerSecond = float64(res.CopyBytes) / res.Seconds / 1e9
+	if err := e.dir.writeManifest(res); err != nil {
 		return nil, err
 	}
-	res.Seconds = time.Since(start).Seconds()
-	res.GBPerSecond = float64(res.CopyBytes) / res.Seconds / 1e9
-	log.Info("export finished", "table", rel.Name, "rows", res.Rows, "files", len(res.Files),
+	res.OutputDir = e.cfg.OutputDir
+	e.log.Info("export finished", "table", res.Table, "rows", res.Rows, "files", len(res.Files),
 		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds)
 	return res, nil
 }
 
-func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
-	c, level, err := codec(opts.Compression)
-	if err != nil {
-		return nil, err
+// close releases the decoder, the workers and the snapshot's coordinator (Abort does nothing
+// after Release).
+func (e *exportRun) close() {
+	if e.dec != nil {
+		e.dec.Close()
 	}
+	snapshot.CloseAll(e.workers) //nolint:errcheck // read-only transactions: nothing to lose on close
+	if e.snap != nil {
+		e.snap.Abort()
+	}
+}
+
+func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
 	propOpts := []parquet.WriterProperty{
-		parquet.WithCompression(c),
-		parquet.WithCompressionLevel(level),
+		parquet.WithCompression(opts.codec),
+		parquet.WithCompressionLevel(opts.level),
 		parquet.WithStats(true),
 		parquet.WithMaxRowGroupLength(opts.RowGroupSize),
 		parquet.WithCreatedBy("pgparquet " + Version),
@@ -346,10 +360,10 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	}, nil
 }
 
-func manifestColumns(f *fileFormat, cols []gpuparse.Column) []ManifestColumn {
-	out := make([]ManifestColumn, len(cols))
+func manifestColumns(f *fileFormat, cols []gpuparse.Column) []outcome.Column {
+	out := make([]outcome.Column, len(cols))
 	for i, c := range cols {
-		out[i] = ManifestColumn{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
+		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
 	}
 	return out
 }

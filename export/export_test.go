@@ -17,6 +17,7 @@ import (
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 var shared pgtest.Shared
@@ -32,13 +33,13 @@ func config(t testing.TB, dsn string) *pgx.ConnConfig {
 	return cfg
 }
 
-func readManifest(t *testing.T, dir string) export.Manifest {
+func readManifest(t *testing.T, dir string) outcome.Result {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, export.ManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m export.Manifest
+	var m outcome.Result
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -140,7 +141,7 @@ func TestExportInterruptedLeavesNothing(t *testing.T) {
 			_, err := export.Run(runCtx, export.Options{
 				ConnConfig: config(t, dsn), Table: "lineorder", OutputDir: dir, Parallel: 2, Chunks: 2,
 				BufferSize: 256 << 10, RowGroupSize: 10000,
-				Progress: func(p export.Progress) {
+				Progress: func(p outcome.Progress) {
 					if p.Rows > 0 && p.TasksDone == 0 {
 						once.Do(func() {
 							sawFiles = len(dirEntries(t, dir)) > 0

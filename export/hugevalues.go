@@ -13,8 +13,8 @@ import (
 //
 // arrow-go (v18.8) keeps a byte-array column's page and chunk min/max as copies of the values
 // and encodes each copy again for the page header and the footer, before its size limit
-// (MaxStatsSize, 4 KiB) drops them: one 300 MB value that is a page's min and max costs about
-// eight copies of itself, 2.8 GB of live heap for one row. So a lane that meets a value larger
+// (MaxStatsSize, 4 KiB) drops them: a huge value that is a page's min and max is held about
+// eight times over. So a lane that meets a value larger
 // than hugeValueBytes in a column writes that column without statistics from then on: it
 // starts a new file, whose writer properties turn the column's statistics off, before it
 // writes the batch. Statistics that large would have been dropped anyway; the cost is the
@@ -26,7 +26,7 @@ const hugeValueBytes = 1 << 20
 
 // rowGroupCutValueBytes is the size past which one value ends its row group: the column
 // writer's encoder and page buffers, grown to hold it, are then freed rather than kept by the
-// lane until the row group ends (three lanes each keeping 1 GB for a 300 MB value).
+// lane until the row group ends.
 const rowGroupCutValueBytes = 64 << 20
 
 // recordHasValueOver says whether a column of rec holds a value larger than limit bytes.

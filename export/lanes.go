@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -20,11 +21,9 @@ const laneQueue = buffersPerWorker - 1
 // appends it to the lane's own series of Parquet files, so receiving overlaps decoding and
 // encoding, and lanes never wait for each other.
 type lanes struct {
-	dec        gpuparse.Decoder
-	pool       *snapshot.Pool
-	selectList string
+	dec gpuparse.Decoder
 
-	progress  snapshot.Progress
+	progress  snapshot.Progress // the workers' COPYs add to it (WorkerOptions.Progress)
 	tasksDone atomic.Int64
 	decode    atomic.Int64 // nanoseconds, summed over lanes
 	encode    atomic.Int64
@@ -83,7 +82,7 @@ func (l *lanes) receive(ctx context.Context, w *snapshot.Worker, queue <-chan sn
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		if _, err := w.CopyTask(ctx, t, t.CopySQL(l.selectList), l.pool, &l.progress, emit); err != nil {
+		if err := w.CopyTask(ctx, t, emit); err != nil {
 			return fmt.Errorf("worker %d (pid %d): %w", w.Index, w.PID(), err)
 		}
 		l.tasksDone.Add(1)
@@ -127,14 +126,14 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 }
 
 // reportProgress calls report twice a second until the returned stop function is called.
-func (l *lanes) reportProgress(report func(Progress), estimated int64, tasks int, start time.Time) (stop func()) {
+func (l *lanes) reportProgress(report func(outcome.Progress), estimated int64, tasks int, start time.Time) (stop func()) {
 	if report == nil {
 		return func() {}
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	snap := func() Progress {
-		return Progress{Rows: l.progress.Rows.Load(), CopyBytes: l.progress.Bytes.Load(),
+	snap := func() outcome.Progress {
+		return outcome.Progress{Rows: l.progress.Rows.Load(), CopyBytes: l.progress.Bytes.Load(),
 			EstimatedRows: estimated, TasksDone: int(l.tasksDone.Load()), Tasks: tasks, Elapsed: time.Since(start)}
 	}
 	go func() {

@@ -8,12 +8,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -27,7 +27,7 @@ const (
 	GPUOff  GPUMode = "off"  // never touch the GPU
 )
 
-// Defaults for Options; Options.withDefaults applies them to zero fields.
+// Defaults for Options, applied to zero fields; the CLI and the sidecar show and use these.
 const (
 	DefaultParallel        = 16
 	DefaultChunksPerWorker = 4
@@ -43,6 +43,15 @@ const (
 	// rowGroupMaxBytes closes a row group early once its compressed pages reach this size, so a
 	// wide table's row group (held in memory until closed) stays bounded.
 	rowGroupMaxBytes = 64 << 20
+)
+
+// Bounds of Options, checked when an export starts; the CLI checks its flags against them.
+const (
+	MaxParallel     = 256
+	MinMaxFileSize  = 1 << 20
+	MinBufferSize   = 64 << 10
+	MaxBufferSize   = 256 << 20
+	MinHugeRowBytes = 1 << 20
 )
 
 // Options describe one export. Zero values take the defaults above.
@@ -121,19 +130,9 @@ type Options struct {
 	// declared, NaN in a numeric(p,s), ...).
 	AsText []string
 	// Progress, when set, is called about twice a second from one goroutine while data flows.
-	Progress func(Progress)
+	Progress func(outcome.Progress)
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
-}
-
-// Progress is a snapshot of an export in flight.
-type Progress struct {
-	Rows          int64
-	CopyBytes     int64
-	EstimatedRows int64 // -1 when the table was never analyzed
-	TasksDone     int
-	Tasks         int
-	Elapsed       time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -170,7 +169,40 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) validate() error {
+// settings are one export's Options with the defaults applied, checked and parsed: each
+// option is read once, here, and the export runs on the result.
+type settings struct {
+	Options
+	codec    compress.Compression
+	level    int
+	planOpts gpuparse.PlanOptions
+	asText   map[string]bool
+	huge     *snapshot.HugeRows
+}
+
+// compile applies the defaults to o, checks every option and parses the codec and the type
+// planning options; its error names each option that is wrong and what would work.
+func (o Options) compile() (*settings, error) {
+	s := &settings{Options: o.withDefaults()}
+	var err error
+	s.codec, s.level, s.planOpts, err = s.validate()
+	if err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
+	s.asText = make(map[string]bool, len(o.AsText))
+	for _, name := range o.AsText {
+		s.asText[name] = true
+	}
+	s.huge = o.HugeRows
+	if s.huge == nil {
+		s.huge = snapshot.NewHugeRows(DefaultHugeRowBytes)
+	}
+	return s, nil
+}
+
+// validate checks o (defaults applied) and returns its parsed codec, level and planning
+// options.
+func (o Options) validate() (compress.Compression, int, gpuparse.PlanOptions, error) {
 	var errs []error
 	if o.ConnConfig == nil {
 		errs = append(errs, errors.New("ConnConfig: required"))
@@ -181,22 +213,23 @@ func (o Options) validate() error {
 	if o.OutputDir == "" {
 		errs = append(errs, errors.New("output dir: required"))
 	}
-	if o.Parallel < 1 || o.Parallel > 256 {
-		errs = append(errs, fmt.Errorf("parallel: %d is not between 1 and 256", o.Parallel))
+	if o.Parallel < 1 || o.Parallel > MaxParallel {
+		errs = append(errs, fmt.Errorf("parallel: %d is not between 1 and %d", o.Parallel, MaxParallel))
 	}
 	if o.Chunks < 1 {
 		errs = append(errs, fmt.Errorf("chunks: %d is not positive", o.Chunks))
 	}
-	if _, _, err := codec(o.Compression); err != nil {
+	c, level, err := codec(o.Compression)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if o.RowGroupSize < 1 {
 		errs = append(errs, fmt.Errorf("row group size: %d is not positive", o.RowGroupSize))
 	}
-	if o.MaxFileSize < 1<<20 {
+	if o.MaxFileSize < MinMaxFileSize {
 		errs = append(errs, fmt.Errorf("max file size: %d is below 1 MiB", o.MaxFileSize))
 	}
-	if o.BufferSize < 64<<10 || o.BufferSize > 256<<20 {
+	if o.BufferSize < MinBufferSize || o.BufferSize > MaxBufferSize {
 		errs = append(errs, fmt.Errorf("buffer size: %d is not between 64 KiB and 256 MiB", o.BufferSize))
 	}
 	if o.MaxOutputBytes < 0 || o.MinFreeBytes < 0 {
@@ -207,7 +240,8 @@ func (o Options) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", o.GPU))
 	}
-	if _, err := o.planOptions(); err != nil {
+	planOpts, err := o.planOptions()
+	if err != nil {
 		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
@@ -217,7 +251,7 @@ func (o Options) validate() error {
 		}
 		seen[c] = true
 	}
-	return errors.Join(errs...)
+	return c, level, planOpts, errors.Join(errs...)
 }
 
 // planOptions turns Numeric and Timestamp into the decoder's planning options.

@@ -1,6 +1,8 @@
 package export
 
 import (
+	"github.com/pgparquet/pgparquet/outcome"
+
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -146,8 +148,9 @@ func (d *outputDir) create(name string) (*os.File, error) {
 	return f, nil
 }
 
-// writeManifest writes m into the staging directory and fsyncs it; Publish moves it last.
-func (d *outputDir) writeManifest(m *Manifest) error {
+// writeManifest writes the export's result, as its manifest, into the staging directory and
+// fsyncs it; Publish moves it last.
+func (d *outputDir) writeManifest(m *outcome.Result) error {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
@@ -205,7 +208,7 @@ func (d *outputDir) close() {
 // after it died): a file already moved is skipped, so all of them end with the same files.
 func Publish(root *os.Root, dir, tag string) error {
 	staging := path.Join(dir, StagingPrefix+tag)
-	var m Manifest
+	var m outcome.Result
 	data, err := root.ReadFile(path.Join(staging, ManifestName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -16,16 +16,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-)
 
-// FileResult describes one Parquet file of a finished export.
-type FileResult struct {
-	// Name is the file name inside the output directory.
-	Name   string `json:"name"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
+	"github.com/pgparquet/pgparquet/outcome"
+)
 
 // fileFormat is what every file of one export shares.
 type fileFormat struct {
@@ -59,7 +52,7 @@ type fileSeries struct {
 
 // parquetFile is one file being written.
 type parquetFile struct {
-	FileResult
+	outcome.File
 	f    *os.File
 	sink *hashingWriter
 	fw   *pqarrow.FileWriter

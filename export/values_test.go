@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // valuesDDL has one column of every type the decoder maps natively, plus types exported
@@ -157,7 +158,7 @@ func TestExportValues(t *testing.T) {
 			}
 		}
 		m := readManifest(t, dir)
-		if m.Rows != 3000 || len(m.Columns) != len(cols) || !slices.ContainsFunc(m.Columns, func(c export.ManifestColumn) bool { return c.Name == "ip" && c.AsText }) {
+		if m.Rows != 3000 || len(m.Columns) != len(cols) || !slices.ContainsFunc(m.Columns, func(c outcome.Column) bool { return c.Name == "ip" && c.AsText }) {
 			t.Errorf("manifest: rows %d, columns %+v", m.Rows, m.Columns)
 		}
 	})

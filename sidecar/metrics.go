@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // Outcomes counted by metrics, besides the states Fail returns (queued, failed, cancelled).
@@ -40,7 +40,7 @@ type metrics struct {
 func newMetrics() *metrics { return &metrics{outcomes: map[string]int64{}} }
 
 // finished counts one export's outcome; res is set for a succeeded one.
-func (m *metrics) finished(outcome string, res *export.Result) {
+func (m *metrics) finished(outcome string, res *outcome.Result) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.outcomes[outcome]++

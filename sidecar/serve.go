@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/outcome"
 	pqsql "github.com/pgparquet/pgparquet/sql"
 )
 
@@ -32,7 +33,7 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 	req := j.req
 	log := s.log.With("request", req.ID, "table", req.TableName, "requester", req.Requester, "attempt", req.Attempt, "fence", req.Lease.Fence)
 	log.Info("export started")
-	var progress atomic.Pointer[export.Progress]
+	var progress atomic.Pointer[outcome.Progress]
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
 	hb.Go(func() { s.heartbeat(hbCtx, j, &progress) })
@@ -136,7 +137,7 @@ func (s *Sidecar) record(ctx context.Context, log interface {
 
 // export stages the export of req as its requester, on a connection of the requester's own
 // login (never the sidecar's: code the requester wrote may run in the export's sessions).
-func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[export.Progress]) (*export.Staged, error) {
+func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[outcome.Progress]) (*export.Staged, error) {
 	if req.Relation == "" {
 		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
 	}
@@ -178,7 +179,7 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 		MaxOutputBytes: req.MaxOutputBytes,
 		HugeRows:       s.huge,
 		MinFreeBytes:   max(s.cfg.OutputReserve, 0),
-		Progress:       func(p export.Progress) { progress.Store(&p) },
+		Progress:       func(p outcome.Progress) { progress.Store(&p) },
 		Logger:         s.log.With("request", req.ID),
 	}
 	if s.hooks.onSnapshot != nil {
@@ -191,12 +192,12 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 // the latest progress until ctx ends, and stops the export when the control tables say that
 // cancellation was requested, or the lease is lost (or could not be renewed for a whole
 // lease, after which another sidecar takes the request).
-func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointer[export.Progress]) {
+func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointer[outcome.Progress]) {
 	req := j.req
 	ticker := time.NewTicker(s.cfg.Heartbeat)
 	defer ticker.Stop()
 	lastOK := time.Now()
-	var written *export.Progress
+	var written *outcome.Progress
 	for {
 		select {
 		case <-ctx.Done():

@@ -119,12 +119,10 @@ func (p *Pool) put(b pooled) {
 type Buffer struct {
 	gpuparse.Chunk
 	// Task is the task whose stream this buffer came from.
-	Task   Task
-	buf    []byte
-	pool   *Pool // nil for a one-off buffer holding one oversized row
-	starts []uint32
-	huge   *HugeRows // the budget a one-off buffer reserved hugeN bytes of
-	hugeN  int64
+	Task  Task
+	pool  *Pool     // nil for a one-off buffer holding one oversized row
+	huge  *HugeRows // the budget a one-off buffer reserved hugeN bytes of
+	hugeN int64
 }
 
 // Rows is the number of tuples in the buffer, as delimited by the server's messages.
@@ -137,22 +135,14 @@ func (b *Buffer) Huge() bool { return b.huge != nil }
 // Release returns the buffer's memory to its pool.
 func (b *Buffer) Release() {
 	if b.pool != nil {
-		b.pool.put(pooled{b.buf, b.starts})
+		b.pool.put(pooled{b.Data, b.RowStarts})
 		b.pool = nil
 	}
 	if b.huge != nil {
 		b.huge.release(b.hugeN)
 		b.huge = nil
 	}
-	b.buf, b.starts, b.Data, b.RowStarts = nil, nil, nil, nil
-}
-
-// CopyStats counts what one COPY delivered.
-type CopyStats struct {
-	// Bytes is the size of the COPY BINARY stream, header and trailer included.
-	Bytes int64
-	// Rows is the number of tuples (CopyData messages after the header).
-	Rows int64
+	b.Data, b.RowStarts = nil, nil
 }
 
 // Progress holds counters that CopyTask adds to as data arrives, for progress reports; they
@@ -162,16 +152,17 @@ type Progress struct {
 	Rows  atomic.Int64
 }
 
-// CopyTask streams task with the worker's connection, filling buffers from pool and handing
-// each full buffer to emit in stream order (emit owns it from then on and must Release it).
-// It returns once the stream ended with its trailer, or with the first error: a server error,
-// a malformed header, a missing trailer, ctx's cancellation, or emit's error.
+// CopyTask streams task with the worker's connection and its bound select list, filling
+// buffers from the worker's pool and handing each full buffer to emit in stream order (emit
+// owns it from then on and must Release it). It returns once the stream ended with its
+// trailer, or with the first error: a server error, a malformed header, a missing trailer,
+// ctx's cancellation, or emit's error.
 //
 // PostgreSQL sends one CopyData message per row, and pgconn passes each message to one Write:
 // buffers are cut only between messages, and each message's offset is recorded as a row start.
-func (w *Worker) CopyTask(ctx context.Context, task Task, sql string, pool *Pool, progress *Progress, emit func(*Buffer) error) (CopyStats, error) {
-	r := &receiver{ctx: ctx, task: task, pool: pool, progress: progress, emit: emit}
-	_, err := w.conn.PgConn().CopyTo(ctx, r, sql)
+func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) error) error {
+	r := &receiver{ctx: ctx, task: task, pool: w.opts.Pool, progress: w.opts.Progress, emit: emit}
+	_, err := w.conn.PgConn().CopyTo(ctx, r, task.CopySQL(w.opts.SelectList))
 	if err == nil {
 		err = r.finish()
 	}
@@ -185,9 +176,9 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, sql string, pool *Pool
 		if connectionLost(err) {
 			err = fmt.Errorf("connection lost (backend terminated, server restarted or network failure): %w", err)
 		}
-		return r.stats, fmt.Errorf("%s: %w", task, err)
+		return fmt.Errorf("%s: %w", task, err)
 	}
-	return r.stats, nil
+	return nil
 }
 
 // connectionLost reports whether err means the connection broke rather than the server
@@ -207,13 +198,16 @@ type receiver struct {
 	progress *Progress
 	emit     func(*Buffer) error
 
-	stats      CopyStats
+	// pos is how far the stream has come: its bytes (header included) and rows.
+	pos struct {
+		bytes, rows int64
+	}
 	headerSeen bool
 	trailer    bool
 	cur        *Buffer
 	err        error // first error returned from Write, kept because pgconn may wrap it
-	// Progress not yet added to the shared counters: adding per row from every worker made
-	// their cache line bounce between cores (seconds of CPU on a 40M-row export).
+	// Progress not yet added to the shared counters: adding per row from every worker would
+	// make their cache line bounce between cores.
 	unpubBytes, unpubRows int64
 }
 
@@ -233,7 +227,7 @@ func (r *receiver) write(p []byte) error {
 			return fmt.Errorf("COPY stream header: %w", err)
 		}
 		r.headerSeen = true
-		r.stats.Bytes += int64(h)
+		r.pos.bytes += int64(h)
 		p = p[h:]
 		if len(p) == 0 {
 			r.count(n, 0)
@@ -241,15 +235,15 @@ func (r *receiver) write(p []byte) error {
 		}
 	}
 	if r.trailer {
-		return fmt.Errorf("COPY stream: %d bytes after the trailer at byte %d", len(p), r.stats.Bytes)
+		return fmt.Errorf("COPY stream: %d bytes after the trailer at byte %d", len(p), r.pos.bytes)
 	}
 	if gpuparse.IsTrailer(p) {
 		r.trailer = true
-		r.stats.Bytes += int64(len(p))
+		r.pos.bytes += int64(len(p))
 		r.count(n, 0)
 		return nil
 	}
-	if r.cur != nil && len(r.cur.buf)+len(p) > cap(r.cur.buf) {
+	if r.cur != nil && len(r.cur.Data)+len(p) > cap(r.cur.Data) {
 		if err := r.flush(); err != nil {
 			return err
 		}
@@ -260,10 +254,10 @@ func (r *receiver) write(p []byte) error {
 		}
 	}
 	b := r.cur
-	b.starts = append(b.starts, uint32(len(b.buf)))
-	b.buf = append(b.buf, p...)
-	r.stats.Bytes += int64(len(p))
-	r.stats.Rows++
+	b.RowStarts = append(b.RowStarts, uint32(len(b.Data)))
+	b.Data = append(b.Data, p...)
+	r.pos.bytes += int64(len(p))
+	r.pos.rows++
 	r.count(n, 1)
 	return nil
 }
@@ -286,8 +280,8 @@ func (r *receiver) publish() {
 // next starts a new buffer able to hold a message of need bytes.
 func (r *receiver) next(need int) error {
 	b := &Buffer{Task: r.task}
-	b.StreamOffset = r.stats.Bytes
-	b.FirstRow = r.stats.Rows
+	b.StreamOffset = r.pos.bytes
+	b.FirstRow = r.pos.rows
 	b.Source = r.task.String()
 	if need > r.pool.Size() {
 		if h := r.pool.huge; h != nil {
@@ -297,13 +291,13 @@ func (r *receiver) next(need int) error {
 			}
 			b.huge, b.hugeN = h, n
 		}
-		b.buf = make([]byte, 0, need)
+		b.Data = make([]byte, 0, need)
 	} else {
 		pb, err := r.pool.get(r.ctx)
 		if err != nil {
 			return err
 		}
-		b.buf, b.starts, b.pool = pb.buf, pb.starts, r.pool
+		b.Data, b.RowStarts, b.pool = pb.buf, pb.starts, r.pool
 	}
 	r.cur = b
 	return nil
@@ -313,8 +307,6 @@ func (r *receiver) next(need int) error {
 func (r *receiver) flush() error {
 	b := r.cur
 	r.cur = nil
-	b.Data = b.buf
-	b.RowStarts = b.starts
 	r.publish()
 	return r.emit(b)
 }
@@ -324,7 +316,7 @@ func (r *receiver) finish() error {
 		return errors.New("COPY stream ended without a header")
 	}
 	if !r.trailer {
-		return fmt.Errorf("COPY stream ended without its trailer after %d bytes", r.stats.Bytes)
+		return fmt.Errorf("COPY stream ended without its trailer after %d bytes", r.pos.bytes)
 	}
 	if r.cur != nil {
 		return r.flush()

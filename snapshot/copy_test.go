@@ -68,8 +68,8 @@ func TestReceiverCutsBuffersAtMessages(t *testing.T) {
 			t.Errorf("buffer %d: row starts %v, source %q", i, b.RowStarts, b.Source)
 		}
 	}
-	if r.stats.Rows != 5 || r.stats.Bytes != int64(total) || r.progress.Rows.Load() != 5 || r.progress.Bytes.Load() != int64(total) {
-		t.Errorf("stats %+v, progress %d rows %d bytes; want 5 rows, %d bytes", r.stats, r.progress.Rows.Load(), r.progress.Bytes.Load(), total)
+	if r.pos.rows != 5 || r.pos.bytes != int64(total) || r.progress.Rows.Load() != 5 || r.progress.Bytes.Load() != int64(total) {
+		t.Errorf("position %+v, progress %d rows %d bytes; want 5 rows, %d bytes", r.pos, r.progress.Rows.Load(), r.progress.Bytes.Load(), total)
 	}
 }
 

@@ -25,9 +25,11 @@ type Worker struct {
 	// Index numbers the worker from 0, for logs and file names.
 	Index int
 	conn  *pgx.Conn
+	opts  WorkerOptions
 }
 
-// WorkerOptions tunes how workers open their transaction.
+// WorkerOptions tunes how workers open their transaction and what their COPYs select and
+// where they receive it.
 type WorkerOptions struct {
 	// Role, when set, is assumed with SET LOCAL ROLE after importing the snapshot, so that
 	// privileges and row-level security apply as if that role ran the COPY.
@@ -35,6 +37,12 @@ type WorkerOptions struct {
 	// Lock, when set, is the relation the coordinator locked: each worker takes ACCESS SHARE
 	// on it at once, without waiting (see ErrDDLWaiting).
 	Lock string
+	// SelectList is what every COPY of the worker selects (Task.CopySQL).
+	SelectList string
+	// Pool gives CopyTask its receive buffers; the workers of one export share it.
+	Pool *Pool
+	// Progress, when set, counts what every COPY of the worker received.
+	Progress *Progress
 }
 
 // ErrDDLWaiting is wrapped by the error of a worker that could not take its lock at once: a
@@ -104,7 +112,7 @@ func openWorker(ctx context.Context, cfg *pgx.ConnConfig, id string, i int, opts
 			return nil, errors.Join(fmt.Errorf("worker %d: %w", i, err), closeConn(conn))
 		}
 	}
-	return &Worker{Index: i, conn: conn}, nil
+	return &Worker{Index: i, conn: conn, opts: opts}, nil
 }
 
 // PID is the worker's server process ID (pg_backend_pid), for logs and for tests that

@@ -21,14 +21,6 @@ import (
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
-// Bounds of the export flags; export.Options.validate enforces the same ones for Go callers.
-const (
-	maxParallel    = 256
-	minMaxFileSize = 1 << 20
-	minBufferSize  = 64 << 10
-	maxBufferSize  = 256 << 20
-)
-
 // urlPrefix matches a scheme:// prefix: an output dir that starts with one is a URL, not a
 // local directory.
 var urlPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
@@ -85,7 +77,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(summary(res))
+	return enc.Encode(res)
 }
 
 // parseExportArgs reads the export command's flags. Every error it returns matches errUsage:
@@ -109,15 +101,15 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&a.dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
 	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
 	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all)")
-	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, fmt.Sprintf("worker connections, 1 to %d", maxParallel))
+	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, fmt.Sprintf("worker connections, 1 to %d", export.MaxParallel))
 	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into, 1 or more (default: 4 per worker)")
 	fs.StringVar(&opts.OutputDir, "output-dir", "", "local directory for the Parquet files and _manifest.json (required)")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace a previous export in a non-empty output dir")
 	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
 	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group, 1 or more")
-	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
-	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer, 64KiB to 256MiB")
-	fs.StringVar(&hugeRows, "huge-row-memory", "512MiB", "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
+	fs.StringVar(&maxFileSize, "max-file-size", formatSize(export.DefaultMaxFileSize), "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
+	fs.StringVar(&bufferSize, "buffer-size", formatSize(export.DefaultBufferSize), "size of each COPY receive buffer, 64KiB to 256MiB")
+	fs.StringVar(&hugeRows, "huge-row-memory", formatSize(export.DefaultHugeRowBytes), "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
 	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
 	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
@@ -150,8 +142,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if urlPrefix.MatchString(opts.OutputDir) {
 		return a, usagef("export: --output-dir %q: object storage output is not supported yet; give a local directory", opts.OutputDir)
 	}
-	if given["parallel"] && (opts.Parallel < 1 || opts.Parallel > maxParallel) {
-		return a, usagef("export: --parallel %d is out of range: give 1 to %d (default %d)", opts.Parallel, maxParallel, export.DefaultParallel)
+	if given["parallel"] && (opts.Parallel < 1 || opts.Parallel > export.MaxParallel) {
+		return a, usagef("export: --parallel %d is out of range: give 1 to %d (default %d)", opts.Parallel, export.MaxParallel, export.DefaultParallel)
 	}
 	if given["chunks"] && opts.Chunks < 1 {
 		return a, usagef("export: --chunks %d is out of range: give 1 or more (default %d per worker)", opts.Chunks, export.DefaultChunksPerWorker)
@@ -163,23 +155,23 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if opts.MaxFileSize, err = parseSize(maxFileSize); err != nil {
 		return a, usagef("export: --max-file-size %w", err)
 	}
-	if opts.MaxFileSize < minMaxFileSize {
-		return a, usagef("export: --max-file-size %q is out of range: give 1MiB or more (default 1GiB)", maxFileSize)
+	if opts.MaxFileSize < export.MinMaxFileSize {
+		return a, usagef("export: --max-file-size %q is out of range: give 1MiB or more (default %s)", maxFileSize, formatSize(export.DefaultMaxFileSize))
 	}
 	size, err := parseSize(bufferSize)
 	if err != nil {
 		return a, usagef("export: --buffer-size %w", err)
 	}
-	if size < minBufferSize || size > maxBufferSize {
-		return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (default 4MiB)", bufferSize)
+	if size < export.MinBufferSize || size > export.MaxBufferSize {
+		return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (default %s)", bufferSize, formatSize(export.DefaultBufferSize))
 	}
 	opts.BufferSize = int(size)
 	huge, err := parseSize(hugeRows)
 	if err != nil {
 		return a, usagef("export: --huge-row-memory %w", err)
 	}
-	if huge < 1<<20 {
-		return a, usagef("export: --huge-row-memory %q is out of range: give 1MiB or more (default 512MiB)", hugeRows)
+	if huge < export.MinHugeRowBytes {
+		return a, usagef("export: --huge-row-memory %q is out of range: give 1MiB or more (default %s)", hugeRows, formatSize(export.DefaultHugeRowBytes))
 	}
 	opts.HugeRows = snapshot.NewHugeRows(huge)
 	switch opts.GPU = export.GPUMode(gpu); opts.GPU {
@@ -205,29 +197,6 @@ func splitList(s string) []string {
 		names = append(names, strings.TrimSpace(c))
 	}
 	return names
-}
-
-// summaryJSON is the JSON document printed on stdout at the end of an export.
-type summaryJSON struct {
-	Table       string         `json:"table"`
-	OutputDir   string         `json:"output_dir"`
-	Rows        int64          `json:"rows"`
-	CopyBytes   int64          `json:"copy_bytes"`
-	OutputBytes int64          `json:"output_bytes"`
-	Files       int            `json:"files"`
-	Seconds     float64        `json:"seconds"`
-	GBPerSecond float64        `json:"gb_per_s"`
-	Decoder     string         `json:"decoder"`
-	Workers     int            `json:"workers"`
-	Snapshot    string         `json:"snapshot"`
-	LSN         string         `json:"lsn"`
-	Timings     export.Timings `json:"timings"`
-}
-
-func summary(r *export.Result) summaryJSON {
-	return summaryJSON{Table: r.Table, OutputDir: r.OutputDir, Rows: r.Rows, CopyBytes: r.CopyBytes,
-		OutputBytes: r.OutputBytes, Files: len(r.Files), Seconds: r.Seconds, GBPerSecond: r.GBPerSecond,
-		Decoder: r.Decoder, Workers: r.Workers, Snapshot: r.Snapshot, LSN: r.LSN, Timings: r.Timings}
 }
 
 // parseSize reads a byte count such as 1048576, 512MiB or 1GB (units KiB, MiB, GiB, TiB, KB,
@@ -257,6 +226,20 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size in bytes (e.g. 536870912, 512MiB, 1GB)", s)
 	}
 	return n * mult, nil
+}
+
+// formatSize prints n bytes as parseSize reads them back: in the largest binary unit that
+// divides it (1GiB, 4MiB, 1536KiB), else in bytes.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func isTerminal(f *os.File) bool {

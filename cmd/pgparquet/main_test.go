@@ -72,13 +72,13 @@ func TestCLI(t *testing.T) {
 		}
 		var sum struct {
 			Rows, CopyBytes, OutputBytes int64
-			Files                        int
+			Files                        []json.RawMessage
 			Decoder                      string
 		}
 		if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
 			t.Fatalf("summary %q: %v", stdout.String(), err)
 		}
-		if sum.Rows != 400000 || sum.Files < 1 || sum.Decoder != "cpu" {
+		if sum.Rows != 400000 || len(sum.Files) < 1 || sum.Decoder != "cpu" {
 			t.Fatalf("summary: %+v", sum)
 		}
 		if !strings.Contains(stderr.String(), `msg="export finished"`) {
@@ -182,6 +182,20 @@ func TestParseSize(t *testing.T) {
 // TestExportUsageErrors runs the binary with bad export command lines: each must exit 2 with
 // exactly one stderr line naming the flag, what is wrong and what would work, before it
 // connects or creates anything.
+// TestFormatSize checks that the flag defaults print as sizes parseSize reads back.
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{1 << 30, "1GiB"}, {4 << 20, "4MiB"}, {1536 << 10, "1536KiB"}, {3 << 40, "3TiB"}, {1000, "1000"}, {0, "0"}} {
+		got := formatSize(tc.n)
+		back, err := parseSize(got)
+		if got != tc.want || err != nil || back != tc.n {
+			t.Errorf("formatSize(%d) = %q (parsed back: %d, %v), want %q", tc.n, got, back, err, tc.want)
+		}
+	}
+}
+
 func TestExportUsageErrors(t *testing.T) {
 	bin := buildBinary(t)
 	// Were a case not refused, the export would fail fast on this closed port (exit 1).

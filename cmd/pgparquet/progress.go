@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // progressBar shows an export's progress: a redrawn line on a terminal, a log line every few
@@ -15,12 +15,12 @@ type progressBar struct {
 	w       io.Writer
 	tty     bool
 	log     *slog.Logger
-	last    export.Progress
+	last    outcome.Progress
 	lastLog time.Time
 	drawn   bool
 }
 
-func (p *progressBar) update(pr export.Progress) {
+func (p *progressBar) update(pr outcome.Progress) {
 	p.last = pr
 	secs := pr.Elapsed.Seconds()
 	mbps := 0.0

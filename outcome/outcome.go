@@ -1,0 +1,91 @@
+// Package outcome is the vocabulary of one export's outcome, shared by everything that
+// produces or shows it: export fills a Result and reports Progress; the CLI prints the Result
+// as JSON and draws Progress as a bar; _manifest.json is the Result; the control tables record
+// both (sql/control). It holds plain data only, so that each of those depends on it and on
+// nothing of the others.
+package outcome
+
+import "time"
+
+// Result is what a finished export reports. Its JSON form is the manifest (_manifest.json,
+// published last: its presence marks a directory as one complete export) and the CLI's
+// summary.
+type Result struct {
+	// Version is the pgparquet version that wrote the export.
+	Version string `json:"pgparquet_version"`
+	// Table is the exported relation, schema-qualified as PostgreSQL prints it.
+	Table string `json:"table"`
+	// OutputDir is the directory the export was written to, as the caller named it; the
+	// manifest leaves it out (a directory may be moved).
+	OutputDir string `json:"output_dir,omitempty"`
+	// Snapshot is the exported snapshot every worker read, and LSN the WAL position then.
+	Snapshot string `json:"snapshot"`
+	LSN      string `json:"lsn"`
+	// Decoder is "gpu" when the GPU decoded the export (the first chunks may have been decoded
+	// on the CPU while it started: same bytes either way), else "cpu".
+	Decoder string `json:"decoder"`
+	// Compression is the Parquet codec, with its level when one was given ("zstd:1").
+	Compression string `json:"compression"`
+	// Workers is the number of connections that read the table, Tasks the ctid ranges.
+	Workers int `json:"workers"`
+	Tasks   int `json:"tasks"`
+	// Rows, CopyBytes (the COPY BINARY streams, headers and trailers included) and
+	// OutputBytes (the Parquet files) are totals over the export.
+	Rows        int64    `json:"rows"`
+	CopyBytes   int64    `json:"copy_bytes"`
+	OutputBytes int64    `json:"output_bytes"`
+	Columns     []Column `json:"columns"`
+	// Files lists every Parquet file, in name order.
+	Files []File `json:"files"`
+	// StartedAt is when the export started, RFC 3339 in UTC.
+	StartedAt string `json:"started_at"`
+	// Seconds is the export's wall time and GBPerSecond its COPY bytes per second (1e9 bytes).
+	Seconds     float64 `json:"seconds"`
+	GBPerSecond float64 `json:"gb_per_s"`
+	Timings     Timings `json:"timings"`
+}
+
+// Column describes one exported column.
+type Column struct {
+	Name string `json:"name"`
+	// PGType is the PostgreSQL type as format_type prints it.
+	PGType string `json:"pg_type"`
+	// ArrowType is the Arrow type the column was written as.
+	ArrowType string `json:"arrow_type"`
+	// AsText marks a column exported as its text form (::text cast in the COPY query).
+	AsText bool `json:"as_text,omitempty"`
+}
+
+// File describes one Parquet file of an export.
+type File struct {
+	// Name is the file name inside the output directory.
+	Name   string `json:"name"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Timings splits an export's time by stage, in seconds. Decode and Encode are summed over
+// workers (time spent, not wall time); the others are wall time.
+type Timings struct {
+	// Setup covers connecting, exporting the snapshot, resolving the table, planning and
+	// opening the workers.
+	Setup float64 `json:"setup_s"`
+	// Copy is the wall time from the first COPY to the last file closed.
+	Copy     float64 `json:"copy_s"`
+	Decode   float64 `json:"decode_s"`
+	Encode   float64 `json:"encode_s"`
+	Finalize float64 `json:"finalize_s"`
+	Total    float64 `json:"total_s"`
+}
+
+// Progress is a snapshot of an export in flight.
+type Progress struct {
+	Rows      int64
+	CopyBytes int64
+	// EstimatedRows is the planner's row estimate, -1 when the table was never analyzed.
+	EstimatedRows int64
+	TasksDone     int
+	Tasks         int
+	Elapsed       time.Duration
+}
