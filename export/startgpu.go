@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // startingGPU decodes on the CPU until the CUDA decoder is ready, then on the GPU. Creating
@@ -55,7 +56,7 @@ func startGPU(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.
 }
 
 // Decode decodes c on the GPU once it is ready, on the CPU until then.
-func (s *startingGPU) Decode(ctx context.Context, c *gpuparse.Chunk) (arrow.RecordBatch, error) {
+func (s *startingGPU) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	if g := s.gpu.Load(); g != nil {
 		return g.Decode(ctx, c)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // lineorderChunk builds a chunk of n tuples shaped like the SSB lineorder
@@ -64,7 +66,7 @@ func lineorderColumns() []Column {
 func BenchmarkCPUDecodeLineorder(b *testing.B) {
 	cols, data, starts := lineorderChunk(4 << 20 / 174)
 	dec := NewCPUDecoder(cols, memory.NewGoAllocator())
-	c := &Chunk{Data: data, RowStarts: starts, Source: "bench"}
+	c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "bench"}
 	ctx := context.Background()
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()

@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // Epoch shifts from PostgreSQL's 2000-01-01 to Arrow's 1970-01-01.
@@ -163,7 +165,7 @@ type colState struct {
 // error, wrapped; a decoder built from invalid columns, or closed, gives a
 // plain error. The caller releases the batch; c.Data may be reused as soon as
 // Decode returns.
-func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (rec arrow.RecordBatch, err error) {
+func (d *CPUDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (rec arrow.RecordBatch, err error) {
 	// The first pass validates everything the second pass relies on, so a
 	// panic here is a bug in this package, not bad input. Turn it into an
 	// error rather than take down a process that serves many exports; fill's
@@ -201,8 +203,8 @@ func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (rec arrow.RecordBatc
 
 // errAt builds a *DecodeError at chunk offset off, in chunk row row (-1: none)
 // and column ci (-1: none).
-func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...any) *DecodeError {
-	e := &DecodeError{
+func (d *CPUDecoder) errAt(c *pgcopy.Chunk, off, row, ci int, format string, args ...any) *pgcopy.DecodeError {
+	e := &pgcopy.DecodeError{
 		Source: c.Source,
 		Offset: c.StreamOffset + int64(off),
 		Row:    -1,
@@ -221,7 +223,7 @@ func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...an
 // walk is the first pass: it validates the framing of every tuple, checks
 // c.RowStarts against it (recorded starts must be tuple starts), and fills each column's NULL count and output byte
 // count. After it succeeds, the second pass can trust every length.
-func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
+func (d *CPUDecoder) walk(c *pgcopy.Chunk, st []colState) (int, *pgcopy.DecodeError) {
 	data := c.Data
 	rs := c.RowStarts
 	want := d.want
@@ -298,7 +300,7 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 // needs more than its length checked: tree kinds, jsonb and numerics (walk counts plain
 // strings' bytes itself, in its hot loop). It counts the column's output bytes and reports the
 // first wrong byte.
-func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) checkValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	if s.tree != nil {
 		if e := s.tree.check(body); e != nil {
 			return d.errAt(c, start+e.off, row, ci, "%s", e.msg)
@@ -334,7 +336,7 @@ func (d *CPUDecoder) newBuffer(size int, all *[]*memory.Buffer) (*memory.Buffer,
 
 // fill is the second pass: it allocates each column's buffers at their exact
 // size, writes every value, and assembles the record batch.
-func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch, error) {
+func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.RecordBatch, error) {
 	var all []*memory.Buffer
 	// Arrays retain what they use; this releases the decoder's own references,
 	// which frees everything on an error.
@@ -461,7 +463,7 @@ func (s *colState) markValid(row int) {
 
 // alloc allocates column ci's buffers (or builder) for rows values once the first pass has
 // counted its NULLs and bytes; buffers go to *all, which the caller releases.
-func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *DecodeError {
+func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *pgcopy.DecodeError {
 	if s.tree != nil {
 		s.bld = array.NewBuilder(d.mem, s.dtype)
 		s.bld.Reserve(rows)
@@ -502,7 +504,7 @@ func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.B
 // putValue writes one non-NULL value, checked by checkValue, of the kinds whose conversion
 // takes more than a few instructions: tree kinds, decimal256 and numeric text. (Validity bits
 // are the caller's.)
-func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	switch {
 	case s.bld != nil:
 		s.tree.appendValue(s.bld, body)
@@ -523,7 +525,7 @@ func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []
 }
 
 // finish makes column ci's array from its filled buffers (or builder).
-func (d *CPUDecoder) finish(c *Chunk, s *colState, ci, rows int) (arrow.Array, error) {
+func (d *CPUDecoder) finish(c *pgcopy.Chunk, s *colState, ci, rows int) (arrow.Array, error) {
 	if s.bld != nil {
 		a := s.bld.NewArray()
 		fillNilIndices(a.Data())
@@ -557,7 +559,7 @@ func fillNilIndices(d arrow.ArrayData) {
 
 // putDecimal writes the numeric field body (header checked by walk) of row
 // as the column's decimal128 or decimal256 value.
-func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putDecimal(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
 	typ := func() string { return fmt.Sprintf("%s(%d,%d)", s.kind, s.prec, s.scale) }
@@ -610,7 +612,7 @@ func numericForMessage(h numHeader, digits []byte) string {
 
 // putNumericText writes the numeric field body (header checked by walk) of
 // row as numeric_out's text.
-func (d *CPUDecoder) putNumericText(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putNumericText(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
 	if bad := checkDigits(digits); bad >= 0 {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // numTypmod is atttypmod of numeric(p,s).
@@ -32,7 +34,7 @@ func itoa(v int32) string {
 
 // decodeAll decodes data for cols and returns the rows as Go values, column
 // by column. The batch is released before returning.
-func decodeAll(t *testing.T, cols []Column, c *Chunk) [][]any {
+func decodeAll(t *testing.T, cols []Column, c *pgcopy.Chunk) [][]any {
 	t.Helper()
 	dec := NewCPUDecoder(cols, newAlloc(t))
 	rec, err := dec.Decode(context.Background(), c)
@@ -179,7 +181,7 @@ func TestDecodeKinds(t *testing.T) {
 			data, starts := rowStarts(tuples...)
 			// With and without the receiver's row starts.
 			for _, rs := range [][]uint32{nil, starts} {
-				got := decodeAll(t, []Column{tt.col}, &Chunk{Data: data, RowStarts: rs})
+				got := decodeAll(t, []Column{tt.col}, &pgcopy.Chunk{Data: data, RowStarts: rs})
 				if len(got[0]) != len(tt.want) {
 					t.Fatalf("got %d rows, want %d", len(got[0]), len(tt.want))
 				}
@@ -225,7 +227,7 @@ func TestDecodeMultiColumn(t *testing.T) {
 		tuples = append(tuples, tuple(f...))
 	}
 	data, starts := rowStarts(tuples...)
-	got := decodeAll(t, cols, &Chunk{Data: data, RowStarts: starts})
+	got := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: starts})
 	for ci := range cols {
 		for i := range want[ci] {
 			if !equalValue(got[ci][i], want[ci][i]) {
@@ -237,7 +239,7 @@ func TestDecodeMultiColumn(t *testing.T) {
 
 func TestDecodeZeroRows(t *testing.T) {
 	cols := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 40, 2), PlanColumn("d", oidUUID, -1, "uuid")}
-	for _, c := range []*Chunk{{}, {Data: []byte{}, RowStarts: []uint32{}}} {
+	for _, c := range []*pgcopy.Chunk{{}, {Data: []byte{}, RowStarts: []uint32{}}} {
 		dec := NewCPUDecoder(cols, newAlloc(t))
 		rec, err := dec.Decode(context.Background(), c)
 		if err != nil {
@@ -262,7 +264,7 @@ func TestDecodeZeroRows(t *testing.T) {
 // the field count 0.
 func TestDecodeZeroColumns(t *testing.T) {
 	dec := NewCPUDecoder(nil, newAlloc(t))
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: []byte{0, 0, 0, 0, 0, 0}})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: []byte{0, 0, 0, 0, 0, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +326,7 @@ func TestDecodeMalformed(t *testing.T) {
 	const streamOff, firstRow = 1000, 50
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			de := decodeError(t, NewCPUDecoder(cols, newAlloc(t)), &Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
+			de := decodeError(t, NewCPUDecoder(cols, newAlloc(t)), &pgcopy.Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
 			wantRow := int64(-1)
 			if tt.row >= 0 {
 				wantRow = firstRow + tt.row
@@ -379,7 +381,7 @@ func TestDecodeMalformedFixed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			de := decodeError(t, NewCPUDecoder([]Column{tt.col}, newAlloc(t)), &Chunk{Data: tuple(tt.body)})
+			de := decodeError(t, NewCPUDecoder([]Column{tt.col}, newAlloc(t)), &pgcopy.Chunk{Data: tuple(tt.body)})
 			if de.Offset != tt.off || de.Row != 0 || de.Column != "c" || !strings.Contains(de.Msg, tt.msg) {
 				t.Errorf("got %+v, want offset %d row 0 msg containing %q", *de, tt.off, tt.msg)
 			}
@@ -389,14 +391,14 @@ func TestDecodeMalformedFixed(t *testing.T) {
 
 func TestDecodeErrorString(t *testing.T) {
 	tests := []struct {
-		err  DecodeError
+		err  pgcopy.DecodeError
 		want string
 	}{
-		{DecodeError{Source: "range 3 (pages 100-200) of public.t", Offset: 12345, Row: 17, Column: "price", PGType: "numeric(12,2)", Msg: "field length 3, expected 4"},
+		{pgcopy.DecodeError{Source: "range 3 (pages 100-200) of public.t", Offset: 12345, Row: 17, Column: "price", PGType: "numeric(12,2)", Msg: "field length 3, expected 4"},
 			`range 3 (pages 100-200) of public.t: byte 12345, row 17, column "price" (numeric(12,2)): field length 3, expected 4`},
-		{DecodeError{Offset: 11, Row: -1, Msg: "COPY BINARY header: bad"}, `byte 11: COPY BINARY header: bad`},
-		{DecodeError{Source: "s", Offset: 0, Row: 0, Msg: "field count 2, expected 3"}, `s: byte 0, row 0: field count 2, expected 3`},
-		{DecodeError{Source: "s", Offset: 1, Row: 2, Column: `we"ird`, Msg: "m"}, `s: byte 1, row 2, column "we\"ird": m`},
+		{pgcopy.DecodeError{Offset: 11, Row: -1, Msg: "COPY BINARY header: bad"}, `byte 11: COPY BINARY header: bad`},
+		{pgcopy.DecodeError{Source: "s", Offset: 0, Row: 0, Msg: "field count 2, expected 3"}, `s: byte 0, row 0: field count 2, expected 3`},
+		{pgcopy.DecodeError{Source: "s", Offset: 1, Row: 2, Column: `we"ird`, Msg: "m"}, `s: byte 1, row 2, column "we\"ird": m`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -412,7 +414,7 @@ func TestDecodeContextAndLifecycle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dec := NewCPUDecoder(cols, newAlloc(t))
-	if _, err := dec.Decode(ctx, &Chunk{Data: data, Source: "s"}); !errors.Is(err, context.Canceled) {
+	if _, err := dec.Decode(ctx, &pgcopy.Chunk{Data: data, Source: "s"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled ctx: got %v", err)
 	}
 	if _, err := dec.Decode(context.Background(), nil); err == nil {
@@ -427,7 +429,7 @@ func TestDecodeContextAndLifecycle(t *testing.T) {
 	if err := dec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dec.Decode(context.Background(), &Chunk{Data: data}); err == nil {
+	if _, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data}); err == nil {
 		t.Error("Decode after Close: no error")
 	}
 
@@ -446,7 +448,7 @@ func TestDecodeInvalidColumns(t *testing.T) {
 		{{Name: "d", Kind: KindDecimal256, Precision: 50, Scale: -1}},
 	} {
 		dec := NewCPUDecoder(cols, newAlloc(t))
-		_, err := dec.Decode(context.Background(), &Chunk{})
+		_, err := dec.Decode(context.Background(), &pgcopy.Chunk{})
 		if err == nil || !strings.Contains(err.Error(), cols[0].Name) {
 			t.Errorf("%+v: got %v, want an error naming the column", cols[0], err)
 		}
@@ -462,7 +464,7 @@ func TestDecodeConcurrent(t *testing.T) {
 	cols, data, starts := lineorderChunk(2000)
 	mem := newAlloc(t)
 	dec := NewCPUDecoder(cols, mem)
-	ref, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	ref, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +473,7 @@ func TestDecodeConcurrent(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: data})
+			rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data})
 			if err != nil {
 				errs <- err
 				return
@@ -496,9 +498,9 @@ func TestDecodeBatchedMessages(t *testing.T) {
 	cols := []Column{PlanColumn("id", oidInt4, -1, "integer"), PlanColumn("name", oidText, -1, "text")}
 	data, starts := rowStarts(
 		tuple(wI32(1), wText("a")), tuple(wI32(2), nil), tuple(wI32(3), wText("ccc")), tuple(nil, wText("")))
-	want := decodeAll(t, cols, &Chunk{Data: data, RowStarts: starts})
+	want := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: starts})
 	for _, recorded := range [][]uint32{{0}, {0, starts[2]}, {0, starts[1], starts[3]}, nil} {
-		got := decodeAll(t, cols, &Chunk{Data: data, RowStarts: recorded})
+		got := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: recorded})
 		if len(got) != len(want) {
 			t.Fatalf("row starts %v: %d rows, want %d", recorded, len(got), len(want))
 		}
@@ -513,14 +515,14 @@ func TestDecodeBatchedMessages(t *testing.T) {
 }
 
 // decodeError decodes c, which must fail, and returns its *DecodeError.
-func decodeError(t *testing.T, dec *CPUDecoder, c *Chunk) *DecodeError {
+func decodeError(t *testing.T, dec *CPUDecoder, c *pgcopy.Chunk) *pgcopy.DecodeError {
 	t.Helper()
 	rec, err := dec.Decode(context.Background(), c)
 	if err == nil {
 		rec.Release()
 		t.Fatal("Decode succeeded, want an error")
 	}
-	var de *DecodeError
+	var de *pgcopy.DecodeError
 	if !errors.As(err, &de) {
 		t.Fatalf("error %T %v, want *DecodeError", err, err)
 	}

@@ -108,6 +108,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // cudaABI is the library ABI version this Go code speaks.
@@ -228,7 +230,7 @@ func (d *CUDADecoder) Close() error {
 }
 
 // Decode decodes c on the GPU, or on the CPU where the GPU cannot decode it exactly.
-func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+func (d *CUDADecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	if d.closed.Load() {
 		return nil, errors.New("gpuparse: cuda decoder: Decode after Close")
 	}
@@ -371,7 +373,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 
 // KernelSeconds runs the decoding kernels alone on c (uploaded once) iters times and returns
 // the mean seconds of one pass, for benchmarks of the kernels without transfers.
-func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
+func (d *CUDADecoder) KernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) {
 	if len(c.RowStarts) == 0 {
 		return 0, errors.New("kernel benchmark: the chunk has no row starts")
 	}
@@ -395,14 +397,14 @@ func (l *CUDALibrary) injectFaults(scans, finishes int) bool {
 func (d *CUDADecoder) PinnedBuffer(size int) []byte { return d.mem.Allocate(size)[:0] }
 
 // cudaFailed reports a CUDA error and decodes the chunk on the CPU instead.
-func (d *CUDADecoder) cudaFailed(ctx context.Context, c *Chunk, msg string) (arrow.RecordBatch, error) {
+func (d *CUDADecoder) cudaFailed(ctx context.Context, c *pgcopy.Chunk, msg string) (arrow.RecordBatch, error) {
 	if d.OnCUDAError != nil {
 		d.OnCUDAError(fmt.Errorf("decode %s on the GPU: %s; decoding it on the CPU", c.Source, msg))
 	}
 	return d.fallback(ctx, c)
 }
 
-func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+func (d *CUDADecoder) fallback(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	d.fallbacks.Add(1)
 	return d.cpu.Decode(ctx, c)
 }

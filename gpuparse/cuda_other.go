@@ -7,6 +7,8 @@ import (
 	"errors"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // CUDALibrary is the loaded CUDA decoder library; this build (no cgo, or not Linux) cannot
@@ -39,12 +41,12 @@ func (d *CUDADecoder) Fallbacks() int64 { return 0 }
 func (d *CUDADecoder) Close() error { return nil }
 
 // Decode always fails here.
-func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+func (d *CUDADecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	return nil, errors.New("CUDA decoder: not in this build")
 }
 
 // KernelSeconds always fails here.
-func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
+func (d *CUDADecoder) KernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) {
 	return 0, errors.New("CUDA decoder: not in this build")
 }
 

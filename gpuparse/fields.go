@@ -6,6 +6,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // decodeFields decodes column ci of chunk c alone, from the position of each of its fields:
@@ -16,7 +18,7 @@ import (
 // bit for bit. Every length is checked again (the positions come from another program), and a
 // value the CPU decoder rejects gives its *DecodeError; the caller then decodes the whole chunk
 // with Decode, whose row-order walk decides which error is the first.
-func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.Array, err error) {
+func (d *CPUDecoder) decodeFields(c *pgcopy.Chunk, ci int, fields []int32) (arr arrow.Array, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			arr, err = nil, fmt.Errorf("gpuparse: cpu decoder: internal error: %v", p)
@@ -30,7 +32,7 @@ func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.A
 	rows := len(fields)
 	// value returns where row's value starts and its length (-1: NULL), checked against the
 	// chunk and the column's fixed width.
-	value := func(row int) (int, int, *DecodeError) {
+	value := func(row int) (int, int, *pgcopy.DecodeError) {
 		at := int(fields[row])
 		if at < 0 || at > len(data)-fieldLenLen {
 			return 0, 0, d.errAt(c, min(max(at, 0), len(data)), row, ci, "field position %d outside the chunk of %d bytes", at, len(data))

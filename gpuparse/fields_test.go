@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // fieldPositions walks a well-formed chunk and returns, per column, the chunk offset of each
 // row's field length word: what the CUDA decoder hands decodeFields.
-func fieldPositions(c *Chunk, ncols int) [][]int32 {
+func fieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
 	out := make([][]int32, ncols)
 	for p := 0; p < len(c.Data); {
 		p += fieldCountLen
@@ -82,19 +84,19 @@ func TestDecodeFieldsErrors(t *testing.T) {
 		{"interval length", [][]byte{good, shortInterval}, 0},
 	} {
 		data, starts := rowStarts(tc.tuples...)
-		c := &Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
+		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
 		_, want := dec.Decode(context.Background(), c)
 		_, got := dec.decodeFields(c, tc.col, fieldPositions(c, len(cols))[tc.col])
-		var de *DecodeError
+		var de *pgcopy.DecodeError
 		if want == nil || got == nil || !errors.As(got, &de) || want.Error() != got.Error() {
 			t.Errorf("%s: Decode error %v, decodeFields error %v", tc.name, want, got)
 		}
 	}
 	data, _ := rowStarts(good)
-	c := &Chunk{Data: data, Source: "positions"}
+	c := &pgcopy.Chunk{Data: data, Source: "positions"}
 	for _, p := range []int32{-1, int32(len(data)) - 2, 0} {
 		_, err := dec.decodeFields(c, 0, []int32{p})
-		var de *DecodeError
+		var de *pgcopy.DecodeError
 		if !errors.As(err, &de) {
 			t.Errorf("position %d: error %v, want a *DecodeError", p, err)
 		}
@@ -130,7 +132,7 @@ func fieldsFuzzSeeds() map[string][]byte {
 		tuple(nil, nil, nil, nil, nil),
 		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(oidInt4, nil, nil), wText("")),
 	)
-	pos := fieldPositions(&Chunk{Data: data}, len(cols))
+	pos := fieldPositions(&pgcopy.Chunk{Data: data}, len(cols))
 	out := map[string][]byte{}
 	for ci := range cols {
 		out["col"+itoa(int32(ci))] = fieldsFuzzInput(byte(ci), pos[ci], data)
@@ -167,9 +169,9 @@ func FuzzDecodeFields(f *testing.F) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
 		dec := NewCPUDecoder(cols, mem)
-		arr, err := dec.decodeFields(&Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
+		arr, err := dec.decodeFields(&pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
 		if err != nil {
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || strings.Contains(err.Error(), "internal error") {
 				t.Fatalf("error %T %v, want a *DecodeError", err, err)
 			}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // fuzzColumns is the fixed column list FuzzCPUDecode decodes with: one of
@@ -94,23 +96,11 @@ func fuzzSeeds() map[string][]byte {
 	}
 }
 
-// headerSeeds are the inputs the committed FuzzParseHeader corpus was
-// written from.
-func headerSeeds() map[string][]byte {
-	return map[string][]byte{
-		"plain":           header(0, nil),
-		"extension":       append(header(0, []byte("ext")), 0, 1),
-		"oids":            header(1<<16, nil),
-		"truncated":       []byte("PGCOPY\n"),
-		"negative_extlen": append(append([]byte{}, header(0, nil)[:15]...), 0xff, 0xff, 0xff, 0xff),
-	}
-}
-
 // TestWriteFuzzSeeds rewrites the seed_* files of testdata/fuzz from
-// fuzzSeeds and headerSeeds when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
+// fuzzSeeds (and the other targets' seeds) when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
 // that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzParseHeader": headerSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
+	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		for name, data := range seeds {
 			path := filepath.Join(dir, "seed_"+name)
@@ -150,9 +140,9 @@ func FuzzCPUDecode(f *testing.F) {
 			runs = append(runs, starts)
 		}
 		for _, rs := range runs {
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: rs, StreamOffset: 19, FirstRow: 1, Source: "fuzz"})
+			rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: rs, StreamOffset: 19, FirstRow: 1, Source: "fuzz"})
 			if err != nil {
-				var de *DecodeError
+				var de *pgcopy.DecodeError
 				if !errors.As(err, &de) {
 					t.Fatalf("error %T %v, want *DecodeError", err, err)
 				}

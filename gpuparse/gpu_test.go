@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // cudaLib loads the CUDA decoder named by $PGPARQUET_CUDA_LIB. Without it the GPU tests skip
@@ -68,7 +70,7 @@ func gpuTestColumns() []Column {
 // randomChunk encodes rows random tuples for gpuTestColumns: NULLs at random rates (one
 // column always NULL), empty and long strings, special floats, infinities, numerics of many
 // shapes. Every value is valid for the columns, so both decoders must succeed.
-func randomChunk(rng *rand.Rand, rows int) *Chunk {
+func randomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 	nullRate := rng.Float64() * 0.5
 	null := func() bool { return rng.Float64() < nullRate }
 	str := func() string {
@@ -169,7 +171,7 @@ func randomChunk(rng *rand.Rand, rows int) *Chunk {
 		tuples = append(tuples, tuple(f...))
 	}
 	data, starts := rowStarts(tuples...)
-	return &Chunk{Data: data, RowStarts: starts, Source: "random", StreamOffset: 19}
+	return &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "random", StreamOffset: 19}
 }
 
 // sameArrays compares two arrays bit for bit: type, length, null count, and every buffer's
@@ -254,7 +256,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	badFields := make([][]byte, len(cols))
 	badFields[0], badFields[14] = wI64(1), wNumeric("NaN") // n12
 	data, starts := rowStarts(tuple(badFields...))
-	c := &Chunk{Data: data, RowStarts: starts, Source: "bad"}
+	c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "bad"}
 	_, cerr := cpu.Decode(ctx, c)
 	_, gerr := gpu.Decode(ctx, c)
 	if cerr == nil || gerr == nil || cerr.Error() != gerr.Error() {
@@ -279,7 +281,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 		starts []uint32
 	}{{"no row starts", nil}, {"two rows per message", everyOther}, {"a wrong row start", shifted}} {
 		before := gpu.Fallbacks()
-		in := &Chunk{Data: c.Data, RowStarts: tc.starts, Source: tc.name}
+		in := &pgcopy.Chunk{Data: c.Data, RowStarts: tc.starts, Source: tc.name}
 		want, werr := cpu.Decode(ctx, in)
 		got, gerr := gpu.Decode(ctx, in)
 		switch {
@@ -368,7 +370,7 @@ func TestGPUThroughput(t *testing.T) {
 				defer wg.Done()
 				var n int64
 				for time.Since(start) < dur {
-					rec, err := dec.Decode(ctx, &Chunk{Data: input, RowStarts: starts, Source: "bench"})
+					rec, err := dec.Decode(ctx, &pgcopy.Chunk{Data: input, RowStarts: starts, Source: "bench"})
 					if err != nil {
 						t.Error(err)
 						return
@@ -387,7 +389,7 @@ func TestGPUThroughput(t *testing.T) {
 	}
 	for _, rows := range []int{4 << 20 / 174, 16 << 20 / 174, 64 << 20 / 174} {
 		_, big, bigStarts := lineorderChunk(rows)
-		secs, err := gpu.KernelSeconds(&Chunk{Data: big, RowStarts: bigStarts}, 20)
+		secs, err := gpu.KernelSeconds(&pgcopy.Chunk{Data: big, RowStarts: bigStarts}, 20)
 		if err != nil {
 			t.Fatal(err)
 		}

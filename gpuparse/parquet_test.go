@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // TestParquetRoundTrip writes a decoded batch of every Kind with pqarrow and
@@ -46,7 +48,7 @@ func TestParquetRoundTrip(t *testing.T) {
 
 	mem := newAlloc(t)
 	dec := NewCPUDecoder(cols, mem)
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: data})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // wArray encodes an array as array_send does: dims and lower bounds, then the elements (nil =
@@ -111,7 +113,7 @@ func TestDecodeTree(t *testing.T) {
 	data, starts := rowStarts(treeTuple(1), tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
 		tuple(wArray(oidInt4, nil, nil), wRecord([]uint32{oidInt4, oidText}, nil, nil), wRange(rangeEmpty, nil, nil), nil, nil, nil, nil, nil, wI64(math.MinInt64), wI32(0)))
 	dec := NewCPUDecoder(cols, newAlloc(t))
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestDecodeTreeErrors(t *testing.T) {
 			fields := make([][]byte, len(cols))
 			fields[tc.col] = tc.field
 			data := tuple(fields...)
-			rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &Chunk{Data: data, FirstRow: 5})
+			rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &pgcopy.Chunk{Data: data, FirstRow: 5})
 			if tc.msg == "" {
 				if err != nil {
 					t.Fatalf("timestamp text: %v", err)
@@ -169,7 +171,7 @@ func TestDecodeTreeErrors(t *testing.T) {
 				rec.Release()
 				return
 			}
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("got %v, want a *DecodeError", err)
 			}
@@ -212,9 +214,9 @@ func FuzzCPUDecodeTree(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		rec, err := NewCPUDecoder(cols, mem).Decode(context.Background(), &Chunk{Data: data, StreamOffset: 19, Source: "fuzz"})
+		rec, err := NewCPUDecoder(cols, mem).Decode(context.Background(), &pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"})
 		if err != nil {
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || de.Offset < 19-4 || de.Offset > 19+int64(len(data)) {
 				t.Fatalf("error %T %v", err, err)
 			}
@@ -252,7 +254,7 @@ func treeFuzzSeeds() map[string][]byte {
 func TestEmptyEnumListHasIndices(t *testing.T) {
 	col := PlanType("a_e", &TypeDesc{OID: 99997, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: 99998, Class: ClassEnum}}, "mood[]", PlanOptions{})
 	data, starts := rowStarts(tuple(wArray(99998, nil, nil)), tuple(nil))
-	rec, err := NewCPUDecoder([]Column{col}, memory.DefaultAllocator).Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	rec, err := NewCPUDecoder([]Column{col}, memory.DefaultAllocator).Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}
