@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 // cudaLibraryName is the file name `make cuda` gives the CUDA decoder library.
@@ -64,7 +65,7 @@ func probeGPU(mode GPUMode, libPath string) *gpuProbe {
 
 // newDecoder picks the decoder for mode: the CPU decoder for off; for auto and on, a
 // startingGPU, which decodes on the GPU once probe has readied it and on the CPU until then.
-func newDecoder(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) gpuparse.Decoder {
+func newDecoder(mode GPUMode, probe *gpuProbe, cols []pgarrow.Column, mem memory.Allocator, log *slog.Logger) gpuparse.Decoder {
 	if mode == GPUOff {
 		return gpuparse.NewCPUDecoder(cols, mem)
 	}
@@ -75,7 +76,7 @@ func newDecoder(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memor
 // bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
 const deviceBytesPerChunk = 48 << 20
 
-func newCUDADecoder(probe *gpuProbe, cols []gpuparse.Column) (*gpuparse.CUDADecoder, error) {
+func newCUDADecoder(probe *gpuProbe, cols []pgarrow.Column) (*gpuparse.CUDADecoder, error) {
 	<-probe.done
 	if probe.err != nil {
 		return nil, probe.err

@@ -17,8 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/arrowmem"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -167,7 +167,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	for _, name := range opts.AsText {
 		asText[name] = true
 	}
-	cols := make([]gpuparse.Column, len(rel.Columns))
+	cols := make([]pgarrow.Column, len(rel.Columns))
 	selects := make([]string, len(rel.Columns))
 	for i, c := range rel.Columns {
 		typ := c.Type
@@ -175,7 +175,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 			typ = nil // planned as its text form
 			delete(asText, c.Name)
 		}
-		cols[i] = gpuparse.PlanType(c.Name, typ, c.PGType, planOpts)
+		cols[i] = pgarrow.PlanType(c.Name, typ, c.PGType, planOpts)
 		selects[i] = cols[i].SelectExpr(c.Ident())
 	}
 	for name := range asText {
@@ -281,7 +281,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	return res, nil
 }
 
-func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
+func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []pgarrow.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
 	c, level, err := codec(opts.Compression)
 	if err != nil {
 		return nil, err
@@ -316,7 +316,7 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	if err != nil {
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
-	schema := gpuparse.ArrowSchema(cols)
+	schema := pgarrow.ArrowSchema(cols)
 	props := parquet.NewWriterProperties(propOpts...)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
 	leafPaths, err := leafColumnPaths(schema, props, arrowProps)
@@ -346,7 +346,7 @@ func newFileFormat(opts Options, dir *outputDir, rel *snapshot.Relation, snap *s
 	}, nil
 }
 
-func manifestColumns(f *fileFormat, cols []gpuparse.Column) []ManifestColumn {
+func manifestColumns(f *fileFormat, cols []pgarrow.Column) []ManifestColumn {
 	out := make([]ManifestColumn, len(cols))
 	for i, c := range cols {
 		out[i] = ManifestColumn{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
@@ -384,13 +384,8 @@ func lockName(snap *snapshot.Snapshot) string {
 }
 
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.
-func dictionaryWorthIt(c gpuparse.Column) bool {
-	switch c.Kind {
-	case gpuparse.KindString, gpuparse.KindNumericString, gpuparse.KindBinary, gpuparse.KindJSON, gpuparse.KindJSONB,
-		gpuparse.KindEnum, gpuparse.KindTimestampText, gpuparse.KindTimestampTZText:
-		return true
-	}
-	return false
+func dictionaryWorthIt(c pgarrow.Column) bool {
+	return c.Kind.Info().Dictionary
 }
 
 // stoppedError is an export stopped from outside (ctx cancelled): its message is the reason it

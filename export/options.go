@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -221,13 +221,13 @@ func (o Options) validate() error {
 }
 
 // planOptions turns Numeric and Timestamp into the decoder's planning options.
-func (o Options) planOptions() (gpuparse.PlanOptions, error) {
-	var p gpuparse.PlanOptions
+func (o Options) planOptions() (pgarrow.PlanOptions, error) {
+	var p pgarrow.PlanOptions
 	var errs []error
 	switch n := strings.ToLower(o.Numeric); {
 	case n == "string" || n == "":
 	case n == "float64":
-		p.Numeric = gpuparse.NumericFloat64
+		p.Numeric = pgarrow.NumericFloat64
 	case strings.HasPrefix(n, "decimal:"):
 		ps, ss, ok := strings.Cut(strings.TrimPrefix(n, "decimal:"), ",")
 		prec, err1 := strconv.Atoi(strings.TrimSpace(ps))
@@ -236,7 +236,7 @@ func (o Options) planOptions() (gpuparse.PlanOptions, error) {
 			errs = append(errs, fmt.Errorf("numeric: %q is not decimal:P,S with 1 <= P <= 76 and 0 <= S <= P", o.Numeric))
 			break
 		}
-		p.Numeric, p.NumericPrecision, p.NumericScale = gpuparse.NumericDecimal, int32(prec), int32(scale)
+		p.Numeric, p.NumericPrecision, p.NumericScale = pgarrow.NumericDecimal, int32(prec), int32(scale)
 	default:
 		errs = append(errs, fmt.Errorf("numeric: %q is not string, decimal:P,S or float64", o.Numeric))
 	}

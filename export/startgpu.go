@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -31,7 +32,7 @@ type startingGPU struct {
 	pinned sync.Map
 }
 
-func startGPU(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.Allocator, log *slog.Logger) *startingGPU {
+func startGPU(mode GPUMode, probe *gpuProbe, cols []pgarrow.Column, mem memory.Allocator, log *slog.Logger) *startingGPU {
 	s := &startingGPU{mode: mode, cpu: gpuparse.NewCPUDecoder(cols, mem), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -47,7 +48,7 @@ func startGPU(mode GPUMode, probe *gpuProbe, cols []gpuparse.Column, mem memory.
 		dec.OnCUDAError = func(err error) { log.Warn("CUDA error", "error", err.Error()) }
 		s.gpu.Store(dec)
 		attrs := []any{"chunks_decoded_on_the_cpu_meanwhile", s.onCPU.Load()}
-		if cpuCols := gpuparse.CPUDecodedColumns(cols); len(cpuCols) > 0 {
+		if cpuCols := pgarrow.CPUDecodedColumns(cols); len(cpuCols) > 0 {
 			attrs = append(attrs, "cpu_columns", strings.Join(cpuCols, ", "))
 		}
 		log.Info("decoding on the GPU", attrs...)

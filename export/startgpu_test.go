@@ -10,14 +10,14 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // TestStartingGPUWithoutGPU: where the GPU cannot be used, auto decodes on the CPU and says
 // so, and on fails the export, from Decode and from wait, with the probe's reason.
 func TestStartingGPUWithoutGPU(t *testing.T) {
-	cols := []gpuparse.Column{gpuparse.PlanColumn("id", 20, -1, "bigint")}
+	cols := []pgarrow.Column{pgarrow.PlanColumn("id", 20, -1, "bigint")}
 	chunk := &pgcopy.Chunk{Data: []byte{0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7}, RowStarts: []uint32{0}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -48,7 +49,7 @@ const (
 // to UTF8, and validating every value would cost about as much as the decode
 // itself.
 type CPUDecoder struct {
-	cols   []Column
+	cols   []pgarrow.Column
 	plans  []colPlan
 	want   []int32 // per column: the exact field length of fixed-width kinds, -1 for the others
 	schema *arrow.Schema
@@ -59,7 +60,7 @@ type CPUDecoder struct {
 
 // colPlan is the immutable per-column part of the decoding.
 type colPlan struct {
-	kind   Kind
+	kind   pgarrow.Kind
 	fixed  int  // exact field length of fixed-width kinds, 0 for variable-length ones
 	width  int  // bytes per value in the Arrow values buffer; 0 for bool and variable-length kinds
 	varlen bool // Arrow offsets + data buffers (string, binary, json, numeric text)
@@ -75,7 +76,7 @@ type colPlan struct {
 // A column that PlanColumn could not have produced (invalid Kind, decimal
 // precision or scale out of range) makes every Decode fail with an error
 // naming it.
-func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
+func NewCPUDecoder(cols []pgarrow.Column, mem memory.Allocator) *CPUDecoder {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -83,48 +84,36 @@ func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
 		cols:   slices.Clone(cols),
 		plans:  make([]colPlan, len(cols)),
 		want:   make([]int32, len(cols)),
-		schema: ArrowSchema(cols),
+		schema: pgarrow.ArrowSchema(cols),
 		mem:    mem,
 	}
 	for i, c := range cols {
-		dt, err := arrowType(c)
+		dt, err := pgarrow.ArrowType(c)
 		if err != nil {
 			d.err = errors.Join(d.err, fmt.Errorf("gpuparse: cpu decoder: %w", err))
 			continue
 		}
-		p := colPlan{kind: c.Kind, dtype: dt}
-		switch c.Kind {
-		case KindBool:
-			p.fixed = 1
-		case KindInt16:
-			p.fixed, p.width = 2, 2
-		case KindInt32, KindFloat32, KindDate:
-			p.fixed, p.width = 4, 4
-		case KindInt64, KindFloat64, KindTimestamp, KindTimestampTZ:
-			p.fixed, p.width = 8, 8
-		case KindUUID:
-			p.fixed, p.width = uuidLen, uuidLen
-		case KindDecimal128:
-			p.width = decimal128Len
-		case KindDecimal256:
-			p.width = decimal256Len
-		case KindString, KindBinary, KindJSON, KindJSONB, KindNumericString:
-			p.varlen = true
-		default:
-			p.tree = newTNode(c, "")
-			p.fixed = fixedLen(c.Kind)
-		}
-		if c.Kind == KindDecimal128 || c.Kind == KindDecimal256 {
-			p.prec, p.scale = int(c.Precision), int(c.Scale)
-			p.limit = pow10x256(p.prec)
-		}
-		d.plans[i] = p
-		d.want[i] = int32(p.fixed)
-		if p.fixed == 0 {
+		d.plans[i] = newColPlan(c, dt)
+		d.want[i] = int32(d.plans[i].fixed)
+		if d.plans[i].fixed == 0 {
 			d.want[i] = -1
 		}
 	}
 	return d
+}
+
+// newColPlan is column c's plan, of Arrow type dt, from the kinds table.
+func newColPlan(c pgarrow.Column, dt arrow.DataType) colPlan {
+	info := c.Kind.Info()
+	p := colPlan{kind: c.Kind, dtype: dt, fixed: info.Fixed, width: info.Width, varlen: info.VarLen}
+	if info.Tree {
+		p.tree = newTNode(c, "")
+	}
+	if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
+		p.prec, p.scale = int(c.Precision), int(c.Scale)
+		p.limit = pow10x256(p.prec)
+	}
+	return p
 }
 
 // Path returns "cpu".
@@ -281,7 +270,7 @@ func (d *CPUDecoder) walk(c *pgcopy.Chunk, st []colState) (int, *pgcopy.DecodeEr
 				continue
 			}
 			s := &st[ci]
-			if s.kind == KindString || s.kind == KindBinary || s.kind == KindJSON {
+			if s.kind == pgarrow.KindString || s.kind == pgarrow.KindBinary || s.kind == pgarrow.KindJSON {
 				s.nbytes += int64(l)
 			} else if e := d.checkValue(c, s, ci, rows, at()+fieldLenLen, rest[fieldLenLen:fieldLenLen+l]); e != nil {
 				return 0, e
@@ -308,17 +297,17 @@ func (d *CPUDecoder) checkValue(c *pgcopy.Chunk, s *colState, ci, row, start int
 		return nil
 	}
 	switch s.kind {
-	case KindJSONB:
+	case pgarrow.KindJSONB:
 		if len(body) < 1 {
 			return d.errAt(c, start-fieldLenLen, row, ci, "jsonb field length 0, need at least the version byte")
 		}
 		s.nbytes += int64(len(body) - 1)
-	case KindDecimal128, KindDecimal256, KindNumericString:
+	case pgarrow.KindDecimal128, pgarrow.KindDecimal256, pgarrow.KindNumericString:
 		h, bad, msg := parseNumericHeader(body)
 		if msg != "" {
 			return d.errAt(c, start+bad, row, ci, "%s", msg)
 		}
-		if s.kind == KindNumericString {
+		if s.kind == pgarrow.KindNumericString {
 			s.nbytes += int64(numericTextLen(h, body[numericHeaderLen:]))
 		}
 	}
@@ -372,14 +361,14 @@ func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.Recor
 			pos += l
 			s.markValid(row)
 			switch s.kind {
-			case KindInt32, KindFloat32:
+			case pgarrow.KindInt32, pgarrow.KindFloat32:
 				s.u32[row] = binary.BigEndian.Uint32(data[start:])
-			case KindInt64, KindFloat64:
+			case pgarrow.KindInt64, pgarrow.KindFloat64:
 				s.u64[row] = binary.BigEndian.Uint64(data[start:])
-			case KindString, KindBinary, KindJSON:
+			case pgarrow.KindString, pgarrow.KindBinary, pgarrow.KindJSON:
 				s.offs[row] = int32(s.dpos)
 				s.dpos += copy(s.dataB[s.dpos:], data[start:pos])
-			case KindDate:
+			case pgarrow.KindDate:
 				v := int32(binary.BigEndian.Uint32(data[start:]))
 				if v != math.MaxInt32 && v != math.MinInt32 {
 					if v >= math.MaxInt32-pgEpochDays {
@@ -388,7 +377,7 @@ func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.Recor
 					v += pgEpochDays
 				}
 				s.u32[row] = uint32(v)
-			case KindTimestamp, KindTimestampTZ:
+			case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
 				v := int64(binary.BigEndian.Uint64(data[start:]))
 				if v != math.MaxInt64 && v != math.MinInt64 {
 					if v >= math.MaxInt64-pgEpochMicros {
@@ -397,22 +386,22 @@ func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.Recor
 					v += pgEpochMicros
 				}
 				s.u64[row] = uint64(v)
-			case KindDecimal128:
+			case pgarrow.KindDecimal128:
 				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
 					s.u64[2*row] = uint64(v)
 					s.u64[2*row+1] = uint64(v >> 63)
 				} else if err := d.putDecimal(c, s, ci, row, start, data[start:pos]); err != nil {
 					return nil, err
 				}
-			case KindBool:
+			case pgarrow.KindBool:
 				if data[start] != 0 {
 					s.valsB[row>>3] |= 1 << (row & 7)
 				}
-			case KindInt16:
+			case pgarrow.KindInt16:
 				s.u16[row] = binary.BigEndian.Uint16(data[start:])
-			case KindUUID:
+			case pgarrow.KindUUID:
 				copy(s.valsB[uuidLen*row:], data[start:pos])
-			case KindJSONB:
+			case pgarrow.KindJSONB:
 				if data[start] != jsonbVersion {
 					return nil, d.errAt(c, start, row, ci, "jsonb version %d, expected %d", data[start], jsonbVersion)
 				}
@@ -474,7 +463,7 @@ func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*m
 		clear(s.validB)
 	}
 	switch {
-	case s.kind == KindBool:
+	case s.kind == pgarrow.KindBool:
 		s.vals, s.valsB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), all)
 		clear(s.valsB)
 	case s.varlen:
@@ -508,14 +497,14 @@ func (d *CPUDecoder) putValue(c *pgcopy.Chunk, s *colState, ci, row, start int, 
 	switch {
 	case s.bld != nil:
 		s.tree.appendValue(s.bld, body)
-	case s.kind == KindDecimal256:
+	case s.kind == pgarrow.KindDecimal256:
 		if v, ok := decimalFast(body, s.scale, s.prec); ok {
 			w := uint64(v >> 63)
 			s.u64[4*row], s.u64[4*row+1], s.u64[4*row+2], s.u64[4*row+3] = uint64(v), w, w, w
 			return nil
 		}
 		return d.putDecimal(c, s, ci, row, start, body)
-	case s.kind == KindNumericString:
+	case s.kind == pgarrow.KindNumericString:
 		s.offs[row] = int32(s.dpos)
 		return d.putNumericText(c, s, ci, row, start, body)
 	default:
@@ -592,7 +581,7 @@ func (d *CPUDecoder) putDecimal(c *pgcopy.Chunk, s *colState, ci, row, start int
 	}
 	// Arrow decimals are two's complement integers stored as 64-bit words,
 	// least significant first, each in native byte order.
-	if s.kind == KindDecimal128 {
+	if s.kind == pgarrow.KindDecimal128 {
 		s.u64[2*row], s.u64[2*row+1] = mag[0], mag[1]
 		return nil
 	}

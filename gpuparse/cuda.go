@@ -109,6 +109,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -160,7 +161,7 @@ func LoadCUDA(path string) (*CUDALibrary, error) {
 type CUDADecoder struct {
 	lib    *CUDALibrary
 	h      unsafe.Pointer
-	cols   []Column
+	cols   []pgarrow.Column
 	onGPU  []bool
 	cpu    *CPUDecoder
 	mem    *pinnedAllocator
@@ -175,8 +176,8 @@ type CUDADecoder struct {
 }
 
 // NewDecoder makes a CUDA decoder for cols on device 0.
-func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
-	d := &CUDADecoder{lib: l, cols: cols, onGPU: make([]bool, len(cols)), schema: ArrowSchema(cols)}
+func (l *CUDALibrary) NewDecoder(cols []pgarrow.Column) (*CUDADecoder, error) {
+	d := &CUDADecoder{lib: l, cols: cols, onGPU: make([]bool, len(cols)), schema: pgarrow.ArrowSchema(cols)}
 	d.mem = &pinnedAllocator{lib: l}
 	d.cpu = NewCPUDecoder(cols, memory.DefaultAllocator)
 	if d.cpu.err != nil {
@@ -185,7 +186,7 @@ func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
 	ccols := make([]C.pgpq_col, max(len(cols), 1))
 	for i, c := range cols {
 		p := d.cpu.plans[i]
-		on := gpuKinds[c.Kind]
+		on := c.Kind.Info().GPU
 		d.onGPU[i] = on
 		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(p.fixed), width: C.int32_t(p.width),
 			varlen: C.int32_t(b2i(p.varlen)), precision: C.int32_t(p.prec), scale: C.int32_t(p.scale), on_gpu: C.int32_t(b2i(on))}
@@ -298,7 +299,7 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.Record
 		switch {
 		case !d.onGPU[i]:
 			vals = newBuf(4 * rows)
-		case p.kind == KindBool:
+		case p.kind == pgarrow.KindBool:
 			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
 		case p.varlen:
 			if varBytes[i] > maxStringData {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -21,7 +22,7 @@ func LoadCUDA(path string) (*CUDALibrary, error) {
 }
 
 // NewDecoder is never reached: LoadCUDA fails in this build.
-func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
+func (l *CUDALibrary) NewDecoder(cols []pgarrow.Column) (*CUDADecoder, error) {
 	return nil, errors.New("CUDA decoder: not in this build")
 }
 

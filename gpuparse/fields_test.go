@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -45,7 +47,7 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 		}
 		pos := fieldPositions(c, len(cols))
 		for ci, col := range cols {
-			if gpuKinds[col.Kind] {
+			if col.Kind.Info().GPU {
 				continue
 			}
 			cpuCols++
@@ -68,9 +70,9 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 // TestDecodeFieldsErrors: bad positions and bad values give Decode's error where the column
 // holds the chunk's only error, and a plain *DecodeError for positions no walk would give.
 func TestDecodeFieldsErrors(t *testing.T) {
-	iv := PlanColumn("iv", oidInterval, -1, "interval")
-	num := PlanColumn("n", oidNumeric, -1, "numeric")
-	cols := []Column{iv, num}
+	iv := pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval")
+	num := pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric")
+	cols := []pgarrow.Column{iv, num}
 	dec := NewCPUDecoder(cols, memory.DefaultAllocator)
 	good := tuple(wInterval(1, 2, 3), wNumeric("1.5"))
 	badDigit := tuple(wInterval(1, 2, 3), wNumericRaw(1, 0, 0, 0, 10000))
@@ -104,13 +106,13 @@ func TestDecodeFieldsErrors(t *testing.T) {
 }
 
 // fieldsFuzzColumns are the kinds decodeFields serves: those without a GPU kernel.
-func fieldsFuzzColumns() []Column {
-	return []Column{
-		PlanColumn("n", oidNumeric, -1, "numeric"),
+func fieldsFuzzColumns() []pgarrow.Column {
+	return []pgarrow.Column{
+		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 		numCol("n50", 50, 10),
-		PlanColumn("iv", oidInterval, -1, "interval"),
-		PlanType("a", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}}, "integer[]", PlanOptions{}),
-		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
+		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
+		pgarrow.PlanType("a", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 1, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
 	}
 }
 
@@ -128,9 +130,9 @@ func fieldsFuzzInput(col byte, positions []int32, data []byte) []byte {
 func fieldsFuzzSeeds() map[string][]byte {
 	cols := fieldsFuzzColumns()
 	data, _ := rowStarts(
-		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(oidInt4, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
+		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(pgtype.Int4OID, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
 		tuple(nil, nil, nil, nil, nil),
-		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(oidInt4, nil, nil), wText("")),
+		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(pgtype.Int4OID, nil, nil), wText("")),
 	)
 	pos := fieldPositions(&pgcopy.Chunk{Data: data}, len(cols))
 	out := map[string][]byte{}

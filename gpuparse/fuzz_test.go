@@ -10,26 +10,28 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // fuzzColumns is the fixed column list FuzzCPUDecode decodes with: one of
 // each decoding family.
-func fuzzColumns() []Column {
-	return []Column{
-		PlanColumn("i4", oidInt4, -1, "integer"),
-		PlanColumn("s", oidText, -1, "text"),
+func fuzzColumns() []pgarrow.Column {
+	return []pgarrow.Column{
+		pgarrow.PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("s", pgtype.TextOID, -1, "text"),
 		numCol("n12", 12, 2),
-		PlanColumn("n", oidNumeric, -1, "numeric"),
-		PlanColumn("b", oidBool, -1, "boolean"),
-		PlanColumn("f8", oidFloat8, -1, "double precision"),
-		PlanColumn("d", oidDate, -1, "date"),
-		PlanColumn("ts", oidTimestampTZ, -1, "timestamp with time zone"),
-		PlanColumn("u", oidUUID, -1, "uuid"),
-		PlanColumn("jb", oidJSONB, -1, "jsonb"),
+		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
+		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
+		pgarrow.PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
+		pgarrow.PlanColumn("d", pgtype.DateOID, -1, "date"),
+		pgarrow.PlanColumn("ts", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
+		pgarrow.PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
+		pgarrow.PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
 		numCol("n50", 50, 10),
-		PlanColumn("by", oidBytea, -1, "bytea"),
+		pgarrow.PlanColumn("by", pgtype.ByteaOID, -1, "bytea"),
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -39,31 +41,31 @@ func cudaLib(t testing.TB) *CUDALibrary {
 }
 
 // gpuTestColumns has every kind the GPU decodes, plus kinds it leaves to the CPU.
-func gpuTestColumns() []Column {
-	return []Column{
-		PlanColumn("id", oidInt8, -1, "bigint"),
-		PlanColumn("b", oidBool, -1, "boolean"),
-		PlanColumn("i2", oidInt2, -1, "smallint"),
-		PlanColumn("i4", oidInt4, -1, "integer"),
-		PlanColumn("f4", oidFloat4, -1, "real"),
-		PlanColumn("f8", oidFloat8, -1, "double precision"),
-		PlanColumn("t", oidText, -1, "text"),
-		PlanColumn("by", oidBytea, -1, "bytea"),
-		PlanColumn("u", oidUUID, -1, "uuid"),
-		PlanColumn("j", oidJSON, -1, "json"),
-		PlanColumn("jb", oidJSONB, -1, "jsonb"),
-		PlanColumn("d", oidDate, -1, "date"),
-		PlanColumn("ts", oidTimestamp, -1, "timestamp without time zone"),
-		PlanColumn("tz", oidTimestampTZ, -1, "timestamp with time zone"),
+func gpuTestColumns() []pgarrow.Column {
+	return []pgarrow.Column{
+		pgarrow.PlanColumn("id", pgtype.Int8OID, -1, "bigint"),
+		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
+		pgarrow.PlanColumn("i2", pgtype.Int2OID, -1, "smallint"),
+		pgarrow.PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("f4", pgtype.Float4OID, -1, "real"),
+		pgarrow.PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
+		pgarrow.PlanColumn("t", pgtype.TextOID, -1, "text"),
+		pgarrow.PlanColumn("by", pgtype.ByteaOID, -1, "bytea"),
+		pgarrow.PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
+		pgarrow.PlanColumn("j", pgtype.JSONOID, -1, "json"),
+		pgarrow.PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
+		pgarrow.PlanColumn("d", pgtype.DateOID, -1, "date"),
+		pgarrow.PlanColumn("ts", pgtype.TimestampOID, -1, "timestamp without time zone"),
+		pgarrow.PlanColumn("tz", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
 		numCol("n12", 12, 2),
 		numCol("n38", 38, 10),
-		numCol("n50", 50, 5),                           // decimal256: CPU
-		PlanColumn("nfree", oidNumeric, -1, "numeric"), // numeric text: CPU
-		PlanColumn("allnull", oidInt4, -1, "integer"),
+		numCol("n50", 50, 5), // decimal256: CPU
+		pgarrow.PlanColumn("nfree", pgtype.NumericOID, -1, "numeric"), // numeric text: CPU
+		pgarrow.PlanColumn("allnull", pgtype.Int4OID, -1, "integer"),
 		// Tree kinds: CPU, from the field positions the GPU found.
-		PlanType("a2", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 2, Elem: &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}}, "integer[]", PlanOptions{}),
-		PlanColumn("iv", oidInterval, -1, "interval"),
-		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
+		pgarrow.PlanType("a2", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
+		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
 	}
 }
 
@@ -162,9 +164,9 @@ func randomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 		}
 		f = append(f, nil)
 		if rng.IntN(3) == 0 {
-			add(wArray(oidInt4, nil, nil))
+			add(wArray(pgtype.Int4OID, nil, nil))
 		} else {
-			add(wArray(oidInt4, []int32{2, 2}, []int32{1, 1}, wI32(rng.Int32()), nil, wI32(-1), wI32(int32(i))))
+			add(wArray(pgtype.Int4OID, []int32{2, 2}, []int32{1, 1}, wI32(rng.Int32()), nil, wI32(-1), wI32(int32(i))))
 		}
 		add(wInterval(rng.Int64(), rng.Int32(), rng.Int32()))
 		add(wText([]string{"sad", "ok", "happy", ""}[rng.IntN(4)]))
@@ -210,7 +212,7 @@ func bufBytes(b *memory.Buffer) []byte {
 
 // gpuAndCPU returns the library, a CUDA decoder (closed when the test ends) and a CPU decoder,
 // both for gpuTestColumns.
-func gpuAndCPU(t *testing.T) (*CUDALibrary, *CUDADecoder, *CPUDecoder, []Column) {
+func gpuAndCPU(t *testing.T) (*CUDALibrary, *CUDADecoder, *CPUDecoder, []pgarrow.Column) {
 	t.Helper()
 	lib := cudaLib(t)
 	cols := gpuTestColumns()

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 // Querier is the part of a connection that catalog reads need; *pgx.Conn satisfies it.
@@ -40,7 +40,7 @@ type Column struct {
 	// array element types, composite attributes, range subtypes, multiranges' range types, and
 	// money's fraction digits, read from the catalog inside the snapshot. Never nil after
 	// Resolve.
-	Type *gpuparse.TypeDesc
+	Type *pgarrow.TypeDesc
 }
 
 // Ident is the column name quoted for SQL.
@@ -315,7 +315,7 @@ type typeReader struct {
 // declared dimensions): domains are resolved to their base type (a domain's typmod applies
 // when typmod is -1), arrays get their element type, composites their live attributes, ranges
 // their subtype and multiranges their range type.
-func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dims int, depth int) (*gpuparse.TypeDesc, error) {
+func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dims int, depth int) (*pgarrow.TypeDesc, error) {
 	sendOID := oid
 	for ; depth < maxTypeDepth; depth++ {
 		var (
@@ -341,34 +341,34 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 			}
 			continue
 		}
-		t := &gpuparse.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: name, PGType: pgType}
+		t := &pgarrow.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: name, PGType: pgType}
 		switch {
 		case category == "A" && elem != 0 && typlen == -1:
-			t.Class, t.Dims = gpuparse.ClassArray, max(dims, 1)
+			t.Class, t.Dims = pgarrow.ClassArray, max(dims, 1)
 			if t.Elem, err = r.describe(ctx, elem, typmod, 0, depth+1); err != nil {
 				return nil, err
 			}
 			t.Elem.SendOID = elem
 		case typtype == "c":
-			t.Class = gpuparse.ClassComposite
+			t.Class = pgarrow.ClassComposite
 			if t.Fields, err = r.fields(ctx, relid, depth); err != nil {
 				return nil, fmt.Errorf("type %s: %w", pgType, err)
 			}
 		case typtype == "e":
-			t.Class = gpuparse.ClassEnum
+			t.Class = pgarrow.ClassEnum
 		case typtype == "r" && subtype != 0:
-			t.Class = gpuparse.ClassRange
+			t.Class = pgarrow.ClassRange
 			if t.Elem, err = r.describe(ctx, subtype, -1, 0, depth+1); err != nil {
 				return nil, err
 			}
 			t.Elem.SendOID = 0
 		case typtype == "m" && rangeOfMulti != 0:
-			t.Class = gpuparse.ClassMultirange
+			t.Class = pgarrow.ClassMultirange
 			if t.Elem, err = r.describe(ctx, rangeOfMulti, -1, 0, depth+1); err != nil {
 				return nil, err
 			}
 			t.Elem.SendOID = 0
-		case name == "money" && oid == moneyOID:
+		case name == "money" && oid == pgarrow.MoneyOID:
 			if t.MoneyScale, err = r.money(ctx); err != nil {
 				return nil, err
 			}
@@ -378,11 +378,8 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 	return nil, fmt.Errorf("type %d: domains, arrays or composites nested too deep", oid)
 }
 
-// moneyOID is the OID of the money type.
-const moneyOID = 790
-
 // fields describes the live attributes of a composite type's relation.
-func (r *typeReader) fields(ctx context.Context, relid uint32, depth int) ([]gpuparse.FieldDesc, error) {
+func (r *typeReader) fields(ctx context.Context, relid uint32, depth int) ([]pgarrow.FieldDesc, error) {
 	rows, err := r.q.Query(ctx, `SELECT attname::text, atttypid, atttypmod, attndims FROM pg_attribute
 		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relid)
 	if err != nil {
@@ -402,13 +399,13 @@ func (r *typeReader) fields(ctx context.Context, relid uint32, depth int) ([]gpu
 	if err != nil {
 		return nil, fmt.Errorf("read attributes: %w", err)
 	}
-	out := make([]gpuparse.FieldDesc, len(attrs))
+	out := make([]pgarrow.FieldDesc, len(attrs))
 	for i, a := range attrs {
 		t, err := r.describe(ctx, a.oid, a.typmod, a.dims, depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", a.name, err)
 		}
-		out[i] = gpuparse.FieldDesc{Name: a.name, Type: t}
+		out[i] = pgarrow.FieldDesc{Name: a.name, Type: t}
 	}
 	return out, nil
 }
