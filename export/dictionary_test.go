@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
@@ -45,7 +46,7 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 	dir := t.TempDir()
 	const rowGroupSize = 8000
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "dict", OutputDir: dir,
-		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
+		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10, GPU: device.ModeOff}); err != nil {
 		t.Fatal(err)
 	}
 	checkReadback(t, want, dir, "", 20)

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/internal/arrowmem"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
@@ -141,7 +142,7 @@ func Stage(ctx context.Context, opts Options) (*Staged, error) {
 func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	start := time.Now()
 	log := opts.Logger
-	gpu := probeGPU(opts.GPU, opts.GPULibrary)
+	gpu := device.Start(opts.GPU, opts.GPULibrary, log)
 	snap, err := snapshot.Export(ctx, opts.ConnConfig, snapshot.ExportOptions{Table: opts.Table, Role: opts.Role})
 	if err != nil {
 		return nil, err
@@ -199,7 +200,7 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	// Decoded batches are released as soon as they are encoded: recycling their buffers keeps
 	// the export's memory flat. The Parquet writer keeps Go's allocator.
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(opts.BufferSize)
-	dec := newDecoder(opts.GPU, gpu, cols, arrowmem.NewRecycler(2*poolBytes), log)
+	dec := gpu.Decoder(cols, arrowmem.NewRecycler(2*poolBytes))
 	defer dec.Close()
 	format, err := newFileFormat(opts, dir, rel, snap, cols, dec.Path, memory.DefaultAllocator)
 	if err != nil {
@@ -210,28 +211,21 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	setup := time.Since(start)
 
 	copyStart := time.Now()
-	// A GPU decoder gets pinned receive buffers once it is ready (pinned memory reaches the
-	// GPU at full PCIe speed).
-	var alloc func(int) []byte
-	starting, _ := dec.(*startingGPU)
-	if starting != nil {
-		alloc = starting.PinnedBuffer
-	}
-	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, alloc)
+	// The decoder's receive buffers are pinned memory once a GPU is ready (pinned memory
+	// reaches the GPU at full PCIe speed).
+	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, dec.Alloc)
 	huge := opts.HugeRows
 	if huge == nil {
 		huge = snapshot.NewHugeRows(DefaultHugeRowBytes)
 	}
 	pool.SetHugeRows(huge)
-	if starting != nil {
-		pool.SetRecycle(starting.Recycle)
-	}
+	pool.SetRecycle(dec.Keep)
 	l := &lanes{dec: dec, pool: pool, selectList: selectList}
 	stopProgress := l.reportProgress(opts.Progress, rel.EstimatedRows, len(tasks), start)
 	series, err := l.run(ctx, workers, tasks, format)
 	stopProgress()
-	if err == nil && starting != nil {
-		err = starting.wait() // --gpu on without a usable GPU fails even an export with no rows
+	if err == nil {
+		err = dec.Wait() // --gpu on without a usable GPU fails even an export with no rows
 	}
 	if err != nil {
 		return nil, err

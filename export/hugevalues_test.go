@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
@@ -37,7 +38,7 @@ func TestHugeValuesDropStatistics(t *testing.T) {
 	}
 	dir := t.TempDir()
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "hv", OutputDir: dir,
-		Parallel: 1, Chunks: 1, RowGroupSize: 100, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
+		Parallel: 1, Chunks: 1, RowGroupSize: 100, BufferSize: 64 << 10, GPU: device.ModeOff}); err != nil {
 		t.Fatal(err)
 	}
 	checkReadback(t, want, dir, "", 10)

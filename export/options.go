@@ -13,18 +13,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
-)
-
-// GPUMode says whether an export may, must or must not use the CUDA decoder.
-type GPUMode string
-
-// The GPU modes of --gpu.
-const (
-	GPUAuto GPUMode = "auto" // use the GPU when a device is present and the library loads
-	GPUOn   GPUMode = "on"   // fail unless the GPU decoder can be used
-	GPUOff  GPUMode = "off"  // never touch the GPU
 )
 
 // Defaults for Options; Options.withDefaults applies them to zero fields.
@@ -93,7 +84,7 @@ type Options struct {
 	// are in use at most.
 	BufferSize int
 	// GPU selects the decoder (default auto).
-	GPU GPUMode
+	GPU device.Mode
 	// GPULibrary is the CUDA decoder library (libpgparquet_cuda.so). Empty: $PGPARQUET_CUDA_LIB,
 	// then the binary's directory, then ../lib beside it, then the dynamic loader's search path.
 	GPULibrary string
@@ -156,7 +147,7 @@ func (o Options) withDefaults() Options {
 		o.BufferSize = DefaultBufferSize
 	}
 	if o.GPU == "" {
-		o.GPU = GPUAuto
+		o.GPU = device.ModeAuto
 	}
 	if o.Numeric == "" {
 		o.Numeric = DefaultNumeric
@@ -203,7 +194,7 @@ func (o Options) validate() error {
 		errs = append(errs, fmt.Errorf("max output bytes %d, min free bytes %d: must not be negative", o.MaxOutputBytes, o.MinFreeBytes))
 	}
 	switch o.GPU {
-	case GPUAuto, GPUOn, GPUOff:
+	case device.ModeAuto, device.ModeOn, device.ModeOff:
 	default:
 		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", o.GPU))
 	}

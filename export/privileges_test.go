@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
@@ -27,7 +28,7 @@ func TestColumnPrivilegesOnly(t *testing.T) {
 
 	dir := t.TempDir()
 	res, err := export.Run(context.Background(), export.Options{ConnConfig: config(t, dsn), Table: "t", Columns: []string{"id"},
-		Role: "colrole", OutputDir: dir, Parallel: 4, GPU: export.GPUOff})
+		Role: "colrole", OutputDir: dir, Parallel: 4, GPU: device.ModeOff})
 	if err != nil {
 		t.Fatalf("export of the granted column: %v", err)
 	}
@@ -38,7 +39,7 @@ func TestColumnPrivilegesOnly(t *testing.T) {
 	}
 
 	_, err = export.Run(context.Background(), export.Options{ConnConfig: config(t, dsn), Table: "t",
-		Role: "colrole", OutputDir: t.TempDir(), GPU: export.GPUOff})
+		Role: "colrole", OutputDir: t.TempDir(), GPU: device.ModeOff})
 	if want := `permission denied: role colrole may not SELECT column(s) "secret" of public.t`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("export of every column: %v, want %q", err, want)
 	}

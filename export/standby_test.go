@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
@@ -159,7 +160,7 @@ func exportFromStandby(t *testing.T, primary, standby *pgtest.Cluster) standbyTa
 		began := time.Now()
 		res, err := export.Run(ctx, export.Options{
 			ConnConfig: cfg, Table: "accounts", OutputDir: dir,
-			Parallel: standbyParallel, Chunks: standbyChunks, GPU: export.GPUOff,
+			Parallel: standbyParallel, Chunks: standbyChunks, GPU: device.ModeOff,
 		})
 		took := time.Since(began).Seconds()
 		if err != nil {

@@ -116,6 +116,10 @@ func newColPlan(c pgarrow.Column, dt arrow.DataType) colPlan {
 	return p
 }
 
+// Err is the configuration error every Decode returns (a column PlanColumn could not have made),
+// nil for a usable decoder.
+func (d *CPUDecoder) Err() error { return d.err }
+
 // Path returns "cpu".
 func (d *CPUDecoder) Path() string { return pathCPU }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // fieldPositions walks a well-formed chunk and returns, per column, the chunk offset of each
-// row's field length word: what the CUDA decoder hands decodeFields.
+// row's field length word: what the CUDA decoder hands DecodeColumnAt.
 func fieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
 	out := make([][]int32, ncols)
 	for p := 0; p < len(c.Data); {
@@ -51,7 +51,7 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 				continue
 			}
 			cpuCols++
-			got, err := dec.decodeFields(c, ci, pos[ci][:rows:rows])
+			got, err := dec.DecodeColumnAt(c, ci, pos[ci][:rows:rows])
 			if err != nil {
 				t.Fatalf("rows=%d column %s: %v", rows, col.Name, err)
 			}
@@ -88,16 +88,16 @@ func TestDecodeFieldsErrors(t *testing.T) {
 		data, starts := rowStarts(tc.tuples...)
 		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
 		_, want := dec.Decode(context.Background(), c)
-		_, got := dec.decodeFields(c, tc.col, fieldPositions(c, len(cols))[tc.col])
+		_, got := dec.DecodeColumnAt(c, tc.col, fieldPositions(c, len(cols))[tc.col])
 		var de *pgcopy.DecodeError
 		if want == nil || got == nil || !errors.As(got, &de) || want.Error() != got.Error() {
-			t.Errorf("%s: Decode error %v, decodeFields error %v", tc.name, want, got)
+			t.Errorf("%s: Decode error %v, DecodeColumnAt error %v", tc.name, want, got)
 		}
 	}
 	data, _ := rowStarts(good)
 	c := &pgcopy.Chunk{Data: data, Source: "positions"}
 	for _, p := range []int32{-1, int32(len(data)) - 2, 0} {
-		_, err := dec.decodeFields(c, 0, []int32{p})
+		_, err := dec.DecodeColumnAt(c, 0, []int32{p})
 		var de *pgcopy.DecodeError
 		if !errors.As(err, &de) {
 			t.Errorf("position %d: error %v, want a *DecodeError", p, err)
@@ -105,7 +105,7 @@ func TestDecodeFieldsErrors(t *testing.T) {
 	}
 }
 
-// fieldsFuzzColumns are the kinds decodeFields serves: those without a GPU kernel.
+// fieldsFuzzColumns are the kinds DecodeColumnAt serves: those without a GPU kernel.
 func fieldsFuzzColumns() []pgarrow.Column {
 	return []pgarrow.Column{
 		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
@@ -145,7 +145,7 @@ func fieldsFuzzSeeds() map[string][]byte {
 	return out
 }
 
-// FuzzDecodeFields feeds decodeFields arbitrary chunks and field positions (what the CUDA
+// FuzzDecodeFields feeds DecodeColumnAt arbitrary chunks and field positions (what the CUDA
 // decoder hands it). It must not panic or leak, must fail with a *DecodeError inside the chunk,
 // and on success must return one value per position.
 func FuzzDecodeFields(f *testing.F) {
@@ -171,7 +171,7 @@ func FuzzDecodeFields(f *testing.F) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
 		dec := NewCPUDecoder(cols, mem)
-		arr, err := dec.decodeFields(&pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
+		arr, err := dec.DecodeColumnAt(&pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
 		if err != nil {
 			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || strings.Contains(err.Error(), "internal error") {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
@@ -118,7 +119,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&maxFileSize, "max-file-size", "1GiB", "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
 	fs.StringVar(&bufferSize, "buffer-size", "4MiB", "size of each COPY receive buffer, 64KiB to 256MiB")
 	fs.StringVar(&hugeRows, "huge-row-memory", "512MiB", "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
-	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
+	fs.StringVar(&gpu, "gpu", string(device.ModeAuto), "GPU decoder: auto, on or off")
 	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
@@ -182,8 +183,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 		return a, usagef("export: --huge-row-memory %q is out of range: give 1MiB or more (default 512MiB)", hugeRows)
 	}
 	opts.HugeRows = snapshot.NewHugeRows(huge)
-	switch opts.GPU = export.GPUMode(gpu); opts.GPU {
-	case export.GPUAuto, export.GPUOn, export.GPUOff:
+	switch opts.GPU = device.Mode(gpu); opts.GPU {
+	case device.ModeAuto, device.ModeOn, device.ModeOff:
 	default:
 		return a, usagef("export: --gpu %q is not auto, on or off", gpu)
 	}

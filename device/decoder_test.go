@@ -1,4 +1,4 @@
-package export
+package device
 
 import (
 	"context"
@@ -15,19 +15,19 @@ import (
 )
 
 // TestStartingGPUWithoutGPU: where the GPU cannot be used, auto decodes on the CPU and says
-// so, and on fails the export, from Decode and from wait, with the probe's reason.
+// so, and on fails the export, from Decode and from Wait, with the probe's reason.
 func TestStartingGPUWithoutGPU(t *testing.T) {
 	cols := []pgarrow.Column{pgarrow.PlanColumn("id", 20, -1, "bigint")}
 	chunk := &pgcopy.Chunk{Data: []byte{0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7}, RowStarts: []uint32{0}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
-		mode    GPUMode
+		mode    Mode
 		wantErr bool
-	}{{GPUAuto, false}, {GPUOn, true}} {
-		probe := &gpuProbe{done: make(chan struct{}), err: errors.New("no NVIDIA driver: test")}
-		close(probe.done)
-		s := startGPU(tc.mode, probe, cols, memory.DefaultAllocator, log)
-		werr := s.wait()
+	}{{ModeAuto, false}, {ModeOn, true}} {
+		dev := &Device{mode: tc.mode, log: log, done: make(chan struct{}), err: errors.New("no NVIDIA driver: test")}
+		close(dev.done)
+		s := dev.Decoder(cols, memory.DefaultAllocator)
+		werr := s.Wait()
 		rec, derr := s.Decode(context.Background(), chunk)
 		if tc.wantErr {
 			if werr == nil || derr == nil || !strings.Contains(werr.Error(), "--gpu on: no NVIDIA driver") || derr.Error() != werr.Error() {
@@ -42,8 +42,8 @@ func TestStartingGPUWithoutGPU(t *testing.T) {
 			}
 		}
 		// Before the GPU is ready every receive buffer is Go memory and is kept.
-		if b := s.PinnedBuffer(64); cap(b) != 64 || !s.Recycle(b) {
-			t.Errorf("%s: receive buffer of cap %d, recycled %v", tc.mode, cap(b), s.Recycle(b))
+		if b := s.Alloc(64); cap(b) != 64 || !s.Keep(b) {
+			t.Errorf("%s: receive buffer of cap %d, recycled %v", tc.mode, cap(b), s.Keep(b))
 		}
 		if err := s.Close(); err != nil {
 			t.Error(err)
