@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -48,5 +49,32 @@ func TestStartingGPUWithoutGPU(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestDecoderLeaksNothing: every buffer of the batches a Decoder returns comes from the
+// allocator passed to Device.Decoder, and releasing the batches returns all of it (the GPU
+// decoder's share is checked by TestGPUMatchesCPU on a GPU host).
+func TestDecoderLeaksNothing(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dec := Start(ModeOff, "", slog.New(slog.NewTextHandler(io.Discard, nil))).Decoder(gpuTestColumns(), mem)
+	defer dec.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, rows := range []int{0, 1, 100} {
+		rec, err := dec.Decode(context.Background(), randomChunk(rng, rows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.NumRows() != int64(rows) || dec.Path() != "cpu" {
+			t.Errorf("%d rows on %s, want %d on cpu", rec.NumRows(), dec.Path(), rows)
+		}
+		if mem.CurrentAlloc() == 0 && rows > 0 {
+			t.Error("the batch was not allocated from the Decoder's allocator")
+		}
+		rec.Release()
+	}
+	if b := dec.Alloc(64); cap(b) != 64 || !dec.Keep(b) || dec.Wait() != nil {
+		t.Errorf("ModeOff: receive buffer of cap %d, kept %v, wait %v", cap(b), dec.Keep(b), dec.Wait())
 	}
 }
