@@ -249,3 +249,51 @@ func TestGPUThroughput(t *testing.T) {
 		t.Errorf("%d fallbacks", gpu.fallbacks.Load())
 	}
 }
+
+// TestGPUStart goes the way an export does: Start probes the driver and loads the library,
+// the Decoder switches to the GPU, hands out pinned receive buffers (and refuses Go ones), and
+// gives the CPU decoder's batches; nothing is left allocated after Close.
+func TestGPUStart(t *testing.T) {
+	cudaLib(t) // skips without a GPU
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	cols := gpuTestColumns()
+	dec := Start(ModeOn, os.Getenv("PGPARQUET_CUDA_LIB"), nil).Decoder(cols, mem)
+	if err := dec.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if dec.Path() != "gpu" {
+		t.Fatalf("path %s after the start, want gpu", dec.Path())
+	}
+	recv := dec.Alloc(1 << 20)
+	if cap(recv) < 1<<20 || !dec.Keep(recv) || dec.Keep(make([]byte, 0, 1<<20)) {
+		t.Errorf("receive buffers: pinned kept %v, Go memory kept %v", dec.Keep(recv), dec.Keep(make([]byte, 0, 1<<20)))
+	}
+	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 13))
+	for _, rows := range []int{0, 1, 1000} {
+		c := randomChunk(rng, rows)
+		c.Data = append(recv[:0], c.Data...)
+		want, err := cpu.Decode(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dec.Decode(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ci := range cols {
+			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+				t.Errorf("rows=%d column %s: %v", rows, cols[ci].Name, err)
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	if g := dec.gpu.Load(); g.pinned.outstanding() != int64(cap(recv)) {
+		t.Errorf("%d bytes of pinned memory outstanding, want only the receive buffer's %d", g.pinned.outstanding(), cap(recv))
+	}
+	if err := dec.Close(); err != nil {
+		t.Error(err)
+	}
+}
