@@ -211,8 +211,8 @@ func run(ctx context.Context, opts Options, dir *outputDir) (*Result, error) {
 	setup := time.Since(start)
 
 	copyStart := time.Now()
-	// The decoder's receive buffers are pinned memory once a GPU is ready (pinned memory
-	// reaches the GPU at full PCIe speed).
+	// The decoder hands out the receive buffers: memory the GPU reads at full speed once it
+	// decodes.
 	pool := snapshot.NewPool(nWorkers*buffersPerWorker, opts.BufferSize, dec.Alloc)
 	huge := opts.HugeRows
 	if huge == nil {
