@@ -1,7 +1,7 @@
 // Package device is the one boundary between pgparquet and the GPU. It owns the driver probe
 // (libnvidia-ml), the search for and loading of the CUDA decoder library (cuda/pgcopy.cu, built
-// by make cuda) with the device's context, the cgo seam (cuda.go, the only Go file with
-// import "C"), the CUDA decoder, pinned host memory from allocation to free, the number of
+// by make cuda) with the device's context, the cgo seam (cuda.go, the only Go file that uses
+// cgo), the CUDA decoder, pinned host memory from allocation to free, the number of
 // chunks in flight (from the device's free memory), the switch from the CPU decoder to the GPU
 // once it is ready, and the fallback to the CPU on CUDA errors.
 //
