@@ -91,7 +91,7 @@ lint:
 # $PGPARQUET_CUDA_LIB, beside itself, ../lib, or the loader path: one binary serves every host.
 CUDA_LIB := bin/libpgparquet_cuda.so
 cuda: $(CUDA_LIB)
-$(CUDA_LIB): gpuparse/cuda/pgcopy.cu
+$(CUDA_LIB): device/cuda/pgcopy.cu
 	@mkdir -p bin
 	nvcc -O3 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
 		-shared -Xcompiler -fPIC -o $@ $<
@@ -99,16 +99,16 @@ $(CUDA_LIB): gpuparse/cuda/pgcopy.cu
 # On a GPU host: the CPU-vs-GPU differential test on fresh random data (bit for bit), the
 # throughput figures, and one compute-sanitizer pass.
 test-gpu: cuda
-	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPU' ./gpuparse
-	$(GO) test -c -o bin/gpuparse.test ./gpuparse
-	cd gpuparse && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
-		compute-sanitizer --tool memcheck --leak-check full ../bin/gpuparse.test -test.run TestGPUMatchesCPU
+	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPU' ./device
+	$(GO) test -c -o bin/device.test ./device
+	cd device && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
+		compute-sanitizer --tool memcheck --leak-check full ../bin/device.test -test.run TestGPUMatchesCPU
 
 # On a GPU host: the decoder alone on lineorder-shaped chunks (kernels only, with transfers from
 # pinned and from Go memory, and the CPU decoder on 1 and all cores, same bytes, same host).
 bench-gpu: cuda
 	@mkdir -p bench/results
-	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPUThroughput' ./gpuparse \
+	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPUThroughput' ./device \
 		| tee bench/results/gpu-decoder-$$(hostname)-$$(date -u +%F).txt
 
 clean:

@@ -45,7 +45,7 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 	dir := t.TempDir()
 	const rowGroupSize = 8000
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "dict", OutputDir: dir,
-		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
+		Parallel: 2, Chunks: 4, RowGroupSize: rowGroupSize, BufferSize: 64 << 10}); err != nil {
 		t.Fatal(err)
 	}
 	checkReadback(t, want, dir, "", 20)

@@ -22,6 +22,7 @@ import (
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/arrowmem"
 	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -125,20 +126,19 @@ func run(ctx context.Context, cfg *settings, dir *outputDir) (*outcome.Result, e
 // exportRun is one export between prepare and finish. Its resources (the snapshot's
 // coordinator, the workers, the decoder) are released by close.
 type exportRun struct {
-	cfg      *settings
-	dir      *outputDir
-	log      *slog.Logger
-	start    time.Time
-	setup    time.Duration
-	snap     *snapshot.Snapshot
-	rel      *snapshot.Relation
-	cols     []gpuparse.Column
-	tasks    []snapshot.Task
-	workers  []*snapshot.Worker
-	dec      gpuparse.Decoder
-	starting *startingGPU // the decoder when it may switch to the GPU, else nil
-	format   *fileFormat
-	lanes    *lanes
+	cfg     *settings
+	dir     *outputDir
+	log     *slog.Logger
+	start   time.Time
+	setup   time.Duration
+	snap    *snapshot.Snapshot
+	rel     *snapshot.Relation
+	cols    []pgarrow.Column
+	tasks   []snapshot.Task
+	workers []*snapshot.Worker
+	dec     gpuparse.StreamDecoder
+	format  *fileFormat
+	lanes   *lanes
 }
 
 // prepare takes the snapshot, resolves and plans the table, opens the workers and the decoder
@@ -150,7 +150,6 @@ func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, 
 			e.close()
 		}
 	}()
-	gpu := probeGPU(cfg.GPU, cfg.GPULibrary)
 	if e.snap, err = snapshot.Export(ctx, cfg.ConnConfig, snapshot.ExportOptions{Table: cfg.Table, Role: cfg.Role}); err != nil {
 		return nil, err
 	}
@@ -177,7 +176,7 @@ func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, 
 	}
 	e.tasks = snapshot.Plan(e.rel.Sources, chunks)
 	nWorkers := min(cfg.Parallel, len(e.tasks))
-	pool := e.openDecoder(gpu, nWorkers)
+	pool := e.openDecoder(nWorkers)
 	e.lanes = &lanes{dec: e.dec}
 	e.workers, err = snapshot.OpenWorkers(ctx, cfg.ConnConfig, e.snap.ID, nWorkers, snapshot.WorkerOptions{
 		Role: cfg.Role, Lock: lockName(e.snap), SelectList: selectList, Pool: pool, Progress: &e.lanes.progress})
@@ -188,7 +187,7 @@ func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, 
 		return nil, err
 	}
 	e.log.Info("export started", "table", e.rel.Name, "snapshot", e.snap.ID, "lsn", e.snap.LSN,
-		"workers", nWorkers, "tasks", len(e.tasks), "gpu", string(cfg.GPU), "columns", len(e.cols))
+		"workers", nWorkers, "tasks", len(e.tasks), "decoder", e.dec.Path(), "columns", len(e.cols))
 	e.setup = time.Since(e.start)
 	return e, nil
 }
@@ -197,7 +196,7 @@ func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, 
 // returns the COPY select list.
 func (e *exportRun) planColumns() (string, error) {
 	asText := maps.Clone(e.cfg.asText)
-	e.cols = make([]gpuparse.Column, len(e.rel.Columns))
+	e.cols = make([]pgarrow.Column, len(e.rel.Columns))
 	selects := make([]string, len(e.rel.Columns))
 	for i, c := range e.rel.Columns {
 		typ := c.Type
@@ -205,7 +204,7 @@ func (e *exportRun) planColumns() (string, error) {
 			typ = nil // planned as its text form
 			delete(asText, c.Name)
 		}
-		e.cols[i] = gpuparse.PlanType(c.Name, typ, c.PGType, e.cfg.planOpts)
+		e.cols[i] = pgarrow.PlanType(c.Name, typ, c.PGType, e.cfg.planOpts)
 		selects[i] = e.cols[i].SelectExpr(c.Ident())
 	}
 	for name := range asText {
@@ -214,23 +213,16 @@ func (e *exportRun) planColumns() (string, error) {
 	return strings.Join(selects, ", "), nil
 }
 
-// openDecoder opens the decoder and returns the receive buffer pool of nWorkers lanes.
-// Decoded batches are released as soon as they are encoded: recycling their buffers keeps the
-// export's memory flat. A GPU decoder gets pinned receive buffers once it is ready (pinned
-// memory reaches the GPU at full PCIe speed).
-func (e *exportRun) openDecoder(gpu *gpuProbe, nWorkers int) *snapshot.Pool {
+// openDecoder opens the decoder and returns the receive buffer pool of nWorkers lanes, whose
+// buffers the decoder hands out (memory the GPU reads at full speed once it decodes). Decoded
+// batches are released as soon as they are encoded: recycling their buffers keeps the
+// export's memory flat.
+func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
-	e.dec = newDecoder(e.cfg.GPU, gpu, e.cols, arrowmem.NewRecycler(2*poolBytes), e.log)
-	var alloc func(int) []byte
-	e.starting, _ = e.dec.(*startingGPU)
-	if e.starting != nil {
-		alloc = e.starting.PinnedBuffer
-	}
-	pool := snapshot.NewPool(nWorkers*buffersPerWorker, e.cfg.BufferSize, alloc)
+	e.dec = e.cfg.Engine.NewDecoder(e.cols, arrowmem.NewRecycler(2*poolBytes))
+	pool := snapshot.NewPool(nWorkers*buffersPerWorker, e.cfg.BufferSize, e.dec.Alloc)
 	pool.SetHugeRows(e.cfg.huge)
-	if e.starting != nil {
-		pool.SetRecycle(e.starting.Recycle)
-	}
+	pool.SetRecycle(e.dec.Keep)
 	return pool
 }
 
@@ -239,8 +231,8 @@ func (e *exportRun) copy(ctx context.Context) ([]*fileSeries, error) {
 	stopProgress := e.lanes.reportProgress(e.cfg.Progress, e.rel.EstimatedRows, len(e.tasks), e.start)
 	series, err := e.lanes.run(ctx, e.workers, e.tasks, e.format)
 	stopProgress()
-	if err == nil && e.starting != nil {
-		err = e.starting.wait() // --gpu on without a usable GPU fails even an export with no rows
+	if err == nil {
+		err = e.dec.Wait() // --gpu on without a usable GPU fails even an export with no rows
 	}
 	return series, err
 }
@@ -299,7 +291,7 @@ func (e *exportRun) close() {
 	}
 }
 
-func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []gpuparse.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
+func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []pgarrow.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
 	propOpts := []parquet.WriterProperty{
 		parquet.WithCompression(opts.codec),
 		parquet.WithCompressionLevel(opts.level),
@@ -330,7 +322,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	if err != nil {
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
-	schema := gpuparse.ArrowSchema(cols)
+	schema := pgarrow.ArrowSchema(cols)
 	props := parquet.NewWriterProperties(propOpts...)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
 	leafPaths, err := leafColumnPaths(schema, props, arrowProps)
@@ -360,7 +352,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	}, nil
 }
 
-func manifestColumns(f *fileFormat, cols []gpuparse.Column) []outcome.Column {
+func manifestColumns(f *fileFormat, cols []pgarrow.Column) []outcome.Column {
 	out := make([]outcome.Column, len(cols))
 	for i, c := range cols {
 		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
@@ -398,13 +390,8 @@ func lockName(snap *snapshot.Snapshot) string {
 }
 
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.
-func dictionaryWorthIt(c gpuparse.Column) bool {
-	switch c.Kind {
-	case gpuparse.KindString, gpuparse.KindNumericString, gpuparse.KindBinary, gpuparse.KindJSON, gpuparse.KindJSONB,
-		gpuparse.KindEnum, gpuparse.KindTimestampText, gpuparse.KindTimestampTZText:
-		return true
-	}
-	return false
+func dictionaryWorthIt(c pgarrow.Column) bool {
+	return c.Kind.Info().Dictionary
 }
 
 // stoppedError is an export stopped from outside (ctx cancelled): its message is the reason it

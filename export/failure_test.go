@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"os"
 	"path/filepath"
@@ -55,7 +56,7 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 		{name: "output dir not empty", opts: export.Options{Table: "secret"}, dir: nonEmpty, wantMsg: "is not empty"},
 		{name: "value Parquet cannot hold", opts: export.Options{Table: "far_future"}, wantMsg: `row 76, column "ts" (timestamp without time zone): timestamp 9223371331199000000 µs after 2000-01-01 is out of range`},
 		{name: "bad compression", opts: export.Options{Table: "secret", Compression: "lzma"}, wantMsg: `"lzma" is not one of`},
-		{name: "gpu on without a GPU", opts: export.Options{Table: "secret", GPU: export.GPUOn}, wantMsg: "--gpu on: no NVIDIA driver"},
+		{name: "gpu on without a GPU", opts: export.Options{Table: "secret", Engine: device.Start(device.ModeOn, "", nil)}, wantMsg: "--gpu on: no NVIDIA driver"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

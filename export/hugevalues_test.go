@@ -37,7 +37,7 @@ func TestHugeValuesDropStatistics(t *testing.T) {
 	}
 	dir := t.TempDir()
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "hv", OutputDir: dir,
-		Parallel: 1, Chunks: 1, RowGroupSize: 100, BufferSize: 64 << 10, GPU: export.GPUOff}); err != nil {
+		Parallel: 1, Chunks: 1, RowGroupSize: 100, BufferSize: 64 << 10}); err != nil {
 		t.Fatal(err)
 	}
 	checkReadback(t, want, dir, "", 10)

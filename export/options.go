@@ -14,17 +14,8 @@ import (
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
-)
-
-// GPUMode says whether an export may, must or must not use the CUDA decoder.
-type GPUMode string
-
-// The GPU modes of --gpu.
-const (
-	GPUAuto GPUMode = "auto" // use the GPU when a device is present and the library loads
-	GPUOn   GPUMode = "on"   // fail unless the GPU decoder can be used
-	GPUOff  GPUMode = "off"  // never touch the GPU
 )
 
 // Defaults for Options, applied to zero fields; the CLI and the sidecar show and use these.
@@ -101,11 +92,9 @@ type Options struct {
 	// BufferSize is the size of each COPY receive buffer (default 4 MiB); Parallel × 3 of them
 	// are in use at most.
 	BufferSize int
-	// GPU selects the decoder (default auto).
-	GPU GPUMode
-	// GPULibrary is the CUDA decoder library (libpgparquet_cuda.so). Empty: $PGPARQUET_CUDA_LIB,
-	// then the binary's directory, then ../lib beside it, then the dynamic loader's search path.
-	GPULibrary string
+	// Engine makes the export's decoder and receive buffers: device.Start's, which decodes on
+	// the GPU once it is ready; nil: gpuparse.CPU, the Go decoder in Go memory.
+	Engine gpuparse.Engine
 	// Role, when set, is assumed by every worker (SET LOCAL ROLE) so the export sees exactly
 	// what that role may see; privileges are checked for it.
 	Role string
@@ -154,8 +143,8 @@ func (o Options) withDefaults() Options {
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
 	}
-	if o.GPU == "" {
-		o.GPU = GPUAuto
+	if o.Engine == nil {
+		o.Engine = gpuparse.CPU
 	}
 	if o.Numeric == "" {
 		o.Numeric = DefaultNumeric
@@ -175,7 +164,7 @@ type settings struct {
 	Options
 	codec    compress.Compression
 	level    int
-	planOpts gpuparse.PlanOptions
+	planOpts pgarrow.PlanOptions
 	asText   map[string]bool
 	huge     *snapshot.HugeRows
 }
@@ -202,7 +191,7 @@ func (o Options) compile() (*settings, error) {
 
 // validate checks o (defaults applied) and returns its parsed codec, level and planning
 // options.
-func (o Options) validate() (compress.Compression, int, gpuparse.PlanOptions, error) {
+func (o Options) validate() (compress.Compression, int, pgarrow.PlanOptions, error) {
 	var errs []error
 	if o.ConnConfig == nil {
 		errs = append(errs, errors.New("ConnConfig: required"))
@@ -235,11 +224,6 @@ func (o Options) validate() (compress.Compression, int, gpuparse.PlanOptions, er
 	if o.MaxOutputBytes < 0 || o.MinFreeBytes < 0 {
 		errs = append(errs, fmt.Errorf("max output bytes %d, min free bytes %d: must not be negative", o.MaxOutputBytes, o.MinFreeBytes))
 	}
-	switch o.GPU {
-	case GPUAuto, GPUOn, GPUOff:
-	default:
-		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", o.GPU))
-	}
 	planOpts, err := o.planOptions()
 	if err != nil {
 		errs = append(errs, err)
@@ -255,13 +239,13 @@ func (o Options) validate() (compress.Compression, int, gpuparse.PlanOptions, er
 }
 
 // planOptions turns Numeric and Timestamp into the decoder's planning options.
-func (o Options) planOptions() (gpuparse.PlanOptions, error) {
-	var p gpuparse.PlanOptions
+func (o Options) planOptions() (pgarrow.PlanOptions, error) {
+	var p pgarrow.PlanOptions
 	var errs []error
 	switch n := strings.ToLower(o.Numeric); {
 	case n == "string" || n == "":
 	case n == "float64":
-		p.Numeric = gpuparse.NumericFloat64
+		p.Numeric = pgarrow.NumericFloat64
 	case strings.HasPrefix(n, "decimal:"):
 		ps, ss, ok := strings.Cut(strings.TrimPrefix(n, "decimal:"), ",")
 		prec, err1 := strconv.Atoi(strings.TrimSpace(ps))
@@ -270,7 +254,7 @@ func (o Options) planOptions() (gpuparse.PlanOptions, error) {
 			errs = append(errs, fmt.Errorf("numeric: %q is not decimal:P,S with 1 <= P <= 76 and 0 <= S <= P", o.Numeric))
 			break
 		}
-		p.Numeric, p.NumericPrecision, p.NumericScale = gpuparse.NumericDecimal, int32(prec), int32(scale)
+		p.Numeric, p.NumericPrecision, p.NumericScale = pgarrow.NumericDecimal, int32(prec), int32(scale)
 	default:
 		errs = append(errs, fmt.Errorf("numeric: %q is not string, decimal:P,S or float64", o.Numeric))
 	}

@@ -27,7 +27,7 @@ func TestColumnPrivilegesOnly(t *testing.T) {
 
 	dir := t.TempDir()
 	res, err := export.Run(context.Background(), export.Options{ConnConfig: config(t, dsn), Table: "t", Columns: []string{"id"},
-		Role: "colrole", OutputDir: dir, Parallel: 4, GPU: export.GPUOff})
+		Role: "colrole", OutputDir: dir, Parallel: 4})
 	if err != nil {
 		t.Fatalf("export of the granted column: %v", err)
 	}
@@ -38,7 +38,7 @@ func TestColumnPrivilegesOnly(t *testing.T) {
 	}
 
 	_, err = export.Run(context.Background(), export.Options{ConnConfig: config(t, dsn), Table: "t",
-		Role: "colrole", OutputDir: t.TempDir(), GPU: export.GPUOff})
+		Role: "colrole", OutputDir: t.TempDir()})
 	if want := `permission denied: role colrole may not SELECT column(s) "secret" of public.t`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("export of every column: %v, want %q", err, want)
 	}

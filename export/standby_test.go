@@ -159,7 +159,7 @@ func exportFromStandby(t *testing.T, primary, standby *pgtest.Cluster) standbyTa
 		began := time.Now()
 		res, err := export.Run(ctx, export.Options{
 			ConnConfig: cfg, Table: "accounts", OutputDir: dir,
-			Parallel: standbyParallel, Chunks: standbyChunks, GPU: export.GPUOff,
+			Parallel: standbyParallel, Chunks: standbyChunks,
 		})
 		took := time.Since(began).Seconds()
 		if err != nil {

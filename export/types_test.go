@@ -185,7 +185,7 @@ func TestExportTypes(t *testing.T) {
 	}
 
 	base := func(dir string) export.Options {
-		return export.Options{ConnConfig: config(t, dsn), Table: "types", OutputDir: dir, GPU: export.GPUOff,
+		return export.Options{ConnConfig: config(t, dsn), Table: "types", OutputDir: dir,
 			Parallel: 4, Chunks: 8, RowGroupSize: 50, BufferSize: 64 << 10}
 	}
 
@@ -239,7 +239,7 @@ func TestExportTypeOptions(t *testing.T) {
 		INSERT INTO opts VALUES (1, 1.5, '{1}', '{1}', 1.5000000000), (2, 'NaN', '[0:1]={7,8}', '{{1,2},{3,4}}', -12345678901.0000000001),
 			(3, NULL, NULL, NULL, NULL)`)
 	run := func(o export.Options) (string, error) {
-		o.ConnConfig, o.Table, o.OutputDir, o.GPU, o.Parallel = config(t, dsn), "opts", t.TempDir(), export.GPUOff, 1
+		o.ConnConfig, o.Table, o.OutputDir, o.Parallel = config(t, dsn), "opts", t.TempDir(), 1
 		_, err := export.Run(ctx, o)
 		return o.OutputDir, err
 	}

@@ -8,12 +8,16 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // lineorderChunk builds a chunk of n tuples shaped like the SSB lineorder
 // table: int4 ×5, date, bpchar(15), bpchar(1), int4, int8 ×2, int4, int8,
 // numeric(12,2), int4, timestamp, varchar(10). It is deterministic.
-func lineorderChunk(n int) (cols []Column, data []byte, starts []uint32) {
+func lineorderChunk(n int) (cols []pgarrow.Column, data []byte, starts []uint32) {
 	cols = lineorderColumns()
 	rng := rand.New(rand.NewPCG(1, 2))
 	priorities := []string{"1-URGENT", "2-HIGH", "3-MEDIUM", "4-NOT SPECIFIED", "5-LOW"}
@@ -40,22 +44,22 @@ func lineorderChunk(n int) (cols []Column, data []byte, starts []uint32) {
 	return cols, data, starts
 }
 
-func lineorderColumns() []Column {
-	int4 := func(name string) Column { return PlanColumn(name, oidInt4, -1, "integer") }
-	int8 := func(name string) Column { return PlanColumn(name, oidInt8, -1, "bigint") }
-	return []Column{
+func lineorderColumns() []pgarrow.Column {
+	int4 := func(name string) pgarrow.Column { return pgarrow.PlanColumn(name, pgtype.Int4OID, -1, "integer") }
+	int8 := func(name string) pgarrow.Column { return pgarrow.PlanColumn(name, pgtype.Int8OID, -1, "bigint") }
+	return []pgarrow.Column{
 		int4("lo_orderkey"), int4("lo_linenumber"), int4("lo_custkey"), int4("lo_partkey"), int4("lo_suppkey"),
-		PlanColumn("lo_orderdate", oidDate, -1, "date"),
-		PlanColumn("lo_orderpriority", oidBpchar, 19, "character(15)"),
-		PlanColumn("lo_shippriority", oidBpchar, 5, "character(1)"),
+		pgarrow.PlanColumn("lo_orderdate", pgtype.DateOID, -1, "date"),
+		pgarrow.PlanColumn("lo_orderpriority", pgtype.BPCharOID, 19, "character(15)"),
+		pgarrow.PlanColumn("lo_shippriority", pgtype.BPCharOID, 5, "character(1)"),
 		int4("lo_quantity"),
 		int8("lo_extendedprice"), int8("lo_ordtotalprice"),
 		int4("lo_discount"),
 		int8("lo_revenue"),
 		numCol("lo_supplycost", 12, 2),
 		int4("lo_tax"),
-		PlanColumn("lo_commitdate", oidTimestamp, -1, "timestamp without time zone"),
-		PlanColumn("lo_shipmode", oidVarchar, 14, "character varying(10)"),
+		pgarrow.PlanColumn("lo_commitdate", pgtype.TimestampOID, -1, "timestamp without time zone"),
+		pgarrow.PlanColumn("lo_shipmode", pgtype.VarcharOID, 14, "character varying(10)"),
 	}
 }
 
@@ -64,7 +68,7 @@ func lineorderColumns() []Column {
 func BenchmarkCPUDecodeLineorder(b *testing.B) {
 	cols, data, starts := lineorderChunk(4 << 20 / 174)
 	dec := NewCPUDecoder(cols, memory.NewGoAllocator())
-	c := &Chunk{Data: data, RowStarts: starts, Source: "bench"}
+	c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "bench"}
 	ctx := context.Background()
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()

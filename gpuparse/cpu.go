@@ -13,6 +13,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // Epoch shifts from PostgreSQL's 2000-01-01 to Arrow's 1970-01-01.
@@ -46,7 +49,7 @@ const (
 // to UTF8, and validating every value would cost about as much as the decode
 // itself.
 type CPUDecoder struct {
-	cols   []Column
+	cols   []pgarrow.Column
 	plans  []colPlan
 	want   []int32 // per column: the exact field length of fixed-width kinds, -1 for the others
 	schema *arrow.Schema
@@ -57,7 +60,7 @@ type CPUDecoder struct {
 
 // colPlan is the immutable per-column part of the decoding.
 type colPlan struct {
-	kind   Kind
+	kind   pgarrow.Kind
 	fixed  int  // exact field length of fixed-width kinds, 0 for variable-length ones
 	width  int  // bytes per value in the Arrow values buffer; 0 for bool and variable-length kinds
 	varlen bool // Arrow offsets + data buffers (string, binary, json, numeric text)
@@ -73,7 +76,7 @@ type colPlan struct {
 // A column that PlanColumn could not have produced (invalid Kind, decimal
 // precision or scale out of range) makes every Decode fail with an error
 // naming it.
-func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
+func NewCPUDecoder(cols []pgarrow.Column, mem memory.Allocator) *CPUDecoder {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -81,49 +84,41 @@ func NewCPUDecoder(cols []Column, mem memory.Allocator) *CPUDecoder {
 		cols:   slices.Clone(cols),
 		plans:  make([]colPlan, len(cols)),
 		want:   make([]int32, len(cols)),
-		schema: ArrowSchema(cols),
+		schema: pgarrow.ArrowSchema(cols),
 		mem:    mem,
 	}
 	for i, c := range cols {
-		dt, err := arrowType(c)
+		dt, err := pgarrow.ArrowType(c)
 		if err != nil {
 			d.err = errors.Join(d.err, fmt.Errorf("gpuparse: cpu decoder: %w", err))
 			continue
 		}
-		p := colPlan{kind: c.Kind, dtype: dt}
-		switch c.Kind {
-		case KindBool:
-			p.fixed = 1
-		case KindInt16:
-			p.fixed, p.width = 2, 2
-		case KindInt32, KindFloat32, KindDate:
-			p.fixed, p.width = 4, 4
-		case KindInt64, KindFloat64, KindTimestamp, KindTimestampTZ:
-			p.fixed, p.width = 8, 8
-		case KindUUID:
-			p.fixed, p.width = uuidLen, uuidLen
-		case KindDecimal128:
-			p.width = decimal128Len
-		case KindDecimal256:
-			p.width = decimal256Len
-		case KindString, KindBinary, KindJSON, KindJSONB, KindNumericString:
-			p.varlen = true
-		default:
-			p.tree = newTNode(c, "")
-			p.fixed = fixedLen(c.Kind)
-		}
-		if c.Kind == KindDecimal128 || c.Kind == KindDecimal256 {
-			p.prec, p.scale = int(c.Precision), int(c.Scale)
-			p.limit = pow10x256(p.prec)
-		}
-		d.plans[i] = p
-		d.want[i] = int32(p.fixed)
-		if p.fixed == 0 {
+		d.plans[i] = newColPlan(c, dt)
+		d.want[i] = int32(d.plans[i].fixed)
+		if d.plans[i].fixed == 0 {
 			d.want[i] = -1
 		}
 	}
 	return d
 }
+
+// newColPlan is column c's plan, of Arrow type dt, from the kinds table.
+func newColPlan(c pgarrow.Column, dt arrow.DataType) colPlan {
+	info := c.Kind.Info()
+	p := colPlan{kind: c.Kind, dtype: dt, fixed: info.Fixed, width: info.Width, varlen: info.VarLen}
+	if info.Tree {
+		p.tree = newTNode(c, "")
+	}
+	if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
+		p.prec, p.scale = int(c.Precision), int(c.Scale)
+		p.limit = pow10x256(p.prec)
+	}
+	return p
+}
+
+// Err is the configuration error every Decode returns (a column PlanColumn could not have made),
+// nil for a usable decoder.
+func (d *CPUDecoder) Err() error { return d.err }
 
 // Path returns "cpu".
 func (d *CPUDecoder) Path() string { return pathCPU }
@@ -163,7 +158,7 @@ type colState struct {
 // error, wrapped; a decoder built from invalid columns, or closed, gives a
 // plain error. The caller releases the batch; c.Data may be reused as soon as
 // Decode returns.
-func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (rec arrow.RecordBatch, err error) {
+func (d *CPUDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (rec arrow.RecordBatch, err error) {
 	// The first pass validates everything the second pass relies on, so a
 	// panic here is a bug in this package, not bad input. Turn it into an
 	// error rather than take down a process that serves many exports; fill's
@@ -201,8 +196,8 @@ func (d *CPUDecoder) Decode(ctx context.Context, c *Chunk) (rec arrow.RecordBatc
 
 // errAt builds a *DecodeError at chunk offset off, in chunk row row (-1: none)
 // and column ci (-1: none).
-func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...any) *DecodeError {
-	e := &DecodeError{
+func (d *CPUDecoder) errAt(c *pgcopy.Chunk, off, row, ci int, format string, args ...any) *pgcopy.DecodeError {
+	e := &pgcopy.DecodeError{
 		Source: c.Source,
 		Offset: c.StreamOffset + int64(off),
 		Row:    -1,
@@ -221,7 +216,7 @@ func (d *CPUDecoder) errAt(c *Chunk, off, row, ci int, format string, args ...an
 // walk is the first pass: it validates the framing of every tuple, checks
 // c.RowStarts against it (recorded starts must be tuple starts), and fills each column's NULL count and output byte
 // count. After it succeeds, the second pass can trust every length.
-func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
+func (d *CPUDecoder) walk(c *pgcopy.Chunk, st []colState) (int, *pgcopy.DecodeError) {
 	data := c.Data
 	rs := c.RowStarts
 	want := d.want
@@ -279,7 +274,7 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 				continue
 			}
 			s := &st[ci]
-			if s.kind == KindString || s.kind == KindBinary || s.kind == KindJSON {
+			if s.kind == pgarrow.KindString || s.kind == pgarrow.KindBinary || s.kind == pgarrow.KindJSON {
 				s.nbytes += int64(l)
 			} else if e := d.checkValue(c, s, ci, rows, at()+fieldLenLen, rest[fieldLenLen:fieldLenLen+l]); e != nil {
 				return 0, e
@@ -298,7 +293,7 @@ func (d *CPUDecoder) walk(c *Chunk, st []colState) (int, *DecodeError) {
 // needs more than its length checked: tree kinds, jsonb and numerics (walk counts plain
 // strings' bytes itself, in its hot loop). It counts the column's output bytes and reports the
 // first wrong byte.
-func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) checkValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	if s.tree != nil {
 		if e := s.tree.check(body); e != nil {
 			return d.errAt(c, start+e.off, row, ci, "%s", e.msg)
@@ -306,17 +301,17 @@ func (d *CPUDecoder) checkValue(c *Chunk, s *colState, ci, row, start int, body 
 		return nil
 	}
 	switch s.kind {
-	case KindJSONB:
+	case pgarrow.KindJSONB:
 		if len(body) < 1 {
 			return d.errAt(c, start-fieldLenLen, row, ci, "jsonb field length 0, need at least the version byte")
 		}
 		s.nbytes += int64(len(body) - 1)
-	case KindDecimal128, KindDecimal256, KindNumericString:
+	case pgarrow.KindDecimal128, pgarrow.KindDecimal256, pgarrow.KindNumericString:
 		h, bad, msg := parseNumericHeader(body)
 		if msg != "" {
 			return d.errAt(c, start+bad, row, ci, "%s", msg)
 		}
-		if s.kind == KindNumericString {
+		if s.kind == pgarrow.KindNumericString {
 			s.nbytes += int64(numericTextLen(h, body[numericHeaderLen:]))
 		}
 	}
@@ -334,7 +329,7 @@ func (d *CPUDecoder) newBuffer(size int, all *[]*memory.Buffer) (*memory.Buffer,
 
 // fill is the second pass: it allocates each column's buffers at their exact
 // size, writes every value, and assembles the record batch.
-func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch, error) {
+func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.RecordBatch, error) {
 	var all []*memory.Buffer
 	// Arrays retain what they use; this releases the decoder's own references,
 	// which frees everything on an error.
@@ -370,14 +365,14 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 			pos += l
 			s.markValid(row)
 			switch s.kind {
-			case KindInt32, KindFloat32:
+			case pgarrow.KindInt32, pgarrow.KindFloat32:
 				s.u32[row] = binary.BigEndian.Uint32(data[start:])
-			case KindInt64, KindFloat64:
+			case pgarrow.KindInt64, pgarrow.KindFloat64:
 				s.u64[row] = binary.BigEndian.Uint64(data[start:])
-			case KindString, KindBinary, KindJSON:
+			case pgarrow.KindString, pgarrow.KindBinary, pgarrow.KindJSON:
 				s.offs[row] = int32(s.dpos)
 				s.dpos += copy(s.dataB[s.dpos:], data[start:pos])
-			case KindDate:
+			case pgarrow.KindDate:
 				v := int32(binary.BigEndian.Uint32(data[start:]))
 				if v != math.MaxInt32 && v != math.MinInt32 {
 					if v >= math.MaxInt32-pgEpochDays {
@@ -386,7 +381,7 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 					v += pgEpochDays
 				}
 				s.u32[row] = uint32(v)
-			case KindTimestamp, KindTimestampTZ:
+			case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
 				v := int64(binary.BigEndian.Uint64(data[start:]))
 				if v != math.MaxInt64 && v != math.MinInt64 {
 					if v >= math.MaxInt64-pgEpochMicros {
@@ -395,22 +390,22 @@ func (d *CPUDecoder) fill(c *Chunk, st []colState, rows int) (arrow.RecordBatch,
 					v += pgEpochMicros
 				}
 				s.u64[row] = uint64(v)
-			case KindDecimal128:
+			case pgarrow.KindDecimal128:
 				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
 					s.u64[2*row] = uint64(v)
 					s.u64[2*row+1] = uint64(v >> 63)
 				} else if err := d.putDecimal(c, s, ci, row, start, data[start:pos]); err != nil {
 					return nil, err
 				}
-			case KindBool:
+			case pgarrow.KindBool:
 				if data[start] != 0 {
 					s.valsB[row>>3] |= 1 << (row & 7)
 				}
-			case KindInt16:
+			case pgarrow.KindInt16:
 				s.u16[row] = binary.BigEndian.Uint16(data[start:])
-			case KindUUID:
+			case pgarrow.KindUUID:
 				copy(s.valsB[uuidLen*row:], data[start:pos])
-			case KindJSONB:
+			case pgarrow.KindJSONB:
 				if data[start] != jsonbVersion {
 					return nil, d.errAt(c, start, row, ci, "jsonb version %d, expected %d", data[start], jsonbVersion)
 				}
@@ -461,7 +456,7 @@ func (s *colState) markValid(row int) {
 
 // alloc allocates column ci's buffers (or builder) for rows values once the first pass has
 // counted its NULLs and bytes; buffers go to *all, which the caller releases.
-func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *DecodeError {
+func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *pgcopy.DecodeError {
 	if s.tree != nil {
 		s.bld = array.NewBuilder(d.mem, s.dtype)
 		s.bld.Reserve(rows)
@@ -472,7 +467,7 @@ func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.B
 		clear(s.validB)
 	}
 	switch {
-	case s.kind == KindBool:
+	case s.kind == pgarrow.KindBool:
 		s.vals, s.valsB = d.newBuffer(int(bitutil.BytesForBits(int64(rows))), all)
 		clear(s.valsB)
 	case s.varlen:
@@ -502,18 +497,18 @@ func (d *CPUDecoder) alloc(c *Chunk, s *colState, ci, rows int, all *[]*memory.B
 // putValue writes one non-NULL value, checked by checkValue, of the kinds whose conversion
 // takes more than a few instructions: tree kinds, decimal256 and numeric text. (Validity bits
 // are the caller's.)
-func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	switch {
 	case s.bld != nil:
 		s.tree.appendValue(s.bld, body)
-	case s.kind == KindDecimal256:
+	case s.kind == pgarrow.KindDecimal256:
 		if v, ok := decimalFast(body, s.scale, s.prec); ok {
 			w := uint64(v >> 63)
 			s.u64[4*row], s.u64[4*row+1], s.u64[4*row+2], s.u64[4*row+3] = uint64(v), w, w, w
 			return nil
 		}
 		return d.putDecimal(c, s, ci, row, start, body)
-	case s.kind == KindNumericString:
+	case s.kind == pgarrow.KindNumericString:
 		s.offs[row] = int32(s.dpos)
 		return d.putNumericText(c, s, ci, row, start, body)
 	default:
@@ -523,7 +518,7 @@ func (d *CPUDecoder) putValue(c *Chunk, s *colState, ci, row, start int, body []
 }
 
 // finish makes column ci's array from its filled buffers (or builder).
-func (d *CPUDecoder) finish(c *Chunk, s *colState, ci, rows int) (arrow.Array, error) {
+func (d *CPUDecoder) finish(c *pgcopy.Chunk, s *colState, ci, rows int) (arrow.Array, error) {
 	if s.bld != nil {
 		a := s.bld.NewArray()
 		fillNilIndices(a.Data())
@@ -557,7 +552,7 @@ func fillNilIndices(d arrow.ArrayData) {
 
 // putDecimal writes the numeric field body (header checked by walk) of row
 // as the column's decimal128 or decimal256 value.
-func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putDecimal(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
 	typ := func() string { return fmt.Sprintf("%s(%d,%d)", s.kind, s.prec, s.scale) }
@@ -590,7 +585,7 @@ func (d *CPUDecoder) putDecimal(c *Chunk, s *colState, ci, row, start int, body 
 	}
 	// Arrow decimals are two's complement integers stored as 64-bit words,
 	// least significant first, each in native byte order.
-	if s.kind == KindDecimal128 {
+	if s.kind == pgarrow.KindDecimal128 {
 		s.u64[2*row], s.u64[2*row+1] = mag[0], mag[1]
 		return nil
 	}
@@ -610,7 +605,7 @@ func numericForMessage(h numHeader, digits []byte) string {
 
 // putNumericText writes the numeric field body (header checked by walk) of
 // row as numeric_out's text.
-func (d *CPUDecoder) putNumericText(c *Chunk, s *colState, ci, row, start int, body []byte) *DecodeError {
+func (d *CPUDecoder) putNumericText(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
 	if bad := checkDigits(digits); bad >= 0 {

@@ -11,13 +11,17 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // numTypmod is atttypmod of numeric(p,s).
 func numTypmod(p, s int32) int32 { return (p<<16 | s&0x7ff) + 4 }
 
-func numCol(name string, p, s int32) Column {
-	return PlanColumn(name, oidNumeric, numTypmod(p, s), "numeric("+itoa(p)+","+itoa(s)+")")
+func numCol(name string, p, s int32) pgarrow.Column {
+	return pgarrow.PlanColumn(name, pgtype.NumericOID, numTypmod(p, s), "numeric("+itoa(p)+","+itoa(s)+")")
 }
 
 func itoa(v int32) string {
@@ -32,7 +36,7 @@ func itoa(v int32) string {
 
 // decodeAll decodes data for cols and returns the rows as Go values, column
 // by column. The batch is released before returning.
-func decodeAll(t *testing.T, cols []Column, c *Chunk) [][]any {
+func decodeAll(t *testing.T, cols []pgarrow.Column, c *pgcopy.Chunk) [][]any {
 	t.Helper()
 	dec := NewCPUDecoder(cols, newAlloc(t))
 	rec, err := dec.Decode(context.Background(), c)
@@ -40,8 +44,8 @@ func decodeAll(t *testing.T, cols []Column, c *Chunk) [][]any {
 		t.Fatalf("Decode: %v", err)
 	}
 	defer rec.Release()
-	if !rec.Schema().Equal(ArrowSchema(cols)) {
-		t.Fatalf("schema %v, want %v", rec.Schema(), ArrowSchema(cols))
+	if !rec.Schema().Equal(pgarrow.ArrowSchema(cols)) {
+		t.Fatalf("schema %v, want %v", rec.Schema(), pgarrow.ArrowSchema(cols))
 	}
 	out := make([][]any, rec.NumCols())
 	for ci := range out {
@@ -61,62 +65,62 @@ func TestDecodeKinds(t *testing.T) {
 	const maxPGDate = 2145031948 // 5874897-12-31
 	tests := []struct {
 		name   string
-		col    Column
+		col    pgarrow.Column
 		fields [][]byte // nil = NULL
 		want   []any
 	}{
-		{"bool", PlanColumn("c", oidBool, -1, "boolean"),
+		{"bool", pgarrow.PlanColumn("c", pgtype.BoolOID, -1, "boolean"),
 			[][]byte{wBool(true), wBool(false), nil, {2}},
 			[]any{true, false, nil, true}},
-		{"int2", PlanColumn("c", oidInt2, -1, "smallint"),
+		{"int2", pgarrow.PlanColumn("c", pgtype.Int2OID, -1, "smallint"),
 			[][]byte{wI16(math.MinInt16), wI16(math.MaxInt16), wI16(0), wI16(-1), nil},
 			[]any{int16(math.MinInt16), int16(math.MaxInt16), int16(0), int16(-1), nil}},
-		{"int4", PlanColumn("c", oidInt4, -1, "integer"),
+		{"int4", pgarrow.PlanColumn("c", pgtype.Int4OID, -1, "integer"),
 			[][]byte{wI32(math.MinInt32), wI32(math.MaxInt32), nil, wI32(42)},
 			[]any{int32(math.MinInt32), int32(math.MaxInt32), nil, int32(42)}},
-		{"int8", PlanColumn("c", oidInt8, -1, "bigint"),
+		{"int8", pgarrow.PlanColumn("c", pgtype.Int8OID, -1, "bigint"),
 			[][]byte{wI64(math.MinInt64), wI64(math.MaxInt64), nil, wI64(-7)},
 			[]any{int64(math.MinInt64), int64(math.MaxInt64), nil, int64(-7)}},
-		{"float4 bits", PlanColumn("c", oidFloat4, -1, "real"),
+		{"float4 bits", pgarrow.PlanColumn("c", pgtype.Float4OID, -1, "real"),
 			[][]byte{wF32bits(0x7fc00001), wF32bits(0x7f800001), wF32bits(0xffc12345), wF32bits(0x80000000), wF32bits(0x7f800000), wF32bits(0xff800000), wF32bits(1), wF32bits(0x007fffff), wF32bits(0x7f7fffff), nil},
 			[]any{uint32(0x7fc00001), uint32(0x7f800001), uint32(0xffc12345), uint32(0x80000000), uint32(0x7f800000), uint32(0xff800000), uint32(1), uint32(0x007fffff), uint32(0x7f7fffff), nil}},
-		{"float8 bits", PlanColumn("c", oidFloat8, -1, "double precision"),
+		{"float8 bits", pgarrow.PlanColumn("c", pgtype.Float8OID, -1, "double precision"),
 			[][]byte{wF64bits(0x7ff8000000000001), wF64bits(0x7ff0000000000001), wF64bits(0x8000000000000000), wF64bits(0x7ff0000000000000), wF64bits(0xfff0000000000000), wF64bits(1), wF64bits(math.Float64bits(math.Pi)), nil},
 			[]any{uint64(0x7ff8000000000001), uint64(0x7ff0000000000001), uint64(0x8000000000000000), uint64(0x7ff0000000000000), uint64(0xfff0000000000000), uint64(1), math.Float64bits(math.Pi), nil}},
-		{"text", PlanColumn("c", oidText, -1, "text"),
+		{"text", pgarrow.PlanColumn("c", pgtype.TextOID, -1, "text"),
 			[][]byte{wText(""), wText("abc"), nil, wText("héllo ✓"), wText("nul\x00byte"), wText("")},
 			[]any{"", "abc", nil, "héllo ✓", "nul\x00byte", ""}},
-		{"bpchar keeps padding", PlanColumn("c", oidBpchar, 19, "character(15)"),
+		{"bpchar keeps padding", pgarrow.PlanColumn("c", pgtype.BPCharOID, 19, "character(15)"),
 			[][]byte{wText("1-URGENT       "), nil, wText("               ")},
 			[]any{"1-URGENT       ", nil, "               "}},
-		{"varchar", PlanColumn("c", oidVarchar, 14, "character varying(10)"),
+		{"varchar", pgarrow.PlanColumn("c", pgtype.VarcharOID, 14, "character varying(10)"),
 			[][]byte{wText("AIR"), wText("")},
 			[]any{"AIR", ""}},
-		{"name", PlanColumn("c", oidName, -1, "name"),
+		{"name", pgarrow.PlanColumn("c", pgtype.NameOID, -1, "name"),
 			[][]byte{wText("pg_class")},
 			[]any{"pg_class"}},
-		{"cast text", PlanColumn("c", 869, -1, "inet"),
+		{"cast text", pgarrow.PlanColumn("c", 869, -1, "inet"),
 			[][]byte{wText("1 day 02:00:00"), nil},
 			[]any{"1 day 02:00:00", nil}},
-		{"bytea", PlanColumn("c", oidBytea, -1, "bytea"),
+		{"bytea", pgarrow.PlanColumn("c", pgtype.ByteaOID, -1, "bytea"),
 			[][]byte{{}, {0, 1, 0xff}, nil},
 			[]any{[]byte{}, []byte{0, 1, 0xff}, nil}},
-		{"uuid", PlanColumn("c", oidUUID, -1, "uuid"),
+		{"uuid", pgarrow.PlanColumn("c", pgtype.UUIDOID, -1, "uuid"),
 			[][]byte{uuid[:], nil, make([]byte, 16)},
 			[]any{uuid, nil, [16]byte{}}},
-		{"json", PlanColumn("c", oidJSON, -1, "json"),
+		{"json", pgarrow.PlanColumn("c", pgtype.JSONOID, -1, "json"),
 			[][]byte{wText(`{"a": [1, 2]}`), nil, wText(`""`)},
 			[]any{`{"a": [1, 2]}`, nil, `""`}},
-		{"jsonb", PlanColumn("c", oidJSONB, -1, "jsonb"),
+		{"jsonb", pgarrow.PlanColumn("c", pgtype.JSONBOID, -1, "jsonb"),
 			[][]byte{wJSONB(`{"a": [1, 2]}`), nil, wJSONB(``), wJSONB(`null`)},
 			[]any{`{"a": [1, 2]}`, nil, ``, `null`}},
-		{"date", PlanColumn("c", oidDate, -1, "date"),
+		{"date", pgarrow.PlanColumn("c", pgtype.DateOID, -1, "date"),
 			[][]byte{wI32(0), wI32(-10957), wI32(math.MaxInt32), wI32(math.MinInt32), wI32(maxPGDate), wI32(-2451545), wI32(math.MinInt32 + 1), wI32(math.MaxInt32 - 10958), nil},
 			[]any{int32(10957), int32(0), int32(math.MaxInt32), int32(math.MinInt32), int32(maxPGDate + 10957), int32(-2451545 + 10957), int32(math.MinInt32 + 1 + 10957), int32(math.MaxInt32 - 1), nil}},
-		{"timestamp", PlanColumn("c", oidTimestamp, -1, "timestamp without time zone"),
+		{"timestamp", pgarrow.PlanColumn("c", pgtype.TimestampOID, -1, "timestamp without time zone"),
 			[][]byte{wI64(0), wI64(-946684800000000), wI64(math.MaxInt64), wI64(math.MinInt64), wI64(math.MaxInt64 - 946684800000000 - 1), wI64(math.MinInt64 + 1), nil},
 			[]any{int64(946684800000000), int64(0), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64 - 1), int64(math.MinInt64 + 1 + 946684800000000), nil}},
-		{"timestamptz", PlanColumn("c", oidTimestampTZ, -1, "timestamp with time zone"),
+		{"timestamptz", pgarrow.PlanColumn("c", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
 			[][]byte{wI64(1), wI64(math.MaxInt64), wI64(math.MinInt64), nil},
 			[]any{int64(946684800000001), int64(math.MaxInt64), int64(math.MinInt64), nil}},
 		{"numeric(12,2)", numCol("c", 12, 2),
@@ -153,10 +157,10 @@ func TestDecodeKinds(t *testing.T) {
 		{"numeric(50,20) decimal256", numCol("c", 50, 20),
 			[][]byte{wNumeric("123456789012345678901234567890.12345678901234567890"), wNumeric("-0.00000000000000000001"), wNumeric("1.5")},
 			[]any{bigString("12345678901234567890123456789012345678901234567890"), "-1", "150000000000000000000"}},
-		{"numeric text", PlanColumn("c", oidNumeric, -1, "numeric"),
+		{"numeric text", pgarrow.PlanColumn("c", pgtype.NumericOID, -1, "numeric"),
 			[][]byte{wNumeric("0"), wNumeric("0.00"), wNumeric("-1.5000"), wNumeric("10000"), wNumeric("123456789012345678901234567890.123"), wNumeric("0.0001"), wNumeric("NaN"), wNumeric("Infinity"), wNumeric("-Infinity"), nil, wNumeric("0.000000001"), wNumeric("-0.5"), wNumeric("99999999"), wNumeric("1.50")},
 			[]any{"0", "0.00", "-1.5000", "10000", "123456789012345678901234567890.123", "0.0001", "NaN", "Infinity", "-Infinity", nil, "0.000000001", "-0.5", "99999999", "1.50"}},
-		{"numeric text raw", PlanColumn("c", oidNumeric, -1, "numeric"),
+		{"numeric text raw", pgarrow.PlanColumn("c", pgtype.NumericOID, -1, "numeric"),
 			[][]byte{
 				wNumericRaw(2, 0, numericPos, 2, 1, 2345), // dscale below the digits: truncated like numeric_out
 				wNumericRaw(1, 0, numericPos, 7, 1),       // dscale beyond the digits
@@ -166,7 +170,7 @@ func TestDecodeKinds(t *testing.T) {
 				wNumericRaw(0, 0, numericNeg, 0),          // PostgreSQL prints the sign of a negative zero
 			},
 			[]any{"1.23", "1.0000000", "500000000", "0.000000000042", "-120000.0", "-0"}},
-		{"numeric(200,2) text", PlanColumn("c", oidNumeric, numTypmod(200, 2), "numeric(200,2)"),
+		{"numeric(200,2) text", pgarrow.PlanColumn("c", pgtype.NumericOID, numTypmod(200, 2), "numeric(200,2)"),
 			[][]byte{wNumeric("1.25")},
 			[]any{"1.25"}},
 	}
@@ -179,7 +183,7 @@ func TestDecodeKinds(t *testing.T) {
 			data, starts := rowStarts(tuples...)
 			// With and without the receiver's row starts.
 			for _, rs := range [][]uint32{nil, starts} {
-				got := decodeAll(t, []Column{tt.col}, &Chunk{Data: data, RowStarts: rs})
+				got := decodeAll(t, []pgarrow.Column{tt.col}, &pgcopy.Chunk{Data: data, RowStarts: rs})
 				if len(got[0]) != len(tt.want) {
 					t.Fatalf("got %d rows, want %d", len(got[0]), len(tt.want))
 				}
@@ -204,12 +208,12 @@ func equalValue(a, b any) bool {
 // TestDecodeMultiColumn decodes a multi-column chunk with NULLs scattered so
 // that validity bitmaps cross byte boundaries.
 func TestDecodeMultiColumn(t *testing.T) {
-	cols := []Column{
-		PlanColumn("id", oidInt4, -1, "integer"),
-		PlanColumn("name", oidText, -1, "text"),
+	cols := []pgarrow.Column{
+		pgarrow.PlanColumn("id", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("name", pgtype.TextOID, -1, "text"),
 		numCol("price", 12, 2),
-		PlanColumn("flag", oidBool, -1, "boolean"),
-		PlanColumn("doc", oidJSONB, -1, "jsonb"),
+		pgarrow.PlanColumn("flag", pgtype.BoolOID, -1, "boolean"),
+		pgarrow.PlanColumn("doc", pgtype.JSONBOID, -1, "jsonb"),
 	}
 	var tuples [][]byte
 	var want [5][]any
@@ -225,7 +229,7 @@ func TestDecodeMultiColumn(t *testing.T) {
 		tuples = append(tuples, tuple(f...))
 	}
 	data, starts := rowStarts(tuples...)
-	got := decodeAll(t, cols, &Chunk{Data: data, RowStarts: starts})
+	got := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: starts})
 	for ci := range cols {
 		for i := range want[ci] {
 			if !equalValue(got[ci][i], want[ci][i]) {
@@ -236,8 +240,8 @@ func TestDecodeMultiColumn(t *testing.T) {
 }
 
 func TestDecodeZeroRows(t *testing.T) {
-	cols := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 40, 2), PlanColumn("d", oidUUID, -1, "uuid")}
-	for _, c := range []*Chunk{{}, {Data: []byte{}, RowStarts: []uint32{}}} {
+	cols := []pgarrow.Column{pgarrow.PlanColumn("a", pgtype.Int4OID, -1, "integer"), pgarrow.PlanColumn("b", pgtype.TextOID, -1, "text"), numCol("c", 40, 2), pgarrow.PlanColumn("d", pgtype.UUIDOID, -1, "uuid")}
+	for _, c := range []*pgcopy.Chunk{{}, {Data: []byte{}, RowStarts: []uint32{}}} {
 		dec := NewCPUDecoder(cols, newAlloc(t))
 		rec, err := dec.Decode(context.Background(), c)
 		if err != nil {
@@ -246,7 +250,7 @@ func TestDecodeZeroRows(t *testing.T) {
 		if rec.NumRows() != 0 || rec.NumCols() != int64(len(cols)) {
 			t.Errorf("got %d rows, %d columns", rec.NumRows(), rec.NumCols())
 		}
-		if !rec.Schema().Equal(ArrowSchema(cols)) {
+		if !rec.Schema().Equal(pgarrow.ArrowSchema(cols)) {
 			t.Errorf("schema %v", rec.Schema())
 		}
 		for i := range cols {
@@ -262,7 +266,7 @@ func TestDecodeZeroRows(t *testing.T) {
 // the field count 0.
 func TestDecodeZeroColumns(t *testing.T) {
 	dec := NewCPUDecoder(nil, newAlloc(t))
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: []byte{0, 0, 0, 0, 0, 0}})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: []byte{0, 0, 0, 0, 0, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +277,9 @@ func TestDecodeZeroColumns(t *testing.T) {
 }
 
 func TestDecodeMalformed(t *testing.T) {
-	cols := []Column{
-		PlanColumn("id", oidInt4, -1, "integer"),
-		PlanColumn("name", oidText, -1, "text"),
+	cols := []pgarrow.Column{
+		pgarrow.PlanColumn("id", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("name", pgtype.TextOID, -1, "text"),
 		numCol("price", 12, 2),
 	}
 	good := tuple(wI32(1), wText("ab"), wNumeric("1.50")) // 32 bytes
@@ -324,7 +328,7 @@ func TestDecodeMalformed(t *testing.T) {
 	const streamOff, firstRow = 1000, 50
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			de := decodeError(t, NewCPUDecoder(cols, newAlloc(t)), &Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
+			de := decodeError(t, NewCPUDecoder(cols, newAlloc(t)), &pgcopy.Chunk{Data: tt.data, RowStarts: tt.rowStarts, StreamOffset: streamOff, FirstRow: firstRow, Source: "range 3 of public.t"})
 			wantRow := int64(-1)
 			if tt.row >= 0 {
 				wantRow = firstRow + tt.row
@@ -344,28 +348,28 @@ func TestDecodeMalformed(t *testing.T) {
 func TestDecodeMalformedFixed(t *testing.T) {
 	tests := []struct {
 		name string
-		col  Column
+		col  pgarrow.Column
 		body []byte
 		off  int64
 		msg  string
 	}{
-		{"bool", PlanColumn("c", oidBool, -1, "boolean"), []byte{1, 0}, 2, "field length 2, expected 1"},
-		{"bool empty", PlanColumn("c", oidBool, -1, "boolean"), []byte{}, 2, "field length 0, expected 1"},
-		{"int2", PlanColumn("c", oidInt2, -1, "smallint"), wI32(1), 2, "field length 4, expected 2"},
-		{"int8", PlanColumn("c", oidInt8, -1, "bigint"), wI32(1), 2, "field length 4, expected 8"},
-		{"float4", PlanColumn("c", oidFloat4, -1, "real"), wI64(1), 2, "field length 8, expected 4"},
-		{"float8", PlanColumn("c", oidFloat8, -1, "double precision"), wI32(1), 2, "field length 4, expected 8"},
-		{"date", PlanColumn("c", oidDate, -1, "date"), wI64(1), 2, "field length 8, expected 4"},
-		{"timestamp", PlanColumn("c", oidTimestamp, -1, "timestamp"), wI32(1), 2, "field length 4, expected 8"},
-		{"timestamptz", PlanColumn("c", oidTimestampTZ, -1, "timestamptz"), make([]byte, 9), 2, "field length 9, expected 8"},
-		{"uuid", PlanColumn("c", oidUUID, -1, "uuid"), make([]byte, 15), 2, "field length 15, expected 16"},
-		{"jsonb empty", PlanColumn("c", oidJSONB, -1, "jsonb"), []byte{}, 2, "jsonb field length 0"},
-		{"jsonb version", PlanColumn("c", oidJSONB, -1, "jsonb"), []byte{2, '{', '}'}, 6, "jsonb version 2, expected 1"},
-		{"date overflow", PlanColumn("c", oidDate, -1, "date"), wI32(math.MaxInt32 - 10957), 6, "out of range for date32"},
-		{"date overflow max-1", PlanColumn("c", oidDate, -1, "date"), wI32(math.MaxInt32 - 1), 6, "out of range for date32"},
-		{"timestamp overflow", PlanColumn("c", oidTimestamp, -1, "timestamp"), wI64(math.MaxInt64 - 946684800000000), 6, "out of range for timestamp[us]"},
-		{"timestamptz overflow", PlanColumn("c", oidTimestampTZ, -1, "timestamptz"), wI64(math.MaxInt64 - 1), 6, "out of range for timestamp[us]"},
-		{"numeric text bad digit", PlanColumn("c", oidNumeric, -1, "numeric"), wNumericRaw(1, 0, 0, 0, 0xffff), 14, "numeric digit 65535 at index 0"},
+		{"bool", pgarrow.PlanColumn("c", pgtype.BoolOID, -1, "boolean"), []byte{1, 0}, 2, "field length 2, expected 1"},
+		{"bool empty", pgarrow.PlanColumn("c", pgtype.BoolOID, -1, "boolean"), []byte{}, 2, "field length 0, expected 1"},
+		{"int2", pgarrow.PlanColumn("c", pgtype.Int2OID, -1, "smallint"), wI32(1), 2, "field length 4, expected 2"},
+		{"int8", pgarrow.PlanColumn("c", pgtype.Int8OID, -1, "bigint"), wI32(1), 2, "field length 4, expected 8"},
+		{"float4", pgarrow.PlanColumn("c", pgtype.Float4OID, -1, "real"), wI64(1), 2, "field length 8, expected 4"},
+		{"float8", pgarrow.PlanColumn("c", pgtype.Float8OID, -1, "double precision"), wI32(1), 2, "field length 4, expected 8"},
+		{"date", pgarrow.PlanColumn("c", pgtype.DateOID, -1, "date"), wI64(1), 2, "field length 8, expected 4"},
+		{"timestamp", pgarrow.PlanColumn("c", pgtype.TimestampOID, -1, "timestamp"), wI32(1), 2, "field length 4, expected 8"},
+		{"timestamptz", pgarrow.PlanColumn("c", pgtype.TimestamptzOID, -1, "timestamptz"), make([]byte, 9), 2, "field length 9, expected 8"},
+		{"uuid", pgarrow.PlanColumn("c", pgtype.UUIDOID, -1, "uuid"), make([]byte, 15), 2, "field length 15, expected 16"},
+		{"jsonb empty", pgarrow.PlanColumn("c", pgtype.JSONBOID, -1, "jsonb"), []byte{}, 2, "jsonb field length 0"},
+		{"jsonb version", pgarrow.PlanColumn("c", pgtype.JSONBOID, -1, "jsonb"), []byte{2, '{', '}'}, 6, "jsonb version 2, expected 1"},
+		{"date overflow", pgarrow.PlanColumn("c", pgtype.DateOID, -1, "date"), wI32(math.MaxInt32 - 10957), 6, "out of range for date32"},
+		{"date overflow max-1", pgarrow.PlanColumn("c", pgtype.DateOID, -1, "date"), wI32(math.MaxInt32 - 1), 6, "out of range for date32"},
+		{"timestamp overflow", pgarrow.PlanColumn("c", pgtype.TimestampOID, -1, "timestamp"), wI64(math.MaxInt64 - 946684800000000), 6, "out of range for timestamp[us]"},
+		{"timestamptz overflow", pgarrow.PlanColumn("c", pgtype.TimestamptzOID, -1, "timestamptz"), wI64(math.MaxInt64 - 1), 6, "out of range for timestamp[us]"},
+		{"numeric text bad digit", pgarrow.PlanColumn("c", pgtype.NumericOID, -1, "numeric"), wNumericRaw(1, 0, 0, 0, 0xffff), 14, "numeric digit 65535 at index 0"},
 		{"decimal256 bad digit", numCol("c", 60, 0), wNumericRaw(1, 0, 0, 0, 10000), 14, "numeric digit 10000 at index 0"},
 		{"decimal256 NaN", numCol("c", 60, 0), wNumeric("NaN"), 6, "NaN does not fit decimal256(60,0)"},
 		{"decimal256 too big", numCol("c", 60, 0), wNumeric("1" + strings.Repeat("0", 60)), 6, "needs more than 60 digits"},
@@ -379,7 +383,7 @@ func TestDecodeMalformedFixed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			de := decodeError(t, NewCPUDecoder([]Column{tt.col}, newAlloc(t)), &Chunk{Data: tuple(tt.body)})
+			de := decodeError(t, NewCPUDecoder([]pgarrow.Column{tt.col}, newAlloc(t)), &pgcopy.Chunk{Data: tuple(tt.body)})
 			if de.Offset != tt.off || de.Row != 0 || de.Column != "c" || !strings.Contains(de.Msg, tt.msg) {
 				t.Errorf("got %+v, want offset %d row 0 msg containing %q", *de, tt.off, tt.msg)
 			}
@@ -389,14 +393,14 @@ func TestDecodeMalformedFixed(t *testing.T) {
 
 func TestDecodeErrorString(t *testing.T) {
 	tests := []struct {
-		err  DecodeError
+		err  pgcopy.DecodeError
 		want string
 	}{
-		{DecodeError{Source: "range 3 (pages 100-200) of public.t", Offset: 12345, Row: 17, Column: "price", PGType: "numeric(12,2)", Msg: "field length 3, expected 4"},
+		{pgcopy.DecodeError{Source: "range 3 (pages 100-200) of public.t", Offset: 12345, Row: 17, Column: "price", PGType: "numeric(12,2)", Msg: "field length 3, expected 4"},
 			`range 3 (pages 100-200) of public.t: byte 12345, row 17, column "price" (numeric(12,2)): field length 3, expected 4`},
-		{DecodeError{Offset: 11, Row: -1, Msg: "COPY BINARY header: bad"}, `byte 11: COPY BINARY header: bad`},
-		{DecodeError{Source: "s", Offset: 0, Row: 0, Msg: "field count 2, expected 3"}, `s: byte 0, row 0: field count 2, expected 3`},
-		{DecodeError{Source: "s", Offset: 1, Row: 2, Column: `we"ird`, Msg: "m"}, `s: byte 1, row 2, column "we\"ird": m`},
+		{pgcopy.DecodeError{Offset: 11, Row: -1, Msg: "COPY BINARY header: bad"}, `byte 11: COPY BINARY header: bad`},
+		{pgcopy.DecodeError{Source: "s", Offset: 0, Row: 0, Msg: "field count 2, expected 3"}, `s: byte 0, row 0: field count 2, expected 3`},
+		{pgcopy.DecodeError{Source: "s", Offset: 1, Row: 2, Column: `we"ird`, Msg: "m"}, `s: byte 1, row 2, column "we\"ird": m`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -406,13 +410,13 @@ func TestDecodeErrorString(t *testing.T) {
 }
 
 func TestDecodeContextAndLifecycle(t *testing.T) {
-	cols := []Column{PlanColumn("a", oidInt4, -1, "integer")}
+	cols := []pgarrow.Column{pgarrow.PlanColumn("a", pgtype.Int4OID, -1, "integer")}
 	data := tuple(wI32(1))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dec := NewCPUDecoder(cols, newAlloc(t))
-	if _, err := dec.Decode(ctx, &Chunk{Data: data, Source: "s"}); !errors.Is(err, context.Canceled) {
+	if _, err := dec.Decode(ctx, &pgcopy.Chunk{Data: data, Source: "s"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled ctx: got %v", err)
 	}
 	if _, err := dec.Decode(context.Background(), nil); err == nil {
@@ -427,7 +431,7 @@ func TestDecodeContextAndLifecycle(t *testing.T) {
 	if err := dec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dec.Decode(context.Background(), &Chunk{Data: data}); err == nil {
+	if _, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data}); err == nil {
 		t.Error("Decode after Close: no error")
 	}
 
@@ -435,22 +439,22 @@ func TestDecodeContextAndLifecycle(t *testing.T) {
 }
 
 func TestDecodeInvalidColumns(t *testing.T) {
-	for _, cols := range [][]Column{
+	for _, cols := range [][]pgarrow.Column{
 		{{Name: "zero", PGType: "x"}},
-		{{Name: "big", Kind: KindMultirange + 1}},
-		{{Name: "list", Kind: KindList, Dims: 1}},
-		{{Name: "money", Kind: KindMoney, Scale: 20}},
-		{{Name: "d", Kind: KindDecimal128, Precision: 39}},
-		{{Name: "d", Kind: KindDecimal128, Precision: 10, Scale: 11}},
-		{{Name: "d", Kind: KindDecimal256, Precision: 77}},
-		{{Name: "d", Kind: KindDecimal256, Precision: 50, Scale: -1}},
+		{{Name: "big", Kind: pgarrow.KindMultirange + 1}},
+		{{Name: "list", Kind: pgarrow.KindList, Dims: 1}},
+		{{Name: "money", Kind: pgarrow.KindMoney, Scale: 20}},
+		{{Name: "d", Kind: pgarrow.KindDecimal128, Precision: 39}},
+		{{Name: "d", Kind: pgarrow.KindDecimal128, Precision: 10, Scale: 11}},
+		{{Name: "d", Kind: pgarrow.KindDecimal256, Precision: 77}},
+		{{Name: "d", Kind: pgarrow.KindDecimal256, Precision: 50, Scale: -1}},
 	} {
 		dec := NewCPUDecoder(cols, newAlloc(t))
-		_, err := dec.Decode(context.Background(), &Chunk{})
+		_, err := dec.Decode(context.Background(), &pgcopy.Chunk{})
 		if err == nil || !strings.Contains(err.Error(), cols[0].Name) {
 			t.Errorf("%+v: got %v, want an error naming the column", cols[0], err)
 		}
-		if dt := ArrowSchema(cols).Field(0).Type; dt.ID() != arrow.NULL {
+		if dt := pgarrow.ArrowSchema(cols).Field(0).Type; dt.ID() != arrow.NULL {
 			t.Errorf("%+v: ArrowSchema type %v, want null", cols[0], dt)
 		}
 	}
@@ -462,7 +466,7 @@ func TestDecodeConcurrent(t *testing.T) {
 	cols, data, starts := lineorderChunk(2000)
 	mem := newAlloc(t)
 	dec := NewCPUDecoder(cols, mem)
-	ref, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	ref, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +475,7 @@ func TestDecodeConcurrent(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: data})
+			rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data})
 			if err != nil {
 				errs <- err
 				return
@@ -493,12 +497,12 @@ func TestDecodeConcurrent(t *testing.T) {
 // message (a server that batches rows): only some tuple starts are recorded, and the walk
 // decodes every tuple all the same.
 func TestDecodeBatchedMessages(t *testing.T) {
-	cols := []Column{PlanColumn("id", oidInt4, -1, "integer"), PlanColumn("name", oidText, -1, "text")}
+	cols := []pgarrow.Column{pgarrow.PlanColumn("id", pgtype.Int4OID, -1, "integer"), pgarrow.PlanColumn("name", pgtype.TextOID, -1, "text")}
 	data, starts := rowStarts(
 		tuple(wI32(1), wText("a")), tuple(wI32(2), nil), tuple(wI32(3), wText("ccc")), tuple(nil, wText("")))
-	want := decodeAll(t, cols, &Chunk{Data: data, RowStarts: starts})
+	want := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: starts})
 	for _, recorded := range [][]uint32{{0}, {0, starts[2]}, {0, starts[1], starts[3]}, nil} {
-		got := decodeAll(t, cols, &Chunk{Data: data, RowStarts: recorded})
+		got := decodeAll(t, cols, &pgcopy.Chunk{Data: data, RowStarts: recorded})
 		if len(got) != len(want) {
 			t.Fatalf("row starts %v: %d rows, want %d", recorded, len(got), len(want))
 		}
@@ -513,14 +517,14 @@ func TestDecodeBatchedMessages(t *testing.T) {
 }
 
 // decodeError decodes c, which must fail, and returns its *DecodeError.
-func decodeError(t *testing.T, dec *CPUDecoder, c *Chunk) *DecodeError {
+func decodeError(t *testing.T, dec *CPUDecoder, c *pgcopy.Chunk) *pgcopy.DecodeError {
 	t.Helper()
 	rec, err := dec.Decode(context.Background(), c)
 	if err == nil {
 		rec.Release()
 		t.Fatal("Decode succeeded, want an error")
 	}
-	var de *DecodeError
+	var de *pgcopy.DecodeError
 	if !errors.As(err, &de) {
 		t.Fatalf("error %T %v, want *DecodeError", err, err)
 	}

@@ -6,17 +6,23 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
-// decodeFields decodes column ci of chunk c alone, from the position of each of its fields:
-// fields[row] is the chunk offset of the row's int32 length word. Column ci must be of a kind
-// without a GPU kernel (tree kinds, decimal256, numeric text). The CUDA decoder finds these
-// positions while it walks the tuples, so the columns it has no kernel for cost the CPU only
-// their own values, not a walk of the whole chunk. The result is the column Decode would give,
-// bit for bit. Every length is checked again (the positions come from another program), and a
-// value the CPU decoder rejects gives its *DecodeError; the caller then decodes the whole chunk
-// with Decode, whose row-order walk decides which error is the first.
-func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.Array, err error) {
+// DecodeColumnAt decodes column col of chunk c alone, from the position of each of its fields:
+// fieldStarts[row] is the chunk offset of the row's int32 length word. It is the entry a
+// decoder that walks the tuples itself (the GPU decoder) uses for the columns it has no kernel
+// for (pgarrow.KindInfo.GPU false), so that those columns cost the CPU only their own values,
+// not a walk of the whole chunk.
+//
+// The result is the column Decode would give, bit for bit, allocated from the decoder's
+// allocator; the caller releases it. Every position and length is checked again (they come from
+// another program), and a value the CPU decoder rejects gives its *pgcopy.DecodeError; the
+// caller then decodes the whole chunk with Decode, whose row-order walk decides which error is
+// the first. Like Decode, it may be called from any number of goroutines at once.
+func (d *CPUDecoder) DecodeColumnAt(c *pgcopy.Chunk, col int, fieldStarts []int32) (arr arrow.Array, err error) {
+	ci, fields := col, fieldStarts
 	defer func() {
 		if p := recover(); p != nil {
 			arr, err = nil, fmt.Errorf("gpuparse: cpu decoder: internal error: %v", p)
@@ -25,12 +31,15 @@ func (d *CPUDecoder) decodeFields(c *Chunk, ci int, fields []int32) (arr arrow.A
 	if d.err != nil {
 		return nil, d.err
 	}
+	if col < 0 || col >= len(d.plans) {
+		return nil, fmt.Errorf("gpuparse: cpu decoder: column %d of %d", col, len(d.plans))
+	}
 	s := &colState{colPlan: d.plans[ci]}
 	data := c.Data
 	rows := len(fields)
 	// value returns where row's value starts and its length (-1: NULL), checked against the
 	// chunk and the column's fixed width.
-	value := func(row int) (int, int, *DecodeError) {
+	value := func(row int) (int, int, *pgcopy.DecodeError) {
 		at := int(fields[row])
 		if at < 0 || at > len(data)-fieldLenLen {
 			return 0, 0, d.errAt(c, min(max(at, 0), len(data)), row, ci, "field position %d outside the chunk of %d bytes", at, len(data))

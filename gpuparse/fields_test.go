@@ -9,11 +9,15 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // fieldPositions walks a well-formed chunk and returns, per column, the chunk offset of each
-// row's field length word: what the CUDA decoder hands decodeFields.
-func fieldPositions(c *Chunk, ncols int) [][]int32 {
+// row's field length word: what the CUDA decoder hands DecodeColumnAt.
+func fieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
 	out := make([][]int32, ncols)
 	for p := 0; p < len(c.Data); {
 		p += fieldCountLen
@@ -43,11 +47,11 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 		}
 		pos := fieldPositions(c, len(cols))
 		for ci, col := range cols {
-			if gpuKinds[col.Kind] {
+			if col.Kind.Info().GPU {
 				continue
 			}
 			cpuCols++
-			got, err := dec.decodeFields(c, ci, pos[ci][:rows:rows])
+			got, err := dec.DecodeColumnAt(c, ci, pos[ci][:rows:rows])
 			if err != nil {
 				t.Fatalf("rows=%d column %s: %v", rows, col.Name, err)
 			}
@@ -66,9 +70,9 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 // TestDecodeFieldsErrors: bad positions and bad values give Decode's error where the column
 // holds the chunk's only error, and a plain *DecodeError for positions no walk would give.
 func TestDecodeFieldsErrors(t *testing.T) {
-	iv := PlanColumn("iv", oidInterval, -1, "interval")
-	num := PlanColumn("n", oidNumeric, -1, "numeric")
-	cols := []Column{iv, num}
+	iv := pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval")
+	num := pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric")
+	cols := []pgarrow.Column{iv, num}
 	dec := NewCPUDecoder(cols, memory.DefaultAllocator)
 	good := tuple(wInterval(1, 2, 3), wNumeric("1.5"))
 	badDigit := tuple(wInterval(1, 2, 3), wNumericRaw(1, 0, 0, 0, 10000))
@@ -82,33 +86,33 @@ func TestDecodeFieldsErrors(t *testing.T) {
 		{"interval length", [][]byte{good, shortInterval}, 0},
 	} {
 		data, starts := rowStarts(tc.tuples...)
-		c := &Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
+		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
 		_, want := dec.Decode(context.Background(), c)
-		_, got := dec.decodeFields(c, tc.col, fieldPositions(c, len(cols))[tc.col])
-		var de *DecodeError
+		_, got := dec.DecodeColumnAt(c, tc.col, fieldPositions(c, len(cols))[tc.col])
+		var de *pgcopy.DecodeError
 		if want == nil || got == nil || !errors.As(got, &de) || want.Error() != got.Error() {
-			t.Errorf("%s: Decode error %v, decodeFields error %v", tc.name, want, got)
+			t.Errorf("%s: Decode error %v, DecodeColumnAt error %v", tc.name, want, got)
 		}
 	}
 	data, _ := rowStarts(good)
-	c := &Chunk{Data: data, Source: "positions"}
+	c := &pgcopy.Chunk{Data: data, Source: "positions"}
 	for _, p := range []int32{-1, int32(len(data)) - 2, 0} {
-		_, err := dec.decodeFields(c, 0, []int32{p})
-		var de *DecodeError
+		_, err := dec.DecodeColumnAt(c, 0, []int32{p})
+		var de *pgcopy.DecodeError
 		if !errors.As(err, &de) {
 			t.Errorf("position %d: error %v, want a *DecodeError", p, err)
 		}
 	}
 }
 
-// fieldsFuzzColumns are the kinds decodeFields serves: those without a GPU kernel.
-func fieldsFuzzColumns() []Column {
-	return []Column{
-		PlanColumn("n", oidNumeric, -1, "numeric"),
+// fieldsFuzzColumns are the kinds DecodeColumnAt serves: those without a GPU kernel.
+func fieldsFuzzColumns() []pgarrow.Column {
+	return []pgarrow.Column{
+		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 		numCol("n50", 50, 10),
-		PlanColumn("iv", oidInterval, -1, "interval"),
-		PlanType("a", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}}, "integer[]", PlanOptions{}),
-		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
+		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
+		pgarrow.PlanType("a", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 1, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
 	}
 }
 
@@ -126,11 +130,11 @@ func fieldsFuzzInput(col byte, positions []int32, data []byte) []byte {
 func fieldsFuzzSeeds() map[string][]byte {
 	cols := fieldsFuzzColumns()
 	data, _ := rowStarts(
-		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(oidInt4, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
+		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(pgtype.Int4OID, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
 		tuple(nil, nil, nil, nil, nil),
-		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(oidInt4, nil, nil), wText("")),
+		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(pgtype.Int4OID, nil, nil), wText("")),
 	)
-	pos := fieldPositions(&Chunk{Data: data}, len(cols))
+	pos := fieldPositions(&pgcopy.Chunk{Data: data}, len(cols))
 	out := map[string][]byte{}
 	for ci := range cols {
 		out["col"+itoa(int32(ci))] = fieldsFuzzInput(byte(ci), pos[ci], data)
@@ -141,7 +145,7 @@ func fieldsFuzzSeeds() map[string][]byte {
 	return out
 }
 
-// FuzzDecodeFields feeds decodeFields arbitrary chunks and field positions (what the CUDA
+// FuzzDecodeFields feeds DecodeColumnAt arbitrary chunks and field positions (what the CUDA
 // decoder hands it). It must not panic or leak, must fail with a *DecodeError inside the chunk,
 // and on success must return one value per position.
 func FuzzDecodeFields(f *testing.F) {
@@ -167,9 +171,9 @@ func FuzzDecodeFields(f *testing.F) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
 		dec := NewCPUDecoder(cols, mem)
-		arr, err := dec.decodeFields(&Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
+		arr, err := dec.DecodeColumnAt(&pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
 		if err != nil {
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || strings.Contains(err.Error(), "internal error") {
 				t.Fatalf("error %T %v, want a *DecodeError", err, err)
 			}

@@ -10,24 +10,28 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // fuzzColumns is the fixed column list FuzzCPUDecode decodes with: one of
 // each decoding family.
-func fuzzColumns() []Column {
-	return []Column{
-		PlanColumn("i4", oidInt4, -1, "integer"),
-		PlanColumn("s", oidText, -1, "text"),
+func fuzzColumns() []pgarrow.Column {
+	return []pgarrow.Column{
+		pgarrow.PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("s", pgtype.TextOID, -1, "text"),
 		numCol("n12", 12, 2),
-		PlanColumn("n", oidNumeric, -1, "numeric"),
-		PlanColumn("b", oidBool, -1, "boolean"),
-		PlanColumn("f8", oidFloat8, -1, "double precision"),
-		PlanColumn("d", oidDate, -1, "date"),
-		PlanColumn("ts", oidTimestampTZ, -1, "timestamp with time zone"),
-		PlanColumn("u", oidUUID, -1, "uuid"),
-		PlanColumn("jb", oidJSONB, -1, "jsonb"),
+		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
+		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
+		pgarrow.PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
+		pgarrow.PlanColumn("d", pgtype.DateOID, -1, "date"),
+		pgarrow.PlanColumn("ts", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
+		pgarrow.PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
+		pgarrow.PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
 		numCol("n50", 50, 10),
-		PlanColumn("by", oidBytea, -1, "bytea"),
+		pgarrow.PlanColumn("by", pgtype.ByteaOID, -1, "bytea"),
 	}
 }
 
@@ -94,23 +98,11 @@ func fuzzSeeds() map[string][]byte {
 	}
 }
 
-// headerSeeds are the inputs the committed FuzzParseHeader corpus was
-// written from.
-func headerSeeds() map[string][]byte {
-	return map[string][]byte{
-		"plain":           header(0, nil),
-		"extension":       append(header(0, []byte("ext")), 0, 1),
-		"oids":            header(1<<16, nil),
-		"truncated":       []byte("PGCOPY\n"),
-		"negative_extlen": append(append([]byte{}, header(0, nil)[:15]...), 0xff, 0xff, 0xff, 0xff),
-	}
-}
-
 // TestWriteFuzzSeeds rewrites the seed_* files of testdata/fuzz from
-// fuzzSeeds and headerSeeds when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
+// fuzzSeeds (and the other targets' seeds) when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
 // that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzParseHeader": headerSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
+	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		for name, data := range seeds {
 			path := filepath.Join(dir, "seed_"+name)
@@ -150,9 +142,9 @@ func FuzzCPUDecode(f *testing.F) {
 			runs = append(runs, starts)
 		}
 		for _, rs := range runs {
-			rec, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: rs, StreamOffset: 19, FirstRow: 1, Source: "fuzz"})
+			rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: rs, StreamOffset: 19, FirstRow: 1, Source: "fuzz"})
 			if err != nil {
-				var de *DecodeError
+				var de *pgcopy.DecodeError
 				if !errors.As(err, &de) {
 					t.Fatalf("error %T %v, want *DecodeError", err, err)
 				}

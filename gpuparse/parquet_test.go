@@ -11,30 +11,34 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // TestParquetRoundTrip writes a decoded batch of every Kind with pqarrow and
 // reads it back: the batches must be writable as they are, carry the UUID and
 // JSON logical types, and read back equal.
 func TestParquetRoundTrip(t *testing.T) {
-	cols := []Column{
-		PlanColumn("b", oidBool, -1, "boolean"),
-		PlanColumn("i2", oidInt2, -1, "smallint"),
-		PlanColumn("i4", oidInt4, -1, "integer"),
-		PlanColumn("i8", oidInt8, -1, "bigint"),
-		PlanColumn("f4", oidFloat4, -1, "real"),
-		PlanColumn("f8", oidFloat8, -1, "double precision"),
-		PlanColumn("s", oidText, -1, "text"),
-		PlanColumn("bin", oidBytea, -1, "bytea"),
-		PlanColumn("u", oidUUID, -1, "uuid"),
-		PlanColumn("j", oidJSON, -1, "json"),
-		PlanColumn("jb", oidJSONB, -1, "jsonb"),
-		PlanColumn("d", oidDate, -1, "date"),
-		PlanColumn("ts", oidTimestamp, -1, "timestamp"),
-		PlanColumn("tstz", oidTimestampTZ, -1, "timestamptz"),
+	cols := []pgarrow.Column{
+		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
+		pgarrow.PlanColumn("i2", pgtype.Int2OID, -1, "smallint"),
+		pgarrow.PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
+		pgarrow.PlanColumn("i8", pgtype.Int8OID, -1, "bigint"),
+		pgarrow.PlanColumn("f4", pgtype.Float4OID, -1, "real"),
+		pgarrow.PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
+		pgarrow.PlanColumn("s", pgtype.TextOID, -1, "text"),
+		pgarrow.PlanColumn("bin", pgtype.ByteaOID, -1, "bytea"),
+		pgarrow.PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
+		pgarrow.PlanColumn("j", pgtype.JSONOID, -1, "json"),
+		pgarrow.PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
+		pgarrow.PlanColumn("d", pgtype.DateOID, -1, "date"),
+		pgarrow.PlanColumn("ts", pgtype.TimestampOID, -1, "timestamp"),
+		pgarrow.PlanColumn("tstz", pgtype.TimestamptzOID, -1, "timestamptz"),
 		numCol("n128", 12, 2),
 		numCol("n256", 50, 4),
-		PlanColumn("n", oidNumeric, -1, "numeric"),
+		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 	}
 	row := func(i int32) []byte {
 		return tuple(wBool(i%2 == 0), wI16(int16(i)), wI32(i), wI64(int64(i)), wF32bits(uint32(i)), wF64bits(uint64(i)),
@@ -46,7 +50,7 @@ func TestParquetRoundTrip(t *testing.T) {
 
 	mem := newAlloc(t)
 	dec := NewCPUDecoder(cols, mem)
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: data})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +90,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	defer tbl.Release()
 	for i := range cols {
 		got := tbl.Column(i).Data().Chunk(0)
-		if cols[i].Kind == KindJSON || cols[i].Kind == KindJSONB {
+		if cols[i].Kind == pgarrow.KindJSON || cols[i].Kind == pgarrow.KindJSONB {
 			// pqarrow reads the Parquet JSON logical type back as binary (and,
 			// with a stored Arrow schema, fails to apply the JSON extension to
 			// it), so compare the bytes.

@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 // The type-tree path of the CPU decoder. Columns of the kinds after
@@ -40,7 +42,7 @@ const (
 
 // tnode is the immutable decoding plan of one node of a type tree.
 type tnode struct {
-	kind    Kind
+	kind    pgarrow.Kind
 	fixed   int // exact wire length, 0 for variable-length kinds
 	prec    int
 	scale   int
@@ -53,30 +55,10 @@ type tnode struct {
 	where string
 }
 
-// fixedLen is the exact wire length of the fixed-width kinds, 0 for the others.
-func fixedLen(k Kind) int {
-	switch k {
-	case KindBool:
-		return 1
-	case KindInt16:
-		return 2
-	case KindInt32, KindFloat32, KindDate, KindUint32:
-		return 4
-	case KindInt64, KindFloat64, KindTimestamp, KindTimestampTZ, KindUint64, KindMoney, KindTime,
-		KindTimestampText, KindTimestampTZText:
-		return 8
-	case KindTimeTZ:
-		return 12
-	case KindInterval, KindUUID:
-		return 16
-	}
-	return 0
-}
-
 // newTNode plans the decoding of column c (a tree kind at the top, any kind below).
-func newTNode(c Column, where string) *tnode {
-	n := &tnode{kind: c.Kind, fixed: fixedLen(c.Kind), dims: c.Dims, sendOID: c.SendOID, where: where}
-	if c.Kind == KindDecimal128 || c.Kind == KindDecimal256 {
+func newTNode(c pgarrow.Column, where string) *tnode {
+	n := &tnode{kind: c.Kind, fixed: c.Kind.Info().Fixed, dims: c.Dims, sendOID: c.SendOID, where: where}
+	if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
 		n.prec, n.scale = int(c.Precision), int(c.Scale)
 		n.limit = pow10x256(n.prec)
 	}
@@ -88,13 +70,13 @@ func newTNode(c Column, where string) *tnode {
 	}
 	for _, k := range c.Children {
 		switch c.Kind {
-		case KindList:
+		case pgarrow.KindList:
 			n.kids = append(n.kids, newTNode(k, in("array element")))
-		case KindStruct:
+		case pgarrow.KindStruct:
 			n.kids = append(n.kids, newTNode(k, in(fmt.Sprintf("attribute %q", k.Name))))
-		case KindRange:
+		case pgarrow.KindRange:
 			n.kids = append(n.kids, newTNode(k, in("range bound")))
-		case KindMultirange:
+		case pgarrow.KindMultirange:
 			n.kids = append(n.kids, newTNode(k, in("range")))
 		}
 	}
@@ -165,23 +147,23 @@ func (n *tnode) check(b []byte) *treeErr {
 		return n.fail(-4, "field length %d, expected %d", len(b), n.fixed)
 	}
 	switch n.kind {
-	case KindDate:
+	case pgarrow.KindDate:
 		if v := int32(be32(b)); v != math.MaxInt32 && v != math.MinInt32 && v >= math.MaxInt32-pgEpochDays {
 			return n.fail(0, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
 		}
-	case KindTimestamp, KindTimestampTZ:
+	case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
 		if v := int64(be64(b)); v != math.MaxInt64 && v != math.MinInt64 && v >= math.MaxInt64-pgEpochMicros {
 			return n.fail(0, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (%s: µs since 1970 overflow int64 past 294246 AD); export timestamps exactly as text with --timestamp text",
 				v, formatTimestamp(nil, v, false))
 		}
-	case KindJSONB:
+	case pgarrow.KindJSONB:
 		if len(b) < 1 {
 			return n.fail(-4, "jsonb field length 0, need at least the version byte")
 		}
 		if b[0] != jsonbVersion {
 			return n.fail(0, "jsonb version %d, expected %d", b[0], jsonbVersion)
 		}
-	case KindDecimal128, KindDecimal256, KindNumericString, KindNumericFloat64:
+	case pgarrow.KindDecimal128, pgarrow.KindDecimal256, pgarrow.KindNumericString, pgarrow.KindNumericFloat64:
 		h, bad, msg := parseNumericHeader(b)
 		if msg != "" {
 			return n.fail(bad, "%s", msg)
@@ -191,13 +173,13 @@ func (n *tnode) check(b []byte) *treeErr {
 			return n.fail(numericHeaderLen+2*bad, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
 		}
 		switch n.kind {
-		case KindNumericFloat64:
+		case pgarrow.KindNumericFloat64:
 			if h.sign == numericPos || h.sign == numericNeg {
 				if _, err := strconv.ParseFloat(string(appendNumericText(nil, h, digits)), 64); err != nil {
 					return n.fail(0, "numeric %s is beyond float64's range; export it exactly with --numeric string", numericForMessage(h, digits))
 				}
 			}
-		case KindDecimal128, KindDecimal256:
+		case pgarrow.KindDecimal128, pgarrow.KindDecimal256:
 			typ := fmt.Sprintf("%s(%d,%d)", n.kind, n.prec, n.scale)
 			switch h.sign {
 			case numericNaN:
@@ -214,9 +196,9 @@ func (n *tnode) check(b []byte) *treeErr {
 				return n.fail(0, "numeric %s has non-zero digits beyond scale %d: does not fit %s; %s", numericForMessage(h, digits), n.scale, typ, numericRemedy)
 			}
 		}
-	case KindList:
+	case pgarrow.KindList:
 		return n.checkArray(b)
-	case KindStruct:
+	case pgarrow.KindStruct:
 		if len(b) < 4 {
 			return n.fail(-4, "composite field length %d, need at least 4 for the attribute count", len(b))
 		}
@@ -230,7 +212,7 @@ func (n *tnode) check(b []byte) *treeErr {
 		if p != len(b) {
 			return n.fail(p, "%d bytes after the last attribute", len(b)-p)
 		}
-	case KindRange:
+	case pgarrow.KindRange:
 		if len(b) < 1 {
 			return n.fail(-4, "range field length 0, need at least the flags byte")
 		}
@@ -252,7 +234,7 @@ func (n *tnode) check(b []byte) *treeErr {
 		if p != len(b) {
 			return n.fail(p, "%d bytes after the range's bounds (flags 0x%02x)", len(b)-p, b[0])
 		}
-	case KindMultirange:
+	case pgarrow.KindMultirange:
 		if len(b) < 4 {
 			return n.fail(-4, "multirange field length %d, need at least 4 for the range count", len(b))
 		}
@@ -362,73 +344,73 @@ func (n *tnode) appendField(bld array.Builder, b []byte, p int) int {
 // appendValue appends one non-NULL value, already validated by check.
 func (n *tnode) appendValue(bld array.Builder, b []byte) {
 	switch n.kind {
-	case KindBool:
+	case pgarrow.KindBool:
 		bld.(*array.BooleanBuilder).Append(b[0] != 0)
-	case KindInt16:
+	case pgarrow.KindInt16:
 		bld.(*array.Int16Builder).Append(int16(be16(b)))
-	case KindInt32:
+	case pgarrow.KindInt32:
 		bld.(*array.Int32Builder).Append(int32(be32(b)))
-	case KindInt64:
+	case pgarrow.KindInt64:
 		bld.(*array.Int64Builder).Append(int64(be64(b)))
-	case KindUint32:
+	case pgarrow.KindUint32:
 		bld.(*array.Uint32Builder).Append(be32(b))
-	case KindUint64:
+	case pgarrow.KindUint64:
 		bld.(*array.Uint64Builder).Append(be64(b))
-	case KindFloat32:
+	case pgarrow.KindFloat32:
 		bld.(*array.Float32Builder).Append(math.Float32frombits(be32(b)))
-	case KindFloat64:
+	case pgarrow.KindFloat64:
 		bld.(*array.Float64Builder).Append(math.Float64frombits(be64(b)))
-	case KindString, KindJSON:
+	case pgarrow.KindString, pgarrow.KindJSON:
 		storage(bld).(*array.StringBuilder).BinaryBuilder.Append(b)
-	case KindJSONB:
+	case pgarrow.KindJSONB:
 		storage(bld).(*array.StringBuilder).BinaryBuilder.Append(b[1:])
-	case KindBinary:
+	case pgarrow.KindBinary:
 		bld.(*array.BinaryBuilder).Append(b)
-	case KindUUID:
+	case pgarrow.KindUUID:
 		storage(bld).(*array.FixedSizeBinaryBuilder).Append(b)
-	case KindEnum:
+	case pgarrow.KindEnum:
 		_ = bld.(*array.BinaryDictionaryBuilder).Append(b) // int32 indices: fails only past 2^31 labels
-	case KindDate:
+	case pgarrow.KindDate:
 		v := int32(be32(b))
 		if v != math.MaxInt32 && v != math.MinInt32 {
 			v += pgEpochDays
 		}
 		bld.(*array.Date32Builder).Append(arrow.Date32(v))
-	case KindTimestamp, KindTimestampTZ:
+	case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
 		v := int64(be64(b))
 		if v != math.MaxInt64 && v != math.MinInt64 {
 			v += pgEpochMicros
 		}
 		bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
-	case KindTimestampText, KindTimestampTZText:
-		bld.(*array.StringBuilder).BinaryBuilder.Append(formatTimestamp(nil, int64(be64(b)), n.kind == KindTimestampTZText))
-	case KindTime:
+	case pgarrow.KindTimestampText, pgarrow.KindTimestampTZText:
+		bld.(*array.StringBuilder).BinaryBuilder.Append(formatTimestamp(nil, int64(be64(b)), n.kind == pgarrow.KindTimestampTZText))
+	case pgarrow.KindTime:
 		bld.(*array.Time64Builder).Append(arrow.Time64(int64(be64(b))))
-	case KindTimeTZ:
+	case pgarrow.KindTimeTZ:
 		sb := bld.(*array.StructBuilder)
 		sb.Append(true)
 		sb.FieldBuilder(0).(*array.Time64Builder).Append(arrow.Time64(int64(be64(b))))
 		sb.FieldBuilder(1).(*array.Int32Builder).Append(-int32(be32(b[8:])))
-	case KindInterval:
+	case pgarrow.KindInterval:
 		sb := bld.(*array.StructBuilder)
 		sb.Append(true)
 		us, days, months := int64(be64(b)), int32(be32(b[8:])), int32(be32(b[12:]))
 		sb.FieldBuilder(0).(*array.Int32Builder).Append(months)
 		sb.FieldBuilder(1).(*array.Int32Builder).Append(days)
 		sb.FieldBuilder(2).(*array.Int64Builder).Append(us)
-	case KindMoney:
+	case pgarrow.KindMoney:
 		bld.(*array.Decimal128Builder).Append(decimal128.FromI64(int64(be64(b))))
-	case KindDecimal128, KindDecimal256:
+	case pgarrow.KindDecimal128, pgarrow.KindDecimal256:
 		mag := n.unscaled(b)
-		if n.kind == KindDecimal128 {
+		if n.kind == pgarrow.KindDecimal128 {
 			bld.(*array.Decimal128Builder).Append(decimal128.New(int64(mag[1]), mag[0]))
 		} else {
 			bld.(*array.Decimal256Builder).Append(decimal256.New(mag[3], mag[2], mag[1], mag[0]))
 		}
-	case KindNumericString:
+	case pgarrow.KindNumericString:
 		h, _, _ := parseNumericHeader(b)
 		bld.(*array.StringBuilder).BinaryBuilder.Append(appendNumericText(nil, h, b[numericHeaderLen:]))
-	case KindNumericFloat64:
+	case pgarrow.KindNumericFloat64:
 		h, _, _ := parseNumericHeader(b)
 		var f float64
 		switch h.sign {
@@ -442,16 +424,16 @@ func (n *tnode) appendValue(bld array.Builder, b []byte) {
 			f, _ = strconv.ParseFloat(string(appendNumericText(nil, h, b[numericHeaderLen:])), 64)
 		}
 		bld.(*array.Float64Builder).Append(f)
-	case KindList:
+	case pgarrow.KindList:
 		n.appendArray(bld.(*array.ListBuilder), b)
-	case KindStruct:
+	case pgarrow.KindStruct:
 		sb := bld.(*array.StructBuilder)
 		sb.Append(true)
 		p := 4
 		for i, k := range n.kids {
 			p = k.appendField(sb.FieldBuilder(i), b, p+4) // skip the attribute's type OID
 		}
-	case KindRange:
+	case pgarrow.KindRange:
 		sb := bld.(*array.StructBuilder)
 		sb.Append(true)
 		flags := b[0]
@@ -467,7 +449,7 @@ func (n *tnode) appendValue(bld array.Builder, b []byte) {
 		sb.FieldBuilder(2).(*array.BooleanBuilder).Append(flags&rangeLBInc != 0)
 		sb.FieldBuilder(3).(*array.BooleanBuilder).Append(flags&rangeUBInc != 0)
 		sb.FieldBuilder(4).(*array.BooleanBuilder).Append(flags&rangeEmpty != 0)
-	case KindMultirange:
+	case pgarrow.KindMultirange:
 		lb := bld.(*array.ListBuilder)
 		lb.Append(true)
 		vb := lb.ValueBuilder()

@@ -11,6 +11,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // wArray encodes an array as array_send does: dims and lower bounds, then the elements (nil =
@@ -74,27 +78,27 @@ func wInterval(us int64, days, months int32) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(months))
 }
 
-func treeColumns() []Column {
-	i4 := &TypeDesc{OID: oidInt4, Typmod: -1, SendOID: oidInt4}
-	return []Column{
-		PlanType("a2", &TypeDesc{OID: 1007, Class: ClassArray, Dims: 2, Elem: i4}, "integer[]", PlanOptions{}),
-		PlanType("rec", &TypeDesc{OID: 99999, Class: ClassComposite, Fields: []FieldDesc{
-			{"a", i4}, {"b", &TypeDesc{OID: oidText, SendOID: oidText}}}}, "pair", PlanOptions{}),
-		PlanType("r", &TypeDesc{OID: 3904, Class: ClassRange, Elem: &TypeDesc{OID: oidInt4}}, "int4range", PlanOptions{}),
-		PlanColumn("iv", oidInterval, -1, "interval"),
-		PlanColumn("tz", oidTimeTZ, -1, "time with time zone"),
-		PlanType("e", &TypeDesc{OID: 99998, Class: ClassEnum}, "mood", PlanOptions{}),
-		PlanType("m", &TypeDesc{OID: oidMoney, MoneyScale: 2}, "money", PlanOptions{}),
-		PlanColumn("o", oidOID, -1, "oid"),
-		PlanType("ts", &TypeDesc{OID: oidTimestamp}, "timestamp", PlanOptions{TimestampText: true}),
-		PlanType("mr", &TypeDesc{OID: 4451, Class: ClassMultirange, Elem: &TypeDesc{OID: 3904, Class: ClassRange, Elem: &TypeDesc{OID: oidInt4}}}, "int4multirange", PlanOptions{}),
+func treeColumns() []pgarrow.Column {
+	i4 := &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}
+	return []pgarrow.Column{
+		pgarrow.PlanType("a2", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: i4}, "integer[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("rec", &pgarrow.TypeDesc{OID: 99999, Class: pgarrow.ClassComposite, Fields: []pgarrow.FieldDesc{
+			{Name: "a", Type: i4}, {Name: "b", Type: &pgarrow.TypeDesc{OID: pgtype.TextOID, SendOID: pgtype.TextOID}}}}, "pair", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("r", &pgarrow.TypeDesc{OID: 3904, Class: pgarrow.ClassRange, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID}}, "int4range", pgarrow.PlanOptions{}),
+		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
+		pgarrow.PlanColumn("tz", pgtype.TimetzOID, -1, "time with time zone"),
+		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("m", &pgarrow.TypeDesc{OID: pgarrow.MoneyOID, MoneyScale: 2}, "money", pgarrow.PlanOptions{}),
+		pgarrow.PlanColumn("o", pgtype.OIDOID, -1, "oid"),
+		pgarrow.PlanType("ts", &pgarrow.TypeDesc{OID: pgtype.TimestampOID}, "timestamp", pgarrow.PlanOptions{TimestampText: true}),
+		pgarrow.PlanType("mr", &pgarrow.TypeDesc{OID: 4451, Class: pgarrow.ClassMultirange, Elem: &pgarrow.TypeDesc{OID: 3904, Class: pgarrow.ClassRange, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID}}}, "int4multirange", pgarrow.PlanOptions{}),
 	}
 }
 
 func treeTuple(i int32) []byte {
 	return tuple(
-		wArray(oidInt4, []int32{2, 2}, []int32{1, 1}, wI32(i), nil, wI32(3), wI32(4)),
-		wRecord([]uint32{oidInt4, oidText}, wI32(i), wText("x")),
+		wArray(pgtype.Int4OID, []int32{2, 2}, []int32{1, 1}, wI32(i), nil, wI32(3), wI32(4)),
+		wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, wI32(i), wText("x")),
 		wRange(rangeLBInc, wI32(i), wI32(i+5)),
 		wInterval(-1, 2, 3),
 		append(wI64(1), wI32(-3600)...),
@@ -109,9 +113,9 @@ func treeTuple(i int32) []byte {
 func TestDecodeTree(t *testing.T) {
 	cols := treeColumns()
 	data, starts := rowStarts(treeTuple(1), tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
-		tuple(wArray(oidInt4, nil, nil), wRecord([]uint32{oidInt4, oidText}, nil, nil), wRange(rangeEmpty, nil, nil), nil, nil, nil, nil, nil, wI64(math.MinInt64), wI32(0)))
+		tuple(wArray(pgtype.Int4OID, nil, nil), wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, nil, nil), wRange(rangeEmpty, nil, nil), nil, nil, nil, nil, nil, wI64(math.MinInt64), wI32(0)))
 	dec := NewCPUDecoder(cols, newAlloc(t))
-	rec, err := dec.Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +138,7 @@ func TestDecodeTree(t *testing.T) {
 			t.Errorf("column %s = %s, want %s", cols[i].Name, got, w)
 		}
 	}
-	if !ArrowSchema(cols).Equal(rec.Schema()) {
+	if !pgarrow.ArrowSchema(cols).Equal(rec.Schema()) {
 		t.Errorf("schema %v", rec.Schema())
 	}
 }
@@ -148,12 +152,12 @@ func TestDecodeTreeErrors(t *testing.T) {
 		offset int // within the field body
 		msg    string
 	}{
-		{"lower bound", 0, wArray(oidInt4, []int32{2, 2}, []int32{0, 1}, wI32(1), wI32(2), wI32(3), wI32(4)), 16, "lower bound 0"},
-		{"dims", 0, wArray(oidInt4, []int32{4}, []int32{1}, wI32(1), wI32(2), wI32(3), wI32(4)), 0, "1 dimensions"},
-		{"element oid", 0, wArray(oidText, []int32{1, 1}, []int32{1, 1}, wI32(1)), 8, "element type OID 25"},
-		{"element length", 0, wArray(oidInt4, []int32{1, 1}, []int32{1, 1}, wI64(1)), 28, "array element: field length 8, expected 4"},
-		{"attribute count", 1, wRecord([]uint32{oidInt4}, wI32(1)), 0, "1 attributes, expected 2"},
-		{"attribute oid", 1, wRecord([]uint32{oidInt4, oidInt4}, wI32(1), wText("x")), 16, "type OID 23, expected 25"},
+		{"lower bound", 0, wArray(pgtype.Int4OID, []int32{2, 2}, []int32{0, 1}, wI32(1), wI32(2), wI32(3), wI32(4)), 16, "lower bound 0"},
+		{"dims", 0, wArray(pgtype.Int4OID, []int32{4}, []int32{1}, wI32(1), wI32(2), wI32(3), wI32(4)), 0, "1 dimensions"},
+		{"element oid", 0, wArray(pgtype.TextOID, []int32{1, 1}, []int32{1, 1}, wI32(1)), 8, "element type OID 25"},
+		{"element length", 0, wArray(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, wI64(1)), 28, "array element: field length 8, expected 4"},
+		{"attribute count", 1, wRecord([]uint32{pgtype.Int4OID}, wI32(1)), 0, "1 attributes, expected 2"},
+		{"attribute oid", 1, wRecord([]uint32{pgtype.Int4OID, pgtype.Int4OID}, wI32(1), wText("x")), 16, "type OID 23, expected 25"},
 		{"range trailing", 2, append(wRange(rangeEmpty, nil, nil), 0), 1, "1 bytes after"},
 		{"far timestamp", 8, wI64(math.MaxInt64 - 1), 0, ""},
 	} {
@@ -161,7 +165,7 @@ func TestDecodeTreeErrors(t *testing.T) {
 			fields := make([][]byte, len(cols))
 			fields[tc.col] = tc.field
 			data := tuple(fields...)
-			rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &Chunk{Data: data, FirstRow: 5})
+			rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &pgcopy.Chunk{Data: data, FirstRow: 5})
 			if tc.msg == "" {
 				if err != nil {
 					t.Fatalf("timestamp text: %v", err)
@@ -169,7 +173,7 @@ func TestDecodeTreeErrors(t *testing.T) {
 				rec.Release()
 				return
 			}
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("got %v, want a *DecodeError", err)
 			}
@@ -212,9 +216,9 @@ func FuzzCPUDecodeTree(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		rec, err := NewCPUDecoder(cols, mem).Decode(context.Background(), &Chunk{Data: data, StreamOffset: 19, Source: "fuzz"})
+		rec, err := NewCPUDecoder(cols, mem).Decode(context.Background(), &pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"})
 		if err != nil {
-			var de *DecodeError
+			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || de.Offset < 19-4 || de.Offset > 19+int64(len(data)) {
 				t.Fatalf("error %T %v", err, err)
 			}
@@ -242,7 +246,7 @@ func treeFuzzSeeds() map[string][]byte {
 	return map[string][]byte{
 		"tree_rows":        append(treeTuple(1), treeTuple(2)...),
 		"tree_nulls":       nulls,
-		"tree_lower_bound": tuple(wArray(oidInt4, []int32{1, 1}, []int32{0, 1}, wI32(1)), nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		"tree_lower_bound": tuple(wArray(pgtype.Int4OID, []int32{1, 1}, []int32{0, 1}, wI32(1)), nil, nil, nil, nil, nil, nil, nil, nil, nil),
 		"tree_truncated":   treeTuple(3)[:40],
 	}
 }
@@ -250,9 +254,9 @@ func treeFuzzSeeds() map[string][]byte {
 // TestEmptyEnumListHasIndices: a batch whose enum[] column holds no element still gives the
 // enum dictionary an indices buffer (arrow-go's Parquet writer dereferences it).
 func TestEmptyEnumListHasIndices(t *testing.T) {
-	col := PlanType("a_e", &TypeDesc{OID: 99997, Class: ClassArray, Dims: 1, Elem: &TypeDesc{OID: 99998, Class: ClassEnum}}, "mood[]", PlanOptions{})
+	col := pgarrow.PlanType("a_e", &pgarrow.TypeDesc{OID: 99997, Class: pgarrow.ClassArray, Dims: 1, Elem: &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}}, "mood[]", pgarrow.PlanOptions{})
 	data, starts := rowStarts(tuple(wArray(99998, nil, nil)), tuple(nil))
-	rec, err := NewCPUDecoder([]Column{col}, memory.DefaultAllocator).Decode(context.Background(), &Chunk{Data: data, RowStarts: starts})
+	rec, err := NewCPUDecoder([]pgarrow.Column{col}, memory.DefaultAllocator).Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/outcome"
 	pqsql "github.com/pgparquet/pgparquet/sql"
@@ -182,6 +183,9 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 		Progress:       func(p outcome.Progress) { progress.Store(&p) },
 		Logger:         s.log.With("request", req.ID),
 	}
+	// The GPU, when there is one, decodes (auto mode; the library found as export's --gpu-lib
+	// default finds it).
+	opts.Engine = device.Start(device.ModeAuto, "", opts.Logger)
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // Pool hands out fixed-size byte buffers, at most Count at a time: received COPY data waits
@@ -117,7 +117,7 @@ func (p *Pool) put(b pooled) {
 // to the pool until Release, which the consumer must call exactly once when it no longer reads
 // them.
 type Buffer struct {
-	gpuparse.Chunk
+	pgcopy.Chunk
 	// Task is the task whose stream this buffer came from.
 	Task  Task
 	pool  *Pool     // nil for a one-off buffer holding one oversized row
@@ -222,7 +222,7 @@ func (r *receiver) Write(p []byte) (int, error) {
 func (r *receiver) write(p []byte) error {
 	n := len(p)
 	if !r.headerSeen {
-		h, err := gpuparse.ParseHeader(p)
+		h, err := pgcopy.ParseHeader(p)
 		if err != nil {
 			return fmt.Errorf("COPY stream header: %w", err)
 		}
@@ -237,7 +237,7 @@ func (r *receiver) write(p []byte) error {
 	if r.trailer {
 		return fmt.Errorf("COPY stream: %d bytes after the trailer at byte %d", len(p), r.pos.bytes)
 	}
-	if gpuparse.IsTrailer(p) {
+	if pgcopy.IsTrailer(p) {
 		r.trailer = true
 		r.pos.bytes += int64(len(p))
 		r.count(n, 0)

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 // Querier is the part of a connection that catalog reads need; *pgx.Conn satisfies it.
@@ -40,7 +40,7 @@ type Column struct {
 	// array element types, composite attributes, range subtypes, multiranges' range types, and
 	// money's fraction digits, read from the catalog inside the snapshot. Never nil after
 	// Resolve.
-	Type *gpuparse.TypeDesc
+	Type *pgarrow.TypeDesc
 }
 
 // Ident is the column name quoted for SQL.
@@ -159,7 +159,10 @@ func readColumns(ctx context.Context, q Querier, oid uint32, want []string) ([]C
 		return nil, err
 	}
 	// Only the exported columns' types are described: a column left out costs no catalog reads.
-	types := &typeReader{q: q}
+	types, err := readTypes(ctx, q, picked)
+	if err != nil {
+		return nil, err
+	}
 	for i := range picked {
 		c := &picked[i]
 		t, err := types.describe(ctx, c.TypeOID, c.Typmod, c.Dims, 0)
@@ -218,13 +221,28 @@ func checkPrivileges(ctx context.Context, q Querier, rel *Relation, role string)
 	if tableOK {
 		return true, nil
 	}
+	// Every exported column's privilege in one query.
+	attnums := make([]int16, len(rel.Columns))
+	for i, c := range rel.Columns {
+		attnums[i] = c.Attnum
+	}
+	rows, err := q.Query(ctx, "SELECT a.attnum, pg_catalog.has_column_privilege("+who+", $1::pg_catalog.oid, a.attnum, 'SELECT')"+
+		" FROM pg_catalog.unnest($"+fmt.Sprint(len(args)+1)+"::pg_catalog.int2[]) AS a(attnum)", append(args, attnums)...)
+	if err != nil {
+		return false, fmt.Errorf("check privileges on %s: %w", rel.Name, err)
+	}
+	allowed := make(map[int16]bool, len(attnums))
+	var attnum int16
+	var ok bool
+	if _, err := pgx.ForEachRow(rows, []any{&attnum, &ok}, func() error {
+		allowed[attnum] = ok
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("check privileges on %s: %w", rel.Name, err)
+	}
 	var denied []string
 	for _, c := range rel.Columns {
-		var ok bool
-		if err := q.QueryRow(ctx, "SELECT has_column_privilege("+who+", $1::oid, "+fmt.Sprint(c.Attnum)+"::int2, 'SELECT')", args...).Scan(&ok); err != nil {
-			return false, fmt.Errorf("check privileges on %s.%s: %w", rel.Name, c.Ident(), err)
-		}
-		if !ok {
+		if !allowed[c.Attnum] {
 			denied = append(denied, c.Ident())
 		}
 	}
@@ -305,70 +323,142 @@ func estimateRows(members []member) int64 {
 // describing a type.
 const maxTypeDepth = 64
 
-// typeReader describes types from the catalog for one Resolve, caching money's scale.
+// typeReader describes the types of one Resolve from the catalog rows readTypes fetched in one
+// query, caching money's scale.
 type typeReader struct {
 	q          Querier
+	types      map[typeKey]*typeRow
 	moneyScale *int32
 }
 
-// describe reads the type tree of type oid with typmod (and dims, for an array column's
-// declared dimensions): domains are resolved to their base type (a domain's typmod applies
-// when typmod is -1), arrays get their element type, composites their live attributes, ranges
-// their subtype and multiranges their range type.
-func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dims int, depth int) (*gpuparse.TypeDesc, error) {
+// typeKey is a type as one use of it sees it: the same type with another typmod formats (and
+// may decode) differently.
+type typeKey struct {
+	oid    uint32
+	typmod int32
+}
+
+// typeRow is what the catalog says of one type, with a composite's live attributes in attnum
+// order.
+type typeRow struct {
+	typtype, name, category string
+	base, elem, relid       uint32
+	subtype, rangeOfMulti   uint32
+	domainTypmod, typlen    int32
+	pgType                  string
+	attNames                []string
+	attTypes                []uint32
+	attTypmods              []int32
+	attDims                 []int32
+}
+
+// typeTreeSQL reads every type reachable from the ($1, $2) pairs of type OIDs and typmods:
+// domains' base types (with the domain's typmod where the use has none), arrays' element types
+// (with the array's typmod), composites' live attributes, ranges' subtypes and multiranges'
+// range types, each with the typmod it is used with. UNION keeps each (type, typmod) once, so
+// the recursion ends even on a catalog that loops.
+const typeTreeSQL = `WITH RECURSIVE node(oid, typmod) AS (
+		SELECT u.oid, u.typmod FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.int4[])) AS u(oid, typmod)
+		UNION
+		SELECT x.oid, x.typmod FROM node n JOIN pg_catalog.pg_type t ON t.oid = n.oid
+		CROSS JOIN LATERAL (
+			SELECT t.typbasetype, CASE WHEN n.typmod < 0 THEN t.typtypmod ELSE n.typmod END WHERE t.typtype = 'd'
+			UNION ALL
+			SELECT t.typelem, n.typmod WHERE t.typtype <> 'd' AND t.typcategory = 'A' AND t.typelem <> 0 AND t.typlen = -1
+			UNION ALL
+			SELECT a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a
+				WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+			UNION ALL
+			SELECT r.rngsubtype, -1 FROM pg_catalog.pg_range r WHERE t.typtype = 'r' AND r.rngtypid = t.oid
+			UNION ALL
+			SELECT r.rngtypid, -1 FROM pg_catalog.pg_range r WHERE t.typtype = 'm' AND r.rngmultitypid = t.oid
+		) AS x(oid, typmod))
+	SELECT n.oid, n.typmod, t.typtype::pg_catalog.text, t.typname::pg_catalog.text, t.typcategory::pg_catalog.text,
+		t.typbasetype, t.typelem, t.typrelid,
+		coalesce((SELECT rngsubtype FROM pg_catalog.pg_range WHERE rngtypid = t.oid), 0),
+		coalesce((SELECT rngtypid FROM pg_catalog.pg_range WHERE rngmultitypid = t.oid), 0),
+		t.typtypmod, t.typlen::pg_catalog.int4, pg_catalog.format_type(t.oid, n.typmod),
+		a.names, a.types, a.typmods, a.dims
+	FROM node n JOIN pg_catalog.pg_type t ON t.oid = n.oid
+	LEFT JOIN LATERAL (
+		SELECT pg_catalog.array_agg(attname::pg_catalog.text ORDER BY attnum), pg_catalog.array_agg(atttypid ORDER BY attnum),
+			pg_catalog.array_agg(atttypmod ORDER BY attnum), pg_catalog.array_agg(attndims::pg_catalog.int4 ORDER BY attnum)
+		FROM pg_catalog.pg_attribute WHERE t.typtype = 'c' AND attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped
+	) AS a(names, types, typmods, dims) ON true`
+
+// readTypes reads the type trees of cols' types in one query.
+func readTypes(ctx context.Context, q Querier, cols []Column) (*typeReader, error) {
+	oids := make([]uint32, len(cols))
+	typmods := make([]int32, len(cols))
+	for i, c := range cols {
+		oids[i], typmods[i] = c.TypeOID, c.Typmod
+	}
+	rows, err := q.Query(ctx, typeTreeSQL, oids, typmods)
+	if err != nil {
+		return nil, fmt.Errorf("read types: %w", err)
+	}
+	r := &typeReader{q: q, types: map[typeKey]*typeRow{}}
+	var k typeKey
+	var t typeRow
+	if _, err := pgx.ForEachRow(rows, []any{&k.oid, &k.typmod, &t.typtype, &t.name, &t.category, &t.base, &t.elem, &t.relid,
+		&t.subtype, &t.rangeOfMulti, &t.domainTypmod, &t.typlen, &t.pgType, &t.attNames, &t.attTypes, &t.attTypmods, &t.attDims}, func() error {
+		row := t
+		r.types[k] = &row
+		t = typeRow{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read types: %w", err)
+	}
+	return r, nil
+}
+
+// describe builds the type tree of type oid with typmod (and dims, for an array column's
+// declared dimensions) from the rows readTypes fetched: domains are resolved to their base type
+// (a domain's typmod applies when typmod is -1), arrays get their element type, composites
+// their live attributes, ranges their subtype and multiranges their range type.
+func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dims int, depth int) (*pgarrow.TypeDesc, error) {
 	sendOID := oid
 	for ; depth < maxTypeDepth; depth++ {
-		var (
-			typtype, name, category string
-			base, elem, relid       uint32
-			subtype, rangeOfMulti   uint32
-			domainTypmod, typlen    int32
-			pgType                  string
-		)
-		err := r.q.QueryRow(ctx, `SELECT t.typtype::text, t.typname::text, t.typcategory::text, t.typbasetype, t.typelem,
-				t.typrelid, coalesce((SELECT rngsubtype FROM pg_range WHERE rngtypid = t.oid), 0),
-				coalesce((SELECT rngtypid FROM pg_range WHERE rngmultitypid = t.oid), 0), t.typtypmod, t.typlen::int4,
-				format_type(t.oid, $2)
-			FROM pg_type t WHERE t.oid = $1`, oid, typmod).
-			Scan(&typtype, &name, &category, &base, &elem, &relid, &subtype, &rangeOfMulti, &domainTypmod, &typlen, &pgType)
-		if err != nil {
-			return nil, fmt.Errorf("read type %d: %w", oid, err)
+		row, ok := r.types[typeKey{oid, typmod}]
+		if !ok {
+			return nil, fmt.Errorf("read type %d: %w", oid, pgx.ErrNoRows)
 		}
-		if typtype == "d" {
-			oid = base
+		if row.typtype == "d" {
+			oid = row.base
 			if typmod < 0 {
-				typmod = domainTypmod
+				typmod = row.domainTypmod
 			}
 			continue
 		}
-		t := &gpuparse.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: name, PGType: pgType}
+		var err error
+		t := &pgarrow.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: row.name, PGType: row.pgType}
 		switch {
-		case category == "A" && elem != 0 && typlen == -1:
-			t.Class, t.Dims = gpuparse.ClassArray, max(dims, 1)
-			if t.Elem, err = r.describe(ctx, elem, typmod, 0, depth+1); err != nil {
+		case row.category == "A" && row.elem != 0 && row.typlen == -1:
+			t.Class, t.Dims = pgarrow.ClassArray, max(dims, 1)
+			if t.Elem, err = r.describe(ctx, row.elem, typmod, 0, depth+1); err != nil {
 				return nil, err
 			}
-			t.Elem.SendOID = elem
-		case typtype == "c":
-			t.Class = gpuparse.ClassComposite
-			if t.Fields, err = r.fields(ctx, relid, depth); err != nil {
-				return nil, fmt.Errorf("type %s: %w", pgType, err)
+			t.Elem.SendOID = row.elem
+		case row.typtype == "c":
+			t.Class = pgarrow.ClassComposite
+			if t.Fields, err = r.fields(ctx, row, depth); err != nil {
+				return nil, fmt.Errorf("type %s: %w", row.pgType, err)
 			}
-		case typtype == "e":
-			t.Class = gpuparse.ClassEnum
-		case typtype == "r" && subtype != 0:
-			t.Class = gpuparse.ClassRange
-			if t.Elem, err = r.describe(ctx, subtype, -1, 0, depth+1); err != nil {
-				return nil, err
-			}
-			t.Elem.SendOID = 0
-		case typtype == "m" && rangeOfMulti != 0:
-			t.Class = gpuparse.ClassMultirange
-			if t.Elem, err = r.describe(ctx, rangeOfMulti, -1, 0, depth+1); err != nil {
+		case row.typtype == "e":
+			t.Class = pgarrow.ClassEnum
+		case row.typtype == "r" && row.subtype != 0:
+			t.Class = pgarrow.ClassRange
+			if t.Elem, err = r.describe(ctx, row.subtype, -1, 0, depth+1); err != nil {
 				return nil, err
 			}
 			t.Elem.SendOID = 0
-		case name == "money" && oid == moneyOID:
+		case row.typtype == "m" && row.rangeOfMulti != 0:
+			t.Class = pgarrow.ClassMultirange
+			if t.Elem, err = r.describe(ctx, row.rangeOfMulti, -1, 0, depth+1); err != nil {
+				return nil, err
+			}
+			t.Elem.SendOID = 0
+		case row.name == "money" && oid == pgarrow.MoneyOID:
 			if t.MoneyScale, err = r.money(ctx); err != nil {
 				return nil, err
 			}
@@ -378,37 +468,15 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 	return nil, fmt.Errorf("type %d: domains, arrays or composites nested too deep", oid)
 }
 
-// moneyOID is the OID of the money type.
-const moneyOID = 790
-
-// fields describes the live attributes of a composite type's relation.
-func (r *typeReader) fields(ctx context.Context, relid uint32, depth int) ([]gpuparse.FieldDesc, error) {
-	rows, err := r.q.Query(ctx, `SELECT attname::text, atttypid, atttypmod, attndims FROM pg_attribute
-		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relid)
-	if err != nil {
-		return nil, fmt.Errorf("read attributes: %w", err)
-	}
-	type attr struct {
-		name   string
-		oid    uint32
-		typmod int32
-		dims   int
-	}
-	attrs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (attr, error) {
-		var a attr
-		err := row.Scan(&a.name, &a.oid, &a.typmod, &a.dims)
-		return a, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read attributes: %w", err)
-	}
-	out := make([]gpuparse.FieldDesc, len(attrs))
-	for i, a := range attrs {
-		t, err := r.describe(ctx, a.oid, a.typmod, a.dims, depth+1)
+// fields describes the live attributes of a composite type.
+func (r *typeReader) fields(ctx context.Context, row *typeRow, depth int) ([]pgarrow.FieldDesc, error) {
+	out := make([]pgarrow.FieldDesc, len(row.attNames))
+	for i, name := range row.attNames {
+		t, err := r.describe(ctx, row.attTypes[i], row.attTypmods[i], int(row.attDims[i]), depth+1)
 		if err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", a.name, err)
+			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
-		out[i] = gpuparse.FieldDesc{Name: a.name, Type: t}
+		out[i] = pgarrow.FieldDesc{Name: name, Type: t}
 	}
 	return out, nil
 }

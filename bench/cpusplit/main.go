@@ -32,7 +32,7 @@ var stages = []stage{
 	{"write", []string{"os.(*File).Write", "bufio.(*Writer)", "crypto/", "export.(*hashingWriter)", "syscall.write", "internal/poll.(*FD).Write"}},
 	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes"}},
 	{"boundaries", []string{"gpuparse.(*CPUDecoder).walk", "gpuparse.parseNumericHeader", "gpuparse.(*treeWalker)"}},
-	{"decode", []string{"gpuparse."}},
+	{"decode", []string{"pgparquet/gpuparse.", "pgparquet/device."}},
 	{"arrow", []string{"arrow-go/v18/arrow"}},
 	{"receive", []string{"pgconn", "pgproto3", "snapshot.(*receiver)", "internal/poll.(*FD).Read", "net.(*conn).Read", "syscall.read"}},
 }

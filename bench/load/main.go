@@ -25,7 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -195,7 +195,7 @@ func copyBytes(ctx context.Context, conn *pgx.Conn, table string) (int64, error)
 	selects := make([]string, len(rel.Columns))
 	for i, c := range rel.Columns {
 		selects[i] = c.Ident()
-		if gpuparse.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType).CastText {
+		if pgarrow.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType).CastText {
 			selects[i] += "::text"
 		}
 	}

@@ -29,7 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -107,7 +107,7 @@ func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPe
 	selects := make([]string, len(rel.Columns))
 	for i, c := range rel.Columns {
 		selects[i] = c.Ident()
-		if gpuparse.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType).CastText {
+		if pgarrow.PlanColumn(c.Name, c.TypeOID, c.Typmod, c.PGType).CastText {
 			selects[i] += "::pg_catalog.text"
 		}
 	}

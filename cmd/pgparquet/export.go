@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
@@ -26,13 +27,15 @@ import (
 var urlPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // exportArgs is a parsed export command line: the options for export.Run (all but
-// ConnConfig) and what the command itself acts on.
+// ConnConfig, Logger and Engine) and what the command itself acts on.
 type exportArgs struct {
 	opts       export.Options
 	dsn        string
 	logFormat  string
 	noProgress bool
 	cpuProfile string
+	gpu        device.Mode // --gpu
+	gpuLib     string      // --gpu-lib
 }
 
 // runExport parses the export command's flags and runs one export.
@@ -60,6 +63,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		handler = slog.NewJSONHandler(stderr, handlerOpts)
 	}
 	opts.Logger = slog.New(handler)
+	opts.Engine = device.Start(a.gpu, a.gpuLib, opts.Logger)
 	bar := &progressBar{w: stderr, tty: tty, log: opts.Logger}
 	opts.Progress = bar.update
 
@@ -110,8 +114,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&maxFileSize, "max-file-size", formatSize(export.DefaultMaxFileSize), "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
 	fs.StringVar(&bufferSize, "buffer-size", formatSize(export.DefaultBufferSize), "size of each COPY receive buffer, 64KiB to 256MiB")
 	fs.StringVar(&hugeRows, "huge-row-memory", formatSize(export.DefaultHugeRowBytes), "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
-	fs.StringVar(&gpu, "gpu", string(export.GPUAuto), "GPU decoder: auto, on or off")
-	fs.StringVar(&opts.GPULibrary, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
+	fs.StringVar(&gpu, "gpu", string(device.ModeAuto), "GPU decoder: auto, on or off")
+	fs.StringVar(&a.gpuLib, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
 	fs.StringVar(&opts.Role, "role", "", "read as this role (SET ROLE): its privileges and row-level security apply")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&a.noProgress, "no-progress", false, "no progress bar, even on a terminal")
@@ -174,10 +178,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 		return a, usagef("export: --huge-row-memory %q is out of range: give 1MiB or more (default %s)", hugeRows, formatSize(export.DefaultHugeRowBytes))
 	}
 	opts.HugeRows = snapshot.NewHugeRows(huge)
-	switch opts.GPU = export.GPUMode(gpu); opts.GPU {
-	case export.GPUAuto, export.GPUOn, export.GPUOff:
-	default:
-		return a, usagef("export: --gpu %q is not auto, on or off", gpu)
+	if a.gpu, err = device.ParseMode(gpu); err != nil {
+		return a, usagef("export: --gpu %w", err)
 	}
 	if a.logFormat != "text" && a.logFormat != "json" {
 		return a, usagef("export: --log-format %q is not text or json", a.logFormat)

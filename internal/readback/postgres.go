@@ -216,11 +216,11 @@ func scalarExpr(e string, oid uint32, tsText bool) string {
 			" WHEN isfinite(" + e + ") THEN trunc((" + utc + "::date - date '1970-01-01')::numeric * 86400000000" +
 			" + extract(epoch FROM " + utc + "::time) * 1000000)::text" +
 			" WHEN " + e + " > 'epoch' THEN '9223372036854775807' ELSE '-9223372036854775808' END"
-	case oidTime:
+	case pgtype.TimeOID:
 		return "(extract(epoch FROM " + e + ") * 1000000)::int8::text"
 	case oidMoney:
 		return e + "::numeric::text"
-	case oidTimeTZ, oidInterval:
+	case pgtype.TimetzOID, pgtype.IntervalOID:
 		return ""
 	default:
 		// Integers, oid, xid, cid, xid8, numeric (text output has exactly the declared scale),
@@ -230,18 +230,8 @@ func scalarExpr(e string, oid uint32, tsText bool) string {
 	}
 }
 
-// OIDs of types pgtype does not name.
-const (
-	oidOID      = 26
-	oidXID      = 28
-	oidCID      = 29
-	oidXML      = 142
-	oidMoney    = 790
-	oidTime     = 1083
-	oidInterval = 1186
-	oidTimeTZ   = 1266
-	oidXID8     = 5069
-)
+// oidMoney is money's OID, which pgtype has no constant for.
+const oidMoney = 790
 
 // nativeOIDs are the base types the exporter decodes natively (others, xml among them, it exports
 // as text); citext is known by name.
@@ -250,8 +240,8 @@ var nativeOIDs = map[uint32]bool{
 	pgtype.Int4OID: true, pgtype.TextOID: true, pgtype.JSONOID: true, pgtype.Float4OID: true, pgtype.Float8OID: true,
 	pgtype.BPCharOID: true, pgtype.VarcharOID: true, pgtype.DateOID: true, pgtype.TimestampOID: true,
 	pgtype.TimestamptzOID: true, pgtype.NumericOID: true, pgtype.UUIDOID: true, pgtype.JSONBOID: true,
-	oidOID: true, oidXID: true, oidCID: true, oidXID8: true, oidMoney: true, oidTime: true, oidTimeTZ: true,
-	oidInterval: true,
+	pgtype.OIDOID: true, pgtype.XIDOID: true, pgtype.CIDOID: true, pgtype.XID8OID: true, oidMoney: true, pgtype.TimeOID: true, pgtype.TimetzOID: true,
+	pgtype.IntervalOID: true,
 }
 
 // typeNode is a column's type as the catalog describes it, domains resolved.
@@ -421,10 +411,10 @@ func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
 			j(r, t.elem), i, e, depth, r, i)), true
 	}
 	switch t.oid {
-	case oidTimeTZ:
+	case pgtype.TimetzOID:
 		return orNull("jsonb_build_array(to_jsonb((extract(epoch FROM (" + e + ")::time) * 1000000)::int8::text), " +
 			"to_jsonb(extract(timezone FROM " + e + ")::int8::text))"), true
-	case oidInterval:
+	case pgtype.IntervalOID:
 		return orNull("jsonb_build_array(to_jsonb((extract(year FROM " + e + ") * 12 + extract(month FROM " + e + "))::int8::text), " +
 			"to_jsonb(extract(day FROM " + e + ")::int8::text), " +
 			"to_jsonb((extract(hour FROM " + e + ") * 3600000000 + extract(minute FROM " + e + ") * 60000000 + extract(microseconds FROM " + e + "))::int8::text))"), true

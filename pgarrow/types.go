@@ -1,24 +1,7 @@
-package gpuparse
+package pgarrow
 
 import (
-	"fmt"
-
-	"github.com/apache/arrow-go/v18/arrow"
-)
-
-// More PostgreSQL type OIDs with a native decoding (see column.go for the
-// first ones). Extension types (citext) have no fixed OID and are known by
-// TypeDesc.Name.
-const (
-	oidOID      = 26
-	oidXID      = 28
-	oidCID      = 29
-	oidXML      = 142
-	oidMoney    = 790
-	oidTime     = 1083
-	oidInterval = 1186
-	oidTimeTZ   = 1266
-	oidXID8     = 5069
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // TypeClass says how a type is built, which decides its binary form.
@@ -127,7 +110,7 @@ func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
 		return c
 	}
 	if t.Class == ClassArray {
-		elem := Column{Name: "element", TypeOID: oidText, Typmod: -1, PGType: "text", Kind: KindString, SendOID: oidText}
+		elem := Column{Name: "element", TypeOID: pgtype.TextOID, Typmod: -1, PGType: "text", Kind: KindString, SendOID: pgtype.TextOID}
 		return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindList,
 			Dims: max(t.Dims, 1), Children: []Column{elem}, CastTextArray: true}
 	}
@@ -185,158 +168,44 @@ func planNode(name string, t *TypeDesc, o PlanOptions) (Column, bool) {
 		c.Kind, c.Children = KindMultirange, []Column{r}
 		return c, ok
 	}
-	switch t.OID {
-	case oidOID, oidXID, oidCID:
-		c.Kind = KindUint32
-	case oidXID8:
-		c.Kind = KindUint64
-	case oidMoney:
-		c.Kind, c.Precision, c.Scale = KindMoney, 19, t.MoneyScale
-	case oidTime:
-		c.Kind = KindTime
-	case oidTimeTZ:
-		c.Kind = KindTimeTZ
-	case oidInterval:
-		c.Kind = KindInterval
-	case oidXML:
-		// xml_send drops a version-1.0 XML declaration that xml_out keeps: export the text
-		// form, which is exactly what PostgreSQL prints.
-		return c, false
-	case oidTimestamp, oidTimestampTZ:
-		c.Kind = KindTimestamp
-		if t.OID == oidTimestampTZ {
-			c.Kind = KindTimestampTZ
-		}
+	if t.Name == "citext" {
+		c.Kind = KindString
+		return c, true
+	}
+	k, ok := kindByOID[t.OID]
+	if !ok {
+		return c, false // exported through its text form
+	}
+	c.Kind = k
+	switch k {
+	case KindMoney:
+		c.Precision, c.Scale = 19, t.MoneyScale
+	case KindTimestamp, KindTimestampTZ:
 		if o.TimestampText {
 			c.Kind = KindTimestampText
-			if t.OID == oidTimestampTZ {
+			if k == KindTimestampTZ {
 				c.Kind = KindTimestampTZText
 			}
 		}
-	default:
-		if t.Name == "citext" {
-			c.Kind = KindString
-			return c, true
-		}
-		s := planScalar(name, t.OID, t.Typmod, pgType)
-		if s.CastText {
-			return c, false
-		}
-		c.Kind, c.Precision, c.Scale = s.Kind, s.Precision, s.Scale
-		if c.Kind == KindNumericString {
-			switch o.Numeric {
-			case NumericDecimal:
-				c.Precision, c.Scale = o.NumericPrecision, o.NumericScale
-				c.Kind = KindDecimal256
-				if c.Precision <= maxDecimal128Precision {
-					c.Kind = KindDecimal128
-				}
-			case NumericFloat64:
-				c.Kind = KindNumericFloat64
+	case KindNumericString:
+		if p, s, ok := numericTypmod(t.Typmod); ok && p >= 1 && s >= 0 && s <= p && p <= maxDecimal256Precision {
+			c.Precision, c.Scale = p, s
+			c.Kind = KindDecimal256
+			if p <= maxDecimal128Precision {
+				c.Kind = KindDecimal128
 			}
+			break
+		}
+		switch o.Numeric {
+		case NumericDecimal:
+			c.Precision, c.Scale = o.NumericPrecision, o.NumericScale
+			c.Kind = KindDecimal256
+			if c.Precision <= maxDecimal128Precision {
+				c.Kind = KindDecimal128
+			}
+		case NumericFloat64:
+			c.Kind = KindNumericFloat64
 		}
 	}
 	return c, true
-}
-
-// Names of the fields of the struct kinds.
-const (
-	fieldTime       = "time"
-	fieldUTCOffset  = "utc_offset_seconds"
-	fieldMonths     = "months"
-	fieldDays       = "days"
-	fieldMicros     = "microseconds"
-	fieldLower      = "lower"
-	fieldUpper      = "upper"
-	fieldLowerInc   = "lower_inc"
-	fieldUpperInc   = "upper_inc"
-	fieldEmpty      = "empty"
-	listElementName = "element"
-)
-
-// enumType is the Arrow type of KindEnum.
-var enumType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
-
-// treeArrowType is arrowType for the kinds of the type-tree decoder.
-func treeArrowType(c Column) (arrow.DataType, error) {
-	child := func(i int) (arrow.DataType, error) {
-		if len(c.Children) <= i {
-			return nil, fmt.Errorf("column %q (%s): %v without its child types", c.Name, c.PGType, c.Kind)
-		}
-		return arrowType(c.Children[i])
-	}
-	switch c.Kind {
-	case KindUint32:
-		return arrow.PrimitiveTypes.Uint32, nil
-	case KindUint64:
-		return arrow.PrimitiveTypes.Uint64, nil
-	case KindMoney:
-		if c.Scale < 0 || c.Scale > 19 {
-			return nil, fmt.Errorf("column %q (%s): invalid money scale %d", c.Name, c.PGType, c.Scale)
-		}
-		return &arrow.Decimal128Type{Precision: 19, Scale: c.Scale}, nil
-	case KindTime:
-		return arrow.FixedWidthTypes.Time64us, nil
-	case KindTimeTZ:
-		return arrow.StructOf(
-			arrow.Field{Name: fieldTime, Type: arrow.FixedWidthTypes.Time64us, Nullable: true},
-			arrow.Field{Name: fieldUTCOffset, Type: arrow.PrimitiveTypes.Int32, Nullable: true}), nil
-	case KindInterval:
-		return arrow.StructOf(
-			arrow.Field{Name: fieldMonths, Type: arrow.PrimitiveTypes.Int32, Nullable: true},
-			arrow.Field{Name: fieldDays, Type: arrow.PrimitiveTypes.Int32, Nullable: true},
-			arrow.Field{Name: fieldMicros, Type: arrow.PrimitiveTypes.Int64, Nullable: true}), nil
-	case KindTimestampText, KindTimestampTZText:
-		return arrow.BinaryTypes.String, nil
-	case KindNumericFloat64:
-		return arrow.PrimitiveTypes.Float64, nil
-	case KindEnum:
-		return enumType, nil
-	case KindList:
-		if c.Dims < 1 || c.Dims > 6 {
-			return nil, fmt.Errorf("column %q (%s): invalid array dimensions %d", c.Name, c.PGType, c.Dims)
-		}
-		dt, err := child(0)
-		if err != nil {
-			return nil, err
-		}
-		for range c.Dims {
-			dt = arrow.ListOfField(arrow.Field{Name: listElementName, Type: dt, Nullable: true})
-		}
-		return dt, nil
-	case KindMultirange:
-		dt, err := child(0)
-		if err != nil {
-			return nil, err
-		}
-		if c.Children[0].Kind != KindRange {
-			return nil, fmt.Errorf("column %q (%s): multirange of %v", c.Name, c.PGType, c.Children[0].Kind)
-		}
-		return arrow.ListOfField(arrow.Field{Name: listElementName, Type: dt, Nullable: true}), nil
-	case KindStruct:
-		if len(c.Children) == 0 {
-			return nil, fmt.Errorf("column %q (%s): struct without fields", c.Name, c.PGType)
-		}
-		fields := make([]arrow.Field, len(c.Children))
-		for i, f := range c.Children {
-			dt, err := arrowType(f)
-			if err != nil {
-				return nil, err
-			}
-			fields[i] = arrow.Field{Name: f.Name, Type: dt, Nullable: true}
-		}
-		return arrow.StructOf(fields...), nil
-	case KindRange:
-		dt, err := child(0)
-		if err != nil {
-			return nil, err
-		}
-		return arrow.StructOf(
-			arrow.Field{Name: fieldLower, Type: dt, Nullable: true},
-			arrow.Field{Name: fieldUpper, Type: dt, Nullable: true},
-			arrow.Field{Name: fieldLowerInc, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-			arrow.Field{Name: fieldUpperInc, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-			arrow.Field{Name: fieldEmpty, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), nil
-	}
-	return nil, fmt.Errorf("column %q (%s): invalid %v", c.Name, c.PGType, c.Kind)
 }

@@ -1,4 +1,4 @@
-package gpuparse
+package pgcopy
 
 import (
 	"encoding/binary"

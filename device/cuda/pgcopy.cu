@@ -1,6 +1,6 @@
 // pgcopy.cu: the CUDA decoder of PostgreSQL COPY BINARY tuples into Arrow buffers.
 //
-// Built by `make cuda` into libpgparquet_cuda.so, which the Go side (gpuparse/cuda.go) loads
+// Built by `make cuda` into libpgparquet_cuda.so, which the Go side (device/cuda.go) loads
 // at run time with dlopen, so one Go binary serves hosts with and without a GPU. The C ABI
 // below is the only contract between the two; every pointer the Go side passes is either host
 // memory it owns for the duration of the call or pinned memory from pgpq_host_alloc.
@@ -31,7 +31,7 @@
 
 #define PGPQ_ABI 2
 
-// Column kinds: the same numbers as gpuparse.Kind.
+// Column kinds: the same numbers as pgarrow.Kind.
 enum {
   K_BOOL = 1, K_INT16, K_INT32, K_INT64, K_FLOAT32, K_FLOAT64, K_STRING, K_BINARY, K_UUID,
   K_JSON, K_JSONB, K_DATE, K_TIMESTAMP, K_TIMESTAMPTZ, K_DECIMAL128, K_DECIMAL256, K_NUMERIC_STRING

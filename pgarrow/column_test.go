@@ -1,10 +1,11 @@
-package gpuparse
+package pgarrow
 
 import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/extensions"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 func TestPlanColumn(t *testing.T) {
@@ -15,34 +16,34 @@ func TestPlanColumn(t *testing.T) {
 		p, s     int32
 		castText bool
 	}{
-		{oidBool, -1, KindBool, 0, 0, false},
-		{oidBytea, -1, KindBinary, 0, 0, false},
-		{oidName, -1, KindString, 0, 0, false},
-		{oidInt8, -1, KindInt64, 0, 0, false},
-		{oidInt2, -1, KindInt16, 0, 0, false},
-		{oidInt4, -1, KindInt32, 0, 0, false},
-		{oidText, -1, KindString, 0, 0, false},
-		{oidJSON, -1, KindJSON, 0, 0, false},
-		{oidFloat4, -1, KindFloat32, 0, 0, false},
-		{oidFloat8, -1, KindFloat64, 0, 0, false},
-		{oidBpchar, 19, KindString, 0, 0, false},
-		{oidVarchar, 14, KindString, 0, 0, false},
-		{oidDate, -1, KindDate, 0, 0, false},
-		{oidTimestamp, 10, KindTimestamp, 0, 0, false},
-		{oidTimestampTZ, -1, KindTimestampTZ, 0, 0, false},
-		{oidUUID, -1, KindUUID, 0, 0, false},
-		{oidJSONB, -1, KindJSONB, 0, 0, false},
-		{oidNumeric, -1, KindNumericString, 0, 0, false},
-		{oidNumeric, numTypmod(12, 2), KindDecimal128, 12, 2, false},
-		{oidNumeric, numTypmod(1, 0), KindDecimal128, 1, 0, false},
-		{oidNumeric, numTypmod(38, 38), KindDecimal128, 38, 38, false},
-		{oidNumeric, numTypmod(39, 2), KindDecimal256, 39, 2, false},
-		{oidNumeric, numTypmod(76, 10), KindDecimal256, 76, 10, false},
-		{oidNumeric, numTypmod(77, 0), KindNumericString, 0, 0, false},
-		{oidNumeric, numTypmod(1000, 0), KindNumericString, 0, 0, false},
-		{oidNumeric, numTypmod(5, -2), KindNumericString, 0, 0, false}, // PG15 negative scale
-		{oidNumeric, numTypmod(2, 5), KindNumericString, 0, 0, false},  // PG15 scale > precision
-		{oidNumeric, 3, KindNumericString, 0, 0, false},
+		{pgtype.BoolOID, -1, KindBool, 0, 0, false},
+		{pgtype.ByteaOID, -1, KindBinary, 0, 0, false},
+		{pgtype.NameOID, -1, KindString, 0, 0, false},
+		{pgtype.Int8OID, -1, KindInt64, 0, 0, false},
+		{pgtype.Int2OID, -1, KindInt16, 0, 0, false},
+		{pgtype.Int4OID, -1, KindInt32, 0, 0, false},
+		{pgtype.TextOID, -1, KindString, 0, 0, false},
+		{pgtype.JSONOID, -1, KindJSON, 0, 0, false},
+		{pgtype.Float4OID, -1, KindFloat32, 0, 0, false},
+		{pgtype.Float8OID, -1, KindFloat64, 0, 0, false},
+		{pgtype.BPCharOID, 19, KindString, 0, 0, false},
+		{pgtype.VarcharOID, 14, KindString, 0, 0, false},
+		{pgtype.DateOID, -1, KindDate, 0, 0, false},
+		{pgtype.TimestampOID, 10, KindTimestamp, 0, 0, false},
+		{pgtype.TimestamptzOID, -1, KindTimestampTZ, 0, 0, false},
+		{pgtype.UUIDOID, -1, KindUUID, 0, 0, false},
+		{pgtype.JSONBOID, -1, KindJSONB, 0, 0, false},
+		{pgtype.NumericOID, -1, KindNumericString, 0, 0, false},
+		{pgtype.NumericOID, numTypmod(12, 2), KindDecimal128, 12, 2, false},
+		{pgtype.NumericOID, numTypmod(1, 0), KindDecimal128, 1, 0, false},
+		{pgtype.NumericOID, numTypmod(38, 38), KindDecimal128, 38, 38, false},
+		{pgtype.NumericOID, numTypmod(39, 2), KindDecimal256, 39, 2, false},
+		{pgtype.NumericOID, numTypmod(76, 10), KindDecimal256, 76, 10, false},
+		{pgtype.NumericOID, numTypmod(77, 0), KindNumericString, 0, 0, false},
+		{pgtype.NumericOID, numTypmod(1000, 0), KindNumericString, 0, 0, false},
+		{pgtype.NumericOID, numTypmod(5, -2), KindNumericString, 0, 0, false}, // PG15 negative scale
+		{pgtype.NumericOID, numTypmod(2, 5), KindNumericString, 0, 0, false},  // PG15 scale > precision
+		{pgtype.NumericOID, 3, KindNumericString, 0, 0, false},
 		{26, -1, KindUint32, 0, 0, false},     // oid
 		{1186, -1, KindInterval, 0, 0, false}, // interval
 		{1083, -1, KindTime, 0, 0, false},     // time
@@ -69,23 +70,23 @@ func TestNumericTypmodNegativeScale(t *testing.T) {
 
 func TestArrowSchema(t *testing.T) {
 	cols := []Column{
-		PlanColumn("b", oidBool, -1, "boolean"),
-		PlanColumn("i2", oidInt2, -1, "smallint"),
-		PlanColumn("i4", oidInt4, -1, "integer"),
-		PlanColumn("i8", oidInt8, -1, "bigint"),
-		PlanColumn("f4", oidFloat4, -1, "real"),
-		PlanColumn("f8", oidFloat8, -1, "double precision"),
-		PlanColumn("Mixed Case", oidText, -1, "text"),
-		PlanColumn("bin", oidBytea, -1, "bytea"),
-		PlanColumn("u", oidUUID, -1, "uuid"),
-		PlanColumn("j", oidJSON, -1, "json"),
-		PlanColumn("jb", oidJSONB, -1, "jsonb"),
-		PlanColumn("d", oidDate, -1, "date"),
-		PlanColumn("ts", oidTimestamp, -1, "timestamp without time zone"),
-		PlanColumn("tstz", oidTimestampTZ, -1, "timestamp with time zone"),
+		PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
+		PlanColumn("i2", pgtype.Int2OID, -1, "smallint"),
+		PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
+		PlanColumn("i8", pgtype.Int8OID, -1, "bigint"),
+		PlanColumn("f4", pgtype.Float4OID, -1, "real"),
+		PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
+		PlanColumn("Mixed Case", pgtype.TextOID, -1, "text"),
+		PlanColumn("bin", pgtype.ByteaOID, -1, "bytea"),
+		PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
+		PlanColumn("j", pgtype.JSONOID, -1, "json"),
+		PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
+		PlanColumn("d", pgtype.DateOID, -1, "date"),
+		PlanColumn("ts", pgtype.TimestampOID, -1, "timestamp without time zone"),
+		PlanColumn("tstz", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
 		numCol("n128", 12, 2),
 		numCol("n256", 50, 4),
-		PlanColumn("n", oidNumeric, -1, "numeric"),
+		PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 		PlanColumn("ip", 869, -1, "inet"),
 	}
 	jsonType, _ := extensions.NewJSONType(arrow.BinaryTypes.String)
@@ -118,11 +119,11 @@ func TestKindString(t *testing.T) {
 }
 
 func TestCPUDecodedColumns(t *testing.T) {
-	native := []Column{PlanColumn("a", oidInt4, -1, "integer"), PlanColumn("b", oidText, -1, "text"), numCol("c", 12, 2)}
+	native := []Column{PlanColumn("a", pgtype.Int4OID, -1, "integer"), PlanColumn("b", pgtype.TextOID, -1, "text"), numCol("c", 12, 2)}
 	if got := CPUDecodedColumns(native); len(got) != 0 {
 		t.Errorf("CPUDecodedColumns(native) = %q", got)
 	}
-	mixed := append(native, PlanColumn("n", oidNumeric, -1, "numeric"))
+	mixed := append(native, PlanColumn("n", pgtype.NumericOID, -1, "numeric"))
 	if got := CPUDecodedColumns(mixed); len(got) != 1 || got[0] != "n (numeric)" {
 		t.Errorf("CPUDecodedColumns(mixed) = %q", got)
 	}

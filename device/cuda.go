@@ -1,6 +1,6 @@
 //go:build cgo && linux
 
-package gpuparse
+package device
 
 /*
 #cgo LDFLAGS: -ldl
@@ -9,7 +9,7 @@ package gpuparse
 #include <stdio.h>
 #include <stdlib.h>
 
-// The library's C ABI (gpuparse/cuda/pgcopy.cu), called through function pointers found by
+// The library's C ABI (device/cuda/pgcopy.cu), called through function pointers found by
 // dlsym: the binary links no CUDA library, so it runs on hosts without one.
 typedef struct {
 	int32_t kind, fixed, width, varlen, precision, scale, on_gpu, vidx;
@@ -69,6 +69,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	return 0;
 }
 
+
 static int call_abi(pgpq_lib* l) { return l->abi(); }
 static int call_device_count(pgpq_lib* l, char* err, int n) { return l->device_count(err, n); }
 static void* call_host_alloc(pgpq_lib* l, size_t n) { return l->host_alloc(n); }
@@ -99,6 +100,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -108,6 +110,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // cudaABI is the library ABI version this Go code speaks.
@@ -116,19 +122,22 @@ const cudaABI = 2
 // errLen is the size of the error text buffers passed to the library.
 const errLen = 512
 
-// CUDALibrary is the loaded libpgparquet_cuda.so. It is the one seam between Go and CUDA: every
-// C call goes through its methods, and no C code keeps a Go pointer after a call returns.
-type CUDALibrary struct {
+// maxStringData is the bytes one Arrow string or binary array can address.
+const maxStringData = math.MaxInt32
+
+// library is the loaded libpgparquet_cuda.so. This file is the one seam between Go and CUDA:
+// every C call goes through it, and no C code keeps a Go pointer after a call returns.
+type library struct {
 	lib *C.pgpq_lib
 }
 
-// LoadCUDA dlopens the CUDA decoder library at path, checks that a device is there and creates
-// device 0's context (a few hundred milliseconds, so callers may start it early). It fails on
-// hosts without the library, the driver or a GPU. The library stays mapped for the life
-// of the process (unloading code that holds a CUDA runtime is unsafe); loading it again, for
-// the next export, finds the same mapping.
-func LoadCUDA(path string) (*CUDALibrary, error) {
-	// Go memory holding only C pointers: the garbage collector frees it with the CUDALibrary.
+// loadCUDA dlopens the CUDA decoder library at path, checks that a device is there and creates
+// device 0's context (a few hundred milliseconds, so Start runs it in the background). It fails
+// on hosts without the library, the driver or a GPU. The library stays mapped for the life of
+// the process (unloading code that holds a CUDA runtime is unsafe); loading it again, for the
+// next export, finds the same mapping.
+func loadCUDA(path string) (*library, error) {
+	// Go memory holding only C pointers: the garbage collector frees it with the library.
 	l := new(C.pgpq_lib)
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
@@ -146,47 +155,53 @@ func LoadCUDA(path string) (*CUDALibrary, error) {
 	if n == 0 {
 		return nil, errors.New("load CUDA decoder: no CUDA device")
 	}
-	return &CUDALibrary{lib: l}, nil
+	return &library{lib: l}, nil
 }
 
-// CUDADecoder decodes chunks on the GPU into Arrow buffers in pinned host memory. It implements
-// Decoder and gives the same batches as CPUDecoder, bit for bit: a chunk the GPU cannot decode
-// exactly (no recorded row starts, malformed framing, values the CPU decoder must judge) is
-// decoded by the CPU decoder instead. Columns of kinds the kernels do not handle are decoded on
-// the CPU, each alone, from the field positions the GPU recorded while it walked the tuples. It
-// is safe for concurrent use: each Decode runs its own CUDA stream.
-type CUDADecoder struct {
-	lib    *CUDALibrary
+// gpuDecoder decodes chunks on the GPU into Arrow buffers in pinned host memory. It implements
+// gpuparse.Decoder and gives the same batches as gpuparse.CPUDecoder, bit for bit: a chunk the
+// GPU cannot decode exactly (no recorded row starts, malformed framing, values the CPU decoder
+// must judge, a failed pinned allocation, a CUDA error) is decoded by the CPU decoder instead.
+// Columns of kinds without a kernel (pgarrow.KindInfo.GPU false) are decoded on the CPU, each
+// alone, from the field positions the GPU recorded while it walked the tuples
+// (CPUDecoder.DecodeColumnAt). It is safe for concurrent use: each Decode runs its own CUDA
+// stream.
+type gpuDecoder struct {
+	lib    *library
 	h      unsafe.Pointer
-	cols   []Column
-	onGPU  []bool
-	cpu    *CPUDecoder
-	mem    *pinnedAllocator
+	cols   []pgarrow.Column
+	types  []arrow.DataType
+	cpu    *gpuparse.CPUDecoder
+	pinned *pinnedAllocator
 	schema *arrow.Schema
-	// Fallbacks counts chunks decoded by the CPU decoder instead.
+	// fallbacks counts chunks decoded by the CPU decoder instead.
 	fallbacks atomic.Int64
-	// OnCUDAError, when set, hears of each CUDA failure; the chunk is then decoded on the CPU,
+	// onCUDAError, when set, hears of each CUDA failure; the chunk is then decoded on the CPU,
 	// so no row is lost or duplicated. Set it before the first Decode.
-	OnCUDAError func(error)
+	onCUDAError func(error)
 	inflight    chan struct{} // bounds the chunks on the device at once; nil: unbounded
 	closed      atomic.Bool
 }
 
-// NewDecoder makes a CUDA decoder for cols on device 0.
-func (l *CUDALibrary) NewDecoder(cols []Column) (*CUDADecoder, error) {
-	d := &CUDADecoder{lib: l, cols: cols, onGPU: make([]bool, len(cols)), schema: ArrowSchema(cols)}
-	d.mem = &pinnedAllocator{lib: l}
-	d.cpu = NewCPUDecoder(cols, memory.DefaultAllocator)
-	if d.cpu.err != nil {
-		return nil, d.cpu.err
+// newDecoder makes a CUDA decoder for cols on device 0 that decodes with cpu (a CPUDecoder for
+// the same cols) what it cannot decode on the GPU; its GPU outputs are in pinned memory, which
+// stays its caller's to free.
+func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pinned *pinnedAllocator) (*gpuDecoder, error) {
+	d := &gpuDecoder{lib: l, cols: cols, types: make([]arrow.DataType, len(cols)), schema: pgarrow.ArrowSchema(cols), pinned: pinned}
+	d.cpu = cpu
+	if err := d.cpu.Err(); err != nil {
+		return nil, err
 	}
 	ccols := make([]C.pgpq_col, max(len(cols), 1))
 	for i, c := range cols {
-		p := d.cpu.plans[i]
-		on := gpuKinds[c.Kind]
-		d.onGPU[i] = on
-		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(p.fixed), width: C.int32_t(p.width),
-			varlen: C.int32_t(b2i(p.varlen)), precision: C.int32_t(p.prec), scale: C.int32_t(p.scale), on_gpu: C.int32_t(b2i(on))}
+		info := c.Kind.Info()
+		d.types[i], _ = pgarrow.ArrowType(c) // checked by NewCPUDecoder
+		var prec, scale int32
+		if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
+			prec, scale = c.Precision, c.Scale
+		}
+		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(info.Fixed), width: C.int32_t(info.Width),
+			varlen: C.int32_t(b2i(info.VarLen)), precision: C.int32_t(prec), scale: C.int32_t(scale), on_gpu: C.int32_t(b2i(info.GPU))}
 	}
 	var errBuf [errLen]C.char
 	h := C.call_open(l.lib, 0, C.int(len(cols)), &ccols[0], &errBuf[0], errLen)
@@ -205,32 +220,28 @@ func b2i(b bool) int {
 }
 
 // Path returns "gpu".
-func (d *CUDADecoder) Path() string { return "gpu" }
+func (d *gpuDecoder) Path() string { return pathGPU }
 
-// SetMaxInFlight bounds how many chunks are on the device at once (each holds its own stream
+// setMaxInFlight bounds how many chunks are on the device at once (each holds its own stream
 // and device buffers of a few times the chunk's size). Call it before the first Decode.
-func (d *CUDADecoder) SetMaxInFlight(n int) {
+func (d *gpuDecoder) setMaxInFlight(n int) {
 	d.inflight = make(chan struct{}, max(n, 1))
 }
 
-// Fallbacks is the number of chunks the CPU decoder decoded instead of the GPU.
-func (d *CUDADecoder) Fallbacks() int64 { return d.fallbacks.Load() }
-
-// Close frees the decoder's device state and pinned memory. Batches it returned must have been
-// released before.
-func (d *CUDADecoder) Close() error {
+// Close frees the decoder's device state. Batches it returned must have been released before.
+// The pinned memory is its owner's (the Decoder's) to free.
+func (d *gpuDecoder) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
 	C.call_close(d.lib.lib, d.h)
-	d.mem.freeAll()
 	return nil
 }
 
 // Decode decodes c on the GPU, or on the CPU where the GPU cannot decode it exactly.
-func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	if d.closed.Load() {
-		return nil, errors.New("gpuparse: cuda decoder: Decode after Close")
+		return nil, errors.New("device: cuda decoder: Decode after Close")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", c.Source, err)
@@ -272,7 +283,8 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	// Output buffers in pinned memory, at their exact sizes. Their C pointers go to the library
 	// in one C array laid out as ncols value pointers, ncols validity pointers, ncols data
 	// pointers (NULL where a column has no such buffer). A column decoded on the CPU gets its
-	// int32 field positions in its values buffer.
+	// int32 field positions in its values buffer. Only pinned (C) memory goes into that array:
+	// where pinned memory runs out, the chunk is decoded on the CPU.
 	n := max(ncols, 1)
 	table := (**C.uint8_t)(C.calloc(C.size_t(3*n), C.size_t(unsafe.Sizeof(uintptr(0)))))
 	defer C.free(unsafe.Pointer(table))
@@ -283,22 +295,27 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 			b.Release()
 		}
 	}
+	outOfPinned := false
 	newBuf := func(size int) *memory.Buffer {
-		b := memory.NewResizableBuffer(d.mem)
-		b.Resize(size)
-		bufs = append(bufs, b)
-		return b
+		b, ok := d.pinned.tryAllocate(size)
+		if !ok {
+			outOfPinned = true
+			return nil
+		}
+		buf := memory.NewBufferWithAllocator(b, d.pinned)
+		bufs = append(bufs, buf)
+		return buf
 	}
 	colBufs := make([][3]*memory.Buffer, ncols)
-	for i := range d.cols {
-		p := d.cpu.plans[i]
+	for i, col := range d.cols {
+		info := col.Kind.Info()
 		var vals, valid, data *memory.Buffer
 		switch {
-		case !d.onGPU[i]:
+		case !info.GPU:
 			vals = newBuf(4 * rows)
-		case p.kind == KindBool:
+		case col.Kind == pgarrow.KindBool:
 			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
-		case p.varlen:
+		case info.VarLen:
 			if varBytes[i] > maxStringData {
 				release()
 				C.call_abort(d.lib.lib, job)
@@ -307,10 +324,15 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 			vals = newBuf(4 * (rows + 1))
 			data = newBuf(int(varBytes[i]))
 		default:
-			vals = newBuf(p.width * rows)
+			vals = newBuf(info.Width * rows)
 		}
-		if nulls[i] > 0 && d.onGPU[i] {
+		if nulls[i] > 0 && info.GPU {
 			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
+		}
+		if outOfPinned {
+			release()
+			C.call_abort(d.lib.lib, job)
+			return d.fallback(ctx, c)
 		}
 		colBufs[i] = [3]*memory.Buffer{vals, valid, data}
 		for k, b := range colBufs[i] {
@@ -340,9 +362,10 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 			}
 		}
 	}
-	for i := range d.cols {
-		if !d.onGPU[i] {
-			a, err := d.cpu.decodeFields(c, i, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
+	for i, col := range d.cols {
+		info := col.Kind.Info()
+		if !info.GPU {
+			a, err := d.cpu.DecodeColumnAt(c, i, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
 			if err != nil {
 				// A value the CPU decoder rejects: the whole chunk's decode decides which error
 				// comes first in row order.
@@ -353,13 +376,12 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 			arrs[i] = a
 			continue
 		}
-		p := d.cpu.plans[i]
 		b := colBufs[i]
 		list := []*memory.Buffer{b[1], b[0]}
-		if p.varlen {
+		if info.VarLen {
 			list = append(list, b[2])
 		}
-		ad := array.NewData(p.dtype, rows, list, nil, int(nulls[i]), 0)
+		ad := array.NewData(d.types[i], rows, list, nil, int(nulls[i]), 0)
 		arrs[i] = array.MakeFromData(ad)
 		ad.Release()
 	}
@@ -369,9 +391,9 @@ func (d *CUDADecoder) Decode(ctx context.Context, c *Chunk) (arrow.RecordBatch, 
 	return rec, nil
 }
 
-// KernelSeconds runs the decoding kernels alone on c (uploaded once) iters times and returns
+// kernelSeconds runs the decoding kernels alone on c (uploaded once) iters times and returns
 // the mean seconds of one pass, for benchmarks of the kernels without transfers.
-func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
+func (d *gpuDecoder) kernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) {
 	if len(c.RowStarts) == 0 {
 		return 0, errors.New("kernel benchmark: the chunk has no row starts")
 	}
@@ -386,40 +408,50 @@ func (d *CUDADecoder) KernelSeconds(c *Chunk, iters int) (float64, error) {
 
 // injectFaults makes the library fail its next scans scan calls and finishes finish calls as
 // a device failure would, for tests of the recovery; false if the library has no such hook.
-func (l *CUDALibrary) injectFaults(scans, finishes int) bool {
+func (l *library) injectFaults(scans, finishes int) bool {
 	return C.call_inject(l.lib, C.int(scans), C.int(finishes)) == 0
 }
 
-// PinnedBuffer returns size bytes of pinned host memory owned by the decoder (freed by Close):
-// COPY data received into it reaches the GPU at full PCIe speed.
-func (d *CUDADecoder) PinnedBuffer(size int) []byte { return d.mem.Allocate(size)[:0] }
-
 // cudaFailed reports a CUDA error and decodes the chunk on the CPU instead.
-func (d *CUDADecoder) cudaFailed(ctx context.Context, c *Chunk, msg string) (arrow.RecordBatch, error) {
-	if d.OnCUDAError != nil {
-		d.OnCUDAError(fmt.Errorf("decode %s on the GPU: %s; decoding it on the CPU", c.Source, msg))
+func (d *gpuDecoder) cudaFailed(ctx context.Context, c *pgcopy.Chunk, msg string) (arrow.RecordBatch, error) {
+	if d.onCUDAError != nil {
+		d.onCUDAError(fmt.Errorf("decode %s on the GPU: %s; decoding it on the CPU", c.Source, msg))
 	}
 	return d.fallback(ctx, c)
 }
 
-func (d *CUDADecoder) fallback(ctx context.Context, c *Chunk) (arrow.RecordBatch, error) {
+func (d *gpuDecoder) fallback(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	d.fallbacks.Add(1)
 	return d.cpu.Decode(ctx, c)
 }
 
-// pinnedAllocator is an Arrow allocator of pinned host memory (cudaMallocHost), which the GPU
-// copies into at full PCIe speed. Unlike Go's allocator it does not zero memory: it serves only
-// buffers that are written in full before they are read. Allocation is slow, so freed buffers are kept by power-of-two
-// size class and reused; all of them are freed by freeAll. Safe for concurrent use.
+// pinnedAllocator hands out pinned host memory (cudaMallocHost), which the GPU copies at full
+// PCIe speed, and knows every block it allocated, so that it can tell its own buffers from Go
+// memory (owns) and free them all at once (freeAll). Unlike Go's allocator it does not zero
+// memory: it serves only buffers that are written in full before they are read (GPU outputs,
+// COPY receive buffers). Allocation is slow, so blocks freed by Free are kept by power-of-two
+// size class and reused. It is safe for concurrent use.
+//
+// As an arrow memory.Allocator it never panics: where cudaMallocHost fails, Allocate returns Go
+// memory (and warns once), which Free leaves to the garbage collector.
 type pinnedAllocator struct {
-	lib *CUDALibrary
+	lib  *library
+	warn func(error) // hears of the first failed allocation; may be nil
 
-	mu   sync.Mutex
-	free [64][]unsafe.Pointer
-	all  []unsafe.Pointer
+	mu     sync.Mutex
+	free   [64][]unsafe.Pointer
+	blocks map[unsafe.Pointer]int // every block allocated: its size class
+	warned bool
+	out    atomic.Int64 // bytes of blocks handed out through Allocate and not yet freed
 }
 
-func (a *pinnedAllocator) Allocate(size int) []byte {
+func newPinnedAllocator(lib *library, warn func(error)) *pinnedAllocator {
+	return &pinnedAllocator{lib: lib, warn: warn, blocks: map[unsafe.Pointer]int{}}
+}
+
+// tryAllocate returns size bytes of pinned memory (its capacity the block's size class), or
+// false where cudaMallocHost fails.
+func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	k := max(bits.Len(uint(max(size, 1)-1)), 6)
 	a.mu.Lock()
 	var p unsafe.Pointer
@@ -431,16 +463,48 @@ func (a *pinnedAllocator) Allocate(size int) []byte {
 	if p == nil {
 		p = C.call_host_alloc(a.lib.lib, C.size_t(1)<<k)
 		if p == nil {
-			panic(fmt.Sprintf("gpuparse: cudaMallocHost(%d) failed", 1<<k))
+			a.failed(1 << k)
+			return nil, false
 		}
 		a.mu.Lock()
-		a.all = append(a.all, p)
+		a.blocks[p] = k
 		a.mu.Unlock()
 	}
-	// Not zeroed: every user (GPU outputs, COPY receive buffers) overwrites what it reads.
-	return unsafe.Slice((*byte)(p), 1<<k)[:size]
+	a.out.Add(1 << k)
+	return unsafe.Slice((*byte)(p), 1<<k)[:size], true
 }
 
+// failed warns, once, that pinned memory ran out.
+func (a *pinnedAllocator) failed(size int) {
+	a.mu.Lock()
+	first := !a.warned
+	a.warned = true
+	a.mu.Unlock()
+	if first && a.warn != nil {
+		a.warn(fmt.Errorf("cudaMallocHost(%d) failed: using Go memory (slower transfers to the GPU) where pinned memory runs out", size))
+	}
+}
+
+// owns reports whether b is (a prefix of) a block of this allocator.
+func (a *pinnedAllocator) owns(b []byte) bool {
+	if cap(b) == 0 {
+		return false
+	}
+	a.mu.Lock()
+	_, ok := a.blocks[unsafe.Pointer(unsafe.SliceData(b[:1]))]
+	a.mu.Unlock()
+	return ok
+}
+
+// Allocate implements memory.Allocator: pinned memory, or Go memory where none is left.
+func (a *pinnedAllocator) Allocate(size int) []byte {
+	if b, ok := a.tryAllocate(size); ok {
+		return b
+	}
+	return make([]byte, size)
+}
+
+// Reallocate implements memory.Allocator.
 func (a *pinnedAllocator) Reallocate(size int, b []byte) []byte {
 	if size <= cap(b) {
 		return b[:size]
@@ -451,21 +515,32 @@ func (a *pinnedAllocator) Reallocate(size int, b []byte) []byte {
 	return nb
 }
 
+// Free implements memory.Allocator: a pinned block goes back to its size class for reuse; Go
+// memory is left to the garbage collector.
 func (a *pinnedAllocator) Free(b []byte) {
 	if cap(b) == 0 {
 		return
 	}
-	k := bits.Len(uint(cap(b))) - 1
+	p := unsafe.Pointer(unsafe.SliceData(b[:1]))
 	a.mu.Lock()
-	a.free[k] = append(a.free[k], unsafe.Pointer(unsafe.SliceData(b[:1])))
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	k, ok := a.blocks[p]
+	if !ok {
+		return
+	}
+	a.free[k] = append(a.free[k], p)
+	a.out.Add(-(1 << k))
 }
 
+// outstanding is the bytes of pinned blocks handed out by Allocate or tryAllocate and not freed.
+func (a *pinnedAllocator) outstanding() int64 { return a.out.Load() }
+
+// freeAll frees every block; none may be in use.
 func (a *pinnedAllocator) freeAll() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, p := range a.all {
+	for p := range a.blocks {
 		C.call_host_free(a.lib.lib, p)
 	}
-	a.all, a.free = nil, [64][]unsafe.Pointer{}
+	a.blocks, a.free = map[unsafe.Pointer]int{}, [64][]unsafe.Pointer{}
 }

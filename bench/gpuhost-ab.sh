@@ -1,0 +1,53 @@
+#!/bin/bash
+# On the GPU host (no Go there), from the repository root: the GPU checks of the device package
+# and an A/B of two pgparquet binaries on one lineorder table, in one call, logs in $OUT.
+#   KIT (default .gpuhost, git-ignored, carried) holds: pg15.tar.xz, start-pg.sh and
+#   make-lineorder.sh (from ../shared/gpuhost), pgparquet-a.xz and pgparquet-b.xz (built here
+#   with CGO_ENABLED=1 -ldflags="-s -w"), pgcopy-a.cu (binary a's CUDA source; b's is
+#   device/cuda/pgcopy.cu) and device.test.xz (go test -c ./device).
+#   ROWS (default 40000000: 6.8 GB of COPY), P (default 16), ROUNDS (default 2).
+# Each round exports the table with a then b, GPU then CPU, and prints seconds, CPU seconds and
+# peak RSS of each; compare the two binaries within a round.
+set -uo pipefail
+K=${KIT:-.gpuhost}; O=${OUT:-/tmp/ab-out}; ROWS=${ROWS:-40000000}; P=${P:-16}; ROUNDS=${ROUNDS:-2}
+mkdir -p "$O"
+exec > >(tee "$O/ab.log") 2>&1
+pkill -x postgres; sleep 1 # a postmaster left from an earlier call holds the port
+nproc; nvidia-smi -L
+for x in pgparquet-a pgparquet-b device.test; do xz -dkf "$K/$x.xz" && chmod +x "$K/$x"; done
+nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -o "$K/liba.so" "$K/pgcopy-a.cu" &
+nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -o "$K/libb.so" device/cuda/pgcopy.cu &
+wait
+lib=$(realpath "$K/libb.so"); dt=$(realpath "$K/device.test")
+echo "== GPU tests (differential GPU vs CPU on fresh random data, faults, no leaks)"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 "$dt" -test.run 'TestGPU' -test.v 2>&1 | tail -40)
+echo "== compute-sanitizer memcheck"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 compute-sanitizer --tool memcheck --leak-check full \
+  "$dt" -test.run 'TestGPUMatchesCPU' 2>&1 | tail -8)
+bash "$K/start-pg.sh" "$K" || exit 1
+export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib
+ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
+measure() { # label, then the command: wall s, CPU s, peak RSS of the child
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time, json
+label, argv = sys.argv[1], sys.argv[2:]
+t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+doc = {}
+try: doc = json.loads(r.stdout)
+except Exception: pass
+print(f"{label}: rc {r.returncode} {wall:.2f} s, {u.ru_utime + u.ru_stime:.1f} CPU-s, RSS {u.ru_maxrss/1048576:.2f} GB, "
+      f"{doc.get('copy_bytes', 0)/1e9/wall:.3f} GB/s, decoder {doc.get('decoder')}, rows {doc.get('rows')}, files {len(doc.get('files') or []) if isinstance(doc.get('files'), list) else doc.get('files')}")
+if r.returncode: print(r.stderr[-2000:])
+PY
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for gpu in on off; do
+    for v in a b; do
+      measure "round $round $v gpu=$gpu" "$K/pgparquet-$v" export --dsn postgres://postgres@127.0.0.1:5432/postgres \
+        --table lineorder --output-dir /dev/shm/ab-out --overwrite --parallel "$P" --gpu "$gpu" \
+        --gpu-lib "$(realpath "$K/lib$v.so")" --no-progress
+      rm -rf /dev/shm/ab-out
+    done
+  done
+done

@@ -1,0 +1,54 @@
+//go:build !cgo || !linux
+
+package device
+
+import (
+	"context"
+	"errors"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
+)
+
+// library is the loaded CUDA decoder library; this build (no cgo, or not Linux) cannot load it.
+type library struct{}
+
+// loadCUDA always fails in a build without cgo: the CUDA decoder is loaded through dlopen.
+func loadCUDA(path string) (*library, error) {
+	return nil, errors.New("load CUDA decoder: this binary was built without cgo")
+}
+
+// newDecoder is never reached: loadCUDA fails in this build.
+func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pinned *pinnedAllocator) (*gpuDecoder, error) {
+	return nil, errors.New("CUDA decoder: not in this build")
+}
+
+// gpuDecoder is the GPU decoder; in this build it cannot be made.
+type gpuDecoder struct {
+	pinned      *pinnedAllocator
+	onCUDAError func(error)
+}
+
+func (d *gpuDecoder) Path() string       { return pathGPU }
+func (d *gpuDecoder) Close() error       { return nil }
+func (d *gpuDecoder) setMaxInFlight(int) {}
+
+func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
+	return nil, errors.New("CUDA decoder: not in this build")
+}
+
+// pinnedAllocator has no pinned memory to give in this build.
+type pinnedAllocator struct{}
+
+func newPinnedAllocator(*library, func(error)) *pinnedAllocator { return &pinnedAllocator{} }
+func (a *pinnedAllocator) tryAllocate(int) ([]byte, bool)       { return nil, false }
+func (a *pinnedAllocator) owns([]byte) bool                     { return false }
+func (a *pinnedAllocator) freeAll()                             {}
+
+// nvidiaFreeMemory fails in this build: go-nvml needs cgo.
+func nvidiaFreeMemory() (uint64, error) {
+	return 0, errors.New("no NVIDIA driver: this binary was built without cgo")
+}

@@ -1,0 +1,274 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
+)
+
+// Mode says whether an export may, must or must not use the GPU.
+type Mode string
+
+// The modes of --gpu.
+const (
+	ModeAuto Mode = "auto" // use the GPU when a device is present and the library loads
+	ModeOn   Mode = "on"   // fail unless the GPU decoder can be used
+	ModeOff  Mode = "off"  // never touch the GPU
+)
+
+// ParseMode parses "auto", "on" or "off".
+func ParseMode(s string) (Mode, error) {
+	if m := Mode(s); m.Valid() {
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not auto, on or off", s)
+}
+
+// Valid reports whether m is one of the modes.
+func (m Mode) Valid() bool { return m == ModeAuto || m == ModeOn || m == ModeOff }
+
+// Decoder paths, as Decoder.Path reports them.
+const (
+	pathCPU = "cpu"
+	pathGPU = "gpu"
+)
+
+// cudaLibraryName is the file name `make cuda` gives the CUDA decoder library.
+const cudaLibraryName = "libpgparquet_cuda.so"
+
+// deviceBytesPerChunk is a generous bound on the device memory one chunk in flight takes (its
+// bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
+const deviceBytesPerChunk = 48 << 20
+
+// maxInFlight bounds the chunks on the device at once whatever its free memory.
+const maxInFlight = 64
+
+// Device is the GPU as one export sees it: the driver probe and the CUDA library, readied in
+// the background by Start, and the decoders made from them. Nothing outside this package
+// touches the driver, the library, CUDA or pinned memory.
+//
+// A Device is safe for concurrent use. It holds nothing that needs closing: the library stays
+// mapped for the life of the process, and each Decoder frees what it allocated.
+type Device struct {
+	mode Mode
+	log  *slog.Logger
+	done chan struct{} // closed once the probe is over (at once for ModeOff)
+	lib  *library      // set before done closes; nil if the GPU cannot be used
+	free uint64        // device memory free, bytes
+	err  error         // why the GPU cannot be used, set before done closes
+}
+
+// Start begins readying the GPU for mode and returns at once: finding the GPU (the NVIDIA
+// driver, through go-nvml) and loading the CUDA decoder library with device 0's context take a
+// few hundred milliseconds, which the caller spends meanwhile (taking its snapshot, opening its
+// connections). libPath names the library; empty: $PGPARQUET_CUDA_LIB, then
+// libpgparquet_cuda.so beside the executable, in ../lib, and on the loader path. ModeOff never
+// touches the GPU. log hears of the GPU's start and failures (nil: slog.Default()).
+func Start(mode Mode, libPath string, log *slog.Logger) *Device {
+	if log == nil {
+		log = slog.Default()
+	}
+	d := &Device{mode: mode, log: log, done: make(chan struct{})}
+	if mode == ModeOff {
+		d.err = errors.New("--gpu off")
+		close(d.done)
+		return d
+	}
+	go func() {
+		defer close(d.done)
+		// The driver query and the library load (with the context creation) each take a while:
+		// both run at once.
+		var nvmlErr error
+		nvmlDone := make(chan struct{})
+		go func() {
+			defer close(nvmlDone)
+			d.free, nvmlErr = nvidiaFreeMemory()
+		}()
+		var errs []error
+		for _, path := range cudaLibraryCandidates(libPath) {
+			lib, err := loadCUDA(path)
+			if err == nil {
+				d.lib = lib
+				break
+			}
+			errs = append(errs, err)
+		}
+		<-nvmlDone
+		switch {
+		case nvmlErr != nil:
+			d.lib, d.err = nil, nvmlErr
+		case d.lib == nil:
+			d.err = errors.Join(errs...)
+		}
+	}()
+	return d
+}
+
+// cudaLibraryCandidates lists where to look for the CUDA decoder library, most specific first.
+func cudaLibraryCandidates(explicit string) []string {
+	if explicit != "" {
+		return []string{explicit}
+	}
+	var out []string
+	if env := os.Getenv("PGPARQUET_CUDA_LIB"); env != "" {
+		out = append(out, env)
+	}
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		out = append(out, filepath.Join(dir, cudaLibraryName), filepath.Join(dir, "..", "lib", cudaLibraryName))
+	}
+	return append(out, cudaLibraryName)
+}
+
+// openGPU waits for the probe and opens a CUDA decoder for cols that decodes on the CPU, with
+// cpu, what it cannot decode on the GPU.
+func (d *Device) openGPU(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder) (*gpuDecoder, error) {
+	<-d.done
+	if d.err != nil {
+		return nil, d.err
+	}
+	pinned := newPinnedAllocator(d.lib, func(err error) { d.log.Warn("pinned memory", "error", err.Error()) })
+	g, err := d.lib.newDecoder(cols, cpu, pinned)
+	if err != nil {
+		return nil, err
+	}
+	// Chunks in flight: as many as half the free device memory holds, within 1..maxInFlight.
+	g.setMaxInFlight(int(min(max(d.free/2/deviceBytesPerChunk, 1), maxInFlight)))
+	g.onCUDAError = func(err error) { d.log.Warn("CUDA error", "error", err.Error()) }
+	return g, nil
+}
+
+// Decoder decodes on the CPU until the GPU is ready, then on the GPU: creating the device's
+// context takes longer than an export takes to open its connections, and both decoders give
+// the same batches bit for bit (make test-gpu), so the first chunks need not wait. Under
+// ModeOn, a GPU that cannot be used fails the export: the next Decode returns the reason, and
+// so does Wait. Under ModeOff it is the CPU decoder alone.
+//
+// It also hands out the receive buffers of the COPY streams it decodes (Alloc, Keep): pinned
+// host memory once the GPU is ready, which the GPU copies at full PCIe speed. The Decoder owns
+// that memory and frees it at Close.
+//
+// A Decoder is safe for concurrent use.
+type Decoder struct {
+	cpu   *gpuparse.CPUDecoder
+	gpu   atomic.Pointer[gpuDecoder]
+	done  chan struct{} // closed once the GPU is ready or known unusable
+	err   error         // set before done closes: ModeOn, and the GPU cannot be used
+	onCPU atomic.Int64  // chunks decoded on the CPU while the GPU started
+}
+
+var _ gpuparse.Engine = (*Device)(nil)
+
+// NewDecoder returns a decoder for cols (as pgarrow.PlanType planned them) whose batches, on the
+// CPU and the GPU's CPU-decoded columns, are allocated from mem (memory.DefaultAllocator if
+// nil); GPU-decoded columns are in pinned memory the Decoder owns. The batches must be released
+// before Close.
+func (d *Device) NewDecoder(cols []pgarrow.Column, mem memory.Allocator) gpuparse.StreamDecoder {
+	return d.newDecoder(cols, mem)
+}
+
+func (d *Device) newDecoder(cols []pgarrow.Column, mem memory.Allocator) *Decoder {
+	dec := &Decoder{cpu: gpuparse.NewCPUDecoder(cols, mem), done: make(chan struct{})}
+	if d.mode == ModeOff {
+		close(dec.done)
+		return dec
+	}
+	go func() {
+		defer close(dec.done)
+		g, err := d.openGPU(cols, dec.cpu)
+		if err != nil {
+			if d.mode == ModeOn {
+				dec.err = fmt.Errorf("--gpu on: %w", err)
+				return
+			}
+			d.log.Info("decoding on the CPU", "reason", err.Error())
+			return
+		}
+		dec.gpu.Store(g)
+		attrs := []any{"chunks_decoded_on_the_cpu_meanwhile", dec.onCPU.Load()}
+		if cpuCols := pgarrow.CPUDecodedColumns(cols); len(cpuCols) > 0 {
+			attrs = append(attrs, "cpu_columns", strings.Join(cpuCols, ", "))
+		}
+		d.log.Info("decoding on the GPU", attrs...)
+	}()
+	return dec
+}
+
+// Decode decodes c on the GPU once it is ready, on the CPU until then.
+func (s *Decoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
+	if g := s.gpu.Load(); g != nil {
+		return g.Decode(ctx, c)
+	}
+	select {
+	case <-s.done:
+		if s.err != nil {
+			return nil, s.err
+		}
+		if g := s.gpu.Load(); g != nil {
+			return g.Decode(ctx, c)
+		}
+	default:
+		s.onCPU.Add(1)
+	}
+	return s.cpu.Decode(ctx, c)
+}
+
+// Path is "gpu" once the GPU decodes, "cpu" before (and for good when it cannot).
+func (s *Decoder) Path() string {
+	if s.gpu.Load() != nil {
+		return pathGPU
+	}
+	return s.cpu.Path()
+}
+
+// Wait waits for the GPU's start and returns why ModeOn could not have it (nil otherwise).
+func (s *Decoder) Wait() error {
+	<-s.done
+	return s.err
+}
+
+// Close waits for the GPU's start, closes the decoders and frees the pinned memory, receive
+// buffers included: nothing Alloc or Decode returned may be used after it.
+func (s *Decoder) Close() error {
+	<-s.done
+	if g := s.gpu.Load(); g != nil {
+		err := g.Close()
+		g.pinned.freeAll()
+		return err
+	}
+	return s.cpu.Close()
+}
+
+// Alloc returns an empty receive buffer of capacity size: pinned host memory once the GPU is
+// ready, Go memory before (and where pinned memory runs out). It is the alloc of
+// snapshot.NewPool.
+func (s *Decoder) Alloc(size int) []byte {
+	if g := s.gpu.Load(); g != nil {
+		if b, ok := g.pinned.tryAllocate(size); ok {
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+// Keep says whether a receive buffer should be used again: not one in Go memory once the GPU is
+// ready, so that the pool replaces it with pinned memory. It is the keep of Pool.SetRecycle.
+func (s *Decoder) Keep(b []byte) bool {
+	g := s.gpu.Load()
+	if g == nil || cap(b) == 0 {
+		return true
+	}
+	return g.pinned.owns(b)
+}

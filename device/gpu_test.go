@@ -1,0 +1,299 @@
+//go:build cgo && linux
+
+package device
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
+)
+
+// cudaLib loads the CUDA decoder named by $PGPARQUET_CUDA_LIB. Without it the GPU tests skip
+// (CI has no GPU), unless $PGPARQUET_REQUIRE_GPU=1 (make test-gpu) makes that a failure.
+func cudaLib(t testing.TB) *library {
+	t.Helper()
+	path := os.Getenv("PGPARQUET_CUDA_LIB")
+	if path == "" {
+		if os.Getenv("PGPARQUET_REQUIRE_GPU") == "1" {
+			t.Fatal("PGPARQUET_REQUIRE_GPU=1 but PGPARQUET_CUDA_LIB is not set")
+		}
+		t.Skip("no GPU: set PGPARQUET_CUDA_LIB to libpgparquet_cuda.so on a GPU host (make test-gpu)")
+	}
+	lib, err := loadCUDA(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lib
+}
+
+// gpuAndCPU returns the library, a CUDA decoder (closed when the test ends) and a CPU decoder,
+// both for gpuTestColumns. When the test ends, nothing the CUDA decoder allocated, from Go's
+// allocator or pinned memory, may be left.
+func gpuAndCPU(t *testing.T) (*library, *gpuDecoder, *gpuparse.CPUDecoder, []pgarrow.Column) {
+	t.Helper()
+	lib := cudaLib(t)
+	cols := gpuTestColumns()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	pinned := newPinnedAllocator(lib, func(err error) { t.Error(err) })
+	gpu, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, mem), pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gpu.Close()
+		if n := pinned.outstanding(); n != 0 {
+			t.Errorf("%d bytes of pinned memory not freed", n)
+		}
+		pinned.freeAll()
+		mem.AssertSize(t, 0)
+	})
+	return lib, gpu, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), cols
+}
+
+// TestGPUMatchesCPU decodes fresh random chunks with both decoders and requires identical
+// batches, bit for bit, including zero-row and one-row chunks.
+func TestGPUMatchesCPU(t *testing.T) {
+	_, gpu, cpu, cols := gpuAndCPU(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	ctx := context.Background()
+	for _, rows := range []int{0, 1, 2, 31, 32, 33, 1000, 5000, 20000} {
+		c := randomChunk(rng, rows)
+		want, err := cpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("rows=%d: CPU: %v", rows, err)
+		}
+		got, err := gpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("rows=%d: GPU: %v", rows, err)
+		}
+		for i := range cols {
+			if err := sameArrays(want.Column(i), got.Column(i)); err != nil {
+				t.Errorf("rows=%d column %s (%s): %v", rows, cols[i].Name, cols[i].Kind, err)
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	// Every chunk above holds NULLs, NaN and infinities in the numeric text column only, so
+	// none needed the CPU fallback; a chunk with NaN in a decimal column does.
+	if n := gpu.fallbacks.Load(); n != 0 {
+		t.Errorf("%d chunks fell back to the CPU", n)
+	}
+	badFields := make([][]byte, len(cols))
+	badFields[0], badFields[14] = wI64(1), wNumeric("NaN") // n12
+	data, starts := rowStarts(tuple(badFields...))
+	c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "bad"}
+	_, cerr := cpu.Decode(ctx, c)
+	_, gerr := gpu.Decode(ctx, c)
+	if cerr == nil || gerr == nil || cerr.Error() != gerr.Error() {
+		t.Errorf("NaN in decimal: CPU %v, GPU %v; want the same error", cerr, gerr)
+	}
+	if gpu.fallbacks.Load() != 1 {
+		t.Errorf("fallbacks = %d, want 1", gpu.fallbacks.Load())
+	}
+	// Row starts that do not match the tuples (a server that batched rows, or a receiver bug)
+	// and missing row starts: the CPU decoder decides, so results and errors are the same.
+	c = randomChunk(rng, 100)
+	var everyOther []uint32
+	for i, s := range c.RowStarts {
+		if i%2 == 0 {
+			everyOther = append(everyOther, s)
+		}
+	}
+	shifted := append([]uint32(nil), c.RowStarts...)
+	shifted[50] += 2
+	for _, tc := range []struct {
+		name   string
+		starts []uint32
+	}{{"no row starts", nil}, {"two rows per message", everyOther}, {"a wrong row start", shifted}} {
+		before := gpu.fallbacks.Load()
+		in := &pgcopy.Chunk{Data: c.Data, RowStarts: tc.starts, Source: tc.name}
+		want, werr := cpu.Decode(ctx, in)
+		got, gerr := gpu.Decode(ctx, in)
+		switch {
+		case (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()):
+			t.Errorf("%s: CPU error %v, GPU error %v", tc.name, werr, gerr)
+		case werr == nil:
+			for i := range cols {
+				if err := sameArrays(want.Column(i), got.Column(i)); err != nil {
+					t.Errorf("%s: column %s: %v", tc.name, cols[i].Name, err)
+				}
+			}
+			want.Release()
+			got.Release()
+		}
+		if gpu.fallbacks.Load() != before+1 {
+			t.Errorf("%s: the GPU did not hand the chunk to the CPU decoder", tc.name)
+		}
+	}
+}
+
+// TestGPUCUDAErrorsFallBack injects device failures (one while decoding, one while copying the
+// results back): each such chunk is reported and decoded on the CPU, so every batch still equals
+// the CPU decoder's and no row is lost or duplicated.
+func TestGPUCUDAErrorsFallBack(t *testing.T) {
+	lib, gpu, cpu, cols := gpuAndCPU(t)
+	var mu sync.Mutex
+	var reported []string
+	gpu.onCUDAError = func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, err.Error())
+	}
+	if !lib.injectFaults(1, 1) {
+		t.Fatal("the CUDA library has no pgpq_inject_faults")
+	}
+	defer lib.injectFaults(0, 0)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	ctx := context.Background()
+	for i := range 4 {
+		c := randomChunk(rng, 300)
+		want, err := cpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := gpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		for ci := range cols {
+			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+				t.Errorf("chunk %d column %s: %v", i, cols[ci].Name, err)
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	if len(reported) != 2 || !strings.Contains(reported[0], "pgpq_scan") || !strings.Contains(reported[1], "pgpq_finish") ||
+		!strings.Contains(reported[0], "decoding it on the CPU") {
+		t.Errorf("reported %q, want a scan failure then a finish failure", reported)
+	}
+	if gpu.fallbacks.Load() != 2 {
+		t.Errorf("fallbacks = %d, want 2", gpu.fallbacks.Load())
+	}
+}
+
+// TestGPUThroughput reports decode throughput of lineorder-shaped chunks (COPY bytes per
+// second) for the GPU decoder, transfers included, and for the CPU decoder on all cores.
+func TestGPUThroughput(t *testing.T) {
+	lib := cudaLib(t)
+	cols, data, starts := lineorderChunk(4 << 20 / 174)
+	pinnedMem := newPinnedAllocator(lib, nil)
+	defer pinnedMem.freeAll()
+	gpu, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), pinnedMem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	recv, ok := pinnedMem.tryAllocate(len(data))
+	if !ok {
+		t.Fatal("no pinned memory")
+	}
+	pinned := append(recv[:0], data...)
+	ctx := context.Background()
+	measure := func(name string, dec gpuparse.Decoder, input []byte, workers int, dur time.Duration) {
+		var mu sync.Mutex
+		var total int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var n int64
+				for time.Since(start) < dur {
+					rec, err := dec.Decode(ctx, &pgcopy.Chunk{Data: input, RowStarts: starts, Source: "bench"})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					rec.Release()
+					n += int64(len(input))
+				}
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		secs := time.Since(start).Seconds()
+		t.Logf("%-40s %8.2f GB/s (%d workers)", name, float64(total)/secs/1e9, workers)
+	}
+	for _, rows := range []int{4 << 20 / 174, 16 << 20 / 174, 64 << 20 / 174} {
+		_, big, bigStarts := lineorderChunk(rows)
+		secs, err := gpu.kernelSeconds(&pgcopy.Chunk{Data: big, RowStarts: bigStarts}, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%-40s %8.2f GB/s (%d MB chunk)", "GPU kernels only (walk + decode)", float64(len(big))/secs/1e9, len(big)>>20)
+	}
+	measure("GPU decode, pinned input, transfers", gpu, pinned, 8, 3*time.Second)
+	measure("GPU decode, pinned input, transfers", gpu, pinned, 16, 3*time.Second)
+	measure("GPU decode, Go heap input, transfers", gpu, data, 16, 3*time.Second)
+	measure("CPU decode, 1 core", gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), data, 1, 3*time.Second)
+	measure("CPU decode, all cores", gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), data, runtime.NumCPU(), 3*time.Second)
+	if gpu.fallbacks.Load() != 0 {
+		t.Errorf("%d fallbacks", gpu.fallbacks.Load())
+	}
+}
+
+// TestGPUStart goes the way an export does: Start probes the driver and loads the library,
+// the Decoder switches to the GPU, hands out pinned receive buffers (and refuses Go ones), and
+// gives the CPU decoder's batches; nothing is left allocated after Close.
+func TestGPUStart(t *testing.T) {
+	cudaLib(t) // skips without a GPU
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	cols := gpuTestColumns()
+	dec := Start(ModeOn, os.Getenv("PGPARQUET_CUDA_LIB"), nil).newDecoder(cols, mem)
+	if err := dec.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if dec.Path() != "gpu" {
+		t.Fatalf("path %s after the start, want gpu", dec.Path())
+	}
+	recv := dec.Alloc(1 << 20)
+	if cap(recv) < 1<<20 || !dec.Keep(recv) || dec.Keep(make([]byte, 0, 1<<20)) {
+		t.Errorf("receive buffers: pinned kept %v, Go memory kept %v", dec.Keep(recv), dec.Keep(make([]byte, 0, 1<<20)))
+	}
+	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 13))
+	for _, rows := range []int{0, 1, 1000} {
+		c := randomChunk(rng, rows)
+		c.Data = append(recv[:0], c.Data...)
+		want, err := cpu.Decode(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dec.Decode(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ci := range cols {
+			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+				t.Errorf("rows=%d column %s: %v", rows, cols[ci].Name, err)
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	if g := dec.gpu.Load(); g.pinned.outstanding() != int64(cap(recv)) {
+		t.Errorf("%d bytes of pinned memory outstanding, want only the receive buffer's %d", g.pinned.outstanding(), cap(recv))
+	}
+	if err := dec.Close(); err != nil {
+		t.Error(err)
+	}
+}
