@@ -18,15 +18,15 @@ const opTimeout = 10 * time.Second
 // then delays only the writes of that row, which fail and are retried, never the others'.
 const controlLockTimeout = 2 * time.Second
 
-// control is a small pool of connections for control-table queries, opened on demand and
+// ctlPool is a small pool of connections for control-table queries, opened on demand and
 // replaced after they break (a server restart, a network failure), so that one slow or
 // blocked statement never holds up the others. It is safe for concurrent use.
-type control struct {
+type ctlPool struct {
 	pool *pgxpool.Pool
 }
 
 // newControl prepares the pool; it connects lazily. size bounds its connections.
-func newControl(cfg *pgx.ConnConfig, size int) (*control, error) {
+func newControl(cfg *pgx.ConnConfig, size int) (*ctlPool, error) {
 	pcfg, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, fmt.Errorf("control connections: %w", err)
@@ -49,12 +49,12 @@ func newControl(cfg *pgx.ConnConfig, size int) (*control, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control connections: %w", err)
 	}
-	return &control{pool: pool}, nil
+	return &ctlPool{pool: pool}, nil
 }
 
 // do runs fn on a connection of the pool, connecting first if needed, within opTimeout. A
 // connection that fn's failure left broken is not reused.
-func (c *control) do(ctx context.Context, fn func(ctx context.Context, conn *pgx.Conn) error) error {
+func (c *ctlPool) do(ctx context.Context, fn func(ctx context.Context, conn *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	pc, err := c.pool.Acquire(ctx)
@@ -66,4 +66,4 @@ func (c *control) do(ctx context.Context, fn func(ctx context.Context, conn *pgx
 }
 
 // close closes every connection.
-func (c *control) close() { c.pool.Close() }
+func (c *ctlPool) close() { c.pool.Close() }

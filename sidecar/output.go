@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // errOutsideRoot is wrapped by every refusal of a request's output directory.
@@ -25,7 +25,7 @@ func (s *Sidecar) janitor(ctx context.Context) {
 	if s.killed.Load() {
 		return
 	}
-	var pubs []pqsql.Publication
+	var pubs []control.Publication
 	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
 		pubs, err = s.q.RollForward(ctx, conn, s.cfg.ID, s.cfg.Lease)
@@ -35,21 +35,21 @@ func (s *Sidecar) janitor(ctx context.Context) {
 		s.log.Warn("look for stalled publications failed; will retry", "err", err)
 	}
 	for _, p := range pubs {
-		tag := pqsql.Lease{Fence: p.Fence}.StagingTag()
+		tag := control.Lease{Fence: p.Fence}.StagingTag()
 		if err := export.Publish(s.root, p.OutputDir, tag); err != nil {
 			s.log.Error("rolling a stalled publication forward failed", "request", p.ID, "err", err)
-			s.record(ctx, s.log, "failed publication", func(ctx context.Context, db pqsql.DB) error {
+			s.record(ctx, s.log, "failed publication", func(ctx context.Context, db control.DB) error {
 				return s.q.PublishFailed(ctx, db, p.ID, p.Fence, oneLine(err))
 			})
 			continue
 		}
-		if s.record(ctx, s.log, "publication", func(ctx context.Context, db pqsql.DB) error {
+		if s.record(ctx, s.log, "publication", func(ctx context.Context, db control.DB) error {
 			return s.q.Published(ctx, db, p.ID, p.Fence)
 		}) {
 			s.log.Warn("rolled a stalled publication forward", "request", p.ID, "fence", p.Fence)
 		}
 	}
-	var dead []pqsql.DeadAttempt
+	var dead []control.DeadAttempt
 	err = s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
 		dead, err = s.q.DeadAttempts(ctx, conn, janitorBatch)
@@ -62,7 +62,7 @@ func (s *Sidecar) janitor(ctx context.Context) {
 		return
 	}
 	for _, a := range dead {
-		tag := pqsql.Lease{Fence: a.Fence}.StagingTag()
+		tag := control.Lease{Fence: a.Fence}.StagingTag()
 		if err := checkOutputDir(a.OutputDir); err != nil {
 			s.log.Warn("dead attempt's directory refused", "request", a.ID, "err", err)
 		} else if err := export.DiscardStaging(s.root, a.OutputDir, tag, a.RemoveDir); err != nil {

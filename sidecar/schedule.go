@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/robfig/cron/v3"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // parseCron parses a schedule's cron spec (five fields or a descriptor like @daily, as
@@ -208,7 +208,7 @@ func (s *Sidecar) scheduleOnce(ctx context.Context, conn **pgx.Conn) (time.Time,
 // error; a first next run is computed from when the schedule (re)started; a due schedule gets
 // one request, for its latest slot up to now (earlier missed slots are skipped), and its next
 // run. It returns the schedule's next run.
-func (s *Sidecar) scheduleOne(ctx context.Context, conn *pgx.Conn, sc pqsql.Schedule) (time.Time, error) {
+func (s *Sidecar) scheduleOne(ctx context.Context, conn *pgx.Conn, sc control.Schedule) (time.Time, error) {
 	sched, err := parseCron(sc.Cron, sc.Timezone)
 	if err != nil {
 		if sc.Error != err.Error() || sc.NextRunAt != nil {

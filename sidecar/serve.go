@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparquet/pgparquet/export"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // serve runs one claimed request to its end and records the outcome. ctx is cancelled with a
@@ -51,14 +51,14 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("export abandoned: its lease was lost", "err", err)
 	case errors.Is(cause, errCancelRequested):
-		if s.record(ctx, log, "cancellation", func(ctx context.Context, db pqsql.DB) error {
+		if s.record(ctx, log, "cancellation", func(ctx context.Context, db control.DB) error {
 			return s.q.Cancelled(ctx, db, req.Lease, "cancelled by request while running on "+s.cfg.ID)
 		}) {
 			s.metrics.finished(resultCancelled, nil)
 			log.Info("export cancelled")
 		}
 	case errors.Is(cause, errShutdown):
-		if s.record(ctx, log, "release", func(ctx context.Context, db pqsql.DB) error {
+		if s.record(ctx, log, "release", func(ctx context.Context, db control.DB) error {
 			return s.q.Release(ctx, db, req.Lease, "released to the queue by "+s.cfg.ID+" at shutdown")
 		}) {
 			s.metrics.finished(resultReleased, nil)
@@ -68,7 +68,7 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 		retry := retryable(err)
 		msg := oneLine(err)
 		var state string
-		if s.record(ctx, log, "failure", func(ctx context.Context, db pqsql.DB) error {
+		if s.record(ctx, log, "failure", func(ctx context.Context, db control.DB) error {
 			var err error
 			state, err = s.q.Fail(ctx, db, req.Lease, msg, retry)
 			return err
@@ -81,14 +81,14 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 
 // publish records staged as the request's result under the attempt's lease, then moves its
 // files into place and marks the request succeeded. Without the lease it discards them.
-func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Request, staged *export.Staged) {
+func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *control.Request, staged *export.Staged) {
 	res := staged.Result
-	r := pqsql.Result{Rows: res.Rows, CopyBytes: res.CopyBytes, OutputBytes: res.OutputBytes,
+	r := control.Result{Rows: res.Rows, CopyBytes: res.CopyBytes, OutputBytes: res.OutputBytes,
 		Seconds: res.Seconds, Snapshot: res.Snapshot, LSN: res.LSN, Decoder: res.Decoder}
 	for _, f := range res.Files {
-		r.Files = append(r.Files, pqsql.File{Path: path.Join(req.OutputDir, f.Name), Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
+		r.Files = append(r.Files, control.File{Path: path.Join(req.OutputDir, f.Name), Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
 	}
-	if !s.record(ctx, log, "result", func(ctx context.Context, db pqsql.DB) error { return s.q.Publishing(ctx, db, req.Lease, r) }) {
+	if !s.record(ctx, log, "result", func(ctx context.Context, db control.DB) error { return s.q.Publishing(ctx, db, req.Lease, r) }) {
 		if err := staged.Discard(); err != nil {
 			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
 		}
@@ -100,13 +100,13 @@ func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Requ
 	if err := staged.Publish(); err != nil {
 		msg := oneLine(err)
 		log.Error("export could not be published", "err", msg)
-		s.record(ctx, log, "failed publication", func(ctx context.Context, db pqsql.DB) error {
+		s.record(ctx, log, "failed publication", func(ctx context.Context, db control.DB) error {
 			return s.q.PublishFailed(ctx, db, req.ID, req.Lease.Fence, msg)
 		})
 		s.metrics.finished("failed", nil)
 		return
 	}
-	if s.record(ctx, log, "publication", func(ctx context.Context, db pqsql.DB) error {
+	if s.record(ctx, log, "publication", func(ctx context.Context, db control.DB) error {
 		return s.q.Published(ctx, db, req.ID, req.Lease.Fence)
 	}) {
 		s.metrics.finished(resultSucceeded, res)
@@ -118,7 +118,7 @@ func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Requ
 // another sidecar re-queues the request anyway). It reports whether the write succeeded.
 func (s *Sidecar) record(ctx context.Context, log interface {
 	Warn(string, ...any)
-}, what string, write func(ctx context.Context, db pqsql.DB) error) bool {
+}, what string, write func(ctx context.Context, db control.DB) error) bool {
 	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(s.cfg.Lease)
 	for {
@@ -126,7 +126,7 @@ func (s *Sidecar) record(ctx context.Context, log interface {
 		if err == nil {
 			return true
 		}
-		if errors.Is(err, pqsql.ErrLeaseLost) || time.Now().After(deadline) || s.killed.Load() {
+		if errors.Is(err, control.ErrLeaseLost) || time.Now().After(deadline) || s.killed.Load() {
 			log.Warn("could not record the export's "+what, "err", err)
 			return false
 		}
@@ -136,11 +136,11 @@ func (s *Sidecar) record(ctx context.Context, log interface {
 
 // export stages the export of req as its requester, on a connection of the requester's own
 // login (never the sidecar's: code the requester wrote may run in the export's sessions).
-func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[export.Progress]) (*export.Staged, error) {
+func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *atomic.Pointer[export.Progress]) (*export.Staged, error) {
 	if req.Relation == "" {
 		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
 	}
-	var login pqsql.Login
+	var login control.Login
 	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
 		login, err = s.q.Login(ctx, conn, req.Requester)
@@ -207,9 +207,9 @@ func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointe
 		if s.killed.Load() {
 			return
 		}
-		var p *pqsql.Progress
+		var p *control.Progress
 		if cur := progress.Load(); cur != nil && cur != written {
-			p = &pqsql.Progress{Rows: cur.Rows, CopyBytes: cur.CopyBytes, EstimatedRows: cur.EstimatedRows,
+			p = &control.Progress{Rows: cur.Rows, CopyBytes: cur.CopyBytes, EstimatedRows: cur.EstimatedRows,
 				TasksDone: cur.TasksDone, Tasks: cur.Tasks}
 			written = cur
 		}
@@ -221,7 +221,7 @@ func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointe
 			return err
 		})
 		switch {
-		case errors.Is(err, pqsql.ErrLeaseLost):
+		case errors.Is(err, control.ErrLeaseLost):
 			s.cancelJob(req.ID, errLeaseLost)
 			return
 		case err != nil:

@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparquet/pgparquet/snapshot"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // Sidecar serves the requests of one schema's control tables. Create it with New and call Run
@@ -31,8 +31,8 @@ import (
 type Sidecar struct {
 	cfg     Config
 	log     *slog.Logger
-	q       *pqsql.Queries
-	ctl     *control
+	q       *control.Queries
+	ctl     *ctlPool
 	root    *os.Root // the output root: every file is opened beneath it
 	huge    *snapshot.HugeRows
 	metrics *metrics
@@ -55,14 +55,14 @@ type Sidecar struct {
 // hooks let tests hold an export at a known point.
 type hooks struct {
 	// onSnapshot, when set, runs once the export's snapshot is taken; an error aborts it.
-	onSnapshot func(ctx context.Context, req *pqsql.Request) error
+	onSnapshot func(ctx context.Context, req *control.Request) error
 	// now, when set, is the scheduler's clock.
 	now func() time.Time
 }
 
 // job is one running export.
 type job struct {
-	req    *pqsql.Request
+	req    *control.Request
 	cancel context.CancelCauseFunc
 	look   chan struct{} // a notification named the request: its heartbeat looks at it now
 }
@@ -93,7 +93,7 @@ func New(cfg Config) (*Sidecar, error) {
 	return &Sidecar{
 		cfg:          cfg,
 		log:          cfg.Logger.With("sidecar", cfg.ID),
-		q:            pqsql.New(cfg.Schema),
+		q:            control.New(cfg.Schema),
 		ctl:          ctl,
 		root:         root,
 		huge:         snapshot.NewHugeRows(cfg.HugeRowMemory),
@@ -176,7 +176,7 @@ func (s *Sidecar) running() int {
 // claim takes requests while this sidecar has room.
 func (s *Sidecar) claim(ctx context.Context, jobBase context.Context, jobs *sync.WaitGroup) {
 	for s.running() < s.cfg.Concurrency && ctx.Err() == nil && !s.killed.Load() {
-		var req *pqsql.Request
+		var req *control.Request
 		// Not ctx: a claim cut off after its commit would leave the request running unseen
 		// until its lease lapses.
 		err := s.ctl.do(context.WithoutCancel(ctx), func(ctx context.Context, conn *pgx.Conn) error {
@@ -219,7 +219,7 @@ func (s *Sidecar) requeueStale(ctx context.Context) {
 	if s.killed.Load() {
 		return
 	}
-	var stale []pqsql.Stale
+	var stale []control.Stale
 	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
 		stale, err = s.q.RequeueStale(ctx, conn, s.cfg.Lease)
@@ -288,7 +288,7 @@ func (s *Sidecar) migrate(ctx context.Context) error {
 	for {
 		var waitingFor string
 		err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-			applied, err := pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: s.cfg.Schema, AdminRole: s.cfg.AdminRole})
+			applied, err := control.Migrate(ctx, conn, control.MigrateOptions{Schema: s.cfg.Schema, AdminRole: s.cfg.AdminRole})
 			if len(applied) > 0 {
 				s.log.Info("applied migrations", "schema", s.cfg.Schema, "versions", applied)
 			}
@@ -299,7 +299,7 @@ func (s *Sidecar) migrate(ctx context.Context) error {
 			return err
 		}
 		_ = s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-			waitingFor, _ = pqsql.LockHolders(ctx, conn)
+			waitingFor, _ = control.LockHolders(ctx, conn)
 			return nil
 		})
 		s.log.Warn("migrations wait for a lock held by another session; retrying", "held_by", waitingFor, "in", backoff.String())

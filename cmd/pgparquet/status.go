@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // runStatus prints the newest rows of parquet_export_status the connected role may see.
@@ -30,12 +30,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
-	rows, err := pqsql.New(*schema).Status(ctx, conn, *limit)
+	rows, err := control.New(*schema).Status(ctx, conn, *limit)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.ToUpper(strings.Join(pqsql.StatusColumns, "\t")))
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(control.StatusColumns, "\t")))
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}

@@ -1,4 +1,4 @@
-package sql_test
+package control_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 var shared pgtest.Shared
@@ -33,7 +33,7 @@ func dbName(t testing.TB, dsn string) string {
 func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	migs, err := pqsql.Migrations()
+	migs, err := control.Migrations()
 	if err != nil || len(migs) == 0 || migs[0].Version != 1 {
 		t.Fatalf("migrations %v, %v", migs, err)
 	}
@@ -45,7 +45,7 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			for i := range results {
 				conn := pgtest.Connect(t, dsn)
 				wg.Go(func() {
-					results[i], errs[i] = pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: schema})
+					results[i], errs[i] = control.Migrate(ctx, conn, control.MigrateOptions{Schema: schema})
 				})
 			}
 			wg.Wait()
@@ -64,11 +64,11 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			if applied != 1 {
 				t.Errorf("%d migrations applied the files, want 1: %v", applied, results)
 			}
-			again, err := pqsql.Migrate(ctx, pgtest.Connect(t, dsn), pqsql.MigrateOptions{Schema: schema})
+			again, err := control.Migrate(ctx, pgtest.Connect(t, dsn), control.MigrateOptions{Schema: schema})
 			if err != nil || len(again) != 0 {
 				t.Errorf("second migrate: applied %v, err %v", again, err)
 			}
-			q := pqsql.New(schema)
+			q := control.New(schema)
 			var n int
 			if err := pgtest.Connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
 				t.Errorf("migrations table holds %d rows (%v), want %d", n, err, len(migs))
@@ -83,7 +83,7 @@ func setupRoles(t *testing.T) (dsn string, as func(user string) *pgx.Conn) {
 	t.Helper()
 	dsn = shared.NewDB(t)
 	admin := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(context.Background(), admin, pqsql.MigrateOptions{}); err != nil {
+	if _, err := control.Migrate(context.Background(), admin, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	db := dbName(t, dsn)
@@ -185,11 +185,11 @@ func TestNotify(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	su := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{Schema: "ctl"}); err != nil {
+	if _, err := control.Migrate(ctx, su, control.MigrateOptions{Schema: "ctl"}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
-	q := pqsql.New("ctl")
+	q := control.New("ctl")
 	listener := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
 	wait := func(want string) {
@@ -225,13 +225,13 @@ func TestClaimLeases(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	su := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{}); err != nil {
+	if _, err := control.Migrate(ctx, su, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
 	pgtest.Exec(t, su, `UPDATE parquet_export_limits SET max_running = NULL WHERE role = '*'`) // one requester, claimed 20 times at once
 	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
-	q := pqsql.New("")
+	q := control.New("")
 	var mu sync.Mutex
 	claimed := map[int64]string{}
 	var wg sync.WaitGroup
@@ -267,8 +267,8 @@ func TestClaimLeases(t *testing.T) {
 	if err := su.QueryRow(ctx, `SELECT min(id) FROM parquet_export_requests`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	old := pqsql.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
-	if _, err := q.Heartbeat(ctx, su, old, &pqsql.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
+	old := control.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
+	if _, err := q.Heartbeat(ctx, su, old, &control.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
@@ -276,10 +276,10 @@ func TestClaimLeases(t *testing.T) {
 	if err != nil || len(stale) != 1 || stale[0].State != "queued" || stale[0].Sidecar != old.Sidecar {
 		t.Fatalf("requeue: %+v, %v", stale, err)
 	}
-	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, pqsql.ErrLeaseLost) {
+	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := q.Publishing(ctx, su, old, pqsql.Result{}); !errors.Is(err, pqsql.ErrLeaseLost) {
+	if err := q.Publishing(ctx, su, old, control.Result{}); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("publish under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
 	req, err := q.Claim(ctx, su, "again")

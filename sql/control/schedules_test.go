@@ -1,4 +1,4 @@
-package sql_test
+package control_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // TestScheduleChecks writes schedules as a requester: good ones are stored with their owner
@@ -104,8 +104,8 @@ func TestQueueSlot(t *testing.T) {
 	su := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, su, `GRANT pgparquet_admin TO alice`) // priority is an administrator's option
 	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('s', '0 * * * *', 't', '{"output_path": "t/{slot}", "priority": 5}')`)
-	q := pqsql.New("")
-	read := func() pqsql.Schedule {
+	q := control.New("")
+	read := func() control.Schedule {
 		t.Helper()
 		all, err := q.EnabledSchedules(ctx, su)
 		if err != nil || len(all) != 1 {
