@@ -30,7 +30,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
-	rows, err := control.New(*schema).Status(ctx, conn, *limit)
+	rows, err := control.Over(conn, *schema).Status(ctx, *limit)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			if err != nil || len(again) != 0 {
 				t.Errorf("second migrate: applied %v, err %v", again, err)
 			}
-			q := control.New(schema)
+			q := control.Over(nil, schema)
 			var n int
 			if err := pgtest.Connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
 				t.Errorf("migrations table holds %d rows (%v), want %d", n, err, len(migs))
@@ -189,7 +189,7 @@ func TestNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
-	q := control.New("ctl")
+	q := control.Over(su, "ctl")
 	listener := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
 	wait := func(want string) {
@@ -206,13 +206,13 @@ func TestNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(fmt.Sprintf("new %d", id))
-	req, err := q.Claim(ctx, su, "s1")
+	req, err := q.Claim(ctx, "s1")
 	if err != nil || req == nil || req.ID != id || req.Relation != "public.t" || req.Requester != "postgres" {
 		t.Fatalf("claim: %+v, %v", req, err)
 	}
 	pgtest.Exec(t, su, `SELECT ctl.parquet_export_cancel($1)`, id)
 	wait(fmt.Sprintf("cancel %d", id))
-	cancel, err := q.Heartbeat(ctx, su, req.Lease, nil)
+	cancel, err := q.Heartbeat(ctx, req.Lease, nil)
 	if err != nil || !cancel {
 		t.Errorf("heartbeat after cancel: %v, %v", cancel, err)
 	}
@@ -231,7 +231,7 @@ func TestClaimLeases(t *testing.T) {
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
 	pgtest.Exec(t, su, `UPDATE parquet_export_limits SET max_running = NULL WHERE role = '*'`) // one requester, claimed 20 times at once
 	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
-	q := control.New("")
+	q := control.Over(su, "")
 	var mu sync.Mutex
 	claimed := map[int64]string{}
 	var wg sync.WaitGroup
@@ -240,7 +240,7 @@ func TestClaimLeases(t *testing.T) {
 		name := fmt.Sprintf("s%d", i)
 		wg.Go(func() {
 			for {
-				req, err := q.Claim(ctx, conn, name)
+				req, err := control.Over(conn, "").Claim(ctx, name)
 				if err != nil {
 					t.Error(err)
 					return
@@ -268,26 +268,26 @@ func TestClaimLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := control.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
-	if _, err := q.Heartbeat(ctx, su, old, &control.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
+	if _, err := q.Heartbeat(ctx, old, &control.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
-	stale, err := q.RequeueStale(ctx, su, 30*time.Second)
+	stale, err := q.RequeueStale(ctx, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "queued" || stale[0].Sidecar != old.Sidecar {
 		t.Fatalf("requeue: %+v, %v", stale, err)
 	}
-	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, control.ErrLeaseLost) {
+	if _, err := q.Heartbeat(ctx, old, nil); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := q.Publishing(ctx, su, old, control.Result{}); !errors.Is(err, control.ErrLeaseLost) {
+	if err := q.Publishing(ctx, old, control.Result{}); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("publish under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	req, err := q.Claim(ctx, su, "again")
+	req, err := q.Claim(ctx, "again")
 	if err != nil || req == nil || req.ID != id || req.Attempt != 2 {
 		t.Fatalf("reclaim: %+v, %v", req, err)
 	}
 	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
-	stale, err = q.RequeueStale(ctx, su, 30*time.Second)
+	stale, err = q.RequeueStale(ctx, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "failed" {
 		t.Fatalf("requeue after the last attempt: %+v, %v", stale, err)
 	}
