@@ -1,10 +1,3 @@
-// Package control owns the sidecar's control tables: the numbered migrations that create them
-// (embedded in the binary) and every query the sidecar runs on them, each a named function.
-//
-// The control tables live in one schema (default public, so that an unqualified
-// `INSERT INTO parquet_export_requests` works from psql). Several sidecars may serve one schema;
-// all coordination goes through row locks (FOR UPDATE SKIP LOCKED) and leases (heartbeat_at,
-// the rows of parquet_export_leases).
 package control
 
 import (

@@ -360,11 +360,12 @@ func (db *DB) Release(ctx context.Context, l Lease, note string) error {
 		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note)
 }
 
-// execLeased runs stmt on on, a write of the request under l whose WHERE takes l's id, sidecar and
-// fence as $1-$3 (args follow from $4), and returns ErrLeaseLost when it matched no row: the
-// lease lapsed and another sidecar may own the request. what names the action in errors.
-func (db *DB) execLeased(ctx context.Context, on Querier, l Lease, what, stmt string, args ...any) error {
-	tag, err := on.Exec(ctx, db.sql(stmt), append([]any{l.ID, l.Sidecar, l.Fence}, args...)...)
+// execLeased runs stmt on q (the DB's connections, or a transaction of them): a write of the
+// request under l whose WHERE takes l's id, sidecar and fence as $1-$3 (args follow from $4).
+// It returns ErrLeaseLost when stmt matched no row: the lease lapsed and another sidecar may
+// own the request. what names the action in errors.
+func (db *DB) execLeased(ctx context.Context, q Querier, l Lease, what, stmt string, args ...any) error {
+	tag, err := q.Exec(ctx, db.sql(stmt), append([]any{l.ID, l.Sidecar, l.Fence}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s request %d: %w", what, l.ID, err)
 	}
