@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // Defaults for Config; Config.withDefaults applies them to zero fields.
@@ -81,10 +81,10 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Schema == "" {
-		c.Schema = pqsql.DefaultSchema
+		c.Schema = control.DefaultSchema
 	}
 	if c.AdminRole == "" {
-		c.AdminRole = pqsql.DefaultAdminRole
+		c.AdminRole = control.DefaultAdminRole
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()

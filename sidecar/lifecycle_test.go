@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // TestTwoSidecarsExportEachOnce queues 20 requests for two sidecars: each is exported exactly
@@ -46,7 +46,7 @@ func TestKilledSidecarRequestRerun(t *testing.T) {
 	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
 	held := make(chan struct{})
 	a := e.start(t, "a", func(_ *Config, h *hooks) {
-		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
+		h.onSnapshot = func(ctx context.Context, req *control.Request) error {
 			close(held)
 			<-ctx.Done()
 			return context.Cause(ctx)
@@ -167,7 +167,7 @@ func TestShutdownReleases(t *testing.T) {
 	held := make(chan struct{})
 	s := e.start(t, "s1", func(c *Config, h *hooks) {
 		c.DrainTimeout = 200 * time.Millisecond
-		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
+		h.onSnapshot = func(ctx context.Context, req *control.Request) error {
 			close(held)
 			<-ctx.Done()
 			return context.Cause(ctx)
@@ -200,7 +200,7 @@ func TestRestartDuringExport(t *testing.T) {
 	held, release := make(chan struct{}), make(chan struct{})
 	s := e.start(t, "s1", func(c *Config, h *hooks) {
 		c.Lease = 10 * time.Second // the restart must not look like a dead sidecar
-		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
+		h.onSnapshot = func(ctx context.Context, req *control.Request) error {
 			if req.Attempt == 1 {
 				close(held)
 				<-release

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // The TestRoleLock tests check that no lock an ordinary role can take may stop the sidecar,
@@ -157,7 +157,7 @@ func TestRoleLockRequestRow(t *testing.T) {
 	aliceHeld, release := make(chan struct{}, 1), make(chan time.Time)
 	s := e.start(t, "s1", func(c *Config, h *hooks) {
 		c.Concurrency, c.Lease = 2, lease
-		h.onSnapshot = func(ctx context.Context, req *pqsql.Request) error {
+		h.onSnapshot = func(ctx context.Context, req *control.Request) error {
 			var until <-chan time.Time
 			switch req.Requester {
 			case "alice": // held until alice lets go of her row

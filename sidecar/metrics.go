@@ -10,9 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // Outcomes counted by metrics, besides the states Fail returns (queued, failed, cancelled).
@@ -78,7 +77,7 @@ func (s *Sidecar) unhealthy() string {
 		return "not listening: no connection to PostgreSQL"
 	}
 	last := s.lastPoll.Load()
-	if last == 0 || time.Since(time.Unix(0, last)) > 3*s.cfg.PollInterval+opTimeout {
+	if last == 0 || time.Since(time.Unix(0, last)) > 3*s.cfg.PollInterval+control.OpTimeout {
 		return "no successful poll of the queue lately"
 	}
 	return ""
@@ -120,12 +119,7 @@ func (s *Sidecar) metricsText(ctx context.Context) string {
 	metric("pgparquet_sidecar_scheduled_total", "counter", "Requests this sidecar queued for due schedule slots.")
 	fmt.Fprintf(&b, "pgparquet_sidecar_scheduled_total %d\n", m.scheduled.Load())
 
-	var counts map[string]int64
-	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		var err error
-		counts, err = s.q.CountByState(ctx, conn)
-		return err
-	})
+	counts, err := s.db.CountByState(ctx)
 	metric("pgparquet_up", "gauge", "1 when the last query for requests by state succeeded.")
 	fmt.Fprintf(&b, "pgparquet_up %d\n", b2i(err == nil))
 	if err == nil {

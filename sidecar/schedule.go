@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // schedules' time zones must resolve in images without /usr/share/zoneinfo
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // parseCron parses a schedule's cron spec (five fields or a descriptor like @daily, as
@@ -75,50 +77,55 @@ func latestSlot(sched cron.Schedule, after, now time.Time) time.Time {
 	}
 }
 
-// now is the scheduler's clock (a test may speed it up).
-func (s *Sidecar) now() time.Time {
-	if s.hooks.now != nil {
-		return s.hooks.now()
-	}
-	return time.Now()
+// scheduler keeps, on a session of its own, the scheduling lead of the schema (a row of
+// parquet_export_leases that one sidecar at a time holds until it stops renewing it) and,
+// while it leads, turns each schedule's due slot into a request. It alone writes leader.
+type scheduler struct {
+	ctl     *control.DB // the control pool: the lead is resigned on it
+	cfg     *Config
+	log     *slog.Logger
+	metrics *metrics
+	leader  *atomic.Bool
+	killed  *atomic.Bool
+	now     func() time.Time
+	wake    chan struct{} // schedules changed: look at them now
 }
 
-// pokeScheduler makes the scheduler look at the schedules now, without blocking.
-func (s *Sidecar) pokeScheduler() {
+// poke makes the scheduler look at the schedules now, without blocking.
+func (sc *scheduler) poke() {
 	select {
-	case s.scheduleWake <- struct{}{}:
+	case sc.wake <- struct{}{}:
 	default:
 	}
 }
 
-// schedulerTick is how often the scheduler tries for the lead or, leading, renews it and looks
-// at the schedules. It is below a third of the lease, the lead's lifetime: a leader that stops
+// tick is how often the scheduler tries for the lead or, leading, renews it and looks at the
+// schedules. It is below a third of the lease, the lead's lifetime: a leader that stops
 // renewing (hung, frozen, dead) loses the lead to another sidecar within a lease.
-func (s *Sidecar) schedulerTick() time.Duration {
-	return min(s.cfg.PollInterval, s.cfg.Lease/3)
+func (sc *scheduler) tick() time.Duration {
+	return min(sc.cfg.PollInterval, sc.cfg.Lease/3)
 }
 
-// schedule runs until ctx ends: on a connection of its own it tries for (or renews) the
-// scheduling lead, a row of parquet_export_leases, every tick, and while it leads queues each
-// schedule's due slot. At return it resigns the lead; a dead leader's lead expires.
-func (s *Sidecar) schedule(ctx context.Context) {
-	var conn *pgx.Conn
+// Run tries for (or renews) the lead every tick, and when poked, until ctx ends, and while it
+// leads queues each schedule's due slot. At return it resigns the lead; a dead leader's lead
+// expires.
+func (sc *scheduler) Run(ctx context.Context) {
+	session, err := control.OpenLeaderSession(sc.cfg.ConnConfig, sc.cfg.Schema, sc.cfg.ID, sc.cfg.Lease)
+	if err != nil {
+		sc.log.Error("scheduler cannot start", "err", err)
+		return
+	}
+	defer session.Close()
+	// drop gives up the lead and the session's connection.
 	drop := func() {
-		if s.leader.Load() && !s.killed.Load() {
-			// On a control connection: the scheduler's own may have been closed by the
+		if sc.leader.Load() && !sc.killed.Load() {
+			// On the control pool: the scheduler's session may have been closed by the
 			// cancellation of a query in flight.
-			s.ctl.do(context.WithoutCancel(ctx), func(ctx context.Context, c *pgx.Conn) error { //nolint:errcheck // the lead expires anyway
-				return s.q.ResignLead(ctx, c, s.cfg.ID)
-			})
+			sc.ctl.ResignLead(context.WithoutCancel(ctx), sc.cfg.ID) //nolint:errcheck // the lead expires anyway
 		}
-		if conn != nil {
-			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			conn.Close(closeCtx) //nolint:errcheck // dropping the connection; the lock goes with it
-			cancel()
-			conn = nil
-		}
-		if s.leader.Swap(false) {
-			s.log.Info("no longer the scheduling leader")
+		session.Reset()
+		if sc.leader.Swap(false) {
+			sc.log.Info("no longer the scheduling leader")
 		}
 	}
 	defer drop()
@@ -129,71 +136,59 @@ func (s *Sidecar) schedule(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-s.scheduleWake:
+		case <-sc.wake:
 		}
-		wait := s.schedulerTick()
-		if !s.killed.Load() {
-			next, err := s.scheduleOnce(ctx, &conn)
+		wait := sc.tick()
+		if !sc.killed.Load() {
+			next, err := sc.scheduleOnce(ctx, session)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				s.log.Warn("scheduling failed; will retry", "err", err)
-				if conn != nil && conn.IsClosed() {
+				sc.log.Warn("scheduling failed; will retry", "err", err)
+				// Not an error of the server's: the session is lost (a failure, or a query cut
+				// off by the tick's timeout).
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) {
 					drop()
 				}
 			}
 			if !next.IsZero() {
-				wait = min(wait, max(next.Sub(s.now()), 10*time.Millisecond))
+				wait = min(wait, max(next.Sub(sc.now()), 10*time.Millisecond))
 			}
 		}
 		timer.Reset(wait)
 	}
 }
 
-// scheduleOnce connects if needed, tries for the lead and, leading, queues the due slots. It
-// returns the earliest next run of the schedules (zero when not leading or none).
-func (s *Sidecar) scheduleOnce(ctx context.Context, conn **pgx.Conn) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+// scheduleOnce tries for the lead and, leading, queues the due slots, all within OpTimeout.
+// It returns the earliest next run of the schedules (zero when not leading or none).
+func (sc *scheduler) scheduleOnce(ctx context.Context, session *control.DB) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, control.OpTimeout)
 	defer cancel()
-	if *conn == nil {
-		cfg := s.cfg.ConnConfig.Copy()
-		if cfg.RuntimeParams == nil {
-			cfg.RuntimeParams = map[string]string{}
-		}
-		cfg.RuntimeParams["idle_session_timeout"] = fmt.Sprint(s.cfg.Lease.Milliseconds())
-		// A row another session locked must delay only that schedule, never the tick.
-		cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(controlLockTimeout.Milliseconds())
-		cfg.RuntimeParams["application_name"] = "pgparquet scheduler " + s.cfg.ID
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("connect the scheduler: %w", err)
-		}
-		*conn = c
-	}
 	// The lead is renewed every tick (a third of the lease at most); a leader that froze and
 	// thawed finds it taken and stops. Two leaders at once would still queue each slot once.
-	ok, err := s.q.TryLead(ctx, *conn, s.cfg.ID, s.cfg.Lease)
+	ok, err := session.TryLead(ctx, sc.cfg.ID, sc.cfg.Lease)
 	if err != nil {
 		return time.Time{}, err
 	}
 	if !ok {
-		if s.leader.Swap(false) {
-			s.log.Info("no longer the scheduling leader")
+		if sc.leader.Swap(false) {
+			sc.log.Info("no longer the scheduling leader")
 		}
 		return time.Time{}, nil
 	}
-	if !s.leader.Swap(true) {
-		s.log.Info("leading the scheduling of exports")
+	if !sc.leader.Swap(true) {
+		sc.log.Info("leading the scheduling of exports")
 	}
-	schedules, err := s.q.EnabledSchedules(ctx, *conn)
+	schedules, err := session.EnabledSchedules(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var earliest time.Time
 	var errs []error
-	for _, sc := range schedules {
-		next, err := s.scheduleOne(ctx, *conn, sc)
+	for _, s := range schedules {
+		next, err := sc.scheduleOne(ctx, session, s)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -208,28 +203,28 @@ func (s *Sidecar) scheduleOnce(ctx context.Context, conn **pgx.Conn) (time.Time,
 // error; a first next run is computed from when the schedule (re)started; a due schedule gets
 // one request, for its latest slot up to now (earlier missed slots are skipped), and its next
 // run. It returns the schedule's next run.
-func (s *Sidecar) scheduleOne(ctx context.Context, conn *pgx.Conn, sc pqsql.Schedule) (time.Time, error) {
-	sched, err := parseCron(sc.Cron, sc.Timezone)
+func (sc *scheduler) scheduleOne(ctx context.Context, session *control.DB, s control.Schedule) (time.Time, error) {
+	sched, err := parseCron(s.Cron, s.Timezone)
 	if err != nil {
-		if sc.Error != err.Error() || sc.NextRunAt != nil {
-			s.log.Warn("schedule cannot run", "schedule", sc.Name, "err", err)
-			return time.Time{}, s.q.SetScheduleError(ctx, conn, sc, err.Error())
+		if s.Error != err.Error() || s.NextRunAt != nil {
+			sc.log.Warn("schedule cannot run", "schedule", s.Name, "err", err)
+			return time.Time{}, session.SetScheduleError(ctx, s, err.Error())
 		}
 		return time.Time{}, nil
 	}
-	now := s.now()
-	next := sc.NextRunAt
+	now := sc.now()
+	next := s.NextRunAt
 	if next == nil {
-		base := sc.SlotsFrom
-		if sc.LastSlot != nil && sc.LastSlot.After(base) {
-			base = *sc.LastSlot
+		base := s.SlotsFrom
+		if s.LastSlot != nil && s.LastSlot.After(base) {
+			base = *s.LastSlot
 		}
 		n := sched.Next(base)
 		if n.IsZero() {
-			return time.Time{}, s.q.SetScheduleError(ctx, conn, sc, fmt.Sprintf("cron spec %q matches no time in the next five years", sc.Cron))
+			return time.Time{}, session.SetScheduleError(ctx, s, fmt.Sprintf("cron spec %q matches no time in the next five years", s.Cron))
 		}
 		if n.After(now) {
-			return n, s.q.SetScheduleNext(ctx, conn, sc, n)
+			return n, session.SetScheduleNext(ctx, s, n)
 		}
 		next = &n
 	}
@@ -241,16 +236,16 @@ func (s *Sidecar) scheduleOne(ctx context.Context, conn *pgx.Conn, sc pqsql.Sche
 		slot = *next
 	}
 	following := sched.Next(now)
-	q, err := s.q.QueueSlot(ctx, conn, sc, slot, following)
+	q, err := session.QueueSlot(ctx, s, slot, following)
 	if err != nil {
 		return time.Time{}, err
 	}
 	switch {
 	case q.Error != "":
-		s.log.Warn("scheduled export not queued", "schedule", sc.Name, "slot", slot, "err", q.Error)
+		sc.log.Warn("scheduled export not queued", "schedule", s.Name, "slot", slot, "err", q.Error)
 	case q.Created:
-		s.metrics.scheduled.Add(1)
-		s.log.Info("scheduled export queued", "schedule", sc.Name, "slot", slot, "request", q.RequestID,
+		sc.metrics.scheduled.Add(1)
+		sc.log.Info("scheduled export queued", "schedule", s.Name, "slot", slot, "request", q.RequestID,
 			"missed_slots_skipped", slot.After(*next))
 	}
 	return following, nil

@@ -14,13 +14,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/outcome"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // serve runs one claimed request to its end and records the outcome. ctx is cancelled with a
@@ -28,69 +27,32 @@ import (
 //
 // The export is staged in a directory of the attempt's own; it is published (moved into the
 // request's directory) only after the control tables recorded, under the attempt's lease,
-// that this attempt is the one to publish. An attempt that lost its lease meanwhile removes
-// its staged files and nothing else.
+// that this attempt is the one to publish (state publishing). An attempt that lost its lease
+// meanwhile removes its staged files and nothing else.
 func (s *Sidecar) serve(ctx context.Context, j *job) {
 	req := j.req
 	log := s.log.With("request", req.ID, "table", req.TableName, "requester", req.Requester, "attempt", req.Attempt, "fence", req.Lease.Fence)
 	log.Info("export started")
 	var progress atomic.Pointer[outcome.Progress]
-	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
-	var hb sync.WaitGroup
-	hb.Go(func() { s.heartbeat(hbCtx, j, &progress) })
+	keeper := &leaseKeeper{db: s.db, log: s.log, heartbeat: s.cfg.Heartbeat, lease: s.cfg.Lease,
+		killed: &s.killed, job: j, progress: &progress}
+	keeperCtx, stopKeeper := context.WithCancel(context.WithoutCancel(ctx))
+	var kept sync.WaitGroup
+	kept.Go(func() { keeper.Run(keeperCtx) })
 	defer func() {
-		stopHeartbeat()
-		hb.Wait()
+		stopKeeper()
+		kept.Wait()
 	}()
 
+	// Stage.
 	staged, err := s.export(ctx, req, &progress)
-	cause := context.Cause(ctx)
-	switch {
-	case s.killed.Load() || errors.Is(cause, errKilled):
+	if err != nil || s.killed.Load() || errors.Is(context.Cause(ctx), errKilled) {
+		s.stopped(ctx, log, req, err)
 		return
-	case err == nil:
-		s.publish(ctx, log, req, staged)
-	case errors.Is(cause, errLeaseLost):
-		log.Warn("export abandoned: its lease was lost", "err", err)
-	case errors.Is(cause, errCancelRequested):
-		if s.record(ctx, log, "cancellation", func(ctx context.Context, db pqsql.DB) error {
-			return s.q.Cancelled(ctx, db, req.Lease, "cancelled by request while running on "+s.cfg.ID)
-		}) {
-			s.metrics.finished(resultCancelled, nil)
-			log.Info("export cancelled")
-		}
-	case errors.Is(cause, errShutdown):
-		if s.record(ctx, log, "release", func(ctx context.Context, db pqsql.DB) error {
-			return s.q.Release(ctx, db, req.Lease, "released to the queue by "+s.cfg.ID+" at shutdown")
-		}) {
-			s.metrics.finished(resultReleased, nil)
-			log.Info("export stopped by shutdown; request released to the queue")
-		}
-	default:
-		retry := retryable(err)
-		msg := oneLine(err)
-		var state string
-		if s.record(ctx, log, "failure", func(ctx context.Context, db pqsql.DB) error {
-			var err error
-			state, err = s.q.Fail(ctx, db, req.Lease, msg, retry)
-			return err
-		}) {
-			s.metrics.finished(state, nil)
-			log.Warn("export failed", "err", msg, "state", state)
-		}
 	}
-}
-
-// publish records staged as the request's result under the attempt's lease, then moves its
-// files into place and marks the request succeeded. Without the lease it discards them.
-func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Request, staged *export.Staged) {
+	// Publishing: this attempt, under its lease, becomes the one to publish.
 	res := staged.Result
-	r := pqsql.Result{Rows: res.Rows, CopyBytes: res.CopyBytes, OutputBytes: res.OutputBytes,
-		Seconds: res.Seconds, Snapshot: res.Snapshot, LSN: res.LSN, Decoder: res.Decoder}
-	for _, f := range res.Files {
-		r.Files = append(r.Files, pqsql.File{Path: path.Join(req.OutputDir, f.Name), Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
-	}
-	if !s.record(ctx, log, "result", func(ctx context.Context, db pqsql.DB) error { return s.q.Publishing(ctx, db, req.Lease, r) }) {
+	if !s.rec.record(ctx, log, "result", func(ctx context.Context) error { return s.db.Publishing(ctx, req.Lease, req.OutputDir, res) }) {
 		if err := staged.Discard(); err != nil {
 			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
 		}
@@ -99,36 +61,84 @@ func (s *Sidecar) publish(ctx context.Context, log *slog.Logger, req *pqsql.Requ
 	if s.killed.Load() {
 		return
 	}
+	// Publish: move the files into place.
 	if err := staged.Publish(); err != nil {
 		msg := oneLine(err)
 		log.Error("export could not be published", "err", msg)
-		s.record(ctx, log, "failed publication", func(ctx context.Context, db pqsql.DB) error {
-			return s.q.PublishFailed(ctx, db, req.ID, req.Lease.Fence, msg)
+		s.rec.record(ctx, log, "failed publication", func(ctx context.Context) error {
+			return s.db.PublishFailed(ctx, req.ID, req.Lease.Fence, msg)
 		})
 		s.metrics.finished("failed", nil)
 		return
 	}
-	if s.record(ctx, log, "publication", func(ctx context.Context, db pqsql.DB) error {
-		return s.q.Published(ctx, db, req.ID, req.Lease.Fence)
+	// Published.
+	if s.rec.record(ctx, log, "publication", func(ctx context.Context) error {
+		return s.db.Published(ctx, req.ID, req.Lease.Fence)
 	}) {
 		s.metrics.finished(resultSucceeded, res)
 		log.Info("export succeeded", "rows", res.Rows, "files", len(res.Files), "seconds", res.Seconds)
 	}
 }
 
-// record writes an outcome, retrying across reconnections for up to a lease (after which
-// another sidecar re-queues the request anyway). It reports whether the write succeeded.
-func (s *Sidecar) record(ctx context.Context, log interface {
+// stopped records the outcome of an export that did not stage, by the cause of its stop:
+// nothing when the sidecar was killed or the lease lost, else a cancellation, a release to the
+// queue (shutdown) or a failure (err), which may be retried.
+func (s *Sidecar) stopped(ctx context.Context, log *slog.Logger, req *control.Request, err error) {
+	cause := context.Cause(ctx)
+	switch {
+	case s.killed.Load() || errors.Is(cause, errKilled):
+	case errors.Is(cause, errLeaseLost):
+		log.Warn("export abandoned: its lease was lost", "err", err)
+	case errors.Is(cause, errCancelRequested):
+		if s.rec.record(ctx, log, "cancellation", func(ctx context.Context) error {
+			return s.db.Cancelled(ctx, req.Lease, "cancelled by request while running on "+s.cfg.ID)
+		}) {
+			s.metrics.finished(resultCancelled, nil)
+			log.Info("export cancelled")
+		}
+	case errors.Is(cause, errShutdown):
+		if s.rec.record(ctx, log, "release", func(ctx context.Context) error {
+			return s.db.Release(ctx, req.Lease, "released to the queue by "+s.cfg.ID+" at shutdown")
+		}) {
+			s.metrics.finished(resultReleased, nil)
+			log.Info("export stopped by shutdown; request released to the queue")
+		}
+	default:
+		retry := retryable(err)
+		msg := oneLine(err)
+		var state string
+		if s.rec.record(ctx, log, "failure", func(ctx context.Context) error {
+			var err error
+			state, err = s.db.Fail(ctx, req.Lease, msg, retry)
+			return err
+		}) {
+			s.metrics.finished(state, nil)
+			log.Warn("export failed", "err", msg, "state", state)
+		}
+	}
+}
+
+// recorder writes the outcomes of exports and publications, which must not be lost to a
+// passing connection failure. It is safe for concurrent use.
+type recorder struct {
+	lease  time.Duration
+	killed *atomic.Bool
+}
+
+// record runs write, retrying across reconnections for up to a lease (after which another
+// sidecar re-queues the request anyway), and not after ErrLeaseLost or a kill. It reports
+// whether the write succeeded. ctx's cancellation does not stop it.
+func (rc recorder) record(ctx context.Context, log interface {
 	Warn(string, ...any)
-}, what string, write func(ctx context.Context, db pqsql.DB) error) bool {
+}, what string, write func(ctx context.Context) error) bool {
 	ctx = context.WithoutCancel(ctx)
-	deadline := time.Now().Add(s.cfg.Lease)
+	deadline := time.Now().Add(rc.lease)
 	for {
-		err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error { return write(ctx, conn) })
+		err := write(ctx)
 		if err == nil {
 			return true
 		}
-		if errors.Is(err, pqsql.ErrLeaseLost) || time.Now().After(deadline) || s.killed.Load() {
+		if errors.Is(err, control.ErrLeaseLost) || time.Now().After(deadline) || rc.killed.Load() {
 			log.Warn("could not record the export's "+what, "err", err)
 			return false
 		}
@@ -138,16 +148,11 @@ func (s *Sidecar) record(ctx context.Context, log interface {
 
 // export stages the export of req as its requester, on a connection of the requester's own
 // login (never the sidecar's: code the requester wrote may run in the export's sessions).
-func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atomic.Pointer[outcome.Progress]) (*export.Staged, error) {
+func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *atomic.Pointer[outcome.Progress]) (*export.Staged, error) {
 	if req.Relation == "" {
 		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
 	}
-	var login pqsql.Login
-	err := s.ctl.do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		var err error
-		login, err = s.q.Login(ctx, conn, req.Requester)
-		return err
-	})
+	login, err := s.db.Login(ctx, req.Requester)
 	if err != nil {
 		return nil, err
 	}
@@ -183,68 +188,13 @@ func (s *Sidecar) export(ctx context.Context, req *pqsql.Request, progress *atom
 		Progress:       func(p outcome.Progress) { progress.Store(&p) },
 		Logger:         s.log.With("request", req.ID),
 	}
-	// The GPU, when there is one, decodes (auto mode; the library found as export's --gpu-lib
-	// default finds it).
+	// The GPU, when there is one, decodes (auto mode; the CUDA library is looked for where
+	// export's --gpu-lib default looks).
 	opts.Engine = device.Start(device.ModeAuto, "", opts.Logger)
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}
 	return export.Stage(ctx, opts)
-}
-
-// heartbeat renews the job's lease every Heartbeat (and at once when the job is poked) with
-// the latest progress until ctx ends, and stops the export when the control tables say that
-// cancellation was requested, or the lease is lost (or could not be renewed for a whole
-// lease, after which another sidecar takes the request).
-func (s *Sidecar) heartbeat(ctx context.Context, j *job, progress *atomic.Pointer[outcome.Progress]) {
-	req := j.req
-	ticker := time.NewTicker(s.cfg.Heartbeat)
-	defer ticker.Stop()
-	lastOK := time.Now()
-	var written *outcome.Progress
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-j.look: // a notification: look at the request now
-		}
-		if s.killed.Load() {
-			return
-		}
-		var p *pqsql.Progress
-		if cur := progress.Load(); cur != nil && cur != written {
-			p = &pqsql.Progress{Rows: cur.Rows, CopyBytes: cur.CopyBytes, EstimatedRows: cur.EstimatedRows,
-				TasksDone: cur.TasksDone, Tasks: cur.Tasks}
-			written = cur
-		}
-		var cancelRequested bool
-		// Not hbCtx: stopping the heartbeat mid-query would close the control connection.
-		err := s.ctl.do(context.WithoutCancel(ctx), func(ctx context.Context, conn *pgx.Conn) error {
-			var err error
-			cancelRequested, err = s.q.Heartbeat(ctx, conn, req.Lease, p)
-			return err
-		})
-		switch {
-		case errors.Is(err, pqsql.ErrLeaseLost):
-			s.cancelJob(req.ID, errLeaseLost)
-			return
-		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
-			if time.Since(lastOK) > s.cfg.Lease {
-				s.cancelJob(req.ID, errLeaseLost)
-				return
-			}
-			s.log.Warn("heartbeat failed; will retry", "request", req.ID, "err", err)
-		case cancelRequested:
-			s.cancelJob(req.ID, errCancelRequested)
-			return
-		default:
-			lastOK = time.Now()
-		}
-	}
 }
 
 // retryable reports whether err is worth another attempt: the connection or the server went

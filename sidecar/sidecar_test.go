@@ -16,7 +16,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 var shared pgtest.Shared
@@ -42,7 +42,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{dsn: dsn, db: cfg.Database, su: pgtest.Connect(t, dsn), root: t.TempDir()}
-	if _, err := pqsql.Migrate(context.Background(), e.su, pqsql.MigrateOptions{}); err != nil {
+	if _, err := control.Migrate(context.Background(), e.su, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.InstallRoles(t, shared.Cluster(t), e.db)

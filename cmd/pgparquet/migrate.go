@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // runMigrate applies the control tables' migrations and prints what it applied.
@@ -15,9 +15,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	env := envDefaults{}
 	dsn := fs.String("dsn", env.str("PGPARQUET_DSN", ""), "PostgreSQL connection string (default: the PG* environment variables) [PGPARQUET_DSN]")
-	var opts pqsql.MigrateOptions
-	fs.StringVar(&opts.Schema, "schema", env.str("PGPARQUET_SCHEMA", "public"), "schema of the control tables [PGPARQUET_SCHEMA]")
-	fs.StringVar(&opts.AdminRole, "admin-role", env.str("PGPARQUET_ADMIN_ROLE", "pgparquet_admin"), "role whose members see every request [PGPARQUET_ADMIN_ROLE]")
+	var opts control.MigrateOptions
+	fs.StringVar(&opts.Schema, "schema", env.str("PGPARQUET_SCHEMA", control.DefaultSchema), "schema of the control tables [PGPARQUET_SCHEMA]")
+	fs.StringVar(&opts.AdminRole, "admin-role", env.str("PGPARQUET_ADMIN_ROLE", control.DefaultAdminRole), "role whose members see every request [PGPARQUET_ADMIN_ROLE]")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -29,7 +29,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
-	applied, err := pqsql.Migrate(ctx, conn, opts)
+	applied, err := control.Migrate(ctx, conn, opts)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/sidecar"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // runSidecar parses the sidecar command's flags (each defaulting to its PGPARQUET_* variable)
@@ -27,20 +29,20 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	env := envDefaults{}
 	var cfg sidecar.Config
 	dsn := fs.String("dsn", env.str("PGPARQUET_DSN", ""), "PostgreSQL connection string (default: the PG* environment variables) [PGPARQUET_DSN]")
-	fs.StringVar(&cfg.Schema, "schema", env.str("PGPARQUET_SCHEMA", "public"), "schema of the control tables [PGPARQUET_SCHEMA]")
-	fs.StringVar(&cfg.AdminRole, "admin-role", env.str("PGPARQUET_ADMIN_ROLE", "pgparquet_admin"), "role whose members see every request [PGPARQUET_ADMIN_ROLE]")
+	fs.StringVar(&cfg.Schema, "schema", env.str("PGPARQUET_SCHEMA", control.DefaultSchema), "schema of the control tables [PGPARQUET_SCHEMA]")
+	fs.StringVar(&cfg.AdminRole, "admin-role", env.str("PGPARQUET_ADMIN_ROLE", control.DefaultAdminRole), "role whose members see every request [PGPARQUET_ADMIN_ROLE]")
 	fs.BoolVar(&cfg.SkipMigrate, "no-migrate", env.boolean("PGPARQUET_NO_MIGRATE", false), "do not apply migrations at start [PGPARQUET_NO_MIGRATE]")
 	fs.StringVar(&cfg.OutputRoot, "output-root", env.str("PGPARQUET_OUTPUT_ROOT", ""), "directory under which every export is written (required) [PGPARQUET_OUTPUT_ROOT]")
 	fs.StringVar(&cfg.ID, "id", env.str("PGPARQUET_ID", ""), "name of this sidecar in claimed_by (default host-pid) [PGPARQUET_ID]")
 	fs.IntVar(&cfg.Concurrency, "concurrency", env.integer("PGPARQUET_CONCURRENCY", sidecar.DefaultConcurrency), "exports at once [PGPARQUET_CONCURRENCY]")
 	fs.IntVar(&cfg.Parallel, "parallel", env.integer("PGPARQUET_PARALLEL", sidecar.DefaultParallel), "worker connections per export unless the request says [PGPARQUET_PARALLEL]")
 	fs.IntVar(&cfg.MaxParallel, "max-parallel", env.integer("PGPARQUET_MAX_PARALLEL", sidecar.DefaultMaxParallel), "most worker connections a request may ask [PGPARQUET_MAX_PARALLEL]")
-	fs.StringVar(&cfg.Compression, "compression", env.str("PGPARQUET_COMPRESSION", "zstd"), "codec unless the request says [PGPARQUET_COMPRESSION]")
+	fs.StringVar(&cfg.Compression, "compression", env.str("PGPARQUET_COMPRESSION", export.DefaultCompression), "codec unless the request says [PGPARQUET_COMPRESSION]")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", env.duration("PGPARQUET_POLL_INTERVAL", sidecar.DefaultPollInterval), "queue poll without notifications, stale-lease check and schedule check [PGPARQUET_POLL_INTERVAL]")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", env.duration("PGPARQUET_HEARTBEAT", sidecar.DefaultHeartbeat), "lease renewal and progress interval [PGPARQUET_HEARTBEAT]")
 	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
-	reserve := fs.String("output-reserve", env.str("PGPARQUET_OUTPUT_RESERVE", "1GiB"), "free space exports leave on the output root's file system; 0: none [PGPARQUET_OUTPUT_RESERVE]")
+	reserve := fs.String("output-reserve", env.str("PGPARQUET_OUTPUT_RESERVE", formatSize(sidecar.DefaultOutputReserve)), "free space exports leave on the output root's file system; 0: none [PGPARQUET_OUTPUT_RESERVE]")
 	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", "127.0.0.1:9187"), "address of /healthz and /metrics (loopback by default; :9187 for every interface); empty: none [PGPARQUET_LISTEN]")
 	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // runStatus prints the newest rows of parquet_export_status the connected role may see.
@@ -17,7 +17,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	env := envDefaults{}
 	dsn := fs.String("dsn", env.str("PGPARQUET_DSN", ""), "PostgreSQL connection string (default: the PG* environment variables) [PGPARQUET_DSN]")
-	schema := fs.String("schema", env.str("PGPARQUET_SCHEMA", "public"), "schema of the control tables [PGPARQUET_SCHEMA]")
+	schema := fs.String("schema", env.str("PGPARQUET_SCHEMA", control.DefaultSchema), "schema of the control tables [PGPARQUET_SCHEMA]")
 	limit := fs.Int("limit", 20, "newest requests to show")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -30,12 +30,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
-	rows, err := pqsql.New(*schema).Status(ctx, conn, *limit)
+	rows, err := control.Over(conn, *schema).Status(ctx, *limit)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.ToUpper(strings.Join(pqsql.StatusColumns, "\t")))
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(control.StatusColumns, "\t")))
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}

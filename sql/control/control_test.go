@@ -1,4 +1,4 @@
-package sql_test
+package control_test
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 var shared pgtest.Shared
@@ -33,7 +34,7 @@ func dbName(t testing.TB, dsn string) string {
 func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
-	migs, err := pqsql.Migrations()
+	migs, err := control.Migrations()
 	if err != nil || len(migs) == 0 || migs[0].Version != 1 {
 		t.Fatalf("migrations %v, %v", migs, err)
 	}
@@ -45,7 +46,7 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			for i := range results {
 				conn := pgtest.Connect(t, dsn)
 				wg.Go(func() {
-					results[i], errs[i] = pqsql.Migrate(ctx, conn, pqsql.MigrateOptions{Schema: schema})
+					results[i], errs[i] = control.Migrate(ctx, conn, control.MigrateOptions{Schema: schema})
 				})
 			}
 			wg.Wait()
@@ -64,11 +65,11 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 			if applied != 1 {
 				t.Errorf("%d migrations applied the files, want 1: %v", applied, results)
 			}
-			again, err := pqsql.Migrate(ctx, pgtest.Connect(t, dsn), pqsql.MigrateOptions{Schema: schema})
+			again, err := control.Migrate(ctx, pgtest.Connect(t, dsn), control.MigrateOptions{Schema: schema})
 			if err != nil || len(again) != 0 {
 				t.Errorf("second migrate: applied %v, err %v", again, err)
 			}
-			q := pqsql.New(schema)
+			q := control.Over(nil, schema)
 			var n int
 			if err := pgtest.Connect(t, dsn).QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.Schema()}.Sanitize()+`.parquet_export_migrations`).Scan(&n); err != nil || n != len(migs) {
 				t.Errorf("migrations table holds %d rows (%v), want %d", n, err, len(migs))
@@ -83,7 +84,7 @@ func setupRoles(t *testing.T) (dsn string, as func(user string) *pgx.Conn) {
 	t.Helper()
 	dsn = shared.NewDB(t)
 	admin := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(context.Background(), admin, pqsql.MigrateOptions{}); err != nil {
+	if _, err := control.Migrate(context.Background(), admin, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	db := dbName(t, dsn)
@@ -185,11 +186,11 @@ func TestNotify(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	su := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{Schema: "ctl"}); err != nil {
+	if _, err := control.Migrate(ctx, su, control.MigrateOptions{Schema: "ctl"}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
-	q := pqsql.New("ctl")
+	q := control.Over(su, "ctl")
 	listener := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, listener, `LISTEN `+pgx.Identifier{q.Channel()}.Sanitize())
 	wait := func(want string) {
@@ -206,13 +207,13 @@ func TestNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(fmt.Sprintf("new %d", id))
-	req, err := q.Claim(ctx, su, "s1")
+	req, err := q.Claim(ctx, "s1")
 	if err != nil || req == nil || req.ID != id || req.Relation != "public.t" || req.Requester != "postgres" {
 		t.Fatalf("claim: %+v, %v", req, err)
 	}
 	pgtest.Exec(t, su, `SELECT ctl.parquet_export_cancel($1)`, id)
 	wait(fmt.Sprintf("cancel %d", id))
-	cancel, err := q.Heartbeat(ctx, su, req.Lease, nil)
+	cancel, err := q.Heartbeat(ctx, req.Lease, nil)
 	if err != nil || !cancel {
 		t.Errorf("heartbeat after cancel: %v, %v", cancel, err)
 	}
@@ -225,13 +226,13 @@ func TestClaimLeases(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	su := pgtest.Connect(t, dsn)
-	if _, err := pqsql.Migrate(ctx, su, pqsql.MigrateOptions{}); err != nil {
+	if _, err := control.Migrate(ctx, su, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `CREATE TABLE t (a int)`)
 	pgtest.Exec(t, su, `UPDATE parquet_export_limits SET max_running = NULL WHERE role = '*'`) // one requester, claimed 20 times at once
 	pgtest.Exec(t, su, `INSERT INTO parquet_export_requests (table_name, max_attempts) SELECT 't', 2 FROM generate_series(1, 20)`)
-	q := pqsql.New("")
+	q := control.Over(su, "")
 	var mu sync.Mutex
 	claimed := map[int64]string{}
 	var wg sync.WaitGroup
@@ -240,7 +241,7 @@ func TestClaimLeases(t *testing.T) {
 		name := fmt.Sprintf("s%d", i)
 		wg.Go(func() {
 			for {
-				req, err := q.Claim(ctx, conn, name)
+				req, err := control.Over(conn, "").Claim(ctx, name)
 				if err != nil {
 					t.Error(err)
 					return
@@ -267,27 +268,27 @@ func TestClaimLeases(t *testing.T) {
 	if err := su.QueryRow(ctx, `SELECT min(id) FROM parquet_export_requests`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	old := pqsql.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
-	if _, err := q.Heartbeat(ctx, su, old, &pqsql.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
+	old := control.Lease{ID: id, Sidecar: claimed[id], Fence: 1, Attempt: 1}
+	if _, err := q.Heartbeat(ctx, old, &outcome.Progress{Rows: 5, EstimatedRows: -1}); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
-	stale, err := q.RequeueStale(ctx, su, 30*time.Second)
+	stale, err := q.RequeueStale(ctx, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "queued" || stale[0].Sidecar != old.Sidecar {
 		t.Fatalf("requeue: %+v, %v", stale, err)
 	}
-	if _, err := q.Heartbeat(ctx, su, old, nil); !errors.Is(err, pqsql.ErrLeaseLost) {
+	if _, err := q.Heartbeat(ctx, old, nil); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := q.Publishing(ctx, su, old, pqsql.Result{}); !errors.Is(err, pqsql.ErrLeaseLost) {
+	if err := q.Publishing(ctx, old, "", &outcome.Result{}); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("publish under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	req, err := q.Claim(ctx, su, "again")
+	req, err := q.Claim(ctx, "again")
 	if err != nil || req == nil || req.ID != id || req.Attempt != 2 {
 		t.Fatalf("reclaim: %+v, %v", req, err)
 	}
 	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, id)
-	stale, err = q.RequeueStale(ctx, su, 30*time.Second)
+	stale, err = q.RequeueStale(ctx, 30*time.Second)
 	if err != nil || len(stale) != 1 || stale[0].State != "failed" {
 		t.Fatalf("requeue after the last attempt: %+v, %v", stale, err)
 	}

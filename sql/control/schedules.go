@@ -1,4 +1,4 @@
-package sql
+package control
 
 import (
 	"context"
@@ -26,28 +26,24 @@ type Schedule struct {
 }
 
 // EnabledSchedules returns every enabled schedule, by id.
-func (q *Queries) EnabledSchedules(ctx context.Context, db DB) ([]Schedule, error) {
-	rows, err := db.Query(ctx, q.sql(`SELECT id, name, cron, timezone, slots_from, last_slot, next_run_at,
-			coalesce(error, '')
-		FROM {s}.parquet_export_schedules WHERE enabled ORDER BY id`))
-	if err != nil {
-		return nil, fmt.Errorf("read schedules: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Schedule, error) {
+func (db *DB) EnabledSchedules(ctx context.Context) ([]Schedule, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return queryAll(ctx, db, "read schedules", func(row pgx.CollectableRow) (Schedule, error) {
 		var s Schedule
 		err := row.Scan(&s.ID, &s.Name, &s.Cron, &s.Timezone, &s.SlotsFrom, &s.LastSlot, &s.NextRunAt, &s.Error)
 		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read schedules: %w", err)
-	}
-	return out, nil
+	}, `SELECT id, name, cron, timezone, slots_from, last_slot, next_run_at,
+			coalesce(error, '')
+		FROM {s}.parquet_export_schedules WHERE enabled ORDER BY id`)
 }
 
 // SetScheduleNext records when schedule s runs next. It does nothing when the schedule changed
 // since it was read, or its row is locked (by its owner: the next tick tries again).
-func (q *Queries) SetScheduleNext(ctx context.Context, db DB, s Schedule, next time.Time) error {
-	_, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules SET next_run_at = $3
+func (db *DB) SetScheduleNext(ctx context.Context, s Schedule, next time.Time) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	_, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_schedules SET next_run_at = $3
 		WHERE id = (SELECT id FROM {s}.parquet_export_schedules
 			WHERE id = $1 AND slots_from = $2 AND next_run_at IS DISTINCT FROM $3 FOR UPDATE SKIP LOCKED)`), s.ID, s.SlotsFrom, next)
 	if err != nil {
@@ -59,8 +55,10 @@ func (q *Queries) SetScheduleNext(ctx context.Context, db DB, s Schedule, next t
 // SetScheduleError records why schedule s cannot run (a spec the sidecar cannot parse): it
 // gets no next run until its spec or time zone changes. It does nothing when the schedule
 // changed since it was read.
-func (q *Queries) SetScheduleError(ctx context.Context, db DB, s Schedule, errText string) error {
-	_, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules SET error = $3, next_run_at = NULL
+func (db *DB) SetScheduleError(ctx context.Context, s Schedule, errText string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	_, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_schedules SET error = $3, next_run_at = NULL
 		WHERE id = (SELECT id FROM {s}.parquet_export_schedules
 			WHERE id = $1 AND slots_from = $2 AND error IS DISTINCT FROM $3 FOR UPDATE SKIP LOCKED)`), s.ID, s.SlotsFrom, errText)
 	if err != nil {
@@ -89,11 +87,13 @@ type Queued struct {
 // trigger makes the schedule's owner its requester. An error of the request's own making
 // (see Queued.Error) is recorded on the schedule rather than returned; a returned error
 // (connection, ...) leaves everything as it was, for a retry.
-func (q *Queries) QueueSlot(ctx context.Context, db DB, s Schedule, slot, next time.Time) (Queued, error) {
+func (db *DB) QueueSlot(ctx context.Context, s Schedule, slot, next time.Time) (Queued, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	var out Queued
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q, func(tx pgx.Tx) error {
 		var last *time.Time
-		err := tx.QueryRow(ctx, q.sql(`SELECT last_slot FROM {s}.parquet_export_schedules
+		err := tx.QueryRow(ctx, db.sql(`SELECT last_slot FROM {s}.parquet_export_schedules
 			WHERE id = $1 AND enabled AND slots_from = $2 FOR UPDATE SKIP LOCKED`), s.ID, s.SlotsFrom).Scan(&last)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // changed, disabled or deleted meanwhile, or locked by its owner: next tick
@@ -102,14 +102,14 @@ func (q *Queries) QueueSlot(ctx context.Context, db DB, s Schedule, slot, next t
 			return err
 		}
 		if last != nil && !last.Before(slot) {
-			_, err := tx.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules SET next_run_at = $2
+			_, err := tx.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_schedules SET next_run_at = $2
 				WHERE id = $1 AND (next_run_at IS NULL OR next_run_at < $2)`), s.ID, next)
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SAVEPOINT queue_slot`); err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, q.sql(`INSERT INTO {s}.parquet_export_requests
+		err = tx.QueryRow(ctx, db.sql(`INSERT INTO {s}.parquet_export_requests
 				(table_name, columns, compression, parallel, output_path, priority, max_attempts, schedule_id, schedule_slot)
 			SELECT s.table_name,
 				(SELECT array_agg(c) FROM jsonb_array_elements_text(s.options -> 'columns') c),
@@ -125,7 +125,7 @@ func (q *Queries) QueueSlot(ctx context.Context, db DB, s Schedule, slot, next t
 		case err == nil:
 			out.Created = true
 		case errors.Is(err, pgx.ErrNoRows):
-			if err := tx.QueryRow(ctx, q.sql(`SELECT id FROM {s}.parquet_export_requests
+			if err := tx.QueryRow(ctx, db.sql(`SELECT id FROM {s}.parquet_export_requests
 				WHERE schedule_id = $1 AND schedule_slot = $2`), s.ID, slot).Scan(&out.RequestID); err != nil {
 				return err
 			}
@@ -145,7 +145,7 @@ func (q *Queries) QueueSlot(ctx context.Context, db DB, s Schedule, slot, next t
 		if out.Error != "" {
 			errText = &out.Error
 		}
-		_, err = tx.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_schedules
+		_, err = tx.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_schedules
 			SET last_slot = $2, last_request_id = coalesce($3, last_request_id), last_run_at = now(),
 				next_run_at = $4, error = $5
 			WHERE id = $1`), s.ID, slot, reqID, next, errText)
@@ -175,21 +175,25 @@ func requestError(code string) bool {
 // when nobody leads, the lead expired, or sidecar already leads (a renewal); it reports
 // whether sidecar leads. The lead is a row only the sidecars' role can read or lock, so no
 // other role can hold it; a leader that stops renewing loses it after ttl.
-func (q *Queries) TryLead(ctx context.Context, db DB, sidecar string, ttl time.Duration) (bool, error) {
-	tag, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_leases
+func (db *DB) TryLead(ctx context.Context, sidecar string, ttl time.Duration) (bool, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	tag, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_leases
 		SET holder = $1, expires_at = now() + make_interval(secs => $2::float8)
 		WHERE name = 'scheduler' AND (holder IS NULL OR holder = $1 OR expires_at < now())`), sidecar, ttl.Seconds())
 	if err != nil {
-		return false, fmt.Errorf("try the scheduling lead of schema %s: %w", q.schema, err)
+		return false, fmt.Errorf("try the scheduling lead of schema %s: %w", db.schema, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
 // ResignLead gives up sidecar's scheduling lead, if it holds it.
-func (q *Queries) ResignLead(ctx context.Context, db DB, sidecar string) error {
-	if _, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_leases SET holder = NULL, expires_at = NULL
+func (db *DB) ResignLead(ctx context.Context, sidecar string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_leases SET holder = NULL, expires_at = NULL
 		WHERE name = 'scheduler' AND holder = $1`), sidecar); err != nil {
-		return fmt.Errorf("resign the scheduling lead of schema %s: %w", q.schema, err)
+		return fmt.Errorf("resign the scheduling lead of schema %s: %w", db.schema, err)
 	}
 	return nil
 }

@@ -1,11 +1,4 @@
-// Package sql owns the sidecar's control tables: the numbered migrations that create them
-// (embedded in the binary) and every query the sidecar runs on them, each a named function.
-//
-// The control tables live in one schema (default public, so that an unqualified
-// `INSERT INTO parquet_export_requests` works from psql). Several sidecars may serve one schema;
-// all coordination goes through row locks (FOR UPDATE SKIP LOCKED), leases (heartbeat_at) and
-// advisory locks.
-package sql
+package control
 
 import (
 	"context"
@@ -30,14 +23,6 @@ const DefaultSchema = "public"
 
 // DefaultAdminRole is the role whose members see every request.
 const DefaultAdminRole = "pgparquet_admin"
-
-// DB is what the queries need: a *pgx.Conn or a pgx.Tx.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
 
 // Migration is one numbered .sql file.
 type Migration struct {
@@ -104,7 +89,7 @@ func (o MigrateOptions) withDefaults() MigrateOptions {
 // sidecar should run as that role. A migration that must wait for a lock held by another
 // session fails after lock_timeout if one is set; the caller may retry (LockHolders says who
 // holds what it waited for).
-func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
+func Migrate(ctx context.Context, db Querier, opts MigrateOptions) ([]int, error) {
 	opts = opts.withDefaults()
 	migs, err := Migrations()
 	if err != nil {
@@ -126,7 +111,7 @@ func Migrate(ctx context.Context, db DB, opts MigrateOptions) ([]int, error) {
 }
 
 // upToDate reports whether every migration is recorded, and the admin role is as configured.
-func upToDate(ctx context.Context, db DB, opts MigrateOptions, migs []Migration) (bool, error) {
+func upToDate(ctx context.Context, db Querier, opts MigrateOptions, migs []Migration) (bool, error) {
 	var versions []int32
 	var admin *string
 	err := db.QueryRow(ctx, `SELECT (SELECT array_agg(version) FROM `+pgx.Identifier{opts.Schema, "parquet_export_migrations"}.Sanitize()+`),
@@ -150,7 +135,7 @@ func upToDate(ctx context.Context, db DB, opts MigrateOptions, migs []Migration)
 	return admin != nil && *admin == opts.AdminRole, nil
 }
 
-func migrateOnce(ctx context.Context, db DB, opts MigrateOptions, migs []Migration) ([]int, error) {
+func migrateOnce(ctx context.Context, db Querier, opts MigrateOptions, migs []Migration) ([]int, error) {
 	schema := pgx.Identifier{opts.Schema}.Sanitize()
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -222,11 +207,21 @@ func migrateOnce(ctx context.Context, db DB, opts MigrateOptions, migs []Migrati
 	return applied, nil
 }
 
+// Migrate brings the DB's control tables up to date, recording adminRole (default
+// pgparquet_admin), as Migrate does; it returns the versions applied.
+func (db *DB) Migrate(ctx context.Context, adminRole string) ([]int, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return Migrate(ctx, db.q, MigrateOptions{Schema: db.schema, AdminRole: adminRole})
+}
+
 // LockHolders describes the sessions that the sessions of the connected role are waiting for
 // (pid, role, what they run), for logs when a migration waits on a lock.
-func LockHolders(ctx context.Context, db DB) (string, error) {
+func (db *DB) LockHolders(ctx context.Context) (string, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	var out *string
-	err := db.QueryRow(ctx, `SELECT string_agg(DISTINCT format('pid %s (role %s, %s)', b.pid, b.usename, b.state), ', ')
+	err := db.q.QueryRow(ctx, `SELECT string_agg(DISTINCT format('pid %s (role %s, %s)', b.pid, b.usename, b.state), ', ')
 		FROM pg_catalog.pg_stat_activity w, unnest(pg_catalog.pg_blocking_pids(w.pid)) bp(pid)
 		JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
 		WHERE w.usename = current_user`).Scan(&out)

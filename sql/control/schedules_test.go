@@ -1,4 +1,4 @@
-package sql_test
+package control_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	pqsql "github.com/pgparquet/pgparquet/sql"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // TestScheduleChecks writes schedules as a requester: good ones are stored with their owner
@@ -104,10 +104,10 @@ func TestQueueSlot(t *testing.T) {
 	su := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, su, `GRANT pgparquet_admin TO alice`) // priority is an administrator's option
 	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('s', '0 * * * *', 't', '{"output_path": "t/{slot}", "priority": 5}')`)
-	q := pqsql.New("")
-	read := func() pqsql.Schedule {
+	q := control.Over(su, "")
+	read := func() control.Schedule {
 		t.Helper()
-		all, err := q.EnabledSchedules(ctx, su)
+		all, err := q.EnabledSchedules(ctx)
 		if err != nil || len(all) != 1 {
 			t.Fatalf("schedules %+v, %v", all, err)
 		}
@@ -115,12 +115,12 @@ func TestQueueSlot(t *testing.T) {
 	}
 	s := read()
 	slot := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
-	first, err := q.QueueSlot(ctx, su, s, slot, slot.Add(time.Hour))
+	first, err := q.QueueSlot(ctx, s, slot, slot.Add(time.Hour))
 	if err != nil || !first.Created || first.RequestID == 0 || first.Error != "" {
 		t.Fatalf("queue slot: %+v, %v", first, err)
 	}
 	for _, again := range []time.Time{slot, slot.Add(-time.Hour)} {
-		q2, err := q.QueueSlot(ctx, su, s, again, slot.Add(time.Hour))
+		q2, err := q.QueueSlot(ctx, s, again, slot.Add(time.Hour))
 		if err != nil || q2.Created {
 			t.Errorf("queue slot %s again: %+v, %v", again, q2, err)
 		}
@@ -145,7 +145,7 @@ func TestQueueSlot(t *testing.T) {
 	}
 
 	pgtest.Exec(t, su, `DROP TABLE t`)
-	failed, err := q.QueueSlot(ctx, su, s, slot.Add(time.Hour), slot.Add(2*time.Hour))
+	failed, err := q.QueueSlot(ctx, s, slot.Add(time.Hour), slot.Add(2*time.Hour))
 	if err != nil || failed.Created || !strings.Contains(failed.Error, "slot 2030-01-02T04:00:00Z") {
 		t.Fatalf("queue a slot of a dropped table: %+v, %v", failed, err)
 	}

@@ -1,47 +1,25 @@
-package sql
+package control
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // ErrLeaseLost is returned (wrapped) by the writes of a running request that find it no longer
 // held by the caller: its lease lapsed and it was re-queued (or failed) by another sidecar.
 // The caller must stop its export and write nothing more for it.
 var ErrLeaseLost = errors.New("lease lost")
-
-// Queries runs the sidecar's statements on the control tables of one schema. It holds no
-// connection: every method takes the DB to run on, so it is safe for concurrent use.
-type Queries struct {
-	schema string
-	ident  string // schema, quoted
-}
-
-// New returns the queries for the control tables in schema (default public).
-func New(schema string) *Queries {
-	if schema == "" {
-		schema = DefaultSchema
-	}
-	return &Queries{schema: schema, ident: pgx.Identifier{schema}.Sanitize()}
-}
-
-// Schema is the schema of the control tables.
-func (q *Queries) Schema() string { return q.schema }
-
-// Channel is the LISTEN channel the triggers notify: payload "new <id>" for a request to claim,
-// "cancel <id>" for a running request to stop, "schedule" when schedules change.
-func (q *Queries) Channel() string { return "pgparquet." + q.schema }
-
-// sql qualifies the control tables in s: "{s}." becomes the quoted schema.
-func (q *Queries) sql(s string) string { return strings.ReplaceAll(s, "{s}.", q.ident+".") }
 
 // Request is a claimed request: what to export and the lease under which to do it.
 type Request struct {
@@ -90,29 +68,31 @@ func (l Lease) StagingTag() string { return "attempt-" + strconv.FormatInt(l.Fen
 //
 // A request whose directory another live or retained request of its requester owns (possible
 // only when two inserts raced) is failed here instead, and the next one is looked at.
-func (q *Queries) Claim(ctx context.Context, db DB, sidecar string) (*Request, error) {
+func (db *DB) Claim(ctx context.Context, sidecar string) (*Request, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	for {
-		r, retry, err := q.claimOne(ctx, db, sidecar)
+		r, retry, err := db.claimOne(ctx, sidecar)
 		if err != nil || !retry {
 			return r, err
 		}
 	}
 }
 
-func (q *Queries) claimOne(ctx context.Context, db DB, sidecar string) (*Request, bool, error) {
-	tx, err := db.Begin(ctx)
+func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, error) {
+	tx, err := db.q.Begin(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("claim a request: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, q.sql(`SELECT FROM {s}.parquet_export_leases WHERE name = 'claim' FOR UPDATE`)); err != nil {
+	if _, err := tx.Exec(ctx, db.sql(`SELECT FROM {s}.parquet_export_leases WHERE name = 'claim' FOR UPDATE`)); err != nil {
 		return nil, false, fmt.Errorf("claim a request: take the claim lease: %w", err)
 	}
 	var r Request
 	var compression, outputPath, outputDir, relation *string
 	var parallel *int32
 	var attempt, maxAttempts, priority int32
-	err = tx.QueryRow(ctx, q.sql(`WITH running AS (
+	err = tx.QueryRow(ctx, db.sql(`WITH running AS (
 			SELECT requester, count(*) AS n FROM {s}.parquet_export_requests
 			WHERE state IN ('running', 'publishing') GROUP BY requester),
 		pick AS (
@@ -150,11 +130,11 @@ func (q *Queries) claimOne(ctx context.Context, db DB, sidecar string) (*Request
 	r.Priority, r.Attempt, r.MaxAttempts = int(priority), int(attempt), int(maxAttempts)
 	r.Lease.ID, r.Lease.Sidecar, r.Lease.Attempt = r.ID, sidecar, r.Attempt
 	var other *int64
-	if err := tx.QueryRow(ctx, q.sql(`SELECT {s}.parquet_export_dir_owner($1, $2, $3)`), r.Requester, r.OutputDir, r.ID).Scan(&other); err != nil {
+	if err := tx.QueryRow(ctx, db.sql(`SELECT {s}.parquet_export_dir_owner($1, $2, $3)`), r.Requester, r.OutputDir, r.ID).Scan(&other); err != nil {
 		return nil, false, fmt.Errorf("claim request %d: check its directory: %w", r.ID, err)
 	}
 	if other != nil {
-		if _, err := tx.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(),
+		if _, err := tx.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(),
 				claimed_by = NULL, error = $2 WHERE id = $1`), r.ID,
 			fmt.Sprintf("output directory %s: request %d already owns it, one inside it or one above it; choose another output_path", r.OutputDir, *other)); err != nil {
 			return nil, false, fmt.Errorf("claim request %d: %w", r.ID, err)
@@ -164,7 +144,7 @@ func (q *Queries) claimOne(ctx context.Context, db DB, sidecar string) (*Request
 		}
 		return nil, true, nil
 	}
-	if _, err := tx.Exec(ctx, q.sql(`INSERT INTO {s}.parquet_export_attempts (request_id, fence, attempt, sidecar, output_dir)
+	if _, err := tx.Exec(ctx, db.sql(`INSERT INTO {s}.parquet_export_attempts (request_id, fence, attempt, sidecar, output_dir)
 		VALUES ($1, $2, $3, $4, $5)`), r.ID, r.Lease.Fence, r.Attempt, sidecar, r.OutputDir); err != nil {
 		return nil, false, fmt.Errorf("claim request %d: record the attempt: %w", r.ID, err)
 	}
@@ -181,18 +161,11 @@ func deref(s *string) string {
 	return *s
 }
 
-// Progress is how far a running export has got.
-type Progress struct {
-	Rows          int64
-	CopyBytes     int64
-	EstimatedRows int64 // -1: unknown
-	TasksDone     int
-	Tasks         int
-}
-
 // Heartbeat renews the lease (and records p when not nil) and reports whether cancellation was
 // requested. It returns ErrLeaseLost when the request is no longer running under l.
-func (q *Queries) Heartbeat(ctx context.Context, db DB, l Lease, p *Progress) (cancelRequested bool, err error) {
+func (db *DB) Heartbeat(ctx context.Context, l Lease, p *outcome.Progress) (cancelRequested bool, err error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	var rows, copyBytes, estimated *int64
 	var done, tasks *int
 	if p != nil {
@@ -201,7 +174,7 @@ func (q *Queries) Heartbeat(ctx context.Context, db DB, l Lease, p *Progress) (c
 			estimated = &p.EstimatedRows
 		}
 	}
-	err = db.QueryRow(ctx, q.sql(`UPDATE {s}.parquet_export_requests
+	err = db.q.QueryRow(ctx, db.sql(`UPDATE {s}.parquet_export_requests
 		SET heartbeat_at = now(),
 			progress_rows = coalesce($4, progress_rows), progress_copy_bytes = coalesce($5, progress_copy_bytes),
 			estimated_rows = CASE WHEN $4::bigint IS NULL THEN estimated_rows ELSE $6 END,
@@ -219,33 +192,16 @@ func (q *Queries) Heartbeat(ctx context.Context, db DB, l Lease, p *Progress) (c
 	return cancelRequested, nil
 }
 
-// File is one Parquet file of a finished export; Path is relative to the sidecar's output root.
-type File struct {
-	Path   string
-	Rows   int64
-	Bytes  int64
-	SHA256 string
-}
-
-// Result is what a succeeded export reports back.
-type Result struct {
-	Rows        int64
-	CopyBytes   int64
-	OutputBytes int64
-	Seconds     float64
-	Snapshot    string
-	LSN         string
-	Decoder     string
-	Files       []File
-}
-
-// Publishing records r for the request under l and its files, in one transaction, and moves
+// Publishing records the export's result r for the request under l and its files (named
+// inside dir, the request's output directory), in one transaction, and moves
 // the request to state publishing: from then on the attempt under l (and only it) may move
 // its staged files into the request's directory, and no other attempt ever will. It returns
 // ErrLeaseLost when the request is no longer running under l (nothing is written then): the
 // attempt must then discard its staged files.
-func (q *Queries) Publishing(ctx context.Context, db DB, l Lease, r Result) error {
-	tx, err := db.Begin(ctx)
+func (db *DB) Publishing(ctx context.Context, l Lease, dir string, r *outcome.Result) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	tx, err := db.q.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record result of request %d: %w", l.ID, err)
 	}
@@ -254,7 +210,7 @@ func (q *Queries) Publishing(ctx context.Context, db DB, l Lease, r Result) erro
 	if r.LSN != "" {
 		lsn = &r.LSN
 	}
-	if err := q.execLeased(ctx, tx, l, "record result of", `UPDATE {s}.parquet_export_requests
+	if err := db.execLeased(ctx, tx, l, "record result of", `UPDATE {s}.parquet_export_requests
 		SET state = 'publishing', published_fence = fence, heartbeat_at = now(), rows = $4,
 			copy_bytes = $5, output_bytes = $6, file_count = $7, seconds = $8, snapshot = $9,
 			lsn = $10::text::pg_lsn, decoder = $11, error = NULL,
@@ -268,12 +224,12 @@ func (q *Queries) Publishing(ctx context.Context, db DB, l Lease, r Result) erro
 	bytes := make([]int64, len(r.Files))
 	sums := make([]string, len(r.Files))
 	for i, f := range r.Files {
-		paths[i], rows[i], bytes[i], sums[i] = f.Path, f.Rows, f.Bytes, f.SHA256
+		paths[i], rows[i], bytes[i], sums[i] = path.Join(dir, f.Name), f.Rows, f.Bytes, f.SHA256
 	}
-	if _, err := tx.Exec(ctx, q.sql(`DELETE FROM {s}.parquet_export_files WHERE request_id = $1`), l.ID); err != nil {
+	if _, err := tx.Exec(ctx, db.sql(`DELETE FROM {s}.parquet_export_files WHERE request_id = $1`), l.ID); err != nil {
 		return fmt.Errorf("record files of request %d: %w", l.ID, err)
 	}
-	if _, err := tx.Exec(ctx, q.sql(`INSERT INTO {s}.parquet_export_files (request_id, path, rows, bytes, sha256)
+	if _, err := tx.Exec(ctx, db.sql(`INSERT INTO {s}.parquet_export_files (request_id, path, rows, bytes, sha256)
 		SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[])`), l.ID, paths, rows, bytes, sums); err != nil {
 		return fmt.Errorf("record files of request %d: %w", l.ID, err)
 	}
@@ -286,12 +242,13 @@ func (q *Queries) Publishing(ctx context.Context, db DB, l Lease, r Result) erro
 // Published marks request id succeeded once the files of its publishing attempt (fence) are
 // in place. Whoever moved them (the attempt itself, or a sidecar that rolled a dead attempt's
 // publication forward) may call it; a second call changes nothing.
-func (q *Queries) Published(ctx context.Context, db DB, id, fence int64) error {
-	_, err := db.Exec(ctx, q.sql(`WITH r AS (
+func (db *DB) Published(ctx context.Context, id, fence int64) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	_, err := db.q.Exec(ctx, db.sql(requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests SET state = 'succeeded', finished_at = now(), heartbeat_at = now()
-			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id)
-		UPDATE {s}.parquet_export_attempts a SET finished_at = coalesce(a.finished_at, now()), outcome = 'succeeded'
-		FROM r WHERE a.request_id = r.id AND a.fence = $2`), id, fence)
+			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id`,
+		"$2", `finished_at = coalesce(a.finished_at, now()), outcome = 'succeeded'`, "")), id, fence)
 	if err != nil {
 		return fmt.Errorf("record request %d as succeeded: %w", id, err)
 	}
@@ -300,12 +257,13 @@ func (q *Queries) Published(ctx context.Context, db DB, id, fence int64) error {
 
 // PublishFailed records that the files of request id's publishing attempt (fence) could not
 // be moved into place; what was moved has been taken back. The request fails.
-func (q *Queries) PublishFailed(ctx context.Context, db DB, id, fence int64, errText string) error {
-	_, err := db.Exec(ctx, q.sql(`WITH r AS (
+func (db *DB) PublishFailed(ctx context.Context, id, fence int64, errText string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	_, err := db.q.Exec(ctx, db.sql(requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(), error = $3
-			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id)
-		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'failed', error = $3
-		FROM r WHERE a.request_id = r.id AND a.fence = $2`), id, fence, errText)
+			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id`,
+		"$2", `finished_at = now(), outcome = 'failed', error = $3`, "")), id, fence, errText)
 	if err != nil {
 		return fmt.Errorf("record request %d's failed publication: %w", id, err)
 	}
@@ -328,9 +286,11 @@ func Backoff(attempt int) time.Duration {
 // remain, the request goes back to the queue, due after Backoff; otherwise (or when
 // cancellation was requested meanwhile) it is finished. It returns the request's new state,
 // or ErrLeaseLost.
-func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retry bool) (string, error) {
+func (db *DB) Fail(ctx context.Context, l Lease, errText string, retry bool) (string, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	var state string
-	err := db.QueryRow(ctx, q.sql(`WITH r AS (
+	err := db.q.QueryRow(ctx, db.sql(requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests
 			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
 					WHEN $5 AND attempt < max_attempts THEN 'queued' ELSE 'failed' END,
@@ -340,11 +300,8 @@ func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retr
 					THEN now() + make_interval(secs => $6::float8) END,
 				error = $4
 			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running'
-			RETURNING id, state),
-		a AS (
-			UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'failed', error = $4
-			FROM r WHERE a.request_id = r.id AND a.fence = $3)
-		SELECT state FROM r`), l.ID, l.Sidecar, l.Fence, errText, retry, Backoff(l.Attempt).Seconds()).Scan(&state)
+			RETURNING id, state`,
+		"$3", `finished_at = now(), outcome = 'failed', error = $4`, `SELECT state FROM r`)), l.ID, l.Sidecar, l.Fence, errText, retry, Backoff(l.Attempt).Seconds()).Scan(&state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("record failure of request %d: %w", l.ID, ErrLeaseLost)
 	}
@@ -355,34 +312,35 @@ func (q *Queries) Fail(ctx context.Context, db DB, l Lease, errText string, retr
 }
 
 // Cancelled records that the attempt under l stopped because cancellation was requested.
-func (q *Queries) Cancelled(ctx context.Context, db DB, l Lease, note string) error {
-	return q.execLeased(ctx, db, l, "record cancellation of", `WITH r AS (
+func (db *DB) Cancelled(ctx context.Context, l Lease, note string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return db.execLeased(ctx, db.q, l, "record cancellation of", requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests SET state = 'cancelled', finished_at = now(), note = $4
-			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id)
-		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'cancelled'
-		FROM r WHERE a.request_id = r.id AND a.fence = $3
-		RETURNING 1`, note)
+			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id`,
+		"$3", `finished_at = now(), outcome = 'cancelled'`, "RETURNING 1"), note)
 }
 
 // Release puts the request under l back in the queue without counting the attempt (the
 // sidecar is shutting down), with note saying why.
-func (q *Queries) Release(ctx context.Context, db DB, l Lease, note string) error {
-	return q.execLeased(ctx, db, l, "release", `WITH r AS (
+func (db *DB) Release(ctx context.Context, l Lease, note string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return db.execLeased(ctx, db.q, l, "release", requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests
 			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
 				finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
 				attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4
-			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id)
-		UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'released'
-		FROM r WHERE a.request_id = r.id AND a.fence = $3
-		RETURNING 1`, note)
+			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id`,
+		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note)
 }
 
-// execLeased runs stmt, a write of the request under l whose WHERE takes l's id, sidecar and
-// fence as $1-$3 (args follow from $4), and returns ErrLeaseLost when it matched no row: the
-// lease lapsed and another sidecar may own the request. what names the action in errors.
-func (q *Queries) execLeased(ctx context.Context, db DB, l Lease, what, stmt string, args ...any) error {
-	tag, err := db.Exec(ctx, q.sql(stmt), append([]any{l.ID, l.Sidecar, l.Fence}, args...)...)
+// execLeased runs stmt on q (the DB's connections, or a transaction of them): a write of the
+// request under l whose WHERE takes l's id, sidecar and fence as $1-$3 (args follow from $4).
+// It returns ErrLeaseLost when stmt matched no row: the lease lapsed and another sidecar may
+// own the request. what names the action in errors.
+func (db *DB) execLeased(ctx context.Context, q Querier, l Lease, what, stmt string, args ...any) error {
+	tag, err := q.Exec(ctx, db.sql(stmt), append([]any{l.ID, l.Sidecar, l.Fence}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s request %d: %w", what, l.ID, err)
 	}
@@ -403,8 +361,17 @@ type Stale struct {
 // RequeueStale finds running requests whose heartbeat is older than lease: each goes back to
 // the queue when attempts remain, else fails (or is cancelled, when that was requested). A
 // request in state publishing is left to RollForward.
-func (q *Queries) RequeueStale(ctx context.Context, db DB, lease time.Duration) ([]Stale, error) {
-	rows, err := db.Query(ctx, q.sql(`WITH stale AS (
+func (db *DB) RequeueStale(ctx context.Context, lease time.Duration) ([]Stale, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return queryAll(ctx, db, "requeue stale requests", func(row pgx.CollectableRow) (Stale, error) {
+		var s Stale
+		var sidecar *string
+		var attempt int32
+		err := row.Scan(&s.ID, &sidecar, &attempt, &s.State)
+		s.Sidecar, s.Attempt = deref(sidecar), int(attempt)
+		return s, err
+	}, `WITH stale AS (
 			SELECT id, claimed_by, fence FROM {s}.parquet_export_requests
 			WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8)
 			FOR UPDATE SKIP LOCKED),
@@ -424,22 +391,7 @@ func (q *Queries) RequeueStale(ctx context.Context, db DB, lease time.Duration) 
 		a AS (
 			UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'lease lapsed'
 			FROM r WHERE a.request_id = r.id AND a.fence = r.fence)
-		SELECT id, claimed_by, attempt, state FROM r`), lease.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("requeue stale requests: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Stale, error) {
-		var s Stale
-		var sidecar *string
-		var attempt int32
-		err := row.Scan(&s.ID, &sidecar, &attempt, &s.State)
-		s.Sidecar, s.Attempt = deref(sidecar), int(attempt)
-		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("requeue stale requests: %w", err)
-	}
-	return out, nil
+		SELECT id, claimed_by, attempt, state FROM r`, lease.Seconds())
 }
 
 // Publication is a request in state publishing whose publisher stopped heartbeating: its
@@ -455,20 +407,15 @@ type Publication struct {
 // (their publisher died or froze while moving files): it renews their heartbeat under
 // sidecar's name and returns them. Moving files is idempotent, so a publisher that thaws and
 // carries on does no harm.
-func (q *Queries) RollForward(ctx context.Context, db DB, sidecar string, lease time.Duration) ([]Publication, error) {
-	rows, err := db.Query(ctx, q.sql(`UPDATE {s}.parquet_export_requests r SET claimed_by = $1, heartbeat_at = now()
+func (db *DB) RollForward(ctx context.Context, sidecar string, lease time.Duration) ([]Publication, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return queryAll(ctx, db, "take over stalled publications", pgx.RowToStructByPos[Publication],
+		`UPDATE {s}.parquet_export_requests r SET claimed_by = $1, heartbeat_at = now()
 		WHERE r.id IN (SELECT id FROM {s}.parquet_export_requests
 			WHERE state = 'publishing' AND heartbeat_at < now() - make_interval(secs => $2::float8)
 			FOR UPDATE SKIP LOCKED)
-		RETURNING r.id, r.published_fence, r.output_dir`), sidecar, lease.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("take over stalled publications: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Publication])
-	if err != nil {
-		return nil, fmt.Errorf("take over stalled publications: %w", err)
-	}
-	return out, nil
+		RETURNING r.id, r.published_fence, r.output_dir`, sidecar, lease.Seconds())
 }
 
 // DeadAttempt is an attempt whose staging directory may still exist although it can no longer
@@ -484,26 +431,23 @@ type DeadAttempt struct {
 }
 
 // DeadAttempts lists up to limit attempts whose staging directory is to be removed.
-func (q *Queries) DeadAttempts(ctx context.Context, db DB, limit int) ([]DeadAttempt, error) {
-	rows, err := db.Query(ctx, q.sql(`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('failed', 'cancelled')
+func (db *DB) DeadAttempts(ctx context.Context, limit int) ([]DeadAttempt, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return queryAll(ctx, db, "list dead attempts", pgx.RowToStructByPos[DeadAttempt],
+		`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('failed', 'cancelled')
 		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
 		WHERE a.cleaned_at IS NULL
 			AND NOT (r.state = 'running' AND r.fence = a.fence)
 			AND NOT (r.state = 'publishing' AND r.published_fence = a.fence)
-		ORDER BY a.request_id, a.fence LIMIT $1`), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list dead attempts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DeadAttempt])
-	if err != nil {
-		return nil, fmt.Errorf("list dead attempts: %w", err)
-	}
-	return out, nil
+		ORDER BY a.request_id, a.fence LIMIT $1`, limit)
 }
 
 // AttemptCleaned records that attempt fence of request id left nothing on disk.
-func (q *Queries) AttemptCleaned(ctx context.Context, db DB, id, fence int64) error {
-	if _, err := db.Exec(ctx, q.sql(`UPDATE {s}.parquet_export_attempts SET cleaned_at = now()
+func (db *DB) AttemptCleaned(ctx context.Context, id, fence int64) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_attempts SET cleaned_at = now()
 		WHERE request_id = $1 AND fence = $2`), id, fence); err != nil {
 		return fmt.Errorf("record attempt %d of request %d as cleaned: %w", fence, id, err)
 	}
@@ -527,9 +471,11 @@ type Login struct {
 // Login returns role's login. It fails with ErrNotServed when role is not served, and refuses
 // (ErrNotServed too) a role that is a superuser or bypasses row-level security, or can become
 // such a role, whatever pgparquet_auth says.
-func (q *Queries) Login(ctx context.Context, db DB, role string) (Login, error) {
+func (db *DB) Login(ctx context.Context, role string) (Login, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
 	var super, power, user, pass *string
-	err := db.QueryRow(ctx, `SELECT l.login::text, l.password,
+	err := db.q.QueryRow(ctx, `SELECT l.login::text, l.password,
 			(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname = $1 AND (r.rolsuper OR r.rolbypassrls)),
 			(SELECT s.rolname::text FROM pg_catalog.pg_roles s JOIN pg_catalog.pg_roles r ON r.rolname = $1
 				WHERE (s.rolsuper OR s.rolbypassrls) AND s.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER') LIMIT 1)
@@ -557,8 +503,10 @@ func (q *Queries) Login(ctx context.Context, db DB, role string) (Login, error) 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // CountByState counts the requests in each state, for metrics.
-func (q *Queries) CountByState(ctx context.Context, db DB) (map[string]int64, error) {
-	rows, err := db.Query(ctx, q.sql(`SELECT state, count(*) FROM {s}.parquet_export_requests GROUP BY state`))
+func (db *DB) CountByState(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	rows, err := db.q.Query(ctx, db.sql(`SELECT state, count(*) FROM {s}.parquet_export_requests GROUP BY state`))
 	if err != nil {
 		return nil, fmt.Errorf("count requests by state: %w", err)
 	}
@@ -581,26 +529,39 @@ var StatusColumns = []string{"id", "table", "requester", "state", "progress", "r
 
 // Status returns the newest limit rows of parquet_export_status that the connected role may
 // see, newest first, each value as text ("" for NULL), columns as StatusColumns.
-func (q *Queries) Status(ctx context.Context, db DB, limit int) ([][]string, error) {
-	rows, err := db.Query(ctx, q.sql(`SELECT id::text, table_name, requester::text, state,
-			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
-			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
-			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
-			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(error, '')
-		FROM {s}.parquet_export_status ORDER BY id DESC LIMIT $1`), limit)
-	if err != nil {
-		return nil, fmt.Errorf("read %s.parquet_export_status: %w", q.schema, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]string, error) {
+func (db *DB) Status(ctx context.Context, limit int) ([][]string, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	return queryAll(ctx, db, "read "+db.schema+".parquet_export_status", func(row pgx.CollectableRow) ([]string, error) {
 		vals := make([]string, len(StatusColumns))
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		return vals, row.Scan(ptrs...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s.parquet_export_status: %w", q.schema, err)
+	}, `SELECT id::text, table_name, requester::text, state,
+			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
+			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
+			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
+			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(error, '')
+		FROM {s}.parquet_export_status ORDER BY id DESC LIMIT $1`, limit)
+}
+
+// Session is who the DB's sessions are, as the sidecar checks at start.
+type Session struct {
+	Role       string
+	Superuser  bool
+	InRecovery bool // the server is a hot standby: the control tables cannot be written
+}
+
+// CurrentUser returns the connected role and whether the server is a hot standby.
+func (db *DB) CurrentUser(ctx context.Context) (Session, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	var s Session
+	if err := db.q.QueryRow(ctx, `SELECT pg_catalog.pg_is_in_recovery(), r.rolsuper, r.rolname::text
+			FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`).Scan(&s.InRecovery, &s.Superuser, &s.Role); err != nil {
+		return Session{}, err
 	}
-	return out, nil
+	return s, nil
 }
