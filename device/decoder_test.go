@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
@@ -58,11 +59,11 @@ func TestStartingGPUWithoutGPU(t *testing.T) {
 func TestDecoderLeaksNothing(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	dec := Start(ModeOff, "", slog.New(slog.NewTextHandler(io.Discard, nil))).newDecoder(gpuTestColumns(), mem)
+	dec := Start(ModeOff, "", slog.New(slog.NewTextHandler(io.Discard, nil))).newDecoder(copytest.RandomColumns(), mem)
 	defer dec.Close()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, rows := range []int{0, 1, 100} {
-		rec, err := dec.Decode(context.Background(), randomChunk(rng, rows))
+		rec, err := dec.Decode(context.Background(), copytest.RandomChunk(rng, rows))
 		if err != nil {
 			t.Fatal(err)
 		}

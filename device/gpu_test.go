@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
@@ -38,12 +39,12 @@ func cudaLib(t testing.TB) *library {
 }
 
 // gpuAndCPU returns the library, a CUDA decoder (closed when the test ends) and a CPU decoder,
-// both for gpuTestColumns. When the test ends, nothing the CUDA decoder allocated, from Go's
+// both for copytest.RandomColumns. When the test ends, nothing the CUDA decoder allocated, from Go's
 // allocator or pinned memory, may be left.
 func gpuAndCPU(t *testing.T) (*library, *gpuDecoder, *gpuparse.CPUDecoder, []pgarrow.Column) {
 	t.Helper()
 	lib := cudaLib(t)
-	cols := gpuTestColumns()
+	cols := copytest.RandomColumns()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	pinned := newPinnedAllocator(lib, func(err error) { t.Error(err) })
 	gpu, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, mem), pinned)
@@ -70,7 +71,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	ctx := context.Background()
 	for _, rows := range []int{0, 1, 2, 31, 32, 33, 1000, 5000, 20000} {
-		c := randomChunk(rng, rows)
+		c := copytest.RandomChunk(rng, rows)
 		want, err := cpu.Decode(ctx, c)
 		if err != nil {
 			t.Fatalf("rows=%d: CPU: %v", rows, err)
@@ -80,7 +81,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 			t.Fatalf("rows=%d: GPU: %v", rows, err)
 		}
 		for i := range cols {
-			if err := sameArrays(want.Column(i), got.Column(i)); err != nil {
+			if err := copytest.SameArrays(want.Column(i), got.Column(i)); err != nil {
 				t.Errorf("rows=%d column %s (%s): %v", rows, cols[i].Name, cols[i].Kind, err)
 			}
 		}
@@ -93,8 +94,8 @@ func TestGPUMatchesCPU(t *testing.T) {
 		t.Errorf("%d chunks fell back to the CPU", n)
 	}
 	badFields := make([][]byte, len(cols))
-	badFields[0], badFields[14] = wI64(1), wNumeric("NaN") // n12
-	data, starts := rowStarts(tuple(badFields...))
+	badFields[0], badFields[14] = copytest.Int64(1), copytest.Numeric("NaN") // n12
+	data, starts := copytest.RowStarts(copytest.Tuple(badFields...))
 	c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "bad"}
 	_, cerr := cpu.Decode(ctx, c)
 	_, gerr := gpu.Decode(ctx, c)
@@ -106,7 +107,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	}
 	// Row starts that do not match the tuples (a server that batched rows, or a receiver bug)
 	// and missing row starts: the CPU decoder decides, so results and errors are the same.
-	c = randomChunk(rng, 100)
+	c = copytest.RandomChunk(rng, 100)
 	var everyOther []uint32
 	for i, s := range c.RowStarts {
 		if i%2 == 0 {
@@ -128,7 +129,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 			t.Errorf("%s: CPU error %v, GPU error %v", tc.name, werr, gerr)
 		case werr == nil:
 			for i := range cols {
-				if err := sameArrays(want.Column(i), got.Column(i)); err != nil {
+				if err := copytest.SameArrays(want.Column(i), got.Column(i)); err != nil {
 					t.Errorf("%s: column %s: %v", tc.name, cols[i].Name, err)
 				}
 			}
@@ -160,7 +161,7 @@ func TestGPUCUDAErrorsFallBack(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	ctx := context.Background()
 	for i := range 4 {
-		c := randomChunk(rng, 300)
+		c := copytest.RandomChunk(rng, 300)
 		want, err := cpu.Decode(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -170,7 +171,7 @@ func TestGPUCUDAErrorsFallBack(t *testing.T) {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 		for ci := range cols {
-			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+			if err := copytest.SameArrays(want.Column(ci), got.Column(ci)); err != nil {
 				t.Errorf("chunk %d column %s: %v", i, cols[ci].Name, err)
 			}
 		}
@@ -190,7 +191,7 @@ func TestGPUCUDAErrorsFallBack(t *testing.T) {
 // second) for the GPU decoder, transfers included, and for the CPU decoder on all cores.
 func TestGPUThroughput(t *testing.T) {
 	lib := cudaLib(t)
-	cols, data, starts := lineorderChunk(4 << 20 / 174)
+	cols, data, starts := copytest.LineorderChunk(4 << 20 / 174)
 	pinnedMem := newPinnedAllocator(lib, nil)
 	defer pinnedMem.freeAll()
 	gpu, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), pinnedMem)
@@ -233,7 +234,7 @@ func TestGPUThroughput(t *testing.T) {
 		t.Logf("%-40s %8.2f GB/s (%d workers)", name, float64(total)/secs/1e9, workers)
 	}
 	for _, rows := range []int{4 << 20 / 174, 16 << 20 / 174, 64 << 20 / 174} {
-		_, big, bigStarts := lineorderChunk(rows)
+		_, big, bigStarts := copytest.LineorderChunk(rows)
 		secs, err := gpu.kernelSeconds(&pgcopy.Chunk{Data: big, RowStarts: bigStarts}, 20)
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +258,7 @@ func TestGPUStart(t *testing.T) {
 	cudaLib(t) // skips without a GPU
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	cols := gpuTestColumns()
+	cols := copytest.RandomColumns()
 	dec := Start(ModeOn, os.Getenv("PGPARQUET_CUDA_LIB"), nil).newDecoder(cols, mem)
 	if err := dec.Wait(); err != nil {
 		t.Fatal(err)
@@ -272,7 +273,7 @@ func TestGPUStart(t *testing.T) {
 	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 13))
 	for _, rows := range []int{0, 1, 1000} {
-		c := randomChunk(rng, rows)
+		c := copytest.RandomChunk(rng, rows)
 		c.Data = append(recv[:0], c.Data...)
 		want, err := cpu.Decode(context.Background(), c)
 		if err != nil {
@@ -283,7 +284,7 @@ func TestGPUStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ci := range cols {
-			if err := sameArrays(want.Column(ci), got.Column(ci)); err != nil {
+			if err := copytest.SameArrays(want.Column(ci), got.Column(ci)); err != nil {
 				t.Errorf("rows=%d column %s: %v", rows, cols[ci].Name, err)
 			}
 		}

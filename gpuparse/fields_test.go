@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
@@ -33,14 +34,14 @@ func fieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
 // TestDecodeFieldsMatchesDecode is the CPU twin of the GPU path for columns without a kernel:
 // decoding such a column from its field positions gives Decode's column bit for bit.
 func TestDecodeFieldsMatchesDecode(t *testing.T) {
-	cols := gpuTestColumns()
+	cols := copytest.RandomColumns()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
 	dec := NewCPUDecoder(cols, mem)
 	rng := rand.New(rand.NewPCG(3, 4))
 	cpuCols := 0
 	for _, rows := range []int{0, 1, 33, 2000} {
-		c := randomChunk(rng, rows)
+		c := copytest.RandomChunk(rng, rows)
 		want, err := dec.Decode(context.Background(), c)
 		if err != nil {
 			t.Fatalf("rows=%d: %v", rows, err)
@@ -55,7 +56,7 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rows=%d column %s: %v", rows, col.Name, err)
 			}
-			if err := sameArrays(want.Column(ci), got); err != nil {
+			if err := copytest.SameArrays(want.Column(ci), got); err != nil {
 				t.Errorf("rows=%d column %s (%s): %v", rows, col.Name, col.Kind, err)
 			}
 			got.Release()
@@ -63,7 +64,7 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 		want.Release()
 	}
 	if cpuCols == 0 {
-		t.Fatal("gpuTestColumns has no column without a GPU kernel")
+		t.Fatal("copytest.RandomColumns has no column without a GPU kernel")
 	}
 }
 
@@ -74,9 +75,9 @@ func TestDecodeFieldsErrors(t *testing.T) {
 	num := pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric")
 	cols := []pgarrow.Column{iv, num}
 	dec := NewCPUDecoder(cols, memory.DefaultAllocator)
-	good := tuple(wInterval(1, 2, 3), wNumeric("1.5"))
-	badDigit := tuple(wInterval(1, 2, 3), wNumericRaw(1, 0, 0, 0, 10000))
-	shortInterval := tuple(wInterval(1, 2, 3)[:12], wNumeric("2"))
+	good := copytest.Tuple(copytest.Interval(1, 2, 3), copytest.Numeric("1.5"))
+	badDigit := copytest.Tuple(copytest.Interval(1, 2, 3), copytest.NumericRaw(1, 0, 0, 0, 10000))
+	shortInterval := copytest.Tuple(copytest.Interval(1, 2, 3)[:12], copytest.Numeric("2"))
 	for _, tc := range []struct {
 		name   string
 		tuples [][]byte
@@ -85,7 +86,7 @@ func TestDecodeFieldsErrors(t *testing.T) {
 		{"numeric digit", [][]byte{good, badDigit}, 1},
 		{"interval length", [][]byte{good, shortInterval}, 0},
 	} {
-		data, starts := rowStarts(tc.tuples...)
+		data, starts := copytest.RowStarts(tc.tuples...)
 		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 100, FirstRow: 7}
 		_, want := dec.Decode(context.Background(), c)
 		_, got := dec.DecodeColumnAt(c, tc.col, fieldPositions(c, len(cols))[tc.col])
@@ -94,7 +95,7 @@ func TestDecodeFieldsErrors(t *testing.T) {
 			t.Errorf("%s: Decode error %v, DecodeColumnAt error %v", tc.name, want, got)
 		}
 	}
-	data, _ := rowStarts(good)
+	data, _ := copytest.RowStarts(good)
 	c := &pgcopy.Chunk{Data: data, Source: "positions"}
 	for _, p := range []int32{-1, int32(len(data)) - 2, 0} {
 		_, err := dec.DecodeColumnAt(c, 0, []int32{p})
@@ -109,7 +110,7 @@ func TestDecodeFieldsErrors(t *testing.T) {
 func fieldsFuzzColumns() []pgarrow.Column {
 	return []pgarrow.Column{
 		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
-		numCol("n50", 50, 10),
+		copytest.NumericColumn("n50", 50, 10),
 		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
 		pgarrow.PlanType("a", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 1, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
 		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
@@ -129,15 +130,15 @@ func fieldsFuzzInput(col byte, positions []int32, data []byte) []byte {
 // fieldsFuzzSeeds are valid and broken inputs of FuzzDecodeFields (committed as its corpus).
 func fieldsFuzzSeeds() map[string][]byte {
 	cols := fieldsFuzzColumns()
-	data, _ := rowStarts(
-		tuple(wNumeric("1.5"), wNumeric("-12.25"), wInterval(1, 2, 3), wArray(pgtype.Int4OID, []int32{2}, []int32{1}, wI32(7), nil), wText("ok")),
-		tuple(nil, nil, nil, nil, nil),
-		tuple(wNumeric("NaN"), wNumeric("0"), wInterval(-1, 0, 0), wArray(pgtype.Int4OID, nil, nil), wText("")),
+	data, _ := copytest.RowStarts(
+		copytest.Tuple(copytest.Numeric("1.5"), copytest.Numeric("-12.25"), copytest.Interval(1, 2, 3), copytest.Array(pgtype.Int4OID, []int32{2}, []int32{1}, copytest.Int32(7), nil), copytest.Text("ok")),
+		copytest.Tuple(nil, nil, nil, nil, nil),
+		copytest.Tuple(copytest.Numeric("NaN"), copytest.Numeric("0"), copytest.Interval(-1, 0, 0), copytest.Array(pgtype.Int4OID, nil, nil), copytest.Text("")),
 	)
 	pos := fieldPositions(&pgcopy.Chunk{Data: data}, len(cols))
 	out := map[string][]byte{}
 	for ci := range cols {
-		out["col"+itoa(int32(ci))] = fieldsFuzzInput(byte(ci), pos[ci], data)
+		out["col"+copytest.Itoa(int32(ci))] = fieldsFuzzInput(byte(ci), pos[ci], data)
 	}
 	out["shifted"] = fieldsFuzzInput(2, []int32{pos[2][0] + 1, pos[2][1], pos[2][2]}, data)
 	out["outside"] = fieldsFuzzInput(0, []int32{-5, int32(len(data)), 1 << 30}, data)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
@@ -22,7 +20,7 @@ func fuzzColumns() []pgarrow.Column {
 	return []pgarrow.Column{
 		pgarrow.PlanColumn("i4", pgtype.Int4OID, -1, "integer"),
 		pgarrow.PlanColumn("s", pgtype.TextOID, -1, "text"),
-		numCol("n12", 12, 2),
+		copytest.NumericColumn("n12", 12, 2),
 		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
 		pgarrow.PlanColumn("f8", pgtype.Float8OID, -1, "double precision"),
@@ -30,17 +28,17 @@ func fuzzColumns() []pgarrow.Column {
 		pgarrow.PlanColumn("ts", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
 		pgarrow.PlanColumn("u", pgtype.UUIDOID, -1, "uuid"),
 		pgarrow.PlanColumn("jb", pgtype.JSONBOID, -1, "jsonb"),
-		numCol("n50", 50, 10),
+		copytest.NumericColumn("n50", 50, 10),
 		pgarrow.PlanColumn("by", pgtype.ByteaOID, -1, "bytea"),
 	}
 }
 
 // fuzzTuple is a valid tuple for fuzzColumns, varied by i.
 func fuzzTuple(i int) []byte {
-	s := itoa(int32(i))
-	return tuple(wI32(int32(i)), wText("t"+s), wNumeric(s+".25"), wNumeric("-"+s+".500"), wBool(i%2 == 1),
-		wF64bits(uint64(i)<<52), wI32(int32(i)), wI64(int64(i)), make([]byte, 16), wJSONB(`{"k":`+s+`}`),
-		wNumeric(s+"12345678901234567890.0123456789"), []byte{byte(i)})
+	s := copytest.Itoa(int32(i))
+	return copytest.Tuple(copytest.Int32(int32(i)), copytest.Text("t"+s), copytest.Numeric(s+".25"), copytest.Numeric("-"+s+".500"), copytest.Bool(i%2 == 1),
+		copytest.Float64Bits(uint64(i)<<52), copytest.Int32(int32(i)), copytest.Int64(int64(i)), make([]byte, 16), copytest.JSONB(`{"k":`+s+`}`),
+		copytest.Numeric(s+"12345678901234567890.0123456789"), []byte{byte(i)})
 }
 
 // countTuples is an independent walker: the number of tuples in data if it
@@ -78,7 +76,7 @@ func fuzzSeeds() map[string][]byte {
 		}
 		return out
 	}
-	nulls := tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	nulls := copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	t1 := fuzzTuple(1)
 	return map[string][]byte{
 		"empty":            {},
@@ -86,15 +84,15 @@ func fuzzSeeds() map[string][]byte {
 		"three_rows":       cat(fuzzTuple(0), fuzzTuple(7), fuzzTuple(12345)),
 		"all_null":         nulls,
 		"nulls_and_rows":   cat(t1, nulls, fuzzTuple(2)),
-		"specials":         tuple(wI32(-1), wText(""), wNumeric("0"), wNumeric("NaN"), wBool(false), wF64bits(0x7ff8000000000001), wI32(0x7fffffff), wI64(-1<<63), make([]byte, 16), wJSONB(""), wNumeric("-0.0000000001"), []byte{}),
+		"specials":         copytest.Tuple(copytest.Int32(-1), copytest.Text(""), copytest.Numeric("0"), copytest.Numeric("NaN"), copytest.Bool(false), copytest.Float64Bits(0x7ff8000000000001), copytest.Int32(0x7fffffff), copytest.Int64(-1<<63), make([]byte, 16), copytest.JSONB(""), copytest.Numeric("-0.0000000001"), []byte{}),
 		"truncated":        t1[:len(t1)-3],
 		"trailer":          cat(t1, []byte{0xff, 0xff}),
 		"bad_count":        cat(t1, []byte{0, 11}),
-		"bad_numeric":      tuple(wI32(1), wText("x"), wNumericRaw(1, 0, 0xC000, 0, 1), wNumericRaw(2, 30000, 0x4000, 100, 1, 10000), nil, nil, nil, nil, nil, nil, nil, nil),
-		"decimal_overflow": tuple(nil, nil, wNumeric("123456789012.5"), nil, nil, nil, nil, nil, nil, nil, wNumeric("1.00000000001"), nil),
-		"bad_jsonb":        tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, []byte{2, '{', '}'}, nil, nil),
-		"bad_fixed_len":    tuple(wI32(1), nil, nil, nil, []byte{1, 1}, nil, nil, nil, nil, nil, nil, nil),
-		"date_overflow":    tuple(nil, nil, nil, nil, nil, nil, wI32(0x7fffff00), wI64(0x7fffffffffffff00), nil, nil, nil, nil),
+		"bad_numeric":      copytest.Tuple(copytest.Int32(1), copytest.Text("x"), copytest.NumericRaw(1, 0, 0xC000, 0, 1), copytest.NumericRaw(2, 30000, 0x4000, 100, 1, 10000), nil, nil, nil, nil, nil, nil, nil, nil),
+		"decimal_overflow": copytest.Tuple(nil, nil, copytest.Numeric("123456789012.5"), nil, nil, nil, nil, nil, nil, nil, copytest.Numeric("1.00000000001"), nil),
+		"bad_jsonb":        copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, []byte{2, '{', '}'}, nil, nil),
+		"bad_fixed_len":    copytest.Tuple(copytest.Int32(1), nil, nil, nil, []byte{1, 1}, nil, nil, nil, nil, nil, nil, nil),
+		"date_overflow":    copytest.Tuple(nil, nil, nil, nil, nil, nil, copytest.Int32(0x7fffff00), copytest.Int64(0x7fffffffffffff00), nil, nil, nil, nil),
 	}
 }
 
@@ -102,24 +100,7 @@ func fuzzSeeds() map[string][]byte {
 // fuzzSeeds (and the other targets' seeds) when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
 // that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	for target, seeds := range map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		for name, data := range seeds {
-			path := filepath.Join(dir, "seed_"+name)
-			if os.Getenv("GPUPARSE_WRITE_SEEDS") == "1" {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			if _, err := os.Stat(path); err != nil {
-				t.Errorf("seed missing (run with GPUPARSE_WRITE_SEEDS=1): %v", err)
-			}
-		}
-	}
+	copytest.WriteFuzzSeeds(t, map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()})
 }
 
 // FuzzCPUDecode feeds arbitrary bytes as a Chunk for a fixed multi-type

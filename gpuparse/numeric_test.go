@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/pgparquet/pgparquet/internal/copytest"
 )
 
 // refNumeric is an independent math/big model of a numeric's value:
@@ -39,7 +41,7 @@ func randDigits(rng *rand.Rand, n int, canonical bool) []uint16 {
 }
 
 func digitBytes(ds []uint16) []byte {
-	return wNumericRaw(int16(len(ds)), 0, 0, 0, ds...)[numericHeaderLen:]
+	return copytest.NumericRaw(int16(len(ds)), 0, 0, 0, ds...)[numericHeaderLen:]
 }
 
 // TestNumericUnscaledRandom checks numericUnscaled, fast and wide paths,

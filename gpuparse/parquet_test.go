@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
@@ -36,17 +37,17 @@ func TestParquetRoundTrip(t *testing.T) {
 		pgarrow.PlanColumn("d", pgtype.DateOID, -1, "date"),
 		pgarrow.PlanColumn("ts", pgtype.TimestampOID, -1, "timestamp"),
 		pgarrow.PlanColumn("tstz", pgtype.TimestamptzOID, -1, "timestamptz"),
-		numCol("n128", 12, 2),
-		numCol("n256", 50, 4),
+		copytest.NumericColumn("n128", 12, 2),
+		copytest.NumericColumn("n256", 50, 4),
 		pgarrow.PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 	}
 	row := func(i int32) []byte {
-		return tuple(wBool(i%2 == 0), wI16(int16(i)), wI32(i), wI64(int64(i)), wF32bits(uint32(i)), wF64bits(uint64(i)),
-			wText("s"+itoa(i)), []byte{byte(i)}, make([]byte, 16), wText(`{"a":1}`), wJSONB(`{"b":2}`),
-			wI32(i), wI64(int64(i)), wI64(int64(i)), wNumeric(itoa(i)+".5"), wNumeric("-"+itoa(i)+".25"), wNumeric(itoa(i)+".000"))
+		return copytest.Tuple(copytest.Bool(i%2 == 0), copytest.Int16(int16(i)), copytest.Int32(i), copytest.Int64(int64(i)), copytest.Float32Bits(uint32(i)), copytest.Float64Bits(uint64(i)),
+			copytest.Text("s"+copytest.Itoa(i)), []byte{byte(i)}, make([]byte, 16), copytest.Text(`{"a":1}`), copytest.JSONB(`{"b":2}`),
+			copytest.Int32(i), copytest.Int64(int64(i)), copytest.Int64(int64(i)), copytest.Numeric(copytest.Itoa(i)+".5"), copytest.Numeric("-"+copytest.Itoa(i)+".25"), copytest.Numeric(copytest.Itoa(i)+".000"))
 	}
-	nulls := tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
-	data, _ := rowStarts(row(1), nulls, row(2), tuple([]byte{1}, wI16(0), wI32(0), wI64(0), wF32bits(0), wF64bits(0), wText(""), []byte{}, make([]byte, 16), wText(""), wJSONB(""), wI32(0), wI64(0), wI64(0), wNumeric("0"), wNumeric("0"), wNumeric("0")))
+	nulls := copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	data, _ := copytest.RowStarts(row(1), nulls, row(2), copytest.Tuple([]byte{1}, copytest.Int16(0), copytest.Int32(0), copytest.Int64(0), copytest.Float32Bits(0), copytest.Float64Bits(0), copytest.Text(""), []byte{}, make([]byte, 16), copytest.Text(""), copytest.JSONB(""), copytest.Int32(0), copytest.Int64(0), copytest.Int64(0), copytest.Numeric("0"), copytest.Numeric("0"), copytest.Numeric("0")))
 
 	mem := newAlloc(t)
 	dec := NewCPUDecoder(cols, mem)

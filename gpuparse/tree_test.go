@@ -13,49 +13,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
-
-// wArray encodes an array as array_send does: dims and lower bounds, then the elements (nil =
-// NULL) in row-major order.
-func wArray(elemOID uint32, dims, lbs []int32, elems ...[]byte) []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(dims)))
-	hasNull := uint32(0)
-	for _, e := range elems {
-		if e == nil {
-			hasNull = 1
-		}
-	}
-	b = binary.BigEndian.AppendUint32(b, hasNull)
-	b = binary.BigEndian.AppendUint32(b, elemOID)
-	for i := range dims {
-		b = binary.BigEndian.AppendUint32(b, uint32(dims[i]))
-		b = binary.BigEndian.AppendUint32(b, uint32(lbs[i]))
-	}
-	return appendFields(b, elems...)
-}
-
-// appendFields appends length-prefixed fields (a nil field is NULL), as tuples, arrays and
-// composites all encode them.
-func appendFields(b []byte, fields ...[]byte) []byte {
-	for _, f := range fields {
-		if f == nil {
-			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
-			continue
-		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
-		b = append(b, f...)
-	}
-	return b
-}
 
 // wRecord encodes a composite as record_send does: count, then per attribute OID and field.
 func wRecord(oids []uint32, fields ...[]byte) []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(len(fields)))
 	for i, f := range fields {
 		b = binary.BigEndian.AppendUint32(b, oids[i])
-		b = appendFields(b, f)
+		b = copytest.AppendFields(b, f)
 	}
 	return b
 }
@@ -64,18 +32,12 @@ func wRecord(oids []uint32, fields ...[]byte) []byte {
 func wRange(flags byte, lower, upper []byte) []byte {
 	b := []byte{flags}
 	if lower != nil {
-		b = appendFields(b, lower)
+		b = copytest.AppendFields(b, lower)
 	}
 	if upper != nil {
-		b = appendFields(b, upper)
+		b = copytest.AppendFields(b, upper)
 	}
 	return b
-}
-
-func wInterval(us int64, days, months int32) []byte {
-	b := binary.BigEndian.AppendUint64(nil, uint64(us))
-	b = binary.BigEndian.AppendUint32(b, uint32(days))
-	return binary.BigEndian.AppendUint32(b, uint32(months))
 }
 
 func treeColumns() []pgarrow.Column {
@@ -96,24 +58,24 @@ func treeColumns() []pgarrow.Column {
 }
 
 func treeTuple(i int32) []byte {
-	return tuple(
-		wArray(pgtype.Int4OID, []int32{2, 2}, []int32{1, 1}, wI32(i), nil, wI32(3), wI32(4)),
-		wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, wI32(i), wText("x")),
-		wRange(rangeLBInc, wI32(i), wI32(i+5)),
-		wInterval(-1, 2, 3),
-		append(wI64(1), wI32(-3600)...),
-		wText("ok"),
-		wI64(-12345),
-		wI32(-1),
-		wI64(math.MaxInt64-946684800000000),
-		append(wI32(1), appendFields(nil, wRange(rangeEmpty, nil, nil))...),
+	return copytest.Tuple(
+		copytest.Array(pgtype.Int4OID, []int32{2, 2}, []int32{1, 1}, copytest.Int32(i), nil, copytest.Int32(3), copytest.Int32(4)),
+		wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, copytest.Int32(i), copytest.Text("x")),
+		wRange(rangeLBInc, copytest.Int32(i), copytest.Int32(i+5)),
+		copytest.Interval(-1, 2, 3),
+		append(copytest.Int64(1), copytest.Int32(-3600)...),
+		copytest.Text("ok"),
+		copytest.Int64(-12345),
+		copytest.Int32(-1),
+		copytest.Int64(math.MaxInt64-946684800000000),
+		append(copytest.Int32(1), copytest.AppendFields(nil, wRange(rangeEmpty, nil, nil))...),
 	)
 }
 
 func TestDecodeTree(t *testing.T) {
 	cols := treeColumns()
-	data, starts := rowStarts(treeTuple(1), tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
-		tuple(wArray(pgtype.Int4OID, nil, nil), wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, nil, nil), wRange(rangeEmpty, nil, nil), nil, nil, nil, nil, nil, wI64(math.MinInt64), wI32(0)))
+	data, starts := copytest.RowStarts(treeTuple(1), copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		copytest.Tuple(copytest.Array(pgtype.Int4OID, nil, nil), wRecord([]uint32{pgtype.Int4OID, pgtype.TextOID}, nil, nil), wRange(rangeEmpty, nil, nil), nil, nil, nil, nil, nil, copytest.Int64(math.MinInt64), copytest.Int32(0)))
 	dec := NewCPUDecoder(cols, newAlloc(t))
 	rec, err := dec.Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
@@ -152,19 +114,19 @@ func TestDecodeTreeErrors(t *testing.T) {
 		offset int // within the field body
 		msg    string
 	}{
-		{"lower bound", 0, wArray(pgtype.Int4OID, []int32{2, 2}, []int32{0, 1}, wI32(1), wI32(2), wI32(3), wI32(4)), 16, "lower bound 0"},
-		{"dims", 0, wArray(pgtype.Int4OID, []int32{4}, []int32{1}, wI32(1), wI32(2), wI32(3), wI32(4)), 0, "1 dimensions"},
-		{"element oid", 0, wArray(pgtype.TextOID, []int32{1, 1}, []int32{1, 1}, wI32(1)), 8, "element type OID 25"},
-		{"element length", 0, wArray(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, wI64(1)), 28, "array element: field length 8, expected 4"},
-		{"attribute count", 1, wRecord([]uint32{pgtype.Int4OID}, wI32(1)), 0, "1 attributes, expected 2"},
-		{"attribute oid", 1, wRecord([]uint32{pgtype.Int4OID, pgtype.Int4OID}, wI32(1), wText("x")), 16, "type OID 23, expected 25"},
+		{"lower bound", 0, copytest.Array(pgtype.Int4OID, []int32{2, 2}, []int32{0, 1}, copytest.Int32(1), copytest.Int32(2), copytest.Int32(3), copytest.Int32(4)), 16, "lower bound 0"},
+		{"dims", 0, copytest.Array(pgtype.Int4OID, []int32{4}, []int32{1}, copytest.Int32(1), copytest.Int32(2), copytest.Int32(3), copytest.Int32(4)), 0, "1 dimensions"},
+		{"element oid", 0, copytest.Array(pgtype.TextOID, []int32{1, 1}, []int32{1, 1}, copytest.Int32(1)), 8, "element type OID 25"},
+		{"element length", 0, copytest.Array(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, copytest.Int64(1)), 28, "array element: field length 8, expected 4"},
+		{"attribute count", 1, wRecord([]uint32{pgtype.Int4OID}, copytest.Int32(1)), 0, "1 attributes, expected 2"},
+		{"attribute oid", 1, wRecord([]uint32{pgtype.Int4OID, pgtype.Int4OID}, copytest.Int32(1), copytest.Text("x")), 16, "type OID 23, expected 25"},
 		{"range trailing", 2, append(wRange(rangeEmpty, nil, nil), 0), 1, "1 bytes after"},
-		{"far timestamp", 8, wI64(math.MaxInt64 - 1), 0, ""},
+		{"far timestamp", 8, copytest.Int64(math.MaxInt64 - 1), 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fields := make([][]byte, len(cols))
 			fields[tc.col] = tc.field
-			data := tuple(fields...)
+			data := copytest.Tuple(fields...)
 			rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &pgcopy.Chunk{Data: data, FirstRow: 5})
 			if tc.msg == "" {
 				if err != nil {
@@ -242,11 +204,11 @@ func FuzzCPUDecodeTree(f *testing.F) {
 
 // treeFuzzSeeds are the committed seeds of FuzzCPUDecodeTree.
 func treeFuzzSeeds() map[string][]byte {
-	nulls := tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	nulls := copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	return map[string][]byte{
 		"tree_rows":        append(treeTuple(1), treeTuple(2)...),
 		"tree_nulls":       nulls,
-		"tree_lower_bound": tuple(wArray(pgtype.Int4OID, []int32{1, 1}, []int32{0, 1}, wI32(1)), nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		"tree_lower_bound": copytest.Tuple(copytest.Array(pgtype.Int4OID, []int32{1, 1}, []int32{0, 1}, copytest.Int32(1)), nil, nil, nil, nil, nil, nil, nil, nil, nil),
 		"tree_truncated":   treeTuple(3)[:40],
 	}
 }
@@ -255,7 +217,7 @@ func treeFuzzSeeds() map[string][]byte {
 // enum dictionary an indices buffer (arrow-go's Parquet writer dereferences it).
 func TestEmptyEnumListHasIndices(t *testing.T) {
 	col := pgarrow.PlanType("a_e", &pgarrow.TypeDesc{OID: 99997, Class: pgarrow.ClassArray, Dims: 1, Elem: &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}}, "mood[]", pgarrow.PlanOptions{})
-	data, starts := rowStarts(tuple(wArray(99998, nil, nil)), tuple(nil))
+	data, starts := copytest.RowStarts(copytest.Tuple(copytest.Array(99998, nil, nil)), copytest.Tuple(nil))
 	rec, err := NewCPUDecoder([]pgarrow.Column{col}, memory.DefaultAllocator).Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,6 @@ package pgcopy
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -107,27 +104,5 @@ func headerSeeds() map[string][]byte {
 		"oids":            header(1<<16, nil),
 		"truncated":       []byte("PGCOPY\n"),
 		"negative_extlen": append(append([]byte{}, header(0, nil)[:15]...), 0xff, 0xff, 0xff, 0xff),
-	}
-}
-
-// TestWriteFuzzSeeds rewrites the seed_* files of testdata/fuzz from
-// headerSeeds when GPUPARSE_WRITE_SEEDS=1; otherwise it checks that the
-// committed seeds exist.
-func TestWriteFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseHeader")
-	for name, data := range headerSeeds() {
-		path := filepath.Join(dir, "seed_"+name)
-		if os.Getenv("GPUPARSE_WRITE_SEEDS") == "1" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("seed missing (run with GPUPARSE_WRITE_SEEDS=1): %v", err)
-		}
 	}
 }
