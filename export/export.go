@@ -292,6 +292,12 @@ func (e *exportRun) close() {
 }
 
 func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []pgarrow.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
+	schema := pgarrow.ArrowSchema(cols)
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	leaves, err := parquetLeaves(schema, arrowProps)
+	if err != nil {
+		return nil, err
+	}
 	propOpts := []parquet.WriterProperty{
 		parquet.WithCompression(opts.codec),
 		parquet.WithCompressionLevel(opts.level),
@@ -303,11 +309,17 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	// Dictionary encoding pays for strings (few distinct values compress to small indices) but
 	// costs fixed-width columns a hash lookup per value, most of the encoder's CPU time, for
 	// little gain over zstd/snappy on the plain values: use it for string-like columns only.
+	// Float leaves, nested ones too, are never dictionary-encoded (parquetLeaf.float).
 	dictionary := make([]bool, len(cols))
 	for i, col := range cols {
 		dictionary[i] = dictionaryWorthIt(col)
 		if !dictionary[i] {
 			propOpts = append(propOpts, parquet.WithDictionaryFor(col.Name, false))
+		}
+		for _, leaf := range leaves[i] {
+			if leaf.float {
+				propOpts = append(propOpts, parquet.WithDictionaryPath(leaf.path, false))
+			}
 		}
 	}
 	type colMeta struct {
@@ -322,17 +334,11 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	if err != nil {
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
-	schema := pgarrow.ArrowSchema(cols)
 	props := parquet.NewWriterProperties(propOpts...)
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
-	leafPaths, err := leafColumnPaths(schema, props, arrowProps)
-	if err != nil {
-		return nil, err
-	}
 	return &fileFormat{
 		dir:        dir,
 		schema:     schema,
-		leafPaths:  leafPaths,
+		leaves:     leaves,
 		dictionary: dictionary,
 		mem:        mem,
 		propOpts:   propOpts,

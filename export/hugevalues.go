@@ -1,12 +1,9 @@
 package export
 
 import (
-	"fmt"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // Huge values (a text or bytea of hundreds of MB) and column statistics.
@@ -116,26 +113,9 @@ func (s *fileSeries) noStatsColumns() []parquet.WriterProperty {
 		if !off {
 			continue
 		}
-		for _, path := range s.format.leafPaths[i] {
-			out = append(out, parquet.WithStatsPath(path, false))
+		for _, leaf := range s.format.leaves[i] {
+			out = append(out, parquet.WithStatsPath(leaf.path, false))
 		}
 	}
 	return out
-}
-
-// leafColumnPaths lists, per top-level field of sc, the paths of its Parquet leaf columns.
-func leafColumnPaths(sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties) ([][]parquet.ColumnPath, error) {
-	psc, err := pqarrow.ToParquet(sc, props, arrowProps)
-	if err != nil {
-		return nil, fmt.Errorf("map the Arrow schema to Parquet: %w", err)
-	}
-	out := make([][]parquet.ColumnPath, sc.NumFields())
-	for i := 0; i < psc.NumColumns(); i++ {
-		root := psc.Root().FieldIndexByField(psc.ColumnRoot(i))
-		if root < 0 || root >= len(out) {
-			return nil, fmt.Errorf("map the Arrow schema to Parquet: leaf %s has no top-level field", psc.Column(i).Path())
-		}
-		out[root] = append(out[root], psc.Column(i).ColumnPath())
-	}
-	return out, nil
 }

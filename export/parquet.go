@@ -28,7 +28,7 @@ type fileFormat struct {
 	mem         memory.Allocator
 	props       *parquet.WriterProperties
 	propOpts    []parquet.WriterProperty // props' options, for files that turn dictionaries or statistics off
-	leafPaths   [][]parquet.ColumnPath   // per top-level column: its Parquet leaf columns
+	leaves      [][]parquetLeaf          // per top-level column: its Parquet leaf columns
 	arrowProps  pqarrow.ArrowWriterProperties
 	metadata    [][2]string   // key-value metadata, in order
 	decoder     func() string // the decoder's Path when a file is finished (pgparquet.decoder)

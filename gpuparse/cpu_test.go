@@ -293,7 +293,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"int4 length 3", copytest.Tuple([]byte{0, 0, 1}, copytest.Text("ab"), copytest.Numeric("1")), nil, 2, 0, "id", "field length 3, expected 4"},
 		{"numeric length mismatch", withPrice(copytest.Numeric("1.50")[:10]), nil, priceBody - 4, 0, "price", "numeric field length 10, expected 8 + 2*ndigits = 12"},
 		{"numeric too short", withPrice([]byte{0, 0, 0, 0}), nil, priceBody - 4, 0, "price", "numeric field length 4, need at least 8"},
-		{"numeric negative ndigits", withPrice(copytest.NumericRaw(-1, 0, 0, 0)), nil, priceBody, 0, "price", "numeric ndigits -1"},
+		{"numeric ndigits past the field", withPrice(copytest.NumericRaw(-1, 0, 0, 0)), nil, priceBody - 4, 0, "price", "numeric field length 8, expected 8 + 2*ndigits = 131078"},
 		{"numeric bad sign", withPrice(copytest.NumericRaw(1, 0, 0x8000, 0, 1)), nil, priceBody + 4, 0, "price", "numeric sign 0x8000"},
 		{"numeric bad dscale", withPrice(copytest.NumericRaw(1, 0, 0, 0x4000, 1)), nil, priceBody + 6, 0, "price", "numeric dscale 16384"},
 		{"numeric bad digit", cat(good, withPrice(copytest.NumericRaw(2, 0, 0, 2, 1, 10000))), nil, 32 + priceBody + 10, 1, "price", "numeric digit 10000 at index 1, expected 0..9999"},

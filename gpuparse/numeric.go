@@ -6,7 +6,7 @@ import (
 	"math/bits"
 )
 
-// numeric wire format (numeric_send): int16 ndigits, int16 weight, uint16
+// numeric wire format (numeric_send): uint16 ndigits, int16 weight, uint16
 // sign, int16 dscale, then ndigits int16 base-10000 digits, most significant
 // first. The value is sum(digit[i] * 10000^(weight-i)); dscale is the number
 // of decimal digits numeric_out prints after the point.
@@ -46,13 +46,13 @@ func parseNumericHeader(body []byte) (h numHeader, badOff int, msg string) {
 	if len(body) < numericHeaderLen {
 		return h, -4, fmt.Sprintf("numeric field length %d, need at least %d", len(body), numericHeaderLen)
 	}
-	h.ndigits = int(int16(binary.BigEndian.Uint16(body)))
+	// numeric_send writes ndigits, an int, as 16 bits: a value of up to 131072 digits before
+	// the point and 16383 after has more than 32767 base-10000 digits, which only an unsigned
+	// read gets right.
+	h.ndigits = int(binary.BigEndian.Uint16(body))
 	h.weight = int(int16(binary.BigEndian.Uint16(body[2:])))
 	h.sign = binary.BigEndian.Uint16(body[4:])
 	h.dscale = int(int16(binary.BigEndian.Uint16(body[6:])))
-	if h.ndigits < 0 {
-		return h, 0, fmt.Sprintf("numeric ndigits %d, expected >= 0", h.ndigits)
-	}
 	if want := numericHeaderLen + 2*h.ndigits; len(body) != want {
 		return h, -4, fmt.Sprintf("numeric field length %d, expected 8 + 2*ndigits = %d", len(body), want)
 	}

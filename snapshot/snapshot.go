@@ -201,7 +201,8 @@ func (s *Snapshot) Abort() {
 }
 
 // Connect opens one connection tagged with application_name pgparquet (unless cfg sets one),
-// so that DBAs can tell the exporter's sessions apart in pg_stat_activity.
+// so that DBAs can tell the exporter's sessions apart in pg_stat_activity, with the
+// sessionSettings that fix every text form.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	c := cfg.Copy()
 	if c.RuntimeParams == nil {
@@ -210,13 +211,29 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	if c.RuntimeParams["application_name"] == "" {
 		c.RuntimeParams["application_name"] = "pgparquet"
 	}
-	// COPY BINARY sends text in the client encoding: Arrow strings must be UTF-8.
-	c.RuntimeParams["client_encoding"] = "UTF8"
+	// Text forms (of types exported as text, and inside them) must not depend on settings a
+	// database, role, postgresql.conf or PGOPTIONS chose: startup parameters override those.
+	for k, v := range sessionSettings {
+		c.RuntimeParams[k] = v
+	}
 	conn, err := pgx.ConnectConfig(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s:%d/%s as %s: %w", cfg.Host, cfg.Port, cfg.Database, cfg.User, err)
 	}
 	return conn, nil
+}
+
+// sessionSettings are the settings of every session that reads an export: each fixes what a
+// value's text form is. COPY BINARY sends text in the client encoding (Arrow strings must be
+// UTF-8); timestamps print as ISO in UTC, intervals in PostgreSQL's own style, floats with
+// every digit they need to read back exactly (1 or more; 0 and below round), bytea as hex.
+var sessionSettings = map[string]string{
+	"client_encoding":    "UTF8",
+	"DateStyle":          "ISO, YMD",
+	"IntervalStyle":      "postgres",
+	"TimeZone":           "UTC",
+	"extra_float_digits": "3",
+	"bytea_output":       "hex",
 }
 
 func closeConn(conn *pgx.Conn) error {

@@ -1,0 +1,37 @@
+package export
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// parquetLeaf is one Parquet leaf column of an export's schema: writer properties name columns
+// by these paths, and a nested field (a list, a struct) has leaves below its own name.
+type parquetLeaf struct {
+	path parquet.ColumnPath
+	// float: a FLOAT or DOUBLE leaf. The writer's dictionary treats every NaN as one value, so
+	// such leaves are never dictionary-encoded: NaN payloads stay bit for bit.
+	float bool
+}
+
+// parquetLeaves lists, per top-level field of sc, its Parquet leaf columns.
+func parquetLeaves(sc *arrow.Schema, arrowProps pqarrow.ArrowWriterProperties) ([][]parquetLeaf, error) {
+	psc, err := pqarrow.ToParquet(sc, parquet.NewWriterProperties(), arrowProps)
+	if err != nil {
+		return nil, fmt.Errorf("map the Arrow schema to Parquet: %w", err)
+	}
+	out := make([][]parquetLeaf, sc.NumFields())
+	for i := 0; i < psc.NumColumns(); i++ {
+		root := psc.Root().FieldIndexByField(psc.ColumnRoot(i))
+		if root < 0 || root >= len(out) {
+			return nil, fmt.Errorf("map the Arrow schema to Parquet: leaf %s has no top-level field", psc.Column(i).Path())
+		}
+		c := psc.Column(i)
+		float := c.PhysicalType() == parquet.Types.Float || c.PhysicalType() == parquet.Types.Double
+		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), float: float})
+	}
+	return out, nil
+}
