@@ -205,6 +205,9 @@ func (e *exportRun) planColumns() (string, error) {
 			delete(asText, c.Name)
 		}
 		e.cols[i] = pgarrow.PlanType(c.Name, typ, c.PGType, e.cfg.planOpts)
+		if typ == nil && c.Type != nil {
+			e.cols[i].Output = c.Type.Output // its text form as its type prints it
+		}
 		selects[i] = e.cols[i].SelectExpr(c.Ident())
 	}
 	for name := range asText {

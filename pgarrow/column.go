@@ -18,6 +18,10 @@ type Column struct {
 	Scale     int32 // decimals only
 	CastText  bool  // true when the type has no native decoding: the COPY query must select `col::text`, decoded as KindString
 
+	// Output, on a CastText column, is its type's output function
+	// (TypeDesc.Output): the text form is what it prints. "": the column's
+	// cast to text (a column planned without its type tree).
+	Output string
 	// CastTextArray is set on a KindList column whose element type has no
 	// native decoding: the COPY query must select `col::text[]` (see
 	// SelectExpr) and the elements decode as KindString.
@@ -36,14 +40,21 @@ type Column struct {
 }
 
 // SelectExpr is the COPY select-list expression for the column, given its
-// quoted identifier: the identifier, cast ::text or ::text[] where the
-// column's type (or its array's element type) has no native decoding.
+// quoted identifier: the identifier, or its text form where the column's
+// type (or its array's element type) has no native decoding. Text forms come
+// from the types' output functions, as PostgreSQL prints values, not from
+// casts to text (a cast may print something else, as inet's adds /128, and
+// anyone may create one for their type): for an array, its
+// text form read back as text[], which keeps the elements' texts, the
+// dimensions and the bounds.
 func (c Column) SelectExpr(ident string) string {
 	switch {
+	case c.CastText && c.Output != "":
+		return "pg_catalog.textin(" + c.Output + "(" + ident + "))"
 	case c.CastText:
 		return ident + "::pg_catalog.text"
 	case c.CastTextArray:
-		return ident + "::pg_catalog.text[]"
+		return "pg_catalog.textin(pg_catalog.array_out(" + ident + "))::pg_catalog.text[]"
 	}
 	return ident
 }

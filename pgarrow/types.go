@@ -51,6 +51,9 @@ type TypeDesc struct {
 	Dims int
 	// Fields are a composite's live attributes in attnum order.
 	Fields []FieldDesc
+	// Output is the type's output function, schema-qualified (pg_type.typoutput): a value's
+	// text form is what it prints, whatever casts to text say. "" when not known.
+	Output string
 	// MoneyScale is the number of fraction digits of money values
 	// (lc_monetary's; 2 for most currencies). Used for OID money only.
 	MoneyScale int32
@@ -96,7 +99,7 @@ type PlanOptions struct {
 // fails: a type without a native decoding is exported through its text form
 // (CastText), an array whose element type has none through `::text[]`
 // (CastTextArray, elements as strings), and a composite, range or
-// multirange with such a part anywhere inside through `::text`. pgType is the
+// multirange with such a part anywhere inside through its text form. pgType is the
 // column's declared type (format_type), kept in metadata and messages; a nil
 // t plans the column as text.
 func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
@@ -114,7 +117,7 @@ func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
 		return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindList,
 			Dims: max(t.Dims, 1), Children: []Column{elem}, CastTextArray: true}
 	}
-	return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindString, CastText: true}
+	return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindString, CastText: true, Output: t.Output}
 }
 
 // planNode plans one node of a type tree; native is false when the node or

@@ -350,6 +350,7 @@ type typeRow struct {
 	attTypes                []uint32
 	attTypmods              []int32
 	attDims                 []int32
+	output                  string // the type's output function, schema-qualified
 }
 
 // typeTreeSQL reads every type reachable from the ($1, $2) pairs of type OIDs and typmods:
@@ -378,8 +379,10 @@ const typeTreeSQL = `WITH RECURSIVE node(oid, typmod) AS (
 		coalesce((SELECT rngsubtype FROM pg_catalog.pg_range WHERE rngtypid = t.oid), 0),
 		coalesce((SELECT rngtypid FROM pg_catalog.pg_range WHERE rngmultitypid = t.oid), 0),
 		t.typtypmod, t.typlen::pg_catalog.int4, pg_catalog.format_type(t.oid, n.typmod),
-		a.names, a.types, a.typmods, a.dims
+		a.names, a.types, a.typmods, a.dims,
+		pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.proname)
 	FROM node n JOIN pg_catalog.pg_type t ON t.oid = n.oid
+	JOIN pg_catalog.pg_proc p ON p.oid = t.typoutput JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 	LEFT JOIN LATERAL (
 		SELECT pg_catalog.array_agg(attname::pg_catalog.text ORDER BY attnum), pg_catalog.array_agg(atttypid ORDER BY attnum),
 			pg_catalog.array_agg(atttypmod ORDER BY attnum), pg_catalog.array_agg(attndims::pg_catalog.int4 ORDER BY attnum)
@@ -401,7 +404,7 @@ func readTypes(ctx context.Context, q Querier, cols []Column) (*typeReader, erro
 	var k typeKey
 	var t typeRow
 	if _, err := pgx.ForEachRow(rows, []any{&k.oid, &k.typmod, &t.typtype, &t.name, &t.category, &t.base, &t.elem, &t.relid,
-		&t.subtype, &t.rangeOfMulti, &t.domainTypmod, &t.typlen, &t.pgType, &t.attNames, &t.attTypes, &t.attTypmods, &t.attDims}, func() error {
+		&t.subtype, &t.rangeOfMulti, &t.domainTypmod, &t.typlen, &t.pgType, &t.attNames, &t.attTypes, &t.attTypmods, &t.attDims, &t.output}, func() error {
 		row := t
 		r.types[k] = &row
 		t = typeRow{}
@@ -431,7 +434,7 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 			continue
 		}
 		var err error
-		t := &pgarrow.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: row.name, PGType: row.pgType}
+		t := &pgarrow.TypeDesc{OID: oid, SendOID: sendOID, Typmod: typmod, Name: row.name, PGType: row.pgType, Output: row.output}
 		switch {
 		case row.category == "A" && row.elem != 0 && row.typlen == -1:
 			t.Class, t.Dims = pgarrow.ClassArray, max(dims, 1)

@@ -277,9 +277,9 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations [1 2 3]\n"},
+		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations [1 2 3 4]\n"},
 		{[]string{"migrate", "--dsn", dsn}, "schema public: up to date\n"},
-		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations [1 2 3]\n"},
+		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations [1 2 3 4]\n"},
 	}
 	for _, tc := range tests {
 		if got := run(tc.args...); got != tc.want {

@@ -30,7 +30,7 @@ type PGColumn struct {
 	// in the exporter's text form (--timestamp text): PostgreSQL's ISO output, timestamptz in
 	// UTC with "+00" before any " BC". The server's DateStyle must be ISO (the default).
 	TimestampText bool
-	// AsText compares the column's text output (col::text), for columns exported as text.
+	// AsText compares the column's text form (its type's output), for columns exported as text.
 	AsText bool
 }
 
@@ -338,13 +338,20 @@ func readType(ctx context.Context, q Querier, oid uint32, dims, depth int) (*typ
 	return t, err
 }
 
+// textForm is the expression of value e's text form as its type's output function prints it
+// (concat calls it; a cast to text may print something else), NULL for NULL (num_nulls: a
+// composite of NULL fields IS NULL, yet has a text form).
+func textForm(e string) string {
+	return "CASE WHEN num_nulls(" + e + ") = 1 THEN NULL ELSE concat(" + e + ") END"
+}
+
 // canonicalColumn returns the SQL expression giving column c's canonical text (NULL for NULL)
 // and whether that text is JSON (nested values: lists, structs), which FromPostgres then
 // re-encodes as canonicalJSON.
 func canonicalColumn(ctx context.Context, q Querier, c PGColumn) (string, bool, error) {
 	col := pgx.Identifier{c.Name}.Sanitize()
 	if c.AsText {
-		return col + "::text", false, nil
+		return textForm(col), false, nil
 	}
 	t, err := readType(ctx, q, c.TypeOID, c.Dims, 0)
 	if err != nil {
@@ -362,7 +369,7 @@ func canonicalColumn(ctx context.Context, q Querier, c PGColumn) (string, bool, 
 // JSON arrays of their fields in the exporter's struct order, every leaf its canonical text).
 func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
 	if t.class != "a" && !t.native() {
-		return e + "::text", false
+		return textForm(e), false
 	}
 	j := func(e string, t *typeNode) string {
 		s, isJSON := canonical(e, t, tsText, depth+1)
@@ -389,7 +396,7 @@ func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
 		if t.elem.native() {
 			leaf = j(elem, t.elem)
 		} else {
-			leaf = "to_jsonb(" + elem + "::text)"
+			leaf = "to_jsonb(" + textForm(elem) + ")"
 		}
 		body := leaf
 		for k := t.dims - 1; k >= 0; k-- {

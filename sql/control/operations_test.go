@@ -1,0 +1,202 @@
+package control_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+)
+
+// TestAdminManagesSchedules: a member of the admin role changes, disables and deletes another
+// role's schedule (and sees that it did); an ordinary role still reaches only its own.
+func TestAdminManagesSchedules(t *testing.T) {
+	ctx := context.Background()
+	_, as := setupRoles(t)
+	alice, bob, carol := as("alice"), as("bob"), as("carol")
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('intern-min', '* * * * *', 't')`)
+	for _, tc := range []struct {
+		conn *pgx.Conn
+		sql  string
+		want int64
+	}{
+		{bob, `UPDATE parquet_export_schedules SET enabled = false WHERE name = 'intern-min'`, 0},
+		{carol, `UPDATE parquet_export_schedules SET enabled = false WHERE name = 'intern-min'`, 1},
+		{carol, `UPDATE parquet_export_schedules SET cron = '0 3 * * *' WHERE name = 'intern-min'`, 1},
+		{bob, `DELETE FROM parquet_export_schedules WHERE name = 'intern-min'`, 0},
+		{carol, `DELETE FROM parquet_export_schedules WHERE name = 'intern-min'`, 1},
+	} {
+		tag, err := tc.conn.Exec(ctx, tc.sql)
+		if err != nil || tag.RowsAffected() != tc.want {
+			t.Errorf("%s as %s: %d rows (%v), want %d", tc.sql, tc.conn.Config().User, tag.RowsAffected(), err, tc.want)
+		}
+	}
+}
+
+// TestScheduleDisablesItselfAfterFailures: a schedule's runs failing max_schedule_failures
+// times in a row (default 5; administrators change it in parquet_export_limits) disable it
+// with the reason; a success resets the count, and so does enabling it again.
+func TestScheduleDisablesItselfAfterFailures(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice, carol := as("alice"), as("carol")
+	su := pgtest.Connect(t, dsn)
+	var sid int64
+	if err := alice.QueryRow(ctx, `SELECT parquet_export_schedule('flaky', '@daily', 't')`).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	// run queues one run of the schedule (as the scheduling sidecar does) and ends it in state.
+	slot := 0
+	run := func(state string) int64 {
+		t.Helper()
+		slot++
+		var id int64
+		if err := su.QueryRow(ctx, `INSERT INTO parquet_export_requests (table_name, schedule_id, schedule_slot)
+			VALUES ('t', $1, now() + make_interval(days => $2)) RETURNING id`, sid, slot).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		pgtest.Exec(t, su, `UPDATE parquet_export_requests SET state = $2, error = CASE WHEN $2 = 'failed' THEN 'boom ' || id END,
+			finished_at = now() WHERE id = $1`, id, state)
+		return id
+	}
+	schedule := func() (enabled bool, failures int, errText string) {
+		t.Helper()
+		if err := alice.QueryRow(ctx, `SELECT enabled, failures, coalesce(error, '') FROM parquet_export_schedules WHERE id = $1`, sid).
+			Scan(&enabled, &failures, &errText); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for range 3 {
+		run("failed")
+	}
+	run("succeeded")
+	if enabled, failures, _ := schedule(); !enabled || failures != 0 {
+		t.Errorf("after 3 failures and a success: enabled %v, failures %d; want enabled, 0", enabled, failures)
+	}
+	var last int64
+	for range 5 {
+		if enabled, _, _ := schedule(); !enabled {
+			t.Fatal("disabled before 5 failures in a row")
+		}
+		last = run("failed")
+	}
+	enabled, failures, errText := schedule()
+	if enabled || failures != 5 || !strings.Contains(errText, "disabled after 5 failed runs in a row") ||
+		!strings.Contains(errText, "boom "+itoa(last)) || !strings.Contains(errText, "SET enabled = true WHERE name = 'flaky'") {
+		t.Errorf("after 5 failures: enabled %v, failures %d, error %q", enabled, failures, errText)
+	}
+	pgtest.Exec(t, alice, `UPDATE parquet_export_schedules SET enabled = true WHERE name = 'flaky'`)
+	if enabled, failures, errText := schedule(); !enabled || failures != 0 || errText != "" {
+		t.Errorf("re-enabled: enabled %v, failures %d, error %q; want enabled, 0, no error", enabled, failures, errText)
+	}
+	// The limit is an administrator's: 2.
+	pgtest.Exec(t, carol, `UPDATE parquet_export_limits SET max_schedule_failures = 2 WHERE role = '*'`)
+	if _, err := alice.Exec(ctx, `UPDATE parquet_export_limits SET max_schedule_failures = 100 WHERE role = '*'`); err != nil {
+		t.Fatal(err)
+	}
+	run("failed")
+	run("failed")
+	if enabled, failures, _ := schedule(); enabled || failures != 2 {
+		t.Errorf("limit 2, 2 failures: enabled %v, failures %d; want disabled (alice cannot raise the limit)", enabled, failures)
+	}
+}
+
+// TestRetry: parquet_export_retry re-queues a failed or cancelled request for its requester or
+// an administrator, with one more attempt and the previous error still visible; other roles
+// and other states get a clear error.
+func TestRetry(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice, bob, carol := as("alice"), as("bob"), as("carol")
+	su := pgtest.Connect(t, dsn)
+	newRequest := func(state string) int64 {
+		t.Helper()
+		var id int64
+		if err := alice.QueryRow(ctx, `SELECT parquet_export('t')`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		pgtest.Exec(t, su, `UPDATE parquet_export_requests SET state = $2, attempt = 3, max_attempts = 3, error = 'attempt 3: connection refused',
+			finished_at = now(), claimed_by = 'sidecar-1' WHERE id = $1`, id, state)
+		return id
+	}
+	failed, cancelled, succeeded := newRequest("failed"), newRequest("cancelled"), newRequest("succeeded")
+
+	for _, tc := range []struct {
+		conn    *pgx.Conn
+		id      int64
+		wantErr string
+	}{
+		{bob, failed, "no such request of yours"},
+		{alice, succeeded, "only a failed or cancelled request can be retried; it is succeeded"},
+		{alice, failed, ""},
+		{alice, failed, "it is queued"},
+		{carol, cancelled, ""},
+	} {
+		_, err := tc.conn.Exec(ctx, `SELECT parquet_export_retry($1)`, tc.id)
+		if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("retry of %d as %s: %v, want %q", tc.id, tc.conn.Config().User, err, tc.wantErr)
+		}
+	}
+	for _, tc := range []struct {
+		id      int64
+		retrier string
+	}{{failed, "alice"}, {cancelled, "carol"}} {
+		var state, errText, note, claimedBy string
+		var maxAttempts int
+		var finished bool
+		if err := su.QueryRow(ctx, `SELECT state, coalesce(error, ''), coalesce(note, ''), coalesce(claimed_by, ''), max_attempts,
+			finished_at IS NOT NULL FROM parquet_export_requests WHERE id = $1`, tc.id).
+			Scan(&state, &errText, &note, &claimedBy, &maxAttempts, &finished); err != nil {
+			t.Fatal(err)
+		}
+		if state != "queued" || maxAttempts != 4 || errText != "attempt 3: connection refused" || claimedBy != "" || finished ||
+			!strings.HasPrefix(note, "retried by "+tc.retrier) {
+			t.Errorf("request %d after retry: state %s, max_attempts %d, error %q, note %q, claimed_by %q, finished %v",
+				tc.id, state, maxAttempts, errText, note, claimedBy, finished)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestOptionsCheckedAtInsert: bad options of a request or a schedule are refused when written,
+// with one line naming the option and what it takes.
+func TestOptionsCheckedAtInsert(t *testing.T) {
+	ctx := context.Background()
+	_, as := setupRoles(t)
+	alice := as("alice")
+	for _, tc := range []struct {
+		name, sql, wantErr string
+	}{
+		{"good request", `SELECT parquet_export('t', '{"columns": ["b", "a"], "compression": "lz4", "parallel": 2}')`, ""},
+		{"compression", `SELECT parquet_export('t', '{"compression": "lzma"}')`, "compression 'lzma' is not one of zstd, snappy, gzip, brotli, lz4, none"},
+		{"parallel", `INSERT INTO parquet_export_requests (table_name, parallel) VALUES ('t', 0)`, "parallel 0 is out of range: give 1 to 256"},
+		{"max_attempts", `INSERT INTO parquet_export_requests (table_name, max_attempts) VALUES ('t', 101)`, "max_attempts 101 is out of range: give 1 to 100"},
+		{"unknown columns", `SELECT parquet_export('t', '{"columns": ["a", "nope", "Nope"]}')`, `columns: nope, "Nope" not in table t (its columns: a, b)`},
+		{"column twice", `INSERT INTO parquet_export_requests (table_name, columns) VALUES ('t', '{a,b,a}')`, "columns: a named more than once"},
+		{"no columns", `INSERT INTO parquet_export_requests (table_name, columns) VALUES ('t', '{}')`, "columns is empty: leave it out to export every column"},
+		{"good schedule", `SELECT parquet_export_schedule('s1', '@daily', 't', '{"columns": ["a"], "compression": "zstd", "parallel": 4}')`, ""},
+		{"schedule compression", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"compression": "lzma"}')`, "schedule 's2': compression 'lzma' is not one of"},
+		{"schedule parallel type", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"parallel": "four"}')`, `schedule 's2': parallel must be a number, not "four"`},
+		{"schedule parallel range", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"parallel": 300}')`, "schedule 's2': parallel 300 is out of range"},
+		{"schedule columns", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"columns": ["zz"]}')`, "schedule 's2': columns: zz not in table t (its columns: a, b)"},
+		{"schedule columns type", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"columns": "a"}')`, "schedule 's2': columns must be an array of column names"},
+		{"schedule options change", `UPDATE parquet_export_schedules SET options = '{"columns": ["b", "zz"]}' WHERE name = 's1'`, "schedule 's1': columns: zz not in table"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := alice.Exec(ctx, tc.sql)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("%s: %v", tc.sql, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("%s: error %v, want %q", tc.sql, err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Errorf("%s: error of several lines: %v", tc.sql, err)
+			}
+		})
+	}
+}
