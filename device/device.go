@@ -132,6 +132,12 @@ func cudaLibraryCandidates(explicit string) []string {
 	return append(out, cudaLibraryName)
 }
 
+// Err waits for the probe and returns why the GPU cannot be used (nil: exports decode on it).
+func (d *Device) Err() error {
+	<-d.done
+	return d.err
+}
+
 // openGPU waits for the probe and opens a CUDA decoder for cols that decodes on the CPU, with
 // cpu, what it cannot decode on the GPU.
 func (d *Device) openGPU(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder) (*gpuDecoder, error) {

@@ -47,6 +47,9 @@ func (jn *janitor) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		if !jn.killed.Load() {
+			if err := jn.db.SidecarSeen(ctx, jn.cfg.ID); err != nil && ctx.Err() == nil {
+				jn.log.Warn("could not record the sidecar alive", "err", err)
+			}
 			if jn.requeueStale(ctx) {
 				jn.claimer.poke()
 			}

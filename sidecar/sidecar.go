@@ -26,6 +26,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgparquet/pgparquet/device"
+	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/snapshot"
 	"github.com/pgparquet/pgparquet/sql/control"
 )
@@ -106,7 +108,8 @@ func (s *Sidecar) ID() string { return s.cfg.ID }
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.db.Close()
 	defer s.root.Close()
-	if err := s.checkServer(ctx); err != nil {
+	who, err := s.checkServer(ctx)
+	if err != nil {
 		return fmt.Errorf("sidecar start: %w", err)
 	}
 	if !s.cfg.SkipMigrate {
@@ -138,6 +141,8 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	services.Go(func() { janitor.Run(ctx) })
 	defer services.Wait()
 
+	s.register(ctx, who)
+	defer s.db.SidecarStopped(context.WithoutCancel(ctx), s.cfg.ID) //nolint:errcheck // a sidecar not seen for a lease shows as not alive anyway
 	s.log.Info("sidecar started", "schema", s.cfg.Schema, "output_root", s.cfg.OutputRoot,
 		"concurrency", s.cfg.Concurrency, "lease", s.cfg.Lease.String())
 	claimer.Run(ctx)
@@ -146,18 +151,34 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 // checkServer refuses a hot standby (the control tables need writes: point the sidecar at
 // the primary) and says loudly when the sidecar's own role is a superuser.
-func (s *Sidecar) checkServer(ctx context.Context) error {
+func (s *Sidecar) checkServer(ctx context.Context) (control.Session, error) {
 	who, err := s.db.CurrentUser(ctx)
 	if err != nil {
-		return fmt.Errorf("check the server: %w", err)
+		return who, fmt.Errorf("check the server: %w", err)
 	}
 	if who.InRecovery {
-		return errors.New("the database is a hot standby (read-only): the sidecar writes its control tables, so point --dsn at the primary")
+		return who, errors.New("the database is a hot standby (read-only): the sidecar writes its control tables, so point --dsn at the primary")
 	}
 	if who.Superuser {
 		s.log.Error("THE SIDECAR'S ROLE IS A SUPERUSER: it should not be; run it as the least-privilege role of deploy/roles.sql", "role", who.Role)
 	}
-	return nil
+	return who, nil
+}
+
+// register records the sidecar in parquet_export_sidecar_log (parquet_export_sidecars shows
+// it): who it runs as, its version and whether exports decode on a GPU. A failure is logged:
+// the sidecar serves without it.
+func (s *Sidecar) register(ctx context.Context, who control.Session) {
+	gpu := "yes"
+	if err := device.Start(device.ModeAuto, "", s.log).Err(); err != nil {
+		gpu = "no: " + err.Error()
+	}
+	host, _ := os.Hostname()
+	info := control.SidecarInfo{ID: s.cfg.ID, Role: who.Role, Superuser: who.Superuser, Version: export.Version,
+		GPU: gpu, Host: host, PID: os.Getpid(), Lease: s.cfg.Lease}
+	if err := s.db.SidecarStarted(ctx, info); err != nil {
+		s.log.Warn("could not record the sidecar in parquet_export_sidecar_log", "err", err)
+	}
 }
 
 // migrate applies the migrations, waiting (and saying for whom) while another session holds a

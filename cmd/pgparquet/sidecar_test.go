@@ -291,8 +291,24 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 	out := run("status", "--dsn", aliceDSN)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "STATE") ||
-		!strings.HasPrefix(lines[1], fmt.Sprint(id)) || !strings.Contains(lines[1], " items ") || !strings.Contains(lines[1], "queued") {
+		!strings.HasPrefix(lines[1], fmt.Sprint(id)) || !strings.Contains(lines[1], " public.items ") || !strings.Contains(lines[1], "queued") {
 		t.Errorf("status as alice:\n%s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		rows int
+	}{
+		{[]string{"--state", "queued,running"}, 1}, {[]string{"--state", "failed"}, 0},
+		{[]string{"--table", "items"}, 1}, {[]string{"--table", "public.items"}, 1}, {[]string{"--table", "slow"}, 0},
+		{[]string{"--requester", "alice"}, 1}, {[]string{"--requester", "bob"}, 0},
+	} {
+		out := run(append([]string{"status", "--dsn", aliceDSN}, tc.args...)...)
+		if n := len(strings.Split(strings.TrimSpace(out), "\n")) - 1; n != tc.rows {
+			t.Errorf("status %v: %d rows, want %d:\n%s", tc.args, n, tc.rows, out)
+		}
+	}
+	if err := exec.Command(bin, "status", "--dsn", aliceDSN, "--state", "runing").Run(); err == nil {
+		t.Error("status --state runing succeeded")
 	}
 	if err := exec.Command(bin, "migrate", "--dsn", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2").Run(); err == nil {
 		t.Error("migrate against no server succeeded")

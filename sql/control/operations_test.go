@@ -2,13 +2,17 @@ package control_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // TestAdminManagesSchedules: a member of the admin role changes, disables and deletes another
@@ -198,5 +202,79 @@ func TestOptionsCheckedAtInsert(t *testing.T) {
 				t.Errorf("%s: error of several lines: %v", tc.sql, err)
 			}
 		})
+	}
+}
+
+// TestStatusViewAndSidecars: the status view stores table_name in one form, shows the options,
+// who cancelled (an administrator's cancel is theirs), the schedule, the tasks and the
+// heartbeat's age; parquet_export_sidecars shows each sidecar, alive or not, and what it runs.
+func TestStatusViewAndSidecars(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice, carol := as("alice"), as("carol")
+	su := pgtest.Connect(t, dsn)
+	var plain, viaFn, sched int64
+	if err := alice.QueryRow(ctx, `INSERT INTO parquet_export_requests (table_name, parallel) VALUES ('t', 2) RETURNING id`).Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.QueryRow(ctx, `SELECT parquet_export('public.t', '{"columns": ["a"], "compression": "lz4"}')`).Scan(&viaFn); err != nil {
+		t.Fatal(err)
+	}
+	var sid int64
+	if err := alice.QueryRow(ctx, `SELECT parquet_export_schedule('nightly', '@daily', 't')`).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	if err := su.QueryRow(ctx, `INSERT INTO parquet_export_requests (table_name, schedule_id, schedule_slot) VALUES ('t', $1, now()) RETURNING id`, sid).Scan(&sched); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, carol, `SELECT parquet_export_cancel($1)`, plain)
+	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET state = 'succeeded', tasks = 8, tasks_done = 5, finished_at = now() WHERE id = $1`, viaFn)
+	pgtest.Exec(t, su, `UPDATE parquet_export_requests SET state = 'running', claimed_by = 'sc-1', heartbeat_at = now() - interval '42 seconds' WHERE id = $1`, sched)
+
+	type row struct {
+		table, options, cancelledBy, schedule string
+		tasksDone, tasks                      int
+		heartbeatAge                          float64
+	}
+	read := func(id int64) row {
+		t.Helper()
+		var r row
+		if err := alice.QueryRow(ctx, `SELECT table_name, options::text, coalesce(cancelled_by::text, ''), coalesce(schedule, ''),
+			coalesce(tasks_done, -1), coalesce(tasks, -1), coalesce(extract(epoch FROM heartbeat_age), -1)
+			FROM parquet_export_status WHERE id = $1`, id).
+			Scan(&r.table, &r.options, &r.cancelledBy, &r.schedule, &r.tasksDone, &r.tasks, &r.heartbeatAge); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := read(plain); r.table != "public.t" || r.options != `{"parallel": 2, "max_attempts": 3}` || r.cancelledBy != "carol" || r.heartbeatAge != -1 {
+		t.Errorf("request %d: %+v", plain, r)
+	}
+	if r := read(viaFn); r.table != "public.t" || r.options != `{"columns": ["a"], "compression": "lz4", "max_attempts": 3}` || r.tasksDone != 8 || r.tasks != 8 {
+		t.Errorf("request %d: %+v", viaFn, r)
+	}
+	if r := read(sched); r.schedule != "nightly" || r.heartbeatAge < 42 || r.heartbeatAge > 600 {
+		t.Errorf("request %d: %+v", sched, r)
+	}
+
+	db := control.Over(su, control.DefaultSchema)
+	for _, id := range []string{"sc-1", "sc-2"} {
+		if err := db.SidecarStarted(ctx, control.SidecarInfo{ID: id, Role: "pgparquet", Version: "0.1.0", GPU: "no: no NVIDIA driver",
+			Host: "h", PID: 7, Lease: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SidecarStopped(ctx, "sc-2"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := alice.Query(ctx, `SELECT sidecar || ' ' || alive || ' ' || coalesce(running::text, '{}') || ' ' || gpu || ' ' || superuser
+		FROM parquet_export_sidecars ORDER BY sidecar`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{fmt.Sprintf("sc-1 true {%d} no: no NVIDIA driver false", sched), "sc-2 false {} no: no NVIDIA driver false"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("parquet_export_sidecars as alice: %q (%v), want %q", got, err, want)
 	}
 }

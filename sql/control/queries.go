@@ -525,13 +525,32 @@ func (db *DB) CountByState(ctx context.Context) (map[string]int64, error) {
 
 // StatusColumns are the columns Status returns, in order.
 var StatusColumns = []string{"id", "table", "requester", "state", "progress", "rows", "copy_mb",
-	"rows/s", "eta", "elapsed", "attempt", "sidecar", "error"}
+	"rows/s", "eta", "elapsed", "attempt", "sidecar", "output", "error", "note"}
 
-// Status returns the newest limit rows of parquet_export_status that the connected role may
-// see, newest first, each value as text ("" for NULL), columns as StatusColumns.
-func (db *DB) Status(ctx context.Context, limit int) ([][]string, error) {
+// StatusFilter selects the rows Status returns; zero fields select everything.
+type StatusFilter struct {
+	// Limit is how many of the newest rows (0: 20).
+	Limit int
+	// States keeps requests in one of these states.
+	States []string
+	// Requester keeps one role's requests.
+	Requester string
+	// Table keeps requests of one table, named as stored (schema-qualified) or without schema.
+	Table string
+}
+
+// Status returns the newest rows of parquet_export_status that the connected role may see and
+// f selects, newest first, each value as text ("" for NULL), columns as StatusColumns.
+func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
+	if f.Limit <= 0 {
+		f.Limit = 20
+	}
+	var states []string
+	if len(f.States) > 0 {
+		states = f.States
+	}
 	return queryAll(ctx, db, "read "+db.schema+".parquet_export_status", func(row pgx.CollectableRow) ([]string, error) {
 		vals := make([]string, len(StatusColumns))
 		ptrs := make([]any, len(vals))
@@ -543,8 +562,12 @@ func (db *DB) Status(ctx context.Context, limit int) ([][]string, error) {
 			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
 			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
 			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
-			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(error, '')
-		FROM {s}.parquet_export_status ORDER BY id DESC LIMIT $1`, limit)
+			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(output_dir, ''), coalesce(error, ''), coalesce(note, '')
+		FROM {s}.parquet_export_status
+		WHERE ($2::text[] IS NULL OR state = ANY ($2))
+			AND ($3 = '' OR requester::text = $3)
+			AND ($4 = '' OR table_name = $4 OR pg_catalog.split_part(table_name, '.', 2) = $4)
+		ORDER BY id DESC LIMIT $1`, f.Limit, states, f.Requester, f.Table)
 }
 
 // Session is who the DB's sessions are, as the sidecar checks at start.
@@ -564,4 +587,54 @@ func (db *DB) CurrentUser(ctx context.Context) (Session, error) {
 		return Session{}, err
 	}
 	return s, nil
+}
+
+// SidecarInfo is what a sidecar records of itself in parquet_export_sidecar_log.
+type SidecarInfo struct {
+	ID        string
+	Role      string
+	Superuser bool
+	Version   string
+	// GPU says whether exports decode on a GPU: "yes", or "no: <why not>".
+	GPU   string
+	Host  string
+	PID   int
+	Lease time.Duration
+}
+
+// SidecarStarted records that sidecar s started now (replacing what an earlier run of the same
+// ID left).
+func (db *DB) SidecarStarted(ctx context.Context, s SidecarInfo) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`INSERT INTO {s}.parquet_export_sidecar_log AS l
+			(id, role, superuser, version, gpu, host, pid, started_at, seen_at, lease)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), pg_catalog.make_interval(secs => $8))
+		ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, superuser = EXCLUDED.superuser, version = EXCLUDED.version,
+			gpu = EXCLUDED.gpu, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = now(), seen_at = now(),
+			lease = EXCLUDED.lease, stopped_at = NULL`),
+		s.ID, s.Role, s.Superuser, s.Version, s.GPU, s.Host, s.PID, s.Lease.Seconds()); err != nil {
+		return fmt.Errorf("record sidecar %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// SidecarSeen records that sidecar id is alive now.
+func (db *DB) SidecarSeen(ctx context.Context, id string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_sidecar_log SET seen_at = now(), stopped_at = NULL WHERE id = $1`), id); err != nil {
+		return fmt.Errorf("record sidecar %s alive: %w", id, err)
+	}
+	return nil
+}
+
+// SidecarStopped records that sidecar id stopped cleanly.
+func (db *DB) SidecarStopped(ctx context.Context, id string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_sidecar_log SET stopped_at = now() WHERE id = $1`), id); err != nil {
+		return fmt.Errorf("record sidecar %s stopped: %w", id, err)
+	}
+	return nil
 }
