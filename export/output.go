@@ -101,6 +101,11 @@ func prepareOutputDir(root *os.Root, dir, tag string, overwrite bool) (*outputDi
 	return d, nil
 }
 
+// ErrNotEmpty is wrapped by the error of an export whose output directory holds files of its
+// own already (not only attempts' staging directories) and Options.Overwrite is not set.
+// Callers say what to do in their own terms (the CLI's --overwrite, a request's output_path).
+var ErrNotEmpty = errors.New("it holds files that are not this export's")
+
 // checkEmpty refuses a directory holding anything but staging directories, unless overwrite.
 func (d *outputDir) checkEmpty(shown string, overwrite bool) error {
 	f, err := d.root.Open(d.dir)
@@ -122,7 +127,7 @@ func (d *outputDir) checkEmpty(shown string, overwrite bool) error {
 		return nil
 	}
 	if !overwrite {
-		return fmt.Errorf("output dir %s is not empty (%d entries); use --overwrite to replace a previous export", shown, len(others))
+		return fmt.Errorf("output dir %s is not empty (%d entries): %w", shown, len(others), ErrNotEmpty)
 	}
 	// The manifest goes first, so an interrupted overwrite never leaves a manifest that names
 	// files already removed.

@@ -105,6 +105,10 @@ func (s *Sidecar) stopped(ctx context.Context, log *slog.Logger, req *control.Re
 		}
 	default:
 		retry := retryable(err)
+		if errors.Is(err, export.ErrNotEmpty) {
+			// Said for SQL users: the CLI's --overwrite means nothing to them.
+			err = fmt.Errorf("%w; choose another output_path, or remove the files there (an export never replaces files it did not write)", err)
+		}
 		msg := oneLine(err)
 		var state string
 		if s.rec.record(ctx, log, "failure", func(ctx context.Context) error {

@@ -235,6 +235,12 @@ func TestServe(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(e.root, "alice", "link")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(e.root, "alice", "stray"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.root, "alice", "stray", "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.start(t, "s1", nil)
 
 	tests := []struct {
@@ -253,6 +259,8 @@ func TestServe(t *testing.T) {
 		{name: "dot-dot", table: "items", outputPath: "a/../../escape", refused: "'..' is refused"},
 		{name: "absolute", table: "items", outputPath: outside, refused: "absolute paths are refused"},
 		{name: "symlink escape", table: "items", outputPath: "link/x", wantErr: "path escapes from parent"},
+		{name: "files already there", table: "items", outputPath: "stray",
+			wantErr: "is not empty (1 entries): it holds files that are not this export's; choose another output_path, or remove the files there"},
 		{name: "root itself", table: "items", outputPath: "./", refused: "names no directory"},
 	}
 	for _, tc := range tests {

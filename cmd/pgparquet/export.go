@@ -77,6 +77,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	res, err := export.Run(ctx, opts)
 	bar.done()
 	if err != nil {
+		if errors.Is(err, export.ErrNotEmpty) {
+			return fmt.Errorf("%w; use --overwrite to replace a previous export", err)
+		}
 		return explainConnectTimeout(ctx, err, cfg)
 	}
 	enc := json.NewEncoder(stdout)

@@ -86,6 +86,19 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("non-empty output dir says --overwrite", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "export", "--dsn", dsn, "--table", "big", "--output-dir", dir, "--parallel", "1", "--no-progress")
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "is not empty (1 entries): it holds files that are not this export's; use --overwrite") {
+			t.Errorf("export into a non-empty dir: %v\n%s", err, stderr.String())
+		}
+	})
+
 	t.Run("PG environment variables", func(t *testing.T) {
 		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
