@@ -20,6 +20,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/sql/control"
 )
 
 // sidecarDB creates a database with a table items (1000 rows), a role alice (password "pw")
@@ -273,13 +274,22 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 		}
 		return string(out)
 	}
+	migs, err := control.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := make([]string, len(migs))
+	for i, m := range migs {
+		versions[i] = fmt.Sprint(m.Version)
+	}
+	all := "[" + strings.Join(versions, " ") + "]"
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations [1 2 3 4]\n"},
+		{[]string{"migrate", "--dsn", dsn}, "schema public: applied migrations " + all + "\n"},
 		{[]string{"migrate", "--dsn", dsn}, "schema public: up to date\n"},
-		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations [1 2 3 4]\n"},
+		{[]string{"migrate", "--dsn", dsn, "--schema", "ctl"}, "schema ctl: applied migrations " + all + "\n"},
 	}
 	for _, tc := range tests {
 		if got := run(tc.args...); got != tc.want {
