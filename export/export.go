@@ -237,8 +237,23 @@ func (e *exportRun) copy(ctx context.Context) ([]*fileSeries, error) {
 	if err == nil {
 		err = e.dec.Wait() // --gpu on without a usable GPU fails even an export with no rows
 	}
+	var re *rowError
+	if errors.As(err, &re) && ctx.Err() == nil {
+		lctx, cancel := context.WithTimeout(ctx, locateTimeout)
+		where, lerr := e.snap.Locate(lctx, re.task, re.row)
+		cancel()
+		if lerr == nil {
+			re.where = where
+		} else {
+			e.log.Warn("could not locate the row that failed to decode", "err", lerr)
+		}
+	}
 	return series, err
 }
+
+// locateTimeout bounds the query that finds a row that failed to decode: the error is worth
+// more than the location.
+const locateTimeout = 10 * time.Second
 
 // finish releases the snapshot (only now, with every COPY done, may its transaction end; if
 // it was aborted meanwhile, as a conflict with recovery on a standby does, what the workers

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/pgcopy"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -98,11 +100,16 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 		huge := b.Huge()
 		start := time.Now()
 		rec, err := l.dec.Decode(ctx, &b.Chunk)
+		task := b.Task
 		if !huge || err != nil {
 			b.Release()
 		}
 		l.decode.Add(int64(time.Since(start)))
 		if err != nil {
+			var de *pgcopy.DecodeError
+			if errors.As(err, &de) {
+				return &rowError{task: task, row: de.Row, err: err}
+			}
 			return err
 		}
 		start = time.Now()
@@ -155,3 +162,22 @@ func (l *lanes) reportProgress(report func(outcome.Progress), estimated int64, t
 		<-finished
 	}
 }
+
+// rowError is a value of row (0-based, in stream order) of task that did not decode; finish
+// adds where the row lies in the table (Snapshot.Locate) so that a user can find it: the row
+// number alone counts from the start of the task's page range.
+type rowError struct {
+	task  snapshot.Task
+	row   int64
+	err   error
+	where string // "ctid (12,5), primary key (id)=(42)"; "" when not located
+}
+
+func (e *rowError) Error() string {
+	if e.where == "" {
+		return e.err.Error()
+	}
+	return e.err.Error() + " (the row at " + e.where + ")"
+}
+
+func (e *rowError) Unwrap() error { return e.err }

@@ -550,12 +550,23 @@ func fillNilIndices(d arrow.ArrayData) {
 	}
 }
 
+// columnNumericRemedy says how to export exactly a numeric value that does not fit column c's
+// decimal: its text form, or, where --numeric chose the decimal (no declared typmod), the
+// default string mapping.
+func columnNumericRemedy(c pgarrow.Column) string {
+	if c.Typmod >= 4 {
+		return "export it exactly with --as-text " + c.Name
+	}
+	return "export it exactly with --numeric string or --as-text " + c.Name
+}
+
 // putDecimal writes the numeric field body (header checked by walk) of row
 // as the column's decimal128 or decimal256 value.
 func (d *CPUDecoder) putDecimal(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	h, _, _ := parseNumericHeader(body)
 	digits := body[numericHeaderLen:]
 	typ := func() string { return fmt.Sprintf("%s(%d,%d)", s.kind, s.prec, s.scale) }
+	numericRemedy := columnNumericRemedy(d.cols[ci])
 	switch h.sign {
 	case numericNaN:
 		return d.errAt(c, start, row, ci, "NaN does not fit %s; %s", typ(), numericRemedy)

@@ -260,8 +260,9 @@ func (n *tnode) check(b []byte) *treeErr {
 	return nil
 }
 
-// numericRemedy says how to export a numeric value that does not fit its decimal.
-const numericRemedy = "export it exactly with --numeric string (numeric without typmod) or --as-text COLUMN"
+// numericRemedy says how to export a numeric value inside a nested value (an array element, a
+// composite's field) that does not fit its decimal.
+const numericRemedy = "export it exactly with --as-text COLUMN"
 
 // rangeBounds says which bounds a range's binary form carries.
 func rangeBounds(flags byte) (lower, upper bool) {

@@ -34,8 +34,13 @@ func (t Task) String() string {
 // CopySQL is the COPY statement that streams this task's rows in binary form. selectList is
 // the already quoted (and cast) column list.
 func (t Task) CopySQL(selectList string) string {
+	return "COPY (" + t.selectSQL(selectList) + ") TO STDOUT (FORMAT BINARY)"
+}
+
+// selectSQL is the query of the task's rows, in the order COPY streams them.
+func (t Task) selectSQL(selectList string) string {
 	var b strings.Builder
-	b.WriteString("COPY (SELECT ")
+	b.WriteString("SELECT ")
 	b.WriteString(selectList)
 	b.WriteString(" FROM ")
 	if t.Source.Only {
@@ -48,7 +53,6 @@ func (t Task) CopySQL(selectList string) string {
 			fmt.Fprintf(&b, " AND ctid OPERATOR(pg_catalog.<) '(%d,0)'::pg_catalog.tid", t.EndPage)
 		}
 	}
-	b.WriteString(") TO STDOUT (FORMAT BINARY)")
 	return b.String()
 }
 

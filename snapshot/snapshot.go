@@ -169,6 +169,42 @@ func (s *Snapshot) lock(ctx context.Context) error {
 // Conn is the coordinator connection, inside the snapshot's transaction.
 func (s *Snapshot) Conn() *pgx.Conn { return s.conn }
 
+// Locate says where row n (0-based, in stream order) of task t's COPY lies, for an error
+// message: "ctid (12,5)" and, when the source has a primary key, its values ("primary key
+// (id)=(42)"). The coordinator reads it in the snapshot as the same role, so it sees the rows
+// the worker saw, in the same physical order (a TID range scan). "" for a task without a ctid
+// range. Call it only while no other query runs on the coordinator.
+func (s *Snapshot) Locate(ctx context.Context, t Task, n int64) (string, error) {
+	if t.Plain || s.conn == nil || n < 0 {
+		return "", nil
+	}
+	// A parallel or synchronized scan would not return the rows in the order the COPY did.
+	if _, err := s.conn.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off"); err != nil {
+		return "", fmt.Errorf("locate row %d of %s: %w", n, t, err)
+	}
+	var key string
+	if err := s.conn.QueryRow(ctx, `SELECT coalesce(pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n), '')
+		FROM pg_catalog.pg_index i CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(att, n)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.att
+		WHERE i.indrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass AND i.indisprimary`, t.Source.Name).Scan(&key); err != nil {
+		return "", fmt.Errorf("locate row %d of %s: %w", n, t, err)
+	}
+	keyExpr := "NULL::pg_catalog.text"
+	if key != "" {
+		keyExpr = "ROW(" + key + ")::pg_catalog.text"
+	}
+	var ctid string
+	var keyVal *string
+	if err := s.conn.QueryRow(ctx, t.selectSQL("ctid::pg_catalog.text, "+keyExpr)+" OFFSET $1 LIMIT 1", n).Scan(&ctid, &keyVal); err != nil {
+		return "", fmt.Errorf("locate row %d of %s: %w", n, t, err)
+	}
+	where := "ctid " + ctid
+	if keyVal != nil {
+		where += ", primary key (" + key + ")=" + *keyVal
+	}
+	return where, nil
+}
+
 // Release ends the coordinator transaction and closes its connection; call it once every
 // COPY of the export is done. Its error (the transaction was aborted, for instance by a
 // conflict with recovery on a standby, or the connection was lost) means the snapshot may
