@@ -30,6 +30,9 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE ROLE nosy LOGIN PASSWORD 'pw'`)
 	pgtest.Exec(t, conn, `GRANT SELECT (id) ON partly TO nosy`)
 	nosy := config(t, shared.Cluster(t).DSNAs(config(t, dsn).Database, "nosy", "pw"))
+	// sslmode prefer against a server without TLS: pgx tries TLS first, and its refusal must not
+	// hide the real reason.
+	wrongPassword := config(t, strings.Replace(shared.Cluster(t).DSNAs(config(t, dsn).Database, "nosy", "wrong"), "sslmode=disable", "sslmode=prefer", 1))
 
 	aFile := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
@@ -56,6 +59,8 @@ func TestExportFailuresLeaveNothing(t *testing.T) {
 		{name: "output dir not empty", opts: export.Options{Table: "secret"}, dir: nonEmpty, wantMsg: "is not empty"},
 		{name: "value Parquet cannot hold", opts: export.Options{Table: "far_future"}, wantMsg: `row 76, column "ts" (timestamp without time zone): timestamp 9223371331199000000 µs after 2000-01-01 is out of range`},
 		{name: "bad compression", opts: export.Options{Table: "secret", Compression: "lzma"}, wantMsg: `"lzma" is not one of`},
+		{name: "wrong password", opts: export.Options{Table: "secret", ConnConfig: wrongPassword},
+			wantMsg: `as nosy: failed SASL auth: FATAL: password authentication failed for user "nosy" (SQLSTATE 28P01)`},
 		{name: "gpu on without a GPU", opts: export.Options{Table: "secret", Engine: device.Start(device.ModeOn, "", nil)}, wantMsg: "--gpu on: no NVIDIA driver"},
 	}
 	for _, tc := range tests {

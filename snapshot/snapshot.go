@@ -254,9 +254,44 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s:%d/%s as %s: %w", cfg.Host, cfg.Port, cfg.Database, cfg.User, err)
+		return nil, &connectError{msg: fmt.Sprintf("connect to %s:%d/%s as %s: %s", cfg.Host, cfg.Port, cfg.Database, cfg.User, connectReason(err)), err: err}
 	}
 	return conn, nil
+}
+
+// connectError is a failed connection, said in one line; it wraps pgx's error.
+type connectError struct {
+	msg string
+	err error
+}
+
+func (e *connectError) Error() string { return e.msg }
+func (e *connectError) Unwrap() error { return e.err }
+
+// connectReason says in one line why a connection failed. pgx reports every attempt it made,
+// one per line: with sslmode prefer (the default) against a server without TLS, the refusal
+// of TLS comes first and hides the real reason (a wrong password, say) behind it. The reason
+// is the last attempt that is not such a refusal, without pgx's address prefixes.
+func connectReason(err error) string {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return strings.Join(strings.Fields(err.Error()), " ")
+	}
+	attempts := []error{ce.Unwrap()}
+	if joined, ok := ce.Unwrap().(interface{ Unwrap() []error }); ok {
+		attempts = joined.Unwrap()
+	}
+	chosen := attempts[len(attempts)-1]
+	for i := len(attempts) - 1; i >= 0; i-- {
+		if !strings.Contains(attempts[i].Error(), "server refused TLS connection") {
+			chosen = attempts[i]
+			break
+		}
+	}
+	if inner := errors.Unwrap(chosen); inner != nil {
+		chosen = inner // pgx's "host:port (name):" prefix repeats what the caller says
+	}
+	return strings.Join(strings.Fields(chosen.Error()), " ")
 }
 
 // sessionSettings are the settings of every session that reads an export: each fixes what a
