@@ -323,6 +323,9 @@ func estimateRows(members []member) int64 {
 // describing a type.
 const maxTypeDepth = 64
 
+// errTypeTooDeep is a column whose type nests deeper than maxTypeDepth.
+var errTypeTooDeep = fmt.Errorf("its type nests domains, arrays, composites or ranges more than %d deep, which is not exported: leave the column out (--columns)", maxTypeDepth)
+
 // typeReader describes the types of one Resolve from the catalog rows readTypes fetched in one
 // query, caching money's scale.
 type typeReader struct {
@@ -445,6 +448,9 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 		case row.typtype == "c":
 			t.Class = pgarrow.ClassComposite
 			if t.Fields, err = r.fields(ctx, row, depth); err != nil {
+				if errors.Is(err, errTypeTooDeep) {
+					return nil, err // one line, not one step per level
+				}
 				return nil, fmt.Errorf("type %s: %w", row.pgType, err)
 			}
 		case row.typtype == "e":
@@ -468,7 +474,7 @@ func (r *typeReader) describe(ctx context.Context, oid uint32, typmod int32, dim
 		}
 		return t, nil
 	}
-	return nil, fmt.Errorf("type %d: domains, arrays or composites nested too deep", oid)
+	return nil, errTypeTooDeep
 }
 
 // fields describes the live attributes of a composite type.
@@ -477,6 +483,9 @@ func (r *typeReader) fields(ctx context.Context, row *typeRow, depth int) ([]pga
 	for i, name := range row.attNames {
 		t, err := r.describe(ctx, row.attTypes[i], row.attTypmods[i], int(row.attDims[i]), depth+1)
 		if err != nil {
+			if errors.Is(err, errTypeTooDeep) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
 		out[i] = pgarrow.FieldDesc{Name: name, Type: t}
