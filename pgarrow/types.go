@@ -115,7 +115,7 @@ func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
 	if t.Class == ClassArray {
 		elem := Column{Name: "element", TypeOID: pgtype.TextOID, Typmod: -1, PGType: "text", Kind: KindString, SendOID: pgtype.TextOID}
 		return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindList,
-			Dims: max(t.Dims, 1), Children: []Column{elem}, CastTextArray: true}
+			Dims: arrayDims(t.Dims), Children: []Column{elem}, CastTextArray: true}
 	}
 	return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindString, CastText: true, Output: t.Output}
 }
@@ -137,7 +137,7 @@ func planNode(name string, t *TypeDesc, o PlanOptions) (Column, bool) {
 			return c, false
 		}
 		e, ok := planNode("element", t.Elem, o)
-		c.Kind, c.Dims, c.Children = KindList, max(t.Dims, 1), []Column{e}
+		c.Kind, c.Dims, c.Children = KindList, arrayDims(t.Dims), []Column{e}
 		return c, ok
 	case ClassComposite:
 		if len(t.Fields) == 0 {
@@ -211,4 +211,11 @@ func planNode(name string, t *TypeDesc, o PlanOptions) (Column, bool) {
 		}
 	}
 	return c, true
+}
+
+// arrayDims is the list nesting of an array column declared with declared dimensions
+// (attndims, which PostgreSQL does not enforce): at least 1, and no more than a value can have,
+// so that a value of other dimensions fails on its own row, with the option that exports it.
+func arrayDims(declared int) int {
+	return min(max(declared, 1), maxArrayDims)
 }
