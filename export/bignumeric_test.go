@@ -6,7 +6,6 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // TestNumericOfMoreThan32767Digits exports numerics with more base-10000 digits than an
@@ -21,14 +20,7 @@ func TestNumericOfMoreThan32767Digits(t *testing.T) {
 		(1, (repeat('9', 131072) || '.' || repeat('1', 16383))::numeric),
 		(2, ('-' || repeat('12345678', 16384))::numeric),
 		(3, 1.5)`)
-	cols, err := readback.ColumnsOf(ctx, conn, "big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, conn, "big", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := postgresValues(t, conn, "big")
 	dir := t.TempDir()
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "big", OutputDir: dir, Parallel: 1}); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,22 @@ func dirEntries(t testing.TB, dir string) []string {
 	return names
 }
 
+// postgresValues reads table's values from PostgreSQL in the canonical form the readers'
+// values are compared with, rows ordered by the column id.
+func postgresValues(t *testing.T, conn *pgx.Conn, table string) *readback.Table {
+	t.Helper()
+	ctx := context.Background()
+	cols, err := readback.ColumnsOf(ctx, conn, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, table, "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // checkReadback reads the Parquet files in dir back with every independent reader and reports
 // where they differ from want (rows paired by id). DuckDB reads decimals wider than 38 digits as
 // DOUBLE, so the column named wideDecimal, if any, is compared by pyarrow only.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // TestHugeValuesDropStatistics exports values over 1 MiB (text, an element of a text[],
@@ -27,14 +26,7 @@ func TestHugeValuesDropStatistics(t *testing.T) {
 		CASE WHEN g = 1200 THEN array['a', repeat('t', 1500000)] ELSE array['a', g::text] END,
 		CASE WHEN g = 700 THEN jsonb_build_object('k', repeat('j', 1300000)) ELSE jsonb_build_object('k', g) END
 	FROM generate_series(1, 2000) g`)
-	cols, err := readback.ColumnsOf(ctx, conn, "hv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, conn, "hv", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := postgresValues(t, conn, "hv")
 	dir := t.TempDir()
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "hv", OutputDir: dir,
 		Parallel: 1, Chunks: 1, RowGroupSize: 100, BufferSize: 64 << 10}); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // TestSessionSettingsDoNotChangeValues exports types whose text forms depend on session
@@ -28,14 +27,7 @@ func TestSessionSettingsDoNotChangeValues(t *testing.T) {
 		 ROW('(1.5,2.25)', '2000-06-01 12:00:00+00', '1 year 2 mons 3 days 04:05:06.789', '2000-06-01', 0.1, '\x00ff'),
 		 '2000-06-01 12:00:00+00', '-1 year 2 mons -3 days 04:05:06.789'),
 		(2, NULL, NULL, ROW(NULL, '1999-12-31 23:59:59.999999+00', '-00:00:01', '0044-03-15 BC', 1e-310, ''), NULL, NULL)`)
-	cols, err := readback.ColumnsOf(ctx, conn, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, conn, "s", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := postgresValues(t, conn, "s")
 	var db string
 	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
 		t.Fatal(err)

@@ -59,14 +59,7 @@ func TestTextFormsFromOutputFunctions(t *testing.T) {
 		t.Error("inet[] with lower bound 0 exported; want the usual refusal")
 	}
 	pgtest.Exec(t, conn, `DELETE FROM tf WHERE id = 2`)
-	cols, err := readback.ColumnsOf(ctx, conn, "tf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantAll, err := readback.FromPostgres(ctx, conn, "tf", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantAll := postgresValues(t, conn, "tf")
 	dir = t.TempDir()
 	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "tf", OutputDir: dir, Parallel: 1}); err != nil {
 		t.Fatal(err)

@@ -356,6 +356,10 @@ type typeRow struct {
 	output                  string // the type's output function, schema-qualified
 }
 
+// rangeMultiOID is pg_range r's rngmultitypid, read so that the query also runs on PostgreSQL
+// 13, which has no multiranges and no such column (NULL there).
+const rangeMultiOID = `(pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'rngmultitypid')::pg_catalog.oid`
+
 // typeTreeSQL reads every type reachable from the ($1, $2) pairs of type OIDs and typmods:
 // domains' base types (with the domain's typmod where the use has none), arrays' element types
 // (with the array's typmod), composites' live attributes, ranges' subtypes and multiranges'
@@ -375,12 +379,12 @@ const typeTreeSQL = `WITH RECURSIVE node(oid, typmod) AS (
 			UNION ALL
 			SELECT r.rngsubtype, -1 FROM pg_catalog.pg_range r WHERE t.typtype = 'r' AND r.rngtypid = t.oid
 			UNION ALL
-			SELECT r.rngtypid, -1 FROM pg_catalog.pg_range r WHERE t.typtype = 'm' AND r.rngmultitypid = t.oid
+			SELECT r.rngtypid, -1 FROM pg_catalog.pg_range r WHERE t.typtype = 'm' AND ` + rangeMultiOID + ` = t.oid
 		) AS x(oid, typmod))
 	SELECT n.oid, n.typmod, t.typtype::pg_catalog.text, t.typname::pg_catalog.text, t.typcategory::pg_catalog.text,
 		t.typbasetype, t.typelem, t.typrelid,
 		coalesce((SELECT rngsubtype FROM pg_catalog.pg_range WHERE rngtypid = t.oid), 0),
-		coalesce((SELECT rngtypid FROM pg_catalog.pg_range WHERE rngmultitypid = t.oid), 0),
+		coalesce((SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE ` + rangeMultiOID + ` = t.oid), 0),
 		t.typtypmod, t.typlen::pg_catalog.int4, pg_catalog.format_type(t.oid, n.typmod),
 		a.names, a.types, a.typmods, a.dims,
 		pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.proname)

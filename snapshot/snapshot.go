@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,11 +67,35 @@ func Export(ctx context.Context, cfg *pgx.ConnConfig, opts ExportOptions) (*Snap
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
+	if err := checkServerVersion(conn); err != nil {
+		return nil, errors.Join(err, closeConn(conn))
+	}
 	s := &Snapshot{conn: conn}
 	if err := s.begin(ctx, opts); err != nil {
 		return nil, errors.Join(err, closeConn(conn))
 	}
 	return s, nil
+}
+
+// Supported server versions: exports are tested on PostgreSQL 13 to 18 (make test-matrix).
+const (
+	minServerMajor = 13
+	maxServerMajor = 18
+)
+
+// ErrServerVersion is wrapped by the error of an export from a server older than
+// minServerMajor.
+var ErrServerVersion = errors.New("server version not supported")
+
+// checkServerVersion refuses a server older than minServerMajor, on which exports are not
+// tested. Servers newer than maxServerMajor are read, untested.
+func checkServerVersion(conn *pgx.Conn) error {
+	v := conn.PgConn().ParameterStatus("server_version")
+	major, err := strconv.Atoi(strings.SplitN(strings.TrimLeftFunc(v, unicode.IsSpace), ".", 2)[0])
+	if err == nil && major < minServerMajor {
+		return fmt.Errorf("%w: PostgreSQL %s; pgparquet reads PostgreSQL %d to %d", ErrServerVersion, v, minServerMajor, maxServerMajor)
+	}
+	return nil
 }
 
 func (s *Snapshot) begin(ctx context.Context, opts ExportOptions) error {

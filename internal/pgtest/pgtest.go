@@ -170,6 +170,8 @@ func (c *Cluster) initdb(ctx context.Context, settings map[string]string) error 
 		"max_wal_senders":         "10",
 		"jit":                     "off",
 		"log_min_messages":        "warning",
+		// PostgreSQL 13 stores md5 by default, which the scram-sha-256 lines below refuse.
+		"password_encryption": "scram-sha-256",
 	}
 	for k, v := range settings {
 		conf[k] = v
@@ -268,7 +270,27 @@ func serverCredential() (*syscall.Credential, error) {
 }
 
 func findBinDir(explicit string) (string, error) {
-	candidates := []string{explicit, os.Getenv("PGTEST_BINDIR")}
+	return findTool("initdb", explicit, os.Getenv("PGTEST_BINDIR"))
+}
+
+// tool is the path of client program name (psql, pg_basebackup): from the cluster's own
+// binaries when they hold it, else from the system's (a server-only build, such as the
+// embedded-postgres-binaries the version matrix uses, has none; any client of 13 or later
+// talks to every server the tests run).
+func (c *Cluster) tool(name string) string {
+	if _, err := os.Stat(filepath.Join(c.binDir, name)); err == nil {
+		return filepath.Join(c.binDir, name)
+	}
+	if dir, err := findTool(name, ""); err == nil {
+		return filepath.Join(dir, name)
+	}
+	return name
+}
+
+// findTool returns the first directory, of the given ones, `pg_config --bindir` and
+// /usr/lib/postgresql/*/bin (newest first), that holds program name.
+func findTool(name string, dirs ...string) (string, error) {
+	candidates := dirs
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		candidates = append(candidates, strings.TrimSpace(string(out)))
 	}
@@ -279,11 +301,11 @@ func findBinDir(explicit string) (string, error) {
 		if d == "" {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
 			return d, nil
 		}
 	}
-	return "", errors.New("pgtest: no PostgreSQL server binaries found (set PGTEST_BINDIR to the directory holding initdb)")
+	return "", fmt.Errorf("pgtest: no %s found (set PGTEST_BINDIR to the directory holding the server binaries)", name)
 }
 
 func freePort() (int, error) {

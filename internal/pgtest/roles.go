@@ -25,7 +25,7 @@ func InstallRoles(t testing.TB, c *Cluster, db string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(c.binDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+	cmd := exec.Command(c.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
 		"-v", "sidecar_password='"+RolesPassword+"'", "-d", c.DSN(db), "-f", script)
 	cmd.Env = append(os.Environ(), "PGOPTIONS=--client-min-messages=warning")
 	if out, err := cmd.CombinedOutput(); err != nil {

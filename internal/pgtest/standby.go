@@ -159,7 +159,7 @@ func (p *replayProbe) close() {
 // primary_conninfo (-R) and streaming the WAL written meanwhile (-X stream).
 func (s *Cluster) baseBackup(ctx context.Context, primary *Cluster) error {
 	s.logf("pgtest: pg_basebackup from 127.0.0.1:%d into %s", primary.port, s.dataDir)
-	cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, "pg_basebackup"),
+	cmd := exec.CommandContext(ctx, s.tool("pg_basebackup"),
 		"-D", s.dataDir, "-h", "127.0.0.1", "-p", strconv.Itoa(primary.port), "-U", "postgres",
 		"-X", "stream", "-R", "--checkpoint=fast", "--no-sync")
 	if err := s.run(cmd); err != nil {

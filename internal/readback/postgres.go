@@ -289,7 +289,7 @@ func readType(ctx context.Context, q Querier, oid uint32, dims, depth int) (*typ
 	var typlen int32
 	err := queryRow(ctx, q, `SELECT t.typtype::text, t.typname::text, t.typcategory::text, t.typbasetype, t.typelem, t.typrelid,
 			coalesce((SELECT rngsubtype FROM pg_range WHERE rngtypid = t.oid), 0),
-			coalesce((SELECT rngtypid FROM pg_range WHERE rngmultitypid = t.oid), 0), t.typlen::int4
+			coalesce((SELECT r.rngtypid FROM pg_range r WHERE (to_jsonb(r) ->> 'rngmultitypid')::oid = t.oid), 0), t.typlen::int4
 		FROM pg_type t WHERE t.oid = $1`, []any{oid}, &typtype, &name, &category, &base, &elem, &relid, &subtype, &rangeOf, &typlen)
 	if err != nil {
 		return nil, fmt.Errorf("read type %d: %w", oid, err)

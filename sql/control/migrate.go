@@ -80,6 +80,9 @@ func (o MigrateOptions) withDefaults() MigrateOptions {
 	return o
 }
 
+// minControlVersion is the oldest server_version_num the control tables run on.
+const minControlVersion = 150000
+
 // Migrate brings the control tables in opts.Schema up to date and returns the versions it
 // applied (none when already current). When nothing is to be applied it takes no lock at all.
 // Otherwise everything happens in one transaction that first locks the migrations table (a
@@ -88,12 +91,21 @@ func (o MigrateOptions) withDefaults() MigrateOptions {
 // migrations run as the connected role, which becomes the owner of the control tables; the
 // sidecar should run as that role. A migration that must wait for a lock held by another
 // session fails after lock_timeout if one is set; the caller may retry (LockHolders says who
-// holds what it waited for).
+// holds what it waited for). It refuses a server older than PostgreSQL 15.
 func Migrate(ctx context.Context, db Querier, opts MigrateOptions) ([]int, error) {
 	opts = opts.withDefaults()
 	migs, err := Migrations()
 	if err != nil {
 		return nil, err
+	}
+	var version int
+	var versionText string
+	if err := db.QueryRow(ctx, `SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4, pg_catalog.current_setting('server_version')`).
+		Scan(&version, &versionText); err != nil {
+		return nil, fmt.Errorf("read the server version: %w", err)
+	}
+	if version < minControlVersion {
+		return nil, fmt.Errorf("the control tables need PostgreSQL 15 or later (their status view is a security_invoker view), and this is PostgreSQL %s: run the sidecar against 15 or later, or export from this server with pgparquet export (13 and later)", versionText)
 	}
 	if current, err := upToDate(ctx, db, opts, migs); err != nil || current {
 		return nil, err
