@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/pgparquet/pgparquet/pgcopy"
@@ -175,6 +176,12 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) err
 		}
 		if connectionLost(err) {
 			err = fmt.Errorf("connection lost (backend terminated, server restarted or network failure): %w", err)
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "22021" && w.conn.PgConn().ParameterStatus("server_encoding") == "SQL_ASCII" {
+			// The server checks each text value as it converts it for the UTF8 client, and its
+			// error names neither the column nor the row.
+			err = fmt.Errorf("%w: the database's encoding is SQL_ASCII, which stores bytes of any encoding, and a text value in this range is not UTF-8, which Parquet strings must be: export such columns as bytes through a view (convert_to(col, 'SQL_ASCII') AS col), or convert the data to UTF-8", err)
 		}
 		return fmt.Errorf("%s: %w", task, err)
 	}

@@ -184,3 +184,23 @@ func TestScheduleNamesPerOwner(t *testing.T) {
 		t.Errorf("schedules %v (%v)", crons, err)
 	}
 }
+
+// TestScheduleTimezoneKept: parquet_export_schedule without a time zone creates a schedule in
+// UTC, and leaves the time zone of a schedule it replaces as it was.
+func TestScheduleTimezoneKept(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice := as("alice")
+	su := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('paris', '0 3 * * *', 't', '{}', 'Europe/Paris')`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('paris', '0 4 * * *', 't')`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('plain', '0 4 * * *', 't')`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('moved', '0 4 * * *', 't', '{}', 'Asia/Tokyo')`)
+	pgtest.Exec(t, alice, `SELECT parquet_export_schedule('moved', '0 5 * * *', 't', '{}', 'America/Denver')`)
+	for name, want := range map[string]string{"paris": "Europe/Paris 0 4 * * *", "plain": "UTC 0 4 * * *", "moved": "America/Denver 0 5 * * *"} {
+		var got string
+		if err := su.QueryRow(ctx, `SELECT timezone || ' ' || cron FROM parquet_export_schedules WHERE name = $1`, name).Scan(&got); err != nil || got != want {
+			t.Errorf("schedule %s: %q (%v), want %q", name, got, err, want)
+		}
+	}
+}
