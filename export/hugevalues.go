@@ -26,78 +26,73 @@ const hugeValueBytes = 1 << 20
 // lane until the row group ends.
 const rowGroupCutValueBytes = 64 << 20
 
-// recordHasValueOver says whether a column of rec holds a value larger than limit bytes.
-func recordHasValueOver(rec arrow.RecordBatch, limit int) bool {
-	for _, c := range rec.Columns() {
-		if hasValueOver(c, limit) {
-			return true
-		}
+// hugeValues returns, per column of rec, the length of its largest byte-array value (at any
+// nesting depth) when that is over hugeValueBytes, else 0. It is computed once per batch: the
+// statistics, the dictionaries and the row-group cut all ask it.
+func hugeValues(rec arrow.RecordBatch) []int {
+	out := make([]int, rec.NumCols())
+	for i, c := range rec.Columns() {
+		out[i] = largestValue(c, hugeValueBytes)
 	}
-	return false
+	return out
 }
 
-// hasHugeValue says whether one of arr's byte-array values, at any nesting depth, is larger
-// than hugeValueBytes.
-func hasHugeValue(arr arrow.Array) bool { return hasValueOver(arr, hugeValueBytes) }
-
-// hasValueOver says whether one of arr's byte-array values, at any nesting depth, is larger
-// than limit bytes. It reads offsets only where the array's value bytes exceed limit.
-func hasValueOver(arr arrow.Array, limit int) bool {
+// largestValue is the length of arr's largest byte-array value, at any nesting depth, when it
+// is over floor bytes, else 0. It reads offsets only where the array's value bytes exceed floor.
+func largestValue(arr arrow.Array, floor int) int {
 	switch a := arr.(type) {
 	case array.ExtensionArray:
-		return hasValueOver(a.Storage(), limit)
+		return largestValue(a.Storage(), floor)
 	case *array.Dictionary:
-		return hasValueOver(a.Dictionary(), limit)
+		return largestValue(a.Dictionary(), floor)
 	case array.ListLike:
-		return hasValueOver(a.ListValues(), limit)
+		return largestValue(a.ListValues(), floor)
 	case *array.Struct:
+		largest := 0
 		for i := 0; i < a.NumField(); i++ {
-			if hasValueOver(a.Field(i), limit) {
-				return true
-			}
+			largest = max(largest, largestValue(a.Field(i), floor))
 		}
-		return false
+		return largest
 	case interface {
 		ValueOffsets() []int32
 		ValueBytes() []byte
 	}:
-		if len(a.ValueBytes()) <= limit {
-			return false
-		}
-		offs := a.ValueOffsets()
-		for i := 1; i < len(offs); i++ {
-			if offs[i]-offs[i-1] > int32(limit) {
-				return true
-			}
-		}
-		return false
+		return largestGap(a.ValueOffsets(), len(a.ValueBytes()), floor)
 	case interface {
 		ValueOffsets() []int64
 		ValueBytes() []byte
 	}:
-		if len(a.ValueBytes()) <= limit {
-			return false
-		}
-		offs := a.ValueOffsets()
-		for i := 1; i < len(offs); i++ {
-			if offs[i]-offs[i-1] > int64(limit) {
-				return true
-			}
-		}
-		return false
+		return largestGap(a.ValueOffsets(), len(a.ValueBytes()), floor)
 	}
-	return false
+	return 0
 }
 
-// markHugeColumns records in s.noStats the columns of rec that hold a huge value and still
-// had statistics, and says whether there were any: the caller then starts a new file.
-func (s *fileSeries) markHugeColumns(rec arrow.RecordBatch) bool {
+// largestGap is the largest difference of consecutive offsets when it is over floor, else 0;
+// with at most floor value bytes in all, none can be, and offs is not read.
+func largestGap[T int32 | int64](offs []T, valueBytes, floor int) int {
+	if valueBytes <= floor {
+		return 0
+	}
+	largest := 0
+	for i := 1; i < len(offs); i++ {
+		largest = max(largest, int(offs[i]-offs[i-1]))
+	}
+	if largest <= floor {
+		return 0
+	}
+	return largest
+}
+
+// markHugeColumns records in s.noStats the columns that hold a huge value (huge, as
+// hugeValues gives it) and still had statistics, and says whether there were any: the caller
+// then starts a new file.
+func (s *fileSeries) markHugeColumns(huge []int) bool {
 	if s.noStats == nil {
-		s.noStats = make([]bool, rec.NumCols())
+		s.noStats = make([]bool, len(huge))
 	}
 	marked := false
 	for i := range s.noStats {
-		if !s.noStats[i] && hasHugeValue(rec.Column(i)) {
+		if !s.noStats[i] && huge[i] > 0 {
 			s.noStats[i] = true
 			marked = true
 		}

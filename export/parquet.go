@@ -72,14 +72,15 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		}
 	}
 	defer release()
-	if s.markHugeColumns(rec) && s.cur != nil {
+	huge := hugeValues(rec)
+	if s.markHugeColumns(huge) && s.cur != nil {
 		// The current file keeps statistics for a column that now holds a huge value.
 		if err := s.closeFile(); err != nil {
 			return err
 		}
 	}
 	for s.cur != nil {
-		rollOver, err := s.encodeDicts(rec, cols)
+		rollOver, err := s.encodeDicts(rec, cols, huge)
 		if err != nil {
 			return err
 		}
@@ -93,7 +94,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		}
 	}
 	if s.cur == nil {
-		if err := s.open(s.firstBatchTypes(rec, cols)); err != nil {
+		if err := s.open(s.firstBatchTypes(rec, cols, huge)); err != nil {
 			return err
 		}
 	}
@@ -110,7 +111,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		return fmt.Errorf("write %s: %w", p.Name, err)
 	}
 	p.Rows += rec.NumRows()
-	if p.fw.RowGroupTotalCompressedBytes() >= rowGroupMaxBytes || recordHasValueOver(rec, rowGroupCutValueBytes) {
+	if p.fw.RowGroupTotalCompressedBytes() >= rowGroupMaxBytes || (len(huge) > 0 && slices.Max(huge) > rowGroupCutValueBytes) {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
 			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
@@ -126,7 +127,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 
 // firstBatchTypes decides which columns the next file dictionary-encodes, from the lane's
 // history and rec, the file's first batch, whose dictionary arrays it puts in cols.
-func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) []*arrow.DictionaryType {
+func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, huge []int) []*arrow.DictionaryType {
 	if s.dicts == nil {
 		s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
 		for i, f := range s.format.schema.Fields() {
@@ -143,7 +144,7 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 		arr := rec.Column(i)
 		// A huge value would be copied twice (map key, dictionary array) only for the column
 		// to be written plain.
-		if hasHugeValue(arr) {
+		if huge[i] > 0 {
 			d.diverse = true
 			d.settle()
 			continue
@@ -168,7 +169,7 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array) 
 // new values into a row group that has rows starts a new one (the writer would otherwise store
 // the rest of the chunk plain). rollOver says a column must stop being dictionary-encoded: the
 // caller starts a new file for rec.
-func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rollOver bool, err error) {
+func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array, huge []int) (rollOver bool, err error) {
 	p := s.cur
 	maxRows := s.format.props.MaxRowGroupLength()
 	rgRows, err := p.fw.RowGroupNumRows()
@@ -181,7 +182,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array) (rol
 			continue
 		}
 		d := s.dicts[i]
-		if hasHugeValue(rec.Column(i)) {
+		if huge[i] > 0 { // copied twice (map key, dictionary array) only to be written plain
 			d.diverse = true
 			rollOver = d.settle() || rollOver
 			continue
