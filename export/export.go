@@ -199,14 +199,11 @@ func (e *exportRun) planColumns() (string, error) {
 	e.cols = make([]pgarrow.Column, len(e.rel.Columns))
 	selects := make([]string, len(e.rel.Columns))
 	for i, c := range e.rel.Columns {
-		typ := c.Type
 		if asText[c.Name] {
-			typ = nil // planned as its text form
+			e.cols[i] = pgarrow.PlanText(c.Name, c.Type, c.PGType)
 			delete(asText, c.Name)
-		}
-		e.cols[i] = pgarrow.PlanType(c.Name, typ, c.PGType, e.cfg.planOpts)
-		if typ == nil && c.Type != nil {
-			e.cols[i].Output = c.Type.Output // its text form as its type prints it
+		} else {
+			e.cols[i] = pgarrow.PlanType(c.Name, c.Type, c.PGType, e.cfg.planOpts)
 		}
 		selects[i] = e.cols[i].SelectExpr(c.Ident())
 	}

@@ -104,7 +104,7 @@ type PlanOptions struct {
 // t plans the column as text.
 func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
 	if t == nil {
-		return Column{Name: name, PGType: pgType, Kind: KindString, CastText: true}
+		return PlanText(name, nil, pgType)
 	}
 	c, native := planNode(name, t, o)
 	c.PGType = pgType
@@ -117,7 +117,18 @@ func PlanType(name string, t *TypeDesc, pgType string, o PlanOptions) Column {
 		return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindList,
 			Dims: arrayDims(t.Dims), Children: []Column{elem}, CastTextArray: true}
 	}
-	return Column{Name: name, TypeOID: t.OID, Typmod: t.Typmod, PGType: pgType, Kind: KindString, CastText: true, Output: t.Output}
+	return PlanText(name, t, pgType)
+}
+
+// PlanText plans a column as its text form (KindString, CastText): what t's output function
+// prints, whatever the type's native decoding (--as-text). A nil t plans it as its cast to
+// text.
+func PlanText(name string, t *TypeDesc, pgType string) Column {
+	c := Column{Name: name, PGType: pgType, Kind: KindString, CastText: true}
+	if t != nil {
+		c.TypeOID, c.Typmod, c.Output = t.OID, t.Typmod, t.Output
+	}
+	return c
 }
 
 // planNode plans one node of a type tree; native is false when the node or
