@@ -153,7 +153,8 @@ func TestExportTypes(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	for _, sql := range []string{typesDDL, typesEdges, typesGenerated, "ANALYZE types"} {
+	version := serverVersion(t, conn)
+	for _, sql := range forServer(t, version, []string{typesDDL, typesEdges, typesGenerated, "ANALYZE types"}, append(typesEdits, intervalEdits...)...) {
 		pgtest.Exec(t, conn, sql)
 	}
 	all, err := readback.ColumnsOf(ctx, conn, "types")

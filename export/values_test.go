@@ -70,7 +70,8 @@ func TestExportValues(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	for _, sql := range []string{valuesDDL, valuesRows, valuesGenerated, "ANALYZE vals"} {
+	version := serverVersion(t, conn)
+	for _, sql := range forServer(t, version, []string{valuesDDL, valuesRows, valuesGenerated, "ANALYZE vals"}, valuesEdits...) {
 		pgtest.Exec(t, conn, sql)
 	}
 	cols, err := readback.ColumnsOf(ctx, conn, "vals")

@@ -65,8 +65,6 @@ func ColumnsOf(ctx context.Context, q Querier, table string) ([]PGColumn, error)
 // names are quoted here. sortColumn must be one of cols and hold integers with no NULL. Types
 // in the result are format_type of each TypeOID (without type modifier).
 //
-// Timestamps need PostgreSQL 14 or later, where extract returns an exact numeric; on older
-// servers FromPostgres refuses tables with timestamp columns rather than compare them loosely.
 // Timestamps past int64 microseconds (294247-01-10 04:00:54.775807 UTC to 294276 AD) come back
 // exact, as wider integers, for Diff to report.
 func FromPostgres(ctx context.Context, q Querier, table string, sortColumn string, cols []PGColumn) (*Table, error) {
@@ -77,7 +75,6 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 	seen := make(map[string]bool, len(cols))
 	oids := make([]uint32, len(cols))
 	exprs := make([]string, len(cols))
-	needsExactExtract := false
 	var jsonCols []bool
 	for i, c := range cols {
 		if seen[c.Name] {
@@ -94,24 +91,16 @@ func FromPostgres(ctx context.Context, q Querier, table string, sortColumn strin
 		}
 		jsonCols = append(jsonCols, isJSON)
 		exprs[i] = expr + " AS " + pgx.Identifier{c.Name}.Sanitize()
-		if c.TypeOID == pgtype.TimestampOID || c.TypeOID == pgtype.TimestamptzOID {
-			needsExactExtract = true
-		}
 	}
 	if key < 0 {
 		return nil, fmt.Errorf("read %s from postgres: sort column %s is not among the columns", table, sortColumn)
 	}
 
-	var version int
 	var typeNames []string
-	err := queryRow(ctx, q, `SELECT current_setting('server_version_num')::int,
-		array(SELECT format_type(o, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(o, n) ORDER BY n)`,
-		[]any{oids}, &version, &typeNames)
+	err := queryRow(ctx, q, `SELECT array(SELECT format_type(o, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(o, n) ORDER BY n)`,
+		[]any{oids}, &typeNames)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from postgres: server version and type names: %w", table, err)
-	}
-	if needsExactExtract && version < 140000 {
-		return nil, fmt.Errorf("read %s from postgres: server version %d: timestamps need PostgreSQL 14 or later, where extract returns an exact numeric", table, version)
+		return nil, fmt.Errorf("read %s from postgres: type names: %w", table, err)
 	}
 	types := make(map[string]string, len(cols))
 	names := make([]string, len(cols))
@@ -207,14 +196,15 @@ func scalarExpr(e string, oid uint32, tsText bool) string {
 		// since 1970 at 294247-01-10 04:00:54.775807 UTC; such rows then show up in Diff instead
 		// of failing the query). extract(epoch FROM timestamp) itself is not used: PostgreSQL
 		// rounds it to 16 significant digits for timestamps past that point. extract from a time
-		// returns an exact numeric since PostgreSQL 14.
+		// returns an exact numeric since PostgreSQL 14, a double before: the time of day's
+		// microseconds (below 2^37) are then rounded to the integer they are.
 		utc := e
 		if oid == pgtype.TimestamptzOID {
 			utc = "(" + e + " AT TIME ZONE 'UTC')"
 		}
 		return "CASE WHEN " + e + " IS NULL THEN NULL" +
 			" WHEN isfinite(" + e + ") THEN trunc((" + utc + "::date - date '1970-01-01')::numeric * 86400000000" +
-			" + extract(epoch FROM " + utc + "::time) * 1000000)::text" +
+			" + round((extract(epoch FROM " + utc + "::time) * 1000000)::numeric))::text" +
 			" WHEN " + e + " > 'epoch' THEN '9223372036854775807' ELSE '-9223372036854775808' END"
 	case pgtype.TimeOID:
 		return "(extract(epoch FROM " + e + ") * 1000000)::int8::text"

@@ -11,6 +11,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,14 +69,24 @@ func Open(cfg *pgx.ConnConfig, schema string, maxConns int) (*DB, error) {
 // OpenLeaderSession returns the control tables of schema over one session of its own for the
 // scheduling lead of sidecar: named "pgparquet scheduler <sidecar>", with LockTimeout (a
 // schedule row another session locked delays only that schedule) and ended by the server once
-// idle for idle, so that a frozen leader's session does not outlive its lead.
+// idle for idle, so that a frozen leader's session does not outlive its lead (PostgreSQL 14
+// and later: 13 has no idle_session_timeout, and there the lead's lease alone decides).
 func OpenLeaderSession(cfg *pgx.ConnConfig, schema, sidecar string, idle time.Duration) (*DB, error) {
 	c := withParams(cfg, map[string]string{
-		"idle_session_timeout": fmt.Sprint(idle.Milliseconds()),
-		"lock_timeout":         fmt.Sprint(LockTimeout.Milliseconds()),
-		"application_name":     "pgparquet scheduler " + sidecar,
+		"lock_timeout":     fmt.Sprint(LockTimeout.Milliseconds()),
+		"application_name": "pgparquet scheduler " + sidecar,
 	})
-	return open(cfg, c, schema, 1)
+	return open(cfg, c, schema, 1, func(ctx context.Context, conn *pgx.Conn) error {
+		// server_version ("13.22", "14.19 (Debian ...)") is reported at every connection.
+		major, _, _ := strings.Cut(conn.PgConn().ParameterStatus("server_version"), ".")
+		if v, err := strconv.Atoi(major); err == nil && v < 14 {
+			return nil
+		}
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET idle_session_timeout = %d", idle.Milliseconds())); err != nil {
+			return fmt.Errorf("set idle_session_timeout: %w", err)
+		}
+		return nil
+	})
 }
 
 func withParams(cfg *pgx.ConnConfig, params map[string]string) *pgx.ConnConfig {
@@ -89,7 +100,7 @@ func withParams(cfg *pgx.ConnConfig, params map[string]string) *pgx.ConnConfig {
 	return c
 }
 
-func open(orig, cfg *pgx.ConnConfig, schema string, maxConns int) (*DB, error) {
+func open(orig, cfg *pgx.ConnConfig, schema string, maxConns int, afterConnect ...func(context.Context, *pgx.Conn) error) (*DB, error) {
 	pcfg, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, fmt.Errorf("control connections: %w", err)
@@ -98,6 +109,9 @@ func open(orig, cfg *pgx.ConnConfig, schema string, maxConns int) (*DB, error) {
 	pcfg.MaxConns = int32(maxConns)
 	pcfg.MinConns = 0
 	pcfg.HealthCheckPeriod = 10 * time.Second
+	if len(afterConnect) > 0 {
+		pcfg.AfterConnect = afterConnect[0]
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("control connections: %w", err)

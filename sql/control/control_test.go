@@ -298,22 +298,52 @@ func TestClaimLeases(t *testing.T) {
 	}
 }
 
-// TestMigrateRefusesOldServers: on PostgreSQL 13 and 14 (make test-matrix runs this there) the
-// control tables are refused with the reason and what works instead; on 15 and later it has
-// nothing to check.
-func TestMigrateRefusesOldServers(t *testing.T) {
+// TestInvokerViews: the status views read the control tables as the role that reads them. On
+// 15 and later they are security_invoker views; on 13 and 14 (make test-matrix runs this there)
+// a view over an invoker's function, whose row-type view no requester may read.
+func TestInvokerViews(t *testing.T) {
 	ctx := context.Background()
-	conn := pgtest.Connect(t, shared.NewDB(t))
+	_, as := setupRoles(t)
+	alice := as("alice")
 	var version int
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+	if err := alice.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version >= 150000 {
-		t.Skipf("server_version_num %d: the control tables run here", version)
+	for _, view := range []string{"parquet_export_status", "parquet_export_sidecars"} {
+		var invoker, rowsView bool
+		if err := alice.QueryRow(ctx, `SELECT coalesce('security_invoker=true' = ANY (c.reloptions), false),
+				to_regclass($1 || '__rows') IS NOT NULL
+			FROM pg_class c WHERE c.oid = $1::regclass`, view).Scan(&invoker, &rowsView); err != nil {
+			t.Fatal(err)
+		}
+		if version >= 150000 && (!invoker || rowsView) {
+			t.Errorf("%s on %d: security_invoker %v, row-type view %v; want a security_invoker view", view, version, invoker, rowsView)
+		}
+		if version < 150000 {
+			if invoker || !rowsView {
+				t.Errorf("%s on %d: security_invoker %v, row-type view %v; want the emulation", view, version, invoker, rowsView)
+			}
+			_, err := alice.Exec(ctx, `SELECT * FROM `+view+`__rows`)
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("alice reads %s__rows: %v, want permission denied", view, err)
+			}
+		}
+		if _, err := alice.Exec(ctx, `SELECT * FROM `+view); err != nil {
+			t.Errorf("alice reads %s: %v", view, err)
+		}
 	}
-	_, err := control.Migrate(ctx, conn, control.MigrateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "the control tables need PostgreSQL 15 or later") ||
-		!strings.Contains(err.Error(), "pgparquet export (13 and later)") {
-		t.Errorf("migrate on server %d: %v", version, err)
+}
+
+func TestInvokerViewsRewrite(t *testing.T) {
+	tests := []struct{ in, out, views string }{
+		{"CREATE VIEW a WITH (security_invoker = true) AS SELECT 1;", "CREATE VIEW a AS SELECT 1;", "a"},
+		{"create or replace view b_2 with (security_invoker=true)\nAS SELECT 1;\nCREATE VIEW c AS SELECT 2;", "create or replace view b_2 AS SELECT 1;\nCREATE VIEW c AS SELECT 2;", "b_2"},
+		{"CREATE VIEW d AS SELECT 1;", "CREATE VIEW d AS SELECT 1;", ""},
+	}
+	for _, tc := range tests {
+		out, views := control.InvokerViews(tc.in)
+		if out != tc.out || strings.Join(views, ",") != tc.views {
+			t.Errorf("InvokerViews(%q) = %q, %v; want %q, %s", tc.in, out, views, tc.out, tc.views)
+		}
 	}
 }

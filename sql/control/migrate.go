@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,8 +81,79 @@ func (o MigrateOptions) withDefaults() MigrateOptions {
 	return o
 }
 
-// minControlVersion is the oldest server_version_num the control tables run on.
-const minControlVersion = 150000
+// minControlVersion is the oldest server_version_num the control tables run on;
+// invokerViewVersion is the first with security_invoker views (older servers get the
+// emulation of invokerViews).
+const (
+	minControlVersion  = 130000
+	invokerViewVersion = 150000
+)
+
+// invokerView matches a view created WITH (security_invoker = true): its queries run with the
+// privileges, and row-level security, of the role that reads it.
+var invokerView = regexp.MustCompile(`(?i)(CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+([a-z_][a-z0-9_]*)\s+)WITH\s*\(\s*security_invoker\s*=\s*true\s*\)\s*`)
+
+// invokerViews prepares a migration for a server older than PostgreSQL 15, which has no
+// security_invoker views: it drops the option and returns the names of the views that had it,
+// for emulateInvokerView to rebuild once the migration ran.
+func invokerViews(sql string) (string, []string) {
+	var names []string
+	for _, m := range invokerView.FindAllStringSubmatch(sql, -1) {
+		names = append(names, m[2])
+	}
+	return invokerView.ReplaceAllString(sql, "$1"), names
+}
+
+// emulateInvokerView makes view behave as a security_invoker view on PostgreSQL 13 and 14,
+// where a view reads its tables with its owner's privileges (and the owner of the control
+// tables is not subject to their row-level security). The view's query moves into a SQL
+// function, which runs as the role that calls it, as every function not SECURITY DEFINER
+// does; the view then selects from the function. Its row type comes from a view of the same
+// query, <view>__rows, that no other role may read. Names in the query are schema-qualified
+// (it is read back with only pg_catalog on the search_path), so the function does not depend
+// on the reader's search_path. A later migration that replaces the view replaces the query;
+// running this again rebuilds the rest.
+func emulateInvokerView(ctx context.Context, tx pgx.Tx, schema, view string) error {
+	qualified := pgx.Identifier{schema, view}.Sanitize()
+	rows := pgx.Identifier{schema, view + "__rows"}.Sanitize()
+	fn := pgx.Identifier{schema, view + "__query"}.Sanitize()
+	var query string
+	steps := []func() error{
+		func() error { _, err := tx.Exec(ctx, `SET LOCAL search_path TO pg_catalog, pg_temp`); return err },
+		func() error {
+			return tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.regclass)`, qualified).Scan(&query)
+		},
+		func() error {
+			query = strings.TrimSuffix(strings.TrimSpace(query), ";")
+			_, err := tx.Exec(ctx, `CREATE OR REPLACE VIEW `+rows+` AS `+query)
+			return err
+		},
+		func() error { _, err := tx.Exec(ctx, `REVOKE ALL ON `+rows+` FROM PUBLIC`); return err },
+		func() error {
+			const tag = "$pgparquet_view$"
+			if strings.Contains(query, tag) {
+				return fmt.Errorf("its query contains %s", tag)
+			}
+			_, err := tx.Exec(ctx, `CREATE OR REPLACE FUNCTION `+fn+`() RETURNS SETOF `+rows+
+				` LANGUAGE sql STABLE SECURITY INVOKER AS `+tag+query+tag)
+			return err
+		},
+		func() error {
+			_, err := tx.Exec(ctx, `CREATE OR REPLACE VIEW `+qualified+` AS SELECT * FROM `+fn+`()`)
+			return err
+		},
+		func() error {
+			_, err := tx.Exec(ctx, `SET LOCAL search_path TO `+pgx.Identifier{schema}.Sanitize()+`, pg_temp`)
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("view %s as an invoker's view (PostgreSQL 13 and 14): %w", view, err)
+		}
+	}
+	return nil
+}
 
 // Migrate brings the control tables in opts.Schema up to date and returns the versions it
 // applied (none when already current). When nothing is to be applied it takes no lock at all.
@@ -91,7 +163,8 @@ const minControlVersion = 150000
 // migrations run as the connected role, which becomes the owner of the control tables; the
 // sidecar should run as that role. A migration that must wait for a lock held by another
 // session fails after lock_timeout if one is set; the caller may retry (LockHolders says who
-// holds what it waited for). It refuses a server older than PostgreSQL 15.
+// holds what it waited for). It refuses a server older than PostgreSQL 13; on 13 and 14 the
+// views that are security_invoker views on 15 and later are emulated (emulateInvokerView).
 func Migrate(ctx context.Context, db Querier, opts MigrateOptions) ([]int, error) {
 	opts = opts.withDefaults()
 	migs, err := Migrations()
@@ -105,13 +178,13 @@ func Migrate(ctx context.Context, db Querier, opts MigrateOptions) ([]int, error
 		return nil, fmt.Errorf("read the server version: %w", err)
 	}
 	if version < minControlVersion {
-		return nil, fmt.Errorf("the control tables need PostgreSQL 15 or later (their status view is a security_invoker view), and this is PostgreSQL %s: run the sidecar against 15 or later, or export from this server with pgparquet export (13 and later)", versionText)
+		return nil, fmt.Errorf("the control tables need PostgreSQL 13 or later, and this is PostgreSQL %s", versionText)
 	}
 	if current, err := upToDate(ctx, db, opts, migs); err != nil || current {
 		return nil, err
 	}
 	for try := 0; ; try++ {
-		applied, err := migrateOnce(ctx, db, opts, migs)
+		applied, err := migrateOnce(ctx, db, opts, migs, version >= invokerViewVersion)
 		var pgErr *pgconn.PgError
 		// Two first starts racing to create the schema or the migrations table: the loser
 		// tries again and finds them.
@@ -147,7 +220,7 @@ func upToDate(ctx context.Context, db Querier, opts MigrateOptions, migs []Migra
 	return admin != nil && *admin == opts.AdminRole, nil
 }
 
-func migrateOnce(ctx context.Context, db Querier, opts MigrateOptions, migs []Migration) ([]int, error) {
+func migrateOnce(ctx context.Context, db Querier, opts MigrateOptions, migs []Migration, hasInvokerViews bool) ([]int, error) {
 	schema := pgx.Identifier{opts.Schema}.Sanitize()
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -196,8 +269,17 @@ func migrateOnce(ctx context.Context, db Querier, opts MigrateOptions, migs []Mi
 		if have[m.Version] {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		sql, views := m.SQL, []string(nil)
+		if !hasInvokerViews {
+			sql, views = invokerViews(sql)
+		}
+		if _, err := tx.Exec(ctx, sql); err != nil {
 			return nil, fmt.Errorf("migrate schema %s: apply %04d_%s: %w", opts.Schema, m.Version, m.Name, err)
+		}
+		for _, v := range views {
+			if err := emulateInvokerView(ctx, tx, opts.Schema, v); err != nil {
+				return nil, fmt.Errorf("migrate schema %s: apply %04d_%s: %w", opts.Schema, m.Version, m.Name, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO parquet_export_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 			return nil, fmt.Errorf("migrate schema %s: record %04d_%s: %w", opts.Schema, m.Version, m.Name, err)

@@ -1,6 +1,6 @@
 -- Control tables of the SQL-driven sidecar. Run by sql.Migrate with search_path set to the
 -- target schema, so every name below lands in (and functions resolve names in) that schema.
--- Requires PostgreSQL 15 (security_invoker views).
+-- Runs on PostgreSQL 13 and later (Migrate emulates security_invoker views before 15).
 
 -- Settings written by sql.Migrate on every run (admin_role); readable by everyone, written only
 -- by the owner.
@@ -299,18 +299,18 @@ SELECT r.id,
        CASE
            WHEN r.state = 'succeeded' AND r.seconds > 0 THEN round((r.rows / r.seconds)::numeric, 0)
            WHEN r.state = 'running' AND r.progress_at > r.started_at
-               THEN round(r.progress_rows / extract(epoch FROM r.progress_at - r.started_at), 0)
+               THEN round(r.progress_rows / extract(epoch FROM r.progress_at - r.started_at)::numeric, 0)
        END AS rows_per_s,
        CASE
            WHEN r.state = 'succeeded' AND r.seconds > 0 THEN round((r.copy_bytes / r.seconds / 1e6)::numeric, 1)
            WHEN r.state = 'running' AND r.progress_at > r.started_at
-               THEN round(r.progress_copy_bytes / extract(epoch FROM r.progress_at - r.started_at) / 1e6, 1)
+               THEN round(r.progress_copy_bytes / extract(epoch FROM r.progress_at - r.started_at)::numeric / 1e6, 1)
        END AS mb_per_s,
        CASE
            WHEN r.state = 'running' AND r.estimated_rows > r.progress_rows AND r.progress_rows > 0
                 AND r.progress_at > r.started_at
                THEN make_interval(secs => round((r.estimated_rows - r.progress_rows)
-                    * extract(epoch FROM r.progress_at - r.started_at) / r.progress_rows))
+                    * extract(epoch FROM r.progress_at - r.started_at)::numeric / r.progress_rows))
        END AS eta,
        coalesce(r.finished_at, now()) - r.started_at AS elapsed,
        r.attempt,

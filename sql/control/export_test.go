@@ -1,0 +1,4 @@
+package control
+
+// InvokerViews exposes invokerViews to the external tests.
+var InvokerViews = invokerViews
