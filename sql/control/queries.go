@@ -424,9 +424,10 @@ type DeadAttempt struct {
 	ID        int64
 	Fence     int64
 	OutputDir string
-	// RemoveDir is set when the request no longer owns its directory (failed or cancelled):
-	// the directory is removed too if it is empty. A queued request keeps it for its next
-	// attempt.
+	// RemoveDir is set when no attempt of the request uses its directory (the request is
+	// queued, failed or cancelled): the directory is removed too if it is empty, so that a
+	// request that never succeeds leaves nothing behind (a queued request's next attempt
+	// creates it again).
 	RemoveDir bool
 }
 
@@ -435,7 +436,7 @@ func (db *DB) DeadAttempts(ctx context.Context, limit int) ([]DeadAttempt, error
 	ctx, cancel := db.op(ctx)
 	defer cancel()
 	return queryAll(ctx, db, "list dead attempts", pgx.RowToStructByPos[DeadAttempt],
-		`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('failed', 'cancelled')
+		`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('queued', 'failed', 'cancelled')
 		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
 		WHERE a.cleaned_at IS NULL
 			AND NOT (r.state = 'running' AND r.fence = a.fence)
