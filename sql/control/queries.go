@@ -425,9 +425,9 @@ type DeadAttempt struct {
 	Fence     int64
 	OutputDir string
 	// RemoveDir is set when no attempt of the request uses its directory (the request is
-	// queued, failed or cancelled): the directory is removed too if it is empty, so that a
-	// request that never succeeds leaves nothing behind (a queued request's next attempt
-	// creates it again).
+	// queued, failed or cancelled) and when its files were deleted: the directory is removed
+	// too if it is empty, so that a request that never succeeds, or whose export was deleted,
+	// leaves nothing behind (a queued request's next attempt creates it again).
 	RemoveDir bool
 }
 
@@ -436,7 +436,7 @@ func (db *DB) DeadAttempts(ctx context.Context, limit int) ([]DeadAttempt, error
 	ctx, cancel := db.op(ctx)
 	defer cancel()
 	return queryAll(ctx, db, "list dead attempts", pgx.RowToStructByPos[DeadAttempt],
-		`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('queued', 'failed', 'cancelled')
+		`SELECT a.request_id, a.fence, a.output_dir, (r.state IN ('queued', 'failed', 'cancelled') OR r.deleted_at IS NOT NULL)
 		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
 		WHERE a.cleaned_at IS NULL
 			AND NOT (r.state = 'running' AND r.fence = a.fence)
