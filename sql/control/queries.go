@@ -541,7 +541,8 @@ type StatusFilter struct {
 }
 
 // Status returns the newest rows of parquet_export_status that the connected role may see and
-// f selects, newest first, each value as text ("" for NULL), columns as StatusColumns.
+// f selects, newest first, each value as text ("" for NULL), columns as StatusColumns. The
+// note says first whether the export's files were deleted (or are being deleted), and why.
 func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
@@ -563,7 +564,9 @@ func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
 			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
 			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
-			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(output_dir, ''), coalesce(error, ''), coalesce(note, '')
+			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(output_dir, ''), coalesce(error, ''),
+			concat_ws('; ', CASE WHEN deleted_at IS NOT NULL THEN 'files deleted: ' || delete_reason
+				WHEN delete_requested_at IS NOT NULL THEN 'deleting files: ' || delete_reason END, note)
 		FROM {s}.parquet_export_status
 		WHERE ($2::text[] IS NULL OR state = ANY ($2))
 			AND ($3 = '' OR requester::text = $3)

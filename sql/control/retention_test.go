@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -157,6 +158,17 @@ func TestDeleteSecurity(t *testing.T) {
 	}
 	if got, err := del(alice, aliceDone); err != nil || got != "deleted" {
 		t.Errorf("delete a deleted export: %q, %v", got, err)
+	}
+	status, err := control.Over(alice, control.DefaultSchema).Status(ctx, control.StatusFilter{States: []string{"succeeded"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := map[string]string{}
+	for _, row := range status {
+		notes[row[0]] = row[len(row)-1]
+	}
+	if want := map[string]string{itoa(aliceDone): "files deleted: deleted by alice", itoa(aliceOther): ""}; !maps.Equal(notes, want) {
+		t.Errorf("pgparquet status notes %q, want %q", notes, want)
 	}
 
 	// Rows: bob cannot delete alice's (not visible), alice deletes her deleted and her failed
