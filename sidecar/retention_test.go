@@ -391,6 +391,8 @@ func TestStoppedRequestsLeaveNoDirectory(t *testing.T) {
 			t.Fatalf("the killed sidecar's request was not re-queued and its attempt cleaned: %+v", e.status(t, stale))
 		}
 	}
+	// Queued again, it has no directory until its next attempt.
+	noDirWithin(t, filepath.Join(e.root, "alice", "held", "stale"), time.Second)
 	cancel(stale)
 	cancel(blocker)
 	e.waitState(t, blocker, "cancelled", 5*time.Second)
