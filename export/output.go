@@ -347,3 +347,37 @@ func cleanPathError(err error) error {
 	}
 	return err
 }
+
+// RemovePublished removes a published export from dir (relative to root): its manifest first
+// (made durable before anything else goes, so that an export cut off half-way never looks
+// complete), then files (paths relative to root, each directly inside dir, as the sidecar's
+// files table lists them), then dir itself when that leaves it empty. It removes nothing else:
+// a file of another name stays, and so does dir with it. Files already gone are skipped, so it
+// can be repeated after a crash, and run by several processes at once.
+func RemovePublished(root *os.Root, dir string, files []string) error {
+	dir = path.Clean(dir)
+	if dir == "." || path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
+		return fmt.Errorf("remove export %s: not a directory below the output root", dir)
+	}
+	for _, f := range files {
+		if path.Dir(f) != dir || strings.HasPrefix(path.Base(f), ".") {
+			return fmt.Errorf("remove export %s: file %s is not one of its files", dir, f)
+		}
+	}
+	if err := root.Remove(path.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove export %s: manifest: %w", dir, cleanPathError(err))
+	} else if err == nil {
+		if err := syncDir(root, dir); err != nil {
+			return fmt.Errorf("remove export %s: %w", dir, err)
+		}
+	}
+	for _, f := range files {
+		if err := root.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove export %s: %s: %w", dir, path.Base(f), cleanPathError(err))
+		}
+	}
+	if err := root.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotEmpty(err) {
+		return fmt.Errorf("remove export %s: directory: %w", dir, cleanPathError(err))
+	}
+	return nil
+}

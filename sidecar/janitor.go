@@ -21,10 +21,11 @@ const janitorBatch = 100
 // janitor finishes what dead or frozen sidecars left, every PollInterval: requests whose
 // sidecar stopped heartbeating go back to the queue (or fail); publications whose publisher
 // stopped heartbeating are rolled forward (their files are already durable in the attempt's
-// staging directory, and moving them is idempotent); and the staging directories of attempts
-// that can no longer publish are removed, with the request's directory when the request no
-// longer owns it and it is empty. Several sidecars' janitors may run at once: each row is
-// taken with SKIP LOCKED.
+// staging directory, and moving them is idempotent); the staging directories of attempts
+// that can no longer publish are removed, with the request's directory when no attempt is
+// using it and it is empty; and exports past their retention, or whose deletion was asked,
+// have their files removed (retention.go). Several sidecars' janitors may run at once: each
+// row is taken with SKIP LOCKED.
 type janitor struct {
 	db      *control.DB
 	cfg     *Config
@@ -34,6 +35,15 @@ type janitor struct {
 	rec     recorder
 	killed  *atomic.Bool
 	claimer *claimer // poked when requests went back to the queue
+	wake    chan struct{}
+}
+
+// poke makes the janitor look now (an export's deletion was asked).
+func (jn *janitor) poke() {
+	select {
+	case jn.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Run cleans up at once and every PollInterval until ctx ends.
@@ -45,6 +55,8 @@ func (jn *janitor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-jn.wake:
+			timer.Stop()
 		}
 		if !jn.killed.Load() {
 			if err := jn.db.SidecarSeen(ctx, jn.cfg.ID); err != nil && ctx.Err() == nil {
@@ -55,6 +67,8 @@ func (jn *janitor) Run(ctx context.Context) {
 			}
 			jn.rollForward(ctx)
 			jn.cleanDeadAttempts(ctx)
+			jn.expire(ctx)
+			jn.deleteExports(ctx)
 		}
 		timer.Reset(jn.cfg.PollInterval)
 	}

@@ -11,7 +11,7 @@ import (
 
 // listener keeps a session LISTENing on the control tables' channel and turns notifications
 // into pokes: a new request wakes the claimer, a cancellation the lease keeper of that request,
-// a schedule change the scheduler. It alone writes listening.
+// a schedule change the scheduler, a deletion the janitor. It alone writes listening.
 type listener struct {
 	db        *control.DB
 	log       *slog.Logger
@@ -19,6 +19,7 @@ type listener struct {
 	jobs      *jobSet
 	claimer   *claimer
 	scheduler *scheduler
+	janitor   *janitor
 }
 
 // Run listens until ctx ends, reconnecting with backoff, and pokes the claimer after every
@@ -67,6 +68,8 @@ func (l *listener) listenOnce(ctx context.Context) error {
 			l.jobs.look(n.RequestID)
 		case control.EventSchedule:
 			l.scheduler.poke()
+		case control.EventDelete:
+			l.janitor.poke()
 		}
 	}
 }

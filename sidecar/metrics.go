@@ -26,6 +26,7 @@ type metrics struct {
 	running   atomic.Int64
 	stale     atomic.Int64
 	scheduled atomic.Int64 // requests this sidecar queued for schedules
+	deleted   atomic.Int64 // exports whose files this sidecar deleted (expired or asked)
 
 	mu         sync.Mutex
 	outcomes   map[string]int64
@@ -118,6 +119,8 @@ func (s *Sidecar) metricsText(ctx context.Context) string {
 	fmt.Fprintf(&b, "pgparquet_sidecar_scheduler_leader %d\n", b2i(s.leader.Load()))
 	metric("pgparquet_sidecar_scheduled_total", "counter", "Requests this sidecar queued for due schedule slots.")
 	fmt.Fprintf(&b, "pgparquet_sidecar_scheduled_total %d\n", m.scheduled.Load())
+	metric("pgparquet_sidecar_deleted_exports_total", "counter", "Exports whose files this sidecar deleted (expired, or deletion asked).")
+	fmt.Fprintf(&b, "pgparquet_sidecar_deleted_exports_total %d\n", m.deleted.Load())
 
 	counts, err := s.db.CountByState(ctx)
 	metric("pgparquet_up", "gauge", "1 when the last query for requests by state succeeded.")

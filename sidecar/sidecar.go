@@ -11,7 +11,8 @@
 // (LISTEN/NOTIFY, pokes the others), the claimer (claims requests and starts their exports
 // within Concurrency, drains at shutdown), a lease keeper per running export (heartbeats,
 // cancellation, lease loss), the scheduler (the scheduling lead and the schedules' slots) and
-// the janitor (stale leases, stalled publications, dead attempts' files).
+// the janitor (stale leases, stalled publications, dead attempts' files, expired and deleted
+// exports' files).
 package sidecar
 
 import (
@@ -121,10 +122,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
 		killed: &s.killed, now: s.now, wake: make(chan struct{}, 1)}
-	listener := &listener{db: s.db, log: s.log, listening: &s.listening, jobs: s.jobs,
-		claimer: claimer, scheduler: scheduler}
 	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, root: s.root, metrics: s.metrics, rec: s.rec,
-		killed: &s.killed, claimer: claimer}
+		killed: &s.killed, claimer: claimer, wake: make(chan struct{}, 1)}
+	listener := &listener{db: s.db, log: s.log, listening: &s.listening, jobs: s.jobs,
+		claimer: claimer, scheduler: scheduler, janitor: janitor}
 
 	// The listener outlives ctx until the drain is over: cancellations must still arrive.
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))

@@ -149,7 +149,8 @@ func (db *DB) Reset() {
 func (db *DB) Schema() string { return db.schema }
 
 // Channel is the LISTEN channel the triggers notify: payload "new <id>" for a request to claim,
-// "cancel <id>" for a running request to stop, "schedule" when schedules change.
+// "cancel <id>" for a running request to stop, "schedule" when schedules change, "delete <id>"
+// for a request whose files are to be deleted.
 func (db *DB) Channel() string { return "pgparquet." + db.schema }
 
 // op bounds one query by the DB's timeout.

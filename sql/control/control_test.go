@@ -125,7 +125,9 @@ func TestRequestSecurity(t *testing.T) {
 		{name: "unknown table", conn: alice, sql: `INSERT INTO parquet_export_requests (table_name) VALUES ('nope')`, wantErr: `relation "nope" does not exist`},
 		{name: "unknown option", conn: alice, sql: `SELECT parquet_export('t', '{"paralel": 2}')`, wantErr: "unknown option(s) paralel"},
 		{name: "bad compression", conn: alice, sql: `SELECT parquet_export('t', '{"compression": "lzma"}')`, wantErr: "compression 'lzma' is not one of zstd, snappy, gzip, brotli, lz4, none"},
-		{name: "delete", conn: alice, sql: `DELETE FROM parquet_export_requests`, wantErr: "permission denied"},
+		{name: "delete a queued request", conn: alice, sql: `DELETE FROM parquet_export_requests`, wantErr: "it is queued; cancel it first"},
+		{name: "delete files rows", conn: alice, sql: `DELETE FROM parquet_export_files`, wantErr: "permission denied"},
+		{name: "mark deleted", conn: alice, sql: `UPDATE parquet_export_requests SET deleted_at = now()`, wantErr: "permission denied"},
 		{name: "write files", conn: alice, sql: fmt.Sprintf(`INSERT INTO parquet_export_files VALUES (%d, 'f', 1, 1, 'x')`, aliceID), wantErr: "permission denied"},
 	}
 	for _, tc := range tests {

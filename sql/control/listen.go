@@ -20,12 +20,13 @@ const (
 	EventNew                   // "new <id>": a request may be waiting to be claimed
 	EventCancel                // "cancel <id>": cancellation of request RequestID was asked
 	EventSchedule              // "schedule": schedules changed
+	EventDelete                // "delete <id>": the files of request RequestID are to be deleted
 )
 
 // Notification is one notification on Channel.
 type Notification struct {
 	Event     Event
-	RequestID int64 // for EventCancel
+	RequestID int64 // for EventCancel and EventDelete
 }
 
 // Listener is a session of its own LISTENing on the DB's Channel. It is not safe for
@@ -71,6 +72,10 @@ func (l *Listener) Wait(ctx context.Context) (Notification, error) {
 		}
 	case "schedule":
 		return Notification{Event: EventSchedule}, nil
+	case "delete":
+		if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
+			return Notification{Event: EventDelete, RequestID: id}, nil
+		}
 	}
 	return Notification{}, nil
 }

@@ -424,9 +424,10 @@ type DeadAttempt struct {
 	ID        int64
 	Fence     int64
 	OutputDir string
-	// RemoveDir is set when the request no longer owns its directory (failed or cancelled):
-	// the directory is removed too if it is empty. A queued request keeps it for its next
-	// attempt.
+	// RemoveDir is set when no attempt of the request uses its directory (the request is
+	// queued, failed or cancelled) and when its files were deleted: the directory is removed
+	// too if it is empty, so that a request that never succeeds, or whose export was deleted,
+	// leaves nothing behind (a queued request's next attempt creates it again).
 	RemoveDir bool
 }
 
@@ -435,7 +436,7 @@ func (db *DB) DeadAttempts(ctx context.Context, limit int) ([]DeadAttempt, error
 	ctx, cancel := db.op(ctx)
 	defer cancel()
 	return queryAll(ctx, db, "list dead attempts", pgx.RowToStructByPos[DeadAttempt],
-		`SELECT a.request_id, a.fence, a.output_dir, r.state IN ('failed', 'cancelled')
+		`SELECT a.request_id, a.fence, a.output_dir, (r.state IN ('queued', 'failed', 'cancelled') OR r.deleted_at IS NOT NULL)
 		FROM {s}.parquet_export_attempts a JOIN {s}.parquet_export_requests r ON r.id = a.request_id
 		WHERE a.cleaned_at IS NULL
 			AND NOT (r.state = 'running' AND r.fence = a.fence)
@@ -540,7 +541,8 @@ type StatusFilter struct {
 }
 
 // Status returns the newest rows of parquet_export_status that the connected role may see and
-// f selects, newest first, each value as text ("" for NULL), columns as StatusColumns.
+// f selects, newest first, each value as text ("" for NULL), columns as StatusColumns. The
+// note says first whether the export's files were deleted (or are being deleted), and why.
 func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
@@ -562,7 +564,9 @@ func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
 			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
 			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
-			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(output_dir, ''), coalesce(error, ''), coalesce(note, '')
+			attempt || '/' || max_attempts, coalesce(sidecar, ''), coalesce(output_dir, ''), coalesce(error, ''),
+			concat_ws('; ', CASE WHEN deleted_at IS NOT NULL THEN 'files deleted: ' || delete_reason
+				WHEN delete_requested_at IS NOT NULL THEN 'deleting files: ' || delete_reason END, note)
 		FROM {s}.parquet_export_status
 		WHERE ($2::text[] IS NULL OR state = ANY ($2))
 			AND ($3 = '' OR requester::text = $3)
