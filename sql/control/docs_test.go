@@ -25,6 +25,8 @@ func TestRetentionDocRuns(t *testing.T) {
 	dsn, as := setupRoles(t)
 	su := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, su, `CREATE SCHEMA sales; CREATE TABLE sales.orders (id int); GRANT USAGE ON SCHEMA sales TO alice; GRANT SELECT ON sales.orders TO alice`)
+	// Roles are the cluster's: the next test's DROP ROLE alice must not find these grants.
+	t.Cleanup(func() { pgtest.Exec(t, su, `DROP SCHEMA sales CASCADE`) })
 	alice := as("alice")
 	for stmt := range strings.SplitSeq(block, ";\n") {
 		if stmt = strings.TrimSpace(stmt); stmt == "" {

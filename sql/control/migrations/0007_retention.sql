@@ -332,18 +332,18 @@ SELECT r.id,
        CASE
            WHEN r.state = 'succeeded' AND r.seconds > 0 THEN round((r.rows / r.seconds)::numeric, 0)
            WHEN r.state = 'running' AND r.progress_at > r.started_at
-               THEN round(r.progress_rows / extract(epoch FROM r.progress_at - r.started_at), 0)
+               THEN round(r.progress_rows / extract(epoch FROM r.progress_at - r.started_at)::numeric, 0)
        END AS rows_per_s,
        CASE
            WHEN r.state = 'succeeded' AND r.seconds > 0 THEN round((r.copy_bytes / r.seconds / 1e6)::numeric, 1)
            WHEN r.state = 'running' AND r.progress_at > r.started_at
-               THEN round(r.progress_copy_bytes / extract(epoch FROM r.progress_at - r.started_at) / 1e6, 1)
+               THEN round(r.progress_copy_bytes / extract(epoch FROM r.progress_at - r.started_at)::numeric / 1e6, 1)
        END AS mb_per_s,
        CASE
            WHEN r.state = 'running' AND r.estimated_rows > r.progress_rows AND r.progress_rows > 0
                 AND r.progress_at > r.started_at
                THEN make_interval(secs => round((r.estimated_rows - r.progress_rows)
-                    * extract(epoch FROM r.progress_at - r.started_at) / r.progress_rows))
+                    * extract(epoch FROM r.progress_at - r.started_at)::numeric / r.progress_rows))
        END AS eta,
        coalesce(r.finished_at, now()) - r.started_at AS elapsed,
        r.attempt,
