@@ -20,11 +20,12 @@ func TestSQLASCIIInvalidUTF8(t *testing.T) {
 	t.Cleanup(func() { _, _ = super.Exec(context.Background(), `DROP DATABASE IF EXISTS sqlascii WITH (FORCE)`) })
 	dsn := shared.Cluster(t).DSN("sqlascii")
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, s text)`)
-	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 'ok' FROM generate_series(1, 100) g`)
-	pgtest.Exec(t, conn, `INSERT INTO t VALUES (101, E'caf\xe9')`)
+	pgtest.Exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, a text, s text)`)
+	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 'café', 'ok' FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, conn, `INSERT INTO t VALUES (101, 'ok', E'caf\xe9')`)
 	_, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: t.TempDir(), Parallel: 1})
-	if err == nil || !strings.Contains(err.Error(), "the database's encoding is SQL_ASCII") || !strings.Contains(err.Error(), "convert_to(col, 'SQL_ASCII')") {
+	if err == nil || !strings.Contains(err.Error(), "the database's encoding is SQL_ASCII") || !strings.Contains(err.Error(), "convert_to(col, 'SQL_ASCII')") ||
+		!strings.Contains(err.Error(), `column "s" of the row at ctid (0,101), primary key (id)=(101)`) {
 		t.Errorf("export: %v", err)
 	}
 }

@@ -245,6 +245,28 @@ func (e *exportRun) copy(ctx context.Context) ([]*fileSeries, error) {
 			e.log.Warn("could not locate the row that failed to decode", "err", lerr)
 		}
 	}
+	var ee *snapshot.EncodingError
+	if errors.As(err, &ee) && ctx.Err() == nil {
+		lctx, cancel := context.WithTimeout(ctx, locateTimeout)
+		where, lerr := e.snap.Locate(lctx, ee.Task, ee.Row)
+		names := make([]string, len(e.cols))
+		for i, c := range e.cols {
+			names[i] = c.Name
+		}
+		var col string
+		if lerr == nil {
+			col, lerr = e.snap.InvalidUTF8Column(lctx, ee.Task, ee.Row, names)
+		}
+		cancel()
+		if lerr == nil {
+			// The error's own message, which names the task: the wrapping messages were
+			// formatted before the row was located.
+			ee.Where, ee.Column = where, col
+			err = ee
+		} else {
+			e.log.Warn("could not locate the value that is not UTF-8", "err", lerr)
+		}
+	}
 	return series, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 
@@ -180,13 +181,38 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) err
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22021" && w.conn.PgConn().ParameterStatus("server_encoding") == "SQL_ASCII" {
 			// The server checks each text value as it converts it for the UTF8 client, and its
-			// error names neither the column nor the row.
-			err = fmt.Errorf("%w: the database's encoding is SQL_ASCII, which stores bytes of any encoding, and a text value in this range is not UTF-8, which Parquet strings must be: export such columns as bytes through a view (convert_to(col, 'SQL_ASCII') AS col), or convert the data to UTF-8", err)
+			// error names neither the column nor the row: the row is the one after the last
+			// received, and the caller finds the column (Snapshot.InvalidUTF8Column).
+			return &EncodingError{Task: task, Row: r.pos.rows, Err: fmt.Errorf("%s: %w", task, err)}
 		}
 		return fmt.Errorf("%s: %w", task, err)
 	}
 	return nil
 }
+
+// EncodingError is a text value of row Row (0-based, in stream order) of Task that a SQL_ASCII
+// database, which stores bytes of any encoding, could not send as UTF-8. The export fills in
+// Where (Snapshot.Locate) and Column (Snapshot.InvalidUTF8Column) when it can.
+type EncodingError struct {
+	Task   Task
+	Row    int64
+	Err    error
+	Where  string // "ctid (12,5), primary key (id)=(42)"
+	Column string
+}
+
+func (e *EncodingError) Error() string {
+	what := "a text value"
+	if e.Column != "" {
+		what = "column " + strconv.Quote(e.Column)
+	}
+	if e.Where != "" {
+		what += " of the row at " + e.Where
+	}
+	return fmt.Sprintf("%v: the database's encoding is SQL_ASCII, which stores bytes of any encoding, and %s is not UTF-8, which Parquet strings must be: export such columns as bytes through a view (convert_to(col, 'SQL_ASCII') AS col), or convert the data to UTF-8", e.Err, what)
+}
+
+func (e *EncodingError) Unwrap() error { return e.Err }
 
 // connectionLost reports whether err means the connection broke rather than the server
 // reporting an error: a backend killed while it sends COPY data cannot send its FATAL message

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -229,6 +230,37 @@ func (s *Snapshot) Locate(ctx context.Context, t Task, n int64) (string, error) 
 		where += ", primary key (" + key + ")=" + *keyVal
 	}
 	return where, nil
+}
+
+// InvalidUTF8Column returns the first of columns whose text form in row n (0-based, in stream
+// order) of task t is not valid UTF-8, reading the bytes as they are stored (convert_to from a
+// SQL_ASCII database converts nothing); "" when none is, or for a task without a ctid range.
+// Call it only while no other query runs on the coordinator.
+func (s *Snapshot) InvalidUTF8Column(ctx context.Context, t Task, n int64, columns []string) (string, error) {
+	if t.Plain || s.conn == nil || n < 0 || len(columns) == 0 {
+		return "", nil
+	}
+	if _, err := s.conn.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off"); err != nil {
+		return "", fmt.Errorf("find the column that is not UTF-8 in row %d of %s: %w", n, t, err)
+	}
+	exprs := make([]string, len(columns))
+	for i, c := range columns {
+		exprs[i] = "pg_catalog.convert_to(" + pgx.Identifier{c}.Sanitize() + "::pg_catalog.text, 'SQL_ASCII')"
+	}
+	values := make([][]byte, len(columns))
+	dest := make([]any, len(columns))
+	for i := range values {
+		dest[i] = &values[i]
+	}
+	if err := s.conn.QueryRow(ctx, t.selectSQL(strings.Join(exprs, ", "))+" OFFSET $1 LIMIT 1", n).Scan(dest...); err != nil {
+		return "", fmt.Errorf("find the column that is not UTF-8 in row %d of %s: %w", n, t, err)
+	}
+	for i, v := range values {
+		if !utf8.Valid(v) {
+			return columns[i], nil
+		}
+	}
+	return "", nil
 }
 
 // Release ends the coordinator transaction and closes its connection; call it once every
