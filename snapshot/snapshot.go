@@ -312,7 +312,7 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, c)
 	if err != nil {
-		return nil, &connectError{msg: fmt.Sprintf("connect to %s:%d/%s as %s: %s", cfg.Host, cfg.Port, cfg.Database, cfg.User, connectReason(err)), err: err}
+		return nil, &connectError{msg: fmt.Sprintf("connect to %s:%d/%s as %s: %s", cfg.Host, cfg.Port, cfg.Database, cfg.User, ConnectReason(err)), err: err}
 	}
 	return conn, nil
 }
@@ -326,11 +326,11 @@ type connectError struct {
 func (e *connectError) Error() string { return e.msg }
 func (e *connectError) Unwrap() error { return e.err }
 
-// connectReason says in one line why a connection failed. pgx reports every attempt it made,
+// ConnectReason says in one line why a connection failed. pgx reports every attempt it made,
 // one per line: with sslmode prefer (the default) against a server without TLS, the refusal
 // of TLS comes first and hides the real reason (a wrong password, say) behind it. The reason
 // is the last attempt that is not such a refusal, without pgx's address prefixes.
-func connectReason(err error) string {
+func ConnectReason(err error) string {
 	var ce *pgconn.ConnectError
 	if !errors.As(err, &ce) {
 		return strings.Join(strings.Fields(err.Error()), " ")

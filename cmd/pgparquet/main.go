@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/snapshot"
 )
 
 func main() {
@@ -172,7 +173,12 @@ func connectDSN(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	applyConnDefaults(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", explainConnectTimeout(ctx, err, cfg))
+		// One line: pgx lists every attempt (with sslmode prefer, a TLS refusal first).
+		reason := snapshot.ConnectReason(err)
+		if explained := explainConnectTimeout(ctx, err, cfg); explained != err {
+			reason += strings.TrimPrefix(explained.Error(), err.Error())
+		}
+		return nil, fmt.Errorf("connect to %s:%d/%s as %s: %s", cfg.Host, cfg.Port, cfg.Database, cfg.User, reason)
 	}
 	return conn, nil
 }

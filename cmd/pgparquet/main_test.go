@@ -356,9 +356,9 @@ func TestConnectTimeout(t *testing.T) {
 		{"export, sslmode disable", []string{"export", "--dsn", dsn + "?sslmode=disable", "--table", "t"}, "",
 			9 * time.Second, 15 * time.Second, "pgparquet: coordinator: connect to ", "(no answer within connect_timeout 10s" + hint},
 		{"status, the default", []string{"status", "--dsn", dsn}, "",
-			9 * time.Second, 15 * time.Second, "pgparquet: connect: failed to connect to ", "(no answer within connect_timeout 10s" + hint},
+			9 * time.Second, 15 * time.Second, "pgparquet: connect to ", "(no answer within connect_timeout 10s" + hint},
 		{"migrate, the default", []string{"migrate", "--dsn", dsn}, "",
-			9 * time.Second, 15 * time.Second, "pgparquet: connect: failed to connect to ", "(no answer within connect_timeout 10s" + hint},
+			9 * time.Second, 15 * time.Second, "pgparquet: connect to ", "(no answer within connect_timeout 10s" + hint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
