@@ -63,10 +63,11 @@ func (c Column) SelectExpr(ident string) string {
 // It never fails: a type without a native decoding gets CastText=true and
 // KindString, so every column can be exported through its text form.
 //
-// numeric(p,s) becomes KindDecimal128 (p <= 38) or KindDecimal256 (p <= 76)
-// only when Parquet can hold it (0 <= s <= p); a numeric without typmod, with
-// p > 76, or with a negative scale or a scale above the precision (allowed
-// since PostgreSQL 15) becomes KindNumericString, which loses nothing.
+// numeric(p,s) becomes KindDecimal128 when p <= 38 and Parquet can hold it
+// (0 <= s <= p); a numeric without typmod, with p > 38 (decimal256 is
+// PlanOptions.WideDecimal's), or with a negative scale or a scale above the
+// precision (allowed since PostgreSQL 15) becomes KindNumericString, which
+// loses nothing.
 //
 // PlanColumn knows base types by OID only; PlanType plans any type tree
 // (arrays, composites, ranges, enums, extension types) with options.

@@ -115,6 +115,18 @@ const (
 	// KindMultirange decodes a multirange to a list of Children[0] (a
 	// KindRange), in the multirange's order.
 	KindMultirange
+	// KindUUIDText decodes uuid to string, exactly as PostgreSQL prints it (36
+	// characters, lowercase: "12345678-9abc-def0-1234-56789abcdef0"). Chosen only
+	// by ProfileSpark, whose reader refuses the Parquet UUID type.
+	KindUUIDText
+	// KindTimeMicros decodes time to int64 microseconds since midnight
+	// (0..86400000000), the value time64[us] holds, without the TIME logical
+	// type. Chosen only by ProfileSpark, whose reader refuses TIME.
+	KindTimeMicros
+	// KindTimeTZMicros decodes timetz to struct<time: int64, utc_offset_seconds:
+	// int32>, KindTimeTZ with the time as KindTimeMicros. Chosen only by
+	// ProfileSpark.
+	KindTimeTZMicros
 
 	kindCount // one past the last Kind: the length of the kinds table
 )
@@ -236,6 +248,12 @@ func init() {
 		KindStruct:     {Name: "struct", ArrowFunc: structType, Tree: true},
 		KindRange:      {Name: "range", ArrowFunc: rangeType, Tree: true},
 		KindMultirange: {Name: "multirange", ArrowFunc: multirangeType, Tree: true},
+		KindUUIDText:   {Name: "uuid_text", Arrow: str, Fixed: 16, Tree: true},
+		KindTimeMicros: {Name: "time_micros", Arrow: arrow.PrimitiveTypes.Int64, Fixed: 8, Tree: true},
+		KindTimeTZMicros: {Name: "timetz_micros", Arrow: arrow.StructOf(
+			arrow.Field{Name: fieldTime, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+			arrow.Field{Name: fieldUTCOffset, Type: arrow.PrimitiveTypes.Int32, Nullable: true}),
+			Fixed: 12, Tree: true},
 	}
 	for k, info := range kinds {
 		for _, oid := range info.OIDs {
