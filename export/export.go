@@ -268,7 +268,7 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	l := e.lanes
 	res := &outcome.Result{
 		Version: Version, Table: e.rel.Name, Snapshot: e.snap.ID, LSN: e.snap.LSN, Decoder: e.dec.Path(),
-		Compression: strings.ToLower(e.cfg.Compression), Workers: len(e.workers), Tasks: len(e.tasks),
+		Compression: strings.ToLower(e.cfg.Compression), Compat: e.cfg.planOpts.Profile.String(), Workers: len(e.workers), Tasks: len(e.tasks),
 		CopyBytes: l.progress.Bytes.Load(), Columns: manifestColumns(e.format, e.cols),
 		StartedAt: e.start.UTC().Format(time.RFC3339Nano),
 	}
@@ -365,6 +365,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 			{"pgparquet.snapshot", snap.ID},
 			{"pgparquet.lsn", snap.LSN},
 			{"pgparquet.columns", string(colJSON)},
+			{"pgparquet.compat", opts.planOpts.Profile.String()},
 		},
 		decoder:     decoder,
 		maxFileSize: opts.MaxFileSize,

@@ -26,6 +26,9 @@ type Result struct {
 	Decoder string `json:"decoder"`
 	// Compression is the Parquet codec, with its level when one was given ("zstd:1").
 	Compression string `json:"compression"`
+	// Compat is the reader profile the types were mapped for: "default", or "spark" (see
+	// docs/types.md).
+	Compat string `json:"compat"`
 	// Workers is the number of connections that read the table, Tasks the ctid ranges.
 	Workers int `json:"workers"`
 	Tasks   int `json:"tasks"`
