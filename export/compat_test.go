@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -151,6 +152,26 @@ func TestSparkReadsTypes(t *testing.T) {
 		t.Fatalf("exported %d rows, postgres has %d", res.Rows, typesRows)
 	}
 	checkCompatRecorded(t, dir, "spark")
+	notes := map[string]string{}
+	for _, c := range readManifest(t, dir).Columns {
+		notes[c.Name] = c.Note
+	}
+	rdr, _ := openParquet(t, filepath.Join(dir, "part-00000.parquet"))
+	var fileCols []struct{ Name, Note string }
+	if err := json.Unmarshal([]byte(*rdr.MetaData().KeyValueMetadata().FindValue("pgparquet.columns")), &fileCols); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fileCols {
+		if c.Note != notes[c.Name] {
+			t.Errorf("column %s: note %q in the file, %q in the manifest", c.Name, c.Note, notes[c.Name])
+		}
+	}
+	for col, note := range map[string]string{"tm": "time as int64 microseconds since midnight", "a_tm": "time as int64 microseconds since midnight",
+		"u": "uuid as its text", "i4": ""} {
+		if notes[col] != note {
+			t.Errorf("column %s: note %q, want %q", col, notes[col], note)
+		}
+	}
 	var pyarrow *readback.Table
 	for _, reader := range readback.Readers() {
 		got, err := readback.FromParquet(ctx, reader, "id", dir)

@@ -340,10 +340,11 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	type colMeta struct {
 		Name   string `json:"name"`
 		PGType string `json:"pg_type"`
+		Note   string `json:"note,omitempty"`
 	}
 	meta := make([]colMeta, len(cols))
 	for i, c := range cols {
-		meta[i] = colMeta{c.Name, c.PGType}
+		meta[i] = colMeta{c.Name, c.PGType, c.Note()}
 	}
 	colJSON, err := json.Marshal(meta)
 	if err != nil {
@@ -377,7 +378,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 func manifestColumns(f *fileFormat, cols []pgarrow.Column) []outcome.Column {
 	out := make([]outcome.Column, len(cols))
 	for i, c := range cols {
-		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
+		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText, Note: c.Note()}
 	}
 	return out
 }

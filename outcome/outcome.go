@@ -57,6 +57,9 @@ type Column struct {
 	ArrowType string `json:"arrow_type"`
 	// AsText marks a column exported as its text form (::text cast in the COPY query).
 	AsText bool `json:"as_text,omitempty"`
+	// Note says how values are encoded where the Arrow type alone does not ("time as int64
+	// microseconds since midnight" with compat spark); the files' pgparquet.columns has it too.
+	Note string `json:"note,omitempty"`
 }
 
 // File describes one Parquet file of an export.

@@ -2,6 +2,8 @@ package pgarrow
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -73,6 +75,24 @@ func (c Column) SelectExpr(ident string) string {
 // (arrays, composites, ranges, enums, extension types) with options.
 func PlanColumn(name string, typeOID uint32, typmod int32, pgType string) Column {
 	return PlanType(name, &TypeDesc{OID: typeOID, Typmod: typmod, PGType: pgType}, pgType, PlanOptions{})
+}
+
+// Note says how the column's values are encoded where its Arrow type alone does not (the
+// kinds' KindInfo.Note, anywhere in its tree, each once, joined by "; "); "" for most columns.
+// Exports write it into the file metadata and the manifest beside the PostgreSQL type.
+func (c Column) Note() string {
+	var notes []string
+	var walk func(Column)
+	walk = func(c Column) {
+		if n := c.Kind.Info().Note; n != "" && !slices.Contains(notes, n) {
+			notes = append(notes, n)
+		}
+		for _, k := range c.Children {
+			walk(k)
+		}
+	}
+	walk(c)
+	return strings.Join(notes, "; ")
 }
 
 // numericTypmod unpacks a numeric atttypmod. The scale is read as an 11-bit

@@ -95,3 +95,31 @@ func TestPlanProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestColumnNote checks the notes on encodings the Arrow type does not tell, found anywhere in a
+// column's tree, each once.
+func TestColumnNote(t *testing.T) {
+	spark := PlanOptions{Profile: ProfileSpark}
+	uuid := &TypeDesc{OID: pgtype.UUIDOID, Typmod: -1}
+	tm := &TypeDesc{OID: pgtype.TimeOID, Typmod: -1}
+	comp := &TypeDesc{OID: 99999, Class: ClassComposite, Fields: []FieldDesc{{"a", uuid}, {"b", tm}, {"c", uuid}}}
+	const uuidNote, timeNote = "uuid as its text", "time as int64 microseconds since midnight"
+	for _, tc := range []struct {
+		name string
+		t    *TypeDesc
+		o    PlanOptions
+		want string
+	}{
+		{"uuid", uuid, PlanOptions{}, ""},
+		{"uuid spark", uuid, spark, uuidNote},
+		{"time spark", tm, spark, timeNote},
+		{"time[] spark", &TypeDesc{OID: 1183, Class: ClassArray, Elem: tm, Dims: 1}, spark, timeNote},
+		{"composite spark", comp, spark, uuidNote + "; " + timeNote},
+		{"composite", comp, PlanOptions{}, ""},
+		{"int4 spark", &TypeDesc{OID: pgtype.Int4OID, Typmod: -1}, spark, ""},
+	} {
+		if got := PlanType("c", tc.t, "t", tc.o).Note(); got != tc.want {
+			t.Errorf("%s: note %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
