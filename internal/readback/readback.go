@@ -143,7 +143,8 @@ func SparkPython(ctx context.Context) (string, error) {
 	}
 	out, err := exec.CommandContext(ctx, found, "-c", "import pyspark, pyarrow").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("python with pyspark: %s: %w: %s (run `make readers-venv`, or set $%s)", found, err, strings.TrimSpace(string(out)), SparkPythonEnv)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return "", fmt.Errorf("python with pyspark: %s: %w: %s (run `make readers-venv`, or set $%s)", found, err, lines[len(lines)-1], SparkPythonEnv)
 	}
 	return found, nil
 }
