@@ -7,7 +7,7 @@ export PGPARQUET_PYTHON := $(CURDIR)/$(VENV)/bin/python
 # go-nvml's cgo bindings declare functions NVIDIA deprecated: keep builds quiet about them.
 export CGO_CFLAGS := -O2 -g -Wno-deprecated-declarations
 
-.PHONY: build test test-gpu demo bench bench-memory lint venv fuzz cuda clean
+.PHONY: build test test-gpu test-readers demo bench bench-memory lint venv readers-venv fuzz cuda clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pgparquet
@@ -30,6 +30,20 @@ test: venv
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5s ./gpuparse
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-matrix
+
+# Readers beyond pyarrow and DuckDB, in a venv of their own (pyspark is large): Spark 4 reads
+# every column of the types test exported with --compat spark, to the values pyarrow reads (about
+# a minute here, most of it Spark starting). Needs Java 17 or later.
+READERS_VENV := .venv-readers
+readers-venv: $(READERS_VENV)/.installed
+$(READERS_VENV)/.installed: requirements-readers.txt
+	$(PYTHON) -m venv $(READERS_VENV)
+	$(READERS_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-readers.txt
+	touch $@
+test-readers: venv readers-venv
+	@command -v java >/dev/null || { echo "test-readers: Spark needs Java 17 or later on the PATH"; exit 1; }
+	PGPARQUET_REQUIRE_SPARK=1 PGPARQUET_SPARK_PYTHON=$(CURDIR)/$(READERS_VENV)/bin/python \
+		$(GO) test -count=1 -v -run '^TestSparkReadsTypes$$' ./export
 
 # The version matrix: `make test` runs on PostgreSQL 15; this runs the export, types, values,
 # consistency, control-table and sidecar smoke tests on 13, 14, 16, 17 and 18 (server binaries

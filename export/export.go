@@ -290,7 +290,7 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	l := e.lanes
 	res := &outcome.Result{
 		Version: Version, Table: e.rel.Name, Snapshot: e.snap.ID, LSN: e.snap.LSN, Decoder: e.dec.Path(),
-		Compression: strings.ToLower(e.cfg.Compression), Workers: len(e.workers), Tasks: len(e.tasks),
+		Compression: strings.ToLower(e.cfg.Compression), Compat: e.cfg.planOpts.Profile.String(), Workers: len(e.workers), Tasks: len(e.tasks),
 		CopyBytes: l.progress.Bytes.Load(), Columns: manifestColumns(e.format, e.cols),
 		StartedAt: e.start.UTC().Format(time.RFC3339Nano),
 	}
@@ -362,10 +362,11 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	type colMeta struct {
 		Name   string `json:"name"`
 		PGType string `json:"pg_type"`
+		Note   string `json:"note,omitempty"`
 	}
 	meta := make([]colMeta, len(cols))
 	for i, c := range cols {
-		meta[i] = colMeta{c.Name, c.PGType}
+		meta[i] = colMeta{c.Name, c.PGType, c.Note()}
 	}
 	colJSON, err := json.Marshal(meta)
 	if err != nil {
@@ -387,6 +388,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 			{"pgparquet.snapshot", snap.ID},
 			{"pgparquet.lsn", snap.LSN},
 			{"pgparquet.columns", string(colJSON)},
+			{"pgparquet.compat", opts.planOpts.Profile.String()},
 		},
 		decoder:     decoder,
 		maxFileSize: opts.MaxFileSize,
@@ -398,7 +400,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 func manifestColumns(f *fileFormat, cols []pgarrow.Column) []outcome.Column {
 	out := make([]outcome.Column, len(cols))
 	for i, c := range cols {
-		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText}
+		out[i] = outcome.Column{Name: c.Name, PGType: c.PGType, ArrowType: f.schema.Field(i).Type.String(), AsText: c.CastText, Note: c.Note()}
 	}
 	return out
 }

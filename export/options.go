@@ -27,6 +27,8 @@ const (
 	DefaultMaxFileSize     = 1 << 30
 	DefaultBufferSize      = 4 << 20
 	DefaultNumeric         = "string"
+	DefaultWideNumeric     = "string"
+	DefaultCompat          = "default"
 	DefaultTimestamp       = "micros"
 	// DefaultHugeRowBytes is the memory rows larger than a receive buffer may take at once
 	// when Options.HugeRows is not set.
@@ -109,6 +111,18 @@ type Options struct {
 	// not fit, NaN or ±Infinity fails the export naming column and row) or "float64" (the
 	// nearest double; a value beyond its range fails).
 	Numeric string
+	// WideNumeric is how numeric(p,s) with 38 < p <= 76 is exported: "string" (default,
+	// exactly as PostgreSQL prints it, which every reader takes) or "decimal256"
+	// (decimal256(p,s): pyarrow reads it, DuckDB reads it as a DOUBLE and loses digits, Spark
+	// refuses the file). numeric(p,s) with p <= 38 is always decimal128(p,s).
+	WideNumeric string
+	// Compat is the reader profile (pgarrow.Profile): "default" (the mapping of
+	// docs/types.md, for pyarrow, DuckDB and the other Arrow readers) or "spark" (types Spark
+	// 4 reads exactly: uuid as its text, time as int64 microseconds since midnight, timetz's
+	// time likewise, no decimal256). It is recorded in the manifest and in every file's
+	// metadata (pgparquet.compat). With "spark", WideNumeric decimal256 and Numeric
+	// decimal:P,S with P > 38 are refused.
+	Compat string
 	// Timestamp is how timestamp and timestamptz are exported: "micros" (default, Arrow
 	// timestamp[us], where a value past 294246 AD fails the export) or "text" (PostgreSQL's
 	// ISO text in UTC, exact for every value).
@@ -148,6 +162,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Numeric == "" {
 		o.Numeric = DefaultNumeric
+	}
+	if o.WideNumeric == "" {
+		o.WideNumeric = DefaultWideNumeric
+	}
+	if o.Compat == "" {
+		o.Compat = DefaultCompat
 	}
 	if o.Timestamp == "" {
 		o.Timestamp = DefaultTimestamp
@@ -238,10 +258,16 @@ func (o Options) validate() (compress.Compression, int, pgarrow.PlanOptions, err
 	return c, level, planOpts, errors.Join(errs...)
 }
 
-// planOptions turns Numeric and Timestamp into the decoder's planning options.
+// planOptions turns Compat, Numeric, WideNumeric and Timestamp into the decoder's planning
+// options.
 func (o Options) planOptions() (pgarrow.PlanOptions, error) {
 	var p pgarrow.PlanOptions
 	var errs []error
+	profile, err := pgarrow.ParseProfile(o.Compat)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("compat: %w", err))
+	}
+	p.Profile = profile
 	switch n := strings.ToLower(o.Numeric); {
 	case n == "string" || n == "":
 	case n == "float64":
@@ -257,6 +283,21 @@ func (o Options) planOptions() (pgarrow.PlanOptions, error) {
 		p.Numeric, p.NumericPrecision, p.NumericScale = pgarrow.NumericDecimal, int32(prec), int32(scale)
 	default:
 		errs = append(errs, fmt.Errorf("numeric: %q is not string, decimal:P,S or float64", o.Numeric))
+	}
+	switch strings.ToLower(o.WideNumeric) {
+	case "string", "":
+	case "decimal256":
+		p.WideDecimal = true
+	default:
+		errs = append(errs, fmt.Errorf("wide numeric: %q is not string or decimal256", o.WideNumeric))
+	}
+	if profile == pgarrow.ProfileSpark {
+		if p.WideDecimal {
+			errs = append(errs, errors.New("wide numeric: decimal256 is not read by Spark (compat spark): leave it at string"))
+		}
+		if p.Numeric == pgarrow.NumericDecimal && p.NumericPrecision > 38 {
+			errs = append(errs, fmt.Errorf("numeric: %q is decimal256, which Spark does not read (compat spark): use a precision of at most 38, or string", o.Numeric))
+		}
 	}
 	switch strings.ToLower(o.Timestamp) {
 	case "micros", "":

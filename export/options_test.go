@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 func TestCodec(t *testing.T) {
@@ -31,5 +34,50 @@ func TestCodec(t *testing.T) {
 		if (err != nil) != tc.bad || (!tc.bad && (c != tc.codec || level != tc.level)) {
 			t.Errorf("codec(%q) = %v, %d, %v", tc.in, c, level, err)
 		}
+	}
+}
+
+// TestCompatOptions checks the reader profile and the wide numeric options: the values each
+// takes, what compile makes of them, and one-line errors that list what would work.
+func TestCompatOptions(t *testing.T) {
+	base := Options{ConnConfig: &pgx.ConnConfig{}, Table: "t", OutputDir: "out"}
+	for _, tc := range []struct {
+		name    string
+		compat  string
+		wide    string
+		numeric string
+		profile pgarrow.Profile
+		wideDec bool
+		err     string
+	}{
+		{name: "defaults", profile: pgarrow.ProfileDefault},
+		{name: "default", compat: "default", profile: pgarrow.ProfileDefault},
+		{name: "spark", compat: "spark", profile: pgarrow.ProfileSpark},
+		{name: "SPARK", compat: "SPARK", profile: pgarrow.ProfileSpark},
+		{name: "wide decimal256", wide: "decimal256", wideDec: true},
+		{name: "wide string", wide: "string"},
+		{name: "spark numeric decimal:38,2", compat: "spark", numeric: "decimal:38,2", profile: pgarrow.ProfileSpark},
+		{name: "unknown compat", compat: "hive", err: `invalid options: compat: "hive" is not one of default, spark`},
+		{name: "unknown wide", wide: "float64", err: `invalid options: wide numeric: "float64" is not string or decimal256`},
+		{name: "spark decimal256", compat: "spark", wide: "decimal256", err: "invalid options: wide numeric: decimal256 is not read by Spark (compat spark): leave it at string"},
+		{name: "spark numeric decimal:40,2", compat: "spark", numeric: "decimal:40,2", err: `invalid options: numeric: "decimal:40,2" is decimal256, which Spark does not read (compat spark): use a precision of at most 38, or string`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base
+			o.Compat, o.WideNumeric, o.Numeric = tc.compat, tc.wide, tc.numeric
+			s, err := o.compile()
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("compile: %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.planOpts.Profile != tc.profile || s.planOpts.WideDecimal != tc.wideDec {
+				t.Errorf("plan options %+v, want profile %v, wide decimal %v", s.planOpts, tc.profile, tc.wideDec)
+			}
+		})
 	}
 }

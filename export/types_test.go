@@ -227,7 +227,7 @@ func compareExport(t *testing.T, opts export.Options, want *readback.Table) {
 	if res.Rows != int64(len(want.Rows)) {
 		t.Fatalf("exported %d rows, postgres has %d", res.Rows, len(want.Rows))
 	}
-	checkReadback(t, want, opts.OutputDir, "n76", 30)
+	checkReadback(t, want, opts.OutputDir, "", 30)
 }
 
 // TestExportTypeOptions checks the options that export exactly what the default mapping

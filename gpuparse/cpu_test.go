@@ -425,7 +425,7 @@ func TestDecodeContextAndLifecycle(t *testing.T) {
 func TestDecodeInvalidColumns(t *testing.T) {
 	for _, cols := range [][]pgarrow.Column{
 		{{Name: "zero", PGType: "x"}},
-		{{Name: "big", Kind: pgarrow.KindMultirange + 1}},
+		{{Name: "big", Kind: pgarrow.Kind(1 << 20)}},
 		{{Name: "list", Kind: pgarrow.KindList, Dims: 1}},
 		{{Name: "money", Kind: pgarrow.KindMoney, Scale: 20}},
 		{{Name: "d", Kind: pgarrow.KindDecimal128, Precision: 39}},

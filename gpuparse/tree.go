@@ -369,6 +369,9 @@ func (n *tnode) appendValue(bld array.Builder, b []byte) {
 		bld.(*array.BinaryBuilder).Append(b)
 	case pgarrow.KindUUID:
 		storage(bld).(*array.FixedSizeBinaryBuilder).Append(b)
+	case pgarrow.KindUUIDText:
+		var buf [36]byte
+		bld.(*array.StringBuilder).BinaryBuilder.Append(formatUUID(buf[:0], b))
 	case pgarrow.KindEnum:
 		_ = bld.(*array.BinaryDictionaryBuilder).Append(b) // int32 indices: fails only past 2^31 labels
 	case pgarrow.KindDate:
@@ -391,6 +394,13 @@ func (n *tnode) appendValue(bld array.Builder, b []byte) {
 		sb := bld.(*array.StructBuilder)
 		sb.Append(true)
 		sb.FieldBuilder(0).(*array.Time64Builder).Append(arrow.Time64(int64(be64(b))))
+		sb.FieldBuilder(1).(*array.Int32Builder).Append(-int32(be32(b[8:])))
+	case pgarrow.KindTimeMicros:
+		bld.(*array.Int64Builder).Append(int64(be64(b)))
+	case pgarrow.KindTimeTZMicros:
+		sb := bld.(*array.StructBuilder)
+		sb.Append(true)
+		sb.FieldBuilder(0).(*array.Int64Builder).Append(int64(be64(b)))
 		sb.FieldBuilder(1).(*array.Int32Builder).Append(-int32(be32(b[8:])))
 	case pgarrow.KindInterval:
 		sb := bld.(*array.StructBuilder)
@@ -584,4 +594,17 @@ func j2date(jd int) (year, month, day int) {
 	day = int(julian - 7834*quad/256)
 	month = int((quad+10)%12 + 1)
 	return year, month, day
+}
+
+// formatUUID appends the 16 bytes of a uuid as uuid_out prints them: lowercase hex in groups of
+// 8, 4, 4, 4 and 12 digits joined by hyphens.
+func formatUUID(dst, u []byte) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range u[:16] {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, digits[c>>4], digits[c&0xf])
+	}
+	return dst
 }

@@ -228,3 +228,41 @@ func TestEmptyEnumListHasIndices(t *testing.T) {
 		t.Errorf("elements: len %d, indices buffer %v", elems.Len(), elems.Data().Buffers()[1])
 	}
 }
+
+// TestDecodeSparkProfile decodes the kinds of pgarrow.ProfileSpark: uuid as its text, time as
+// int64 microseconds, timetz with its time as int64 microseconds, also as array elements.
+func TestDecodeSparkProfile(t *testing.T) {
+	spark := pgarrow.PlanOptions{Profile: pgarrow.ProfileSpark}
+	uuid := &pgarrow.TypeDesc{OID: pgtype.UUIDOID, Typmod: -1, SendOID: pgtype.UUIDOID}
+	cols := []pgarrow.Column{
+		pgarrow.PlanType("u", uuid, "uuid", spark),
+		pgarrow.PlanType("au", &pgarrow.TypeDesc{OID: 2951, Class: pgarrow.ClassArray, Dims: 1, Elem: uuid}, "uuid[]", spark),
+		pgarrow.PlanType("tm", &pgarrow.TypeDesc{OID: pgtype.TimeOID}, "time", spark),
+		pgarrow.PlanType("tz", &pgarrow.TypeDesc{OID: pgtype.TimetzOID}, "timetz", spark),
+	}
+	u1 := []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0}
+	u2 := make([]byte, 16)
+	data, starts := copytest.RowStarts(
+		copytest.Tuple(u1, copytest.Array(pgtype.UUIDOID, []int32{2}, []int32{1}, u2, nil), copytest.Int64(86400000000),
+			append(copytest.Int64(45296789000), copytest.Int32(-19800)...)),
+		copytest.Tuple(nil, nil, nil, nil))
+	rec, err := NewCPUDecoder(cols, newAlloc(t)).Decode(context.Background(), &pgcopy.Chunk{Data: data, RowStarts: starts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	want := []string{
+		`["12345678-9abc-def0-1234-56789abcdef0" (null)]`,
+		`[["00000000-0000-0000-0000-000000000000" (null)] (null)]`,
+		`[86400000000 (null)]`,
+		`{[45296789000 (null)] [19800 (null)]}`,
+	}
+	for i, w := range want {
+		if got := rec.Column(i).String(); got != w {
+			t.Errorf("column %s = %s, want %s", cols[i].Name, got, w)
+		}
+	}
+	if !pgarrow.ArrowSchema(cols).Equal(rec.Schema()) {
+		t.Errorf("schema %v", rec.Schema())
+	}
+}

@@ -26,6 +26,9 @@ type Result struct {
 	Decoder string `json:"decoder"`
 	// Compression is the Parquet codec, with its level when one was given ("zstd:1").
 	Compression string `json:"compression"`
+	// Compat is the reader profile the types were mapped for: "default", or "spark" (see
+	// docs/types.md).
+	Compat string `json:"compat"`
 	// Workers is the number of connections that read the table, Tasks the ctid ranges.
 	Workers int `json:"workers"`
 	Tasks   int `json:"tasks"`
@@ -54,6 +57,9 @@ type Column struct {
 	ArrowType string `json:"arrow_type"`
 	// AsText marks a column exported as its text form (::text cast in the COPY query).
 	AsText bool `json:"as_text,omitempty"`
+	// Note says how values are encoded where the Arrow type alone does not ("time as int64
+	// microseconds since midnight" with compat spark); the files' pgparquet.columns has it too.
+	Note string `json:"note,omitempty"`
 }
 
 // File describes one Parquet file of an export.

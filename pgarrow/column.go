@@ -2,6 +2,8 @@ package pgarrow
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -63,15 +65,34 @@ func (c Column) SelectExpr(ident string) string {
 // It never fails: a type without a native decoding gets CastText=true and
 // KindString, so every column can be exported through its text form.
 //
-// numeric(p,s) becomes KindDecimal128 (p <= 38) or KindDecimal256 (p <= 76)
-// only when Parquet can hold it (0 <= s <= p); a numeric without typmod, with
-// p > 76, or with a negative scale or a scale above the precision (allowed
-// since PostgreSQL 15) becomes KindNumericString, which loses nothing.
+// numeric(p,s) becomes KindDecimal128 when p <= 38 and Parquet can hold it
+// (0 <= s <= p); a numeric without typmod, with p > 38 (decimal256 is
+// PlanOptions.WideDecimal's), or with a negative scale or a scale above the
+// precision (allowed since PostgreSQL 15) becomes KindNumericString, which
+// loses nothing.
 //
 // PlanColumn knows base types by OID only; PlanType plans any type tree
 // (arrays, composites, ranges, enums, extension types) with options.
 func PlanColumn(name string, typeOID uint32, typmod int32, pgType string) Column {
 	return PlanType(name, &TypeDesc{OID: typeOID, Typmod: typmod, PGType: pgType}, pgType, PlanOptions{})
+}
+
+// Note says how the column's values are encoded where its Arrow type alone does not (the
+// kinds' KindInfo.Note, anywhere in its tree, each once, joined by "; "); "" for most columns.
+// Exports write it into the file metadata and the manifest beside the PostgreSQL type.
+func (c Column) Note() string {
+	var notes []string
+	var walk func(Column)
+	walk = func(c Column) {
+		if n := c.Kind.Info().Note; n != "" && !slices.Contains(notes, n) {
+			notes = append(notes, n)
+		}
+		for _, k := range c.Children {
+			walk(k)
+		}
+	}
+	walk(c)
+	return strings.Join(notes, "; ")
 }
 
 // numericTypmod unpacks a numeric atttypmod. The scale is read as an 11-bit

@@ -37,8 +37,8 @@ func TestPlanColumn(t *testing.T) {
 		{pgtype.NumericOID, numTypmod(12, 2), KindDecimal128, 12, 2, false},
 		{pgtype.NumericOID, numTypmod(1, 0), KindDecimal128, 1, 0, false},
 		{pgtype.NumericOID, numTypmod(38, 38), KindDecimal128, 38, 38, false},
-		{pgtype.NumericOID, numTypmod(39, 2), KindDecimal256, 39, 2, false},
-		{pgtype.NumericOID, numTypmod(76, 10), KindDecimal256, 76, 10, false},
+		{pgtype.NumericOID, numTypmod(39, 2), KindNumericString, 0, 0, false}, // decimal256 only with WideDecimal
+		{pgtype.NumericOID, numTypmod(76, 10), KindNumericString, 0, 0, false},
 		{pgtype.NumericOID, numTypmod(77, 0), KindNumericString, 0, 0, false},
 		{pgtype.NumericOID, numTypmod(1000, 0), KindNumericString, 0, 0, false},
 		{pgtype.NumericOID, numTypmod(5, -2), KindNumericString, 0, 0, false}, // PG15 negative scale
@@ -85,7 +85,7 @@ func TestArrowSchema(t *testing.T) {
 		PlanColumn("ts", pgtype.TimestampOID, -1, "timestamp without time zone"),
 		PlanColumn("tstz", pgtype.TimestamptzOID, -1, "timestamp with time zone"),
 		numCol("n128", 12, 2),
-		numCol("n256", 50, 4),
+		PlanType("n256", &TypeDesc{OID: pgtype.NumericOID, Typmod: numTypmod(50, 4)}, "numeric(50,4)", PlanOptions{WideDecimal: true}),
 		PlanColumn("n", pgtype.NumericOID, -1, "numeric"),
 		PlanColumn("ip", 869, -1, "inet"),
 	}

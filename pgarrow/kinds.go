@@ -115,6 +115,18 @@ const (
 	// KindMultirange decodes a multirange to a list of Children[0] (a
 	// KindRange), in the multirange's order.
 	KindMultirange
+	// KindUUIDText decodes uuid to string, exactly as PostgreSQL prints it (36
+	// characters, lowercase: "12345678-9abc-def0-1234-56789abcdef0"). Chosen only
+	// by ProfileSpark, whose reader refuses the Parquet UUID type.
+	KindUUIDText
+	// KindTimeMicros decodes time to int64 microseconds since midnight
+	// (0..86400000000), the value time64[us] holds, without the TIME logical
+	// type. Chosen only by ProfileSpark, whose reader refuses TIME.
+	KindTimeMicros
+	// KindTimeTZMicros decodes timetz to struct<time: int64, utc_offset_seconds:
+	// int32>, KindTimeTZ with the time as KindTimeMicros. Chosen only by
+	// ProfileSpark.
+	KindTimeTZMicros
 
 	kindCount // one past the last Kind: the length of the kinds table
 )
@@ -146,6 +158,9 @@ type KindInfo struct {
 	GPU bool
 	// Dictionary: Parquet column chunks of the kind are worth dictionary-encoding.
 	Dictionary bool
+	// Note says how values are encoded where the Arrow type alone does not (an int64 of
+	// microseconds since midnight); Column.Note collects it into the file metadata.
+	Note string
 	// OIDs are the base types (by OID) that plan to this kind; PlanType refines some (numeric
 	// typmods, timestamp text, money scale). A base type in no entry (xml among them: xml_send
 	// drops a version-1.0 declaration that xml_out keeps) is exported through its text form.
@@ -236,6 +251,13 @@ func init() {
 		KindStruct:     {Name: "struct", ArrowFunc: structType, Tree: true},
 		KindRange:      {Name: "range", ArrowFunc: rangeType, Tree: true},
 		KindMultirange: {Name: "multirange", ArrowFunc: multirangeType, Tree: true},
+		KindUUIDText:   {Name: "uuid_text", Arrow: str, Fixed: 16, Tree: true, Note: "uuid as its text"},
+		KindTimeMicros: {Name: "time_micros", Arrow: arrow.PrimitiveTypes.Int64, Fixed: 8, Tree: true,
+			Note: "time as int64 microseconds since midnight"},
+		KindTimeTZMicros: {Name: "timetz_micros", Arrow: arrow.StructOf(
+			arrow.Field{Name: fieldTime, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+			arrow.Field{Name: fieldUTCOffset, Type: arrow.PrimitiveTypes.Int32, Nullable: true}),
+			Fixed: 12, Tree: true, Note: "timetz as its time in int64 microseconds since midnight and its offset in seconds east of UTC"},
 	}
 	for k, info := range kinds {
 		for _, oid := range info.OIDs {

@@ -84,11 +84,19 @@ const (
 // PlanOptions are the user's choices where a type has more than one exact
 // (or one exact and one convenient) mapping.
 type PlanOptions struct {
+	// Profile adapts the mapping to what one reader takes exactly (see Profile).
+	Profile Profile
 	// Numeric is the mapping of numeric without a usable typmod.
 	Numeric NumericMode
 	// NumericPrecision and NumericScale are the decimal of NumericDecimal
 	// (1 <= precision <= 76, 0 <= scale <= precision).
 	NumericPrecision, NumericScale int32
+	// WideDecimal plans numeric(p,s) with 38 < p <= 76 as decimal256(p,s)
+	// (KindDecimal256) instead of its exact text (KindNumericString): Arrow
+	// readers such as pyarrow take decimal256, but Spark refuses the whole
+	// file and DuckDB reads it as a DOUBLE, losing digits. ProfileSpark
+	// ignores it.
+	WideDecimal bool
 	// TimestampText decodes timestamp and timestamptz to PostgreSQL's ISO
 	// text (KindTimestampText, KindTimestampTZText), which holds every value
 	// exactly, including those past 294246 AD that timestamp[us] cannot hold.
@@ -194,6 +202,18 @@ func planNode(name string, t *TypeDesc, o PlanOptions) (Column, bool) {
 	switch k {
 	case KindMoney:
 		c.Precision, c.Scale = 19, t.MoneyScale
+	case KindUUID:
+		if o.Profile == ProfileSpark {
+			c.Kind = KindUUIDText
+		}
+	case KindTime:
+		if o.Profile == ProfileSpark {
+			c.Kind = KindTimeMicros
+		}
+	case KindTimeTZ:
+		if o.Profile == ProfileSpark {
+			c.Kind = KindTimeTZMicros
+		}
 	case KindTimestamp, KindTimestampTZ:
 		if o.TimestampText {
 			c.Kind = KindTimestampText
@@ -202,16 +222,21 @@ func planNode(name string, t *TypeDesc, o PlanOptions) (Column, bool) {
 			}
 		}
 	case KindNumericString:
+		wide := o.WideDecimal && o.Profile != ProfileSpark
 		if p, s, ok := numericTypmod(t.Typmod); ok && p >= 1 && s >= 0 && s <= p && p <= maxDecimal256Precision {
-			c.Precision, c.Scale = p, s
-			c.Kind = KindDecimal256
-			if p <= maxDecimal128Precision {
-				c.Kind = KindDecimal128
+			switch {
+			case p <= maxDecimal128Precision:
+				c.Kind, c.Precision, c.Scale = KindDecimal128, p, s
+			case wide:
+				c.Kind, c.Precision, c.Scale = KindDecimal256, p, s
 			}
-			break
+			break // else exact text
 		}
 		switch o.Numeric {
 		case NumericDecimal:
+			if o.NumericPrecision > maxDecimal128Precision && o.Profile == ProfileSpark {
+				break // exact text: Spark reads no decimal256
+			}
 			c.Precision, c.Scale = o.NumericPrecision, o.NumericScale
 			c.Kind = KindDecimal256
 			if c.Precision <= maxDecimal128Precision {

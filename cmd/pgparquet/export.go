@@ -124,6 +124,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.BoolVar(&a.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.StringVar(&a.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the export to this file (bench/cpusplit reads it)")
 	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
+	fs.StringVar(&opts.WideNumeric, "wide-numeric", export.DefaultWideNumeric, "numeric(p,s) with 38 < p <= 76: string (exact text, which every reader takes) or decimal256 (DuckDB reads a DOUBLE, Spark refuses it)")
+	fs.StringVar(&opts.Compat, "compat", export.DefaultCompat, "reader profile: default (pyarrow, DuckDB and other Arrow readers) or spark (uuid as text, time as int64 µs, no decimal256: what Spark 4 reads)")
 	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
 	if err := fs.Parse(args); err != nil {

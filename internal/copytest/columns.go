@@ -15,9 +15,12 @@ import (
 // NumTypmod is atttypmod of numeric(p,s).
 func NumTypmod(p, s int32) int32 { return (p<<16 | s&0x7ff) + 4 }
 
-// NumericColumn plans a numeric(p,s) column named name.
+// NumericColumn plans a numeric(p,s) column named name as a decimal where one holds it:
+// decimal256 above 38 digits (pgarrow.PlanOptions.WideDecimal), which the default mapping
+// exports as text.
 func NumericColumn(name string, p, s int32) pgarrow.Column {
-	return pgarrow.PlanColumn(name, pgtype.NumericOID, NumTypmod(p, s), "numeric("+Itoa(p)+","+Itoa(s)+")")
+	typ := "numeric(" + Itoa(p) + "," + Itoa(s) + ")"
+	return pgarrow.PlanType(name, &pgarrow.TypeDesc{OID: pgtype.NumericOID, Typmod: NumTypmod(p, s), PGType: typ}, typ, pgarrow.PlanOptions{WideDecimal: true})
 }
 
 // Itoa formats v in decimal, for column names and numeric literals.

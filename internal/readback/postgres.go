@@ -32,6 +32,9 @@ type PGColumn struct {
 	TimestampText bool
 	// AsText compares the column's text form (its type's output), for columns exported as text.
 	AsText bool
+	// UUIDText compares uuid values (anywhere in the column's type) as PostgreSQL prints them,
+	// with hyphens, as the exporter writes them for --compat spark.
+	UUIDText bool
 }
 
 //go:embed columns_of.sql
@@ -164,7 +167,7 @@ func queryRow(ctx context.Context, q Querier, sql string, args []any, dest ...an
 // scalarExpr returns the SQL expression giving the canonical text of a value e (an SQL
 // expression) of base type oid (NULL for NULL), or "" when the type's canonical form is not
 // text (time zones and intervals, compared as lists).
-func scalarExpr(e string, oid uint32, tsText bool) string {
+func scalarExpr(e string, oid uint32, c PGColumn) string {
 	switch oid {
 	case pgtype.BoolOID:
 		return "CASE WHEN " + e + " IS NULL THEN NULL WHEN " + e + " THEN 't' ELSE 'f' END"
@@ -178,13 +181,16 @@ func scalarExpr(e string, oid uint32, tsText bool) string {
 	case pgtype.ByteaOID:
 		return "encode(" + e + ", 'hex')"
 	case pgtype.UUIDOID:
+		if c.UUIDText {
+			return e + "::text"
+		}
 		return "replace(" + e + "::text, '-', '')"
 	case pgtype.DateOID:
 		return "CASE WHEN " + e + " IS NULL THEN NULL" +
 			" WHEN isfinite(" + e + ") THEN (" + e + " - date '1970-01-01')::text" +
 			" WHEN " + e + " > date '1970-01-01' THEN '2147483647' ELSE '-2147483648' END"
 	case pgtype.TimestampOID, pgtype.TimestamptzOID:
-		if tsText {
+		if c.TimestampText {
 			if oid == pgtype.TimestampOID {
 				return e + "::text"
 			}
@@ -347,7 +353,7 @@ func canonicalColumn(ctx context.Context, q Querier, c PGColumn) (string, bool, 
 	if err != nil {
 		return "", false, err
 	}
-	e, isJSON := canonical(col, t, c.TimestampText, 0)
+	e, isJSON := canonical(col, t, c, 0)
 	if isJSON {
 		return "(" + e + ")::text", true, nil
 	}
@@ -357,12 +363,12 @@ func canonicalColumn(ctx context.Context, q Querier, c PGColumn) (string, bool, 
 // canonical returns the expression of value e's canonical form: text for scalars, jsonb for
 // nested values (arrays as nested JSON arrays, composites, ranges, time zones and intervals as
 // JSON arrays of their fields in the exporter's struct order, every leaf its canonical text).
-func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
+func canonical(e string, t *typeNode, c PGColumn, depth int) (string, bool) {
 	if t.class != "a" && !t.native() {
 		return textForm(e), false
 	}
 	j := func(e string, t *typeNode) string {
-		s, isJSON := canonical(e, t, tsText, depth+1)
+		s, isJSON := canonical(e, t, c, depth+1)
 		if isJSON {
 			return s
 		}
@@ -416,7 +422,7 @@ func canonical(e string, t *typeNode, tsText bool, depth int) (string, bool) {
 			"to_jsonb(extract(day FROM " + e + ")::int8::text), " +
 			"to_jsonb((extract(hour FROM " + e + ") * 3600000000 + extract(minute FROM " + e + ") * 60000000 + extract(microseconds FROM " + e + "))::int8::text))"), true
 	}
-	return scalarExpr(e, t.oid, tsText), false
+	return scalarExpr(e, t.oid, c), false
 }
 
 // canonicalJSON re-encodes JSON text in the canonical form readback.py writes (Python's

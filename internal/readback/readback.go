@@ -12,7 +12,8 @@
 //   - numeric / decimal: plain notation with exactly the scale's digits after the point ("1.50")
 //   - text, varchar, bpchar (with its padding), name, json, jsonb / string: the string itself
 //   - bytea / binary: lowercase hex
-//   - uuid: 32 lowercase hex digits, no dashes
+//   - uuid: 32 lowercase hex digits, no dashes; with PGColumn.UUIDText, PostgreSQL's text (the
+//     exporter's --compat spark writes it as a string)
 //   - date: days since 1970-01-01; PostgreSQL's infinity and -infinity are 2147483647 and
 //     -2147483648 (int32 max and min)
 //   - timestamp and timestamptz: microseconds since 1970-01-01 00:00:00 UTC; infinity and
@@ -54,10 +55,13 @@ import (
 	"strings"
 )
 
-// Readers that FromParquet accepts.
+// Readers that FromParquet accepts. ReaderSpark is Spark's own Parquet reader (a local
+// session), whose rows come to Python as Arrow and are then put in canonical form as pyarrow's
+// are; it runs with the interpreter from SparkPython.
 const (
 	ReaderPyArrow = "pyarrow"
 	ReaderDuckDB  = "duckdb"
+	ReaderSpark   = "spark"
 )
 
 // Readers lists the independent Parquet readers, for tests that check a file with each.
@@ -116,6 +120,35 @@ func Python() (string, error) {
 	return p, nil
 }
 
+// SparkPythonEnv names the environment variable that overrides the interpreter SparkPython
+// returns.
+const SparkPythonEnv = "PGPARQUET_SPARK_PYTHON"
+
+// SparkPython returns the interpreter that has pyspark and pyarrow installed (Spark itself
+// needs Java 17 or later): $PGPARQUET_SPARK_PYTHON if set, else .venv-readers/bin/python in the
+// module root (`make readers-venv` creates it from requirements-readers.txt). It checks that
+// pyspark imports, so that a test can skip with the reason when it does not.
+func SparkPython(ctx context.Context) (string, error) {
+	p := os.Getenv(SparkPythonEnv)
+	if p == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", err
+		}
+		p = filepath.Join(root, ".venv-readers", "bin", "python")
+	}
+	found, err := exec.LookPath(p)
+	if err != nil {
+		return "", fmt.Errorf("python with pyspark: %w (run `make readers-venv`, or set $%s)", err, SparkPythonEnv)
+	}
+	out, err := exec.CommandContext(ctx, found, "-c", "import pyspark, pyarrow").CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return "", fmt.Errorf("python with pyspark: %s: %w: %s (run `make readers-venv`, or set $%s)", found, err, lines[len(lines)-1], SparkPythonEnv)
+	}
+	return found, nil
+}
+
 // moduleRoot walks up from the working directory to the directory holding go.mod.
 func moduleRoot() (string, error) {
 	wd, err := os.Getwd()
@@ -141,19 +174,26 @@ type readbackDoc struct {
 	Rows    [][]*string       `json:"rows"`
 }
 
-// FromParquet reads the Parquet files in paths with reader (ReaderPyArrow or ReaderDuckDB) and
-// returns their rows in canonical form, sorted by sortColumn, which must hold integers with no
-// NULL. A path that is a directory stands for every *.parquet file directly inside it, except
+// FromParquet reads the Parquet files in paths with reader (ReaderPyArrow, ReaderDuckDB or
+// ReaderSpark) and returns their rows in canonical form, sorted by sortColumn, which must hold
+// integers with no NULL. A path that is a directory stands for every *.parquet file directly inside it, except
 // dot-files. All files must have the same schema. It runs readback.py (embedded in this package)
-// with the interpreter from Python; errors include the script's stderr.
+// with the interpreter from Python (SparkPython for ReaderSpark); errors include the script's
+// stderr.
 func FromParquet(ctx context.Context, reader string, sortColumn string, paths ...string) (*Table, error) {
-	if reader != ReaderPyArrow && reader != ReaderDuckDB {
-		return nil, fmt.Errorf("read back parquet: unknown reader %q (want %q or %q)", reader, ReaderPyArrow, ReaderDuckDB)
+	if reader != ReaderPyArrow && reader != ReaderDuckDB && reader != ReaderSpark {
+		return nil, fmt.Errorf("read back parquet: unknown reader %q (want %q, %q or %q)", reader, ReaderPyArrow, ReaderDuckDB, ReaderSpark)
 	}
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("read back parquet with %s: no paths given", reader)
 	}
-	py, err := Python()
+	var py string
+	var err error
+	if reader == ReaderSpark {
+		py, err = SparkPython(ctx)
+	} else {
+		py, err = Python()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read back parquet with %s: %w", reader, err)
 	}

@@ -1,7 +1,7 @@
-"""readback.py reads Parquet files back with one of two independent readers and prints their
+"""readback.py reads Parquet files back with one of three independent readers and prints their
 values in a canonical text form that can be reproduced exactly from PostgreSQL with SQL.
 
-Usage: readback.py --reader pyarrow|duckdb --sort-column NAME [--] FILE_OR_DIR...
+Usage: readback.py --reader pyarrow|duckdb|spark --sort-column NAME [--] FILE_OR_DIR...
 
 A directory stands for every *.parquet file directly inside it, except dot-files. The output is
 one JSON document on stdout:
@@ -12,9 +12,11 @@ Every cell is a JSON string in canonical form, or null for NULL (see the Go pack
 the forms). Rows are sorted by the sort column's value read as an integer, ties broken by the
 whole row (null before any string, strings by code point) so that the order is total and the Go
 side can reproduce it. A column of a type without a canonical form is an error naming the column
-and its type, so that no type is ever compared loosely. The two reader paths share only the
-formatting of Python values (hex of bytes, decimal notation); the pyarrow path never runs when
---reader duckdb is chosen, and pyarrow is not even imported then.
+and its type, so that no type is ever compared loosely. The pyarrow and DuckDB paths share only
+the formatting of Python values (hex of bytes, decimal notation); the pyarrow path never runs
+when --reader duckdb is chosen, and pyarrow is not even imported then. Spark's path reads the
+files with Spark's own Parquet reader and takes its rows as Arrow (DataFrame.toArrow), whose
+values are then formatted as pyarrow's: what Spark read, in the same canonical form.
 
 Errors go to stderr with exit status 1 (2 for usage errors).
 """
@@ -227,6 +229,48 @@ def _pyarrow_chunk(pa, pc, name, typ, chunk):
 
 
 # ---------------------------------------------------------------------------------------------
+# Spark
+
+
+def read_spark(files):
+    """Reads the files with Spark's own Parquet reader (a local session, UTC, its default read
+    settings) and hands its rows over as Arrow (DataFrame.toArrow), whose values are then put in
+    canonical form as pyarrow's are: the values are Spark's, only their formatting is shared."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("pgparquet-readback")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    try:
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            df = spark.read.parquet(*files)
+            table = df.toArrow()
+        except Exception as e:
+            raise ReadbackError(f"spark: read {' '.join(files)}: {str(e).splitlines()[0]}") from e
+        types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        columns = list(table.schema.names)
+        values = []
+        for i, field in enumerate(table.schema):
+            col = []
+            for chunk in table.column(i).chunks:
+                col.extend(top_level(v) for v in _pyarrow_values(pa, pc, field.name, field.type, chunk))
+            values.append(col)
+        rows = [[values[c][r] for c in range(len(columns))] for r in range(table.num_rows)]
+        return spark.version, columns, types, rows
+    finally:
+        spark.stop()
+
+
+# ---------------------------------------------------------------------------------------------
 # DuckDB
 
 _DUCKDB_INTS = {
@@ -366,13 +410,20 @@ def sort_rows(columns, rows, sort_column):
 
 def main():
     p = argparse.ArgumentParser(prog="readback.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--reader", required=True, choices=["pyarrow", "duckdb"])
+    p.add_argument("--reader", required=True, choices=["pyarrow", "duckdb", "spark"])
     p.add_argument("--sort-column", required=True)
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     a = p.parse_args()
+    out = sys.stdout
+    if a.reader == "spark":
+        # Spark's JVM inherits file descriptor 1: point it at stderr so that nothing it prints
+        # mixes with the JSON document, which goes to the original stdout.
+        sys.stdout.flush()
+        out = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)
     try:
         files = parquet_files(a.paths)
-        read = read_pyarrow if a.reader == "pyarrow" else read_duckdb
+        read = {"pyarrow": read_pyarrow, "duckdb": read_duckdb, "spark": read_spark}[a.reader]
         version, columns, types, rows = read(files)
         if len(set(columns)) != len(columns):
             raise ReadbackError(f"duplicate column names: {columns}")
@@ -381,8 +432,9 @@ def main():
         print(f"readback.py: {e}", file=sys.stderr)
         return 1
     doc = {"reader": a.reader, "version": version, "columns": columns, "types": types, "rows": rows}
-    json.dump(doc, sys.stdout, allow_nan=False, separators=(",", ":"))
-    sys.stdout.write("\n")
+    json.dump(doc, out, allow_nan=False, separators=(",", ":"))
+    out.write("\n")
+    out.flush()
     return 0
 
 
