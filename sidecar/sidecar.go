@@ -176,7 +176,7 @@ func (s *Sidecar) register(ctx context.Context, who control.Session) {
 	}
 	host, _ := os.Hostname()
 	info := control.SidecarInfo{ID: s.cfg.ID, Role: who.Role, Superuser: who.Superuser, Version: export.Version,
-		GPU: gpu, Host: host, PID: os.Getpid(), Lease: s.cfg.Lease}
+		GPU: gpu, Host: host, PID: os.Getpid(), Lease: s.cfg.Lease, MaxParallel: s.cfg.MaxParallel}
 	if err := s.db.SidecarStarted(ctx, info); err != nil {
 		s.log.Warn("could not record the sidecar in parquet_export_sidecar_log", "err", err)
 	}

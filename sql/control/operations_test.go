@@ -190,6 +190,26 @@ func TestOptionsCheckedAtInsert(t *testing.T) {
 		{"schedule columns", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"columns": ["zz"]}')`, "schedule 's2': columns: zz not in table t (its columns: a, b)"},
 		{"schedule columns type", `SELECT parquet_export_schedule('s2', '@daily', 't', '{"columns": "a"}')`, "schedule 's2': columns must be an array of column names"},
 		{"schedule options change", `UPDATE parquet_export_schedules SET options = '{"columns": ["b", "zz"]}' WHERE name = 's1'`, "schedule 's1': columns: zz not in table"},
+		{"good format", `SELECT parquet_export('t', '{"as_text": ["a"], "numeric": "decimal:38,10", "timestamp": "text", "wide_numeric": "decimal256", "compat": "default", "row_group_size": 1000}')`, ""},
+		{"good spark", `SELECT parquet_export('t', '{"compat": "Spark", "numeric": "float64"}')`, ""},
+		{"format by insert", `INSERT INTO parquet_export_requests (table_name, format) VALUES ('t', '{"numeric": "float64"}')`, ""},
+		{"numeric", `SELECT parquet_export('t', '{"numeric": "decimal"}')`, "numeric 'decimal' is not one of string, float64, decimal:P,S (like decimal:38,10)"},
+		{"numeric range", `SELECT parquet_export('t', '{"numeric": "decimal:80,2"}')`, "numeric 'decimal:80,2' is out of range: give decimal:P,S with P 1 to 76 and S 0 to P"},
+		{"numeric scale", `SELECT parquet_export('t', '{"numeric": "decimal:10,12"}')`, "numeric 'decimal:10,12' is out of range"},
+		{"timestamp", `SELECT parquet_export('t', '{"timestamp": "nanos"}')`, "timestamp 'nanos' is not one of micros, text"},
+		{"wide_numeric", `SELECT parquet_export('t', '{"wide_numeric": "float"}')`, "wide_numeric 'float' is not one of string, decimal256"},
+		{"compat", `SELECT parquet_export('t', '{"compat": "hive"}')`, "compat 'hive' is not one of default, spark"},
+		{"spark decimal256", `SELECT parquet_export('t', '{"compat": "spark", "wide_numeric": "decimal256"}')`, "wide_numeric decimal256 is not read by Spark (compat spark): leave it out"},
+		{"spark numeric", `SELECT parquet_export('t', '{"compat": "spark", "numeric": "decimal:40,2"}')`, "numeric 'decimal:40,2' is decimal256, which Spark does not read"},
+		{"string option type", `SELECT parquet_export('t', '{"compat": 1}')`, "compat must be a string, not 1"},
+		{"row_group_size", `SELECT parquet_export('t', '{"row_group_size": 0}')`, "row_group_size 0 is out of range: give 1 to 16777216 rows (default 122880)"},
+		{"row_group_size type", `SELECT parquet_export('t', '{"row_group_size": "big"}')`, `row_group_size must be a number of rows, not "big"`},
+		{"as_text type", `SELECT parquet_export('t', '{"as_text": "a"}')`, `as_text must be a list of column names, like ["a", "b"], not "a"`},
+		{"as_text column", `SELECT parquet_export('t', '{"as_text": ["zz"]}')`, "as_text: zz not in table t (its columns: a, b)"},
+		{"as_text twice", `SELECT parquet_export('t', '{"as_text": ["a", "a"]}')`, "as_text: a named more than once"},
+		{"format unknown", `INSERT INTO parquet_export_requests (table_name, format) VALUES ('t', '{"codec": "x"}')`, "unknown format option(s) codec: they are as_text, numeric, timestamp, wide_numeric, compat, row_group_size"},
+		{"schedule format", `SELECT parquet_export_schedule('s3', '@daily', 't', '{"as_text": ["b"], "compat": "spark"}')`, ""},
+		{"schedule format bad", `SELECT parquet_export_schedule('s4', '@daily', 't', '{"timestamp": "nanos"}')`, "schedule 's4': timestamp 'nanos' is not one of micros, text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := alice.Exec(ctx, tc.sql)
@@ -277,4 +297,39 @@ func TestStatusViewAndSidecars(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("parquet_export_sidecars as alice: %q (%v), want %q", got, err, want)
 	}
+}
+
+// TestParallelCheckedAgainstSidecars: a request or schedule asking for more workers than any
+// live sidecar runs (their --max-parallel) is refused at once; with no live sidecar there is
+// nothing to compare with.
+func TestParallelCheckedAgainstSidecars(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	alice := as("alice")
+	su := pgtest.Connect(t, dsn)
+	db := control.Over(su, control.DefaultSchema)
+	try := func(sql, wantErr string) {
+		t.Helper()
+		_, err := alice.Exec(ctx, sql)
+		if (wantErr == "" && err != nil) || (wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr))) {
+			t.Errorf("%s: error %v, want %q", sql, err, wantErr)
+		}
+	}
+	try(`SELECT parquet_export('t', '{"parallel": 64}')`, "")
+	for _, s := range []control.SidecarInfo{
+		{ID: "a", Role: "pgparquet", Version: "test", GPU: "no", Host: "h", PID: 1, Lease: time.Minute, MaxParallel: 8},
+		{ID: "b", Role: "pgparquet", Version: "test", GPU: "no", Host: "h", PID: 2, Lease: time.Minute, MaxParallel: 12},
+		{ID: "c", Role: "pgparquet", Version: "test", GPU: "no", Host: "h", PID: 3, Lease: time.Minute, MaxParallel: 100},
+	} {
+		if err := db.SidecarStarted(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SidecarStopped(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	try(`SELECT parquet_export('t', '{"parallel": 12}')`, "")
+	try(`SELECT parquet_export('t', '{"parallel": 13}')`, "parallel 13 is more than the sidecars run: give 1 to 12 (their --max-parallel)")
+	try(`INSERT INTO parquet_export_requests (table_name, parallel) VALUES ('t', 64)`, "parallel 64 is more than the sidecars run")
+	try(`SELECT parquet_export_schedule('p', '@daily', 't', '{"parallel": 20}')`, "schedule 'p': parallel 20 is more than the sidecars run: give 1 to 12")
 }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -31,7 +32,9 @@ type Request struct {
 	Columns     []string
 	Compression string // empty: the sidecar's default
 	Parallel    int    // 0: the sidecar's default
-	OutputPath  string // as requested (cleaned), empty when the default was taken
+	// Format holds the request's format options (checked when the request was written).
+	Format     Format
+	OutputPath string // as requested (cleaned), empty when the default was taken
 	// OutputDir is the request's directory relative to the output root: its requester's
 	// directory, then the output path (or <schema.table>/<id>). No other live or retained
 	// request of the requester owns it, one inside it or one above it.
@@ -43,6 +46,17 @@ type Request struct {
 	Attempt        int
 	MaxAttempts    int
 	Lease          Lease
+}
+
+// Format is a request's format options, as the CLI's flags of the same names; zero values
+// take the export's defaults.
+type Format struct {
+	AsText       []string `json:"as_text"`
+	Numeric      string   `json:"numeric"`
+	Timestamp    string   `json:"timestamp"`
+	WideNumeric  string   `json:"wide_numeric"`
+	Compat       string   `json:"compat"`
+	RowGroupSize int64    `json:"row_group_size"`
 }
 
 // Lease identifies one attempt at a request by one sidecar; every write of a running request
@@ -90,6 +104,7 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 	}
 	var r Request
 	var compression, outputPath, outputDir, relation *string
+	var format []byte
 	var parallel *int32
 	var attempt, maxAttempts, priority int32
 	err = tx.QueryRow(ctx, db.sql(`WITH running AS (
@@ -113,10 +128,10 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 			(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
 				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.relid),
 			r.columns, r.compression, r.parallel, r.output_path, r.output_dir, r.priority, r.requester,
-			r.attempt, r.max_attempts, r.fence,
+			r.attempt, r.max_attempts, r.fence, r.format,
 			coalesce((SELECT max_output_bytes FROM {s}.parquet_export_limit(r.requester)), 0)`), sidecar).
 		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath, &outputDir,
-			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &r.MaxOutputBytes)
+			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &format, &r.MaxOutputBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -124,6 +139,11 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 		return nil, false, fmt.Errorf("claim a request: %w", err)
 	}
 	r.Relation, r.Compression, r.OutputPath, r.OutputDir = deref(relation), deref(compression), deref(outputPath), deref(outputDir)
+	if len(format) > 0 {
+		if err := json.Unmarshal(format, &r.Format); err != nil {
+			return nil, false, fmt.Errorf("claim a request: request %d: read its format options: %w", r.ID, err)
+		}
+	}
 	if parallel != nil {
 		r.Parallel = int(*parallel)
 	}
@@ -604,6 +624,8 @@ type SidecarInfo struct {
 	Host  string
 	PID   int
 	Lease time.Duration
+	// MaxParallel is the sidecar's --max-parallel: requests asking for more are refused.
+	MaxParallel int
 }
 
 // SidecarStarted records that sidecar s started now (replacing what an earlier run of the same
@@ -612,12 +634,12 @@ func (db *DB) SidecarStarted(ctx context.Context, s SidecarInfo) error {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
 	if _, err := db.q.Exec(ctx, db.sql(`INSERT INTO {s}.parquet_export_sidecar_log AS l
-			(id, role, superuser, version, gpu, host, pid, started_at, seen_at, lease)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), pg_catalog.make_interval(secs => $8))
+			(id, role, superuser, version, gpu, host, pid, started_at, seen_at, lease, max_parallel)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), pg_catalog.make_interval(secs => $8), nullif($9, 0))
 		ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, superuser = EXCLUDED.superuser, version = EXCLUDED.version,
 			gpu = EXCLUDED.gpu, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = now(), seen_at = now(),
-			lease = EXCLUDED.lease, stopped_at = NULL`),
-		s.ID, s.Role, s.Superuser, s.Version, s.GPU, s.Host, s.PID, s.Lease.Seconds()); err != nil {
+			lease = EXCLUDED.lease, stopped_at = NULL, max_parallel = EXCLUDED.max_parallel`),
+		s.ID, s.Role, s.Superuser, s.Version, s.GPU, s.Host, s.PID, s.Lease.Seconds(), s.MaxParallel); err != nil {
 		return fmt.Errorf("record sidecar %s: %w", s.ID, err)
 	}
 	return nil
