@@ -1,4 +1,4 @@
--- Format options from SQL, as the CLI has them: as_text (columns exported as their text form),
+-- Format options from SQL, as the CLI has them (and compression levels): as_text (columns exported as their text form),
 -- numeric, timestamp, wide_numeric, compat (the reader profile) and row_group_size, for a
 -- request (parquet_export's options, or the format column) and a schedule (its options);
 -- checked when written, with a one-line error naming the option and what it takes. Sidecars
@@ -177,6 +177,69 @@ END
 $$;
 CREATE TRIGGER parquet_export_schedules_check_format BEFORE INSERT OR UPDATE OF table_name, options ON parquet_export_schedules
     FOR EACH ROW EXECUTE FUNCTION parquet_export_schedules_check_format();
+
+-- Compression takes a level, as the CLI's --compression does ("zstd:3"): the column's check
+-- (0001) gives way to parquet_export_check_options, as 0004's with levels.
+ALTER TABLE parquet_export_requests DROP CONSTRAINT parquet_export_requests_compression_check;
+CREATE OR REPLACE FUNCTION parquet_export_check_options(what text, relid oid, columns text[], compression text,
+    parallel integer, max_attempts integer) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    codec text;
+    lvl text;
+    unknown text;
+    twice text;
+    have text;
+BEGIN
+    codec := pg_catalog.lower(pg_catalog.split_part(compression, ':', 1));
+    IF compression IS NOT NULL AND codec NOT IN ('zstd', 'snappy', 'gzip', 'brotli', 'lz4', 'none') THEN
+        RAISE EXCEPTION '%compression % is not one of zstd, snappy, gzip, brotli, lz4, none (with an optional :level for zstd, gzip and brotli, like zstd:3)', what, pg_catalog.quote_literal(compression)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.strpos(compression, ':') > 0 THEN
+        lvl := pg_catalog.split_part(compression, ':', 2);
+        IF lvl !~ '^[0-9]{1,2}$' OR codec NOT IN ('zstd', 'gzip', 'brotli')
+                OR (codec = 'zstd' AND lvl::integer NOT BETWEEN 1 AND 22)
+                OR (codec = 'gzip' AND lvl::integer NOT BETWEEN 1 AND 9)
+                OR (codec = 'brotli' AND lvl::integer > 11) THEN
+            RAISE EXCEPTION '%compression %: levels are zstd:1..22, gzip:1..9, brotli:0..11', what, pg_catalog.quote_literal(compression)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF parallel IS NOT NULL AND parallel NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION '%parallel % is out of range: give 1 to 256 (a sidecar runs at most its --max-parallel)', what, parallel
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_attempts IS NOT NULL AND max_attempts NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION '%max_attempts % is out of range: give 1 to 100', what, max_attempts
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF columns IS NULL THEN
+        RETURN;
+    END IF;
+    IF pg_catalog.cardinality(columns) = 0 THEN
+        RAISE EXCEPTION '%columns is empty: leave it out to export every column', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY i) INTO unknown
+        FROM pg_catalog.unnest(columns) WITH ORDINALITY AS u(c, i)
+        WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = relid AND a.attname = u.c AND a.attnum > 0 AND NOT a.attisdropped);
+    IF unknown IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO have
+            FROM pg_catalog.pg_attribute a WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped;
+        RAISE EXCEPTION '%columns: % not in table % (its columns: %)', what, unknown, relid::pg_catalog.regclass, coalesce(have, 'none')
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(c), ', ') INTO twice
+        FROM (SELECT c FROM pg_catalog.unnest(columns) AS c GROUP BY c HAVING pg_catalog.count(*) > 1) d;
+    IF twice IS NOT NULL THEN
+        RAISE EXCEPTION '%columns: % named more than once', what, twice
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
 
 -- As 0007's, with the format options among the options.
 CREATE OR REPLACE FUNCTION parquet_export_schedules_before_write() RETURNS trigger
