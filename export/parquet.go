@@ -271,8 +271,12 @@ func (s *fileSeries) closeFile() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, p.fw.Close(), p.sink.w.Flush())
-	if err := errors.Join(errs...); err != nil {
+	// The footer's write error, if any, is also the flush's (bufio keeps it): told once.
+	err := p.fw.Close()
+	if err == nil {
+		err = p.sink.w.Flush()
+	}
+	if err := errors.Join(append(errs, err)...); err != nil {
 		p.f.Abort()
 		return fmt.Errorf("finish %s: %w", p.Name, err)
 	}

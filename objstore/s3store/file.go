@@ -79,6 +79,10 @@ func (f *file) sendPart() error {
 	select {
 	case f.slots <- struct{}{}:
 	case <-f.ctx.Done():
+		// A failed part cancels the file's other requests: its error is the one to tell.
+		if err := f.failed(); err != nil {
+			return err
+		}
 		return context.Cause(f.ctx)
 	}
 	buf, num := f.buf, f.next
