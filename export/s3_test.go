@@ -209,6 +209,42 @@ func TestS3ServerKilledMidUpload(t *testing.T) {
 	}
 }
 
+// TestS3ShortOutageRetried kills the S3 server for a second while an export uploads: the
+// requests retry with backoff and the export completes, every file whole.
+func TestS3ShortOutageRetried(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "exports")
+	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE big AS SELECT g::int8 AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS s FROM generate_series(1, 300000) g`)
+	st := s3Store(t, s3store.Config{Bucket: "exports", PartSize: s3store.MinPartSize})
+	done := make(chan error, 1)
+	go func() {
+		_, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "big", Store: st, OutputDir: "run",
+			Parallel: 2, Compression: "none", MaxFileSize: 64 << 20, BufferSize: 256 << 10})
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for len(srv.Uploads(t, "exports")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no multipart upload started within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.Kill()
+	time.Sleep(time.Second)
+	srv.Restart(t)
+	if err := <-done; err != nil {
+		t.Fatalf("the export failed over a one-second outage: %v", err)
+	}
+	m, _ := s3Manifest(t, srv, "exports", "run")
+	if ids := readInt64S3(t, srv, "exports", "run", m); len(ids) != 300000 {
+		t.Errorf("read %d rows, want 300000", len(ids))
+	}
+}
+
 // TestS3AccessErrors: wrong credentials, a missing bucket and a user without permission each
 // fail the export with one line saying what is wrong, write nothing, and show no secret in
 // the error or the log.
