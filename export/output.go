@@ -23,7 +23,7 @@ const ManifestName = objstore.ManifestName
 
 // StagingPrefix starts the name of the private directory, inside the export's directory, that
 // one attempt writes its files into before publishing them. Readers skip dot-names.
-const StagingPrefix = ".pgparquet-"
+const StagingPrefix = objstore.StagingPrefix
 
 // outputDir is the local file system's objstore.Sink: one attempt writes into a staging
 // directory of its own inside the export's directory, every path beneath a root opened

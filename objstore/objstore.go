@@ -19,6 +19,11 @@ import (
 // export.
 const ManifestName = "_manifest.json"
 
+// StagingPrefix starts the name of the private directory (or key prefix), inside the export's
+// directory, that one attempt writes its files into before publishing them. Readers skip
+// dot-names; an export's directory holding only these is empty.
+const StagingPrefix = ".pgparquet-"
+
 // ErrNotEmpty is wrapped by the error of an export whose output directory or prefix holds
 // files of its own already (not only attempts' staging directories) and overwrite is not set.
 // Callers say what to do in their own terms (the CLI's --overwrite, a request's output_path).

@@ -60,6 +60,15 @@ type Config struct {
 	// CleanupTimeout bounds how long a failed attempt keeps trying to abort its uploads and
 	// delete its objects (the server may be coming back).
 	CleanupTimeout time.Duration
+	// Stage writes each attempt's objects under a staging prefix of its own
+	// (dir/.pgparquet-<tag>/, manifest included) and publishes them by server-side copies, the
+	// manifest last, as the local directory's renames: an attempt that dies leaves only its
+	// staging prefix (Store.DiscardStaging removes it), its publication can be rolled forward
+	// by another process (Store.Publish), and a later attempt of the same export is not
+	// refused for it. Without Stage, objects go straight to their final keys and the manifest,
+	// kept in memory, is put by Publish: no copy, for a single process that cleans up after
+	// itself (the CLI).
+	Stage bool
 	// Load adds options to the AWS configuration loaded from the standard chain (tests give
 	// static credentials or an endpoint here).
 	Load []func(*config.LoadOptions) error
@@ -146,10 +155,24 @@ func (st *Store) Open(ctx context.Context, dir, tag string, overwrite bool) (obj
 			return nil, fmt.Errorf("output %s: %w", st.URI("."), err)
 		}
 	}
-	s := &sink{st: st, dir: dir, prefix: objstore.JoinKey(st.cfg.Prefix, dir), names: map[string]bool{}}
-	keys, err := st.list(ctx, s.prefix)
+	s := &sink{st: st, dir: dir, tag: tag, prefix: objstore.JoinKey(st.cfg.Prefix, dir), names: map[string]bool{}}
+	s.files = s.prefix
+	if st.cfg.Stage {
+		if tag == "" || strings.ContainsAny(tag, "/.") {
+			return nil, fmt.Errorf("output %s: staging tag %q is not a plain name", st.URI(dir), tag)
+		}
+		s.files = keyDir(s.prefix) + objstore.StagingPrefix + tag
+	}
+	all, err := st.list(ctx, s.prefix)
 	if err != nil {
 		return nil, err
+	}
+	// Other attempts' staging prefixes do not make the directory non-empty.
+	var keys []string
+	for _, k := range all {
+		if !strings.HasPrefix(strings.TrimPrefix(k, keyDir(s.prefix)), objstore.StagingPrefix) {
+			keys = append(keys, k)
+		}
 	}
 	if len(keys) == 0 {
 		return s, nil
@@ -229,7 +252,9 @@ func (st *Store) abortUpload(ctx context.Context, key, id string) error {
 type sink struct {
 	st     *Store
 	dir    string // relative to the store's root prefix
+	tag    string
 	prefix string // the key prefix of the export
+	files  string // the key prefix the files are written under: prefix, or its staging prefix
 
 	mu sync.Mutex
 	// names are the files created, finished or not: Discard deletes each of their keys (a
@@ -241,7 +266,8 @@ type sink struct {
 	put      bool // Publish tried to put the manifest
 }
 
-func (s *sink) key(name string) string { return keyDir(s.prefix) + name }
+// key is where the attempt writes file name.
+func (s *sink) key(name string) string { return keyDir(s.files) + name }
 
 // Create starts the object of file name; nothing is sent before the first part is full.
 func (s *sink) Create(ctx context.Context, name string) (objstore.File, error) {
@@ -257,11 +283,19 @@ func (s *sink) Create(ctx context.Context, name string) (objstore.File, error) {
 	return s.newFile(ctx, name), nil
 }
 
-// WriteManifest keeps the manifest for Publish.
-func (s *sink) WriteManifest(_ context.Context, data []byte) error {
+// WriteManifest keeps the manifest for Publish, or puts it in the staging prefix (Stage).
+func (s *sink) WriteManifest(ctx context.Context, data []byte) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.manifest = append([]byte(nil), data...)
+	s.mu.Unlock()
+	if s.st.cfg.Stage {
+		s.mu.Lock()
+		s.names[objstore.ManifestName] = true
+		s.mu.Unlock()
+		if err := s.st.putObject(ctx, s.key(objstore.ManifestName), data); err != nil {
+			return fmt.Errorf("write manifest: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -276,6 +310,9 @@ func (s *sink) Publish(ctx context.Context) error {
 	s.mu.Unlock()
 	if data == nil {
 		return fmt.Errorf("publish %s: no manifest was written", s.st.URI(s.dir))
+	}
+	if s.st.cfg.Stage {
+		return s.st.Publish(ctx, s.dir, s.tag)
 	}
 	if err := s.st.putObject(ctx, s.key(objstore.ManifestName), data); err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -295,7 +332,7 @@ func (s *sink) Discard(ctx context.Context) error {
 	s.names, s.aborted = map[string]bool{}, nil
 	s.mu.Unlock()
 	var errs []error
-	if put {
+	if put && !s.st.cfg.Stage {
 		errs = append(errs, persist(ctx, func(ctx context.Context) error { return s.st.deleteKey(ctx, s.key(objstore.ManifestName)) }))
 	}
 	for id, key := range aborted {
