@@ -255,6 +255,14 @@ func (s *Server) Get(t testing.TB, bucket, key string) []byte {
 	return b.Bytes()
 }
 
+// Put writes one object.
+func (s *Server) Put(t testing.TB, bucket, key string, data []byte) {
+	t.Helper()
+	if _, err := s.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+	}
+}
+
 // Log returns what the server printed.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
