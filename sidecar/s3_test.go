@@ -1,11 +1,15 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,6 +121,34 @@ func TestServeToS3(t *testing.T) {
 		}
 	})
 
+	t.Run("wrong credentials fail in one line, no secret shown", func(t *testing.T) {
+		const wrong = "wrong-secret-e93b71c0"
+		t.Setenv("AWS_SECRET_ACCESS_KEY", wrong)
+		var logs safeBuffer
+		w := e.start(t, "w", func(c *Config, h *hooks) {
+			s3root(c, h)
+			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		defer w.stop()
+		id := insert(t, e.req, "items", "third")
+		st := e.waitFinal(t, id, 30*time.Second)
+		if st.State != "failed" || strings.Contains(st.Error, "\n") || !strings.Contains(st.Error, "the request signature does not match") {
+			t.Errorf("status %+v: want failed with one line about the signature", st)
+		}
+		rec := httptest.NewRecorder()
+		w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for what, text := range map[string]string{"status": st.Error, "log": logs.String(), "metrics": rec.Body.String()} {
+			for _, secret := range []string{wrong, s3test.RootSecret} {
+				if strings.Contains(text, secret) {
+					t.Errorf("a secret shows in the %s: %s", what, text)
+				}
+			}
+		}
+		if keys := srv.Keys(t, "exports", "root/req/third"); len(keys) > 0 {
+			t.Errorf("objects written: %v", keys)
+		}
+	})
+
 	t.Run("an output path leaving the root is refused", func(t *testing.T) {
 		var id int64
 		err := e.req.QueryRow(context.Background(), `INSERT INTO parquet_export_requests (table_name, output_path) VALUES ('items', '../escape') RETURNING id`).Scan(&id)
@@ -127,4 +159,22 @@ func TestServeToS3(t *testing.T) {
 			t.Errorf("objects outside the root: %v", keys)
 		}
 	})
+}
+
+// safeBuffer is a bytes.Buffer for concurrent writers.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
