@@ -182,7 +182,7 @@ func (st *Store) Open(ctx context.Context, dir, tag string, overwrite bool) (obj
 	}
 	// The manifest goes first, so an interrupted overwrite never leaves a manifest that names
 	// objects already deleted.
-	manifest := s.key(objstore.ManifestName)
+	manifest := keyDir(s.prefix) + objstore.ManifestName
 	for _, k := range keys {
 		if k == manifest {
 			if err := st.deleteKey(ctx, k); err != nil {
@@ -247,8 +247,9 @@ func (st *Store) abortUpload(ctx context.Context, key, id string) error {
 	return nil
 }
 
-// sink is one attempt: its objects go straight to their final keys under prefix, the
-// manifest is kept in memory until Publish puts it last.
+// sink is one attempt: its objects go straight to their final keys under prefix and the
+// manifest is kept in memory until Publish puts it last, or (Stage) all of them go under the
+// attempt's staging prefix until Publish copies them.
 type sink struct {
 	st     *Store
 	dir    string // relative to the store's root prefix
@@ -287,11 +288,11 @@ func (s *sink) Create(ctx context.Context, name string) (objstore.File, error) {
 func (s *sink) WriteManifest(ctx context.Context, data []byte) error {
 	s.mu.Lock()
 	s.manifest = append([]byte(nil), data...)
+	if s.st.cfg.Stage {
+		s.names[objstore.ManifestName] = true
+	}
 	s.mu.Unlock()
 	if s.st.cfg.Stage {
-		s.mu.Lock()
-		s.names[objstore.ManifestName] = true
-		s.mu.Unlock()
 		if err := s.st.putObject(ctx, s.key(objstore.ManifestName), data); err != nil {
 			return fmt.Errorf("write manifest: %w", err)
 		}

@@ -108,6 +108,22 @@ func TestStagedPublish(t *testing.T) {
 		}
 	})
 
+	t.Run("overwrite removes the old export before anything is staged", func(t *testing.T) {
+		if err := stage(t, st, "alice/o", "attempt-1", files).Publish(ctx); err != nil {
+			t.Fatal(err)
+		}
+		over, err := st.Open(ctx, "alice/o", "attempt-2", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := srv.Keys(t, "out", "root/alice/o/"); len(keys) > 0 {
+			t.Errorf("objects of the old export left by Overwrite: %v", keys)
+		}
+		if err := over.Discard(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("a dead attempt's staging is discarded, nothing else", func(t *testing.T) {
 		stage(t, st, "alice/b", "attempt-7", files)
 		if err := st.DiscardStaging(ctx, "alice/b", "attempt-7"); err != nil {
