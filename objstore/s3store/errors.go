@@ -47,12 +47,19 @@ func (st *Store) explain(op, key string, err error) error {
 		}
 	case strings.Contains(err.Error(), "get credentials") || strings.Contains(err.Error(), "get identity"):
 		msg = fmt.Sprintf("%s %s: no usable AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN)", op, where)
+	case isTimeout(err):
+		msg = fmt.Sprintf("%s %s: the server did not answer within %s, %d times; check AWS_ENDPOINT_URL and the server", op, where, st.cfg.ResponseTimeout, st.cfg.MaxAttempts)
 	case isConnection(err):
 		msg = fmt.Sprintf("%s %s: the server cannot be reached (%s); check AWS_ENDPOINT_URL and the network", op, where, lastCause(err))
 	default:
 		msg = fmt.Sprintf("%s %s: %s", op, where, err.Error())
 	}
 	return &Error{msg: st.redact(oneLine(msg)), err: err}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isConnection(err error) bool {

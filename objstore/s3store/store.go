@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -30,11 +32,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPartSize       = 8 << 20
-	MinPartSize           = 5 << 20 // S3's minimum for every part but the last
-	DefaultPartsInFlight  = 2
-	DefaultMaxAttempts    = 8
-	DefaultCleanupTimeout = 2 * time.Minute
+	DefaultPartSize        = 8 << 20
+	MinPartSize            = 5 << 20 // S3's minimum for every part but the last
+	DefaultPartsInFlight   = 2
+	DefaultMaxAttempts     = 8
+	DefaultCleanupTimeout  = 2 * time.Minute
+	DefaultResponseTimeout = 2 * time.Minute
 	// maxParts is S3's limit of parts per multipart upload.
 	maxParts = 10000
 )
@@ -57,6 +60,9 @@ type Config struct {
 	// MaxAttempts is how many times one request is tried when it fails transiently (5xx,
 	// throttling, a dropped or refused connection), with exponential backoff between tries.
 	MaxAttempts int
+	// ResponseTimeout bounds the wait for a response once a request is sent: a server that
+	// hangs fails the request, which is retried, instead of the export.
+	ResponseTimeout time.Duration
 	// CleanupTimeout bounds how long a failed attempt keeps trying to abort its uploads and
 	// delete its objects (the server may be coming back).
 	CleanupTimeout time.Duration
@@ -100,10 +106,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.CleanupTimeout <= 0 {
 		cfg.CleanupTimeout = DefaultCleanupTimeout
 	}
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
 	if err := objstore.CheckPrefix(cfg.Prefix); err != nil {
 		return nil, fmt.Errorf("s3://%s: %w", cfg.Bucket, err)
 	}
 	load := append([]func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = cfg.ResponseTimeout
+		})),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = cfg.MaxAttempts
@@ -389,12 +401,15 @@ func persist(ctx context.Context, op func(context.Context) error) error {
 	wait := 250 * time.Millisecond
 	for {
 		err := op(ctx)
-		if err == nil || ctx.Err() != nil || !transient(err) {
+		if err == nil || !transient(err) {
 			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("gave up at the cleanup's time limit: %w", err)
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return fmt.Errorf("gave up at the cleanup's time limit: %w", err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 5*time.Second)

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgparquet/pgparquet/internal/s3test"
 	"github.com/pgparquet/pgparquet/objstore"
@@ -169,4 +172,46 @@ func TestStagedPublish(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestHungServerTimesOut points the store at a server that accepts connections and never
+// answers: each request gives up after ResponseTimeout, is retried, and the operation fails
+// in one line instead of hanging.
+func TestHungServerTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered, until the test ends
+		}
+	}()
+	t.Setenv("AWS_ENDPOINT_URL", "http://"+l.Addr().String())
+	t.Setenv("AWS_ACCESS_KEY_ID", "hung")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "hung-secret-2f9c")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ctx := context.Background()
+	st, err := s3store.New(ctx, s3store.Config{Bucket: "out", PathStyle: true, ResponseTimeout: 300 * time.Millisecond, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = st.Open(ctx, "x", "attempt-1", false)
+	if err == nil {
+		t.Fatal("Open succeeded against a server that never answers")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Open took %s", took)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "list s3://out/x: the server did not answer within 300ms, 2 times") || strings.Contains(msg, "hung-secret-2f9c") {
+		t.Errorf("error %q: want one line naming the prefix, without the secret", msg)
+	}
+	t.Logf("error: %v", err)
 }
