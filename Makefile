@@ -19,12 +19,20 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# versitygw, the S3 gateway the object storage tests run on loopback (internal/s3test), built
+# once into .cache/bin.
+VERSITYGW := .cache/bin/versitygw
+.PHONY: versitygw
+versitygw: $(VERSITYGW)
+$(VERSITYGW):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
 # Everything CI runs: formatting, vet, a short fuzz run of the binary parsers over their
 # committed corpus, all tests against throwaway PostgreSQL 15 clusters, then the version matrix
 # (test-matrix: PostgreSQL 13, 14, 16, 17 and 18, about 3.5 minutes here).
 # The fuzz runs count executions: a -fuzztime duration races Go 1.26's fuzz coordinator at the
 # deadline (golang/go#75804), failing with "context deadline exceeded" and no crasher.
-test: venv
+test: venv versitygw
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 20000x ./gpuparse

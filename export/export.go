@@ -21,6 +21,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/arrowmem"
+	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
@@ -55,22 +56,20 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 // to readers. Exactly one of Publish and Discard must be called.
 type Staged struct {
 	Result *outcome.Result
-	dir    *outputDir
-	tag    string
+	out    objstore.Sink
 }
 
-// Publish moves the staged files, then the manifest, into the output directory, never
-// replacing a file (see the package function Publish).
+// Publish makes the staged files, then the manifest, visible: on the local file system it
+// moves them into the output directory, never replacing a file (see the package function
+// Publish); on object storage it puts the manifest, the files being in place already.
 func (s *Staged) Publish() error {
-	defer s.dir.close()
-	return Publish(s.dir.root, s.dir.dir, s.tag)
+	return s.out.Publish(context.Background())
 }
 
 // Discard removes the staged files, and the output directory when the export created it and
 // nothing else is in it.
 func (s *Staged) Discard() error {
-	defer s.dir.close()
-	return s.dir.discard()
+	return s.out.Discard(context.Background())
 }
 
 // Stage performs one export into a staging directory of its own inside the output directory
@@ -85,32 +84,38 @@ func Stage(ctx context.Context, opts Options) (*Staged, error) {
 	if tag == "" {
 		tag = newTag()
 	}
-	dir, err := prepareOutputDir(cfg.Root, cfg.OutputDir, tag, cfg.Overwrite)
+	var out objstore.Sink
+	if cfg.Store != nil {
+		out, err = cfg.Store.Open(ctx, cfg.OutputDir, tag, cfg.Overwrite)
+	} else {
+		out, err = prepareOutputDir(cfg.Root, cfg.OutputDir, tag, cfg.Overwrite)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var res *outcome.Result
-	err = dir.checkFree(cfg.MinFreeBytes)
+	if fc, ok := out.(objstore.FreeChecker); ok && cfg.MinFreeBytes > 0 {
+		err = fc.CheckFree(cfg.MinFreeBytes)
+	}
 	if err == nil {
-		res, err = run(ctx, cfg, dir)
+		res, err = run(ctx, cfg, out)
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			err = &stoppedError{cause: cause, detail: err}
 		}
-		if rmErr := dir.discard(); rmErr != nil {
+		if rmErr := out.Discard(ctx); rmErr != nil {
 			err = fmt.Errorf("%w; and cleaning up failed: %w", err, rmErr)
 		}
-		dir.close()
 		return nil, err
 	}
-	return &Staged{Result: res, dir: dir, tag: tag}, nil
+	return &Staged{Result: res, out: out}, nil
 }
 
 // run is one export in three steps: prepare (snapshot, plan, workers, decoder, file format),
 // copy (every task through the lanes into staged files) and finish (release the snapshot,
 // finalize the files, write the manifest).
-func run(ctx context.Context, cfg *settings, dir *outputDir) (*outcome.Result, error) {
+func run(ctx context.Context, cfg *settings, dir objstore.Sink) (*outcome.Result, error) {
 	e, err := prepare(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
@@ -127,7 +132,7 @@ func run(ctx context.Context, cfg *settings, dir *outputDir) (*outcome.Result, e
 // coordinator, the workers, the decoder) are released by close.
 type exportRun struct {
 	cfg     *settings
-	dir     *outputDir
+	dir     objstore.Sink
 	log     *slog.Logger
 	start   time.Time
 	setup   time.Duration
@@ -143,7 +148,7 @@ type exportRun struct {
 
 // prepare takes the snapshot, resolves and plans the table, opens the workers and the decoder
 // and sets up the file format. On error it has released what it took.
-func prepare(ctx context.Context, cfg *settings, dir *outputDir) (_ *exportRun, err error) {
+func prepare(ctx context.Context, cfg *settings, dir objstore.Sink) (_ *exportRun, err error) {
 	e := &exportRun{cfg: cfg, dir: dir, log: cfg.Logger, start: time.Now()}
 	defer func() {
 		if err != nil {
@@ -283,7 +288,7 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	}
 	copyTime := time.Since(e.start) - e.setup
 	finStart := time.Now()
-	files, err := finalize(e.dir, series, e.format)
+	files, err := finalize(ctx, series, e.format)
 	if err != nil {
 		return nil, err
 	}
@@ -307,10 +312,17 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 		Finalize: time.Since(finStart).Seconds(), Total: time.Since(e.start).Seconds()}
 	res.Seconds = res.Timings.Total
 	res.GBPerSecond = float64(res.CopyBytes) / res.Seconds / 1e9
-	if err := e.dir.writeManifest(res); err != nil {
+	data, err := encodeManifest(res)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.dir.WriteManifest(ctx, data); err != nil {
 		return nil, err
 	}
 	res.OutputDir = e.cfg.OutputDir
+	if e.cfg.Store != nil {
+		res.OutputDir = e.cfg.Store.URI(e.cfg.OutputDir)
+	}
 	e.log.Info("export finished", "table", res.Table, "rows", res.Rows, "files", len(res.Files),
 		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds)
 	return res, nil
@@ -328,7 +340,7 @@ func (e *exportRun) close() {
 	}
 }
 
-func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []pgarrow.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
+func newFileFormat(opts *settings, dir objstore.Sink, rel *snapshot.Relation, snap *snapshot.Snapshot, cols []pgarrow.Column, decoder func() string, mem memory.Allocator) (*fileFormat, error) {
 	schema := pgarrow.ArrowSchema(cols)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
 	leaves, err := parquetLeaves(schema, arrowProps)
@@ -374,7 +386,7 @@ func newFileFormat(opts *settings, dir *outputDir, rel *snapshot.Relation, snap 
 	}
 	props := parquet.NewWriterProperties(propOpts...)
 	return &fileFormat{
-		dir:        dir,
+		out:        dir,
 		schema:     schema,
 		leaves:     leaves,
 		dictionary: dictionary,
@@ -405,16 +417,17 @@ func manifestColumns(f *fileFormat, cols []pgarrow.Column) []outcome.Column {
 	return out
 }
 
-// finalize lists every file, complete and durable, in name order, and makes their directory
-// entries durable; an export with no rows still gets one file, so readers find the schema.
-func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parquetFile, error) {
+// finalize lists every file, complete and durable, in name order; an export with no rows
+// still gets one file, so readers find the schema. (The manifest's WriteManifest makes the
+// local directory's entries durable.)
+func finalize(ctx context.Context, series []*fileSeries, format *fileFormat) ([]*parquetFile, error) {
 	var files []*parquetFile
 	for _, s := range series {
 		files = append(files, s.done...)
 	}
 	if len(files) == 0 {
 		s := &fileSeries{format: format}
-		if err := s.open(nil); err != nil {
+		if err := s.open(ctx, nil); err != nil {
 			return nil, err
 		}
 		if err := s.finish(); err != nil {
@@ -423,7 +436,7 @@ func finalize(dir *outputDir, series []*fileSeries, format *fileFormat) ([]*parq
 		files = s.done
 	}
 	slices.SortFunc(files, func(a, b *parquetFile) int { return strings.Compare(a.Name, b.Name) })
-	return files, syncDir(dir.root, dir.staging)
+	return files, nil
 }
 
 // lockName is the relation workers lock at once, when the coordinator locked it.

@@ -113,7 +113,7 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 			return err
 		}
 		start = time.Now()
-		err = s.write(rec)
+		err = s.write(ctx, rec)
 		rec.Release()
 		if huge {
 			b.Release()

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pgparquet/pgparquet/objstore"
 )
 
 // ErrOutputLimit is wrapped by the error of an export whose output passed MaxOutputBytes.
@@ -36,9 +38,9 @@ func (l *outputLimits) written() *atomic.Int64 {
 }
 
 // check fails when the export's output, with buffered bytes not yet written, passes the
-// limit, or (every freeSpaceEvery bytes) when f's file system has less free space than the
-// reserve.
-func (l *outputLimits) check(f *os.File, buffered int64) error {
+// limit, or (every freeSpaceEvery bytes) when out's file system, if it has one, has less free
+// space than the reserve.
+func (l *outputLimits) check(out objstore.Sink, buffered int64) error {
 	if l == nil {
 		return nil
 	}
@@ -50,7 +52,10 @@ func (l *outputLimits) check(f *os.File, buffered int64) error {
 		return nil
 	}
 	l.nextCheck.Store(total + freeSpaceEvery)
-	return checkFree(f, l.minFree)
+	if fc, ok := out.(objstore.FreeChecker); ok {
+		return fc.CheckFree(l.minFree)
+	}
+	return nil
 }
 
 // checkFree fails when f's file system has less than reserve bytes available.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/snapshot"
@@ -68,6 +69,10 @@ type Options struct {
 	// Root, when set, confines every file the export writes beneath it (the sidecar's output
 	// root): OutputDir is then relative to Root, and no path follows a link out of it.
 	Root *os.Root
+	// Store, when set, is where the files go instead of the local file system (object
+	// storage: s3store.New's); OutputDir is then a clean relative path below the store's root
+	// ("." for the root itself), and the result's OutputDir is the store's URI of it.
+	Store objstore.Store
 	// HugeRows bounds the memory of rows larger than BufferSize (each such row is received
 	// into a buffer of its own); share one between concurrent exports to bound them together.
 	// Nil: a budget of DefaultHugeRowBytes for this export.
@@ -221,6 +226,9 @@ func (o Options) validate() (compress.Compression, int, pgarrow.PlanOptions, err
 	}
 	if o.OutputDir == "" {
 		errs = append(errs, errors.New("output dir: required"))
+	}
+	if o.Store != nil && o.Root != nil {
+		errs = append(errs, errors.New("output: a Root and a Store both given; give one"))
 	}
 	if o.Parallel < 1 || o.Parallel > MaxParallel {
 		errs = append(errs, fmt.Errorf("parallel: %d is not between 1 and %d", o.Parallel, MaxParallel))

@@ -1,8 +1,7 @@
 package export
 
 import (
-	"github.com/pgparquet/pgparquet/outcome"
-
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,25 +13,30 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pgparquet/pgparquet/objstore"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // ManifestName is the file published last: a directory without it holds no complete export.
-const ManifestName = "_manifest.json"
+const ManifestName = objstore.ManifestName
 
 // StagingPrefix starts the name of the private directory, inside the export's directory, that
 // one attempt writes its files into before publishing them. Readers skip dot-names.
-const StagingPrefix = ".pgparquet-"
+const StagingPrefix = objstore.StagingPrefix
 
-// outputDir is where one attempt writes: a staging directory of its own inside the export's
-// directory, every path beneath a root opened without following links out of it (os.Root).
-// Nothing outside the staging directory is written before Publish, and Publish never replaces
-// a file: an attempt that lost its claim cannot clobber another's files.
+// outputDir is the local file system's objstore.Sink: one attempt writes into a staging
+// directory of its own inside the export's directory, every path beneath a root opened
+// without following links out of it (os.Root). Nothing outside the staging directory is
+// written before Publish, and Publish never replaces a file: an attempt that lost its claim
+// cannot clobber another's files.
 type outputDir struct {
 	root    *os.Root
 	ownRoot bool   // root was opened here and is closed by close
 	dir     string // the export's directory, relative to root ("." when root is the directory)
 	staging string // dir/StagingPrefix+tag, relative to root
-	madeDir bool   // dir did not exist before: Discard removes it again when empty
+	tag     string
+	madeDir bool // dir did not exist before: Discard removes it again when empty
 }
 
 // isOurs reports whether name is a file an export of ours publishes, the only files
@@ -75,7 +79,7 @@ func prepareOutputDir(root *os.Root, dir, tag string, overwrite bool) (*outputDi
 	if tag == "" {
 		tag = newTag()
 	}
-	d.staging = path.Join(d.dir, StagingPrefix+tag)
+	d.staging, d.tag = path.Join(d.dir, StagingPrefix+tag), tag
 	// Another process may remove the directory while it is empty (a janitor cleaning up after
 	// an earlier request that owned it): once the staging directory is in it, nobody does.
 	for try := 0; ; try++ {
@@ -104,7 +108,7 @@ func prepareOutputDir(root *os.Root, dir, tag string, overwrite bool) (*outputDi
 // ErrNotEmpty is wrapped by the error of an export whose output directory holds files of its
 // own already (not only attempts' staging directories) and Options.Overwrite is not set.
 // Callers say what to do in their own terms (the CLI's --overwrite, a request's output_path).
-var ErrNotEmpty = errors.New("it holds files that are not this export's")
+var ErrNotEmpty = objstore.ErrNotEmpty
 
 // checkEmpty refuses a directory holding anything but staging directories, unless overwrite.
 func (d *outputDir) checkEmpty(shown string, overwrite bool) error {
@@ -153,22 +157,68 @@ func (d *outputDir) create(name string) (*os.File, error) {
 	return f, nil
 }
 
-// writeManifest writes the export's result, as its manifest, into the staging directory and
-// fsyncs it; Publish moves it last.
-func (d *outputDir) writeManifest(m *outcome.Result) error {
-	data, err := json.MarshalIndent(m, "", "  ")
+// Create opens a new file named name in the staging directory, failing if it exists.
+func (d *outputDir) Create(_ context.Context, name string) (objstore.File, error) {
+	f, err := d.create(name)
 	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
+		return nil, err
 	}
+	return localFile{f}, nil
+}
+
+// localFile is a staged file: Close fsyncs it.
+type localFile struct{ f *os.File }
+
+func (l localFile) Write(p []byte) (int, error) { return l.f.Write(p) }
+
+func (l localFile) Close() error {
+	if err := errors.Join(l.f.Sync(), l.f.Close()); err != nil {
+		return cleanPathError(err)
+	}
+	return nil
+}
+
+// Abort closes the file; Discard removes it with the staging directory.
+func (l localFile) Abort() { _ = l.f.Close() } // its close error says nothing useful
+
+// WriteManifest writes the export's manifest into the staging directory and fsyncs it and the
+// directory (whose entries, the files', are durable with it); Publish moves it last.
+func (d *outputDir) WriteManifest(_ context.Context, data []byte) error {
 	f, err := d.create(ManifestName)
 	if err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	_, werr := f.Write(append(data, '\n'))
+	_, werr := f.Write(data)
 	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("write manifest: %w", cleanPathError(err))
 	}
 	return syncDir(d.root, d.staging)
+}
+
+// Publish moves the staged files, then the manifest, into the output directory, never
+// replacing a file (see the package function Publish).
+func (d *outputDir) Publish(context.Context) error {
+	defer d.close()
+	return Publish(d.root, d.dir, d.tag)
+}
+
+// Discard removes the staged files, and the output directory when the export created it and
+// nothing else is in it.
+func (d *outputDir) Discard(context.Context) error {
+	defer d.close()
+	return d.discard()
+}
+
+// CheckFree fails when the staging directory's file system has less than reserve bytes free.
+func (d *outputDir) CheckFree(reserve int64) error { return d.checkFree(reserve) }
+
+// encodeManifest is the manifest's bytes: the result as indented JSON.
+func encodeManifest(m *outcome.Result) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return append(data, '\n'), nil
 }
 
 // discard removes the staging directory and, when this export created the export's directory

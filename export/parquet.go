@@ -2,12 +2,12 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
-	"os"
 	"slices"
 	"sync/atomic"
 
@@ -17,12 +17,13 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // fileFormat is what every file of one export shares.
 type fileFormat struct {
-	dir         *outputDir
+	out         objstore.Sink
 	dictionary  []bool        // per column: worth dictionary encoding (dictionaryWorthIt)
 	schema      *arrow.Schema // of the decoded batches
 	mem         memory.Allocator
@@ -38,8 +39,8 @@ type fileFormat struct {
 }
 
 // fileSeries writes the record batches of one lane into a sequence of Parquet files, starting
-// a new file when one reaches maxFileSize. Files stay under a temporary dot-name until the whole
-// export succeeds. A fileSeries is used by one goroutine.
+// a new file when one reaches maxFileSize. Files stay staged in the sink until the whole export
+// succeeds. A fileSeries is used by one goroutine.
 type fileSeries struct {
 	format *fileFormat
 	cur    *parquetFile
@@ -53,7 +54,7 @@ type fileSeries struct {
 // parquetFile is one file being written.
 type parquetFile struct {
 	outcome.File
-	f    *os.File
+	f    objstore.File
 	sink *hashingWriter
 	fw   *pqarrow.FileWriter
 	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here, else nil.
@@ -61,7 +62,7 @@ type parquetFile struct {
 	schema    *arrow.Schema // the writer's: the decoded schema with dictTypes
 }
 
-func (s *fileSeries) write(rec arrow.RecordBatch) error {
+func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 	cols := make([]arrow.Array, rec.NumCols())
 	release := func() {
 		for i, c := range cols {
@@ -94,7 +95,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 		}
 	}
 	if s.cur == nil {
-		if err := s.open(s.firstBatchTypes(rec, cols, huge)); err != nil {
+		if err := s.open(ctx, s.firstBatchTypes(rec, cols, huge)); err != nil {
 			return err
 		}
 	}
@@ -116,7 +117,7 @@ func (s *fileSeries) write(rec arrow.RecordBatch) error {
 			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
 	}
-	if err := s.format.limits.check(p.f, p.fw.RowGroupTotalCompressedBytes()); err != nil {
+	if err := s.format.limits.check(s.format.out, p.fw.RowGroupTotalCompressedBytes()); err != nil {
 		return err
 	}
 	if p.sink.n+p.fw.RowGroupTotalCompressedBytes() >= s.format.maxFileSize {
@@ -223,11 +224,11 @@ func (s *fileSeries) plainColumns() []parquet.WriterProperty {
 
 // open starts the next file of the series; dictTypes[i] non-nil makes column i a dictionary
 // of that type in the file (nil dictTypes: none).
-func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
+func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType) error {
 	n := s.format.seq.Add(1) - 1
 	p := &parquetFile{}
 	p.Name = fmt.Sprintf("part-%05d.parquet", n)
-	f, err := s.format.dir.create(p.Name)
+	f, err := s.format.out.Create(ctx, p.Name)
 	if err != nil {
 		return err
 	}
@@ -253,13 +254,14 @@ func (s *fileSeries) open(dictTypes []*arrow.DictionaryType) error {
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), total: s.format.limits.written()}
 	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	if err != nil {
-		return errors.Join(fmt.Errorf("start Parquet file %s: %w", p.Name, err), f.Close())
+		f.Abort()
+		return fmt.Errorf("start Parquet file %s: %w", p.Name, err)
 	}
 	s.cur = p
 	return nil
 }
 
-// closeFile writes the current file's footer, flushes and fsyncs it.
+// closeFile writes the current file's footer, flushes it and closes it (durable once closed).
 func (s *fileSeries) closeFile() error {
 	p := s.cur
 	s.cur = nil
@@ -269,8 +271,16 @@ func (s *fileSeries) closeFile() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, p.fw.Close(), p.sink.w.Flush(), p.f.Sync(), p.f.Close())
-	if err := errors.Join(errs...); err != nil {
+	// The footer's write error, if any, is also the flush's (bufio keeps it): told once.
+	err := p.fw.Close()
+	if err == nil {
+		err = p.sink.w.Flush()
+	}
+	if err := errors.Join(append(errs, err)...); err != nil {
+		p.f.Abort()
+		return fmt.Errorf("finish %s: %w", p.Name, err)
+	}
+	if err := p.f.Close(); err != nil {
 		return fmt.Errorf("finish %s: %w", p.Name, err)
 	}
 	p.Bytes = p.sink.n
@@ -287,10 +297,10 @@ func (s *fileSeries) finish() error {
 	return s.closeFile()
 }
 
-// abort closes the current file without caring for its content; the caller removes it.
+// abort drops the current file; the sink's Discard removes it.
 func (s *fileSeries) abort() {
 	if s.cur != nil {
-		_ = s.cur.f.Close() // the file is removed next: its close error says nothing useful
+		s.cur.f.Abort()
 		s.cur = nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/sql/control"
 )
 
@@ -40,9 +41,14 @@ type Config struct {
 	// SkipMigrate leaves the control tables as they are at start (by default the sidecar
 	// applies the embedded migrations, which is safe with several sidecars starting at once).
 	SkipMigrate bool
-	// OutputRoot is the directory under which every export is written (required, must exist).
-	// A request's output_path is relative to it; nothing resolving outside it is accepted.
+	// OutputRoot is the directory under which every export is written (required, must
+	// exist), or an s3://bucket/prefix under which every key is (credentials, region and
+	// endpoint from the standard AWS chain). A request's output_path is relative to it;
+	// nothing resolving outside it is accepted.
 	OutputRoot string
+	// S3PathStyle addresses an s3:// output root's bucket in the URL path, as most
+	// S3-compatible servers need.
+	S3PathStyle bool
 	// ID names this sidecar in claimed_by and logs (default host name and process id).
 	ID string
 	// Concurrency is how many requests this sidecar exports at once (default 1).
@@ -133,6 +139,10 @@ func (c Config) validate() error {
 	}
 	if c.OutputRoot == "" {
 		errs = append(errs, errors.New("output root: required"))
+	} else if loc, err := objstore.Parse(c.OutputRoot); err != nil {
+		errs = append(errs, fmt.Errorf("output root: %w", err))
+	} else if !loc.IsLocal() {
+		// Checked by opening it.
 	} else if st, err := os.Stat(c.OutputRoot); err != nil {
 		errs = append(errs, fmt.Errorf("output root: %w", err))
 	} else if !st.IsDir() {

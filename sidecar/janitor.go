@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
-	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/sql/control"
 )
 
@@ -30,7 +28,7 @@ type janitor struct {
 	db      *control.DB
 	cfg     *Config
 	log     *slog.Logger
-	root    *os.Root
+	out     *output
 	metrics *metrics
 	rec     recorder
 	killed  *atomic.Bool
@@ -101,7 +99,7 @@ func (jn *janitor) rollForward(ctx context.Context) {
 	}
 	for _, p := range pubs {
 		tag := control.Lease{Fence: p.Fence}.StagingTag()
-		if err := export.Publish(jn.root, p.OutputDir, tag); err != nil {
+		if err := jn.out.publish(ctx, p.OutputDir, tag); err != nil {
 			jn.log.Error("rolling a stalled publication forward failed", "request", p.ID, "err", err)
 			jn.rec.record(ctx, jn.log, "failed publication", func(ctx context.Context) error {
 				return jn.db.PublishFailed(ctx, p.ID, p.Fence, oneLine(err))
@@ -129,7 +127,7 @@ func (jn *janitor) cleanDeadAttempts(ctx context.Context) {
 		tag := control.Lease{Fence: a.Fence}.StagingTag()
 		if err := checkOutputDir(a.OutputDir); err != nil {
 			jn.log.Warn("dead attempt's directory refused", "request", a.ID, "err", err)
-		} else if err := export.DiscardStaging(jn.root, a.OutputDir, tag, a.RemoveDir); err != nil {
+		} else if err := jn.out.discardStaging(ctx, a.OutputDir, tag, a.RemoveDir); err != nil {
 			jn.log.Warn("removing a dead attempt's files failed; will retry", "request", a.ID, "fence", a.Fence, "err", err)
 			continue
 		}

@@ -3,7 +3,6 @@ package sidecar
 import (
 	"context"
 
-	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/sql/control"
 )
 
@@ -40,7 +39,7 @@ func (jn *janitor) deleteExports(ctx context.Context) {
 			if err := checkOutputDir(d.OutputDir); err != nil {
 				return err
 			}
-			return export.RemovePublished(jn.root, d.OutputDir, d.Files)
+			return jn.out.removePublished(ctx, d.OutputDir, d.Files)
 		})
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -52,7 +52,9 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 	}
 	// Publishing: this attempt, under its lease, becomes the one to publish.
 	res := staged.Result
-	if !s.rec.record(ctx, log, "result", func(ctx context.Context) error { return s.db.Publishing(ctx, req.Lease, req.OutputDir, res) }) {
+	if !s.rec.record(ctx, log, "result", func(ctx context.Context) error {
+		return s.db.Publishing(ctx, req.Lease, s.out.location(req.OutputDir), res)
+	}) {
 		if err := staged.Discard(); err != nil {
 			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
 		}
@@ -181,7 +183,6 @@ func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *at
 		Table:          req.Relation,
 		Columns:        req.Columns,
 		Parallel:       parallel,
-		Root:           s.root,
 		OutputDir:      req.OutputDir,
 		Tag:            req.Lease.StagingTag(),
 		Compression:    compression,
@@ -200,6 +201,7 @@ func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *at
 	}
 	// The GPU, when there is one, decodes (auto mode; the CUDA library is looked for where
 	// export's --gpu-lib default looks).
+	s.out.apply(&opts)
 	opts.Engine = device.Start(device.ModeAuto, "", opts.Logger)
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }

@@ -39,7 +39,7 @@ type Sidecar struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *control.DB
-	root    *os.Root // the output root: every file is opened beneath it
+	out     *output // the output root: every file is written beneath it
 	huge    *snapshot.HugeRows
 	metrics *metrics
 	rec     recorder
@@ -77,20 +77,20 @@ func New(cfg Config) (*Sidecar, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("invalid sidecar config: %w", err)
 	}
-	root, err := os.OpenRoot(cfg.OutputRoot)
+	out, err := openOutput(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("invalid sidecar config: output root: %w", err)
+		return nil, fmt.Errorf("invalid sidecar config: %w", err)
 	}
 	db, err := control.Open(cfg.ConnConfig, cfg.Schema, 2*cfg.Concurrency+4)
 	if err != nil {
-		root.Close()
+		out.close()
 		return nil, err
 	}
 	s := &Sidecar{
 		cfg:     cfg,
 		log:     cfg.Logger.With("sidecar", cfg.ID),
 		db:      db,
-		root:    root,
+		out:     out,
 		huge:    snapshot.NewHugeRows(cfg.HugeRowMemory),
 		metrics: newMetrics(),
 		jobs:    newJobSet(),
@@ -108,7 +108,7 @@ func (s *Sidecar) ID() string { return s.cfg.ID }
 // failures later are retried.
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.db.Close()
-	defer s.root.Close()
+	defer s.out.close()
 	who, err := s.checkServer(ctx)
 	if err != nil {
 		return fmt.Errorf("sidecar start: %w", err)
@@ -122,7 +122,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
 		killed: &s.killed, now: s.now, wake: make(chan struct{}, 1)}
-	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, root: s.root, metrics: s.metrics, rec: s.rec,
+	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, metrics: s.metrics, rec: s.rec,
 		killed: &s.killed, claimer: claimer, wake: make(chan struct{}, 1)}
 	listener := &listener{db: s.db, log: s.log, listening: &s.listening, jobs: s.jobs,
 		claimer: claimer, scheduler: scheduler, janitor: janitor}

@@ -41,6 +41,7 @@ func main() {
 	parallel := flag.Int("parallel", 4, "--parallel of both exports")
 	results := flag.String("results", "bench/results", "directory for the JSON result")
 	extra := flag.String("export-flags", "", "extra flags for both exports, space-separated")
+	output := flag.String("output", "", "export to s3://bucket/prefix/<table> (with --s3-path-style; credentials and endpoint from the AWS_* variables) instead of a temporary local directory")
 	hugeRows := flag.Int("huge-rows", 0, "instead: export a table of this many rows of -huge-mb MB each, with --huge-row-memory 64GiB and with the default, and compare peak RSS")
 	hugeMB := flag.Int("huge-mb", 300, "size of each huge row in MB")
 	flag.Parse()
@@ -51,13 +52,13 @@ func main() {
 		}
 		return
 	}
-	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, strings.Fields(*extra)); err != nil {
+	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, *output, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-memory:", err)
 		os.Exit(1)
 	}
 }
 
-func measure(ctx context.Context, bin string, rows, factor, parallel int, results string, extra []string) error {
+func measure(ctx context.Context, bin string, rows, factor, parallel int, results, output string, extra []string) error {
 	c, conn, err := startCluster(ctx)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	}
 	var runs []run
 	for _, tb := range tables {
-		r, err := exportOnce(ctx, bin, c.DSN("postgres"), tb.name, parallel, extra)
+		r, err := exportOnce(ctx, bin, c.DSN("postgres"), tb.name, parallel, output, extra)
 		if err != nil {
 			return err
 		}
@@ -87,7 +88,7 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	host, _ := os.Hostname()
 	doc := map[string]any{
 		"benchmark": "bounded memory", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
-		"parallel": parallel, "export_flags": extra, "runs": runs, "rss_ratio": ratio, "target_ratio": 1.25, "pass": ratio <= 1.25,
+		"parallel": parallel, "export_flags": extra, "output": output, "runs": runs, "rss_ratio": ratio, "target_ratio": 1.25, "pass": ratio <= 1.25,
 	}
 	out, err := writeResult(results, "memory", doc)
 	if err != nil {
@@ -106,12 +107,16 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	return nil
 }
 
-func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, extra []string) (run, error) {
+func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, output string, extra []string) (run, error) {
 	dir, err := os.MkdirTemp("", "bench-memory-")
 	if err != nil {
 		return run{}, err
 	}
 	defer os.RemoveAll(dir)
+	if output != "" {
+		dir = fmt.Sprintf("%s/%s-%d", output, table, time.Now().UnixNano())
+		extra = append([]string{"--s3-path-style"}, extra...)
+	}
 	var stdout, stderr bytes.Buffer
 	args := append([]string{"export", "--dsn", dsn, "--table", table, "--output-dir", dir,
 		"--parallel", fmt.Sprint(parallel), "--no-progress"}, extra...)
@@ -156,7 +161,7 @@ func measureHuge(ctx context.Context, bin string, rows, mb int, results string) 
 	}
 	var runs []run
 	for _, budget := range []string{"64GiB", "512MiB"} {
-		r, err := exportOnce(ctx, bin, c.DSN("postgres"), "huge", rows, []string{"--chunks", fmt.Sprint(rows), "--huge-row-memory", budget})
+		r, err := exportOnce(ctx, bin, c.DSN("postgres"), "huge", rows, "", []string{"--chunks", fmt.Sprint(rows), "--huge-row-memory", budget})
 		if err != nil {
 			return err
 		}

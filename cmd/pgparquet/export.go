@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -19,12 +18,10 @@ import (
 
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/objstore"
+	"github.com/pgparquet/pgparquet/objstore/s3store"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
-
-// urlPrefix matches a scheme:// prefix: an output dir that starts with one is a URL, not a
-// local directory.
-var urlPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // exportArgs is a parsed export command line: the options for export.Run (all but
 // ConnConfig, Logger and Engine) and what the command itself acts on.
@@ -36,6 +33,8 @@ type exportArgs struct {
 	cpuProfile string
 	gpu        device.Mode // --gpu
 	gpuLib     string      // --gpu-lib
+	output     objstore.Location
+	pathStyle  bool // --s3-path-style
 }
 
 // runExport parses the export command's flags and runs one export.
@@ -51,6 +50,16 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	applyConnDefaults(cfg)
 	opts.ConnConfig = cfg
+	if !a.output.IsLocal() {
+		st, err := s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle})
+		if err != nil {
+			return err
+		}
+		opts.Store, opts.OutputDir = st, a.output.Prefix
+		if opts.OutputDir == "" {
+			opts.OutputDir = "."
+		}
+	}
 
 	tty := isTerminal(os.Stderr) && !a.noProgress
 	level := slog.LevelInfo
@@ -110,7 +119,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all)")
 	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, fmt.Sprintf("worker connections, 1 to %d", export.MaxParallel))
 	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into, 1 or more (default: 4 per worker)")
-	fs.StringVar(&opts.OutputDir, "output-dir", "", "local directory for the Parquet files and _manifest.json (required)")
+	fs.StringVar(&opts.OutputDir, "output-dir", "", "local directory, or s3://bucket/prefix, for the Parquet files and _manifest.json (required; S3 credentials, region and endpoint from the AWS_* variables, shared config or web identity)")
+	fs.BoolVar(&a.pathStyle, "s3-path-style", false, "address S3 buckets in the URL path (endpoint/bucket/key), as most S3-compatible servers need")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace a previous export in a non-empty output dir")
 	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
 	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group, 1 or more")
@@ -148,9 +158,11 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if opts.OutputDir == "" {
 		return a, usagef("export: --output-dir is required (e.g. --output-dir ./out)")
 	}
-	if urlPrefix.MatchString(opts.OutputDir) {
-		return a, usagef("export: --output-dir %q: object storage output is not supported yet; give a local directory", opts.OutputDir)
+	output, err := objstore.Parse(opts.OutputDir)
+	if err != nil {
+		return a, usagef("export: --output-dir %w", err)
 	}
+	a.output = output
 	if given["parallel"] && (opts.Parallel < 1 || opts.Parallel > export.MaxParallel) {
 		return a, usagef("export: --parallel %d is out of range: give 1 to %d (default %d)", opts.Parallel, export.MaxParallel, export.DefaultParallel)
 	}
@@ -160,7 +172,6 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if given["row-group-size"] && opts.RowGroupSize < 1 {
 		return a, usagef("export: --row-group-size %d is out of range: give 1 or more rows (default %d)", opts.RowGroupSize, export.DefaultRowGroupSize)
 	}
-	var err error
 	if opts.MaxFileSize, err = parseSize(maxFileSize); err != nil {
 		return a, usagef("export: --max-file-size %w", err)
 	}

@@ -3,8 +3,11 @@ values in a canonical text form that can be reproduced exactly from PostgreSQL w
 
 Usage: readback.py --reader pyarrow|duckdb|spark --sort-column NAME [--] FILE_OR_DIR...
 
-A directory stands for every *.parquet file directly inside it, except dot-files. The output is
-one JSON document on stdout:
+A directory stands for every *.parquet file directly inside it, except dot-files. An
+s3://bucket/key path is one object, read through pyarrow's S3FileSystem or DuckDB's httpfs
+extension (loaded by path from the duckdb_extension_httpfs package) with the endpoint, region
+and credentials of AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+(path-style addressing). The output is one JSON document on stdout:
 
     {"reader": ..., "version": ..., "columns": [...], "types": {name: type}, "rows": [[...], ...]}
 
@@ -46,7 +49,9 @@ def parquet_files(args):
     """Expands the command-line paths into an ordered list of files."""
     files = []
     for arg in args:
-        if os.path.isdir(arg):
+        if arg.startswith("s3://"):
+            files.append(arg)
+        elif os.path.isdir(arg):
             # Only *.parquet (so never _manifest.json), and no dot-files: those are partial
             # or temporary files of a writer, not part of the export.
             names = sorted(
@@ -129,12 +134,27 @@ def read_pyarrow(files):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    s3 = None
+    if any(f.startswith("s3://") for f in files):
+        import pyarrow.fs as pafs
+
+        s3 = pafs.S3FileSystem(
+            access_key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+            endpoint_override=os.environ["AWS_ENDPOINT_URL"],
+            force_virtual_addressing=False,
+        )
     tables = []
     for f in files:
         try:
             # arrow_extensions_enabled: the UUID and JSON logical types come back as the
             # arrow.uuid / arrow.json extension types, so the reported type names show them.
-            t = pq.ParquetFile(f, arrow_extensions_enabled=True).read()
+            if f.startswith("s3://"):
+                with s3.open_input_file(f[len("s3://"):]) as src:
+                    t = pq.ParquetFile(src, arrow_extensions_enabled=True).read()
+            else:
+                t = pq.ParquetFile(f, arrow_extensions_enabled=True).read()
         except Exception as e:
             raise ReadbackError(f"pyarrow: read {f}: {e}") from e
         if tables and not t.schema.equals(tables[0].schema, check_metadata=False):
@@ -296,7 +316,9 @@ def read_duckdb(files):
         if any(ch in f for ch in "*?[{"):
             raise ReadbackError(f"duckdb: path {f} contains glob characters")
     # No network: the readers needed (parquet, json) are built into the Python package.
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "allow_unsigned_extensions": True})
+    if any(f.startswith("s3://") for f in files):
+        _duckdb_s3(con)
     opts = "binary_as_string=false, hive_partitioning=false, union_by_name=false"
 
     def scan(fs):
@@ -338,6 +360,32 @@ def read_duckdb(files):
                 raise ReadbackError(f"duckdb: column {name} ({types[name]}): {e}") from e
         rows.append(row)
     return duckdb.__version__, columns, types, rows
+
+
+def _duckdb_s3(con):
+    """Loads httpfs from the duckdb_extension_httpfs package's file (no download) and points
+    it at AWS_ENDPOINT_URL with path-style addressing."""
+    import glob
+    from urllib.parse import urlparse
+
+    try:
+        import duckdb_extension_httpfs
+    except ImportError as e:
+        raise ReadbackError("duckdb: s3:// paths need the duckdb-extension-httpfs package (requirements-test.txt)") from e
+    found = sorted(glob.glob(os.path.join(os.path.dirname(duckdb_extension_httpfs.__file__), "extensions", "*", "httpfs.duckdb_extension")))
+    if not found:
+        raise ReadbackError("duckdb: the duckdb_extension_httpfs package holds no httpfs.duckdb_extension")
+    con.execute(f"LOAD {_sql_str(found[-1])}")
+    ep = urlparse(os.environ["AWS_ENDPOINT_URL"])
+    con.execute(
+        "CREATE SECRET (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', USE_SSL ?)".replace("?", "{}").format(
+            _sql_str(os.environ["AWS_ACCESS_KEY_ID"]),
+            _sql_str(os.environ["AWS_SECRET_ACCESS_KEY"]),
+            _sql_str(os.environ.get("AWS_REGION", "us-east-1")),
+            _sql_str(ep.netloc),
+            "true" if ep.scheme == "https" else "false",
+        )
+    )
 
 
 def _duckdb_expr(c, dtype, name, depth):

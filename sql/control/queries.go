@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -212,6 +211,15 @@ func (db *DB) Heartbeat(ctx context.Context, l Lease, p *outcome.Progress) (canc
 	return cancelRequested, nil
 }
 
+// joinPath is dir/name, for a clean relative dir or a URI (s3://bucket/prefix), which
+// path.Join would mangle.
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + name
+}
+
 // Publishing records the export's result r for the request under l and its files (named
 // inside dir, the request's output directory), in one transaction, and moves
 // the request to state publishing: from then on the attempt under l (and only it) may move
@@ -244,7 +252,7 @@ func (db *DB) Publishing(ctx context.Context, l Lease, dir string, r *outcome.Re
 	bytes := make([]int64, len(r.Files))
 	sums := make([]string, len(r.Files))
 	for i, f := range r.Files {
-		paths[i], rows[i], bytes[i], sums[i] = path.Join(dir, f.Name), f.Rows, f.Bytes, f.SHA256
+		paths[i], rows[i], bytes[i], sums[i] = joinPath(dir, f.Name), f.Rows, f.Bytes, f.SHA256
 	}
 	if _, err := tx.Exec(ctx, db.sql(`DELETE FROM {s}.parquet_export_files WHERE request_id = $1`), l.ID); err != nil {
 		return fmt.Errorf("record files of request %d: %w", l.ID, err)
