@@ -77,6 +77,28 @@ func TestServeToS3(t *testing.T) {
 		if got := srv.Keys(t, "exports", "root/req/first"); !slices.Equal(got, want) {
 			t.Errorf("objects %v, want %v", got, want)
 		}
+		// parquet_export_delete removes the objects, manifest first, and marks the row.
+		var res string
+		if err := e.req.QueryRow(context.Background(), `SELECT parquet_export_delete($1)`, id).Scan(&res); err != nil || res != "deleting" {
+			t.Fatalf("parquet_export_delete: %q, %v", res, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(srv.Keys(t, "exports", "root/req/first")) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("objects left after the deletion: %v", srv.Keys(t, "exports", "root/req/first"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var deleted bool
+		for time.Now().Before(deadline) && !deleted {
+			if err := e.su.QueryRow(context.Background(), `SELECT deleted_at IS NOT NULL FROM parquet_export_requests WHERE id = $1`, id).Scan(&deleted); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !deleted {
+			t.Errorf("request %d not marked deleted", id)
+		}
 	})
 
 	t.Run("a killed attempt's staging is cleaned, the re-run succeeds", func(t *testing.T) {
