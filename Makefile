@@ -14,9 +14,10 @@ build:
 
 # The Python venv holds the independent Parquet readers (pyarrow, DuckDB) the tests compare with.
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-test.txt
+$(VENV)/.installed: requirements-test.txt requirements-test-extensions.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-test-extensions.txt
 	touch $@
 
 # versitygw, the S3 gateway the object storage tests run on loopback (internal/s3test), built
@@ -132,10 +133,15 @@ lint:
 # $PGPARQUET_CUDA_LIB, beside itself, ../lib, or the loader path: one binary serves every host.
 CUDA_LIB := bin/libpgparquet_cuda.so
 cuda: $(CUDA_LIB)
-$(CUDA_LIB): device/cuda/pgcopy.cu
+# GPU compression (device/cuda/nvcomp.cu) needs nvCOMP's headers: NVCOMP_HOME holds include/
+# (default: the nvidia-libnvcomp-cu13 wheel installed for python3). The library itself is
+# loaded at run time, as this one is.
+NVCOMP_HOME ?= $(shell python3 -c "import importlib.util as u; print(u.find_spec('nvidia.libnvcomp').submodule_search_locations[0])" 2>/dev/null)
+$(CUDA_LIB): device/cuda/pgcopy.cu device/cuda/nvcomp.cu
 	@mkdir -p bin
+	@test -f "$(NVCOMP_HOME)/include/nvcomp/zstd.h" || { echo "nvCOMP headers not found: pip install nvidia-libnvcomp-cu13, or set NVCOMP_HOME"; exit 1; }
 	nvcc -O3 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-		-shared -Xcompiler -fPIC -o $@ $<
+		-shared -Xcompiler -fPIC -I $(NVCOMP_HOME)/include -o $@ device/cuda/pgcopy.cu device/cuda/nvcomp.cu
 
 # On a GPU host: the CPU-vs-GPU differential test on fresh random data (bit for bit), the
 # throughput figures, and one compute-sanitizer pass.

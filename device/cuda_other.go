@@ -52,3 +52,12 @@ func (a *pinnedAllocator) freeAll()                             {}
 func nvidiaFreeMemory() (uint64, error) {
 	return 0, errors.New("no NVIDIA driver: this binary was built without cgo")
 }
+
+// zstdBatch is the GPU compression batcher; this build has none.
+type zstdBatch struct{ chunkBuffers }
+
+func (l *library) openZstd(string, int, int64) (*zstdBatch, error) {
+	return nil, errors.New("GPU compression: this binary was built without cgo")
+}
+func (z *zstdBatch) run(int) error { return errors.New("GPU compression: not in this build") }
+func (z *zstdBatch) close()        {}

@@ -111,6 +111,8 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 			d.lib, d.err = nil, nvmlErr
 		case d.lib == nil:
 			d.err = errors.Join(errs...)
+		default:
+			startGPUZstd(d.lib, log)
 		}
 	}()
 	return d

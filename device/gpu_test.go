@@ -4,11 +4,14 @@ package device
 
 import (
 	"context"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,4 +300,61 @@ func TestGPUStart(t *testing.T) {
 	if err := dec.Close(); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestGPUZstd compresses pages of every size and kind on the GPU (nvCOMP, found as exports
+// find it) from many goroutines and decodes each on the CPU: each must come back exactly. It
+// then times batches of 1 MiB pages against the CPU twin and arrow-go's own codec.
+func TestGPUZstd(t *testing.T) {
+	lib := cudaLib(t)
+	var b *zstdBatch
+	var errs []error
+	for _, path := range nvcompCandidates() {
+		var err error
+		if b, err = lib.openZstd(path, zstdBatchChunks, zstdBatchBytes); err == nil {
+			t.Logf("nvCOMP: %s", path)
+			break
+		}
+		errs = append(errs, err)
+	}
+	if b == nil {
+		t.Fatalf("no nvCOMP: %v", errs)
+	}
+	g := newGPUZstd(b, zstdBatchBytes, zstdBatchChunks, slog.Default())
+	in, out := checkBatcher(t, g, 40)
+	t.Logf("GPU: %d pages in %d batches, %d bytes to %d (%.3f)", g.pages.Load(), g.batches.Load(), in, out, float64(out)/float64(in))
+
+	// Throughput: 16 writers of 1 MiB text-like and integer pages, as an export's lanes.
+	rng := rand.New(rand.NewPCG(9, 9))
+	pages := make([][]byte, 64)
+	for i := range pages {
+		pages[i] = randomPage(rng, 1<<20, 1+i%2)
+	}
+	timeIt := func(name string, enc func(dst, src []byte) []byte) {
+		start := time.Now()
+		var total, outBytes atomic.Int64
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				for r := range 8 {
+					p := pages[(w*8+r)%len(pages)]
+					outBytes.Add(int64(len(enc(nil, p))))
+					total.Add(int64(len(p)))
+				}
+			})
+		}
+		wg.Wait()
+		s := time.Since(start).Seconds()
+		t.Logf("%s: %.2f GB/s, ratio %.3f", name, float64(total.Load())/s/1e9, float64(outBytes.Load())/float64(total.Load()))
+	}
+	timeIt("GPU batcher", func(dst, src []byte) []byte {
+		out, err := g.compress(dst, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+	timeIt("arrow-go zstd (CPU)", func(dst, src []byte) []byte {
+		return zstdDispatch.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+	})
 }

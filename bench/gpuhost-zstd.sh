@@ -1,0 +1,58 @@
+#!/bin/bash
+# On the GPU host (no Go there), from the repository root: GPU compression of Parquet pages
+# (nvCOMP zstd) checked and measured in one call, logs in $OUT.
+#   KIT (default .gpuhost, git-ignored, carried) holds: pg15.tar.xz, start-pg.sh and
+#   make-lineorder.sh (from ../shared/gpuhost), pgparquet-b.xz (built here with CGO_ENABLED=1
+#   -ldflags="-s -w"), device.test.xz (go test -c ./device) and nvcomp.tar.xz (include/ and
+#   lib64/libnvcomp.so.6 of the nvidia-libnvcomp-cu13 wheel).
+#   ROWS (default 40000000), P (default 16), ROUNDS (default 2).
+# Checks: the GPU decoder's differential test, then TestGPUZstd (every page compressed on the
+# GPU decodes on the CPU to itself; batcher vs arrow-go's zstd throughput). Measures: the same
+# binary exporting lineorder with GPU decode and GPU compression, GPU decode and CPU
+# compression (PGPARQUET_NVCOMP_LIB=off), and all on the CPU.
+set -uo pipefail
+K=${KIT:-.gpuhost}; O=${OUT:-/tmp/zstd-out}; ROWS=${ROWS:-40000000}; P=${P:-16}; ROUNDS=${ROUNDS:-2}
+mkdir -p "$O"
+exec > >(tee "$O/zstd.log") 2>&1
+pkill -x postgres; sleep 1 # a postmaster left from an earlier call holds the port
+nproc; nvidia-smi -L
+for x in pgparquet-b device.test; do xz -dkf "$K/$x.xz" && chmod +x "$K/$x"; done
+mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp"
+export PGPARQUET_NVCOMP_LIB=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
+nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
+  -o "$K/libb.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu || exit 1
+lib=$(realpath "$K/libb.so"); dt=$(realpath "$K/device.test")
+echo "== GPU tests"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 timeout 200 "$dt" -test.run 'TestGPU(MatchesCPU|Zstd|Start)$' -test.v 2>&1 | grep -v '^=== RUN' | tail -30)
+echo "== compute-sanitizer memcheck (compression)"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full \
+  "$dt" -test.run 'TestGPUZstd$' 2>&1 | grep -v 'GB/s\|^=== RUN' | tail -6)
+bash "$K/start-pg.sh" "$K" || exit 1
+export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib
+ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
+measure() { # label, then the command: wall s, CPU s, peak RSS of the child
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time, json
+label, argv = sys.argv[1], sys.argv[2:]
+t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+doc = {}
+try: doc = json.loads(r.stdout)
+except Exception: pass
+out = sum(f.get('bytes', 0) for f in (doc.get('files') or []))
+print(f"{label}: rc {r.returncode} {wall:.2f} s, {u.ru_utime + u.ru_stime:.1f} CPU-s, RSS {u.ru_maxrss/1048576:.2f} GB, "
+      f"{doc.get('copy_bytes', 0)/1e9/wall:.3f} GB/s, decoder {doc.get('decoder')}, rows {doc.get('rows')}, parquet {out/1e9:.3f} GB, timings {doc.get('timings')}")
+if r.returncode: print(r.stderr[-2000:])
+for line in r.stderr.splitlines():
+    if 'compression' in line: print('   ', line[:300])
+PY
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in "on $PGPARQUET_NVCOMP_LIB" "on off" "off off"; do
+    set -- $mode
+    PGPARQUET_NVCOMP_LIB=$2 measure "round $round gpu=$1 nvcomp=$(basename "$2")" "$K/pgparquet-b" export \
+      --dsn postgres://postgres@127.0.0.1:5432/postgres --table lineorder --output-dir /dev/shm/zstd-out --overwrite \
+      --parallel "$P" --gpu "$1" --gpu-lib "$lib" --no-progress
+    rm -rf /dev/shm/zstd-out
+  done
+done

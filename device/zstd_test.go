@@ -1,0 +1,189 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pgparquet/pgparquet/internal/readback"
+)
+
+// randomPage returns n bytes whose compressibility depends on kind: 0 random, 1 text-like, 2
+// runs of few values (as PLAIN-encoded integers).
+func randomPage(rng *rand.Rand, n, kind int) []byte {
+	b := make([]byte, n)
+	switch kind {
+	case 0:
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+	case 1:
+		words := []string{"alpha ", "beta ", "gamma ", "delta@example.com ", "2026-11-29 ", "ünï ☺ "}
+		for i := 0; i < n; {
+			i += copy(b[i:], words[rng.IntN(len(words))])
+		}
+	default:
+		for i := 0; i+8 <= n; i += 8 {
+			v := uint64(rng.IntN(5)) * 1000003
+			for j := range 8 {
+				b[i+j] = byte(v >> (8 * j))
+			}
+		}
+	}
+	return b
+}
+
+// checkBatcher compresses pages of every size and kind from many goroutines at once through g
+// and decodes each with the Go zstd decoder (which reads concatenated frames, as every zstd
+// decoder does): each must come back exactly.
+func checkBatcher(t *testing.T, g *gpuZstd, pages int) (in, out int64) {
+	t.Helper()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	sizes := []int{zstdMinPage, zstdChunk - 1, zstdChunk, zstdChunk + 1, 1 << 20, 3<<20 + 17, 150000}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range pages {
+				src := randomPage(rng, sizes[(w+i)%len(sizes)], (w*3+i)%3)
+				dst := make([]byte, 0, rng.IntN(2)*len(src)) // no room, or room
+				got, err := g.compress(dst, src)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				plain, err := dec.DecodeAll(got, nil)
+				if err != nil || !bytes.Equal(plain, src) {
+					t.Errorf("page of %d bytes (kind %d): decoded %d bytes, %v", len(src), (w*3+i)%3, len(plain), err)
+				}
+				mu.Lock()
+				in, out = in+int64(len(src)), out+int64(len(got))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return in, out
+}
+
+// TestZstdBatcherCPUTwin runs the batcher (gathering, cutting pages into chunks, carrying a
+// page that does not fit to the next batch, joining frames) over its CPU twin.
+func TestZstdBatcherCPUTwin(t *testing.T) {
+	const maxBytes, maxChunks = 4 << 20, 80 // small: batches fill and carry pages over
+	g := newGPUZstd(newCPUChunks(maxChunks, maxBytes), maxBytes, maxChunks, slog.Default())
+	in, out := checkBatcher(t, g, 12)
+	if g.batches.Load() >= g.pages.Load() {
+		t.Errorf("%d pages in %d batches: pages were not gathered", g.pages.Load(), g.batches.Load())
+	}
+	t.Logf("%d pages in %d batches, %d bytes to %d", g.pages.Load(), g.batches.Load(), in, out)
+}
+
+// TestZstdCodecRegistered: the zstd codec arrow-go's writer finds is this package's; without
+// GPU compression it writes what arrow-go's own codec writes.
+func TestZstdCodecRegistered(t *testing.T) {
+	c, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil || c != compress.Codec(zstdDispatch) {
+		t.Fatalf("zstd codec %T (%v), want the dispatcher", c, err)
+	}
+	src := randomPage(rand.New(rand.NewPCG(1, 2)), 1<<20, 1)
+	if got, want := c.EncodeLevel(nil, src, compress.DefaultCompressionLevel), zstdDispatch.Codec.EncodeLevel(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
+		t.Errorf("without GPU compression the codec wrote %d bytes, arrow-go's %d", len(got), len(want))
+	}
+}
+
+// TestMultiFrameParquetReadBack writes a Parquet file whose zstd pages are concatenated frames,
+// as GPU compression writes them (here by its CPU twin), and has pyarrow and DuckDB read it
+// back: the same values as the same table written by arrow-go's own codec.
+func TestMultiFrameParquetReadBack(t *testing.T) {
+	ctx := context.Background()
+	rec := testRecord(120000)
+	defer rec.Release()
+	dir := t.TempDir()
+	write := func(name string) {
+		t.Helper()
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(40000))
+		w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.DefaultWriterProps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cpu.parquet")
+	g := newGPUZstd(newCPUChunks(zstdBatchChunks, zstdBatchBytes), zstdBatchBytes, zstdBatchChunks, slog.Default())
+	zstdDispatch.gpu.Store(g)
+	write("frames.parquet")
+	zstdDispatch.gpu.Store(nil)
+	if g.pages.Load() == 0 {
+		t.Fatal("no page went through the batcher")
+	}
+	for _, reader := range readback.Readers() {
+		want, err := readback.FromParquet(ctx, reader, "id", filepath.Join(dir, "cpu.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readback.FromParquet(ctx, reader, "id", filepath.Join(dir, "frames.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Rows) != 120000 {
+			t.Fatalf("%s read %d rows", reader, len(got.Rows))
+		}
+		if diff := readback.Diff(want, got, 10); len(diff) > 0 {
+			t.Errorf("%s reads the multi-frame file differently:\n%s", reader, strings.Join(diff, "\n"))
+		}
+	}
+}
+
+// testRecord has an id, a compressible and an incompressible column, and text.
+func testRecord(n int) arrow.RecordBatch {
+	mem := memory.DefaultAllocator
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "few", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "noise", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range n {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).(*array.Int32Builder).Append(int32(rng.IntN(7)))
+		b.Field(2).(*array.Float64Builder).Append(rng.NormFloat64())
+		if i%11 == 0 {
+			b.Field(3).(*array.StringBuilder).AppendNull()
+		} else {
+			b.Field(3).(*array.StringBuilder).Append(fmt.Sprintf("row %d %x", i, rng.Uint64()))
+		}
+	}
+	return b.NewRecordBatch()
+}
