@@ -27,7 +27,7 @@ typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
 typedef void* (*zopen_fn)(const char*, int32_t, int64_t, char*, int);
-typedef void (*zbuffers_fn)(void*, uint8_t**, uint8_t**, int64_t**, size_t**, int64_t*);
+typedef void (*zbuffers_fn)(void*, uint8_t**, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
 typedef int (*zrun_fn)(void*, int32_t, char*, int);
 typedef void (*zclose_fn)(void*);
 
@@ -109,8 +109,8 @@ static void* call_zopen(pgpq_lib* l, const char* path, int32_t chunks, int64_t b
 	}
 	return l->zopen(path, chunks, bytes, err, en);
 }
-static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot) {
-	l->zbuffers(z, in, out, offs, sizes, slot);
+static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot, int64_t* align) {
+	l->zbuffers(z, in, out, offs, sizes, slot, align);
 }
 static int call_zrun(pgpq_lib* l, void* z, int32_t n, char* err, int en) { return l->zrun(z, n, err, en); }
 static void call_zclose(pgpq_lib* l, void* z) { l->zclose(z); }
@@ -193,7 +193,8 @@ type zstdBatch struct {
 }
 
 // openZstd loads nvCOMP from nvcompPath and makes a batcher of up to maxChunks chunks of at
-// most zstdChunk bytes, maxBytes in all, on device 0.
+// most zstdChunk bytes, in an input buffer of maxBytes (the chunks with their alignment
+// padding), on device 0.
 func (l *library) openZstd(nvcompPath string, maxChunks int, maxBytes int64) (*zstdBatch, error) {
 	cpath := C.CString(nvcompPath)
 	defer C.free(unsafe.Pointer(cpath))
@@ -205,10 +206,14 @@ func (l *library) openZstd(nvcompPath string, maxChunks int, maxBytes int64) (*z
 	var in, out *C.uint8_t
 	var offs *C.int64_t
 	var sizes *C.size_t
-	var slot C.int64_t
-	C.call_zbuffers(l.lib, h, &in, &out, &offs, &sizes, &slot)
+	var slot, align C.int64_t
+	C.call_zbuffers(l.lib, h, &in, &out, &offs, &sizes, &slot, &align)
+	if int64(align) > zstdAlign {
+		C.call_zclose(l.lib, h)
+		return nil, fmt.Errorf("open GPU compression: nvCOMP asks chunks aligned to %d bytes, more than the %d this build pads to", int64(align), zstdAlign)
+	}
 	// Views of pinned C memory, which the batcher owns until close.
-	return &zstdBatch{lib: l, h: h, chunkBuffers: chunkBuffers{slot: int64(slot),
+	return &zstdBatch{lib: l, h: h, chunkBuffers: chunkBuffers{slot: int64(slot), align: int64(align),
 		in:    unsafe.Slice((*byte)(unsafe.Pointer(in)), maxBytes),
 		out:   unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(slot)*int64(maxChunks)),
 		offs:  unsafe.Slice((*int64)(unsafe.Pointer(offs)), maxChunks+1),

@@ -3,11 +3,18 @@
 package device
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -307,20 +314,42 @@ func TestGPUStart(t *testing.T) {
 // then times batches of 1 MiB pages against the CPU twin and arrow-go's own codec.
 func TestGPUZstd(t *testing.T) {
 	lib := cudaLib(t)
-	var b *zstdBatch
+	var batchers []chunkCompressor
 	var errs []error
 	for _, path := range nvcompCandidates() {
 		var err error
-		if b, err = lib.openZstd(path, zstdBatchChunks, zstdBatchBytes); err == nil {
+		if batchers, err = openBatchers(lib, path, zstdBatchers); err == nil {
 			t.Logf("nvCOMP: %s", path)
 			break
 		}
 		errs = append(errs, err)
 	}
-	if b == nil {
+	if batchers == nil {
 		t.Fatalf("no nvCOMP: %v", errs)
 	}
-	g := newGPUZstd(b, zstdBatchBytes, zstdBatchChunks, slog.Default())
+	// One page at a time first: every size and kind alone in its batch.
+	one := newGPUZstd(batchers[:1], zstdBatchBytes, zstdBatchChunks, slog.Default())
+	dec, _ := zstd.NewReader(nil)
+	rng0 := rand.New(rand.NewPCG(5, 5))
+	for _, size := range []int{zstdMinPage, zstdChunk, zstdChunk + 1, 1 << 20, 3<<20 + 17} {
+		for kind := range 3 {
+			src := randomPage(rng0, size, kind)
+			got, err := one.compress(nil, src)
+			if err != nil {
+				t.Fatalf("page of %d bytes (kind %d) alone: %v", size, kind, err)
+			}
+			if plain, err := dec.DecodeAll(got, nil); err != nil || !bytes.Equal(plain, src) {
+				if dir := os.Getenv("PGPARQUET_DUMP_DIR"); dir != "" {
+					name := fmt.Sprintf("%s/page-%d-%d", dir, size, kind)
+					_ = os.WriteFile(name+".src", src, 0o644)
+					_ = os.WriteFile(name+".zst", got, 0o644)
+					_ = os.WriteFile(name+".go", plain, 0o644)
+				}
+				t.Errorf("page of %d bytes (kind %d) alone: decoded %d bytes, %v", size, kind, len(plain), err)
+			}
+		}
+	}
+	g := newGPUZstd(batchers[1:], zstdBatchBytes, zstdBatchChunks, slog.Default())
 	in, out := checkBatcher(t, g, 40)
 	t.Logf("GPU: %d pages in %d batches, %d bytes to %d (%.3f)", g.pages.Load(), g.batches.Load(), in, out, float64(out)/float64(in))
 
@@ -357,4 +386,85 @@ func TestGPUZstd(t *testing.T) {
 	timeIt("arrow-go zstd (CPU)", func(dst, src []byte) []byte {
 		return zstdDispatch.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
 	})
+}
+
+// TestCompareExports compares the Parquet files of two exports of one table, in
+// $PGPARQUET_COMPARE_A and $PGPARQUET_COMPARE_B (bench/gpuhost-zstd.sh sets them): the same rows
+// per column, as a multiset (lanes write rows in different files and orders), by a sum of
+// per-value hashes. It skips when they are not set.
+func TestCompareExports(t *testing.T) {
+	a, b := os.Getenv("PGPARQUET_COMPARE_A"), os.Getenv("PGPARQUET_COMPARE_B")
+	if a == "" || b == "" {
+		t.Skip("PGPARQUET_COMPARE_A and PGPARQUET_COMPARE_B name the exports to compare")
+	}
+	ha, ra := hashExport(t, a)
+	hb, rb := hashExport(t, b)
+	if ra != rb {
+		t.Fatalf("%s has %d rows, %s %d", a, ra, b, rb)
+	}
+	for col, h := range ha {
+		if hb[col] != h {
+			t.Errorf("column %s differs between %s and %s", col, a, b)
+		}
+	}
+	t.Logf("%d rows, %d columns: the same values", ra, len(ha))
+}
+
+// hashExport reads every part-*.parquet of dir (in parallel) and returns, per column, the sum
+// of a hash of each row's value (with its row-independent form) and the row count.
+func hashExport(t *testing.T, dir string) (map[string]uint64, int64) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
+	if len(files) == 0 {
+		t.Fatalf("no Parquet files in %s", dir)
+	}
+	var mu sync.Mutex
+	sums := map[string]uint64{}
+	var rows int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, f := range files {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rdr, err := file.OpenParquetFile(f, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer rdr.Close()
+			fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			tbl, err := fr.ReadTable(context.Background())
+			if err != nil {
+				t.Errorf("read %s: %v", f, err)
+				return
+			}
+			defer tbl.Release()
+			local := map[string]uint64{}
+			for i := range int(tbl.NumCols()) {
+				col := tbl.Column(i)
+				var sum uint64
+				for _, chunk := range col.Data().Chunks() {
+					for r := range chunk.Len() {
+						h := fnv.New64a()
+						h.Write([]byte(chunk.ValueStr(r)))
+						sum += h.Sum64()
+					}
+				}
+				local[col.Name()] = sum
+			}
+			mu.Lock()
+			for k, v := range local {
+				sums[k] += v
+			}
+			rows += tbl.NumRows()
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return sums, rows
 }

@@ -31,15 +31,22 @@ import (
 const zstdChunk = 64 << 10
 
 const (
-	// zstdBatchBytes bounds the page bytes of one batch (pinned and device memory each).
-	zstdBatchBytes = 64 << 20
+	// zstdBatchBytes bounds the page bytes of one batch (pinned and device memory each, times
+	// about 3 with the output and padding, per batcher).
+	zstdBatchBytes = 16 << 20
 	// zstdBatchChunks bounds the chunks of one batch: every page's last chunk may be short.
-	zstdBatchChunks = zstdBatchBytes/zstdChunk + 1024
+	zstdBatchChunks = zstdBatchBytes/zstdChunk + 256
+	// zstdBatchers is how many batches may be on the device at once.
+	zstdBatchers = 4
 	// zstdMinPage: smaller pages are compressed on the CPU, for which they cost less than the
 	// round trip to the device.
 	zstdMinPage = 32 << 10
-	// zstdLinger is how long a batch waits for more pages after its first.
-	zstdLinger = 250 * time.Microsecond
+	// zstdAlign is the alignment of chunk starts the batch buffers allow for (nvCOMP asks for
+	// at most this much; zstdBatch reports its own, no larger).
+	zstdAlign = 16
+	// zstdLinger is how long a batch waits for more pages after its first (queued pages join
+	// at once).
+	zstdLinger = 100 * time.Microsecond
 )
 
 // zstdCodec is the registered zstd codec: the CPU codec for decoding, streams and the pages
@@ -76,14 +83,15 @@ func (z *zstdCodec) EncodeLevel(dst, src []byte, level int) []byte {
 	return z.Codec.EncodeLevel(dst, src, level)
 }
 
-// chunkBuffers are a batcher's buffers: the caller puts chunk i at in[offs[i]:offs[i+1]]
-// (offs[0] = 0, each chunk 1 to zstdChunk bytes), run writes its frame at out[i*slot:] and its
-// size in sizes[i].
+// chunkBuffers are a batcher's buffers: the caller puts chunk i (1 to zstdChunk bytes) at
+// in[offs[i]:offs[i]+sizes[i]], offs[i] a multiple of align; run writes its frame at
+// out[i*slot:] and the frame's size over sizes[i].
 type chunkBuffers struct {
 	in, out []byte
 	offs    []int64
 	sizes   []uint64
 	slot    int64
+	align   int64
 }
 
 func (b *chunkBuffers) buffers() *chunkBuffers { return b }
@@ -108,13 +116,16 @@ func newCPUChunks(maxChunks int, maxBytes int64) *cpuChunks {
 		panic(err) // only for invalid options
 	}
 	slot := int64(enc.MaxEncodedSize(zstdChunk))
-	return &cpuChunks{enc: enc, chunkBuffers: chunkBuffers{in: make([]byte, maxBytes), out: make([]byte, slot*int64(maxChunks)),
-		offs: make([]int64, maxChunks+1), sizes: make([]uint64, maxChunks), slot: slot}}
+	return &cpuChunks{enc: enc, chunkBuffers: chunkBuffers{in: make([]byte, maxBytes+int64(maxChunks)*zstdAlign), out: make([]byte, slot*int64(maxChunks)),
+		offs: make([]int64, maxChunks+1), sizes: make([]uint64, maxChunks), slot: slot, align: zstdAlign}}
 }
 
 func (c *cpuChunks) run(n int) error {
 	for i := range n {
-		frame := c.enc.EncodeAll(c.in[c.offs[i]:c.offs[i+1]], c.out[int64(i)*c.slot:int64(i)*c.slot])
+		if c.offs[i]%c.align != 0 {
+			return fmt.Errorf("chunk %d starts at %d, not a multiple of %d", i, c.offs[i], c.align)
+		}
+		frame := c.enc.EncodeAll(c.in[c.offs[i]:c.offs[i]+int64(c.sizes[i])], c.out[int64(i)*c.slot:int64(i)*c.slot])
 		if int64(len(frame)) > c.slot {
 			return fmt.Errorf("chunk %d: %d bytes compressed past its slot of %d", i, len(frame), c.slot)
 		}
@@ -123,13 +134,15 @@ func (c *cpuChunks) run(n int) error {
 	return nil
 }
 
-// gpuZstd compresses pages on the GPU through one batcher, fed by compress (safe for
-// concurrent use) and run by one goroutine (loop), the batcher's only user.
+// gpuZstd compresses pages on the GPU. compress (safe for concurrent use) queues a page; one
+// goroutine (gather) gathers the pages that arrive together into batches, which runner
+// goroutines, each the only user of its own batcher (buffers and CUDA stream), compress: while
+// one batch is on the device the next is gathered, and several run at once.
 type gpuZstd struct {
-	batch   chunkCompressor
 	max     int64 // page bytes per batch
 	chunks  int   // chunks per batch
 	reqs    chan *zstdReq
+	work    chan []*zstdReq
 	log     *slog.Logger
 	failed  atomic.Bool // a CUDA failure: every page goes to the CPU from then on
 	pages   atomic.Int64
@@ -145,10 +158,18 @@ type zstdReq struct {
 
 var reqPool = sync.Pool{New: func() any { return &zstdReq{done: make(chan struct{}, 1)} }}
 
-// newGPUZstd starts the batcher loop over c, whose buffers hold maxBytes and maxChunks.
-func newGPUZstd(c chunkCompressor, maxBytes int64, maxChunks int, log *slog.Logger) *gpuZstd {
-	g := &gpuZstd{batch: c, max: maxBytes, chunks: maxChunks, reqs: make(chan *zstdReq, 256), log: log}
-	go g.loop()
+// newGPUZstd starts gathering pages into batches of at most maxBytes and maxChunks, and one
+// runner per batcher (each holding that much).
+func newGPUZstd(batchers []chunkCompressor, maxBytes int64, maxChunks int, log *slog.Logger) *gpuZstd {
+	g := &gpuZstd{max: maxBytes, chunks: maxChunks, reqs: make(chan *zstdReq, 256), work: make(chan []*zstdReq), log: log}
+	go g.gather()
+	for _, c := range batchers {
+		go func() {
+			for reqs := range g.work {
+				g.run(c, reqs)
+			}
+		}()
+	}
 	return g
 }
 
@@ -167,9 +188,10 @@ func (g *gpuZstd) compress(dst, src []byte) ([]byte, error) {
 	return out, err
 }
 
-// loop gathers the pages that arrive together (up to zstdLinger after the first, within the
-// batch's bounds) and compresses them in one call.
-func (g *gpuZstd) loop() {
+// gather makes batches of the pages that arrive together: those already queued, and more for
+// up to zstdLinger after the first, within the batch's bounds; a page that does not fit starts
+// the next batch. It hands each batch to the first free runner, and pages queue meanwhile.
+func (g *gpuZstd) gather() {
 	var carry *zstdReq
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -202,28 +224,28 @@ func (g *gpuZstd) loop() {
 			default:
 			}
 		}
-		g.run(reqs, chunks)
+		g.work <- reqs
 	}
 }
 
 func chunksOf(n int) int { return (n + zstdChunk - 1) / zstdChunk }
 
-// run compresses reqs (chunks chunks in all) in one batch and answers each.
-func (g *gpuZstd) run(reqs []*zstdReq, chunks int) {
-	b := g.batch.buffers()
+// run compresses reqs in one batch of c and answers each.
+func (g *gpuZstd) run(c chunkCompressor, reqs []*zstdReq) {
+	b := c.buffers()
 	pos, k := int64(0), 0
 	for _, r := range reqs {
 		for off := 0; off < len(r.src); off += zstdChunk {
 			end := min(off+zstdChunk, len(r.src))
-			b.offs[k] = pos
+			pos = (pos + b.align - 1) / b.align * b.align
+			b.offs[k], b.sizes[k] = pos, uint64(end-off)
 			pos += int64(copy(b.in[pos:], r.src[off:end]))
 			k++
 		}
 	}
-	b.offs[k] = pos
 	err := g.failedErr()
 	if err == nil {
-		if err = g.batch.run(chunks); err != nil {
+		if err = c.run(k); err != nil {
 			if !g.failed.Swap(true) {
 				g.log.Warn("GPU compression failed: pages are compressed on the CPU from now on", "err", err)
 			}
@@ -280,6 +302,22 @@ func nvcompCandidates() []string {
 	return append(out, nvcompLibraryName)
 }
 
+// openBatchers opens n batchers of lib with nvCOMP at path, or none.
+func openBatchers(lib *library, path string, n int) ([]chunkCompressor, error) {
+	var out []chunkCompressor
+	for range n {
+		b, err := lib.openZstd(path, zstdBatchChunks, zstdBatchBytes+zstdBatchChunks*zstdAlign)
+		if err != nil {
+			for _, c := range out {
+				c.(*zstdBatch).close()
+			}
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 var gpuZstdOnce sync.Once
 
 // startGPUZstd turns GPU compression on for the process (once; later calls do nothing) with
@@ -293,12 +331,12 @@ func startGPUZstd(lib *library, log *slog.Logger) {
 		}
 		var errs []error
 		for _, path := range nvcompCandidates() {
-			b, err := lib.openZstd(path, zstdBatchChunks, zstdBatchBytes)
+			batchers, err := openBatchers(lib, path, zstdBatchers)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			zstdDispatch.gpu.Store(newGPUZstd(b, zstdBatchBytes, zstdBatchChunks, log))
+			zstdDispatch.gpu.Store(newGPUZstd(batchers, zstdBatchBytes, zstdBatchChunks, log))
 			log.Info("GPU compression on: zstd pages are compressed by nvCOMP", "nvcomp", path)
 			return
 		}

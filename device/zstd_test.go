@@ -69,12 +69,20 @@ func checkBatcher(t *testing.T, g *gpuZstd, pages int) (in, out int64) {
 				dst := make([]byte, 0, rng.IntN(2)*len(src)) // no room, or room
 				got, err := g.compress(dst, src)
 				if err != nil {
-					t.Error(err)
+					t.Errorf("page of %d bytes (kind %d): %v", len(src), (w*3+i)%3, err)
 					return
 				}
 				plain, err := dec.DecodeAll(got, nil)
 				if err != nil || !bytes.Equal(plain, src) {
-					t.Errorf("page of %d bytes (kind %d): decoded %d bytes, %v", len(src), (w*3+i)%3, len(plain), err)
+					at := -1
+					for j := range min(len(plain), len(src)) {
+						if plain[j] != src[j] {
+							at = j
+							break
+						}
+					}
+					t.Errorf("page of %d bytes (kind %d): decoded %d bytes (first difference at %d, chunk %d), %v", len(src), (w*3+i)%3, len(plain), at, at/zstdChunk, err)
+					return
 				}
 				mu.Lock()
 				in, out = in+int64(len(src)), out+int64(len(got))
@@ -90,7 +98,7 @@ func checkBatcher(t *testing.T, g *gpuZstd, pages int) (in, out int64) {
 // page that does not fit to the next batch, joining frames) over its CPU twin.
 func TestZstdBatcherCPUTwin(t *testing.T) {
 	const maxBytes, maxChunks = 4 << 20, 80 // small: batches fill and carry pages over
-	g := newGPUZstd(newCPUChunks(maxChunks, maxBytes), maxBytes, maxChunks, slog.Default())
+	g := newGPUZstd([]chunkCompressor{newCPUChunks(maxChunks, maxBytes), newCPUChunks(maxChunks, maxBytes)}, maxBytes, maxChunks, slog.Default())
 	in, out := checkBatcher(t, g, 12)
 	if g.batches.Load() >= g.pages.Load() {
 		t.Errorf("%d pages in %d batches: pages were not gathered", g.pages.Load(), g.batches.Load())
@@ -138,7 +146,7 @@ func TestMultiFrameParquetReadBack(t *testing.T) {
 		}
 	}
 	write("cpu.parquet")
-	g := newGPUZstd(newCPUChunks(zstdBatchChunks, zstdBatchBytes), zstdBatchBytes, zstdBatchChunks, slog.Default())
+	g := newGPUZstd([]chunkCompressor{newCPUChunks(zstdBatchChunks, zstdBatchBytes)}, zstdBatchBytes, zstdBatchChunks, slog.Default())
 	zstdDispatch.gpu.Store(g)
 	write("frames.parquet")
 	zstdDispatch.gpu.Store(nil)

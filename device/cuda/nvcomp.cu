@@ -5,8 +5,9 @@
 // finds it) and resolves the four functions it uses, so the library loads where nvCOMP is absent.
 //
 // One batcher owns one stream and fixed buffers: pinned host input (the pages, cut into chunks
-// of at most PGPQ_ZSTD_CHUNK bytes by the Go side, chunk i at in[offs[i]..offs[i+1])), pinned
-// host output (chunk i's frame at out[i * slot], its size in sizes[i]), and their device twins.
+// of at most PGPQ_ZSTD_CHUNK bytes by the Go side, chunk i at in[offs[i]], sizes[i] bytes, each
+// start aligned as nvCOMP requires), pinned host output (chunk i's frame at out[i * slot], its
+// size then in sizes[i]), and their device twins.
 // Each chunk becomes one complete zstd frame; a page is the concatenation of its chunks' frames,
 // which is a valid zstd stream (RFC 8878, section 3: frames are concatenated). A batcher is used
 // by one thread at a time (the Go side serializes its calls).
@@ -35,6 +36,7 @@ struct pgpq_zstd {
   int32_t max_chunks;
   int64_t max_bytes;
   size_t slot;  // bytes reserved per chunk's output
+  int64_t align;  // of each chunk's start in in
   size_t temp_bytes;
   // Pinned host memory, shared with the Go side.
   uint8_t* in;
@@ -103,6 +105,7 @@ pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t m
   }
   size_t a = req.output > 8 ? req.output : 8;
   z->slot = (z->slot + a - 1) / a * a;
+  z->align = req.input > 16 ? (int64_t)req.input : 16;
   cudaError_t e;
   if ((e = cudaStreamCreateWithFlags(&z->stream, cudaStreamNonBlocking)) != cudaSuccess) {
     zerr(err, errlen, "create stream", e);
@@ -155,39 +158,47 @@ pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t m
   return z;
 }
 
-// pgpq_zstd_buffers hands the Go side the pinned buffers it fills and reads.
-void pgpq_zstd_buffers(pgpq_zstd* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot) {
+// pgpq_zstd_buffers hands the Go side the pinned buffers it fills and reads, the output slot
+// size and the alignment of chunk starts.
+void pgpq_zstd_buffers(pgpq_zstd* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot, int64_t* align) {
   *in = z->in;
   *out = z->out;
   *offs = z->offs;
   *sizes = z->sizes;
   *slot = (int64_t)z->slot;
+  *align = z->align;
 }
 
-// pgpq_zstd_run compresses chunks 0..n-1 (in[offs[i]..offs[i+1]), each 1 to PGPQ_ZSTD_CHUNK
-// bytes) into out[i * slot] with their sizes in sizes[i]. 0 on success; -1 with err set when
-// a CUDA call or a chunk failed (the caller then compresses on the CPU).
+// pgpq_zstd_run compresses chunks 0..n-1 (chunk i at in[offs[i]], sizes[i] bytes, 1 to
+// PGPQ_ZSTD_CHUNK; offs[i] a multiple of the alignment pgpq_zstd_buffers gives) into
+// out[i * slot], and writes each frame's size over sizes[i]. 0 on success; -1 with err set
+// when a CUDA call or a chunk failed (the caller then compresses on the CPU).
 int pgpq_zstd_run(pgpq_zstd* z, int32_t n, char* err, int errlen) {
-  if (n < 1 || n > z->max_chunks || z->offs[0] != 0 || z->offs[n] > z->max_bytes) {
+  if (n < 1 || n > z->max_chunks) {
     snprintf(err, errlen, "compress: bad batch of %d chunks", n);
     return -1;
   }
+  int64_t end = 0;
   for (int32_t i = 0; i < n; i++) {
-    int64_t len = z->offs[i + 1] - z->offs[i];
-    if (len < 1 || len > PGPQ_ZSTD_CHUNK) {
-      snprintf(err, errlen, "compress: chunk %d has %lld bytes", i, (long long)len);
+    int64_t off = z->offs[i], len = (int64_t)z->sizes[i];
+    if (len < 1 || len > PGPQ_ZSTD_CHUNK || off < 0 || off % z->align != 0 || off + len > z->max_bytes) {
+      snprintf(err, errlen, "compress: chunk %d at %lld has %lld bytes", i, (long long)off, (long long)len);
       return -1;
     }
-    z->h_in_ptrs[i] = z->d_in + z->offs[i];
+    z->h_in_ptrs[i] = z->d_in + off;
     z->h_in_sizes[i] = (size_t)len;
+    if (off + len > end) end = off + len;
   }
   cudaError_t e;
   cudaStream_t s = z->stream;
-  if ((e = cudaMemcpyAsync(z->d_in, z->in, (size_t)z->offs[n], cudaMemcpyHostToDevice, s)) != cudaSuccess ||
+  if ((e = cudaMemcpyAsync(z->d_in, z->in, (size_t)end, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->d_in_ptrs, z->h_in_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->d_in_sizes, z->h_in_sizes, sizeof(size_t) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess) {
     return zerr(err, errlen, "copy pages to the device", e);
   }
+  // nvCOMP runs on its own CUDA runtime (libnvcomp links one; this library has another): the
+  // pages must be on the device before it is called, whatever it makes of the stream.
+  if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return zerr(err, errlen, "copy pages to the device", e);
   nvcompBatchedZstdCompressOpts_t opts;
   memset(&opts, 0, sizeof(opts));
   nvcompStatus_t st = z->compress((const void* const*)z->d_in_ptrs, z->d_in_sizes, PGPQ_ZSTD_CHUNK, (size_t)n, z->d_temp,
@@ -195,6 +206,9 @@ int pgpq_zstd_run(pgpq_zstd* z, int32_t n, char* err, int errlen) {
   if (st != nvcompSuccess) {
     snprintf(err, errlen, "nvcompBatchedZstdCompressAsync: status %d", (int)st);
     return -1;
+  }
+  if ((e = cudaStreamSynchronize(s)) != cudaSuccess || (e = cudaGetLastError()) != cudaSuccess) {
+    return zerr(err, errlen, "compress on the device", e);
   }
   if ((e = cudaMemcpyAsync(z->sizes, z->d_out_sizes, sizeof(size_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->h_status, z->d_status, sizeof(nvcompStatus_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
