@@ -14,10 +14,9 @@ build:
 
 # The Python venv holds the independent Parquet readers (pyarrow, DuckDB) the tests compare with.
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-test.txt requirements-test-extensions.txt
+$(VENV)/.installed: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-test-extensions.txt
 	touch $@
 
 # versitygw, the S3 gateway the object storage tests run on loopback (internal/s3test), built
