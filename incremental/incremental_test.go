@@ -1,0 +1,230 @@
+package incremental
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/outcome"
+)
+
+var shared pgtest.Shared
+
+func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
+
+func config(t testing.TB, dsn string) *pgx.ConnConfig {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// runOnce runs the next run of the chain in dir and checks its mode.
+func runOnce(t *testing.T, opts Options, mode string) *outcome.Result {
+	t.Helper()
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Incremental == nil || res.Incremental.Mode != mode {
+		t.Fatalf("run: incremental = %+v, want mode %s", res.Incremental, mode)
+	}
+	return res
+}
+
+// TestChain runs a snapshot and change runs through inserts, updates (one leaving a TOASTed
+// value unchanged, one changing the key), deletes, an empty run, a truncate, an added column
+// and a crash between publication and confirmation; materialize and the DuckDB SQL of
+// docs/incremental.md must both give the table as PostgreSQL has it.
+func TestChain(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, s text, n numeric(12,2), big text)`)
+	pgtest.Exec(t, conn, `ALTER TABLE t ALTER big SET STORAGE EXTERNAL`)
+	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 's' || g, g * 1.5, CASE WHEN g % 10 = 0 THEN repeat(g::text, 2000) END FROM generate_series(1, 1000) g`)
+	dir := t.TempDir()
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}}
+
+	snap := runOnce(t, opts, modeSnapshot)
+	if snap.Rows != 1000 || snap.Incremental.Slot != "pgparquet_t" || snap.Incremental.ToLSN == "" {
+		t.Fatalf("snapshot run: rows %d, incremental %+v", snap.Rows, snap.Incremental)
+	}
+
+	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 's' || g, g, NULL FROM generate_series(1001, 1100) g`)
+	pgtest.Exec(t, conn, `UPDATE t SET s = s || '!' WHERE id <= 50`) // big unchanged (TOASTed for 10, 20, ...)
+	pgtest.Exec(t, conn, `DELETE FROM t WHERE id BETWEEN 51 AND 60`)
+	pgtest.Exec(t, conn, `UPDATE t SET id = 7001 WHERE id = 71`) // a key change
+	ch := runOnce(t, opts, modeChanges)
+	ops := ch.Incremental.Ops
+	if ops[opInsert] != 100 || ops[opUpdate] != 51 || ops[opDelete] != 10 || ops[opUpdateOld] != 1 {
+		t.Fatalf("ops = %v", ops)
+	}
+	if ch.Incremental.FromLSN != snap.Incremental.ToLSN {
+		t.Fatalf("from %s, want the snapshot's consistent point %s", ch.Incremental.FromLSN, snap.Incremental.ToLSN)
+	}
+	checkUnchanged(t, filepath.Join(dir, "0002-changes"))
+
+	empty := runOnce(t, opts, modeChanges)
+	if empty.Rows != 0 || len(empty.Files) != 0 || empty.Incremental.FromLSN != ch.Incremental.ToLSN {
+		t.Fatalf("empty run: %+v", empty)
+	}
+
+	pgtest.Exec(t, conn, `TRUNCATE t`)
+	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 'again' || g, g, CASE WHEN g % 3 = 0 THEN repeat('y', 9000) END FROM generate_series(1, 30) g`)
+	pgtest.Exec(t, conn, `ALTER TABLE t ADD COLUMN c int`)
+	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 'new' || g, g, NULL, g * 2 FROM generate_series(31, 40) g`)
+	pgtest.Exec(t, conn, `UPDATE t SET c = -id WHERE id <= 6`)
+	schemaRun := runOnce(t, opts, modeChanges)
+	if schemaRun.Incremental.Ops[opTruncate] != 1 || schemaRun.Incremental.SchemaVersion != 2 || len(schemaRun.Incremental.Series) != 2 {
+		t.Fatalf("truncate and added column: %+v", schemaRun.Incremental)
+	}
+
+	// A crash after publication, before confirmation: the run is there, the slot is not moved.
+	pgtest.Exec(t, conn, `UPDATE t SET s = 'crash' || id WHERE id BETWEEN 7 AND 12`)
+	pgtest.Exec(t, conn, `DELETE FROM t WHERE id = 13`)
+	crashOpts := opts
+	crashOpts.skipConfirm = true
+	crashed := runOnce(t, crashOpts, modeChanges)
+	before := readChanges(t, filepath.Join(dir, "0005-changes"))
+	// ... and one before publication: the files are gone, the slot is not moved; the rerun
+	// writes the same changes.
+	if err := os.Rename(filepath.Join(dir, "0005-changes"), filepath.Join(dir, partialPrefix+"0005-changes")); err != nil {
+		t.Fatal(err)
+	}
+	rerun := runOnce(t, crashOpts, modeChanges)
+	if rerun.Incremental.FromLSN != crashed.Incremental.FromLSN || rerun.Rows != crashed.Rows {
+		t.Fatalf("rerun: %+v, crashed run: %+v", rerun.Incremental, crashed.Incremental)
+	}
+	if after := readChanges(t, filepath.Join(dir, "0005-changes")); len(readback.Diff(before, after, 5)) != 0 {
+		t.Fatalf("the rerun wrote other changes: %v", readback.Diff(before, after, 5))
+	}
+	pgtest.Exec(t, conn, `INSERT INTO t VALUES (5000, 'last', 1, NULL, 1)`)
+	last := runOnce(t, opts, modeChanges) // starts at run 5's end although the slot is behind it
+	if last.Incremental.FromLSN != rerun.Incremental.ToLSN || last.Incremental.Ops[opInsert] != 1 || last.Rows != 1 {
+		t.Fatalf("run after the crash: %+v", last.Incremental)
+	}
+
+	want := fromPostgres(t, conn)
+	out := t.TempDir()
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rows != int64(len(want.Rows)) {
+		t.Fatalf("materialized %d rows, the table has %d", m.Rows, len(want.Rows))
+	}
+	for _, reader := range readback.Readers() {
+		got, err := readback.FromParquet(ctx, reader, "id", m.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := readback.Diff(want, got, 5); len(d) > 0 {
+			t.Fatalf("materialize read with %s differs from the table:\n%s", reader, strings.Join(d, "\n"))
+		}
+	}
+	sqlOut := filepath.Join(t.TempDir(), "sql.parquet")
+	runDocSQL(t, dir, sqlOut)
+	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", sqlOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(want, got, 5); len(d) > 0 {
+		t.Fatalf("the DuckDB SQL of docs/incremental.md differs from the table:\n%s", strings.Join(d, "\n"))
+	}
+
+	// As of the snapshot: the table as it was then.
+	asOf := t.TempDir()
+	m, err = Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: asOf, AsOfLSN: snap.Incremental.ToLSN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rows != 1000 {
+		t.Fatalf("as of the snapshot: %d rows, want 1000", m.Rows)
+	}
+}
+
+func fromPostgres(t *testing.T, conn *pgx.Conn) *readback.Table {
+	t.Helper()
+	ctx := context.Background()
+	cols, err := readback.ColumnsOf(ctx, conn, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, "t", "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// readChanges reads a change run's files, without the commit time (the only column a rerun
+// may not repeat... it does: it comes from the WAL) in canonical form.
+func readChanges(t *testing.T, dir string) *readback.Table {
+	t.Helper()
+	tbl, err := readback.FromParquet(context.Background(), readback.ReaderPyArrow, colSeq, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// checkUnchanged checks that the updates of rows with a TOASTed big name it in
+// _pgparquet_unchanged and leave it NULL, and that no other row names anything.
+func checkUnchanged(t *testing.T, dir string) {
+	t.Helper()
+	tbl := readChanges(t, dir)
+	col := map[string]int{}
+	for i, c := range tbl.Columns {
+		col[c] = i
+	}
+	named := 0
+	for _, r := range tbl.Rows {
+		u := r[col[colUnchanged]]
+		if u != nil && strings.Contains(*u, "big") {
+			named++
+			if r[col["big"]] != nil || *r[col[colOp]] != opUpdate {
+				t.Fatalf("row %v: an unchanged value must be NULL, in an update", r)
+			}
+		}
+	}
+	if named != 5 { // ids 10, 20, 30, 40, 50
+		t.Fatalf("%d rows name big as unchanged, want 5", named)
+	}
+}
+
+// runDocSQL runs the DuckDB SQL of docs/incremental.md on the chain in dir and writes the
+// result to out.
+func runDocSQL(t *testing.T, dir, out string) {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/incremental.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- materialize-sql -->\\s*```sql\\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/incremental.md has no materialize-sql block")
+	}
+	sql := strings.ReplaceAll(string(m[1]), "CHAIN", dir)
+	py, err := readback.Python()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "import duckdb, sys\nduckdb.sql(\"COPY (\" + sys.stdin.read().strip().rstrip(';') + \") TO '" + out + "' (FORMAT parquet)\")\n"
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = strings.NewReader(sql)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, b)
+	}
+}

@@ -1,0 +1,385 @@
+package incremental
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/jackc/pglogrepl"
+
+	"github.com/pgparquet/pgparquet/export"
+)
+
+// MaterializeOptions say which chain to read and where to write the table.
+type MaterializeOptions struct {
+	// Input is the chain directory.
+	Input string
+	// OutputDir receives the table as one Parquet file (part-00000.parquet); created if
+	// missing, it must hold no such file.
+	OutputDir string
+	// AsOfLSN, when set, stops after the last transaction that committed at or before it;
+	// empty: the chain's end.
+	AsOfLSN string
+}
+
+// MaterializeResult says what Materialize wrote.
+type MaterializeResult struct {
+	File string `json:"file"`
+	Rows int64  `json:"rows"`
+	// LSN is the position the table is as of: the chain's end, or AsOfLSN.
+	LSN  string `json:"lsn"`
+	Runs int    `json:"runs"`
+}
+
+// Materialize writes the table as of the chain's end (or opts.AsOfLSN): the snapshot's rows,
+// then every change in commit order (_pgparquet_lsn, then _pgparquet_seq), matched to rows by
+// the replica identity's columns. An unchanged TOASTed value keeps the row's previous value; a
+// column added midway is NULL in rows written before it; a dropped column is left out. A
+// column whose type changed between runs is refused. It holds the whole table in memory.
+func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResult, error) {
+	ch, _, err := readChain(opts.Input)
+	if err != nil {
+		return nil, err
+	}
+	if len(ch.runs) == 0 {
+		return nil, fmt.Errorf("materialize: %s holds no committed run of an incremental chain", opts.Input)
+	}
+	asOf := int64(-1)
+	if opts.AsOfLSN != "" {
+		l, err := pglogrepl.ParseLSN(opts.AsOfLSN)
+		if err != nil {
+			return nil, fmt.Errorf("materialize: --as-of-lsn: %w", err)
+		}
+		asOf = int64(l)
+		if snapLSN, _ := pglogrepl.ParseLSN(ch.runs[0].Manifest.Incremental.ToLSN); l < snapLSN {
+			return nil, fmt.Errorf("materialize: %s is before the chain's snapshot (%s)", opts.AsOfLSN, snapLSN)
+		}
+	}
+	m := newMaterializer(ch.runs[0].Manifest.Incremental.KeyColumns)
+	res := &MaterializeResult{LSN: ch.runs[0].Manifest.Incremental.ToLSN}
+	for _, r := range ch.runs {
+		inc := r.Manifest.Incremental
+		if inc.Mode == modeSnapshot {
+			names := make([]string, len(r.Manifest.Files))
+			for i, f := range r.Manifest.Files {
+				names[i] = f.Name
+			}
+			if err := m.applyFiles(ctx, r.Dir, names, asOf, true); err != nil {
+				return nil, err
+			}
+			res.Runs++
+			continue
+		}
+		if from, _ := pglogrepl.ParseLSN(inc.FromLSN); asOf >= 0 && int64(from) > asOf {
+			break
+		}
+		for _, s := range inc.Series {
+			if err := m.applyFiles(ctx, r.Dir, s.Files, asOf, false); err != nil {
+				return nil, err
+			}
+		}
+		res.Runs++
+		res.LSN = inc.ToLSN
+	}
+	if opts.AsOfLSN != "" {
+		res.LSN = opts.AsOfLSN
+	}
+	if err := os.MkdirAll(opts.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("materialize: create %s: %w", opts.OutputDir, err)
+	}
+	res.File = filepath.Join(opts.OutputDir, "part-00000.parquet")
+	n, err := m.write(ctx, res.File)
+	if err != nil {
+		return nil, err
+	}
+	res.Rows = n
+	return res, nil
+}
+
+// materializer is the table being rebuilt: per key, where each column's current value lies
+// (an index into that column's values from every file read, -1 for NULL).
+type materializer struct {
+	keys     []string
+	colIndex map[string]int // column name -> slot in a row's refs
+	colNames []string
+	colType  []arrow.DataType
+	values   [][]arrow.Array // per column slot: the column's arrays of every file, in order
+	offsets  []int64         // per column slot: the number of values read so far
+	rows     map[string][]int64
+	// schema is the table's columns in order: the snapshot's, then each change series'.
+	schema  []string
+	pendOld *string // key of the update_old row just read, for the update that follows
+}
+
+func newMaterializer(keys []string) *materializer {
+	return &materializer{keys: keys, colIndex: map[string]int{}, rows: map[string][]int64{}}
+}
+
+// slot returns the column slot of name with type dt, adding it on first sight.
+func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
+	if i, ok := m.colIndex[name]; ok {
+		if !arrow.TypeEqual(m.colType[i], dt) {
+			return 0, fmt.Errorf("materialize: column %s changed type from %s to %s: materialize cannot convert it yet; start a new chain", name, m.colType[i], dt)
+		}
+		return i, nil
+	}
+	m.colIndex[name] = len(m.colNames)
+	m.colNames = append(m.colNames, name)
+	m.colType = append(m.colType, dt)
+	m.values = append(m.values, nil)
+	m.offsets = append(m.offsets, 0)
+	return len(m.colNames) - 1, nil
+}
+
+// applyFiles reads the files in dir in order and applies their rows: a snapshot's as inserts,
+// change rows by their op, up to asOf (-1: all).
+func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool) error {
+	for _, name := range names {
+		tbl, err := readTable(ctx, filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		err = m.apply(tbl, asOf, snapshot, filepath.Join(filepath.Base(dir), name))
+		tbl.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readTable(ctx context.Context, path string) (arrow.Table, error) {
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("materialize: open %s: %w", path, err)
+	}
+	defer rdr.Close()
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("materialize: read %s: %w", path, err)
+	}
+	tbl, err := fr.ReadTable(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("materialize: read %s: %w", path, err)
+	}
+	return tbl, nil
+}
+
+// one concatenates a chunked column.
+func one(c *arrow.Chunked) (arrow.Array, error) {
+	if len(c.Chunks()) == 1 {
+		a := c.Chunk(0)
+		a.Retain()
+		return a, nil
+	}
+	if len(c.Chunks()) == 0 {
+		return array.MakeArrayOfNull(memory.DefaultAllocator, c.DataType(), 0), nil
+	}
+	return array.Concatenate(c.Chunks(), memory.DefaultAllocator)
+}
+
+func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where string) error {
+	sc := tbl.Schema()
+	n := int(tbl.NumRows())
+	var tableCols []string
+	base := map[string]int64{} // column -> offset of this file's values
+	arrays := map[string]arrow.Array{}
+	var meta = map[string]arrow.Array{}
+	for i, f := range sc.Fields() {
+		a, err := one(tbl.Column(i).Data())
+		if err != nil {
+			return fmt.Errorf("materialize: %s: %w", where, err)
+		}
+		if strings.HasPrefix(f.Name, "_pgparquet_") {
+			meta[f.Name] = a
+			continue
+		}
+		slot, err := m.slot(f.Name, f.Type)
+		if err != nil {
+			a.Release()
+			return err
+		}
+		tableCols = append(tableCols, f.Name)
+		base[f.Name] = m.offsets[slot]
+		m.values[slot] = append(m.values[slot], a)
+		m.offsets[slot] += int64(a.Len())
+		arrays[f.Name] = a
+	}
+	defer func() {
+		for _, a := range meta {
+			a.Release()
+		}
+	}()
+	if snapshot {
+		m.schema = tableCols
+	} else {
+		m.schema = tableCols
+		for _, c := range []string{colOp, colLSN, colSeq, colUnchanged} {
+			if meta[c] == nil {
+				return fmt.Errorf("materialize: %s has no column %s: not a change file", where, c)
+			}
+		}
+	}
+	for _, k := range m.keys {
+		if arrays[k] == nil {
+			return fmt.Errorf("materialize: %s has no key column %s", where, k)
+		}
+	}
+	key := func(row int) string {
+		var b strings.Builder
+		for _, k := range m.keys {
+			v := arrays[k].ValueStr(row)
+			b.WriteString(strconv.Itoa(len(v)))
+			b.WriteByte(':')
+			b.WriteString(v)
+		}
+		return b.String()
+	}
+	full := func(row int) []int64 {
+		refs := make([]int64, len(m.colNames))
+		for i := range refs {
+			refs[i] = -1
+		}
+		for _, c := range tableCols {
+			refs[m.colIndex[c]] = base[c] + int64(row)
+		}
+		return refs
+	}
+	if snapshot {
+		for r := range n {
+			m.rows[key(r)] = full(r)
+		}
+		return nil
+	}
+	ops := meta[colOp].(*array.String)
+	lsns := meta[colLSN].(*array.Int64)
+	unch := meta[colUnchanged].(*array.List)
+	unchVals := unch.ListValues().(*array.String)
+	uoff := unch.Offsets()
+	for r := range n {
+		if asOf >= 0 && lsns.Value(r) > asOf {
+			break
+		}
+		switch op := ops.Value(r); op {
+		case opInsert:
+			m.rows[key(r)] = full(r)
+		case opDelete:
+			delete(m.rows, key(r))
+		case opTruncate:
+			clear(m.rows)
+		case opUpdateOld:
+			k := key(r)
+			m.pendOld = &k
+		case opUpdate:
+			k := key(r)
+			oldKey := k
+			if m.pendOld != nil {
+				oldKey = *m.pendOld
+				m.pendOld = nil
+			}
+			refs := full(r)
+			if old, ok := m.rows[oldKey]; ok {
+				for j := uoff[r]; j < uoff[r+1]; j++ {
+					if s, ok := m.colIndex[unchVals.Value(int(j))]; ok && s < len(old) {
+						refs[s] = old[s]
+					}
+				}
+			} else if uoff[r+1] > uoff[r] {
+				return fmt.Errorf("materialize: %s row %d: an update with unchanged values of a row that does not exist", where, r)
+			}
+			delete(m.rows, oldKey)
+			m.rows[k] = refs
+		default:
+			return fmt.Errorf("materialize: %s row %d: unknown %s %q", where, r, colOp, op)
+		}
+	}
+	return nil
+}
+
+// write writes the rows, ordered by key, with the last schema's columns.
+func (m *materializer) write(ctx context.Context, path string) (int64, error) {
+	keys := make([]string, 0, len(m.rows))
+	for k := range m.rows {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	fields := make([]arrow.Field, len(m.schema))
+	cols := make([]arrow.Array, len(m.schema))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, name := range m.schema {
+		s := m.colIndex[name]
+		fields[i] = arrow.Field{Name: name, Type: m.colType[s], Nullable: true}
+		idx := array.NewInt64Builder(memory.DefaultAllocator)
+		for _, k := range keys {
+			refs := m.rows[k]
+			if s >= len(refs) || refs[s] < 0 {
+				idx.AppendNull()
+			} else {
+				idx.Append(refs[s])
+			}
+		}
+		indices := idx.NewArray()
+		idx.Release()
+		var values arrow.Array
+		var err error
+		switch len(m.values[s]) {
+		case 0:
+			values = array.MakeArrayOfNull(memory.DefaultAllocator, m.colType[s], 0)
+		default:
+			values, err = array.Concatenate(m.values[s], memory.DefaultAllocator)
+		}
+		if err == nil {
+			cols[i], err = compute.TakeArray(ctx, values, indices)
+			values.Release()
+		}
+		indices.Release()
+		if err != nil {
+			return 0, fmt.Errorf("materialize: column %s: %w", name, err)
+		}
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(len(keys)))
+	defer rec.Release()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("materialize: %w", err)
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
+		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version))
+	buf := bufio.NewWriterSize(f, 1<<20)
+	fw, err := pqarrow.NewFileWriter(rec.Schema(), buf, props, pqarrow.NewArrowWriterProperties())
+	if err == nil {
+		err = fw.WriteBuffered(rec)
+		err = errors.Join(err, fw.Close(), buf.Flush(), f.Sync())
+	}
+	if err == nil {
+		err = f.Close()
+		f = nil
+	}
+	if err != nil {
+		if f != nil {
+			f.Close() //nolint:errcheck // failed already
+		}
+		return 0, errors.Join(fmt.Errorf("materialize: write %s: %w", path, err), os.Remove(path))
+	}
+	return int64(len(keys)), nil
+}
