@@ -32,7 +32,9 @@ func main() {
 const usage = `usage: pgparquet <command> [flags]
 
 commands:
-  export    export one table to Parquet files (pgparquet export -h for flags)
+  export    export one table to Parquet files (pgparquet export -h for flags;
+            --incremental: the next run of a snapshot + changes chain)
+  materialize  write an incremental chain's table as of its end or an LSN
   sidecar   serve the export requests queued in SQL (pgparquet sidecar -h for flags)
   migrate   create or update the control tables (parquet_export_requests, ...)
   status    print parquet_export_status as a table
@@ -51,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "export":
 		err = runExport(ctx, args[1:], stdout, stderr)
+	case "materialize":
+		err = runMaterialize(ctx, args[1:], stdout, stderr)
 	case "sidecar":
 		err = runSidecar(ctx, args[1:], stderr)
 	case "migrate":
