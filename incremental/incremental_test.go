@@ -2,6 +2,7 @@ package incremental
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,22 @@ func config(t testing.TB, dsn string) *pgx.ConnConfig {
 	return cfg
 }
 
+// dropSlotAtEnd drops the slot when the test ends: slots are the cluster's, not the test
+// database's, and hold WAL back for every other test.
+func dropSlotAtEnd(t *testing.T, dsn, slot string) {
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 // runOnce runs the next run of the chain in dir and checks its mode.
 func runOnce(t *testing.T, opts Options, mode string) *outcome.Result {
 	t.Helper()
@@ -56,6 +73,7 @@ func TestChain(t *testing.T) {
 	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 's' || g, g * 1.5, CASE WHEN g % 10 = 0 THEN repeat(g::text, 2000) END FROM generate_series(1, 1000) g`)
 	dir := t.TempDir()
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}}
+	dropSlotAtEnd(t, dsn, "pgparquet_t")
 
 	snap := runOnce(t, opts, modeSnapshot)
 	if snap.Rows != 1000 || snap.Incremental.Slot != "pgparquet_t" || snap.Incremental.ToLSN == "" {
@@ -227,4 +245,58 @@ func runDocSQL(t *testing.T, dir, out string) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("duckdb: %v\n%s", err, b)
 	}
+}
+
+// TestRefusals checks the tables and chains incremental mode refuses, and what it says.
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE nokey (id int, s text);
+		CREATE TABLE nothing (id int PRIMARY KEY); ALTER TABLE nothing REPLICA IDENTITY NOTHING;
+		CREATE TABLE full_ident (id int PRIMARY KEY); ALTER TABLE full_ident REPLICA IDENTITY FULL;
+		CREATE TABLE gen (id int PRIMARY KEY, d int GENERATED ALWAYS AS (id * 2) STORED);
+		CREATE TABLE byindex (a int NOT NULL, b text); CREATE UNIQUE INDEX byindex_a ON byindex (a);
+		ALTER TABLE byindex REPLICA IDENTITY USING INDEX byindex_a;
+		CREATE ROLE owner_role LOGIN REPLICATION PASSWORD 'pw';
+		CREATE TABLE secured (id int PRIMARY KEY, s text); ALTER TABLE secured OWNER TO owner_role;
+		ALTER TABLE secured ENABLE ROW LEVEL SECURITY; ALTER TABLE secured FORCE ROW LEVEL SECURITY;
+		GRANT CREATE ON DATABASE "` + conn.Config().Database + `" TO owner_role`)
+	tests := []struct {
+		name, table, as string
+		want            error
+		wantText        string
+	}{
+		{"no primary key", "nokey", "", ErrReplicaIdentity, "REPLICA IDENTITY"},
+		{"replica identity nothing", "nothing", "", ErrReplicaIdentity, "REPLICA IDENTITY"},
+		{"replica identity full", "full_ident", "", ErrReplicaIdentity, "REPLICA IDENTITY FULL"},
+		{"generated column", "gen", "", nil, "generated columns"},
+		{"row-level security", "secured", "owner_role", ErrRowSecurity, "row-level security applies to the role owner_role"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(t, dsn)
+			if tc.as != "" {
+				cfg.User, cfg.Password = tc.as, "pw"
+			}
+			_, err := Run(ctx, Options{Export: export.Options{ConnConfig: cfg, Table: tc.table, OutputDir: t.TempDir(), Parallel: 1}})
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.wantText) {
+				t.Fatalf("err = %v, want %v naming %q", err, tc.want, tc.wantText)
+			}
+		})
+	}
+
+	t.Run("replica identity using index", func(t *testing.T) {
+		dir := t.TempDir()
+		opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "byindex", OutputDir: dir, Parallel: 1}}
+		res := runOnce(t, opts, modeSnapshot)
+		if got := res.Incremental.KeyColumns; len(got) != 1 || got[0] != "a" {
+			t.Fatalf("key columns %v, want [a]", got)
+		}
+		// The slot is dropped behind the chain's back: the next run must not go on.
+		pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_byindex')`)
+		if _, err := Run(ctx, opts); !errors.Is(err, ErrSlotLost) {
+			t.Fatalf("run after the slot was dropped: %v, want ErrSlotLost", err)
+		}
+	})
 }
