@@ -260,7 +260,9 @@ func confirm(ctx context.Context, repl *pgconn.PgConn, conn *pgx.Conn, slot stri
 }
 
 // streamer reads one run's changes from the slot: every transaction whose commit record
-// starts before target, in commit order. It stops between transactions, once the server says
+// starts before target, in commit order. Protocol 2 with streaming on: the server sends a
+// large transaction in chunks while it runs (instead of spilling it to disk until it
+// commits); the chunks are kept in memory and applied at its commit, dropped at its abort. It stops between transactions, once the server says
 // it decoded past target (a keepalive) or a transaction commits at or past it (its Begin).
 type streamer struct {
 	conn   *pgconn.PgConn
@@ -270,6 +272,9 @@ type streamer struct {
 	target pglogrepl.LSN
 
 	inTxn      bool
+	inStream   bool
+	streamXid  uint32
+	streamed   map[uint32][]streamedMsg // by transaction: the chunks of streamed transactions
 	xid        uint32
 	commitLSN  pglogrepl.LSN
 	commitTime time.Time
@@ -279,8 +284,8 @@ type streamer struct {
 func (s *streamer) run(ctx context.Context, slot string) error {
 	err := pglogrepl.StartReplication(ctx, s.conn, slot, s.from, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
-		PluginArgs: []string{"proto_version '1'", "publication_names '" + strings.ReplaceAll(pgx.Identifier{slot}.Sanitize(), "'", "''") + "'",
-			"binary 'true'"},
+		PluginArgs: []string{"proto_version '2'", "publication_names '" + strings.ReplaceAll(pgx.Identifier{slot}.Sanitize(), "'", "''") + "'",
+			"binary 'true'", "streaming 'on'"},
 	})
 	if err != nil {
 		return fmt.Errorf("start replication from slot %s at %s: %w", slot, s.from, err)
@@ -327,7 +332,7 @@ func (s *streamer) handle(ctx context.Context, data []byte, lastStatus *time.Tim
 		if err != nil {
 			return err
 		}
-		if !s.inTxn && k.ServerWALEnd >= s.target {
+		if !s.inTxn && !s.inStream && k.ServerWALEnd >= s.target {
 			s.done = true
 		}
 		if k.ReplyRequested {
@@ -344,7 +349,7 @@ func (s *streamer) handle(ctx context.Context, data []byte, lastStatus *time.Tim
 }
 
 func (s *streamer) decode(ctx context.Context, data []byte) error {
-	m, err := pglogrepl.Parse(data)
+	m, err := pglogrepl.ParseV2(data, s.inStream)
 	if err != nil {
 		return fmt.Errorf("parse pgoutput message: %w", err)
 	}
@@ -357,7 +362,90 @@ func (s *streamer) decode(ctx context.Context, data []byte) error {
 		s.inTxn, s.xid, s.commitLSN, s.commitTime = true, m.Xid, m.FinalLSN, m.CommitTime
 	case *pglogrepl.CommitMessage:
 		s.inTxn = false
-	case *pglogrepl.RelationMessage:
+	case *pglogrepl.StreamStartMessageV2:
+		s.inStream, s.streamXid = true, m.Xid
+	case *pglogrepl.StreamStopMessageV2:
+		s.inStream = false
+	case *pglogrepl.StreamAbortMessageV2:
+		s.abortStreamed(m.Xid, m.SubXid)
+	case *pglogrepl.StreamCommitMessageV2:
+		if m.CommitLSN >= s.target {
+			s.done = true
+			return nil
+		}
+		s.xid, s.commitLSN, s.commitTime = m.Xid, m.CommitLSN, m.CommitTime
+		msgs := s.streamed[m.Xid]
+		delete(s.streamed, m.Xid)
+		for _, b := range msgs {
+			mm, err := pglogrepl.ParseV2(b.data, true)
+			if err != nil {
+				return fmt.Errorf("parse pgoutput message: %w", err)
+			}
+			if err := s.apply(ctx, mm); err != nil {
+				return err
+			}
+		}
+	default:
+		if s.inStream {
+			// A chunk of a transaction in progress (protocol 2): kept until it commits or
+			// aborts, in memory.
+			if s.streamed == nil {
+				s.streamed = map[uint32][]streamedMsg{}
+			}
+			s.streamed[s.streamXid] = append(s.streamed[s.streamXid], streamedMsg{subXid: inStreamXid(m), data: append([]byte(nil), data...)})
+			return nil
+		}
+		return s.apply(ctx, m)
+	}
+	return nil
+}
+
+// streamedMsg is one message of a streamed transaction, and the (sub)transaction it is of.
+type streamedMsg struct {
+	subXid uint32
+	data   []byte
+}
+
+// abortStreamed forgets a streamed transaction (xid == subXid) or one of its subtransactions.
+func (s *streamer) abortStreamed(xid, subXid uint32) {
+	if xid == subXid {
+		delete(s.streamed, xid)
+		return
+	}
+	msgs := s.streamed[xid][:0]
+	for _, m := range s.streamed[xid] {
+		if m.subXid != subXid {
+			msgs = append(msgs, m)
+		}
+	}
+	s.streamed[xid] = msgs
+}
+
+// inStreamXid is the (sub)transaction of a message sent inside a stream.
+func inStreamXid(m pglogrepl.Message) uint32 {
+	switch m := m.(type) {
+	case *pglogrepl.InsertMessageV2:
+		return m.Xid
+	case *pglogrepl.UpdateMessageV2:
+		return m.Xid
+	case *pglogrepl.DeleteMessageV2:
+		return m.Xid
+	case *pglogrepl.TruncateMessageV2:
+		return m.Xid
+	case *pglogrepl.RelationMessageV2:
+		return m.Xid
+	case *pglogrepl.TypeMessageV2:
+		return m.Xid
+	case *pglogrepl.LogicalDecodingMessageV2:
+		return m.Xid
+	}
+	return 0
+}
+
+// apply turns one change of a committed transaction into change rows.
+func (s *streamer) apply(ctx context.Context, m pglogrepl.Message) error {
+	switch m := m.(type) {
+	case *pglogrepl.RelationMessageV2:
 		if m.RelationID != s.rel {
 			return nil
 		}
@@ -366,11 +454,11 @@ func (s *streamer) decode(ctx context.Context, data []byte) error {
 			cols[i] = outcome.SchemaColumn{Name: c.Name, TypeOID: c.DataType, Typmod: c.TypeModifier, Key: c.Flags&1 != 0}
 		}
 		return s.w.setSchema(ctx, cols)
-	case *pglogrepl.InsertMessage:
+	case *pglogrepl.InsertMessageV2:
 		if m.RelationID == s.rel {
 			return s.w.add(ctx, s.change(opInsert), m.Tuple)
 		}
-	case *pglogrepl.UpdateMessage:
+	case *pglogrepl.UpdateMessageV2:
 		if m.RelationID != s.rel {
 			return nil
 		}
@@ -380,11 +468,11 @@ func (s *streamer) decode(ctx context.Context, data []byte) error {
 			}
 		}
 		return s.w.add(ctx, s.change(opUpdate), m.NewTuple)
-	case *pglogrepl.DeleteMessage:
+	case *pglogrepl.DeleteMessageV2:
 		if m.RelationID == s.rel {
 			return s.w.add(ctx, s.change(opDelete), m.OldTuple)
 		}
-	case *pglogrepl.TruncateMessage:
+	case *pglogrepl.TruncateMessageV2:
 		for _, id := range m.RelationIDs {
 			if id == s.rel {
 				return s.w.add(ctx, s.change(opTruncate), nil)

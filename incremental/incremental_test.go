@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -175,12 +176,17 @@ func TestChain(t *testing.T) {
 
 func fromPostgres(t *testing.T, conn *pgx.Conn) *readback.Table {
 	t.Helper()
+	return fromPostgresTable(t, conn, "t")
+}
+
+func fromPostgresTable(t *testing.T, conn *pgx.Conn, table string) *readback.Table {
+	t.Helper()
 	ctx := context.Background()
-	cols, err := readback.ColumnsOf(ctx, conn, "t")
+	cols, err := readback.ColumnsOf(ctx, conn, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := readback.FromPostgres(ctx, conn, "t", "id", cols)
+	want, err := readback.FromPostgres(ctx, conn, table, "id", cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +267,7 @@ func TestRefusals(t *testing.T) {
 		CREATE ROLE owner_role LOGIN REPLICATION PASSWORD 'pw';
 		CREATE TABLE secured (id int PRIMARY KEY, s text); ALTER TABLE secured OWNER TO owner_role;
 		ALTER TABLE secured ENABLE ROW LEVEL SECURITY; ALTER TABLE secured FORCE ROW LEVEL SECURITY;
-		GRANT CREATE ON DATABASE "` + conn.Config().Database + `" TO owner_role`)
+		GRANT CREATE ON DATABASE "`+conn.Config().Database+`" TO owner_role`)
 	tests := []struct {
 		name, table, as string
 		want            error
@@ -299,4 +305,57 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("run after the slot was dropped: %v, want ErrSlotLost", err)
 		}
 	})
+}
+
+// TestStreamedTransactions runs large transactions that the server streams while they run
+// (logical_decoding_work_mem is small here): one commits with a rolled-back subtransaction,
+// one aborts; only what committed is in the run.
+func TestStreamedTransactions(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `ALTER DATABASE "`+conn.Config().Database+`" SET logical_decoding_work_mem = '64kB'`)
+	pgtest.Exec(t, conn, `CREATE TABLE st (id int PRIMARY KEY, s text)`)
+	pgtest.Exec(t, conn, `INSERT INTO st SELECT g, 'a' || g FROM generate_series(1, 100) g`)
+	dir := t.TempDir()
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "st", OutputDir: dir, Parallel: 1}}
+	dropSlotAtEnd(t, dsn, "pgparquet_st")
+	runOnce(t, opts, modeSnapshot)
+
+	pgtest.Exec(t, conn, `BEGIN;
+		INSERT INTO st SELECT g, repeat('b', 50) FROM generate_series(101, 5100) g;
+		SAVEPOINT sp; DELETE FROM st WHERE id <= 50; INSERT INTO st SELECT g, 'gone' FROM generate_series(10001, 13000) g; ROLLBACK TO SAVEPOINT sp;
+		UPDATE st SET s = 'c' WHERE id BETWEEN 51 AND 60;
+		COMMIT`)
+	pgtest.Exec(t, conn, `BEGIN; INSERT INTO st SELECT g, 'aborted' FROM generate_series(20001, 25000) g; ROLLBACK`)
+	res := runOnce(t, opts, modeChanges)
+	if ops := res.Incremental.Ops; ops[opInsert] != 5000 || ops[opUpdate] != 10 || ops[opDelete] != 0 || res.Rows != 5010 {
+		t.Fatalf("ops = %v, rows %d", ops, res.Rows)
+	}
+	var streamed int64
+	for range 100 {
+		if err := conn.QueryRow(ctx, `SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'pgparquet_st'`).Scan(&streamed); err != nil {
+			t.Fatal(err)
+		}
+		if streamed > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if streamed == 0 {
+		t.Fatal("the server streamed no transaction: the test does not test streaming")
+	}
+	out := t.TempDir()
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fromPostgresTable(t, conn, "st")
+	got, err := readback.FromParquet(ctx, readback.ReaderDuckDB, "id", m.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(want, got, 5); len(d) > 0 {
+		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
+	}
 }
