@@ -25,10 +25,11 @@ import (
 // that says how far decoding has come.
 const statusEvery = time.Second
 
-// planColumns plans the decoding of cols as the snapshot run plans them (default type
-// options), from the table's current catalog; a column whose type the catalog no longer
-// gives (changed again since) or that decodes only through a text cast is refused.
-func planColumns(cat *snapshot.Relation, current []outcome.SchemaColumn, cols []outcome.SchemaColumn) ([]pgarrow.Column, error) {
+// planColumns plans the decoding of cols (as a Relation message describes them) as the
+// snapshot run plans them (default type options): a column the table still has with the same
+// type from the table's current catalog, any other (dropped or changed since the changes
+// being read) from its type alone. A column that decodes only through a text cast is refused.
+func planColumns(ctx context.Context, q snapshot.Querier, cat *snapshot.Relation, current []outcome.SchemaColumn, cols []outcome.SchemaColumn) ([]pgarrow.Column, error) {
 	byName := map[string]snapshot.Column{}
 	for _, c := range cat.Columns {
 		byName[c.Name] = c
@@ -40,9 +41,12 @@ func planColumns(cat *snapshot.Relation, current []outcome.SchemaColumn, cols []
 	out := make([]pgarrow.Column, len(cols))
 	for i, c := range cols {
 		cc, ok := byName[c.Name]
-		d := declared[c.Name]
-		if !ok || d.TypeOID != c.TypeOID || d.Typmod != c.Typmod {
-			return nil, fmt.Errorf("column %s (type oid %d) of %s changed again since the changes being read: start a new chain", c.Name, c.TypeOID, cat.Name)
+		if d := declared[c.Name]; !ok || d.TypeOID != c.TypeOID || d.Typmod != c.Typmod {
+			t, err := snapshot.DescribeType(ctx, q, c.TypeOID, c.Typmod, 0)
+			if err != nil {
+				return nil, fmt.Errorf("column %s of %s (type oid %d, changed since): %w", c.Name, cat.Name, c.TypeOID, err)
+			}
+			cc = snapshot.Column{Name: c.Name, PGType: t.PGType, Type: t}
 		}
 		p := pgarrow.PlanType(cc.Name, cc.Type, cc.PGType, pgarrow.PlanOptions{})
 		if p.CastText || p.CastTextArray {
@@ -60,7 +64,7 @@ func checkDecodable(ctx context.Context, conn *pgx.Conn, t *tableInfo) error {
 	if err != nil {
 		return err
 	}
-	_, err = planColumns(cat, t.columns, t.columns)
+	_, err = planColumns(ctx, conn, cat, t.columns, t.columns)
 	return err
 }
 
@@ -109,7 +113,7 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	version, cols := ch.schema()
 	w, err := newChangeWriter(staging, o, t.name, version, cols, func(c []outcome.SchemaColumn) ([]pgarrow.Column, error) {
-		return planColumns(cat, t.columns, c)
+		return planColumns(ctx, conn, cat, t.columns, c)
 	})
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(staging))

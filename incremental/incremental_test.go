@@ -359,3 +359,44 @@ func TestStreamedTransactions(t *testing.T) {
 		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
 	}
 }
+
+// TestSchemaChanges drops a column (materialize leaves it out) and then changes a column's
+// type (a new series; materialize refuses to mix the types).
+func TestSchemaChanges(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE sc (id int PRIMARY KEY, a int, b text); INSERT INTO sc SELECT g, g, 'b' || g FROM generate_series(1, 20) g`)
+	dir := t.TempDir()
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "sc", OutputDir: dir, Parallel: 1}}
+	dropSlotAtEnd(t, dsn, "pgparquet_sc")
+	runOnce(t, opts, modeSnapshot)
+
+	pgtest.Exec(t, conn, `UPDATE sc SET b = 'x' WHERE id = 1; ALTER TABLE sc DROP COLUMN b; INSERT INTO sc VALUES (21, 21); UPDATE sc SET a = 0 WHERE id = 2`)
+	res := runOnce(t, opts, modeChanges)
+	inc := res.Incremental
+	if inc.SchemaVersion != 2 || len(inc.Series) != 2 || len(inc.Series[1].Columns) != 2 {
+		t.Fatalf("after a dropped column: %+v", inc)
+	}
+	out := t.TempDir()
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(fromPostgresTable(t, conn, "sc"), got, 5); len(d) > 0 {
+		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
+	}
+
+	pgtest.Exec(t, conn, `ALTER TABLE sc ALTER a TYPE bigint; UPDATE sc SET a = 1 << 40 WHERE id = 3`)
+	if res := runOnce(t, opts, modeChanges); res.Incremental.SchemaVersion != 3 {
+		t.Fatalf("after a type change: %+v", res.Incremental)
+	}
+	_, err = Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "column a changed type from int32 to int64") {
+		t.Fatalf("materialize across a type change: %v", err)
+	}
+}
