@@ -118,6 +118,7 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(staging))
 	}
+	w.checkAdded = func(names []string) error { return checkAdded(ctx, conn, t, names) }
 	res, repl, err := func() (*outcome.Result, *pgconn.PgConn, error) {
 		repl, err := replicationConn(ctx, o.ConnConfig)
 		if err != nil {
@@ -165,6 +166,22 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	res.OutputDir = filepath.Join(o.OutputDir, name)
 	return res, nil
+}
+
+// checkAdded refuses columns added with a default that existing rows hold without any change
+// in the WAL (pg_attribute.atthasmissing: ADD COLUMN ... DEFAULT with a non-volatile
+// default): the chain's rows written before would read NULL there, silently.
+func checkAdded(ctx context.Context, conn *pgx.Conn, t *tableInfo, names []string) error {
+	var filled []string
+	err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(attname::text ORDER BY attnum), '{}') FROM pg_attribute
+		WHERE attrelid = $1 AND attname = ANY($2) AND NOT attisdropped AND atthasmissing`, t.oid, names).Scan(&filled)
+	if err != nil {
+		return fmt.Errorf("check the columns added to %s: %w", t.name, err)
+	}
+	if len(filled) > 0 {
+		return fmt.Errorf("columns %s were added to %s with a DEFAULT that existing rows hold without any change in the WAL: the chain cannot show them; start a new chain", strings.Join(filled, ", "), t.name)
+	}
+	return nil
 }
 
 // fixTarget fixes the run's end: the WAL insert position now, made durable. Every

@@ -399,4 +399,13 @@ func TestSchemaChanges(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "column a changed type from int32 to int64") {
 		t.Fatalf("materialize across a type change: %v", err)
 	}
+
+	// A column added with a default: the existing rows hold it, the WAL does not say so.
+	pgtest.Exec(t, conn, `ALTER TABLE sc ADD COLUMN d int NOT NULL DEFAULT 7; INSERT INTO sc VALUES (22, 22, 22)`)
+	if _, err := Run(ctx, opts); err == nil || !strings.Contains(err.Error(), "columns d were added to public.sc with a DEFAULT") {
+		t.Fatalf("run after ADD COLUMN ... DEFAULT: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "0004-changes")); !os.IsNotExist(err) {
+		t.Fatalf("the failed run left its directory: %v", err)
+	}
 }

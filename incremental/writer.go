@@ -11,6 +11,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,8 +81,10 @@ type changeWriter struct {
 	dir   string
 	table string
 	plan  func([]outcome.SchemaColumn) ([]pgarrow.Column, error)
-	mem   memory.Allocator
-	props *parquet.WriterProperties
+	// checkAdded, when set, is called with the columns a new schema adds.
+	checkAdded func(names []string) error
+	mem        memory.Allocator
+	props      *parquet.WriterProperties
 
 	version int
 	cols    []outcome.SchemaColumn
@@ -133,6 +136,19 @@ func (w *changeWriter) setSchema(ctx context.Context, cols []outcome.SchemaColum
 	}
 	if err := w.closeSeries(ctx); err != nil {
 		return err
+	}
+	if w.checkAdded != nil && w.cols != nil {
+		var added []string
+		for _, c := range cols {
+			if !slices.ContainsFunc(w.cols, func(o outcome.SchemaColumn) bool { return o.Name == c.Name }) {
+				added = append(added, c.Name)
+			}
+		}
+		if len(added) > 0 {
+			if err := w.checkAdded(added); err != nil {
+				return err
+			}
+		}
 	}
 	planned, err := w.plan(cols)
 	if err != nil {
