@@ -112,6 +112,9 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 		return nil, fmt.Errorf("create %s: %w", staging, err)
 	}
 	version, cols := ch.schema()
+	if opts.changeFileBytes > 0 {
+		o.MaxFileSize = opts.changeFileBytes
+	}
 	w, err := newChangeWriter(staging, o, t.name, version, cols, func(c []outcome.SchemaColumn) ([]pgarrow.Column, error) {
 		return planColumns(ctx, conn, cat, t.columns, c)
 	})
@@ -136,7 +139,7 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 			Version: export.Version, Table: t.name, LSN: target.String(), Decoder: "cpu",
 			Compression: "zstd", Compat: export.DefaultCompat, Files: files, Columns: w.columns(),
 			StartedAt: start.UTC().Format(time.RFC3339Nano),
-			Incremental: &outcome.Incremental{Mode: modeChanges, Run: number, Slot: opts.Slot, Publication: opts.Slot,
+			Incremental: &outcome.Incremental{Mode: modeChanges, Run: number, Slot: opts.Slot, Publication: opts.Slot, TableOID: t.oid,
 				FromLSN: from.String(), ToLSN: target.String(), KeyColumns: t.keys, Ops: w.ops,
 				SchemaVersion: w.version, Series: series},
 		}

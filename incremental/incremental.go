@@ -39,6 +39,9 @@ type Options struct {
 	// skipConfirm leaves the slot where it was after publishing (tests: a crash between
 	// publication and confirmation).
 	skipConfirm bool
+	// changeFileBytes, when set, overrides Export.MaxFileSize for change files (tests: below
+	// the 1MiB export allows).
+	changeFileBytes int64
 }
 
 // slotMarker, in the chain directory, names the slot the chain created: a first run that
@@ -92,6 +95,9 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	if last.Manifest.Table != t.name {
 		return nil, fmt.Errorf("incremental: the chain in %s is of table %s, not %s", o.OutputDir, last.Manifest.Table, t.name)
 	}
+	if oid := last.Manifest.Incremental.TableOID; oid != t.oid {
+		return nil, fmt.Errorf("incremental: %w: table %s was dropped and created again since the chain started (oid %d, now %d): start a new chain", ErrSlotLost, t.name, oid, t.oid)
+	}
 	return changeRun(ctx, opts, conn, t, ch)
 }
 
@@ -140,7 +146,7 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	o.Snapshot, o.SnapshotLSN = created.SnapshotName, created.ConsistentPoint
 	o.Incremental = &outcome.Incremental{
 		Mode: modeSnapshot, Run: 1, Slot: opts.Slot, Publication: opts.Slot,
-		ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: 1,
+		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: 1,
 		Series: []outcome.Series{{SchemaVersion: 1, Columns: t.columns}},
 	}
 	return export.Run(ctx, o)

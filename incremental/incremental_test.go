@@ -337,6 +337,9 @@ func TestRefusals(t *testing.T) {
 		CREATE TABLE gen (id int PRIMARY KEY, d int GENERATED ALWAYS AS (id * 2) STORED);
 		CREATE TABLE byindex (a int NOT NULL, b text); CREATE UNIQUE INDEX byindex_a ON byindex (a);
 		ALTER TABLE byindex REPLICA IDENTITY USING INDEX byindex_a;
+		CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id); CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+		CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child () INHERITS (parent);
+		CREATE VIEW v AS SELECT 1 AS id;
 		CREATE ROLE owner_role LOGIN REPLICATION PASSWORD 'pw';
 		CREATE TABLE secured (id int PRIMARY KEY, s text); ALTER TABLE secured OWNER TO owner_role;
 		ALTER TABLE secured ENABLE ROW LEVEL SECURITY; ALTER TABLE secured FORCE ROW LEVEL SECURITY;
@@ -350,6 +353,9 @@ func TestRefusals(t *testing.T) {
 		{"replica identity nothing", "nothing", "", ErrReplicaIdentity, "REPLICA IDENTITY"},
 		{"replica identity full", "full_ident", "", ErrReplicaIdentity, "REPLICA IDENTITY FULL"},
 		{"generated column", "gen", "", nil, "generated columns"},
+		{"partitioned table", "parted", "", nil, "partitioned tables and tables with inheritance children are not supported yet"},
+		{"inheritance children", "parent", "", nil, "partitioned tables and tables with inheritance children are not supported yet"},
+		{"view", "v", "", nil, "only tables are published (relkind v)"},
 		{"row-level security", "secured", "owner_role", ErrRowSecurity, "row-level security applies to the role owner_role"},
 	}
 	for _, tc := range tests {
@@ -372,12 +378,55 @@ func TestRefusals(t *testing.T) {
 		if got := res.Incremental.KeyColumns; len(got) != 1 || got[0] != "a" {
 			t.Fatalf("key columns %v, want [a]", got)
 		}
+		// The table is dropped and created again: another table, whose changes the slot
+		// does not carry.
+		pgtest.Exec(t, conn, `ALTER TABLE byindex RENAME TO byindex_old; CREATE TABLE byindex (a int PRIMARY KEY, b text)`)
+		if _, err := Run(ctx, opts); !errors.Is(err, ErrSlotLost) || !strings.Contains(err.Error(), "dropped and created again") {
+			t.Fatalf("run after the table was replaced: %v, want ErrSlotLost", err)
+		}
+		pgtest.Exec(t, conn, `DROP TABLE byindex; ALTER TABLE byindex_old RENAME TO byindex`)
 		// The slot is dropped behind the chain's back: the next run must not go on.
 		pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_byindex')`)
 		if _, err := Run(ctx, opts); !errors.Is(err, ErrSlotLost) {
 			t.Fatalf("run after the slot was dropped: %v, want ErrSlotLost", err)
 		}
 	})
+}
+
+// TestFirstRunRetried fails a first run after it created the slot: the next first run drops
+// that slot (the chain directory names it) and starts again, while a slot the directory does
+// not name is left alone.
+func TestFirstRunRetried(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE fr (id int PRIMARY KEY); INSERT INTO fr SELECT generate_series(1, 10)`)
+	dir := t.TempDir()
+	dropSlotAtEnd(t, dsn, "pgparquet_fr")
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: dir, Parallel: 1}}
+	// The snapshot run's directory cannot be created: the export fails after the slot was.
+	blocker := filepath.Join(dir, "0001-snapshot")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, opts); err == nil {
+		t.Fatal("the first run did not fail")
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if res := runOnce(t, opts, modeSnapshot); res.Rows != 10 {
+		t.Fatalf("retried first run: %d rows", res.Rows)
+	}
+	// Another directory, the same slot: refused, and the slot is kept.
+	_, err := Run(ctx, Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: t.TempDir(), Parallel: 1}})
+	if err == nil || !strings.Contains(err.Error(), "slot pgparquet_fr exists but") {
+		t.Fatalf("a second chain on the same slot: %v", err)
+	}
+	pgtest.Exec(t, conn, `INSERT INTO fr VALUES (11)`)
+	if res := runOnce(t, opts, modeChanges); res.Incremental.Ops[opInsert] != 1 {
+		t.Fatalf("change run: %+v", res.Incremental)
+	}
 }
 
 // TestStreamedTransactions runs large transactions that the server streams while they run
@@ -391,7 +440,8 @@ func TestStreamedTransactions(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE st (id int PRIMARY KEY, s text)`)
 	pgtest.Exec(t, conn, `INSERT INTO st SELECT g, 'a' || g FROM generate_series(1, 100) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "st", OutputDir: dir, Parallel: 1}}
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "st", OutputDir: dir, Parallel: 1},
+		changeFileBytes: 16 << 10}
 	dropSlotAtEnd(t, dsn, "pgparquet_st")
 	runOnce(t, opts, modeSnapshot)
 
@@ -404,6 +454,9 @@ func TestStreamedTransactions(t *testing.T) {
 	res := runOnce(t, opts, modeChanges)
 	if ops := res.Incremental.Ops; ops[opInsert] != 5000 || ops[opUpdate] != 10 || ops[opDelete] != 0 || res.Rows != 5010 {
 		t.Fatalf("ops = %v, rows %d", ops, res.Rows)
+	}
+	if len(res.Files) < 2 || len(res.Incremental.Series) != 1 || len(res.Incremental.Series[0].Files) != len(res.Files) {
+		t.Fatalf("files of 16KiB at most: %d files, series %+v", len(res.Files), res.Incremental.Series)
 	}
 	var streamed int64
 	for range 100 {

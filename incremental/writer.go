@@ -51,7 +51,8 @@ const (
 )
 
 // flushRows and flushBytes bound the change rows buffered before they are decoded and
-// appended to the file.
+// appended to the file (whose row group, up to export.DefaultRowGroupSize rows, is held in
+// memory until complete).
 const (
 	flushRows  = 8192
 	flushBytes = 8 << 20
@@ -85,6 +86,9 @@ type changeWriter struct {
 	checkAdded func(names []string) error
 	mem        memory.Allocator
 	props      *parquet.WriterProperties
+	// maxFileSize starts a new file of the series once the rows of a file reach it in their
+	// binary form.
+	maxFileSize int64
 
 	version int
 	cols    []outcome.SchemaColumn
@@ -110,16 +114,24 @@ type changeFile struct {
 	f    *os.File
 	buf  *bufio.Writer
 	sum  hash.Hash
+	tee  *teeWriter
 	fw   *pqarrow.FileWriter
-	rows int64
+	// inBytes is the binary form of the rows written to the file, which bounds its size
+	// (compressed Parquet of the same values is smaller).
+	inBytes int64
+	rows    int64
 }
 
 func newChangeWriter(dir string, o export.Options, table string, version int, cols []outcome.SchemaColumn,
 	plan func([]outcome.SchemaColumn) ([]pgarrow.Column, error)) (*changeWriter, error) {
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
 		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version))
+	maxFileSize := o.MaxFileSize
+	if maxFileSize <= 0 {
+		maxFileSize = export.DefaultMaxFileSize
+	}
 	return &changeWriter{dir: dir, table: table, plan: plan, mem: memory.DefaultAllocator, props: props,
-		version: version, cols: cols, ops: map[string]int64{}}, nil
+		maxFileSize: maxFileSize, version: version, cols: cols, ops: map[string]int64{}}, nil
 }
 
 // setSchema makes cols (a Relation message's) the schema of the rows that follow; columns
@@ -202,7 +214,7 @@ func (w *changeWriter) add(ctx context.Context, m changeMeta, tuple *pglogrepl.T
 	w.metas = append(w.metas, m)
 	w.unchanged = append(w.unchanged, unchanged)
 	w.ops[m.op]++
-	if len(w.metas) >= flushRows || len(w.tuples) >= flushBytes {
+	if len(w.metas) >= flushRows || len(w.tuples) >= min(flushBytes, int(w.maxFileSize)) {
 		return w.flush(ctx)
 	}
 	return nil
@@ -261,7 +273,11 @@ func (w *changeWriter) flush(ctx context.Context) error {
 		return fmt.Errorf("write %s: %w", w.cur.name, err)
 	}
 	w.cur.rows += int64(n)
+	w.cur.inBytes += int64(len(w.tuples))
 	w.tuples, w.metas, w.unchanged = w.tuples[:0], w.metas[:0], w.unchanged[:0]
+	if w.cur.inBytes >= w.maxFileSize {
+		return w.closeFile()
+	}
 	return nil
 }
 
@@ -277,7 +293,8 @@ func (w *changeWriter) openFile() error {
 	md := arrow.NewMetadata([]string{"pgparquet.version", "pgparquet.source_table", "pgparquet.schema_version"},
 		[]string{export.Version, w.table, strconv.Itoa(w.version)})
 	schema := arrow.NewSchema(w.schema.Fields(), &md)
-	cf.fw, err = pqarrow.NewFileWriter(schema, &teeWriter{w: cf.buf, h: cf.sum}, w.props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem)))
+	cf.tee = &teeWriter{w: cf.buf, h: cf.sum}
+	cf.fw, err = pqarrow.NewFileWriter(schema, cf.tee, w.props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem)))
 	if err != nil {
 		return errors.Join(fmt.Errorf("create change file %s: %w", name, err), f.Close())
 	}
@@ -307,6 +324,12 @@ func (w *changeWriter) closeSeries(ctx context.Context) error {
 	if err := w.flush(ctx); err != nil {
 		return err
 	}
+	return w.closeFile()
+}
+
+// closeFile finishes the current file, if any: the next rows start a new one in the same
+// series.
+func (w *changeWriter) closeFile() error {
 	if w.cur == nil {
 		return nil
 	}

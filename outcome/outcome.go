@@ -62,6 +62,9 @@ type Incremental struct {
 	// reads.
 	Slot        string `json:"slot"`
 	Publication string `json:"publication"`
+	// TableOID is the table's OID: a table dropped and created again under the same name is
+	// another table, whose changes the slot does not carry.
+	TableOID uint32 `json:"table_oid"`
 	// FromLSN and ToLSN bound the run: it holds exactly the transactions whose commit record
 	// starts at or after FromLSN and before ToLSN. A snapshot run has only ToLSN, the slot's
 	// consistent point; the next run starts there.
