@@ -121,6 +121,9 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(staging))
 	}
+	if opts.mem != nil {
+		w.mem = opts.mem
+	}
 	w.checkAdded = func(names []string) error { return checkAdded(ctx, conn, t, names) }
 	res, repl, err := func() (*outcome.Result, *pgconn.PgConn, error) {
 		repl, err := replicationConn(ctx, o.ConnConfig)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
@@ -42,6 +43,8 @@ type Options struct {
 	// changeFileBytes, when set, overrides Export.MaxFileSize for change files (tests: below
 	// the 1MiB export allows).
 	changeFileBytes int64
+	// mem, when set, allocates the change runs' Arrow memory (tests: a checked allocator).
+	mem memory.Allocator
 }
 
 // slotMarker, in the chain directory, names the slot the chain created: a first run that

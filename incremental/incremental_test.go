@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
@@ -74,7 +75,9 @@ func TestChain(t *testing.T) {
 	pgtest.Exec(t, conn, `ALTER TABLE t ALTER big SET STORAGE EXTERNAL`)
 	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 's' || g, g * 1.5, CASE WHEN g % 10 = 0 THEN repeat(g::text, 2000) END FROM generate_series(1, 1000) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}}
+	runMem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer runMem.AssertSize(t, 0)
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}, mem: runMem}
 	dropSlotAtEnd(t, dsn, "pgparquet_t")
 
 	snap := runOnce(t, opts, modeSnapshot)
@@ -139,7 +142,9 @@ func TestChain(t *testing.T) {
 
 	want := fromPostgres(t, conn)
 	out := t.TempDir()
-	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out})
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out, Mem: mem})
+	mem.AssertSize(t, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,9 @@ type MaterializeOptions struct {
 	// AsOfLSN, when set, stops after the last transaction that committed at or before it;
 	// empty: the chain's end.
 	AsOfLSN string
+	// Mem allocates the table's Arrow memory, all of it released when Materialize returns;
+	// nil: memory.DefaultAllocator.
+	Mem memory.Allocator
 }
 
 // MaterializeResult says what Materialize wrote.
@@ -69,7 +72,12 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 			return nil, fmt.Errorf("materialize: %s is before the chain's snapshot (%s)", opts.AsOfLSN, snapLSN)
 		}
 	}
-	m := newMaterializer(ch.runs[0].Manifest.Incremental.KeyColumns)
+	mem := opts.Mem
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	m := newMaterializer(ch.runs[0].Manifest.Incremental.KeyColumns, mem)
+	defer m.release()
 	res := &MaterializeResult{LSN: ch.runs[0].Manifest.Incremental.ToLSN}
 	for _, r := range ch.runs {
 		inc := r.Manifest.Incremental
@@ -113,6 +121,7 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 // materializer is the table being rebuilt: per key, where each column's current value lies
 // (an index into that column's values from every file read, -1 for NULL).
 type materializer struct {
+	mem      memory.Allocator
 	keys     []string
 	colIndex map[string]int // column name -> slot in a row's refs
 	colNames []string
@@ -125,8 +134,18 @@ type materializer struct {
 	pendOld *string // key of the update_old row just read, for the update that follows
 }
 
-func newMaterializer(keys []string) *materializer {
-	return &materializer{keys: keys, colIndex: map[string]int{}, rows: map[string][]int64{}}
+func newMaterializer(keys []string, mem memory.Allocator) *materializer {
+	return &materializer{keys: keys, mem: mem, colIndex: map[string]int{}, rows: map[string][]int64{}}
+}
+
+// release releases every array read.
+func (m *materializer) release() {
+	for _, arrays := range m.values {
+		for _, a := range arrays {
+			a.Release()
+		}
+	}
+	m.values = nil
 }
 
 // slot returns the column slot of name with type dt, adding it on first sight.
@@ -149,7 +168,7 @@ func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
 // change rows by their op, up to asOf (-1: all).
 func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool) error {
 	for _, name := range names {
-		tbl, err := readTable(ctx, filepath.Join(dir, name))
+		tbl, err := readTable(ctx, filepath.Join(dir, name), m.mem)
 		if err != nil {
 			return err
 		}
@@ -162,13 +181,13 @@ func (m *materializer) applyFiles(ctx context.Context, dir string, names []strin
 	return nil
 }
 
-func readTable(ctx context.Context, path string) (arrow.Table, error) {
+func readTable(ctx context.Context, path string, mem memory.Allocator) (arrow.Table, error) {
 	rdr, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("materialize: open %s: %w", path, err)
 	}
 	defer rdr.Close()
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
 	if err != nil {
 		return nil, fmt.Errorf("materialize: read %s: %w", path, err)
 	}
@@ -180,16 +199,16 @@ func readTable(ctx context.Context, path string) (arrow.Table, error) {
 }
 
 // one concatenates a chunked column.
-func one(c *arrow.Chunked) (arrow.Array, error) {
+func one(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
 	if len(c.Chunks()) == 1 {
 		a := c.Chunk(0)
 		a.Retain()
 		return a, nil
 	}
 	if len(c.Chunks()) == 0 {
-		return array.MakeArrayOfNull(memory.DefaultAllocator, c.DataType(), 0), nil
+		return array.MakeArrayOfNull(mem, c.DataType(), 0), nil
 	}
-	return array.Concatenate(c.Chunks(), memory.DefaultAllocator)
+	return array.Concatenate(c.Chunks(), mem)
 }
 
 func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where string) error {
@@ -200,7 +219,7 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 	arrays := map[string]arrow.Array{}
 	var meta = map[string]arrow.Array{}
 	for i, f := range sc.Fields() {
-		a, err := one(tbl.Column(i).Data())
+		a, err := one(tbl.Column(i).Data(), m.mem)
 		if err != nil {
 			return fmt.Errorf("materialize: %s: %w", where, err)
 		}
@@ -329,7 +348,7 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 	for i, name := range m.schema {
 		s := m.colIndex[name]
 		fields[i] = arrow.Field{Name: name, Type: m.colType[s], Nullable: true}
-		idx := array.NewInt64Builder(memory.DefaultAllocator)
+		idx := array.NewInt64Builder(m.mem)
 		for _, k := range keys {
 			refs := m.rows[k]
 			if s >= len(refs) || refs[s] < 0 {
@@ -344,12 +363,12 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		var err error
 		switch len(m.values[s]) {
 		case 0:
-			values = array.MakeArrayOfNull(memory.DefaultAllocator, m.colType[s], 0)
+			values = array.MakeArrayOfNull(m.mem, m.colType[s], 0)
 		default:
-			values, err = array.Concatenate(m.values[s], memory.DefaultAllocator)
+			values, err = array.Concatenate(m.values[s], m.mem)
 		}
 		if err == nil {
-			cols[i], err = compute.TakeArray(ctx, values, indices)
+			cols[i], err = compute.TakeArray(compute.WithAllocator(ctx, m.mem), values, indices)
 			values.Release()
 		}
 		indices.Release()
@@ -364,9 +383,10 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		return 0, fmt.Errorf("materialize: %w", err)
 	}
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version))
+		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version),
+		parquet.WithAllocator(m.mem))
 	buf := bufio.NewWriterSize(f, 1<<20)
-	fw, err := pqarrow.NewFileWriter(rec.Schema(), buf, props, pqarrow.NewArrowWriterProperties())
+	fw, err := pqarrow.NewFileWriter(rec.Schema(), buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(m.mem)))
 	if err == nil {
 		err = fw.WriteBuffered(rec)
 		err = errors.Join(err, fw.Close(), buf.Flush(), f.Sync())

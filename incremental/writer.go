@@ -85,7 +85,6 @@ type changeWriter struct {
 	// checkAdded, when set, is called with the columns a new schema adds.
 	checkAdded func(names []string) error
 	mem        memory.Allocator
-	props      *parquet.WriterProperties
 	// maxFileSize starts a new file of the series once the rows of a file reach it in their
 	// binary form.
 	maxFileSize int64
@@ -124,13 +123,11 @@ type changeFile struct {
 
 func newChangeWriter(dir string, o export.Options, table string, version int, cols []outcome.SchemaColumn,
 	plan func([]outcome.SchemaColumn) ([]pgarrow.Column, error)) (*changeWriter, error) {
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version))
 	maxFileSize := o.MaxFileSize
 	if maxFileSize <= 0 {
 		maxFileSize = export.DefaultMaxFileSize
 	}
-	return &changeWriter{dir: dir, table: table, plan: plan, mem: memory.DefaultAllocator, props: props,
+	return &changeWriter{dir: dir, table: table, plan: plan, mem: memory.DefaultAllocator,
 		maxFileSize: maxFileSize, version: version, cols: cols, ops: map[string]int64{}}, nil
 }
 
@@ -294,7 +291,10 @@ func (w *changeWriter) openFile() error {
 		[]string{export.Version, w.table, strconv.Itoa(w.version)})
 	schema := arrow.NewSchema(w.schema.Fields(), &md)
 	cf.tee = &teeWriter{w: cf.buf, h: cf.sum}
-	cf.fw, err = pqarrow.NewFileWriter(schema, cf.tee, w.props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem)))
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
+		parquet.WithMaxRowGroupLength(export.DefaultRowGroupSize), parquet.WithCreatedBy("pgparquet "+export.Version),
+		parquet.WithAllocator(w.mem))
+	cf.fw, err = pqarrow.NewFileWriter(schema, cf.tee, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem)))
 	if err != nil {
 		return errors.Join(fmt.Errorf("create change file %s: %w", name, err), f.Close())
 	}
