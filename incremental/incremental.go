@@ -33,8 +33,8 @@ type Options struct {
 	// and the type options other than their defaults are refused: every run of a chain must
 	// map the same columns to the same types.
 	Export export.Options
-	// Slot is the logical replication slot; empty: DefaultSlot(Export.Table). The
-	// publication has the same name.
+	// Slot is the logical replication slot; empty: DefaultSlot of the table's
+	// schema-qualified name. The publication has the same name.
 	Slot string
 
 	// skipConfirm leaves the slot where it was after publishing (tests: a crash between
@@ -64,10 +64,7 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 		(o.WideNumeric != "" && o.WideNumeric != export.DefaultWideNumeric) || (o.Timestamp != "" && o.Timestamp != export.DefaultTimestamp):
 		return nil, errors.New("incremental: type options (compat, numeric, wide-numeric, timestamp) must keep their defaults in incremental mode")
 	}
-	if opts.Slot == "" {
-		opts.Slot = DefaultSlot(o.Table)
-	}
-	if !validSlot(opts.Slot) {
+	if opts.Slot != "" && !validSlot(opts.Slot) {
 		return nil, fmt.Errorf("incremental: slot name %q: use 1 to 63 lower-case letters, digits and underscores", opts.Slot)
 	}
 	ch, incomplete, err := readChain(o.OutputDir)
@@ -87,6 +84,10 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	t, err := inspect(ctx, conn, o.Table)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Slot == "" {
+		// From the resolved name: "orders" and "public.orders" name the same slot.
+		opts.Slot = DefaultSlot(t.name)
 	}
 	last, ok := ch.last()
 	if !ok {

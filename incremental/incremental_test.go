@@ -78,10 +78,10 @@ func TestChain(t *testing.T) {
 	runMem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer runMem.AssertSize(t, 0)
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}, mem: runMem}
-	dropSlotAtEnd(t, dsn, "pgparquet_t")
+	dropSlotAtEnd(t, dsn, "pgparquet_public_t")
 
 	snap := runOnce(t, opts, modeSnapshot)
-	if snap.Rows != 1000 || snap.Incremental.Slot != "pgparquet_t" || snap.Incremental.ToLSN == "" {
+	if snap.Rows != 1000 || snap.Incremental.Slot != "pgparquet_public_t" || snap.Incremental.ToLSN == "" {
 		t.Fatalf("snapshot run: rows %d, incremental %+v", snap.Rows, snap.Incremental)
 	}
 
@@ -204,7 +204,7 @@ func TestSeam(t *testing.T) {
 	pgtest.Exec(t, conn, `INSERT INTO seam SELECT g, g, repeat('s', 100) FROM generate_series(1, 200000) g`)
 	dir := t.TempDir()
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "seam", OutputDir: dir, Parallel: 4}}
-	dropSlotAtEnd(t, dsn, "pgparquet_seam")
+	dropSlotAtEnd(t, dsn, "pgparquet_public_seam")
 
 	stop := make(chan struct{})
 	done := make(chan error, 1)
@@ -391,7 +391,7 @@ func TestRefusals(t *testing.T) {
 		}
 		pgtest.Exec(t, conn, `DROP TABLE byindex; ALTER TABLE byindex_old RENAME TO byindex`)
 		// The slot is dropped behind the chain's back: the next run must not go on.
-		pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_byindex')`)
+		pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_public_byindex')`)
 		if _, err := Run(ctx, opts); !errors.Is(err, ErrSlotLost) {
 			t.Fatalf("run after the slot was dropped: %v, want ErrSlotLost", err)
 		}
@@ -407,7 +407,7 @@ func TestFirstRunRetried(t *testing.T) {
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE fr (id int PRIMARY KEY); INSERT INTO fr SELECT generate_series(1, 10)`)
 	dir := t.TempDir()
-	dropSlotAtEnd(t, dsn, "pgparquet_fr")
+	dropSlotAtEnd(t, dsn, "pgparquet_public_fr")
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: dir, Parallel: 1}}
 	// The snapshot run's directory cannot be created: the export fails after the slot was.
 	blocker := filepath.Join(dir, "0001-snapshot")
@@ -425,7 +425,7 @@ func TestFirstRunRetried(t *testing.T) {
 	}
 	// Another directory, the same slot: refused, and the slot is kept.
 	_, err := Run(ctx, Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: t.TempDir(), Parallel: 1}})
-	if err == nil || !strings.Contains(err.Error(), "slot pgparquet_fr exists but") {
+	if err == nil || !strings.Contains(err.Error(), "slot pgparquet_public_fr exists but") {
 		t.Fatalf("a second chain on the same slot: %v", err)
 	}
 	pgtest.Exec(t, conn, `INSERT INTO fr VALUES (11)`)
@@ -447,7 +447,7 @@ func TestStreamedTransactions(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "st", OutputDir: dir, Parallel: 1},
 		changeFileBytes: 16 << 10}
-	dropSlotAtEnd(t, dsn, "pgparquet_st")
+	dropSlotAtEnd(t, dsn, "pgparquet_public_st")
 	runOnce(t, opts, modeSnapshot)
 
 	pgtest.Exec(t, conn, `BEGIN;
@@ -465,7 +465,7 @@ func TestStreamedTransactions(t *testing.T) {
 	}
 	var streamed int64
 	for range 100 {
-		if err := conn.QueryRow(ctx, `SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'pgparquet_st'`).Scan(&streamed); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'pgparquet_public_st'`).Scan(&streamed); err != nil {
 			t.Fatal(err)
 		}
 		if streamed > 0 {
@@ -500,7 +500,7 @@ func TestSchemaChanges(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE sc (id int PRIMARY KEY, a int, b text); INSERT INTO sc SELECT g, g, 'b' || g FROM generate_series(1, 20) g`)
 	dir := t.TempDir()
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "sc", OutputDir: dir, Parallel: 1}}
-	dropSlotAtEnd(t, dsn, "pgparquet_sc")
+	dropSlotAtEnd(t, dsn, "pgparquet_public_sc")
 	runOnce(t, opts, modeSnapshot)
 
 	pgtest.Exec(t, conn, `UPDATE sc SET b = 'x' WHERE id = 1; ALTER TABLE sc DROP COLUMN b; INSERT INTO sc VALUES (21, 21); UPDATE sc SET a = 0 WHERE id = 2`)
@@ -538,5 +538,18 @@ func TestSchemaChanges(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "0004-changes")); !os.IsNotExist(err) {
 		t.Fatalf("the failed run left its directory: %v", err)
+	}
+}
+
+func TestDefaultSlot(t *testing.T) {
+	tests := []struct{ table, want string }{
+		{"public.orders", "pgparquet_public_orders"},
+		{`"Sales"."Order Lines"`, "pgparquet_sales_orderlines"},
+		{"public." + strings.Repeat("x", 80), "pgparquet_public_" + strings.Repeat("x", 46)},
+	}
+	for _, tc := range tests {
+		if got := DefaultSlot(tc.table); got != tc.want || !validSlot(got) {
+			t.Errorf("DefaultSlot(%q) = %q, want %q", tc.table, got, tc.want)
+		}
 	}
 }

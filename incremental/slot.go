@@ -32,7 +32,8 @@ var ErrRowSecurity = errors.New("row-level security applies")
 var ErrSlotLost = errors.New("the replication slot lost changes the chain needs")
 
 // DefaultSlot derives a slot name from a table name: pgparquet_ and the name's letters,
-// digits and underscores, lower-cased (slot names allow nothing else), at most 63 bytes.
+// digits and underscores, lower-cased (slot names allow nothing else), with _ for the dot of a
+// schema-qualified name, at most 63 bytes.
 func DefaultSlot(table string) string {
 	var b strings.Builder
 	b.WriteString("pgparquet_")

@@ -20,7 +20,7 @@ func TestIncrementalCLI(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE inc (id int PRIMARY KEY, s text); INSERT INTO inc SELECT g, 's' || g FROM generate_series(1, 100) g`)
 	pgtest.Exec(t, conn, `CREATE TABLE nokey (id int, s text)`)
 	dir := t.TempDir()
-	t.Cleanup(func() { pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_inc')`) })
+	t.Cleanup(func() { pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_public_inc')`) })
 	runCLI := func(args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, args...)
@@ -45,7 +45,7 @@ func TestIncrementalCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &m); err != nil {
 			t.Fatalf("summary %q: %v", out, err)
 		}
-		if m.Incremental.Mode != mode || m.Incremental.Slot != "pgparquet_inc" {
+		if m.Incremental.Mode != mode || m.Incremental.Slot != "pgparquet_public_inc" {
 			t.Fatalf("summary: %+v, want mode %s", m, mode)
 		}
 		return m
