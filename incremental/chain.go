@@ -1,6 +1,7 @@
 package incremental
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/outcome"
 )
@@ -100,6 +105,11 @@ func (c *chain) last() (run, bool) {
 // runName is the directory name of run n in mode.
 func runName(n int, mode string) string {
 	return fmt.Sprintf("%0*d-%s", runNumberWidth, n, mode)
+}
+
+// encodeSchema gives an Arrow schema as Parquet's ARROW:schema holds it.
+func encodeSchema(sc *arrow.Schema) string {
+	return base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, memory.DefaultAllocator))
 }
 
 // schema is the chain's schema at the end of its last run: the last series' columns.

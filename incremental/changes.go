@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,15 +58,18 @@ func planColumns(ctx context.Context, q snapshot.Querier, cat *snapshot.Relation
 	return out, nil
 }
 
-// checkDecodable refuses, before a chain starts, a table whose columns change runs could not
-// decode.
-func checkDecodable(ctx context.Context, conn *pgx.Conn, t *tableInfo) error {
+// planSnapshot plans the table's columns as the snapshot run will, refusing a table whose
+// columns change runs could not decode; it returns their Arrow schema.
+func planSnapshot(ctx context.Context, conn *pgx.Conn, t *tableInfo) (*arrow.Schema, error) {
 	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = planColumns(ctx, conn, cat, t.columns, t.columns)
-	return err
+	cols, err := planColumns(ctx, conn, cat, t.columns, t.columns)
+	if err != nil {
+		return nil, err
+	}
+	return pgarrow.ArrowSchema(cols), nil
 }
 
 // changeRun streams the changes committed since the chain's last run up to the position the

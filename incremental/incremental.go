@@ -110,7 +110,8 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 // open (idle) until the export is done.
 func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (*outcome.Result, error) {
 	o := opts.Export
-	if err := checkDecodable(ctx, conn, t); err != nil {
+	schema, err := planSnapshot(ctx, conn, t)
+	if err != nil {
 		return nil, err
 	}
 	slot, err := readSlot(ctx, conn, opts.Slot)
@@ -151,7 +152,21 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	o.Incremental = &outcome.Incremental{
 		Mode: modeSnapshot, Run: 1, Slot: opts.Slot, Publication: opts.Slot,
 		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: 1,
-		Series: []outcome.Series{{SchemaVersion: 1, Columns: t.columns}},
+		Series: []outcome.Series{{SchemaVersion: 1, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
 	}
-	return export.Run(ctx, o)
+	res, err := export.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	// The export planned the columns itself, inside the snapshot: it must agree with the plan
+	// the chain recorded, which change runs and materialize rely on.
+	same := len(res.Columns) == schema.NumFields()
+	for i := 0; same && i < len(res.Columns); i++ {
+		same = res.Columns[i].Name == schema.Field(i).Name && res.Columns[i].ArrowType == schema.Field(i).Type.String()
+	}
+	if !same {
+		return nil, errors.Join(fmt.Errorf("incremental: the table %s changed while its chain started; run it again", t.name),
+			os.RemoveAll(o.OutputDir))
+	}
+	return res, nil
 }

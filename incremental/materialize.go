@@ -3,6 +3,7 @@ package incremental
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -86,7 +88,11 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 			for i, f := range r.Manifest.Files {
 				names[i] = f.Name
 			}
-			if err := m.applyFiles(ctx, r.Dir, names, asOf, true); err != nil {
+			var sc string
+			if len(inc.Series) > 0 {
+				sc = inc.Series[0].ArrowSchema
+			}
+			if err := m.applyFiles(ctx, r.Dir, names, asOf, true, sc); err != nil {
 				return nil, err
 			}
 			res.Runs++
@@ -96,7 +102,7 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 			break
 		}
 		for _, s := range inc.Series {
-			if err := m.applyFiles(ctx, r.Dir, s.Files, asOf, false); err != nil {
+			if err := m.applyFiles(ctx, r.Dir, s.Files, asOf, false, s.ArrowSchema); err != nil {
 				return nil, err
 			}
 		}
@@ -165,10 +171,23 @@ func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
 }
 
 // applyFiles reads the files in dir in order and applies their rows: a snapshot's as inserts,
-// change rows by their op, up to asOf (-1: all).
-func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool) error {
+// change rows by their op, up to asOf (-1: all). tableSchema is the series' recorded Arrow
+// schema of the table's columns ("": the files' own).
+func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool, tableSchema string) error {
+	full := tableSchema
+	if tableSchema != "" && !snapshot {
+		b, err := base64.StdEncoding.DecodeString(tableSchema)
+		if err != nil {
+			return fmt.Errorf("materialize: the Arrow schema of %s: %w", dir, err)
+		}
+		sc, err := flight.DeserializeSchema(b, m.mem)
+		if err != nil {
+			return fmt.Errorf("materialize: the Arrow schema of %s: %w", dir, err)
+		}
+		full = encodeSchema(arrow.NewSchema(append(sc.Fields(), metaFields...), nil))
+	}
 	for _, name := range names {
-		tbl, err := readTable(ctx, filepath.Join(dir, name), m.mem)
+		tbl, err := readTable(ctx, filepath.Join(dir, name), m.mem, full)
 		if err != nil {
 			return err
 		}
@@ -181,7 +200,11 @@ func (m *materializer) applyFiles(ctx context.Context, dir string, names []strin
 	return nil
 }
 
-func readTable(ctx context.Context, path string, mem memory.Allocator) (arrow.Table, error) {
+// readTable reads a Parquet file; arrowSchema, when set, is the Arrow schema it was written
+// from (Parquet's ARROW:schema form), which pgparquet's files do not store: the columns are
+// then given back their types (conform), such as JSON's extension type where Parquet gives
+// its storage.
+func readTable(ctx context.Context, path string, mem memory.Allocator, arrowSchema string) (arrow.Table, error) {
 	rdr, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("materialize: open %s: %w", path, err)
@@ -195,7 +218,114 @@ func readTable(ctx context.Context, path string, mem memory.Allocator) (arrow.Ta
 	if err != nil {
 		return nil, fmt.Errorf("materialize: read %s: %w", path, err)
 	}
-	return tbl, nil
+	if arrowSchema == "" {
+		return tbl, nil
+	}
+	defer tbl.Release()
+	b, err := base64.StdEncoding.DecodeString(arrowSchema)
+	if err != nil {
+		return nil, fmt.Errorf("materialize: the Arrow schema of %s: %w", path, err)
+	}
+	want, err := flight.DeserializeSchema(b, mem)
+	if err != nil {
+		return nil, fmt.Errorf("materialize: the Arrow schema of %s: %w", path, err)
+	}
+	if want.NumFields() != int(tbl.NumCols()) {
+		return nil, fmt.Errorf("materialize: %s has %d columns, its series %d", path, tbl.NumCols(), want.NumFields())
+	}
+	cols := make([]arrow.Column, tbl.NumCols())
+	defer func() {
+		for i := range cols {
+			if cols[i].Data() != nil {
+				cols[i].Release()
+			}
+		}
+	}()
+	for i := range cols {
+		f := want.Field(i)
+		if got := tbl.Schema().Field(i).Name; got != f.Name {
+			return nil, fmt.Errorf("materialize: column %d of %s is %s, its series says %s", i, path, got, f.Name)
+		}
+		var chunks []arrow.Array
+		for _, c := range tbl.Column(i).Data().Chunks() {
+			d, err := conform(mem, c.Data(), f.Type)
+			if err != nil {
+				return nil, fmt.Errorf("materialize: column %s of %s: %w", f.Name, path, err)
+			}
+			chunks = append(chunks, array.MakeFromData(d))
+			d.Release()
+		}
+		ch := arrow.NewChunked(f.Type, chunks)
+		for _, c := range chunks {
+			c.Release()
+		}
+		cols[i] = *arrow.NewColumn(f, ch)
+		ch.Release()
+	}
+	return array.NewTable(want, cols, tbl.NumRows()), nil
+}
+
+// conform gives d the type dt where Parquet read it with another type of the same layout: an
+// extension type's storage (JSON's string, read as binary), binary for string, a dictionary
+// (enums) for its values, and the same within lists, structs and maps.
+func conform(mem memory.Allocator, d arrow.ArrayData, dt arrow.DataType) (arrow.ArrayData, error) {
+	if arrow.TypeEqual(d.DataType(), dt) {
+		d.Retain()
+		return d, nil
+	}
+	if ext, ok := dt.(arrow.ExtensionType); ok {
+		st, err := conform(mem, d, ext.StorageType())
+		if err != nil {
+			return nil, err
+		}
+		defer st.Release()
+		return array.NewData(dt, st.Len(), st.Buffers(), st.Children(), st.NullN(), st.Offset()), nil
+	}
+	if ext, ok := d.DataType().(arrow.ExtensionType); ok {
+		st := array.NewData(ext.StorageType(), d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+		defer st.Release()
+		return conform(mem, st, dt)
+	}
+	if dict, ok := dt.(*arrow.DictionaryType); ok {
+		return dictionaryOf(mem, d, dict)
+	}
+	from, to := d.DataType().ID(), dt.ID()
+	sameLayout := from == to ||
+		(from == arrow.BINARY || from == arrow.STRING) && (to == arrow.BINARY || to == arrow.STRING) ||
+		(from == arrow.LARGE_BINARY || from == arrow.LARGE_STRING) && (to == arrow.LARGE_BINARY || to == arrow.LARGE_STRING)
+	if !sameLayout {
+		return nil, fmt.Errorf("read as %s, written as %s", d.DataType(), dt)
+	}
+	var childTypes []arrow.DataType
+	switch t := dt.(type) {
+	case arrow.ListLikeType:
+		childTypes = []arrow.DataType{t.ElemField().Type}
+		if m, ok := dt.(*arrow.MapType); ok {
+			childTypes = []arrow.DataType{m.Elem()}
+		}
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			childTypes = append(childTypes, f.Type)
+		}
+	}
+	if len(childTypes) != len(d.Children()) {
+		return nil, fmt.Errorf("read as %s, written as %s", d.DataType(), dt)
+	}
+	children := make([]arrow.ArrayData, len(childTypes))
+	for i, c := range d.Children() {
+		var err error
+		if children[i], err = conform(mem, c, childTypes[i]); err != nil {
+			for _, done := range children[:i] {
+				done.Release()
+			}
+			return nil, err
+		}
+	}
+	nd := array.NewData(dt, d.Len(), d.Buffers(), children, d.NullN(), d.Offset())
+	for _, c := range children {
+		c.Release()
+	}
+	return nd, nil
 }
 
 // one concatenates a chunked column.
@@ -402,4 +532,43 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		return 0, errors.Join(fmt.Errorf("materialize: write %s: %w", path, err), os.Remove(path))
 	}
 	return int64(len(keys)), nil
+}
+
+// dictionaryOf dictionary-encodes the string or binary values d as dt.
+func dictionaryOf(mem memory.Allocator, d arrow.ArrayData, dt *arrow.DictionaryType) (arrow.ArrayData, error) {
+	vals, err := conform(mem, d, dt.ValueType)
+	if err != nil {
+		return nil, err
+	}
+	defer vals.Release()
+	a := array.MakeFromData(vals)
+	defer a.Release()
+	b := array.NewDictionaryBuilder(mem, dt)
+	defer b.Release()
+	bb, ok := b.(*array.BinaryDictionaryBuilder)
+	if !ok {
+		return nil, fmt.Errorf("read as %s, written as %s", d.DataType(), dt)
+	}
+	for i := range a.Len() {
+		if a.IsNull(i) {
+			bb.AppendNull()
+			continue
+		}
+		var err error
+		switch v := a.(type) {
+		case *array.String:
+			err = bb.AppendString(v.Value(i))
+		case *array.Binary:
+			err = bb.Append(v.Value(i))
+		default:
+			err = fmt.Errorf("read as %s, written as %s", d.DataType(), dt)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := bb.NewArray()
+	defer out.Release()
+	out.Data().Retain()
+	return out.Data(), nil
 }

@@ -174,7 +174,8 @@ func (w *changeWriter) setSchema(ctx context.Context, cols []outcome.SchemaColum
 		w.cols[i].PGType = planned[i].PGType
 		w.cols[i].ArrowType = fields[i].Type.String()
 	}
-	w.series = append(w.series, outcome.Series{SchemaVersion: w.version, Columns: append([]outcome.SchemaColumn(nil), w.cols...)})
+	w.series = append(w.series, outcome.Series{SchemaVersion: w.version, Columns: append([]outcome.SchemaColumn(nil), w.cols...),
+		ArrowSchema: encodeSchema(w.dec.Schema())})
 	return nil
 }
 

@@ -86,6 +86,10 @@ type Series struct {
 	SchemaVersion int            `json:"schema_version"`
 	Columns       []SchemaColumn `json:"columns"`
 	Files         []string       `json:"files"`
+	// ArrowSchema is the Arrow schema of the table's columns in these files (base64 of its
+	// IPC form, as Parquet's ARROW:schema): readers of the files without it see extension
+	// types such as JSON as their storage.
+	ArrowSchema string `json:"arrow_schema,omitempty"`
 }
 
 // SchemaColumn is one column of a schema version as logical replication names it.
