@@ -50,6 +50,16 @@ func dropSlotAtEnd(t *testing.T, dsn, slot string) {
 	})
 }
 
+// slotConfirmed is the slot's confirmed_flush_lsn.
+func slotConfirmed(t *testing.T, conn *pgx.Conn, slot string) string {
+	t.Helper()
+	var lsn string
+	if err := conn.QueryRow(context.Background(), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	return lsn
+}
+
 // runOnce runs the next run of the chain in dir and checks its mode.
 func runOnce(t *testing.T, opts Options, mode string) *outcome.Result {
 	t.Helper()
@@ -104,6 +114,11 @@ func TestChain(t *testing.T) {
 	if empty.Rows != 0 || len(empty.Files) != 0 || empty.Incremental.FromLSN != ch.Incremental.ToLSN {
 		t.Fatalf("empty run: %+v", empty)
 	}
+	// Even without changes the slot moves to the run's end: it holds no WAL back for an idle
+	// table.
+	if got := slotConfirmed(t, conn, "pgparquet_public_t"); got != empty.Incremental.ToLSN {
+		t.Fatalf("slot confirmed at %s after the empty run, want its end %s", got, empty.Incremental.ToLSN)
+	}
 
 	pgtest.Exec(t, conn, `TRUNCATE t`)
 	pgtest.Exec(t, conn, `INSERT INTO t SELECT g, 'again' || g, g, CASE WHEN g % 3 = 0 THEN repeat('y', 9000) END FROM generate_series(1, 30) g`)
@@ -121,6 +136,9 @@ func TestChain(t *testing.T) {
 	crashOpts := opts
 	crashOpts.skipConfirm = true
 	crashed := runOnce(t, crashOpts, modeChanges)
+	if got := slotConfirmed(t, conn, "pgparquet_public_t"); got != crashed.Incremental.FromLSN {
+		t.Fatalf("slot confirmed at %s after a run that did not confirm, want %s", got, crashed.Incremental.FromLSN)
+	}
 	before := readChanges(t, filepath.Join(dir, "0005-changes"))
 	// ... and one before publication: the files are gone, the slot is not moved; the rerun
 	// writes the same changes.
