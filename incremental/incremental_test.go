@@ -622,7 +622,9 @@ func TestTypes(t *testing.T) {
 	pgtest.Exec(t, conn, `UPDATE ty AS x SET (b, i2, i4, i8, f4, f8, n12, nfree, t, vc, bp, nm, by, u, j, jb, d, ts, tstz, tm, ttz, iv, e, pi,
 		a_i4, a_2d, a_t, a_n, a_ts, a_pair, comp, r4, rts, mr4, o) = (SELECT `+typesValues+` FROM (SELECT (x.id * 3 + 1)::int AS g) s) WHERE id % 4 = 1`)
 	pgtest.Exec(t, conn, `UPDATE ty SET t = NULL, comp = NULL WHERE id % 7 = 0; DELETE FROM ty WHERE id % 11 = 0; INSERT INTO ty (id) VALUES (100000)`)
-	runOnce(t, opts, modeChanges)
+	if res := runOnce(t, opts, modeChanges); res.Incremental.SchemaVersion != 1 || len(res.Incremental.Series) != 1 {
+		t.Fatalf("the schema as pgoutput describes it differs from the snapshot's: %+v", res.Incremental)
+	}
 
 	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
 	if err != nil {
