@@ -134,14 +134,19 @@ type materializer struct {
 	colType  []arrow.DataType
 	values   [][]arrow.Array // per column slot: the column's arrays of every file, in order
 	offsets  []int64         // per column slot: the number of values read so far
-	rows     map[string][]int64
+	starts   [][]int64       // per column slot: where each of its arrays starts
+	// rows holds, per key, the rows with that key: one with a primary key or replica
+	// identity index, any number with REPLICA IDENTITY FULL (no keys: every column is the key).
+	rows map[string][][]int64
+	// keyedBy is the column set rows is keyed by, with REPLICA IDENTITY FULL.
+	keyedBy []string
 	// schema is the table's columns in order: the snapshot's, then each change series'.
 	schema  []string
 	pendOld *string // key of the update_old row just read, for the update that follows
 }
 
 func newMaterializer(keys []string, mem memory.Allocator) *materializer {
-	return &materializer{keys: keys, mem: mem, colIndex: map[string]int{}, rows: map[string][]int64{}}
+	return &materializer{keys: keys, mem: mem, colIndex: map[string]int{}, rows: map[string][][]int64{}}
 }
 
 // release releases every array read.
@@ -166,6 +171,7 @@ func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
 	m.colNames = append(m.colNames, name)
 	m.colType = append(m.colType, dt)
 	m.values = append(m.values, nil)
+	m.starts = append(m.starts, nil)
 	m.offsets = append(m.offsets, 0)
 	return len(m.colNames) - 1, nil
 }
@@ -364,6 +370,7 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 		}
 		tableCols = append(tableCols, f.Name)
 		base[f.Name] = m.offsets[slot]
+		m.starts[slot] = append(m.starts[slot], m.offsets[slot])
 		m.values[slot] = append(m.values[slot], a)
 		m.offsets[slot] += int64(a.Len())
 		arrays[f.Name] = a
@@ -383,18 +390,23 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 			}
 		}
 	}
-	for _, k := range m.keys {
+	keyCols := m.keys
+	if len(m.keys) == 0 {
+		// REPLICA IDENTITY FULL: a row is known by all its values.
+		keyCols = tableCols
+		if !slices.Equal(m.keyedBy, tableCols) {
+			m.rekey(tableCols)
+		}
+	}
+	for _, k := range keyCols {
 		if arrays[k] == nil {
 			return fmt.Errorf("materialize: %s has no key column %s", where, k)
 		}
 	}
 	key := func(row int) string {
 		var b strings.Builder
-		for _, k := range m.keys {
-			v := arrays[k].ValueStr(row)
-			b.WriteString(strconv.Itoa(len(v)))
-			b.WriteByte(':')
-			b.WriteString(v)
+		for _, k := range keyCols {
+			writeKeyPart(&b, arrays[k], row)
 		}
 		return b.String()
 	}
@@ -410,7 +422,7 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 	}
 	if snapshot {
 		for r := range n {
-			m.rows[key(r)] = full(r)
+			m.put(key(r), full(r))
 		}
 		return nil
 	}
@@ -425,9 +437,9 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 		}
 		switch op := ops.Value(r); op {
 		case opInsert:
-			m.rows[key(r)] = full(r)
+			m.put(key(r), full(r))
 		case opDelete:
-			delete(m.rows, key(r))
+			m.take(key(r))
 		case opTruncate:
 			clear(m.rows)
 		case opUpdateOld:
@@ -441,7 +453,7 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 				m.pendOld = nil
 			}
 			refs := full(r)
-			if old, ok := m.rows[oldKey]; ok {
+			if old := m.take(oldKey); old != nil {
 				for j := uoff[r]; j < uoff[r+1]; j++ {
 					if s, ok := m.colIndex[unchVals.Value(int(j))]; ok && s < len(old) {
 						refs[s] = old[s]
@@ -450,13 +462,74 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 			} else if uoff[r+1] > uoff[r] {
 				return fmt.Errorf("materialize: %s row %d: an update with unchanged values of a row that does not exist", where, r)
 			}
-			delete(m.rows, oldKey)
-			m.rows[k] = refs
+			m.put(k, refs)
 		default:
 			return fmt.Errorf("materialize: %s row %d: unknown %s %q", where, r, colOp, op)
 		}
 	}
 	return nil
+}
+
+// put adds a row under k; with a key, it replaces the row there.
+func (m *materializer) put(k string, refs []int64) {
+	if len(m.keys) > 0 {
+		m.rows[k] = [][]int64{refs}
+		return
+	}
+	m.rows[k] = append(m.rows[k], refs)
+}
+
+// take removes a row under k and returns it; nil when there is none.
+func (m *materializer) take(k string) []int64 {
+	rs := m.rows[k]
+	if len(rs) == 0 {
+		return nil
+	}
+	refs := rs[len(rs)-1]
+	if len(rs) == 1 {
+		delete(m.rows, k)
+	} else {
+		m.rows[k] = rs[:len(rs)-1]
+	}
+	return refs
+}
+
+// rekey keys the rows by the values of cols (REPLICA IDENTITY FULL after a schema change: a
+// row's identity is then the values of the columns the table has now).
+func (m *materializer) rekey(cols []string) {
+	old := m.rows
+	m.rows = make(map[string][][]int64, len(old))
+	m.keyedBy = slices.Clone(cols)
+	for _, rs := range old {
+		for _, refs := range rs {
+			var b strings.Builder
+			for _, c := range cols {
+				slot, ok := m.colIndex[c]
+				if !ok || slot >= len(refs) || refs[slot] < 0 {
+					b.WriteString("N")
+					continue
+				}
+				i, _ := slices.BinarySearch(m.starts[slot], refs[slot]+1)
+				a := m.values[slot][i-1]
+				writeKeyPart(&b, a, int(refs[slot]-m.starts[slot][i-1]))
+			}
+			m.rows[b.String()] = append(m.rows[b.String()], refs)
+		}
+	}
+}
+
+// writeKeyPart writes the value of a's row, or N for NULL, so that a key's parts cannot run
+// into each other.
+func writeKeyPart(b *strings.Builder, a arrow.Array, row int) {
+	if a.IsNull(row) {
+		b.WriteString("N")
+		return
+	}
+	v := a.ValueStr(row)
+	b.WriteString("V")
+	b.WriteString(strconv.Itoa(len(v)))
+	b.WriteByte(':')
+	b.WriteString(v)
 }
 
 // write writes the rows, ordered by key, with the last schema's columns.
@@ -480,11 +553,12 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		fields[i] = arrow.Field{Name: name, Type: m.colType[s], Nullable: true}
 		idx := array.NewInt64Builder(m.mem)
 		for _, k := range keys {
-			refs := m.rows[k]
-			if s >= len(refs) || refs[s] < 0 {
-				idx.AppendNull()
-			} else {
-				idx.Append(refs[s])
+			for _, refs := range m.rows[k] {
+				if s >= len(refs) || refs[s] < 0 {
+					idx.AppendNull()
+				} else {
+					idx.Append(refs[s])
+				}
 			}
 		}
 		indices := idx.NewArray()
@@ -506,7 +580,11 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 			return 0, fmt.Errorf("materialize: column %s: %w", name, err)
 		}
 	}
-	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(len(keys)))
+	n := 0
+	for _, rs := range m.rows {
+		n += len(rs)
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
 	defer rec.Release()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -531,7 +609,7 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		}
 		return 0, errors.Join(fmt.Errorf("materialize: write %s: %w", path, err), os.Remove(path))
 	}
-	return int64(len(keys)), nil
+	return int64(n), nil
 }
 
 // dictionaryOf dictionary-encodes the string or binary values d as dt.

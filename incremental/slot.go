@@ -71,7 +71,7 @@ type tableInfo struct {
 	oid     uint32
 	name    string // quoted, schema-qualified
 	version int    // server_version_num
-	keys    []string
+	keys    []string // the replica identity's columns; none with REPLICA IDENTITY FULL
 	columns []outcome.SchemaColumn // live, non-generated columns in attnum order, as pgoutput sends them
 }
 
@@ -113,23 +113,27 @@ func inspect(ctx context.Context, conn *pgx.Conn, table string) (*tableInfo, err
 	case "i":
 		keyCond = "i.indisreplident"
 	case "f":
-		return nil, fmt.Errorf("incremental export of %s: %w: REPLICA IDENTITY FULL is not supported yet; give the table a primary key or REPLICA IDENTITY USING INDEX", t.name, ErrReplicaIdentity)
+		// Rows are known by all their values: pgoutput sends the whole old row of every
+		// update and delete.
+		keyCond = ""
 	default:
 		return nil, fmt.Errorf("incremental export of %s: %w: set REPLICA IDENTITY (a primary key, or REPLICA IDENTITY USING INDEX on a unique index of NOT NULL columns)", t.name, ErrReplicaIdentity)
 	}
-	rows, err := conn.Query(ctx, `SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(att, n)
-		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att
-		WHERE i.indrelid = $1 AND `+keyCond+` ORDER BY k.n`, t.oid)
-	if err == nil {
-		t.keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if keyCond != "" {
+		rows, err := conn.Query(ctx, `SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(att, n)
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att
+			WHERE i.indrelid = $1 AND `+keyCond+` ORDER BY k.n`, t.oid)
+		if err == nil {
+			t.keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the replica identity of %s: %w", t.name, err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read the replica identity of %s: %w", t.name, err)
-	}
-	if len(t.keys) == 0 {
+	if len(t.keys) == 0 && ident != "f" {
 		return nil, fmt.Errorf("incremental export of %s: %w: the table has no primary key; add one or set REPLICA IDENTITY USING INDEX", t.name, ErrReplicaIdentity)
 	}
-	rows, err = conn.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod)
+	rows, err := conn.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod)
 		FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, t.oid)
 	if err == nil {
 		t.columns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (outcome.SchemaColumn, error) {
@@ -142,7 +146,8 @@ func inspect(ctx context.Context, conn *pgx.Conn, table string) (*tableInfo, err
 		return nil, fmt.Errorf("read the columns of %s: %w", t.name, err)
 	}
 	for i := range t.columns {
-		t.columns[i].Key = contains(t.keys, t.columns[i].Name)
+		// pgoutput flags every column as the key with REPLICA IDENTITY FULL.
+		t.columns[i].Key = ident == "f" || contains(t.keys, t.columns[i].Name)
 	}
 	return t, nil
 }

@@ -70,7 +70,8 @@ type Incremental struct {
 	// consistent point; the next run starts there.
 	FromLSN string `json:"from_lsn,omitempty"`
 	ToLSN   string `json:"to_lsn"`
-	// KeyColumns are the replica identity's columns, which materialize matches rows by.
+	// KeyColumns are the replica identity's columns, which materialize matches rows by; none
+	// with REPLICA IDENTITY FULL, where a row is known by all its values.
 	KeyColumns []string `json:"key_columns"`
 	// Ops counts the change rows by _pgparquet_op.
 	Ops map[string]int64 `json:"ops,omitempty"`
