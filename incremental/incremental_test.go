@@ -680,3 +680,33 @@ func TestReplicaIdentityFull(t *testing.T) {
 		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
 	}
 }
+
+// TestReplicaIdentityChange switches a table from its primary key to REPLICA IDENTITY FULL
+// between runs: a new series, and materialize matches rows by the new identity from there.
+func TestReplicaIdentityChange(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE ri (id int PRIMARY KEY, s text); INSERT INTO ri SELECT g, 's' || g FROM generate_series(1, 50) g`)
+	dir := t.TempDir()
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "ri", OutputDir: dir, Parallel: 1}}
+	dropSlotAtEnd(t, dsn, "pgparquet_public_ri")
+	runOnce(t, opts, modeSnapshot)
+	pgtest.Exec(t, conn, `UPDATE ri SET s = 'pk' WHERE id <= 5`)
+	pgtest.Exec(t, conn, `ALTER TABLE ri REPLICA IDENTITY FULL; UPDATE ri SET s = 'full' WHERE id BETWEEN 4 AND 8; DELETE FROM ri WHERE id = 9`)
+	res := runOnce(t, opts, modeChanges)
+	if res.Incremental.SchemaVersion != 2 || len(res.Incremental.Series) != 2 {
+		t.Fatalf("after the replica identity changed: %+v", res.Incremental)
+	}
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(fromPostgresTable(t, conn, "ri"), got, 5); len(d) > 0 {
+		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
+	}
+}

@@ -78,7 +78,7 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	m := newMaterializer(ch.runs[0].Manifest.Incremental.KeyColumns, mem)
+	m := newMaterializer(mem)
 	defer m.release()
 	res := &MaterializeResult{LSN: ch.runs[0].Manifest.Incremental.ToLSN}
 	for _, r := range ch.runs {
@@ -92,7 +92,7 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 			if len(inc.Series) > 0 {
 				sc = inc.Series[0].ArrowSchema
 			}
-			if err := m.applyFiles(ctx, r.Dir, names, asOf, true, sc); err != nil {
+			if err := m.applyFiles(ctx, r.Dir, names, asOf, true, sc, inc.KeyColumns); err != nil {
 				return nil, err
 			}
 			res.Runs++
@@ -102,7 +102,13 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 			break
 		}
 		for _, s := range inc.Series {
-			if err := m.applyFiles(ctx, r.Dir, s.Files, asOf, false, s.ArrowSchema); err != nil {
+			var keys []string
+			for _, c := range s.Columns {
+				if c.Key {
+					keys = append(keys, c.Name)
+				}
+			}
+			if err := m.applyFiles(ctx, r.Dir, s.Files, asOf, false, s.ArrowSchema, keys); err != nil {
 				return nil, err
 			}
 		}
@@ -128,7 +134,6 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 // (an index into that column's values from every file read, -1 for NULL).
 type materializer struct {
 	mem      memory.Allocator
-	keys     []string
 	colIndex map[string]int // column name -> slot in a row's refs
 	colNames []string
 	colType  []arrow.DataType
@@ -136,17 +141,17 @@ type materializer struct {
 	offsets  []int64         // per column slot: the number of values read so far
 	starts   [][]int64       // per column slot: where each of its arrays starts
 	// rows holds, per key, the rows with that key: one with a primary key or replica
-	// identity index, any number with REPLICA IDENTITY FULL (no keys: every column is the key).
+	// identity index, any number with REPLICA IDENTITY FULL (every column is the key).
 	rows map[string][][]int64
-	// keyedBy is the column set rows is keyed by, with REPLICA IDENTITY FULL.
+	// keyedBy is the columns rows is keyed by: the replica identity's.
 	keyedBy []string
 	// schema is the table's columns in order: the snapshot's, then each change series'.
 	schema  []string
 	pendOld *string // key of the update_old row just read, for the update that follows
 }
 
-func newMaterializer(keys []string, mem memory.Allocator) *materializer {
-	return &materializer{keys: keys, mem: mem, colIndex: map[string]int{}, rows: map[string][][]int64{}}
+func newMaterializer(mem memory.Allocator) *materializer {
+	return &materializer{mem: mem, colIndex: map[string]int{}, rows: map[string][][]int64{}}
 }
 
 // release releases every array read.
@@ -179,7 +184,7 @@ func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
 // applyFiles reads the files in dir in order and applies their rows: a snapshot's as inserts,
 // change rows by their op, up to asOf (-1: all). tableSchema is the series' recorded Arrow
 // schema of the table's columns ("": the files' own).
-func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool, tableSchema string) error {
+func (m *materializer) applyFiles(ctx context.Context, dir string, names []string, asOf int64, snapshot bool, tableSchema string, keys []string) error {
 	full := tableSchema
 	if tableSchema != "" && !snapshot {
 		b, err := base64.StdEncoding.DecodeString(tableSchema)
@@ -197,7 +202,7 @@ func (m *materializer) applyFiles(ctx context.Context, dir string, names []strin
 		if err != nil {
 			return err
 		}
-		err = m.apply(tbl, asOf, snapshot, filepath.Join(filepath.Base(dir), name))
+		err = m.apply(tbl, asOf, snapshot, keys, filepath.Join(filepath.Base(dir), name))
 		tbl.Release()
 		if err != nil {
 			return err
@@ -347,7 +352,7 @@ func one(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
 	return array.Concatenate(c.Chunks(), mem)
 }
 
-func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where string) error {
+func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, keys []string, where string) error {
 	sc := tbl.Schema()
 	n := int(tbl.NumRows())
 	var tableCols []string
@@ -390,13 +395,14 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 			}
 		}
 	}
-	keyCols := m.keys
-	if len(m.keys) == 0 {
+	keyCols := keys
+	if len(keyCols) == 0 {
 		// REPLICA IDENTITY FULL: a row is known by all its values.
 		keyCols = tableCols
-		if !slices.Equal(m.keyedBy, tableCols) {
-			m.rekey(tableCols)
-		}
+	}
+	if !slices.Equal(m.keyedBy, keyCols) {
+		// The first file, or the columns or the replica identity changed.
+		m.rekey(keyCols)
 	}
 	for _, k := range keyCols {
 		if arrays[k] == nil {
@@ -470,12 +476,9 @@ func (m *materializer) apply(tbl arrow.Table, asOf int64, snapshot bool, where s
 	return nil
 }
 
-// put adds a row under k; with a key, it replaces the row there.
+// put adds a row under k. A key is unique, but nothing is replaced: a row the changes insert
+// twice (which a gap or overlap in the chain would do) shows as two rows.
 func (m *materializer) put(k string, refs []int64) {
-	if len(m.keys) > 0 {
-		m.rows[k] = [][]int64{refs}
-		return
-	}
 	m.rows[k] = append(m.rows[k], refs)
 }
 
@@ -494,8 +497,9 @@ func (m *materializer) take(k string) []int64 {
 	return refs
 }
 
-// rekey keys the rows by the values of cols (REPLICA IDENTITY FULL after a schema change: a
-// row's identity is then the values of the columns the table has now).
+// rekey keys the rows by the values of cols: the replica identity changed, or, with REPLICA
+// IDENTITY FULL, the columns did (a row's identity is then the values of the columns the table
+// has now).
 func (m *materializer) rekey(cols []string) {
 	old := m.rows
 	m.rows = make(map[string][][]int64, len(old))

@@ -69,9 +69,9 @@ func validSlot(name string) bool {
 // tableInfo is what a run checks and needs of the table, read from the catalog.
 type tableInfo struct {
 	oid     uint32
-	name    string // quoted, schema-qualified
-	version int    // server_version_num
-	keys    []string // the replica identity's columns; none with REPLICA IDENTITY FULL
+	name    string                 // quoted, schema-qualified
+	version int                    // server_version_num
+	keys    []string               // the replica identity's columns; none with REPLICA IDENTITY FULL
 	columns []outcome.SchemaColumn // live, non-generated columns in attnum order, as pgoutput sends them
 }
 
