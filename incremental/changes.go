@@ -87,6 +87,8 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 		return nil, fmt.Errorf("incremental: %w: slot %s does not exist (dropped?): start a new chain in another directory", ErrSlotLost, opts.Slot)
 	case slot.plugin != "pgoutput" || slot.database != o.ConnConfig.Database && o.ConnConfig.Database != "":
 		return nil, fmt.Errorf("incremental: slot %s is a %s slot of database %s, not this chain's", opts.Slot, slot.plugin, slot.database)
+	case slot.walStatus == "lost":
+		return nil, fmt.Errorf("incremental: %w: slot %s lost the WAL it needed (max_slot_wal_keep_size): start a new chain", ErrSlotLost, opts.Slot)
 	case slot.confirmed > from:
 		return nil, fmt.Errorf("incremental: %w: slot %s was confirmed up to %s, past the chain's last run (%s): start a new chain", ErrSlotLost, opts.Slot, slot.confirmed, from)
 	}

@@ -190,13 +190,15 @@ type slotState struct {
 	database  string
 	confirmed pglogrepl.LSN
 	active    bool
+	// walStatus is "lost" once max_slot_wal_keep_size let the WAL the slot needs go.
+	walStatus string
 }
 
 func readSlot(ctx context.Context, conn *pgx.Conn, name string) (slotState, error) {
 	var s slotState
-	var plugin, db, confirmed *string
-	err := conn.QueryRow(ctx, `SELECT plugin, database, confirmed_flush_lsn::text, active FROM pg_replication_slots WHERE slot_name = $1`, name).
-		Scan(&plugin, &db, &confirmed, &s.active)
+	var plugin, db, confirmed, walStatus *string
+	err := conn.QueryRow(ctx, `SELECT plugin, database, confirmed_flush_lsn::text, active, wal_status FROM pg_replication_slots WHERE slot_name = $1`, name).
+		Scan(&plugin, &db, &confirmed, &s.active, &walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, nil
 	}
@@ -209,6 +211,9 @@ func readSlot(ctx context.Context, conn *pgx.Conn, name string) (slotState, erro
 	}
 	if db != nil {
 		s.database = *db
+	}
+	if walStatus != nil {
+		s.walStatus = *walStatus
 	}
 	if confirmed != nil {
 		if s.confirmed, err = pglogrepl.ParseLSN(*confirmed); err != nil {
