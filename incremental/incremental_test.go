@@ -219,7 +219,7 @@ func TestSeam(t *testing.T) {
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE seam (id int PRIMARY KEY, v bigint, s text)`)
-	pgtest.Exec(t, conn, `INSERT INTO seam SELECT g, g, repeat('s', 100) FROM generate_series(1, 200000) g`)
+	pgtest.Exec(t, conn, `INSERT INTO seam SELECT g, g, repeat('s', 100) FROM generate_series(1, 100000) g`)
 	dir := t.TempDir()
 	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "seam", OutputDir: dir, Parallel: 4}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_seam")
@@ -236,7 +236,7 @@ func TestSeam(t *testing.T) {
 			default:
 			}
 			_, err := writer.Exec(ctx, fmt.Sprintf(`BEGIN; INSERT INTO seam VALUES (%d, 0, 'new'); UPDATE seam SET v = v + 1 WHERE id = %d; COMMIT; DELETE FROM seam WHERE id = %d`,
-				300000+i, 1+(i*7919)%200000, 1+(i*104729)%200000))
+				300000+i, 1+(i*7919)%100000, 1+(i*104729)%100000))
 			if err != nil {
 				done <- err
 				return
