@@ -155,7 +155,8 @@ func prepare(ctx context.Context, cfg *settings, dir objstore.Sink) (_ *exportRu
 			e.close()
 		}
 	}()
-	if e.snap, err = snapshot.Export(ctx, cfg.ConnConfig, snapshot.ExportOptions{Table: cfg.Table, Role: cfg.Role}); err != nil {
+	if e.snap, err = snapshot.Export(ctx, cfg.ConnConfig, snapshot.ExportOptions{
+		Table: cfg.Table, Role: cfg.Role, Import: cfg.Snapshot, ImportLSN: cfg.SnapshotLSN}); err != nil {
 		return nil, err
 	}
 	if cfg.OnSnapshot != nil {
@@ -297,7 +298,7 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 		Version: Version, Table: e.rel.Name, Snapshot: e.snap.ID, LSN: e.snap.LSN, Decoder: e.dec.Path(),
 		Compression: strings.ToLower(e.cfg.Compression), Compat: e.cfg.planOpts.Profile.String(), Workers: len(e.workers), Tasks: len(e.tasks),
 		CopyBytes: l.progress.Bytes.Load(), Columns: manifestColumns(e.format, e.cols),
-		StartedAt: e.start.UTC().Format(time.RFC3339Nano),
+		StartedAt: e.start.UTC().Format(time.RFC3339Nano), Incremental: e.cfg.Incremental,
 	}
 	for _, f := range files {
 		res.Rows += f.Rows

@@ -110,6 +110,16 @@ type Options struct {
 	// (SET TRANSACTION SNAPSHOT) to see exactly the rows this export reads. An error aborts
 	// the export.
 	OnSnapshot func(ctx context.Context, id, lsn string) error
+	// Snapshot, when set, is a snapshot exported elsewhere that the export reads instead of
+	// exporting its own (incremental's first run: the snapshot of a logical replication slot,
+	// so the files hold the table exactly at the slot's consistent point); SnapshotLSN is its
+	// WAL position, reported as the result's LSN. Its exporter must keep it alive until
+	// OnSnapshot is called (or, without OnSnapshot, until the export returns).
+	Snapshot    string
+	SnapshotLSN string
+	// Incremental, when set, is recorded in the manifest (the snapshot run of an incremental
+	// chain).
+	Incremental *outcome.Incremental
 	// Numeric is how numeric columns without a usable typmod (no typmod, precision above 76,
 	// negative scale) are exported: "string" (default, exactly as PostgreSQL prints them),
 	// "decimal:P,S" (decimal128/decimal256 with precision P <= 76 and scale S; a value that does

@@ -46,6 +46,61 @@ type Result struct {
 	Seconds     float64 `json:"seconds"`
 	GBPerSecond float64 `json:"gb_per_s"`
 	Timings     Timings `json:"timings"`
+	// Incremental describes the run of an incremental chain this export is (see package
+	// incremental); nil for a plain export.
+	Incremental *Incremental `json:"incremental,omitempty"`
+}
+
+// Incremental is one run of an incremental chain: the snapshot that starts it, or the changes
+// streamed from its replication slot since the previous run.
+type Incremental struct {
+	// Mode is "snapshot" (the table at the slot's consistent point) or "changes".
+	Mode string `json:"mode"`
+	// Run numbers the runs of the chain from 1 (the snapshot).
+	Run int `json:"run"`
+	// Slot and Publication are the logical replication slot and the publication the chain
+	// reads.
+	Slot        string `json:"slot"`
+	Publication string `json:"publication"`
+	// TableOID is the table's OID: a table dropped and created again under the same name is
+	// another table, whose changes the slot does not carry.
+	TableOID uint32 `json:"table_oid"`
+	// FromLSN and ToLSN bound the run: it holds exactly the transactions whose commit record
+	// starts at or after FromLSN and before ToLSN. A snapshot run has only ToLSN, the slot's
+	// consistent point; the next run starts there.
+	FromLSN string `json:"from_lsn,omitempty"`
+	ToLSN   string `json:"to_lsn"`
+	// KeyColumns are the replica identity's columns, which materialize matches rows by; none
+	// with REPLICA IDENTITY FULL, where a row is known by all its values.
+	KeyColumns []string `json:"key_columns"`
+	// Ops counts the change rows by _pgparquet_op.
+	Ops map[string]int64 `json:"ops,omitempty"`
+	// SchemaVersion is the table's schema version at the end of the run (1 at the snapshot);
+	// it grows by one whenever the columns change.
+	SchemaVersion int `json:"schema_version"`
+	// Series are the run's files by schema, in stream order; a snapshot run has one.
+	Series []Series `json:"series"`
+}
+
+// Series is the files of a run that share one schema version.
+type Series struct {
+	SchemaVersion int            `json:"schema_version"`
+	Columns       []SchemaColumn `json:"columns"`
+	Files         []string       `json:"files"`
+	// ArrowSchema is the Arrow schema of the table's columns in these files (base64 of its
+	// IPC form, as Parquet's ARROW:schema): readers of the files without it see extension
+	// types such as JSON as their storage.
+	ArrowSchema string `json:"arrow_schema,omitempty"`
+}
+
+// SchemaColumn is one column of a schema version as logical replication names it.
+type SchemaColumn struct {
+	Name      string `json:"name"`
+	TypeOID   uint32 `json:"type_oid"`
+	Typmod    int32  `json:"typmod"`
+	PGType    string `json:"pg_type"`
+	ArrowType string `json:"arrow_type"`
+	Key       bool   `json:"key,omitempty"`
 }
 
 // Column describes one exported column.

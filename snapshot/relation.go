@@ -509,3 +509,14 @@ func (r *typeReader) money(ctx context.Context) (int32, error) {
 	}
 	return *r.moneyScale, nil
 }
+
+// DescribeType reads the type tree of type oid with typmod from the catalog as it is now, for a
+// column known only from elsewhere (logical replication describes columns a table may have
+// dropped since); dims is the column's declared array dimensions, 0 when not known.
+func DescribeType(ctx context.Context, q Querier, oid uint32, typmod int32, dims int) (*pgarrow.TypeDesc, error) {
+	r, err := readTypes(ctx, q, []Column{{TypeOID: oid, Typmod: typmod}})
+	if err != nil {
+		return nil, err
+	}
+	return r.describe(ctx, oid, typmod, dims, 0)
+}

@@ -58,6 +58,16 @@ type ExportOptions struct {
 	// Role, when set, is assumed (SET ROLE) before anything else, so that the table is
 	// resolved, locked and read with that role's privileges.
 	Role string
+	// Import, when set, is a snapshot exported elsewhere (CREATE_REPLICATION_SLOT ...
+	// EXPORT_SNAPSHOT on a replication connection) that the coordinator imports instead of
+	// exporting its own; its exporter must keep it alive until Export returns. The lock is
+	// then taken after the snapshot: Export fails when the relation was rewritten (ALTER
+	// TYPE, VACUUM FULL, CLUSTER, TRUNCATE) between the two, which the snapshot would read as
+	// empty.
+	Import string
+	// ImportLSN is the WAL position of Import (the slot's consistent point), reported as
+	// Snapshot.LSN.
+	ImportLSN string
 }
 
 // Export connects with cfg, resolves and locks opts.Table (ACCESS SHARE) in a REPEATABLE READ
@@ -134,6 +144,9 @@ func (s *Snapshot) begin(ctx context.Context, opts ExportOptions) error {
 		"SET search_path = " + path,
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 	}
+	if opts.Import != "" {
+		stmts = append(stmts, "SET TRANSACTION SNAPSHOT "+quoteLiteral(opts.Import))
+	}
 	for _, stmt := range stmts {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("coordinator: %s: %w", stmt, err)
@@ -161,6 +174,26 @@ func (s *Snapshot) begin(ctx context.Context, opts ExportOptions) error {
 	}
 	if stillOID == nil || *stillOID != s.RelOID {
 		return fmt.Errorf("table %s was dropped, renamed or replaced while the export started; run it again", s.Relation)
+	}
+	if opts.Import != "" {
+		return s.useImported(ctx, opts)
+	}
+	return nil
+}
+
+// useImported reports the imported snapshot's LSN (workers import the coordinator's own
+// export of it, which lives as long as the coordinator). A relation rewritten after the snapshot was taken but before the lock has a new
+// file whose rows the snapshot cannot see: the snapshot's pg_class row then names another
+// file than the current catalog (pg_relation_filenode reads the latest).
+func (s *Snapshot) useImported(ctx context.Context, opts ExportOptions) error {
+	s.LSN = opts.ImportLSN
+	var inSnapshot, current *uint32
+	if err := s.conn.QueryRow(ctx, `SELECT relfilenode, pg_relation_filenode(oid) FROM pg_class WHERE oid = $1`, s.RelOID).
+		Scan(&inSnapshot, &current); err != nil {
+		return fmt.Errorf("coordinator: check the imported snapshot: %w", err)
+	}
+	if inSnapshot != nil && *inSnapshot != 0 && (current == nil || *inSnapshot != *current) {
+		return fmt.Errorf("table %s was rewritten (ALTER TYPE, VACUUM FULL, CLUSTER, TRUNCATE) while the export started; run it again", s.Relation)
 	}
 	return nil
 }

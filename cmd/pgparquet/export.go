@@ -18,8 +18,10 @@ import (
 
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/objstore/s3store"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -35,6 +37,10 @@ type exportArgs struct {
 	gpuLib     string      // --gpu-lib
 	output     objstore.Location
 	pathStyle  bool // --s3-path-style
+	// incremental: the next run of an incremental chain in the output dir (--incremental),
+	// reading slot (--slot; empty: derived from the table).
+	incremental bool
+	slot        string
 }
 
 // runExport parses the export command's flags and runs one export.
@@ -83,7 +89,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer stop()
 	}
-	res, err := export.Run(ctx, opts)
+	var res *outcome.Result
+	if a.incremental {
+		res, err = incremental.Run(ctx, incremental.Options{Export: opts, Slot: a.slot})
+	} else {
+		res, err = export.Run(ctx, opts)
+	}
 	bar.done()
 	if err != nil {
 		if errors.Is(err, export.ErrNotEmpty) {
@@ -138,6 +149,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&opts.Compat, "compat", export.DefaultCompat, "reader profile: default (pyarrow, DuckDB and other Arrow readers) or spark (uuid as text, time as int64 µs, no decimal256: what Spark 4 reads)")
 	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
+	fs.BoolVar(&a.incremental, "incremental", false, "the next run of an incremental chain in --output-dir: the table at a new logical slot's consistent point, then the changes since the last run (docs/incremental.md)")
+	fs.StringVar(&a.slot, "slot", "", "with --incremental: the logical replication slot and publication (default: pgparquet_ and the table's name)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -202,6 +215,19 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	}
 	opts.Columns = splitList(columns)
 	opts.AsText = splitList(asText)
+	if given["slot"] && !a.incremental {
+		return a, usagef("export: --slot needs --incremental")
+	}
+	if a.incremental && !a.output.IsLocal() {
+		return a, usagef("export: --incremental writes its chain to a local directory; %s is not one (export the chain locally, or export the whole table to object storage without --incremental)", a.output)
+	}
+	if a.incremental {
+		for _, f := range []string{"columns", "as-text", "role", "overwrite", "numeric", "wide-numeric", "compat", "timestamp"} {
+			if given[f] {
+				return a, usagef("export: --%s is not supported with --incremental: every run of a chain exports all columns with the default types", f)
+			}
+		}
+	}
 	return a, nil
 }
 

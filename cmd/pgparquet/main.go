@@ -4,6 +4,8 @@
 // Usage:
 //
 //	pgparquet export --dsn postgres://... --table public.lineorder --output-dir ./out
+//	pgparquet export --incremental --dsn postgres://... --table public.orders --output-dir ./orders
+//	pgparquet materialize --input ./orders --output-dir ./orders-now
 //	pgparquet version
 package main
 
@@ -32,11 +34,13 @@ func main() {
 const usage = `usage: pgparquet <command> [flags]
 
 commands:
-  export    export one table to Parquet files (pgparquet export -h for flags)
-  sidecar   serve the export requests queued in SQL (pgparquet sidecar -h for flags)
-  migrate   create or update the control tables (parquet_export_requests, ...)
-  status    print parquet_export_status as a table
-  version   print the version
+  export       export one table to Parquet files (pgparquet export -h for flags;
+               --incremental: the next run of a snapshot + changes chain)
+  materialize  write an incremental chain's table as of its end or an LSN
+  sidecar      serve the export requests queued in SQL (pgparquet sidecar -h for flags)
+  migrate      create or update the control tables (parquet_export_requests, ...)
+  status       print parquet_export_status as a table
+  version      print the version
 `
 
 // run executes one command and returns the process exit code.
@@ -51,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "export":
 		err = runExport(ctx, args[1:], stdout, stderr)
+	case "materialize":
+		err = runMaterialize(ctx, args[1:], stdout, stderr)
 	case "sidecar":
 		err = runSidecar(ctx, args[1:], stderr)
 	case "migrate":

@@ -221,6 +221,12 @@ func TestExportUsageErrors(t *testing.T) {
 	}{
 		{"no --table", []string{"--output-dir", "out"},
 			"export: --table is required (e.g. --table public.orders)"},
+		{"--slot without --incremental", []string{"--table", "t", "--output-dir", "out", "--slot", "s"},
+			"export: --slot needs --incremental"},
+		{"--incremental --columns", []string{"--table", "t", "--output-dir", "out", "--incremental", "--columns", "a"},
+			"export: --columns is not supported with --incremental: every run of a chain exports all columns with the default types"},
+		{"--incremental to S3", []string{"--table", "t", "--output-dir", "s3://bkt/x", "--incremental"},
+			"export: --incremental writes its chain to a local directory; s3://bkt/x is not one (export the chain locally, or export the whole table to object storage without --incremental)"},
 		{"blank --table", []string{"--table", " ", "--output-dir", "out"},
 			"export: --table is required (e.g. --table public.orders)"},
 		{"no --output-dir", []string{"--table", "t"},

@@ -1,0 +1,172 @@
+// Package incremental exports a table as a chain of runs: a first run reads the table at the
+// consistent point of a logical replication slot (the export package's parallel ctid ranges,
+// under the slot's exported snapshot), and each later run streams the changes committed since
+// the previous run from the slot (pgoutput) into change files. Materialize turns a chain back
+// into the table as of any LSN it covers.
+//
+// Runs of one chain must not run concurrently (the slot serves one stream at a time, and
+// PostgreSQL refuses a second). A run confirms its end position to the slot only after its
+// files and manifest are durable in place: a crash before that re-delivers the run's changes
+// to the next run, which starts at the last published run's end, so nothing is lost or
+// written twice.
+package incremental
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/snapshot"
+)
+
+// Options describe one run of a chain.
+type Options struct {
+	// Export holds the connection, the table, the chain directory (OutputDir) and the tuning
+	// of the snapshot run (Parallel, Chunks, Compression, ...). Columns, AsText, Role, Root
+	// and the type options other than their defaults are refused: every run of a chain must
+	// map the same columns to the same types.
+	Export export.Options
+	// Slot is the logical replication slot; empty: DefaultSlot of the table's
+	// schema-qualified name. The publication has the same name.
+	Slot string
+
+	// skipConfirm leaves the slot where it was after publishing (tests: a crash between
+	// publication and confirmation).
+	skipConfirm bool
+	// changeFileBytes, when set, overrides Export.MaxFileSize for change files (tests: below
+	// the 1MiB export allows).
+	changeFileBytes int64
+	// mem, when set, allocates the change runs' Arrow memory (tests: a checked allocator).
+	mem memory.Allocator
+}
+
+// slotMarker, in the chain directory, names the slot the chain created: a first run that
+// failed after creating it may drop it, and no other slot is ever dropped.
+const slotMarker = ".pgparquet-slot"
+
+// Run performs the next run of the chain in opts.Export.OutputDir: the snapshot run when the
+// directory holds no committed run, else a change run. It returns the run's manifest.
+func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
+	o := opts.Export
+	switch {
+	case o.ConnConfig == nil || o.Table == "" || o.OutputDir == "":
+		return nil, errors.New("incremental: ConnConfig, Table and OutputDir are required")
+	case len(o.Columns) > 0 || len(o.AsText) > 0 || o.Role != "" || o.Root != nil:
+		return nil, errors.New("incremental: columns, as-text, role and root are not supported in incremental mode")
+	case (o.Compat != "" && o.Compat != export.DefaultCompat) || (o.Numeric != "" && o.Numeric != export.DefaultNumeric) ||
+		(o.WideNumeric != "" && o.WideNumeric != export.DefaultWideNumeric) || (o.Timestamp != "" && o.Timestamp != export.DefaultTimestamp):
+		return nil, errors.New("incremental: type options (compat, numeric, wide-numeric, timestamp) must keep their defaults in incremental mode")
+	}
+	if opts.Slot != "" && !validSlot(opts.Slot) {
+		return nil, fmt.Errorf("incremental: slot name %q: use 1 to 63 lower-case letters, digits and underscores", opts.Slot)
+	}
+	ch, incomplete, err := readChain(o.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range incomplete {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove the unfinished run %s: %w", dir, err)
+		}
+	}
+	conn, err := snapshot.Connect(ctx, o.ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	t, err := inspect(ctx, conn, o.Table)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Slot == "" {
+		// From the resolved name: "orders" and "public.orders" name the same slot.
+		opts.Slot = DefaultSlot(t.name)
+	}
+	last, ok := ch.last()
+	if !ok {
+		return firstRun(ctx, opts, conn, t)
+	}
+	if s := last.Manifest.Incremental.Slot; s != opts.Slot {
+		return nil, fmt.Errorf("incremental: the chain in %s reads slot %s, not %s", o.OutputDir, s, opts.Slot)
+	}
+	if last.Manifest.Table != t.name {
+		return nil, fmt.Errorf("incremental: the chain in %s is of table %s, not %s", o.OutputDir, last.Manifest.Table, t.name)
+	}
+	if oid := last.Manifest.Incremental.TableOID; oid != t.oid {
+		return nil, fmt.Errorf("incremental: %w: table %s was dropped and created again since the chain started (oid %d, now %d): start a new chain", ErrSlotLost, t.name, oid, t.oid)
+	}
+	return changeRun(ctx, opts, conn, t, ch)
+}
+
+// firstRun creates the publication and the slot, and exports the table under the slot's
+// snapshot into 0001-snapshot. The replication connection that exported the snapshot stays
+// open (idle) until the export is done.
+func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (*outcome.Result, error) {
+	o := opts.Export
+	schema, err := planSnapshot(ctx, conn, t)
+	if err != nil {
+		return nil, err
+	}
+	slot, err := readSlot(ctx, conn, opts.Slot)
+	if err != nil {
+		return nil, err
+	}
+	marker := filepath.Join(o.OutputDir, slotMarker)
+	if slot.exists {
+		b, _ := os.ReadFile(marker)
+		if string(b) != opts.Slot {
+			return nil, fmt.Errorf("incremental: slot %s exists but %s holds no chain of it: choose another --slot, or drop it (SELECT pg_drop_replication_slot('%s')) if nothing else reads it", opts.Slot, o.OutputDir, opts.Slot)
+		}
+		// Our own first run failed after creating it: nothing was published from it.
+		if err := dropSlot(ctx, conn, opts.Slot); err != nil {
+			return nil, err
+		}
+	}
+	if err := ensurePublication(ctx, conn, opts.Slot, t); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create chain directory %s: %w", o.OutputDir, err)
+	}
+	if err := os.WriteFile(marker, []byte(opts.Slot), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", marker, err)
+	}
+	repl, err := replicationConn(ctx, o.ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer repl.Close(context.WithoutCancel(ctx))
+	created, err := createSlot(ctx, repl, opts.Slot)
+	if err != nil {
+		return nil, err
+	}
+	o.OutputDir = filepath.Join(o.OutputDir, runName(1, modeSnapshot))
+	o.Snapshot, o.SnapshotLSN = created.SnapshotName, created.ConsistentPoint
+	o.Incremental = &outcome.Incremental{
+		Mode: modeSnapshot, Run: 1, Slot: opts.Slot, Publication: opts.Slot,
+		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: 1,
+		Series: []outcome.Series{{SchemaVersion: 1, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
+	}
+	res, err := export.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	// The export planned the columns itself, inside the snapshot: it must agree with the plan
+	// the chain recorded, which change runs and materialize rely on.
+	same := len(res.Columns) == schema.NumFields()
+	for i := 0; same && i < len(res.Columns); i++ {
+		same = res.Columns[i].Name == schema.Field(i).Name && res.Columns[i].ArrowType == schema.Field(i).Type.String()
+	}
+	if !same {
+		return nil, errors.Join(fmt.Errorf("incremental: the table %s changed while its chain started; run it again", t.name),
+			os.RemoveAll(o.OutputDir))
+	}
+	return res, nil
+}
