@@ -19,6 +19,15 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# DuckDB's iceberg extension with a duckdb of its own build (1.5.5), for the lakehouse tests'
+# read-back (requirements-iceberg-duckdb.txt says why it is apart from the venv's duckdb).
+ICEBERG_DUCKDB := .cache/duckdb-iceberg
+.PHONY: iceberg-duckdb
+iceberg-duckdb: $(ICEBERG_DUCKDB)/.installed
+$(ICEBERG_DUCKDB)/.installed: requirements-iceberg-duckdb.txt | venv
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --target $(ICEBERG_DUCKDB) -r requirements-iceberg-duckdb.txt
+	touch $@
+
 # versitygw, the S3 gateway the object storage tests run on loopback (internal/s3test), built
 # once into .cache/bin.
 VERSITYGW := .cache/bin/versitygw
@@ -32,7 +41,7 @@ $(VERSITYGW):
 # (test-matrix: PostgreSQL 13, 14, 16, 17 and 18, about 3.5 minutes here).
 # The fuzz runs count executions: a -fuzztime duration races Go 1.26's fuzz coordinator at the
 # deadline (golang/go#75804), failing with "context deadline exceeded" and no crasher.
-test: venv versitygw
+test: venv versitygw iceberg-duckdb
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 20000x ./gpuparse
