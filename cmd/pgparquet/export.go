@@ -18,6 +18,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/lakehouse"
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/objstore/s3store"
 	"github.com/pgparquet/pgparquet/snapshot"
@@ -35,6 +36,7 @@ type exportArgs struct {
 	gpuLib     string      // --gpu-lib
 	output     objstore.Location
 	pathStyle  bool // --s3-path-style
+	iceberg    icebergArgs
 }
 
 // runExport parses the export command's flags and runs one export.
@@ -50,15 +52,23 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	applyConnDefaults(cfg)
 	opts.ConnConfig = cfg
+	var st *s3store.Store
 	if !a.output.IsLocal() {
-		st, err := s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle})
-		if err != nil {
+		if st, err = s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle}); err != nil {
 			return err
 		}
 		opts.Store, opts.OutputDir = st, a.output.Prefix
 		if opts.OutputDir == "" {
 			opts.OutputDir = "."
 		}
+	}
+	var cat *lakehouse.Catalog
+	if a.iceberg.table != "" {
+		a.opts.OutputDir = opts.OutputDir
+		if cat, err = openIceberg(ctx, a, cfg, st); err != nil {
+			return err
+		}
+		defer cat.Close()
 	}
 
 	tty := isTerminal(os.Stderr) && !a.noProgress
@@ -90,6 +100,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%w; use --overwrite to replace a previous export", err)
 		}
 		return explainConnectTimeout(ctx, err, cfg)
+	}
+	if cat != nil {
+		// After the manifest is published: the files the table references are complete.
+		if err := commitIceberg(ctx, cat, a, st, res); err != nil {
+			return err
+		}
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -138,6 +154,9 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&opts.Compat, "compat", export.DefaultCompat, "reader profile: default (pyarrow, DuckDB and other Arrow readers) or spark (uuid as text, time as int64 µs, no decimal256: what Spark 4 reads)")
 	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
+	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced)")
+	fs.StringVar(&a.iceberg.catalog, "iceberg-catalog", lakehouse.DefaultCatalog, "Iceberg catalog: postgres (the SQL catalog in the exported database, schema "+lakehouse.SchemaName+"), postgres://… (another database's) or rest+http(s)://… (a REST catalog; token from $PGPARQUET_ICEBERG_TOKEN)")
+	fs.StringVar(&a.iceberg.warehouse, "iceberg-warehouse", "", "where a new Iceberg table's metadata goes: <warehouse>/<namespace>.db/<name> (local directory, file:///… or s3://…; default: the directory holding --output-dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -202,6 +221,9 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	}
 	opts.Columns = splitList(columns)
 	opts.AsText = splitList(asText)
+	if err := checkIcebergArgs(a, given); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 
