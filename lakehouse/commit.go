@@ -59,7 +59,8 @@ type Request struct {
 //
 // A commit that loses a race with another writer is rebuilt on the table's new state and
 // retried (maxAttempts). On error the table is left at the snapshot it had: the catalog
-// either took the whole commit or none of it. Deleting the files of an export whose commit
+// either took the whole commit or none of it (a table the failed commit created, still
+// without a snapshot, is dropped). Deleting the files of an export whose commit
 // failed is the caller's (they are the export's, not the table's).
 func (c *Catalog) Commit(ctx context.Context, req Request) (*outcome.Iceberg, error) {
 	ctx = c.ctx(ctx)
@@ -79,14 +80,24 @@ func (c *Catalog) Commit(ctx context.Context, req Request) (*outcome.Iceberg, er
 		return nil, fmt.Errorf("iceberg table %s: %w", req.Table, err)
 	}
 	wait := retryWait
+	created := false
 	for attempt := 1; ; attempt++ {
 		res, err := c.commitOnce(ctx, ident, sc, req)
+		if res != nil && res.Created {
+			created = true // by this commit, in an attempt that lost a race after
+		}
 		if err == nil {
+			res.Created = created
 			return res, nil
 		}
 		if !retryable(err) || attempt == maxAttempts {
 			if retryable(err) {
 				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
+			}
+			if created {
+				if dropErr := c.dropIfEmpty(context.WithoutCancel(ctx), ident); dropErr != nil {
+					err = fmt.Errorf("%w; and dropping the table it created failed: %w", err, dropErr)
+				}
 			}
 			return nil, fmt.Errorf("iceberg table %s in catalog %s: %w", req.Table, c.shown, err)
 		}
@@ -99,6 +110,23 @@ func (c *Catalog) Commit(ctx context.Context, req Request) (*outcome.Iceberg, er
 		}
 		wait *= 2
 	}
+}
+
+// dropIfEmpty drops a table this commit created and left without a snapshot, so that a
+// failed first commit leaves the catalog as it was. A table another writer has committed to
+// meanwhile is kept.
+func (c *Catalog) dropIfEmpty(ctx context.Context, ident table.Identifier) error {
+	tbl, err := c.cat.LoadTable(ctx, ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if tbl.CurrentSnapshot() != nil {
+		return nil
+	}
+	return c.cat.DropTable(ctx, ident)
 }
 
 // retryable reports whether a commit failed only because the table moved underneath it:
@@ -115,15 +143,23 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 	res := &outcome.Iceberg{Catalog: c.shown, Table: req.Table}
 	tbl, err := c.cat.LoadTable(ctx, ident)
 	if errors.Is(err, catalog.ErrNoSuchTable) {
-		tbl, err = c.create(ctx, ident, sc, req.Location)
+		if tbl, err = c.create(ctx, ident, sc, req.Location); err != nil {
+			return nil, err
+		}
 		res.Created = true
 	}
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (*outcome.Iceberg, error) {
+		if res.Created {
+			return res, err // Commit remembers that the table is its own
+		}
+		return nil, err
+	}
 	added, err := compatible(req.Table, tbl.Schema(), sc)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	txn := tbl.NewTransaction()
 	if len(added) > 0 {
@@ -132,24 +168,24 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 			opts = append(opts, table.WithNameMapping(nm))
 		}
 		if err := txn.UpdateSchema(true, false, opts...).UnionByNameWith(sc).Commit(); err != nil {
-			return nil, fmt.Errorf("add columns %s: %w", strings.Join(added, ", "), err)
+			return fail(fmt.Errorf("add columns %s: %w", strings.Join(added, ", "), err))
 		}
 		res.AddedColumns = added
 	}
 	old, err := dataFiles(ctx, tbl)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := txn.ReplaceDataFiles(ctx, old, req.Files, summary(req)); err != nil {
-		return nil, fmt.Errorf("add the export's files: %w", err)
+		return fail(fmt.Errorf("add the export's files: %w", err))
 	}
 	done, err := txn.Commit(ctx)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	snap := done.CurrentSnapshot()
 	if snap == nil {
-		return nil, errors.New("internal error: the commit left the table without a snapshot")
+		return fail(errors.New("internal error: the commit left the table without a snapshot"))
 	}
 	res.SnapshotID = snap.SnapshotID
 	res.MetadataLocation = done.MetadataLocation()

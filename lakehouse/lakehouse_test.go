@@ -300,6 +300,20 @@ func TestCommit(t *testing.T) {
 		pgtest.Exec(t, conn, `ALTER TABLE orders ALTER COLUMN qty TYPE int USING qty::int`)
 	})
 
+	t.Run("a failed first commit leaves no table", func(t *testing.T) {
+		req := request(t, "sales.broken", filepath.Join(root, "run1"), res1)
+		req.Files = append(req.Files, "file://"+filepath.Join(root, "missing.parquet"))
+		_, err := cat.Commit(ctx, req)
+		if err == nil || !strings.Contains(err.Error(), "missing.parquet") {
+			t.Fatalf("commit: %v, want an error naming the missing file", err)
+		}
+		t.Log(err)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pgparquet_iceberg.iceberg_tables WHERE table_name = 'broken'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("catalog rows for the table: %d, %v; want none", n, err)
+		}
+	})
+
 	t.Run("racing commits both succeed", func(t *testing.T) {
 		var reqs []lakehouse.Request
 		for _, name := range []string{"run5a", "run5b"} {
