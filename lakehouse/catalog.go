@@ -87,6 +87,9 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 			props[iceio.S3EndpointURL] = *cfg.AWS.BaseEndpoint
 		}
 	}
+	if err := CheckCatalog(cfg.URI); err != nil {
+		return nil, err
+	}
 	c := &Catalog{aws: cfg.AWS, props: props}
 	uri := cfg.URI
 	switch {
@@ -129,6 +132,19 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		return nil, fmt.Errorf("iceberg catalog %q: give postgres (the exported database), postgres://… or rest+http(s)://…", redactURL(uri))
 	}
 	return c, nil
+}
+
+// CheckCatalog checks that uri names a catalog Open takes (see Config), without connecting.
+func CheckCatalog(uri string) error {
+	for _, p := range []string{"postgres://", "postgresql://", "rest+http://", "rest+https://"} {
+		if strings.HasPrefix(uri, p) {
+			return nil
+		}
+	}
+	if uri == "" || uri == DefaultCatalog {
+		return nil
+	}
+	return fmt.Errorf("iceberg catalog %q: give postgres (the exported database), postgres://… or rest+http(s)://…", redactURL(uri))
 }
 
 // openSQL opens the SQL catalog in conn's database, in SchemaName.

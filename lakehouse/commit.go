@@ -49,6 +49,17 @@ type Request struct {
 	Snapshot, LSN, SourceTable, RequestID, Version string
 }
 
+// NewRequest is the commit of the published export res, whose directory is dirURI (an
+// absolute URI: s3://bucket/prefix or file:///path), to table; requestID names the sidecar's
+// request ("" for none).
+func NewRequest(table, dirURI string, res *outcome.Result, requestID string) Request {
+	req := Request{Table: table, Snapshot: res.Snapshot, LSN: res.LSN, SourceTable: res.Table, RequestID: requestID, Version: res.Version}
+	for _, f := range res.Files {
+		req.Files = append(req.Files, strings.TrimSuffix(dirURI, "/")+"/"+f.Name)
+	}
+	return req
+}
+
 // Commit makes req's files the table's data in one new snapshot: an overwrite of every data
 // file the table had (an append when it had none). It creates the table (and namespace) when
 // missing, with the schema of the files (read from the first file's footer); when the files

@@ -314,6 +314,26 @@ func TestCommit(t *testing.T) {
 		}
 	})
 
+	t.Run("a catalog given by its URL", func(t *testing.T) {
+		url := strings.Replace(dsn, "postgres@", "postgres:pw-4f1c@", 1)
+		other, err := lakehouse.Open(ctx, lakehouse.Config{URI: url, Warehouse: "file://" + root + "/warehouse"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if strings.Contains(other.String(), "pw-4f1c") || !strings.HasPrefix(other.String(), "postgres://postgres@") {
+			t.Errorf("catalog shown as %q, want its URL without the password", other)
+		}
+		ice, err := other.Commit(ctx, request(t, "other.orders", filepath.Join(root, "run2"), res2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ice.Catalog != other.String() || !ice.Created {
+			t.Errorf("commit: %+v", ice)
+		}
+		checkRows(t, "through the URL's catalog", readIceberg(t, dsn, "other.orders", cols, 0, nil), rows2)
+	})
+
 	t.Run("racing commits both succeed", func(t *testing.T) {
 		var reqs []lakehouse.Request
 		for _, name := range []string{"run5a", "run5b"} {

@@ -58,11 +58,7 @@ func commitIceberg(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, st
 	if err != nil {
 		return err
 	}
-	req := lakehouse.Request{Table: a.iceberg.table, Snapshot: res.Snapshot, LSN: res.LSN, SourceTable: res.Table, Version: res.Version}
-	for _, f := range res.Files {
-		req.Files = append(req.Files, dirURI+"/"+f.Name)
-	}
-	ice, err := cat.Commit(ctx, req)
+	ice, err := cat.Commit(ctx, lakehouse.NewRequest(a.iceberg.table, dirURI, res, ""))
 	if err == nil {
 		res.Iceberg = ice
 		return nil
@@ -143,6 +139,9 @@ func checkIcebergArgs(a exportArgs, given map[string]bool) error {
 	}
 	if err := lakehouse.CheckTable(a.iceberg.table); err != nil {
 		return usagef("export: --iceberg-table: %w", err)
+	}
+	if err := lakehouse.CheckCatalog(a.iceberg.catalog); err != nil {
+		return usagef("export: --iceberg-catalog: %w", err)
 	}
 	if a.opts.Overwrite {
 		return usagef("export: --overwrite with --iceberg-table would delete files the table's earlier snapshots read; give each export a --output-dir of its own")

@@ -259,6 +259,8 @@ func TestExportUsageErrors(t *testing.T) {
 			`export: --buffer-size "64GiB" is out of range: give 64KiB to 256MiB (default 4MiB)`},
 		{"--iceberg-table without namespace", []string{"--table", "t", "--output-dir", "out", "--iceberg-table", "orders"},
 			`export: --iceberg-table: "orders" is not namespace.name (e.g. sales.orders)`},
+		{"--iceberg-catalog of another kind", []string{"--table", "t", "--output-dir", "out", "--iceberg-table", "s.t", "--iceberg-catalog", "mysql://u:secret@h/db"},
+			`export: --iceberg-catalog: iceberg catalog "mysql://u@h/db": give postgres (the exported database), postgres://… or rest+http(s)://…`},
 		{"--iceberg-catalog alone", []string{"--table", "t", "--output-dir", "out", "--iceberg-catalog", "postgres"},
 			"export: --iceberg-catalog needs --iceberg-table (e.g. --iceberg-table sales.orders)"},
 		{"--iceberg-table with --overwrite", []string{"--table", "t", "--output-dir", "out", "--iceberg-table", "s.t", "--overwrite"},
