@@ -68,6 +68,10 @@ func NewRequest(table, dirURI string, res *outcome.Result, requestID string) Req
 // changed in a way Iceberg cannot promote fails with *IncompatibleError before anything is
 // written.
 //
+// A request (RequestID) is committed once: when a snapshot of the table already names it,
+// Commit returns that snapshot and commits nothing, so a commit may be repeated after a
+// crash.
+//
 // A commit that loses a race with another writer is rebuilt on the table's new state and
 // retried (maxAttempts). On error the table is left at the snapshot it had: the catalog
 // either took the whole commit or none of it (a table the failed commit created, still
@@ -162,6 +166,11 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 	if err != nil {
 		return nil, err
 	}
+	if id, ok := committed(tbl, req.RequestID); ok {
+		// A repeated commit of one request (a sidecar rolling a publication forward) is done.
+		res.SnapshotID, res.MetadataLocation = id, tbl.MetadataLocation()
+		return res, nil
+	}
 	fail := func(err error) (*outcome.Iceberg, error) {
 		if res.Created {
 			return res, err // Commit remembers that the table is its own
@@ -201,6 +210,20 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 	res.SnapshotID = snap.SnapshotID
 	res.MetadataLocation = done.MetadataLocation()
 	return res, nil
+}
+
+// committed finds the snapshot that a request's earlier commit made, by its summary's
+// pgparquet.request_id.
+func committed(tbl *table.Table, requestID string) (int64, bool) {
+	if requestID == "" {
+		return 0, false
+	}
+	for _, s := range tbl.Metadata().Snapshots() {
+		if s.Summary != nil && s.Summary.Properties[SummaryRequestID] == requestID {
+			return s.SnapshotID, true
+		}
+	}
+	return 0, false
 }
 
 // create creates the table, and its namespace when missing. Data files carry no field ids:

@@ -264,6 +264,14 @@ func TestCommit(t *testing.T) {
 		}
 		old := readIceberg(t, dsn, ident, cols, first.SnapshotID, nil)
 		checkRows(t, "time travel to the first snapshot", old, rows1)
+
+		again, err := cat.Commit(ctx, request(t, ident, filepath.Join(root, "run1"), res1))
+		if err != nil || again.SnapshotID != first.SnapshotID {
+			t.Errorf("first request committed again: %+v, %v; want its snapshot %d", again, err, first.SnapshotID)
+		}
+		if r := readIceberg(t, dsn, ident, []string{"id"}, 0, nil).PyIceberg; r.Current != second.SnapshotID || len(r.Snapshots) != 2 {
+			t.Errorf("after a repeated request: current %d of %d snapshots, want %d of 2", r.Current, len(r.Snapshots), second.SnapshotID)
+		}
 	})
 
 	t.Run("a column added in PostgreSQL evolves the schema", func(t *testing.T) {
