@@ -432,3 +432,35 @@ func TestTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesAndEmpty commits an export with no rows whose column names need quoting (case,
+// spaces, a dot), then one with rows: both commit, and the readers find the columns by name.
+func TestNamesAndEmpty(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	cat, err := lakehouse.Open(ctx, lakehouse.Config{Conn: cfg, Warehouse: "file://" + root + "/warehouse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	pgtest.Exec(t, conn, `CREATE TABLE "Odd" (id int, "Mixed Case" text, "x.y" int)`)
+	cols := []string{"id", "Mixed Case", "x.y"}
+	for i, rows := range []int{0, 3} {
+		pgtest.Exec(t, conn, fmt.Sprintf(`INSERT INTO "Odd" SELECT g, 'v' || g, g * 10 FROM generate_series(1, %d) g`, rows))
+		dir := filepath.Join(root, fmt.Sprintf("run%d", i))
+		if _, err := cat.Commit(ctx, request(t, "odd.t", dir, exportTable(t, dsn, `"Odd"`, dir))); err != nil {
+			t.Fatalf("export of %d rows: %v", rows, err)
+		}
+		r := readIceberg(t, dsn, "odd.t", cols, 0, nil)
+		checkRows(t, fmt.Sprintf("%d rows", rows), r, queryRows(t, conn, `SELECT id::text, "Mixed Case", "x.y"::text FROM "Odd" ORDER BY "Odd".id`))
+		if !slices.Equal(r.PyIceberg.Schema, cols) {
+			t.Errorf("schema %v, want %v", r.PyIceberg.Schema, cols)
+		}
+	}
+}
