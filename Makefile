@@ -19,6 +19,7 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+
 # versitygw, the S3 gateway the object storage tests run on loopback (internal/s3test), built
 # once into .cache/bin.
 VERSITYGW := .cache/bin/versitygw

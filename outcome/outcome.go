@@ -49,6 +49,9 @@ type Result struct {
 	// Incremental describes the run of an incremental chain this export is (see package
 	// incremental); nil for a plain export.
 	Incremental *Incremental `json:"incremental,omitempty"`
+	// Iceberg is the Iceberg snapshot the export was committed as, when it was (after the
+	// manifest was published: _manifest.json itself never has it).
+	Iceberg *Iceberg `json:"iceberg,omitempty"`
 }
 
 // Incremental is one run of an incremental chain: the snapshot that starts it, or the changes
@@ -149,4 +152,20 @@ type Progress struct {
 	TasksDone     int
 	Tasks         int
 	Elapsed       time.Duration
+}
+
+// Iceberg is the Iceberg table snapshot an export was committed as (package lakehouse).
+type Iceberg struct {
+	// Catalog is the catalog's URI without secrets ("postgres": the exported database's).
+	Catalog string `json:"catalog"`
+	// Table is the table's identifier, namespace.name.
+	Table string `json:"table"`
+	// SnapshotID is the snapshot that holds the export's files; MetadataLocation the table
+	// metadata file the catalog points to after the commit.
+	SnapshotID       int64  `json:"snapshot_id"`
+	MetadataLocation string `json:"metadata_location"`
+	// Created is set when the commit created the table; AddedColumns names the columns it
+	// added to the table's schema.
+	Created      bool     `json:"created,omitempty"`
+	AddedColumns []string `json:"added_columns,omitempty"`
 }

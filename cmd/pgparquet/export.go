@@ -19,6 +19,7 @@ import (
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/incremental"
+	"github.com/pgparquet/pgparquet/lakehouse"
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/objstore/s3store"
 	"github.com/pgparquet/pgparquet/outcome"
@@ -41,6 +42,7 @@ type exportArgs struct {
 	// reading slot (--slot; empty: derived from the table).
 	incremental bool
 	slot        string
+	iceberg     icebergArgs
 }
 
 // runExport parses the export command's flags and runs one export.
@@ -56,15 +58,23 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	applyConnDefaults(cfg)
 	opts.ConnConfig = cfg
+	var st *s3store.Store
 	if !a.output.IsLocal() {
-		st, err := s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle})
-		if err != nil {
+		if st, err = s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle}); err != nil {
 			return err
 		}
 		opts.Store, opts.OutputDir = st, a.output.Prefix
 		if opts.OutputDir == "" {
 			opts.OutputDir = "."
 		}
+	}
+	var cat *lakehouse.Catalog
+	if a.iceberg.table != "" {
+		a.opts.OutputDir = opts.OutputDir
+		if cat, err = openIceberg(ctx, a, cfg, st); err != nil {
+			return err
+		}
+		defer cat.Close()
 	}
 
 	tty := isTerminal(os.Stderr) && !a.noProgress
@@ -101,6 +111,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%w; use --overwrite to replace a previous export", err)
 		}
 		return explainConnectTimeout(ctx, err, cfg)
+	}
+	if cat != nil {
+		// After the manifest is published: the files the table references are complete.
+		if err := commitIceberg(ctx, cat, a, st, res); err != nil {
+			return err
+		}
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -151,6 +167,9 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
 	fs.BoolVar(&a.incremental, "incremental", false, "the next run of an incremental chain in --output-dir: the table at a new logical slot's consistent point, then the changes since the last run (docs/incremental.md)")
 	fs.StringVar(&a.slot, "slot", "", "with --incremental: the logical replication slot and publication (default: pgparquet_ and the table's name)")
+	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced)")
+	fs.StringVar(&a.iceberg.catalog, "iceberg-catalog", lakehouse.DefaultCatalog, "Iceberg catalog: postgres (the SQL catalog in the exported database, schema "+lakehouse.SchemaName+"), postgres://… (another database's) or rest+http(s)://… (a REST catalog; token from $PGPARQUET_ICEBERG_TOKEN)")
+	fs.StringVar(&a.iceberg.warehouse, "iceberg-warehouse", "", "where a new Iceberg table's metadata goes: <warehouse>/<namespace>.db/<name> (local directory, file:///… or s3://…; default: the directory holding --output-dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -227,6 +246,9 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 				return a, usagef("export: --%s is not supported with --incremental: every run of a chain exports all columns with the default types", f)
 			}
 		}
+	}
+	if err := checkIcebergArgs(a, given); err != nil {
+		return a, err
 	}
 	return a, nil
 }

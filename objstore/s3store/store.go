@@ -83,6 +83,7 @@ type Config struct {
 // Store is an objstore.Store on one bucket and root prefix. It is safe for concurrent use.
 type Store struct {
 	cfg     Config
+	aws     aws.Config
 	client  *s3.Client
 	secrets []string // never shown: redacted from every error message
 	parts   sync.Pool
@@ -135,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// needs one.
 		awsCfg.Region = "us-east-1"
 	}
-	st := &Store{cfg: cfg}
+	st := &Store{cfg: cfg, aws: awsCfg}
 	st.parts.New = func() any { b := make([]byte, 0, cfg.PartSize); return &b }
 	st.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.UsePathStyle = cfg.PathStyle
@@ -152,6 +153,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return st, nil
 }
+
+// AWS returns the AWS configuration the store was opened with (credentials, region,
+// endpoint, retries), for other clients that must reach the same objects as the same
+// identity (the Iceberg commit's file IO).
+func (st *Store) AWS() aws.Config { return st.aws.Copy() }
+
+// PathStyle reports whether the store addresses its bucket in the URL path.
+func (st *Store) PathStyle() bool { return st.cfg.PathStyle }
 
 // URI returns s3://bucket/prefix/dir.
 func (st *Store) URI(dir string) string {

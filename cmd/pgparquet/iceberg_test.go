@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/internal/s3test"
+	"github.com/pgparquet/pgparquet/outcome"
+)
+
+// icebergRead is what lakehouse/testdata/read_iceberg.py prints (the parts checked here).
+type icebergRead struct {
+	PyIceberg struct {
+		Rows      [][]*string
+		Snapshots []struct{ ID int64 }
+		Current   int64
+	}
+	DuckDB struct{ Rows [][]*string }
+}
+
+// readIcebergTable reads the table back through the SQL catalog in dsn's database with
+// pyiceberg and DuckDB's iceberg extension (lakehouse/testdata/read_iceberg.py).
+func readIcebergTable(t *testing.T, dsn, ident string, snapshot int64, s3 map[string]string) icebergRead {
+	t.Helper()
+	py, err := readback.Python()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]any{"database": dsn, "table": ident, "columns": []string{"id"}, "snapshot": snapshot, "s3": s3})
+	cmd := exec.Command(py, "../../lakehouse/testdata/read_iceberg.py", string(req))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("read_iceberg.py: %v\n%s", err, stderr.String())
+	}
+	var r icebergRead
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("read_iceberg.py printed %q: %v", out, err)
+	}
+	return r
+}
+
+// runExportCmd runs pgparquet export with args and returns its result (nil when it failed)
+// and stderr.
+func runExportCmd(t *testing.T, bin string, args ...string) (*outcome.Result, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"export", "--no-progress", "--parallel", "2"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, strings.TrimSpace(stderr.String()), err
+	}
+	var res outcome.Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("summary %q: %v", stdout.String(), err)
+	}
+	return &res, stderr.String(), nil
+}
+
+// TestCLIIceberg commits exports to an Iceberg table in the exported database's SQL catalog
+// with --iceberg-table, from a local directory and from S3: the summary names the snapshot,
+// the table's metadata goes beside the exports (the default warehouse), each export is one
+// snapshot that pyiceberg and DuckDB read back, time travel gives the first export's rows, and
+// a commit refused for a changed column type fails with one line, deletes the export and
+// leaves the table at its snapshot.
+func TestCLIIceberg(t *testing.T) {
+	bin := buildBinary(t)
+	dsn := setupTable(t, 3000)
+	conn := pgtest.Connect(t, dsn)
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "lake")
+	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
+	s3 := map[string]string{"endpoint": srv.Endpoint, "key": s3test.RootAccess, "secret": s3test.RootSecret, "region": s3test.Region}
+
+	tests := []struct {
+		name, ident string
+		dir         func(run string) string
+		s3          map[string]string
+	}{
+		{"local", "sales.big", func() func(string) string {
+			root := t.TempDir()
+			return func(run string) string { return filepath.Join(root, run) }
+		}(), nil},
+		{"s3", "lake.big", func(run string) string { return "s3://lake/big/" + run }, s3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pgtest.Exec(t, conn, `DELETE FROM big WHERE id > 3000`)
+			args := func(run string) []string {
+				a := []string{"--dsn", dsn, "--table", "big", "--output-dir", tt.dir(run), "--iceberg-table", tt.ident}
+				if tt.s3 != nil {
+					a = append(a, "--s3-path-style")
+				}
+				return a
+			}
+			first, stderr, err := runExportCmd(t, bin, args("run1")...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if ice := first.Iceberg; ice == nil || ice.Table != tt.ident || ice.Catalog != "postgres" || !ice.Created || ice.SnapshotID == 0 {
+				t.Fatalf("iceberg summary %+v", first.Iceberg)
+			}
+			wantMeta := strings.TrimSuffix(tt.dir("x"), "/x") + "/" + strings.Replace(tt.ident, ".", ".db/", 1) + "/metadata/"
+			if tt.s3 == nil {
+				wantMeta = "file://" + wantMeta
+			}
+			if !strings.HasPrefix(first.Iceberg.MetadataLocation, wantMeta) {
+				t.Errorf("metadata at %s, want under %s", first.Iceberg.MetadataLocation, wantMeta)
+			}
+
+			pgtest.Exec(t, conn, `INSERT INTO big (id) SELECT g FROM generate_series(3001, 3500) g`)
+			second, stderr, err := runExportCmd(t, bin, args("run2")...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			r := readIcebergTable(t, dsn, tt.ident, 0, tt.s3)
+			if len(r.PyIceberg.Rows) != 3500 || len(r.DuckDB.Rows) != 3500 || r.PyIceberg.Current != second.Iceberg.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
+				t.Errorf("read %d rows (duckdb %d), snapshot %d of %d; want 3500, %d of 2",
+					len(r.PyIceberg.Rows), len(r.DuckDB.Rows), r.PyIceberg.Current, len(r.PyIceberg.Snapshots), second.Iceberg.SnapshotID)
+			}
+			old := readIcebergTable(t, dsn, tt.ident, first.Iceberg.SnapshotID, tt.s3)
+			if len(old.PyIceberg.Rows) != 3000 || len(old.DuckDB.Rows) != 3000 {
+				t.Errorf("time travel read %d rows (duckdb %d), want 3000", len(old.PyIceberg.Rows), len(old.DuckDB.Rows))
+			}
+
+			pgtest.Exec(t, conn, `ALTER TABLE big ALTER COLUMN n TYPE text`)
+			defer pgtest.Exec(t, conn, `ALTER TABLE big ALTER COLUMN n TYPE numeric(12,2) USING n::numeric`)
+			_, stderr, err = runExportCmd(t, bin, args("run3")...)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want 1\n%s", err, stderr)
+			}
+			// The log's lines, then the error's one line.
+			line := stderr[strings.LastIndexByte(stderr, '\n')+1:]
+			if !strings.HasPrefix(line, "pgparquet: iceberg table "+tt.ident+" in catalog postgres: ") ||
+				!strings.Contains(line, `column "n" is decimal(12, 2) in table `+tt.ident+` but string in this export`) ||
+				!strings.HasSuffix(line, "the export's files were deleted") {
+				t.Errorf("error line: %q, want one refusing column n, the files deleted", line)
+			}
+			if tt.s3 != nil {
+				if keys := srv.Keys(t, "lake", "big/run3"); len(keys) > 0 {
+					t.Errorf("the failed export left %v", keys)
+				}
+			} else if _, err := os.Stat(tt.dir("run3")); !os.IsNotExist(err) {
+				t.Errorf("the failed export's directory: %v, want it gone", err)
+			}
+			if now := readIcebergTable(t, dsn, tt.ident, 0, tt.s3).PyIceberg.Current; now != second.Iceberg.SnapshotID {
+				t.Errorf("current snapshot %d after the failed commit, want %d", now, second.Iceberg.SnapshotID)
+			}
+		})
+	}
+}
