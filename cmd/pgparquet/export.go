@@ -143,7 +143,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	)
 	fs.StringVar(&a.dsn, "dsn", "", "PostgreSQL connection string (default: the PG* environment variables)")
 	fs.StringVar(&opts.Table, "table", "", "table, view, materialized view, foreign or partitioned table to export (required)")
-	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all)")
+	fs.StringVar(&columns, "columns", "", "comma-separated columns to export, in this order (default: all); a name with commas, spaces or quotes in double quotes, as in SQL: '\"a,b\",id'")
 	fs.IntVar(&opts.Parallel, "parallel", export.DefaultParallel, fmt.Sprintf("worker connections, 1 to %d", export.MaxParallel))
 	fs.IntVar(&opts.Chunks, "chunks", 0, "ctid ranges to split the table into, 1 or more (default: 4 per worker)")
 	fs.StringVar(&opts.OutputDir, "output-dir", "", "local directory, or s3://bucket/prefix, for the Parquet files and _manifest.json (required; S3 credentials, region and endpoint from the AWS_* variables, shared config or web identity)")
@@ -164,7 +164,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&opts.WideNumeric, "wide-numeric", export.DefaultWideNumeric, "numeric(p,s) with 38 < p <= 76: string (exact text, which every reader takes) or decimal256 (DuckDB reads a DOUBLE, Spark refuses it)")
 	fs.StringVar(&opts.Compat, "compat", export.DefaultCompat, "reader profile: default (pyarrow, DuckDB and other Arrow readers) or spark (uuid as text, time as int64 µs, no decimal256: what Spark 4 reads)")
 	fs.StringVar(&opts.Timestamp, "timestamp", export.DefaultTimestamp, "timestamp(tz): micros (timestamp[us]; past 294246 AD fails) or text (ISO text in UTC, always exact)")
-	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form")
+	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form (names quoted as for --columns)")
 	fs.BoolVar(&a.incremental, "incremental", false, "the next run of an incremental chain in --output-dir: the table at a new logical slot's consistent point, then the changes since the last run (docs/incremental.md)")
 	fs.StringVar(&a.slot, "slot", "", "with --incremental: the logical replication slot and publication (default: pgparquet_ and the table's name)")
 	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced)")
@@ -232,8 +232,12 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if a.logFormat != "text" && a.logFormat != "json" {
 		return a, usagef("export: --log-format %q is not text or json", a.logFormat)
 	}
-	opts.Columns = splitList(columns)
-	opts.AsText = splitList(asText)
+	if opts.Columns, err = splitNames(columns); err != nil {
+		return a, usagef("export: --columns: %w", err)
+	}
+	if opts.AsText, err = splitNames(asText); err != nil {
+		return a, usagef("export: --as-text: %w", err)
+	}
 	if given["slot"] && !a.incremental {
 		return a, usagef("export: --slot needs --incremental")
 	}
@@ -251,6 +255,56 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 		return a, err
 	}
 	return a, nil
+}
+
+// splitNames splits a comma-separated list of column names; empty gives nil. A name is taken
+// as written, without the spaces around it, or, between double quotes, exactly (commas,
+// spaces and "" for a quote included), as in SQL: "a,b", " x" and "say ""hi""".
+func splitNames(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var names []string
+	rest := s
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		var name string
+		if strings.HasPrefix(rest, `"`) {
+			var b strings.Builder
+			i := 1
+			for {
+				j := strings.IndexByte(rest[i:], '"')
+				if j < 0 {
+					return nil, fmt.Errorf("%q: a quoted name has no closing quote (write a quote inside one as \"\")", s)
+				}
+				b.WriteString(rest[i : i+j])
+				i += j + 1
+				if !strings.HasPrefix(rest[i:], `"`) {
+					break
+				}
+				b.WriteByte('"')
+				i++
+			}
+			name, rest = b.String(), strings.TrimLeft(rest[i:], " \t")
+			if rest != "" && rest[0] != ',' {
+				return nil, fmt.Errorf("%q: a comma must follow the quoted name %q", s, name)
+			}
+		} else {
+			end := strings.IndexByte(rest, ',')
+			if end < 0 {
+				end = len(rest)
+			}
+			name, rest = strings.TrimSpace(rest[:end]), rest[end:]
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%q: an empty name (quote a name with commas or spaces: \"a,b\")", s)
+		}
+		names = append(names, name)
+		if rest == "" {
+			return names, nil
+		}
+		rest = rest[1:] // the comma
+	}
 }
 
 // splitList splits a comma-separated flag value into trimmed names; empty gives nil.
