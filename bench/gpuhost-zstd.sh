@@ -51,23 +51,7 @@ echo "== compute-sanitizer memcheck (compression)"
 bash "$K/start-pg.sh" "$K" || exit 1
 export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib
 ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-measure() { # label, then the command: wall s, CPU s, peak RSS of the child
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time, json
-label, argv = sys.argv[1], sys.argv[2:]
-t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-doc = {}
-try: doc = json.loads(r.stdout)
-except Exception: pass
-out = sum(f.get('bytes', 0) for f in (doc.get('files') or []))
-print(f"{label}: rc {r.returncode} {wall:.2f} s, {u.ru_utime + u.ru_stime:.1f} CPU-s, RSS {u.ru_maxrss/1048576:.2f} GB, "
-      f"{doc.get('copy_bytes', 0)/1e9/wall:.3f} GB/s, decoder {doc.get('decoder')}, rows {doc.get('rows')}, parquet {out/1e9:.3f} GB, timings {doc.get('timings')}")
-if r.returncode: print(r.stderr[-2000:])
-for line in r.stderr.splitlines():
-    if 'compression' in line: print('   ', line[:300])
-PY
-}
+source bench/gpuhost-measure.sh
 echo "== the same table exported with GPU and with CPU compression: the same values"
 for x in gpu cpu; do
   n=$PGPARQUET_NVCOMP_LIB; [ $x = cpu ] && n=off
