@@ -23,16 +23,35 @@ import (
 
 var shared pgtest.Shared
 
-func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
+// binDir holds the binary buildBinary builds once for the package's tests.
+var binDir string
 
-// buildBinary compiles the command once per test that needs the real process (signals,
-// exit codes).
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pgparquet-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	pgtest.Main(m, &shared, func() { os.RemoveAll(dir) })
+}
+
+var (
+	binOnce sync.Once
+	binErr  error
+)
+
+// buildBinary compiles the command, once for all the tests that need the real process
+// (signals, exit codes): linking it takes a while.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pgparquet")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin := filepath.Join(binDir, "pgparquet")
+	binOnce.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
 	return bin
 }

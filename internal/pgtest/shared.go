@@ -60,10 +60,13 @@ func (s *Shared) Stop() {
 }
 
 // Main runs a package's tests with s and stops the cluster afterwards; use it as
-// `func TestMain(m *testing.M) { pgtest.Main(m, &shared) }`.
-func Main(m *testing.M, s *Shared) {
+// `func TestMain(m *testing.M) { pgtest.Main(m, &shared) }`; cleanups run after the cluster stops.
+func Main(m *testing.M, s *Shared, cleanups ...func()) {
 	code := m.Run()
 	s.Stop()
+	for _, c := range cleanups {
+		c()
+	}
 	os.Exit(code)
 }
 
