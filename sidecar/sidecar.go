@@ -40,6 +40,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	db      *control.DB
 	out     *output // the output root: every file is written beneath it
+	lake    *lakehouses
 	huge    *snapshot.HugeRows
 	metrics *metrics
 	rec     recorder
@@ -91,6 +92,7 @@ func New(cfg Config) (*Sidecar, error) {
 		log:     cfg.Logger.With("sidecar", cfg.ID),
 		db:      db,
 		out:     out,
+		lake:    newLakehouses(cfg.ConnConfig, out),
 		huge:    snapshot.NewHugeRows(cfg.HugeRowMemory),
 		metrics: newMetrics(),
 		jobs:    newJobSet(),
@@ -109,6 +111,7 @@ func (s *Sidecar) ID() string { return s.cfg.ID }
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.db.Close()
 	defer s.out.close()
+	defer s.lake.close() //nolint:errcheck // closing connections at exit
 	who, err := s.checkServer(ctx)
 	if err != nil {
 		return fmt.Errorf("sidecar start: %w", err)
@@ -122,7 +125,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
 		killed: &s.killed, now: s.now, wake: make(chan struct{}, 1)}
-	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, metrics: s.metrics, rec: s.rec,
+	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, lake: s.lake, metrics: s.metrics, rec: s.rec,
 		killed: &s.killed, claimer: claimer, wake: make(chan struct{}, 1)}
 	listener := &listener{db: s.db, log: s.log, listening: &s.listening, jobs: s.jobs,
 		claimer: claimer, scheduler: scheduler, janitor: janitor}
