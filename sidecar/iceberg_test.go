@@ -281,3 +281,47 @@ func show(row []*string) string {
 	}
 	return b.String()
 }
+
+// TestIcebergRollForward kills the sidecar during a publication (before it moved the files;
+// after it committed them): the other sidecar's janitor rolls the publication forward, and the
+// request ends with one snapshot of its own, never two.
+func TestIcebergRollForward(t *testing.T) {
+	e := newEnv(t)
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 300) g`)
+	for i, step := range []string{"publishing", "committed"} {
+		t.Run("killed when "+step, func(t *testing.T) {
+			a := e.start(t, "a"+strconv.Itoa(i), func(_ *Config, h *hooks) {
+				h.onPublish = func(s *Sidecar, at string) {
+					if at == step {
+						s.kill()
+					}
+				}
+			})
+			table := "req.rolled_" + step
+			var id int64
+			if err := e.req.QueryRow(context.Background(), `SELECT parquet_export('items', $1)`,
+				`{"iceberg_table": "`+table+`", "output_path": "`+step+`"}`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !a.killed.Load(); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("sidecar a never reached %s: %+v", step, e.status(t, id))
+				}
+			}
+			a.stop()
+			if st := e.status(t, id); st.State != "publishing" {
+				t.Fatalf("after the kill: %+v, want publishing", st)
+			}
+			b := e.start(t, "b"+strconv.Itoa(i), nil)
+			st := e.waitState(t, id, "succeeded", 30*time.Second)
+			b.stop()
+			e.checkFiles(t, id, st.OutputDir)
+			ice := e.icebergStatus(t, id)
+			got := readIceberg(t, e.dsn, table, []string{"id"}, nil)
+			if ice.Snapshot == 0 || len(got.PyIceberg.Snapshots) != 1 || got.PyIceberg.Current != ice.Snapshot || len(got.PyIceberg.Rows) != 300 {
+				t.Errorf("request %+v; table: %d snapshots, current %d, %d rows; want one snapshot, the request's, of 300 rows",
+					ice, len(got.PyIceberg.Snapshots), got.PyIceberg.Current, len(got.PyIceberg.Rows))
+			}
+		})
+	}
+}

@@ -70,6 +70,9 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 		}
 		return
 	}
+	if s.hooks.onPublish != nil {
+		s.hooks.onPublish(s, "publishing")
+	}
 	if s.killed.Load() {
 		return
 	}
@@ -86,6 +89,12 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 	// Committed, when the request names an Iceberg table: the table only ever references
 	// published files. A failed commit deletes the files and fails the request.
 	if req.IcebergTable != "" && !commitPublished(ctx, log, s.db, s.rec, s.lake, s.metrics, s.servedCommit(req, dirURI, res)) {
+		return
+	}
+	if s.hooks.onPublish != nil {
+		s.hooks.onPublish(s, "committed")
+	}
+	if s.killed.Load() {
 		return
 	}
 	// Published.

@@ -60,6 +60,10 @@ type Sidecar struct {
 type hooks struct {
 	// onSnapshot, when set, runs once the export's snapshot is taken; an error aborts it.
 	onSnapshot func(ctx context.Context, req *control.Request) error
+	// onPublish, when set, runs at the steps of a publication ("publishing": recorded, files
+	// not yet moved; "committed": committed to its Iceberg table, not yet recorded published);
+	// a test may kill the sidecar there.
+	onPublish func(s *Sidecar, step string)
 	// now, when set, is the scheduler's clock.
 	now func() time.Time
 }
