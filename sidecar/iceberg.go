@@ -37,22 +37,30 @@ const icebergDir = ".iceberg"
 // control tables confine to its own namespace), never a login. It is safe for concurrent use.
 type lakehouses struct {
 	conn *pgx.ConnConfig
+	db   *control.DB
 	out  *output
 
 	mu   sync.Mutex
 	open map[string]*lakehouse.Catalog
 }
 
-func newLakehouses(conn *pgx.ConnConfig, out *output) *lakehouses {
-	return &lakehouses{conn: conn, out: out, open: map[string]*lakehouse.Catalog{}}
+func newLakehouses(conn *pgx.ConnConfig, db *control.DB, out *output) *lakehouses {
+	return &lakehouses{conn: conn, db: db, out: out, open: map[string]*lakehouse.Catalog{}}
 }
 
 // catalog returns the open catalog uri names, opening it the first time. On S3 it gets the
 // output's AWS configuration, so that data and metadata are read and written with one
-// identity; a REST catalog's bearer token is $PGPARQUET_ICEBERG_TOKEN.
+// identity; a REST catalog's bearer token is $PGPARQUET_ICEBERG_TOKEN. The database's own
+// catalog is used only while its schema belongs to the sidecar's role or a superuser
+// (control.DB.CheckCatalogSchema), checked before every commit.
 func (l *lakehouses) catalog(ctx context.Context, uri string) (*lakehouse.Catalog, error) {
 	if uri == "" {
 		uri = lakehouse.DefaultCatalog
+	}
+	if uri == lakehouse.DefaultCatalog {
+		if err := l.db.CheckCatalogSchema(ctx, lakehouse.SchemaName); err != nil {
+			return nil, fmt.Errorf("iceberg catalog postgres: %w", err)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -173,6 +181,8 @@ func (s *Sidecar) servedCommit(req *control.Request, dirURI string, res *outcome
 // control tables recorded when it was publishing (the request id makes a commit its dead
 // publisher made already a no-op).
 func rolledCommit(p control.Publication, version string) icebergCommit {
+	// output_uri is recorded at publishing since migration 9, which also brought
+	// iceberg_table: a publication with a table has it.
 	req := lakehouse.Request{Table: p.IcebergTable, Snapshot: p.Snapshot, LSN: p.LSN, SourceTable: p.SourceTable,
 		RequestID: strconv.FormatInt(p.ID, 10), Version: version}
 	for _, f := range p.Files {

@@ -96,7 +96,7 @@ func New(cfg Config) (*Sidecar, error) {
 		log:     cfg.Logger.With("sidecar", cfg.ID),
 		db:      db,
 		out:     out,
-		lake:    newLakehouses(cfg.ConnConfig, out),
+		lake:    newLakehouses(cfg.ConnConfig, db, out),
 		huge:    snapshot.NewHugeRows(cfg.HugeRowMemory),
 		metrics: newMetrics(),
 		jobs:    newJobSet(),

@@ -143,3 +143,26 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Errorf("error %q, want one line containing %q", err, want)
 	}
 }
+
+// TestCheckCatalogSchema: the sidecar writes the SQL catalog only in a schema that it or a
+// superuser owns, with nothing in it another role owns (whose trigger or function could run
+// as the sidecar's role).
+func TestCheckCatalogSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn, as := setupRoles(t)
+	su := pgtest.Connect(t, dsn)
+	q := control.Over(su, "")
+	if err := q.CheckCatalogSchema(ctx, "pgparquet_iceberg_test"); err != nil {
+		t.Errorf("missing schema: %v", err)
+	}
+	pgtest.Exec(t, su, `CREATE SCHEMA pgparquet_iceberg_test AUTHORIZATION alice`)
+	t.Cleanup(func() { pgtest.Exec(t, su, `DROP SCHEMA pgparquet_iceberg_test CASCADE`) })
+	checkErr(t, q.CheckCatalogSchema(ctx, "pgparquet_iceberg_test"), "schema pgparquet_iceberg_test, or something in it, is owned by role alice")
+	pgtest.Exec(t, su, `ALTER SCHEMA pgparquet_iceberg_test OWNER TO CURRENT_USER`)
+	if err := q.CheckCatalogSchema(ctx, "pgparquet_iceberg_test"); err != nil {
+		t.Errorf("schema of the connected role: %v", err)
+	}
+	pgtest.Exec(t, su, `GRANT CREATE, USAGE ON SCHEMA pgparquet_iceberg_test TO bob`)
+	pgtest.Exec(t, as("bob"), `CREATE FUNCTION pgparquet_iceberg_test.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`)
+	checkErr(t, q.CheckCatalogSchema(ctx, "pgparquet_iceberg_test"), "is owned by role bob")
+}

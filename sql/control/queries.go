@@ -545,6 +545,31 @@ func (db *DB) AttemptCleaned(ctx context.Context, id, fence int64) error {
 	return nil
 }
 
+// CheckCatalogSchema refuses to let the sidecar write an Iceberg SQL catalog in schema (of the
+// control database) unless the schema and every relation and function in it are owned by the
+// connected role or a superuser: whoever owns them could make the catalog's writes run code as
+// the sidecar's role (a trigger on a catalog table). A missing schema is fine: the catalog
+// creates it, as the connected role.
+func (db *DB) CheckCatalogSchema(ctx context.Context, schema string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	var owner *string
+	err := db.q.QueryRow(ctx, `SELECT o.rolname::text FROM pg_catalog.pg_namespace n, LATERAL (
+			SELECT n.nspowner AS oid, 'schema ' || n.nspname AS what
+			UNION ALL SELECT c.relowner, c.relname::text FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid
+			UNION ALL SELECT p.proowner, p.proname::text FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid) x
+		JOIN pg_catalog.pg_roles o ON o.oid = x.oid
+		WHERE n.nspname = $1 AND o.rolname <> current_user AND NOT o.rolsuper
+		LIMIT 1`, schema).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check the owner of schema %s: %w", schema, err)
+	}
+	return fmt.Errorf("schema %s, or something in it, is owned by role %s: the sidecar keeps its Iceberg catalog only in a schema that it or a superuser owns (ALTER SCHEMA %s OWNER TO the sidecar's role, as deploy/roles.sql creates it)", schema, *owner, schema)
+}
+
 // ErrNotServed is returned (wrapped) by Login when no login was made for the role.
 var ErrNotServed = errors.New("role not served")
 
