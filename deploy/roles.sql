@@ -14,6 +14,10 @@ GRANT CONNECT ON DATABASE :"DBNAME" TO pgparquet;
 -- The control tables go in public (PostgreSQL 15 no longer lets every role create there).
 -- With --schema pgparquet instead: CREATE SCHEMA pgparquet AUTHORIZATION pgparquet;
 GRANT CREATE ON SCHEMA public TO pgparquet;
+-- The Iceberg SQL catalog of requests that name an Iceberg table (docs/iceberg.md): its
+-- tables, which the sidecar creates and writes as pgparquet, go in this schema.
+CREATE SCHEMA IF NOT EXISTS pgparquet_iceberg AUTHORIZATION pgparquet;
+GRANT USAGE, CREATE ON SCHEMA pgparquet_iceberg TO pgparquet;
 
 -- DBAs who should see every request in parquet_export_status (and may cancel any).
 SELECT 'CREATE ROLE pgparquet_admin NOLOGIN'

@@ -154,9 +154,18 @@ func (c *Catalog) openSQL(ctx context.Context, conn *pgx.ConnConfig, props icebe
 	}
 	conn.RuntimeParams["search_path"] = SchemaName
 	c.db = stdlib.OpenDB(*conn)
-	if _, err := c.db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+SchemaName); err != nil {
+	// Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+	// when the schema exists, which a least-privilege role (the sidecar's) lacks.
+	var exists bool
+	if err := c.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)", SchemaName).Scan(&exists); err != nil {
 		c.db.Close()
-		return fmt.Errorf("iceberg catalog %s: create schema %s: %w", c.shown, SchemaName, err)
+		return fmt.Errorf("iceberg catalog %s: look for schema %s: %w", c.shown, SchemaName, err)
+	}
+	if !exists {
+		if _, err := c.db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+SchemaName); err != nil {
+			c.db.Close()
+			return fmt.Errorf("iceberg catalog %s: create schema %s (the role needs CREATE on the database, or the schema created for it): %w", c.shown, SchemaName, err)
+		}
 	}
 	cat, err := sqlcat.NewCatalog(CatalogName, c.db, sqlcat.Postgres, props)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/sql/control"
 )
 
@@ -29,6 +30,7 @@ type janitor struct {
 	cfg     *Config
 	log     *slog.Logger
 	out     *output
+	lake    *lakehouses
 	metrics *metrics
 	rec     recorder
 	killed  *atomic.Bool
@@ -91,7 +93,9 @@ func (jn *janitor) requeueStale(ctx context.Context) bool {
 	return queued
 }
 
-// rollForward moves the files of stalled publications into place and records them.
+// rollForward moves the files of stalled publications into place, commits those that name an
+// Iceberg table (again: a commit the dead publisher made is found by its request id and not
+// repeated; a failed one deletes the files and fails the request), and records them.
 func (jn *janitor) rollForward(ctx context.Context) {
 	pubs, err := jn.db.RollForward(ctx, jn.cfg.ID, jn.cfg.Lease)
 	if err != nil && ctx.Err() == nil {
@@ -104,6 +108,9 @@ func (jn *janitor) rollForward(ctx context.Context) {
 			jn.rec.record(ctx, jn.log, "failed publication", func(ctx context.Context) error {
 				return jn.db.PublishFailed(ctx, p.ID, p.Fence, oneLine(err))
 			})
+			continue
+		}
+		if p.IcebergTable != "" && !commitPublished(ctx, jn.log.With("request", p.ID), jn.db, jn.rec, jn.lake, jn.metrics, rolledCommit(p, export.Version)) {
 			continue
 		}
 		if jn.rec.record(ctx, jn.log, "publication", func(ctx context.Context) error {

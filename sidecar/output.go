@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pgparquet/pgparquet/export"
@@ -15,8 +16,9 @@ import (
 // opened beneath it (os.Root), or an S3 bucket and prefix, every key below it. Requests name
 // a clean relative directory in it (checkOutputDir). It is safe for concurrent use.
 type output struct {
-	root  *os.Root
-	store *s3store.Store // attempts staged under dir/.pgparquet-<tag>/ and published by copy
+	root    *os.Root
+	rootDir string         // the local root's absolute path
+	store   *s3store.Store // attempts staged under dir/.pgparquet-<tag>/ and published by copy
 }
 
 // openOutput opens cfg.OutputRoot: an s3://bucket/prefix URL or a local directory.
@@ -26,11 +28,15 @@ func openOutput(cfg *Config) (*output, error) {
 		return nil, fmt.Errorf("output root: %w", err)
 	}
 	if loc.IsLocal() {
-		root, err := os.OpenRoot(cfg.OutputRoot)
+		abs, err := filepath.Abs(cfg.OutputRoot)
 		if err != nil {
 			return nil, fmt.Errorf("output root: %w", err)
 		}
-		return &output{root: root}, nil
+		root, err := os.OpenRoot(abs)
+		if err != nil {
+			return nil, fmt.Errorf("output root: %w", err)
+		}
+		return &output{root: root, rootDir: abs}, nil
 	}
 	// Loading the AWS configuration may ask a web identity or the instance for credentials.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -58,6 +64,19 @@ func (o *output) location(dir string) string {
 		return o.store.URI(dir)
 	}
 	return dir
+}
+
+// uri is a directory's absolute URI (recorded as the request's output_uri, and what an
+// Iceberg table references its files by): s3://bucket/prefix/dir on S3, file:///root/dir for
+// a local root.
+func (o *output) uri(dir string) (string, error) {
+	if o.store != nil {
+		return o.store.URI(dir), nil
+	}
+	if err := checkOutputDir(dir); err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(filepath.Join(o.rootDir, filepath.FromSlash(dir))), nil
 }
 
 // publish makes attempt tag's staged files, then its manifest, visible in dir; it can be

@@ -27,7 +27,9 @@ import (
 //
 // The export is staged in a directory of the attempt's own; it is published (moved into the
 // request's directory) only after the control tables recorded, under the attempt's lease,
-// that this attempt is the one to publish (state publishing). An attempt that lost its lease
+// that this attempt is the one to publish (state publishing). A request that names an Iceberg
+// table is committed to it after the files are published and before the request is recorded
+// published (commitPublished). An attempt that lost its lease
 // meanwhile removes its staged files and nothing else.
 func (s *Sidecar) serve(ctx context.Context, j *job) {
 	req := j.req
@@ -52,13 +54,24 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 	}
 	// Publishing: this attempt, under its lease, becomes the one to publish.
 	res := staged.Result
+	dirURI, err := s.out.uri(req.OutputDir)
+	if err != nil {
+		s.stopped(ctx, log, req, err)
+		if err := staged.Discard(); err != nil {
+			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
+		}
+		return
+	}
 	if !s.rec.record(ctx, log, "result", func(ctx context.Context) error {
-		return s.db.Publishing(ctx, req.Lease, s.out.location(req.OutputDir), res)
+		return s.db.Publishing(ctx, req.Lease, s.out.location(req.OutputDir), dirURI, res)
 	}) {
 		if err := staged.Discard(); err != nil {
 			log.Warn("could not remove the attempt's staged files; the janitor will", "err", err)
 		}
 		return
+	}
+	if s.hooks.onPublish != nil {
+		s.hooks.onPublish(s, "publishing")
 	}
 	if s.killed.Load() {
 		return
@@ -71,6 +84,17 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 			return s.db.PublishFailed(ctx, req.ID, req.Lease.Fence, msg)
 		})
 		s.metrics.finished("failed", nil)
+		return
+	}
+	// Committed, when the request names an Iceberg table: the table only ever references
+	// published files. A failed commit deletes the files and fails the request.
+	if req.IcebergTable != "" && !commitPublished(ctx, log, s.db, s.rec, s.lake, s.metrics, s.servedCommit(req, dirURI, res)) {
+		return
+	}
+	if s.hooks.onPublish != nil {
+		s.hooks.onPublish(s, "committed")
+	}
+	if s.killed.Load() {
 		return
 	}
 	// Published.

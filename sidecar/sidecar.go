@@ -40,6 +40,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	db      *control.DB
 	out     *output // the output root: every file is written beneath it
+	lake    *lakehouses
 	huge    *snapshot.HugeRows
 	metrics *metrics
 	rec     recorder
@@ -59,6 +60,10 @@ type Sidecar struct {
 type hooks struct {
 	// onSnapshot, when set, runs once the export's snapshot is taken; an error aborts it.
 	onSnapshot func(ctx context.Context, req *control.Request) error
+	// onPublish, when set, runs at the steps of a publication ("publishing": recorded, files
+	// not yet moved; "committed": committed to its Iceberg table, not yet recorded published);
+	// a test may kill the sidecar there.
+	onPublish func(s *Sidecar, step string)
 	// now, when set, is the scheduler's clock.
 	now func() time.Time
 }
@@ -91,6 +96,7 @@ func New(cfg Config) (*Sidecar, error) {
 		log:     cfg.Logger.With("sidecar", cfg.ID),
 		db:      db,
 		out:     out,
+		lake:    newLakehouses(cfg.ConnConfig, db, out),
 		huge:    snapshot.NewHugeRows(cfg.HugeRowMemory),
 		metrics: newMetrics(),
 		jobs:    newJobSet(),
@@ -109,6 +115,7 @@ func (s *Sidecar) ID() string { return s.cfg.ID }
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.db.Close()
 	defer s.out.close()
+	defer s.lake.close() //nolint:errcheck // closing connections at exit
 	who, err := s.checkServer(ctx)
 	if err != nil {
 		return fmt.Errorf("sidecar start: %w", err)
@@ -122,7 +129,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
 		killed: &s.killed, now: s.now, wake: make(chan struct{}, 1)}
-	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, metrics: s.metrics, rec: s.rec,
+	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, lake: s.lake, metrics: s.metrics, rec: s.rec,
 		killed: &s.killed, claimer: claimer, wake: make(chan struct{}, 1)}
 	listener := &listener{db: s.db, log: s.log, listening: &s.listening, jobs: s.jobs,
 		claimer: claimer, scheduler: scheduler, janitor: janitor}

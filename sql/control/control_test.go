@@ -282,7 +282,7 @@ func TestClaimLeases(t *testing.T) {
 	if _, err := q.Heartbeat(ctx, old, nil); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("heartbeat under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := q.Publishing(ctx, old, "", &outcome.Result{}); !errors.Is(err, control.ErrLeaseLost) {
+	if err := q.Publishing(ctx, old, "", "", &outcome.Result{}); !errors.Is(err, control.ErrLeaseLost) {
 		t.Errorf("publish under the lapsed lease: %v, want ErrLeaseLost", err)
 	}
 	req, err := q.Claim(ctx, "again")

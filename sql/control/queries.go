@@ -45,6 +45,15 @@ type Request struct {
 	Attempt        int
 	MaxAttempts    int
 	Lease          Lease
+	// IcebergTable, when set, is the Iceberg table (namespace.name) the export is committed
+	// to once published, in catalog IcebergCatalog ("postgres": the control database's own).
+	// The control tables checked both when the request was written: the namespace is the
+	// requester's role name unless the requester is an administrator.
+	IcebergTable   string
+	IcebergCatalog string
+	// RoleDir is the requester's directory, relative to the output root (OutputDir is inside
+	// it).
+	RoleDir string
 }
 
 // Format is a request's format options, as the CLI's flags of the same names; zero values
@@ -102,7 +111,7 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 		return nil, false, fmt.Errorf("claim a request: take the claim lease: %w", err)
 	}
 	var r Request
-	var compression, outputPath, outputDir, relation *string
+	var compression, outputPath, outputDir, relation, iceTable, iceCatalog *string
 	var format []byte
 	var parallel *int32
 	var attempt, maxAttempts, priority int32
@@ -128,9 +137,11 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.relid),
 			r.columns, r.compression, r.parallel, r.output_path, r.output_dir, r.priority, r.requester,
 			r.attempt, r.max_attempts, r.fence, r.format,
-			coalesce((SELECT max_output_bytes FROM {s}.parquet_export_limit(r.requester)), 0)`), sidecar).
+			coalesce((SELECT max_output_bytes FROM {s}.parquet_export_limit(r.requester)), 0),
+			r.iceberg_table, r.iceberg_catalog, {s}.parquet_export_role_dir(r.requester)`), sidecar).
 		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath, &outputDir,
-			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &format, &r.MaxOutputBytes)
+			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &format, &r.MaxOutputBytes,
+			&iceTable, &iceCatalog, &r.RoleDir)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -138,6 +149,7 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 		return nil, false, fmt.Errorf("claim a request: %w", err)
 	}
 	r.Relation, r.Compression, r.OutputPath, r.OutputDir = deref(relation), deref(compression), deref(outputPath), deref(outputDir)
+	r.IcebergTable, r.IcebergCatalog = deref(iceTable), deref(iceCatalog)
 	if len(format) > 0 {
 		if err := json.Unmarshal(format, &r.Format); err != nil {
 			return nil, false, fmt.Errorf("claim a request: request %d: read its format options: %w", r.ID, err)
@@ -221,12 +233,13 @@ func joinPath(dir, name string) string {
 }
 
 // Publishing records the export's result r for the request under l and its files (named
-// inside dir, the request's output directory), in one transaction, and moves
+// inside dir, the request's output directory), and the directory's URI (output_uri), in one
+// transaction, and moves
 // the request to state publishing: from then on the attempt under l (and only it) may move
 // its staged files into the request's directory, and no other attempt ever will. It returns
 // ErrLeaseLost when the request is no longer running under l (nothing is written then): the
 // attempt must then discard its staged files.
-func (db *DB) Publishing(ctx context.Context, l Lease, dir string, r *outcome.Result) error {
+func (db *DB) Publishing(ctx context.Context, l Lease, dir, uri string, r *outcome.Result) error {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
 	tx, err := db.q.Begin(ctx)
@@ -242,9 +255,10 @@ func (db *DB) Publishing(ctx context.Context, l Lease, dir string, r *outcome.Re
 		SET state = 'publishing', published_fence = fence, heartbeat_at = now(), rows = $4,
 			copy_bytes = $5, output_bytes = $6, file_count = $7, seconds = $8, snapshot = $9,
 			lsn = $10::text::pg_lsn, decoder = $11, error = NULL,
-			progress_rows = $4, progress_copy_bytes = $5, progress_at = now(), tasks_done = tasks
+			progress_rows = $4, progress_copy_bytes = $5, progress_at = now(), tasks_done = tasks,
+			output_uri = nullif($12, ''), iceberg_snapshot = NULL, iceberg_metadata = NULL
 		WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running'`,
-		r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder); err != nil {
+		r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder, uri); err != nil {
 		return err
 	}
 	paths := make([]string, len(r.Files))
@@ -279,6 +293,38 @@ func (db *DB) Published(ctx context.Context, id, fence int64) error {
 		"$2", `finished_at = coalesce(a.finished_at, now()), outcome = 'succeeded'`, "")), id, fence)
 	if err != nil {
 		return fmt.Errorf("record request %d as succeeded: %w", id, err)
+	}
+	return nil
+}
+
+// IcebergCommitted records the Iceberg snapshot (its id and the table's metadata file) that
+// the publication of request id's attempt fence was committed as. Whoever published may call
+// it, before Published; a request no longer publishing under fence is left as it is.
+func (db *DB) IcebergCommitted(ctx context.Context, id, fence, snapshot int64, metadata string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_requests SET iceberg_snapshot = $3, iceberg_metadata = $4
+		WHERE id = $1 AND state = 'publishing' AND published_fence = $2`), id, fence, snapshot, metadata); err != nil {
+		return fmt.Errorf("record request %d's Iceberg snapshot: %w", id, err)
+	}
+	return nil
+}
+
+// CommitFailed records that the publication of request id's attempt fence could not be
+// committed to its Iceberg table, and that its files were deleted (the files table says so):
+// the request fails with errText.
+func (db *DB) CommitFailed(ctx context.Context, id, fence int64, errText string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	_, err := db.q.Exec(ctx, db.sql(`WITH r AS (
+			UPDATE {s}.parquet_export_requests SET state = 'failed', finished_at = now(), error = $3
+			WHERE id = $1 AND state = 'publishing' AND published_fence = $2 RETURNING id),
+		a AS (
+			UPDATE {s}.parquet_export_attempts a SET finished_at = now(), outcome = 'failed', error = $3
+			FROM r WHERE a.request_id = r.id AND a.fence = $2)
+		UPDATE {s}.parquet_export_files f SET deleted_at = now() FROM r WHERE f.request_id = r.id`), id, fence, errText)
+	if err != nil {
+		return fmt.Errorf("record request %d's failed Iceberg commit: %w", id, err)
 	}
 	return nil
 }
@@ -429,6 +475,18 @@ type Publication struct {
 	ID        int64
 	Fence     int64
 	OutputDir string
+	// IcebergTable, when set, is the table the publication is to be committed to (in
+	// IcebergCatalog) once the files are in place, with what the commit needs: the requester's
+	// directory (RoleDir), the directory's URI, the exported snapshot, LSN and table, and the
+	// files (as the files table names them).
+	IcebergTable   string
+	IcebergCatalog string
+	RoleDir        string
+	OutputURI      string
+	Snapshot       string
+	LSN            string
+	SourceTable    string
+	Files          []string
 }
 
 // RollForward takes over, for sidecar, the publications whose heartbeat is older than lease
@@ -443,7 +501,11 @@ func (db *DB) RollForward(ctx context.Context, sidecar string, lease time.Durati
 		WHERE r.id IN (SELECT id FROM {s}.parquet_export_requests
 			WHERE state = 'publishing' AND heartbeat_at < now() - make_interval(secs => $2::float8)
 			FOR UPDATE SKIP LOCKED)
-		RETURNING r.id, r.published_fence, r.output_dir`, sidecar, lease.Seconds())
+		RETURNING r.id, r.published_fence, r.output_dir, coalesce(r.iceberg_table, ''), coalesce(r.iceberg_catalog, ''),
+			{s}.parquet_export_role_dir(r.requester), coalesce(r.output_uri, ''), coalesce(r.snapshot, ''),
+			coalesce(r.lsn::text, ''), r.table_name,
+			coalesce((SELECT array_agg(f.path ORDER BY f.path) FROM {s}.parquet_export_files f WHERE f.request_id = r.id), '{}')`,
+		sidecar, lease.Seconds())
 }
 
 // DeadAttempt is an attempt whose staging directory may still exist although it can no longer
@@ -481,6 +543,31 @@ func (db *DB) AttemptCleaned(ctx context.Context, id, fence int64) error {
 		return fmt.Errorf("record attempt %d of request %d as cleaned: %w", fence, id, err)
 	}
 	return nil
+}
+
+// CheckCatalogSchema refuses to let the sidecar write an Iceberg SQL catalog in schema (of the
+// control database) unless the schema and every relation and function in it are owned by the
+// connected role or a superuser: whoever owns them could make the catalog's writes run code as
+// the sidecar's role (a trigger on a catalog table). A missing schema is fine: the catalog
+// creates it, as the connected role.
+func (db *DB) CheckCatalogSchema(ctx context.Context, schema string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	var owner *string
+	err := db.q.QueryRow(ctx, `SELECT o.rolname::text FROM pg_catalog.pg_namespace n, LATERAL (
+			SELECT n.nspowner AS oid, 'schema ' || n.nspname AS what
+			UNION ALL SELECT c.relowner, c.relname::text FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid
+			UNION ALL SELECT p.proowner, p.proname::text FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid) x
+		JOIN pg_catalog.pg_roles o ON o.oid = x.oid
+		WHERE n.nspname = $1 AND o.rolname <> current_user AND NOT o.rolsuper
+		LIMIT 1`, schema).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check the owner of schema %s: %w", schema, err)
+	}
+	return fmt.Errorf("schema %s, or something in it, is owned by role %s: the sidecar keeps its Iceberg catalog only in a schema that it or a superuser owns (ALTER SCHEMA %s OWNER TO the sidecar's role, as deploy/roles.sql creates it)", schema, *owner, schema)
 }
 
 // ErrNotServed is returned (wrapped) by Login when no login was made for the role.

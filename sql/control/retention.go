@@ -33,11 +33,12 @@ func (db *DB) ExpireExports(ctx context.Context) ([]Expired, error) {
 					row_number() OVER (PARTITION BY r.schedule_id ORDER BY r.schedule_slot DESC, r.id DESC) AS n
 				FROM {s}.parquet_export_requests r JOIN {s}.parquet_export_schedules s ON s.id = r.schedule_id
 				WHERE s.options ? 'keep' AND pg_catalog.jsonb_typeof(s.options -> 'keep') = 'number'
-					AND r.state = 'succeeded' AND r.delete_requested_at IS NULL) k
+					AND r.state = 'succeeded' AND r.delete_requested_at IS NULL AND r.iceberg_snapshot IS NULL) k
 			WHERE k.n > k.keep),
 		pick AS (
 			SELECT r.id FROM {s}.parquet_export_requests r
 			WHERE r.id IN (SELECT id FROM due) AND r.state = 'succeeded' AND r.delete_requested_at IS NULL
+				AND r.iceberg_snapshot IS NULL
 			FOR UPDATE SKIP LOCKED)
 		UPDATE {s}.parquet_export_requests r
 		SET delete_requested_at = now(), delete_reason = (SELECT due.reason FROM due WHERE due.id = r.id LIMIT 1)
