@@ -468,3 +468,50 @@ func hashExport(t *testing.T, dir string) (map[string]uint64, int64) {
 	wg.Wait()
 	return sums, rows
 }
+
+// TestGPUZstdTuning times the batcher on 1 MiB pages from 16 writers (an export's lanes) for
+// several runner counts and lingers, with pages per batch and device time per batch: how to
+// size them. It only reports.
+func TestGPUZstdTuning(t *testing.T) {
+	lib := cudaLib(t)
+	var batchers []chunkCompressor
+	for _, path := range nvcompCandidates() {
+		var err error
+		if batchers, err = openBatchers(lib, path, 8); err == nil {
+			break
+		}
+	}
+	if batchers == nil {
+		t.Skip("no nvCOMP")
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	pages := make([][]byte, 64)
+	for i := range pages {
+		pages[i] = randomPage(rng, 1<<20, 1+i%2)
+	}
+	for _, runners := range []int{1, 2, 4, 8} {
+		for _, linger := range []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond} {
+			g := newGPUZstdLinger(batchers[:runners], zstdBatchBytes, zstdBatchChunks, linger, slog.Default())
+			start := time.Now()
+			var total atomic.Int64
+			var wg sync.WaitGroup
+			for w := range 16 {
+				wg.Go(func() {
+					for r := range 16 {
+						p := pages[(w*16+r)%len(pages)]
+						if _, err := g.compress(nil, p); err != nil {
+							t.Error(err)
+							return
+						}
+						total.Add(int64(len(p)))
+					}
+				})
+			}
+			wg.Wait()
+			s := time.Since(start).Seconds()
+			b := max(g.batches.Load(), 1)
+			t.Logf("runners %d linger %v: %.2f GB/s, %.1f pages/batch, %.2f ms in run per batch",
+				runners, linger, float64(total.Load())/s/1e9, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
+		}
+	}
+}

@@ -46,7 +46,7 @@ const (
 	zstdAlign = 16
 	// zstdLinger is how long a batch waits for more pages after its first (queued pages join
 	// at once).
-	zstdLinger = 100 * time.Microsecond
+	zstdLinger = 500 * time.Microsecond
 )
 
 // zstdCodec is the registered zstd codec: the CPU codec for decoding, streams and the pages
@@ -139,14 +139,16 @@ func (c *cpuChunks) run(n int) error {
 // goroutines, each the only user of its own batcher (buffers and CUDA stream), compress: while
 // one batch is on the device the next is gathered, and several run at once.
 type gpuZstd struct {
-	max     int64 // page bytes per batch
-	chunks  int   // chunks per batch
+	max     int64         // page bytes per batch
+	chunks  int           // chunks per batch
+	linger  time.Duration // how long a batch waits for more pages after its first
 	reqs    chan *zstdReq
 	work    chan []*zstdReq
 	log     *slog.Logger
 	failed  atomic.Bool // a CUDA failure: every page goes to the CPU from then on
 	pages   atomic.Int64
 	batches atomic.Int64
+	runNS   atomic.Int64 // time in the batchers' run, summed
 }
 
 // zstdReq is one page to compress: src in, out (appended to dst) or err back once done closes.
@@ -159,9 +161,13 @@ type zstdReq struct {
 var reqPool = sync.Pool{New: func() any { return &zstdReq{done: make(chan struct{}, 1)} }}
 
 // newGPUZstd starts gathering pages into batches of at most maxBytes and maxChunks, and one
-// runner per batcher (each holding that much).
+// runner per batcher (each holding that much), batches lingering zstdLinger.
 func newGPUZstd(batchers []chunkCompressor, maxBytes int64, maxChunks int, log *slog.Logger) *gpuZstd {
-	g := &gpuZstd{max: maxBytes, chunks: maxChunks, reqs: make(chan *zstdReq, 256), work: make(chan []*zstdReq), log: log}
+	return newGPUZstdLinger(batchers, maxBytes, maxChunks, zstdLinger, log)
+}
+
+func newGPUZstdLinger(batchers []chunkCompressor, maxBytes int64, maxChunks int, linger time.Duration, log *slog.Logger) *gpuZstd {
+	g := &gpuZstd{max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *zstdReq, 256), work: make(chan []*zstdReq), log: log}
 	go g.gather()
 	for _, c := range batchers {
 		go func() {
@@ -203,7 +209,7 @@ func (g *gpuZstd) gather() {
 		}
 		reqs := []*zstdReq{first}
 		bytes, chunks := len(first.src), chunksOf(len(first.src))
-		timer.Reset(zstdLinger)
+		timer.Reset(g.linger)
 	gather:
 		for {
 			select {
@@ -245,7 +251,10 @@ func (g *gpuZstd) run(c chunkCompressor, reqs []*zstdReq) {
 	}
 	err := g.failedErr()
 	if err == nil {
-		if err = c.run(k); err != nil {
+		start := time.Now()
+		err = c.run(k)
+		g.runNS.Add(int64(time.Since(start)))
+		if err != nil {
 			if !g.failed.Swap(true) {
 				g.log.Warn("GPU compression failed: pages are compressed on the CPU from now on", "err", err)
 			}
