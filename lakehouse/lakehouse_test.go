@@ -2,11 +2,9 @@ package lakehouse_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,54 +52,13 @@ func request(t *testing.T, ident, dir string, res *outcome.Result) lakehouse.Req
 	return req
 }
 
-// readResult is what testdata/read_iceberg.py prints.
-type readResult struct {
-	PyIceberg struct {
-		Columns   []string
-		Rows      [][]*string
-		Snapshots []struct {
-			ID        int64
-			Operation string
-			Summary   map[string]string
-		}
-		Current int64
-		Schema  []string
-	}
-	DuckDB struct {
-		Columns []string
-		Rows    [][]*string
-	}
-}
-
-// s3Access is how the Python readers reach an S3-compatible server.
-type s3Access struct {
-	Endpoint string `json:"endpoint"`
-	Key      string `json:"key"`
-	Secret   string `json:"secret"`
-	Region   string `json:"region"`
-}
-
 // readIceberg reads the table back with pyiceberg (through the SQL catalog in dsn's
 // database) and DuckDB's iceberg extension, at snapshot (0: the current one).
-func readIceberg(t *testing.T, dsn, ident string, columns []string, snapshot int64, s3 *s3Access) readResult {
+func readIceberg(t *testing.T, dsn, ident string, columns []string, snapshot int64, s3 *readback.S3Access) *readback.IcebergRead {
 	t.Helper()
-	py, err := readback.Python()
+	r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{Database: dsn, Table: ident, Columns: columns, Snapshot: snapshot, S3: s3})
 	if err != nil {
 		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]any{"database": dsn, "table": ident, "columns": columns, "snapshot": snapshot, "s3": s3})
-	cmd := exec.Command(py, "testdata/read_iceberg.py", string(req))
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("read_iceberg.py: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	var r readResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("read_iceberg.py printed %q: %v", out, err)
 	}
 	return r
 }
@@ -165,7 +122,7 @@ func sameRows(a, b [][]*string) bool {
 }
 
 // checkRows compares both readers' rows with want.
-func checkRows(t *testing.T, what string, r readResult, want [][]*string) {
+func checkRows(t *testing.T, what string, r *readback.IcebergRead, want [][]*string) {
 	t.Helper()
 	if !sameRows(r.PyIceberg.Rows, want) {
 		t.Errorf("%s: pyiceberg read %s, want %s", what, show(r.PyIceberg.Rows), show(want))

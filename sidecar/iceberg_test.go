@@ -2,10 +2,8 @@ package sidecar
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,44 +17,13 @@ import (
 	"github.com/pgparquet/pgparquet/lakehouse"
 )
 
-// icebergRead is what lakehouse/testdata/read_iceberg.py prints (pyiceberg through the SQL
-// catalog; DuckDB's iceberg extension on the metadata file).
-type icebergRead struct {
-	PyIceberg struct {
-		Rows      [][]*string
-		Snapshots []struct {
-			ID        int64
-			Operation string
-			Summary   map[string]string
-		}
-		Current  int64
-		Metadata string
-	}
-	DuckDB struct {
-		Rows [][]*string
-	}
-}
-
 // readIceberg reads table back, its current snapshot, through the SQL catalog in dsn's
-// database (and the files from S3 when s3 is set: endpoint, key, secret, region).
-func readIceberg(t *testing.T, dsn, table string, columns []string, s3 map[string]string) icebergRead {
+// database with pyiceberg and DuckDB's iceberg extension.
+func readIceberg(t *testing.T, dsn, table string, columns []string, s3 *readback.S3Access) *readback.IcebergRead {
 	t.Helper()
-	py, err := readback.Python()
+	r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{Database: dsn, Table: table, Columns: columns, S3: s3})
 	if err != nil {
 		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]any{"database": dsn, "table": table, "columns": columns, "s3": s3})
-	out, err := exec.Command(py, "../lakehouse/testdata/read_iceberg.py", string(req)).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("read_iceberg.py: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	var r icebergRead
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("read_iceberg.py printed %q: %v", out, err)
 	}
 	return r
 }
@@ -259,7 +226,7 @@ func TestIcebergS3(t *testing.T) {
 	if ice.OutputURI != "s3://exports/root/req/items/1" || ice.Snapshot == 0 || !strings.HasPrefix(ice.Metadata, "s3://exports/root/req/.iceberg/req.db/items/metadata/") {
 		t.Errorf("request: %+v", ice)
 	}
-	got := readIceberg(t, e.dsn, "req.items", []string{"id"}, map[string]string{"endpoint": srv.Endpoint, "key": s3test.RootAccess, "secret": s3test.RootSecret, "region": s3test.Region})
+	got := readIceberg(t, e.dsn, "req.items", []string{"id"}, &readback.S3Access{Endpoint: srv.Endpoint, Key: s3test.RootAccess, Secret: s3test.RootSecret, Region: s3test.Region})
 	if len(got.PyIceberg.Rows) != 500 || len(got.DuckDB.Rows) != 500 {
 		t.Errorf("read back %d rows with pyiceberg, %d with DuckDB, want 500", len(got.PyIceberg.Rows), len(got.DuckDB.Rows))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -15,35 +16,13 @@ import (
 	"github.com/pgparquet/pgparquet/outcome"
 )
 
-// icebergRead is what lakehouse/testdata/read_iceberg.py prints (the parts checked here).
-type icebergRead struct {
-	PyIceberg struct {
-		Rows      [][]*string
-		Snapshots []struct{ ID int64 }
-		Current   int64
-	}
-	DuckDB struct{ Rows [][]*string }
-}
-
-// readIcebergTable reads the table back through the SQL catalog in dsn's database with
-// pyiceberg and DuckDB's iceberg extension (lakehouse/testdata/read_iceberg.py).
-func readIcebergTable(t *testing.T, dsn, ident string, snapshot int64, s3 map[string]string) icebergRead {
+// readIcebergTable reads the table's id column back through the SQL catalog in dsn's
+// database with pyiceberg and DuckDB's iceberg extension.
+func readIcebergTable(t *testing.T, dsn, ident string, snapshot int64, s3 *readback.S3Access) *readback.IcebergRead {
 	t.Helper()
-	py, err := readback.Python()
+	r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{Database: dsn, Table: ident, Columns: []string{"id"}, Snapshot: snapshot, S3: s3})
 	if err != nil {
 		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]any{"database": dsn, "table": ident, "columns": []string{"id"}, "snapshot": snapshot, "s3": s3})
-	cmd := exec.Command(py, "../../lakehouse/testdata/read_iceberg.py", string(req))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("read_iceberg.py: %v\n%s", err, stderr.String())
-	}
-	var r icebergRead
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("read_iceberg.py printed %q: %v", out, err)
 	}
 	return r
 }
@@ -78,12 +57,12 @@ func TestCLIIceberg(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "lake")
 	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
-	s3 := map[string]string{"endpoint": srv.Endpoint, "key": s3test.RootAccess, "secret": s3test.RootSecret, "region": s3test.Region}
+	s3 := &readback.S3Access{Endpoint: srv.Endpoint, Key: s3test.RootAccess, Secret: s3test.RootSecret, Region: s3test.Region}
 
 	tests := []struct {
 		name, ident string
 		dir         func(run string) string
-		s3          map[string]string
+		s3          *readback.S3Access
 	}{
 		{"local", "sales.big", func() func(string) string {
 			root := t.TempDir()

@@ -1,6 +1,6 @@
 """Reads an Iceberg table back with two independent readers and prints JSON.
 
-Usage: read_iceberg.py '<json request>'. The request names the SQL catalog's database
+Usage: python - '<json request>' < read_iceberg.py (readback.FromIceberg). The request names the SQL catalog's database
 (postgres URL), the table (namespace.name), the columns to read and, optionally, a snapshot id
 to time-travel to. pyiceberg 0.12 opens the table through the same SQL catalog (the rows in
 schema pgparquet_iceberg); DuckDB's iceberg extension reads the metadata file the catalog

@@ -1,0 +1,82 @@
+package readback
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+//go:embed read_iceberg.py
+var icebergScript string
+
+// IcebergQuery names an Iceberg table to read back through the SQL catalog kept in a
+// PostgreSQL database.
+type IcebergQuery struct {
+	// Database is the DSN of the database holding the catalog (schema pgparquet_iceberg).
+	Database string `json:"database"`
+	// Table is namespace.name.
+	Table string `json:"table"`
+	// Columns are the columns to read, in this order.
+	Columns []string `json:"columns"`
+	// Snapshot is the snapshot to read; 0: the current one.
+	Snapshot int64 `json:"snapshot"`
+	// S3, when set, is how the readers reach the files on an S3-compatible server.
+	S3 *S3Access `json:"s3,omitempty"`
+}
+
+// S3Access is how the Python readers reach an S3-compatible server.
+type S3Access struct {
+	Endpoint string `json:"endpoint"`
+	Key      string `json:"key"`
+	Secret   string `json:"secret"`
+	Region   string `json:"region"`
+}
+
+// IcebergRead is what read_iceberg.py reads: the table through pyiceberg (rows, snapshots,
+// schema) and through DuckDB's iceberg extension (rows), every value as text, rows sorted.
+type IcebergRead struct {
+	PyIceberg struct {
+		Columns   []string
+		Rows      [][]*string
+		Snapshots []struct {
+			ID        int64
+			Operation string
+			Summary   map[string]string
+		}
+		Current int64
+		Schema  []string
+	}
+	DuckDB struct {
+		Columns []string
+		Rows    [][]*string
+	}
+}
+
+// FromIceberg reads q's table back with pyiceberg and DuckDB's iceberg extension, both
+// independent of the Go code that committed it (read_iceberg.py, embedded in this package).
+func FromIceberg(ctx context.Context, q IcebergQuery) (*IcebergRead, error) {
+	py, err := Python()
+	if err != nil {
+		return nil, fmt.Errorf("read back iceberg table %s: %w", q.Table, err)
+	}
+	req, err := json.Marshal(q)
+	if err != nil {
+		return nil, fmt.Errorf("read back iceberg table %s: %w", q.Table, err)
+	}
+	cmd := exec.CommandContext(ctx, py, "-", string(req))
+	cmd.Stdin = strings.NewReader(icebergScript)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("read back iceberg table %s: %w\n%s", q.Table, err, strings.TrimSpace(stderr.String()))
+	}
+	var r IcebergRead
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return nil, fmt.Errorf("read back iceberg table %s: decode output %q: %w", q.Table, stdout.String(), err)
+	}
+	return &r, nil
+}
