@@ -313,20 +313,11 @@ func TestGPUStart(t *testing.T) {
 // find it) from many goroutines and decodes each on the CPU: each must come back exactly. It
 // then times batches of 1 MiB pages against the CPU twin and arrow-go's own codec.
 func TestGPUZstd(t *testing.T) {
-	lib := cudaLib(t)
-	var batchers []chunkCompressor
-	var errs []error
-	for _, path := range nvcompCandidates() {
-		var err error
-		if batchers, err = openBatchers(lib, path, zstdBatchers); err == nil {
-			t.Logf("nvCOMP: %s", path)
-			break
-		}
-		errs = append(errs, err)
+	batchers, path, err := openBatchers(cudaLib(t), zstdBatchers)
+	if err != nil {
+		t.Fatalf("no nvCOMP: %v", err)
 	}
-	if batchers == nil {
-		t.Fatalf("no nvCOMP: %v", errs)
-	}
+	t.Logf("nvCOMP: %s", path)
 	// One page at a time first: every size and kind alone in its batch.
 	one := newGPUZstd(batchers[:1], zstdBatchBytes, zstdBatchChunks, slog.Default())
 	dec, _ := zstd.NewReader(nil)
@@ -353,39 +344,48 @@ func TestGPUZstd(t *testing.T) {
 	in, out := checkBatcher(t, g, 40)
 	t.Logf("GPU: %d pages in %d batches, %d bytes to %d (%.3f)", g.pages.Load(), g.batches.Load(), in, out, float64(out)/float64(in))
 
-	// Throughput: 16 writers of 1 MiB text-like and integer pages, as an export's lanes.
+	pages := throughputPages()
+	gbps, ratio := timeWriters(t, pages, 8, g.compress)
+	t.Logf("GPU batcher: %.2f GB/s, ratio %.3f", gbps, ratio)
+	gbps, ratio = timeWriters(t, pages, 8, func(dst, src []byte) ([]byte, error) {
+		return zstdDispatch.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel), nil
+	})
+	t.Logf("arrow-go zstd (CPU): %.2f GB/s, ratio %.3f", gbps, ratio)
+}
+
+// throughputPages are 64 pages of 1 MiB, text-like and integer, for timing compressors.
+func throughputPages() [][]byte {
 	rng := rand.New(rand.NewPCG(9, 9))
 	pages := make([][]byte, 64)
 	for i := range pages {
 		pages[i] = randomPage(rng, 1<<20, 1+i%2)
 	}
-	timeIt := func(name string, enc func(dst, src []byte) []byte) {
-		start := time.Now()
-		var total, outBytes atomic.Int64
-		var wg sync.WaitGroup
-		for w := range 16 {
-			wg.Go(func() {
-				for r := range 8 {
-					p := pages[(w*8+r)%len(pages)]
-					outBytes.Add(int64(len(enc(nil, p))))
-					total.Add(int64(len(p)))
+	return pages
+}
+
+// timeWriters has 16 writers, as an export's lanes, compress perWriter of pages each with enc,
+// and returns the GB/s of input and the ratio of output to input.
+func timeWriters(t *testing.T, pages [][]byte, perWriter int, enc func(dst, src []byte) ([]byte, error)) (gbps, ratio float64) {
+	t.Helper()
+	start := time.Now()
+	var total, outBytes atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for r := range perWriter {
+				p := pages[(w*perWriter+r)%len(pages)]
+				out, err := enc(nil, p)
+				if err != nil {
+					t.Error(err)
+					return
 				}
-			})
-		}
-		wg.Wait()
-		s := time.Since(start).Seconds()
-		t.Logf("%s: %.2f GB/s, ratio %.3f", name, float64(total.Load())/s/1e9, float64(outBytes.Load())/float64(total.Load()))
+				outBytes.Add(int64(len(out)))
+				total.Add(int64(len(p)))
+			}
+		})
 	}
-	timeIt("GPU batcher", func(dst, src []byte) []byte {
-		out, err := g.compress(dst, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	})
-	timeIt("arrow-go zstd (CPU)", func(dst, src []byte) []byte {
-		return zstdDispatch.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
-	})
+	wg.Wait()
+	return float64(total.Load()) / time.Since(start).Seconds() / 1e9, float64(outBytes.Load()) / float64(max(total.Load(), 1))
 }
 
 // TestCompareExports compares the Parquet files of two exports of one table, in
@@ -473,45 +473,18 @@ func hashExport(t *testing.T, dir string) (map[string]uint64, int64) {
 // several runner counts and lingers, with pages per batch and device time per batch: how to
 // size them. It only reports.
 func TestGPUZstdTuning(t *testing.T) {
-	lib := cudaLib(t)
-	var batchers []chunkCompressor
-	for _, path := range nvcompCandidates() {
-		var err error
-		if batchers, err = openBatchers(lib, path, 8); err == nil {
-			break
-		}
+	batchers, _, err := openBatchers(cudaLib(t), 8)
+	if err != nil {
+		t.Skipf("no nvCOMP: %v", err)
 	}
-	if batchers == nil {
-		t.Skip("no nvCOMP")
-	}
-	rng := rand.New(rand.NewPCG(9, 9))
-	pages := make([][]byte, 64)
-	for i := range pages {
-		pages[i] = randomPage(rng, 1<<20, 1+i%2)
-	}
+	pages := throughputPages()
 	for _, runners := range []int{1, 2, 4, 8} {
 		for _, linger := range []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond} {
 			g := newGPUZstdLinger(batchers[:runners], zstdBatchBytes, zstdBatchChunks, linger, slog.Default())
-			start := time.Now()
-			var total atomic.Int64
-			var wg sync.WaitGroup
-			for w := range 16 {
-				wg.Go(func() {
-					for r := range 16 {
-						p := pages[(w*16+r)%len(pages)]
-						if _, err := g.compress(nil, p); err != nil {
-							t.Error(err)
-							return
-						}
-						total.Add(int64(len(p)))
-					}
-				})
-			}
-			wg.Wait()
-			s := time.Since(start).Seconds()
+			gbps, _ := timeWriters(t, pages, 16, g.compress)
 			b := max(g.batches.Load(), 1)
 			t.Logf("runners %d linger %v: %.2f GB/s, %.1f pages/batch, %.2f ms in run per batch",
-				runners, linger, float64(total.Load())/s/1e9, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
+				runners, linger, gbps, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
 		}
 	}
 }

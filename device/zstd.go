@@ -181,8 +181,8 @@ func newGPUZstdLinger(batchers []chunkCompressor, maxBytes int64, maxChunks int,
 
 // compress compresses src into dst's storage (a new slice when too small).
 func (g *gpuZstd) compress(dst, src []byte) ([]byte, error) {
-	if g.failed.Load() {
-		return nil, errors.New("GPU compression failed earlier")
+	if err := g.failedErr(); err != nil {
+		return nil, err
 	}
 	r := reqPool.Get().(*zstdReq)
 	r.src, r.dst, r.out, r.err = src, dst, nil, nil
@@ -311,20 +311,29 @@ func nvcompCandidates() []string {
 	return append(out, nvcompLibraryName)
 }
 
-// openBatchers opens n batchers of lib with nvCOMP at path, or none.
-func openBatchers(lib *library, path string, n int) ([]chunkCompressor, error) {
-	var out []chunkCompressor
-	for range n {
-		b, err := lib.openZstd(path, zstdBatchChunks, zstdBatchBytes+zstdBatchChunks*zstdAlign)
-		if err != nil {
-			for _, c := range out {
-				c.(*zstdBatch).close()
+// openBatchers opens n batchers of lib with the first nvCOMP of nvcompCandidates that opens,
+// and returns them with its path, or why none did.
+func openBatchers(lib *library, n int) ([]chunkCompressor, string, error) {
+	var errs []error
+	for _, path := range nvcompCandidates() {
+		var out []chunkCompressor
+		var err error
+		for range n {
+			var b *zstdBatch
+			if b, err = lib.openZstd(path, zstdBatchChunks, zstdBatchBytes+zstdBatchChunks*zstdAlign); err != nil {
+				break
 			}
-			return nil, err
+			out = append(out, b)
 		}
-		out = append(out, b)
+		if err == nil {
+			return out, path, nil
+		}
+		for _, c := range out {
+			c.(*zstdBatch).close()
+		}
+		errs = append(errs, err)
 	}
-	return out, nil
+	return nil, "", errors.Join(errs...)
 }
 
 var gpuZstdOnce sync.Once
@@ -338,18 +347,12 @@ func startGPUZstd(lib *library, log *slog.Logger) {
 			log.Info("GPU compression off ($PGPARQUET_NVCOMP_LIB=off): pages are compressed on the CPU")
 			return
 		}
-		var errs []error
-		for _, path := range nvcompCandidates() {
-			batchers, err := openBatchers(lib, path, zstdBatchers)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			zstdDispatch.gpu.Store(newGPUZstd(batchers, zstdBatchBytes, zstdBatchChunks, log))
-			log.Info("GPU compression on: zstd pages are compressed by nvCOMP", "nvcomp", path)
+		batchers, path, err := openBatchers(lib, zstdBatchers)
+		if err != nil {
+			log.Info("GPU compression unavailable: zstd pages are compressed on the CPU (install the nvidia-libnvcomp-cu13 wheel or set PGPARQUET_NVCOMP_LIB)", "err", err)
 			return
 		}
-		log.Info("GPU compression unavailable: zstd pages are compressed on the CPU (install the nvidia-libnvcomp-cu13 wheel or set PGPARQUET_NVCOMP_LIB)",
-			"err", errors.Join(errs...))
+		zstdDispatch.gpu.Store(newGPUZstd(batchers, zstdBatchBytes, zstdBatchChunks, log))
+		log.Info("GPU compression on: zstd pages are compressed by nvCOMP", "nvcomp", path)
 	})
 }
