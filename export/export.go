@@ -241,44 +241,53 @@ func (e *exportRun) copy(ctx context.Context) ([]*fileSeries, error) {
 		err = e.dec.Wait() // --gpu on without a usable GPU fails even an export with no rows
 	}
 	var re *rowError
-	if errors.As(err, &re) && ctx.Err() == nil {
-		lctx, cancel := context.WithTimeout(ctx, locateTimeout)
-		where, lerr := e.snap.Locate(lctx, re.task, re.row)
-		cancel()
-		if lerr == nil {
-			re.where = where
-		} else {
-			e.log.Warn("could not locate the row that failed to decode", "err", lerr)
-		}
-	}
 	var ee *snapshot.EncodingError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		lctx, cancel := context.WithTimeout(ctx, locateTimeout)
-		where, lerr := e.snap.Locate(lctx, ee.Task, ee.Row)
-		names := make([]string, len(e.cols))
-		for i, c := range e.cols {
-			names[i] = c.Name
-		}
-		var col string
-		if lerr == nil {
-			col, lerr = e.snap.InvalidUTF8Column(lctx, ee.Task, ee.Row, names)
-		}
-		cancel()
-		if lerr == nil {
-			// The error's own message, which names the task: the wrapping messages were
-			// formatted before the row was located.
+	switch {
+	case ctx.Err() != nil:
+	case errors.As(err, &re):
+		e.locate(ctx, "the row that failed to decode", func(ctx context.Context) (err error) {
+			re.where, err = e.snap.Locate(ctx, re.task, re.row)
+			return err
+		})
+	case errors.As(err, &ee):
+		e.locate(ctx, "the value that is not UTF-8", func(ctx context.Context) error {
+			where, err := e.snap.Locate(ctx, ee.Task, ee.Row)
+			if err != nil {
+				return err
+			}
+			names := make([]string, len(e.cols))
+			for i, c := range e.cols {
+				names[i] = c.Name
+			}
+			col, err := e.snap.InvalidUTF8Column(ctx, ee.Task, ee.Row, names)
+			if err != nil {
+				return err
+			}
 			ee.Where, ee.Column = where, col
+			return nil
+		})
+		if ee.Where != "" || ee.Column != "" {
+			// The error's own message, which names the task: the wrapping messages were
+			// formatted before the value was located.
 			err = ee
-		} else {
-			e.log.Warn("could not locate the value that is not UTF-8", "err", lerr)
 		}
 	}
 	return series, err
 }
 
-// locateTimeout bounds the query that finds a row that failed to decode: the error is worth
-// more than the location.
+// locateTimeout bounds the queries that find where a value that failed lies: the error is
+// worth more than the location.
 const locateTimeout = 10 * time.Second
+
+// locate runs find, which fills in where a failed value lies, within locateTimeout; a failure
+// to locate (what) is logged, and the export's error stays as it was.
+func (e *exportRun) locate(ctx context.Context, what string, find func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	defer cancel()
+	if err := find(ctx); err != nil {
+		e.log.Warn("could not locate "+what, "err", err)
+	}
+}
 
 // finish releases the snapshot (only now, with every COPY done, may its transaction end; if
 // it was aborted meanwhile, as a conflict with recovery on a standby does, what the workers

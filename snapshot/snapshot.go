@@ -238,8 +238,7 @@ func (s *Snapshot) Locate(ctx context.Context, t Task, n int64) (string, error) 
 	if t.Plain || s.conn == nil || n < 0 {
 		return "", nil
 	}
-	// A parallel or synchronized scan would not return the rows in the order the COPY did.
-	if _, err := s.conn.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off"); err != nil {
+	if err := s.scanInStreamOrder(ctx); err != nil {
 		return "", fmt.Errorf("locate row %d of %s: %w", n, t, err)
 	}
 	var key string
@@ -265,6 +264,14 @@ func (s *Snapshot) Locate(ctx context.Context, t Task, n int64) (string, error) 
 	return where, nil
 }
 
+// scanInStreamOrder makes the coordinator's scans return rows in the order a task's COPY
+// streamed them, so that row n of a task can be found with OFFSET: a parallel or synchronized
+// scan would not.
+func (s *Snapshot) scanInStreamOrder(ctx context.Context) error {
+	_, err := s.conn.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off")
+	return err
+}
+
 // InvalidUTF8Column returns the first of columns whose text form in row n (0-based, in stream
 // order) of task t is not valid UTF-8, reading the bytes as they are stored (convert_to from a
 // SQL_ASCII database converts nothing); "" when none is, or for a task without a ctid range.
@@ -273,7 +280,7 @@ func (s *Snapshot) InvalidUTF8Column(ctx context.Context, t Task, n int64, colum
 	if t.Plain || s.conn == nil || n < 0 || len(columns) == 0 {
 		return "", nil
 	}
-	if _, err := s.conn.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off"); err != nil {
+	if err := s.scanInStreamOrder(ctx); err != nil {
 		return "", fmt.Errorf("find the column that is not UTF-8 in row %d of %s: %w", n, t, err)
 	}
 	exprs := make([]string, len(columns))
