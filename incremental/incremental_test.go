@@ -44,8 +44,16 @@ func dropSlotAtEnd(t *testing.T, dsn, slot string) {
 			return
 		}
 		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err != nil {
+		var exists bool
+		if err := conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1)`, slot).Scan(&exists); err != nil {
 			t.Error(err)
+			return
+		}
+		// dropSlot waits for the last run's walsender, which may not have exited yet.
+		if exists {
+			if err := dropSlot(context.Background(), conn, slot); err != nil {
+				t.Error(err)
+			}
 		}
 	})
 }
