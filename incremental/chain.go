@@ -19,7 +19,8 @@ import (
 )
 
 // A chain is a directory of runs, each in its own numbered directory: 0001-snapshot, then
-// 0002-changes, 0003-changes, ... A run directory counts only once its _manifest.json is
+// 0002-changes, 0003-changes, ...; a chain whose slot was dropped or lost goes on with a
+// snapshot run (0004-snapshot), from which materialize starts. A run directory counts only once its _manifest.json is
 // there: a change run is written under a dot-name and renamed into place with its manifest,
 // a snapshot run publishes its manifest last.
 const (
@@ -87,8 +88,8 @@ func readChain(dir string) (c *chain, incomplete []string, err error) {
 	}
 	slices.SortFunc(c.runs, func(a, b run) int { return a.Number - b.Number })
 	for i, r := range c.runs {
-		if r.Number != i+1 || (i == 0) != (r.Manifest.Incremental.Mode == modeSnapshot) {
-			return nil, nil, fmt.Errorf("read chain %s: run %s is out of place (runs must be 0001-snapshot, 0002-changes, ... without gaps)", dir, filepath.Base(r.Dir))
+		if r.Number != i+1 || (i == 0 && r.Manifest.Incremental.Mode != modeSnapshot) {
+			return nil, nil, fmt.Errorf("read chain %s: run %s is out of place (runs must be 0001-snapshot, then 0002-changes or -snapshot, ... without gaps)", dir, filepath.Base(r.Dir))
 		}
 	}
 	return c, incomplete, nil

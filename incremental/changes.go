@@ -85,7 +85,7 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	switch {
 	case !slot.exists:
 		return nil, fmt.Errorf("incremental: %w: slot %s does not exist (dropped?): start a new chain in another directory", ErrSlotLost, opts.Slot)
-	case slot.plugin != "pgoutput" || slot.database != o.ConnConfig.Database && o.ConnConfig.Database != "":
+	case slot.plugin != "pgoutput" || slot.database != opts.Control.Database && opts.Control.Database != "":
 		return nil, fmt.Errorf("incremental: slot %s is a %s slot of database %s, not this chain's", opts.Slot, slot.plugin, slot.database)
 	case slot.walStatus == "lost":
 		return nil, fmt.Errorf("incremental: %w: slot %s lost the WAL it needed (max_slot_wal_keep_size): start a new chain", ErrSlotLost, opts.Slot)
@@ -127,11 +127,14 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	w.checkAdded = func(names []string) error { return checkAdded(ctx, conn, t, names) }
 	res, repl, err := func() (*outcome.Result, *pgconn.PgConn, error) {
-		repl, err := replicationConn(ctx, o.ConnConfig)
+		if err := waitInactive(ctx, conn, opts.Slot); err != nil {
+			return nil, nil, err
+		}
+		repl, err := replicationConn(ctx, opts.Control)
 		if err != nil {
 			return nil, nil, err
 		}
-		s := &streamer{conn: repl, w: w, rel: t.oid, from: from, target: target}
+		s := &streamer{conn: repl, w: w, rel: t.oid, from: from, target: target, progress: o.Progress, start: start}
 		if err := s.run(ctx, opts.Slot); err != nil {
 			return nil, repl, err
 		}
@@ -153,7 +156,8 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 		}
 		res.Seconds = time.Since(start).Seconds()
 		res.Timings.Total = res.Seconds
-		if err := publishRun(staging, filepath.Join(o.OutputDir, name), res); err != nil {
+		res.CopyBytes = int64(target - from) // the WAL the run covered
+		if err := publishRun(ctx, staging, filepath.Join(o.OutputDir, name), res, opts.BeforePublish); err != nil {
 			return nil, repl, err
 		}
 		return res, repl, nil
@@ -214,9 +218,10 @@ func fixTarget(ctx context.Context, conn *pgx.Conn) (pglogrepl.LSN, error) {
 	return lsn, nil
 }
 
-// publishRun writes the manifest into the staging directory, makes it durable and renames the
-// directory into place: the run exists, complete, or not at all.
-func publishRun(staging, final string, res *outcome.Result) error {
+// publishRun writes the manifest into the staging directory, makes it durable, calls
+// before (when set) and renames the directory into place: the run exists, complete, or not at
+// all.
+func publishRun(ctx context.Context, staging, final string, res *outcome.Result, before func(context.Context, *outcome.Result) error) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
@@ -229,6 +234,11 @@ func publishRun(staging, final string, res *outcome.Result) error {
 	}
 	if _, err := os.Stat(final); err == nil {
 		return fmt.Errorf("publish %s: it exists already (is another run of this chain running?)", final)
+	}
+	if before != nil {
+		if err := before(ctx, res); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(staging, final); err != nil {
 		return fmt.Errorf("publish %s: %w", final, err)

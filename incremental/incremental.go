@@ -36,6 +36,22 @@ type Options struct {
 	// Slot is the logical replication slot; empty: DefaultSlot of the table's
 	// schema-qualified name. The publication has the same name.
 	Slot string
+	// Control, when set, is the connection for the catalog, the publication, the slot and the
+	// change stream (the sidecar's own login, which holds REPLICATION); Export.ConnConfig then
+	// only reads the snapshot run's rows. Nil: Export.ConnConfig does everything (the CLI).
+	Control *pgx.ConnConfig
+	// Requester, when set, is the role the chain exports for (Export.Role must name it too):
+	// the table is refused unless it may SELECT it and no row-level security applies to it,
+	// checked at every run, since change runs read the WAL as Control's role.
+	Requester string
+	// Restart, when set, makes this run a snapshot run even though the chain has runs (its
+	// slot was dropped or lost; Restart says why, for the manifest's note): the chain goes on
+	// from a new slot's snapshot, and Materialize starts from the last snapshot run.
+	Restart string
+	// BeforePublish, when set, is called once the run's files and manifest are durable but
+	// not yet in place; an error abandons the run (its files are removed and the slot is not
+	// confirmed). The sidecar records the publication under its lease there.
+	BeforePublish func(ctx context.Context, res *outcome.Result) error
 
 	// skipConfirm leaves the slot where it was after publishing (tests: a crash between
 	// publication and confirmation).
@@ -58,8 +74,10 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	switch {
 	case o.ConnConfig == nil || o.Table == "" || o.OutputDir == "":
 		return nil, errors.New("incremental: ConnConfig, Table and OutputDir are required")
-	case len(o.Columns) > 0 || len(o.AsText) > 0 || o.Role != "" || o.Root != nil:
-		return nil, errors.New("incremental: columns, as-text, role and root are not supported in incremental mode")
+	case len(o.Columns) > 0 || len(o.AsText) > 0 || o.Root != nil || o.Store != nil:
+		return nil, errors.New("incremental: columns, as-text and an output root or store are not supported in incremental mode")
+	case o.Role != opts.Requester:
+		return nil, errors.New("incremental: a role is supported only as the chain's requester (Options.Requester)")
 	case (o.Compat != "" && o.Compat != export.DefaultCompat) || (o.Numeric != "" && o.Numeric != export.DefaultNumeric) ||
 		(o.WideNumeric != "" && o.WideNumeric != export.DefaultWideNumeric) || (o.Timestamp != "" && o.Timestamp != export.DefaultTimestamp):
 		return nil, errors.New("incremental: type options (compat, numeric, wide-numeric, timestamp) must keep their defaults in incremental mode")
@@ -76,12 +94,17 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 			return nil, fmt.Errorf("remove the unfinished run %s: %w", dir, err)
 		}
 	}
-	conn, err := snapshot.Connect(ctx, o.ConnConfig)
+	control := opts.Control
+	if control == nil {
+		control = o.ConnConfig
+	}
+	opts.Control = control
+	conn, err := snapshot.Connect(ctx, control)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	t, err := inspect(ctx, conn, o.Table)
+	t, err := inspect(ctx, conn, o.Table, opts.Requester)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +114,7 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	}
 	last, ok := ch.last()
 	if !ok {
-		return firstRun(ctx, opts, conn, t)
+		return snapshotRun(ctx, opts, conn, t, ch)
 	}
 	if s := last.Manifest.Incremental.Slot; s != opts.Slot {
 		return nil, fmt.Errorf("incremental: the chain in %s reads slot %s, not %s", o.OutputDir, s, opts.Slot)
@@ -99,17 +122,24 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 	if last.Manifest.Table != t.name {
 		return nil, fmt.Errorf("incremental: the chain in %s is of table %s, not %s", o.OutputDir, last.Manifest.Table, t.name)
 	}
+	if opts.Restart != "" {
+		return snapshotRun(ctx, opts, conn, t, ch)
+	}
 	if oid := last.Manifest.Incremental.TableOID; oid != t.oid {
 		return nil, fmt.Errorf("incremental: %w: table %s was dropped and created again since the chain started (oid %d, now %d): start a new chain", ErrSlotLost, t.name, oid, t.oid)
 	}
 	return changeRun(ctx, opts, conn, t, ch)
 }
 
-// firstRun creates the publication and the slot, and exports the table under the slot's
-// snapshot into 0001-snapshot. The replication connection that exported the snapshot stays
-// open (idle) until the export is done.
-func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (*outcome.Result, error) {
+// snapshotRun creates the publication and the slot, and exports the table under the slot's
+// snapshot into 0001-snapshot (or, restarting a chain, the next run's number). The replication
+// connection that exported the snapshot stays open (idle) until the export is done.
+func snapshotRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, ch *chain) (*outcome.Result, error) {
 	o := opts.Export
+	number := 1
+	if last, ok := ch.last(); ok {
+		number = last.Number + 1
+	}
 	schema, err := planSnapshot(ctx, conn, t)
 	if err != nil {
 		return nil, err
@@ -120,16 +150,20 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	}
 	marker := filepath.Join(o.OutputDir, slotMarker)
 	if slot.exists {
+		if err := waitInactive(ctx, conn, opts.Slot); err != nil {
+			return nil, err
+		}
 		b, _ := os.ReadFile(marker)
 		if string(b) != opts.Slot {
 			return nil, fmt.Errorf("incremental: slot %s exists but %s holds no chain of it: choose another --slot, or drop it (SELECT pg_drop_replication_slot('%s')) if nothing else reads it", opts.Slot, o.OutputDir, opts.Slot)
 		}
-		// Our own first run failed after creating it: nothing was published from it.
+		// Our own first run failed after creating it (nothing was published from it), or the
+		// chain restarts from a new snapshot.
 		if err := dropSlot(ctx, conn, opts.Slot); err != nil {
 			return nil, err
 		}
 	}
-	if err := ensurePublication(ctx, conn, opts.Slot, t); err != nil {
+	if err := ensurePublication(ctx, conn, opts.Slot, t, opts.Requester); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
@@ -138,7 +172,7 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	if err := os.WriteFile(marker, []byte(opts.Slot), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", marker, err)
 	}
-	repl, err := replicationConn(ctx, o.ConnConfig)
+	repl, err := replicationConn(ctx, opts.Control)
 	if err != nil {
 		return nil, err
 	}
@@ -147,17 +181,21 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	if err != nil {
 		return nil, err
 	}
-	o.OutputDir = filepath.Join(o.OutputDir, runName(1, modeSnapshot))
+	version, _ := ch.schema()
+	version++
+	o.OutputDir = filepath.Join(o.OutputDir, runName(number, modeSnapshot))
 	o.Snapshot, o.SnapshotLSN = created.SnapshotName, created.ConsistentPoint
 	o.Incremental = &outcome.Incremental{
-		Mode: modeSnapshot, Run: 1, Slot: opts.Slot, Publication: opts.Slot,
-		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: 1,
-		Series: []outcome.Series{{SchemaVersion: 1, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
+		Mode: modeSnapshot, Run: number, Slot: opts.Slot, Publication: opts.Slot,
+		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: version,
+		Series: []outcome.Series{{SchemaVersion: version, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
+		Restart: opts.Restart,
 	}
-	res, err := export.Run(ctx, o)
+	staged, err := export.Stage(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	res := staged.Result
 	// The export planned the columns itself, inside the snapshot: it must agree with the plan
 	// the chain recorded, which change runs and materialize rely on.
 	same := len(res.Columns) == schema.NumFields()
@@ -166,7 +204,23 @@ func firstRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo) (
 	}
 	if !same {
 		return nil, errors.Join(fmt.Errorf("incremental: the table %s changed while its chain started; run it again", t.name),
-			os.RemoveAll(o.OutputDir))
+			staged.Discard(), os.RemoveAll(o.OutputDir))
+	}
+	if opts.BeforePublish != nil {
+		if err := opts.BeforePublish(ctx, res); err != nil {
+			return nil, errors.Join(err, staged.Discard())
+		}
+	}
+	if err := staged.Publish(); err != nil {
+		return nil, errors.Join(err, staged.Discard())
 	}
 	return res, nil
+}
+
+// RunDir is the directory, inside the chain's, of the run whose manifest res is.
+func RunDir(res *outcome.Result) string {
+	if res.Incremental == nil {
+		return ""
+	}
+	return runName(res.Incremental.Run, res.Incremental.Mode)
 }

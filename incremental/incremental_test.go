@@ -718,3 +718,53 @@ func TestReplicaIdentityChange(t *testing.T) {
 		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
 	}
 }
+
+// TestRestart restarts a chain whose slot was dropped: the change run refuses the lost slot,
+// a restarted run is a snapshot run numbered next, the chain goes on from it, and materialize
+// starts from it (as of an LSN before it, from the first snapshot).
+func TestRestart(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, s text); INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g`)
+	dir := t.TempDir()
+	dropSlotAtEnd(t, dsn, "pgparquet_public_t")
+	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}}
+	runOnce(t, opts, modeSnapshot)
+	pgtest.Exec(t, conn, `UPDATE t SET s = 'b' WHERE id <= 10`)
+	ch := runOnce(t, opts, modeChanges)
+	afterRun2 := fromPostgres(t, conn)
+	if err := dropSlot(ctx, conn, "pgparquet_public_t"); err != nil {
+		t.Fatal(err)
+	}
+	// Changes made while the chain has no slot: only a snapshot can show them.
+	pgtest.Exec(t, conn, `DELETE FROM t WHERE id > 90; INSERT INTO t VALUES (1000, 'lost')`)
+	if _, err := Run(ctx, opts); !errors.Is(err, ErrSlotLost) {
+		t.Fatalf("change run without its slot: %v, want ErrSlotLost", err)
+	}
+	restarted := Options{Export: opts.Export, Restart: "slot dropped by the test"}
+	snap := runOnce(t, restarted, modeSnapshot)
+	if snap.Incremental.Run != 3 || snap.Incremental.Restart == "" || snap.Rows != 91 {
+		t.Fatalf("restarted run: run %d, restart %q, %d rows", snap.Incremental.Run, snap.Incremental.Restart, snap.Rows)
+	}
+	pgtest.Exec(t, conn, `UPDATE t SET s = 'c' WHERE id = 1000`)
+	if res := runOnce(t, opts, modeChanges); res.Incremental.Run != 4 || res.Incremental.Ops[opUpdate] != 1 {
+		t.Fatalf("change run after the restart: %+v", res.Incremental)
+	}
+	for _, c := range []struct {
+		asOf string
+		want *readback.Table
+	}{{"", fromPostgres(t, conn)}, {ch.Incremental.ToLSN, afterRun2}} {
+		m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir(), AsOfLSN: c.asOf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := readback.Diff(c.want, got, 5); len(d) > 0 {
+			t.Fatalf("materialize as of %q:\n%s", c.asOf, strings.Join(d, "\n"))
+		}
+	}
+}

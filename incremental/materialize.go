@@ -50,8 +50,8 @@ type MaterializeResult struct {
 	Runs int    `json:"runs"`
 }
 
-// Materialize writes the table as of the chain's end (or opts.AsOfLSN): the snapshot's rows,
-// then every change in commit order (_pgparquet_lsn, then _pgparquet_seq), matched to rows by
+// Materialize writes the table as of the chain's end (or opts.AsOfLSN): the rows of the last
+// snapshot run at or before it, then every change in commit order (_pgparquet_lsn, then _pgparquet_seq), matched to rows by
 // the replica identity's columns. An unchanged TOASTed value keeps the row's previous value; a
 // column added midway is NULL in rows written before it; a dropped column is left out. A
 // column whose type changed between runs is refused. It holds the whole table in memory.
@@ -80,9 +80,20 @@ func Materialize(ctx context.Context, opts MaterializeOptions) (*MaterializeResu
 	}
 	m := newMaterializer(mem)
 	defer m.release()
-	res := &MaterializeResult{LSN: ch.runs[0].Manifest.Incremental.ToLSN}
-	for _, r := range ch.runs {
+	// Start at the last snapshot run at or before asOf: a chain restarted from a snapshot
+	// (its slot dropped or lost) has no changes across the restart.
+	start := 0
+	for i, r := range ch.runs {
+		if l, _ := pglogrepl.ParseLSN(r.Manifest.Incremental.ToLSN); r.Manifest.Incremental.Mode == modeSnapshot && (asOf < 0 || int64(l) <= asOf) {
+			start = i
+		}
+	}
+	res := &MaterializeResult{LSN: ch.runs[start].Manifest.Incremental.ToLSN}
+	for i, r := range ch.runs[start:] {
 		inc := r.Manifest.Incremental
+		if inc.Mode == modeSnapshot && i > 0 {
+			break // a restart after asOf
+		}
 		if inc.Mode == modeSnapshot {
 			names := make([]string, len(r.Manifest.Files))
 			for i, f := range r.Manifest.Files {

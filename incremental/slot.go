@@ -27,6 +27,11 @@ var ErrReplicaIdentity = errors.New("no usable REPLICA IDENTITY")
 // exporting role: logical decoding would bypass it.
 var ErrRowSecurity = errors.New("row-level security applies")
 
+// ErrSlotActive is wrapped by the error of a run whose slot another process streams from (a
+// run of the chain elsewhere, or the walsender of one that died and has not noticed yet): the
+// run can be tried again later.
+var ErrSlotActive = errors.New("replication slot is active")
+
 // ErrSlotLost is wrapped by the error of a change run whose slot no longer holds the changes
 // the chain needs (dropped, recreated, or advanced past the chain's last run).
 var ErrSlotLost = errors.New("the replication slot lost changes the chain needs")
@@ -76,22 +81,35 @@ type tableInfo struct {
 }
 
 // inspect reads and checks the table for incremental mode: a server with binary pgoutput, a
-// plain table (no partitions, no inheritance children), a usable replica identity, no row-level security that applies
-// to the current role, no generated columns (pgoutput leaves them out).
-func inspect(ctx context.Context, conn *pgx.Conn, table string) (*tableInfo, error) {
+// plain table (no partitions, no inheritance children), a usable replica identity, no
+// row-level security that applies to the exporting role (requester, when set, else the
+// current role), no generated columns (pgoutput leaves them out). A requester must also be
+// allowed to SELECT every column: change runs read the WAL as the current role.
+func inspect(ctx context.Context, conn *pgx.Conn, table, requester string) (*tableInfo, error) {
 	t := &tableInfo{}
-	var kind, ident string
-	var rls, generated, children bool
+	var kind, ident, who string
+	var rls, generated, children, allowed bool
 	err := conn.QueryRow(ctx, `SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind::text,
-			c.relreplident::text, row_security_active(c.oid), current_setting('server_version_num')::int4,
+			c.relreplident::text, current_setting('server_version_num')::int4,
 			EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''),
-			c.relhassubclass
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::text::regclass`, table).
-		Scan(&t.oid, &t.name, &kind, &ident, &rls, &t.version, &generated, &children)
+			c.relhassubclass, r.rolname,
+			CASE WHEN $2 = '' THEN row_security_active(c.oid)
+				ELSE c.relrowsecurity AND NOT r.rolbypassrls AND (c.relforcerowsecurity OR NOT pg_has_role(r.oid, c.relowner, 'USAGE')) END,
+			$2 = '' OR has_table_privilege(r.oid, c.oid, 'SELECT') OR NOT EXISTS (SELECT FROM pg_attribute a
+				WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND NOT has_column_privilege(r.oid, c.oid, a.attnum, 'SELECT'))
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			JOIN pg_roles r ON r.rolname = CASE WHEN $2 = '' THEN current_user ELSE $2 END
+		WHERE c.oid = $1::text::regclass`, table, requester).
+		Scan(&t.oid, &t.name, &kind, &ident, &t.version, &generated, &children, &who, &rls, &allowed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("inspect table %q: role %q does not exist", table, requester)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect table %q: %w", table, err)
 	}
 	switch {
+	case !allowed:
+		return nil, fmt.Errorf("incremental export of %s: role %s may not SELECT every column of it", t.name, who)
 	case t.version < binaryVersion:
 		return nil, fmt.Errorf("incremental export of %s: PostgreSQL %d has no binary pgoutput; incremental mode needs PostgreSQL 14 or later", t.name, t.version/10000)
 	case kind == "p" || children:
@@ -101,8 +119,8 @@ func inspect(ctx context.Context, conn *pgx.Conn, table string) (*tableInfo, err
 	case kind != "r":
 		return nil, fmt.Errorf("incremental export of %s: only tables are published (relkind %s)", t.name, kind)
 	case rls:
-		return nil, fmt.Errorf("incremental export of %s: %w to the role %s, and logical decoding would bypass it: export it without --incremental, or as a role that bypasses it",
-			t.name, ErrRowSecurity, conn.Config().User)
+		return nil, fmt.Errorf("incremental export of %s: %w to the role %s, and logical decoding would bypass it: export it without incremental mode, or as a role that bypasses it",
+			t.name, ErrRowSecurity, who)
 	case generated:
 		return nil, fmt.Errorf("incremental export of %s: the table has generated columns, which logical replication does not send", t.name)
 	}
@@ -162,8 +180,25 @@ func contains(list []string, s string) bool {
 }
 
 // ensurePublication creates the publication named name for the table unless it exists; one
-// that exists must publish the table.
-func ensurePublication(ctx context.Context, conn *pgx.Conn, name string, t *tableInfo) error {
+// that exists must publish the table. Adding a table to a publication takes owning the
+// table: where deploy/roles.sql installed pgparquet_auth.publish_table (a superuser's
+// function that the sidecar's role alone may call, for tables the requester may read), the
+// publication is made through it.
+func ensurePublication(ctx context.Context, conn *pgx.Conn, name string, t *tableInfo, requester string) error {
+	var helper bool
+	if err := conn.QueryRow(ctx, `SELECT to_regprocedure('pgparquet_auth.publish_table(name,regclass,name)') IS NOT NULL
+			AND has_function_privilege('pgparquet_auth.publish_table(name,regclass,name)', 'EXECUTE')`).Scan(&helper); err != nil {
+		return fmt.Errorf("look up pgparquet_auth.publish_table: %w", err)
+	}
+	if helper {
+		if requester == "" {
+			requester = conn.Config().User
+		}
+		if _, err := conn.Exec(ctx, `SELECT pgparquet_auth.publish_table($1, $2, $3)`, name, t.oid, requester); err != nil {
+			return fmt.Errorf("publication %s for %s (pgparquet_auth.publish_table): %w", name, t.name, err)
+		}
+		return nil
+	}
 	var exists, covers bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_publication WHERE pubname = $1),
 			EXISTS (SELECT FROM pg_publication_tables WHERE pubname = $1 AND format('%I.%I', schemaname, tablename) = $2)`,
@@ -237,6 +272,67 @@ func dropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("drop slot %s: %w", name, err)
+}
+
+// waitInactive waits up to slotWait for no process to stream from the slot (the walsender of
+// a run that just ended, or of one whose client died, exits a moment later), and fails with
+// ErrSlotActive after.
+func waitInactive(ctx context.Context, conn *pgx.Conn, name string) error {
+	deadline := time.Now().Add(slotWait)
+	for {
+		s, err := readSlot(ctx, conn, name)
+		if err != nil || !s.exists || !s.active {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("incremental: slot %s: %w (another run of the chain streams from it, or a dead one's walsender has not exited yet): try again later", name, ErrSlotActive)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for slot %s: %w", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// slotWait bounds how long a run waits for its slot to be free.
+var slotWait = 20 * time.Second
+
+// Drop ends a chain on the server: it drops its slot and its publication (both named slot),
+// whichever exist, waiting a little for a walsender that still holds the slot. The chain's
+// files stay. conn's role must hold REPLICATION (or be a superuser) and own the publication,
+// or be allowed pgparquet_auth.unpublish (deploy/roles.sql).
+func Drop(ctx context.Context, conn *pgx.Conn, slot string) error {
+	if !validSlot(slot) {
+		return fmt.Errorf("incremental: slot name %q is not one pgparquet makes", slot)
+	}
+	s, err := readSlot(ctx, conn, slot)
+	if err != nil {
+		return err
+	}
+	if s.exists {
+		if err := dropSlot(ctx, conn, slot); err != nil {
+			return err
+		}
+	}
+	var exists, helper bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_publication WHERE pubname = $1),
+			to_regprocedure('pgparquet_auth.unpublish(name)') IS NOT NULL
+			AND has_function_privilege('pgparquet_auth.unpublish(name)', 'EXECUTE')`, slot).Scan(&exists, &helper); err != nil {
+		return fmt.Errorf("look up publication %s: %w", slot, err)
+	}
+	switch {
+	case !exists:
+	case helper:
+		if _, err := conn.Exec(ctx, `SELECT pgparquet_auth.unpublish($1)`, slot); err != nil {
+			return fmt.Errorf("drop publication %s (pgparquet_auth.unpublish): %w", slot, err)
+		}
+	default:
+		if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{slot}.Sanitize()); err != nil {
+			return fmt.Errorf("drop publication %s: %w", slot, err)
+		}
+	}
+	return nil
 }
 
 // replicationConn opens a logical replication connection (replication=database) to cfg's

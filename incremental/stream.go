@@ -38,6 +38,12 @@ type streamer struct {
 	commitLSN  pglogrepl.LSN
 	commitTime time.Time
 	done       bool
+
+	// progress, when set, is told now and then how far the stream got (rows written, WAL
+	// bytes past from).
+	progress     func(outcome.Progress)
+	start        time.Time
+	lastProgress time.Time
 }
 
 func (s *streamer) run(ctx context.Context, slot string) error {
@@ -101,6 +107,15 @@ func (s *streamer) handle(ctx context.Context, data []byte, lastStatus *time.Tim
 		x, err := pglogrepl.ParseXLogData(data[1:])
 		if err != nil {
 			return err
+		}
+		if s.progress != nil && time.Since(s.lastProgress) >= time.Second && x.WALStart > s.from {
+			s.lastProgress = time.Now()
+			var rows int64
+			for _, n := range s.w.ops {
+				rows += n
+			}
+			s.progress(outcome.Progress{Rows: rows, CopyBytes: int64(x.WALStart - s.from), EstimatedRows: -1,
+				Elapsed: time.Since(s.start)})
 		}
 		return s.decode(ctx, x.WALData)
 	}

@@ -83,6 +83,9 @@ type Incremental struct {
 	SchemaVersion int `json:"schema_version"`
 	// Series are the run's files by schema, in stream order; a snapshot run has one.
 	Series []Series `json:"series"`
+	// Restart, on a snapshot run after the first, says why the chain started again from a
+	// snapshot (its slot was dropped or lost its WAL); materialize starts at the last one.
+	Restart string `json:"restart,omitempty"`
 }
 
 // Series is the files of a run that share one schema version.
