@@ -188,7 +188,7 @@ func snapshotRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo
 	o.Incremental = &outcome.Incremental{
 		Mode: modeSnapshot, Run: number, Slot: opts.Slot, Publication: opts.Slot,
 		TableOID: t.oid, ToLSN: created.ConsistentPoint, KeyColumns: t.keys, SchemaVersion: version,
-		Series: []outcome.Series{{SchemaVersion: version, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
+		Series:  []outcome.Series{{SchemaVersion: version, Columns: t.columns, ArrowSchema: encodeSchema(schema)}},
 		Restart: opts.Restart,
 	}
 	staged, err := export.Stage(ctx, o)
