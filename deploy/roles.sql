@@ -120,5 +120,66 @@ REVOKE ALL ON FUNCTION pgparquet_auth.serve_role(regrole), pgparquet_auth.unserv
 -- To let a DBA serve roles without being a superuser:
 -- GRANT USAGE ON SCHEMA pgparquet_auth TO dba;
 -- GRANT EXECUTE ON FUNCTION pgparquet_auth.serve_role(regrole), pgparquet_auth.unserve_role(regrole) TO dba;
+-- Incremental exports (docs/incremental.md): the sidecar makes, reads and drops the logical
+-- replication slots of incremental chains, which takes the REPLICATION attribute (pg_hba.conf:
+-- a logical replication connection matches the database's name, like any other connection).
+ALTER ROLE pgparquet REPLICATION;
+
+-- A chain's publication names its table, and adding a table to a publication takes owning the
+-- table. publish_table does it for the sidecar alone, for a table a served role may read in
+-- full and whose row-level security does not apply to it (logical decoding bypasses it), in a
+-- publication named pgparquet_...; unpublish drops such a publication when the chain ends.
+CREATE OR REPLACE FUNCTION pgparquet_auth.publish_table(pub name, tbl regclass, requester name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    c record;
+BEGIN
+    IF pub !~ '^pgparquet_[a-z0-9_]+$' THEN
+        RAISE EXCEPTION 'publication % is not one pgparquet makes (pgparquet_...)', pub USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT ro.oid, ro.rolname INTO r FROM pg_roles ro
+        WHERE ro.rolname = requester AND EXISTS (SELECT FROM pgparquet_auth.logins l WHERE l.role_oid = ro.oid);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is not served by pgparquet', requester USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT cl.relkind, cl.relrowsecurity, cl.relforcerowsecurity, cl.relowner INTO STRICT c FROM pg_class cl WHERE cl.oid = tbl;
+    IF c.relkind <> 'r' THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT has_table_privilege(r.oid, tbl, 'SELECT') AND EXISTS (SELECT FROM pg_attribute a
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND NOT has_column_privilege(r.oid, tbl, a.attnum, 'SELECT')) THEN
+        RAISE EXCEPTION 'role % may not read every column of %', requester, tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(r.oid, c.relowner, 'USAGE')) THEN
+        RAISE EXCEPTION 'row-level security of % applies to role %, and logical decoding would bypass it', tbl, requester
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = pub) THEN
+        EXECUTE format('CREATE PUBLICATION %I FOR TABLE %s WITH (publish_via_partition_root = true)', pub, tbl);
+    ELSIF NOT EXISTS (SELECT FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+            WHERE p.pubname = pub AND pr.prrelid = tbl) THEN
+        EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', pub, tbl);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgparquet_auth.unpublish(pub name) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF pub !~ '^pgparquet_[a-z0-9_]+$' THEN
+        RAISE EXCEPTION 'publication % is not one pgparquet makes (pgparquet_...)', pub USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = pub) THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('DROP PUBLICATION %I', pub);
+    RETURN true;
+END
+$$;
+
+REVOKE ALL ON FUNCTION pgparquet_auth.publish_table(name, regclass, name), pgparquet_auth.unpublish(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgparquet_auth.publish_table(name, regclass, name), pgparquet_auth.unpublish(name) TO pgparquet;
+
 -- Never grant a superuser role to pgparquet, nor any served role: that would let an export's
 -- code become it.

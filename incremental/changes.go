@@ -54,9 +54,10 @@ func planColumns(ctx context.Context, q snapshot.Querier, cat *snapshot.Relation
 }
 
 // planSnapshot plans the table's columns as the snapshot run will, refusing a table whose
-// columns change runs could not decode; it returns their Arrow schema.
-func planSnapshot(ctx context.Context, conn *pgx.Conn, t *tableInfo) (*arrow.Schema, error) {
-	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, "")
+// columns change runs could not decode; it returns their Arrow schema. requester (empty: the
+// current role) must be allowed to read them.
+func planSnapshot(ctx context.Context, conn *pgx.Conn, t *tableInfo, requester string) (*arrow.Schema, error) {
+	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, requester)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	if target < from {
 		target = from
 	}
-	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, "")
+	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, opts.Requester)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func snapshotRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo
 	if last, ok := ch.last(); ok {
 		number = last.Number + 1
 	}
-	schema, err := planSnapshot(ctx, conn, t)
+	schema, err := planSnapshot(ctx, conn, t, opts.Requester)
 	if err != nil {
 		return nil, err
 	}
@@ -224,3 +224,7 @@ func RunDir(res *outcome.Result) string {
 	}
 	return runName(res.Incremental.Run, res.Incremental.Mode)
 }
+
+// RunDirName is the directory, inside the chain's, of run number n in mode (snapshot or
+// changes).
+func RunDirName(n int, mode string) string { return runName(n, mode) }

@@ -26,6 +26,9 @@ const (
 	// DefaultOutputReserve is the free space an export leaves on the output root's file
 	// system: an export that would go below it stops.
 	DefaultOutputReserve = 1 << 30
+	// DefaultMaxRetainedWAL is the most WAL an incremental chain's slot may hold back before
+	// the sidecar drops it (the chain's next run starts again from a snapshot).
+	DefaultMaxRetainedWAL = 10 << 30
 )
 
 // Config configures one sidecar. Zero values take the defaults above.
@@ -77,6 +80,12 @@ type Config struct {
 	// an export is not started, or is stopped, below it, so that one role's export cannot
 	// fill the disk the others write to (default 1 GiB; negative: no reserve).
 	OutputReserve int64
+	// MaxRetainedWAL is the most WAL (bytes) the slot of an incremental chain may hold back
+	// between runs: past it (or past the chain's own max_retained_wal, when lower) the
+	// sidecar drops the slot and marks the chain broken, and its next run starts again from a
+	// snapshot, so that an idle or failing chain never fills the database's disk (default
+	// 10 GiB).
+	MaxRetainedWAL int64
 	// HugeRowMemory bounds, across all of this sidecar's exports, the memory of rows larger
 	// than a receive buffer (default export.DefaultHugeRowBytes): such rows wait for each other
 	// rather than all being held at once.
@@ -125,6 +134,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OutputReserve == 0 {
 		c.OutputReserve = DefaultOutputReserve
+	}
+	if c.MaxRetainedWAL <= 0 {
+		c.MaxRetainedWAL = DefaultMaxRetainedWAL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

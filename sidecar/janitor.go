@@ -66,7 +66,9 @@ func (jn *janitor) Run(ctx context.Context) {
 				jn.claimer.poke()
 			}
 			jn.rollForward(ctx)
+			jn.rollChains(ctx)
 			jn.cleanDeadAttempts(ctx)
+			jn.tendChains(ctx)
 			jn.expire(ctx)
 			jn.deleteExports(ctx)
 		}

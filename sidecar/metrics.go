@@ -27,6 +27,9 @@ type metrics struct {
 	stale     atomic.Int64
 	scheduled atomic.Int64 // requests this sidecar queued for schedules
 	deleted   atomic.Int64 // exports whose files this sidecar deleted (expired or asked)
+	// chainsBroken counts the incremental chains whose slot this sidecar dropped for holding
+	// back too much WAL.
+	chainsBroken atomic.Int64
 
 	mu         sync.Mutex
 	outcomes   map[string]int64
@@ -121,6 +124,8 @@ func (s *Sidecar) metricsText(ctx context.Context) string {
 	fmt.Fprintf(&b, "pgparquet_sidecar_scheduled_total %d\n", m.scheduled.Load())
 	metric("pgparquet_sidecar_deleted_exports_total", "counter", "Exports whose files this sidecar deleted (expired, or deletion asked).")
 	fmt.Fprintf(&b, "pgparquet_sidecar_deleted_exports_total %d\n", m.deleted.Load())
+	metric("pgparquet_sidecar_chains_broken_total", "counter", "Incremental chains whose slot this sidecar dropped for holding back more WAL than the ceiling.")
+	fmt.Fprintf(&b, "pgparquet_sidecar_chains_broken_total %d\n", m.chainsBroken.Load())
 
 	counts, err := s.db.CountByState(ctx)
 	metric("pgparquet_up", "gauge", "1 when the last query for requests by state succeeded.")

@@ -46,6 +46,10 @@ func (s *Sidecar) serve(ctx context.Context, j *job) {
 		kept.Wait()
 	}()
 
+	if req.Incremental {
+		s.serveRun(ctx, log, req, &progress)
+		return
+	}
 	// Stage.
 	staged, err := s.export(ctx, req, &progress)
 	if err != nil || s.killed.Load() || errors.Is(context.Cause(ctx), errKilled) {

@@ -44,6 +44,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Lease, "lease", env.duration("PGPARQUET_LEASE", sidecar.DefaultLease), "a running request without heartbeat this long is re-queued [PGPARQUET_LEASE]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", env.duration("PGPARQUET_DRAIN_TIMEOUT", sidecar.DefaultDrainTimeout), "on SIGTERM, time given to running exports before they are released [PGPARQUET_DRAIN_TIMEOUT]")
 	reserve := fs.String("output-reserve", env.str("PGPARQUET_OUTPUT_RESERVE", formatSize(sidecar.DefaultOutputReserve)), "free space exports leave on the output root's file system; 0: none [PGPARQUET_OUTPUT_RESERVE]")
+	maxWAL := fs.String("max-retained-wal", env.str("PGPARQUET_MAX_RETAINED_WAL", formatSize(sidecar.DefaultMaxRetainedWAL)), "most WAL an incremental chain's slot may hold back before the sidecar drops it (the chain's next run re-snapshots) [PGPARQUET_MAX_RETAINED_WAL]")
 	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", "127.0.0.1:9187"), "address of /healthz and /metrics (loopback by default; :9187 for every interface); empty: none [PGPARQUET_LISTEN]")
 	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +63,11 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		cfg.OutputReserve = n
 	}
+	wal, err := parseSize(*maxWAL)
+	if err != nil || wal <= 0 {
+		return fmt.Errorf("--max-retained-wal: %q is not a size above 0, like 10GB", *maxWAL)
+	}
+	cfg.MaxRetainedWAL = wal
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)

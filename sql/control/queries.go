@@ -54,6 +54,11 @@ type Request struct {
 	// RoleDir is the requester's directory, relative to the output root (OutputDir is inside
 	// it).
 	RoleDir string
+	// Incremental is set for a run of an incremental chain (mode incremental): OutputDir is
+	// then the chain's directory, and the run goes into a numbered directory inside it.
+	// ChainID names the chain (see Chain); no other run of it runs meanwhile.
+	Incremental bool
+	ChainID     int64
 }
 
 // Format is a request's format options, as the CLI's flags of the same names; zero values
@@ -124,6 +129,8 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 			CROSS JOIN LATERAL {s}.parquet_export_limit(c.requester) lim
 			WHERE c.state = 'queued' AND (c.run_after IS NULL OR c.run_after <= now())
 				AND coalesce(running.n, 0) < coalesce(lim.max_running, 2147483647)
+				AND (c.chain_id IS NULL OR NOT EXISTS (SELECT FROM {s}.parquet_export_requests o
+					WHERE o.chain_id = c.chain_id AND o.state IN ('running', 'publishing')))
 			ORDER BY c.priority DESC, coalesce(running.n, 0), c.id
 			FOR UPDATE OF c SKIP LOCKED LIMIT 1)
 		UPDATE {s}.parquet_export_requests r
@@ -138,10 +145,11 @@ func (db *DB) claimOne(ctx context.Context, sidecar string) (*Request, bool, err
 			r.columns, r.compression, r.parallel, r.output_path, r.output_dir, r.priority, r.requester,
 			r.attempt, r.max_attempts, r.fence, r.format,
 			coalesce((SELECT max_output_bytes FROM {s}.parquet_export_limit(r.requester)), 0),
-			r.iceberg_table, r.iceberg_catalog, {s}.parquet_export_role_dir(r.requester)`), sidecar).
+			r.iceberg_table, r.iceberg_catalog, {s}.parquet_export_role_dir(r.requester),
+			r.mode = 'incremental', coalesce(r.chain_id, 0)`), sidecar).
 		Scan(&r.ID, &r.TableName, &relation, &r.Columns, &compression, &parallel, &outputPath, &outputDir,
 			&priority, &r.Requester, &attempt, &maxAttempts, &r.Lease.Fence, &format, &r.MaxOutputBytes,
-			&iceTable, &iceCatalog, &r.RoleDir)
+			&iceTable, &iceCatalog, &r.RoleDir, &r.Incremental, &r.ChainID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -247,18 +255,26 @@ func (db *DB) Publishing(ctx context.Context, l Lease, dir, uri string, r *outco
 		return fmt.Errorf("record result of request %d: %w", l.ID, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
-	var lsn *string
+	var lsn, runMode, fromLSN *string
 	if r.LSN != "" {
 		lsn = &r.LSN
+	}
+	var run *int
+	if inc := r.Incremental; inc != nil {
+		run, runMode = &inc.Run, &inc.Mode
+		if inc.FromLSN != "" {
+			fromLSN = &inc.FromLSN
+		}
 	}
 	if err := db.execLeased(ctx, tx, l, "record result of", `UPDATE {s}.parquet_export_requests
 		SET state = 'publishing', published_fence = fence, heartbeat_at = now(), rows = $4,
 			copy_bytes = $5, output_bytes = $6, file_count = $7, seconds = $8, snapshot = $9,
 			lsn = $10::text::pg_lsn, decoder = $11, error = NULL,
 			progress_rows = $4, progress_copy_bytes = $5, progress_at = now(), tasks_done = tasks,
-			output_uri = nullif($12, ''), iceberg_snapshot = NULL, iceberg_metadata = NULL
+			output_uri = nullif($12, ''), iceberg_snapshot = NULL, iceberg_metadata = NULL,
+			chain_run = $13, run_mode = $14, from_lsn = $15::text::pg_lsn
 		WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running'`,
-		r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder, uri); err != nil {
+		r.Rows, r.CopyBytes, r.OutputBytes, len(r.Files), r.Seconds, r.Snapshot, lsn, r.Decoder, uri, run, runMode, fromLSN); err != nil {
 		return err
 	}
 	paths := make([]string, len(r.Files))
@@ -499,7 +515,7 @@ func (db *DB) RollForward(ctx context.Context, sidecar string, lease time.Durati
 	return queryAll(ctx, db, "take over stalled publications", pgx.RowToStructByPos[Publication],
 		`UPDATE {s}.parquet_export_requests r SET claimed_by = $1, heartbeat_at = now()
 		WHERE r.id IN (SELECT id FROM {s}.parquet_export_requests
-			WHERE state = 'publishing' AND heartbeat_at < now() - make_interval(secs => $2::float8)
+			WHERE state = 'publishing' AND mode = 'full' AND heartbeat_at < now() - make_interval(secs => $2::float8)
 			FOR UPDATE SKIP LOCKED)
 		RETURNING r.id, r.published_fence, r.output_dir, coalesce(r.iceberg_table, ''), coalesce(r.iceberg_catalog, ''),
 			{s}.parquet_export_role_dir(r.requester), coalesce(r.output_uri, ''), coalesce(r.snapshot, ''),

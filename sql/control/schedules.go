@@ -111,14 +111,15 @@ func (db *DB) QueueSlot(ctx context.Context, s Schedule, slot, next time.Time) (
 		}
 		err = tx.QueryRow(ctx, db.sql(`INSERT INTO {s}.parquet_export_requests
 				(table_name, columns, compression, parallel, output_path, priority, max_attempts, keep_for, format,
-				 iceberg_table, iceberg_catalog, schedule_id, schedule_slot)
+				 iceberg_table, iceberg_catalog, schedule_id, schedule_slot, mode, max_retained_wal)
 			SELECT s.table_name,
 				(SELECT array_agg(c) FROM jsonb_array_elements_text(s.options -> 'columns') c),
 				s.options ->> 'compression', (s.options ->> 'parallel')::int,
 				replace(s.options ->> 'output_path', '{slot}', to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"')),
 				coalesce((s.options ->> 'priority')::int, 0), coalesce((s.options ->> 'max_attempts')::int, 3),
 				(s.options ->> 'keep_for')::interval, {s}.parquet_export_format_of(s.options),
-				s.options ->> 'iceberg_table', s.options ->> 'iceberg_catalog', s.id, $2
+				s.options ->> 'iceberg_table', s.options ->> 'iceberg_catalog', s.id, $2,
+				coalesce(s.options ->> 'mode', 'full'), {s}.parquet_export_size_option('max_retained_wal', s.options -> 'max_retained_wal')
 			FROM {s}.parquet_export_schedules s WHERE s.id = $1
 			ON CONFLICT (schedule_id, schedule_slot) DO NOTHING
 			RETURNING id`), s.ID, slot).Scan(&out.RequestID)

@@ -1,0 +1,289 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparquet/pgparquet/device"
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/incremental"
+	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/snapshot"
+	"github.com/pgparquet/pgparquet/sql/control"
+)
+
+// slotBusyDelay is how long a run whose chain's slot is in use waits in the queue.
+const slotBusyDelay = 10 * time.Second
+
+// serveRun runs one claimed run of an incremental chain (package incremental) and records its
+// outcome. The run is published the way the chain publishes (a numbered directory inside the
+// chain's, renamed into place with its manifest); the control tables record it publishing,
+// under the attempt's lease, just before (incremental.Options.BeforePublish), so that an
+// attempt that lost its lease never publishes. Only after the run is in place is the slot
+// confirmed. A sidecar that dies in between leaves the request publishing: the janitor
+// records it published if its run directory is complete, and queues it again otherwise
+// (rollChains).
+func (s *Sidecar) serveRun(ctx context.Context, log *slog.Logger, req *control.Request, progress *atomic.Pointer[outcome.Progress]) {
+	var publishing atomic.Pointer[outcome.Result]
+	res, err := s.runChain(ctx, log, req, progress, &publishing)
+	if s.killed.Load() || errors.Is(context.Cause(ctx), errKilled) {
+		return
+	}
+	if err != nil && publishing.Load() == nil {
+		if errors.Is(err, incremental.ErrSlotActive) && context.Cause(ctx) == nil {
+			if s.rec.record(ctx, log, "postponement", func(ctx context.Context) error {
+				return s.db.Postpone(ctx, req.Lease, "its chain's slot is in use (another run, or the server has not yet noticed that one stopped); tried again shortly", slotBusyDelay)
+			}) {
+				s.metrics.finished(resultReleased, nil)
+				log.Info("incremental run postponed: its slot is in use")
+			}
+			return
+		}
+		s.stopped(ctx, log, req, err)
+		return
+	}
+	if err != nil {
+		// Recorded publishing; whether the run is in place decides.
+		res = publishing.Load()
+		dir, derr := s.chainDir(req.OutputDir)
+		if derr != nil || !runPublished(dir, res) {
+			msg := oneLine(err)
+			log.Error("incremental run could not be published; it will be run again", "err", msg)
+			s.rec.record(ctx, log, "failed publication", func(ctx context.Context) error {
+				return s.db.RepeatRun(ctx, req.ID, req.Lease.Fence, "its publication failed: "+msg)
+			})
+			s.metrics.finished("queued", nil)
+			return
+		}
+		log.Warn("incremental run published, but", "err", oneLine(err))
+	}
+	if s.hooks.onPublish != nil {
+		s.hooks.onPublish(s, "published-run")
+	}
+	if s.killed.Load() {
+		return
+	}
+	inc := res.Incremental
+	if s.rec.record(ctx, log, "publication", func(ctx context.Context) error {
+		return s.db.Published(ctx, req.ID, req.Lease.Fence)
+	}) {
+		s.rec.record(ctx, log, "chain's run", func(ctx context.Context) error {
+			return s.db.ChainRan(ctx, req.ChainID, req.ID, inc.Run, inc.Mode, inc.ToLSN)
+		})
+		s.metrics.finished(resultSucceeded, res)
+		log.Info("incremental run succeeded", "run", inc.Run, "mode", inc.Mode, "rows", res.Rows, "to_lsn", inc.ToLSN)
+	}
+}
+
+// runChain performs the run: as its requester (the snapshot run's rows are read on the
+// requester's login, under SET ROLE, as every export's), while the slot, the publication and
+// the change stream are the sidecar's own (its role holds REPLICATION). A chain that is not
+// active, or whose slot turns out lost, starts again from a snapshot. publishing holds the
+// run's manifest once the run was recorded publishing.
+func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.Request, progress *atomic.Pointer[outcome.Progress], publishing *atomic.Pointer[outcome.Result]) (*outcome.Result, error) {
+	if req.Relation == "" {
+		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
+	}
+	if s.out.root == nil {
+		return nil, errors.New("mode incremental needs a local output root for now; this sidecar writes to object storage")
+	}
+	ch, err := s.db.Chain(ctx, req.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Ending {
+		return nil, fmt.Errorf("incremental chain %d is being ended (parquet_export_chain_end, or its schedule was disabled or deleted): ask again once it is", ch.ID)
+	}
+	login, err := s.db.Login(ctx, req.Requester)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.chainDir(req.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	parallel := req.Parallel
+	if parallel == 0 {
+		parallel = s.cfg.Parallel
+	}
+	if parallel > s.cfg.MaxParallel {
+		return nil, fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
+	}
+	compression := req.Compression
+	if compression == "" {
+		compression = s.cfg.Compression
+	}
+	cfg := s.cfg.ConnConfig.Copy()
+	cfg.User, cfg.Password = login.User, login.Password
+	logger := s.log.With("request", req.ID, "chain", ch.ID)
+	opts := incremental.Options{
+		Export: export.Options{
+			ConnConfig:     cfg,
+			Table:          req.Relation,
+			Parallel:       parallel,
+			OutputDir:      dir,
+			Tag:            req.Lease.StagingTag(),
+			Compression:    compression,
+			RowGroupSize:   req.Format.RowGroupSize,
+			Role:           req.Requester,
+			MaxOutputBytes: req.MaxOutputBytes,
+			HugeRows:       s.huge,
+			MinFreeBytes:   max(s.cfg.OutputReserve, 0),
+			Progress:       func(p outcome.Progress) { progress.Store(&p) },
+			Logger:         logger,
+			Engine:         device.Start(device.ModeAuto, "", logger),
+		},
+		Slot:      ch.Slot,
+		Control:   s.cfg.ConnConfig,
+		Requester: req.Requester,
+		BeforePublish: func(ctx context.Context, res *outcome.Result) error {
+			runDir := path.Join(req.OutputDir, incremental.RunDir(res))
+			uri, err := s.out.uri(runDir)
+			if err != nil {
+				return err
+			}
+			if err := s.db.Publishing(ctx, req.Lease, s.out.location(runDir), uri, res); err != nil {
+				return err
+			}
+			publishing.Store(res)
+			if s.hooks.onPublish != nil {
+				s.hooks.onPublish(s, "publishing")
+			}
+			if s.killed.Load() {
+				return errKilled
+			}
+			return nil
+		},
+	}
+	switch ch.State {
+	case "broken":
+		opts.Restart = ch.Reason
+	case "dropped":
+		opts.Restart = "the chain had been ended: " + ch.Reason
+	}
+	if s.hooks.onSnapshot != nil {
+		opts.Export.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
+	}
+	res, err := incremental.Run(ctx, opts)
+	if errors.Is(err, incremental.ErrSlotLost) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {
+		reason := oneLine(err)
+		log.Warn("incremental chain broken; this run starts it again from a snapshot", "chain", ch.ID, "reason", reason)
+		if err := s.db.ChainBroken(ctx, ch.ID, reason); err != nil {
+			return nil, err
+		}
+		opts.Restart = reason
+		res, err = incremental.Run(ctx, opts)
+	}
+	return res, err
+}
+
+// chainDir is the local path of a chain's directory, created if missing: below the output
+// root, and reached through no symbolic link (the chain is written by path, not through the
+// root's handle).
+func (s *Sidecar) chainDir(dir string) (string, error) {
+	if err := checkOutputDir(dir); err != nil {
+		return "", err
+	}
+	if err := s.out.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
+		return "", fmt.Errorf("create chain directory %s: %w", dir, err)
+	}
+	full := filepath.Join(s.out.rootDir, filepath.FromSlash(dir))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", fmt.Errorf("chain directory %s: %w", dir, err)
+	}
+	root, err := filepath.EvalSymlinks(s.out.rootDir)
+	if err != nil {
+		return "", fmt.Errorf("output root: %w", err)
+	}
+	if real != filepath.Join(root, filepath.FromSlash(dir)) {
+		return "", fmt.Errorf("%w: %q reaches %s through a symbolic link", errOutsideRoot, dir, real)
+	}
+	return full, nil
+}
+
+// runPublished says whether res's run directory is in place in the chain directory dir.
+func runPublished(dir string, res *outcome.Result) bool {
+	if res == nil || res.Incremental == nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, incremental.RunDir(res), export.ManifestName))
+	return err == nil
+}
+
+// tendChains ends the chains whose end was asked and breaks those whose slot holds back more
+// WAL than their ceiling: it drops their slots (and publications) on a connection of the
+// sidecar's own.
+func (jn *janitor) tendChains(ctx context.Context) {
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	err := jn.db.TendChains(ctx, jn.cfg.MaxRetainedWAL, func(ctx context.Context, t control.ChainTask) error {
+		if conn == nil {
+			c, err := snapshot.Connect(ctx, jn.cfg.ConnConfig)
+			if err != nil {
+				return err
+			}
+			conn = c
+		}
+		if err := incremental.Drop(ctx, conn, t.Slot); err != nil {
+			return err
+		}
+		if t.End {
+			jn.log.Info("incremental chain ended: slot and publication dropped", "chain", t.ID, "slot", t.Slot)
+		} else {
+			jn.log.Warn("incremental chain broken: its slot held back too much WAL and was dropped; the next run starts again from a snapshot",
+				"chain", t.ID, "slot", t.Slot, "retained_bytes", t.Retained, "ceiling_bytes", t.Ceiling)
+			jn.metrics.chainsBroken.Add(1)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		jn.log.Warn("tending incremental chains failed; will retry", "err", err)
+	}
+}
+
+// rollChains settles the runs of chains whose publisher died while publishing: a run whose
+// directory is in place is recorded published (its slot stays behind the chain; the next run
+// starts at the chain's end), any other is queued again.
+func (jn *janitor) rollChains(ctx context.Context) {
+	pubs, err := jn.db.StalledChainPublications(ctx, jn.cfg.ID, jn.cfg.Lease)
+	if err != nil && ctx.Err() == nil {
+		jn.log.Warn("look for stalled incremental runs failed; will retry", "err", err)
+	}
+	for _, p := range pubs {
+		placed := false
+		if jn.out.root != nil && checkOutputDir(p.OutputDir) == nil {
+			_, err := os.Stat(filepath.Join(jn.out.rootDir, filepath.FromSlash(p.OutputDir), incremental.RunDirName(p.Run, p.Mode), export.ManifestName))
+			placed = err == nil
+		}
+		if !placed {
+			if jn.rec.record(ctx, jn.log, "run to repeat", func(ctx context.Context) error {
+				return jn.db.RepeatRun(ctx, p.ID, p.Fence, "its sidecar stopped while publishing the run, before it was in place: run again")
+			}) {
+				jn.log.Warn("an incremental run stalled before it was in place; queued again", "request", p.ID)
+			}
+			continue
+		}
+		if jn.rec.record(ctx, jn.log, "publication", func(ctx context.Context) error {
+			return jn.db.Published(ctx, p.ID, p.Fence)
+		}) {
+			jn.rec.record(ctx, jn.log, "chain's run", func(ctx context.Context) error {
+				return jn.db.ChainRan(ctx, p.ChainID, p.ID, p.Run, p.Mode, p.LSN)
+			})
+			jn.log.Warn("recorded a stalled incremental run published", "request", p.ID, "run", p.Run)
+		}
+	}
+}
