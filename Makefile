@@ -66,7 +66,8 @@ pg-versions:
 	bash internal/pgtest/fetch-versions.sh .pgversions $(PG_VERSIONS)
 test-matrix: venv pg-versions
 	for v in 13 14 16 17 18; do PGTEST_BINDIR=$(CURDIR)/.pgversions/$$v/bin $(GO) test -count=1 -run '$(MATRIX_TESTS)' ./export ./sql/control ./sidecar || exit 1; done
-	for v in 14 18; do PGTEST_BINDIR=$(CURDIR)/.pgversions/$$v/bin $(GO) test -count=1 ./incremental || exit 1; done
+	for v in 14 18; do PGTEST_BINDIR=$(CURDIR)/.pgversions/$$v/bin $(GO) test -count=1 ./incremental || exit 1; \
+		PGTEST_BINDIR=$(CURDIR)/.pgversions/$$v/bin $(GO) test -count=1 -run '^TestIncrementalFromSQL$$$$' ./sidecar || exit 1; done
 
 # The sidecar chaos test at full size: 4 sidecars, ~250 requests over tables of millions of rows,
 # kill -9, SIGSTOP past the lease and a PostgreSQL restart while they run (several minutes).
