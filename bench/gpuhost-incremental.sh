@@ -16,12 +16,13 @@
 # (lineorder), ROWS (40000000), P (16: load sessions and --parallel), GPU (off: --gpu; the
 # comparisons are within one path), GPU_LIB (--gpu-lib, when set), PGPARQUET (.gpuhost/pgparquet),
 # KIT (.gpuhost: make-lineorder.sh), WORK (/dev/shm/r6: outputs, deleted between runs),
-# RES ($WORK/results.jsonl: one JSON object a measurement), MAT_TIMEOUT (240 s).
+# RES ($WORK/results.jsonl: one JSON object a measurement), TAG (a prefix of every label: ''),
+# MAT_TIMEOUT (240 s).
 set -euo pipefail
 DSN=${DSN:-postgres://postgres@127.0.0.1:5432/postgres}
 TABLE=${TABLE:-lineorder}; ROWS=${ROWS:-40000000}; P=${P:-16}; GPU=${GPU:-off}
 KIT=${KIT:-.gpuhost}; PGPARQUET=${PGPARQUET:-$KIT/pgparquet}; WORK=${WORK:-/dev/shm/r6}
-RES=${RES:-$WORK/results.jsonl}; MAT_TIMEOUT=${MAT_TIMEOUT:-240}
+RES=${RES:-$WORK/results.jsonl}; MAT_TIMEOUT=${MAT_TIMEOUT:-240}; TAG=${TAG:-}
 SLOT=r6_${TABLE}
 mkdir -p "$WORK"
 q() { psql "$DSN" -X -v ON_ERROR_STOP=1 -At "$@"; }
@@ -30,7 +31,8 @@ gpuflags=(--gpu "$GPU"); [ -n "${GPU_LIB:-}" ] && gpuflags+=(--gpu-lib "$GPU_LIB
 # mrun LABEL CMD...: runs CMD (a pgparquet export or materialize, JSON on stdout), prints one line
 # and appends one JSON object to $RES: wall s, CPU s (user+sys) and peak RSS of the child, the
 # host's busy CPU s over the run (/proc/stat: PostgreSQL's backends included), and from the
-# command's JSON rows, COPY bytes, output bytes, files, rows per op, timings.
+# command's JSON rows, COPY bytes, output bytes, files, rows per op, timings. A run past
+# MRUN_TIMEOUT seconds (180) is killed and recorded with rc 124.
 mrun() {
   python3 - "$RES" "$@" <<'PY'
 import json, os, resource, subprocess, sys, time
@@ -40,7 +42,10 @@ def busy():
     f = [int(x) for x in open('/proc/stat').readline().split()[1:]]
     return (sum(f) - f[3] - f[4]) / tck  # all but idle and iowait
 b0, t = busy(), time.time()
-r = subprocess.run(argv, capture_output=True, text=True)
+try: r = subprocess.run(argv, capture_output=True, text=True, timeout=float(os.environ.get('MRUN_TIMEOUT', '180')))
+except subprocess.TimeoutExpired as e:  # killed: a hung run must not take the rest of the call with it
+    r = subprocess.CompletedProcess(argv, 124, '', f"killed after MRUN_TIMEOUT={os.environ.get('MRUN_TIMEOUT', '180')} s; stderr: "
+                                    + (e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')))
 wall, b1 = time.time() - t, busy()
 u = resource.getrusage(resource.RUSAGE_CHILDREN)
 try: doc = json.loads(r.stdout)
@@ -67,7 +72,7 @@ PY
 }
 
 # note KEY JSON-VALUE: one extra figure in $RES.
-note() { python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":sys.argv[2],"value":json.loads(sys.argv[3])})+"\n")' "$RES" "$1" "$2"; }
+note() { python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":sys.argv[2],"value":json.loads(sys.argv[3])})+"\n")' "$RES" "$TAG$1" "$2"; }
 
 load() {
   local t0=$SECONDS src
@@ -75,7 +80,11 @@ load() {
   grep -q 'CREATE TABLE' <<<"$src" || { echo "make-lineorder.sh no longer says CREATE UNLOGGED TABLE: check the load"; return 1; }
   q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" -c "DROP PUBLICATION IF EXISTS $SLOT" >/dev/null
   local u=${DSN#*://}; u=${u%%@*}; local hp=${DSN#*@}; hp=${hp%%/*}
-  PGHOST=${hp%:*} PGPORT=${hp##*:} PGUSER=$u PGDATABASE=${DSN##*/} ROWS=$ROWS P=$P bash -c "$src" -- "$TABLE"
+  local out n
+  out=$(PGHOST=${hp%:*} PGPORT=${hp##*:} PGUSER=$u PGDATABASE=${DSN##*/} ROWS=$ROWS P=$P bash -c "$src" -- "$TABLE")
+  echo "$out"
+  n=$(sed -n "s/^$TABLE: \([0-9]*\) rows.*/\1/p" <<<"$out")
+  [ "$n" = "$ROWS" ] || { echo "load: $TABLE has ${n:-?} rows, not $ROWS"; return 1; }
   local t1=$SECONDS
   # (lo_orderkey, lo_linenumber) = (g/4, g%7): four consecutive g have four different g%7, so unique.
   q -c "SET maintenance_work_mem = '8GB'" -c "SET max_parallel_maintenance_workers = 8" \
@@ -100,19 +109,19 @@ run() {
   q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" -c "DROP PUBLICATION IF EXISTS $SLOT" >/dev/null
   rm -rf "$WORK/full" "$WORK/chain" "$WORK/refull"
   echo "== (1) full export, P=$P, --gpu $GPU"
-  export_full "inc full-1" "$WORK/full"; rm -rf "$WORK/full"
+  export_full "${TAG}inc full-1" "$WORK/full"; rm -rf "$WORK/full"
   echo "== (2) incremental: the snapshot run"
-  export_inc "inc snapshot"
+  export_inc "${TAG}inc snapshot"
   echo "== (3) UPDATE 1% of the rows (a non-key column)"
   local t=$(date +%s.%N) out
-  out=$(q -c "UPDATE $TABLE SET lo_quantity = lo_quantity + 1 WHERE lo_orderkey % 100 = 0")
+  out=$(PGOPTIONS="-c statement_timeout=180s" q -c "UPDATE $TABLE SET lo_quantity = lo_quantity + 1 WHERE lo_orderkey % 100 = 0")
   local s=$(python3 -c "import sys; print(round($(date +%s.%N) - $t, 2))")
   echo "update: $out in $s s"
   note update "{\"rows\": ${out#UPDATE }, \"wall_s\": $s}"
   echo "== (4) incremental: the change run"
-  export_inc "inc changes"
+  export_inc "${TAG}inc changes"
   echo "== (5) full re-export"
-  export_full "inc full-2" "$WORK/refull"; rm -rf "$WORK/refull"
+  export_full "${TAG}inc full-2" "$WORK/refull"; rm -rf "$WORK/refull"
   du -sb "$WORK"/chain/*/ | sed 's/^/chain: /'
   note chain_bytes "$(du -sb "$WORK"/chain/*/ | python3 -c 'import json,sys,os; print(json.dumps({os.path.basename(p.rstrip("/")): int(b) for b, p in (l.split() for l in sys.stdin)}))')"
 }
@@ -122,7 +131,7 @@ materialize() {
   rm -rf "$WORK/mat"
   echo "== materialize of the chain (timeout ${MAT_TIMEOUT}s)"
   local rc=0
-  mrun "materialize" timeout "$MAT_TIMEOUT" "$PGPARQUET" materialize --input "$WORK/chain" --output-dir "$WORK/mat" || rc=$?
+  MRUN_TIMEOUT=$((MAT_TIMEOUT + 30)) mrun "${TAG}materialize" timeout "$MAT_TIMEOUT" "$PGPARQUET" materialize --input "$WORK/chain" --output-dir "$WORK/mat" || rc=$?
   [ $rc = 124 ] && echo "materialize: stopped at the ${MAT_TIMEOUT}s timeout"
   ls -l "$WORK/mat" 2>/dev/null || true
   rm -rf "$WORK/mat"

@@ -14,13 +14,15 @@
 #   then pgparquet materialize of A's chain, under a timeout of what is left of BUDGET seconds.
 #
 # Environment: ROWS (40000000), P (16), GPU (off), ROUNDS (2), BUDGET (540 s, the whole call),
-# WORK (/dev/shm/r6), KIT (.gpuhost); PG_MODE=gpuhost (default) or external: use the server at
+# WORK (/dev/shm/r6), KIT (.gpuhost), MAT_MAX_ROWS (4000000: a larger chain is not materialized;
+# a MAT_ROWS-row one, 2000000, is made and materialized instead); PG_MODE=gpuhost (default) or external: use the server at
 # $DSN as it is (here: a PostgreSQL with wal_level=logical you started), e.g.
 #   PG_MODE=external DSN=postgres://postgres@127.0.0.1:25433/postgres ROWS=200000 P=4 \
 #     WORK=/dev/shm/me-r6 OUT=/tmp/me-r6 S3_ADDR=127.0.0.1:17070 bash bench/gpuhost-r6.sh
 set -uo pipefail
 export KIT=${KIT:-.gpuhost} WORK=${WORK:-/dev/shm/r6} ROWS=${ROWS:-40000000} P=${P:-16} GPU=${GPU:-off} ROUNDS=${ROUNDS:-2}
 export DSN=${DSN:-postgres://postgres@127.0.0.1:5432/postgres}
+export TABLE=${TABLE:-lineorder} MAT_MAX_ROWS=${MAT_MAX_ROWS:-4000000} MAT_ROWS=${MAT_ROWS:-2000000}
 PG_MODE=${PG_MODE:-gpuhost}; BUDGET=${BUDGET:-540}
 O=${OUT:-/tmp/r6-out}; mkdir -p "$O"
 exec > >(tee "$O/r6.log") 2>&1
@@ -61,12 +63,21 @@ step() { # NAME CMD...: runs a step, records its exit status and seconds
 step load bash bench/gpuhost-incremental.sh load
 if [ "${rc[load]}" = 0 ]; then
   step incremental bash bench/gpuhost-incremental.sh run
+  [ $((BUDGET - SECONDS)) -lt 150 ] && { echo "late: one S3 round only"; export ROUNDS=1; }
   step s3 bash bench/gpuhost-s3.sh
   left=$((BUDGET - SECONDS - 30)) # 30 s for the summary and the stop
-  if [ -d "$WORK/chain/0002-changes" ] && [ $left -ge 60 ]; then
+  if [ "$ROWS" -le "$MAT_MAX_ROWS" ] && [ -d "$WORK/chain/0002-changes" ] && [ $left -ge 60 ]; then
     MAT_TIMEOUT=$((left > 300 ? 300 : left)) step materialize bash bench/gpuhost-incremental.sh materialize
+  elif [ "$ROWS" -gt "$MAT_MAX_ROWS" ] && [ $left -ge 120 ]; then
+    # materialize holds the table in memory: ~1.1 KB and ~30 CPU-us a row (mostly one core) measured
+    # on the 2-core VM, so ~45 GB and ~10-20 min at 40M rows, over this call's budget. A smaller
+    # chain of the same shape, through the same steps, gives its cost per row on this host.
+    echo "materialize of the $ROWS-row chain skipped (more than MAT_MAX_ROWS=$MAT_MAX_ROWS rows: it holds the table" \
+      "in memory, ~1.1 KB and ~30 CPU-us a row); instead the same steps on a $MAT_ROWS-row table ${TABLE}_m"
+    TABLE=${TABLE}_m ROWS=$MAT_ROWS WORK=$WORK/m TAG="m " MAT_TIMEOUT=$((left - 60 > 240 ? 240 : left - 60)) \
+      step materialize-small bash -c 'bash bench/gpuhost-incremental.sh load && bash bench/gpuhost-incremental.sh run && bash bench/gpuhost-incremental.sh materialize'
   else
-    echo "materialize skipped: $left s left of the budget, or no complete chain"
+    echo "materialize skipped: $left s left of the budget"
     python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":"materialize skipped","value":{"left_s":int(sys.argv[2])}})+"\n")' "$RES" "$left"
   fi
 fi
@@ -81,9 +92,11 @@ def ratio(a, b, k):
     return round(x / y, 4) if x is not None and y else None
 out = {'env': {k: os.environ.get(k) for k in ('ROWS', 'P', 'GPU', 'ROUNDS')}, 'records': recs, 'ratios': {}}
 R = out['ratios']
-for k in ('wall_s', 'cpu_s', 'host_cpu_s', 'output_bytes', 'rss_gb'):
-    R[f'changes/full-2 {k}'] = ratio('inc changes', 'inc full-2', k)
-    R[f'snapshot/full-1 {k}'] = ratio('inc snapshot', 'inc full-1', k)
+for t in ('', 'm '):
+    for k in ('wall_s', 'cpu_s', 'host_cpu_s', 'output_bytes', 'rss_gb'):
+        if f'{t}inc changes' in by:
+            R[f'{t}changes/full-2 {k}'] = ratio(f'{t}inc changes', f'{t}inc full-2', k)
+            R[f'{t}snapshot/full-1 {k}'] = ratio(f'{t}inc snapshot', f'{t}inc full-1', k)
 rounds = sorted({l.split('-')[-1] for l in by if l.startswith('s3 s3-') and not l.endswith('versitygw')})
 for n in rounds:
     for k in ('wall_s', 'cpu_s', 'host_cpu_s', 'rss_gb', 'gbps'):
@@ -94,6 +107,17 @@ for n in rounds:
 g = lambda lab: [by[f'{lab}-{n}']['gbps'] for n in rounds if by.get(f'{lab}-{n}', {}).get('gbps')]
 if g('s3 s3') and g('s3 local'):
     R['s3/local throughput, mean of rounds'] = round(sum(g('s3 s3')) / len(g('s3 s3')) / (sum(g('s3 local')) / len(g('s3 local'))), 4)
+C = out['checks'] = {}
+for t in ('', 'm '):
+    n = (by.get(f'{t}load') or {}).get('value', {}).get('rows')
+    if n is None: continue
+    for lab in ('inc full-1', 'inc snapshot', 'inc full-2', 'materialize'):
+        if f'{t}{lab}' in by: C[f'{t}{lab} rows == {n}'] = by[f'{t}{lab}']['rows'] == n
+    u = (by.get(f'{t}update') or {}).get('value', {}).get('rows')
+    if f'{t}inc changes' in by: C[f'{t}changes ops == update {u}'] = by[f'{t}inc changes']['ops'] == {'update': u}
+n = (by.get('load') or {}).get('value', {}).get('rows')
+for lab in by:
+    if lab.startswith('s3 ') and 'wall_s' in by[lab]: C[f'{lab} rows == {n}'] = by[lab]['rows'] == n
 json.dump(out, open(sys.argv[2], 'w'), indent=1)
 print(f"{'run':<22}{'rc':>3}{'wall s':>9}{'CPU-s':>8}{'host CPU-s':>11}{'RSS GB':>8}{'GB/s':>7}{'rows':>11}{'out MB':>9}  ops")
 for r in recs:
@@ -104,6 +128,7 @@ for r in recs:
         print(f"{r['label']:<22}{json.dumps(r['value'])}")
 for k, v in R.items():
     print(f"  {k}: {v}")
+print('checks:', 'all ok' if C and all(C.values()) else 'FAILED: ' + ', '.join(k for k, v in C.items() if not v) if C else 'none')
 PY
 
 if [ "$PG_MODE" = gpuhost ]; then
