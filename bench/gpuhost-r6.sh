@@ -36,7 +36,7 @@ export RES=$WORK/results.jsonl PGPARQUET=$WORK/bin/pgparquet VERSITYGW=$WORK/bin
 for x in pgparquet versitygw; do
   xz -dc "$KIT/$x.xz" >"$WORK/bin/$x" && chmod +x "$WORK/bin/$x" || { echo "unpack $KIT/$x.xz failed"; exit 1; }
 done
-"$PGPARQUET" version
+"$PGPARQUET" version; cat "$KIT/BUILD" 2>/dev/null
 
 bin=/opt/pgb/usr/lib/postgresql/15/bin
 if [ "$PG_MODE" = gpuhost ]; then
