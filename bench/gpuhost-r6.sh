@@ -44,7 +44,10 @@ if [ "$PG_MODE" = gpuhost ]; then
   if [ -f /dev/shm/pgdata/postmaster.pid ] && [ -x $bin/pg_ctl ]; then
     su pg -c "LD_LIBRARY_PATH=/opt/pgb/syslib $bin/pg_ctl -D /dev/shm/pgdata -m immediate -w stop" || true
   fi
-  pkill -x postgres && sleep 2 # one without its data directory
+  if pkill -x postgres; then # one without its data directory
+    for i in $(seq 20); do pgrep -x postgres >/dev/null || break; sleep 0.5; done
+    pkill -9 -x postgres && sleep 1
+  fi
   rm -rf /dev/shm/pgdata
   bash "$KIT/start-pg.sh" "$KIT" || { echo "start-pg.sh failed"; tail -20 /tmp/pg.log; exit 1; }
   export PATH=$bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib
