@@ -85,13 +85,13 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	switch {
 	case !slot.exists:
-		return nil, fmt.Errorf("incremental: %w: slot %s does not exist (dropped?): start a new chain in another directory", ErrSlotLost, opts.Slot)
+		return nil, fmt.Errorf("incremental: %w: slot %s does not exist (dropped?): the chain must start again from a snapshot", ErrSlotLost, opts.Slot)
 	case slot.plugin != "pgoutput" || slot.database != opts.Control.Database && opts.Control.Database != "":
 		return nil, fmt.Errorf("incremental: slot %s is a %s slot of database %s, not this chain's", opts.Slot, slot.plugin, slot.database)
 	case slot.walStatus == "lost":
-		return nil, fmt.Errorf("incremental: %w: slot %s lost the WAL it needed (max_slot_wal_keep_size): start a new chain", ErrSlotLost, opts.Slot)
+		return nil, fmt.Errorf("incremental: %w: slot %s lost the WAL it needed (max_slot_wal_keep_size): the chain must start again from a snapshot", ErrSlotLost, opts.Slot)
 	case slot.confirmed > from:
-		return nil, fmt.Errorf("incremental: %w: slot %s was confirmed up to %s, past the chain's last run (%s): start a new chain", ErrSlotLost, opts.Slot, slot.confirmed, from)
+		return nil, fmt.Errorf("incremental: %w: slot %s was confirmed up to %s, past the chain's last run (%s): the chain must start again from a snapshot", ErrSlotLost, opts.Slot, slot.confirmed, from)
 	}
 	target, err := fixTarget(ctx, conn)
 	if err != nil {
@@ -102,6 +102,9 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	cat, err := snapshot.Resolve(ctx, conn, t.name, nil, opts.Requester)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRewritten(ctx, conn, cat, t, ch); err != nil {
 		return nil, err
 	}
 	number := last.Number + 1
@@ -180,6 +183,27 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	return res, nil
 }
 
+// checkRewritten refuses a table one of whose columns is now of another Arrow type than the
+// chain's schema says: ALTER TYPE rewrote it, and pgoutput would only say so at the next change
+// of the table (a Relation message), while the rows it converted are in no change.
+func checkRewritten(ctx context.Context, conn *pgx.Conn, cat *snapshot.Relation, t *tableInfo, ch *chain) error {
+	_, chainCols := ch.schema()
+	planned, err := planColumns(ctx, conn, cat, t.columns, t.columns)
+	if err != nil {
+		return err
+	}
+	now := pgarrow.ArrowSchema(planned)
+	for i, c := range t.columns {
+		for _, was := range chainCols {
+			if was.Name == c.Name && was.ArrowType != "" && was.ArrowType != now.Field(i).Type.String() {
+				return fmt.Errorf("incremental: %w: column %s changed type from %s to %s (ALTER TYPE rewrote it, and the rows it converted are not in the WAL): the chain must start again from a snapshot",
+					ErrRewritten, c.Name, was.PGType, planned[i].PGType)
+			}
+		}
+	}
+	return nil
+}
+
 // checkAdded refuses columns added with a default that existing rows hold without any change
 // in the WAL (pg_attribute.atthasmissing: ADD COLUMN ... DEFAULT with a non-volatile
 // default): the chain's rows written before would read NULL there, silently.
@@ -191,7 +215,7 @@ func checkAdded(ctx context.Context, conn *pgx.Conn, t *tableInfo, names []strin
 		return fmt.Errorf("check the columns added to %s: %w", t.name, err)
 	}
 	if len(filled) > 0 {
-		return fmt.Errorf("columns %s were added to %s with a DEFAULT that existing rows hold without any change in the WAL: the chain cannot show them; start a new chain", strings.Join(filled, ", "), t.name)
+		return fmt.Errorf("incremental: %w: columns %s were added to %s with a DEFAULT that existing rows hold without any change in the WAL: the chain must start again from a snapshot", ErrRewritten, strings.Join(filled, ", "), t.name)
 	}
 	return nil
 }

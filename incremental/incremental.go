@@ -126,7 +126,7 @@ func Run(ctx context.Context, opts Options) (*outcome.Result, error) {
 		return snapshotRun(ctx, opts, conn, t, ch)
 	}
 	if oid := last.Manifest.Incremental.TableOID; oid != t.oid {
-		return nil, fmt.Errorf("incremental: %w: table %s was dropped and created again since the chain started (oid %d, now %d): start a new chain", ErrSlotLost, t.name, oid, t.oid)
+		return nil, fmt.Errorf("incremental: %w: table %s was dropped and created again since the chain started (oid %d, now %d): the chain must start again from a snapshot", ErrSlotLost, t.name, oid, t.oid)
 	}
 	return changeRun(ctx, opts, conn, t, ch)
 }

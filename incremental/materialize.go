@@ -179,7 +179,7 @@ func (m *materializer) release() {
 func (m *materializer) slot(name string, dt arrow.DataType) (int, error) {
 	if i, ok := m.colIndex[name]; ok {
 		if !arrow.TypeEqual(m.colType[i], dt) {
-			return 0, fmt.Errorf("materialize: column %s changed type from %s to %s: materialize cannot convert it yet; start a new chain", name, m.colType[i], dt)
+			return 0, fmt.Errorf("materialize: column %s changed type from %s to %s: materialize cannot convert it (a chain goes on from a snapshot run after a type change)", name, m.colType[i], dt)
 		}
 		return i, nil
 	}

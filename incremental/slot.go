@@ -32,6 +32,11 @@ var ErrRowSecurity = errors.New("row-level security applies")
 // run can be tried again later.
 var ErrSlotActive = errors.New("replication slot is active")
 
+// ErrRewritten is wrapped by the error of a change run that met a column whose type changed
+// (to another Arrow type): ALTER TYPE rewrote the table, and the rows it converted are not in
+// the WAL. Like a lost slot, only a snapshot run (Options.Restart) can go on from there.
+var ErrRewritten = errors.New("the table was rewritten")
+
 // ErrSlotLost is wrapped by the error of a change run whose slot no longer holds the changes
 // the chain needs (dropped, recreated, or advanced past the chain's last run).
 var ErrSlotLost = errors.New("the replication slot lost changes the chain needs")

@@ -174,7 +174,7 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 		opts.Export.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}
 	res, err := incremental.Run(ctx, opts)
-	if errors.Is(err, incremental.ErrSlotLost) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {
+	if (errors.Is(err, incremental.ErrSlotLost) || errors.Is(err, incremental.ErrRewritten)) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {
 		reason := oneLine(err)
 		log.Warn("incremental chain broken; this run starts it again from a snapshot", "chain", ch.ID, "reason", reason)
 		if err := s.db.ChainBroken(ctx, ch.ID, reason); err != nil {

@@ -395,6 +395,17 @@ func TestRetainedWALCeiling(t *testing.T) {
 		t.Errorf("chain after the restart: %+v", cs)
 	}
 	materialized(t, e.su, cs.OutputDir, "items")
+	// A type change rewrote the table: the run that meets it is a snapshot run, and says why.
+	pgtest.Exec(t, e.su, `ALTER TABLE items ALTER v TYPE bigint`)
+	rewritten := requestIncremental(t, e.req, "items", `{"mode": "incremental"}`)
+	e.waitState(t, rewritten, "succeeded", 20*time.Second)
+	if mode, run := e.runMode(t, rewritten); mode != "snapshot" || run != 4 {
+		t.Errorf("run after ALTER TYPE is %s %d, want snapshot 4", mode, run)
+	}
+	if cs = e.chainStatus(t, e.req, chain); cs.State != "active" || !strings.Contains(cs.Reason, "column v changed type from integer to bigint") {
+		t.Errorf("chain after ALTER TYPE: %+v", cs)
+	}
+	materialized(t, e.su, cs.OutputDir, "items")
 	endChain(t, e, e.req, chain)
 }
 

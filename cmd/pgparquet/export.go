@@ -42,6 +42,9 @@ type exportArgs struct {
 	// reading slot (--slot; empty: derived from the table).
 	incremental bool
 	slot        string
+	// restart, with incremental: the run is a snapshot run even though the chain has runs
+	// (--restart; the text is recorded as the reason).
+	restart string
 	iceberg     icebergArgs
 }
 
@@ -101,7 +104,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var res *outcome.Result
 	if a.incremental {
-		res, err = incremental.Run(ctx, incremental.Options{Export: opts, Slot: a.slot})
+		res, err = incremental.Run(ctx, incremental.Options{Export: opts, Slot: a.slot, Restart: a.restart})
+		if (errors.Is(err, incremental.ErrSlotLost) || errors.Is(err, incremental.ErrRewritten)) && a.restart == "" {
+			err = fmt.Errorf("%w; run again with --restart to go on from a new snapshot run", err)
+		}
 	} else {
 		res, err = export.Run(ctx, opts)
 	}
@@ -167,6 +173,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&asText, "as-text", "", "comma-separated columns to export as their PostgreSQL text form (names quoted as for --columns)")
 	fs.BoolVar(&a.incremental, "incremental", false, "the next run of an incremental chain in --output-dir: the table at a new logical slot's consistent point, then the changes since the last run (docs/incremental.md)")
 	fs.StringVar(&a.slot, "slot", "", "with --incremental: the logical replication slot and publication (default: pgparquet_ and the table's name)")
+	restart := fs.Bool("restart", false, "with --incremental: go on from a new snapshot run (after the chain's slot was lost, or the table rewritten by ALTER TYPE)")
 	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced)")
 	fs.StringVar(&a.iceberg.catalog, "iceberg-catalog", lakehouse.DefaultCatalog, "Iceberg catalog: postgres (the SQL catalog in the exported database, schema "+lakehouse.SchemaName+"), postgres://… (another database's) or rest+http(s)://… (a REST catalog; token from $PGPARQUET_ICEBERG_TOKEN)")
 	fs.StringVar(&a.iceberg.warehouse, "iceberg-warehouse", "", "where a new Iceberg table's metadata goes: <warehouse>/<namespace>.db/<name> (local directory, file:///… or s3://…; default: the directory holding --output-dir)")
@@ -238,8 +245,11 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	if opts.AsText, err = splitNames(asText); err != nil {
 		return a, usagef("export: --as-text: %w", err)
 	}
-	if given["slot"] && !a.incremental {
-		return a, usagef("export: --slot needs --incremental")
+	if *restart {
+		a.restart = "asked with --restart"
+	}
+	if (given["slot"] || given["restart"]) && !a.incremental {
+		return a, usagef("export: --slot and --restart need --incremental")
 	}
 	if a.incremental && !a.output.IsLocal() {
 		return a, usagef("export: --incremental writes its chain to a local directory; %s is not one (export the chain locally, or export the whole table to object storage without --incremental)", a.output)

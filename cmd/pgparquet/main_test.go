@@ -241,7 +241,7 @@ func TestExportUsageErrors(t *testing.T) {
 		{"no --table", []string{"--output-dir", "out"},
 			"export: --table is required (e.g. --table public.orders)"},
 		{"--slot without --incremental", []string{"--table", "t", "--output-dir", "out", "--slot", "s"},
-			"export: --slot needs --incremental"},
+			"export: --slot and --restart need --incremental"},
 		{"--incremental --columns", []string{"--table", "t", "--output-dir", "out", "--incremental", "--columns", "a"},
 			"export: --columns is not supported with --incremental: every run of a chain exports all columns with the default types"},
 		{"--incremental to S3", []string{"--table", "t", "--output-dir", "s3://bkt/x", "--incremental"},
