@@ -45,7 +45,7 @@ type exportArgs struct {
 	// restart, with incremental: the run is a snapshot run even though the chain has runs
 	// (--restart; the text is recorded as the reason).
 	restart string
-	iceberg     icebergArgs
+	iceberg icebergArgs
 }
 
 // runExport parses the export command's flags and runs one export.
