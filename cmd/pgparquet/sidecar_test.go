@@ -320,6 +320,19 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 	if err := exec.Command(bin, "status", "--dsn", aliceDSN, "--state", "runing").Run(); err == nil {
 		t.Error("status --state runing succeeded")
 	}
+	// An incremental chain is made when its first run is asked for; status --chains shows it.
+	pgtest.Exec(t, su, `ALTER TABLE items ADD PRIMARY KEY (id)`)
+	alice := pgtest.Connect(t, aliceDSN)
+	pgtest.Exec(t, alice, `SELECT parquet_export('items', '{"mode": "incremental"}')`)
+	out = run("status", "--dsn", aliceDSN, "--chains")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "CHAIN") ||
+		!strings.Contains(lines[0], "RETAINED_WAL") || !strings.Contains(lines[1], " public.items ") || !strings.Contains(lines[1], " active ") ||
+		!strings.Contains(lines[1], "alice/public.items/incremental") {
+		t.Errorf("status --chains as alice:\n%s", out)
+	}
+	if err := exec.Command(bin, "status", "--dsn", aliceDSN, "--ended").Run(); err == nil {
+		t.Error("status --ended without --chains succeeded")
+	}
 	if err := exec.Command(bin, "migrate", "--dsn", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2").Run(); err == nil {
 		t.Error("migrate against no server succeeded")
 	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {

@@ -23,11 +23,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	states := fs.String("state", "", "only requests in these states, comma-separated (queued, running, publishing, succeeded, failed, cancelled)")
 	requester := fs.String("requester", "", "only this role's requests")
 	table := fs.String("table", "", "only requests of this table (schema.table, or table)")
+	chains := fs.Bool("chains", false, "show incremental chains (parquet_export_chain_status: slot, retained WAL, last and next run) instead of requests")
+	ended := fs.Bool("ended", false, "with --chains: ended chains too")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
+	}
+	if *ended && !*chains {
+		return usagef("status: --ended needs --chains")
 	}
 	for _, st := range splitList(*states) {
 		if !slices.Contains([]string{"queued", "running", "publishing", "succeeded", "failed", "cancelled"}, st) {
@@ -39,13 +44,25 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // done with it
+	if *chains {
+		rows, err := control.Over(conn, *schema).ChainStatus(ctx, *ended, *limit)
+		if err != nil {
+			return err
+		}
+		return printTable(stdout, control.ChainStatusColumns, rows)
+	}
 	rows, err := control.Over(conn, *schema).Status(ctx, control.StatusFilter{Limit: *limit, States: splitList(*states),
 		Requester: *requester, Table: *table})
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.ToUpper(strings.Join(control.StatusColumns, "\t")))
+	return printTable(stdout, control.StatusColumns, rows)
+}
+
+// printTable writes rows under upper-cased column names, aligned.
+func printTable(w io.Writer, columns []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(columns, "\t")))
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}

@@ -219,3 +219,33 @@ func (db *DB) Postpone(ctx context.Context, l Lease, note string, delay time.Dur
 			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id`,
 		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note, delay.Seconds())
 }
+
+// ChainStatusColumns are the columns ChainStatus returns, in order.
+var ChainStatusColumns = []string{"chain", "table", "requester", "state", "slot", "retained_wal", "chain_lsn",
+	"confirmed_lsn", "last_run", "last_run_at", "schedule", "next_run", "output", "reason"}
+
+// ChainStatus returns the rows of parquet_export_chain_status that the connected role may see
+// (ended chains only when all is set), newest first, each value as text ("" for NULL),
+// columns as ChainStatusColumns.
+func (db *DB) ChainStatus(ctx context.Context, all bool, limit int) ([][]string, error) {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if limit <= 0 {
+		limit = 20
+	}
+	return queryAll(ctx, db, "read "+db.schema+".parquet_export_chain_status", func(row pgx.CollectableRow) ([]string, error) {
+		vals := make([]string, len(ChainStatusColumns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		return vals, row.Scan(ptrs...)
+	}, `SELECT chain::text, table_name, requester::text, state, slot,
+			coalesce(pg_catalog.pg_size_pretty(retained_wal_bytes), ''), coalesce(chain_lsn::text, ''),
+			coalesce(confirmed_lsn::text, ''), coalesce(last_run || ' ' || last_run_mode, ''),
+			coalesce(date_trunc('second', last_run_at)::text, ''), coalesce(schedule, ''),
+			coalesce(date_trunc('second', next_run_at)::text, ''), output_dir, coalesce(reason, '')
+		FROM {s}.parquet_export_chain_status
+		WHERE $1 OR state <> 'dropped'
+		ORDER BY chain DESC LIMIT $2`, all, limit)
+}
