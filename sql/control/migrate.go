@@ -286,6 +286,11 @@ func migrateOnce(ctx context.Context, db Querier, opts MigrateOptions, migs []Mi
 		}
 		applied = append(applied, m.Version)
 	}
+	if len(applied) > 0 {
+		if err := applyDefinitions(ctx, tx, opts.Schema, hasInvokerViews); err != nil {
+			return nil, fmt.Errorf("migrate schema %s: %w", opts.Schema, err)
+		}
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO parquet_export_settings (key, value) VALUES ('admin_role', $1)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE parquet_export_settings.value <> EXCLUDED.value`, opts.AdminRole); err != nil {
 		return nil, fmt.Errorf("migrate schema %s: record admin role: %w", opts.Schema, err)
