@@ -18,13 +18,14 @@ import (
 // wide_numeric, compat, row_group_size) reach the export, as the CLI's flags of the same
 // names do, and the manifest shows them; a schedule's reach the requests it queues.
 func TestFormatOptionsFromSQL(t *testing.T) {
-	e := newEnv(t)
+	e := leastPrivilegeEnv(t)
 	alice := e.role(t, "alice")
 	pgtest.Exec(t, e.su, `CREATE TABLE fmt (id int PRIMARY KEY, u uuid, tm time, w numeric(60,2), n numeric, ts timestamp, c char(4))`)
 	pgtest.Exec(t, e.su, `INSERT INTO fmt SELECT g, md5(g::text)::uuid, time '12:00' + g * interval '1 s', g * 1.5, g / 3.0, timestamp '2000-01-01' + g * interval '1 h', 'x'
 		FROM generate_series(1, 10) g`)
 	pgtest.Exec(t, e.su, `GRANT SELECT ON fmt TO alice`)
-	e.start(t, "s1", nil)
+	s := e.start(t, "s1", nil)
+	waitHealthy(t, s.Sidecar, true) // it created the control tables
 
 	manifest := func(id int64) outcome.Result {
 		t.Helper()

@@ -59,9 +59,14 @@ func TestServeToS3(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "exports")
 	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
-	e := newEnv(t)
+	e := leastPrivilegeEnv(t)
+	e.req = e.role(t, "req")
 	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 5000) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO req`)
 	s3root := func(c *Config, _ *hooks) { c.OutputRoot, c.S3PathStyle = "s3://exports/root", true }
+	if _, err := control.Migrate(context.Background(), pgtest.Connect(t, e.dsn), control.MigrateOptions{}); err != nil {
+		t.Fatal(err) // as the sidecar's role, which owns the control tables then
+	}
 
 	t.Run("published below the root prefix", func(t *testing.T) {
 		r := e.start(t, "a", s3root)
