@@ -32,6 +32,9 @@ const icebergCleanupTimeout = 2 * time.Minute
 func openIceberg(ctx context.Context, a exportArgs, conn *pgx.ConnConfig, st *s3store.Store) (*lakehouse.Catalog, error) {
 	cfg := lakehouse.Config{URI: a.iceberg.catalog, Conn: conn, Warehouse: a.iceberg.warehouse}
 	switch l, err := objstore.Parse(cfg.Warehouse); {
+	case cfg.Warehouse == "" && lakehouse.IsREST(cfg.URI):
+		// A REST catalog places new tables itself; a warehouse sent to it means what the
+		// server says (a location, or a catalog's name), so none is made up.
 	case cfg.Warehouse == "":
 		cfg.Warehouse = parentURI(a.output)
 	case err == nil && l.IsLocal():

@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
 	"github.com/pgparquet/pgparquet/internal/s3test"
+	"github.com/pgparquet/pgparquet/lakehouse/resttest"
 	"github.com/pgparquet/pgparquet/outcome"
 )
 
@@ -135,4 +140,113 @@ func TestCLIIceberg(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCLIIcebergREST commits two exports with --iceberg-catalog rest+http://… to a real REST
+// catalog (Apache Iceberg's REST catalog server, on loopback) and reads the table back through
+// that catalog with pyiceberg and DuckDB: each export's rows and values, two snapshots whose
+// summaries name the export's PostgreSQL snapshot, LSN and table, and time travel to the first.
+func TestCLIIcebergREST(t *testing.T) {
+	bin := buildBinary(t)
+	srv := resttest.Start(t)
+	dsn := setupTable(t, 2000)
+	conn := pgtest.Connect(t, dsn)
+	root := t.TempDir()
+	const ident = "lake.big"
+	cols := []string{"id", "s", "n"}
+	selectAll := `SELECT id::text, s, n::text FROM big ORDER BY big.id`
+	export := func(run string) *outcome.Result {
+		t.Helper()
+		res, stderr, err := runExportCmd(t, bin, "--dsn", dsn, "--table", "big", "--output-dir", filepath.Join(root, run),
+			"--iceberg-table", ident, "--iceberg-catalog", "rest+"+srv.URI+"/")
+		if err != nil {
+			t.Fatalf("%v\n%s\nserver log:\n%s", err, stderr, srv.Log())
+		}
+		if ice := res.Iceberg; ice == nil || ice.Catalog != "rest+"+srv.URI+"/" || ice.Table != ident || ice.SnapshotID == 0 {
+			t.Fatalf("iceberg summary %+v", res.Iceberg)
+		}
+		return res
+	}
+	read := func(snapshot int64) *readback.IcebergRead {
+		t.Helper()
+		r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{REST: srv.URI, Table: ident, Columns: cols, Snapshot: snapshot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	same := func(what string, r *readback.IcebergRead, want [][]*string) {
+		t.Helper()
+		for reader, got := range map[string][][]*string{"pyiceberg": r.PyIceberg.Rows, "duckdb": r.DuckDB.Rows} {
+			if i := firstRowDiff(got, want); i >= 0 {
+				t.Errorf("%s: %s read %d rows, want %d; first difference at row %d", what, reader, len(got), len(want), i)
+			}
+		}
+	}
+
+	first := export("run1")
+	if !first.Iceberg.Created || !strings.HasPrefix(first.Iceberg.MetadataLocation, "file:"+strings.TrimPrefix(srv.Warehouse, "file://")+"/lake/big/metadata/") {
+		t.Errorf("first commit %+v: want the table created in the server's warehouse %s", first.Iceberg, srv.Warehouse)
+	}
+	rows1 := textRows(t, conn, selectAll)
+	pgtest.Exec(t, conn, `DELETE FROM big WHERE id <= 100; UPDATE big SET s = 'changed' WHERE id % 10 = 0`)
+	pgtest.Exec(t, conn, `INSERT INTO big (id, s) SELECT g, NULL FROM generate_series(2001, 2100) g`)
+	second := export("run2")
+
+	r := read(0)
+	same("current snapshot", r, textRows(t, conn, selectAll))
+	if r.PyIceberg.Current != second.Iceberg.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
+		t.Fatalf("snapshots %+v, current %d; want 2, current %d", r.PyIceberg.Snapshots, r.PyIceberg.Current, second.Iceberg.SnapshotID)
+	}
+	for i, res := range []*outcome.Result{first, second} {
+		s := r.PyIceberg.Snapshots[i]
+		if s.ID != res.Iceberg.SnapshotID || s.Summary["pgparquet.snapshot"] != res.Snapshot || s.Summary["pgparquet.lsn"] != res.LSN ||
+			s.Summary["pgparquet.source_table"] != "public.big" {
+			t.Errorf("snapshot %d: %d %v; want %d naming snapshot %s, LSN %s, public.big", i, s.ID, s.Summary, res.Iceberg.SnapshotID, res.Snapshot, res.LSN)
+		}
+	}
+	same("time travel to the first snapshot", read(first.Iceberg.SnapshotID), rows1)
+}
+
+// textRows returns query's rows as text (nil for null), as the readers print them.
+func textRows(t *testing.T, conn *pgx.Conn, query string) [][]*string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out [][]*string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := make([]*string, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				s := fmt.Sprint(v)
+				row[i] = &s
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// firstRowDiff is the index of the first row where a and b differ (len of the shorter when
+// one is a prefix of the other), or -1 when they are equal.
+func firstRowDiff(a, b [][]*string) int {
+	for i := range min(len(a), len(b)) {
+		if !slices.EqualFunc(a[i], b[i], func(p, q *string) bool { return (p == nil) == (q == nil) && (p == nil || *p == *q) }) {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }
