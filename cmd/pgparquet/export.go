@@ -112,7 +112,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return explainConnectTimeout(ctx, err, cfg)
 	}
-	if cat != nil {
+	switch {
+	case cat != nil && a.incremental:
+		if err := commitChain(ctx, cat, a, res); err != nil {
+			return err
+		}
+	case cat != nil:
 		// After the manifest is published: the files the table references are complete.
 		if err := commitIceberg(ctx, cat, a, st, res); err != nil {
 			return err

@@ -250,3 +250,170 @@ func firstRowDiff(a, b [][]*string) int {
 	}
 	return -1
 }
+
+// TestIncrementalIceberg runs an incremental chain with --iceberg-table against the SQL
+// catalog in the exported database and reads the tables back with pyiceberg and DuckDB: the
+// snapshot run is the table's first snapshot, a change run with rows is an append of its
+// change rows (PostgreSQL's changes, with op, LSN and sequence) to the changelog table
+// <table>_changes, whose summary names the run's slot and WAL range; a change run without rows
+// commits nothing; a column added in PostgreSQL is added to the changelog table; and a run
+// published without --iceberg-table is committed by the next run, before it.
+func TestIncrementalIceberg(t *testing.T) {
+	bin := buildBinary(t)
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE inc (id int PRIMARY KEY, s text, n numeric(10,2))`)
+	pgtest.Exec(t, conn, `INSERT INTO inc SELECT g, 's' || g, g * 1.5 FROM generate_series(1, 100) g`)
+	t.Cleanup(func() { pgtest.Exec(t, conn, `SELECT pg_drop_replication_slot('pgparquet_public_inc')`) })
+	chain := filepath.Join(t.TempDir(), "chain")
+	const ident, changes = "cdc.inc", "cdc.inc_changes"
+	run := func(iceberg bool) *outcome.Result {
+		t.Helper()
+		args := []string{"--incremental", "--dsn", dsn, "--table", "inc", "--output-dir", chain}
+		if iceberg {
+			args = append(args, "--iceberg-table", ident)
+		}
+		res, stderr, err := runExportCmd(t, bin, args...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		return res
+	}
+	read := func(table string, cols []string) *readback.IcebergRead {
+		t.Helper()
+		r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{Database: dsn, Table: table, Columns: cols})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// The change rows as the readers print them, in stream order (LSN, then sequence); the
+	// LSN and sequence themselves are left out.
+	changeCols := []string{"_pgparquet_lsn", "_pgparquet_seq", "_pgparquet_op", "id", "s", "n"}
+	streamOrder := func(rows [][]*string) [][]*string {
+		rows = slices.Clone(rows)
+		num := func(p *string) int64 { var v int64; fmt.Sscan(*p, &v); return v } //nolint:errcheck // checked by the comparison
+		slices.SortStableFunc(rows, func(a, b []*string) int {
+			if c := num(a[0]) - num(b[0]); c != 0 {
+				return int(min(max(c, -1), 1))
+			}
+			return int(num(a[1]) - num(b[1]))
+		})
+		for i := range rows {
+			rows[i] = rows[i][2:]
+		}
+		return rows
+	}
+	checkChanges := func(what string, want [][]*string) *readback.IcebergRead {
+		t.Helper()
+		r := read(changes, append(slices.Clone(changeCols), "note"))
+		for reader, got := range map[string][][]*string{"pyiceberg": r.PyIceberg.Rows, "duckdb": r.DuckDB.Rows} {
+			got := streamOrder(got)
+			if i := firstRowDiff(got, want); i >= 0 {
+				t.Errorf("%s: %s read %d change rows, want %d; first difference at row %d: %s", what, reader, len(got), len(want), i, showRow(got, i))
+			}
+		}
+		return r
+	}
+	checkRun := func(s struct {
+		ID        int64
+		Operation string
+		Summary   map[string]string
+	}, res *outcome.Result) {
+		t.Helper()
+		inc := res.Incremental
+		if s.ID != res.Iceberg.SnapshotID || s.Summary["pgparquet.slot"] != inc.Slot || s.Summary["pgparquet.from_lsn"] != inc.FromLSN ||
+			s.Summary["pgparquet.to_lsn"] != inc.ToLSN || s.Summary["pgparquet.run"] != fmt.Sprint(inc.Run) || s.Summary["pgparquet.source_table"] != "public.inc" {
+			t.Errorf("snapshot %d %s %v: want %d naming slot %s, %s to %s, run %d", s.ID, s.Operation, s.Summary, res.Iceberg.SnapshotID, inc.Slot, inc.FromLSN, inc.ToLSN, inc.Run)
+		}
+	}
+
+	// 0001-snapshot: the table, as a full export commits it.
+	first := run(true)
+	if ice := first.Iceberg; ice == nil || ice.Table != ident || !ice.Created {
+		t.Fatalf("snapshot run's iceberg: %+v, want %s created", first.Iceberg, ident)
+	}
+	r := read(ident, []string{"id", "s", "n"})
+	if i := firstRowDiff(r.PyIceberg.Rows, textRows(t, conn, `SELECT id::text, s, n::text FROM inc ORDER BY inc.id`)); i >= 0 || len(r.PyIceberg.Snapshots) != 1 {
+		t.Errorf("table after the snapshot run: %d rows (first difference at %d), %d snapshots; want PostgreSQL's, 1", len(r.PyIceberg.Rows), i, len(r.PyIceberg.Snapshots))
+	}
+	if s := r.PyIceberg.Snapshots[0]; s.Summary["pgparquet.snapshot"] != first.Snapshot || s.Summary["pgparquet.to_lsn"] != first.Incremental.ToLSN || s.Summary["pgparquet.slot"] != "pgparquet_public_inc" {
+		t.Errorf("snapshot run's summary %v, want its snapshot %s, slot and to_lsn %s", s.Summary, first.Snapshot, first.Incremental.ToLSN)
+	}
+
+	// 0002-changes: inserts, updates and deletes, appended to the changelog table.
+	pgtest.Exec(t, conn, `INSERT INTO inc SELECT g, 'new' || g, g FROM generate_series(101, 103) g`)
+	pgtest.Exec(t, conn, `UPDATE inc SET s = 'upd' WHERE id IN (1, 2)`)
+	pgtest.Exec(t, conn, `DELETE FROM inc WHERE id IN (99, 100)`)
+	second := run(true)
+	if ice := second.Iceberg; ice == nil || ice.Table != changes || !ice.Created {
+		t.Fatalf("change run's iceberg: %+v, want %s created", second.Iceberg, changes)
+	}
+	want := textRows(t, conn, `SELECT 'insert', id::text, s, n::text FROM inc WHERE id > 100 ORDER BY inc.id`)
+	want = append(want, textRows(t, conn, `SELECT 'update', id::text, s, n::text FROM inc WHERE id IN (1, 2) ORDER BY inc.id`)...)
+	want = append(want, textRows(t, conn, `SELECT 'delete', g::text, NULL, NULL FROM generate_series(99, 100) g`)...)
+	r = checkChanges("after the first change run", want)
+	if len(r.PyIceberg.Snapshots) != 1 || r.PyIceberg.Snapshots[0].Operation != "append" {
+		t.Fatalf("changelog snapshots %+v, want one append", r.PyIceberg.Snapshots)
+	}
+	checkRun(r.PyIceberg.Snapshots[0], second)
+	if !slices.Equal(r.PyIceberg.Schema, []string{"id", "s", "n", "_pgparquet_op", "_pgparquet_lsn", "_pgparquet_seq", "_pgparquet_xid", "_pgparquet_commit_time", "_pgparquet_unchanged"}) {
+		t.Errorf("changelog schema %v", r.PyIceberg.Schema)
+	}
+
+	// 0003-changes: nothing changed, nothing committed.
+	if third := run(true); third.Iceberg != nil || third.Rows != 0 {
+		t.Errorf("a run without changes: %d rows, iceberg %+v; want none", third.Rows, third.Iceberg)
+	}
+
+	// 0004-changes: a column added in PostgreSQL between two changes (two series of files in
+	// one run) is added to the changelog table.
+	pgtest.Exec(t, conn, `INSERT INTO inc VALUES (150, 'before the column', 1)`)
+	pgtest.Exec(t, conn, `ALTER TABLE inc ADD COLUMN note text`)
+	pgtest.Exec(t, conn, `INSERT INTO inc VALUES (200, 'with note', 2, 'a note')`)
+	fourth := run(true)
+	if ice := fourth.Iceberg; ice == nil || !slices.Equal(ice.AddedColumns, []string{"note"}) || len(fourth.Incremental.Series) != 2 {
+		t.Fatalf("change run with a new column: %+v, %d series; want note added, 2 series", fourth.Iceberg, len(fourth.Incremental.Series))
+	}
+	for i := range want {
+		want[i] = append(want[i][:4], nil)
+	}
+	want = append(want, textRows(t, conn, `SELECT 'insert', id::text, s, n::text, note FROM inc WHERE id IN (150, 200) ORDER BY inc.id`)...)
+	checkChanges("after the new column", want)
+
+	// 0005-changes published without --iceberg-table (as if its commit had failed), then
+	// 0006-changes: both committed, in order.
+	pgtest.Exec(t, conn, `UPDATE inc SET note = 'five' WHERE id = 200`)
+	fifth := run(false)
+	pgtest.Exec(t, conn, `DELETE FROM inc WHERE id = 200`)
+	sixth := run(true)
+	want = append(want, textRows(t, conn, `SELECT 'update', '200', 'with note', '2.00', 'five'`)...)
+	want = append(want, textRows(t, conn, `SELECT 'delete', '200', NULL, NULL, NULL`)...)
+	r = checkChanges("after a run committed late", want)
+	if len(r.PyIceberg.Snapshots) != 4 {
+		t.Fatalf("changelog snapshots %+v, want 4", r.PyIceberg.Snapshots)
+	}
+	fifth.Iceberg = &outcome.Iceberg{SnapshotID: r.PyIceberg.Snapshots[2].ID}
+	for i, res := range []*outcome.Result{second, fourth, fifth, sixth} {
+		checkRun(r.PyIceberg.Snapshots[i], res)
+	}
+}
+
+// showRow prints row i of rows (or that there is none).
+func showRow(rows [][]*string, i int) string {
+	if i >= len(rows) {
+		return "(no row)"
+	}
+	var b strings.Builder
+	for j, v := range rows[i] {
+		if j > 0 {
+			b.WriteString(" ")
+		}
+		if v == nil {
+			b.WriteString("NULL")
+		} else {
+			b.WriteString(*v)
+		}
+	}
+	return b.String()
+}
