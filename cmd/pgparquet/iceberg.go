@@ -97,7 +97,11 @@ func commitChain(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, res 
 	if len(done) > 0 {
 		res.Iceberg = done[len(done)-1] // this run's (nil when it had no rows)
 	}
-	if err != nil {
+	var ie *lakehouse.IncompatibleError
+	switch {
+	case errors.As(err, &ie):
+		return fmt.Errorf("the run is published in %s, but committing the chain to Iceberg failed: %w; a chain whose column changed type needs a new chain and a new --iceberg-table", dir, err)
+	case err != nil:
 		return fmt.Errorf("the run is published in %s, but committing the chain to Iceberg failed (the runs not committed are kept, and the next run commits them first): %w", dir, err)
 	}
 	return nil

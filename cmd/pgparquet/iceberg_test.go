@@ -397,6 +397,27 @@ func TestIncrementalIceberg(t *testing.T) {
 	for i, res := range []*outcome.Result{second, fourth, fifth, sixth} {
 		checkRun(r.PyIceberg.Snapshots[i], res)
 	}
+
+	// 0007-changes: a column whose type changed cannot be committed: the command fails with
+	// one line, the run stays published (its changes are nowhere else), the table unchanged.
+	pgtest.Exec(t, conn, `ALTER TABLE inc ALTER COLUMN n TYPE text`)
+	pgtest.Exec(t, conn, `INSERT INTO inc VALUES (300, 'typed', 'three', NULL)`)
+	_, stderr, err := runExportCmd(t, bin, "--incremental", "--dsn", dsn, "--table", "inc", "--output-dir", chain, "--iceberg-table", ident)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want 1\n%s", err, stderr)
+	}
+	line := stderr[strings.LastIndexByte(strings.TrimSuffix(stderr, "\n"), '\n')+1:]
+	if !strings.HasPrefix(line, "pgparquet: the run is published in "+chain) || !strings.Contains(line, `run 0007-changes: iceberg table cdc.inc_changes in catalog postgres: column "n" is decimal(10, 2)`) ||
+		!strings.Contains(line, "needs a new chain and a new --iceberg-table") {
+		t.Errorf("error line: %q, want one refusing column n of run 0007-changes", line)
+	}
+	t.Log(line)
+	if _, err := os.Stat(filepath.Join(chain, "0007-changes", "_manifest.json")); err != nil {
+		t.Errorf("the run whose commit failed: %v, want it kept", err)
+	}
+	if r := read(changes, []string{"id"}); len(r.PyIceberg.Snapshots) != 4 {
+		t.Errorf("changelog snapshots after the refused commit: %d, want 4", len(r.PyIceberg.Snapshots))
+	}
 }
 
 // showRow prints row i of rows (or that there is none).
