@@ -3,10 +3,12 @@
 // PostgreSQL added columns, and replaces the table's data with the export's Parquet files in
 // one overwrite snapshot whose summary names the PostgreSQL snapshot, LSN, source table and
 // request. The data files stay where the export wrote them; the catalog writes the table's
-// metadata under the table's location.
+// metadata under the table's location. The runs of an incremental chain are committed by
+// CommitChain: the snapshot run as an export, the change runs appended to a changelog table.
 //
 // The catalogs are the SQL catalog kept in a PostgreSQL database (by default the exported
-// database itself, in a schema of its own, SchemaName) and the REST catalog.
+// database itself, in a schema of its own, SchemaName) and the REST catalog (tested against
+// Apache Iceberg's REST catalog server, package resttest).
 package lakehouse
 
 import (
