@@ -39,6 +39,10 @@ type ChainRun struct {
 // once (Commit). It returns what it committed of each run, in runs' order (nil for a run it
 // did not commit: one the tables held, or without rows), and the error of the first commit
 // that failed (the runs after it are not committed; a later CommitChain commits them).
+//
+// One chain's runs are committed by one caller at a time, as they are made (the chain's slot
+// serves one run at a time); commits of other writers to the same tables are retried as
+// Commit retries them.
 func (c *Catalog) CommitChain(ctx context.Context, tableName string, runs []ChainRun) ([]*outcome.Iceberg, error) {
 	if _, err := parseIdent(tableName); err != nil {
 		return nil, fmt.Errorf("iceberg table: %w", err)
