@@ -30,11 +30,12 @@ $(VERSITYGW):
 
 # Apache Iceberg's REST catalog test server (org.apache.iceberg.rest.RESTCatalogServer), which the
 # REST catalog tests run on loopback (lakehouse/resttest): its jars from Maven Central, copied once
-# into .cache/iceberg-rest/<version> (lakehouse/resttest/pom.xml lists them). Needs Java and mvn.
-ICEBERG_REST := .cache/iceberg-rest/1.10.0
+# into .cache/iceberg-rest/<first 12 hex digits of the sha256 of lakehouse/resttest/pom.xml, which
+# lists them>. Needs Java and mvn.
+ICEBERG_REST := .cache/iceberg-rest/$(shell sha256sum lakehouse/resttest/pom.xml | cut -c1-12)
 .PHONY: iceberg-rest
 iceberg-rest: $(ICEBERG_REST)
-$(ICEBERG_REST): lakehouse/resttest/pom.xml
+$(ICEBERG_REST):
 	rm -rf $@.tmp
 	mvn -q -B -f lakehouse/resttest/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$@.tmp
 	rm -rf $@ && mv $@.tmp $@

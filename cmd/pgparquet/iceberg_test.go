@@ -143,69 +143,103 @@ func TestCLIIceberg(t *testing.T) {
 }
 
 // TestCLIIcebergREST commits two exports with --iceberg-catalog rest+http://… to a real REST
-// catalog (Apache Iceberg's REST catalog server, on loopback) and reads the table back through
-// that catalog with pyiceberg and DuckDB: each export's rows and values, two snapshots whose
-// summaries name the export's PostgreSQL snapshot, LSN and table, and time travel to the first.
+// catalog (Apache Iceberg's REST catalog server, on loopback), with the exports and the
+// server's warehouse in local directories and on S3 (versitygw), and reads the table back
+// through that catalog with pyiceberg and DuckDB: each export's rows and values, two snapshots
+// whose summaries name the export's PostgreSQL snapshot, LSN and table, and time travel to the
+// first.
 func TestCLIIcebergREST(t *testing.T) {
 	bin := buildBinary(t)
-	srv := resttest.Start(t)
 	dsn := setupTable(t, 2000)
 	conn := pgtest.Connect(t, dsn)
-	root := t.TempDir()
-	const ident = "lake.big"
+	s3srv := s3test.Start(t)
+	s3srv.CreateBucket(t, "lake")
+	s3srv.Env(t, s3test.RootAccess, s3test.RootSecret)
+	s3 := &readback.S3Access{Endpoint: s3srv.Endpoint, Key: s3test.RootAccess, Secret: s3test.RootSecret, Region: s3test.Region}
 	cols := []string{"id", "s", "n"}
 	selectAll := `SELECT id::text, s, n::text FROM big ORDER BY big.id`
-	export := func(run string) *outcome.Result {
-		t.Helper()
-		res, stderr, err := runExportCmd(t, bin, "--dsn", dsn, "--table", "big", "--output-dir", filepath.Join(root, run),
-			"--iceberg-table", ident, "--iceberg-catalog", "rest+"+srv.URI+"/")
-		if err != nil {
-			t.Fatalf("%v\n%s\nserver log:\n%s", err, stderr, srv.Log())
-		}
-		if ice := res.Iceberg; ice == nil || ice.Catalog != "rest+"+srv.URI+"/" || ice.Table != ident || ice.SnapshotID == 0 {
-			t.Fatalf("iceberg summary %+v", res.Iceberg)
-		}
-		return res
+
+	tests := []struct {
+		name  string
+		start func(t testing.TB) *resttest.Server
+		dir   func(run string) string
+		s3    *readback.S3Access
+		// metadata is where the table's metadata must be, under the server's warehouse.
+		metadata func(srv *resttest.Server) string
+	}{
+		{"local", resttest.Start, func() func(string) string {
+			root := t.TempDir()
+			return func(run string) string { return filepath.Join(root, run) }
+		}(), nil, func(srv *resttest.Server) string {
+			return "file:" + strings.TrimPrefix(srv.Warehouse, "file://") + "/lake/big/metadata/" // Java's file IO writes file:/path
+		}},
+		{"s3", func(t testing.TB) *resttest.Server {
+			return resttest.StartS3(t, resttest.S3{Endpoint: s3.Endpoint, Key: s3.Key, Secret: s3.Secret, Region: s3.Region, Warehouse: "s3://lake/warehouse"})
+		}, func(run string) string { return "s3://lake/exports/" + run }, s3, func(*resttest.Server) string {
+			return "s3://lake/warehouse/lake/big/metadata/"
+		}},
 	}
-	read := func(snapshot int64) *readback.IcebergRead {
-		t.Helper()
-		r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{REST: srv.URI, Table: ident, Columns: cols, Snapshot: snapshot})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	same := func(what string, r *readback.IcebergRead, want [][]*string) {
-		t.Helper()
-		for reader, got := range map[string][][]*string{"pyiceberg": r.PyIceberg.Rows, "duckdb": r.DuckDB.Rows} {
-			if i := firstRowDiff(got, want); i >= 0 {
-				t.Errorf("%s: %s read %d rows, want %d; first difference at row %d", what, reader, len(got), len(want), i)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.start(t)
+			pgtest.Exec(t, conn, `TRUNCATE big; INSERT INTO big SELECT g, md5(g::text), g / 100.0, now() FROM generate_series(1, 2000) g`)
+			const ident = "lake.big"
+			export := func(run string) *outcome.Result {
+				t.Helper()
+				args := []string{"--dsn", dsn, "--table", "big", "--output-dir", tt.dir(run), "--iceberg-table", ident, "--iceberg-catalog", "rest+" + srv.URI + "/"}
+				if tt.s3 != nil {
+					args = append(args, "--s3-path-style")
+				}
+				res, stderr, err := runExportCmd(t, bin, args...)
+				if err != nil {
+					t.Fatalf("%v\n%s\nserver log:\n%s", err, stderr, srv.Log())
+				}
+				if ice := res.Iceberg; ice == nil || ice.Catalog != "rest+"+srv.URI+"/" || ice.Table != ident || ice.SnapshotID == 0 {
+					t.Fatalf("iceberg summary %+v", res.Iceberg)
+				}
+				return res
 			}
-		}
-	}
+			read := func(snapshot int64) *readback.IcebergRead {
+				t.Helper()
+				r, err := readback.FromIceberg(context.Background(), readback.IcebergQuery{REST: srv.URI, Table: ident, Columns: cols, Snapshot: snapshot, S3: tt.s3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			same := func(what string, r *readback.IcebergRead, want [][]*string) {
+				t.Helper()
+				for reader, got := range map[string][][]*string{"pyiceberg": r.PyIceberg.Rows, "duckdb": r.DuckDB.Rows} {
+					if i := firstRowDiff(got, want); i >= 0 {
+						t.Errorf("%s: %s read %d rows, want %d; first difference at row %d: %s", what, reader, len(got), len(want), i, showRow(got, i))
+					}
+				}
+			}
 
-	first := export("run1")
-	if !first.Iceberg.Created || !strings.HasPrefix(first.Iceberg.MetadataLocation, "file:"+strings.TrimPrefix(srv.Warehouse, "file://")+"/lake/big/metadata/") {
-		t.Errorf("first commit %+v: want the table created in the server's warehouse %s", first.Iceberg, srv.Warehouse)
-	}
-	rows1 := textRows(t, conn, selectAll)
-	pgtest.Exec(t, conn, `DELETE FROM big WHERE id <= 100; UPDATE big SET s = 'changed' WHERE id % 10 = 0`)
-	pgtest.Exec(t, conn, `INSERT INTO big (id, s) SELECT g, NULL FROM generate_series(2001, 2100) g`)
-	second := export("run2")
+			first := export("run1")
+			if !first.Iceberg.Created || !strings.HasPrefix(first.Iceberg.MetadataLocation, tt.metadata(srv)) {
+				t.Errorf("first commit %+v: want the table created under %s", first.Iceberg, tt.metadata(srv))
+			}
+			rows1 := textRows(t, conn, selectAll)
+			pgtest.Exec(t, conn, `DELETE FROM big WHERE id <= 100; UPDATE big SET s = 'changed' WHERE id % 10 = 0`)
+			pgtest.Exec(t, conn, `INSERT INTO big (id, s) SELECT g, NULL FROM generate_series(2001, 2100) g`)
+			second := export("run2")
 
-	r := read(0)
-	same("current snapshot", r, textRows(t, conn, selectAll))
-	if r.PyIceberg.Current != second.Iceberg.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
-		t.Fatalf("snapshots %+v, current %d; want 2, current %d", r.PyIceberg.Snapshots, r.PyIceberg.Current, second.Iceberg.SnapshotID)
+			r := read(0)
+			same("current snapshot", r, textRows(t, conn, selectAll))
+			if r.PyIceberg.Current != second.Iceberg.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
+				t.Fatalf("snapshots %+v, current %d; want 2, current %d", r.PyIceberg.Snapshots, r.PyIceberg.Current, second.Iceberg.SnapshotID)
+			}
+			for i, res := range []*outcome.Result{first, second} {
+				s := r.PyIceberg.Snapshots[i]
+				if s.ID != res.Iceberg.SnapshotID || s.Summary["pgparquet.snapshot"] != res.Snapshot || s.Summary["pgparquet.lsn"] != res.LSN ||
+					s.Summary["pgparquet.source_table"] != "public.big" {
+					t.Errorf("snapshot %d: %d %v; want %d naming snapshot %s, LSN %s, public.big", i, s.ID, s.Summary, res.Iceberg.SnapshotID, res.Snapshot, res.LSN)
+				}
+			}
+			same("time travel to the first snapshot", read(first.Iceberg.SnapshotID), rows1)
+		})
 	}
-	for i, res := range []*outcome.Result{first, second} {
-		s := r.PyIceberg.Snapshots[i]
-		if s.ID != res.Iceberg.SnapshotID || s.Summary["pgparquet.snapshot"] != res.Snapshot || s.Summary["pgparquet.lsn"] != res.LSN ||
-			s.Summary["pgparquet.source_table"] != "public.big" {
-			t.Errorf("snapshot %d: %d %v; want %d naming snapshot %s, LSN %s, public.big", i, s.ID, s.Summary, res.Iceberg.SnapshotID, res.Snapshot, res.LSN)
-		}
-	}
-	same("time travel to the first snapshot", read(first.Iceberg.SnapshotID), rows1)
 }
 
 // textRows returns query's rows as text (nil for null), as the readers print them.

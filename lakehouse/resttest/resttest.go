@@ -1,15 +1,19 @@
 // Package resttest runs a real Iceberg REST catalog for tests: Apache Iceberg's own REST
 // catalog test server (org.apache.iceberg.rest.RESTCatalogServer, from iceberg-open-api's test
 // fixtures: what the apache/iceberg-rest-fixture image runs), serving a JDBC catalog kept in a
-// SQLite file of the test's, with a file:// warehouse in the test's temporary directory.
+// SQLite file of the test's, with its warehouse in the test's temporary directory (file://) or
+// on an S3-compatible server (s3://, package s3test's versitygw).
 //
 // The server is a JVM: Java 17 or later must be on the PATH. Its jars come from Maven Central
-// (pom.xml beside this file lists them) into the repository's .cache/iceberg-rest/<Version>,
-// fetched with mvn when missing (the Makefile's iceberg-rest target, which `make test` runs
-// first, does it once); tests never skip for lack of them.
+// (pom.xml beside this file lists them) into the repository's .cache/iceberg-rest/<pom hash>
+// (the first 12 hex digits of pom.xml's sha256: a changed pom.xml is a new classpath), fetched
+// with mvn when missing (the Makefile's iceberg-rest target, which `make test` runs first, does
+// it once); tests never skip for lack of them.
 package resttest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -33,8 +37,8 @@ type Server struct {
 	// URI is the catalog's base URL, http://127.0.0.1:port; pgparquet names it
 	// rest+http://127.0.0.1:port.
 	URI string
-	// Warehouse is the server's warehouse, file:///…: a table created without a location
-	// goes to <Warehouse>/<namespace>/<name> (the JDBC catalog's layout).
+	// Warehouse is the server's warehouse, file:///… or s3://…: a table created without a
+	// location goes to <Warehouse>/<namespace>/<name> (the JDBC catalog's layout).
 	Warehouse string
 	logPath   string
 	cmd       *exec.Cmd
@@ -47,7 +51,7 @@ var (
 )
 
 // Classpath returns the directory holding the server's jars: $PGPARQUET_ICEBERG_REST_JARS,
-// else .cache/iceberg-rest/<Version> in the module's root, fetched there with mvn first when
+// else .cache/iceberg-rest/<pom hash> in the module's root, fetched there with mvn first when
 // missing.
 func Classpath(t testing.TB) string {
 	t.Helper()
@@ -59,7 +63,12 @@ func Classpath(t testing.TB) string {
 		t.Fatalf("resttest: find the module root (go env GOMOD): %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
-	dir := filepath.Join(root, ".cache", "iceberg-rest", Version)
+	pom, err := os.ReadFile(filepath.Join(root, "lakehouse", "resttest", "pom.xml"))
+	if err != nil {
+		t.Fatalf("resttest: %v", err)
+	}
+	sum := sha256.Sum256(pom)
+	dir := filepath.Join(root, ".cache", "iceberg-rest", hex.EncodeToString(sum[:])[:12])
 	fetchOnce.Do(func() { fetchErr = fetch(root, dir) })
 	if fetchErr != nil {
 		t.Fatal(fetchErr)
@@ -91,13 +100,32 @@ func fetch(root, dir string) error {
 	return nil
 }
 
+// S3 is a warehouse on an S3-compatible server: the server's S3FileIO writes the tables'
+// metadata.json there, with these credentials (path-style addressing).
+type S3 struct {
+	Endpoint, Key, Secret, Region string
+	// Warehouse is s3://bucket/prefix; the bucket must exist.
+	Warehouse string
+}
+
 // Start runs a server until the test ends: a fresh catalog (no namespace, no table) on a free
-// loopback port, its warehouse and SQLite file in a temporary directory of the test's. It
+// loopback port, its SQLite file and warehouse in a temporary directory of the test's. It
 // returns once the server answers GET /v1/config (a JVM start: a few seconds).
 //
 // The server listens on every interface (RESTCatalogServer binds no address of its own); the
 // tests reach it on 127.0.0.1 only.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, nil)
+}
+
+// StartS3 runs a server as Start does, with its warehouse on s3.
+func StartS3(t testing.TB, s3 S3) *Server {
+	t.Helper()
+	return start(t, &s3)
+}
+
+func start(t testing.TB, s3 *S3) *Server {
 	t.Helper()
 	cp := Classpath(t)
 	java, err := exec.LookPath("java")
@@ -128,13 +156,23 @@ func Start(t testing.TB) *Server {
 	s.cmd = exec.Command(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.io.tmpdir="+tmp,
 		"-cp", filepath.Join(cp, "*"), "org.apache.iceberg.rest.RESTCatalogServer")
 	// RESTCatalogServer reads its configuration from CATALOG_* variables (CATALOG_A_B is
-	// property a.b, __ a dash): the JDBC catalog on a SQLite file, the warehouse, the port.
-	s.cmd.Env = append(os.Environ(),
+	// property a.b, __ a dash): the JDBC catalog on a SQLite file, the warehouse, the port;
+	// ResolvingFileIO picks the file IO by scheme (HadoopFileIO for file://, S3FileIO for s3://).
+	env := []string{
 		"CATALOG_CATALOG__IMPL=org.apache.iceberg.jdbc.JdbcCatalog",
-		"CATALOG_URI=jdbc:sqlite:"+filepath.Join(base, "catalog.db"),
+		"CATALOG_URI=jdbc:sqlite:" + filepath.Join(base, "catalog.db"),
 		"CATALOG_JDBC_USER=user", "CATALOG_JDBC_PASSWORD=password",
-		"CATALOG_WAREHOUSE="+s.Warehouse,
-		fmt.Sprintf("CATALOG_REST_PORT=%d", port))
+		"CATALOG_IO__IMPL=org.apache.iceberg.io.ResolvingFileIO",
+		fmt.Sprintf("CATALOG_REST_PORT=%d", port),
+	}
+	if s3 != nil {
+		s.Warehouse = s3.Warehouse
+		env = append(env, "CATALOG_S3_ENDPOINT="+s3.Endpoint, "CATALOG_S3_PATH__STYLE__ACCESS=true",
+			"CATALOG_S3_ACCESS__KEY__ID="+s3.Key, "CATALOG_S3_SECRET__ACCESS__KEY="+s3.Secret, "CATALOG_CLIENT_REGION="+s3.Region,
+			"AWS_REGION="+s3.Region, "AWS_ACCESS_KEY_ID="+s3.Key, "AWS_SECRET_ACCESS_KEY="+s3.Secret)
+	}
+	env = append(env, "CATALOG_WAREHOUSE="+s.Warehouse)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
