@@ -147,7 +147,7 @@ func TestCLIIceberg(t *testing.T) {
 // server's warehouse in local directories and on S3 (versitygw), and reads the table back
 // through that catalog with pyiceberg and DuckDB: each export's rows and values, two snapshots
 // whose summaries name the export's PostgreSQL snapshot, LSN and table, and time travel to the
-// first.
+// first. An unreachable catalog fails before the export, with one line without its secrets.
 func TestCLIIcebergREST(t *testing.T) {
 	bin := buildBinary(t)
 	dsn := setupTable(t, 2000)
@@ -179,6 +179,21 @@ func TestCLIIcebergREST(t *testing.T) {
 			return "s3://lake/warehouse/lake/big/metadata/"
 		}},
 	}
+	t.Run("unreachable catalog", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "run")
+		_, stderr, err := runExportCmd(t, bin, "--dsn", dsn, "--table", "big", "--output-dir", dir, "--iceberg-table", "lake.big",
+			"--iceberg-catalog", "rest+http://user:pw-7c1e@127.0.0.1:1/api?token=tok-7c1e")
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want 1\n%s", err, stderr)
+		}
+		line := strings.TrimSpace(stderr)
+		if strings.Contains(line, "\n") || strings.Contains(line, "7c1e") || !strings.HasPrefix(line, "pgparquet: --iceberg-catalog: iceberg catalog rest+http://user@127.0.0.1:1/api: ") {
+			t.Errorf("stderr %q: want one line naming the catalog, without its secrets", line)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("output dir: %v, want none (the catalog is opened before the export)", err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := tt.start(t)

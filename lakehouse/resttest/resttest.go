@@ -76,8 +76,9 @@ func Classpath(t testing.TB) string {
 	return dir
 }
 
-// fetch copies the server's jars into dir with mvn, through a temporary directory renamed
-// into place, so that an interrupted fetch leaves no partial classpath.
+// fetch copies the server's jars into dir with mvn, through a temporary directory of its own
+// renamed into place, so that an interrupted fetch leaves no partial classpath and test
+// binaries fetching at once (go test ./... runs packages in parallel) do not mix theirs.
 func fetch(root, dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
@@ -85,16 +86,23 @@ func fetch(root, dir string) error {
 	if _, err := exec.LookPath("mvn"); err != nil {
 		return fmt.Errorf("resttest: the REST catalog server's jars are not in %s and mvn is not on the PATH to fetch them (run `make iceberg-rest`, or set $PGPARQUET_ICEBERG_REST_JARS)", dir)
 	}
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("resttest: clear %s: %w", tmp, err)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("resttest: %w", err)
 	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("resttest: %w", err)
+	}
+	defer os.RemoveAll(tmp)
 	cmd := exec.Command("mvn", "-q", "-B", "-f", filepath.Join(root, "lakehouse", "resttest", "pom.xml"),
 		"dependency:copy-dependencies", "-DoutputDirectory="+tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("resttest: fetch Iceberg %s's REST catalog server with mvn: %w\n%s", Version, err, out)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(dir); statErr == nil {
+			return nil // another test binary fetched it meanwhile
+		}
 		return fmt.Errorf("resttest: move the jars into %s: %w", dir, err)
 	}
 	return nil
