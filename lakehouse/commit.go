@@ -78,16 +78,17 @@ func NewRequest(table, dirURI string, res *outcome.Result, requestID string) Req
 }
 
 // Commit makes req's files the table's data in one new snapshot: an overwrite of every data
-// file the table had (an append when it had none). It creates the table (and namespace) when
-// missing, with the schema of the files (read from the first file's footer); when the files
-// have columns the table lacks it adds them (a schema evolution: older snapshots read them as
-// null), and a column the files lack stays in the table and reads as null. A column whose type
-// changed in a way Iceberg cannot promote fails with *IncompatibleError before anything is
-// written.
+// file the table had (an append when it had none), or with req.Append an append of the files
+// to the table's data. It creates the table (and namespace) when missing, with the schema of
+// the files (read from the first file's footer; with Append, from every file's); when the
+// files have columns the table lacks it adds them (a schema evolution: older snapshots read
+// them as null), and a column the files lack stays in the table and reads as null. A column
+// whose type changed in a way Iceberg cannot promote fails with *IncompatibleError before
+// anything is written.
 //
-// A request (RequestID) is committed once: when a snapshot of the table already names it,
-// Commit returns that snapshot and commits nothing, so a commit may be repeated after a
-// crash.
+// A request (RequestID) or incremental run (Slot, FromLSN, ToLSN) is committed once: when a
+// snapshot of the table already names it, Commit returns that snapshot and commits nothing,
+// so a commit may be repeated after a crash.
 //
 // A commit that loses a race with another writer is rebuilt on the table's new state and
 // retried (maxAttempts). On error the table is left at the snapshot it had: the catalog
