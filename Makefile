@@ -28,12 +28,24 @@ versitygw: $(VERSITYGW)
 $(VERSITYGW):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
+# Apache Iceberg's REST catalog test server (org.apache.iceberg.rest.RESTCatalogServer), which the
+# REST catalog tests run on loopback (lakehouse/resttest): its jars from Maven Central, copied once
+# into .cache/iceberg-rest/<first 12 hex digits of the sha256 of lakehouse/resttest/pom.xml, which
+# lists them>. Needs Java and mvn.
+ICEBERG_REST := .cache/iceberg-rest/$(shell sha256sum lakehouse/resttest/pom.xml | cut -c1-12)
+.PHONY: iceberg-rest
+iceberg-rest: $(ICEBERG_REST)
+$(ICEBERG_REST):
+	rm -rf $@.tmp
+	mvn -q -B -f lakehouse/resttest/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$@.tmp
+	rm -rf $@ && mv $@.tmp $@
+
 # Everything CI runs: formatting, vet, a short fuzz run of the binary parsers over their
 # committed corpus, all tests against throwaway PostgreSQL 15 clusters, then the version matrix
 # (test-matrix: PostgreSQL 13, 14, 16, 17 and 18; incremental on 14 and 18).
 # The fuzz runs count executions: a -fuzztime duration races Go 1.26's fuzz coordinator at the
 # deadline (golang/go#75804), failing with "context deadline exceeded" and no crasher.
-test: venv versitygw
+test: venv versitygw iceberg-rest
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 20000x ./gpuparse

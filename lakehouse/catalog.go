@@ -3,10 +3,12 @@
 // PostgreSQL added columns, and replaces the table's data with the export's Parquet files in
 // one overwrite snapshot whose summary names the PostgreSQL snapshot, LSN, source table and
 // request. The data files stay where the export wrote them; the catalog writes the table's
-// metadata under the table's location.
+// metadata under the table's location. The runs of an incremental chain are committed by
+// CommitChain: the snapshot run as an export, the change runs appended to a changelog table.
 //
 // The catalogs are the SQL catalog kept in a PostgreSQL database (by default the exported
-// database itself, in a schema of its own, SchemaName) and the REST catalog.
+// database itself, in a schema of its own, SchemaName) and the REST catalog (tested against
+// Apache Iceberg's REST catalog server, package resttest).
 package lakehouse
 
 import (
@@ -47,13 +49,15 @@ const DefaultCatalog = "postgres"
 //   - "postgres://…" or "postgresql://…": the SQL catalog in that database, schema
 //     SchemaName;
 //   - "rest+http://…" or "rest+https://…": the REST catalog at the URL after "rest+"
-//     (a bearer token from Token, when set).
+//     (a bearer token from Token, when set). The server places the tables it creates
+//     (Warehouse, when set, is sent to it as the REST "warehouse", which it interprets).
 type Config struct {
 	URI string
 	// Conn is the exported database, for URI "postgres".
 	Conn *pgx.ConnConfig
-	// Warehouse is where tables created without a location go: <Warehouse>/<namespace>.db/<name>
-	// (an absolute URI: s3://bucket/prefix or file:///path).
+	// Warehouse is where the SQL catalog puts tables created without a location:
+	// <Warehouse>/<namespace>.db/<name> (an absolute URI: s3://bucket/prefix or file:///path).
+	// A REST catalog gets it as its "warehouse" parameter, and places tables itself.
 	Warehouse string
 	// AWS, when set, is the configuration of the s3:// file IO (credentials, region,
 	// endpoint): the export's own (s3store.Store.AWS), so that data and metadata are written
@@ -110,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		if err := c.openSQL(ctx, conn, props); err != nil {
 			return nil, err
 		}
-	case strings.HasPrefix(uri, "rest+http://"), strings.HasPrefix(uri, "rest+https://"):
+	case IsREST(uri):
 		c.shown = redactURL(uri)
 		var opts []rest.Option
 		if cfg.Warehouse != "" {
@@ -145,6 +149,11 @@ func CheckCatalog(uri string) error {
 		return nil
 	}
 	return fmt.Errorf("iceberg catalog %q: give postgres (the exported database), postgres://… or rest+http(s)://…", redactURL(uri))
+}
+
+// IsREST reports whether uri names a REST catalog (rest+http://… or rest+https://…).
+func IsREST(uri string) bool {
+	return strings.HasPrefix(uri, "rest+http://") || strings.HasPrefix(uri, "rest+https://")
 }
 
 // openSQL opens the SQL catalog in conn's database, in SchemaName.

@@ -23,6 +23,12 @@ const (
 	SummarySourceTable = "pgparquet.source_table" // the exported relation
 	SummaryRequestID   = "pgparquet.request_id"   // the sidecar's request, when there is one
 	SummaryVersion     = "pgparquet.version"
+	// An incremental chain's runs (see CommitChain) also name the run: its slot, the WAL
+	// range it holds (from_lsn only for change runs) and its number in the chain.
+	SummarySlot    = "pgparquet.slot"
+	SummaryFromLSN = "pgparquet.from_lsn"
+	SummaryToLSN   = "pgparquet.to_lsn"
+	SummaryRun     = "pgparquet.run"
 )
 
 // Commit retries: a commit that conflicts with another writer's (the table moved between
@@ -47,6 +53,14 @@ type Request struct {
 	// Snapshot, LSN, SourceTable and RequestID go into the snapshot's summary (RequestID
 	// only when set), with Version.
 	Snapshot, LSN, SourceTable, RequestID, Version string
+	// Append adds Files to the table's data in an append snapshot instead of replacing it
+	// (the changelog table of an incremental chain). The files may differ in schema (a
+	// change run's series): the table gets every column of any of them.
+	Append bool
+	// Slot, FromLSN, ToLSN and Run name the incremental run committed (empty for a plain
+	// export): they go into the summary, and like RequestID make the commit happen once.
+	Slot, FromLSN, ToLSN string
+	Run                  int
 }
 
 // NewRequest is the commit of the published export res, whose directory is dirURI (an
@@ -54,6 +68,9 @@ type Request struct {
 // request ("" for none).
 func NewRequest(table, dirURI string, res *outcome.Result, requestID string) Request {
 	req := Request{Table: table, Snapshot: res.Snapshot, LSN: res.LSN, SourceTable: res.Table, RequestID: requestID, Version: res.Version}
+	if inc := res.Incremental; inc != nil {
+		req.Slot, req.FromLSN, req.ToLSN, req.Run = inc.Slot, inc.FromLSN, inc.ToLSN, inc.Run
+	}
 	for _, f := range res.Files {
 		req.Files = append(req.Files, strings.TrimSuffix(dirURI, "/")+"/"+f.Name)
 	}
@@ -61,16 +78,17 @@ func NewRequest(table, dirURI string, res *outcome.Result, requestID string) Req
 }
 
 // Commit makes req's files the table's data in one new snapshot: an overwrite of every data
-// file the table had (an append when it had none). It creates the table (and namespace) when
-// missing, with the schema of the files (read from the first file's footer); when the files
-// have columns the table lacks it adds them (a schema evolution: older snapshots read them as
-// null), and a column the files lack stays in the table and reads as null. A column whose type
-// changed in a way Iceberg cannot promote fails with *IncompatibleError before anything is
-// written.
+// file the table had (an append when it had none), or with req.Append an append of the files
+// to the table's data. It creates the table (and namespace) when missing, with the schema of
+// the files (read from the first file's footer; with Append, from every file's); when the
+// files have columns the table lacks it adds them (a schema evolution: older snapshots read
+// them as null), and a column the files lack stays in the table and reads as null. A column
+// whose type changed in a way Iceberg cannot promote fails with *IncompatibleError before
+// anything is written.
 //
-// A request (RequestID) is committed once: when a snapshot of the table already names it,
-// Commit returns that snapshot and commits nothing, so a commit may be repeated after a
-// crash.
+// A request (RequestID) or incremental run (Slot, FromLSN, ToLSN) is committed once: when a
+// snapshot of the table already names it, Commit returns that snapshot and commits nothing,
+// so a commit may be repeated after a crash.
 //
 // A commit that loses a race with another writer is rebuilt on the table's new state and
 // retried (maxAttempts). On error the table is left at the snapshot it had: the catalog
@@ -90,7 +108,12 @@ func (c *Catalog) Commit(ctx context.Context, req Request) (*outcome.Iceberg, er
 	if err != nil {
 		return nil, fmt.Errorf("iceberg table %s: open %s: %w", req.Table, req.Files[0], err)
 	}
-	sc, err := fileSchema(fsys, req.Files[0])
+	// An export's files share one schema; a change run's series may not.
+	schemaOf := req.Files[:1]
+	if req.Append {
+		schemaOf = req.Files
+	}
+	sc, err := filesSchema(fsys, schemaOf)
 	if err != nil {
 		return nil, fmt.Errorf("iceberg table %s: %w", req.Table, err)
 	}
@@ -166,7 +189,7 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 	if err != nil {
 		return nil, err
 	}
-	if id, ok := committed(tbl, req.RequestID); ok {
+	if id, ok := committed(tbl, req); ok {
 		// A repeated commit of one request (a sidecar rolling a publication forward) is done.
 		res.SnapshotID, res.MetadataLocation = id, tbl.MetadataLocation()
 		return res, nil
@@ -192,12 +215,20 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 		}
 		res.AddedColumns = added
 	}
-	old, err := dataFiles(ctx, tbl)
-	if err != nil {
-		return fail(err)
-	}
-	if err := txn.ReplaceDataFiles(ctx, old, req.Files, summary(req)); err != nil {
-		return fail(fmt.Errorf("add the export's files: %w", err))
+	if req.Append {
+		// Duplicates are not looked for in the table's files (that reads every manifest of a
+		// table that only grows): a run is known by its summary (committed, above).
+		if err := txn.AddFiles(ctx, req.Files, summary(req), true); err != nil {
+			return fail(fmt.Errorf("add the files: %w", err))
+		}
+	} else {
+		old, err := dataFiles(ctx, tbl)
+		if err != nil {
+			return fail(err)
+		}
+		if err := txn.ReplaceDataFiles(ctx, old, req.Files, summary(req)); err != nil {
+			return fail(fmt.Errorf("add the export's files: %w", err))
+		}
 	}
 	done, err := txn.Commit(ctx)
 	if err != nil {
@@ -212,14 +243,20 @@ func (c *Catalog) commitOnce(ctx context.Context, ident table.Identifier, sc *ic
 	return res, nil
 }
 
-// committed finds the snapshot that a request's earlier commit made, by its summary's
-// pgparquet.request_id.
-func committed(tbl *table.Table, requestID string) (int64, bool) {
-	if requestID == "" {
+// committed finds the snapshot that an earlier commit of req made, by its summary: the
+// sidecar's request (pgparquet.request_id), or the incremental run (its slot and WAL range:
+// a new chain on the same slot starts at a later position).
+func committed(tbl *table.Table, req Request) (int64, bool) {
+	if req.RequestID == "" && req.Slot == "" {
 		return 0, false
 	}
 	for _, s := range tbl.Metadata().Snapshots() {
-		if s.Summary != nil && s.Summary.Properties[SummaryRequestID] == requestID {
+		if s.Summary == nil {
+			continue
+		}
+		p := s.Summary.Properties
+		if req.RequestID != "" && p[SummaryRequestID] == req.RequestID ||
+			req.RequestID == "" && p[SummarySlot] == req.Slot && p[SummaryFromLSN] == req.FromLSN && p[SummaryToLSN] == req.ToLSN {
 			return s.SnapshotID, true
 		}
 	}
@@ -281,6 +318,17 @@ func summary(req Request) iceberg.Properties {
 	}
 	if req.Version != "" {
 		p[SummaryVersion] = req.Version
+	}
+	if req.Slot != "" {
+		p[SummarySlot], p[SummaryToLSN], p[SummaryRun] = req.Slot, req.ToLSN, fmt.Sprint(req.Run)
+		if req.FromLSN != "" {
+			p[SummaryFromLSN] = req.FromLSN
+		}
+	}
+	for k, v := range p {
+		if v == "" {
+			delete(p, k) // a change run has no exported snapshot
+		}
 	}
 	return p
 }

@@ -189,11 +189,26 @@ func promotable(was, now iceberg.Type) (string, bool) {
 	return "", false
 }
 
-// fileSchema is the Iceberg schema of one export, from the footer of its first file.
-func fileSchema(fsys iceio.IO, uri string) (*iceberg.Schema, error) {
-	sc, err := readArrowSchema(fsys, uri)
-	if err != nil {
-		return nil, err
+// filesSchema is the Iceberg schema of files, from their footers: every column of any of
+// them, in the order they first appear; a column whose type differs between files takes the
+// later file's (files are in stream order: the later type is the current one, and the table
+// checks that it may hold it).
+func filesSchema(fsys iceio.IO, uris []string) (*iceberg.Schema, error) {
+	var fields []arrow.Field
+	at := map[string]int{}
+	for _, uri := range uris {
+		sc, err := readArrowSchema(fsys, uri)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range sc.Fields() {
+			if i, ok := at[f.Name]; ok {
+				fields[i] = f
+				continue
+			}
+			at[f.Name] = len(fields)
+			fields = append(fields, f)
+		}
 	}
-	return icebergSchema(sc)
+	return icebergSchema(arrow.NewSchema(fields, nil))
 }

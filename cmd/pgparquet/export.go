@@ -118,7 +118,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return explainConnectTimeout(ctx, err, cfg)
 	}
-	if cat != nil {
+	switch {
+	case cat != nil && a.incremental:
+		if err := commitChain(ctx, cat, a, res); err != nil {
+			return err
+		}
+	case cat != nil:
 		// After the manifest is published: the files the table references are complete.
 		if err := commitIceberg(ctx, cat, a, st, res); err != nil {
 			return err
@@ -174,9 +179,9 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.BoolVar(&a.incremental, "incremental", false, "the next run of an incremental chain in --output-dir: the table at a new logical slot's consistent point, then the changes since the last run (docs/incremental.md)")
 	fs.StringVar(&a.slot, "slot", "", "with --incremental: the logical replication slot and publication (default: pgparquet_ and the table's name)")
 	restart := fs.Bool("restart", false, "with --incremental: go on from a new snapshot run (after the chain's slot was lost, or the table rewritten by ALTER TYPE)")
-	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced)")
+	fs.StringVar(&a.iceberg.table, "iceberg-table", "", "commit the export as a snapshot of this Iceberg table, namespace.name (created when missing; its data replaced); with --incremental, change runs append to namespace.name_changes")
 	fs.StringVar(&a.iceberg.catalog, "iceberg-catalog", lakehouse.DefaultCatalog, "Iceberg catalog: postgres (the SQL catalog in the exported database, schema "+lakehouse.SchemaName+"), postgres://… (another database's) or rest+http(s)://… (a REST catalog; token from $PGPARQUET_ICEBERG_TOKEN)")
-	fs.StringVar(&a.iceberg.warehouse, "iceberg-warehouse", "", "where a new Iceberg table's metadata goes: <warehouse>/<namespace>.db/<name> (local directory, file:///… or s3://…; default: the directory holding --output-dir)")
+	fs.StringVar(&a.iceberg.warehouse, "iceberg-warehouse", "", "where a new Iceberg table's metadata goes: <warehouse>/<namespace>.db/<name> (local directory, file:///… or s3://…; default: the directory holding --output-dir); for a REST catalog, its warehouse parameter (default: none, the server places tables)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)

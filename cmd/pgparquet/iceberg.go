@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +37,9 @@ const icebergCleanupTimeout = 2 * time.Minute
 func openIceberg(ctx context.Context, a exportArgs, conn *pgx.ConnConfig, st *s3store.Store) (*lakehouse.Catalog, error) {
 	cfg := lakehouse.Config{URI: a.iceberg.catalog, Conn: conn, Warehouse: a.iceberg.warehouse}
 	switch l, err := objstore.Parse(cfg.Warehouse); {
+	case cfg.Warehouse == "" && lakehouse.IsREST(cfg.URI):
+		// A REST catalog places new tables itself; a warehouse sent to it means what the
+		// server says (a location, or a catalog's name), so none is made up.
 	case cfg.Warehouse == "":
 		cfg.Warehouse = parentURI(a.output)
 	case err == nil && l.IsLocal():
@@ -69,6 +77,66 @@ func commitIceberg(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, st
 		return fmt.Errorf("%w; and deleting the export failed: %w", err, rmErr)
 	}
 	return fmt.Errorf("%w; the export's files were deleted", err)
+}
+
+// commitChain commits the run of an incremental chain just published, res, to the table (the
+// snapshot run) or its changelog table (change runs with rows), after any earlier run of the
+// chain whose commit failed or never happened. A failed commit deletes nothing: the run is
+// published and its slot position confirmed (its changes are nowhere else), so it stays, and
+// the next run commits it first.
+func commitChain(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, res *outcome.Result) error {
+	dir, err := filepath.Abs(a.output.Prefix)
+	if err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
+	}
+	runs, err := publishedRuns(dir)
+	if err != nil {
+		return err
+	}
+	done, err := cat.CommitChain(ctx, a.iceberg.table, runs)
+	if len(done) > 0 {
+		res.Iceberg = done[len(done)-1] // this run's (nil when it had no rows)
+	}
+	var ie *lakehouse.IncompatibleError
+	switch {
+	case errors.As(err, &ie):
+		return fmt.Errorf("the run is published in %s, but committing the chain to Iceberg failed: %w; a chain whose column changed type needs a new chain and a new --iceberg-table", dir, err)
+	case err != nil:
+		return fmt.Errorf("the run is published in %s, but committing the chain to Iceberg failed (the runs not committed are kept, and the next run commits them first): %w", dir, err)
+	}
+	return nil
+}
+
+// chainRunRE matches the directory of a run of an incremental chain (package incremental).
+var chainRunRE = regexp.MustCompile(`^[0-9]{4,}-(snapshot|changes)$`)
+
+// publishedRuns lists the published runs of the incremental chain in dir (those with a
+// manifest), in order.
+func publishedRuns(dir string) ([]lakehouse.ChainRun, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read chain %s: %w", dir, err)
+	}
+	var runs []lakehouse.ChainRun
+	for _, e := range entries {
+		if !e.IsDir() || !chainRunRE.MatchString(e.Name()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "_manifest.json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not published
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read chain %s: %w", dir, err)
+		}
+		var res outcome.Result
+		if err := json.Unmarshal(b, &res); err != nil || res.Incremental == nil {
+			return nil, fmt.Errorf("read chain %s: %s/_manifest.json is not a run's manifest (%v)", dir, e.Name(), err)
+		}
+		runs = append(runs, lakehouse.ChainRun{Result: &res, Dir: "file://" + filepath.ToSlash(filepath.Join(dir, e.Name()))})
+	}
+	slices.SortFunc(runs, func(x, y lakehouse.ChainRun) int { return x.Result.Incremental.Run - y.Result.Incremental.Run })
+	return runs, nil
 }
 
 // removeExport deletes a published export: its manifest, then its files.
@@ -142,9 +210,6 @@ func checkIcebergArgs(a exportArgs, given map[string]bool) error {
 	}
 	if err := lakehouse.CheckCatalog(a.iceberg.catalog); err != nil {
 		return usagef("export: --iceberg-catalog: %w", err)
-	}
-	if a.incremental {
-		return usagef("export: --iceberg-table with --incremental is not supported yet (change runs will append to a changelog table); commit full exports, or run the chain without --iceberg-table")
 	}
 	if a.opts.Overwrite {
 		return usagef("export: --overwrite with --iceberg-table would delete files the table's earlier snapshots read; give each export a --output-dir of its own")

@@ -13,11 +13,14 @@ import (
 //go:embed read_iceberg.py
 var icebergScript string
 
-// IcebergQuery names an Iceberg table to read back through the SQL catalog kept in a
-// PostgreSQL database.
+// IcebergQuery names an Iceberg table to read back through its catalog: the SQL catalog kept
+// in a PostgreSQL database, or a REST catalog.
 type IcebergQuery struct {
-	// Database is the DSN of the database holding the catalog (schema pgparquet_iceberg).
-	Database string `json:"database"`
+	// Database is the DSN of the database holding the SQL catalog (schema pgparquet_iceberg).
+	Database string `json:"database,omitempty"`
+	// REST, instead, is the base URL of a REST catalog (http://host:port), which pyiceberg
+	// reads the table through.
+	REST string `json:"rest,omitempty"`
 	// Table is namespace.name.
 	Table string `json:"table"`
 	// Columns are the columns to read, in this order.
