@@ -128,3 +128,23 @@ func (c *chain) schema() (int, []outcome.SchemaColumn) {
 	}
 	return inc.SchemaVersion, nil
 }
+
+// PublishedRun is one published run of a chain: its directory and its manifest.
+type PublishedRun struct {
+	Dir      string
+	Manifest *outcome.Result
+}
+
+// PublishedRuns lists the published runs of the chain in dir, in order (none when dir does
+// not exist); runs that did not finish are left out.
+func PublishedRuns(dir string) ([]PublishedRun, error) {
+	ch, _, err := readChain(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PublishedRun, len(ch.runs))
+	for i, r := range ch.runs {
+		out[i] = PublishedRun{Dir: r.Dir, Manifest: r.Manifest}
+	}
+	return out, nil
+}

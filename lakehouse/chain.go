@@ -43,7 +43,10 @@ type ChainRun struct {
 // One chain's runs are committed by one caller at a time, as they are made (the chain's slot
 // serves one run at a time); commits of other writers to the same tables are retried as
 // Commit retries them.
-func (c *Catalog) CommitChain(ctx context.Context, tableName string, runs []ChainRun) ([]*outcome.Iceberg, error) {
+//
+// location, when set, gives the location of a table a commit creates (Request.Location); nil:
+// the catalog's warehouse places it.
+func (c *Catalog) CommitChain(ctx context.Context, tableName string, runs []ChainRun, location func(table string) (string, error)) ([]*outcome.Iceberg, error) {
 	if _, err := parseIdent(tableName); err != nil {
 		return nil, fmt.Errorf("iceberg table: %w", err)
 	}
@@ -56,6 +59,12 @@ func (c *Catalog) CommitChain(ctx context.Context, tableName string, runs []Chai
 		reqs[i] = NewRequest(tableName, r.Dir, r.Result, "")
 		if inc.Mode != "snapshot" {
 			reqs[i].Table, reqs[i].Append = ChangelogTable(tableName), true
+		}
+		if location != nil {
+			var err error
+			if reqs[i].Location, err = location(reqs[i].Table); err != nil {
+				return nil, err
+			}
 		}
 	}
 	start := 0

@@ -16,6 +16,7 @@ import (
 	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/incremental"
+	"github.com/pgparquet/pgparquet/lakehouse"
 	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/snapshot"
 	"github.com/pgparquet/pgparquet/sql/control"
@@ -73,6 +74,9 @@ func (s *Sidecar) serveRun(ctx context.Context, log *slog.Logger, req *control.R
 		return
 	}
 	inc := res.Incremental
+	if req.IcebergTable != "" {
+		s.commitChain(ctx, log, req, res)
+	}
 	if s.rec.record(ctx, log, "publication", func(ctx context.Context) error {
 		return s.db.Published(ctx, req.ID, req.Lease.Fence)
 	}) {
@@ -285,5 +289,55 @@ func (jn *janitor) rollChains(ctx context.Context) {
 			})
 			jn.log.Warn("recorded a stalled incremental run published", "request", p.ID, "run", p.Run)
 		}
+	}
+}
+
+// commitChain commits the chain's published runs that its Iceberg tables lack, oldest first:
+// this run, and any whose commit failed or never happened (lakehouse.CommitChain: snapshot
+// runs overwrite req's table, change runs with rows append to its changelog table). This
+// run's snapshot is recorded on the request. A failed commit deletes nothing (the run is the
+// chain's, its changes are nowhere else): the request's note says so, and the next run
+// commits it first.
+func (s *Sidecar) commitChain(ctx context.Context, log *slog.Logger, req *control.Request, res *outcome.Result) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), icebergTimeout)
+	defer cancel()
+	err := func() error {
+		cat, err := s.lake.catalog(ctx, req.IcebergCatalog)
+		if err != nil {
+			return err
+		}
+		dir, err := s.chainDir(req.OutputDir)
+		if err != nil {
+			return err
+		}
+		published, err := incremental.PublishedRuns(dir)
+		if err != nil {
+			return err
+		}
+		runs := make([]lakehouse.ChainRun, len(published))
+		for i, r := range published {
+			uri, err := s.out.uri(path.Join(req.OutputDir, filepath.Base(r.Dir)))
+			if err != nil {
+				return err
+			}
+			runs[i] = lakehouse.ChainRun{Result: r.Manifest, Dir: uri}
+		}
+		done, err := cat.CommitChain(ctx, req.IcebergTable, runs, func(table string) (string, error) {
+			return s.lake.location(req.RoleDir, table)
+		})
+		for i, ice := range done {
+			if ice != nil && published[i].Manifest.Incremental.Run == res.Incremental.Run {
+				log.Info("incremental run committed to its Iceberg table", "iceberg_table", req.IcebergTable, "snapshot", ice.SnapshotID)
+				s.rec.record(ctx, log, "Iceberg snapshot", func(ctx context.Context) error {
+					return s.db.IcebergCommitted(ctx, req.ID, req.Lease.Fence, ice.SnapshotID, ice.MetadataLocation)
+				})
+			}
+		}
+		return err
+	}()
+	if err != nil {
+		msg := "not committed to Iceberg (the next run commits it first): " + oneLine(err)
+		log.Warn("incremental run published, but not committed to Iceberg", "err", oneLine(err))
+		s.rec.record(ctx, log, "note", func(ctx context.Context) error { return s.db.Note(ctx, req.ID, msg) })
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/lakehouse"
 )
 
 // chainStatus is a chain's row of parquet_export_chain_status.
@@ -487,4 +488,52 @@ func TestIncrementalCrashes(t *testing.T) {
 		t.Error("a fourth run exists")
 	}
 	endChain(t, e, e.req, chain)
+}
+
+// TestIncrementalIcebergFromSQL runs a chain from SQL that names an Iceberg table: the snapshot
+// run overwrites the table, a change run appends its changes to the changelog table, a run
+// without changes commits nothing; the requests record their snapshots, and pyiceberg and
+// DuckDB read the rows back.
+func TestIncrementalIcebergFromSQL(t *testing.T) {
+	e := leastPrivilegeEnv(t)
+	alice := e.role(t, "alice")
+	pgtest.Exec(t, e.su, `CREATE TABLE items (id int PRIMARY KEY, name text)`)
+	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 50) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO alice`)
+	s := e.start(t, "s1", nil)
+	waitHealthy(t, s.Sidecar, true)
+	opts := `{"mode": "incremental", "iceberg_table": "alice.items"}`
+	first := requestIncremental(t, alice, "items", opts)
+	e.waitState(t, first, "succeeded", 30*time.Second)
+	pgtest.Exec(t, e.su, `UPDATE items SET name = 'changed' WHERE id <= 5; DELETE FROM items WHERE id = 50`)
+	second := requestIncremental(t, alice, "items", opts)
+	e.waitState(t, second, "succeeded", 30*time.Second)
+	third := requestIncremental(t, alice, "items", opts)
+	e.waitState(t, third, "succeeded", 30*time.Second)
+	for _, tc := range []struct {
+		id       int64
+		snapshot bool
+	}{{first, true}, {second, true}, {third, false}} {
+		if st := e.icebergStatus(t, tc.id); (st.Snapshot != 0) != tc.snapshot || st.Table != "alice.items" {
+			t.Errorf("request %d: %+v, want a snapshot: %v", tc.id, st, tc.snapshot)
+		}
+	}
+	var note *string
+	if err := e.su.QueryRow(context.Background(), `SELECT note FROM parquet_export_requests WHERE id = $1`, second).Scan(&note); err != nil || note != nil {
+		t.Errorf("second run's note %v (%v)", fmtPtr(note), err)
+	}
+	base := readIceberg(t, e.dsn, "alice.items", []string{"id", "name"}, nil)
+	if len(base.PyIceberg.Rows) != 50 || len(base.DuckDB.Rows) != 50 || len(base.PyIceberg.Snapshots) != 1 {
+		t.Errorf("alice.items: %d rows (pyiceberg), %d (DuckDB), %d snapshots; want the snapshot run's 50 rows in 1", len(base.PyIceberg.Rows), len(base.DuckDB.Rows), len(base.PyIceberg.Snapshots))
+	}
+	changes := readIceberg(t, e.dsn, lakehouse.ChangelogTable("alice.items"), []string{"id", "_pgparquet_op", "name"}, nil)
+	if len(changes.PyIceberg.Rows) != 6 || len(changes.DuckDB.Rows) != 6 || len(changes.PyIceberg.Snapshots) != 1 {
+		t.Errorf("changelog: %d rows (pyiceberg), %d (DuckDB), %d snapshots; want 6 changes in 1", len(changes.PyIceberg.Rows), len(changes.DuckDB.Rows), len(changes.PyIceberg.Snapshots))
+	}
+	for _, r := range changes.PyIceberg.Rows {
+		if op := *r[1]; op != "update" && op != "delete" {
+			t.Errorf("change row %s", show(r))
+		}
+	}
+	endChain(t, e, alice, e.chainOf(t, first))
 }

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/lakehouse"
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/objstore/s3store"
@@ -93,7 +90,7 @@ func commitChain(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, res 
 	if err != nil {
 		return err
 	}
-	done, err := cat.CommitChain(ctx, a.iceberg.table, runs)
+	done, err := cat.CommitChain(ctx, a.iceberg.table, runs, nil)
 	if len(done) > 0 {
 		res.Iceberg = done[len(done)-1] // this run's (nil when it had no rows)
 	}
@@ -107,35 +104,17 @@ func commitChain(ctx context.Context, cat *lakehouse.Catalog, a exportArgs, res 
 	return nil
 }
 
-// chainRunRE matches the directory of a run of an incremental chain (package incremental).
-var chainRunRE = regexp.MustCompile(`^[0-9]{4,}-(snapshot|changes)$`)
-
-// publishedRuns lists the published runs of the incremental chain in dir (those with a
-// manifest), in order.
+// publishedRuns lists the published runs of the incremental chain in dir, in order, as
+// CommitChain takes them.
 func publishedRuns(dir string) ([]lakehouse.ChainRun, error) {
-	entries, err := os.ReadDir(dir)
+	published, err := incremental.PublishedRuns(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read chain %s: %w", dir, err)
+		return nil, err
 	}
-	var runs []lakehouse.ChainRun
-	for _, e := range entries {
-		if !e.IsDir() || !chainRunRE.MatchString(e.Name()) {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "_manifest.json"))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // not published
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read chain %s: %w", dir, err)
-		}
-		var res outcome.Result
-		if err := json.Unmarshal(b, &res); err != nil || res.Incremental == nil {
-			return nil, fmt.Errorf("read chain %s: %s/_manifest.json is not a run's manifest (%v)", dir, e.Name(), err)
-		}
-		runs = append(runs, lakehouse.ChainRun{Result: &res, Dir: "file://" + filepath.ToSlash(filepath.Join(dir, e.Name()))})
+	runs := make([]lakehouse.ChainRun, len(published))
+	for i, r := range published {
+		runs[i] = lakehouse.ChainRun{Result: r.Manifest, Dir: "file://" + filepath.ToSlash(r.Dir)}
 	}
-	slices.SortFunc(runs, func(x, y lakehouse.ChainRun) int { return x.Result.Incremental.Run - y.Result.Incremental.Run })
 	return runs, nil
 }
 

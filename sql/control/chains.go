@@ -249,3 +249,13 @@ func (db *DB) ChainStatus(ctx context.Context, all bool, limit int) ([][]string,
 		WHERE $1 OR state <> 'dropped'
 		ORDER BY chain DESC LIMIT $2`, all, limit)
 }
+
+// Note sets request id's note (what a succeeded request's user should know).
+func (db *DB) Note(ctx context.Context, id int64, note string) error {
+	ctx, cancel := db.op(ctx)
+	defer cancel()
+	if _, err := db.q.Exec(ctx, db.sql(`UPDATE {s}.parquet_export_requests SET note = $2 WHERE id = $1`), id, note); err != nil {
+		return fmt.Errorf("record the note of request %d: %w", id, err)
+	}
+	return nil
+}

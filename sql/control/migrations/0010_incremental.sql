@@ -130,7 +130,8 @@ $$;
 -- decodes binary pgoutput (14 and later) at wal_level logical; a plain table (no partitions
 -- or inheritance children) with a usable replica identity and no generated columns; no
 -- row-level security that applies to requester, who may read every column; and none of the
--- options a chain cannot keep across runs (columns, type options, an Iceberg table, keep_for).
+-- options a chain cannot keep across runs (columns, type options, keep_for). (iceberg_table is
+-- taken: the snapshot runs overwrite that table, the change runs append to <table>_changes.)
 CREATE FUNCTION parquet_export_check_incremental(what text, requester name, relid oid, columns text[], format jsonb,
         iceberg_table text, keep_for text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path FROM CURRENT AS $$
@@ -155,10 +156,6 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION '%: % cannot be used in mode incremental (every run of a chain maps columns to the same types); leave them out', what || pg_catalog.array_to_string(bad, ', '), CASE WHEN pg_catalog.cardinality(bad) = 1 THEN 'it' ELSE 'they' END
             USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF iceberg_table IS NOT NULL THEN
-        RAISE EXCEPTION '%iceberg_table: a chain run from SQL is not committed to Iceberg yet (the CLI does it); leave iceberg_table out', what
-            USING ERRCODE = 'feature_not_supported';
     END IF;
     IF keep_for IS NOT NULL THEN
         RAISE EXCEPTION '%keep_for: the runs of a chain are kept while the chain lives (materialize reads them all); leave keep_for out', what
