@@ -3,6 +3,7 @@ package device
 import (
 	"compress/flate"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"strings"
@@ -260,7 +261,7 @@ func (c *pageCodec) start() error {
 	return nil
 }
 
-var errNotStarted = fmt.Errorf("the GPU is not in use")
+var errNotStarted = errors.New("the GPU is not in use")
 
 // Compression says whether an export that runs on d and writes codec c at level has its pages
 // compressed on the GPU, and if not why (for the export's log: "brotli: compressed on the CPU
