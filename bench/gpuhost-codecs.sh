@@ -35,7 +35,7 @@ PGPARQUET_DUMP_DIR="$O/dump" PGPARQUET_GPU_PARQUET_DIR="$O/parquet" timeout 300 
   | grep -v '^=== RUN' | grep -v 'failed earlier'
 echo "== compute-sanitizer memcheck (pages only, LZ4_RAW, snappy, gzip)"
 PGPARQUET_GPU_QUICK=1 timeout 90 compute-sanitizer --tool memcheck --leak-check full \
-  "$dt" -test.run '^TestGPUCodecs$/^(lz4|snappy|gzip)$' 2>&1 | grep -v 'GB/s\|^=== RUN' | tail -8
+  "$dt" -test.run '^TestGPUCodecs$/^(lz4|snappy|gzip|gzip-nvcomp)$' 2>&1 | grep -v 'GB/s\|^=== RUN' | tail -8
 echo "== Parquet files for pyarrow and DuckDB (TestGPUParquetFiles)"
 ls -la "$O/parquet" "$O/dump"
 if python3 -c 'import pyarrow, duckdb' 2>/dev/null; then

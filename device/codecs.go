@@ -22,6 +22,7 @@ const (
 	nvLZ4
 	nvSnappy
 	nvDeflate
+	nvGzip // nvCOMP 6's gzip members: only TestGPUCodecs uses it, to compare with nvDeflate
 )
 
 const (

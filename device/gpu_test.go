@@ -359,8 +359,8 @@ func dumpPage(spec *codecSpec, size, kind int, src, compressed []byte) {
 	}
 }
 
-// TestGPUCodecs checks each codec GPU compression takes (zstd, LZ4_RAW, snappy, gzip) on the
-// GPU: fresh random pages of every kind and of sizes from 1 byte to the largest the codec
+// TestGPUCodecs checks each codec GPU compression takes (zstd, LZ4_RAW, snappy, gzip; and
+// nvCOMP 6's own gzip members, gzipMembers, to compare) on the GPU: fresh random pages of every kind and of sizes from 1 byte to the largest the codec
 // takes, alone in their batch and then from 16 goroutines at once, decoded by arrow-go's codec
 // to exactly the page; a Parquet file written through the registered codec with the GPU
 // batcher, read back by arrow-go equal to the same table written on the CPU (and left in
@@ -372,7 +372,7 @@ func TestGPUCodecs(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	quick := os.Getenv("PGPARQUET_GPU_QUICK") == "1"
-	for _, spec := range specs {
+	for _, spec := range append(specs[:len(specs):len(specs)], gzipMembers) {
 		t.Run(spec.name, func(t *testing.T) {
 			runners, path, err := openBatchers(lib, spec, nvcompCandidates(), spec.batchers)
 			if err != nil {

@@ -1,6 +1,6 @@
 // nvcomp.cu: compression of Parquet pages on the GPU with nvCOMP's batched API: zstd, LZ4 (raw
 // blocks, Parquet's LZ4_RAW), snappy (raw snappy) and deflate (raw, wrapped as gzip by the Go
-// side).
+// side); with nvCOMP 6 headers also gzip members (tests only, so far).
 //
 // Built into libpgparquet_cuda.so with pgcopy.cu. nvCOMP itself is not linked: pgpq_nv_open
 // dlopens libnvcomp.so.6 (from the nvidia-libnvcomp-cu13 wheel or a system path, as the Go side
@@ -31,10 +31,20 @@
 #include <nvcomp/deflate.h>
 #include <nvcomp/lz4.h>
 #include <nvcomp/snappy.h>
+#include <nvcomp/version.h>
 #include <nvcomp/zstd.h>
+#if NVCOMP_VER_MAJOR >= 6
+// nvCOMP 6 compresses gzip members itself (CRC on the device): PGPQ_GZIP, which the GPU tests
+// compare with PGPQ_DEFLATE framed on the CPU.
+#include <nvcomp/gzip.h>
+#define PGPQ_HAVE_GZIP 1
+static const size_t pgpq_gzip_limit = nvcompGzipCompressionMaxAllowedChunkSize;
+#else
+static const size_t pgpq_gzip_limit = 0;
+#endif
 
 // The codecs, as the Go side names them (device/codecs.go, nvZstd...).
-enum { PGPQ_ZSTD = 0, PGPQ_LZ4 = 1, PGPQ_SNAPPY = 2, PGPQ_DEFLATE = 3 };
+enum { PGPQ_ZSTD = 0, PGPQ_LZ4 = 1, PGPQ_SNAPPY = 2, PGPQ_DEFLATE = 3, PGPQ_GZIP = 4 };
 
 struct pgpq_nv {
   int32_t codec;
@@ -95,6 +105,10 @@ static nvcompStatus_t nv_call(int32_t codec, F f) {
       return f(nvcompBatchedSnappyCompressDefaultOpts);
     case PGPQ_DEFLATE:
       return f(nvcompBatchedDeflateCompressDefaultOpts);
+#ifdef PGPQ_HAVE_GZIP
+    case PGPQ_GZIP:
+      return f(nvcompBatchedGzipCompressDefaultOpts);
+#endif
   }
   return nvcompErrorNotSupported;
 }
@@ -146,11 +160,12 @@ void pgpq_nv_close(pgpq_nv* z);
 // chunk size this nvCOMP does not have, no device, out of memory).
 pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks, int64_t chunk_max, int64_t max_bytes,
                       char* err, int errlen) {
-  static const char* names[] = {"Zstd", "LZ4", "Snappy", "Deflate"};
+  static const char* names[] = {"Zstd", "LZ4", "Snappy", "Deflate", "Gzip"};
   static const size_t limits[] = {nvcompZstdCompressionMaxAllowedChunkSize, nvcompLZ4CompressionMaxAllowedChunkSize,
-                                  nvcompSnappyCompressionMaxAllowedChunkSize, nvcompDeflateCompressionMaxAllowedChunkSize};
-  if (codec < PGPQ_ZSTD || codec > PGPQ_DEFLATE) {
-    snprintf(err, errlen, "GPU compression: no codec %d", codec);
+                                  nvcompSnappyCompressionMaxAllowedChunkSize, nvcompDeflateCompressionMaxAllowedChunkSize,
+                                  pgpq_gzip_limit};
+  if (codec < PGPQ_ZSTD || codec > PGPQ_GZIP || limits[codec] == 0) {
+    snprintf(err, errlen, "GPU compression: no codec %d in this build (gzip needs nvCOMP 6 headers)", codec);
     return NULL;
   }
   if (max_chunks < 1 || chunk_max < 1 || max_bytes < chunk_max || (size_t)chunk_max > limits[codec]) {
