@@ -136,18 +136,16 @@ func (w *sliceWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// arrowCodecs are arrow-go's own codecs, kept before this package registers its own.
+// arrowCodecs are arrow-go's own codecs of specs, kept before this package registers its own
+// (at init; read-only after).
 var arrowCodecs = map[compress.Compression]compress.Codec{}
 
+// arrowCodec is arrow-go's own codec of c, one of specs'.
 func arrowCodec(c compress.Compression) compress.Codec {
-	if cpu, ok := arrowCodecs[c]; ok {
-		return cpu
+	cpu, ok := arrowCodecs[c]
+	if !ok {
+		panic(fmt.Sprintf("device: %s is not a codec of GPU compression", c))
 	}
-	cpu, err := compress.GetCodec(c)
-	if err != nil {
-		panic(fmt.Sprintf("arrow-go has no %s codec: %v", c, err))
-	}
-	arrowCodecs[c] = cpu
 	return cpu
 }
 
@@ -173,7 +171,11 @@ type streamingPageCodec struct {
 var pageCodecs = func() []*pageCodec {
 	out := make([]*pageCodec, len(specs))
 	for i, s := range specs {
-		cpu := arrowCodec(s.codec)
+		cpu, err := compress.GetCodec(s.codec)
+		if err != nil {
+			panic(fmt.Sprintf("arrow-go has no %s codec: %v", s.codec, err))
+		}
+		arrowCodecs[s.codec] = cpu
 		out[i] = &pageCodec{Codec: cpu, spec: s}
 		if st, ok := cpu.(compress.StreamingCodec); ok {
 			compress.RegisterCodec(s.codec, streamingPageCodec{out[i], st})
