@@ -26,9 +26,9 @@ typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*
 typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
-typedef void* (*zopen_fn)(const char*, int32_t, int64_t, char*, int);
+typedef void* (*zopen_fn)(int32_t, const char*, int32_t, int64_t, int64_t, char*, int);
 typedef void (*zbuffers_fn)(void*, uint8_t**, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
-typedef int (*zrun_fn)(void*, int32_t, char*, int);
+typedef int (*zrun_fn)(void*, int32_t, int64_t*, char*, int);
 typedef void (*zclose_fn)(void*);
 
 typedef struct {
@@ -44,7 +44,7 @@ typedef struct {
 	abort_fn abort;
 	bench_fn bench;
 	inject_fn inject; // optional: tests only
-	zopen_fn zopen;   // optional: GPU compression (nvcomp.cu)
+	zopen_fn zopen;   // optional: GPU compression (nvcomp.cu, pgpq_nv_*)
 	zbuffers_fn zbuffers;
 	zrun_fn zrun;
 	zclose_fn zclose;
@@ -68,10 +68,10 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
 	l->bench = (bench_fn)dlsym(l->handle, "pgpq_bench_kernels");
 	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
-	l->zopen = (zopen_fn)dlsym(l->handle, "pgpq_zstd_open");
-	l->zbuffers = (zbuffers_fn)dlsym(l->handle, "pgpq_zstd_buffers");
-	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_zstd_run");
-	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_zstd_close");
+	l->zopen = (zopen_fn)dlsym(l->handle, "pgpq_nv_open");
+	l->zbuffers = (zbuffers_fn)dlsym(l->handle, "pgpq_nv_buffers");
+	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run");
+	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_nv_close");
 	if (!l->zopen || !l->zbuffers || !l->zrun || !l->zclose) l->zopen = NULL;
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
@@ -102,17 +102,17 @@ static int call_inject(pgpq_lib* l, int scans, int finishes) {
 	l->inject(scans, finishes);
 	return 0;
 }
-static void* call_zopen(pgpq_lib* l, const char* path, int32_t chunks, int64_t bytes, char* err, int en) {
+static void* call_zopen(pgpq_lib* l, int32_t codec, const char* path, int32_t chunks, int64_t chunk_max, int64_t bytes, char* err, int en) {
 	if (!l->zopen) {
-		snprintf(err, en, "this CUDA library has no GPU compression (pgpq_zstd_*): rebuild it with nvcomp.cu");
+		snprintf(err, en, "this CUDA library has no GPU compression (pgpq_nv_*): rebuild it with nvcomp.cu");
 		return NULL;
 	}
-	return l->zopen(path, chunks, bytes, err, en);
+	return l->zopen(codec, path, chunks, chunk_max, bytes, err, en);
 }
-static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot, int64_t* align) {
-	l->zbuffers(z, in, out, offs, sizes, slot, align);
+static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
+	l->zbuffers(z, in, out, offs, sizes, out_cap, align);
 }
-static int call_zrun(pgpq_lib* l, void* z, int32_t n, char* err, int en) { return l->zrun(z, n, err, en); }
+static int call_zrun(pgpq_lib* l, void* z, int32_t n, int64_t* slot, char* err, int en) { return l->zrun(z, n, slot, err, en); }
 static void call_zclose(pgpq_lib* l, void* z) { l->zclose(z); }
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
@@ -183,55 +183,58 @@ func loadCUDA(path string) (*library, error) {
 	return &library{lib: l}, nil
 }
 
-// zstdBatch is a GPU compression batcher of the library (nvcomp.cu): pinned buffers that the
-// caller fills with chunks (in, offs) and reads frames from (out at i*slot, sizes), and one
-// stream. It is not safe for concurrent use; its owner (gpuZstd's loop) serializes calls.
-type zstdBatch struct {
+// nvBatch is a GPU compression batcher of the library (nvcomp.cu) for one codec: pinned buffers
+// that the caller fills with chunks (in, offs) and reads the compressed chunks from (out at
+// i*slot, sizes), and one stream. It is not safe for concurrent use; its owner (a batcher's
+// runner) serializes calls.
+type nvBatch struct {
 	chunkBuffers
 	lib *library
 	h   unsafe.Pointer
 }
 
-// openZstd loads nvCOMP from nvcompPath and makes a batcher of up to maxChunks chunks of at
-// most zstdChunk bytes, in an input buffer of maxBytes (the chunks with their alignment
-// padding), on device 0.
-func (l *library) openZstd(nvcompPath string, maxChunks int, maxBytes int64) (*zstdBatch, error) {
+// openNV loads nvCOMP from nvcompPath and makes a batcher of codec (nvZstd...) for up to
+// maxChunks chunks of at most chunkMax bytes, in an input buffer of maxBytes (the chunks with
+// their alignment padding), on device 0.
+func (l *library) openNV(codec nvCodec, nvcompPath string, maxChunks int, chunkMax, maxBytes int64) (*nvBatch, error) {
 	cpath := C.CString(nvcompPath)
 	defer C.free(unsafe.Pointer(cpath))
 	var errBuf [errLen]C.char
-	h := C.call_zopen(l.lib, cpath, C.int32_t(maxChunks), C.int64_t(maxBytes), &errBuf[0], errLen)
+	h := C.call_zopen(l.lib, C.int32_t(codec), cpath, C.int32_t(maxChunks), C.int64_t(chunkMax), C.int64_t(maxBytes), &errBuf[0], errLen)
 	if h == nil {
 		return nil, fmt.Errorf("open GPU compression: %s", C.GoString(&errBuf[0]))
 	}
 	var in, out *C.uint8_t
 	var offs *C.int64_t
 	var sizes *C.size_t
-	var slot, align C.int64_t
-	C.call_zbuffers(l.lib, h, &in, &out, &offs, &sizes, &slot, &align)
-	if int64(align) > zstdAlign {
+	var outCap, align C.int64_t
+	C.call_zbuffers(l.lib, h, &in, &out, &offs, &sizes, &outCap, &align)
+	if int64(align) > chunkAlign {
 		C.call_zclose(l.lib, h)
-		return nil, fmt.Errorf("open GPU compression: nvCOMP asks chunks aligned to %d bytes, more than the %d this build pads to", int64(align), zstdAlign)
+		return nil, fmt.Errorf("open GPU compression: nvCOMP asks chunks aligned to %d bytes, more than the %d this build pads to", int64(align), chunkAlign)
 	}
 	// Views of pinned C memory, which the batcher owns until close.
-	return &zstdBatch{lib: l, h: h, chunkBuffers: chunkBuffers{slot: int64(slot), align: int64(align),
+	return &nvBatch{lib: l, h: h, chunkBuffers: chunkBuffers{align: int64(align),
 		in:    unsafe.Slice((*byte)(unsafe.Pointer(in)), maxBytes),
-		out:   unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(slot)*int64(maxChunks)),
+		out:   unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(outCap)),
 		offs:  unsafe.Slice((*int64)(unsafe.Pointer(offs)), maxChunks+1),
 		sizes: unsafe.Slice((*uint64)(unsafe.Pointer(sizes)), maxChunks),
 	}}, nil
 }
 
-// run compresses chunks 0..n-1 as the caller laid them out in in and offs.
-func (z *zstdBatch) run(n int) error {
+// run compresses chunks 0..n-1 as the caller laid them out in in and offs, and sets slot.
+func (z *nvBatch) run(n int) error {
 	var errBuf [errLen]C.char
-	if C.call_zrun(z.lib.lib, z.h, C.int32_t(n), &errBuf[0], errLen) != 0 {
+	var slot C.int64_t
+	if C.call_zrun(z.lib.lib, z.h, C.int32_t(n), &slot, &errBuf[0], errLen) != 0 {
 		return errors.New(C.GoString(&errBuf[0]))
 	}
+	z.slot = int64(slot)
 	return nil
 }
 
 // close frees the batcher's memory; its slices must not be used after.
-func (z *zstdBatch) close() {
+func (z *nvBatch) close() {
 	C.call_zclose(z.lib.lib, z.h)
 	z.chunkBuffers = chunkBuffers{}
 }

@@ -53,11 +53,11 @@ func nvidiaFreeMemory() (uint64, error) {
 	return 0, errors.New("no NVIDIA driver: this binary was built without cgo")
 }
 
-// zstdBatch is the GPU compression batcher; this build has none.
-type zstdBatch struct{ chunkBuffers }
+// nvBatch is the GPU compression batcher; this build has none.
+type nvBatch struct{ chunkBuffers }
 
-func (l *library) openZstd(string, int, int64) (*zstdBatch, error) {
+func (l *library) openNV(nvCodec, string, int, int64, int64) (*nvBatch, error) {
 	return nil, errors.New("GPU compression: this binary was built without cgo")
 }
-func (z *zstdBatch) run(int) error { return errors.New("GPU compression: not in this build") }
-func (z *zstdBatch) close()        {}
+func (z *nvBatch) run(int) error { return errors.New("GPU compression: not in this build") }
+func (z *nvBatch) close()        {}

@@ -112,7 +112,7 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 		case d.lib == nil:
 			d.err = errors.Join(errs...)
 		default:
-			startGPUZstd(d.lib, log)
+			startGPUCompression(d.lib, log)
 		}
 	}()
 	return d

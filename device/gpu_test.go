@@ -6,10 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/klauspost/compress/zstd"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
@@ -22,7 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/copytest"
@@ -311,18 +312,19 @@ func TestGPUStart(t *testing.T) {
 
 // TestGPUZstd compresses pages of every size and kind on the GPU (nvCOMP, found as exports
 // find it) from many goroutines and decodes each on the CPU: each must come back exactly. It
-// then times batches of 1 MiB pages against the CPU twin and arrow-go's own codec.
+// then times batches of 1 MiB pages against arrow-go's own codec.
 func TestGPUZstd(t *testing.T) {
-	batchers, path, err := openBatchers(cudaLib(t), zstdBatchers)
+	spec := zstdDispatch.spec
+	runners, path, err := openBatchers(cudaLib(t), spec, nvcompCandidates(), spec.batchers)
 	if err != nil {
 		t.Fatalf("no nvCOMP: %v", err)
 	}
 	t.Logf("nvCOMP: %s", path)
 	// One page at a time first: every size and kind alone in its batch.
-	one := newGPUZstd(batchers[:1], zstdBatchBytes, zstdBatchChunks, slog.Default())
+	one := newBatcher(spec, runners[:1], slog.Default())
 	dec, _ := zstd.NewReader(nil)
 	rng0 := rand.New(rand.NewPCG(5, 5))
-	for _, size := range []int{zstdMinPage, zstdChunk, zstdChunk + 1, 1 << 20, 3<<20 + 17} {
+	for _, size := range []int{1, minPage, zstdChunk, zstdChunk + 1, 1 << 20, 3<<20 + 17, batchBytes} {
 		for kind := range 3 {
 			src := randomPage(rng0, size, kind)
 			got, err := one.compress(nil, src)
@@ -330,18 +332,13 @@ func TestGPUZstd(t *testing.T) {
 				t.Fatalf("page of %d bytes (kind %d) alone: %v", size, kind, err)
 			}
 			if plain, err := dec.DecodeAll(got, nil); err != nil || !bytes.Equal(plain, src) {
-				if dir := os.Getenv("PGPARQUET_DUMP_DIR"); dir != "" {
-					name := fmt.Sprintf("%s/page-%d-%d", dir, size, kind)
-					_ = os.WriteFile(name+".src", src, 0o644)
-					_ = os.WriteFile(name+".zst", got, 0o644)
-					_ = os.WriteFile(name+".go", plain, 0o644)
-				}
+				dumpPage(spec, size, kind, src, got)
 				t.Errorf("page of %d bytes (kind %d) alone: decoded %d bytes, %v", size, kind, len(plain), err)
 			}
 		}
 	}
-	g := newGPUZstd(batchers[1:], zstdBatchBytes, zstdBatchChunks, slog.Default())
-	in, out := checkBatcher(t, g, 40)
+	g := newBatcher(spec, runners[1:], slog.Default())
+	in, out := checkBatcher(t, g, zstdSizes, 40)
 	t.Logf("GPU: %d pages in %d batches, %d bytes to %d (%.3f)", g.pages.Load(), g.batches.Load(), in, out, float64(out)/float64(in))
 
 	pages := throughputPages()
@@ -351,6 +348,123 @@ func TestGPUZstd(t *testing.T) {
 		return zstdDispatch.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel), nil
 	})
 	t.Logf("arrow-go zstd (CPU): %.2f GB/s, ratio %.3f", gbps, ratio)
+}
+
+// dumpPage writes a page the CPU decoded wrongly into $PGPARQUET_DUMP_DIR, when set.
+func dumpPage(spec *codecSpec, size, kind int, src, compressed []byte) {
+	if dir := os.Getenv("PGPARQUET_DUMP_DIR"); dir != "" {
+		name := fmt.Sprintf("%s/%s-page-%d-%d", dir, spec.name, size, kind)
+		_ = os.WriteFile(name+".src", src, 0o644)
+		_ = os.WriteFile(name+"."+spec.name, compressed, 0o644)
+	}
+}
+
+// TestGPUCodecs checks each codec GPU compression takes (zstd, LZ4_RAW, snappy, gzip; and
+// nvCOMP 6's own gzip members, gzipMembers, to compare) on the GPU: fresh random pages of every kind and of sizes from 1 byte to the largest the codec
+// takes, alone in their batch and then from 16 goroutines at once, decoded by arrow-go's codec
+// to exactly the page; a Parquet file written through the registered codec with the GPU
+// batcher, read back by arrow-go equal to the same table written on the CPU (and left in
+// $PGPARQUET_GPU_PARQUET_DIR, when set, for TestGPUParquetFiles to have pyarrow and DuckDB read
+// it); then the batcher's throughput on about 1 GB of 1 MiB pages from 16 writers, against
+// arrow-go's codec on the CPU. $PGPARQUET_GPU_QUICK=1 (compute-sanitizer) checks pages only.
+func TestGPUCodecs(t *testing.T) {
+	lib := cudaLib(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	quick := os.Getenv("PGPARQUET_GPU_QUICK") == "1"
+	for _, spec := range append(specs[:len(specs):len(specs)], gzipMembers) {
+		t.Run(spec.name, func(t *testing.T) {
+			runners, path, err := openBatchers(lib, spec, nvcompCandidates(), spec.batchers)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer func() {
+				for _, r := range runners {
+					r.(*nvBatch).close()
+				}
+			}()
+			t.Logf("nvCOMP: %s", path)
+			dec := arrowCodec(spec.codec)
+			one := newBatcher(spec, runners[:1], slog.Default())
+			rng := rand.New(rand.NewPCG(seed, uint64(spec.nv)))
+			sizes := append(pageSizes(spec), int(one.maxPage()))
+			for _, size := range sizes {
+				for kind := range 3 {
+					src := randomPage(rng, size, kind)
+					got, err := one.compress(nil, src)
+					if err != nil {
+						t.Fatalf("page of %d bytes (kind %d) alone: %v", size, kind, err)
+					}
+					if plain, err := compress.Decode(dec, make([]byte, len(src)), got); err != nil || !bytes.Equal(plain, src) {
+						dumpPage(spec, size, kind, src, got)
+						t.Errorf("page of %d bytes (kind %d) alone: decoded %d bytes, %v", size, kind, len(plain), err)
+					}
+				}
+			}
+			g := newBatcher(spec, runners[1:], slog.Default())
+			pages := 12
+			if quick {
+				pages = 2
+			}
+			in, out := checkBatcher(t, g, pageSizes(spec), pages)
+			t.Logf("GPU: %d pages in %d batches, %d bytes to %d (%.3f)", g.pages.Load(), g.batches.Load(), in, out, float64(out)/float64(max(in, 1)))
+			if t.Failed() || quick {
+				return
+			}
+
+			rec := testRecord(120000)
+			defer rec.Release()
+			dir := os.Getenv("PGPARQUET_GPU_PARQUET_DIR")
+			if dir == "" {
+				dir = t.TempDir()
+			}
+			// The reference without compression: with GPU compression on (TestGPUStart), the
+			// registered codec would send its pages to the GPU too.
+			cpuFile, gpuFile := filepath.Join(t.TempDir(), "ref.parquet"), filepath.Join(dir, "gpu-"+spec.name+".parquet")
+			writeParquet(t, cpuFile, rec, compress.Codecs.Uncompressed)
+			p := pageCodecFor(spec.codec)
+			p.gpu.Store(g)
+			before := g.pages.Load()
+			writeParquet(t, gpuFile, rec, spec.codec)
+			p.gpu.Store(nil)
+			if g.pages.Load() == before {
+				t.Error("no page of the Parquet file went to the GPU")
+			}
+			if !array.TableEqual(readArrowGo(t, cpuFile), readArrowGo(t, gpuFile)) {
+				t.Error("arrow-go reads the GPU-compressed file differently")
+			}
+			cpuSize, gpuSize := fileSize(t, cpuFile), fileSize(t, gpuFile)
+			t.Logf("Parquet file: %d pages on the GPU, %d bytes (uncompressed: %d)", g.pages.Load()-before, gpuSize, cpuSize)
+
+			pages1M := throughputPages()
+			perWriter := writersFor(t, pages1M, g.compress)
+			gbps, ratio := timeWriters(t, pages1M, perWriter, g.compress)
+			t.Logf("GPU batcher: %.2f GB/s, ratio %.3f (%d MiB)", gbps, ratio, 16*perWriter)
+			cpu := func(dst, src []byte) ([]byte, error) {
+				return dec.EncodeLevel(dst, src, compress.DefaultCompressionLevel), nil
+			}
+			perWriter = writersFor(t, pages1M, cpu)
+			gbps, ratio = timeWriters(t, pages1M, perWriter, cpu)
+			t.Logf("arrow-go %s (CPU, 16 writers): %.2f GB/s, ratio %.3f (%d MiB)", spec.name, gbps, ratio, 16*perWriter)
+		})
+	}
+}
+
+// writersFor is how many 1 MiB pages each of 16 writers compresses for about 1 GB in all, fewer
+// where a first round of one page each says that would take more than 10 seconds.
+func writersFor(t *testing.T, pages [][]byte, enc func(dst, src []byte) ([]byte, error)) int {
+	start := time.Now()
+	timeWriters(t, pages, 1, enc)
+	per := 10 * time.Second / max(time.Since(start), time.Millisecond)
+	return int(min(max(per, 1), 64))
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 // throughputPages are 64 pages of 1 MiB, text-like and integer, for timing compressors.
@@ -473,18 +587,19 @@ func hashExport(t *testing.T, dir string) (map[string]uint64, int64) {
 // several runner counts and lingers, with pages per batch and device time per batch: how to
 // size them. It only reports.
 func TestGPUZstdTuning(t *testing.T) {
-	batchers, _, err := openBatchers(cudaLib(t), 8)
+	spec := zstdDispatch.spec
+	runners, _, err := openBatchers(cudaLib(t), spec, nvcompCandidates(), 8)
 	if err != nil {
 		t.Skipf("no nvCOMP: %v", err)
 	}
 	pages := throughputPages()
-	for _, runners := range []int{1, 2, 4, 8} {
+	for _, n := range []int{1, 2, 4, 8} {
 		for _, linger := range []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond} {
-			g := newGPUZstdLinger(batchers[:runners], zstdBatchBytes, zstdBatchChunks, linger, slog.Default())
+			g := newBatcherLinger(spec, runners[:n], spec.batchBytes, spec.batchChunks, linger, slog.Default())
 			gbps, _ := timeWriters(t, pages, 16, g.compress)
 			b := max(g.batches.Load(), 1)
 			t.Logf("runners %d linger %v: %.2f GB/s, %.1f pages/batch, %.2f ms in run per batch",
-				runners, linger, gbps, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
+				n, linger, gbps, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
 		}
 	}
 }

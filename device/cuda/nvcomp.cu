@@ -1,16 +1,26 @@
-// nvcomp.cu: Zstandard compression of Parquet pages on the GPU with nvCOMP's batched API.
+// nvcomp.cu: compression of Parquet pages on the GPU with nvCOMP's batched API: zstd, LZ4 (raw
+// blocks, Parquet's LZ4_RAW), snappy (raw snappy) and deflate (raw, wrapped as gzip by the Go
+// side); with nvCOMP 6 headers also gzip members (tests only, so far).
 //
-// Built into libpgparquet_cuda.so with pgcopy.cu. nvCOMP itself is not linked: pgpq_zstd_open
+// Built into libpgparquet_cuda.so with pgcopy.cu. nvCOMP itself is not linked: pgpq_nv_open
 // dlopens libnvcomp.so.6 (from the nvidia-libnvcomp-cu13 wheel or a system path, as the Go side
-// finds it) and resolves the four functions it uses, so the library loads where nvCOMP is absent.
+// finds it) and resolves the four functions of the codec it uses, so the library loads where
+// nvCOMP is absent.
 //
-// One batcher owns one stream and fixed buffers: pinned host input (the pages, cut into chunks
-// of at most PGPQ_ZSTD_CHUNK bytes by the Go side, chunk i at in[offs[i]], sizes[i] bytes, each
-// start aligned as nvCOMP requires), pinned host output (chunk i's frame at out[i * slot], its
-// size then in sizes[i]), and their device twins.
-// Each chunk becomes one complete zstd frame; a page is the concatenation of its chunks' frames,
-// which is a valid zstd stream (RFC 8878, section 3: frames are concatenated). A batcher is used
-// by one thread at a time (the Go side serializes its calls).
+// One batcher owns one codec, one stream and fixed buffers: pinned host input (chunk i at
+// in[offs[i]], sizes[i] bytes, each start aligned as nvCOMP requires), pinned host output (chunk
+// i's compressed bytes at out[i * slot], its size then in sizes[i]), and their device twins.
+// The Go side cuts the pages into chunks:
+//   - zstd: chunks of at most chunk_max (PGPQ_ZSTD_CHUNK) bytes, each compressed into one
+//     complete zstd frame; a page is the concatenation of its chunks' frames, a valid zstd
+//     stream (RFC 8878, section 3: frames are concatenated). Every batch is sized for chunks of
+//     chunk_max bytes, so slot is fixed.
+//   - LZ4, snappy, deflate: raw LZ4 blocks, raw snappy and raw deflate streams cannot be
+//     joined, so each page is one chunk of at most chunk_max bytes (as libcudf does). Each batch
+//     is sized for its largest chunk: slot = the bound of that chunk, so a batch of n chunks
+//     whose largest has m bytes needs n * slot of output, which out_cap (computed at open for
+//     every n with n * m <= max_bytes) holds.
+// A batcher is used by one thread at a time (the Go side serializes its calls).
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <stdint.h>
@@ -18,31 +28,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nvcomp/deflate.h>
+#include <nvcomp/lz4.h>
+#include <nvcomp/snappy.h>
+#include <nvcomp/version.h>
 #include <nvcomp/zstd.h>
+#if NVCOMP_VER_MAJOR >= 6
+// nvCOMP 6 compresses gzip members itself (CRC on the device): PGPQ_GZIP, which the GPU tests
+// compare with PGPQ_DEFLATE framed on the CPU.
+#include <nvcomp/gzip.h>
+#define PGPQ_HAVE_GZIP 1
+static const size_t pgpq_gzip_limit = nvcompGzipCompressionMaxAllowedChunkSize;
+#else
+static const size_t pgpq_gzip_limit = 0;
+#endif
 
-#define PGPQ_ZSTD_CHUNK 65536
+// The codecs, as the Go side names them (device/codecs.go, nvZstd...).
+enum { PGPQ_ZSTD = 0, PGPQ_LZ4 = 1, PGPQ_SNAPPY = 2, PGPQ_DEFLATE = 3, PGPQ_GZIP = 4 };
 
-typedef nvcompStatus_t (*zstd_align_fn)(nvcompBatchedZstdCompressOpts_t, nvcompAlignmentRequirements_t*);
-typedef nvcompStatus_t (*zstd_temp_fn)(size_t, size_t, nvcompBatchedZstdCompressOpts_t, size_t*, size_t, cudaStream_t);
-typedef nvcompStatus_t (*zstd_maxout_fn)(size_t, nvcompBatchedZstdCompressOpts_t, size_t*);
-typedef nvcompStatus_t (*zstd_compress_fn)(const void* const*, const size_t*, size_t, size_t, void*, size_t,
-                                           void* const*, size_t*, nvcompBatchedZstdCompressOpts_t,
-                                           nvcompStatus_t*, cudaStream_t);
-
-struct pgpq_zstd {
+struct pgpq_nv {
+  int32_t codec;
   void* nvcomp;
-  zstd_compress_fn compress;
+  // nvCOMP's functions for codec, called through nv_call with the codec's options type.
+  void* fn_align;
+  void* fn_temp;
+  void* fn_maxout;
+  void* fn_compress;
   cudaStream_t stream;
   int32_t max_chunks;
   int64_t max_bytes;
-  size_t slot;  // bytes reserved per chunk's output
-  int64_t align;  // of each chunk's start in in
+  int64_t chunk_max;
+  size_t slot;     // bytes reserved per chunk's output: fixed for zstd, per batch for the others
+  size_t out_cap;  // bytes of out
+  size_t out_align;
+  int64_t align;   // of each chunk's start in in
   size_t temp_bytes;
   // Pinned host memory, shared with the Go side.
   uint8_t* in;
   uint8_t* out;
-  int64_t* offs;   // max_chunks + 1
-  size_t* sizes;   // max_chunks
+  int64_t* offs;  // max_chunks + 1
+  size_t* sizes;  // max_chunks
   // Pinned staging of the device pointer and size arrays.
   void** h_in_ptrs;
   size_t* h_in_sizes;
@@ -64,20 +89,98 @@ static int zerr(char* err, int errlen, const char* what, cudaError_t e) {
   return -1;
 }
 
+// nv_call calls f with the compression options of codec: nvCOMP's defaults (zstd: all zero, as
+// before; LZ4: bytes, no bitshuffle; deflate: algorithm 1, high throughput).
+template <typename F>
+static nvcompStatus_t nv_call(int32_t codec, F f) {
+  switch (codec) {
+    case PGPQ_ZSTD: {
+      nvcompBatchedZstdCompressOpts_t o;
+      memset(&o, 0, sizeof(o));
+      return f(o);
+    }
+    case PGPQ_LZ4:
+      return f(nvcompBatchedLZ4CompressDefaultOpts);
+    case PGPQ_SNAPPY:
+      return f(nvcompBatchedSnappyCompressDefaultOpts);
+    case PGPQ_DEFLATE:
+      return f(nvcompBatchedDeflateCompressDefaultOpts);
+#ifdef PGPQ_HAVE_GZIP
+    case PGPQ_GZIP:
+      return f(nvcompBatchedGzipCompressDefaultOpts);
+#endif
+  }
+  return nvcompErrorNotSupported;
+}
+
+static nvcompStatus_t nv_align(const pgpq_nv* z, nvcompAlignmentRequirements_t* req) {
+  return nv_call(z->codec, [&](auto o) {
+    typedef nvcompStatus_t (*fn)(decltype(o), nvcompAlignmentRequirements_t*);
+    return ((fn)z->fn_align)(o, req);
+  });
+}
+
+static nvcompStatus_t nv_maxout(const pgpq_nv* z, size_t chunk, size_t* out) {
+  return nv_call(z->codec, [&](auto o) {
+    typedef nvcompStatus_t (*fn)(size_t, decltype(o), size_t*);
+    return ((fn)z->fn_maxout)(chunk, o, out);
+  });
+}
+
+static nvcompStatus_t nv_temp(const pgpq_nv* z, size_t* temp) {
+  return nv_call(z->codec, [&](auto o) {
+    typedef nvcompStatus_t (*fn)(size_t, size_t, decltype(o), size_t*, size_t, cudaStream_t);
+    return ((fn)z->fn_temp)((size_t)z->max_chunks, (size_t)z->chunk_max, o, temp, (size_t)z->max_bytes, z->stream);
+  });
+}
+
+static nvcompStatus_t nv_compress(const pgpq_nv* z, size_t n, size_t max_chunk) {
+  return nv_call(z->codec, [&](auto o) {
+    typedef nvcompStatus_t (*fn)(const void* const*, const size_t*, size_t, size_t, void*, size_t, void* const*, size_t*,
+                                 decltype(o), nvcompStatus_t*, cudaStream_t);
+    return ((fn)z->fn_compress)((const void* const*)z->d_in_ptrs, z->d_in_sizes, max_chunk, n, z->d_temp, z->temp_bytes,
+                                (void* const*)z->d_out_ptrs, z->d_out_sizes, o, z->d_status, z->stream);
+  });
+}
+
+// slot_for is the output reserved per chunk in a batch whose largest chunk has m bytes.
+static int slot_for(const pgpq_nv* z, size_t m, size_t* slot) {
+  if (nv_maxout(z, m, slot) != nvcompSuccess) return -1;
+  *slot = (*slot + z->out_align - 1) / z->out_align * z->out_align;
+  return 0;
+}
+
 extern "C" {
 
-void pgpq_zstd_close(pgpq_zstd* z);
+void pgpq_nv_close(pgpq_nv* z);
 
-// pgpq_zstd_open loads nvCOMP from nvcomp_path and sets up a batcher for up to max_chunks chunks
-// and max_bytes input bytes per batch on the current device. It returns NULL with err set on
-// failure (no nvCOMP, no device, out of memory).
-pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t max_bytes, char* err, int errlen) {
-  pgpq_zstd* z = (pgpq_zstd*)calloc(1, sizeof(pgpq_zstd));
+// pgpq_nv_open loads nvCOMP from nvcomp_path and sets up a batcher of codec (PGPQ_*) for up to
+// max_chunks chunks of at most chunk_max bytes and max_bytes input bytes (padding included) per
+// batch on the current device. It returns NULL with err set on failure (no nvCOMP, a codec or
+// chunk size this nvCOMP does not have, no device, out of memory).
+pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks, int64_t chunk_max, int64_t max_bytes,
+                      char* err, int errlen) {
+  static const char* names[] = {"Zstd", "LZ4", "Snappy", "Deflate", "Gzip"};
+  static const size_t limits[] = {nvcompZstdCompressionMaxAllowedChunkSize, nvcompLZ4CompressionMaxAllowedChunkSize,
+                                  nvcompSnappyCompressionMaxAllowedChunkSize, nvcompDeflateCompressionMaxAllowedChunkSize,
+                                  pgpq_gzip_limit};
+  if (codec < PGPQ_ZSTD || codec > PGPQ_GZIP || limits[codec] == 0) {
+    snprintf(err, errlen, "GPU compression: no codec %d in this build (gzip needs nvCOMP 6 headers)", codec);
+    return NULL;
+  }
+  if (max_chunks < 1 || chunk_max < 1 || max_bytes < chunk_max || (size_t)chunk_max > limits[codec]) {
+    snprintf(err, errlen, "nvCOMP %s: bad batch of %d chunks of %lld bytes (at most %zu), %lld in all", names[codec], max_chunks,
+             (long long)chunk_max, limits[codec], (long long)max_bytes);
+    return NULL;
+  }
+  pgpq_nv* z = (pgpq_nv*)calloc(1, sizeof(pgpq_nv));
   if (!z) {
     snprintf(err, errlen, "out of host memory");
     return NULL;
   }
+  z->codec = codec;
   z->max_chunks = max_chunks;
+  z->chunk_max = chunk_max;
   z->max_bytes = max_bytes;
   z->nvcomp = dlopen(nvcomp_path, RTLD_NOW | RTLD_LOCAL);
   if (!z->nvcomp) {
@@ -86,45 +189,65 @@ pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t m
     free(z);
     return NULL;
   }
-  zstd_align_fn align = (zstd_align_fn)dlsym(z->nvcomp, "nvcompBatchedZstdCompressGetRequiredAlignments");
-  zstd_temp_fn temp = (zstd_temp_fn)dlsym(z->nvcomp, "nvcompBatchedZstdCompressGetTempSize");
-  zstd_maxout_fn maxout = (zstd_maxout_fn)dlsym(z->nvcomp, "nvcompBatchedZstdCompressGetMaxOutputChunkSize");
-  z->compress = (zstd_compress_fn)dlsym(z->nvcomp, "nvcompBatchedZstdCompressAsync");
-  if (!align || !temp || !maxout || !z->compress) {
-    snprintf(err, errlen, "%s: missing nvcompBatchedZstd* symbols (nvCOMP 5 or later is needed)", nvcomp_path);
-    pgpq_zstd_close(z);
-    return NULL;
+  char sym[128];
+  void** fns[] = {&z->fn_align, &z->fn_temp, &z->fn_maxout, &z->fn_compress};
+  const char* suffix[] = {"CompressGetRequiredAlignments", "CompressGetTempSize", "CompressGetMaxOutputChunkSize", "CompressAsync"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(sym, sizeof(sym), "nvcompBatched%s%s", names[codec], suffix[i]);
+    if (!(*fns[i] = dlsym(z->nvcomp, sym))) {
+      snprintf(err, errlen, "%s: no %s (nvCOMP 5 or later is needed)", nvcomp_path, sym);
+      pgpq_nv_close(z);
+      return NULL;
+    }
   }
-  nvcompBatchedZstdCompressOpts_t opts;
-  memset(&opts, 0, sizeof(opts));
   nvcompAlignmentRequirements_t req;
-  if (align(opts, &req) != nvcompSuccess || maxout(PGPQ_ZSTD_CHUNK, opts, &z->slot) != nvcompSuccess) {
-    snprintf(err, errlen, "nvCOMP zstd: cannot size the buffers");
-    pgpq_zstd_close(z);
+  nvcompStatus_t st;
+  if ((st = nv_align(z, &req)) != nvcompSuccess) {
+    snprintf(err, errlen, "nvCOMP %s: alignments: status %d", names[codec], (int)st);
+    pgpq_nv_close(z);
     return NULL;
   }
-  size_t a = req.output > 8 ? req.output : 8;
-  z->slot = (z->slot + a - 1) / a * a;
+  z->out_align = req.output > 8 ? req.output : 8;
   z->align = req.input > 16 ? (int64_t)req.input : 16;
+  if (slot_for(z, (size_t)chunk_max, &z->slot) != 0) {
+    snprintf(err, errlen, "nvCOMP %s: cannot bound the output of a chunk of %lld bytes", names[codec], (long long)chunk_max);
+    pgpq_nv_close(z);
+    return NULL;
+  }
+  if (codec == PGPQ_ZSTD) {
+    z->out_cap = z->slot * (size_t)max_chunks;
+  } else {
+    // The most output any batch needs: n chunks whose largest has m <= max_bytes / n bytes.
+    for (int32_t n = 1; n <= max_chunks; n++) {
+      size_t m = (size_t)(max_bytes / n), slot;
+      if (m > (size_t)chunk_max) m = (size_t)chunk_max;
+      if (m == 0) break;
+      if (slot_for(z, m, &slot) != 0) {
+        snprintf(err, errlen, "nvCOMP %s: cannot bound the output of a chunk of %zu bytes", names[codec], m);
+        pgpq_nv_close(z);
+        return NULL;
+      }
+      if (slot * (size_t)n > z->out_cap) z->out_cap = slot * (size_t)n;
+    }
+  }
   cudaError_t e;
   if ((e = cudaStreamCreateWithFlags(&z->stream, cudaStreamNonBlocking)) != cudaSuccess) {
     zerr(err, errlen, "create stream", e);
-    pgpq_zstd_close(z);
+    pgpq_nv_close(z);
     return NULL;
   }
-  if (temp(max_chunks, PGPQ_ZSTD_CHUNK, opts, &z->temp_bytes, max_bytes, z->stream) != nvcompSuccess) {
-    snprintf(err, errlen, "nvCOMP zstd: cannot size the temporary memory");
-    pgpq_zstd_close(z);
+  if ((st = nv_temp(z, &z->temp_bytes)) != nvcompSuccess) {
+    snprintf(err, errlen, "nvCOMP %s: cannot size the temporary memory (status %d)", names[codec], (int)st);
+    pgpq_nv_close(z);
     return NULL;
   }
-  size_t outBytes = z->slot * (size_t)max_chunks;
   struct {
     void** p;
     size_t n;
     int host;
   } allocs[] = {
       {(void**)&z->in, (size_t)max_bytes, 1},
-      {(void**)&z->out, outBytes, 1},
+      {(void**)&z->out, z->out_cap, 1},
       {(void**)&z->offs, sizeof(int64_t) * (max_chunks + 1), 1},
       {(void**)&z->sizes, sizeof(size_t) * max_chunks, 1},
       {(void**)&z->h_in_ptrs, sizeof(void*) * max_chunks, 1},
@@ -132,7 +255,7 @@ pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t m
       {(void**)&z->h_out_ptrs, sizeof(void*) * max_chunks, 1},
       {(void**)&z->h_status, sizeof(nvcompStatus_t) * max_chunks, 1},
       {(void**)&z->d_in, (size_t)max_bytes, 0},
-      {(void**)&z->d_out, outBytes, 0},
+      {(void**)&z->d_out, z->out_cap, 0},
       {(void**)&z->d_in_ptrs, sizeof(void*) * max_chunks, 0},
       {(void**)&z->d_in_sizes, sizeof(size_t) * max_chunks, 0},
       {(void**)&z->d_out_ptrs, sizeof(void*) * max_chunks, 0},
@@ -144,67 +267,81 @@ pgpq_zstd* pgpq_zstd_open(const char* nvcomp_path, int32_t max_chunks, int64_t m
     e = allocs[i].host ? cudaMallocHost(allocs[i].p, allocs[i].n) : cudaMalloc(allocs[i].p, allocs[i].n);
     if (e != cudaSuccess) {
       zerr(err, errlen, allocs[i].host ? "allocate pinned memory for compression" : "allocate device memory for compression", e);
-      pgpq_zstd_close(z);
+      pgpq_nv_close(z);
       return NULL;
     }
   }
-  for (int32_t i = 0; i < max_chunks; i++) z->h_out_ptrs[i] = z->d_out + (size_t)i * z->slot;
-  if ((e = cudaMemcpyAsync(z->d_out_ptrs, z->h_out_ptrs, sizeof(void*) * max_chunks, cudaMemcpyHostToDevice, z->stream)) != cudaSuccess ||
-      (e = cudaStreamSynchronize(z->stream)) != cudaSuccess) {
-    zerr(err, errlen, "set up compression", e);
-    pgpq_zstd_close(z);
-    return NULL;
+  if (codec == PGPQ_ZSTD) {
+    // Fixed slots: the output pointers are set once.
+    for (int32_t i = 0; i < max_chunks; i++) z->h_out_ptrs[i] = z->d_out + (size_t)i * z->slot;
+    if ((e = cudaMemcpyAsync(z->d_out_ptrs, z->h_out_ptrs, sizeof(void*) * max_chunks, cudaMemcpyHostToDevice, z->stream)) != cudaSuccess ||
+        (e = cudaStreamSynchronize(z->stream)) != cudaSuccess) {
+      zerr(err, errlen, "set up compression", e);
+      pgpq_nv_close(z);
+      return NULL;
+    }
   }
   return z;
 }
 
-// pgpq_zstd_buffers hands the Go side the pinned buffers it fills and reads, the output slot
-// size and the alignment of chunk starts.
-void pgpq_zstd_buffers(pgpq_zstd* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* slot, int64_t* align) {
+// pgpq_nv_buffers hands the Go side the pinned buffers it fills and reads, the capacity of out
+// and the alignment of chunk starts.
+void pgpq_nv_buffers(pgpq_nv* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
   *in = z->in;
   *out = z->out;
   *offs = z->offs;
   *sizes = z->sizes;
-  *slot = (int64_t)z->slot;
+  *out_cap = (int64_t)z->out_cap;
   *align = z->align;
 }
 
-// pgpq_zstd_run compresses chunks 0..n-1 (chunk i at in[offs[i]], sizes[i] bytes, 1 to
-// PGPQ_ZSTD_CHUNK; offs[i] a multiple of the alignment pgpq_zstd_buffers gives) into
-// out[i * slot], and writes each frame's size over sizes[i]. 0 on success; -1 with err set
-// when a CUDA call or a chunk failed (the caller then compresses on the CPU).
-int pgpq_zstd_run(pgpq_zstd* z, int32_t n, char* err, int errlen) {
+// pgpq_nv_run compresses chunks 0..n-1 (chunk i at in[offs[i]], sizes[i] bytes, 1 to chunk_max;
+// offs[i] a multiple of the alignment pgpq_nv_buffers gives) into out[i * *slot], and writes
+// each chunk's compressed size over sizes[i] and the batch's slot into *slot. 0 on success; -1
+// with err set when a CUDA call or a chunk failed (the caller then compresses on the CPU).
+int pgpq_nv_run(pgpq_nv* z, int32_t n, int64_t* slot_out, char* err, int errlen) {
   if (n < 1 || n > z->max_chunks) {
     snprintf(err, errlen, "compress: bad batch of %d chunks", n);
     return -1;
   }
-  int64_t end = 0;
+  int64_t end = 0, largest = 0;
   for (int32_t i = 0; i < n; i++) {
     int64_t off = z->offs[i], len = (int64_t)z->sizes[i];
-    if (len < 1 || len > PGPQ_ZSTD_CHUNK || off < 0 || off % z->align != 0 || off + len > z->max_bytes) {
+    if (len < 1 || len > z->chunk_max || off < 0 || off % z->align != 0 || off + len > z->max_bytes) {
       snprintf(err, errlen, "compress: chunk %d at %lld has %lld bytes", i, (long long)off, (long long)len);
       return -1;
     }
     z->h_in_ptrs[i] = z->d_in + off;
     z->h_in_sizes[i] = (size_t)len;
     if (off + len > end) end = off + len;
+    if (len > largest) largest = len;
+  }
+  // zstd: every batch as for chunks of chunk_max bytes (the fixed slots set at open). The
+  // others: the output bound of this batch's largest chunk.
+  size_t max_chunk = (size_t)z->chunk_max, slot = z->slot;
+  if (z->codec != PGPQ_ZSTD) {
+    max_chunk = (size_t)largest;
+    if (slot_for(z, max_chunk, &slot) != 0 || slot * (size_t)n > z->out_cap) {
+      snprintf(err, errlen, "compress: %d chunks of up to %zu bytes do not fit the output (%zu bytes)", n, max_chunk, z->out_cap);
+      return -1;
+    }
+    for (int32_t i = 0; i < n; i++) z->h_out_ptrs[i] = z->d_out + (size_t)i * slot;
   }
   cudaError_t e;
   cudaStream_t s = z->stream;
   if ((e = cudaMemcpyAsync(z->d_in, z->in, (size_t)end, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->d_in_ptrs, z->h_in_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
-      (e = cudaMemcpyAsync(z->d_in_sizes, z->h_in_sizes, sizeof(size_t) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess) {
+      (e = cudaMemcpyAsync(z->d_in_sizes, z->h_in_sizes, sizeof(size_t) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
+      (z->codec != PGPQ_ZSTD &&
+       (e = cudaMemcpyAsync(z->d_out_ptrs, z->h_out_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess)) {
     return zerr(err, errlen, "copy pages to the device", e);
   }
   // nvCOMP runs on its own CUDA runtime (libnvcomp links one; this library has another): the
   // pages must be on the device before it is called, whatever it makes of the stream.
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return zerr(err, errlen, "copy pages to the device", e);
-  nvcompBatchedZstdCompressOpts_t opts;
-  memset(&opts, 0, sizeof(opts));
-  nvcompStatus_t st = z->compress((const void* const*)z->d_in_ptrs, z->d_in_sizes, PGPQ_ZSTD_CHUNK, (size_t)n, z->d_temp,
-                                  z->temp_bytes, (void* const*)z->d_out_ptrs, z->d_out_sizes, opts, z->d_status, s);
+  nvcompStatus_t st = nv_compress(z, (size_t)n, max_chunk);
   if (st != nvcompSuccess) {
-    snprintf(err, errlen, "nvcompBatchedZstdCompressAsync: status %d", (int)st);
+    snprintf(err, errlen, "nvCOMP compress (codec %d): status %d", z->codec, (int)st);
     return -1;
   }
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess || (e = cudaGetLastError()) != cudaSuccess) {
@@ -212,21 +349,22 @@ int pgpq_zstd_run(pgpq_zstd* z, int32_t n, char* err, int errlen) {
   }
   if ((e = cudaMemcpyAsync(z->sizes, z->d_out_sizes, sizeof(size_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->h_status, z->d_status, sizeof(nvcompStatus_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
-      (e = cudaMemcpyAsync(z->out, z->d_out, z->slot * (size_t)n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
+      (e = cudaMemcpyAsync(z->out, z->d_out, slot * (size_t)n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
       (e = cudaStreamSynchronize(s)) != cudaSuccess) {
     return zerr(err, errlen, "copy compressed pages from the device", e);
   }
   for (int32_t i = 0; i < n; i++) {
-    if (z->h_status[i] != nvcompSuccess || z->sizes[i] == 0 || z->sizes[i] > z->slot) {
+    if (z->h_status[i] != nvcompSuccess || z->sizes[i] == 0 || z->sizes[i] > slot) {
       snprintf(err, errlen, "compress: chunk %d failed (status %d, %zu bytes)", i, (int)z->h_status[i], z->sizes[i]);
       return -1;
     }
   }
+  *slot_out = (int64_t)slot;
   return 0;
 }
 
-// pgpq_zstd_close frees the batcher; nvCOMP stays mapped (unloading CUDA code is unsafe).
-void pgpq_zstd_close(pgpq_zstd* z) {
+// pgpq_nv_close frees the batcher; nvCOMP stays mapped (unloading CUDA code is unsafe).
+void pgpq_nv_close(pgpq_nv* z) {
   if (!z) return;
   if (z->stream) cudaStreamSynchronize(z->stream);
   void* host[] = {z->in, z->out, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};

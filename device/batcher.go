@@ -1,0 +1,385 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GPU compression of Parquet pages. arrow-go's Parquet writer compresses each page through the
+// codec registered for its compression (compress.RegisterCodec, a process-wide table). This
+// package registers, once at init, a codec for zstd, LZ4_RAW, snappy and gzip (codecs.go) that
+// hands pages to a batcher on the GPU when GPU compression is on, and to arrow-go's own codec
+// otherwise: exports that never start the GPU write exactly what they wrote before.
+//
+// Pages arrive one at a time from each of the export's lanes: a batcher gathers those that
+// arrive together into one nvCOMP call (nvCOMP is fast on batches of many chunks, slow on
+// one). How a page becomes nvCOMP chunks depends on the codec (codecSpec): zstd pages are cut
+// into chunks of zstdChunk bytes, each compressed into one complete frame, and the page is the
+// concatenation of its frames, a valid zstd stream (RFC 8878 §3) that every zstd decoder reads;
+// raw LZ4 blocks, raw snappy and raw deflate cannot be joined, so such a page is one chunk.
+
+const (
+	// chunkAlign is the alignment of chunk starts the batch buffers allow for (nvCOMP asks for
+	// at most this much; nvBatch reports its own, no larger).
+	chunkAlign = 16
+	// batchLinger is how long a batch waits for more pages after its first (queued pages join
+	// at once).
+	batchLinger = 500 * time.Microsecond
+)
+
+// chunkBuffers are a batcher's buffers: the caller puts chunk i (1 to the codec's chunk bytes)
+// at in[offs[i]:offs[i]+sizes[i]], offs[i] a multiple of align; run sets slot and writes chunk
+// i's compressed bytes at out[i*slot:] and their size over sizes[i].
+type chunkBuffers struct {
+	in, out []byte
+	offs    []int64
+	sizes   []uint64
+	slot    int64
+	align   int64
+}
+
+func (b *chunkBuffers) buffers() *chunkBuffers { return b }
+
+// chunkCompressor compresses chunks 0..n-1 of its buffers, each on its own: the GPU's batcher
+// (nvBatch) or its CPU twin (cpuChunks), which CI runs.
+type chunkCompressor interface {
+	buffers() *chunkBuffers
+	run(n int) error
+}
+
+// chunkEncoder compresses one chunk as nvCOMP does for a codec (a zstd frame, a raw LZ4 block,
+// raw snappy, a raw deflate stream): encode writes into dst's storage (len(dst) ==
+// bound(len(src)) or more) and returns the compressed bytes; bound is the most bytes it writes
+// for n bytes.
+type chunkEncoder struct {
+	encode func(dst, src []byte) []byte
+	bound  func(n int) int
+}
+
+// cpuChunks is the CPU twin of nvBatch: the same buffers and contract (slots sized as
+// nvcomp.cu sizes them), each chunk compressed by the codec's chunkEncoder.
+type cpuChunks struct {
+	chunkBuffers
+	enc   chunkEncoder
+	chunk int  // most bytes of a chunk
+	fixed bool // every batch sized for chunks of chunk bytes (zstd), not for its largest
+}
+
+// newCPUChunks makes a twin of an nvBatch of spec's codec for up to maxChunks chunks and
+// maxBytes of page bytes.
+func newCPUChunks(spec *codecSpec, maxChunks int, maxBytes int64) *cpuChunks {
+	c := &cpuChunks{enc: spec.twin(), chunk: spec.chunk, fixed: spec.split}
+	inBytes := maxBytes + int64(maxChunks)*chunkAlign
+	var outBytes int64
+	if c.fixed {
+		outBytes = int64(c.enc.bound(c.chunk)) * int64(maxChunks)
+	} else {
+		for n := 1; n <= maxChunks && inBytes/int64(n) > 0; n++ {
+			outBytes = max(outBytes, int64(n)*int64(c.enc.bound(int(min(int64(c.chunk), inBytes/int64(n))))))
+		}
+	}
+	c.chunkBuffers = chunkBuffers{in: make([]byte, inBytes), out: make([]byte, outBytes),
+		offs: make([]int64, maxChunks+1), sizes: make([]uint64, maxChunks), align: chunkAlign}
+	return c
+}
+
+func (c *cpuChunks) run(n int) error {
+	largest := 0
+	for i := range n {
+		if c.offs[i]%c.align != 0 || c.sizes[i] < 1 || c.sizes[i] > uint64(c.chunk) {
+			return fmt.Errorf("chunk %d: %d bytes at %d", i, c.sizes[i], c.offs[i])
+		}
+		largest = max(largest, int(c.sizes[i]))
+	}
+	if c.fixed {
+		largest = c.chunk
+	}
+	c.slot = int64(c.enc.bound(largest))
+	if int64(n)*c.slot > int64(len(c.out)) {
+		return fmt.Errorf("%d chunks of up to %d bytes do not fit the output (%d bytes)", n, largest, len(c.out))
+	}
+	for i := range n {
+		slot := c.out[int64(i)*c.slot : int64(i+1)*c.slot : int64(i+1)*c.slot]
+		out := c.enc.encode(slot, c.in[c.offs[i]:c.offs[i]+int64(c.sizes[i])])
+		if int64(len(out)) > c.slot || (len(out) > 0 && &out[0] != &slot[0]) {
+			return fmt.Errorf("chunk %d: %d bytes compressed outside its slot of %d", i, len(out), c.slot)
+		}
+		c.sizes[i] = uint64(len(out))
+	}
+	return nil
+}
+
+// batcher compresses pages of one codec on the GPU. compress (safe for concurrent use) queues
+// a page; one goroutine (gather) gathers the pages that arrive together into batches, which
+// runner goroutines, each the only user of its own chunkCompressor (buffers and CUDA stream),
+// compress: while one batch is on the device the next is gathered, and several run at once.
+type batcher struct {
+	spec    *codecSpec
+	max     int64         // page bytes per batch (split), or pages times the largest (whole pages)
+	chunks  int           // chunks per batch
+	linger  time.Duration // how long a batch waits for more pages after its first
+	reqs    chan *pageReq
+	work    chan []*pageReq
+	log     *slog.Logger
+	failed  atomic.Bool // a CUDA failure: every page goes to the CPU from then on
+	pages   atomic.Int64
+	batches atomic.Int64
+	runNS   atomic.Int64 // time in the batchers' run, summed
+}
+
+// pageReq is one page to compress: src in, out (appended to dst) or err back once done closes.
+type pageReq struct {
+	src, dst, out []byte
+	err           error
+	done          chan struct{}
+}
+
+var reqPool = sync.Pool{New: func() any { return &pageReq{done: make(chan struct{}, 1)} }}
+
+// newBatcher starts gathering pages of spec's codec into batches within spec's bounds, and one
+// runner per chunkCompressor (each made for those bounds), batches lingering batchLinger.
+func newBatcher(spec *codecSpec, runners []chunkCompressor, log *slog.Logger) *batcher {
+	return newBatcherLinger(spec, runners, spec.batchBytes, spec.batchChunks, batchLinger, log)
+}
+
+func newBatcherLinger(spec *codecSpec, runners []chunkCompressor, maxBytes int64, maxChunks int, linger time.Duration, log *slog.Logger) *batcher {
+	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan []*pageReq), log: log}
+	go g.gather()
+	for _, c := range runners {
+		go func() {
+			for reqs := range g.work {
+				g.run(c, reqs)
+			}
+		}()
+	}
+	return g
+}
+
+// maxPage is the largest page the batcher takes.
+func (g *batcher) maxPage() int64 {
+	if g.spec.split {
+		return g.max
+	}
+	return min(int64(g.spec.chunk), g.max)
+}
+
+// compress compresses src (1 to maxPage bytes) into dst's storage (a new slice when too small).
+func (g *batcher) compress(dst, src []byte) ([]byte, error) {
+	if err := g.failedErr(); err != nil {
+		return nil, err
+	}
+	if len(src) == 0 || int64(len(src)) > g.maxPage() {
+		return nil, fmt.Errorf("GPU compression: a page of %d bytes (1 to %d)", len(src), g.maxPage())
+	}
+	r := reqPool.Get().(*pageReq)
+	r.src, r.dst, r.out, r.err = src, dst, nil, nil
+	g.reqs <- r
+	<-r.done
+	out, err := r.out, r.err
+	r.src, r.dst, r.out, r.err = nil, nil, nil, nil
+	reqPool.Put(r)
+	return out, err
+}
+
+// gather makes batches of the pages that arrive together: those already queued, and more for
+// up to linger after the first, within the batch's bounds; a page that does not fit starts
+// the next batch. It hands each batch to the first free runner, and pages queue meanwhile.
+//
+// The bounds: at most g.chunks chunks, and for split codecs (zstd) at most g.max page bytes;
+// for whole-page codecs, pages times the largest page at most g.max, as the device reserves
+// each page's output for the batch's largest (nvcomp.cu).
+func (g *batcher) gather() {
+	var carry *pageReq
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			first = <-g.reqs
+		}
+		reqs := []*pageReq{first}
+		bytes, chunks, largest := len(first.src), g.chunksOf(len(first.src)), len(first.src)
+		timer.Reset(g.linger)
+	gather:
+		for {
+			select {
+			case r := <-g.reqs:
+				n := len(r.src)
+				cost := bytes + n
+				if !g.spec.split {
+					cost = (len(reqs) + 1) * max(largest, n)
+				}
+				if int64(cost) > g.max || chunks+g.chunksOf(n) > g.chunks {
+					carry = r
+					break gather
+				}
+				reqs = append(reqs, r)
+				bytes, chunks, largest = bytes+n, chunks+g.chunksOf(n), max(largest, n)
+			case <-timer.C:
+				break gather
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		g.work <- reqs
+	}
+}
+
+// chunksOf is how many chunks a page of n bytes is cut into: one for whole-page codecs, whose
+// chunk is at least their largest page.
+func (g *batcher) chunksOf(n int) int { return (n + g.spec.chunk - 1) / g.spec.chunk }
+
+// run compresses reqs in one batch of c and answers each.
+func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
+	b := c.buffers()
+	chunk := g.spec.chunk
+	pos, k := int64(0), 0
+	for _, r := range reqs {
+		for off := 0; off < len(r.src); off += chunk {
+			end := min(off+chunk, len(r.src))
+			pos = (pos + b.align - 1) / b.align * b.align
+			b.offs[k], b.sizes[k] = pos, uint64(end-off)
+			pos += int64(copy(b.in[pos:], r.src[off:end]))
+			k++
+		}
+	}
+	err := g.failedErr()
+	if err == nil {
+		start := time.Now()
+		err = c.run(k)
+		g.runNS.Add(int64(time.Since(start)))
+		if err != nil {
+			if !g.failed.Swap(true) {
+				g.log.Warn("GPU compression failed: pages are compressed on the CPU from now on", "codec", g.spec.name, "err", err)
+			}
+		}
+	}
+	k = 0
+	for _, r := range reqs {
+		if err != nil {
+			r.err = err
+		} else {
+			out := append(r.dst[:0], g.spec.header...)
+			for off := 0; off < len(r.src); off += chunk {
+				slot := int64(k) * b.slot
+				out = append(out, b.out[slot:slot+int64(b.sizes[k])]...)
+				k++
+			}
+			if g.spec.trailer != nil {
+				out = g.spec.trailer(out, r.src)
+			}
+			r.out = out
+		}
+		r.done <- struct{}{}
+	}
+	g.pages.Add(int64(len(reqs)))
+	g.batches.Add(1)
+}
+
+func (g *batcher) failedErr() error {
+	if g.failed.Load() {
+		return errors.New("GPU compression failed earlier")
+	}
+	return nil
+}
+
+// nvcompLibraryName is nvCOMP's library, as the nvidia-libnvcomp-cu13 wheel and the CUDA
+// toolkit's packages install it.
+const nvcompLibraryName = "libnvcomp.so.6"
+
+// nvcompCandidates lists where to look for nvCOMP, most specific first: $PGPARQUET_NVCOMP_LIB,
+// the nvidia-libnvcomp-cu13 wheel in the usual Python package directories, then the loader
+// path.
+func nvcompCandidates() []string {
+	var out []string
+	if env := os.Getenv("PGPARQUET_NVCOMP_LIB"); env != "" {
+		out = append(out, env)
+	}
+	home, _ := os.UserHomeDir()
+	for _, pattern := range []string{
+		"/usr/local/lib/python3*/dist-packages/nvidia/libnvcomp/lib64/" + nvcompLibraryName,
+		"/usr/local/lib/python3*/site-packages/nvidia/libnvcomp/lib64/" + nvcompLibraryName,
+		"/usr/lib/python3/dist-packages/nvidia/libnvcomp/lib64/" + nvcompLibraryName,
+		filepath.Join(home, ".local/lib/python3*/site-packages/nvidia/libnvcomp/lib64/", nvcompLibraryName),
+	} {
+		matches, _ := filepath.Glob(pattern)
+		out = append(out, matches...)
+	}
+	return append(out, nvcompLibraryName)
+}
+
+// openBatchers opens n batchers of spec's codec in lib with the first of paths whose nvCOMP
+// opens, and returns them with that path, or why none did.
+func openBatchers(lib *library, spec *codecSpec, paths []string, n int) ([]chunkCompressor, string, error) {
+	var errs []error
+	for _, path := range paths {
+		var out []chunkCompressor
+		var err error
+		for range n {
+			var b *nvBatch
+			if b, err = lib.openNV(spec.nv, path, spec.batchChunks, int64(spec.chunk), spec.batchBytes+int64(spec.batchChunks)*chunkAlign); err != nil {
+				break
+			}
+			out = append(out, b)
+		}
+		if err == nil {
+			return out, path, nil
+		}
+		for _, c := range out {
+			c.(*nvBatch).close()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", spec.name, err))
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+// nvcompState is GPU compression for the process, set once by startGPUCompression: the library
+// and nvCOMP's path, or why there is none.
+type nvcompState struct {
+	lib  *library
+	path string
+	log  *slog.Logger
+	err  error // why pages are compressed on the CPU; nil: GPU compression is on
+}
+
+var (
+	gpuCompressionOnce sync.Once
+	gpuCompression     atomic.Pointer[nvcompState]
+)
+
+// startGPUCompression turns GPU compression on for the process (once; later calls do nothing)
+// with lib and the first nvCOMP found, unless $PGPARQUET_NVCOMP_LIB is "off". The zstd
+// batchers (the default codec) open now, as that finds nvCOMP; the other codecs' open on their
+// first page, or when an export asks (Device.Compression). Without nvCOMP it says why and
+// pages stay on the CPU.
+func startGPUCompression(lib *library, log *slog.Logger) {
+	gpuCompressionOnce.Do(func() {
+		if os.Getenv("PGPARQUET_NVCOMP_LIB") == "off" {
+			gpuCompression.Store(&nvcompState{err: errors.New("GPU compression off ($PGPARQUET_NVCOMP_LIB=off)")})
+			log.Info("GPU compression off ($PGPARQUET_NVCOMP_LIB=off): pages are compressed on the CPU")
+			return
+		}
+		z := zstdDispatch
+		batchers, path, err := openBatchers(lib, z.spec, nvcompCandidates(), z.spec.batchers)
+		if err != nil {
+			gpuCompression.Store(&nvcompState{err: fmt.Errorf("no nvCOMP: %w", err)})
+			log.Info("GPU compression unavailable: pages are compressed on the CPU (install the nvidia-libnvcomp-cu13 wheel or set PGPARQUET_NVCOMP_LIB)", "err", err)
+			return
+		}
+		// zstd's batcher first: a page that sees GPU compression on finds it opened.
+		z.open.Do(func() { z.gpu.Store(newBatcher(z.spec, batchers, log)) })
+		gpuCompression.Store(&nvcompState{lib: lib, path: path, log: log})
+		log.Info("GPU compression on: zstd pages are compressed by nvCOMP", "nvcomp", path)
+	})
+}

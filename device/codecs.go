@@ -1,0 +1,293 @@
+package device
+
+import (
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/klauspost/compress/zstd"
+)
+
+// nvCodec is a codec of nvcomp.cu (its PGPQ_* enum).
+type nvCodec int32
+
+const (
+	nvZstd nvCodec = iota
+	nvLZ4
+	nvSnappy
+	nvDeflate
+	nvGzip // nvCOMP 6's gzip members: only TestGPUCodecs uses it, to compare with nvDeflate
+)
+
+const (
+	// zstdChunk is the most bytes of one zstd frame: nvCOMP's recommended chunk size.
+	zstdChunk = 64 << 10
+	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
+	// GPU, as one chunk: twice arrow-go's default data page (1 MiB), which pages overshoot a
+	// little, within nvCOMP's 16 MiB for LZ4 and snappy. Larger pages go to the CPU.
+	pageChunk = 2 << 20
+	// minPage: smaller pages are compressed on the CPU, for which they cost less than the
+	// round trip to the device.
+	minPage = 32 << 10
+	// batchBytes bounds the page bytes of one batch (pinned and device memory each, times
+	// about 3 with the output and padding, per batcher).
+	batchBytes = 16 << 20
+	// batchers is how many batches of one codec may be on the device at once.
+	batchers = 4
+)
+
+// codecSpec is how pages of one Parquet codec go to nvCOMP.
+type codecSpec struct {
+	name  string // as --compression names it
+	codec compress.Compression
+	nv    nvCodec
+	// chunk is the most bytes of one nvCOMP chunk. split: a page is cut into chunks whose
+	// outputs are joined (zstd frames); otherwise a page is one chunk (raw LZ4 blocks, raw
+	// snappy and raw deflate cannot be joined), and larger pages go to the CPU.
+	chunk int
+	split bool
+	// levels: the codec has levels, and only the default level goes to the GPU (nvCOMP has
+	// none).
+	levels      bool
+	batchBytes  int64 // see batcher.max
+	batchChunks int
+	batchers    int
+	// header and trailer frame a page's compressed chunks: gzip's around raw deflate.
+	header  []byte
+	trailer func(dst, src []byte) []byte
+	// twin makes the chunk encoder of the CPU twin (cpuChunks), one per twin.
+	twin func() chunkEncoder
+}
+
+// gzipHeader is the 10-byte member header of RFC 1952: magic, deflate, no flags, no mtime, no
+// extra flags, OS unknown (255, as Go's gzip writer).
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+
+// gzipTrailer appends RFC 1952's trailer for src: its CRC-32 and its length mod 2^32, little
+// endian. Parquet's GZIP pages are one gzip member each; the GPU writes the raw deflate stream
+// between header and trailer, and the CPU computes the CRC (hash/crc32, several GB/s).
+func gzipTrailer(dst, src []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(src))
+	return binary.LittleEndian.AppendUint32(dst, uint32(len(src)))
+}
+
+// specs are the codecs GPU compression takes. Brotli is not among them: nvCOMP has none.
+var specs = []*codecSpec{
+	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, split: true, levels: true,
+		batchBytes: batchBytes, batchChunks: batchBytes/zstdChunk + 256, batchers: batchers, twin: zstdTwin},
+	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk,
+		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Lz4Raw)},
+	{name: "snappy", codec: compress.Codecs.Snappy, nv: nvSnappy, chunk: pageChunk,
+		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Snappy)},
+	{name: "gzip", codec: compress.Codecs.Gzip, nv: nvDeflate, chunk: pageChunk, levels: true,
+		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, twin: deflateTwin},
+}
+
+// zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).
+func zstdTwin() chunkEncoder {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return chunkEncoder{encode: func(dst, src []byte) []byte { return enc.EncodeAll(src, dst[:0]) }, bound: enc.MaxEncodedSize}
+}
+
+// cpuCodecTwin compresses a chunk with arrow-go's own codec c: a raw LZ4 block (pierrec/lz4)
+// or raw snappy with its length preamble (klauspost/compress/snappy), what nvCOMP writes for
+// one chunk. Both write into dst when it holds their bound.
+func cpuCodecTwin(c compress.Compression) func() chunkEncoder {
+	return func() chunkEncoder {
+		cpu := arrowCodec(c)
+		return chunkEncoder{encode: cpu.Encode, bound: func(n int) int { return int(cpu.CompressBound(int64(n))) }}
+	}
+}
+
+// deflateTwin compresses a chunk into a raw deflate stream (compress/flate, default level).
+func deflateTwin() chunkEncoder {
+	w := &sliceWriter{}
+	fw, err := flate.NewWriter(w, flate.DefaultCompression)
+	if err != nil {
+		panic(err) // only for invalid levels
+	}
+	return chunkEncoder{
+		encode: func(dst, src []byte) []byte {
+			w.b = dst[:0]
+			fw.Reset(w)
+			_, _ = fw.Write(src) // a sliceWriter does not fail
+			_ = fw.Close()
+			return w.b
+		},
+		// Stored blocks at worst (5 bytes per 64 KiB), generously.
+		bound: func(n int) int { return n + n>>3 + n>>6 + 64 },
+	}
+}
+
+// sliceWriter appends what is written to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// arrowCodecs are arrow-go's own codecs of specs, kept before this package registers its own
+// (at init; read-only after).
+var arrowCodecs = map[compress.Compression]compress.Codec{}
+
+// arrowCodec is arrow-go's own codec of c, one of specs'.
+func arrowCodec(c compress.Compression) compress.Codec {
+	cpu, ok := arrowCodecs[c]
+	if !ok {
+		panic(fmt.Sprintf("device: %s is not a codec of GPU compression", c))
+	}
+	return cpu
+}
+
+// pageCodec is a registered codec: arrow-go's own for decoding, streams and the pages the GPU
+// does not take (smaller than minPage, larger than the codec's largest, an explicit level,
+// GPU compression off or failed), its GPU batcher for the others. It is safe for concurrent
+// use, as arrow-go's writers call it from every lane. It decodes with arrow-go's codec
+// (DecodeWithError too); streamingPageCodec adds arrow-go's streams where the codec has them.
+type pageCodec struct {
+	compress.Codec
+	spec *codecSpec
+	gpu  atomic.Pointer[batcher]
+	open sync.Once // opens the batchers, once GPU compression is on
+	err  atomic.Pointer[error]
+}
+
+type streamingPageCodec struct {
+	*pageCodec
+	compress.StreamingCodec
+}
+
+// pageCodecs are the registered codecs, in specs' order; zstdDispatch is the first.
+var pageCodecs = func() []*pageCodec {
+	out := make([]*pageCodec, len(specs))
+	for i, s := range specs {
+		cpu, err := compress.GetCodec(s.codec)
+		if err != nil {
+			panic(fmt.Sprintf("arrow-go has no %s codec: %v", s.codec, err))
+		}
+		arrowCodecs[s.codec] = cpu
+		out[i] = &pageCodec{Codec: cpu, spec: s}
+		if st, ok := cpu.(compress.StreamingCodec); ok {
+			compress.RegisterCodec(s.codec, streamingPageCodec{out[i], st})
+		} else {
+			compress.RegisterCodec(s.codec, out[i])
+		}
+	}
+	return out
+}()
+
+var zstdDispatch = pageCodecs[0]
+
+// pageCodecFor is the registered codec of c, nil if GPU compression does not take c.
+func pageCodecFor(c compress.Compression) *pageCodec {
+	for _, p := range pageCodecs {
+		if p.spec.codec == c {
+			return p
+		}
+	}
+	return nil
+}
+
+// Encode compresses src at the default level.
+func (c *pageCodec) Encode(dst, src []byte) []byte {
+	return c.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+}
+
+// EncodeLevel compresses src on the GPU when GPU compression is on and takes the page (see
+// pageCodec), otherwise, or when the GPU fails, with arrow-go's codec.
+func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
+	if g := c.batcherFor(len(src), level); g != nil {
+		if out, err := g.compress(dst, src); err == nil {
+			return out
+		}
+	}
+	return c.Codec.EncodeLevel(dst, src, level)
+}
+
+// DecodeWithError decodes with arrow-go's codec, returning its errors (compress.ErrorCodec).
+func (c *pageCodec) DecodeWithError(dst, src []byte) ([]byte, error) {
+	return compress.Decode(c.Codec, dst, src)
+}
+
+// batcherFor is the batcher for a page of n bytes at level, nil when it goes to the CPU.
+func (c *pageCodec) batcherFor(n, level int) *batcher {
+	if n < minPage || (c.spec.levels && level != compress.DefaultCompressionLevel) {
+		return nil
+	}
+	g := c.gpu.Load()
+	if g == nil {
+		if c.start() != nil {
+			return nil
+		}
+		g = c.gpu.Load()
+	}
+	if g == nil || int64(n) > g.maxPage() {
+		return nil
+	}
+	return g
+}
+
+// start opens the codec's batchers once GPU compression is on (the first call after that;
+// zstd's open with GPU compression), and returns why the codec stays on the CPU.
+func (c *pageCodec) start() error {
+	st := gpuCompression.Load()
+	if st == nil {
+		return errNotStarted
+	}
+	if st.err != nil {
+		return st.err
+	}
+	c.open.Do(func() {
+		runners, _, err := openBatchers(st.lib, c.spec, []string{st.path}, c.spec.batchers)
+		if err != nil {
+			err = fmt.Errorf("open GPU compression: %w", err)
+			c.err.Store(&err)
+			st.log.Info("GPU compression unavailable for this codec: its pages are compressed on the CPU", "codec", c.spec.name, "err", err)
+			return
+		}
+		c.gpu.Store(newBatcher(c.spec, runners, st.log))
+		st.log.Info("GPU compression on: pages are compressed by nvCOMP", "codec", c.spec.name, "nvcomp", st.path)
+	})
+	if err := c.err.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+var errNotStarted = errors.New("the GPU is not in use")
+
+// Compression says whether an export that runs on d and writes codec c at level has its pages
+// compressed on the GPU, and if not why (for the export's log: "brotli: compressed on the CPU
+// (nvCOMP has no brotli)"). It waits for d's start, as Err does, and opens the codec's GPU
+// batchers if they are not open yet, so that an export that asks at its start neither waits
+// for them at its first page nor misses why they failed. Pages smaller than 32 KiB, and for
+// LZ4_RAW, snappy and gzip larger than 2 MiB, are compressed on the CPU in any case.
+func (d *Device) Compression(c compress.Compression, level int) (gpu bool, why string) {
+	if c == compress.Codecs.Uncompressed {
+		return false, "no compression"
+	}
+	p := pageCodecFor(c)
+	if p == nil {
+		return false, "nvCOMP has no " + strings.ToLower(c.String())
+	}
+	if err := d.Err(); err != nil {
+		return false, "the GPU is not in use: " + err.Error()
+	}
+	if p.spec.levels && level != compress.DefaultCompressionLevel {
+		return false, "nvCOMP has no levels"
+	}
+	if err := p.start(); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+}
