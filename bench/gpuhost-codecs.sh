@@ -24,7 +24,7 @@ t0=$SECONDS
 nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
   -o "$K/libcodecs.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu || exit 1
 echo "nvcc: $((SECONDS - t0)) s"
-export PGPARQUET_CUDA_LIB=$(realpath "$K/libcodecs.so") PGPARQUET_REQUIRE_GPU=1
+export PGPARQUET_CUDA_LIB=$(realpath "$K/libcodecs.so") PGPARQUET_REQUIRE_GPU=1 PGPARQUET_GPU_CODECS=lz4,snappy,gzip
 dt=$(realpath "$K/device.test")
 cd device
 echo "== CPU twins and registration"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,9 @@ type codecSpec struct {
 	batchBytes  int64 // see batcher.max
 	batchChunks int
 	batchers    int
+	// optIn: the codec goes to the GPU only when PGPARQUET_GPU_CODECS names it (see
+	// codecEnabled).
+	optIn bool
 	// header and trailer frame a page's compressed chunks: gzip's around raw deflate.
 	header  []byte
 	trailer func(dst, src []byte) []byte
@@ -81,11 +85,11 @@ func gzipTrailer(dst, src []byte) []byte {
 var specs = []*codecSpec{
 	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, split: true, levels: true,
 		batchBytes: batchBytes, batchChunks: batchBytes/zstdChunk + 256, batchers: batchers, twin: zstdTwin},
-	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk,
+	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Lz4Raw)},
-	{name: "snappy", codec: compress.Codecs.Snappy, nv: nvSnappy, chunk: pageChunk,
+	{name: "snappy", codec: compress.Codecs.Snappy, nv: nvSnappy, chunk: pageChunk, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Snappy)},
-	{name: "gzip", codec: compress.Codecs.Gzip, nv: nvDeflate, chunk: pageChunk, levels: true,
+	{name: "gzip", codec: compress.Codecs.Gzip, nv: nvDeflate, chunk: pageChunk, levels: true, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, twin: deflateTwin},
 }
 
@@ -248,6 +252,12 @@ func (c *pageCodec) start() error {
 		return st.err
 	}
 	c.open.Do(func() {
+		if c.spec.optIn && !codecEnabled(c.spec.name) {
+			err := fmt.Errorf("GPU %s compression is off: nvCOMP takes each %s page as one chunk, which measured 0.15-0.21 GB/s per batcher on the H200, below the CPU (%s=%s turns it on)",
+				c.spec.name, c.spec.name, gpuCodecsEnv, c.spec.name)
+			c.err.Store(&err)
+			return
+		}
 		runners, _, err := openBatchers(st.lib, c.spec, []string{st.path}, c.spec.batchers)
 		if err != nil {
 			err = fmt.Errorf("open GPU compression: %w", err)
@@ -265,6 +275,21 @@ func (c *pageCodec) start() error {
 }
 
 var errNotStarted = errors.New("the GPU is not in use")
+
+// gpuCodecsEnv names the codecs besides zstd that GPU compression takes (comma-separated:
+// lz4, snappy, gzip). Off by default: one page per nvCOMP chunk is slower than the CPU until
+// pages are batched by row group (the GPU writer).
+const gpuCodecsEnv = "PGPARQUET_GPU_CODECS"
+
+// codecEnabled says whether gpuCodecsEnv names codec name.
+func codecEnabled(name string) bool {
+	for _, n := range strings.Split(os.Getenv(gpuCodecsEnv), ",") {
+		if strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
+}
 
 // Compression says whether an export that runs on d and writes codec c at level has its pages
 // compressed on the GPU, and if not why (for the export's log: "brotli: compressed on the CPU
