@@ -252,6 +252,9 @@ func TestGPUParquetFiles(t *testing.T) {
 	for _, spec := range append(specs[:len(specs):len(specs)], gzipMembers) {
 		t.Run(spec.name, func(t *testing.T) {
 			gpuFile := filepath.Join(dir, "gpu-"+spec.name+".parquet")
+			if _, err := os.Stat(gpuFile); err != nil && spec.off != "" {
+				t.Skip(spec.off)
+			}
 			if _, err := os.Stat(gpuFile); err != nil {
 				if spec == gzipMembers {
 					t.Skip("no file of nvCOMP 6's gzip")

@@ -374,6 +374,9 @@ func TestGPUCodecs(t *testing.T) {
 	quick := os.Getenv("PGPARQUET_GPU_QUICK") == "1"
 	for _, spec := range append(specs[:len(specs):len(specs)], gzipMembers) {
 		t.Run(spec.name, func(t *testing.T) {
+			if spec.off != "" && os.Getenv("PGPARQUET_GPU_OFF_CODECS") != "1" {
+				t.Skip(spec.off + " (PGPARQUET_GPU_OFF_CODECS=1 tries it)")
+			}
 			runners, path, err := openBatchers(lib, spec, nvcompCandidates(), spec.batchers)
 			if err != nil {
 				t.Fatalf("open: %v", err)

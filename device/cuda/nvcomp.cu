@@ -338,10 +338,6 @@ int pgpq_nv_run(pgpq_nv* z, int32_t n, int64_t* slot_out, char* err, int errlen)
   }
   // nvCOMP runs on its own CUDA runtime (libnvcomp links one; this library has another): the
   // pages must be on the device before it is called, whatever it makes of the stream.
-  // nvCOMP's LZ4 leaves the low bits of a block's last token as the output held them (seen:
-  // 0x1c for a one-byte page, which LZ4 decoders refuse): it gets a zeroed output.
-  if (z->codec == PGPQ_LZ4 && (e = cudaMemsetAsync(z->d_out, 0, slot * (size_t)n, s)) != cudaSuccess)
-    return zerr(err, errlen, "clear the output", e);
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return zerr(err, errlen, "copy pages to the device", e);
   nvcompStatus_t st = nv_compress(z, (size_t)n, max_chunk);
   if (st != nvcompSuccess) {
