@@ -17,6 +17,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
@@ -219,6 +220,12 @@ func (e *exportRun) planColumns() (string, error) {
 	return strings.Join(selects, ", "), nil
 }
 
+// pageCompressor is an engine that may compress pages on the GPU (device.Device): it says
+// whether the export's codec and level go there, and if not why.
+type pageCompressor interface {
+	Compression(c compress.Compression, level int) (gpu bool, why string)
+}
+
 // openDecoder opens the decoder and returns the receive buffer pool of nWorkers lanes, whose
 // buffers the decoder hands out (memory the GPU reads at full speed once it decodes). Decoded
 // batches are released as soon as they are encoded: recycling their buffers keeps the
@@ -226,6 +233,16 @@ func (e *exportRun) planColumns() (string, error) {
 func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
 	e.dec = e.cfg.Engine.NewDecoder(e.cols, arrowmem.NewRecycler(2*poolBytes))
+	if c, ok := e.cfg.Engine.(pageCompressor); ok {
+		// Said once per export, without holding it up: the answer waits for the GPU's start.
+		go func() {
+			if gpu, why := c.Compression(e.cfg.codec, e.cfg.level); gpu {
+				e.log.Info("page compression on the GPU", "codec", e.cfg.codec.String())
+			} else {
+				e.log.Info("page compression on the CPU", "codec", e.cfg.codec.String(), "reason", why)
+			}
+		}()
+	}
 	pool := snapshot.NewPool(nWorkers*buffersPerWorker, e.cfg.BufferSize, e.dec.Alloc)
 	pool.SetHugeRows(e.cfg.huge)
 	pool.SetRecycle(e.dec.Keep)
