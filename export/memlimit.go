@@ -9,8 +9,8 @@ import (
 
 // The Go collector lets the heap grow to twice what is live (GOGC=100) before it collects. An
 // export's live memory is bounded (receive buffers, and per lane a decoded batch, a row group's
-// pages, a zstd encoder), but at 16 lanes it is about 750 MiB, so its RSS reached 1.3 GB here
-// and 1.9-2.5 GB on the GPU host, the doubling on top of a bound that holds. While exports run,
+// pages, a zstd encoder), but at 16 lanes it is 0.6-0.75 GB, so its RSS reached 1.1-1.4 GB on
+// a 2-core VM and 1.9-2.5 GB on the GPU host, the doubling on top of a bound that holds. While exports run,
 // a soft memory limit (debug.SetMemoryLimit) of what they hold at most makes the collector run
 // before the heap doubles, and only then: below the limit GOGC paces it as before.
 //
@@ -29,8 +29,9 @@ const (
 	// block (36 MiB measured).
 	laneBytes = 48 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
-	// manifest), with room for the runtime's own.
-	exportBytes = 64 << 20
+	// manifest), the runtime's own, and room for the collector: with less, exports of few
+	// lanes collect so often that they lose 10-25% CPU (4 lanes, 64 MiB here).
+	exportBytes = 128 << 20
 )
 
 // memoryBudget is the most memory an export of lanes lanes with receive buffers of bufferSize
