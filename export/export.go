@@ -145,6 +145,8 @@ type exportRun struct {
 	dec     gpuparse.StreamDecoder
 	format  *fileFormat
 	lanes   *lanes
+	// unlimit gives back the export's share of the soft memory limit (memlimit.go).
+	unlimit func()
 }
 
 // prepare takes the snapshot, resolves and plans the table, opens the workers and the decoder
@@ -232,6 +234,7 @@ type pageCompressor interface {
 // export's memory flat.
 func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
+	e.unlimit = limitMemory(memoryBudget(nWorkers, e.cfg.BufferSize))
 	e.dec = e.cfg.Engine.NewDecoder(e.cols, arrowmem.NewRecycler(2*poolBytes))
 	if c, ok := e.cfg.Engine.(pageCompressor); ok {
 		// Said once per export, without holding it up: the answer waits for the GPU's start.
@@ -360,6 +363,9 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 func (e *exportRun) close() {
 	if e.dec != nil {
 		e.dec.Close()
+	}
+	if e.unlimit != nil {
+		e.unlimit()
 	}
 	snapshot.CloseAll(e.workers) //nolint:errcheck // read-only transactions: nothing to lose on close
 	if e.snap != nil {

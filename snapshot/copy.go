@@ -160,11 +160,12 @@ type Progress struct {
 // trailer, or with the first error: a server error, a malformed header, a missing trailer,
 // ctx's cancellation, or emit's error.
 //
-// PostgreSQL sends one CopyData message per row, and pgconn passes each message to one Write:
-// buffers are cut only between messages, and each message's offset is recorded as a row start.
+// PostgreSQL sends one CopyData message per row, and the worker's copyout.Conn passes each
+// message to one call: buffers are cut only between messages, and each message's offset is
+// recorded as a row start.
 func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) error) error {
 	r := &receiver{ctx: ctx, task: task, pool: w.opts.Pool, progress: w.opts.Progress, emit: emit}
-	_, err := w.conn.PgConn().CopyTo(ctx, r, task.CopySQL(w.opts.SelectList))
+	_, err := w.conn.CopyTo(ctx, task.CopySQL(w.opts.SelectList), r.data)
 	if err == nil {
 		err = r.finish()
 	}
@@ -223,7 +224,9 @@ func connectionLost(err error) bool {
 		(errors.As(err, &netErr) && !netErr.Timeout())
 }
 
-// receiver is the io.Writer that pgconn's CopyTo writes each CopyData message to.
+// receiver takes each CopyData message's payload, in its data method, from copyout.Conn's
+// CopyTo; it copies the payload (which aliases the connection's read block) into a pooled
+// buffer.
 type receiver struct {
 	ctx      context.Context
 	task     Task
@@ -238,18 +241,19 @@ type receiver struct {
 	headerSeen bool
 	trailer    bool
 	cur        *Buffer
-	err        error // first error returned from Write, kept because pgconn may wrap it
+	err        error // first error returned from data, kept in case the connection wraps it
 	// Progress not yet added to the shared counters: adding per row from every worker would
 	// make their cache line bounce between cores.
 	unpubBytes, unpubRows int64
 }
 
-func (r *receiver) Write(p []byte) (int, error) {
+// data takes one CopyData payload; p is read only during the call.
+func (r *receiver) data(p []byte) error {
 	if err := r.write(p); err != nil {
 		r.err = err
-		return 0, err
+		return err
 	}
-	return len(p), nil
+	return nil
 }
 
 func (r *receiver) write(p []byte) error {

@@ -40,8 +40,8 @@ func TestReceiverCutsBuffersAtMessages(t *testing.T) {
 	var total int
 	for _, m := range msgs {
 		total += len(m)
-		if n, err := r.Write(m); err != nil || n != len(m) {
-			t.Fatalf("Write: %d, %v", n, err)
+		if err := r.data(m); err != nil {
+			t.Fatalf("data: %v", err)
 		}
 	}
 	if err := r.finish(); err != nil {
@@ -89,7 +89,7 @@ func TestReceiverRejectsBadStreams(t *testing.T) {
 			r := &receiver{ctx: context.Background(), pool: NewPool(1, 1024, nil), emit: func(b *Buffer) error { b.Release(); return nil }}
 			var err error
 			for _, m := range tc.msgs {
-				if _, err = r.Write(m); err != nil {
+				if err = r.data(m); err != nil {
 					break
 				}
 			}
@@ -134,7 +134,7 @@ func TestHugeRowsWait(t *testing.T) {
 		emit: func(b *Buffer) error { emitted <- b; return nil }}
 	write := func(m []byte) {
 		t.Helper()
-		if _, err := r.Write(m); err != nil {
+		if err := r.data(m); err != nil {
 			t.Fatal(err)
 		}
 	}

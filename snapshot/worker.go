@@ -10,10 +10,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgparquet/pgparquet/copyout"
 )
 
 // closeTimeout bounds how long closing a connection may wait for the server.
 const closeTimeout = 5 * time.Second
+
+// receiveBlock is how many bytes of a COPY response a worker reads from its socket at once
+// (copyout.Conn): a block holds thousands of rows of a typical table, so the per-read cost
+// vanishes, and 16 workers hold 16 MiB of blocks.
+const receiveBlock = 1 << 20
 
 // snapshotIDPattern is the form of pg_export_snapshot's result; checking it keeps the ID safe
 // to splice into SET TRANSACTION SNAPSHOT, which takes no parameters.
@@ -24,7 +31,7 @@ var snapshotIDPattern = regexp.MustCompile(`^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$`)
 type Worker struct {
 	// Index numbers the worker from 0, for logs and file names.
 	Index int
-	conn  *pgx.Conn
+	conn  *copyout.Conn // the COPYs read their responses themselves, in blocks
 	opts  WorkerOptions
 }
 
@@ -112,12 +119,12 @@ func openWorker(ctx context.Context, cfg *pgx.ConnConfig, id string, i int, opts
 			return nil, errors.Join(fmt.Errorf("worker %d: %w", i, err), closeConn(conn))
 		}
 	}
-	return &Worker{Index: i, conn: conn, opts: opts}, nil
+	return &Worker{Index: i, conn: copyout.New(conn.PgConn(), receiveBlock), opts: opts}, nil
 }
 
 // PID is the worker's server process ID (pg_backend_pid), for logs and for tests that
 // terminate a worker.
-func (w *Worker) PID() uint32 { return w.conn.PgConn().PID() }
+func (w *Worker) PID() uint32 { return w.conn.PID() }
 
 // Close ends the worker's transaction by closing its connection.
 func (w *Worker) Close() error {
@@ -126,7 +133,9 @@ func (w *Worker) Close() error {
 	}
 	conn := w.conn
 	w.conn = nil
-	return closeConn(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return conn.Close(ctx)
 }
 
 // CloseAll closes every worker and joins their errors.

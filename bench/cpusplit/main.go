@@ -34,7 +34,7 @@ var stages = []stage{
 	{"boundaries", []string{"gpuparse.(*CPUDecoder).walk", "gpuparse.parseNumericHeader", "gpuparse.(*treeWalker)"}},
 	{"decode", []string{"pgparquet/gpuparse.", "pgparquet/device."}},
 	{"arrow", []string{"arrow-go/v18/arrow"}},
-	{"receive", []string{"pgconn", "pgproto3", "snapshot.(*receiver)", "internal/poll.(*FD).Read", "net.(*conn).Read", "syscall.read"}},
+	{"receive", []string{"pgconn", "pgproto3", "copyout.", "snapshot.(*receiver)", "internal/poll.(*FD).Read", "net.(*conn).Read", "syscall.read"}},
 }
 
 func stageOf(fn string) string {

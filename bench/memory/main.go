@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
 
@@ -32,6 +34,7 @@ type run struct {
 	Seconds     float64 `json:"seconds"`
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	CPUSeconds  float64 `json:"cpu_s"`
+	Env         string  `json:"env,omitempty"` // the variant's environment settings
 }
 
 func main() {
@@ -44,7 +47,30 @@ func main() {
 	output := flag.String("output", "", "export to s3://bucket/prefix/<table> (with --s3-path-style; credentials and endpoint from the AWS_* variables) instead of a temporary local directory")
 	hugeRows := flag.Int("huge-rows", 0, "instead: export a table of this many rows of -huge-mb MB each, with --huge-row-memory 64GiB and with the default, and compare peak RSS")
 	hugeMB := flag.Int("huge-mb", 300, "size of each huge row in MB")
+	variants := flag.String("variants", "", "environment settings to compare, each variant's space-separated NAME=VALUE pairs, variants separated by ';' (an empty variant is the inherited environment), e.g. ';GOMEMLIMIT=800MiB': each table is exported once per variant, interleaved")
+	inProcess := flag.Int("in-process", 0, "instead: export a lineorder table of -rows rows this many times inside this process with -parallel workers, reporting the Go heap's peaks (and -heap-profile)")
+	heapProfile := flag.String("heap-profile", "", "with -in-process: write the heap profile taken at the peak of the heap in use here")
+	cpuProfile := flag.String("cpu-profile", "", "with -in-process: write a CPU profile of the exports")
 	flag.Parse()
+	if *inProcess > 0 {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench-memory:", err)
+				os.Exit(1)
+			}
+			defer pprof.StopCPUProfile()
+		}
+		if err := profileInProcess(context.Background(), *rows, *parallel, *inProcess, *heapProfile, export.Options{}); err != nil {
+			pprof.StopCPUProfile()
+			fmt.Fprintln(os.Stderr, "bench-memory:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *hugeRows > 0 {
 		if err := measureHuge(context.Background(), *bin, *hugeRows, *hugeMB, *results); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-memory:", err)
@@ -52,13 +78,13 @@ func main() {
 		}
 		return
 	}
-	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, *output, strings.Fields(*extra)); err != nil {
+	if err := measure(context.Background(), *bin, *rows, *factor, *parallel, *results, *output, strings.Fields(*extra), strings.Split(*variants, ";")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-memory:", err)
 		os.Exit(1)
 	}
 }
 
-func measure(ctx context.Context, bin string, rows, factor, parallel int, results, output string, extra []string) error {
+func measure(ctx context.Context, bin string, rows, factor, parallel int, results, output string, extra, variants []string) error {
 	c, conn, err := startCluster(ctx)
 	if err != nil {
 		return err
@@ -78,13 +104,16 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	}
 	var runs []run
 	for _, tb := range tables {
-		r, err := exportOnce(ctx, bin, c.DSN("postgres"), tb.name, parallel, output, extra)
-		if err != nil {
-			return err
+		for _, v := range variants {
+			r, err := exportOnce(ctx, bin, c.DSN("postgres"), tb.name, parallel, output, extra, strings.Fields(v))
+			if err != nil {
+				return err
+			}
+			r.Env = v
+			runs = append(runs, r)
 		}
-		runs = append(runs, r)
 	}
-	ratio := runs[1].PeakRSSMiB / runs[0].PeakRSSMiB
+	ratio := runs[len(variants)].PeakRSSMiB / runs[0].PeakRSSMiB
 	host, _ := os.Hostname()
 	doc := map[string]any{
 		"benchmark": "bounded memory", "host": host, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
@@ -94,9 +123,9 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n| table | rows | COPY MB | Parquet MB | seconds | CPU-s | peak RSS MiB |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| table | environment | rows | COPY MB | Parquet MB | seconds | CPU-s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
-		fmt.Printf("| %s | %d | %.1f | %.1f | %.2f | %.2f | %.1f |\n", r.Table, r.Rows, float64(r.CopyBytes)/1e6,
+		fmt.Printf("| %s | %s | %d | %.1f | %.1f | %.2f | %.2f | %.1f |\n", r.Table, r.Env, r.Rows, float64(r.CopyBytes)/1e6,
 			float64(r.OutputBytes)/1e6, r.Seconds, r.CPUSeconds, r.PeakRSSMiB)
 	}
 	fmt.Printf("\npeak RSS ratio large/small (%dx the rows): %.3f (target <= 1.25) -> %s\nwritten to %s\n",
@@ -107,7 +136,7 @@ func measure(ctx context.Context, bin string, rows, factor, parallel int, result
 	return nil
 }
 
-func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, output string, extra []string) (run, error) {
+func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, output string, extra, env []string) (run, error) {
 	dir, err := os.MkdirTemp("", "bench-memory-")
 	if err != nil {
 		return run{}, err
@@ -122,6 +151,7 @@ func exportOnce(ctx context.Context, bin, dsn, table string, parallel int, outpu
 		"--parallel", fmt.Sprint(parallel), "--no-progress"}, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Run(); err != nil {
 		return run{}, fmt.Errorf("export %s: %w\n%s", table, err, stderr.String())
 	}
@@ -161,7 +191,7 @@ func measureHuge(ctx context.Context, bin string, rows, mb int, results string) 
 	}
 	var runs []run
 	for _, budget := range []string{"64GiB", "512MiB"} {
-		r, err := exportOnce(ctx, bin, c.DSN("postgres"), "huge", rows, "", []string{"--chunks", fmt.Sprint(rows), "--huge-row-memory", budget})
+		r, err := exportOnce(ctx, bin, c.DSN("postgres"), "huge", rows, "", []string{"--chunks", fmt.Sprint(rows), "--huge-row-memory", budget}, nil)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,78 @@
+package export
+
+import (
+	"math"
+	"os"
+	"runtime/debug"
+	"sync"
+)
+
+// The Go collector lets the heap grow to twice what is live (GOGC=100) before it collects. An
+// export's live memory is bounded (receive buffers, and per lane a decoded batch, a row group's
+// pages, a zstd encoder), but at 16 lanes it is 0.6-0.75 GB, so its RSS reached 1.1-1.4 GB on
+// a 2-core VM and 1.9-2.5 GB on the GPU host, the doubling on top of a bound that holds. While exports run,
+// a soft memory limit (debug.SetMemoryLimit) of what they hold at most makes the collector run
+// before the heap doubles, and only then: below the limit GOGC paces it as before.
+//
+// The limit is the sum of the running exports' memoryBudget, so concurrent exports in one
+// process (the sidecar) each count; it is removed when the last one ends. A process given a
+// limit of its own (GOMEMLIMIT in the environment, "off" included) keeps it: the exports then
+// leave the collector alone.
+
+// Per-lane and per-export allowances of memoryBudget, measured with bench/memory -in-process
+// (lineorder, 16 lanes: 48 MiB per lane live at the peak, of which the receive buffers 12),
+// with room above it: a limit below what is live would make the collector run without pause.
+const (
+	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (a 16 MiB
+	// history it reserves whole), a decoded batch, the row group's compressed pages, the
+	// Parquet writer's page buffers and dictionaries, the file's write buffer, the COPY read
+	// block (36 MiB measured).
+	laneBytes = 48 << 20
+	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
+	// manifest), the runtime's own, and room for the collector: with less, exports of few
+	// lanes collect so often that they lose 10-25% CPU (4 lanes, 64 MiB here).
+	exportBytes = 128 << 20
+)
+
+// memoryBudget is the most memory an export of lanes lanes with receive buffers of bufferSize
+// bytes is expected to hold live.
+func memoryBudget(lanes, bufferSize int) int64 {
+	return exportBytes + int64(lanes)*(buffersPerWorker*int64(bufferSize)+laneBytes)
+}
+
+// memoryLimit is the process's soft memory limit as the running exports set it.
+var memoryLimit struct {
+	sync.Mutex
+	total int64 // the running exports' budgets
+	own   bool  // the process has a limit of its own: leave it
+	known bool  // own was looked up
+}
+
+// limitMemory adds budget to the soft memory limit until the returned function is called.
+func limitMemory(budget int64) (release func()) {
+	m := &memoryLimit
+	m.Lock()
+	defer m.Unlock()
+	if !m.known {
+		m.own = os.Getenv("GOMEMLIMIT") != "" || debug.SetMemoryLimit(-1) != math.MaxInt64
+		m.known = true
+	}
+	if m.own {
+		return func() {}
+	}
+	m.total += budget
+	debug.SetMemoryLimit(m.total)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.Lock()
+			defer m.Unlock()
+			m.total -= budget
+			if m.total == 0 {
+				debug.SetMemoryLimit(math.MaxInt64)
+			} else {
+				debug.SetMemoryLimit(m.total)
+			}
+		})
+	}
+}

@@ -1,0 +1,60 @@
+package export
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+// TestLimitMemory: the running exports' budgets add up to the soft memory limit, which goes
+// back to none when the last ends; a limit the process set itself is left alone.
+func TestLimitMemory(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetMemoryLimit(before)
+		memoryLimit.known, memoryLimit.own, memoryLimit.total = false, false, 0
+	})
+	t.Setenv("GOMEMLIMIT", "")
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+
+	debug.SetMemoryLimit(math.MaxInt64)
+	memoryLimit.known = false
+	a := limitMemory(100 << 20)
+	b := limitMemory(50 << 20)
+	steps := []struct {
+		name string
+		do   func()
+		want int64
+	}{
+		{"two exports", func() {}, 150 << 20},
+		{"the first ends", a, 50 << 20},
+		{"released twice", a, 50 << 20},
+		{"the last ends", b, math.MaxInt64},
+	}
+	for _, s := range steps {
+		s.do()
+		if got := limit(); got != s.want {
+			t.Errorf("%s: limit %d, want %d", s.name, got, s.want)
+		}
+	}
+
+	debug.SetMemoryLimit(1 << 30) // the process's own, as GOMEMLIMIT would set it
+	memoryLimit.known = false
+	c := limitMemory(100 << 20)
+	if got := limit(); got != 1<<30 {
+		t.Errorf("own limit: %d, want it kept", got)
+	}
+	c()
+	if got := limit(); got != 1<<30 {
+		t.Errorf("own limit after the export: %d, want it kept", got)
+	}
+}
+
+// TestMemoryBudget: the limits measured with bench/memory (16 lanes: RSS 0.9-1.0 GB).
+func TestMemoryBudget(t *testing.T) {
+	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1088}, {4, DefaultBufferSize, 368}, {1, MinBufferSize, 176}} {
+		if got := memoryBudget(tt.lanes, tt.buffer) >> 20; got != int64(tt.wantMiB) {
+			t.Errorf("%d lanes of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, got, tt.wantMiB)
+		}
+	}
+}
