@@ -88,7 +88,7 @@ var specs = []*codecSpec{
 	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, split: true, levels: true,
 		batchBytes: batchBytes, batchChunks: batchBytes/zstdChunk + 256, batchers: batchers, twin: zstdTwin},
 	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk, optIn: true,
-		off: "nvCOMP's LZ4 pages were not read back as LZ4_RAW by arrow-go on the H200 (2026-11-29), even into a zeroed output",
+		off:        "nvCOMP's LZ4 pages were not read back as LZ4_RAW by arrow-go on the H200 (2026-11-29), even into a zeroed output",
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Lz4Raw)},
 	{name: "snappy", codec: compress.Codecs.Snappy, nv: nvSnappy, chunk: pageChunk, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Snappy)},

@@ -19,15 +19,19 @@ import (
 // limit of its own (GOMEMLIMIT in the environment, "off" included) keeps it: the exports then
 // leave the collector alone.
 
-// Per-lane and per-export allowances of memoryBudget, measured with bench/memory -in-process
-// (lineorder, 16 lanes: 48 MiB per lane live at the peak, of which the receive buffers 12),
-// with room above it: a limit below what is live would make the collector run without pause.
+// Per-lane and per-export allowances of memoryBudget. Live memory per lane is more on a
+// 16-core host than on the 2-core VM (more is in flight at once), and a limit below what is
+// live makes the collector run without pause. On the H200 host (lineorder 40M rows, 16 lanes,
+// CPU path, bench/results/gpuhost-h200-2026-11-29-r6c.log) a limit of 1100 MiB held RSS at
+// 1.04 GB but cost 15-20% wall time and 20% CPU; 1400 MiB 1.29 GB and +5%; 1700 MiB 1.60 GB
+// at no cost (no limit: 1.85-1.91 GB). The allowances give 1728 MiB at 16 lanes. The GPU
+// path's RSS (1.35-1.44 GB) is pinned and device-mapped memory, which no Go limit changes.
 const (
 	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (a 16 MiB
 	// history it reserves whole), a decoded batch, the row group's compressed pages, the
 	// Parquet writer's page buffers and dictionaries, the file's write buffer, the COPY read
-	// block (36 MiB measured).
-	laneBytes = 48 << 20
+	// block (36 MiB measured live on the VM), and what more a 16-core host keeps in flight.
+	laneBytes = 88 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
 	// manifest), the runtime's own, and room for the collector: with less, exports of few
 	// lanes collect so often that they lose 10-25% CPU (4 lanes, 64 MiB here).
