@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/lakehouse"
@@ -94,9 +93,6 @@ func (s *Sidecar) serveRun(ctx context.Context, log *slog.Logger, req *control.R
 // active, or whose slot turns out lost, starts again from a snapshot. publishing holds the
 // run's manifest once the run was recorded publishing.
 func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.Request, progress *atomic.Pointer[outcome.Progress], publishing *atomic.Pointer[outcome.Result]) (*outcome.Result, error) {
-	if req.Relation == "" {
-		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
-	}
 	if s.out.root == nil {
 		return nil, errors.New("mode incremental needs a local output root for now; this sidecar writes to object storage")
 	}
@@ -107,45 +103,18 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 	if ch.Ending {
 		return nil, fmt.Errorf("incremental chain %d is being ended (parquet_export_chain_end, or its schedule was disabled or deleted): ask again once it is", ch.ID)
 	}
-	login, err := s.db.Login(ctx, req.Requester)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := s.chainDir(req.OutputDir)
 	if err != nil {
 		return nil, err
 	}
-	parallel := req.Parallel
-	if parallel == 0 {
-		parallel = s.cfg.Parallel
+	exp, err := s.exportOptions(ctx, req, progress)
+	if err != nil {
+		return nil, err
 	}
-	if parallel > s.cfg.MaxParallel {
-		return nil, fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
-	}
-	compression := req.Compression
-	if compression == "" {
-		compression = s.cfg.Compression
-	}
-	cfg := s.cfg.ConnConfig.Copy()
-	cfg.User, cfg.Password = login.User, login.Password
-	logger := s.log.With("request", req.ID, "chain", ch.ID)
+	exp.OutputDir = dir
+	exp.Logger = exp.Logger.With("chain", ch.ID)
 	opts := incremental.Options{
-		Export: export.Options{
-			ConnConfig:     cfg,
-			Table:          req.Relation,
-			Parallel:       parallel,
-			OutputDir:      dir,
-			Tag:            req.Lease.StagingTag(),
-			Compression:    compression,
-			RowGroupSize:   req.Format.RowGroupSize,
-			Role:           req.Requester,
-			MaxOutputBytes: req.MaxOutputBytes,
-			HugeRows:       s.huge,
-			MinFreeBytes:   max(s.cfg.OutputReserve, 0),
-			Progress:       func(p outcome.Progress) { progress.Store(&p) },
-			Logger:         logger,
-			Engine:         device.Start(device.ModeAuto, "", logger),
-		},
+		Export:    exp,
 		Slot:      ch.Slot,
 		Control:   s.cfg.ConnConfig,
 		Requester: req.Requester,
@@ -173,9 +142,6 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 		opts.Restart = ch.Reason
 	case "dropped":
 		opts.Restart = "the chain had been ended: " + ch.Reason
-	}
-	if s.hooks.onSnapshot != nil {
-		opts.Export.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}
 	res, err := incremental.Run(ctx, opts)
 	if (errors.Is(err, incremental.ErrSlotLost) || errors.Is(err, incremental.ErrRewritten)) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {

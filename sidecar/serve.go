@@ -183,22 +183,40 @@ func (rc recorder) record(ctx context.Context, log interface {
 // export stages the export of req as its requester, on a connection of the requester's own
 // login (never the sidecar's: code the requester wrote may run in the export's sessions).
 func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *atomic.Pointer[outcome.Progress]) (*export.Staged, error) {
-	if req.Relation == "" {
-		return nil, fmt.Errorf("table %s no longer exists", req.TableName)
+	if err := checkOutputDir(req.OutputDir); err != nil {
+		return nil, err
 	}
-	login, err := s.db.Login(ctx, req.Requester)
+	opts, err := s.exportOptions(ctx, req, progress)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOutputDir(req.OutputDir); err != nil {
-		return nil, err
+	opts.Columns = req.Columns
+	opts.OutputDir = req.OutputDir
+	opts.AsText, opts.Numeric, opts.Timestamp = req.Format.AsText, req.Format.Numeric, req.Format.Timestamp
+	opts.WideNumeric, opts.Compat = req.Format.WideNumeric, req.Format.Compat
+	s.out.apply(&opts)
+	return export.Stage(ctx, opts)
+}
+
+// exportOptions are what every export of req takes from it and from this sidecar: the
+// requester's own login (SET ROLE to the requester), the table, the parallelism and codec
+// (the sidecar's defaults when the request names none), the row-group size, the limits, the
+// progress report and the engine (the GPU, when there is one, decodes: auto mode, the CUDA
+// library looked for where export's --gpu-lib default looks).
+func (s *Sidecar) exportOptions(ctx context.Context, req *control.Request, progress *atomic.Pointer[outcome.Progress]) (export.Options, error) {
+	if req.Relation == "" {
+		return export.Options{}, fmt.Errorf("table %s no longer exists", req.TableName)
+	}
+	login, err := s.db.Login(ctx, req.Requester)
+	if err != nil {
+		return export.Options{}, err
 	}
 	parallel := req.Parallel
 	if parallel == 0 {
 		parallel = s.cfg.Parallel
 	}
 	if parallel > s.cfg.MaxParallel {
-		return nil, fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
+		return export.Options{}, fmt.Errorf("parallel %d is above this sidecar's maximum of %d", parallel, s.cfg.MaxParallel)
 	}
 	compression := req.Compression
 	if compression == "" {
@@ -209,16 +227,9 @@ func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *at
 	opts := export.Options{
 		ConnConfig:     cfg,
 		Table:          req.Relation,
-		Columns:        req.Columns,
 		Parallel:       parallel,
-		OutputDir:      req.OutputDir,
 		Tag:            req.Lease.StagingTag(),
 		Compression:    compression,
-		AsText:         req.Format.AsText,
-		Numeric:        req.Format.Numeric,
-		Timestamp:      req.Format.Timestamp,
-		WideNumeric:    req.Format.WideNumeric,
-		Compat:         req.Format.Compat,
 		RowGroupSize:   req.Format.RowGroupSize,
 		Role:           req.Requester,
 		MaxOutputBytes: req.MaxOutputBytes,
@@ -227,14 +238,11 @@ func (s *Sidecar) export(ctx context.Context, req *control.Request, progress *at
 		Progress:       func(p outcome.Progress) { progress.Store(&p) },
 		Logger:         s.log.With("request", req.ID),
 	}
-	// The GPU, when there is one, decodes (auto mode; the CUDA library is looked for where
-	// export's --gpu-lib default looks).
-	s.out.apply(&opts)
 	opts.Engine = device.Start(device.ModeAuto, "", opts.Logger)
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}
-	return export.Stage(ctx, opts)
+	return opts, nil
 }
 
 // retryable reports whether err is worth another attempt: the connection or the server went
