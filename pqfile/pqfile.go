@@ -1,0 +1,207 @@
+// Package pqfile assembles a Parquet file from column chunks that arrive already encoded
+// (pages whose levels and values were encoded, and compressed, elsewhere: the GPU writer's, or
+// this package's CPU twin EncodePlain) beside column chunks that arrow-go encodes from Arrow
+// arrays, in the same row groups. It owns the file's layout: the magic, each column chunk's
+// pages through arrow-go's page writer (which writes the page headers and records offsets,
+// sizes and encodings in the chunk's metadata), and the footer.
+//
+// arrow-go's file.Writer cannot take encoded pages: its column writers compute a chunk's
+// statistics and row count from the values they encoded themselves. pqfile therefore drives
+// arrow-go's exported pieces directly (metadata builders, file.NewPageWriter,
+// file.NewColumnChunkWriter, pqarrow.WriteArrowToColumn). A Writer is used by one goroutine.
+package pqfile
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+)
+
+var magic = []byte("PAR1")
+
+// Page is one data page of an encoded column chunk, as Parquet's DataPageV1 holds it: the
+// definition levels (RLE/bit-packed hybrid, 4-byte length prefixed, absent for a required
+// column) then the values, compressed with the file's codec as a whole.
+type Page struct {
+	Data             []byte // compressed
+	UncompressedSize int32
+	NumValues        int32 // levels: rows, NULLs included
+	Encoding         parquet.Encoding
+	Stats            metadata.EncodedStatistics
+}
+
+// Chunk is one column's data in one row group: Encoded or Arrow.
+type Chunk interface{ chunk() }
+
+// Encoded is a column chunk whose pages were encoded (and compressed) by the caller, with
+// the chunk's statistics.
+type Encoded struct {
+	Pages []Page
+	Stats metadata.EncodedStatistics
+}
+
+// Arrow is a column chunk arrow-go encodes from an array of the column's Arrow type (flat
+// columns: no lists or structs).
+type Arrow struct{ Array arrow.Array }
+
+func (Encoded) chunk() {}
+func (Arrow) chunk()   {}
+
+// Writer writes one Parquet file.
+type Writer struct {
+	sink   *tellWriter
+	schema *schema.Schema
+	props  *parquet.WriterProperties
+	meta   *metadata.FileMetaDataBuilder
+	groups int16
+	mem    memory.Allocator
+	closed bool
+}
+
+// NewWriter starts a file for records of sc on w, with props (codec, statistics, ...) and
+// the Arrow schema stored in its key-value metadata as pqarrow stores it.
+func NewWriter(w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties) (*Writer, error) {
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+	psc, err := pqarrow.ToParquet(sc, props, arrowProps)
+	if err != nil {
+		return nil, fmt.Errorf("parquet schema of %s: %w", sc, err)
+	}
+	// As pqarrow stores it (flat columns only here: no list field names to normalise).
+	kv := make(metadata.KeyValueMetadata, 0, sc.Metadata().Len()+1)
+	for i := 0; i < sc.Metadata().Len(); i++ {
+		kv.Append(sc.Metadata().Keys()[i], sc.Metadata().Values()[i])
+	}
+	kv.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, props.Allocator())))
+	sink := &tellWriter{w: w}
+	if _, err := sink.Write(magic); err != nil {
+		return nil, fmt.Errorf("write the file's magic: %w", err)
+	}
+	return &Writer{sink: sink, schema: psc, props: props, meta: metadata.NewFileMetadataBuilder(psc, props, kv),
+		mem: props.Allocator()}, nil
+}
+
+// WriteRowGroup writes a row group of rows rows: one chunk per column, in schema order.
+func (w *Writer) WriteRowGroup(ctx context.Context, rows int, chunks []Chunk) error {
+	if w.closed {
+		return errors.New("pqfile: write to a closed file")
+	}
+	if len(chunks) != w.schema.NumColumns() {
+		return fmt.Errorf("pqfile: %d column chunks for %d columns", len(chunks), w.schema.NumColumns())
+	}
+	rg := w.meta.AppendRowGroup()
+	start := w.sink.n
+	for i, c := range chunks {
+		col := w.schema.Column(i)
+		colMeta := rg.NextColumnChunk()
+		pager, err := file.NewPageWriter(w.sink, w.props.CompressionFor(col.Path()), w.props.CompressionLevelFor(col.Path()),
+			colMeta, w.groups, int16(i), w.mem, false, nil, nil)
+		if err != nil {
+			return fmt.Errorf("column %s: %w", col.Path(), err)
+		}
+		switch c := c.(type) {
+		case Encoded:
+			if err := writeEncoded(pager, colMeta, col, c); err != nil {
+				return fmt.Errorf("column %s: %w", col.Path(), err)
+			}
+		case Arrow:
+			if err := writeArrow(ctx, pager, colMeta, col, w.props, c); err != nil {
+				return fmt.Errorf("column %s: %w", col.Path(), err)
+			}
+		default:
+			return fmt.Errorf("column %s: unknown chunk %T", col.Path(), c)
+		}
+	}
+	rg.SetNumRows(rows)
+	if err := rg.Finish(w.sink.n-start, w.groups); err != nil {
+		return fmt.Errorf("finish row group %d: %w", w.groups, err)
+	}
+	w.groups++
+	return nil
+}
+
+// writeEncoded writes c's pages and the chunk's statistics.
+func writeEncoded(pager file.PageWriter, colMeta *metadata.ColumnChunkMetaDataBuilder, col *schema.Column, c Encoded) error {
+	for _, p := range c.Pages {
+		buf := memory.NewBufferBytes(p.Data)
+		page := file.NewDataPageV1WithStats(buf, p.NumValues, p.Encoding, parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, p.Stats)
+		if _, err := pager.WriteDataPage(page); err != nil {
+			return err
+		}
+	}
+	stats := c.Stats
+	stats.Signed = col.SortOrder() == schema.SortSIGNED
+	if stats.IsSet() {
+		colMeta.SetStats(stats)
+	}
+	return pager.Close(false, false)
+}
+
+// writeArrow has arrow-go encode a's values (and definition levels) into the chunk.
+func writeArrow(ctx context.Context, pager file.PageWriter, colMeta *metadata.ColumnChunkMetaDataBuilder, col *schema.Column, props *parquet.WriterProperties, c Arrow) error {
+	cw := file.NewColumnChunkWriter(colMeta, pager, props)
+	var def []int16
+	nullable := col.MaxDefinitionLevel() > 0
+	if nullable {
+		def = make([]int16, c.Array.Len())
+		for i := range def {
+			if c.Array.IsValid(i) {
+				def[i] = 1
+			}
+		}
+	}
+	ctx = pqarrow.NewArrowWriteContext(ctx, nil)
+	if err := pqarrow.WriteArrowToColumn(ctx, cw, c.Array, def, nil, nullable); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+// Close writes the footer (the file's metadata, its length, the magic). It does not close
+// the underlying writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	meta, err := w.meta.Finish()
+	if err != nil {
+		return fmt.Errorf("finish the file's metadata: %w", err)
+	}
+	n, err := meta.WriteTo(w.sink, nil)
+	if err != nil {
+		return fmt.Errorf("write the footer: %w", err)
+	}
+	if err := binary.Write(w.sink, binary.LittleEndian, uint32(n)); err != nil {
+		return fmt.Errorf("write the footer: %w", err)
+	}
+	if _, err := w.sink.Write(magic); err != nil {
+		return fmt.Errorf("write the footer: %w", err)
+	}
+	return nil
+}
+
+// tellWriter counts what it writes: the page writer records offsets with Tell.
+type tellWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (t *tellWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	t.n += int64(n)
+	return n, err
+}
+
+func (t *tellWriter) Tell() int64 { return t.n }
