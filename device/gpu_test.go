@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -29,6 +31,7 @@ import (
 	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
+	"github.com/pgparquet/pgparquet/pqfile"
 )
 
 // cudaLib loads the CUDA decoder named by $PGPARQUET_CUDA_LIB. Without it the GPU tests skip
@@ -605,4 +608,106 @@ func TestGPUZstdTuning(t *testing.T) {
 				n, linger, gbps, float64(g.pages.Load())/float64(b), float64(g.runNS.Load())/float64(b)/1e6)
 		}
 	}
+}
+
+// TestGPUEncodePlain: the GPU's page encoder (encode.cu) writes exactly the pages of its CPU
+// twin pqfile.PlainPages, levels, values and statistics, for every fixed-width type, NULL
+// rates from 0 to 1, NaN and zeros of both signs, and page sizes from one row to more than the
+// column.
+func TestGPUEncodePlain(t *testing.T) {
+	lib := cudaLib(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	types := []arrow.DataType{arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Float32,
+		arrow.PrimitiveTypes.Float64, arrow.FixedWidthTypes.Date32, &arrow.TimestampType{Unit: arrow.Microsecond}}
+	cases := 0
+	for _, dt := range types {
+		for _, n := range []int{0, 1, 7, 8, 9, 1000, 100003} {
+			for _, nullRate := range []float64{0, 0.1, 0.5, 1} {
+				for _, pageRows := range []int{1, 7, 1000, 20000} {
+					if n > 1000 && pageRows < 1000 {
+						continue
+					}
+					arr := randomFixed(rng, dt, n, nullRate)
+					nullable := nullRate > 0 || rng.IntN(2) == 0
+					want, _, err := pqfile.PlainPages(arr, nullable, pageRows)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d := arr.Data()
+					width := dt.(arrow.FixedWidthDataType).Bytes()
+					var values []byte
+					if n > 0 {
+						values = d.Buffers()[1].Bytes()[d.Offset()*width:]
+					}
+					var valid []byte
+					if d.NullN() > 0 {
+						valid = d.Buffers()[0].Bytes()
+					}
+					isFloat := dt.ID() == arrow.FLOAT32 || dt.ID() == arrow.FLOAT64
+					got, err := lib.encodePlain(values, valid, n, width, isFloat, nullable, pageRows)
+					if err != nil {
+						t.Fatal(err)
+					}
+					name := fmt.Sprintf("%s, %d rows, NULL rate %.1f, pages of %d, nullable %v", dt, n, nullRate, pageRows, nullable)
+					if len(got) != len(want) {
+						t.Fatalf("%s: %d pages, the CPU twin %d", name, len(got), len(want))
+					}
+					for p := range want {
+						w, g := want[p], got[p]
+						if !bytes.Equal(g.Data, w.Data) {
+							t.Fatalf("%s: page %d: %d bytes, the CPU twin %d; first difference at %d", name, p, len(g.Data), len(w.Data), firstDiff(g.Data, w.Data))
+						}
+						if int32(g.Rows) != w.NumValues || g.Nulls != w.Stats.NullCount || g.HasStats != w.Stats.HasMin ||
+							!bytes.Equal(g.Min, w.Stats.Min) || !bytes.Equal(g.Max, w.Stats.Max) {
+							t.Fatalf("%s: page %d: rows %d, nulls %d, stats %v %x %x; the CPU twin %d, %d, %v %x %x", name, p,
+								g.Rows, g.Nulls, g.HasStats, g.Min, g.Max, w.NumValues, w.Stats.NullCount, w.Stats.HasMin, w.Stats.Min, w.Stats.Max)
+						}
+					}
+					arr.Release()
+					cases++
+				}
+			}
+		}
+	}
+	t.Logf("%d column chunks encoded alike on the GPU and the CPU", cases)
+}
+
+// randomFixed makes n values of dt, nullRate of them NULL; floats include NaN, -0.0, +0.0 and
+// extremes, integers their extremes.
+func randomFixed(rng *rand.Rand, dt arrow.DataType, n int, nullRate float64) arrow.Array {
+	b := array.NewBuilder(memory.DefaultAllocator, dt)
+	defer b.Release()
+	for range n {
+		if rng.Float64() < nullRate {
+			b.AppendNull()
+			continue
+		}
+		k := rng.IntN(10)
+		switch b := b.(type) {
+		case *array.Int32Builder:
+			b.Append([]int32{math.MinInt32, math.MaxInt32, 0, -1}[k%4] + int32(rng.IntN(3)) - 1)
+		case *array.Date32Builder:
+			b.Append(arrow.Date32(rng.IntN(1<<20) - 1<<19))
+		case *array.Int64Builder:
+			b.Append([]int64{math.MinInt64, math.MaxInt64, 0, -1}[k%4] + rng.Int64N(3) - 1)
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(rng.Int64() - 1<<62))
+		case *array.Float32Builder:
+			b.Append([]float32{float32(math.NaN()), float32(math.Copysign(0, -1)), 0, math.MaxFloat32, -math.MaxFloat32}[k%5] + float32(rng.NormFloat64())*float32(k/5))
+		case *array.Float64Builder:
+			b.Append([]float64{math.NaN(), math.Copysign(0, -1), 0, math.MaxFloat64, -math.Inf(1)}[k%5] + rng.NormFloat64()*float64(k/5))
+		}
+	}
+	return b.NewArray()
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }

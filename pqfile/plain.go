@@ -12,28 +12,32 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
-// EncodePlain encodes a fixed-width column (int32, int64, float32, float64, date32,
-// timestamp) the way the GPU writer's kernels are to: pages of at most pageRows rows, each
-// its definition levels (nullable: one bit-packed run of the RLE/bit-packed hybrid, 4-byte
-// length prefixed) then the non-NULL values PLAIN (little-endian), compressed with codec;
-// exact min, max (NaN left out, zero as -0.0 and +0.0, as parquet-mr writes them) and NULL
-// count per page and for the chunk. It is the CPU twin of the device encoder.
-func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Compression) (Encoded, error) {
+// RawPage is an uncompressed data page of PlainPages: its bytes (definition levels, then
+// values), its rows and its statistics.
+type RawPage struct {
+	Data      []byte
+	NumValues int32
+	Stats     metadata.EncodedStatistics
+}
+
+// PlainPages encodes a fixed-width column (int32, int64, float32, float64, date32, timestamp)
+// the way the GPU writer's kernel does (device.EncodePlain is compared with it byte for
+// byte): pages of at most pageRows rows (one empty page for no rows), each its definition
+// levels (nullable: one bit-packed run of the RLE/bit-packed hybrid, 4-byte length prefixed)
+// then the non-NULL values PLAIN (little-endian); exact min, max (NaN left out, zero as -0.0
+// and +0.0, as parquet-mr writes them) and NULL count per page, and for the whole chunk.
+func PlainPages(a arrow.Array, nullable bool, pageRows int) ([]RawPage, metadata.EncodedStatistics, error) {
 	if pageRows < 1 {
-		return Encoded{}, fmt.Errorf("pqfile: %d rows per page", pageRows)
+		return nil, metadata.EncodedStatistics{}, fmt.Errorf("pqfile: %d rows per page", pageRows)
 	}
 	if !nullable && a.NullN() > 0 {
-		return Encoded{}, fmt.Errorf("pqfile: %d NULLs in a required column", a.NullN())
+		return nil, metadata.EncodedStatistics{}, fmt.Errorf("pqfile: %d NULLs in a required column", a.NullN())
 	}
 	put, err := plainOf(a)
 	if err != nil {
-		return Encoded{}, err
+		return nil, metadata.EncodedStatistics{}, err
 	}
-	cod, err := compress.GetCodec(codec)
-	if err != nil {
-		return Encoded{}, fmt.Errorf("pqfile: codec %s: %w", codec, err)
-	}
-	var out Encoded
+	var pages []RawPage
 	var chunk statAcc
 	chunk.init(a)
 	for start := 0; start < a.Len() || (start == 0 && a.Len() == 0); start += pageRows {
@@ -56,13 +60,30 @@ func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Comp
 			page.add(i)
 			chunk.add(i)
 		}
-		out.Pages = append(out.Pages, Page{Data: cod.Encode(nil, raw), UncompressedSize: int32(len(raw)),
-			NumValues: int32(end - start), Encoding: parquet.Encodings.Plain, Stats: page.encoded()})
+		pages = append(pages, RawPage{Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
 		if a.Len() == 0 {
 			break
 		}
 	}
-	out.Stats = chunk.encoded()
+	return pages, chunk.encoded(), nil
+}
+
+// EncodePlain is PlainPages with each page compressed with codec: a column chunk for
+// Writer.WriteRowGroup. It is the CPU twin of the GPU writer's encoder.
+func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Compression) (Encoded, error) {
+	pages, stats, err := PlainPages(a, nullable, pageRows)
+	if err != nil {
+		return Encoded{}, err
+	}
+	cod, err := compress.GetCodec(codec)
+	if err != nil {
+		return Encoded{}, fmt.Errorf("pqfile: codec %s: %w", codec, err)
+	}
+	out := Encoded{Stats: stats, Pages: make([]Page, len(pages))}
+	for i, p := range pages {
+		out.Pages[i] = Page{Data: cod.Encode(nil, p.Data), UncompressedSize: int32(len(p.Data)), NumValues: p.NumValues,
+			Encoding: parquet.Encodings.Plain, Stats: p.Stats}
+	}
 	return out, nil
 }
 
