@@ -76,12 +76,13 @@ func (s *Sidecar) serveRun(ctx context.Context, log *slog.Logger, req *control.R
 	if req.IcebergTable != "" {
 		s.commitChain(ctx, log, req, res)
 	}
+	// The chain first: once the request shows succeeded, the chain shows its run.
+	s.rec.record(ctx, log, "chain's run", func(ctx context.Context) error {
+		return s.db.ChainRan(ctx, req.ChainID, req.ID, inc.Run, inc.Mode, inc.ToLSN)
+	})
 	if s.rec.record(ctx, log, "publication", func(ctx context.Context) error {
 		return s.db.Published(ctx, req.ID, req.Lease.Fence)
 	}) {
-		s.rec.record(ctx, log, "chain's run", func(ctx context.Context) error {
-			return s.db.ChainRan(ctx, req.ChainID, req.ID, inc.Run, inc.Mode, inc.ToLSN)
-		})
 		s.metrics.finished(resultSucceeded, res)
 		log.Info("incremental run succeeded", "run", inc.Run, "mode", inc.Mode, "rows", res.Rows, "to_lsn", inc.ToLSN)
 	}
@@ -247,12 +248,12 @@ func (jn *janitor) rollChains(ctx context.Context) {
 			}
 			continue
 		}
+		jn.rec.record(ctx, jn.log, "chain's run", func(ctx context.Context) error {
+			return jn.db.ChainRan(ctx, p.ChainID, p.ID, p.Run, p.Mode, p.LSN)
+		})
 		if jn.rec.record(ctx, jn.log, "publication", func(ctx context.Context) error {
 			return jn.db.Published(ctx, p.ID, p.Fence)
 		}) {
-			jn.rec.record(ctx, jn.log, "chain's run", func(ctx context.Context) error {
-				return jn.db.ChainRan(ctx, p.ChainID, p.ID, p.Run, p.Mode, p.LSN)
-			})
 			jn.log.Warn("recorded a stalled incremental run published", "request", p.ID, "run", p.Run)
 		}
 	}

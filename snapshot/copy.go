@@ -165,6 +165,10 @@ type Progress struct {
 // recorded as a row start.
 func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) error) error {
 	r := &receiver{ctx: ctx, task: task, pool: w.opts.Pool, progress: w.opts.Progress, emit: emit}
+	// PostgreSQL 14 and later report in_hot_standby. A standby ends sessions that hold replay
+	// back (a conflict with recovery), and one ended in the middle of sending a row cannot say
+	// so: the connection just closes.
+	standby := w.conn.PgConn().ParameterStatus("in_hot_standby") == "on"
 	_, err := w.conn.CopyTo(ctx, task.CopySQL(w.opts.SelectList), r.data)
 	if err == nil {
 		err = r.finish()
@@ -176,7 +180,9 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) err
 		if r.err != nil && !errors.Is(err, r.err) {
 			err = errors.Join(r.err, err)
 		}
-		if connectionLost(err) {
+		if connectionLost(err) && standby {
+			err = fmt.Errorf("connection lost (on a hot standby most likely a conflict with recovery, which ends sessions that hold replay back; else the backend was terminated, the server restarted or the network failed): %w", err)
+		} else if connectionLost(err) {
 			err = fmt.Errorf("connection lost (backend terminated, server restarted or network failure): %w", err)
 		}
 		var pgErr *pgconn.PgError
