@@ -31,7 +31,7 @@ typedef void (*zbuffers_fn)(void*, uint8_t**, uint8_t**, int64_t**, size_t**, in
 typedef int (*zrun_fn)(void*, int32_t, int64_t*, char*, int);
 typedef void (*zclose_fn)(void*);
 typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, int64_t, uint8_t*, int64_t,
-                         int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, char*, int);
+                         int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, float*, char*, int);
 
 typedef struct {
 	void* handle;
@@ -120,12 +120,12 @@ static int call_zrun(pgpq_lib* l, void* z, int32_t n, int64_t* slot, char* err, 
 static void call_zclose(pgpq_lib* l, void* z) { l->zclose(z); }
 static int call_encode(pgpq_lib* l, const uint8_t* v, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                        int32_t nullable, int64_t page_rows, uint8_t* out, int64_t cap, int64_t* sizes, uint8_t* mins,
-                       uint8_t* maxs, int64_t* nulls, uint8_t* has, char* err, int en) {
+                       uint8_t* maxs, int64_t* nulls, uint8_t* has, float* ms, char* err, int en) {
 	if (!l->encode) {
 		snprintf(err, en, "this CUDA library has no page encoder (pgpq_encode_plain): rebuild it with encode.cu");
 		return -1;
 	}
-	return l->encode(v, valid, n, width, is_float, nullable, page_rows, out, cap, sizes, mins, maxs, nulls, has, err, en);
+	return l->encode(v, valid, n, width, is_float, nullable, page_rows, out, cap, sizes, mins, maxs, nulls, has, ms, err, en);
 }
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
@@ -142,6 +142,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -653,19 +654,20 @@ type plainPage struct {
 // encodePlain encodes n fixed-width values (width 4 or 8 bytes each, PLAIN, as Arrow holds
 // them; floats when isFloat, else signed integers) with their Arrow validity bitmap (nil: no
 // NULLs) into pages of pageRows rows on the GPU, as pqfile.PlainPages does on the CPU. The
-// buffers are Go memory, copied to the device and back within the call.
-func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nullable bool, pageRows int) ([]plainPage, error) {
+// buffers are Go memory, copied to the device and back within the call. kernel is the
+// kernel's own time.
+func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nullable bool, pageRows int) (pages []plainPage, kernel time.Duration, err error) {
 	if len(values) < n*width || (valid != nil && len(valid) < (n+7)/8) {
-		return nil, fmt.Errorf("encode: %d values of %d bytes need %d bytes and a bitmap of %d, not %d and %d", n, width, n*width, (n+7)/8, len(values), len(valid))
+		return nil, 0, fmt.Errorf("encode: %d values of %d bytes need %d bytes and a bitmap of %d, not %d and %d", n, width, n*width, (n+7)/8, len(values), len(valid))
 	}
-	pages := max(1, (n+pageRows-1)/pageRows)
+	npages := max(1, (n+pageRows-1)/pageRows)
 	capacity := 4 + 10 + (pageRows+7)/8 + pageRows*width
-	out := make([]byte, pages*capacity)
-	sizes := make([]int64, pages)
-	nulls := make([]int64, pages)
-	mins := make([]byte, pages*8)
-	maxs := make([]byte, pages*8)
-	has := make([]byte, pages)
+	out := make([]byte, npages*capacity)
+	sizes := make([]int64, npages)
+	nulls := make([]int64, npages)
+	mins := make([]byte, npages*8)
+	maxs := make([]byte, npages*8)
+	has := make([]byte, npages)
 	var vp, bp *C.uint8_t
 	if len(values) > 0 {
 		vp = (*C.uint8_t)(unsafe.Pointer(&values[0]))
@@ -674,13 +676,14 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 		bp = (*C.uint8_t)(unsafe.Pointer(&valid[0]))
 	}
 	var errBuf [errLen]C.char
+	var ms C.float
 	if C.call_encode(l.lib, vp, bp, C.int64_t(n), C.int32_t(width), C.int32_t(b2i(isFloat)), C.int32_t(b2i(nullable)),
 		C.int64_t(pageRows), (*C.uint8_t)(unsafe.Pointer(&out[0])), C.int64_t(capacity),
 		(*C.int64_t)(unsafe.Pointer(&sizes[0])), (*C.uint8_t)(unsafe.Pointer(&mins[0])), (*C.uint8_t)(unsafe.Pointer(&maxs[0])),
-		(*C.int64_t)(unsafe.Pointer(&nulls[0])), (*C.uint8_t)(unsafe.Pointer(&has[0])), &errBuf[0], errLen) != 0 {
-		return nil, errors.New(C.GoString(&errBuf[0]))
+		(*C.int64_t)(unsafe.Pointer(&nulls[0])), (*C.uint8_t)(unsafe.Pointer(&has[0])), &ms, &errBuf[0], errLen) != 0 {
+		return nil, 0, errors.New(C.GoString(&errBuf[0]))
 	}
-	res := make([]plainPage, pages)
+	res := make([]plainPage, npages)
 	for p := range res {
 		rows := min(pageRows, n-p*pageRows)
 		res[p] = plainPage{Data: out[p*capacity : p*capacity+int(sizes[p])], Rows: max(rows, 0), Nulls: nulls[p], HasStats: has[p] != 0}
@@ -688,5 +691,5 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 			res[p].Min, res[p].Max = mins[p*8:p*8+width], maxs[p*8:p*8+width]
 		}
 	}
-	return res, nil
+	return res, time.Duration(float64(ms) * float64(time.Millisecond)), nil
 }

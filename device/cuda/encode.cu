@@ -200,11 +200,12 @@ extern "C" {
 // pgpq_encode_plain: see the top of this file. values (n * width bytes), valid (NULL: no
 // NULLs) and the outputs are host memory; pages = max(1, ceil(n / page_rows)); out holds
 // pages * page_cap bytes (page_cap at least 4 + 10 + ceil(page_rows / 8) + page_rows * width),
-// mins and maxs 8 bytes per page, sizes and nulls one int64 and has one byte per page.
-// Returns 0, or -1 with err set.
+// mins and maxs 8 bytes per page, sizes and nulls one int64 and has one byte per page;
+// kernel_ms (when not NULL) gets the kernel's own time, copies left out. Returns 0, or -1
+// with err set.
 int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                       int32_t nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
-                      uint8_t* maxs, int64_t* nulls, uint8_t* has, char* err, int errlen) {
+                      uint8_t* maxs, int64_t* nulls, uint8_t* has, float* kernel_ms, char* err, int errlen) {
   if ((width != 4 && width != 8) || page_rows < 1 || n < 0 || page_cap < 4 + 10 + (page_rows + 7) / 8 + page_rows * width) {
     snprintf(err, errlen, "encode: bad arguments (width %d, %lld rows per page, page capacity %lld)", width,
              (long long)page_rows, (long long)page_cap);
@@ -228,16 +229,26 @@ int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, in
     rc = fail(err, errlen, "encode: copy the column to the device", e);
     goto done;
   }
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  cudaEventRecord(t0);
   if (is_float)
     encode_plain<true><<<(unsigned)pages, PGPQ_ENC_THREADS>>>(d_values, d_valid, n, width, nullable, page_rows, d_out, page_cap,
                                                               d_sizes, d_mins, d_maxs, d_nulls, d_has);
   else
     encode_plain<false><<<(unsigned)pages, PGPQ_ENC_THREADS>>>(d_values, d_valid, n, width, nullable, page_rows, d_out, page_cap,
                                                                d_sizes, d_mins, d_maxs, d_nulls, d_has);
+  cudaEventRecord(t1);
   if ((e = cudaGetLastError()) != cudaSuccess || (e = cudaDeviceSynchronize()) != cudaSuccess) {
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
     rc = fail(err, errlen, "encode: run the kernel", e);
     goto done;
   }
+  if (kernel_ms) cudaEventElapsedTime(kernel_ms, t0, t1);
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
   if ((e = cudaMemcpy(out, d_out, (size_t)pages * page_cap, cudaMemcpyDeviceToHost)) != cudaSuccess ||
       (e = cudaMemcpy(sizes, d_sizes, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
       (e = cudaMemcpy(mins, d_mins, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
