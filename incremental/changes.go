@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,14 +193,21 @@ func checkRewritten(ctx context.Context, conn *pgx.Conn, cat *snapshot.Relation,
 	if err != nil {
 		return err
 	}
+	return typeChanged(chainCols, t.columns, planned)
+}
+
+// typeChanged refuses a column of cols (planned as planned) whose Arrow type is not that of
+// the column of the same name in chain (the chain's current schema): ALTER TYPE rewrote the
+// table. Columns new to the chain, or recorded without an Arrow type, are not compared.
+func typeChanged(chain, cols []outcome.SchemaColumn, planned []pgarrow.Column) error {
 	now := pgarrow.ArrowSchema(planned)
-	for i, c := range t.columns {
-		for _, was := range chainCols {
-			if was.Name == c.Name && was.ArrowType != "" && was.ArrowType != now.Field(i).Type.String() {
-				return fmt.Errorf("incremental: %w: column %s changed type from %s to %s (ALTER TYPE rewrote it, and the rows it converted are not in the WAL): the chain must start again from a snapshot",
-					ErrRewritten, c.Name, was.PGType, planned[i].PGType)
-			}
+	for i, c := range cols {
+		j := slices.IndexFunc(chain, func(o outcome.SchemaColumn) bool { return o.Name == c.Name })
+		if j < 0 || chain[j].ArrowType == "" || chain[j].ArrowType == now.Field(i).Type.String() {
+			continue
 		}
+		return fmt.Errorf("incremental: %w: column %s changed type from %s to %s (ALTER TYPE rewrote it, and the rows it converted are not in the WAL): the chain must start again from a snapshot",
+			ErrRewritten, c.Name, chain[j].PGType, planned[i].PGType)
 	}
 	return nil
 }

@@ -217,14 +217,6 @@ func snapshotRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo
 	return res, nil
 }
 
-// RunDir is the directory, inside the chain's, of the run whose manifest res is.
-func RunDir(res *outcome.Result) string {
-	if res.Incremental == nil {
-		return ""
-	}
-	return runName(res.Incremental.Run, res.Incremental.Mode)
-}
-
 // RunDirName is the directory, inside the chain's, of run number n in mode (snapshot or
 // changes).
 func RunDirName(n int, mode string) string { return runName(n, mode) }

@@ -37,6 +37,13 @@ var ErrSlotActive = errors.New("replication slot is active")
 // the WAL. Like a lost slot, only a snapshot run (Options.Restart) can go on from there.
 var ErrRewritten = errors.New("the table was rewritten")
 
+// NeedsSnapshot says whether err refuses a change run that only a snapshot run
+// (Options.Restart) can go on from: the slot lost changes (ErrSlotLost), or the table was
+// rewritten (ErrRewritten).
+func NeedsSnapshot(err error) bool {
+	return errors.Is(err, ErrSlotLost) || errors.Is(err, ErrRewritten)
+}
+
 // ErrSlotLost is wrapped by the error of a change run whose slot no longer holds the changes
 // the chain needs (dropped, recreated, or advanced past the chain's last run).
 var ErrSlotLost = errors.New("the replication slot lost changes the chain needs")

@@ -163,15 +163,8 @@ func (w *changeWriter) setSchema(ctx context.Context, cols []outcome.SchemaColum
 	if err != nil {
 		return err
 	}
-	for i, c := range cols {
-		j := slices.IndexFunc(w.cols, func(o outcome.SchemaColumn) bool { return o.Name == c.Name })
-		if j < 0 || w.cols[j].ArrowType == "" {
-			continue
-		}
-		if was, now := w.cols[j].ArrowType, pgarrow.ArrowSchema(planned[i:i+1]).Field(0).Type.String(); was != now {
-			return fmt.Errorf("incremental: %w: column %s changed type from %s to %s (ALTER TYPE rewrote it, and the rows it converted are not in the WAL): the chain must start again from a snapshot",
-				ErrRewritten, c.Name, w.cols[j].PGType, planned[i].PGType)
-		}
+	if err := typeChanged(w.cols, cols, planned); err != nil {
+		return err
 	}
 	if !same {
 		w.version++

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path"
 	"path/filepath"
 	"sync/atomic"
@@ -54,8 +53,7 @@ func (s *Sidecar) serveRun(ctx context.Context, log *slog.Logger, req *control.R
 	if err != nil {
 		// Recorded publishing; whether the run is in place decides.
 		res = publishing.Load()
-		dir, derr := s.chainDir(req.OutputDir)
-		if derr != nil || !runPublished(dir, res) {
+		if !s.out.runPlaced(req.OutputDir, res.Incremental.Run, res.Incremental.Mode) {
 			msg := oneLine(err)
 			log.Error("incremental run could not be published; it will be run again", "err", msg)
 			s.rec.record(ctx, log, "failed publication", func(ctx context.Context) error {
@@ -104,7 +102,7 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 	if ch.Ending {
 		return nil, fmt.Errorf("incremental chain %d is being ended (parquet_export_chain_end, or its schedule was disabled or deleted): ask again once it is", ch.ID)
 	}
-	dir, err := s.chainDir(req.OutputDir)
+	dir, err := s.out.chainDir(req.OutputDir)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +118,7 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 		Control:   s.cfg.ConnConfig,
 		Requester: req.Requester,
 		BeforePublish: func(ctx context.Context, res *outcome.Result) error {
-			runDir := path.Join(req.OutputDir, incremental.RunDir(res))
+			runDir := path.Join(req.OutputDir, incremental.RunDirName(res.Incremental.Run, res.Incremental.Mode))
 			uri, err := s.out.uri(runDir)
 			if err != nil {
 				return err
@@ -145,7 +143,7 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 		opts.Restart = "the chain had been ended: " + ch.Reason
 	}
 	res, err := incremental.Run(ctx, opts)
-	if (errors.Is(err, incremental.ErrSlotLost) || errors.Is(err, incremental.ErrRewritten)) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {
+	if incremental.NeedsSnapshot(err) && opts.Restart == "" && publishing.Load() == nil && ctx.Err() == nil {
 		reason := oneLine(err)
 		log.Warn("incremental chain broken; this run starts it again from a snapshot", "chain", ch.ID, "reason", reason)
 		if err := s.db.ChainBroken(ctx, ch.ID, reason); err != nil {
@@ -160,19 +158,19 @@ func (s *Sidecar) runChain(ctx context.Context, log *slog.Logger, req *control.R
 // chainDir is the local path of a chain's directory, created if missing: below the output
 // root, and reached through no symbolic link (the chain is written by path, not through the
 // root's handle).
-func (s *Sidecar) chainDir(dir string) (string, error) {
+func (o *output) chainDir(dir string) (string, error) {
 	if err := checkOutputDir(dir); err != nil {
 		return "", err
 	}
-	if err := s.out.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
+	if err := o.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
 		return "", fmt.Errorf("create chain directory %s: %w", dir, err)
 	}
-	full := filepath.Join(s.out.rootDir, filepath.FromSlash(dir))
+	full := filepath.Join(o.rootDir, filepath.FromSlash(dir))
 	real, err := filepath.EvalSymlinks(full)
 	if err != nil {
 		return "", fmt.Errorf("chain directory %s: %w", dir, err)
 	}
-	root, err := filepath.EvalSymlinks(s.out.rootDir)
+	root, err := filepath.EvalSymlinks(o.rootDir)
 	if err != nil {
 		return "", fmt.Errorf("output root: %w", err)
 	}
@@ -182,12 +180,13 @@ func (s *Sidecar) chainDir(dir string) (string, error) {
 	return full, nil
 }
 
-// runPublished says whether res's run directory is in place in the chain directory dir.
-func runPublished(dir string, res *outcome.Result) bool {
-	if res == nil || res.Incremental == nil {
+// runPlaced says whether run number run (mode snapshot or changes) of the chain in dir (a
+// clean relative directory) is in place in the local output root: its manifest is there.
+func (o *output) runPlaced(dir string, run int, mode string) bool {
+	if o.root == nil || checkOutputDir(dir) != nil {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(dir, incremental.RunDir(res), export.ManifestName))
+	_, err := o.root.Stat(filepath.Join(filepath.FromSlash(dir), incremental.RunDirName(run, mode), export.ManifestName))
 	return err == nil
 }
 
@@ -235,12 +234,7 @@ func (jn *janitor) rollChains(ctx context.Context) {
 		jn.log.Warn("look for stalled incremental runs failed; will retry", "err", err)
 	}
 	for _, p := range pubs {
-		placed := false
-		if jn.out.root != nil && checkOutputDir(p.OutputDir) == nil {
-			_, err := os.Stat(filepath.Join(jn.out.rootDir, filepath.FromSlash(p.OutputDir), incremental.RunDirName(p.Run, p.Mode), export.ManifestName))
-			placed = err == nil
-		}
-		if !placed {
+		if !jn.out.runPlaced(p.OutputDir, p.Run, p.Mode) {
 			if jn.rec.record(ctx, jn.log, "run to repeat", func(ctx context.Context) error {
 				return jn.db.RepeatRun(ctx, p.ID, p.Fence, "its sidecar stopped while publishing the run, before it was in place: run again")
 			}) {
@@ -273,7 +267,7 @@ func (s *Sidecar) commitChain(ctx context.Context, log *slog.Logger, req *contro
 		if err != nil {
 			return err
 		}
-		dir, err := s.chainDir(req.OutputDir)
+		dir, err := s.out.chainDir(req.OutputDir)
 		if err != nil {
 			return err
 		}

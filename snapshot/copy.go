@@ -180,10 +180,12 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) err
 		if r.err != nil && !errors.Is(err, r.err) {
 			err = errors.Join(r.err, err)
 		}
-		if connectionLost(err) && standby {
-			err = fmt.Errorf("connection lost (on a hot standby most likely a conflict with recovery, which ends sessions that hold replay back; else the backend was terminated, the server restarted or the network failed): %w", err)
-		} else if connectionLost(err) {
-			err = fmt.Errorf("connection lost (backend terminated, server restarted or network failure): %w", err)
+		if connectionLost(err) {
+			why := "backend terminated, server restarted or network failure"
+			if standby {
+				why = "on a hot standby most likely a conflict with recovery, which ends sessions that hold replay back; else the backend was terminated, the server restarted or the network failed"
+			}
+			err = fmt.Errorf("connection lost (%s): %w", why, err)
 		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22021" && w.conn.PgConn().ParameterStatus("server_encoding") == "SQL_ASCII" {

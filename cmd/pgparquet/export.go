@@ -105,7 +105,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var res *outcome.Result
 	if a.incremental {
 		res, err = incremental.Run(ctx, incremental.Options{Export: opts, Slot: a.slot, Restart: a.restart})
-		if (errors.Is(err, incremental.ErrSlotLost) || errors.Is(err, incremental.ErrRewritten)) && a.restart == "" {
+		if incremental.NeedsSnapshot(err) && a.restart == "" {
 			err = fmt.Errorf("%w; run again with --restart to go on from a new snapshot run", err)
 		}
 	} else {

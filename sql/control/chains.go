@@ -208,16 +208,7 @@ func (db *DB) RepeatRun(ctx context.Context, id, fence int64, note string) error
 // after delay, with note saying why (its chain's slot is busy: lease contention, not a
 // failure).
 func (db *DB) Postpone(ctx context.Context, l Lease, note string, delay time.Duration) error {
-	ctx, cancel := db.op(ctx)
-	defer cancel()
-	return db.execLeased(ctx, db.q, l, "postpone", requestAndAttempt(`
-			UPDATE {s}.parquet_export_requests
-			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
-				finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
-				attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4,
-				run_after = now() + make_interval(secs => $5::float8)
-			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id`,
-		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note, delay.Seconds())
+	return db.release(ctx, l, "postpone", note, delay)
 }
 
 // ChainStatusColumns are the columns ChainStatus returns, in order.
@@ -233,14 +224,7 @@ func (db *DB) ChainStatus(ctx context.Context, all bool, limit int) ([][]string,
 	if limit <= 0 {
 		limit = 20
 	}
-	return queryAll(ctx, db, "read "+db.schema+".parquet_export_chain_status", func(row pgx.CollectableRow) ([]string, error) {
-		vals := make([]string, len(ChainStatusColumns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		return vals, row.Scan(ptrs...)
-	}, `SELECT chain::text, table_name, requester::text, state, slot,
+	return queryAll(ctx, db, "read "+db.schema+".parquet_export_chain_status", textRow(len(ChainStatusColumns)), `SELECT chain::text, table_name, requester::text, state, slot,
 			coalesce(pg_catalog.pg_size_pretty(retained_wal_bytes), ''), coalesce(chain_lsn::text, ''),
 			coalesce(confirmed_lsn::text, ''), coalesce(last_run || ' ' || last_run_mode, ''),
 			coalesce(date_trunc('second', last_run_at)::text, ''), coalesce(schedule, ''),

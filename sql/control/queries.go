@@ -414,15 +414,23 @@ func (db *DB) Cancelled(ctx context.Context, l Lease, note string) error {
 // Release puts the request under l back in the queue without counting the attempt (the
 // sidecar is shutting down), with note saying why.
 func (db *DB) Release(ctx context.Context, l Lease, note string) error {
+	return db.release(ctx, l, "release", note, 0)
+}
+
+// release puts the request under l back in the queue without counting the attempt, due after
+// delay (at once when 0; a claim has cleared run_after), with note saying why; what names the
+// action in errors.
+func (db *DB) release(ctx context.Context, l Lease, what, note string, delay time.Duration) error {
 	ctx, cancel := db.op(ctx)
 	defer cancel()
-	return db.execLeased(ctx, db.q, l, "release", requestAndAttempt(`
+	return db.execLeased(ctx, db.q, l, what, requestAndAttempt(`
 			UPDATE {s}.parquet_export_requests
 			SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
 				finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
-				attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4
+				attempt = attempt - 1, claimed_by = NULL, heartbeat_at = NULL, note = $4,
+				run_after = CASE WHEN $5::float8 > 0 THEN now() + make_interval(secs => $5::float8) END
 			WHERE id = $1 AND claimed_by = $2 AND fence = $3 AND state = 'running' RETURNING id`,
-		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note)
+		"$3", `finished_at = now(), outcome = 'released'`, "RETURNING 1"), note, delay.Seconds())
 }
 
 // execLeased runs stmt on q (the DB's connections, or a transaction of them): a write of the
@@ -684,14 +692,7 @@ func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 	if len(f.States) > 0 {
 		states = f.States
 	}
-	return queryAll(ctx, db, "read "+db.schema+".parquet_export_status", func(row pgx.CollectableRow) ([]string, error) {
-		vals := make([]string, len(StatusColumns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		return vals, row.Scan(ptrs...)
-	}, `SELECT id::text, table_name, requester::text, state,
+	return queryAll(ctx, db, "read "+db.schema+".parquet_export_status", textRow(len(StatusColumns)), `SELECT id::text, table_name, requester::text, state,
 			coalesce(progress_pct || '%', ''), coalesce(rows::text, ''),
 			coalesce(round(copy_bytes / 1e6, 1)::text, ''), coalesce(rows_per_s::text, ''),
 			coalesce(date_trunc('second', eta)::text, ''), coalesce(date_trunc('second', elapsed)::text, ''),
@@ -703,6 +704,18 @@ func (db *DB) Status(ctx context.Context, f StatusFilter) ([][]string, error) {
 			AND ($3 = '' OR requester::text = $3)
 			AND ($4 = '' OR table_name = $4 OR pg_catalog.split_part(table_name, '.', 2) = $4)
 		ORDER BY id DESC LIMIT $1`, f.Limit, states, f.Requester, f.Table)
+}
+
+// textRow scans a row of n columns, each read as text.
+func textRow(n int) pgx.RowToFunc[[]string] {
+	return func(row pgx.CollectableRow) ([]string, error) {
+		vals := make([]string, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		return vals, row.Scan(ptrs...)
+	}
 }
 
 // Session is who the DB's sessions are, as the sidecar checks at start.
