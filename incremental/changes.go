@@ -110,7 +110,12 @@ func changeRun(ctx context.Context, opts Options, conn *pgx.Conn, t *tableInfo, 
 	}
 	number := last.Number + 1
 	name := runName(number, modeChanges)
+	// The staging directory is the attempt's own (Export.Tag): an attempt that froze and
+	// wakes after another ran the run again removes only its own files.
 	staging := filepath.Join(o.OutputDir, partialPrefix+name)
+	if o.Tag != "" {
+		staging += "-" + o.Tag
+	}
 	if err := os.RemoveAll(staging); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", staging, err)
 	}
