@@ -23,7 +23,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
@@ -59,14 +58,17 @@ type Arrow struct{ Array arrow.Array }
 func (Encoded) chunk() {}
 func (Arrow) chunk()   {}
 
-// Writer writes one Parquet file.
+// Writer writes one Parquet file: row groups one after the other (WriteRowGroup, or
+// NewRowGroup batch by batch), then the footer (Close). It is used by one goroutine.
 type Writer struct {
 	sink   *tellWriter
 	schema *schema.Schema
 	props  *parquet.WriterProperties
 	meta   *metadata.FileMetaDataBuilder
-	groups int16
+	groups int16 // row groups written
 	mem    memory.Allocator
+	open   *RowGroup // the row group being built, if any
+	err    error     // why the file is incomplete: a row group failed half written
 	closed bool
 }
 
@@ -92,87 +94,58 @@ func NewWriter(w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties) (
 		mem: props.Allocator()}, nil
 }
 
-// WriteRowGroup writes a row group of rows rows: one chunk per column, in schema order.
+// WriteRowGroup writes a row group of rows rows: one chunk per column, in schema order. It is
+// NewRowGroup with the file's props, each chunk appended in one call (an Encoded chunk's pages
+// are copied, an Arrow chunk's array is encoded), and Close; nothing reaches the file when it
+// fails before writing (a chunk refused, rows not what the chunks hold).
 func (w *Writer) WriteRowGroup(ctx context.Context, rows int, chunks []Chunk) error {
-	if w.closed {
-		return errors.New("pqfile: write to a closed file")
-	}
 	if len(chunks) != w.schema.NumColumns() {
 		return fmt.Errorf("pqfile: %d column chunks for %d columns", len(chunks), w.schema.NumColumns())
 	}
-	rg := w.meta.AppendRowGroup()
-	start := w.sink.n
+	g, err := w.NewRowGroup(w.props)
+	if err != nil {
+		return err
+	}
 	for i, c := range chunks {
-		col := w.schema.Column(i)
-		colMeta := rg.NextColumnChunk()
-		pager, err := file.NewPageWriter(w.sink, w.props.CompressionFor(col.Path()), w.props.CompressionLevelFor(col.Path()),
-			colMeta, w.groups, int16(i), w.mem, false, nil, nil)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", col.Path(), err)
-		}
 		switch c := c.(type) {
 		case Encoded:
-			if err := writeEncoded(pager, colMeta, col, c); err != nil {
-				return fmt.Errorf("column %s: %w", col.Path(), err)
-			}
+			err = g.AppendPages(i, c)
 		case Arrow:
-			if err := writeArrow(ctx, pager, colMeta, col, w.props, c); err != nil {
-				return fmt.Errorf("column %s: %w", col.Path(), err)
-			}
+			err = g.AppendArrow(ctx, i, c.Array)
 		default:
-			return fmt.Errorf("column %s: unknown chunk %T", col.Path(), c)
+			err = fmt.Errorf("pqfile: column %s: unknown chunk %T", w.schema.Column(i).Path(), c)
+		}
+		if err != nil {
+			return errors.Join(err, g.Abort())
 		}
 	}
-	rg.SetNumRows(rows)
-	if err := rg.Finish(w.sink.n-start, w.groups); err != nil {
-		return fmt.Errorf("finish row group %d: %w", w.groups, err)
+	if g.Rows() != int64(rows) {
+		return errors.Join(fmt.Errorf("pqfile: a row group of %d rows whose chunks hold %d", rows, g.Rows()), g.Abort())
 	}
-	w.groups++
+	if err := g.Close(); err != nil {
+		return errors.Join(err, g.Abort())
+	}
 	return nil
 }
 
-// writeEncoded writes c's pages and the chunk's statistics.
-func writeEncoded(pager file.PageWriter, colMeta *metadata.ColumnChunkMetaDataBuilder, col *schema.Column, c Encoded) error {
-	for _, p := range c.Pages {
-		buf := memory.NewBufferBytes(p.Data)
-		page := file.NewDataPageV1WithStats(buf, p.NumValues, p.Encoding, parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, p.Stats)
-		if _, err := pager.WriteDataPage(page); err != nil {
-			return err
-		}
-	}
-	stats := c.Stats
-	stats.Signed = col.SortOrder() == schema.SortSIGNED
-	if stats.IsSet() {
-		colMeta.SetStats(stats)
-	}
-	return pager.Close(false, false)
-}
-
-// writeArrow has arrow-go encode a's values (and definition levels) into the chunk.
-func writeArrow(ctx context.Context, pager file.PageWriter, colMeta *metadata.ColumnChunkMetaDataBuilder, col *schema.Column, props *parquet.WriterProperties, c Arrow) error {
-	cw := file.NewColumnChunkWriter(colMeta, pager, props)
-	var def []int16
-	nullable := col.MaxDefinitionLevel() > 0
-	if nullable {
-		def = make([]int16, c.Array.Len())
-		for i := range def {
-			if c.Array.IsValid(i) {
-				def[i] = 1
-			}
-		}
-	}
-	ctx = pqarrow.NewArrowWriteContext(ctx, nil)
-	if err := pqarrow.WriteArrowToColumn(ctx, cw, c.Array, def, nil, nullable); err != nil {
-		return err
-	}
-	return cw.Close()
-}
+// Bytes is the number of bytes written to the file so far: the magic and the row groups
+// closed (not the footer, until Close).
+func (w *Writer) Bytes() int64 { return w.sink.n }
 
 // Close writes the footer (the file's metadata, its length, the magic). It does not close
 // the underlying writer.
+//
+// It fails, writing nothing, while a row group is open (Close or Abort it first), and once a
+// row group failed half written (the file is then incomplete: remove it).
 func (w *Writer) Close() error {
 	if w.closed {
 		return nil
+	}
+	if w.open != nil {
+		return fmt.Errorf("pqfile: close the file with row group %d open", w.groups)
+	}
+	if w.err != nil {
+		return fmt.Errorf("pqfile: the file is incomplete: %w", w.err)
 	}
 	w.closed = true
 	meta, err := w.meta.Finish()

@@ -1,0 +1,465 @@
+package pqfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+)
+
+// RowGroup is a row group being built batch by batch: each call appends a column's next rows,
+// and the row group holds, until Close, only what will go to the file (compressed pages, with
+// their headers, per column, and what arrow-go's column writers buffer: the dictionary, pages
+// held until the dictionary page is written, the page being filled). Nothing reaches the file
+// until Close, which writes every column's chunk in schema order; Abort drops it all.
+//
+// Each column is fed either encoded pages (AppendPages) or Arrow arrays (AppendArrow) within
+// one row group, never both; a column fed nothing holds no rows. Every column must hold the same
+// number of rows at Close. A RowGroup is used by one goroutine, the Writer's; the Writer takes
+// no other row group and cannot be closed while it is open. After an append fails, the row
+// group refuses everything but Abort.
+type RowGroup struct {
+	w       *Writer
+	props   *parquet.WriterProperties
+	ordinal int16
+	sink    *groupSink
+	cols    []*rgColumn
+	err     error // why the row group takes nothing more but Abort
+	done    bool  // closed or aborted
+}
+
+// feed is how a column of a row group is fed.
+type feed int
+
+const (
+	fedNothing feed = iota
+	fedPages
+	fedArrow
+)
+
+// rgColumn is one column chunk being built. Its metadata builder stands alone until Close,
+// which copies it into the file's row group: an aborted row group leaves no trace in the file's
+// metadata.
+type rgColumn struct {
+	desc  *schema.Column
+	meta  *metadata.ColumnChunkMetaDataBuilder
+	pager file.PageWriter        // buffered: pages held in memory until Close
+	cw    file.ColumnChunkWriter // fedArrow: arrow-go's column writer, open across calls
+	feed  feed
+	rows  int64
+
+	// fedPages: the bytes of the pages held (headers included) and the chunk's statistics,
+	// merged from each call's.
+	bytes        int64
+	stats        metadata.TypedStatistics
+	noStats      bool // a call came without statistics: the chunk has none
+	nullsUnknown bool // a call came without a NULL count: the chunk has none
+	calls        int
+	distinct     metadata.EncodedStatistics // the first call's, kept for a single call
+}
+
+// NewRowGroup starts the file's next row group. props decides, for the columns fed with
+// AppendArrow, dictionary encoding, statistics, page size and data page version per column (it
+// may differ from the file's props given to NewWriter, e.g. parquet.WithDictionaryFor(col,
+// false) or parquet.WithStatsFor(col, false) for one row group), and its allocator holds their
+// buffers; codec and compression level always come from the Writer's props, and the format
+// version and each column's fallback encoding must be the file's (the column chunks' metadata
+// states them from the file's props). Only one row group may be open at a time.
+func (w *Writer) NewRowGroup(props *parquet.WriterProperties) (*RowGroup, error) {
+	switch {
+	case w.closed:
+		return nil, errors.New("pqfile: start a row group in a closed file")
+	case w.err != nil:
+		return nil, fmt.Errorf("pqfile: start a row group in an incomplete file: %w", w.err)
+	case w.open != nil:
+		return nil, fmt.Errorf("pqfile: start a row group while row group %d is open", w.groups)
+	case w.groups == math.MaxInt16:
+		return nil, fmt.Errorf("pqfile: a file holds at most %d row groups", math.MaxInt16)
+	case props.Version() != w.props.Version():
+		return nil, fmt.Errorf("pqfile: row group props of format version %s in a file of version %s", props.Version(), w.props.Version())
+	}
+	g := &RowGroup{w: w, props: props, ordinal: w.groups, sink: &groupSink{t: w.sink}, cols: make([]*rgColumn, w.schema.NumColumns())}
+	for i := range g.cols {
+		desc := w.schema.Column(i)
+		if e, fe := props.EncodingFor(desc.Path()), w.props.EncodingFor(desc.Path()); e != fe {
+			return nil, fmt.Errorf("pqfile: column %s: row group props with encoding %s in a file whose props say %s", desc.Path(), e, fe)
+		}
+		meta := metadata.NewColumnChunkMetaDataBuilder(w.props, desc)
+		pager, err := file.NewPageWriter(g.sink, w.props.CompressionFor(desc.Path()), w.props.CompressionLevelFor(desc.Path()),
+			meta, g.ordinal, int16(i), props.Allocator(), true, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("pqfile: column %s: page writer: %w", desc.Path(), err)
+		}
+		g.cols[i] = &rgColumn{desc: desc, meta: meta, pager: pager}
+	}
+	w.open = g
+	return g, nil
+}
+
+// column returns column col for an append of the given feed, or why it takes none.
+func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
+	switch {
+	case g.done:
+		return nil, fmt.Errorf("pqfile: append to row group %d, closed or aborted", g.ordinal)
+	case g.err != nil:
+		return nil, fmt.Errorf("pqfile: append to row group %d, which failed: %w", g.ordinal, g.err)
+	case col < 0 || col >= len(g.cols):
+		return nil, fmt.Errorf("pqfile: append to column %d of %d", col, len(g.cols))
+	}
+	c := g.cols[col]
+	if c.feed != fedNothing && c.feed != f {
+		verb := map[feed]string{fedPages: "AppendPages", fedArrow: "AppendArrow"}
+		return nil, fmt.Errorf("pqfile: column %s: %s in a row group where it was fed with %s", c.desc.Path(), verb[f], verb[c.feed])
+	}
+	c.feed = f
+	return c, nil
+}
+
+// fail records err as the reason the row group takes nothing more but Abort, and returns it.
+func (g *RowGroup) fail(err error) error {
+	g.err = err
+	return err
+}
+
+// AppendPages adds encoded pages for col's next rows: the same meaning as Encoded's
+// (compressed DataPageV1 pages, definition levels then values, each with its statistics; flat
+// columns) and the statistics of those rows, which are merged with the previous calls' with the
+// column's physical type and sort order (min of the minimums, max of the maximums, NULL counts
+// summed; a call without statistics leaves the chunk without any, one without a NULL count
+// leaves it without a NULL count, distinct counts are kept for a single call only). The pages
+// are copied, with their headers, into the row group's buffer: e may be reused when it returns.
+// Pages of no rows are left out (a chunk of no rows has no page).
+func (g *RowGroup) AppendPages(col int, e Encoded) error {
+	c, err := g.column(col, fedPages)
+	if err != nil {
+		return err
+	}
+	rows := int64(0)
+	for _, p := range e.Pages {
+		if p.NumValues < 0 {
+			return fmt.Errorf("pqfile: column %s: a page of %d values", c.desc.Path(), p.NumValues)
+		}
+		rows += int64(p.NumValues)
+	}
+	if err := c.mergeStats(e.Stats, rows, g.props.Allocator()); err != nil {
+		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
+	}
+	signed := c.desc.SortOrder() == schema.SortSIGNED
+	for i, p := range e.Pages {
+		if p.NumValues == 0 {
+			continue
+		}
+		stats := p.Stats
+		stats.Signed = signed
+		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, p.Encoding,
+			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, stats)
+		n, err := c.pager.WriteDataPage(page)
+		if err != nil {
+			return g.fail(fmt.Errorf("pqfile: column %s: buffer page %d: %w", c.desc.Path(), i, err))
+		}
+		c.bytes += n
+	}
+	c.rows += rows
+	return nil
+}
+
+// mergeStats merges the statistics of a call's rows into the chunk's.
+func (c *rgColumn) mergeStats(e metadata.EncodedStatistics, rows int64, mem memory.Allocator) error {
+	c.calls++
+	if c.calls == 1 {
+		c.distinct = e
+	}
+	if !e.IsSet() {
+		c.noStats = true
+		return nil
+	}
+	if e.HasMin != e.HasMax {
+		return fmt.Errorf("a minimum without a maximum or the reverse (min %t, max %t)", e.HasMin, e.HasMax)
+	}
+	values := rows
+	if e.HasNullCount {
+		if e.NullCount < 0 || e.NullCount > rows {
+			return fmt.Errorf("%d NULLs in %d rows", e.NullCount, rows)
+		}
+		values -= e.NullCount
+	} else {
+		c.nullsUnknown = true
+	}
+	s := metadata.NewStatisticsFromEncoded(c.desc, mem, values, encodedStats{e})
+	if e.HasMin && !s.HasMinMax() {
+		return fmt.Errorf("min %x and max %x are not %s values", e.Min, e.Max, c.desc.PhysicalType())
+	}
+	if c.stats == nil {
+		c.stats = s
+	} else {
+		c.stats.Merge(s)
+	}
+	return nil
+}
+
+// chunkStats is the chunk's statistics as merged, for its metadata.
+func (c *rgColumn) chunkStats() (metadata.EncodedStatistics, error) {
+	if c.noStats || c.stats == nil {
+		return metadata.EncodedStatistics{}, nil
+	}
+	enc, err := c.stats.Encode()
+	if err != nil {
+		return metadata.EncodedStatistics{}, err
+	}
+	if c.nullsUnknown {
+		enc.HasNullCount, enc.NullCount = false, 0
+	}
+	// Distinct counts do not add up: a chunk has one only from a single call.
+	enc.HasDistinctCount, enc.DistinctCount = false, 0
+	if c.calls == 1 && c.distinct.HasDistinctCount {
+		enc.SetDistinctCount(c.distinct.DistinctCount)
+	}
+	enc.Signed = c.desc.SortOrder() == schema.SortSIGNED
+	return enc, nil
+}
+
+// encodedStats is EncodedStatistics as arrow-go's StatProvider.
+type encodedStats struct{ e metadata.EncodedStatistics }
+
+func (s encodedStats) GetMin() []byte           { return s.e.Min }
+func (s encodedStats) GetMax() []byte           { return s.e.Max }
+func (s encodedStats) GetNullCount() int64      { return s.e.NullCount }
+func (s encodedStats) GetDistinctCount() int64  { return s.e.DistinctCount }
+func (s encodedStats) IsSetMax() bool           { return s.e.HasMax }
+func (s encodedStats) IsSetMin() bool           { return s.e.HasMin }
+func (s encodedStats) IsSetNullCount() bool     { return s.e.HasNullCount }
+func (s encodedStats) IsSetDistinctCount() bool { return s.e.HasDistinctCount }
+
+// AppendArrow has arrow-go encode a's values, and definition levels, as col's next rows (flat
+// columns only: no lists or structs), through a column writer that stays open across the row
+// group's calls: its pages are compressed as they fill and held in memory until Close, page
+// and chunk statistics are computed over the rows. a may be a *array.Dictionary of the column's
+// type: with dictionary encoding on for the column, its dictionary (the same array, or an equal
+// one, in every call of the row group) becomes the chunk's dictionary page and its indices the
+// data pages; a dictionary that differs from the first call's makes arrow-go fall back to plain
+// encoding for the rest of the chunk. a is not retained: the caller may release it when
+// AppendArrow returns.
+func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) error {
+	c, err := g.column(col, fedArrow)
+	if err != nil {
+		return err
+	}
+	if c.desc.MaxRepetitionLevel() > 0 || c.desc.MaxDefinitionLevel() > 1 {
+		return fmt.Errorf("pqfile: column %s: only flat columns are written from Arrow arrays", c.desc.Path())
+	}
+	if c.cw == nil {
+		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
+	}
+	if d, ok := a.(*array.Dictionary); ok && g.props.StatisticsEnabledFor(c.desc.Path()) {
+		// arrow-go's statistics of dictionary arrays are not exact (v18.8.0: they leave out
+		// empty strings, and cover the whole dictionary when the indices reference all its
+		// entries but one and hold a NULL, or when the dictionary is the very array of the
+		// first call): the values go to arrow-go dense, which it dictionary-encodes again
+		// (one dictionary page of the values met, in their order) with exact statistics.
+		dense, err := compute.TakeArray(compute.WithAllocator(ctx, g.props.Allocator()), d.Dictionary(), d.Indices())
+		if err != nil {
+			return fmt.Errorf("pqfile: column %s: decode %d rows of %s: %w", c.desc.Path(), a.Len(), a.DataType(), err)
+		}
+		defer dense.Release()
+		a = dense
+	}
+	var def []int16
+	nullable := c.desc.MaxDefinitionLevel() > 0
+	if nullable {
+		def = make([]int16, a.Len())
+		for i := range def {
+			if a.IsValid(i) {
+				def[i] = 1
+			}
+		}
+	} else if a.NullN() > 0 {
+		return fmt.Errorf("pqfile: column %s: %d NULLs in a required column", c.desc.Path(), a.NullN())
+	}
+	if err := pqarrow.WriteArrowToColumn(pqarrow.NewArrowWriteContext(ctx, nil), c.cw, a, def, nil, nullable); err != nil {
+		return g.fail(fmt.Errorf("pqfile: column %s: encode %d rows of %s: %w", c.desc.Path(), a.Len(), a.DataType(), err))
+	}
+	c.rows += int64(a.Len())
+	return nil
+}
+
+// Rows is the number of rows appended so far: the most any column holds (every column holds
+// as many once each was fed the same batches).
+func (g *RowGroup) Rows() int64 {
+	rows := int64(0)
+	for _, c := range g.cols {
+		rows = max(rows, c.rows)
+	}
+	return rows
+}
+
+// Bytes is an estimate of the bytes this row group will add to the file, for the caller's
+// row group and file size limits: the compressed pages held, with their headers, and for each
+// column fed with AppendArrow the page being filled and the dictionary not yet written (their
+// encoded sizes, before compression).
+func (g *RowGroup) Bytes() int64 {
+	total := int64(0)
+	for _, c := range g.cols {
+		total += c.bytes
+		if c.cw == nil {
+			continue
+		}
+		total += c.cw.TotalBytesWritten()
+		if e, ok := c.cw.(interface{ EstimatedBufferedValueBytes() int64 }); ok {
+			total += e.EstimatedBufferedValueBytes()
+		}
+		if d, ok := c.cw.CurrentEncoder().(interface{ DictEncodedSize() int }); ok {
+			total += int64(d.DictEncodedSize())
+		}
+	}
+	return total
+}
+
+// Close writes every column's chunk, in schema order, to the file, and the row group's metadata
+// (row count, sizes, each chunk's offsets, encodings, statistics); the Writer may then start
+// another row group. When the columns hold different row counts it fails, naming a column,
+// writes nothing and leaves the row group open (Abort it). A failure while writing leaves the
+// file incomplete: the row group is released and the Writer refuses everything after.
+func (g *RowGroup) Close() error {
+	if g.done {
+		return fmt.Errorf("pqfile: close row group %d, already closed or aborted", g.ordinal)
+	}
+	if g.err != nil {
+		return fmt.Errorf("pqfile: close row group %d, which failed: %w", g.ordinal, g.err)
+	}
+	rows := int64(0)
+	if len(g.cols) > 0 {
+		rows = g.cols[0].rows
+	}
+	for _, c := range g.cols {
+		if c.rows != rows {
+			return fmt.Errorf("pqfile: close row group %d: column %s holds %d rows, column %s %d",
+				g.ordinal, c.desc.Path(), c.rows, g.cols[0].desc.Path(), rows)
+		}
+	}
+	g.done = true
+	g.w.open = nil
+	if err := g.write(rows); err != nil {
+		g.w.err = err
+		return err
+	}
+	g.w.groups++
+	return nil
+}
+
+// write writes the row group's column chunks to the file and its metadata to the file's.
+func (g *RowGroup) write(rows int64) error {
+	start := g.w.sink.n
+	for i, c := range g.cols {
+		if err := c.close(); err != nil {
+			// Release the columns not written.
+			g.sink.discard = true
+			for _, c := range g.cols[i+1:] {
+				err = errors.Join(err, c.close())
+			}
+			return fmt.Errorf("pqfile: write row group %d: column %s: %w", g.ordinal, c.desc.Path(), err)
+		}
+	}
+	rg := g.w.meta.AppendRowGroup()
+	for _, c := range g.cols {
+		src := c.meta.Contents()
+		dst := rg.NextColumnChunk()
+		// Finish records the chunk's offset in the builder, for the row group's own offset;
+		// the contents are then the chunk's as its page writer finished them.
+		info := metadata.ChunkMetaInfo{DictPageOffset: src.MetaData.GetDictionaryPageOffset(), IndexPageOffset: -1,
+			DataPageOffset: src.MetaData.GetDataPageOffset()}
+		if err := dst.Finish(info, false, false, metadata.EncodingStats{}); err != nil {
+			return fmt.Errorf("pqfile: row group %d: column %s metadata: %w", g.ordinal, c.desc.Path(), err)
+		}
+		*dst.Contents() = *src
+	}
+	rg.SetNumRows(int(rows))
+	if err := rg.Finish(g.w.sink.n-start, g.ordinal); err != nil {
+		return fmt.Errorf("pqfile: finish row group %d: %w", g.ordinal, err)
+	}
+	return nil
+}
+
+// close ends the column's chunk: its pages, with the dictionary page first, and its metadata
+// go to the row group's sink (the file, or nowhere once discarding), and its buffers are
+// released.
+func (c *rgColumn) close() error {
+	switch c.feed {
+	case fedArrow:
+		if c.rows == 0 {
+			// arrow-go would write an empty dictionary page; fallen back to plain before a
+			// page, it drops the dictionary, and the chunk has no page, as one fed nothing.
+			if err := fallBackToPlain(c.cw); err != nil {
+				return errors.Join(err, c.cw.Close())
+			}
+		}
+		return c.cw.Close()
+	case fedPages:
+		stats, err := c.chunkStats()
+		if err != nil {
+			// Still release the pages held.
+			return errors.Join(fmt.Errorf("chunk statistics: %w", err), c.pager.Close(false, false))
+		}
+		if stats.IsSet() {
+			c.meta.SetStats(stats)
+		}
+	}
+	return c.pager.Close(false, false)
+}
+
+// fallBackToPlain has cw fall back to plain encoding: arrow-go reports its failures by panics.
+func fallBackToPlain(cw file.ColumnChunkWriter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fall back to plain encoding: %v", r)
+		}
+	}()
+	cw.FallbackToPlain()
+	return nil
+}
+
+// Abort releases the row group without writing anything of it: the Writer may then start
+// another row group, or be closed. Abort after Close, or a second Abort, does nothing.
+func (g *RowGroup) Abort() error {
+	if g.done {
+		return nil
+	}
+	g.done = true
+	g.w.open = nil
+	g.sink.discard = true
+	var errs []error
+	for _, c := range g.cols {
+		if err := c.close(); err != nil {
+			errs = append(errs, fmt.Errorf("column %s: %w", c.desc.Path(), err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pqfile: abort row group %d: %w", g.ordinal, err)
+	}
+	return nil
+}
+
+// groupSink is where a row group's buffered page writers copy their chunks at Close: the file,
+// whose position they read with Tell to fix the chunks' offsets, or nowhere once discarding.
+type groupSink struct {
+	t       *tellWriter
+	discard bool
+}
+
+func (s *groupSink) Write(p []byte) (int, error) {
+	if s.discard {
+		return len(p), nil
+	}
+	return s.t.Write(p)
+}
+
+func (s *groupSink) Tell() int64 { return s.t.n }
