@@ -8,7 +8,8 @@
 // arrow-go's file.Writer cannot take encoded pages: its column writers compute a chunk's
 // statistics and row count from the values they encoded themselves. pqfile therefore drives
 // arrow-go's exported pieces directly (metadata builders, file.NewPageWriter,
-// file.NewColumnChunkWriter, pqarrow.WriteArrowToColumn). A Writer is used by one goroutine.
+// file.NewColumnChunkWriter, pqarrow.WriteArrowToColumn, typed statistics to merge a chunk's).
+// A Writer, and its open RowGroup, are used by one goroutine.
 package pqfile
 
 import (

@@ -305,7 +305,7 @@ func (g *RowGroup) Rows() int64 {
 // Bytes is an estimate of the bytes this row group will add to the file, for the caller's
 // row group and file size limits: the compressed pages held, with their headers, and for each
 // column fed with AppendArrow the page being filled and the dictionary not yet written (their
-// encoded sizes, before compression).
+// encoded sizes, before compression, without the headers they will have).
 func (g *RowGroup) Bytes() int64 {
 	total := int64(0)
 	for _, c := range g.cols {

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/pgparquet/pgparquet/internal/readback"
 )
@@ -167,8 +168,14 @@ func writeBatches(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPl
 		if w.Bytes() != before {
 			t.Errorf("row group %d: the file grew from %d to %d bytes before Close", gi, before, w.Bytes())
 		}
+		estimate := g.Bytes()
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// The estimate counts the page being filled and the dictionary uncompressed, without
+		// the headers they will have.
+		if added := w.Bytes() - before; estimate < added-64*int64(rec.NumCols()) || estimate > 3*added+16<<10 {
+			t.Errorf("row group %d: Bytes %d, the file grew by %d", gi, estimate, added)
 		}
 		if plan.rows() > 0 && w.Bytes() <= before {
 			t.Errorf("row group %d: the file did not grow (%d bytes) at Close", gi, w.Bytes())
@@ -401,7 +408,7 @@ for g in range(md.num_row_groups):
         if s is None:
             desc = "no statistics"
         else:
-            desc = "nulls %d" % (s.null_count if s.has_null_count else 0)
+            desc = "nulls %s" % (s.null_count if s.has_null_count else "?")
             if s.has_min_max:
                 desc += " min %s max %s" % (plain(s.min_raw, s.physical_type), plain(s.max_raw, s.physical_type))
         cols.append("%s, %d values" % (desc, cc.num_values))
@@ -696,6 +703,73 @@ func TestRowGroupRefuses(t *testing.T) {
 			want := wantChunks(rec, []rgPlan{{batches: []int{4}}, {batches: []int{6}}})
 			checkChunks(t, "arrow-go", chunkStats(t, path), want)
 			checkChunks(t, "pyarrow", pyarrowChunks(t, path), want)
+		})
+	}
+}
+
+// TestAppendPagesMergesStatistics checks the chunk statistics merged from AppendPages calls
+// whose statistics are partial: a call without any leaves the chunk without statistics, one
+// without a NULL count leaves it without a NULL count; min and max come by the column's type
+// (negative values in their two's complement compare below positive ones).
+func TestAppendPagesMergesStatistics(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	le := func(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
+	full := func(lo, hi, nulls int64) metadata.EncodedStatistics {
+		return metadata.EncodedStatistics{HasMin: true, Min: le(lo), HasMax: true, Max: le(hi), HasNullCount: true, NullCount: nulls}
+	}
+	for _, tc := range []struct {
+		name  string
+		calls []metadata.EncodedStatistics
+		want  string
+	}{
+		{"by type", []metadata.EncodedStatistics{full(3, 9, 1), full(-5, 2, 0), {HasNullCount: true, NullCount: 2}, full(1, 1, 0)},
+			fmt.Sprintf("nulls 3 min %x max %x", le(-5), le(9))},
+		{"a call without statistics", []metadata.EncodedStatistics{full(3, 9, 1), {}}, "no statistics"},
+		{"a call without NULL count", []metadata.EncodedStatistics{full(3, 9, 1), {HasMin: true, Min: le(10), HasMax: true, Max: le(10)}},
+			fmt.Sprintf("nulls ? min %x max %x", le(3), le(10))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f.parquet")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			w, err := NewWriter(f, sc, parquet.NewWriterProperties())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := w.NewRowGroup(parquet.NewWriterProperties())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := array.NewInt64Builder(memory.DefaultAllocator)
+			for _, st := range tc.calls {
+				// Two rows, NULL or not as the statistics say: the values are not read back.
+				b.AppendValues([]int64{0, 0}, nil)
+				arr := b.NewArray()
+				enc, err := EncodePlain(arr, true, 10, compress.Codecs.Uncompressed)
+				arr.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				enc.Stats = st
+				if err := g.AppendPages(0, enc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.Release()
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// arrow-go reads a NULL count of 0 where none is stored: pyarrow says.
+			got := pyarrowChunks(t, path)[0][0]
+			if want := tc.want + fmt.Sprintf(", %d values", 2*len(tc.calls)); got != want {
+				t.Errorf("chunk statistics %s, want %s", got, want)
+			}
 		})
 	}
 }
