@@ -33,6 +33,25 @@ typedef void (*zclose_fn)(void*);
 typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, int64_t, uint8_t*, int64_t,
                          int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, float*, char*, int);
 
+// pgpq_enc_col: see encode.cu.
+typedef struct {
+	const uint8_t* values;
+	const uint8_t* valid;
+	int64_t n;
+	int32_t width, is_float, nullable, pad;
+	int64_t page_rows;
+	uint8_t* out;
+	int64_t page_cap;
+	int64_t* sizes;
+	uint8_t* mins;
+	uint8_t* maxs;
+	int64_t* nulls;
+	uint8_t* has;
+} pgpq_enc_col;
+typedef void* (*enc_open_fn)(char*, int);
+typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
+typedef void (*enc_close_fn)(void*);
+
 typedef struct {
 	void* handle;
 	abi_fn abi;
@@ -51,6 +70,9 @@ typedef struct {
 	zrun_fn zrun;
 	zclose_fn zclose;
 	encode_fn encode; // optional: the GPU writer's page encoder (encode.cu)
+	enc_open_fn enc_open; // optional, with enc_run and enc_close: encoders with their own stream
+	enc_run_fn enc_run;
+	enc_close_fn enc_close;
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -77,6 +99,10 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_nv_close");
 	if (!l->zopen || !l->zbuffers || !l->zrun || !l->zclose) l->zopen = NULL;
 	l->encode = (encode_fn)dlsym(l->handle, "pgpq_encode_plain");
+	l->enc_open = (enc_open_fn)dlsym(l->handle, "pgpq_enc_open");
+	l->enc_run = (enc_run_fn)dlsym(l->handle, "pgpq_enc_run");
+	l->enc_close = (enc_close_fn)dlsym(l->handle, "pgpq_enc_close");
+	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
@@ -127,6 +153,17 @@ static int call_encode(pgpq_lib* l, const uint8_t* v, const uint8_t* valid, int6
 	}
 	return l->encode(v, valid, n, width, is_float, nullable, page_rows, out, cap, sizes, mins, maxs, nulls, has, ms, err, en);
 }
+static void* call_enc_open(pgpq_lib* l, char* err, int en) {
+	if (!l->enc_open) {
+		snprintf(err, en, "this CUDA library has no page encoder (pgpq_enc_*): rebuild it with encode.cu");
+		return NULL;
+	}
+	return l->enc_open(err, en);
+}
+static int call_enc_run(pgpq_lib* l, void* h, const pgpq_enc_col* c, int n, float* ms, char* err, int en) {
+	return l->enc_run(h, c, n, ms, err, en);
+}
+static void call_enc_close(pgpq_lib* l, void* h) { l->enc_close(h); }
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
 	return l->bench(h, d, nb, s, rows, iters, ms, err, en);
@@ -136,10 +173,12 @@ import "C"
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -661,7 +700,11 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 		return nil, 0, fmt.Errorf("encode: %d values of %d bytes need %d bytes and a bitmap of %d, not %d and %d", n, width, n*width, (n+7)/8, len(values), len(valid))
 	}
 	npages := max(1, (n+pageRows-1)/pageRows)
-	capacity := 4 + 10 + (pageRows+7)/8 + pageRows*width
+	outWidth := width
+	if width == 2 { // int16, written as INT32
+		outWidth = 4
+	}
+	capacity := 4 + 10 + (pageRows+7)/8 + pageRows*outWidth
 	out := make([]byte, npages*capacity)
 	sizes := make([]int64, npages)
 	nulls := make([]int64, npages)
@@ -688,8 +731,143 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 		rows := min(pageRows, n-p*pageRows)
 		res[p] = plainPage{Data: out[p*capacity : p*capacity+int(sizes[p])], Rows: max(rows, 0), Nulls: nulls[p], HasStats: has[p] != 0}
 		if res[p].HasStats {
-			res[p].Min, res[p].Max = mins[p*8:p*8+width], maxs[p*8:p*8+width]
+			res[p].Min, res[p].Max = mins[p*8:p*8+outWidth], maxs[p*8:p*8+outWidth]
 		}
 	}
 	return res, time.Duration(float64(ms) * float64(time.Millisecond)), nil
 }
+
+// encoder is a page encoder of the library (encode.cu, pgpq_enc_*): one CUDA stream and device
+// buffers that only grow, and pinned host memory (grown as needed) that the pages of its last
+// run are views of. Not safe for concurrent use: its owner serializes calls.
+type encoder struct {
+	lib     *library
+	h       unsafe.Pointer
+	host    unsafe.Pointer // pinned, hostCap bytes
+	hostCap int
+}
+
+// encCol is one column of encoder.run: n values of width bytes (2, 4 or 8; 2 only for
+// integers, which are written as INT32) as Arrow holds them, with their validity bitmap (nil:
+// no NULLs), cut into pages of pageRows rows.
+type encCol struct {
+	values, valid []byte
+	n, width      int
+	isFloat       bool
+	nullable      bool
+	pageRows      int
+}
+
+// openEncoder makes an encoder.
+func (l *library) openEncoder() (*encoder, error) {
+	var errBuf [errLen]C.char
+	h := C.call_enc_open(l.lib, &errBuf[0], errLen)
+	if h == nil {
+		return nil, fmt.Errorf("open the GPU page encoder: %s", C.GoString(&errBuf[0]))
+	}
+	return &encoder{lib: l, h: h}, nil
+}
+
+// close frees the encoder's stream and memory; the pages of its last run are gone with them.
+func (e *encoder) close() {
+	if e.h != nil {
+		C.call_enc_close(e.lib.lib, e.h)
+		e.h = nil
+	}
+	if e.host != nil {
+		C.call_host_free(e.lib.lib, e.host)
+		e.host, e.hostCap = nil, 0
+	}
+}
+
+// run encodes cols on the GPU, as pqfile.PlainPages does on the CPU, and returns each column's
+// pages. The pages' Data, Min and Max are views of the encoder's pinned memory, valid until
+// its next run or close. kernel is the time on the device from the first copy in to the last
+// copy out.
+func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration, err error) {
+	type layout struct{ out, sizes, nulls, mins, maxs, has, npages, pcap int }
+	lays := make([]layout, len(cols))
+	total := 0
+	for i, c := range cols {
+		if c.width != 2 && c.width != 4 && c.width != 8 || c.pageRows < 1 || len(c.values) < c.n*c.width ||
+			(c.valid != nil && len(c.valid) < (c.n+7)/8) {
+			return nil, 0, fmt.Errorf("encode: %d values of %d bytes need %d bytes and a bitmap of %d, not %d and %d", c.n, c.width, c.n*c.width, (c.n+7)/8, len(c.values), len(c.valid))
+		}
+		out := c.width
+		if out == 2 {
+			out = 4
+		}
+		l := layout{npages: max(1, (c.n+c.pageRows-1)/c.pageRows), pcap: 4 + 10 + (c.pageRows+7)/8 + c.pageRows*out}
+		l.out = total
+		total += (l.npages*l.pcap + 7) &^ 7
+		for _, f := range []*int{&l.sizes, &l.nulls, &l.mins, &l.maxs, &l.has} {
+			*f = total
+			total += l.npages * 8
+		}
+		lays[i] = l
+	}
+	if total > e.hostCap {
+		if e.host != nil {
+			C.call_host_free(e.lib.lib, e.host)
+			e.host, e.hostCap = nil, 0
+		}
+		n := total + total/4
+		p := C.call_host_alloc(e.lib.lib, C.size_t(n))
+		if p == nil {
+			return nil, 0, fmt.Errorf("encode: cudaMallocHost(%d) failed", n)
+		}
+		e.host, e.hostCap = p, n
+	}
+	host := unsafe.Slice((*byte)(e.host), e.hostCap)
+	at := func(off int) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(&host[off])) }
+	at64 := func(off int) *C.int64_t { return (*C.int64_t)(unsafe.Pointer(&host[off])) }
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	descs := make([]C.pgpq_enc_col, len(cols))
+	for i, c := range cols {
+		l := lays[i]
+		d := &descs[i]
+		if c.n > 0 {
+			pin.Pin(&c.values[0])
+			d.values = (*C.uint8_t)(unsafe.Pointer(&c.values[0]))
+		}
+		if len(c.valid) > 0 {
+			pin.Pin(&c.valid[0])
+			d.valid = (*C.uint8_t)(unsafe.Pointer(&c.valid[0]))
+		}
+		d.n, d.width, d.is_float, d.nullable = C.int64_t(c.n), C.int32_t(c.width), C.int32_t(b2i(c.isFloat)), C.int32_t(b2i(c.nullable))
+		d.page_rows, d.out, d.page_cap = C.int64_t(c.pageRows), at(l.out), C.int64_t(l.pcap)
+		d.sizes, d.nulls, d.mins, d.maxs, d.has = at64(l.sizes), at64(l.nulls), at(l.mins), at(l.maxs), at(l.has)
+	}
+	var errBuf [errLen]C.char
+	var ms C.float
+	if len(descs) > 0 && C.call_enc_run(e.lib.lib, e.h, &descs[0], C.int(len(descs)), &ms, &errBuf[0], errLen) != 0 {
+		return nil, 0, errors.New(C.GoString(&errBuf[0]))
+	}
+	pages = make([][]plainPage, len(cols))
+	for i, c := range cols {
+		l := lays[i]
+		out := c.width
+		if out == 2 {
+			out = 4
+		}
+		ps := make([]plainPage, l.npages)
+		for p := range ps {
+			size := int(int64(binary.LittleEndian.Uint64(host[l.sizes+8*p:])))
+			if size < 0 || size > l.pcap {
+				return nil, 0, fmt.Errorf("encode: the GPU reported a page of %d bytes, more than its %d", size, l.pcap)
+			}
+			rows := min(c.pageRows, c.n-p*c.pageRows)
+			ps[p] = plainPage{Data: host[l.out+p*l.pcap : l.out+p*l.pcap+size : l.out+p*l.pcap+size], Rows: max(rows, 0),
+				Nulls: int64(binary.LittleEndian.Uint64(host[l.nulls+8*p:])), HasStats: host[l.has+p] != 0}
+			if ps[p].HasStats {
+				ps[p].Min, ps[p].Max = host[l.mins+8*p:l.mins+8*p+out:l.mins+8*p+out], host[l.maxs+8*p:l.maxs+8*p+out:l.maxs+8*p+out]
+			}
+		}
+		pages[i] = ps
+	}
+	return pages, time.Duration(float64(ms) * float64(time.Millisecond)), nil
+}
+
+// hasEncoder says whether the library has the page encoder (pgpq_enc_*).
+func (l *library) hasEncoder() bool { return l.lib.enc_open != nil }

@@ -5,6 +5,7 @@ package device
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -61,3 +62,31 @@ func (l *library) openNV(nvCodec, string, int, int64, int64) (*nvBatch, error) {
 }
 func (z *nvBatch) run(int) error { return errors.New("GPU compression: not in this build") }
 func (z *nvBatch) close()        {}
+
+// encoder is the GPU page encoder; this build has none.
+type encoder struct{}
+
+type encCol struct {
+	values, valid []byte
+	n, width      int
+	isFloat       bool
+	nullable      bool
+	pageRows      int
+}
+
+type plainPage struct {
+	Data     []byte
+	Rows     int
+	Nulls    int64
+	HasStats bool
+	Min, Max []byte
+}
+
+func (l *library) openEncoder() (*encoder, error) {
+	return nil, errors.New("GPU page encoder: this binary was built without cgo")
+}
+func (e *encoder) close() {}
+func (e *encoder) run([]encCol) ([][]plainPage, time.Duration, error) {
+	return nil, 0, errors.New("GPU page encoder: this binary was built without cgo")
+}
+func (l *library) hasEncoder() bool { return false }

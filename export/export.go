@@ -361,6 +361,9 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 // close releases the decoder, the workers and the snapshot's coordinator (Abort does nothing
 // after Release).
 func (e *exportRun) close() {
+	if e.format != nil {
+		e.format.pages.close()
+	}
 	if e.dec != nil {
 		e.dec.Close()
 	}
@@ -418,7 +421,15 @@ func newFileFormat(opts *settings, dir objstore.Sink, rel *snapshot.Relation, sn
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
 	props := parquet.NewWriterProperties(propOpts...)
+	var nested []string
+	for i, ls := range leaves {
+		if len(ls) != 1 || len(ls[0].path) != 1 {
+			nested = append(nested, cols[i].Name)
+		}
+	}
 	return &fileFormat{
+		pages: &pageEncoding{engine: opts.Engine, codec: opts.codec, level: opts.level, nested: nested,
+			log: func(msg string, args ...any) { opts.Logger.Info(msg, args...) }},
 		out:        dir,
 		schema:     schema,
 		leaves:     leaves,

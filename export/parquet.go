@@ -36,6 +36,7 @@ type fileFormat struct {
 	maxFileSize int64
 	seq         *atomic.Int64 // numbers files across all series
 	limits      *outputLimits
+	pages       *pageEncoding // who encodes fixed-width columns' pages (pagewriter.go)
 }
 
 // fileSeries writes the record batches of one lane into a sequence of Parquet files, starting
@@ -56,7 +57,7 @@ type parquetFile struct {
 	outcome.File
 	f    objstore.File
 	sink *hashingWriter
-	fw   *pqarrow.FileWriter
+	fw   batchWriter
 	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here, else nil.
 	dictTypes []*arrow.DictionaryType
 	schema    *arrow.Schema // the writer's: the decoded schema with dictTypes
@@ -248,11 +249,26 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType
 	props := s.format.props
 	// The writer would hash plain columns' values until its dictionary page overflows, and
 	// copy huge values for statistics.
-	if extra := append(s.plainColumns(), s.noStatsColumns()...); len(extra) > 0 {
+	extra := append(s.plainColumns(), s.noStatsColumns()...)
+	enc := s.format.pages.encoder()
+	if enc != nil {
+		// pqfile computes the statistics of dictionary columns itself, exactly
+		// (RowGroup.AppendDictionary): arrow-go's, which are not, are turned off.
+		for i, t := range dictTypes {
+			if t != nil {
+				extra = append(extra, parquet.WithStatsFor(s.format.schema.Field(i).Name, false))
+			}
+		}
+	}
+	if len(extra) > 0 {
 		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), extra...)...)
 	}
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), total: s.format.limits.written()}
-	p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
+	if enc != nil {
+		p.fw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc)
+	} else {
+		p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
+	}
 	if err != nil {
 		f.Abort()
 		return fmt.Errorf("start Parquet file %s: %w", p.Name, err)

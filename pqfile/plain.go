@@ -20,7 +20,8 @@ type RawPage struct {
 	Stats     metadata.EncodedStatistics
 }
 
-// PlainPages encodes a fixed-width column (int32, int64, float32, float64, date32, timestamp)
+// PlainPages encodes a fixed-width column (int16 as INT32, int32, int64, float32, float64,
+// date32, time64, timestamp)
 // the way the GPU writer's kernel does (device.EncodePlain is compared with it byte for
 // byte): pages of at most pageRows rows (one empty page for no rows), each its definition
 // levels (nullable: one bit-packed run of the RLE/bit-packed hybrid, 4-byte length prefixed)
@@ -90,8 +91,12 @@ func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Comp
 // plainOf returns the function appending a's value i in its PLAIN form.
 func plainOf(a arrow.Array) (func([]byte, int) []byte, error) {
 	switch a := a.(type) {
+	case *array.Int16: // INT32 in Parquet
+		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint32(b, uint32(int32(a.Value(i)))) }, nil
 	case *array.Int32:
 		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint32(b, uint32(a.Value(i))) }, nil
+	case *array.Time64:
+		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint64(b, uint64(a.Value(i))) }, nil
 	case *array.Date32:
 		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint32(b, uint32(a.Value(i))) }, nil
 	case *array.Int64:
@@ -160,6 +165,10 @@ func (s *statAcc) add(i int) {
 	}
 	var v int64
 	switch a := s.a.(type) {
+	case *array.Int16:
+		v = int64(a.Value(i))
+	case *array.Time64:
+		v = int64(a.Value(i))
 	case *array.Int32:
 		v = int64(a.Value(i))
 	case *array.Date32:
@@ -186,10 +195,10 @@ func (s *statAcc) encoded() metadata.EncodedStatistics {
 	}
 	st.HasMin, st.HasMax = true, true
 	switch s.a.(type) {
-	case *array.Int32, *array.Date32:
+	case *array.Int16, *array.Int32, *array.Date32:
 		st.Min = binary.LittleEndian.AppendUint32(nil, uint32(int32(s.minI)))
 		st.Max = binary.LittleEndian.AppendUint32(nil, uint32(int32(s.maxI)))
-	case *array.Int64, *array.Timestamp:
+	case *array.Int64, *array.Timestamp, *array.Time64:
 		st.Min = binary.LittleEndian.AppendUint64(nil, uint64(s.minI))
 		st.Max = binary.LittleEndian.AppendUint64(nil, uint64(s.maxI))
 	case *array.Float32:

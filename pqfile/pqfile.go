@@ -76,8 +76,23 @@ type Writer struct {
 // NewWriter starts a file for records of sc on w, with props (codec, statistics, ...) and
 // the Arrow schema stored in its key-value metadata as pqarrow stores it.
 func NewWriter(w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties) (*Writer, error) {
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
-	psc, err := pqarrow.ToParquet(sc, props, arrowProps)
+	return NewWriterWith(w, sc, props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true})
+}
+
+// WriterOptions are the choices pqarrow's FileWriter takes beside the writer properties.
+type WriterOptions struct {
+	// ArrowProps maps the Arrow schema to Parquet's, as pqarrow.ToParquet does.
+	ArrowProps pqarrow.ArrowWriterProperties
+	// StoreSchema stores the Arrow schema in the key-value metadata ("ARROW:schema"), as
+	// pqarrow.WithStoreSchema does (readers then rebuild Arrow types such as dictionaries).
+	StoreSchema bool
+}
+
+// NewWriterWith is NewWriter with the Arrow-side options: the file's schema and key-value
+// metadata are those pqarrow's FileWriter writes with the same options (the schema's metadata,
+// then ARROW:schema if stored).
+func NewWriterWith(w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, opts WriterOptions) (*Writer, error) {
+	psc, err := pqarrow.ToParquet(sc, props, opts.ArrowProps)
 	if err != nil {
 		return nil, fmt.Errorf("parquet schema of %s: %w", sc, err)
 	}
@@ -86,7 +101,9 @@ func NewWriter(w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties) (
 	for i := 0; i < sc.Metadata().Len(); i++ {
 		kv.Append(sc.Metadata().Keys()[i], sc.Metadata().Values()[i])
 	}
-	kv.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, props.Allocator())))
+	if opts.StoreSchema {
+		kv.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, props.Allocator())))
+	}
 	sink := &tellWriter{w: w}
 	if _, err := sink.Write(magic); err != nil {
 		return nil, fmt.Errorf("write the file's magic: %w", err)
@@ -132,6 +149,14 @@ func (w *Writer) WriteRowGroup(ctx context.Context, rows int, chunks []Chunk) er
 // Bytes is the number of bytes written to the file so far: the magic and the row groups
 // closed (not the footer, until Close).
 func (w *Writer) Bytes() int64 { return w.sink.n }
+
+// AppendKeyValueMetadata adds a key-value pair to the file's footer (before Close).
+func (w *Writer) AppendKeyValueMetadata(key, value string) error {
+	if w.closed {
+		return errors.New("pqfile: key-value metadata for a closed file")
+	}
+	return w.meta.AppendKeyValueMetadata(key, value)
+}
 
 // Close writes the footer (the file's metadata, its length, the magic). It does not close
 // the underlying writer.

@@ -1,6 +1,7 @@
 package pqfile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,85 @@ type rgColumn struct {
 	nullsUnknown bool // a call came without a NULL count: the chunk has none
 	calls        int
 	distinct     metadata.EncodedStatistics // the first call's, kept for a single call
+
+	// AppendDictionary: the chunk's statistics kept here, exactly, from the dictionary entries
+	// the indices use (arrow-go's own are off for the column).
+	dict *dictStats
+}
+
+// dictStats accumulates the exact statistics of a string or binary column fed as dictionary
+// arrays: which entries of the current dictionary the indices use (a bitmap: no value is
+// compared per row), folded into min and max, compared byte-wise as Parquet orders BYTE_ARRAY,
+// when the dictionary changes and at Close.
+type dictStats struct {
+	dict       arrow.Array // the current dictionary (retained), nil before the first call
+	used       []bool
+	nulls      int64
+	has        bool
+	minV, maxV []byte // copies
+}
+
+// add records d's indices.
+func (s *dictStats) add(d *array.Dictionary) {
+	if s.dict != d.Dictionary() {
+		s.fold()
+		s.dict = d.Dictionary()
+		s.dict.Retain()
+		s.used = make([]bool, s.dict.Len())
+	}
+	s.nulls += int64(d.NullN())
+	for i := 0; i < d.Len(); i++ {
+		if d.IsValid(i) {
+			s.used[d.GetValueIndex(i)] = true
+		}
+	}
+}
+
+// fold folds the used entries of the current dictionary into min and max and drops it.
+func (s *dictStats) fold() {
+	if s.dict == nil {
+		return
+	}
+	val := func(i int) []byte {
+		switch a := s.dict.(type) {
+		case *array.String:
+			return []byte(a.Value(i))
+		case *array.Binary:
+			return a.Value(i)
+		case array.ExtensionArray:
+			if b, ok := a.Storage().(*array.String); ok {
+				return []byte(b.Value(i))
+			}
+			return a.Storage().(*array.Binary).Value(i)
+		}
+		panic(fmt.Sprintf("pqfile: dictionary of %s", s.dict.DataType()))
+	}
+	for i, u := range s.used {
+		if !u {
+			continue
+		}
+		v := val(i)
+		if !s.has || bytes.Compare(v, s.minV) < 0 {
+			s.minV = append(s.minV[:0], v...)
+		}
+		if !s.has || bytes.Compare(v, s.maxV) > 0 {
+			s.maxV = append(s.maxV[:0], v...)
+		}
+		s.has = true
+	}
+	s.dict.Release()
+	s.dict, s.used = nil, nil
+}
+
+// encoded folds and returns the statistics.
+func (s *dictStats) encoded() metadata.EncodedStatistics {
+	s.fold()
+	st := metadata.EncodedStatistics{HasNullCount: true, NullCount: s.nulls}
+	if s.has {
+		st.HasMin, st.HasMax = true, true
+		st.Min, st.Max = s.minV, s.maxV
+	}
+	return st
 }
 
 // NewRowGroup starts the file's next row group. props decides, for the columns fed with
@@ -292,6 +372,38 @@ func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) erro
 	return nil
 }
 
+// AppendDictionary is AppendArrow for a string or binary column fed as dictionary arrays
+// (dictionary encoding on for the column): arrow-go writes the dictionary page and the indices
+// as they are, hashing no value, and the chunk's statistics are computed here, exactly, from
+// the dictionary entries the indices use (arrow-go's own, which are not exact for dictionary
+// arrays, must be off for the column in the row group's props; its data pages then carry no
+// statistics). With arrow-go's statistics on for the column, it is AppendArrow.
+func (g *RowGroup) AppendDictionary(ctx context.Context, col int, d *array.Dictionary) error {
+	c, err := g.column(col, fedArrow)
+	if err != nil {
+		return err
+	}
+	if g.props.StatisticsEnabledFor(c.desc.Path()) {
+		return g.AppendArrow(ctx, col, d)
+	}
+	switch d.Dictionary().DataType().ID() {
+	case arrow.STRING, arrow.BINARY, arrow.EXTENSION:
+	default:
+		return fmt.Errorf("pqfile: column %s: AppendDictionary of %s", c.desc.Path(), d.DataType())
+	}
+	if c.dict == nil {
+		if c.rows > 0 {
+			return fmt.Errorf("pqfile: column %s: AppendDictionary after AppendArrow in one row group", c.desc.Path())
+		}
+		c.dict = &dictStats{}
+	}
+	if err := g.AppendArrow(ctx, col, d); err != nil {
+		return err
+	}
+	c.dict.add(d)
+	return nil
+}
+
 // Rows is the number of rows appended so far: the most any column holds (every column holds
 // as many once each was fed the same batches).
 func (g *RowGroup) Rows() int64 {
@@ -395,6 +507,9 @@ func (g *RowGroup) write(rows int64) error {
 func (c *rgColumn) close() error {
 	switch c.feed {
 	case fedArrow:
+		if c.dict != nil {
+			defer c.dict.fold() // releases the dictionary on every path
+		}
 		if c.rows == 0 {
 			// arrow-go would write an empty dictionary page; fallen back to plain before a
 			// page, it drops the dictionary, and the chunk has no page, as one fed nothing.
@@ -402,7 +517,19 @@ func (c *rgColumn) close() error {
 				return errors.Join(err, c.cw.Close())
 			}
 		}
-		return c.cw.Close()
+		if err := c.cw.Close(); err != nil {
+			return err
+		}
+		if c.dict != nil {
+			// The chunk's metadata is complete once its writer closed; its statistics are
+			// those of the dictionary entries used.
+			stats := c.dict.encoded()
+			stats.Signed = false
+			if md := c.meta.Contents().MetaData; md != nil {
+				md.Statistics = stats.ToThrift()
+			}
+		}
+		return nil
 	case fedPages:
 		stats, err := c.chunkStats()
 		if err != nil {

@@ -35,7 +35,8 @@ type rgPlan struct {
 }
 
 // fedWithPages are the columns of testSchema fed with AppendPages (EncodePlain); r and ts are
-// fed with AppendArrow, s with AppendArrow as dictionary arrays.
+// fed with AppendArrow, s with AppendArrow as dictionary arrays, or AppendDictionary where
+// arrow-go's statistics are off for it (its chunk statistics are then computed by pqfile).
 var fedWithPages = map[string]bool{"id": true, "i": true, "f": true, "d": true, "allnull": true}
 
 // testPlans: several batches per row group, zero-row and one-row batches, a row group of no
@@ -142,7 +143,11 @@ func writeBatches(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPl
 						d = testDictionary()
 					}
 					da := asDictionary(t, col.(*array.String), d)
-					err = g.AppendArrow(ctx, i, da)
+					if plan.statsOff("s") {
+						err = g.AppendDictionary(ctx, i, da) // exact chunk statistics of its own
+					} else {
+						err = g.AppendArrow(ctx, i, da)
+					}
 					da.Release()
 					if plan.freshDict {
 						d.Release()
@@ -256,7 +261,8 @@ func wantChunks(rec arrow.RecordBatch, plans []rgPlan) [][]string {
 		for i, col := range rec.Columns() {
 			name := rec.Schema().Field(i).Name
 			desc := trueStats(col, start, start+p.rows())
-			if !fedWithPages[name] && (p.statsOff(name) || p.rows() == 0) {
+			dictStats := name == "s" && p.statsOff(name) && !p.dictOff(name)
+			if !fedWithPages[name] && !dictStats && (p.statsOff(name) || p.rows() == 0) {
 				desc = "no statistics"
 			}
 			cols = append(cols, fmt.Sprintf("%s, %d values", desc, p.rows()))

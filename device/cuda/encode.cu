@@ -57,6 +57,11 @@ __device__ __forceinline__ double load_f(const uint8_t* values, int64_t row, int
   return d;
 }
 __device__ __forceinline__ int64_t load_i(const uint8_t* values, int64_t row, int width) {
+  if (width == 2) {
+    int16_t v;
+    memcpy(&v, values + row * 2, 2);
+    return (int64_t)v;
+  }
   if (width == 4) {
     int32_t v;
     memcpy(&v, values + row * 4, 4);
@@ -68,7 +73,7 @@ __device__ __forceinline__ int64_t load_i(const uint8_t* values, int64_t row, in
 }
 
 template <bool FLOAT>
-__global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int width, int nullable,
+__global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int nullable,
                              int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
                              uint8_t* maxs, int64_t* nulls, uint8_t* has) {
   typedef cub::BlockScan<int, PGPQ_ENC_THREADS> Scan;
@@ -81,6 +86,8 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   } tmp;
   __shared__ int64_t base;
 
+  // Values are written PLAIN in Parquet's physical width: int16 widened to INT32.
+  const int width = in_width == 2 ? 4 : in_width;
   const int64_t page = blockIdx.x;
   const int64_t start = page * page_rows;
   const int64_t end = min(start + page_rows, n);
@@ -125,7 +132,12 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
     int pos, total;
     Scan(tmp.scan).ExclusiveSum(flag, pos, total);
     if (flag) {
-      memcpy(dst + head + (base + pos) * width, values + r * width, width);
+      if (in_width == 2) {
+        const int32_t w = (int32_t)load_i(values, r, 2);
+        memcpy(dst + head + (base + pos) * width, &w, 4);
+      } else {
+        memcpy(dst + head + (base + pos) * width, values + r * width, width);
+      }
       if (FLOAT) {
         const double v = load_f<FLOAT>(values, r, width);
         if (!isnan(v)) {
@@ -134,7 +146,7 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
           my_has = true;
         }
       } else {
-        const int64_t v = load_i(values, r, width);
+        const int64_t v = load_i(values, r, in_width);
         imin = imin < v ? imin : v;
         imax = imax > v ? imax : v;
         my_has = true;
@@ -195,77 +207,189 @@ int fail(char* err, int errlen, const char* what, cudaError_t e) {
 
 }  // namespace
 
+// pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes (2, 4 or 8; 2
+// only for integers, written as INT32) as Arrow holds them, with an Arrow validity bitmap or
+// none, and where its pages go. Host pointers; out holds pages * page_cap bytes, mins and maxs
+// 8 bytes per page, sizes and nulls one int64 and has one byte per page, where pages =
+// max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap(width, page_rows).
+typedef struct {
+  const uint8_t* values;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t width;
+  int32_t is_float;
+  int32_t nullable;
+  int32_t pad;
+  int64_t page_rows;
+  uint8_t* out;
+  int64_t page_cap;
+  int64_t* sizes;
+  uint8_t* mins;
+  uint8_t* maxs;
+  int64_t* nulls;
+  uint8_t* has;
+} pgpq_enc_col;
+
+}  // extern "C"
+
+namespace {
+
+int64_t page_cap_of(int32_t width, int64_t page_rows) {
+  const int64_t w = width == 2 ? 4 : width;
+  return 4 + 10 + (page_rows + 7) / 8 + page_rows * w;
+}
+
+int64_t pages_of(int64_t n, int64_t page_rows) { return n == 0 ? 1 : (n + page_rows - 1) / page_rows; }
+
+// An encoder owns one CUDA stream and device buffers that only grow: calls on different
+// encoders run concurrently, calls on one encoder must not overlap.
+struct encoder {
+  cudaStream_t stream = nullptr;
+  uint8_t* buf = nullptr;
+  size_t cap = 0;
+  cudaEvent_t t0 = nullptr, t1 = nullptr;
+};
+
+size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+int check_col(const pgpq_enc_col* c, char* err, int errlen) {
+  const bool ok_width = c->is_float ? (c->width == 4 || c->width == 8) : (c->width == 2 || c->width == 4 || c->width == 8);
+  if (!ok_width || c->page_rows < 1 || c->n < 0 || c->page_cap < page_cap_of(c->width, c->page_rows) ||
+      (c->n > 0 && c->values == nullptr)) {
+    snprintf(err, errlen, "encode: bad arguments (width %d, float %d, %lld rows per page, page capacity %lld)", c->width,
+             c->is_float, (long long)c->page_rows, (long long)c->page_cap);
+    return -1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 extern "C" {
 
-// pgpq_encode_plain: see the top of this file. values (n * width bytes), valid (NULL: no
-// NULLs) and the outputs are host memory; pages = max(1, ceil(n / page_rows)); out holds
-// pages * page_cap bytes (page_cap at least 4 + 10 + ceil(page_rows / 8) + page_rows * width),
-// mins and maxs 8 bytes per page, sizes and nulls one int64 and has one byte per page;
-// kernel_ms (when not NULL) gets the kernel's own time, copies left out. Returns 0, or -1
-// with err set.
+int64_t pgpq_enc_page_cap(int32_t width, int64_t page_rows) { return page_cap_of(width, page_rows); }
+
+// pgpq_enc_open makes an encoder (its stream and, lazily, its device memory). NULL with err
+// set on failure.
+void* pgpq_enc_open(char* err, int errlen) {
+  encoder* e = new encoder();
+  cudaError_t c;
+  if ((c = cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking)) != cudaSuccess ||
+      (c = cudaEventCreate(&e->t0)) != cudaSuccess || (c = cudaEventCreate(&e->t1)) != cudaSuccess) {
+    fail(err, errlen, "encode: create a stream", c);
+    if (e->stream) cudaStreamDestroy(e->stream);
+    delete e;
+    return nullptr;
+  }
+  return e;
+}
+
+void pgpq_enc_close(void* h) {
+  encoder* e = (encoder*)h;
+  if (!e) return;
+  cudaStreamSynchronize(e->stream);
+  cudaFree(e->buf);
+  cudaEventDestroy(e->t0);
+  cudaEventDestroy(e->t1);
+  cudaStreamDestroy(e->stream);
+  delete e;
+}
+
+// pgpq_enc_run encodes ncols columns (see pgpq_enc_col and the top of this file) on the
+// encoder's stream: every column's copies in, kernels and copies out are queued, then the
+// call waits for the stream once. Host buffers in pinned memory make the copies asynchronous;
+// pageable ones work too. kernel_ms (when not NULL) gets the kernels' time, copies included
+// from the first kernel on. Returns 0, or -1 with err set (the encoder stays usable).
+int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms, char* err, int errlen) {
+  encoder* e = (encoder*)h;
+  size_t need = 0;
+  for (int i = 0; i < ncols; i++) {
+    const pgpq_enc_col* c = &cols[i];
+    if (check_col(c, err, errlen) != 0) return -1;
+    const int64_t pages = pages_of(c->n, c->page_rows);
+    need += align256((size_t)(c->n > 0 ? c->n : 1) * c->width) + align256((size_t)(c->n + 7) / 8 + 1) +
+            align256((size_t)pages * c->page_cap) + 5 * align256((size_t)pages * 8);
+  }
+  cudaError_t c;
+  if (need > e->cap) {
+    cudaStreamSynchronize(e->stream);
+    cudaFree(e->buf);
+    e->buf = nullptr;
+    e->cap = 0;
+    size_t cap = need + need / 4;
+    if ((c = cudaMalloc(&e->buf, cap)) != cudaSuccess) {
+      cudaGetLastError();
+      return fail(err, errlen, "encode: allocate device memory", c);
+    }
+    e->cap = cap;
+  }
+  uint8_t* p = e->buf;
+  cudaEventRecord(e->t0, e->stream);
+  for (int i = 0; i < ncols; i++) {
+    const pgpq_enc_col* col = &cols[i];
+    const int64_t pages = pages_of(col->n, col->page_rows);
+    uint8_t* d_values = p;
+    p += align256((size_t)(col->n > 0 ? col->n : 1) * col->width);
+    uint8_t* d_valid = col->valid ? p : nullptr;
+    p += align256((size_t)(col->n + 7) / 8 + 1);
+    uint8_t* d_out = p;
+    p += align256((size_t)pages * col->page_cap);
+    int64_t* d_sizes = (int64_t*)p;
+    p += align256((size_t)pages * 8);
+    int64_t* d_nulls = (int64_t*)p;
+    p += align256((size_t)pages * 8);
+    uint8_t* d_mins = p;
+    p += align256((size_t)pages * 8);
+    uint8_t* d_maxs = p;
+    p += align256((size_t)pages * 8);
+    uint8_t* d_has = p;
+    p += align256((size_t)pages * 8);
+    if ((col->n > 0 && (c = cudaMemcpyAsync(d_values, col->values, (size_t)col->n * col->width, cudaMemcpyHostToDevice,
+                                            e->stream)) != cudaSuccess) ||
+        (col->valid && col->n > 0 &&
+         (c = cudaMemcpyAsync(d_valid, col->valid, (size_t)(col->n + 7) / 8, cudaMemcpyHostToDevice, e->stream)) !=
+             cudaSuccess)) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "encode: copy a column to the device", c);
+    }
+    if (col->is_float)
+      encode_plain<true><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(
+          d_values, d_valid, col->n, col->width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, d_mins, d_maxs,
+          d_nulls, d_has);
+    else
+      encode_plain<false><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(
+          d_values, d_valid, col->n, col->width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, d_mins, d_maxs,
+          d_nulls, d_has);
+    if ((c = cudaGetLastError()) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "encode: run the kernel", c);
+    }
+    if ((c = cudaMemcpyAsync(col->out, d_out, (size_t)pages * col->page_cap, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->sizes, d_sizes, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->mins, d_mins, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->maxs, d_maxs, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->nulls, d_nulls, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->has, d_has, pages, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "encode: copy the pages back", c);
+    }
+  }
+  cudaEventRecord(e->t1, e->stream);
+  if ((c = cudaStreamSynchronize(e->stream)) != cudaSuccess) return fail(err, errlen, "encode: wait for the stream", c);
+  if (kernel_ms) cudaEventElapsedTime(kernel_ms, e->t0, e->t1);
+  return 0;
+}
+
+// pgpq_encode_plain encodes one column in a call of its own (an encoder made and dropped):
+// pgpq_enc_run's contract for one pgpq_enc_col with these fields.
 int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                       int32_t nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
                       uint8_t* maxs, int64_t* nulls, uint8_t* has, float* kernel_ms, char* err, int errlen) {
-  if ((width != 4 && width != 8) || page_rows < 1 || n < 0 || page_cap < 4 + 10 + (page_rows + 7) / 8 + page_rows * width) {
-    snprintf(err, errlen, "encode: bad arguments (width %d, %lld rows per page, page capacity %lld)", width,
-             (long long)page_rows, (long long)page_cap);
-    return -1;
-  }
-  const int64_t pages = n == 0 ? 1 : (n + page_rows - 1) / page_rows;
-  uint8_t *d_values = nullptr, *d_valid = nullptr, *d_out = nullptr, *d_mins = nullptr, *d_maxs = nullptr, *d_has = nullptr;
-  int64_t *d_sizes = nullptr, *d_nulls = nullptr;
-  cudaError_t e = cudaSuccess;
-  int rc = 0;
-  const size_t vbytes = (size_t)(n > 0 ? n : 1) * width, bbytes = (size_t)(n + 7) / 8 + 1;
-  if ((e = cudaMalloc(&d_values, vbytes)) != cudaSuccess || (e = cudaMalloc(&d_out, (size_t)pages * page_cap)) != cudaSuccess ||
-      (e = cudaMalloc(&d_mins, pages * 8)) != cudaSuccess || (e = cudaMalloc(&d_maxs, pages * 8)) != cudaSuccess ||
-      (e = cudaMalloc(&d_has, pages)) != cudaSuccess || (e = cudaMalloc(&d_sizes, pages * 8)) != cudaSuccess ||
-      (e = cudaMalloc(&d_nulls, pages * 8)) != cudaSuccess || (valid && (e = cudaMalloc(&d_valid, bbytes)) != cudaSuccess)) {
-    rc = fail(err, errlen, "encode: allocate device memory", e);
-    goto done;
-  }
-  if ((n > 0 && (e = cudaMemcpy(d_values, values, (size_t)n * width, cudaMemcpyHostToDevice)) != cudaSuccess) ||
-      (valid && n > 0 && (e = cudaMemcpy(d_valid, valid, (size_t)(n + 7) / 8, cudaMemcpyHostToDevice)) != cudaSuccess)) {
-    rc = fail(err, errlen, "encode: copy the column to the device", e);
-    goto done;
-  }
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  cudaEventRecord(t0);
-  if (is_float)
-    encode_plain<true><<<(unsigned)pages, PGPQ_ENC_THREADS>>>(d_values, d_valid, n, width, nullable, page_rows, d_out, page_cap,
-                                                              d_sizes, d_mins, d_maxs, d_nulls, d_has);
-  else
-    encode_plain<false><<<(unsigned)pages, PGPQ_ENC_THREADS>>>(d_values, d_valid, n, width, nullable, page_rows, d_out, page_cap,
-                                                               d_sizes, d_mins, d_maxs, d_nulls, d_has);
-  cudaEventRecord(t1);
-  if ((e = cudaGetLastError()) != cudaSuccess || (e = cudaDeviceSynchronize()) != cudaSuccess) {
-    cudaEventDestroy(t0);
-    cudaEventDestroy(t1);
-    rc = fail(err, errlen, "encode: run the kernel", e);
-    goto done;
-  }
-  if (kernel_ms) cudaEventElapsedTime(kernel_ms, t0, t1);
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
-  if ((e = cudaMemcpy(out, d_out, (size_t)pages * page_cap, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-      (e = cudaMemcpy(sizes, d_sizes, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-      (e = cudaMemcpy(mins, d_mins, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-      (e = cudaMemcpy(maxs, d_maxs, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-      (e = cudaMemcpy(nulls, d_nulls, pages * 8, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-      (e = cudaMemcpy(has, d_has, pages, cudaMemcpyDeviceToHost)) != cudaSuccess) {
-    rc = fail(err, errlen, "encode: copy the pages back", e);
-  }
-done:
-  cudaFree(d_values);
-  cudaFree(d_valid);
-  cudaFree(d_out);
-  cudaFree(d_mins);
-  cudaFree(d_maxs);
-  cudaFree(d_has);
-  cudaFree(d_sizes);
-  cudaFree(d_nulls);
+  pgpq_enc_col c = {values, valid, n, width, is_float, nullable, 0, page_rows, out, page_cap, sizes, mins, maxs, nulls, has};
+  void* h = pgpq_enc_open(err, errlen);
+  if (!h) return -1;
+  int rc = pgpq_enc_run(h, &c, 1, kernel_ms, err, errlen);
+  pgpq_enc_close(h);
   return rc;
 }
 

@@ -1,0 +1,307 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/pqfile"
+)
+
+// batchWriter is what fileSeries asks of the writer of one Parquet file: pqarrow's FileWriter
+// (arrow-go encodes every column) or pageFileWriter (the GPU writer's pages for fixed-width
+// columns, arrow-go for the rest).
+type batchWriter interface {
+	WriteBuffered(rec arrow.RecordBatch) error
+	NewBufferedRowGroupChecked() error
+	RowGroupNumRows() (int, error)
+	RowGroupTotalCompressedBytes() int64
+	AppendKeyValueMetadata(key, value string) error
+	Close() error
+}
+
+var _ batchWriter = (*pqarrow.FileWriter)(nil)
+
+// plainEncoderSource is an engine that encodes fixed-width columns' Parquet pages itself
+// (device.Device): it waits for the GPU's start and returns its encoder and the encoder's
+// Close, or nil and why not.
+type plainEncoderSource interface {
+	PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, closeFn func(), why string)
+}
+
+// pageWriterEnv overrides the choice of writer: "cpu" writes every flat export through
+// pageFileWriter with the CPU twin of the GPU's encoder (tests run the whole export path
+// through it without a GPU), "off" never uses pageFileWriter.
+const pageWriterEnv = "PGPARQUET_PAGE_WRITER"
+
+// pageEncoding decides, once per export and on its first file, who encodes the fixed-width
+// columns' pages: the engine's encoder (the GPU), the CPU twin ($PGPARQUET_PAGE_WRITER=cpu), or
+// nobody (arrow-go encodes every column, as before the GPU writer). It is safe for concurrent
+// use.
+type pageEncoding struct {
+	once    sync.Once
+	engine  any
+	codec   compress.Compression
+	level   int
+	nested  []string // columns with nested Parquet leaves (lists, structs)
+	log     func(msg string, args ...any)
+	enc     pqfile.PlainEncoder
+	closeFn func()
+}
+
+// encoder returns the export's page encoder, nil when arrow-go encodes every column.
+func (p *pageEncoding) encoder() pqfile.PlainEncoder {
+	if p == nil {
+		return nil
+	}
+	p.once.Do(func() {
+		why := ""
+		switch env := os.Getenv(pageWriterEnv); {
+		case env == "off":
+			why = "$" + pageWriterEnv + " is off"
+		case len(p.nested) > 0:
+			why = fmt.Sprintf("the GPU writer takes flat tables only, and %s %s nested (lists, composites, points, ...)",
+				strings.Join(p.nested, ", "), map[bool]string{true: "is", false: "are"}[len(p.nested) == 1])
+		case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
+			why = "nvCOMP has no compression levels"
+		case env == "cpu":
+			enc, err := pqfile.NewCPUPlain(p.codec)
+			if err != nil {
+				why = err.Error()
+				break
+			}
+			p.enc = enc
+			p.log("Parquet pages of fixed-width columns are encoded by the GPU writer's CPU twin", "reason", "$"+pageWriterEnv+"=cpu")
+			return
+		default:
+			src, ok := p.engine.(plainEncoderSource)
+			if !ok {
+				why = "the GPU is not in use"
+				break
+			}
+			p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
+			if p.enc != nil {
+				p.log("Parquet pages of fixed-width columns are encoded on the GPU")
+				return
+			}
+		}
+		p.log("arrow-go encodes every column's Parquet pages", "reason", why)
+	})
+	return p.enc
+}
+
+// close frees the engine's encoder, if one was made.
+func (p *pageEncoding) close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {}) // no encoder may be made after this
+	if p.closeFn != nil {
+		p.closeFn()
+	}
+}
+
+// pageFileWriter writes one Parquet file through pqfile: the fixed-width columns' pages come
+// from enc (the GPU writer, or its CPU twin), the other columns are encoded by arrow-go, in
+// the same row groups, which it cuts as pqarrow's FileWriter does (at most props'
+// MaxRowGroupLength rows, and where the caller asks). Used by one goroutine.
+type pageFileWriter struct {
+	w       *pqfile.Writer
+	rg      *pqfile.RowGroup
+	props   *parquet.WriterProperties
+	enc     pqfile.PlainEncoder
+	plain   []int  // columns enc encodes, in schema order
+	isPlain []bool // per column
+	// nullable and pageRows per plain column.
+	nullable []bool
+	pageRows []int
+	maxRows  int64
+	ctx      context.Context
+}
+
+// pageBytes is the uncompressed size a data page is cut at, as arrow-go's default.
+const pageBytes = 1 << 20
+
+func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder) (*pageFileWriter, error) {
+	pw, err := pqfile.NewWriterWith(w, sc, props, pqfile.WriterOptions{ArrowProps: arrowProps})
+	if err != nil {
+		return nil, err
+	}
+	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, isPlain: make([]bool, sc.NumFields())}
+	for i, f := range sc.Fields() {
+		if !pqfile.EncodesPlain(f.Type) {
+			continue
+		}
+		p.plain = append(p.plain, i)
+		p.isPlain[i] = true
+		p.nullable = append(p.nullable, f.Nullable)
+		width := max(f.Type.(arrow.FixedWidthDataType).Bytes(), 4)
+		p.pageRows = append(p.pageRows, pageBytes/width)
+	}
+	return p, nil
+}
+
+// WriteBuffered appends rec to the current row group, starting new ones where it would pass
+// the row group length.
+func (p *pageFileWriter) WriteBuffered(rec arrow.RecordBatch) error {
+	for off := int64(0); off < rec.NumRows() || (off == 0 && rec.NumRows() == 0); {
+		if p.rg == nil {
+			if err := p.newRowGroup(); err != nil {
+				return err
+			}
+		}
+		n := min(rec.NumRows()-off, p.maxRows-p.rg.Rows())
+		if n <= 0 {
+			if err := p.NewBufferedRowGroupChecked(); err != nil {
+				return err
+			}
+			continue
+		}
+		part := rec
+		if off > 0 || n < rec.NumRows() {
+			part = rec.NewSlice(off, off+n)
+		}
+		err := p.append(part)
+		if part != rec {
+			part.Release()
+		}
+		if err != nil {
+			return err
+		}
+		off += n
+		if rec.NumRows() == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+func (p *pageFileWriter) newRowGroup() error {
+	rg, err := p.w.NewRowGroup(p.props)
+	if err != nil {
+		return err
+	}
+	p.rg = rg
+	return nil
+}
+
+// append writes every column of rec into the current row group.
+func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
+	if len(p.plain) > 0 {
+		cols := make([]arrow.Array, len(p.plain))
+		for k, i := range p.plain {
+			cols[k] = rec.Column(i)
+		}
+		// One call for every fixed-width column: one run on the GPU per batch. The columns
+		// share a page size only if they share a width; pages are cut per column below.
+		parts, err := p.encode(cols)
+		if err != nil {
+			return fmt.Errorf("encode the pages of %d fixed-width columns: %w", len(cols), err)
+		}
+		for k, i := range p.plain {
+			if err := p.rg.AppendPages(i, parts[k]); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < int(rec.NumCols()); i++ {
+		if p.isPlain[i] {
+			continue
+		}
+		var err error
+		if d, ok := rec.Column(i).(*array.Dictionary); ok {
+			// The lane's own dictionary (dictionary.go): written as it is, with exact
+			// statistics from the entries used.
+			err = p.rg.AppendDictionary(p.ctx, i, d)
+		} else {
+			err = p.rg.AppendArrow(p.ctx, i, rec.Column(i))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encode has enc encode cols, grouping columns of one page length into one call.
+func (p *pageFileWriter) encode(cols []arrow.Array) ([]pqfile.Encoded, error) {
+	out := make([]pqfile.Encoded, len(cols))
+	done := make([]bool, len(cols))
+	for k := range cols {
+		if done[k] {
+			continue
+		}
+		var idx []int
+		var group []arrow.Array
+		var nullable []bool
+		for j := k; j < len(cols); j++ {
+			if !done[j] && p.pageRows[j] == p.pageRows[k] {
+				idx = append(idx, j)
+				group = append(group, cols[j])
+				nullable = append(nullable, p.nullable[j])
+				done[j] = true
+			}
+		}
+		parts, err := p.enc.Encode(group, nullable, p.pageRows[k])
+		if err != nil {
+			return nil, err
+		}
+		for g, j := range idx {
+			out[j] = parts[g]
+		}
+	}
+	return out, nil
+}
+
+// NewBufferedRowGroupChecked ends the current row group (if it has rows); the next batch
+// starts another.
+func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
+	if p.rg == nil {
+		return nil
+	}
+	rg := p.rg
+	p.rg = nil
+	if rg.Rows() == 0 {
+		rg.Abort()
+		return nil
+	}
+	return rg.Close()
+}
+
+// RowGroupNumRows is the current row group's rows so far.
+func (p *pageFileWriter) RowGroupNumRows() (int, error) {
+	if p.rg == nil {
+		return 0, nil
+	}
+	return int(p.rg.Rows()), nil
+}
+
+// RowGroupTotalCompressedBytes is the current row group's compressed bytes so far.
+func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
+	if p.rg == nil {
+		return 0
+	}
+	return p.rg.Bytes()
+}
+
+// AppendKeyValueMetadata adds a key-value pair to the file's footer.
+func (p *pageFileWriter) AppendKeyValueMetadata(key, value string) error {
+	return p.w.AppendKeyValueMetadata(key, value)
+}
+
+// Close ends the last row group and writes the footer.
+func (p *pageFileWriter) Close() error {
+	if err := p.NewBufferedRowGroupChecked(); err != nil {
+		return err
+	}
+	return p.w.Close()
+}

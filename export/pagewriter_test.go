@@ -1,0 +1,312 @@
+package export_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/internal/readback"
+)
+
+// TestPageWriterValues runs exports through the GPU writer's file path (pqfile: fixed-width
+// columns as pre-encoded pages, the rest encoded by arrow-go in the same row groups) with the
+// CPU twin of the GPU's encoder ($PGPARQUET_PAGE_WRITER=cpu), on a flat table of every type
+// (vals without its array and interval columns, which are nested in Parquet): every value equal to PostgreSQL's, read back by pyarrow
+// and DuckDB, for every codec; every row group's statistics of the pre-encoded columns equal
+// to the true min, max and NULL count of its values; the same Parquet types as the arrow-go
+// writer's files. A table with an array column is written by arrow-go alone, and says why.
+func TestPageWriterValues(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	version := serverVersion(t, conn)
+	for _, sql := range forServer(t, version, []string{valuesDDL, valuesRows, valuesGenerated}, valuesEdits...) {
+		pgtest.Exec(t, conn, sql)
+	}
+	pgtest.Exec(t, conn, "CREATE TABLE flatvals AS SELECT * FROM vals; ALTER TABLE flatvals DROP COLUMN arr, DROP COLUMN iv; ANALYZE flatvals; ANALYZE vals")
+	cols, err := readback.ColumnsOf(ctx, conn, "flatvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, "flatvals", "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrowDir := t.TempDir()
+	t.Run("arrow-go", func(t *testing.T) {
+		t.Setenv("PGPARQUET_PAGE_WRITER", "off")
+		if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "flatvals", OutputDir: arrowDir, Parallel: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Setenv("PGPARQUET_PAGE_WRITER", "cpu")
+	for _, compression := range []string{"zstd", "snappy", "gzip", "lz4", "none"} {
+		t.Run(compression, func(t *testing.T) {
+			dir := t.TempDir()
+			logs := &syncBuffer{}
+			res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "flatvals", OutputDir: dir,
+				Parallel: 3, Chunks: 9, Compression: compression, RowGroupSize: 500, BufferSize: 64 << 10,
+				Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != 3000 {
+				t.Fatalf("rows = %d", res.Rows)
+			}
+			if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
+				t.Fatalf("the export did not use the page writer:\n%s", logs.String())
+			}
+			for _, reader := range readback.Readers() {
+				got, err := readback.FromParquet(ctx, reader, "id", dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := readback.Diff(want, got, 20); len(diff) > 0 {
+					t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+				}
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
+			groups := 0
+			for _, f := range files {
+				groups += checkPlainStats(t, f)
+			}
+			if groups < 6 {
+				t.Errorf("%d row groups in %d files: want row groups of at most 500 rows", groups, len(files))
+			}
+			sameParquetSchema(t, filepath.Join(arrowDir, "part-00000.parquet"), files[0])
+		})
+	}
+	t.Run("nested columns: arrow-go writes them", func(t *testing.T) {
+		dir := t.TempDir()
+		logs := &syncBuffer{}
+		if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "vals", OutputDir: dir, Parallel: 2,
+			Logger: slog.New(slog.NewTextHandler(logs, nil))}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "the GPU writer takes flat tables only, and iv, arr are nested") {
+			t.Fatalf("no reason logged:\n%s", logs.String())
+		}
+	})
+}
+
+// checkPlainStats compares, in every row group of the file at path, the statistics of each
+// INT32, INT64, FLOAT and DOUBLE column, and of each string and binary column (the lane's
+// dictionaries, whose statistics pqfile computes), with its values' true min, max (NaN left
+// out) and NULL count, and returns the number of row groups.
+func checkPlainStats(t *testing.T, path string) int {
+	t.Helper()
+	rdr, fr := openParquet(t, path)
+	md := rdr.MetaData()
+	all := make([]int, md.Schema.NumColumns()) // a flat table: a leaf per column
+	for i := range all {
+		all[i] = i
+	}
+	checked := 0
+	for rg := 0; rg < md.NumRowGroups(); rg++ {
+		tbl, err := fr.ReadRowGroups(context.Background(), all, []int{rg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := 0; c < int(tbl.NumCols()); c++ {
+			col := tbl.Column(c)
+			if id := col.DataType().ID(); id == arrow.STRING || id == arrow.BINARY {
+				checkByteArrayStats(t, md, path, rg, c, col)
+				checked++
+				continue
+			}
+			if !isPlainKind(col.DataType()) {
+				continue
+			}
+			cc, err := md.RowGroup(rg).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := cc.Statistics()
+			if err != nil || st == nil {
+				t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
+			}
+			checked++
+			lo, hi, nulls, has := trueStats(col)
+			if st.NullCount() != nulls || st.HasMinMax() != has {
+				t.Errorf("%s row group %d column %s: %d NULLs, min/max %v; want %d, %v", path, rg, col.Name(), st.NullCount(), st.HasMinMax(), nulls, has)
+				continue
+			}
+			if !has {
+				continue
+			}
+			gotLo, gotHi := statValues(st)
+			if !sameFloat(gotLo, lo) || !sameFloat(gotHi, hi) {
+				t.Errorf("%s row group %d column %s: min %v max %v, want %v %v", path, rg, col.Name(), gotLo, gotHi, lo, hi)
+			}
+		}
+		tbl.Release()
+	}
+	if md.NumRowGroups() > 0 && checked < 15*md.NumRowGroups() {
+		t.Errorf("%s: statistics of %d column chunks checked in %d row groups", path, checked, md.NumRowGroups())
+	}
+	return md.NumRowGroups()
+}
+
+// checkByteArrayStats compares a string or binary column chunk's statistics with its
+// values' true byte-wise min and max (the empty string included) and NULL count.
+func checkByteArrayStats(t *testing.T, md *metadata.FileMetaData, path string, rg, c int, col *arrow.Column) {
+	t.Helper()
+	cc, err := md.RowGroup(rg).ColumnChunk(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cc.Statistics()
+	if err != nil || st == nil {
+		t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
+	}
+	var lo, hi []byte
+	nulls, has := int64(0), false
+	for _, chunk := range col.Data().Chunks() {
+		for i := 0; i < chunk.Len(); i++ {
+			if chunk.IsNull(i) {
+				nulls++
+				continue
+			}
+			var v []byte
+			switch a := chunk.(type) {
+			case *array.String:
+				v = []byte(a.Value(i))
+			case *array.Binary:
+				v = a.Value(i)
+			}
+			if !has || bytes.Compare(v, lo) < 0 {
+				lo = v
+			}
+			if !has || bytes.Compare(v, hi) > 0 {
+				hi = v
+			}
+			has = true
+		}
+	}
+	bs, ok := st.(*metadata.ByteArrayStatistics)
+	if !ok {
+		t.Fatalf("%s row group %d column %s: statistics of type %T", path, rg, col.Name(), st)
+	}
+	if bs.NullCount() != nulls || bs.HasMinMax() != has || (has && (!bytes.Equal(bs.Min(), lo) || !bytes.Equal(bs.Max(), hi))) {
+		t.Errorf("%s row group %d column %s: NULLs %d min %q max %q (%v); want %d %q %q (%v)", path, rg, col.Name(),
+			bs.NullCount(), bs.Min(), bs.Max(), bs.HasMinMax(), nulls, lo, hi, has)
+	}
+}
+
+func isPlainKind(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.TIME64, arrow.TIMESTAMP:
+		return true
+	}
+	return false
+}
+
+// trueStats computes a chunked column's min and max (as float64: every value in the test
+// table is exact in a float64, or compared after the same conversion) and NULL count.
+func trueStats(col *arrow.Column) (lo, hi float64, nulls int64, has bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, chunk := range col.Data().Chunks() {
+		for i := 0; i < chunk.Len(); i++ {
+			if chunk.IsNull(i) {
+				nulls++
+				continue
+			}
+			var v float64
+			switch a := chunk.(type) {
+			case *array.Int16:
+				v = float64(a.Value(i))
+			case *array.Int32:
+				v = float64(a.Value(i))
+			case *array.Date32:
+				v = float64(a.Value(i))
+			case *array.Int64:
+				v = float64(a.Value(i))
+			case *array.Timestamp:
+				v = float64(a.Value(i))
+			case *array.Time64:
+				v = float64(a.Value(i))
+			case *array.Float32:
+				v = float64(a.Value(i))
+			case *array.Float64:
+				v = a.Value(i)
+			}
+			if math.IsNaN(v) {
+				continue
+			}
+			lo, hi, has = min(lo, v), max(hi, v), true
+		}
+	}
+	return lo, hi, nulls, has
+}
+
+func statValues(st metadata.TypedStatistics) (float64, float64) {
+	switch s := st.(type) {
+	case *metadata.Int32Statistics:
+		return float64(s.Min()), float64(s.Max())
+	case *metadata.Int64Statistics:
+		return float64(s.Min()), float64(s.Max())
+	case *metadata.Float32Statistics:
+		return float64(s.Min()), float64(s.Max())
+	case *metadata.Float64Statistics:
+		return s.Min(), s.Max()
+	}
+	panic(fmt.Sprintf("statistics of type %T", st))
+}
+
+func sameFloat(a, b float64) bool { return a == b } // -0.0 == +0.0: readers treat them alike
+
+// sameParquetSchema requires the files at a and b to have the same Parquet schema (names,
+// physical and logical types, repetition).
+func sameParquetSchema(t *testing.T, a, b string) {
+	t.Helper()
+	ra, _ := openParquet(t, a)
+	rb, _ := openParquet(t, b)
+	sa, sb := ra.MetaData().Schema, rb.MetaData().Schema
+	if sa.NumColumns() != sb.NumColumns() {
+		t.Fatalf("%d columns, the arrow-go writer's file %d", sb.NumColumns(), sa.NumColumns())
+	}
+	for i := 0; i < sa.NumColumns(); i++ {
+		ca, cb := sa.Column(i), sb.Column(i)
+		if ca.Name() != cb.Name() || ca.PhysicalType() != cb.PhysicalType() || !ca.LogicalType().Equals(cb.LogicalType()) ||
+			ca.MaxDefinitionLevel() != cb.MaxDefinitionLevel() || ca.TypeLength() != cb.TypeLength() {
+			t.Errorf("column %d: %s %s %s def %d; the arrow-go writer's %s %s %s def %d", i, cb.Name(), cb.PhysicalType(), cb.LogicalType(),
+				cb.MaxDefinitionLevel(), ca.Name(), ca.PhysicalType(), ca.LogicalType(), ca.MaxDefinitionLevel())
+		}
+	}
+	for _, key := range []string{"pgparquet.columns", "pgparquet.source_table", "pgparquet.decoder", "pgparquet.compat"} {
+		va, vb := ra.MetaData().KeyValueMetadata().FindValue(key), rb.MetaData().KeyValueMetadata().FindValue(key)
+		if va == nil || vb == nil || *va != *vb {
+			t.Errorf("metadata %s: %v, the arrow-go writer's %v", key, vb, va)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger that lanes write to at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
