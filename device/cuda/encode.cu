@@ -207,6 +207,8 @@ int fail(char* err, int errlen, const char* what, cudaError_t e) {
 
 }  // namespace
 
+extern "C" {
+
 // pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes (2, 4 or 8; 2
 // only for integers, written as INT32) as Arrow holds them, with an Arrow validity bitmap or
 // none, and where its pages go. Host pointers; out holds pages * page_cap bytes, mins and maxs
