@@ -34,7 +34,7 @@ export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/sy
 ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
 source bench/gpuhost-measure.sh
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in "on $nv on pages" "on $nv off arrow" "off off off cpu"; do
+  for mode in "on $nv on pages" "on $nv off arrow" "off off off cpu" "off off cpu cputwin"; do
     set -- $mode
     PGPARQUET_PAGE_WRITER=$3 PGPARQUET_NVCOMP_LIB=$2 measure "round $round gpu=$1 writer=$4" "$K/pgparquet-c" export \
       --dsn postgres://postgres@127.0.0.1:5432/postgres --table lineorder --output-dir /dev/shm/r7-out --overwrite \

@@ -140,7 +140,9 @@ func (p *PageEncoder) Close() {
 func (p *PageEncoder) encodeGPU(e *encoder, cols []arrow.Array, nullable []bool, pageRows int) ([]pqfile.Encoded, error) {
 	in := make([]encCol, len(cols))
 	for i, a := range cols {
-		c, err := encColOf(a, nullable[i], pageRows)
+		// Pages as long as the column (when shorter than pageRows) rather than pageRows: the
+		// same single page, and no pinned memory or copy for rows that are not there.
+		c, err := encColOf(a, nullable[i], min(pageRows, max(a.Len(), 1)))
 		if err != nil {
 			return nil, err
 		}
@@ -151,6 +153,7 @@ func (p *PageEncoder) encodeGPU(e *encoder, cols []arrow.Array, nullable []bool,
 		return nil, err
 	}
 	out := make([]pqfile.Encoded, len(cols))
+	raws := make([][]pqfile.RawPage, len(cols))
 	for i, ps := range pages {
 		raw := make([]pqfile.RawPage, len(ps))
 		var chunk statMerge
@@ -164,8 +167,12 @@ func (p *PageEncoder) encodeGPU(e *encoder, cols []arrow.Array, nullable []bool,
 			chunk.add(st)
 			raw[j] = pqfile.RawPage{Data: pg.Data, NumValues: int32(pg.Rows), Stats: st}
 		}
-		// The pages are views of e's pinned memory: compressed (copied) before e runs again.
-		out[i] = pqfile.Encoded{Stats: chunk.st, Pages: p.cpu.Compress(raw)}
+		raws[i] = raw
+		out[i].Stats = chunk.st
+	}
+	// The pages are views of e's pinned memory: compressed (copied) before e runs again.
+	for i, pages := range p.cpu.Compress(raws) {
+		out[i].Pages = pages
 	}
 	return out, nil
 }

@@ -44,7 +44,7 @@ func TestPageEncoderCPU(t *testing.T) {
 				if !reflect.DeepEqual(got[i].Stats, stats) {
 					t.Fatalf("%s, %d rows: chunk statistics %+v, want %+v", a.DataType(), n, got[i].Stats, stats)
 				}
-				if err := sameEncoded(got[i], pqfile.Encoded{Stats: stats, Pages: enc.cpu.Compress(raw)}, compress.Codecs.Snappy); err != nil {
+				if err := sameEncoded(got[i], pqfile.Encoded{Stats: stats, Pages: enc.cpu.Compress([][]pqfile.RawPage{raw})[0]}, compress.Codecs.Snappy); err != nil {
 					t.Fatalf("%s, %d rows: %v", a.DataType(), n, err)
 				}
 				var m statMerge

@@ -2,6 +2,7 @@ package pqfile
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -42,23 +43,39 @@ func NewCPUPlain(c compress.Compression) (*CPUPlain, error) {
 
 // Encode implements PlainEncoder.
 func (c *CPUPlain) Encode(cols []arrow.Array, nullable []bool, pageRows int) ([]Encoded, error) {
+	raw := make([][]RawPage, len(cols))
 	out := make([]Encoded, len(cols))
 	for i, a := range cols {
-		raw, stats, err := PlainPages(a, nullable[i], pageRows)
+		pages, stats, err := PlainPages(a, nullable[i], pageRows)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Encoded{Stats: stats, Pages: c.Compress(raw)}
+		raw[i], out[i].Stats = pages, stats
+	}
+	for i, pages := range c.Compress(raw) {
+		out[i].Pages = pages
 	}
 	return out, nil
 }
 
-// Compress compresses raw pages (PLAIN encoded) into Pages; raw's bytes may be reused after it.
-func (c *CPUPlain) Compress(raw []RawPage) []Page {
-	pages := make([]Page, len(raw))
-	for i, r := range raw {
-		pages[i] = Page{Data: c.codec.Encode(nil, r.Data), UncompressedSize: int32(len(r.Data)), NumValues: r.NumValues,
-			Encoding: parquet.Encodings.Plain, Stats: r.Stats}
+// Compress compresses raw pages (PLAIN encoded), grouped as the caller likes (by column), into
+// Pages grouped alike; raw's bytes may be reused after it. The pages are compressed at once,
+// each on a goroutine of its own: a codec that batches pages on the GPU sees them together
+// rather than one after the other.
+func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
+	out := make([][]Page, len(raw))
+	var wg sync.WaitGroup
+	for i, group := range raw {
+		out[i] = make([]Page, len(group))
+		for j, r := range group {
+			out[i][j] = Page{UncompressedSize: int32(len(r.Data)), NumValues: r.NumValues, Encoding: parquet.Encodings.Plain, Stats: r.Stats}
+			wg.Add(1)
+			go func(p *Page, data []byte) {
+				defer wg.Done()
+				p.Data = c.codec.Encode(nil, data)
+			}(&out[i][j], r.Data)
+		}
 	}
-	return pages
+	wg.Wait()
+	return out
 }

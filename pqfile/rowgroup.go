@@ -94,9 +94,25 @@ func (s *dictStats) add(d *array.Dictionary) {
 		s.used = make([]bool, s.dict.Len())
 	}
 	s.nulls += int64(d.NullN())
-	for i := 0; i < d.Len(); i++ {
-		if d.IsValid(i) {
-			s.used[d.GetValueIndex(i)] = true
+	switch idx := d.Indices().(type) {
+	case *array.Int32: // the export's lanes' dictionaries
+		values := idx.Int32Values()
+		if idx.NullN() == 0 {
+			for _, k := range values {
+				s.used[k] = true
+			}
+			return
+		}
+		for i, k := range values {
+			if idx.IsValid(i) {
+				s.used[k] = true
+			}
+		}
+	default:
+		for i := 0; i < d.Len(); i++ {
+			if d.IsValid(i) {
+				s.used[d.GetValueIndex(i)] = true
+			}
 		}
 	}
 }
