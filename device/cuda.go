@@ -38,7 +38,7 @@ typedef struct {
 	const uint8_t* values;
 	const uint8_t* valid;
 	int64_t n;
-	int32_t width, is_float, nullable, pad;
+	int32_t width, kind, nullable, out_width;
 	int64_t page_rows;
 	uint8_t* out;
 	int64_t page_cap;
@@ -708,8 +708,8 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 	out := make([]byte, npages*capacity)
 	sizes := make([]int64, npages)
 	nulls := make([]int64, npages)
-	mins := make([]byte, npages*8)
-	maxs := make([]byte, npages*8)
+	mins := make([]byte, npages*16)
+	maxs := make([]byte, npages*16)
 	has := make([]byte, npages)
 	var vp, bp *C.uint8_t
 	if len(values) > 0 {
@@ -731,7 +731,7 @@ func (l *library) encodePlain(values, valid []byte, n, width int, isFloat, nulla
 		rows := min(pageRows, n-p*pageRows)
 		res[p] = plainPage{Data: out[p*capacity : p*capacity+int(sizes[p])], Rows: max(rows, 0), Nulls: nulls[p], HasStats: has[p] != 0}
 		if res[p].HasStats {
-			res[p].Min, res[p].Max = mins[p*8:p*8+outWidth], maxs[p*8:p*8+outWidth]
+			res[p].Min, res[p].Max = mins[p*16:p*16+outWidth], maxs[p*16:p*16+outWidth]
 		}
 	}
 	return res, time.Duration(float64(ms) * float64(time.Millisecond)), nil
@@ -747,16 +747,6 @@ type encoder struct {
 	hostCap int
 }
 
-// encCol is one column of encoder.run: n values of width bytes (2, 4 or 8; 2 only for
-// integers, which are written as INT32) as Arrow holds them, with their validity bitmap (nil:
-// no NULLs), cut into pages of pageRows rows.
-type encCol struct {
-	values, valid []byte
-	n, width      int
-	isFloat       bool
-	nullable      bool
-	pageRows      int
-}
 
 // openEncoder makes an encoder.
 func (l *library) openEncoder() (*encoder, error) {
@@ -789,20 +779,20 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 	lays := make([]layout, len(cols))
 	total := 0
 	for i, c := range cols {
-		if c.width != 2 && c.width != 4 && c.width != 8 || c.pageRows < 1 || len(c.values) < c.n*c.width ||
-			(c.valid != nil && len(c.valid) < (c.n+7)/8) {
-			return nil, 0, fmt.Errorf("encode: %d values of %d bytes need %d bytes and a bitmap of %d, not %d and %d", c.n, c.width, c.n*c.width, (c.n+7)/8, len(c.values), len(c.valid))
+		if !c.widthsOK() || c.pageRows < 1 || len(c.values) < c.n*c.width || (c.valid != nil && len(c.valid) < (c.n+7)/8) {
+			return nil, 0, fmt.Errorf("encode: %d values of %d bytes (kind %d, written as %d) need %d bytes and a bitmap of %d, not %d and %d",
+				c.n, c.width, c.kind, c.plainWidth(), c.n*c.width, (c.n+7)/8, len(c.values), len(c.valid))
 		}
-		out := c.width
-		if out == 2 {
-			out = 4
-		}
-		l := layout{npages: max(1, (c.n+c.pageRows-1)/c.pageRows), pcap: 4 + 10 + (c.pageRows+7)/8 + c.pageRows*out}
+		l := layout{npages: max(1, (c.n+c.pageRows-1)/c.pageRows), pcap: 4 + 10 + (c.pageRows+7)/8 + c.pageRows*c.plainWidth()}
 		l.out = total
 		total += (l.npages*l.pcap + 7) &^ 7
-		for _, f := range []*int{&l.sizes, &l.nulls, &l.mins, &l.maxs, &l.has} {
+		for _, f := range []*int{&l.sizes, &l.nulls, &l.has} {
 			*f = total
 			total += l.npages * 8
+		}
+		for _, f := range []*int{&l.mins, &l.maxs} {
+			*f = total
+			total += l.npages * 16
 		}
 		lays[i] = l
 	}
@@ -835,7 +825,8 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 			pin.Pin(&c.valid[0])
 			d.valid = (*C.uint8_t)(unsafe.Pointer(&c.valid[0]))
 		}
-		d.n, d.width, d.is_float, d.nullable = C.int64_t(c.n), C.int32_t(c.width), C.int32_t(b2i(c.isFloat)), C.int32_t(b2i(c.nullable))
+		d.n, d.width, d.kind, d.nullable = C.int64_t(c.n), C.int32_t(c.width), C.int32_t(c.kind), C.int32_t(b2i(c.nullable))
+		d.out_width = C.int32_t(c.outWidth)
 		d.page_rows, d.out, d.page_cap = C.int64_t(c.pageRows), at(l.out), C.int64_t(l.pcap)
 		d.sizes, d.nulls, d.mins, d.maxs, d.has = at64(l.sizes), at64(l.nulls), at(l.mins), at(l.maxs), at(l.has)
 	}
@@ -847,21 +838,21 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 	pages = make([][]plainPage, len(cols))
 	for i, c := range cols {
 		l := lays[i]
-		out := c.width
-		if out == 2 {
-			out = 4
-		}
+		out := c.plainWidth()
 		ps := make([]plainPage, l.npages)
 		for p := range ps {
 			size := int(int64(binary.LittleEndian.Uint64(host[l.sizes+8*p:])))
 			if size < 0 || size > l.pcap {
 				return nil, 0, fmt.Errorf("encode: the GPU reported a page of %d bytes, more than its %d", size, l.pcap)
 			}
+			if host[l.has+p] == 2 {
+				return nil, 0, fmt.Errorf("encode: a decimal value does not fit in the %d bytes of its precision", c.outWidth)
+			}
 			rows := min(c.pageRows, c.n-p*c.pageRows)
 			ps[p] = plainPage{Data: host[l.out+p*l.pcap : l.out+p*l.pcap+size : l.out+p*l.pcap+size], Rows: max(rows, 0),
 				Nulls: int64(binary.LittleEndian.Uint64(host[l.nulls+8*p:])), HasStats: host[l.has+p] != 0}
 			if ps[p].HasStats {
-				ps[p].Min, ps[p].Max = host[l.mins+8*p:l.mins+8*p+out:l.mins+8*p+out], host[l.maxs+8*p:l.maxs+8*p+out:l.maxs+8*p+out]
+				ps[p].Min, ps[p].Max = host[l.mins+16*p:l.mins+16*p+out:l.mins+16*p+out], host[l.maxs+16*p:l.maxs+16*p+out:l.maxs+16*p+out]
 			}
 		}
 		pages[i] = ps

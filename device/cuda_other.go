@@ -66,13 +66,6 @@ func (z *nvBatch) close()        {}
 // encoder is the GPU page encoder; this build has none.
 type encoder struct{}
 
-type encCol struct {
-	values, valid []byte
-	n, width      int
-	isFloat       bool
-	nullable      bool
-	pageRows      int
-}
 
 type plainPage struct {
 	Data     []byte

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/pqfile"
 )
@@ -191,8 +193,13 @@ func encColOf(a arrow.Array, nullable bool, pageRows int) (encCol, error) {
 	if off%8 != 0 {
 		return encCol{}, fmt.Errorf("encode: an array at offset %d (not a multiple of 8)", off)
 	}
-	c := encCol{n: a.Len(), width: width, nullable: nullable, pageRows: pageRows,
-		isFloat: a.DataType().ID() == arrow.FLOAT32 || a.DataType().ID() == arrow.FLOAT64}
+	c := encCol{n: a.Len(), width: width, nullable: nullable, pageRows: pageRows}
+	switch t := a.DataType().(type) {
+	case *arrow.Float32Type, *arrow.Float64Type:
+		c.kind = kindFloat
+	case *arrow.Decimal128Type:
+		c.kind, c.outWidth = kindDecimal, int(pqarrow.DecimalSize(t.Precision))
+	}
 	if b := d.Buffers()[1]; b != nil {
 		c.values = b.Bytes()[off*width:]
 	}
@@ -205,17 +212,16 @@ func encColOf(a arrow.Array, nullable bool, pageRows int) (encCol, error) {
 // statMerge merges page statistics into the chunk's, as pqfile.PlainPages computes them over
 // all values: NaN is never a page's min or max, a zero min is -0.0 and a zero max +0.0.
 type statMerge struct {
-	st    metadata.EncodedStatistics
-	width int
-	float bool
+	st      metadata.EncodedStatistics
+	width   int
+	float   bool
+	decimal bool
 }
 
 func (m *statMerge) init(c encCol) {
-	m.width = c.width
-	if m.width == 2 {
-		m.width = 4
-	}
-	m.float = c.isFloat
+	m.width = c.plainWidth()
+	m.float = c.kind == kindFloat
+	m.decimal = c.kind == kindDecimal
 	m.st = metadata.EncodedStatistics{HasNullCount: true}
 }
 
@@ -234,7 +240,13 @@ func (m *statMerge) value(b []byte) float64 {
 
 // less says whether the value a is below b.
 func (m *statMerge) less(a, b []byte) bool {
-	if m.width == 8 && !m.float {
+	switch {
+	case m.decimal: // big-endian two's complement of one width: the first byte signed
+		if a[0] != b[0] {
+			return int8(a[0]) < int8(b[0])
+		}
+		return bytes.Compare(a[1:], b[1:]) < 0
+	case m.width == 8 && !m.float:
 		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
 	}
 	return m.value(a) < m.value(b)
@@ -273,4 +285,50 @@ func (d *Device) PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, 
 		return nil, nil, err.Error()
 	}
 	return p, p.Close, ""
+}
+
+// encCol is one column of encoder.run: n values of width bytes as Arrow holds them (integers
+// of 2, 4 or 8 bytes, int16 written as INT32; floats of 4 or 8; decimal128, written as
+// FIXED_LEN_BYTE_ARRAY of outWidth bytes), with their validity bitmap (nil: no NULLs), cut
+// into pages of pageRows rows.
+type encCol struct {
+	values, valid []byte
+	n, width      int
+	kind          encKind
+	outWidth      int // decimals: the FIXED_LEN_BYTE_ARRAY size
+	nullable      bool
+	pageRows      int
+}
+
+// encKind is how encode.cu reads and writes a column's values.
+type encKind int32
+
+const (
+	kindInt     encKind = 0 // integers, dates, times, timestamps
+	kindFloat   encKind = 1
+	kindDecimal encKind = 2 // decimal128 as FIXED_LEN_BYTE_ARRAY
+)
+
+// widthsOK says whether the column's widths are ones encode.cu takes.
+func (c encCol) widthsOK() bool {
+	switch c.kind {
+	case kindInt:
+		return c.width == 2 || c.width == 4 || c.width == 8
+	case kindFloat:
+		return c.width == 4 || c.width == 8
+	case kindDecimal:
+		return c.width == 16 && c.outWidth >= 1 && c.outWidth <= 16
+	}
+	return false
+}
+
+// plainWidth is the bytes of one PLAIN value.
+func (c encCol) plainWidth() int {
+	switch {
+	case c.kind == kindDecimal:
+		return c.outWidth
+	case c.width == 2:
+		return 4
+	}
+	return c.width
 }

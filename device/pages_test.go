@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
@@ -48,8 +49,11 @@ func TestPageEncoderCPU(t *testing.T) {
 					t.Fatalf("%s, %d rows: %v", a.DataType(), n, err)
 				}
 				var m statMerge
-				width := a.DataType().(arrow.FixedWidthDataType).Bytes()
-				m.init(encCol{width: width, isFloat: a.DataType().ID() == arrow.FLOAT32 || a.DataType().ID() == arrow.FLOAT64})
+				c, err := encColOf(a, nullable[i], pageRows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.init(c)
 				for _, p := range raw {
 					m.add(p.Stats)
 				}
@@ -117,7 +121,9 @@ func randomBatch(rng *rand.Rand, n int) ([]arrow.Array, []bool) {
 
 var plainTypes = []arrow.DataType{arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64,
 	arrow.PrimitiveTypes.Float32, arrow.PrimitiveTypes.Float64, arrow.FixedWidthTypes.Date32,
-	arrow.FixedWidthTypes.Time64us, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}}
+	arrow.FixedWidthTypes.Time64us, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+	&arrow.Decimal128Type{Precision: 12, Scale: 2}, &arrow.Decimal128Type{Precision: 1, Scale: 0},
+	&arrow.Decimal128Type{Precision: 18, Scale: 4}, &arrow.Decimal128Type{Precision: 38, Scale: 10}}
 
 // randomFixed makes n values of dt, nullRate of them NULL; floats include NaN, -0.0, +0.0 and
 // extremes, integers their extremes.
@@ -145,6 +151,15 @@ func randomFixed(rng *rand.Rand, dt arrow.DataType, n int, nullRate float64) arr
 			b.Append(arrow.Timestamp(rng.Int64() - 1<<62))
 		case *array.Float32Builder:
 			b.Append([]float32{float32(math.NaN()), float32(math.Copysign(0, -1)), 0, math.MaxFloat32, -math.MaxFloat32}[k%5] + float32(rng.NormFloat64())*float32(k/5))
+		case *array.Decimal128Builder:
+			p := b.Type().(*arrow.Decimal128Type).Precision
+			switch {
+			case p <= 18:
+				bound := int64(math.Pow10(int(p)))
+				b.Append(decimal128.FromI64([]int64{bound - 1, -bound + 1, 0, -1}[k%4] + rng.Int64N(3) - 1 + int64(k/4)*rng.Int64N(bound/2)))
+			default: // up to 38 digits: |hi| below 10^38 / 2^64
+				b.Append(decimal128.New(rng.Int64N(10_000_000_000_000_000)-5_000_000_000_000_000, rng.Uint64()))
+			}
 		case *array.Float64Builder:
 			b.Append([]float64{math.NaN(), math.Copysign(0, -1), 0, math.MaxFloat64, -math.Inf(1)}[k%5] + rng.NormFloat64()*float64(k/5))
 		}

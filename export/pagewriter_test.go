@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func TestPageWriterValues(t *testing.T) {
 }
 
 // checkPlainStats compares, in every row group of the file at path, the statistics of each
-// INT32, INT64, FLOAT and DOUBLE column, and of each string and binary column (the lane's
+// INT32, INT64, FLOAT, DOUBLE and decimal column, and of each string and binary column (the lane's
 // dictionaries, whose statistics pqfile computes), with its values' true min, max (NaN left
 // out) and NULL count, and returns the number of row groups.
 func checkPlainStats(t *testing.T, path string) int {
@@ -123,6 +124,11 @@ func checkPlainStats(t *testing.T, path string) int {
 			col := tbl.Column(c)
 			if id := col.DataType().ID(); id == arrow.STRING || id == arrow.BINARY {
 				checkByteArrayStats(t, md, path, rg, c, col)
+				checked++
+				continue
+			}
+			if col.DataType().ID() == arrow.DECIMAL128 {
+				checkDecimalStats(t, md, path, rg, c, col)
 				checked++
 				continue
 			}
@@ -202,6 +208,50 @@ func checkByteArrayStats(t *testing.T, md *metadata.FileMetaData, path string, r
 	if bs.NullCount() != nulls || bs.HasMinMax() != has || (has && (!bytes.Equal(bs.Min(), lo) || !bytes.Equal(bs.Max(), hi))) {
 		t.Errorf("%s row group %d column %s: NULLs %d min %q max %q (%v); want %d %q %q (%v)", path, rg, col.Name(),
 			bs.NullCount(), bs.Min(), bs.Max(), bs.HasMinMax(), nulls, lo, hi, has)
+	}
+}
+
+// checkDecimalStats compares a decimal column chunk's statistics (FIXED_LEN_BYTE_ARRAY,
+// big-endian two's complement) with its values' true min, max and NULL count.
+func checkDecimalStats(t *testing.T, md *metadata.FileMetaData, path string, rg, c int, col *arrow.Column) {
+	t.Helper()
+	cc, err := md.RowGroup(rg).ColumnChunk(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cc.Statistics()
+	if err != nil || st == nil {
+		t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
+	}
+	var lo, hi *big.Int
+	nulls := int64(0)
+	for _, chunk := range col.Data().Chunks() {
+		a := chunk.(*array.Decimal128)
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) {
+				nulls++
+				continue
+			}
+			v := a.Value(i).BigInt()
+			if lo == nil || v.Cmp(lo) < 0 {
+				lo = v
+			}
+			if hi == nil || v.Cmp(hi) > 0 {
+				hi = v
+			}
+		}
+	}
+	fs := st.(*metadata.FixedLenByteArrayStatistics)
+	signed := func(b []byte) *big.Int {
+		v := new(big.Int).SetBytes(b)
+		if len(b) > 0 && b[0]&0x80 != 0 {
+			v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+		}
+		return v
+	}
+	if fs.NullCount() != nulls || fs.HasMinMax() != (lo != nil) ||
+		(lo != nil && (signed(fs.Min()).Cmp(lo) != 0 || signed(fs.Max()).Cmp(hi) != 0)) {
+		t.Errorf("%s row group %d column %s: NULLs %d min %x max %x; want %d %v %v", path, rg, col.Name(), fs.NullCount(), fs.Min(), fs.Max(), nulls, lo, hi)
 	}
 }
 

@@ -19,10 +19,12 @@ type PlainEncoder interface {
 }
 
 // EncodesPlain says whether PlainPages (and so a PlainEncoder) encodes a column of Arrow type
-// t: the fixed-width types whose PLAIN form is their Arrow bytes (int16 widened to INT32).
+// t: the fixed-width types whose PLAIN form is their Arrow bytes (int16 widened to INT32), and
+// decimal128 (big-endian, in its precision's FIXED_LEN_BYTE_ARRAY size).
 func EncodesPlain(t arrow.DataType) bool {
 	switch t.ID() {
-	case arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.TIME64, arrow.TIMESTAMP:
+	case arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.TIME64, arrow.TIMESTAMP,
+		arrow.DECIMAL128:
 		return true
 	}
 	return false

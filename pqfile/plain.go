@@ -7,9 +7,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // RawPage is an uncompressed data page of PlainPages: its bytes (definition levels, then
@@ -21,7 +23,8 @@ type RawPage struct {
 }
 
 // PlainPages encodes a fixed-width column (int16 as INT32, int32, int64, float32, float64,
-// date32, time64, timestamp)
+// date32, time64, timestamp; decimal128 as FIXED_LEN_BYTE_ARRAY of its precision's size,
+// compared as signed integers for the statistics)
 // the way the GPU writer's kernel does (device.EncodePlain is compared with it byte for
 // byte): pages of at most pageRows rows (one empty page for no rows), each its definition
 // levels (nullable: one bit-packed run of the RLE/bit-packed hybrid, 4-byte length prefixed)
@@ -37,6 +40,15 @@ func PlainPages(a arrow.Array, nullable bool, pageRows int) ([]RawPage, metadata
 	put, err := plainOf(a)
 	if err != nil {
 		return nil, metadata.EncodedStatistics{}, err
+	}
+	if d, ok := a.(*array.Decimal128); ok {
+		size := int(pqarrow.DecimalSize(d.DataType().(*arrow.Decimal128Type).Precision))
+		for i := range d.Len() {
+			if d.IsValid(i) && !decimalFits(d.Value(i), size) {
+				return nil, metadata.EncodedStatistics{}, fmt.Errorf("pqfile: decimal %s does not fit in the %d bytes of precision %d",
+					d.ValueStr(i), size, d.DataType().(*arrow.Decimal128Type).Precision)
+			}
+		}
 	}
 	var pages []RawPage
 	var chunk statAcc
@@ -107,6 +119,9 @@ func plainOf(a arrow.Array) (func([]byte, int) []byte, error) {
 		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint32(b, math.Float32bits(a.Value(i))) }, nil
 	case *array.Float64:
 		return func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint64(b, math.Float64bits(a.Value(i))) }, nil
+	case *array.Decimal128:
+		size := int(pqarrow.DecimalSize(a.DataType().(*arrow.Decimal128Type).Precision))
+		return func(b []byte, i int) []byte { return append(b, decimalBytes(a.Value(i), size)...) }, nil
 	}
 	return nil, fmt.Errorf("pqfile: PLAIN encoding of %s is not supported", a.DataType())
 }
@@ -126,6 +141,33 @@ func defLevels(a arrow.Array, start, end int) []byte {
 	return append(b, bits...)
 }
 
+// decimalBytes is v as Parquet's FIXED_LEN_BYTE_ARRAY decimal of size bytes holds it (as
+// arrow-go writes it): the last size bytes of its 16-byte big-endian two's complement.
+func decimalBytes(v decimal128.Num, size int) []byte {
+	var be [16]byte
+	binary.BigEndian.PutUint64(be[:8], uint64(v.HighBits()))
+	binary.BigEndian.PutUint64(be[8:], v.LowBits())
+	return be[16-size:]
+}
+
+// decimalFits says whether v is exactly its last size bytes, sign-extended.
+func decimalFits(v decimal128.Num, size int) bool {
+	b := decimalBytes(v, size)
+	ext := byte(0)
+	if b[0]&0x80 != 0 {
+		ext = 0xff
+	}
+	var be [16]byte
+	binary.BigEndian.PutUint64(be[:8], uint64(v.HighBits()))
+	binary.BigEndian.PutUint64(be[8:], v.LowBits())
+	for _, x := range be[:16-size] {
+		if x != ext {
+			return false
+		}
+	}
+	return true
+}
+
 // statAcc accumulates the statistics of a fixed-width column's values.
 type statAcc struct {
 	a          arrow.Array
@@ -133,6 +175,7 @@ type statAcc struct {
 	has        bool
 	minI, maxI int64
 	minF, maxF float64
+	minD, maxD decimal128.Num
 	float      bool
 }
 
@@ -160,6 +203,17 @@ func (s *statAcc) add(i int) {
 			s.minF, s.maxF = v, v
 		}
 		s.minF, s.maxF = min(s.minF, v), max(s.maxF, v)
+		s.has = true
+		return
+	}
+	if d, ok := s.a.(*array.Decimal128); ok {
+		v := d.Value(i)
+		if !s.has || v.Less(s.minD) {
+			s.minD = v
+		}
+		if !s.has || s.maxD.Less(v) {
+			s.maxD = v
+		}
 		s.has = true
 		return
 	}
@@ -201,6 +255,10 @@ func (s *statAcc) encoded() metadata.EncodedStatistics {
 	case *array.Int64, *array.Timestamp, *array.Time64:
 		st.Min = binary.LittleEndian.AppendUint64(nil, uint64(s.minI))
 		st.Max = binary.LittleEndian.AppendUint64(nil, uint64(s.maxI))
+	case *array.Decimal128:
+		size := int(pqarrow.DecimalSize(s.a.DataType().(*arrow.Decimal128Type).Precision))
+		st.Min = decimalBytes(s.minD, size)
+		st.Max = decimalBytes(s.maxD, size)
 	case *array.Float32:
 		lo, hi := float32(s.minF), float32(s.maxF)
 		if lo == 0 {

@@ -1,14 +1,16 @@
 // encode.cu: Parquet data pages of fixed-width columns encoded on the GPU, the first piece of
 // the GPU writer. Built into libpgparquet_cuda.so with pgcopy.cu and nvcomp.cu.
 //
-// pgpq_encode_plain encodes one column chunk (Arrow layout: n values of width bytes, and an
-// Arrow validity bitmap or none) into pages of page_rows rows, exactly as the CPU twin
-// pqfile.PlainPages does: per page, for a nullable column the definition levels as one
-// bit-packed run of the RLE/bit-packed hybrid (bit width 1) after a 4-byte little-endian
-// length, then the non-NULL values PLAIN; and per page the NULL count, and the min and max of
-// the non-NULL values (NaN left out; a zero min is -0.0 and a zero max +0.0, as parquet-mr
-// writes them). One thread block encodes one page: a block-wide scan places the non-NULL
-// values, block-wide reductions give the statistics.
+// pgpq_enc_run encodes columns (Arrow layout: n values of width bytes, and an Arrow validity
+// bitmap or none) into pages of page_rows rows, exactly as the CPU twin pqfile.PlainPages
+// does: per page, for a nullable column the definition levels as one bit-packed run of the
+// RLE/bit-packed hybrid (bit width 1) after a 4-byte little-endian length, then the non-NULL
+// values PLAIN (integers little-endian, int16 widened to INT32; decimal128 big-endian in the
+// FIXED_LEN_BYTE_ARRAY size of its precision); and per page the NULL count, and the min and
+// max of the non-NULL values (NaN left out; a zero min is -0.0 and a zero max +0.0, as
+// parquet-mr writes them; decimals compared as signed integers). One thread block encodes one
+// page: a block-wide scan places the non-NULL values, block-wide reductions give the
+// statistics. An encoder (pgpq_enc_open) owns a stream and device buffers that only grow.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cuda_runtime.h>
@@ -72,22 +74,58 @@ __device__ __forceinline__ int64_t load_i(const uint8_t* values, int64_t row, in
   return v;
 }
 
-template <bool FLOAT>
-__global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int nullable,
-                             int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
+// Value kinds of encode_plain.
+enum { KIND_INT = 0, KIND_FLOAT = 1, KIND_DECIMAL = 2 };
+
+// dec128 is a decimal128's unscaled value, compared as a signed 128-bit integer.
+struct dec128 {
+  int64_t hi;
+  uint64_t lo;
+};
+__device__ __forceinline__ bool dec_less(const dec128& a, const dec128& b) {
+  return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+}
+struct DecMin {
+  __device__ __forceinline__ dec128 operator()(const dec128& a, const dec128& b) const { return dec_less(b, a) ? b : a; }
+};
+struct DecMax {
+  __device__ __forceinline__ dec128 operator()(const dec128& a, const dec128& b) const { return dec_less(a, b) ? b : a; }
+};
+
+// put_decimal writes v's last out_width bytes big-endian (Parquet's FIXED_LEN_BYTE_ARRAY
+// decimal, as arrow-go writes it) and says whether v fits in them (two's complement).
+__device__ __forceinline__ bool put_decimal(uint8_t* dst, dec128 v, int out_width) {
+  uint8_t le[16];
+  memcpy(le, &v.lo, 8);
+  memcpy(le + 8, &v.hi, 8);
+  for (int k = 0; k < out_width; k++) dst[k] = le[out_width - 1 - k];
+  const uint8_t ext = (le[out_width - 1] & 0x80) ? 0xff : 0;
+  bool fits = true;
+  for (int k = out_width; k < 16; k++) fits = fits && le[k] == ext;
+  return fits;
+}
+
+// encode_plain: one block per page (see the top of this file). in_width is Arrow's value
+// width; the PLAIN width is 4 for int16 (widened), out_width for decimals (FIXED_LEN_BYTE_ARRAY
+// of the precision's size), else in_width. mins and maxs hold 16 bytes per page; has[page] is 1
+// when the page has a min and max, 2 when a decimal does not fit in out_width bytes.
+template <int KIND>
+__global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int out_width,
+                             int nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
                              uint8_t* maxs, int64_t* nulls, uint8_t* has) {
   typedef cub::BlockScan<int, PGPQ_ENC_THREADS> Scan;
   typedef cub::BlockReduce<int64_t, PGPQ_ENC_THREADS> ReduceI;
   typedef cub::BlockReduce<double, PGPQ_ENC_THREADS> ReduceF;
+  typedef cub::BlockReduce<dec128, PGPQ_ENC_THREADS> ReduceD;
   __shared__ union {
     typename Scan::TempStorage scan;
     typename ReduceI::TempStorage ri;
     typename ReduceF::TempStorage rf;
+    typename ReduceD::TempStorage rd;
   } tmp;
   __shared__ int64_t base;
 
-  // Values are written PLAIN in Parquet's physical width: int16 widened to INT32.
-  const int width = in_width == 2 ? 4 : in_width;
+  const int width = KIND == KIND_DECIMAL ? out_width : (in_width == 2 ? 4 : in_width);
   const int64_t page = blockIdx.x;
   const int64_t start = page * page_rows;
   const int64_t end = min(start + page_rows, n);
@@ -121,10 +159,11 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   if (threadIdx.x == 0) base = 0;
   __syncthreads();
 
-  int64_t my_nulls = 0;
+  int64_t my_nulls = 0, my_bad = 0;
   bool my_has = false;
   int64_t imin = INT64_MAX, imax = INT64_MIN;
   double fmin = INFINITY, fmax = -INFINITY;
+  dec128 dmin = {INT64_MAX, UINT64_MAX}, dmax = {INT64_MIN, 0};
   for (int64_t tile = start; tile < end; tile += blockDim.x) {
     const int64_t r = tile + threadIdx.x;
     const int flag = r < end && is_valid(valid, r) ? 1 : 0;
@@ -132,14 +171,18 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
     int pos, total;
     Scan(tmp.scan).ExclusiveSum(flag, pos, total);
     if (flag) {
-      if (in_width == 2) {
-        const int32_t w = (int32_t)load_i(values, r, 2);
-        memcpy(dst + head + (base + pos) * width, &w, 4);
-      } else {
-        memcpy(dst + head + (base + pos) * width, values + r * width, width);
-      }
-      if (FLOAT) {
-        const double v = load_f<FLOAT>(values, r, width);
+      uint8_t* at = dst + head + (base + pos) * width;
+      if (KIND == KIND_DECIMAL) {
+        dec128 v;
+        memcpy(&v.lo, values + r * 16, 8);
+        memcpy(&v.hi, values + r * 16 + 8, 8);
+        if (!put_decimal(at, v, out_width)) my_bad++;
+        if (dec_less(v, dmin)) dmin = v;
+        if (dec_less(dmax, v)) dmax = v;
+        my_has = true;
+      } else if (KIND == KIND_FLOAT) {
+        memcpy(at, values + r * width, width);
+        const double v = load_f<true>(values, r, width);
         if (!isnan(v)) {
           fmin = fmin < v ? fmin : v;
           fmax = fmax > v ? fmax : v;
@@ -147,6 +190,12 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
         }
       } else {
         const int64_t v = load_i(values, r, in_width);
+        if (in_width == 2) {
+          const int32_t w = (int32_t)v;
+          memcpy(at, &w, 4);
+        } else {
+          memcpy(at, values + r * width, width);
+        }
         imin = imin < v ? imin : v;
         imax = imax > v ? imax : v;
         my_has = true;
@@ -160,9 +209,19 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   __syncthreads();
   const int64_t any = ReduceI(tmp.ri).Sum(my_has ? 1 : 0);
   __syncthreads();
-  uint8_t* mn = mins + page * 8;
-  uint8_t* mx = maxs + page * 8;
-  if (FLOAT) {
+  const int64_t bad = ReduceI(tmp.ri).Sum(my_bad);
+  __syncthreads();
+  uint8_t* mn = mins + page * 16;
+  uint8_t* mx = maxs + page * 16;
+  if (KIND == KIND_DECIMAL) {
+    dec128 lo = ReduceD(tmp.rd).Reduce(dmin, DecMin());
+    __syncthreads();
+    dec128 hi = ReduceD(tmp.rd).Reduce(dmax, DecMax());
+    if (threadIdx.x == 0 && any > 0) {
+      put_decimal(mn, lo, out_width);
+      put_decimal(mx, hi, out_width);
+    }
+  } else if (KIND == KIND_FLOAT) {
     double lo = ReduceF(tmp.rf).Reduce(fmin, MinOp());
     __syncthreads();
     double hi = ReduceF(tmp.rf).Reduce(fmax, MaxOp());
@@ -196,7 +255,7 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   if (threadIdx.x == 0) {
     sizes[page] = head + base * width;
     nulls[page] = page_nulls;
-    has[page] = any > 0 ? 1 : 0;
+    has[page] = bad > 0 ? 2 : (any > 0 ? 1 : 0);
   }
 }
 
@@ -209,19 +268,21 @@ int fail(char* err, int errlen, const char* what, cudaError_t e) {
 
 extern "C" {
 
-// pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes (2, 4 or 8; 2
-// only for integers, written as INT32) as Arrow holds them, with an Arrow validity bitmap or
-// none, and where its pages go. Host pointers; out holds pages * page_cap bytes, mins and maxs
-// 8 bytes per page, sizes and nulls one int64 and has one byte per page, where pages =
-// max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap(width, page_rows).
+// pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes as Arrow holds
+// them (kind 0, integers: 2, 4 or 8 bytes, int16 written as INT32; kind 1, floats: 4 or 8;
+// kind 2, decimal128: 16, written as FIXED_LEN_BYTE_ARRAY of out_width bytes, 1 to 16), with an
+// Arrow validity bitmap or none, and where its pages go. Host pointers; out holds pages *
+// page_cap bytes, mins and maxs 16 bytes per page, sizes and nulls one int64 and has one byte
+// per page (1: the page has a min and max; 2: a decimal does not fit in out_width bytes), where
+// pages = max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap's.
 typedef struct {
   const uint8_t* values;
   const uint8_t* valid;
   int64_t n;
   int32_t width;
-  int32_t is_float;
+  int32_t kind;
   int32_t nullable;
-  int32_t pad;
+  int32_t out_width;
   int64_t page_rows;
   uint8_t* out;
   int64_t page_cap;
@@ -236,9 +297,12 @@ typedef struct {
 
 namespace {
 
-int64_t page_cap_of(int32_t width, int64_t page_rows) {
-  const int64_t w = width == 2 ? 4 : width;
-  return 4 + 10 + (page_rows + 7) / 8 + page_rows * w;
+int64_t plain_width(int32_t kind, int32_t width, int32_t out_width) {
+  return kind == 2 ? out_width : (width == 2 ? 4 : width);
+}
+
+int64_t page_cap_of(int32_t kind, int32_t width, int32_t out_width, int64_t page_rows) {
+  return 4 + 10 + (page_rows + 7) / 8 + page_rows * plain_width(kind, width, out_width);
 }
 
 int64_t pages_of(int64_t n, int64_t page_rows) { return n == 0 ? 1 : (n + page_rows - 1) / page_rows; }
@@ -255,11 +319,22 @@ struct encoder {
 size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 
 int check_col(const pgpq_enc_col* c, char* err, int errlen) {
-  const bool ok_width = c->is_float ? (c->width == 4 || c->width == 8) : (c->width == 2 || c->width == 4 || c->width == 8);
-  if (!ok_width || c->page_rows < 1 || c->n < 0 || c->page_cap < page_cap_of(c->width, c->page_rows) ||
+  bool ok_width = false;
+  switch (c->kind) {
+    case 0:
+      ok_width = c->width == 2 || c->width == 4 || c->width == 8;
+      break;
+    case 1:
+      ok_width = c->width == 4 || c->width == 8;
+      break;
+    case 2:
+      ok_width = c->width == 16 && c->out_width >= 1 && c->out_width <= 16;
+      break;
+  }
+  if (!ok_width || c->page_rows < 1 || c->n < 0 || c->page_cap < page_cap_of(c->kind, c->width, c->out_width, c->page_rows) ||
       (c->n > 0 && c->values == nullptr)) {
-    snprintf(err, errlen, "encode: bad arguments (width %d, float %d, %lld rows per page, page capacity %lld)", c->width,
-             c->is_float, (long long)c->page_rows, (long long)c->page_cap);
+    snprintf(err, errlen, "encode: bad arguments (kind %d, width %d, out width %d, %lld rows per page, page capacity %lld)",
+             c->kind, c->width, c->out_width, (long long)c->page_rows, (long long)c->page_cap);
     return -1;
   }
   return 0;
@@ -269,7 +344,9 @@ int check_col(const pgpq_enc_col* c, char* err, int errlen) {
 
 extern "C" {
 
-int64_t pgpq_enc_page_cap(int32_t width, int64_t page_rows) { return page_cap_of(width, page_rows); }
+int64_t pgpq_enc_page_cap(int32_t kind, int32_t width, int32_t out_width, int64_t page_rows) {
+  return page_cap_of(kind, width, out_width, page_rows);
+}
 
 // pgpq_enc_open makes an encoder (its stream and, lazily, its device memory). NULL with err
 // set on failure.
@@ -310,7 +387,7 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
     if (check_col(c, err, errlen) != 0) return -1;
     const int64_t pages = pages_of(c->n, c->page_rows);
     need += align256((size_t)(c->n > 0 ? c->n : 1) * c->width) + align256((size_t)(c->n + 7) / 8 + 1) +
-            align256((size_t)pages * c->page_cap) + 5 * align256((size_t)pages * 8);
+            align256((size_t)pages * c->page_cap) + 3 * align256((size_t)pages * 8) + 2 * align256((size_t)pages * 16);
   }
   cudaError_t c;
   if (need > e->cap) {
@@ -341,9 +418,9 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
     int64_t* d_nulls = (int64_t*)p;
     p += align256((size_t)pages * 8);
     uint8_t* d_mins = p;
-    p += align256((size_t)pages * 8);
+    p += align256((size_t)pages * 16);
     uint8_t* d_maxs = p;
-    p += align256((size_t)pages * 8);
+    p += align256((size_t)pages * 16);
     uint8_t* d_has = p;
     p += align256((size_t)pages * 8);
     if ((col->n > 0 && (c = cudaMemcpyAsync(d_values, col->values, (size_t)col->n * col->width, cudaMemcpyHostToDevice,
@@ -354,22 +431,29 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
       cudaStreamSynchronize(e->stream);
       return fail(err, errlen, "encode: copy a column to the device", c);
     }
-    if (col->is_float)
-      encode_plain<true><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(
-          d_values, d_valid, col->n, col->width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, d_mins, d_maxs,
-          d_nulls, d_has);
-    else
-      encode_plain<false><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(
-          d_values, d_valid, col->n, col->width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, d_mins, d_maxs,
-          d_nulls, d_has);
+#define PGPQ_ENC_LAUNCH(K)                                                                                             \
+  encode_plain<K><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(                                                \
+      d_values, d_valid, col->n, col->width, col->out_width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, \
+      d_mins, d_maxs, d_nulls, d_has)
+    switch (col->kind) {
+      case KIND_FLOAT:
+        PGPQ_ENC_LAUNCH(KIND_FLOAT);
+        break;
+      case KIND_DECIMAL:
+        PGPQ_ENC_LAUNCH(KIND_DECIMAL);
+        break;
+      default:
+        PGPQ_ENC_LAUNCH(KIND_INT);
+    }
+#undef PGPQ_ENC_LAUNCH
     if ((c = cudaGetLastError()) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
       return fail(err, errlen, "encode: run the kernel", c);
     }
     if ((c = cudaMemcpyAsync(col->out, d_out, (size_t)pages * col->page_cap, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
         (c = cudaMemcpyAsync(col->sizes, d_sizes, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->mins, d_mins, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->maxs, d_maxs, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->mins, d_mins, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->maxs, d_maxs, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
         (c = cudaMemcpyAsync(col->nulls, d_nulls, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
         (c = cudaMemcpyAsync(col->has, d_has, pages, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
@@ -387,7 +471,7 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
 int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                       int32_t nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
                       uint8_t* maxs, int64_t* nulls, uint8_t* has, float* kernel_ms, char* err, int errlen) {
-  pgpq_enc_col c = {values, valid, n, width, is_float, nullable, 0, page_rows, out, page_cap, sizes, mins, maxs, nulls, has};
+  pgpq_enc_col c = {values, valid, n, width, is_float ? 1 : 0, nullable, 0, page_rows, out, page_cap, sizes, mins, maxs, nulls, has};
   void* h = pgpq_enc_open(err, errlen);
   if (!h) return -1;
   int rc = pgpq_enc_run(h, &c, 1, kernel_ms, err, errlen);
