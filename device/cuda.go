@@ -747,7 +747,6 @@ type encoder struct {
 	hostCap int
 }
 
-
 // openEncoder makes an encoder.
 func (l *library) openEncoder() (*encoder, error) {
 	var errBuf [errLen]C.char

@@ -66,7 +66,6 @@ func (z *nvBatch) close()        {}
 // encoder is the GPU page encoder; this build has none.
 type encoder struct{}
 
-
 type plainPage struct {
 	Data     []byte
 	Rows     int
