@@ -7,7 +7,9 @@
 # (bench/cpusplit reads them here). Logs and profiles in $OUT.
 #   KIT (default .gpuhost/r7, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh,
 #   nvcomp.tar.xz, pgparquet-c.xz (CGO_ENABLED=1 -ldflags="-s -w"), device.test.xz.
-#   ROWS (default 40000000), P (default 16), ROUNDS (default 2).
+#   ROWS (default 40000000), P (default 16), ROUNDS (default 2), MODES (default "pages arrow cpu
+#   cputwin": GPU + page writer, GPU + arrow-go, CPU, CPU + the page writer's CPU twin),
+#   SKIP_BENCH=1 for the tests alone.
 set -uo pipefail
 K=${KIT:-.gpuhost/r7}; O=${OUT:-/tmp/r7-out}; ROWS=${ROWS:-40000000}; P=${P:-16}; ROUNDS=${ROUNDS:-2}
 mkdir -p "$O"
@@ -34,8 +36,13 @@ export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/sy
 ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
 source bench/gpuhost-measure.sh
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in "on $nv on pages" "on $nv off arrow" "off off off cpu" "off off cpu cputwin"; do
-    set -- $mode
+  for mode in ${MODES:-pages arrow cpu cputwin}; do
+    case $mode in
+      pages) set -- on "$nv" on pages ;;
+      arrow) set -- on "$nv" off arrow ;;
+      cpu) set -- off off off cpu ;;
+      cputwin) set -- off off cpu cputwin ;;
+    esac
     PGPARQUET_PAGE_WRITER=$3 PGPARQUET_NVCOMP_LIB=$2 measure "round $round gpu=$1 writer=$4" "$K/pgparquet-c" export \
       --dsn postgres://postgres@127.0.0.1:5432/postgres --table lineorder --output-dir /dev/shm/r7-out --overwrite \
       --parallel "$P" --gpu "$1" --gpu-lib "$lib" --no-progress --cpu-profile "$O/r$round-$4.pprof"

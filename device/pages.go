@@ -1,10 +1,7 @@
 package device
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -16,13 +13,13 @@ import (
 	"github.com/pgparquet/pgparquet/pqfile"
 )
 
-// PageEncoder is the GPU writer's encoder of fixed-width columns: it turns columns of decoded
-// batches into compressed Parquet data pages (definition levels, PLAIN values, exact page and
-// chunk statistics) for pqfile. The pages are encoded on the GPU (encode.cu) once the Device's
-// GPU is ready and its library has the page encoder, else by the CPU twin pqfile.PlainPages,
-// which writes the same bytes (make test-gpu). They are compressed through the codec
-// registered for the export's compression, which sends them to nvCOMP when Compression says
-// so. A CUDA error in a batch sends that batch to the CPU twin, with a warning.
+// PageEncoder is the GPU writer's encoder of fixed-width columns: for each batch of decoded
+// columns it encodes on the GPU (encode.cu) the fragments of their Parquet data pages (the
+// non-NULL values compacted, PLAIN, and exact statistics) that pqfile.PlainColumn gathers
+// into pages; the CPU twin pqfile.PlainFragment writes the same bytes (make test-gpu). It does
+// so once the Device's GPU is ready and its library has the page encoder, and on the CPU
+// before. A CUDA error in a batch sends that batch to the CPU twin, with a warning, and appends
+// nothing twice.
 //
 // A PageEncoder is safe for concurrent use: each call takes one of its GPU encoders (own
 // CUDA stream, own buffers) or makes one. Close frees them; no call may run after it.
@@ -52,21 +49,21 @@ var _ pqfile.PlainEncoder = (*PageEncoder)(nil)
 // Counts says how many column batches were encoded on the GPU and by the CPU twin.
 func (p *PageEncoder) Counts() (gpu, cpu int64) { return p.gpuPages.Load(), p.cpuPages.Load() }
 
-// Encode implements pqfile.PlainEncoder: cols are of types pqfile.EncodesPlain accepts.
-func (p *PageEncoder) Encode(cols []arrow.Array, nullable []bool, pageRows int) ([]pqfile.Encoded, error) {
+// Append implements pqfile.PlainEncoder: cols are of types pqfile.EncodesPlain accepts.
+func (p *PageEncoder) Append(cols []arrow.Array, dst []*pqfile.PlainColumn) error {
 	if onGPU(cols) {
 		if e := p.take(); e != nil {
-			out, err := p.encodeGPU(e, cols, nullable, pageRows)
+			err := p.appendGPU(e, cols, dst)
 			p.give(e)
 			if err == nil {
 				p.gpuPages.Add(int64(len(cols)))
-				return out, nil
+				return nil
 			}
 			p.dev.log.Warn("CUDA error: this batch's pages are encoded on the CPU", "error", err.Error())
 		}
 	}
 	p.cpuPages.Add(int64(len(cols)))
-	return p.cpu.Encode(cols, nullable, pageRows)
+	return p.cpu.Append(cols, dst)
 }
 
 // onGPU says whether the GPU encoder takes cols: arrays whose validity bitmaps start on a
@@ -138,54 +135,48 @@ func (p *PageEncoder) Close() {
 	p.idle = nil
 }
 
-// encodeGPU encodes cols with e and compresses the pages.
-func (p *PageEncoder) encodeGPU(e *encoder, cols []arrow.Array, nullable []bool, pageRows int) ([]pqfile.Encoded, error) {
+// appendGPU encodes cols' fragments with e and appends them to dst once every column is
+// encoded (a failure appends nothing).
+func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.PlainColumn) error {
 	in := make([]encCol, len(cols))
 	for i, a := range cols {
-		// Pages as long as the column (when shorter than pageRows) rather than pageRows: the
-		// same single page, and no pinned memory or copy for rows that are not there.
-		c, err := encColOf(a, nullable[i], min(pageRows, max(a.Len(), 1)))
+		// One page as long as the batch, without levels: the non-NULL values compacted.
+		c, err := encColOf(a, max(a.Len(), 1))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		in[i] = c
 	}
 	pages, _, err := e.run(in)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]pqfile.Encoded, len(cols))
-	raws := make([][]pqfile.RawPage, len(cols))
-	for i, ps := range pages {
-		raw := make([]pqfile.RawPage, len(ps))
-		var chunk statMerge
-		chunk.init(in[i])
-		for j, pg := range ps {
-			st := metadata.EncodedStatistics{HasNullCount: true, NullCount: pg.Nulls}
-			if pg.HasStats {
-				st.HasMin, st.HasMax = true, true
-				st.Min, st.Max = append([]byte(nil), pg.Min...), append([]byte(nil), pg.Max...)
-			}
-			chunk.add(st)
-			raw[j] = pqfile.RawPage{Data: pg.Data, NumValues: int32(pg.Rows), Stats: st}
+	for i := range cols {
+		if len(pages[i]) != 1 {
+			return fmt.Errorf("encode: %d fragments of one batch", len(pages[i]))
 		}
-		raws[i] = raw
-		out[i].Stats = chunk.st
 	}
-	// The pages are views of e's pinned memory: compressed (copied) before e runs again.
-	for i, pages := range p.cpu.Compress(raws) {
-		out[i].Pages = pages
+	for i, a := range cols {
+		pg := pages[i][0]
+		st := metadata.EncodedStatistics{HasNullCount: true, NullCount: pg.Nulls}
+		if pg.HasStats {
+			st.HasMin, st.HasMax, st.Min, st.Max = true, true, pg.Min, pg.Max // copied by Append
+		}
+		var valid []byte
+		if a.NullN() > 0 {
+			valid = a.NullBitmapBytes()
+		}
+		if err := dst[i].Append(pg.Data, valid, a.Data().Offset(), a.Len(), st); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // encColOf describes a for the GPU encoder.
-func encColOf(a arrow.Array, nullable bool, pageRows int) (encCol, error) {
+func encColOf(a arrow.Array, pageRows int) (encCol, error) {
 	if !pqfile.EncodesPlain(a.DataType()) {
 		return encCol{}, fmt.Errorf("encode: %s has no PLAIN encoder on the GPU", a.DataType())
-	}
-	if !nullable && a.NullN() > 0 {
-		return encCol{}, fmt.Errorf("encode: %d NULLs in a required column", a.NullN())
 	}
 	width := a.DataType().(arrow.FixedWidthDataType).Bytes()
 	d := a.Data()
@@ -193,7 +184,7 @@ func encColOf(a arrow.Array, nullable bool, pageRows int) (encCol, error) {
 	if off%8 != 0 {
 		return encCol{}, fmt.Errorf("encode: an array at offset %d (not a multiple of 8)", off)
 	}
-	c := encCol{n: a.Len(), width: width, nullable: nullable, pageRows: pageRows}
+	c := encCol{n: a.Len(), width: width, pageRows: pageRows}
 	switch t := a.DataType().(type) {
 	case *arrow.Float32Type, *arrow.Float64Type:
 		c.kind = kindFloat
@@ -207,67 +198,6 @@ func encColOf(a arrow.Array, nullable bool, pageRows int) (encCol, error) {
 		c.valid = b.Bytes()[off/8:]
 	}
 	return c, nil
-}
-
-// statMerge merges page statistics into the chunk's, as pqfile.PlainPages computes them over
-// all values: NaN is never a page's min or max, a zero min is -0.0 and a zero max +0.0.
-type statMerge struct {
-	st      metadata.EncodedStatistics
-	width   int
-	float   bool
-	decimal bool
-}
-
-func (m *statMerge) init(c encCol) {
-	m.width = c.plainWidth()
-	m.float = c.kind == kindFloat
-	m.decimal = c.kind == kindDecimal
-	m.st = metadata.EncodedStatistics{HasNullCount: true}
-}
-
-func (m *statMerge) value(b []byte) float64 {
-	if m.width == 4 {
-		if m.float {
-			return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-		}
-		return float64(int32(binary.LittleEndian.Uint32(b)))
-	}
-	if m.float {
-		return math.Float64frombits(binary.LittleEndian.Uint64(b))
-	}
-	return 0 // int64: compared as integers in less
-}
-
-// less says whether the value a is below b.
-func (m *statMerge) less(a, b []byte) bool {
-	switch {
-	case m.decimal: // big-endian two's complement of one width: the first byte signed
-		if a[0] != b[0] {
-			return int8(a[0]) < int8(b[0])
-		}
-		return bytes.Compare(a[1:], b[1:]) < 0
-	case m.width == 8 && !m.float:
-		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
-	}
-	return m.value(a) < m.value(b)
-}
-
-func (m *statMerge) add(p metadata.EncodedStatistics) {
-	m.st.NullCount += p.NullCount
-	if !p.HasMin {
-		return
-	}
-	if !m.st.HasMin {
-		m.st.HasMin, m.st.HasMax = true, true
-		m.st.Min, m.st.Max = p.Min, p.Max
-		return
-	}
-	if m.less(p.Min, m.st.Min) {
-		m.st.Min = p.Min
-	}
-	if m.less(m.st.Max, p.Max) {
-		m.st.Max = p.Max
-	}
 }
 
 // PlainEncoder waits for the GPU's start and, when the GPU is in use and its library has the

@@ -17,89 +17,92 @@ import (
 	"github.com/pgparquet/pgparquet/pqfile"
 )
 
-// TestPageEncoderCPU: without a GPU, PageEncoder is the CPU twin: pqfile.PlainPages's pages,
-// compressed with the codec, and its chunk statistics; and statMerge, which merges the GPU's
-// page statistics into the chunk's, gives exactly PlainPages's chunk statistics.
+// TestPageEncoderCPU: without a GPU, PageEncoder is the CPU twin (pqfile.PlainFragment): the
+// pages PlainColumn makes of its fragments equal those of the CPU twin itself.
 func TestPageEncoderCPU(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
 	enc, err := Start(ModeOff, "", nil).PageEncoder(compress.Codecs.Snappy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	for _, n := range []int{0, 1, 9, 1000, 30000} {
-		cols, nullable := randomBatch(rng, n)
-		for _, pageRows := range []int{1, 7, 4096, 1 << 17} {
-			if n/pageRows > 2000 {
-				continue
-			}
-			got, err := enc.Encode(cols, nullable, pageRows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, a := range cols {
-				raw, stats, err := pqfile.PlainPages(a, nullable[i], pageRows)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got[i].Stats, stats) {
-					t.Fatalf("%s, %d rows: chunk statistics %+v, want %+v", a.DataType(), n, got[i].Stats, stats)
-				}
-				if err := sameEncoded(got[i], pqfile.Encoded{Stats: stats, Pages: enc.cpu.Compress([][]pqfile.RawPage{raw})[0]}, compress.Codecs.Snappy); err != nil {
-					t.Fatalf("%s, %d rows: %v", a.DataType(), n, err)
-				}
-				var m statMerge
-				c, err := encColOf(a, nullable[i], pageRows)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.init(c)
-				for _, p := range raw {
-					m.add(p.Stats)
-				}
-				if !reflect.DeepEqual(m.st, stats) {
-					t.Fatalf("%s, %d rows, pages of %d: merged page statistics %+v, want %+v", a.DataType(), n, pageRows, m.st, stats)
-				}
-			}
-		}
-		for _, a := range cols {
-			a.Release()
-		}
+	cpu, err := pqfile.NewCPUPlain(compress.Codecs.Snappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compareEncoders(rand.New(rand.NewPCG(1, 2)), enc, cpu, 30); err != nil {
+		t.Fatal(err)
 	}
 	if g, c := enc.Counts(); g != 0 || c == 0 {
 		t.Fatalf("%d column batches on the GPU, %d on the CPU", g, c)
 	}
 }
 
-// sameEncoded compares column chunk parts: statistics and page headers equal, page bytes
-// equal (uncompressed) or equal once decompressed.
-func sameEncoded(g, c pqfile.Encoded, codec compress.Compression) error {
-	if !reflect.DeepEqual(g.Stats, c.Stats) {
-		return fmt.Errorf("chunk statistics %+v, the CPU twin's %+v", g.Stats, c.Stats)
-	}
-	if len(g.Pages) != len(c.Pages) {
-		return fmt.Errorf("%d pages, the CPU twin %d", len(g.Pages), len(c.Pages))
-	}
-	cod, err := compress.GetCodec(codec)
+// compareEncoders feeds the same random batches (every type, batch sizes from 0 rows to more
+// than a page) to a and b, each into PlainColumns of small pages, and requires the same pages:
+// bytes, rows and statistics; each page compressed with zstd decompresses to itself.
+func compareEncoders(rng *rand.Rand, a, b pqfile.PlainEncoder, batches int) error {
+	var colsA, colsB []*pqfile.PlainColumn
+	comp, err := pqfile.NewCPUPlain(compress.Codecs.Zstd)
 	if err != nil {
 		return err
 	}
-	for p := range g.Pages {
-		gp, cp := g.Pages[p], c.Pages[p]
-		if gp.UncompressedSize != cp.UncompressedSize || gp.NumValues != cp.NumValues || gp.Encoding != cp.Encoding || !reflect.DeepEqual(gp.Stats, cp.Stats) {
-			return fmt.Errorf("page %d: %d bytes, %d values, %v, %+v; the CPU twin %d, %d, %v, %+v", p, gp.UncompressedSize, gp.NumValues, gp.Encoding, gp.Stats,
-				cp.UncompressedSize, cp.NumValues, cp.Encoding, cp.Stats)
+	zstdCodec, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		return err
+	}
+	check := func(final bool) error {
+		for i := range colsA {
+			for colsA[i].Full() || colsB[i].Full() || (final && (colsA[i].Rows() > 0 || colsB[i].Rows() > 0)) {
+				pa, okA := colsA[i].Take()
+				pb, okB := colsB[i].Take()
+				if okA != okB || !bytes.Equal(pa.Data, pb.Data) || pa.NumValues != pb.NumValues || !reflect.DeepEqual(pa.Stats, pb.Stats) {
+					return fmt.Errorf("column %s: page of %d rows, %d bytes, %+v; the twin's %d rows, %d bytes, %+v (first difference at %d)",
+						plainTypes[i], pa.NumValues, len(pa.Data), pa.Stats, pb.NumValues, len(pb.Data), pb.Stats, firstDiff(pa.Data, pb.Data))
+				}
+				// Compressed with zstd (on the GPU when the test started GPU compression).
+				z := comp.Compress([][]pqfile.RawPage{{pa}})[0][0]
+				if got := zstdCodec.Decode(make([]byte, z.UncompressedSize), z.Data); !bytes.Equal(got, pa.Data) {
+					return fmt.Errorf("column %s: a zstd page of %d bytes decompresses to %d other bytes", plainTypes[i], len(pa.Data), len(got))
+				}
+			}
 		}
-		gd, cd := gp.Data, cp.Data
-		if codec != compress.Codecs.Uncompressed {
-			gd = cod.Decode(make([]byte, gp.UncompressedSize), gp.Data)
-			cd = cod.Decode(make([]byte, cp.UncompressedSize), cp.Data)
+		return nil
+	}
+	for batch := range batches {
+		n := []int{0, 1, 9, 1000, 25000, 100003}[batch%6]
+		cols, nullable := randomBatch(rng, n)
+		if colsA == nil {
+			for i, c := range cols {
+				// Pages of 64 KiB: several batches per page, several pages per batch.
+				ca, err := pqfile.NewPlainColumn(c.DataType(), nullable[i], 64<<10)
+				if err != nil {
+					return err
+				}
+				cb, _ := pqfile.NewPlainColumn(c.DataType(), nullable[i], 64<<10)
+				colsA, colsB = append(colsA, ca), append(colsB, cb)
+			}
 		}
-		if !bytes.Equal(gd, cd) {
-			return fmt.Errorf("page %d differs at byte %d", p, firstDiff(gd, cd))
+		// Columns keep their nullability: a required column gets no NULLs.
+		for i, c := range cols {
+			if !colsA[i].Nullable() && c.NullN() > 0 {
+				c.Release()
+				cols[i] = randomFixed(rng, plainTypes[i], n, 0)
+			}
+		}
+		if err := a.Append(cols, colsA); err != nil {
+			return err
+		}
+		if err := b.Append(cols, colsB); err != nil {
+			return err
+		}
+		for _, c := range cols {
+			c.Release()
+		}
+		if err := check(false); err != nil {
+			return fmt.Errorf("batch %d (%d rows): %w", batch, n, err)
 		}
 	}
-	return nil
+	return check(true)
 }
 
 // randomBatch makes columns of every type PageEncoder encodes, n rows each (some sliced from a

@@ -110,25 +110,26 @@ func (p *pageEncoding) close() {
 	}
 }
 
-// pageFileWriter writes one Parquet file through pqfile: the fixed-width columns' pages come
-// from enc (the GPU writer, or its CPU twin), the other columns are encoded by arrow-go, in
-// the same row groups, which it cuts as pqarrow's FileWriter does (at most props'
-// MaxRowGroupLength rows, and where the caller asks). Used by one goroutine.
+// pageFileWriter writes one Parquet file through pqfile: the fixed-width columns' pages are
+// gathered (pqfile.PlainColumn) from the fragments enc encodes batch by batch (the GPU
+// writer's encoder, or its CPU twin) and compressed as they fill, the other columns are
+// encoded by arrow-go, in the same row groups, which it cuts as pqarrow's FileWriter does (at
+// most props' MaxRowGroupLength rows, and where the caller asks). Used by one goroutine.
 type pageFileWriter struct {
 	w       *pqfile.Writer
 	rg      *pqfile.RowGroup
+	rows    int64 // rows appended to rg
 	props   *parquet.WriterProperties
 	enc     pqfile.PlainEncoder
-	plain   []int  // columns enc encodes, in schema order
-	isPlain []bool // per column
-	// nullable and pageRows per plain column.
-	nullable []bool
-	pageRows []int
-	maxRows  int64
-	ctx      context.Context
+	comp    *pqfile.CPUPlain
+	plain   []int                 // columns enc encodes, in schema order
+	pages   []*pqfile.PlainColumn // per plain column: its page being gathered
+	isPlain []bool                // per column
+	maxRows int64
+	ctx     context.Context
 }
 
-// pageBytes is the uncompressed size a data page is cut at, as arrow-go's default.
+// pageBytes is the size of the values a data page holds, as arrow-go's default data page.
 const pageBytes = 1 << 20
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder) (*pageFileWriter, error) {
@@ -141,11 +142,18 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		if !pqfile.EncodesPlain(f.Type) {
 			continue
 		}
+		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
+		if err != nil {
+			return nil, err
+		}
+		if p.comp == nil {
+			if p.comp, err = pqfile.NewCPUPlain(props.CompressionFor(f.Name)); err != nil {
+				return nil, err
+			}
+		}
 		p.plain = append(p.plain, i)
+		p.pages = append(p.pages, pc)
 		p.isPlain[i] = true
-		p.nullable = append(p.nullable, f.Nullable)
-		width := max(f.Type.(arrow.FixedWidthDataType).Bytes(), 4)
-		p.pageRows = append(p.pageRows, pageBytes/width)
 	}
 	return p, nil
 }
@@ -155,12 +163,14 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 func (p *pageFileWriter) WriteBuffered(rec arrow.RecordBatch) error {
 	for off := int64(0); off < rec.NumRows() || (off == 0 && rec.NumRows() == 0); {
 		if p.rg == nil {
-			if err := p.newRowGroup(); err != nil {
+			rg, err := p.w.NewRowGroup(p.props)
+			if err != nil {
 				return err
 			}
+			p.rg, p.rows = rg, 0
 		}
-		n := min(rec.NumRows()-off, p.maxRows-p.rg.Rows())
-		if n <= 0 {
+		n := min(rec.NumRows()-off, p.maxRows-p.rows)
+		if n <= 0 && rec.NumRows() > 0 {
 			if err := p.NewBufferedRowGroupChecked(); err != nil {
 				return err
 			}
@@ -185,32 +195,19 @@ func (p *pageFileWriter) WriteBuffered(rec arrow.RecordBatch) error {
 	return nil
 }
 
-func (p *pageFileWriter) newRowGroup() error {
-	rg, err := p.w.NewRowGroup(p.props)
-	if err != nil {
-		return err
-	}
-	p.rg = rg
-	return nil
-}
-
-// append writes every column of rec into the current row group.
+// append writes every column of rec into the current row group: the fixed-width columns'
+// fragments in one call of enc (one run on the GPU per batch), their full pages compressed.
 func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 	if len(p.plain) > 0 {
 		cols := make([]arrow.Array, len(p.plain))
 		for k, i := range p.plain {
 			cols[k] = rec.Column(i)
 		}
-		// One call for every fixed-width column: one run on the GPU per batch. The columns
-		// share a page size only if they share a width; pages are cut per column below.
-		parts, err := p.encode(cols)
-		if err != nil {
+		if err := p.enc.Append(cols, p.pages); err != nil {
 			return fmt.Errorf("encode the pages of %d fixed-width columns: %w", len(cols), err)
 		}
-		for k, i := range p.plain {
-			if err := p.rg.AppendPages(i, parts[k]); err != nil {
-				return err
-			}
+		if err := p.flushPages(false); err != nil {
+			return err
 		}
 	}
 	for i := 0; i < int(rec.NumCols()); i++ {
@@ -229,37 +226,32 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 			return err
 		}
 	}
+	p.rows += rec.NumRows()
 	return nil
 }
 
-// encode has enc encode cols, grouping columns of one page length into one call.
-func (p *pageFileWriter) encode(cols []arrow.Array) ([]pqfile.Encoded, error) {
-	out := make([]pqfile.Encoded, len(cols))
-	done := make([]bool, len(cols))
-	for k := range cols {
-		if done[k] {
+// flushPages compresses the pages of the fixed-width columns that are full (all: every column
+// holding rows) and adds them to the row group; the pages of one call are compressed at once.
+func (p *pageFileWriter) flushPages(all bool) error {
+	var idx []int
+	var raw [][]pqfile.RawPage
+	for k, pc := range p.pages {
+		if !pc.Full() && !(all && pc.Rows() > 0) {
 			continue
 		}
-		var idx []int
-		var group []arrow.Array
-		var nullable []bool
-		for j := k; j < len(cols); j++ {
-			if !done[j] && p.pageRows[j] == p.pageRows[k] {
-				idx = append(idx, j)
-				group = append(group, cols[j])
-				nullable = append(nullable, p.nullable[j])
-				done[j] = true
-			}
-		}
-		parts, err := p.enc.Encode(group, nullable, p.pageRows[k])
-		if err != nil {
-			return nil, err
-		}
-		for g, j := range idx {
-			out[j] = parts[g]
+		page, _ := pc.Take()
+		idx = append(idx, k)
+		raw = append(raw, []pqfile.RawPage{page})
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	for n, pages := range p.comp.Compress(raw) {
+		if err := p.rg.AppendPages(p.plain[idx[n]], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // NewBufferedRowGroupChecked ends the current row group (if it has rows); the next batch
@@ -269,11 +261,14 @@ func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
 		return nil
 	}
 	rg := p.rg
-	p.rg = nil
-	if rg.Rows() == 0 {
-		rg.Abort()
-		return nil
+	if p.rows == 0 {
+		p.rg = nil
+		return rg.Abort()
 	}
+	if err := p.flushPages(true); err != nil {
+		return err
+	}
+	p.rg = nil
 	return rg.Close()
 }
 
@@ -282,15 +277,20 @@ func (p *pageFileWriter) RowGroupNumRows() (int, error) {
 	if p.rg == nil {
 		return 0, nil
 	}
-	return int(p.rg.Rows()), nil
+	return int(p.rows), nil
 }
 
-// RowGroupTotalCompressedBytes is the current row group's compressed bytes so far.
+// RowGroupTotalCompressedBytes is the current row group's bytes so far: its compressed pages,
+// and the values of the pages being gathered (not yet compressed, as arrow-go counts its own).
 func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	if p.rg == nil {
 		return 0
 	}
-	return p.rg.Bytes()
+	n := p.rg.Bytes()
+	for _, pc := range p.pages {
+		n += int64(pc.Bytes())
+	}
+	return n
 }
 
 // AppendKeyValueMetadata adds a key-value pair to the file's footer.

@@ -7,15 +7,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
-// PlainEncoder encodes batches of fixed-width columns (EncodesPlain) into column chunk parts
-// for RowGroup.AppendPages: the GPU writer's device.PageEncoder, or CPUPlain. Implementations
-// are safe for concurrent use.
+// PlainEncoder encodes batches of fixed-width columns (EncodesPlain) into fragments of data
+// pages: the GPU writer's device.PageEncoder, or CPUPlain. Implementations are safe for
+// concurrent use.
 type PlainEncoder interface {
-	// Encode encodes cols (nullable[i]: the Parquet column is optional) into one part per
-	// column, in pages of at most pageRows rows.
-	Encode(cols []arrow.Array, nullable []bool, pageRows int) ([]Encoded, error)
+	// Append appends the fragment of each of cols (a batch's columns, of equal length) to
+	// dst[i]; on error nothing was appended.
+	Append(cols []arrow.Array, dst []*PlainColumn) error
 }
 
 // EncodesPlain says whether PlainPages (and so a PlainEncoder) encodes a column of Arrow type
@@ -30,8 +31,9 @@ func EncodesPlain(t arrow.DataType) bool {
 	return false
 }
 
-// CPUPlain is the CPU twin of the GPU writer's encoder: PlainPages, each page compressed with
-// the codec registered for the file's compression (which may itself send it to the GPU).
+// CPUPlain is the CPU twin of the GPU writer's encoder (PlainFragment), and the compressor of
+// the pages PlainColumn makes, with the codec registered for the file's compression (which
+// may itself send them to the GPU).
 type CPUPlain struct{ codec compress.Codec }
 
 // NewCPUPlain returns the CPU twin for compression c.
@@ -43,21 +45,30 @@ func NewCPUPlain(c compress.Compression) (*CPUPlain, error) {
 	return &CPUPlain{codec: codec}, nil
 }
 
-// Encode implements PlainEncoder.
-func (c *CPUPlain) Encode(cols []arrow.Array, nullable []bool, pageRows int) ([]Encoded, error) {
-	raw := make([][]RawPage, len(cols))
-	out := make([]Encoded, len(cols))
+// Append implements PlainEncoder with PlainFragment.
+func (c *CPUPlain) Append(cols []arrow.Array, dst []*PlainColumn) error {
+	type frag struct {
+		values []byte
+		stats  metadata.EncodedStatistics
+	}
+	frags := make([]frag, len(cols))
 	for i, a := range cols {
-		pages, stats, err := PlainPages(a, nullable[i], pageRows)
+		values, stats, err := PlainFragment(a)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		raw[i], out[i].Stats = pages, stats
+		frags[i] = frag{values, stats}
 	}
-	for i, pages := range c.Compress(raw) {
-		out[i].Pages = pages
+	for i, a := range cols {
+		var valid []byte
+		if a.NullN() > 0 {
+			valid = a.NullBitmapBytes()
+		}
+		if err := dst[i].Append(frags[i].values, valid, a.Data().Offset(), a.Len(), frags[i].stats); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // Compress compresses raw pages (PLAIN encoded), grouped as the caller likes (by column), into

@@ -37,6 +37,11 @@ func PlainPages(a arrow.Array, nullable bool, pageRows int) ([]RawPage, metadata
 	if !nullable && a.NullN() > 0 {
 		return nil, metadata.EncodedStatistics{}, fmt.Errorf("pqfile: %d NULLs in a required column", a.NullN())
 	}
+	return plainPages(a, nullable, pageRows)
+}
+
+// plainPages is PlainPages; without levels (levels false) NULLs are left out of the values.
+func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.EncodedStatistics, error) {
 	put, err := plainOf(a)
 	if err != nil {
 		return nil, metadata.EncodedStatistics{}, err
@@ -56,7 +61,7 @@ func PlainPages(a arrow.Array, nullable bool, pageRows int) ([]RawPage, metadata
 	for start := 0; start < a.Len() || (start == 0 && a.Len() == 0); start += pageRows {
 		end := min(start+pageRows, a.Len())
 		var raw []byte
-		if nullable {
+		if levels {
 			levels := defLevels(a, start, end)
 			raw = binary.LittleEndian.AppendUint32(raw, uint32(len(levels)))
 			raw = append(raw, levels...)

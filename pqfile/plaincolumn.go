@@ -1,0 +1,186 @@
+package pqfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// PlainColumn builds the PLAIN data pages of one flat fixed-width column from fragments: a
+// batch's non-NULL values in their PLAIN form, compacted, with the batch's validity and the
+// statistics of its values (what the GPU writer's encoder returns for a batch, or PlainFragment
+// on the CPU). Batches are much smaller than a data page should be (a page of a few tens of
+// thousands of values compresses worse than arrow-go's 1 MiB pages), so fragments accumulate
+// until the page holds pageBytes of values; Take then makes the page: the definition levels
+// (nullable: the validity bits as one bit-packed run of the RLE/bit-packed hybrid, bit width 1,
+// 4-byte length prefixed), the values, and the page's statistics merged exactly from the
+// fragments'. A PlainColumn is used by one goroutine.
+type PlainColumn struct {
+	nullable  bool
+	pageBytes int
+	merge     statsMerger
+	values    []byte
+	valid     []byte // validity bits of the rows appended (nullable columns)
+	rows      int
+	stats     metadata.EncodedStatistics
+}
+
+// NewPlainColumn returns an empty column of Arrow type t (EncodesPlain) whose pages are cut
+// once they hold pageBytes of values.
+func NewPlainColumn(t arrow.DataType, nullable bool, pageBytes int) (*PlainColumn, error) {
+	m, err := newStatsMerger(t)
+	if err != nil {
+		return nil, err
+	}
+	c := &PlainColumn{nullable: nullable, pageBytes: pageBytes, merge: m}
+	c.reset()
+	return c, nil
+}
+
+func (c *PlainColumn) reset() {
+	c.values, c.valid, c.rows = c.values[:0], c.valid[:0], 0
+	c.stats = metadata.EncodedStatistics{HasNullCount: true}
+}
+
+// Append adds a fragment of rows rows: values (its non-NULL values, PLAIN, copied here), the
+// rows' validity (an Arrow bitmap starting at bit offset; nil: no NULLs) and the values'
+// statistics (NULL count, min and max as PlainFragment computes them).
+func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stats metadata.EncodedStatistics) error {
+	if stats.NullCount > 0 && !c.nullable {
+		return fmt.Errorf("pqfile: %d NULLs in a required column", stats.NullCount)
+	}
+	c.values = append(c.values, values...)
+	if c.nullable {
+		need := (c.rows + rows + 7) / 8
+		for len(c.valid) < need {
+			c.valid = append(c.valid, 0)
+		}
+		if valid == nil {
+			bitutil.SetBitsTo(c.valid, int64(c.rows), int64(rows), true)
+		} else {
+			bitutil.CopyBitmap(valid, offset, rows, c.valid, c.rows)
+		}
+	}
+	c.rows += rows
+	c.stats = c.merge.merge(c.stats, stats)
+	return nil
+}
+
+// Rows is the rows appended since the last Take.
+func (c *PlainColumn) Rows() int { return c.rows }
+
+// Bytes is the values held since the last Take.
+func (c *PlainColumn) Bytes() int { return len(c.values) }
+
+// Full says whether the page holds pageBytes of values.
+func (c *PlainColumn) Full() bool { return len(c.values) >= c.pageBytes }
+
+// Take returns the page of the rows appended since the last Take (a fresh buffer), or false
+// when there are none.
+func (c *PlainColumn) Take() (RawPage, bool) {
+	if c.rows == 0 {
+		return RawPage{}, false
+	}
+	var raw []byte
+	if c.nullable {
+		groups := (c.rows + 7) / 8
+		hdr := binary.AppendUvarint(nil, uint64(groups)<<1|1)
+		raw = make([]byte, 0, 4+len(hdr)+groups+len(c.values))
+		raw = binary.LittleEndian.AppendUint32(raw, uint32(len(hdr)+groups))
+		raw = append(raw, hdr...)
+		raw = append(raw, c.valid[:groups]...)
+		if tail := c.rows % 8; tail != 0 {
+			raw[len(raw)-1] &= byte(1<<tail - 1) // no bit past the last row
+		}
+	} else {
+		raw = make([]byte, 0, len(c.values))
+	}
+	raw = append(raw, c.values...)
+	p := RawPage{Data: raw, NumValues: int32(c.rows), Stats: c.stats}
+	c.reset()
+	return p, true
+}
+
+// PlainFragment is the CPU twin of the GPU writer's encoder for one batch of a column: a's
+// non-NULL values PLAIN, compacted (int16 widened to INT32; decimal128 big-endian in its
+// precision's FIXED_LEN_BYTE_ARRAY size, refused when a value does not fit), and their
+// statistics (NULL count; min and max, NaN left out, a zero min -0.0 and a zero max +0.0).
+func PlainFragment(a arrow.Array) ([]byte, metadata.EncodedStatistics, error) {
+	pages, stats, err := plainPages(a, false, max(a.Len(), 1))
+	if err != nil {
+		return nil, metadata.EncodedStatistics{}, err
+	}
+	return pages[0].Data, stats, nil
+}
+
+// statsMerger merges the statistics of fragments (and pages) of one column type exactly.
+type statsMerger struct {
+	width   int
+	float   bool
+	decimal bool
+}
+
+func newStatsMerger(t arrow.DataType) (statsMerger, error) {
+	if !EncodesPlain(t) {
+		return statsMerger{}, fmt.Errorf("pqfile: %s is not a fixed-width type PlainColumn takes", t)
+	}
+	m := statsMerger{width: t.(arrow.FixedWidthDataType).Bytes()}
+	switch t := t.(type) {
+	case *arrow.Float32Type, *arrow.Float64Type:
+		m.float = true
+	case *arrow.Decimal128Type:
+		m.decimal, m.width = true, int(pqarrow.DecimalSize(t.Precision))
+	case *arrow.Int16Type:
+		m.width = 4
+	}
+	return m, nil
+}
+
+// less says whether the PLAIN value a is below b.
+func (m statsMerger) less(a, b []byte) bool {
+	switch {
+	case m.decimal: // big-endian two's complement of one width: the first byte signed
+		if a[0] != b[0] {
+			return int8(a[0]) < int8(b[0])
+		}
+		return bytes.Compare(a[1:], b[1:]) < 0
+	case m.float && m.width == 4:
+		return math.Float32frombits(binary.LittleEndian.Uint32(a)) < math.Float32frombits(binary.LittleEndian.Uint32(b))
+	case m.float:
+		return math.Float64frombits(binary.LittleEndian.Uint64(a)) < math.Float64frombits(binary.LittleEndian.Uint64(b))
+	case m.width == 4:
+		return int32(binary.LittleEndian.Uint32(a)) < int32(binary.LittleEndian.Uint32(b))
+	}
+	return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
+}
+
+// merge returns the statistics of acc's values and p's: NULL counts summed, the min of the
+// minimums and the max of the maximums (NaN is never one; -0.0 and +0.0 as PlainPages writes
+// them survive).
+func (m statsMerger) merge(acc, p metadata.EncodedStatistics) metadata.EncodedStatistics {
+	acc.NullCount += p.NullCount
+	if !p.HasMin {
+		return acc
+	}
+	if !acc.HasMin {
+		acc.HasMin, acc.HasMax = true, true
+		acc.Min, acc.Max = bytes.Clone(p.Min), bytes.Clone(p.Max)
+		return acc
+	}
+	if m.less(p.Min, acc.Min) {
+		acc.Min = bytes.Clone(p.Min)
+	}
+	if m.less(acc.Max, p.Max) {
+		acc.Max = bytes.Clone(p.Max)
+	}
+	return acc
+}
+
+// Nullable says whether the column is optional (its pages carry definition levels).
+func (c *PlainColumn) Nullable() bool { return c.nullable }
