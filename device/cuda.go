@@ -48,6 +48,18 @@ typedef struct {
 	int64_t* nulls;
 	uint8_t* has;
 } pgpq_enc_col;
+// pgpq_uniq_col: see encode.cu.
+typedef struct {
+	const int32_t* offsets;
+	const uint8_t* data;
+	const uint8_t* valid;
+	int64_t n;
+	int32_t* ids;
+	int32_t* firsts;
+	int64_t* groups;
+	int32_t* collided;
+} pgpq_uniq_col;
+typedef int (*uniq_run_fn)(void*, const pgpq_uniq_col*, int, int, char*, int);
 typedef void* (*enc_open_fn)(char*, int);
 typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
 typedef void (*enc_close_fn)(void*);
@@ -73,6 +85,7 @@ typedef struct {
 	enc_open_fn enc_open; // optional, with enc_run and enc_close: encoders with their own stream
 	enc_run_fn enc_run;
 	enc_close_fn enc_close;
+	uniq_run_fn uniq_run; // optional: distinct values of string columns (encode.cu)
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -103,6 +116,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->enc_run = (enc_run_fn)dlsym(l->handle, "pgpq_enc_run");
 	l->enc_close = (enc_close_fn)dlsym(l->handle, "pgpq_enc_close");
 	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
+	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_run");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
@@ -164,6 +178,13 @@ static int call_enc_run(pgpq_lib* l, void* h, const pgpq_enc_col* c, int n, floa
 	return l->enc_run(h, c, n, ms, err, en);
 }
 static void call_enc_close(pgpq_lib* l, void* h) { l->enc_close(h); }
+static int call_uniq_run(pgpq_lib* l, void* h, const pgpq_uniq_col* c, int n, int weak, char* err, int en) {
+	if (!l->uniq_run) {
+		snprintf(err, en, "this CUDA library has no pgpq_uniq_run: rebuild it with encode.cu");
+		return -1;
+	}
+	return l->uniq_run(h, c, n, weak, err, en);
+}
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
 	return l->bench(h, d, nb, s, rows, iters, ms, err, en);
@@ -861,3 +882,71 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 
 // hasEncoder says whether the library has the page encoder (pgpq_enc_*).
 func (l *library) hasEncoder() bool { return l.lib.enc_open != nil }
+
+// uniqCol is one string or binary column of encoder.uniques: its n value offsets (n + 1,
+// indexing data directly) and bytes, and its validity bitmap from bit 0 (nil: no NULLs).
+type uniqCol struct {
+	offsets []int32
+	data    []byte
+	valid   []byte
+	n       int
+}
+
+// uniques groups the rows of each column by value on the GPU: ids[row] is the row's group
+// (-1 for NULL), firsts[g] the first row of group g (groups numbered in the device's order).
+// A column whose values could not be told apart by hash (never expected; weak forces it, for
+// tests) gets nil ids and firsts: the caller groups it on the CPU.
+func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err error) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	descs := make([]C.pgpq_uniq_col, len(cols))
+	groups := make([]int64, len(cols))
+	collided := make([]int32, len(cols))
+	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
+	for i, c := range cols {
+		if len(c.offsets) < c.n+1 || (c.n > 0 && int(c.offsets[c.n]) > len(c.data)) || (c.valid != nil && len(c.valid) < (c.n+7)/8) {
+			return nil, nil, fmt.Errorf("uniques: %d rows with %d offsets, %d bytes of data and a bitmap of %d bytes", c.n, len(c.offsets), len(c.data), len(c.valid))
+		}
+		ids[i], firsts[i] = make([]int32, max(c.n, 1)), make([]int32, max(c.n, 1))
+		d := &descs[i]
+		d.n = C.int64_t(c.n)
+		if c.n > 0 {
+			pin.Pin(&c.offsets[0])
+			d.offsets = (*C.int32_t)(unsafe.Pointer(&c.offsets[0]))
+		}
+		if len(c.data) > 0 {
+			pin.Pin(&c.data[0])
+			d.data = (*C.uint8_t)(unsafe.Pointer(&c.data[0]))
+		}
+		if len(c.valid) > 0 {
+			pin.Pin(&c.valid[0])
+			d.valid = (*C.uint8_t)(unsafe.Pointer(&c.valid[0]))
+		}
+		pin.Pin(&ids[i][0])
+		pin.Pin(&firsts[i][0])
+		d.ids = (*C.int32_t)(unsafe.Pointer(&ids[i][0]))
+		d.firsts = (*C.int32_t)(unsafe.Pointer(&firsts[i][0]))
+		d.groups = (*C.int64_t)(unsafe.Pointer(&groups[i]))
+		d.collided = (*C.int32_t)(unsafe.Pointer(&collided[i]))
+	}
+	if len(descs) == 0 {
+		return ids, firsts, nil
+	}
+	pin.Pin(&groups[0])
+	pin.Pin(&collided[0])
+	var errBuf [errLen]C.char
+	if C.call_uniq_run(e.lib.lib, e.h, &descs[0], C.int(len(descs)), C.int(b2i(weak)), &errBuf[0], errLen) != 0 {
+		return nil, nil, errors.New(C.GoString(&errBuf[0]))
+	}
+	for i, c := range cols {
+		if collided[i] != 0 || groups[i] < 0 || groups[i] > int64(c.n) {
+			ids[i], firsts[i] = nil, nil
+			continue
+		}
+		ids[i], firsts[i] = ids[i][:c.n], firsts[i][:groups[i]]
+	}
+	return ids, firsts, nil
+}
+
+// hasUniques says whether the library groups string columns (pgpq_uniq_run).
+func (l *library) hasUniques() bool { return l.lib.uniq_run != nil }

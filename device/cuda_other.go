@@ -82,3 +82,15 @@ func (e *encoder) run([]encCol) ([][]plainPage, time.Duration, error) {
 	return nil, 0, errors.New("GPU page encoder: this binary was built without cgo")
 }
 func (l *library) hasEncoder() bool { return false }
+
+type uniqCol struct {
+	offsets []int32
+	data    []byte
+	valid   []byte
+	n       int
+}
+
+func (e *encoder) uniques([]uniqCol, bool) (ids, firsts [][]int32, err error) {
+	return nil, nil, errors.New("GPU uniques: this binary was built without cgo")
+}
+func (l *library) hasUniques() bool { return false }

@@ -734,3 +734,135 @@ func TestGPUPageEncoder(t *testing.T) {
 		t.Fatalf("%d column batches encoded on the GPU, %d on the CPU", gpuN, cpuN)
 	}
 }
+
+// TestGPUUniques: PageEncoder.Uniques groups the rows of string and binary columns exactly as
+// a map of their values does (every row's group starts at the first row holding its value;
+// NULLs in none): low and high cardinality, empty and long values, NULL rates from 0 to 1,
+// slices at an offset, zero and one rows, 16 goroutines at once. With every value of a length
+// sharing a hash (the test knob), columns holding two values of one length are refused (nil),
+// never merged.
+func TestGPUUniques(t *testing.T) {
+	cudaLib(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	dev := Start(ModeOn, os.Getenv("PGPARQUET_CUDA_LIB"), nil)
+	if err := dev.Err(); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := dev.PageEncoder(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			for round := range 25 {
+				n := []int{0, 1, 2, 9, 1000, 30000}[round%6]
+				var cols []arrow.Array
+				for _, card := range []int{1, 3, 100, 1 << 30} {
+					cols = append(cols, randomStrings(rng, n, card, []float64{0, 0.1, 1}[rng.IntN(3)], rng.IntN(2) == 0))
+				}
+				ids, firsts := enc.Uniques(cols)
+				for i, a := range cols {
+					if ids[i] == nil {
+						errs <- fmt.Errorf("round %d column %d: not grouped on the GPU", round, i)
+						return
+					}
+					if err := sameGroups(a, ids[i], firsts[i]); err != nil {
+						errs <- fmt.Errorf("round %d column %d (%d rows): %w", round, i, n, err)
+						return
+					}
+					a.Release()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	enc.weak = true
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	b.AppendValues([]string{"ab", "ab", "cd", "", "x"}, nil)
+	collide := b.NewArray()
+	b.AppendValues([]string{"ab", "xyz", "ab", "", ""}, nil)
+	fine := b.NewArray()
+	ids, firsts := enc.Uniques([]arrow.Array{collide, fine})
+	if ids[0] != nil {
+		t.Fatalf("ab and cd share a hash: grouped as %v", ids[0])
+	}
+	if err := sameGroups(fine, ids[1], firsts[1]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randomStrings makes n strings (binary when binary is set) of about card distinct values,
+// nullRate of them NULL, some empty and some long, sliced at an offset that is a multiple of 8.
+func randomStrings(rng *rand.Rand, n, card int, nullRate float64, binary bool) arrow.Array {
+	var b array.Builder
+	if binary {
+		b = array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
+	} else {
+		b = array.NewStringBuilder(memory.DefaultAllocator)
+	}
+	defer b.Release()
+	off := 8 * rng.IntN(2)
+	for range n + off {
+		if rng.Float64() < nullRate {
+			b.AppendNull()
+			continue
+		}
+		k := rng.IntN(card)
+		v := fmt.Sprintf("v%d", k)
+		switch k % 7 {
+		case 0:
+			v = ""
+		case 1:
+			v = strings.Repeat(v, 40)
+		}
+		switch b := b.(type) {
+		case *array.StringBuilder:
+			b.Append(v)
+		case *array.BinaryBuilder:
+			b.Append([]byte(v))
+		}
+	}
+	a := b.NewArray()
+	defer a.Release()
+	return array.NewSlice(a, int64(off), int64(off+n))
+}
+
+// sameGroups checks ids and firsts against a map of a's values.
+func sameGroups(a arrow.Array, ids, firsts []int32) error {
+	first := map[string]int{}
+	if len(ids) != a.Len() {
+		return fmt.Errorf("%d ids for %d rows", len(ids), a.Len())
+	}
+	for row := 0; row < a.Len(); row++ {
+		if a.IsNull(row) {
+			if ids[row] != -1 {
+				return fmt.Errorf("NULL row %d in group %d", row, ids[row])
+			}
+			continue
+		}
+		v := a.ValueStr(row)
+		f, ok := first[v]
+		if !ok {
+			f = row
+			first[v] = row
+		}
+		if ids[row] < 0 || int(ids[row]) >= len(firsts) || int(firsts[ids[row]]) != f {
+			return fmt.Errorf("row %d (%q) in group %d, whose first row is not %d", row, v, ids[row], f)
+		}
+	}
+	if len(firsts) != len(first) {
+		return fmt.Errorf("%d groups for %d values", len(firsts), len(first))
+	}
+	return nil
+}

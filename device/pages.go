@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -30,6 +31,7 @@ type PageEncoder struct {
 	idle     []*encoder
 	closed   bool
 	gpuOff   atomic.Bool  // the library has no page encoder, or it failed to open
+	weak     bool         // tests: every string value of one length shares a hash in Uniques
 	gpuPages atomic.Int64 // columns encoded on the GPU
 	cpuPages atomic.Int64 // columns encoded by the CPU twin
 }
@@ -261,4 +263,61 @@ func (c encCol) plainWidth() int {
 		return 4
 	}
 	return c.width
+}
+
+// Uniques groups the rows of string or binary columns (a batch's) by value on the GPU, for the
+// lanes' dictionaries: ids[i][row] is the row's group in column i (-1 for NULL) and
+// firsts[i][g] the first row of group g, groups in no particular order. Values are hashed on
+// the device and each row compared byte for byte with its group's first row, so two values
+// are never merged. ids[i] is nil where the caller must group column i itself: before the
+// GPU is ready, without pgpq_uniq_run, for a slice whose bitmap does not start on a byte, on
+// a CUDA error (with a warning), or when two values shared a hash.
+func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
+	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
+	var in []uniqCol
+	var at []int
+	for i, a := range cols {
+		var offs []int32
+		switch a := a.(type) {
+		case *array.String:
+			offs = a.ValueOffsets()
+		case *array.Binary:
+			offs = a.ValueOffsets()
+		default:
+			continue
+		}
+		off := a.Data().Offset()
+		c := uniqCol{offsets: offs, n: a.Len()}
+		if b := a.Data().Buffers()[2]; b != nil {
+			c.data = b.Bytes()
+		}
+		if a.NullN() > 0 {
+			if off%8 != 0 {
+				continue
+			}
+			c.valid = a.NullBitmapBytes()[off/8:]
+		}
+		in, at = append(in, c), append(at, i)
+	}
+	if len(in) == 0 {
+		return ids, firsts
+	}
+	e := p.take() // the GPU is ready (dev.lib set) when it returns one
+	if e == nil {
+		return ids, firsts
+	}
+	if !p.dev.lib.hasUniques() {
+		p.give(e)
+		return ids, firsts
+	}
+	r, f, err := e.uniques(in, p.weak)
+	p.give(e)
+	if err != nil {
+		p.dev.log.Warn("CUDA error: this batch's dictionary columns are hashed on the CPU", "error", err.Error())
+		return ids, firsts
+	}
+	for k, i := range at {
+		ids[i], firsts[i] = r[k], f[k]
+	}
+	return ids, firsts
 }

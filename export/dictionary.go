@@ -2,6 +2,8 @@ package export
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -61,6 +63,63 @@ type stringDict struct {
 	diverse bool
 	// off: the lane no longer dictionary-encodes this column itself.
 	off bool
+	// next: the current batch's rows of this column grouped by value on the engine
+	// (groupDicts), used by indices for that batch instead of a map lookup per row.
+	next *batchGroups
+}
+
+// batchGroups is one batch of a column grouped by value (uniquer): ids[row] the row's group
+// (-1 for NULL), firsts[g] the first row of group g.
+type batchGroups struct {
+	arr    arrow.Array
+	ids    []int32
+	firsts []int32
+}
+
+// uniquer groups the rows of a batch's string and binary columns by value: the GPU
+// (device.PageEncoder.Uniques), or cpuUniquer. ids[i] nil: column i is left to the lane's
+// own lookups.
+type uniquer interface {
+	Uniques(cols []arrow.Array) (ids, firsts [][]int32)
+}
+
+// cpuUniquer is the CPU twin of the GPU's grouping ($PGPARQUET_PAGE_WRITER=cpu): groups
+// numbered by first occurrence.
+type cpuUniquer struct{}
+
+func (cpuUniquer) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
+	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
+	for i, a := range cols {
+		seen := map[string]int32{}
+		ids[i] = make([]int32, a.Len())
+		for row := 0; row < a.Len(); row++ {
+			if a.IsNull(row) {
+				ids[i][row] = -1
+				continue
+			}
+			var v string
+			switch a := a.(type) {
+			case *array.String:
+				v = a.Value(row)
+			case *array.Binary:
+				v = string(a.Value(row))
+			default:
+				ids[i], firsts[i] = nil, nil
+				break
+			}
+			if ids[i] == nil {
+				break
+			}
+			g, ok := seen[v]
+			if !ok {
+				g = int32(len(firsts[i]))
+				seen[v] = g
+				firsts[i] = append(firsts[i], int32(row))
+			}
+			ids[i][row] = g
+		}
+	}
+	return ids, firsts
 }
 
 func newStringDict(t arrow.DataType) *stringDict {
@@ -70,6 +129,10 @@ func newStringDict(t arrow.DataType) *stringDict {
 // indices maps arr's values to dictionary indices (0 for NULLs), adding new values, and says
 // how many values were new.
 func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buffer, int) {
+	if g := d.next; g != nil && g.arr == arr {
+		d.next = nil
+		return d.indicesFromGroups(mem, arr, g)
+	}
 	n := arr.Len()
 	buf := memory.NewResizableBuffer(mem)
 	buf.Resize(4 * n)
@@ -109,6 +172,52 @@ func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buf
 			d.release()
 		}
 		idx[i], prev, prevIdx = k, v, k
+	}
+	return buf, len(d.order) - before
+}
+
+// indicesFromGroups is indices for a batch whose rows the engine grouped by value: one map
+// lookup per group, taken in the order of their first rows, so new values enter the
+// dictionary in the same order (and get the same indices) as indices gives them.
+func (d *stringDict) indicesFromGroups(mem memory.Allocator, arr arrow.Array, g *batchGroups) (*memory.Buffer, int) {
+	n := arr.Len()
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(4 * n)
+	idx := arrow.GetData[int32](buf.Bytes())
+	a := arr.(interface {
+		ValueOffsets() []int32
+		ValueBytes() []byte
+	})
+	offs, data := a.ValueOffsets(), a.ValueBytes()
+	base := offs[0]
+	order := make([]int32, len(g.firsts))
+	for k := range order {
+		order[k] = int32(k)
+	}
+	slices.SortFunc(order, func(x, y int32) int { return cmp.Compare(g.firsts[x], g.firsts[y]) })
+	global := make([]int32, len(g.firsts))
+	before := len(d.order)
+	for _, k := range order {
+		row := g.firsts[k]
+		v := data[offs[row]-base : offs[row+1]-base]
+		idx, ok := d.memo[string(v)]
+		if !ok {
+			idx = int32(len(d.order))
+			s := string(v)
+			d.memo[s] = idx
+			d.order = append(d.order, s)
+			d.bytes += len(v)
+			d.empty = d.empty || len(v) == 0
+			d.release()
+		}
+		global[k] = idx
+	}
+	for i, k := range g.ids {
+		if k < 0 {
+			idx[i] = 0
+			continue
+		}
+		idx[i] = global[k]
 	}
 	return buf, len(d.order) - before
 }

@@ -99,6 +99,23 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 	return p.enc
 }
 
+// uniquer returns who groups the lanes' dictionary columns by value: the engine's encoder when
+// it can (the GPU), the CPU twin with $PGPARQUET_PAGE_WRITER=cpu, else nil (the lanes' own
+// lookups).
+func (p *pageEncoding) uniquer() uniquer {
+	enc := p.encoder()
+	if enc == nil {
+		return nil
+	}
+	if u, ok := enc.(uniquer); ok {
+		return u
+	}
+	if _, ok := enc.(*pqfile.CPUPlain); ok {
+		return cpuUniquer{}
+	}
+	return nil
+}
+
 // close frees the engine's encoder, if one was made.
 func (p *pageEncoding) close() {
 	if p == nil {

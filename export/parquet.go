@@ -75,6 +75,8 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 	}
 	defer release()
 	huge := hugeValues(rec)
+	s.groupDicts(rec, huge)
+	defer s.forgetGroups()
 	if s.markHugeColumns(huge) && s.cur != nil {
 		// The current file keeps statistics for a column that now holds a huge value.
 		if err := s.closeFile(); err != nil {
@@ -130,14 +132,7 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 // firstBatchTypes decides which columns the next file dictionary-encodes, from the lane's
 // history and rec, the file's first batch, whose dictionary arrays it puts in cols.
 func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, huge []int) []*arrow.DictionaryType {
-	if s.dicts == nil {
-		s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
-		for i, f := range s.format.schema.Fields() {
-			if s.format.dictionary[i] && dictEligible(f.Type) {
-				s.dicts[i] = newStringDict(f.Type)
-			}
-		}
-	}
+	s.initDicts()
 	types := make([]*arrow.DictionaryType, len(s.dicts))
 	for i, d := range s.dicts {
 		if d == nil || d.off {
@@ -164,6 +159,55 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, 
 		types[i], cols[i] = d.dtype, a
 	}
 	return types
+}
+
+// initDicts makes the lane's dictionaries, once.
+func (s *fileSeries) initDicts() {
+	if s.dicts != nil {
+		return
+	}
+	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
+	for i, f := range s.format.schema.Fields() {
+		if s.format.dictionary[i] && dictEligible(f.Type) {
+			s.dicts[i] = newStringDict(f.Type)
+		}
+	}
+}
+
+// groupDicts has the engine group rec's rows by value in every column the lane still
+// dictionary-encodes (one call for them all: one run on the GPU), for their dictionaries'
+// indices of this batch.
+func (s *fileSeries) groupDicts(rec arrow.RecordBatch, huge []int) {
+	u := s.format.pages.uniquer()
+	if u == nil {
+		return
+	}
+	s.initDicts()
+	var cols []arrow.Array
+	var dicts []*stringDict
+	for i, d := range s.dicts {
+		if d != nil && !d.off && huge[i] == 0 {
+			cols, dicts = append(cols, rec.Column(i)), append(dicts, d)
+		}
+	}
+	if len(cols) == 0 {
+		return
+	}
+	ids, firsts := u.Uniques(cols)
+	for k, d := range dicts {
+		if ids[k] != nil {
+			d.next = &batchGroups{arr: cols[k], ids: ids[k], firsts: firsts[k]}
+		}
+	}
+}
+
+// forgetGroups drops what groupDicts found and the batch did not use.
+func (s *fileSeries) forgetGroups() {
+	for _, d := range s.dicts {
+		if d != nil {
+			d.next = nil
+		}
+	}
 }
 
 // encodeDicts puts the dictionary arrays of rec's dictionary-encoded columns in cols. Row

@@ -13,6 +13,8 @@
 // statistics. An encoder (pgpq_enc_open) owns a stream and device buffers that only grow.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -259,6 +261,88 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   }
 }
 
+// ---- Distinct values of string columns (pgpq_uniq_run) ----
+//
+// Rows are grouped by a 64-bit hash of their bytes: hash, radix-sort (hash, row) pairs (stable,
+// so each group's first row is its smallest), mark group heads, scan them into group numbers;
+// each row is then compared byte for byte with its group's first row, so two different values
+// that share a hash are found (the column's result is then refused), never merged.
+
+#define PGPQ_UNIQ_NULL 0xffffffffffffffffULL
+
+__device__ __forceinline__ uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+__global__ void uniq_hash(const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n, int weak,
+                          uint64_t* keys, int32_t* rows) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  rows[i] = (int32_t)i;
+  if (!is_valid(valid, i)) {
+    keys[i] = PGPQ_UNIQ_NULL;
+    return;
+  }
+  const uint8_t* v = data + offsets[i];
+  const int64_t len = offsets[i + 1] - offsets[i];
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
+  if (weak) {
+    h = (uint64_t)len;  // tests: every value of a length collides
+  } else {
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+      uint64_t w;
+      memcpy(&w, v + k, 8);
+      h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+    }
+    uint64_t w = 0;
+    for (int64_t j = k; j < len; j++) w |= (uint64_t)v[j] << (8 * (j - k));
+    h = mix64(h ^ w ^ ((uint64_t)(len - k) << 56));
+  }
+  keys[i] = h == PGPQ_UNIQ_NULL ? h - 1 : h;
+}
+
+__global__ void uniq_heads(const uint64_t* keys, int64_t n, int32_t* heads) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  heads[i] = keys[i] != PGPQ_UNIQ_NULL && (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0;
+}
+
+// uniq_firsts: the first row of each group (group = inclusive scan - 1 at its head).
+__global__ void uniq_firsts(const int32_t* heads, const int32_t* incl, const int32_t* rows, int64_t n, int32_t* firsts) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n || !heads[i]) return;
+  firsts[incl[i] - 1] = rows[i];
+}
+
+// uniq_assign: each row's group (-1 for NULL), and whether its bytes differ from its group's
+// first row's.
+__global__ void uniq_assign(const uint64_t* keys, const int32_t* incl, const int32_t* rows, const int32_t* firsts,
+                            const int32_t* offsets, const uint8_t* data, int64_t n, int32_t* ids, int32_t* collided) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int32_t row = rows[i];
+  if (keys[i] == PGPQ_UNIQ_NULL) {
+    ids[row] = -1;
+    return;
+  }
+  const int32_t g = incl[i] - 1;
+  ids[row] = g;
+  const int32_t f = firsts[g];
+  if (f == row) return;
+  const int64_t la = offsets[row + 1] - offsets[row], lb = offsets[f + 1] - offsets[f];
+  bool same = la == lb;
+  const uint8_t* a = data + offsets[row];
+  const uint8_t* b = data + offsets[f];
+  for (int64_t k = 0; same && k < la; k++) same = a[k] == b[k];
+  if (!same) *collided = 1;
+}
+
 int fail(char* err, int errlen, const char* what, cudaError_t e) {
   snprintf(err, errlen, "%s: %s", what, cudaGetErrorString(e));
   return -1;
@@ -313,6 +397,8 @@ struct encoder {
   cudaStream_t stream = nullptr;
   uint8_t* buf = nullptr;
   size_t cap = 0;
+  uint8_t* ubuf = nullptr;  // pgpq_uniq_run's device memory, grown apart from buf
+  size_t ucap = 0;
   cudaEvent_t t0 = nullptr, t1 = nullptr;
 };
 
@@ -368,6 +454,7 @@ void pgpq_enc_close(void* h) {
   if (!e) return;
   cudaStreamSynchronize(e->stream);
   cudaFree(e->buf);
+  cudaFree(e->ubuf);
   cudaEventDestroy(e->t0);
   cudaEventDestroy(e->t1);
   cudaStreamDestroy(e->stream);
@@ -477,6 +564,144 @@ int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, in
   int rc = pgpq_enc_run(h, &c, 1, kernel_ms, err, errlen);
   pgpq_enc_close(h);
   return rc;
+}
+
+}  // extern "C"
+
+extern "C" {
+
+// pgpq_uniq_col is one string (or binary) column of a pgpq_uniq_run call, in host memory:
+// offsets (n + 1 Arrow int32 offsets into data, data[offsets[0]] the first byte copied: the
+// caller passes data so that offsets index it directly), data (offsets[n] bytes), valid (an
+// Arrow bitmap starting at bit 0, or NULL). Out: ids (n: each row's group, numbered in the
+// device's order; -1 for NULL), firsts (n: the first row of each group), groups (how many),
+// collided (1: two different values shared a hash; ids and firsts then mean nothing).
+typedef struct {
+  const int32_t* offsets;
+  const uint8_t* data;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t* ids;
+  int32_t* firsts;
+  int64_t* groups;
+  int32_t* collided;
+} pgpq_uniq_col;
+
+// pgpq_uniq_run groups the rows of ncols string columns by value on the encoder's stream (see
+// "Distinct values" above), and waits for the stream once. weak (tests) makes every value of
+// one length share a hash. Returns 0, or -1 with err set (the encoder stays usable).
+int pgpq_uniq_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char* err, int errlen) {
+  encoder* e = (encoder*)h;
+  // Sizes: per column keys in/out (8 B), rows in/out, heads, incl, firsts, ids (4 B each),
+  // offsets, data, valid, the sort's and the scan's scratch, and a flag.
+  size_t need = 0;
+  for (int c = 0; c < ncols; c++) {
+    const pgpq_uniq_col* col = &cols[c];
+    const int64_t n = col->n;
+    if (n < 0 || n > 0x7fffffff || (n > 0 && (!col->offsets || !col->data && col->offsets[n] > 0))) {
+      snprintf(err, errlen, "uniques: bad arguments (%lld rows)", (long long)n);
+      return -1;
+    }
+    size_t sort_tmp = 0, scan_tmp = 0;
+    cub::DeviceRadixSort::SortPairs(nullptr, sort_tmp, (uint64_t*)nullptr, (uint64_t*)nullptr, (int32_t*)nullptr,
+                                    (int32_t*)nullptr, (int)n);
+    cub::DeviceScan::InclusiveSum(nullptr, scan_tmp, (int32_t*)nullptr, (int32_t*)nullptr, (int)n);
+    const size_t m = (size_t)(n > 0 ? n : 1);
+    need += 2 * align256(m * 8) + 6 * align256(m * 4) + align256((m + 1) * 4) +
+            align256((size_t)(n > 0 ? col->offsets[n] : 0) + 1) + align256(m / 8 + 1) + align256(sort_tmp > scan_tmp ? sort_tmp : scan_tmp) +
+            256;
+  }
+  cudaError_t c;
+  if (need > e->ucap) {
+    cudaStreamSynchronize(e->stream);
+    cudaFree(e->ubuf);
+    e->ubuf = nullptr;
+    e->ucap = 0;
+    const size_t cap = need + need / 4;
+    if ((c = cudaMalloc(&e->ubuf, cap)) != cudaSuccess) {
+      cudaGetLastError();
+      return fail(err, errlen, "uniques: allocate device memory", c);
+    }
+    e->ucap = cap;
+  }
+  uint8_t* p = e->ubuf;
+  for (int k = 0; k < ncols; k++) {
+    const pgpq_uniq_col* col = &cols[k];
+    const int64_t n = col->n;
+    *col->groups = 0;
+    *col->collided = 0;
+    if (n == 0) continue;
+    const size_t m = (size_t)n;
+    const size_t bytes = (size_t)col->offsets[n];
+    size_t sort_tmp = 0, scan_tmp = 0;
+    cub::DeviceRadixSort::SortPairs(nullptr, sort_tmp, (uint64_t*)nullptr, (uint64_t*)nullptr, (int32_t*)nullptr,
+                                    (int32_t*)nullptr, (int)n);
+    cub::DeviceScan::InclusiveSum(nullptr, scan_tmp, (int32_t*)nullptr, (int32_t*)nullptr, (int)n);
+    const size_t tmp_bytes = sort_tmp > scan_tmp ? sort_tmp : scan_tmp;
+    uint64_t* keys = (uint64_t*)p;
+    p += align256(m * 8);
+    uint64_t* keys2 = (uint64_t*)p;
+    p += align256(m * 8);
+    int32_t* rows = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* rows2 = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* heads = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* incl = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* firsts = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* ids = (int32_t*)p;
+    p += align256(m * 4);
+    int32_t* offs = (int32_t*)p;
+    p += align256((m + 1) * 4);
+    uint8_t* data = p;
+    p += align256(bytes + 1);
+    uint8_t* valid = col->valid ? p : nullptr;
+    p += align256(m / 8 + 1);
+    void* tmp = p;
+    p += align256(tmp_bytes);
+    int32_t* flag = (int32_t*)p;
+    p += 256;
+    if ((c = cudaMemcpyAsync(offs, col->offsets, (m + 1) * 4, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess ||
+        (bytes > 0 && (c = cudaMemcpyAsync(data, col->data, bytes, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
+        (valid && (c = cudaMemcpyAsync(valid, col->valid, (m + 7) / 8, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
+        (c = cudaMemsetAsync(flag, 0, 4, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "uniques: copy a column to the device", c);
+    }
+    const unsigned blocks = (unsigned)((n + 255) / 256);
+    uniq_hash<<<blocks, 256, 0, e->stream>>>(offs, data, valid, n, weak, keys, rows);
+    size_t t = tmp_bytes;
+    if ((c = cub::DeviceRadixSort::SortPairs(tmp, t, keys, keys2, rows, rows2, (int)n, 0, 64, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "uniques: sort", c);
+    }
+    uniq_heads<<<blocks, 256, 0, e->stream>>>(keys2, n, heads);
+    t = tmp_bytes;
+    if ((c = cub::DeviceScan::InclusiveSum(tmp, t, heads, incl, (int)n, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "uniques: scan", c);
+    }
+    uniq_firsts<<<blocks, 256, 0, e->stream>>>(heads, incl, rows2, n, firsts);
+    uniq_assign<<<blocks, 256, 0, e->stream>>>(keys2, incl, rows2, firsts, offs, data, n, ids, flag);
+    if ((c = cudaGetLastError()) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "uniques: run the kernels", c);
+    }
+    // Groups: the inclusive scan's last value.
+    int32_t* groups32 = (int32_t*)col->groups;  // the low half of the int64, zeroed above
+    if ((c = cudaMemcpyAsync(col->ids, ids, m * 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->firsts, firsts, m * 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(groups32, incl + (n - 1), 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->collided, flag, 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      return fail(err, errlen, "uniques: copy the groups back", c);
+    }
+  }
+  if ((c = cudaStreamSynchronize(e->stream)) != cudaSuccess) return fail(err, errlen, "uniques: wait for the stream", c);
+  return 0;
 }
 
 }  // extern "C"
