@@ -90,6 +90,15 @@ type cpuUniquer struct{}
 func (cpuUniquer) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
 	for i, a := range cols {
+		var value func(row int) string
+		switch a := a.(type) {
+		case *array.String:
+			value = a.Value
+		case *array.Binary:
+			value = func(row int) string { return string(a.Value(row)) }
+		default:
+			continue
+		}
 		seen := map[string]int32{}
 		ids[i] = make([]int32, a.Len())
 		for row := 0; row < a.Len(); row++ {
@@ -97,19 +106,7 @@ func (cpuUniquer) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 				ids[i][row] = -1
 				continue
 			}
-			var v string
-			switch a := a.(type) {
-			case *array.String:
-				v = a.Value(row)
-			case *array.Binary:
-				v = string(a.Value(row))
-			default:
-				ids[i], firsts[i] = nil, nil
-				break
-			}
-			if ids[i] == nil {
-				break
-			}
+			v := value(row)
 			g, ok := seen[v]
 			if !ok {
 				g = int32(len(firsts[i]))
