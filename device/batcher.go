@@ -125,12 +125,19 @@ type batcher struct {
 	chunks  int           // chunks per batch
 	linger  time.Duration // how long a batch waits for more pages after its first
 	reqs    chan *pageReq
-	work    chan []*pageReq
+	work    chan batch
 	log     *slog.Logger
 	failed  atomic.Bool // a CUDA failure: every page goes to the CPU from then on
 	pages   atomic.Int64
 	batches atomic.Int64
 	runNS   atomic.Int64 // time in the batchers' run, summed
+}
+
+// batch is the pages of one run, and whether more were queued behind them when it was
+// gathered (busy: the batcher is throughput-bound, not waiting on writers).
+type batch struct {
+	reqs []*pageReq
+	busy bool
 }
 
 // pageReq is one page to compress: src in, out (appended to dst) or err back once done closes.
@@ -149,12 +156,12 @@ func newBatcher(spec *codecSpec, runners []chunkCompressor, log *slog.Logger) *b
 }
 
 func newBatcherLinger(spec *codecSpec, runners []chunkCompressor, maxBytes int64, maxChunks int, linger time.Duration, log *slog.Logger) *batcher {
-	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan []*pageReq), log: log}
+	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan batch), log: log}
 	go g.gather()
 	for _, c := range runners {
 		go func() {
-			for reqs := range g.work {
-				g.run(c, reqs)
+			for b := range g.work {
+				g.run(c, b)
 			}
 		}()
 	}
@@ -232,7 +239,7 @@ func (g *batcher) gather() {
 			default:
 			}
 		}
-		g.work <- reqs
+		g.work <- batch{reqs: reqs, busy: len(g.reqs) > 0}
 	}
 }
 
@@ -240,10 +247,25 @@ func (g *batcher) gather() {
 // chunk is at least their largest page.
 func (g *batcher) chunksOf(n int) int { return (n + g.spec.chunk - 1) / g.spec.chunk }
 
-// run compresses reqs in one batch of c and answers each.
-func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
+// run compresses the batch's pages in one run of c and answers each.
+//
+// Split codecs (zstd) cut pages into frames of spec.chunk bytes when pages are queued behind
+// the batch (larger frames compress better), and of smallChunk when none is (the writers are
+// waiting for these pages: smaller frames give the device more to do at once and answer
+// sooner), where the batch's buffers hold that many chunks.
+func (g *batcher) run(c chunkCompressor, bt batch) {
+	reqs := bt.reqs
 	b := c.buffers()
 	chunk := g.spec.chunk
+	if g.spec.split && !bt.busy && chunk > smallChunk {
+		n := 0
+		for _, r := range reqs {
+			n += (len(r.src) + smallChunk - 1) / smallChunk
+		}
+		if n <= g.chunks {
+			chunk = smallChunk
+		}
+	}
 	pos, k := int64(0), 0
 	for _, r := range reqs {
 		for off := 0; off < len(r.src); off += chunk {

@@ -29,10 +29,11 @@ const (
 const (
 	// zstdChunk is the most bytes of one zstd frame. nvCOMP recommends 64 KiB; larger frames
 	// compress better (on the H200, lineorder's pages: 344 MB at 64 KiB, 322 MB at 256 KiB,
-	// 326 MB with the CPU's zstd) but each takes longer, and a writer waiting for its page
-	// waits longer: 256 KiB frames slowed arrow-go's writer (one page per lane in flight) from
-	// 8.5 to 18 s on lineorder 40M. 128 KiB is between.
-	zstdChunk = 128 << 10
+	// 326 MB with the CPU's zstd), but each takes longer: arrow-go's writers, which wait for
+	// each page, went from 8.5 to 18 s on lineorder 40M with 256 KiB frames. So a batch uses
+	// them only when pages queue behind it, else frames of smallChunk (batcher.run).
+	zstdChunk  = 256 << 10
+	smallChunk = 64 << 10
 	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
 	// GPU, as one chunk: twice arrow-go's default data page (1 MiB), which pages overshoot a
 	// little, within nvCOMP's 16 MiB for LZ4 and snappy. Larger pages go to the CPU.
