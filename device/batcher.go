@@ -125,7 +125,7 @@ type batcher struct {
 	chunks  int           // chunks per batch
 	linger  time.Duration // how long a batch waits for more pages after its first
 	reqs    chan *pageReq
-	work    chan batch
+	work    chan []*pageReq
 	log     *slog.Logger
 	failed  atomic.Bool // a CUDA failure: every page goes to the CPU from then on
 	pages   atomic.Int64
@@ -133,16 +133,11 @@ type batcher struct {
 	runNS   atomic.Int64 // time in the batchers' run, summed
 }
 
-// batch is the pages of one run, and whether more were queued behind them when it was
-// gathered (busy: the batcher is throughput-bound, not waiting on writers).
-type batch struct {
-	reqs []*pageReq
-	busy bool
-}
-
-// pageReq is one page to compress: src in, out (appended to dst) or err back once done closes.
+// pageReq is one page to compress: src in, cut into frames of chunk bytes (split codecs), out
+// (appended to dst) or err back once done closes.
 type pageReq struct {
 	src, dst, out []byte
+	chunk         int
 	err           error
 	done          chan struct{}
 }
@@ -156,12 +151,12 @@ func newBatcher(spec *codecSpec, runners []chunkCompressor, log *slog.Logger) *b
 }
 
 func newBatcherLinger(spec *codecSpec, runners []chunkCompressor, maxBytes int64, maxChunks int, linger time.Duration, log *slog.Logger) *batcher {
-	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan batch), log: log}
+	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan []*pageReq), log: log}
 	go g.gather()
 	for _, c := range runners {
 		go func() {
-			for b := range g.work {
-				g.run(c, b)
+			for reqs := range g.work {
+				g.run(c, reqs)
 			}
 		}()
 	}
@@ -176,8 +171,19 @@ func (g *batcher) maxPage() int64 {
 	return min(int64(g.spec.chunk), g.max)
 }
 
-// compress compresses src (1 to maxPage bytes) into dst's storage (a new slice when too small).
+// compress compresses src (1 to maxPage bytes) into dst's storage (a new slice when too small),
+// split codecs in frames of smallChunk: a writer waits for its page, and smaller frames give the
+// device more to do at once and answer sooner.
 func (g *batcher) compress(dst, src []byte) ([]byte, error) {
+	return g.compressFrames(dst, src, min(g.spec.chunk, smallChunk))
+}
+
+// compressFrames is compress with frames of chunk bytes (at most spec.chunk; split codecs):
+// larger frames compress better, for writers that hand several pages at once.
+func (g *batcher) compressFrames(dst, src []byte, chunk int) ([]byte, error) {
+	if !g.spec.split || chunk <= 0 || chunk > g.spec.chunk {
+		chunk = g.spec.chunk
+	}
 	if err := g.failedErr(); err != nil {
 		return nil, err
 	}
@@ -185,7 +191,7 @@ func (g *batcher) compress(dst, src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("GPU compression: a page of %d bytes (1 to %d)", len(src), g.maxPage())
 	}
 	r := reqPool.Get().(*pageReq)
-	r.src, r.dst, r.out, r.err = src, dst, nil, nil
+	r.src, r.dst, r.out, r.err, r.chunk = src, dst, nil, nil, chunk
 	g.reqs <- r
 	<-r.done
 	out, err := r.out, r.err
@@ -212,7 +218,7 @@ func (g *batcher) gather() {
 			first = <-g.reqs
 		}
 		reqs := []*pageReq{first}
-		bytes, chunks, largest := len(first.src), g.chunksOf(len(first.src)), len(first.src)
+		bytes, chunks, largest := len(first.src), first.chunks(), len(first.src)
 		timer.Reset(g.linger)
 	gather:
 		for {
@@ -223,12 +229,12 @@ func (g *batcher) gather() {
 				if !g.spec.split {
 					cost = (len(reqs) + 1) * max(largest, n)
 				}
-				if int64(cost) > g.max || chunks+g.chunksOf(n) > g.chunks {
+				if int64(cost) > g.max || chunks+r.chunks() > g.chunks {
 					carry = r
 					break gather
 				}
 				reqs = append(reqs, r)
-				bytes, chunks, largest = bytes+n, chunks+g.chunksOf(n), max(largest, n)
+				bytes, chunks, largest = bytes+n, chunks+r.chunks(), max(largest, n)
 			case <-timer.C:
 				break gather
 			}
@@ -239,37 +245,21 @@ func (g *batcher) gather() {
 			default:
 			}
 		}
-		g.work <- batch{reqs: reqs, busy: len(g.reqs) > 0}
+		g.work <- reqs
 	}
 }
 
-// chunksOf is how many chunks a page of n bytes is cut into: one for whole-page codecs, whose
-// chunk is at least their largest page.
-func (g *batcher) chunksOf(n int) int { return (n + g.spec.chunk - 1) / g.spec.chunk }
+// chunks is how many chunks the page is cut into: one for whole-page codecs, whose chunk is
+// at least their largest page.
+func (r *pageReq) chunks() int { return (len(r.src) + r.chunk - 1) / r.chunk }
 
-// run compresses the batch's pages in one run of c and answers each.
-//
-// Split codecs (zstd) cut pages into frames of spec.chunk bytes when pages are queued behind
-// the batch (larger frames compress better), and of smallChunk when none is (the writers are
-// waiting for these pages: smaller frames give the device more to do at once and answer
-// sooner), where the batch's buffers hold that many chunks.
-func (g *batcher) run(c chunkCompressor, bt batch) {
-	reqs := bt.reqs
+// run compresses reqs in one batch of c and answers each.
+func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 	b := c.buffers()
-	chunk := g.spec.chunk
-	if g.spec.split && !bt.busy && chunk > smallChunk {
-		n := 0
-		for _, r := range reqs {
-			n += (len(r.src) + smallChunk - 1) / smallChunk
-		}
-		if n <= g.chunks {
-			chunk = smallChunk
-		}
-	}
 	pos, k := int64(0), 0
 	for _, r := range reqs {
-		for off := 0; off < len(r.src); off += chunk {
-			end := min(off+chunk, len(r.src))
+		for off := 0; off < len(r.src); off += r.chunk {
+			end := min(off+r.chunk, len(r.src))
 			pos = (pos + b.align - 1) / b.align * b.align
 			b.offs[k], b.sizes[k] = pos, uint64(end-off)
 			pos += int64(copy(b.in[pos:], r.src[off:end]))
@@ -293,7 +283,7 @@ func (g *batcher) run(c chunkCompressor, bt batch) {
 			r.err = err
 		} else {
 			out := append(r.dst[:0], g.spec.header...)
-			for off := 0; off < len(r.src); off += chunk {
+			for off := 0; off < len(r.src); off += r.chunk {
 				slot := int64(k) * b.slot
 				out = append(out, b.out[slot:slot+int64(b.sizes[k])]...)
 				k++

@@ -30,8 +30,9 @@ const (
 	// zstdChunk is the most bytes of one zstd frame. nvCOMP recommends 64 KiB; larger frames
 	// compress better (on the H200, lineorder's pages: 344 MB at 64 KiB, 322 MB at 256 KiB,
 	// 326 MB with the CPU's zstd), but each takes longer: arrow-go's writers, which wait for
-	// each page, went from 8.5 to 18 s on lineorder 40M with 256 KiB frames. So a batch uses
-	// them only when pages queue behind it, else frames of smallChunk (batcher.run).
+	// each page, went from 8.5 to 18 s on lineorder 40M with 256 KiB frames. So pages come in
+	// frames of smallChunk, and of zstdChunk from writers that hand several pages at once
+	// (pageCodec.EncodeFrames: the GPU writer's).
 	zstdChunk  = 256 << 10
 	smallChunk = 64 << 10
 	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
@@ -224,6 +225,19 @@ func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
 		}
 	}
 	return c.Codec.EncodeLevel(dst, src, level)
+}
+
+// EncodeLargeFrames is Encode for a caller that compresses several pages at once (the GPU
+// writer's pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which
+// compress better than the smallChunk frames of Encode at the same throughput when pages
+// queue.
+func (c *pageCodec) EncodeLargeFrames(dst, src []byte) []byte {
+	if g := c.batcherFor(len(src), compress.DefaultCompressionLevel); g != nil {
+		if out, err := g.compressFrames(dst, src, c.spec.chunk); err == nil {
+			return out
+		}
+	}
+	return c.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
 }
 
 // DecodeWithError decodes with arrow-go's codec, returning its errors (compress.ErrorCodec).

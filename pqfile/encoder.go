@@ -85,10 +85,20 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 			wg.Add(1)
 			go func(p *Page, data []byte) {
 				defer wg.Done()
+				if lf, ok := c.codec.(largeFrames); ok {
+					p.Data = lf.EncodeLargeFrames(nil, data)
+					return
+				}
 				p.Data = c.codec.Encode(nil, data)
 			}(&out[i][j], r.Data)
 		}
 	}
 	wg.Wait()
 	return out
+}
+
+// largeFrames is a codec that compresses a page better when told that several pages are
+// compressed at once (the device's GPU zstd: larger frames). Its output is the codec's format.
+type largeFrames interface {
+	EncodeLargeFrames(dst, src []byte) []byte
 }
