@@ -816,19 +816,10 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 		}
 		lays[i] = l
 	}
-	if total > e.hostCap {
-		if e.host != nil {
-			C.call_host_free(e.lib.lib, e.host)
-			e.host, e.hostCap = nil, 0
-		}
-		n := total + total/4
-		p := C.call_host_alloc(e.lib.lib, C.size_t(n))
-		if p == nil {
-			return nil, 0, fmt.Errorf("encode: cudaMallocHost(%d) failed", n)
-		}
-		e.host, e.hostCap = p, n
+	host, err := e.hostBytes(total)
+	if err != nil {
+		return nil, 0, err
 	}
-	host := unsafe.Slice((*byte)(e.host), e.hostCap)
 	at := func(off int) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(&host[off])) }
 	at64 := func(off int) *C.int64_t { return (*C.int64_t)(unsafe.Pointer(&host[off])) }
 	var pin runtime.Pinner
@@ -880,6 +871,24 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 	return pages, time.Duration(float64(ms) * float64(time.Millisecond)), nil
 }
 
+// hostBytes returns the encoder's pinned host memory, grown to at least n bytes (what it held
+// is lost when it grows).
+func (e *encoder) hostBytes(n int) ([]byte, error) {
+	if n > e.hostCap {
+		if e.host != nil {
+			C.call_host_free(e.lib.lib, e.host)
+			e.host, e.hostCap = nil, 0
+		}
+		size := n + n/4
+		p := C.call_host_alloc(e.lib.lib, C.size_t(size))
+		if p == nil {
+			return nil, fmt.Errorf("encode: cudaMallocHost(%d) failed", size)
+		}
+		e.host, e.hostCap = p, size
+	}
+	return unsafe.Slice((*byte)(e.host), e.hostCap), nil
+}
+
 // hasEncoder says whether the library has the page encoder (pgpq_enc_*).
 func (l *library) hasEncoder() bool { return l.lib.enc_open != nil }
 
@@ -902,12 +911,29 @@ func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err
 	descs := make([]C.pgpq_uniq_col, len(cols))
 	groups := make([]int64, len(cols))
 	collided := make([]int32, len(cols))
+	// The groups come back into pinned memory (copies from the device at full speed, no
+	// staging by the driver's CPU), then into Go slices.
+	total := 0
+	for _, c := range cols {
+		total += 8 * max(c.n, 1)
+	}
+	host, err := e.hostBytes(total)
+	if err != nil {
+		return nil, nil, err
+	}
+	pinnedIDs, pinnedFirsts := make([][]int32, len(cols)), make([][]int32, len(cols))
+	at := 0
+	for i, c := range cols {
+		m := max(c.n, 1)
+		pinnedIDs[i] = unsafe.Slice((*int32)(unsafe.Pointer(&host[at])), m)
+		pinnedFirsts[i] = unsafe.Slice((*int32)(unsafe.Pointer(&host[at+4*m])), m)
+		at += 8 * m
+	}
 	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
 	for i, c := range cols {
 		if len(c.offsets) < c.n+1 || (c.n > 0 && int(c.offsets[c.n]) > len(c.data)) || (c.valid != nil && len(c.valid) < (c.n+7)/8) {
 			return nil, nil, fmt.Errorf("uniques: %d rows with %d offsets, %d bytes of data and a bitmap of %d bytes", c.n, len(c.offsets), len(c.data), len(c.valid))
 		}
-		ids[i], firsts[i] = make([]int32, max(c.n, 1)), make([]int32, max(c.n, 1))
 		d := &descs[i]
 		d.n = C.int64_t(c.n)
 		if c.n > 0 {
@@ -922,10 +948,8 @@ func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err
 			pin.Pin(&c.valid[0])
 			d.valid = (*C.uint8_t)(unsafe.Pointer(&c.valid[0]))
 		}
-		pin.Pin(&ids[i][0])
-		pin.Pin(&firsts[i][0])
-		d.ids = (*C.int32_t)(unsafe.Pointer(&ids[i][0]))
-		d.firsts = (*C.int32_t)(unsafe.Pointer(&firsts[i][0]))
+		d.ids = (*C.int32_t)(unsafe.Pointer(&pinnedIDs[i][0]))
+		d.firsts = (*C.int32_t)(unsafe.Pointer(&pinnedFirsts[i][0]))
 		d.groups = (*C.int64_t)(unsafe.Pointer(&groups[i]))
 		d.collided = (*C.int32_t)(unsafe.Pointer(&collided[i]))
 	}
@@ -943,7 +967,9 @@ func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err
 			ids[i], firsts[i] = nil, nil
 			continue
 		}
-		ids[i], firsts[i] = ids[i][:c.n], firsts[i][:groups[i]]
+		ids[i], firsts[i] = make([]int32, c.n), make([]int32, groups[i])
+		copy(ids[i], pinnedIDs[i])
+		copy(firsts[i], pinnedFirsts[i])
 	}
 	return ids, firsts, nil
 }

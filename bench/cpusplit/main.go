@@ -30,7 +30,9 @@ type stage struct {
 var stages = []stage{
 	{"compress", []string{"klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
 	{"write", []string{"os.(*File).Write", "bufio.(*Writer)", "crypto/", "export.(*hashingWriter)", "syscall.write", "internal/poll.(*FD).Write"}},
-	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes"}},
+	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes",
+		// The GPU writer's host side: its calls to the device, fragments gathered into pages, pqfile.
+		"pgparquet/pqfile.", "device.(*PageEncoder)", "device.(*encoder)", "export.(*pageFileWriter)", "export.(*fileSeries).groupDicts", "export.cpuUniquer"}},
 	{"boundaries", []string{"gpuparse.(*CPUDecoder).walk", "gpuparse.parseNumericHeader", "gpuparse.(*treeWalker)"}},
 	{"decode", []string{"pgparquet/gpuparse.", "pgparquet/device."}},
 	{"arrow", []string{"arrow-go/v18/arrow"}},
