@@ -5,8 +5,9 @@
 // Each sample goes to the stage of the innermost frame of its stack that belongs to one: the
 // stages are receive (network reads, COPY message handling), boundaries (the decoder's first
 // pass over the tuples), decode (the second pass and the CUDA decoder's calls), arrow (Arrow
-// buffers and builders), encode (Parquet encoding, dictionaries, statistics), compress
-// (zstd, snappy, gzip, brotli, lz4) and write (file writes, sha256). Runtime frames (allocation,
+// buffers and builders), encode (Parquet encoding, dictionaries, statistics, and the GPU
+// writer's host side: its calls to the device, pages gathered, pqfile), compress (zstd,
+// snappy, gzip, brotli, lz4, and the GPU batcher's host side) and write (file writes, sha256). Runtime frames (allocation,
 // copying) count for the stage that called them; samples with no stage at all (garbage
 // collection, scheduling) are runtime.
 package main
@@ -28,7 +29,7 @@ type stage struct {
 }
 
 var stages = []stage{
-	{"compress", []string{"klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
+	{"compress", []string{"device.(*batcher)", "device.(*pageCodec)", "device.(*nvBatch)", "klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
 	{"write", []string{"os.(*File).Write", "bufio.(*Writer)", "crypto/", "export.(*hashingWriter)", "syscall.write", "internal/poll.(*FD).Write"}},
 	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes",
 		// The GPU writer's host side: its calls to the device, fragments gathered into pages, pqfile.
