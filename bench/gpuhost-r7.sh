@@ -26,7 +26,7 @@ nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvc
 lib=$(realpath "$K/libc.so")
 echo "== differential tests"
 (cd device && PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 timeout 300 ../$K/device.test \
-  -test.run 'TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques|TestGPUMatchesCPU|TestGPUParquetFiles' -test.v 2>&1 | grep -v '^=== RUN' | tail -25)
+  -test.run 'TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques|TestGPUEncodeFaultsFallBack|TestGPUMatchesCPU|TestGPUParquetFiles' -test.v 2>&1 | grep -v '^=== RUN' | tail -25)
 echo "== memcheck"
 (cd device && PGPARQUET_GPU_QUICK=1 PGPARQUET_NVCOMP_LIB=off PGPARQUET_CUDA_LIB=$lib timeout 240 compute-sanitizer --tool memcheck \
   ../$K/device.test -test.run 'TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques' 2>&1 | tail -4)

@@ -60,6 +60,7 @@ typedef struct {
 	int32_t* collided;
 } pgpq_uniq_col;
 typedef int (*uniq_run_fn)(void*, const pgpq_uniq_col*, int, int, char*, int);
+typedef void (*inject_enc_fn)(int, int);
 typedef void* (*enc_open_fn)(char*, int);
 typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
 typedef void (*enc_close_fn)(void*);
@@ -86,6 +87,7 @@ typedef struct {
 	enc_run_fn enc_run;
 	enc_close_fn enc_close;
 	uniq_run_fn uniq_run; // optional: distinct values of string columns (encode.cu)
+	inject_enc_fn inject_enc; // optional: tests only
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -117,6 +119,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->enc_close = (enc_close_fn)dlsym(l->handle, "pgpq_enc_close");
 	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
 	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_run");
+	l->inject_enc = (inject_enc_fn)dlsym(l->handle, "pgpq_inject_encode_faults");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
@@ -184,6 +187,11 @@ static int call_uniq_run(pgpq_lib* l, void* h, const pgpq_uniq_col* c, int n, in
 		return -1;
 	}
 	return l->uniq_run(h, c, n, weak, err, en);
+}
+static int call_inject_enc(pgpq_lib* l, int enc, int uniq) {
+	if (!l->inject_enc) return -1;
+	l->inject_enc(enc, uniq);
+	return 0;
 }
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
@@ -976,3 +984,9 @@ func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err
 
 // hasUniques says whether the library groups string columns (pgpq_uniq_run).
 func (l *library) hasUniques() bool { return l.lib.uniq_run != nil }
+
+// injectEncodeFaults makes the library fail its next enc page-encoder runs and uniq grouping
+// runs as a CUDA error would (tests); false if the library has no such hook.
+func (l *library) injectEncodeFaults(enc, uniq int) bool {
+	return C.call_inject_enc(l.lib, C.int(enc), C.int(uniq)) == 0
+}

@@ -866,3 +866,52 @@ func sameGroups(a arrow.Array, ids, firsts []int32) error {
 	}
 	return nil
 }
+
+// TestGPUEncodeFaultsFallBack: a CUDA error in the page encoder's run or in the grouping (the
+// library's test hook fails them after their results were copied back) sends that batch to the
+// CPU twin: the pages are the same, byte for byte, as the CPU twin's alone, and the failed
+// grouping leaves the columns to the lanes (nil).
+func TestGPUEncodeFaultsFallBack(t *testing.T) {
+	cudaLib(t)
+	dev := Start(ModeOn, os.Getenv("PGPARQUET_CUDA_LIB"), nil)
+	if err := dev.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !dev.lib.injectEncodeFaults(0, 0) {
+		t.Fatal("the library has no pgpq_inject_encode_faults")
+	}
+	gpu, err := dev.PageEncoder(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	cpu, err := Start(ModeOff, "", nil).PageEncoder(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.lib.injectEncodeFaults(3, 2)
+	defer dev.lib.injectEncodeFaults(0, 0)
+	if err := compareEncoders(rand.New(rand.NewPCG(11, 12)), gpu, cpu, 12); err != nil {
+		t.Fatal(err)
+	}
+	gpuN, cpuN := gpu.Counts()
+	if cpuN != 3*int64(len(plainTypes)) || gpuN == 0 {
+		t.Fatalf("%d column batches on the GPU, %d on the CPU: want 3 batches of %d columns on the CPU", gpuN, cpuN, len(plainTypes))
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for round := range 4 {
+		cols := []arrow.Array{randomStrings(rng, 1000, 10, 0.1, false), randomStrings(rng, 1000, 100, 0, true)}
+		ids, firsts := gpu.Uniques(cols)
+		for i, a := range cols {
+			switch {
+			case round < 2 && ids[i] != nil:
+				t.Fatalf("round %d: column %d grouped despite the injected fault", round, i)
+			case round >= 2:
+				if err := sameGroups(a, ids[i], firsts[i]); err != nil {
+					t.Fatalf("round %d column %d: %v", round, i, err)
+				}
+			}
+			a.Release()
+		}
+	}
+}

@@ -343,6 +343,19 @@ __global__ void uniq_assign(const uint64_t* keys, const int32_t* incl, const int
   if (!same) *collided = 1;
 }
 
+// Faults to inject, for tests of the Go side's fallback (pgpq_inject_encode_faults): the next
+// this many pgpq_enc_run / pgpq_uniq_run calls fail as a CUDA error would, after their work was
+// queued. Test-only process state.
+int g_fail_enc = 0, g_fail_uniq = 0;
+
+bool take_fault(int* n) {
+  int v = __atomic_load_n(n, __ATOMIC_SEQ_CST);
+  while (v > 0) {
+    if (__atomic_compare_exchange_n(n, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
+  }
+  return false;
+}
+
 int fail(char* err, int errlen, const char* what, cudaError_t e) {
   snprintf(err, errlen, "%s: %s", what, cudaGetErrorString(e));
   return -1;
@@ -549,6 +562,7 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
   }
   cudaEventRecord(e->t1, e->stream);
   if ((c = cudaStreamSynchronize(e->stream)) != cudaSuccess) return fail(err, errlen, "encode: wait for the stream", c);
+  if (take_fault(&g_fail_enc)) return fail(err, errlen, "encode: injected fault", cudaErrorLaunchFailure);
   if (kernel_ms) cudaEventElapsedTime(kernel_ms, e->t0, e->t1);
   return 0;
 }
@@ -701,7 +715,16 @@ int pgpq_uniq_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char*
     }
   }
   if ((c = cudaStreamSynchronize(e->stream)) != cudaSuccess) return fail(err, errlen, "uniques: wait for the stream", c);
+  if (take_fault(&g_fail_uniq)) return fail(err, errlen, "uniques: injected fault", cudaErrorLaunchFailure);
   return 0;
+}
+
+// pgpq_inject_encode_faults makes the next enc calls of pgpq_enc_run and uniq calls of
+// pgpq_uniq_run fail as if the device had failed, once their results were copied back: for
+// tests; optional in the ABI.
+void pgpq_inject_encode_faults(int enc, int uniq) {
+  __atomic_store_n(&g_fail_enc, enc, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&g_fail_uniq, uniq, __ATOMIC_SEQ_CST);
 }
 
 }  // extern "C"
