@@ -708,17 +708,6 @@ func (a *pinnedAllocator) freeAll() {
 	a.blocks, a.free = map[unsafe.Pointer]int{}, [64][]unsafe.Pointer{}
 }
 
-// plainPage is one page of a fixed-width column chunk as the GPU encoded it (encode.cu): its
-// uncompressed bytes (definition levels, then the non-NULL values PLAIN), its rows, NULLs, and
-// the min and max of its values (width bytes each, PLAIN) unless it has none.
-type plainPage struct {
-	Data     []byte
-	Rows     int
-	Nulls    int64
-	HasStats bool
-	Min, Max []byte
-}
-
 // encodePlain encodes n fixed-width values (width 4 or 8 bytes each, PLAIN, as Arrow holds
 // them; floats when isFloat, else signed integers) with their Arrow validity bitmap (nil: no
 // NULLs) into pages of pageRows rows on the GPU, as pqfile.PlainPages does on the CPU. The

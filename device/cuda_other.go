@@ -66,14 +66,6 @@ func (z *nvBatch) close()        {}
 // encoder is the GPU page encoder; this build has none.
 type encoder struct{}
 
-type plainPage struct {
-	Data     []byte
-	Rows     int
-	Nulls    int64
-	HasStats bool
-	Min, Max []byte
-}
-
 func (l *library) openEncoder() (*encoder, error) {
 	return nil, errors.New("GPU page encoder: this binary was built without cgo")
 }

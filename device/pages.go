@@ -321,3 +321,14 @@ func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 	}
 	return ids, firsts
 }
+
+// plainPage is one page of a fixed-width column as the GPU encoded it (encode.cu): its
+// uncompressed bytes (definition levels if asked for, then the non-NULL values PLAIN), its
+// rows, NULLs, and the min and max of its values (PLAIN) unless it has none.
+type plainPage struct {
+	Data     []byte
+	Rows     int
+	Nulls    int64
+	HasStats bool
+	Min, Max []byte
+}

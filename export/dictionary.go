@@ -158,19 +158,25 @@ func (d *stringDict) indices(mem memory.Allocator, arr arrow.Array) (*memory.Buf
 			idx[i] = prevIdx
 			continue
 		}
-		k, ok := d.memo[string(v)]
-		if !ok {
-			k = int32(len(d.order))
-			s := string(v)
-			d.memo[s] = k
-			d.order = append(d.order, s)
-			d.bytes += len(v)
-			d.empty = d.empty || len(v) == 0 // each value is new once
-			d.release()
-		}
+		k := d.index(v)
 		idx[i], prev, prevIdx = k, v, k
 	}
 	return buf, len(d.order) - before
+}
+
+// index is v's index in the dictionary, where it is added if new.
+func (d *stringDict) index(v []byte) int32 {
+	k, ok := d.memo[string(v)]
+	if !ok {
+		k = int32(len(d.order))
+		s := string(v)
+		d.memo[s] = k
+		d.order = append(d.order, s)
+		d.bytes += len(v)
+		d.empty = d.empty || len(v) == 0 // each value is new once
+		d.release()
+	}
+	return k
 }
 
 // indicesFromGroups is indices for a batch whose rows the engine grouped by value: one map
@@ -197,17 +203,7 @@ func (d *stringDict) indicesFromGroups(mem memory.Allocator, arr arrow.Array, g 
 	for _, k := range order {
 		row := g.firsts[k]
 		v := data[offs[row]-base : offs[row+1]-base]
-		idx, ok := d.memo[string(v)]
-		if !ok {
-			idx = int32(len(d.order))
-			s := string(v)
-			d.memo[s] = idx
-			d.order = append(d.order, s)
-			d.bytes += len(v)
-			d.empty = d.empty || len(v) == 0
-			d.release()
-		}
-		global[k] = idx
+		global[k] = d.index(v)
 	}
 	for i, k := range g.ids {
 		if k < 0 {
