@@ -361,17 +361,19 @@ func TestIncrementalSchedule(t *testing.T) {
 // sidecar drops the slot, the status view says why, and the next run starts again from a
 // snapshot, after which the chain goes on.
 func TestRetainedWALCeiling(t *testing.T) {
-	e := newEnv(t)
+	e := leastPrivilegeEnv(t) // the sidecar as deploy/roles.sql's role
+	alice := e.role(t, "alice")
 	pgtest.Exec(t, e.su, `CREATE TABLE items (id int PRIMARY KEY, v int); CREATE TABLE churn (x text)`)
-	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g FROM generate_series(1, 100) g`)
+	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g FROM generate_series(1, 100) g; GRANT SELECT ON items TO alice`)
 	s := e.start(t, "s1", func(c *Config, _ *hooks) { c.MaxRetainedWAL = 64 << 20 })
-	first := requestIncremental(t, e.req, "items", `{"mode": "incremental", "max_retained_wal": "4MB"}`)
+	waitHealthy(t, s.Sidecar, true) // the control tables exist once it polled
+	first := requestIncremental(t, alice, "items", `{"mode": "incremental", "max_retained_wal": "4MB"}`)
 	e.waitState(t, first, "succeeded", 20*time.Second)
 	chain := e.chainOf(t, first)
 	pgtest.Exec(t, e.su, `UPDATE items SET v = 0 WHERE id <= 10`)
 	// Other tables' writes: the slot holds their WAL back too.
 	pgtest.Exec(t, e.su, `INSERT INTO churn SELECT repeat(md5(g::text), 8) FROM generate_series(1, 40000) g`)
-	cs := waitChainState(t, e, e.req, chain, "broken", 20*time.Second)
+	cs := waitChainState(t, e, alice, chain, "broken", 20*time.Second)
 	if !strings.Contains(cs.Reason, "past the ceiling of 4096 kB") || !strings.Contains(cs.Reason, "the next run starts again from a snapshot") {
 		t.Errorf("reason %q", cs.Reason)
 	}
@@ -383,31 +385,31 @@ func TestRetainedWALCeiling(t *testing.T) {
 	if want := "pgparquet_sidecar_chains_broken_total 1"; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("metrics lack %q", want)
 	}
-	next := requestIncremental(t, e.req, "items", `{"mode": "incremental", "max_retained_wal": "1GB"}`)
+	next := requestIncremental(t, alice, "items", `{"mode": "incremental", "max_retained_wal": "1GB"}`)
 	e.waitState(t, next, "succeeded", 20*time.Second)
 	if mode, run := e.runMode(t, next); mode != "snapshot" || run != 2 {
 		t.Errorf("run after the break is %s %d, want snapshot 2", mode, run)
 	}
 	pgtest.Exec(t, e.su, `DELETE FROM items WHERE id = 1`)
-	last := requestIncremental(t, e.req, "items", `{"mode": "incremental", "max_retained_wal": "1GB"}`)
+	last := requestIncremental(t, alice, "items", `{"mode": "incremental", "max_retained_wal": "1GB"}`)
 	e.waitState(t, last, "succeeded", 20*time.Second)
-	cs = e.chainStatus(t, e.req, chain)
+	cs = e.chainStatus(t, alice, chain)
 	if cs.State != "active" || cs.LastRun != 3 || !strings.Contains(cs.Reason, "past the ceiling") {
 		t.Errorf("chain after the restart: %+v", cs)
 	}
 	materialized(t, e.su, cs.OutputDir, "items")
 	// A type change rewrote the table: the run that meets it is a snapshot run, and says why.
 	pgtest.Exec(t, e.su, `ALTER TABLE items ALTER v TYPE bigint`)
-	rewritten := requestIncremental(t, e.req, "items", `{"mode": "incremental"}`)
+	rewritten := requestIncremental(t, alice, "items", `{"mode": "incremental"}`)
 	e.waitState(t, rewritten, "succeeded", 20*time.Second)
 	if mode, run := e.runMode(t, rewritten); mode != "snapshot" || run != 4 {
 		t.Errorf("run after ALTER TYPE is %s %d, want snapshot 4", mode, run)
 	}
-	if cs = e.chainStatus(t, e.req, chain); cs.State != "active" || !strings.Contains(cs.Reason, "column v changed type from integer to bigint") {
+	if cs = e.chainStatus(t, alice, chain); cs.State != "active" || !strings.Contains(cs.Reason, "column v changed type from integer to bigint") {
 		t.Errorf("chain after ALTER TYPE: %+v", cs)
 	}
 	materialized(t, e.su, cs.OutputDir, "items")
-	endChain(t, e, e.req, chain)
+	endChain(t, e, alice, chain)
 }
 
 // TestIncrementalCrashes kills the sidecar while a change run publishes (recorded publishing,
