@@ -53,6 +53,9 @@ test: venv versitygw iceberg-rest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 20000x ./copyout
 	$(GO) test -count=1 -timeout 15m ./...
+	# The GPU writer's file path (pqfile row groups, fragments gathered into pages, dictionaries
+	# from grouped rows) with its CPU twins, through export tests of flat and nested tables.
+	PGPARQUET_PAGE_WRITER=cpu $(GO) test -count=1 -run '^(TestExportSmoke|TestExportTypes|TestDictionaryEncodedStrings|TestHugeValuesDropStatistics|TestExportFailuresLeaveNothing|TestExportInterruptedLeavesNothing|TestCodec|TestExportToS3|TestExportRelationKinds)$$' ./export
 	$(MAKE) --no-print-directory test-matrix
 
 # Readers beyond pyarrow and DuckDB, in a venv of their own (pyspark is large): Spark 4 reads
