@@ -135,14 +135,7 @@ func checkPlainStats(t *testing.T, path string) int {
 			if !isPlainKind(col.DataType()) {
 				continue
 			}
-			cc, err := md.RowGroup(rg).ColumnChunk(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := cc.Statistics()
-			if err != nil || st == nil {
-				t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
-			}
+			st := chunkStats(t, md, path, rg, c, col.Name())
 			checked++
 			lo, hi, nulls, has := trueStats(col)
 			if st.NullCount() != nulls || st.HasMinMax() != has {
@@ -169,14 +162,7 @@ func checkPlainStats(t *testing.T, path string) int {
 // values' true byte-wise min and max (the empty string included) and NULL count.
 func checkByteArrayStats(t *testing.T, md *metadata.FileMetaData, path string, rg, c int, col *arrow.Column) {
 	t.Helper()
-	cc, err := md.RowGroup(rg).ColumnChunk(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cc.Statistics()
-	if err != nil || st == nil {
-		t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
-	}
+	st := chunkStats(t, md, path, rg, c, col.Name())
 	var lo, hi []byte
 	nulls, has := int64(0), false
 	for _, chunk := range col.Data().Chunks() {
@@ -215,14 +201,7 @@ func checkByteArrayStats(t *testing.T, md *metadata.FileMetaData, path string, r
 // big-endian two's complement) with its values' true min, max and NULL count.
 func checkDecimalStats(t *testing.T, md *metadata.FileMetaData, path string, rg, c int, col *arrow.Column) {
 	t.Helper()
-	cc, err := md.RowGroup(rg).ColumnChunk(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cc.Statistics()
-	if err != nil || st == nil {
-		t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, col.Name(), err)
-	}
+	st := chunkStats(t, md, path, rg, c, col.Name())
 	var lo, hi *big.Int
 	nulls := int64(0)
 	for _, chunk := range col.Data().Chunks() {
@@ -253,6 +232,20 @@ func checkDecimalStats(t *testing.T, md *metadata.FileMetaData, path string, rg,
 		(lo != nil && (signed(fs.Min()).Cmp(lo) != 0 || signed(fs.Max()).Cmp(hi) != 0)) {
 		t.Errorf("%s row group %d column %s: NULLs %d min %x max %x; want %d %v %v", path, rg, col.Name(), fs.NullCount(), fs.Min(), fs.Max(), nulls, lo, hi)
 	}
+}
+
+// chunkStats is the statistics of column c of row group rg; a chunk without them fails the test.
+func chunkStats(t *testing.T, md *metadata.FileMetaData, path string, rg, c int, name string) metadata.TypedStatistics {
+	t.Helper()
+	cc, err := md.RowGroup(rg).ColumnChunk(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cc.Statistics()
+	if err != nil || st == nil {
+		t.Fatalf("%s row group %d column %s: no statistics (%v)", path, rg, name, err)
+	}
+	return st
 }
 
 func isPlainKind(dt arrow.DataType) bool {
