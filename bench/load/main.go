@@ -81,6 +81,7 @@ func main() {
 	rows := flag.Int64("rows", 0, "rows to load (overrides --gb)")
 	sessions := flag.Int("sessions", runtime.NumCPU(), "parallel loading sessions")
 	reuse := flag.Bool("reuse", false, "keep an existing table of this name if it has the requested row count (--rows), or any rows (--gb)")
+	printSQL := flag.Bool("print-sql", false, "print the table's CREATE and its INSERT (rows LO to HI) as two lines, for hosts without this binary, and exit")
 	flag.Parse()
 	sh, ok := shapes[*kind]
 	if !ok {
@@ -89,6 +90,13 @@ func main() {
 	}
 	if *table == "" {
 		*table = *kind
+	}
+	if *printSQL {
+		ident := pgx.Identifier{*table}.Sanitize()
+		oneLine := func(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+		fmt.Printf("DROP TABLE IF EXISTS %s; CREATE UNLOGGED TABLE %s (%s)\n", ident, ident, oneLine(sh.ddl))
+		fmt.Printf("INSERT INTO %s SELECT %s FROM generate_series(LO::%s, HI) g\n", ident, oneLine(sh.fill), sh.series)
+		return
 	}
 	if *rows <= 0 && *gb <= 0 {
 		fmt.Fprintln(os.Stderr, "load: give --rows or --gb")
