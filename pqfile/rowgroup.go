@@ -218,6 +218,11 @@ func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
 		return nil, fmt.Errorf("pqfile: column %s: %s in a row group where it was fed with %s", c.desc.Path(), verb[f], verb[c.feed])
 	}
 	c.feed = f
+	if f == fedArrow && c.cw == nil {
+		// Even for a call then refused: a column fed with Arrow has its writer (Close and
+		// Abort close it).
+		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
+	}
 	return c, nil
 }
 
@@ -352,9 +357,6 @@ func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) erro
 	}
 	if c.desc.MaxRepetitionLevel() > 0 || c.desc.MaxDefinitionLevel() > 1 {
 		return fmt.Errorf("pqfile: column %s: only flat columns are written from Arrow arrays", c.desc.Path())
-	}
-	if c.cw == nil {
-		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
 	}
 	if d, ok := a.(*array.Dictionary); ok && g.props.StatisticsEnabledFor(c.desc.Path()) {
 		// arrow-go's statistics of dictionary arrays are not exact (v18.8.0: they leave out
