@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
@@ -215,12 +216,16 @@ func (p levelPath) levels(rows int) (leafLevels, error) {
 	if p.nullable {
 		l.maxDef++
 	}
-	w := levelWalk{p: p, reps: reps, lastList: lastList, first: -1}
+	w := levelWalk{p: p, reps: reps, lastList: lastList, leafNulls: p.leaf.NullN() > 0, first: -1}
+	if p.nullable {
+		w.leafDef = 1
+	}
+	size := p.maxLevels(rows)
 	if l.maxDef > 0 {
-		w.def = make([]int16, 0, rows)
+		w.def = make([]int16, 0, size)
 	}
 	if l.maxRep > 0 {
-		w.rep = make([]int16, 0, rows)
+		w.rep = make([]int16, 0, size)
 	}
 	for i := 0; i < rows; i++ {
 		w.walk(0, i, 0, 0)
@@ -236,12 +241,31 @@ func (p levelPath) levels(rows int) (leafLevels, error) {
 	return l, nil
 }
 
+// maxLevels bounds the number of levels of rows rows: a level per row, per element of each list
+// (the elements of the lists of rows, elements of the lists of those elements, ...; an element
+// ends with one level or has elements of its own).
+func (p levelPath) maxLevels(rows int) int {
+	n, lo, hi := rows, 0, rows
+	for _, s := range p.steps {
+		if s.list == nil || lo == hi {
+			continue
+		}
+		start, _ := s.list.ValueOffsets(lo)
+		_, end := s.list.ValueOffsets(hi - 1)
+		lo, hi = int(start), int(end)
+		n += hi - lo
+	}
+	return n
+}
+
 // levelWalk is levels' state: the levels so far and the leaf slots they cover, first to next
 // (contiguous: gap says they were not).
 type levelWalk struct {
 	p           levelPath
 	reps        []int16 // per list step: the repetition level of its elements after the first
 	lastList    int
+	leafNulls   bool  // the leaf array holds NULLs
+	leafDef     int16 // the definition level a leaf value adds: 1 for a nullable leaf
 	def, rep    []int16
 	n           int
 	first, next int
@@ -271,6 +295,10 @@ func (w *levelWalk) walk(k, i int, def, rep int16) {
 			w.emit(empty, rep, false, 0)
 			return
 		}
+		if k == len(w.p.steps)-1 {
+			w.leafRun(int(start), int(end), def+1, rep, w.reps[k])
+			return
+		}
 		for j := start; j < end; j++ {
 			w.walk(k+1, int(j), def+1, rep)
 			rep = w.reps[k]
@@ -285,6 +313,39 @@ func (w *levelWalk) walk(k, i int, def, rep int16) {
 		def++
 	}
 	w.emit(def, rep, true, i)
+}
+
+// leafRun is walk's for the elements start to end of a list right above the leaf (an array
+// of a primitive type, the common case), at once: the first element's repetition level rep,
+// the others' next.
+func (w *levelWalk) leafRun(start, end int, def, rep, next int16) {
+	if w.p.nullable && w.leafNulls {
+		valid, off := w.p.leaf.NullBitmapBytes(), w.p.leaf.Data().Offset()
+		for j := start; j < end; j++ {
+			d := def
+			if bitutil.BitIsSet(valid, off+j) {
+				d++
+			}
+			w.def = append(w.def, d)
+			w.rep = append(w.rep, rep)
+			rep = next
+		}
+	} else {
+		for j := start; j < end; j++ {
+			w.def = append(w.def, def+w.leafDef)
+			w.rep = append(w.rep, rep)
+			rep = next
+		}
+	}
+	w.n += end - start
+	switch {
+	case w.first < 0:
+		w.first, w.next = start, end
+	case start == w.next:
+		w.next = end
+	default:
+		w.gap = true
+	}
 }
 
 // emit records one level, and, with slot, the leaf slot i it covers.
