@@ -421,14 +421,8 @@ func newFileFormat(opts *settings, dir objstore.Sink, rel *snapshot.Relation, sn
 		return nil, fmt.Errorf("encode column metadata: %w", err)
 	}
 	props := parquet.NewWriterProperties(propOpts...)
-	var nested []string
-	for i, ls := range leaves {
-		if len(ls) != 1 || len(ls[0].path) != 1 {
-			nested = append(nested, cols[i].Name)
-		}
-	}
 	return &fileFormat{
-		pages: &pageEncoding{engine: opts.Engine, codec: opts.codec, level: opts.level, nested: nested,
+		pages: &pageEncoding{engine: opts.Engine, codec: opts.codec, level: opts.level,
 			log: func(msg string, args ...any) { opts.Logger.Info(msg, args...) }},
 		out:        dir,
 		schema:     schema,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -38,7 +37,7 @@ type plainEncoderSource interface {
 	PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, closeFn func(), why string)
 }
 
-// pageWriterEnv overrides the choice of writer: "cpu" writes every flat export through
+// pageWriterEnv overrides the choice of writer: "cpu" writes every export through
 // pageFileWriter with the CPU twin of the GPU's encoder (tests run the whole export path
 // through it without a GPU), "off" never uses pageFileWriter.
 const pageWriterEnv = "PGPARQUET_PAGE_WRITER"
@@ -52,7 +51,6 @@ type pageEncoding struct {
 	engine  any
 	codec   compress.Compression
 	level   int
-	nested  []string // columns with nested Parquet leaves (lists, structs)
 	log     func(msg string, args ...any)
 	enc     pqfile.PlainEncoder
 	closeFn func()
@@ -68,9 +66,6 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 		switch env := os.Getenv(pageWriterEnv); {
 		case env == "off":
 			why = "$" + pageWriterEnv + " is off"
-		case len(p.nested) > 0:
-			why = fmt.Sprintf("the GPU writer takes flat tables only, and %s %s nested (lists, composites, points, ...)",
-				strings.Join(p.nested, ", "), map[bool]string{true: "is", false: "are"}[len(p.nested) == 1])
 		case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
 			why = "nvCOMP has no compression levels"
 		case env == "cpu":
@@ -129,9 +124,10 @@ func (p *pageEncoding) close() {
 
 // pageFileWriter writes one Parquet file through pqfile: the fixed-width columns' pages are
 // gathered (pqfile.PlainColumn) from the fragments enc encodes batch by batch (the GPU
-// writer's encoder, or its CPU twin) and compressed as they fill, the other columns are
-// encoded by arrow-go, in the same row groups, which it cuts as pqarrow's FileWriter does (at
-// most props' MaxRowGroupLength rows, and where the caller asks). Used by one goroutine.
+// writer's encoder, or its CPU twin) and compressed as they fill, the other columns, nested
+// ones (lists, composites) included, are encoded by arrow-go, in the same row groups, which it
+// cuts as pqarrow's FileWriter does (at most props' MaxRowGroupLength rows, and where the
+// caller asks). Used by one goroutine.
 type pageFileWriter struct {
 	w       *pqfile.Writer
 	rg      *pqfile.RowGroup
@@ -139,9 +135,11 @@ type pageFileWriter struct {
 	props   *parquet.WriterProperties
 	enc     pqfile.PlainEncoder
 	comp    *pqfile.CPUPlain
-	plain   []int                 // columns enc encodes, in schema order
+	plain   []int                 // Parquet columns enc encodes, in schema order
+	fields  []int                 // per plain column: its Arrow field
 	pages   []*pqfile.PlainColumn // per plain column: its page being gathered
-	isPlain []bool                // per column
+	isPlain []bool                // per Arrow field
+	leaf    []int                 // per Arrow field: its first Parquet column
 	maxRows int64
 	ctx     context.Context
 }
@@ -154,9 +152,15 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 	if err != nil {
 		return nil, err
 	}
-	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, isPlain: make([]bool, sc.NumFields())}
+	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx,
+		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields())}
 	for i, f := range sc.Fields() {
-		if !pqfile.EncodesPlain(f.Type) {
+		// A nested field (list, struct) has several Parquet columns: the fields after it do not
+		// have their index's.
+		if p.leaf[i], _, err = pw.FieldColumns(i); err != nil {
+			return nil, err
+		}
+		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
 			continue
 		}
 		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
@@ -168,7 +172,8 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 				return nil, err
 			}
 		}
-		p.plain = append(p.plain, i)
+		p.plain = append(p.plain, p.leaf[i])
+		p.fields = append(p.fields, i)
 		p.pages = append(p.pages, pc)
 		p.isPlain[i] = true
 	}
@@ -217,7 +222,7 @@ func (p *pageFileWriter) WriteBuffered(rec arrow.RecordBatch) error {
 func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 	if len(p.plain) > 0 {
 		cols := make([]arrow.Array, len(p.plain))
-		for k, i := range p.plain {
+		for k, i := range p.fields {
 			cols[k] = rec.Column(i)
 		}
 		if err := p.enc.Append(cols, p.pages); err != nil {
@@ -235,9 +240,10 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 		if d, ok := rec.Column(i).(*array.Dictionary); ok {
 			// The lane's own dictionary (dictionary.go): written as it is, with exact
 			// statistics from the entries used.
-			err = p.rg.AppendDictionary(p.ctx, i, d)
+			err = p.rg.AppendDictionary(p.ctx, p.leaf[i], d)
 		} else {
-			err = p.rg.AppendArrow(p.ctx, i, rec.Column(i))
+			// A flat field goes to its column, a nested one to its columns, levels computed.
+			err = p.rg.AppendField(p.ctx, i, rec.Column(i))
 		}
 		if err != nil {
 			return err

@@ -24,10 +24,12 @@ import (
 // TestPageWriterValues runs exports through the GPU writer's file path (pqfile: fixed-width
 // columns as pre-encoded pages, the rest encoded by arrow-go in the same row groups) with the
 // CPU twin of the GPU's encoder ($PGPARQUET_PAGE_WRITER=cpu), on a flat table of every type
-// (vals without its array and interval columns, which are nested in Parquet): every value equal to PostgreSQL's, read back by pyarrow
-// and DuckDB, for every codec; every row group's statistics of the pre-encoded columns equal
-// to the true min, max and NULL count of its values; the same Parquet types as the arrow-go
-// writer's files. A table with an array column is written by arrow-go alone, and says why.
+// (vals without its array and interval columns, which are nested in Parquet): every value
+// equal to PostgreSQL's, read back by pyarrow and DuckDB, for every codec; every row group's
+// statistics of the pre-encoded columns equal to the true min, max and NULL count of its
+// values; the same Parquet types as the arrow-go writer's files. The whole of vals, its array
+// and interval columns a list and a struct in Parquet, goes through the same path: every value
+// equal to PostgreSQL's, and the nested columns' chunks as the arrow-go writer writes them.
 func TestPageWriterValues(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
@@ -89,17 +91,108 @@ func TestPageWriterValues(t *testing.T) {
 			sameParquetSchema(t, filepath.Join(arrowDir, "part-00000.parquet"), files[0])
 		})
 	}
-	t.Run("nested columns: arrow-go writes them", func(t *testing.T) {
-		dir := t.TempDir()
-		logs := &syncBuffer{}
-		if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "vals", OutputDir: dir, Parallel: 2,
-			Logger: slog.New(slog.NewTextHandler(logs, nil))}); err != nil {
+	t.Run("nested columns", func(t *testing.T) {
+		valsCols, err := readback.ColumnsOf(ctx, conn, "vals")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(logs.String(), "the GPU writer takes flat tables only, and iv, arr are nested") {
-			t.Fatalf("no reason logged:\n%s", logs.String())
+		wantVals, err := readback.FromPostgres(ctx, conn, "vals", "id", valsCols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := func(dir string, logs *syncBuffer) export.Options {
+			return export.Options{ConnConfig: config(t, dsn), Table: "vals", OutputDir: dir, Parallel: 1, RowGroupSize: 500,
+				Logger: slog.New(slog.NewTextHandler(logs, nil))}
+		}
+		arrowVals := t.TempDir()
+		t.Setenv("PGPARQUET_PAGE_WRITER", "off")
+		if _, err := export.Run(ctx, opts(arrowVals, &syncBuffer{})); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PGPARQUET_PAGE_WRITER", "cpu")
+		dir := t.TempDir()
+		logs := &syncBuffer{}
+		res, err := export.Run(ctx, opts(dir, logs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows != 3000 {
+			t.Fatalf("rows = %d", res.Rows)
+		}
+		if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
+			t.Fatalf("the export did not use the page writer:\n%s", logs.String())
+		}
+		for _, reader := range readback.Readers() {
+			got, err := readback.FromParquet(ctx, reader, "id", dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := readback.Diff(wantVals, got, 20); len(diff) > 0 {
+				t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+			}
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
+		arrowFiles, _ := filepath.Glob(filepath.Join(arrowVals, "*.parquet"))
+		if len(files) != len(arrowFiles) {
+			t.Fatalf("%d files, the arrow-go writer's %d", len(files), len(arrowFiles))
+		}
+		for i := range files {
+			sameParquetSchema(t, arrowFiles[i], files[i])
+			sameNestedChunks(t, arrowFiles[i], files[i])
 		}
 	})
+}
+
+// sameNestedChunks requires the nested columns' chunks (leaves below their field's name: lists,
+// structs) of the file at b to hold, row group by row group, the same number of values (levels)
+// and the same statistics as those of the arrow-go writer's file at a, whose row groups must
+// hold the same rows.
+func sameNestedChunks(t *testing.T, a, b string) {
+	t.Helper()
+	ra, _ := openParquet(t, a)
+	rb, _ := openParquet(t, b)
+	ma, mb := ra.MetaData(), rb.MetaData()
+	if ma.NumRowGroups() != mb.NumRowGroups() {
+		t.Fatalf("%s: %d row groups, the arrow-go writer's %d", b, mb.NumRowGroups(), ma.NumRowGroups())
+	}
+	checked := 0
+	for rg := 0; rg < ma.NumRowGroups(); rg++ {
+		if na, nb := ma.RowGroup(rg).NumRows(), mb.RowGroup(rg).NumRows(); na != nb {
+			t.Fatalf("%s row group %d: %d rows, the arrow-go writer's %d", b, rg, nb, na)
+		}
+		for c := 0; c < ma.Schema.NumColumns(); c++ {
+			if len(ma.Schema.Column(c).ColumnPath()) == 1 {
+				continue
+			}
+			path := ma.Schema.Column(c).Path()
+			ca, err := ma.RowGroup(rg).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := mb.RowGroup(rg).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sa, sb := chunkStats(t, ma, a, rg, c, path), chunkStats(t, mb, b, rg, c, path)
+			ea, err := sa.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, err := sb.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cb.NumValues() != ca.NumValues() || eb.NullCount != ea.NullCount || eb.HasMin != ea.HasMin ||
+				!bytes.Equal(eb.Min, ea.Min) || !bytes.Equal(eb.Max, ea.Max) {
+				t.Errorf("%s row group %d column %s: %d values, NULLs %d, min %x max %x; the arrow-go writer's %d, %d, %x %x",
+					b, rg, path, cb.NumValues(), eb.NullCount, eb.Min, eb.Max, ca.NumValues(), ea.NullCount, ea.Min, ea.Max)
+			}
+			checked++
+		}
+	}
+	if ma.NumRowGroups() > 0 && checked < 3*ma.NumRowGroups() {
+		t.Errorf("%s: %d nested column chunks checked in %d row groups", b, checked, ma.NumRowGroups())
+	}
 }
 
 // checkPlainStats compares, in every row group of the file at path, the statistics of each

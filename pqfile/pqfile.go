@@ -8,7 +8,9 @@
 // arrow-go's file.Writer cannot take encoded pages: its column writers compute a chunk's
 // statistics and row count from the values they encoded themselves. pqfile therefore drives
 // arrow-go's exported pieces directly (metadata builders, file.NewPageWriter,
-// file.NewColumnChunkWriter, pqarrow.WriteArrowToColumn, typed statistics to merge a chunk's).
+// file.NewColumnChunkWriter, pqarrow.WriteArrowToColumn, typed statistics to merge a chunk's);
+// the definition and repetition levels of nested fields (AppendField) are computed here, as
+// pqarrow's level builder, which is not exported, computes them.
 // A Writer, and its open RowGroup, are used by one goroutine.
 package pqfile
 
@@ -64,6 +66,8 @@ func (Arrow) chunk()   {}
 type Writer struct {
 	sink   *tellWriter
 	schema *schema.Schema
+	arrow  *arrow.Schema
+	fields []fieldColumns // per Arrow field, its leaf columns
 	props  *parquet.WriterProperties
 	meta   *metadata.FileMetaDataBuilder
 	groups int16 // row groups written
@@ -96,19 +100,23 @@ func NewWriterWith(w io.Writer, sc *arrow.Schema, props *parquet.WriterPropertie
 	if err != nil {
 		return nil, fmt.Errorf("parquet schema of %s: %w", sc, err)
 	}
-	// As pqarrow stores it (flat columns only here: no list field names to normalise).
+	// As pqarrow stores it (list element fields named as the Parquet schema names them).
 	kv := make(metadata.KeyValueMetadata, 0, sc.Metadata().Len()+1)
 	for i := 0; i < sc.Metadata().Len(); i++ {
 		kv.Append(sc.Metadata().Keys()[i], sc.Metadata().Values()[i])
 	}
 	if opts.StoreSchema {
-		kv.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, props.Allocator())))
+		stored, err := storedSchema(sc)
+		if err != nil {
+			return nil, fmt.Errorf("arrow schema to store: %w", err)
+		}
+		kv.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(stored, props.Allocator())))
 	}
 	sink := &tellWriter{w: w}
 	if _, err := sink.Write(magic); err != nil {
 		return nil, fmt.Errorf("write the file's magic: %w", err)
 	}
-	return &Writer{sink: sink, schema: psc, props: props, meta: metadata.NewFileMetadataBuilder(psc, props, kv),
+	return &Writer{sink: sink, schema: psc, arrow: sc, fields: columnsOfFields(psc), props: props, meta: metadata.NewFileMetadataBuilder(psc, props, kv),
 		mem: props.Allocator()}, nil
 }
 

@@ -24,11 +24,12 @@ import (
 // held until the dictionary page is written, the page being filled). Nothing reaches the file
 // until Close, which writes every column's chunk in schema order; Abort drops it all.
 //
-// Each column is fed either encoded pages (AppendPages) or Arrow arrays (AppendArrow) within
-// one row group, never both; a column fed nothing holds no rows. Every column must hold the same
-// number of rows at Close. A RowGroup is used by one goroutine, the Writer's; the Writer takes
-// no other row group and cannot be closed while it is open. After an append fails, the row
-// group refuses everything but Abort.
+// Each column is fed either encoded pages (AppendPages) or Arrow arrays (AppendArrow, or
+// AppendField for every column of a nested field) within one row group, never both; a column fed
+// nothing holds no rows. Every column must hold the same number of rows (records, for the
+// columns of a nested field) at Close. A RowGroup is used by one goroutine, the Writer's; the
+// Writer takes no other row group and cannot be closed while it is open. After an append
+// fails, the row group refuses everything but Abort.
 type RowGroup struct {
 	w       *Writer
 	props   *parquet.WriterProperties
@@ -218,6 +219,11 @@ func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
 		return nil, fmt.Errorf("pqfile: column %s: %s in a row group where it was fed with %s", c.desc.Path(), verb[f], verb[c.feed])
 	}
 	c.feed = f
+	if f == fedArrow && c.cw == nil {
+		// Even for a call then refused: a column fed with Arrow has its writer (Close and
+		// Abort close it).
+		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
+	}
 	return c, nil
 }
 
@@ -344,7 +350,7 @@ func (s encodedStats) IsSetDistinctCount() bool { return s.e.HasDistinctCount }
 // one, in every call of the row group) becomes the chunk's dictionary page and its indices the
 // data pages; a dictionary that differs from the first call's makes arrow-go fall back to plain
 // encoding for the rest of the chunk. a is not retained: the caller may release it when
-// AppendArrow returns.
+// AppendArrow returns. The columns of nested fields are fed with AppendField.
 func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) error {
 	c, err := g.column(col, fedArrow)
 	if err != nil {
@@ -352,9 +358,6 @@ func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) erro
 	}
 	if c.desc.MaxRepetitionLevel() > 0 || c.desc.MaxDefinitionLevel() > 1 {
 		return fmt.Errorf("pqfile: column %s: only flat columns are written from Arrow arrays", c.desc.Path())
-	}
-	if c.cw == nil {
-		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
 	}
 	if d, ok := a.(*array.Dictionary); ok && g.props.StatisticsEnabledFor(c.desc.Path()) {
 		// arrow-go's statistics of dictionary arrays are not exact (v18.8.0: they leave out
