@@ -1,11 +1,52 @@
 package device
 
 import (
+	"bytes"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/parquet/compress"
 )
+
+// TestEncodeLargeFramesParts: EncodeLargeFrames of a page in parts (a page's levels and
+// values; empty parts too) writes the page that is their concatenation, through each codec's
+// batcher (over its CPU twin) and without one (arrow-go's codec, which writes what it writes
+// for the concatenation), into dst's storage when it has room.
+func TestEncodeLargeFramesParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, spec := range specs {
+		p := &pageCodec{Codec: arrowCodec(spec.codec), spec: spec}
+		g := newBatcher(spec, []chunkCompressor{newCPUChunks(spec, spec.batchChunks, spec.batchBytes)}, slog.Default())
+		for _, gpu := range []bool{false, true} {
+			if gpu {
+				p.gpu.Store(g)
+			}
+			for _, n := range []int{minPage - 1, minPage, 1<<20 + 3, pageChunk} {
+				src := randomPage(rng, n, n%3)
+				parts := splitPage(rng, src)
+				dst := make([]byte, 0, rng.IntN(2)*2*n) // no room, or room
+				got := p.EncodeLargeFrames(dst, parts...)
+				if cap(dst) > 0 && len(got) > 0 && &got[:1][0] != &dst[:1][0] {
+					t.Errorf("%s, GPU %v, %d bytes: not written into dst, which had room", spec.name, gpu, n)
+				}
+				plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, n), got)
+				if err != nil || !bytes.Equal(plain, src) {
+					t.Errorf("%s, GPU %v, %d bytes in %d parts: decoded %d bytes, %v", spec.name, gpu, n, len(parts), len(plain), err)
+				}
+				if !gpu {
+					if want := arrowCodec(spec.codec).EncodeLevel(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
+						t.Errorf("%s, %d bytes in %d parts: %d bytes, arrow-go's codec %d", spec.name, n, len(parts), len(got), len(want))
+					}
+				}
+			}
+		}
+		if g.pages.Load() == 0 {
+			t.Errorf("%s: no page went through the batcher", spec.name)
+		}
+	}
+}
 
 // BenchmarkBatcherLargeFrames: a flushPages of the GPU writer through the batcher over its CPU
 // twin: 17 pages of 1 MiB (lineorder's columns) compressed at once with EncodeLargeFrames.

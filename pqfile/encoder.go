@@ -98,7 +98,9 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 }
 
 // largeFrames is a codec that compresses a page better when told that several pages are
-// compressed at once (the device's GPU zstd: larger frames). Its output is the codec's format.
+// compressed at once (the device's GPU zstd: larger frames). EncodeLargeFrames compresses the
+// concatenation of parts (a page's levels and values, not joined first) into dst's storage (a
+// new buffer when dst is too small), in the codec's format; it retains no part.
 type largeFrames interface {
-	EncodeLargeFrames(dst, src []byte) []byte
+	EncodeLargeFrames(dst []byte, parts ...[]byte) []byte
 }
