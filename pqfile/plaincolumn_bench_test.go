@@ -91,8 +91,9 @@ func lineorderBatches(b *testing.B, n int) []lineorderBatch {
 }
 
 // benchPlain runs batches through PlainColumns of 1 MiB pages as the GPU writer's
-// flushPages does: after each batch the full pages are taken and handed to compress (nil:
-// dropped); the last pages at the end. One op is 40 batches (a million rows, 17 columns).
+// flushPages does: after each batch the full pages are taken, handed to compress (nil: none)
+// and given back to their columns; the last pages at the end. One op is 40 batches (a million
+// rows, 17 columns).
 func benchPlain(b *testing.B, compress func([][]RawPage)) {
 	batches := lineorderBatches(b, 8)
 	cols := make([]*PlainColumn, len(benchTypes))
@@ -125,15 +126,20 @@ func benchPlain(b *testing.B, compress func([][]RawPage)) {
 
 func flushBench(cols []*PlainColumn, all bool, compress func([][]RawPage)) {
 	var raw [][]RawPage
-	for _, pc := range cols {
+	var idx []int
+	for k, pc := range cols {
 		if !pc.Full() && !(all && pc.Rows() > 0) {
 			continue
 		}
 		p, _ := pc.Take()
 		raw = append(raw, []RawPage{p})
+		idx = append(idx, k)
 	}
 	if len(raw) > 0 && compress != nil {
 		compress(raw)
+	}
+	for n, k := range idx {
+		cols[k].Recycle(raw[n][0])
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 
 // TestPlainColumn: the pages PlainColumn makes of fragments (PlainFragment of batches cut at
 // any row, slices at any offset, zero-row and one-row batches) are exactly PlainPages's of the
-// same rows, levels, values and statistics, whatever the page size.
+// same rows, levels, values and statistics, whatever the page size, whether the pages taken are
+// given back (Recycle) or kept: a kept page stays as it was taken.
 func TestPlainColumn(t *testing.T) {
 	rec := testRecord(20000, 5)
 	defer rec.Release()
@@ -27,6 +28,11 @@ func TestPlainColumn(t *testing.T) {
 				t.Fatal(err)
 			}
 			start, pageStart := 0, 0
+			type kept struct {
+				page         RawPage
+				levels, data []byte // copies
+			}
+			var keep []kept
 			take := func() {
 				p, ok := pc.Take()
 				if !ok {
@@ -38,11 +44,19 @@ func TestPlainColumn(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(p.Data, want[0].Data) || p.NumValues != want[0].NumValues || !reflect.DeepEqual(p.Stats, want[0].Stats) {
-					t.Fatalf("%s, pages of %d bytes, rows %d+%d: page of %d bytes %+v, want %d bytes %+v", f.Name, pageBytes, pageStart, p.NumValues,
-						len(p.Data), p.Stats, len(want[0].Data), want[0].Stats)
+				if !bytes.Equal(p.Levels, want[0].Levels) || !bytes.Equal(p.Data, want[0].Data) || p.NumValues != want[0].NumValues || !reflect.DeepEqual(p.Stats, want[0].Stats) {
+					t.Fatalf("%s, pages of %d bytes, rows %d+%d: page of %d+%d bytes %+v, want %d+%d bytes %+v", f.Name, pageBytes, pageStart, p.NumValues,
+						len(p.Levels), len(p.Data), p.Stats, len(want[0].Levels), len(want[0].Data), want[0].Stats)
+				}
+				if f.Nullable != (len(p.Levels) > 0) {
+					t.Fatalf("%s: %d bytes of levels", f.Name, len(p.Levels))
 				}
 				pageStart += int(p.NumValues)
+				if rng.IntN(3) == 0 {
+					keep = append(keep, kept{p, bytes.Clone(p.Levels), bytes.Clone(p.Data)})
+				} else {
+					pc.Recycle(p)
+				}
 			}
 			for start < col.Len() {
 				n := min([]int{0, 1, 7, 13, 500, 3001}[rng.IntN(6)], col.Len()-start)
@@ -70,6 +84,83 @@ func TestPlainColumn(t *testing.T) {
 			if pageStart != col.Len() {
 				t.Fatalf("%s: pages of %d rows in all, want %d", f.Name, pageStart, col.Len())
 			}
+			for _, k := range keep {
+				if !bytes.Equal(k.page.Levels, k.levels) || !bytes.Equal(k.page.Data, k.data) {
+					t.Fatalf("%s, pages of %d bytes: a page kept was overwritten", f.Name, pageBytes)
+				}
+			}
 		}
+	}
+}
+
+// TestPlainColumnRecycle: a column whose pages are given back reuses their buffers (no page
+// buffer allocated in steady state), never one still in use, and a page given back twice is
+// not taken twice.
+func TestPlainColumnRecycle(t *testing.T) {
+	rec := testRecord(20000, 5)
+	defer rec.Release()
+	tested := 0
+	for i, f := range rec.Schema().Fields() {
+		if !EncodesPlain(f.Type) || !f.Nullable {
+			continue
+		}
+		col := rec.Column(i)
+		values, stats, err := PlainFragment(col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(values) == 0 {
+			continue
+		}
+		var valid []byte
+		if col.NullN() > 0 {
+			valid = col.NullBitmapBytes()
+		}
+		tested++
+		pc, err := NewPlainColumn(f.Type, true, len(values)/2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendTake := func() RawPage {
+			if err := pc.Append(values, valid, col.Data().Offset(), col.Len(), stats); err != nil {
+				t.Fatal(err)
+			}
+			p, ok := pc.Take()
+			if !ok {
+				t.Fatal("no page")
+			}
+			return p
+		}
+		first := appendTake()
+		pc.Recycle(first)
+		pc.Recycle(first) // twice: ignored
+		second := appendTake()
+		if &second.Data[0] != &first.Data[0] || &second.Levels[0] != &first.Levels[0] {
+			t.Fatalf("%s: the page given back was not reused", f.Name)
+		}
+		third := appendTake() // second not given back: new buffers
+		if &third.Data[0] == &second.Data[0] || &third.Levels[0] == &second.Levels[0] {
+			t.Fatalf("%s: a page in use was reused", f.Name)
+		}
+		want := second.AppendTo(nil)
+		pc.Recycle(third)
+		pc.Recycle(second) // the larger of two spares is kept, and no buffer twice
+		fourth, fifth := appendTake(), appendTake()
+		if &fourth.Data[0] == &fifth.Data[0] {
+			t.Fatalf("%s: two pages share a buffer", f.Name)
+		}
+		if got := fifth.AppendTo(nil); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the same rows made another page", f.Name)
+		}
+		pc.Recycle(fourth)
+		pc.Recycle(fifth)
+		n := testing.AllocsPerRun(20, func() { pc.Recycle(appendTake()) })
+		t.Logf("%s: %.0f allocations per page in steady state", f.Name, n)
+		if n > 2 { // the page's min and max, which it keeps
+			t.Errorf("%s: %.0f allocations per page in steady state", f.Name, n)
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no nullable fixed-width column with values")
 	}
 }
