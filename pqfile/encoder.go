@@ -1,6 +1,7 @@
 package pqfile
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -98,11 +99,13 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 	return out
 }
 
-// encode compresses r's bytes (Levels, then Data) into a new buffer. The device's codec
-// (largeFrames) gathers the two parts itself; arrow-go's codecs take one slice, so a page with
-// levels is first joined in a scratch buffer of concatPool (measured cheaper than the codecs'
-// streaming writers, which make an encoder per page); without compression the page is its
-// bytes, joined in its own buffer.
+// encode compresses r's bytes (Levels, then Data) into a new buffer of their compressed size.
+// The device's codec (largeFrames) gathers the two parts itself and sizes its output; arrow-go's
+// codecs take one slice, so a page with levels is first joined in a scratch buffer (measured
+// cheaper than the codecs' streaming writers, which make an encoder per page), and compressed
+// into another of the codec's bound, then copied out at its size (rather than grown as the
+// codec appends, and kept at that capacity by the row group). Without compression the page is
+// its bytes, joined in a buffer of their own.
 func (c *CPUPlain) encode(r RawPage) []byte {
 	if c.plain {
 		return r.AppendTo(make([]byte, 0, r.Len()))
@@ -110,18 +113,32 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 	if lf, ok := c.codec.(largeFrames); ok {
 		return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
 	}
-	if len(r.Levels) == 0 {
-		return c.codec.Encode(nil, r.Data)
+	src := r.Data
+	var join *[]byte
+	if len(r.Levels) > 0 {
+		join = scratchPool.Get().(*[]byte)
+		*join = r.AppendTo((*join)[:0])
+		src = *join
 	}
-	buf := concatPool.Get().(*[]byte)
-	*buf = r.AppendTo((*buf)[:0])
-	out := c.codec.Encode(nil, *buf)
-	concatPool.Put(buf)
-	return out
+	out := scratchPool.Get().(*[]byte)
+	if bound := int(c.codec.CompressBound(int64(max(len(src), 1)))); cap(*out) < bound {
+		*out = make([]byte, bound)
+	}
+	// The full length: some codecs (snappy) write into dst only when its length holds the bound.
+	z := c.codec.Encode((*out)[:cap(*out)], src)
+	if cap(z) > 0 && &z[:1][0] == &(*out)[:1][0] {
+		z = bytes.Clone(z) // in the scratch buffer: copied out
+	}
+	scratchPool.Put(out)
+	if join != nil {
+		scratchPool.Put(join)
+	}
+	return z
 }
 
-// concatPool holds the scratch buffers encode joins pages in (one per goroutine at a time).
-var concatPool = sync.Pool{New: func() any { return new([]byte) }}
+// scratchPool holds the scratch buffers of encode (joined pages, compressed pages), each used
+// by one goroutine at a time.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // largeFrames is a codec that compresses a page better when told that several pages are
 // compressed at once (the device's GPU zstd: larger frames). EncodeLargeFrames compresses the
