@@ -137,7 +137,7 @@ type batcher struct {
 // frames of chunk bytes (split codecs); out (in dst's storage when it holds the page's
 // compressed bytes, else a new buffer of their size) or err back once done closes.
 type pageReq struct {
-	parts    [][]byte // the caller's; the request's own slice of them, reused with the request
+	parts    [][]byte // the caller's bytes, in a slice of the request's own (reused with it)
 	n        int
 	dst, out []byte
 	chunk    int
