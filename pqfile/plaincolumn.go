@@ -89,16 +89,21 @@ func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stat
 }
 
 // grow makes room in c.values for n more bytes: the spare buffer Recycle gave back when the
-// page is empty and it is large enough, else a new buffer for the whole page (pageBytes, at
-// most maxPagePrealloc, and n: a page is cut after the fragment that fills it), or twice the
-// old, the values so far copied.
+// page is empty and it is large enough, else a new buffer for the whole page and a fragment of
+// n bytes more (a page is cut after the fragment that fills it; one that outgrows its buffer,
+// its last fragment larger than its first, gets room for one more), pages larger than
+// maxPagePrealloc twice the old as they fill; the values so far copied.
 func (c *PlainColumn) grow(n int) {
 	need := len(c.values) + n
 	if len(c.values) == 0 && cap(c.spare) >= need {
 		c.values, c.spare = c.spare[:0], nil
 		return
 	}
-	buf := make([]byte, len(c.values), max(need, min(c.pageBytes, maxPagePrealloc)+n, 2*cap(c.values)))
+	size := max(need, min(c.pageBytes, maxPagePrealloc)) + n
+	if c.pageBytes > maxPagePrealloc {
+		size = max(size, 2*cap(c.values))
+	}
+	buf := make([]byte, len(c.values), size)
 	copy(buf, c.values)
 	c.values = buf
 }
