@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 )
 
 // TestPlainColumn: the pages PlainColumn makes of fragments (PlainFragment of batches cut at
@@ -169,5 +170,63 @@ func TestPlainColumnRecycle(t *testing.T) {
 	}
 	if tested == 0 {
 		t.Fatal("no nullable fixed-width column with values")
+	}
+}
+
+// TestCPUPlainCompress: CPUPlain.Compress of pages in two parts (levels and values; values
+// alone) writes, with every codec, pages that decode to the parts' concatenation and hold
+// bytes of their own: the raw pages' buffers are overwritten after it (as PlainColumn reuses
+// them) and the pages stay as they were.
+func TestCPUPlainCompress(t *testing.T) {
+	rec := testRecord(30000, 7)
+	defer rec.Release()
+	for _, codec := range []compress.Compression{compress.Codecs.Uncompressed, compress.Codecs.Snappy, compress.Codecs.Gzip,
+		compress.Codecs.Brotli, compress.Codecs.Zstd, compress.Codecs.Lz4Raw} {
+		comp, err := NewCPUPlain(codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := compress.GetCodec(codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw [][]RawPage
+		var want [][]byte
+		for i, f := range rec.Schema().Fields() {
+			if !EncodesPlain(f.Type) {
+				continue
+			}
+			pages, _, err := PlainPages(rec.Column(i), f.Nullable, 7000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = append(raw, pages)
+			for _, p := range pages {
+				want = append(want, p.AppendTo(nil))
+			}
+		}
+		out := comp.Compress(raw)
+		for _, group := range raw {
+			for _, p := range group {
+				for _, b := range [][]byte{p.Levels, p.Data} {
+					for j := range b {
+						b[j] = 0xa5
+					}
+				}
+			}
+		}
+		k := 0
+		for g, group := range out {
+			if len(group) != len(raw[g]) {
+				t.Fatalf("%s: group %d: %d pages, want %d", codec, g, len(group), len(raw[g]))
+			}
+			for _, p := range group {
+				got, err := compress.Decode(dec, make([]byte, p.UncompressedSize), p.Data)
+				if err != nil || int(p.UncompressedSize) != len(want[k]) || !bytes.Equal(got, want[k]) {
+					t.Fatalf("%s: page %d (%d bytes, %d said): decoded %d bytes, %v", codec, k, len(want[k]), p.UncompressedSize, len(got), err)
+				}
+				k++
+			}
+		}
 	}
 }
