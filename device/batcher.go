@@ -133,13 +133,16 @@ type batcher struct {
 	runNS   atomic.Int64 // time in the batchers' run, summed
 }
 
-// pageReq is one page to compress: src in, cut into frames of chunk bytes (split codecs), out
-// (appended to dst) or err back once done closes.
+// pageReq is one page to compress: its bytes the concatenation of parts (n in all), cut into
+// frames of chunk bytes (split codecs); out (in dst's storage when it holds the page's
+// compressed bytes, else a new buffer of their size) or err back once done closes.
 type pageReq struct {
-	src, dst, out []byte
-	chunk         int
-	err           error
-	done          chan struct{}
+	parts    [][]byte // the caller's bytes, in a slice of the request's own (reused with it)
+	n        int
+	dst, out []byte
+	chunk    int
+	err      error
+	done     chan struct{}
 }
 
 var reqPool = sync.Pool{New: func() any { return &pageReq{done: make(chan struct{}, 1)} }}
@@ -175,27 +178,36 @@ func (g *batcher) maxPage() int64 {
 // split codecs in frames of smallChunk: a writer waits for its page, and smaller frames give the
 // device more to do at once and answer sooner.
 func (g *batcher) compress(dst, src []byte) ([]byte, error) {
-	return g.compressFrames(dst, src, min(g.spec.chunk, smallChunk))
+	return g.compressFrames(dst, min(g.spec.chunk, smallChunk), src)
 }
 
-// compressFrames is compress with frames of chunk bytes (at most spec.chunk; split codecs):
-// larger frames compress better, for writers that hand several pages at once.
-func (g *batcher) compressFrames(dst, src []byte, chunk int) ([]byte, error) {
+// compressFrames is compress of the page that is the concatenation of parts (1 to maxPage
+// bytes in all; the parts are copied into the batch's buffers one after the other, never joined
+// first), with frames of chunk bytes (at most spec.chunk; split codecs): larger frames compress
+// better, for writers that hand several pages at once. The parts are not retained once it
+// returns.
+func (g *batcher) compressFrames(dst []byte, chunk int, parts ...[]byte) ([]byte, error) {
 	if !g.spec.split || chunk <= 0 || chunk > g.spec.chunk {
 		chunk = g.spec.chunk
 	}
 	if err := g.failedErr(); err != nil {
 		return nil, err
 	}
-	if len(src) == 0 || int64(len(src)) > g.maxPage() {
-		return nil, fmt.Errorf("GPU compression: a page of %d bytes (1 to %d)", len(src), g.maxPage())
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 || int64(n) > g.maxPage() {
+		return nil, fmt.Errorf("GPU compression: a page of %d bytes (1 to %d)", n, g.maxPage())
 	}
 	r := reqPool.Get().(*pageReq)
-	r.src, r.dst, r.out, r.err, r.chunk = src, dst, nil, nil, chunk
+	r.parts, r.n = append(r.parts[:0], parts...), n
+	r.dst, r.out, r.err, r.chunk = dst, nil, nil, chunk
 	g.reqs <- r
 	<-r.done
 	out, err := r.out, r.err
-	r.src, r.dst, r.out, r.err = nil, nil, nil, nil
+	clear(r.parts)
+	r.parts, r.dst, r.out, r.err = r.parts[:0], nil, nil, nil
 	reqPool.Put(r)
 	return out, err
 }
@@ -218,13 +230,13 @@ func (g *batcher) gather() {
 			first = <-g.reqs
 		}
 		reqs := []*pageReq{first}
-		bytes, chunks, largest := len(first.src), first.chunks(), len(first.src)
+		bytes, chunks, largest := first.n, first.chunks(), first.n
 		timer.Reset(g.linger)
 	gather:
 		for {
 			select {
 			case r := <-g.reqs:
-				n := len(r.src)
+				n := r.n
 				cost := bytes + n
 				if !g.spec.split {
 					cost = (len(reqs) + 1) * max(largest, n)
@@ -251,18 +263,35 @@ func (g *batcher) gather() {
 
 // chunks is how many chunks the page is cut into: one for whole-page codecs, whose chunk is
 // at least their largest page.
-func (r *pageReq) chunks() int { return (len(r.src) + r.chunk - 1) / r.chunk }
+func (r *pageReq) chunks() int { return (r.n + r.chunk - 1) / r.chunk }
 
-// run compresses reqs in one batch of c and answers each.
+// copyParts copies the n bytes of the page's parts from part i at byte at of it on into dst
+// (n at most what is left), and returns where the next byte is.
+func (r *pageReq) copyParts(dst []byte, n, i, at int) (int, int) {
+	for n > 0 {
+		c := copy(dst[:n], r.parts[i][at:])
+		dst, n, at = dst[c:], n-c, at+c
+		if at == len(r.parts[i]) {
+			i, at = i+1, 0
+		}
+	}
+	return i, at
+}
+
+// run compresses reqs in one batch of c and answers each: a page's compressed bytes are copied
+// out of the batch's buffers once, into the caller's dst when it holds them, else into a new
+// buffer of their size.
 func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 	b := c.buffers()
 	pos, k := int64(0), 0
 	for _, r := range reqs {
-		for off := 0; off < len(r.src); off += r.chunk {
-			end := min(off+r.chunk, len(r.src))
+		part, at := 0, 0 // where the next chunk starts in r.parts
+		for off := 0; off < r.n; off += r.chunk {
+			size := min(r.chunk, r.n-off)
 			pos = (pos + b.align - 1) / b.align * b.align
-			b.offs[k], b.sizes[k] = pos, uint64(end-off)
-			pos += int64(copy(b.in[pos:], r.src[off:end]))
+			b.offs[k], b.sizes[k] = pos, uint64(size)
+			part, at = r.copyParts(b.in[pos:pos+int64(size)], size, part, at)
+			pos += int64(size)
 			k++
 		}
 	}
@@ -282,14 +311,22 @@ func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 		if err != nil {
 			r.err = err
 		} else {
-			out := append(r.dst[:0], g.spec.header...)
-			for off := 0; off < len(r.src); off += r.chunk {
-				slot := int64(k) * b.slot
-				out = append(out, b.out[slot:slot+int64(b.sizes[k])]...)
+			first, size := k, len(g.spec.header)+g.spec.trailerBytes
+			for off := 0; off < r.n; off += r.chunk {
+				size += int(b.sizes[k])
 				k++
 			}
+			out := r.dst[:0]
+			if cap(out) < size {
+				out = make([]byte, 0, size)
+			}
+			out = append(out, g.spec.header...)
+			for i := first; i < k; i++ {
+				slot := int64(i) * b.slot
+				out = append(out, b.out[slot:slot+int64(b.sizes[i])]...)
+			}
 			if g.spec.trailer != nil {
-				out = g.spec.trailer(out, r.src)
+				out = g.spec.trailer(out, r.parts)
 			}
 			r.out = out
 		}

@@ -71,9 +71,11 @@ type codecSpec struct {
 	optIn bool
 	// off, when set, says why the codec never goes to the GPU.
 	off string
-	// header and trailer frame a page's compressed chunks: gzip's around raw deflate.
-	header  []byte
-	trailer func(dst, src []byte) []byte
+	// header and trailer frame a page's compressed chunks: gzip's around raw deflate. trailer
+	// appends the trailer (trailerBytes) of the page that is the concatenation of parts.
+	header       []byte
+	trailer      func(dst []byte, parts [][]byte) []byte
+	trailerBytes int
 	// twin makes the chunk encoder of the CPU twin (cpuChunks), one per twin.
 	twin func() chunkEncoder
 }
@@ -82,13 +84,20 @@ type codecSpec struct {
 // extra flags, OS unknown (255, as Go's gzip writer).
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
 
-// gzipTrailer appends RFC 1952's trailer for src: its CRC-32 and its length mod 2^32, little
-// endian. Parquet's GZIP pages are one gzip member each; the GPU writes the raw deflate stream
-// between header and trailer, and the CPU computes the CRC (hash/crc32, several GB/s).
-func gzipTrailer(dst, src []byte) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(src))
-	return binary.LittleEndian.AppendUint32(dst, uint32(len(src)))
+// gzipTrailer appends RFC 1952's trailer (gzipTrailerBytes) for the page that is the
+// concatenation of parts: its CRC-32 and its length mod 2^32, little endian. Parquet's GZIP
+// pages are one gzip member each; the GPU writes the raw deflate stream between header and
+// trailer, and the CPU computes the CRC (hash/crc32, several GB/s).
+func gzipTrailer(dst []byte, parts [][]byte) []byte {
+	crc, n := uint32(0), 0
+	for _, p := range parts {
+		crc, n = crc32.Update(crc, crc32.IEEETable, p), n+len(p)
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, crc)
+	return binary.LittleEndian.AppendUint32(dst, uint32(n))
 }
+
+const gzipTrailerBytes = 8
 
 // specs are the codecs GPU compression takes. Brotli is not among them: nvCOMP has none.
 var specs = []*codecSpec{
@@ -100,7 +109,7 @@ var specs = []*codecSpec{
 	{name: "snappy", codec: compress.Codecs.Snappy, nv: nvSnappy, chunk: pageChunk, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Snappy)},
 	{name: "gzip", codec: compress.Codecs.Gzip, nv: nvDeflate, chunk: pageChunk, levels: true, optIn: true,
-		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, twin: deflateTwin},
+		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, trailerBytes: gzipTrailerBytes, twin: deflateTwin},
 }
 
 // zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).
@@ -228,18 +237,41 @@ func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
 	return c.Codec.EncodeLevel(dst, src, level)
 }
 
-// EncodeLargeFrames is Encode for a caller that compresses several pages at once (the GPU
-// writer's pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which
-// compress better than the smallChunk frames of Encode at the same throughput when pages
-// queue.
-func (c *pageCodec) EncodeLargeFrames(dst, src []byte) []byte {
-	if g := c.batcherFor(len(src), compress.DefaultCompressionLevel); g != nil {
-		if out, err := g.compressFrames(dst, src, c.spec.chunk); err == nil {
+// EncodeLargeFrames is Encode of the page that is the concatenation of parts (a page's levels
+// and values), for a caller that compresses several pages at once (the GPU writer's
+// pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which compress better
+// than the smallChunk frames of Encode at the same throughput when pages queue. The batcher
+// copies the parts into its pinned buffers one after the other; only pages for arrow-go's codec
+// (on the CPU) are joined first, in a scratch buffer. The output is in dst's storage when it
+// holds it, else a new buffer; no part is retained.
+func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
+	n, last := 0, []byte(nil)
+	for _, p := range parts {
+		if len(p) > 0 {
+			n, last = n+len(p), p
+		}
+	}
+	if g := c.batcherFor(n, compress.DefaultCompressionLevel); g != nil {
+		if out, err := g.compressFrames(dst, c.spec.chunk, parts...); err == nil {
 			return out
 		}
 	}
-	return c.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+	if n == len(last) { // one part (or none): nothing to join
+		return c.Codec.EncodeLevel(dst, last, compress.DefaultCompressionLevel)
+	}
+	buf := joinPool.Get().(*[]byte)
+	src := (*buf)[:0]
+	for _, p := range parts {
+		src = append(src, p...)
+	}
+	out := c.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+	*buf = src
+	joinPool.Put(buf)
+	return out
 }
+
+// joinPool holds the scratch buffers EncodeLargeFrames joins a page's parts in for the CPU.
+var joinPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // DecodeWithError decodes with arrow-go's codec, returning its errors (compress.ErrorCodec).
 func (c *pageCodec) DecodeWithError(dst, src []byte) ([]byte, error) {

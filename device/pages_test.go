@@ -55,15 +55,20 @@ func compareEncoders(rng *rand.Rand, a, b pqfile.PlainEncoder, batches int) erro
 			for colsA[i].Full() || colsB[i].Full() || (final && (colsA[i].Rows() > 0 || colsB[i].Rows() > 0)) {
 				pa, okA := colsA[i].Take()
 				pb, okB := colsB[i].Take()
-				if okA != okB || !bytes.Equal(pa.Data, pb.Data) || pa.NumValues != pb.NumValues || !reflect.DeepEqual(pa.Stats, pb.Stats) {
+				// The pages' bytes: levels, then values.
+				da, db := pa.AppendTo(nil), pb.AppendTo(nil)
+				if okA != okB || !bytes.Equal(da, db) || pa.NumValues != pb.NumValues || !reflect.DeepEqual(pa.Stats, pb.Stats) {
 					return fmt.Errorf("column %s: page of %d rows, %d bytes, %+v; the twin's %d rows, %d bytes, %+v (first difference at %d)",
-						plainTypes[i], pa.NumValues, len(pa.Data), pa.Stats, pb.NumValues, len(pb.Data), pb.Stats, firstDiff(pa.Data, pb.Data))
+						plainTypes[i], pa.NumValues, len(da), pa.Stats, pb.NumValues, len(db), pb.Stats, firstDiff(da, db))
 				}
 				// Compressed with zstd (on the GPU when the test started GPU compression).
 				z := comp.Compress([][]pqfile.RawPage{{pa}})[0][0]
-				if got := zstdCodec.Decode(make([]byte, z.UncompressedSize), z.Data); !bytes.Equal(got, pa.Data) {
-					return fmt.Errorf("column %s: a zstd page of %d bytes decompresses to %d other bytes", plainTypes[i], len(pa.Data), len(got))
+				if got := zstdCodec.Decode(make([]byte, z.UncompressedSize), z.Data); !bytes.Equal(got, da) {
+					return fmt.Errorf("column %s: a zstd page of %d bytes decompresses to %d other bytes", plainTypes[i], len(da), len(got))
 				}
+				// Given back: the columns' next pages reuse the buffers.
+				colsA[i].Recycle(pa)
+				colsB[i].Recycle(pb)
 			}
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -54,7 +55,13 @@ func checkBatcher(t *testing.T, g *batcher, sizes []int, pages int) (in, out int
 			for i := range pages {
 				src := randomPage(rng, sizes[(w+i)%len(sizes)], (w*3+i)%3)
 				dst := make([]byte, 0, rng.IntN(2)*len(src)) // no room, or room
-				got, err := g.compress(dst, src)
+				var got []byte
+				var err error
+				if rng.IntN(2) == 0 {
+					got, err = g.compress(dst, src)
+				} else { // in parts, as a page's levels and values (EncodeLargeFrames)
+					got, err = g.compressFrames(dst, g.spec.chunk, splitPage(rng, src)...)
+				}
 				if err != nil {
 					t.Errorf("%s: page of %d bytes (kind %d): %v", g.spec.name, len(src), (w*3+i)%3, err)
 					return
@@ -79,6 +86,20 @@ func checkBatcher(t *testing.T, g *batcher, sizes []int, pages int) (in, out int
 	}
 	wg.Wait()
 	return in, out
+}
+
+// splitPage cuts src into 1 to 4 parts at random places (empty parts too).
+func splitPage(rng *rand.Rand, src []byte) [][]byte {
+	cuts := []int{0, len(src)}
+	for range rng.IntN(4) {
+		cuts = append(cuts, rng.IntN(len(src)+1))
+	}
+	slices.Sort(cuts)
+	var parts [][]byte
+	for i := 1; i < len(cuts); i++ {
+		parts = append(parts, src[cuts[i-1]:cuts[i]])
+	}
+	return parts
 }
 
 // zstdSizes are page sizes around zstd's chunks.

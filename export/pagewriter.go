@@ -255,6 +255,8 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 
 // flushPages compresses the pages of the fixed-width columns that are full (all: every column
 // holding rows) and adds them to the row group; the pages of one call are compressed at once.
+// Compress copies the pages' bytes, so they go back to their columns (Recycle) once it
+// returns: the columns' next pages reuse the buffers.
 func (p *pageFileWriter) flushPages(all bool) error {
 	var idx []int
 	var raw [][]pqfile.RawPage
@@ -269,9 +271,13 @@ func (p *pageFileWriter) flushPages(all bool) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	for n, pages := range p.comp.Compress(raw) {
+	compressed := p.comp.Compress(raw)
+	for n, k := range idx {
+		p.pages[k].Recycle(raw[n][0])
+	}
+	for n, pages := range compressed {
 		if err := p.rg.AppendPages(p.plain[idx[n]], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-			return err
+			return fmt.Errorf("add the pages of column %d: %w", p.plain[idx[n]], err)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package pqfile
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -34,7 +35,10 @@ func EncodesPlain(t arrow.DataType) bool {
 // CPUPlain is the CPU twin of the GPU writer's encoder (PlainFragment), and the compressor of
 // the pages PlainColumn makes, with the codec registered for the file's compression (which
 // may itself send them to the GPU).
-type CPUPlain struct{ codec compress.Codec }
+type CPUPlain struct {
+	codec compress.Codec
+	plain bool // no compression: a page is its bytes, copied
+}
 
 // NewCPUPlain returns the CPU twin for compression c.
 func NewCPUPlain(c compress.Compression) (*CPUPlain, error) {
@@ -42,7 +46,7 @@ func NewCPUPlain(c compress.Compression) (*CPUPlain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pqfile: codec %s: %w", c, err)
 	}
-	return &CPUPlain{codec: codec}, nil
+	return &CPUPlain{codec: codec, plain: c == compress.Codecs.Uncompressed}, nil
 }
 
 // Append implements PlainEncoder with PlainFragment.
@@ -71,34 +75,75 @@ func (c *CPUPlain) Append(cols []arrow.Array, dst []*PlainColumn) error {
 	return nil
 }
 
-// Compress compresses raw pages (PLAIN encoded), grouped as the caller likes (by column), into
-// Pages grouped alike; raw's bytes may be reused after it. The pages are compressed at once,
-// each on a goroutine of its own: a codec that batches pages on the GPU sees them together
-// rather than one after the other.
+// Compress compresses raw pages (PLAIN encoded; each page's bytes its Levels then its Data),
+// grouped as the caller likes (by column), into Pages grouped alike. The Pages' Data are
+// buffers of their own: raw's bytes are not retained, and the caller may reuse them once
+// Compress returns (PlainColumn.Recycle). The pages are compressed at once, each on a goroutine
+// of its own: a codec that batches pages on the GPU sees them together rather than one after
+// the other.
 func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 	out := make([][]Page, len(raw))
 	var wg sync.WaitGroup
 	for i, group := range raw {
 		out[i] = make([]Page, len(group))
 		for j, r := range group {
-			out[i][j] = Page{UncompressedSize: int32(len(r.Data)), NumValues: r.NumValues, Encoding: parquet.Encodings.Plain, Stats: r.Stats}
+			out[i][j] = Page{UncompressedSize: int32(r.Len()), NumValues: r.NumValues, Encoding: parquet.Encodings.Plain, Stats: r.Stats}
 			wg.Add(1)
-			go func(p *Page, data []byte) {
+			go func(p *Page) {
 				defer wg.Done()
-				if lf, ok := c.codec.(largeFrames); ok {
-					p.Data = lf.EncodeLargeFrames(nil, data)
-					return
-				}
-				p.Data = c.codec.Encode(nil, data)
-			}(&out[i][j], r.Data)
+				p.Data = c.encode(r)
+			}(&out[i][j])
 		}
 	}
 	wg.Wait()
 	return out
 }
 
+// encode compresses r's bytes (Levels, then Data) into a new buffer of their compressed size.
+// The device's codec (largeFrames) gathers the two parts itself and sizes its output; arrow-go's
+// codecs take one slice, so a page with levels is first joined in a scratch buffer (measured
+// cheaper than the codecs' streaming writers, which make an encoder per page), and compressed
+// into another of the codec's bound, then copied out at its size (rather than grown as the
+// codec appends, and kept at that capacity by the row group). Without compression the page is
+// its bytes, joined in a buffer of their own.
+func (c *CPUPlain) encode(r RawPage) []byte {
+	if c.plain {
+		return r.AppendTo(make([]byte, 0, r.Len()))
+	}
+	if lf, ok := c.codec.(largeFrames); ok {
+		return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
+	}
+	src := r.Data
+	var join *[]byte
+	if len(r.Levels) > 0 {
+		join = scratchPool.Get().(*[]byte)
+		*join = r.AppendTo((*join)[:0])
+		src = *join
+	}
+	out := scratchPool.Get().(*[]byte)
+	if bound := int(c.codec.CompressBound(int64(max(len(src), 1)))); cap(*out) < bound {
+		*out = make([]byte, bound)
+	}
+	// The full length: some codecs (snappy) write into dst only when its length holds the bound.
+	z := c.codec.Encode((*out)[:cap(*out)], src)
+	if cap(z) > 0 && &z[:1][0] == &(*out)[:1][0] {
+		z = bytes.Clone(z) // in the scratch buffer: copied out
+	}
+	scratchPool.Put(out)
+	if join != nil {
+		scratchPool.Put(join)
+	}
+	return z
+}
+
+// scratchPool holds the scratch buffers of encode (joined pages, compressed pages), each used
+// by one goroutine at a time.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
 // largeFrames is a codec that compresses a page better when told that several pages are
-// compressed at once (the device's GPU zstd: larger frames). Its output is the codec's format.
+// compressed at once (the device's GPU zstd: larger frames). EncodeLargeFrames compresses the
+// concatenation of parts (a page's levels and values, not joined first) into dst's storage (a
+// new buffer when dst is too small), in the codec's format; it retains no part.
 type largeFrames interface {
-	EncodeLargeFrames(dst, src []byte) []byte
+	EncodeLargeFrames(dst []byte, parts ...[]byte) []byte
 }

@@ -14,12 +14,24 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// RawPage is an uncompressed data page of PlainPages: its bytes (definition levels, then
-// values), its rows and its statistics.
+// RawPage is an uncompressed data page of PlainPages or PlainColumn: its bytes in two parts,
+// its rows and its statistics. The page's uncompressed bytes are Levels followed by Data:
+// Levels its definition levels (4-byte length prefixed; empty for a required column), Data its
+// values, PLAIN. The two are separate buffers so that PlainColumn hands its values over
+// without copying them; use Len and AppendTo for the page as one.
 type RawPage struct {
+	Levels    []byte
 	Data      []byte
 	NumValues int32
 	Stats     metadata.EncodedStatistics
+}
+
+// Len is the page's uncompressed size: len(Levels) + len(Data).
+func (p RawPage) Len() int { return len(p.Levels) + len(p.Data) }
+
+// AppendTo appends the page's uncompressed bytes (Levels, then Data) to dst.
+func (p RawPage) AppendTo(dst []byte) []byte {
+	return append(append(dst, p.Levels...), p.Data...)
 }
 
 // PlainPages encodes a fixed-width column (int16 as INT32, int32, int64, float32, float64,
@@ -28,8 +40,9 @@ type RawPage struct {
 // the way the GPU writer's kernel does (device.EncodePlain is compared with it byte for
 // byte): pages of at most pageRows rows (one empty page for no rows), each its definition
 // levels (nullable: one bit-packed run of the RLE/bit-packed hybrid, 4-byte length prefixed)
-// then the non-NULL values PLAIN (little-endian); exact min, max (NaN left out, zero as -0.0
-// and +0.0, as parquet-mr writes them) and NULL count per page, and for the whole chunk.
+// then the non-NULL values PLAIN (little-endian), each page's levels in its Levels and values
+// in its Data; exact min, max (NaN left out, zero as -0.0 and +0.0, as parquet-mr writes them)
+// and NULL count per page, and for the whole chunk. Every page has buffers of its own.
 func PlainPages(a arrow.Array, nullable bool, pageRows int) ([]RawPage, metadata.EncodedStatistics, error) {
 	if pageRows < 1 {
 		return nil, metadata.EncodedStatistics{}, fmt.Errorf("pqfile: %d rows per page", pageRows)
@@ -55,17 +68,23 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 			}
 		}
 	}
+	m, err := newStatsMerger(a.DataType())
+	if err != nil {
+		return nil, metadata.EncodedStatistics{}, err
+	}
+	width := m.width // of a PLAIN value
 	var pages []RawPage
 	var chunk statAcc
 	chunk.init(a)
 	for start := 0; start < a.Len() || (start == 0 && a.Len() == 0); start += pageRows {
 		end := min(start+pageRows, a.Len())
-		var raw []byte
+		var lv []byte
 		if levels {
 			levels := defLevels(a, start, end)
-			raw = binary.LittleEndian.AppendUint32(raw, uint32(len(levels)))
-			raw = append(raw, levels...)
+			lv = binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(levels)), uint32(len(levels)))
+			lv = append(lv, levels...)
 		}
+		raw := make([]byte, 0, (end-start-nullsIn(a, start, end))*width)
 		var page statAcc
 		page.init(a)
 		for i := start; i < end; i++ {
@@ -78,7 +97,7 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 			page.add(i)
 			chunk.add(i)
 		}
-		pages = append(pages, RawPage{Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
+		pages = append(pages, RawPage{Levels: lv, Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
 		if a.Len() == 0 {
 			break
 		}
@@ -99,7 +118,7 @@ func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Comp
 	}
 	out := Encoded{Stats: stats, Pages: make([]Page, len(pages))}
 	for i, p := range pages {
-		out.Pages[i] = Page{Data: cod.Encode(nil, p.Data), UncompressedSize: int32(len(p.Data)), NumValues: p.NumValues,
+		out.Pages[i] = Page{Data: cod.Encode(nil, p.AppendTo(nil)), UncompressedSize: int32(p.Len()), NumValues: p.NumValues,
 			Encoding: parquet.Encodings.Plain, Stats: p.Stats}
 	}
 	return out, nil
@@ -129,6 +148,23 @@ func plainOf(a arrow.Array) (func([]byte, int) []byte, error) {
 		return func(b []byte, i int) []byte { return append(b, decimalBytes(a.Value(i), size)...) }, nil
 	}
 	return nil, fmt.Errorf("pqfile: PLAIN encoding of %s is not supported", a.DataType())
+}
+
+// nullsIn is the NULLs of a's rows [start, end).
+func nullsIn(a arrow.Array, start, end int) int {
+	if a.NullN() == 0 {
+		return 0
+	}
+	if start == 0 && end == a.Len() {
+		return a.NullN()
+	}
+	n := 0
+	for i := start; i < end; i++ {
+		if a.IsNull(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // defLevels encodes the definition levels of rows [start, end) (1: a value, 0: NULL) as one

@@ -21,15 +21,27 @@ import (
 // (nullable: the validity bits as one bit-packed run of the RLE/bit-packed hybrid, bit width 1,
 // 4-byte length prefixed), the values, and the page's statistics merged exactly from the
 // fragments'. A PlainColumn is used by one goroutine.
+//
+// Buffers: the values accumulate in a buffer sized once for a whole page (pageBytes and a
+// fragment), which Take hands over with the page as it is (no copy); Recycle gives a taken
+// page's buffers back once its bytes are no longer used, and the next pages reuse them. A
+// caller that takes a page and recycles it before the next Append (the GPU writer's
+// flushPages, after compressing it) so allocates no page buffer in steady state.
 type PlainColumn struct {
 	nullable  bool
 	pageBytes int
 	merge     statsMerger
-	values    []byte
-	valid     []byte // validity bits of the rows appended (nullable columns)
+	values    []byte // the values appended since the last Take; the column's own
+	valid     []byte // validity bits of the rows appended (nullable columns); kept across pages
+	spare     []byte // a values buffer Recycle gave back, nobody else's, for the next page
+	levels    []byte // a levels buffer Recycle gave back, nobody else's, for the next page
 	rows      int
 	stats     metadata.EncodedStatistics
 }
+
+// maxPagePrealloc bounds the values buffer a column allocates at once for a page (tests use
+// pages of up to 1 GiB, cut by the end of their rows): larger pages grow as they fill.
+const maxPagePrealloc = 4 << 20
 
 // NewPlainColumn returns an empty column of Arrow type t (EncodesPlain) whose pages are cut
 // once they hold pageBytes of values.
@@ -43,6 +55,7 @@ func NewPlainColumn(t arrow.DataType, nullable bool, pageBytes int) (*PlainColum
 	return c, nil
 }
 
+// reset starts a page: no rows, the values in c.values's storage (the column's own).
 func (c *PlainColumn) reset() {
 	c.values, c.valid, c.rows = c.values[:0], c.valid[:0], 0
 	c.stats = metadata.EncodedStatistics{HasNullCount: true}
@@ -50,16 +63,19 @@ func (c *PlainColumn) reset() {
 
 // Append adds a fragment of rows rows: values (its non-NULL values, PLAIN, copied here), the
 // rows' validity (an Arrow bitmap starting at bit offset; nil: no NULLs) and the values'
-// statistics (NULL count, min and max as PlainFragment computes them).
+// statistics (NULL count, min and max as PlainFragment computes them; copied too). The caller
+// keeps values, valid and stats.
 func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stats metadata.EncodedStatistics) error {
 	if stats.NullCount > 0 && !c.nullable {
 		return fmt.Errorf("pqfile: %d NULLs in a required column", stats.NullCount)
 	}
+	if len(c.values)+len(values) > cap(c.values) {
+		c.grow(len(values))
+	}
 	c.values = append(c.values, values...)
 	if c.nullable {
-		need := (c.rows + rows + 7) / 8
-		for len(c.valid) < need {
-			c.valid = append(c.valid, 0)
+		if n := (c.rows+rows+7)/8 - len(c.valid); n > 0 {
+			c.valid = append(c.valid, make([]byte, n)...) // zeroed, in place once c.valid is grown
 		}
 		if valid == nil {
 			bitutil.SetBitsTo(c.valid, int64(c.rows), int64(rows), true)
@@ -72,6 +88,26 @@ func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stat
 	return nil
 }
 
+// grow makes room in c.values for n more bytes: the spare buffer Recycle gave back when the
+// page is empty and it is large enough, else a new buffer for the whole page and a fragment of
+// n bytes more (a page is cut after the fragment that fills it; one that outgrows its buffer,
+// its last fragment larger than its first, gets room for one more), pages larger than
+// maxPagePrealloc twice the old as they fill; the values so far copied.
+func (c *PlainColumn) grow(n int) {
+	need := len(c.values) + n
+	if len(c.values) == 0 && cap(c.spare) >= need {
+		c.values, c.spare = c.spare[:0], nil
+		return
+	}
+	size := max(need, min(c.pageBytes, maxPagePrealloc)) + n
+	if c.pageBytes > maxPagePrealloc {
+		size = max(size, 2*cap(c.values))
+	}
+	buf := make([]byte, len(c.values), size)
+	copy(buf, c.values)
+	c.values = buf
+}
+
 // Rows is the rows appended since the last Take.
 func (c *PlainColumn) Rows() int { return c.rows }
 
@@ -81,30 +117,54 @@ func (c *PlainColumn) Bytes() int { return len(c.values) }
 // Full says whether the page holds pageBytes of values.
 func (c *PlainColumn) Full() bool { return len(c.values) >= c.pageBytes }
 
-// Take returns the page of the rows appended since the last Take (a fresh buffer), or false
-// when there are none.
+// Take returns the page of the rows appended since the last Take, or false when there are
+// none. The page owns its buffers: Data is the column's values buffer as it is (not copied),
+// Levels (nullable columns) a buffer of its own; the column starts its next page in other
+// buffers (the ones Recycle gave back, else new ones), so the page's bytes stay as they are
+// until the caller gives them back with Recycle.
 func (c *PlainColumn) Take() (RawPage, bool) {
 	if c.rows == 0 {
 		return RawPage{}, false
 	}
-	var raw []byte
+	p := RawPage{Data: c.values, NumValues: int32(c.rows), Stats: c.stats}
 	if c.nullable {
 		groups := (c.rows + 7) / 8
-		hdr := binary.AppendUvarint(nil, uint64(groups)<<1|1)
-		raw = make([]byte, 0, 4+len(hdr)+groups+len(c.values))
-		raw = binary.LittleEndian.AppendUint32(raw, uint32(len(hdr)+groups))
-		raw = append(raw, hdr...)
-		raw = append(raw, c.valid[:groups]...)
-		if tail := c.rows % 8; tail != 0 {
-			raw[len(raw)-1] &= byte(1<<tail - 1) // no bit past the last row
+		var hdr [binary.MaxVarintLen64]byte
+		h := binary.PutUvarint(hdr[:], uint64(groups)<<1|1)
+		lv := c.levels[:0]
+		if need := 4 + h + groups; cap(lv) < need {
+			lv = make([]byte, 0, need+need/8) // room for pages of a few more rows
 		}
-	} else {
-		raw = make([]byte, 0, len(c.values))
+		lv = binary.LittleEndian.AppendUint32(lv, uint32(h+groups))
+		lv = append(lv, hdr[:h]...)
+		lv = append(lv, c.valid[:groups]...)
+		if tail := c.rows % 8; tail != 0 {
+			lv[len(lv)-1] &= byte(1<<tail - 1) // no bit past the last row
+		}
+		p.Levels, c.levels = lv, nil
 	}
-	raw = append(raw, c.values...)
-	p := RawPage{Data: raw, NumValues: int32(c.rows), Stats: c.stats}
-	c.reset()
+	c.values, c.spare = c.spare, nil
+	c.reset() // new statistics: the page's min and max are the page's
 	return p, true
+}
+
+// Recycle gives back the buffers of p, a page this column's Take returned, once nobody uses
+// its bytes any more (CPUPlain.Compress has returned: its Pages hold bytes of their own). The
+// column's next pages reuse them. A page is given back at most once, and p's bytes must not be
+// read or written after; a page never given back simply costs its column new buffers.
+func (c *PlainColumn) Recycle(p RawPage) {
+	if cap(p.Data) > cap(c.spare) && !sameArray(p.Data, c.values) && !sameArray(p.Data, c.spare) {
+		c.spare = p.Data[:0]
+	}
+	if cap(p.Levels) > cap(c.levels) && !sameArray(p.Levels, c.levels) {
+		c.levels = p.Levels[:0]
+	}
+}
+
+// sameArray says whether a and b start at the same byte of the same array (a page given back
+// twice, whose buffer the column holds already).
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
 // PlainFragment is the CPU twin of the GPU writer's encoder for one batch of a column: a's
@@ -162,7 +222,8 @@ func (m statsMerger) less(a, b []byte) bool {
 
 // merge returns the statistics of acc's values and p's: NULL counts summed, the min of the
 // minimums and the max of the maximums (NaN is never one; -0.0 and +0.0 as PlainPages writes
-// them survive).
+// them survive). p's min and max are copied, into acc's own (those of an earlier merge, which
+// acc must not share) when it has them.
 func (m statsMerger) merge(acc, p metadata.EncodedStatistics) metadata.EncodedStatistics {
 	acc.NullCount += p.NullCount
 	if !p.HasMin {
@@ -174,10 +235,10 @@ func (m statsMerger) merge(acc, p metadata.EncodedStatistics) metadata.EncodedSt
 		return acc
 	}
 	if m.less(p.Min, acc.Min) {
-		acc.Min = bytes.Clone(p.Min)
+		acc.Min = append(acc.Min[:0], p.Min...)
 	}
 	if m.less(acc.Max, p.Max) {
-		acc.Max = bytes.Clone(p.Max)
+		acc.Max = append(acc.Max[:0], p.Max...)
 	}
 	return acc
 }
