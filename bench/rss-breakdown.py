@@ -1,0 +1,44 @@
+"""Runs a command and samples its /proc/PID/smaps every 0.2 s; at the end prints, for the
+sample of highest total RSS, the RSS by kind of mapping: the Go heap and other anonymous
+memory, NVIDIA device files (pinned host memory and the driver's mappings), shared libraries
+by name, and the rest. Usage: rss-breakdown.py COMMAND... (its stdout goes to /dev/null, its
+stderr to $RSS_STDERR or /dev/null; its exit code is printed). For the GPU host's benchmark scripts."""
+import collections, os, subprocess, sys, time
+
+
+def sample(pid):
+    kinds = collections.Counter()
+    name = "?"
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 5 and "-" in parts[0] and ":" in parts[3]:
+                    name = parts[5] if len(parts) >= 6 else "[anon]"
+                elif parts and parts[0] == "Rss:":
+                    kb = int(parts[1])
+                    if name.startswith("/dev/nvidia"):
+                        k = "nvidia device mappings (" + name + ")"
+                    elif name in ("[anon]", "[heap]"):
+                        k = "anonymous (Go heap, cgo malloc, pinned host memory)"
+                    elif ".so" in name:
+                        k = "library " + name.rsplit("/", 1)[-1]
+                    else:
+                        k = name
+                    kinds[k] += kb
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return kinds
+
+
+err = open(os.environ["RSS_STDERR"], "w") if os.environ.get("RSS_STDERR") else subprocess.DEVNULL
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=err)
+best, best_total = None, 0
+while p.poll() is None:
+    s = sample(p.pid)
+    if s is not None and sum(s.values()) > best_total:
+        best, best_total = s, sum(s.values())
+    time.sleep(0.2)
+print(f"rc {p.returncode}; peak sampled RSS {best_total/1048576:.2f} GiB:")
+for k, kb in (best or {}).most_common(12):
+    print(f"    {kb/1048576:7.3f} GiB  {k}")
