@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -115,8 +116,9 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 		return nil
 	}
 	values := idx.Int32Values()
-	start, usedBefore := len(c.idx), len(c.used)
+	start := len(c.idx)
 	var valid []byte // the batch's validity from bit 0 (nil: no NULLs)
+	var err error
 	if nulls > 0 {
 		valid = d.NullBitmapBytes()
 		if off := d.Data().Offset(); off%8 != 0 {
@@ -127,23 +129,14 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 			valid = valid[off/8:]
 		}
 		c.idx = compactValid(c.idx, values, valid, n)
+		err = c.markUsed(c.idx[start:], nil)
 	} else {
-		c.idx = append(c.idx, values...)
+		c.idx = slices.Grow(c.idx, n)[:start+n]
+		err = c.markUsed(values, c.idx[start:])
 	}
-	// Mark the entries used, checking each index is one of the dictionary's.
-	seen, epoch := c.seen, c.epoch
-	for _, k := range c.idx[start:] {
-		if uint(k) >= uint(len(seen)) {
-			for _, u := range c.used[usedBefore:] {
-				seen[u] = 0
-			}
-			c.used, c.idx = c.used[:usedBefore], c.idx[:start]
-			return fmt.Errorf("pqfile: dictionary index %d of a dictionary of %d entries", k, len(seen))
-		}
-		if seen[k] != epoch {
-			seen[k] = epoch
-			c.used = append(c.used, k)
-		}
+	if err != nil {
+		c.idx = c.idx[:start]
+		return err
 	}
 	if c.nullable {
 		c.valid = growBytes(c.valid, (c.rows+n+7)/8)
@@ -154,6 +147,65 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 		}
 	}
 	c.rows += n
+	return nil
+}
+
+// markUsed marks the dictionary entries idx uses (and copies idx to dst, unless nil), or
+// fails, marking none, when an index is not one of the dictionary's.
+func (c *DictColumn) markUsed(idx, dst []int32) error {
+	seen, epoch := c.seen, c.epoch
+	n := uint32(len(seen))
+	if dst != nil {
+		copy(dst, idx)
+	}
+	if n <= 64 {
+		// Few entries: the set used as a bit mask, no branch per index; any index of 64 or
+		// more (or negative) shows in or, any other past the dictionary in the mask.
+		var m0, m1 uint64
+		var or0, or1 uint32
+		k := 0
+		for ; k+2 <= len(idx); k += 2 {
+			a, b := uint32(idx[k]), uint32(idx[k+1])
+			m0 |= 1 << (a & 63)
+			m1 |= 1 << (b & 63)
+			or0 |= a
+			or1 |= b
+		}
+		if k < len(idx) {
+			a := uint32(idx[k])
+			m0 |= 1 << (a & 63)
+			or0 |= a
+		}
+		m := m0 | m1
+		if or0|or1 >= 64 || m>>n != 0 {
+			for _, k := range idx {
+				if uint32(k) >= n {
+					return fmt.Errorf("pqfile: dictionary index %d of a dictionary of %d entries", k, n)
+				}
+			}
+		}
+		for ; m != 0; m &= m - 1 {
+			if k := bits.TrailingZeros64(m); seen[k] != epoch {
+				seen[k] = epoch
+				c.used = append(c.used, int32(k))
+			}
+		}
+		return nil
+	}
+	before := len(c.used)
+	for _, k := range idx {
+		if uint32(k) >= n {
+			for _, u := range c.used[before:] {
+				seen[u] = 0
+			}
+			c.used = c.used[:before]
+			return fmt.Errorf("pqfile: dictionary index %d of a dictionary of %d entries", k, n)
+		}
+		if seen[k] != epoch {
+			seen[k] = epoch
+			c.used = append(c.used, k)
+		}
+	}
 	return nil
 }
 
@@ -172,29 +224,33 @@ func growBytes(b []byte, n int) []byte {
 }
 
 // compactValid appends to dst the values of the n rows whose validity bit (valid, from bit 0)
-// is set.
+// is set: without a branch per row, each row's value stored where the next non-NULL one goes.
 func compactValid(dst, values []int32, valid []byte, n int) []int32 {
+	start := len(dst)
+	dst = slices.Grow(dst, n)
+	out := dst[start : start+n]
+	w := 0
 	full := n / 8
 	for g := range full {
-		b := valid[g]
-		v := values[g*8 : g*8+8 : g*8+8]
-		switch b {
-		case 0:
-		case 0xff:
-			dst = append(dst, v...)
-		default:
-			for b != 0 {
-				dst = append(dst, v[bits.TrailingZeros8(b)])
-				b &= b - 1
-			}
+		b := uint(valid[g])
+		x := (*[8]int32)(values[g*8 : g*8+8])
+		if b == 0xff {
+			copy(out[w:w+8], x[:])
+			w += 8
+			continue
+		}
+		for k := range 8 {
+			out[w] = x[k] // w <= g*8+k < n
+			w += int(b >> k & 1)
 		}
 	}
 	for i := full * 8; i < n; i++ {
 		if valid[i/8]&(1<<(i%8)) != 0 {
-			dst = append(dst, values[i])
+			out[w] = values[i]
+			w++
 		}
 	}
-	return dst
+	return dst[:start+w]
 }
 
 // setDictionary makes dict the dictionary of the rows appended.
@@ -249,7 +305,7 @@ func (c *DictColumn) Take() (DictPage, bool) {
 	}
 	width := bits.Len32(uint32(maxIdx))
 	var raw []byte
-	size := 1 + hybridBound(len(c.idx), width)
+	size := 1 + hybridGuess(len(c.idx), width)
 	if c.nullable {
 		groups := (c.rows + 7) / 8
 		hdr := binary.AppendUvarint(nil, uint64(groups)<<1|1)
@@ -281,18 +337,20 @@ func (c *DictColumn) reset() {
 	}
 }
 
-// hybridBound is the most bytes AppendHybrid appends for n values of bit width width, with
-// the slack its packing writes past the end: per group of 8 values, its bit-packed bytes or
-// an RLE run's value (at most 4 bytes), and a run header (at most 5 bytes) for a run of
-// either kind.
-func hybridBound(n, width int) int {
-	return (n/8+2)*(max(width, 4)+10) + 32
+// hybridGuess is the room AppendHybrid takes first for n values of bit width width: all of
+// them bit-packed, a few run headers, the slack its packing writes past the end. It grows the
+// buffer where runs need more.
+func hybridGuess(n, width int) int {
+	return n*width/8 + n/64 + 64
 }
+
+// hybridSlack is the bytes the packing may write past the end of a bit-packed run.
+const hybridSlack = 40
 
 // AppendHybrid appends to dst the RLE/bit-packed hybrid encoding (Parquet's, without a length
 // prefix or bit width byte) of values, each in [0, 1<<width), width in [0, 32]: at each group
-// of 8 values from where the last run ended, 8 or more equal values (or equal values up to the
-// end) make an RLE run of all the equal values that follow; other groups are bit-packed, the
+// of 8 values from where the last run ended, 8 equal values (or equal values up to the end)
+// start an RLE run of all the equal values that follow; the other groups are bit-packed, the
 // consecutive ones in one run, the last group padded with zeros.
 func AppendHybrid(dst []byte, values []int32, width int) []byte {
 	n := len(values)
@@ -300,90 +358,227 @@ func AppendHybrid(dst []byte, values []int32, width int) []byte {
 		return dst
 	}
 	o := len(dst)
-	need := o + hybridBound(n, width)
-	if cap(dst) < need {
-		dst = append(dst[:cap(dst)], make([]byte, need-cap(dst))...)
+	out := slices.Grow(dst, hybridGuess(n, width))
+	out = out[:cap(out)]
+	literal := literalWide
+	if width >= 1 && width <= 8 {
+		literal = literals[width]
 	}
-	out := dst[:need]
+	hdrMax := varintLen(uint64((n+7)/8)<<1 | 1)
 	vbytes := (width + 7) / 8
-	lit, i := 0, 0 // values[lit:i] wait to be bit-packed, i-lit a multiple of 8
-	for i < n {
-		v := values[i]
-		j := i + 8
-		if j <= n {
-			g := values[i:j:j]
-			if g[1] != v || g[2] != v || g[3] != v || g[4] != v || g[5] != v || g[6] != v || g[7] != v {
-				i = j
-				continue
+	for i := 0; i < n; {
+		// A bit-packed run from i, its header written once its groups are known: the
+		// groups go after room for the longest header, moved back under a shorter one.
+		out = room(out, o, hdrMax+(n-i+7)/8*width+hybridSlack)
+		p, j := literal(out, o+hdrMax, values, i, width)
+		if j < n && n-j < 8 && !allEqual(values[j:]) {
+			// A last group of different values, padded.
+			var x [8]int32
+			copy(x[:], values[j:])
+			p, j = packWide(out, p, &x, uint(width)), n
+		}
+		if j > i {
+			hl := binary.PutUvarint(out[o:], uint64((j-i+7)/8)<<1|1)
+			if hl < hdrMax {
+				copy(out[o+hl:], out[o+hdrMax:p])
 			}
-		} else {
-			j = i + 1
-			for j < n && values[j] == v {
-				j++
-			}
-			if j < n {
-				i += 8 // a last group of different values: bit-packed
+			o = p - (hdrMax - hl)
+		}
+		if j >= n {
+			break
+		}
+		// An RLE run at j: 8 equal values, or equal values up to the end, and all the equal
+		// values that follow.
+		v := values[j]
+		k := j + 1
+		for ; k+8 <= n; k += 8 {
+			if x := (*[8]int32)(values[k : k+8]); (x[0]^v)|(x[1]^v)|(x[2]^v)|(x[3]^v)|(x[4]^v)|(x[5]^v)|(x[6]^v)|(x[7]^v) != 0 {
 				break
 			}
 		}
-		for j < n && values[j] == v {
-			j++
+		for k < n && values[k] == v {
+			k++
 		}
-		if lit < i {
-			o = packGroups(out, o, values[lit:i], width)
-		}
-		o += binary.PutUvarint(out[o:], uint64(j-i)<<1)
+		out = room(out, o, 9)
+		o += binary.PutUvarint(out[o:], uint64(k-j)<<1)
 		for b := range vbytes {
 			out[o+b] = byte(uint32(v) >> (8 * b))
 		}
 		o += vbytes
-		i, lit = j, j
-	}
-	if lit < n {
-		o = packGroups(out, o, values[lit:], width)
+		i = k
 	}
 	return out[:o]
 }
 
-// packGroups writes values as one bit-packed run at out[o:] (its header, then groups of 8
-// values, the last one padded with zeros) and returns the offset past it. out has the slack of
-// hybridBound past the run.
-func packGroups(out []byte, o int, values []int32, width int) int {
-	groups := (len(values) + 7) / 8
-	o += binary.PutUvarint(out[o:], uint64(groups)<<1|1)
-	full := len(values) / 8
-	w := uint(width)
-	if width <= 8 {
-		for g := range full {
-			x := values[g*8 : g*8+8 : g*8+8]
-			u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<w | uint64(uint32(x[2]))<<(2*w) | uint64(uint32(x[3]))<<(3*w) |
-				uint64(uint32(x[4]))<<(4*w) | uint64(uint32(x[5]))<<(5*w) | uint64(uint32(x[6]))<<(6*w) | uint64(uint32(x[7]))<<(7*w)
-			binary.LittleEndian.PutUint64(out[o:o+8], u)
-			o += width
-		}
-	} else {
-		for g := range full {
-			o = packWide(out, o, values[g*8:g*8+8:g*8+8], w)
-		}
-	}
-	if rest := values[full*8:]; len(rest) > 0 {
-		var x [8]int32
-		copy(x[:], rest)
-		o = packWide(out, o, x[:], w)
-	}
-	return o
+// varintLen is the bytes of x as an unsigned varint.
+func varintLen(x uint64) int {
+	return (bits.Len64(x|1) + 6) / 7
 }
 
-// packWide bit-packs 8 values of any width up to 32 at out[o:] (width bytes, and slack up to
-// 32 bytes) and returns the offset past them.
-func packWide(out []byte, o int, x []int32, w uint) int {
+// allEqual says whether values (at least one) are all equal.
+func allEqual(values []int32) bool {
+	for _, v := range values[1:] {
+		if v != values[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// room returns out (its full length) with at least need bytes from o, its first o kept.
+func room(out []byte, o, need int) []byte {
+	if o+need <= len(out) {
+		return out
+	}
+	grown := make([]byte, max(2*len(out), o+need))
+	copy(grown, out[:o])
+	return grown
+}
+
+// literalGroups bit-packs the groups of 8 values of width width from values[i:] at out[o:],
+// up to the first
+// group of 8 equal values or the last group of fewer than 8, and returns the offsets past
+// them in out and in values. out has room for all the groups and hybridSlack bytes more.
+type literalGroups func(out []byte, o int, values []int32, i, width int) (int, int)
+
+// literals are the literalGroups of widths 1 to 8: loops of constant shifts (Go's variable
+// shifts cost a check each).
+var literals = [9]literalGroups{nil, literal1, literal2, literal3, literal4, literal5, literal6, literal7, literal8}
+
+// literalWide is literalGroups of any width up to 32.
+func literalWide(out []byte, o int, values []int32, i, width int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		if v := x[0]; (x[1]^v)|(x[2]^v)|(x[3]^v)|(x[4]^v)|(x[5]^v)|(x[6]^v)|(x[7]^v) == 0 {
+			break
+		}
+		o = packWide(out, o, x, uint(width))
+	}
+	return o, i
+}
+
+// literal1 is literalGroups for width 1.
+func literal1(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<1 | uint64(uint32(x[2]))<<2 | uint64(uint32(x[3]))<<3 | uint64(uint32(x[4]))<<4 | uint64(uint32(x[5]))<<5 | uint64(uint32(x[6]))<<6 | uint64(uint32(x[7]))<<7
+		if u == uint64(uint32(x[0]))*0xff { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 1
+	}
+	return o, i
+}
+
+// literal2 is literalGroups for width 2.
+func literal2(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<2 | uint64(uint32(x[2]))<<4 | uint64(uint32(x[3]))<<6 | uint64(uint32(x[4]))<<8 | uint64(uint32(x[5]))<<10 | uint64(uint32(x[6]))<<12 | uint64(uint32(x[7]))<<14
+		if u == uint64(uint32(x[0]))*0x5555 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 2
+	}
+	return o, i
+}
+
+// literal3 is literalGroups for width 3.
+func literal3(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<3 | uint64(uint32(x[2]))<<6 | uint64(uint32(x[3]))<<9 | uint64(uint32(x[4]))<<12 | uint64(uint32(x[5]))<<15 | uint64(uint32(x[6]))<<18 | uint64(uint32(x[7]))<<21
+		if u == uint64(uint32(x[0]))*0x249249 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 3
+	}
+	return o, i
+}
+
+// literal4 is literalGroups for width 4.
+func literal4(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<4 | uint64(uint32(x[2]))<<8 | uint64(uint32(x[3]))<<12 | uint64(uint32(x[4]))<<16 | uint64(uint32(x[5]))<<20 | uint64(uint32(x[6]))<<24 | uint64(uint32(x[7]))<<28
+		if u == uint64(uint32(x[0]))*0x11111111 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 4
+	}
+	return o, i
+}
+
+// literal5 is literalGroups for width 5.
+func literal5(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<5 | uint64(uint32(x[2]))<<10 | uint64(uint32(x[3]))<<15 | uint64(uint32(x[4]))<<20 | uint64(uint32(x[5]))<<25 | uint64(uint32(x[6]))<<30 | uint64(uint32(x[7]))<<35
+		if u == uint64(uint32(x[0]))*0x842108421 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 5
+	}
+	return o, i
+}
+
+// literal6 is literalGroups for width 6.
+func literal6(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<6 | uint64(uint32(x[2]))<<12 | uint64(uint32(x[3]))<<18 | uint64(uint32(x[4]))<<24 | uint64(uint32(x[5]))<<30 | uint64(uint32(x[6]))<<36 | uint64(uint32(x[7]))<<42
+		if u == uint64(uint32(x[0]))*0x41041041041 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 6
+	}
+	return o, i
+}
+
+// literal7 is literalGroups for width 7.
+func literal7(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<7 | uint64(uint32(x[2]))<<14 | uint64(uint32(x[3]))<<21 | uint64(uint32(x[4]))<<28 | uint64(uint32(x[5]))<<35 | uint64(uint32(x[6]))<<42 | uint64(uint32(x[7]))<<49
+		if u == uint64(uint32(x[0]))*0x2040810204081 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 7
+	}
+	return o, i
+}
+
+// literal8 is literalGroups for width 8.
+func literal8(out []byte, o int, values []int32, i, _ int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := (*[8]int32)(values[i : i+8])
+		u := uint64(uint32(x[0])) | uint64(uint32(x[1]))<<8 | uint64(uint32(x[2]))<<16 | uint64(uint32(x[3]))<<24 | uint64(uint32(x[4]))<<32 | uint64(uint32(x[5]))<<40 | uint64(uint32(x[6]))<<48 | uint64(uint32(x[7]))<<56
+		if u == uint64(uint32(x[0]))*0x101010101010101 { // 8 equal values
+			break
+		}
+		binary.LittleEndian.PutUint64(out[o:o+8], u)
+		o += 8
+	}
+	return o, i
+}
+
+// packWide bit-packs 8 values of any width up to 32 at out[o:] (width bytes, and up to 32
+// bytes written) and returns the offset past them.
+func packWide(out []byte, o int, x *[8]int32, w uint) int {
 	var words [5]uint64
 	for k := range 8 {
 		v := uint64(uint32(x[k]))
 		s := uint(k) * w
-		words[s/64] |= v << (s % 64)
-		if s%64+w > 64 {
-			words[s/64+1] |= v >> (64 - s%64)
+		words[s/64] |= v << (s & 63)
+		if s&63+w > 64 {
+			words[s/64+1] |= v >> ((64 - s&63) & 63)
 		}
 	}
 	for k := range (8*w + 63) / 64 {

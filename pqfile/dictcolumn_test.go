@@ -127,7 +127,7 @@ func TestAppendHybrid(t *testing.T) {
 				if !slices.Equal(got, values) {
 					t.Fatalf("width %d %s n %d: decoded %v, want %v", width, kind, n, got, values)
 				}
-				if bound := hybridBound(n, width); n > 0 && len(enc)-2 > bound {
+				if bound := (n/8+2)*(max(width, 4)+10) + 32; n > 0 && len(enc)-2 > bound {
 					t.Fatalf("width %d %s n %d: %d bytes over the bound %d", width, kind, n, len(enc)-2, bound)
 				}
 			}
