@@ -227,19 +227,21 @@ func TestDictPages(t *testing.T) {
 		kind      string // of the indices: hybridValues' kinds
 		pageBytes int
 		codec     compress.Compression
+		v1        bool // format version 1.0: PLAIN_DICTIONARY pages
 	}{
 		{"NULLs 0.3, pages of 500 rows, two dictionaries", []dictGroup{{lettersDict(7, true), []int{2500, 0, 3000, 1}}, {lettersDict(5, false), []int{700, 64}}},
-			0.3, "random", 2000, compress.Codecs.Zstd},
+			0.3, "random", 2000, compress.Codecs.Zstd, false},
 		{"no NULLs, runs", []dictGroup{{lettersDict(6, false), []int{25000, 25000}}, {lettersDict(3, true), []int{10}}},
-			0, "short runs", 1 << 20, compress.Codecs.Snappy},
-		{"all NULL", []dictGroup{{lettersDict(4, false), []int{100, 37}}, {lettersDict(4, false), []int{9}}}, 1, "random", 200, compress.Codecs.Zstd},
-		{"empty strings only", []dictGroup{{[]string{""}, []int{30, 3}}, {[]string{"", "b"}, []int{17}}}, 0.2, "random", 40, compress.Codecs.Uncompressed},
-		{"one entry, width 0", []dictGroup{{[]string{"only"}, []int{1, 1000, 7}}}, 0.1, "random", 1 << 20, compress.Codecs.Gzip},
-		{"0-row batches and row groups", []dictGroup{{lettersDict(5, false), []int{0}}, {lettersDict(5, false), []int{0, 5, 0}}}, 0.3, "random", 1 << 20, compress.Codecs.Snappy},
+			0, "short runs", 1 << 20, compress.Codecs.Snappy, false},
+		{"all NULL", []dictGroup{{lettersDict(4, false), []int{100, 37}}, {lettersDict(4, false), []int{9}}}, 1, "random", 200, compress.Codecs.Zstd, false},
+		{"empty strings only", []dictGroup{{[]string{""}, []int{30, 3}}, {[]string{"", "b"}, []int{17}}}, 0.2, "random", 40, compress.Codecs.Uncompressed, false},
+		{"one entry, width 0", []dictGroup{{[]string{"only"}, []int{1, 1000, 7}}}, 0.1, "random", 1 << 20, compress.Codecs.Gzip, false},
+		{"0-row batches and row groups", []dictGroup{{lettersDict(5, false), []int{0}}, {lettersDict(5, false), []int{0, 5, 0}}}, 0.3, "random", 1 << 20, compress.Codecs.Snappy, false},
 		{"width 9 and 17, long runs", []dictGroup{{lettersDict(300, true), []int{5000, 5000}}, {lettersDict(70000, false), []int{20000}}},
-			0.05, "long runs", 40000, compress.Codecs.Zstd},
+			0.05, "long runs", 40000, compress.Codecs.Zstd, false},
 		{"width 9 and 17, random", []dictGroup{{lettersDict(511, false), []int{3000}}, {lettersDict(65537, true), []int{4000}}},
-			0.05, "random", 4000, compress.Codecs.Snappy},
+			0.05, "random", 4000, compress.Codecs.Snappy, false},
+		{"format version 1.0", []dictGroup{{lettersDict(12, true), []int{3000, 10}}}, 0.3, "short runs", 4000, compress.Codecs.Snappy, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(len(tc.name)), 7))
@@ -250,7 +252,11 @@ func TestDictPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			props := parquet.NewWriterProperties(parquet.WithCompression(tc.codec), parquet.WithStats(true))
+			opts := []parquet.WriterProperty{parquet.WithCompression(tc.codec), parquet.WithStats(true)}
+			if tc.v1 {
+				opts = append(opts, parquet.WithVersion(parquet.V1_0))
+			}
+			props := parquet.NewWriterProperties(opts...)
 			w, err := NewWriter(f, dictSchema, props)
 			if err != nil {
 				t.Fatal(err)
@@ -376,7 +382,7 @@ func TestDictPages(t *testing.T) {
 			want := dictChunksWanted(rec, groupRows)
 			checkDictChunks(t, "arrow-go", chunkStats(t, path), want)
 			checkDictChunks(t, "pyarrow", pyarrowChunks(t, path), want)
-			checkDictLayout(t, path, rec, groupRows, pagesWanted)
+			checkDictLayout(t, path, rec, groupRows, pagesWanted, props)
 		})
 	}
 }
@@ -521,7 +527,7 @@ func checkDictChunks(t *testing.T, reader string, got, want [][]string) {
 // (PLAIN), then data pages of RLE_DICTIONARY, those of column s of the rows wanted, each with
 // the exact statistics of its rows; the chunk's metadata states the encodings and encoding
 // statistics, its dictionary page offset before its data's.
-func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows []int, pageRows [][]int) {
+func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows []int, pageRows [][]int, props *parquet.WriterProperties) {
 	t.Helper()
 	r, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -546,8 +552,11 @@ func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows
 			if !cc.HasDictionaryPage() || cc.DictionaryPageOffset() >= cc.DataPageOffset() {
 				t.Errorf("row group %d column %s: dictionary page %t at %d, data at %d", g, name, cc.HasDictionaryPage(), cc.DictionaryPageOffset(), cc.DataPageOffset())
 			}
+			// As arrow-go writes them: in a 1.0 file, PLAIN_DICTIONARY pages (data and
+			// dictionary) and the encodings PLAIN_DICTIONARY, PLAIN, RLE.
+			index, dictEnc := props.DictionaryIndexEncoding(), props.DictionaryPageEncoding()
 			encodings := fmt.Sprint(cc.Encodings())
-			if want := fmt.Sprint([]parquet.Encoding{parquet.Encodings.RLEDict, parquet.Encodings.Plain, parquet.Encodings.RLE}); encodings != want {
+			if want := fmt.Sprint([]parquet.Encoding{index, parquet.Encodings.Plain, parquet.Encodings.RLE}); encodings != want {
 				t.Errorf("row group %d column %s: encodings %s, want %s", g, name, encodings, want)
 			}
 			var encStats []string
@@ -555,7 +564,7 @@ func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows
 				encStats = append(encStats, fmt.Sprintf("%s %s", s.PageType, s.Encoding))
 			}
 			slices.Sort(encStats)
-			if got, want := strings.Join(encStats, ", "), "DATA_PAGE RLE_DICTIONARY, DICTIONARY_PAGE PLAIN"; got != want {
+			if got, want := strings.Join(encStats, ", "), fmt.Sprintf("DATA_PAGE %s, DICTIONARY_PAGE %s", index, dictEnc); got != want {
 				t.Errorf("row group %d column %s: encoding statistics %s, want %s", g, name, got, want)
 			}
 			pr, err := r.RowGroup(g).GetColumnPageReader(c)
@@ -567,12 +576,12 @@ func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows
 			for pr.Next() {
 				switch p := pr.Page().(type) {
 				case *file.DictionaryPage:
-					if pages > 0 || dicts > 0 || parquet.Encoding(p.Encoding()) != parquet.Encodings.Plain {
+					if pages > 0 || dicts > 0 || parquet.Encoding(p.Encoding()) != dictEnc {
 						t.Errorf("row group %d column %s: a dictionary page of %s after %d data pages", g, name, p.Encoding(), pages)
 					}
 					dicts++
 				case *file.DataPageV1:
-					if parquet.Encoding(p.Encoding()) != parquet.Encodings.RLEDict {
+					if parquet.Encoding(p.Encoding()) != index {
 						t.Errorf("row group %d column %s page %d: encoding %s", g, name, pages, p.Encoding())
 					}
 					want := trueByteStats(rec.Column(c), row, row+int(p.NumValues()))
@@ -597,6 +606,81 @@ func checkDictLayout(t *testing.T, path string, rec arrow.RecordBatch, groupRows
 			}
 		}
 		start += n
+	}
+}
+
+// TestDictPagesWidths writes a page of every bit width from 0 to 17 (the page's largest index
+// 2^width-1, its bit width byte that width) and reads the values back with arrow-go.
+func TestDictPagesWidths(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	for width := 0; width <= 17; width++ {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(width), 3))
+			values := lettersDict(1<<width, false)
+			dict := stringArray(values)
+			defer dict.Release()
+			var out bytes.Buffer
+			props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy))
+			w, err := NewWriter(&out, sc, props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := w.NewRowGroup(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewDictColumn(true, 1<<20)
+			defer c.Release()
+			dense := array.NewStringBuilder(memory.DefaultAllocator)
+			defer dense.Release()
+			for _, kind := range []string{"random", "short runs", "max"} {
+				d := dictBatch(rng, dict, 3001, 0.1, kind, dense)
+				if err := c.Append(d); err != nil {
+					t.Fatal(err)
+				}
+				d.Release()
+			}
+			p, _ := c.Take()
+			levels := 4 + int(binary.LittleEndian.Uint32(p.Data))
+			if got := int(p.Data[levels]); got != width {
+				t.Errorf("bit width %d, want %d", got, width)
+			}
+			comp, err := NewCPUPlain(compress.Codecs.Snappy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages := comp.Compress([][]RawPage{{p.RawPage}})[0]
+			pages[0].Encoding = p.Encoding
+			if err := g.AppendDictPages(0, c.Dictionary(), Encoded{Pages: pages, Stats: p.Stats}); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := file.NewParquetReader(bytes.NewReader(out.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl, err := fr.ReadTable(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tbl.Release()
+			want := dense.NewArray()
+			defer want.Release()
+			got := tbl.Column(0).Data().Chunk(0)
+			if len(tbl.Column(0).Data().Chunks()) != 1 || !array.Equal(got, want) {
+				t.Errorf("arrow-go reads %d chunks, other values than written", len(tbl.Column(0).Data().Chunks()))
+			}
+		})
 	}
 }
 
