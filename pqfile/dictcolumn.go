@@ -96,9 +96,9 @@ func (c *DictColumn) Release() {
 }
 
 // Append adds a batch: d's rows (int32 indices, any offset, NULLs where d has them; the
-// indices are copied) over d's dictionary (a string or binary array), which must be the one of
-// the rows held since the last Take (or any when there are none). On error nothing was
-// appended.
+// indices are copied) over d's dictionary (a string or binary array without NULLs), which must
+// be the one of the rows held since the last Take (or any when there are none). On error
+// nothing was appended.
 func (c *DictColumn) Append(d *array.Dictionary) error {
 	idx, ok := d.Indices().(*array.Int32)
 	if !ok {
@@ -264,6 +264,9 @@ func (c *DictColumn) setDictionary(dict arrow.Array) error {
 	entry, err := dictEntries(dict)
 	if err != nil {
 		return err
+	}
+	if dict.NullN() > 0 {
+		return fmt.Errorf("pqfile: a dictionary of %d NULL entries", dict.NullN())
 	}
 	dict.Retain()
 	if c.dict != nil {
@@ -436,9 +439,9 @@ func room(out []byte, o, need int) []byte {
 }
 
 // literalGroups bit-packs the groups of 8 values of width width from values[i:] at out[o:],
-// up to the first
-// group of 8 equal values or the last group of fewer than 8, and returns the offsets past
-// them in out and in values. out has room for all the groups and hybridSlack bytes more.
+// up to the first group of 8 equal values or the last group of fewer than 8, and returns the
+// offsets past them in out and in values. out has room for all the groups and hybridSlack
+// bytes more.
 type literalGroups func(out []byte, o int, values []int32, i, width int) (int, int)
 
 // literals are the literalGroups of widths 1 to 8: loops of constant shifts (Go's variable

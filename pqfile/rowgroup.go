@@ -26,12 +26,12 @@ import (
 // reaches the file until Close, which writes every column's chunk in schema order (the pages
 // appended each go once to the file, header then data); Abort drops it all.
 //
-// Each column is fed either encoded pages (AppendPages, or AppendDictPages for a dictionary-
-// encoded chunk) or Arrow arrays (AppendArrow, AppendDictionary) within one row group, never
-// both; a column fed nothing holds no rows. Every column must hold the same
-// number of rows at Close. A RowGroup is used by one goroutine, the Writer's; the Writer takes
-// no other row group and cannot be closed while it is open. After an append fails, the row
-// group refuses everything but Abort.
+// Each column is fed either encoded pages (AppendPages, or AppendDictPages for a chunk of
+// dictionary-encoded pages) or Arrow arrays (AppendArrow, AppendDictionary) within one row
+// group, never both; a column fed nothing holds no rows. Every column must hold the same number
+// of rows at Close. A RowGroup is used by one goroutine, the Writer's; the Writer takes no
+// other row group and cannot be closed while it is open. After an append fails, the row group
+// refuses everything but Abort.
 type RowGroup struct {
 	w       *Writer
 	props   *parquet.WriterProperties
