@@ -155,21 +155,33 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 func (c *DictColumn) markUsed(idx, dst []int32) error {
 	seen, epoch := c.seen, c.epoch
 	n := uint32(len(seen))
-	if dst != nil {
-		copy(dst, idx)
-	}
 	if n <= 64 {
 		// Few entries: the set used as a bit mask, no branch per index; any index of 64 or
 		// more (or negative) shows in or, any other past the dictionary in the mask.
 		var m0, m1 uint64
 		var or0, or1 uint32
 		k := 0
-		for ; k+2 <= len(idx); k += 2 {
-			a, b := uint32(idx[k]), uint32(idx[k+1])
-			m0 |= 1 << (a & 63)
-			m1 |= 1 << (b & 63)
-			or0 |= a
-			or1 |= b
+		if dst != nil {
+			dst = dst[:len(idx)]
+			for ; k+2 <= len(idx); k += 2 {
+				a, b := uint32(idx[k]), uint32(idx[k+1])
+				dst[k], dst[k+1] = int32(a), int32(b)
+				m0 |= 1 << (a & 63)
+				m1 |= 1 << (b & 63)
+				or0 |= a
+				or1 |= b
+			}
+			if k < len(idx) {
+				dst[k] = idx[k]
+			}
+		} else {
+			for ; k+2 <= len(idx); k += 2 {
+				a, b := uint32(idx[k]), uint32(idx[k+1])
+				m0 |= 1 << (a & 63)
+				m1 |= 1 << (b & 63)
+				or0 |= a
+				or1 |= b
+			}
 		}
 		if k < len(idx) {
 			a := uint32(idx[k])
@@ -191,6 +203,9 @@ func (c *DictColumn) markUsed(idx, dst []int32) error {
 			}
 		}
 		return nil
+	}
+	if dst != nil {
+		copy(dst, idx)
 	}
 	before := len(c.used)
 	for _, k := range idx {
@@ -234,15 +249,22 @@ func compactValid(dst, values []int32, valid []byte, n int) []int32 {
 	for g := range full {
 		b := uint(valid[g])
 		x := (*[8]int32)(values[g*8 : g*8+8])
-		if b == 0xff {
-			copy(out[w:w+8], x[:])
-			w += 8
-			continue
-		}
-		for k := range 8 {
-			out[w] = x[k] // w <= g*8+k < n
-			w += int(b >> k & 1)
-		}
+		out[w] = x[0] // w <= g*8+k < n at row k of the group
+		w += int(b & 1)
+		out[w] = x[1]
+		w += int(b >> 1 & 1)
+		out[w] = x[2]
+		w += int(b >> 2 & 1)
+		out[w] = x[3]
+		w += int(b >> 3 & 1)
+		out[w] = x[4]
+		w += int(b >> 4 & 1)
+		out[w] = x[5]
+		w += int(b >> 5 & 1)
+		out[w] = x[6]
+		w += int(b >> 6 & 1)
+		out[w] = x[7]
+		w += int(b >> 7 & 1)
 	}
 	for i := full * 8; i < n; i++ {
 		if valid[i/8]&(1<<(i%8)) != 0 {
