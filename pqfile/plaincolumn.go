@@ -153,17 +153,17 @@ func (c *PlainColumn) Take() (RawPage, bool) {
 // column's next pages reuse them. A page is given back at most once, and p's bytes must not be
 // read or written after; a page never given back simply costs its column new buffers.
 func (c *PlainColumn) Recycle(p RawPage) {
-	if cap(p.Data) > cap(c.spare) && !sameArray(p.Data, c.values) && !sameArray(p.Data, c.spare) {
+	if cap(p.Data) > cap(c.spare) && !sameBuffer(p.Data, c.values) && !sameBuffer(p.Data, c.spare) {
 		c.spare = p.Data[:0]
 	}
-	if cap(p.Levels) > cap(c.levels) && !sameArray(p.Levels, c.levels) {
+	if cap(p.Levels) > cap(c.levels) && !sameBuffer(p.Levels, c.levels) {
 		c.levels = p.Levels[:0]
 	}
 }
 
-// sameArray says whether a and b start at the same byte of the same array (a page given back
+// sameBuffer says whether a and b start at the same byte of the same array (a page given back
 // twice, whose buffer the column holds already).
-func sameArray(a, b []byte) bool {
+func sameBuffer(a, b []byte) bool {
 	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 

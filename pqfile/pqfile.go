@@ -122,8 +122,9 @@ func NewWriterWith(w io.Writer, sc *arrow.Schema, props *parquet.WriterPropertie
 
 // WriteRowGroup writes a row group of rows rows: one chunk per column, in schema order. It is
 // NewRowGroup with the file's props, each chunk appended in one call (an Encoded chunk's pages
-// are copied, an Arrow chunk's array is encoded), and Close; nothing reaches the file when it
-// fails before writing (a chunk refused, rows not what the chunks hold).
+// are written as they are, an Arrow chunk's array is encoded), and Close; nothing reaches the
+// file when it fails before writing (a chunk refused, rows not what the chunks hold). The
+// Encoded chunks' page Data must not be modified before it returns.
 func (w *Writer) WriteRowGroup(ctx context.Context, rows int, chunks []Chunk) error {
 	if len(chunks) != w.schema.NumColumns() {
 		return fmt.Errorf("pqfile: %d column chunks for %d columns", len(chunks), w.schema.NumColumns())

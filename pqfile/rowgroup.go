@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -19,17 +20,19 @@ import (
 )
 
 // RowGroup is a row group being built batch by batch: each call appends a column's next rows,
-// and the row group holds, until Close, only what will go to the file (compressed pages, with
-// their headers, per column, and what arrow-go's column writers buffer: the dictionary, pages
-// held until the dictionary page is written, the page being filled). Nothing reaches the file
-// until Close, which writes every column's chunk in schema order; Abort drops it all.
+// and the row group holds, until Close, only what will go to the file (the compressed pages
+// appended, and their dictionary; for the columns arrow-go encodes, what its column writers
+// buffer: compressed pages with their headers, the dictionary, the page being filled). Nothing
+// reaches the file until Close, which writes every column's chunk in schema order (the pages
+// appended each go once to the file, header then data); Abort drops it all.
 //
-// Each column is fed either encoded pages (AppendPages) or Arrow arrays (AppendArrow, or
-// AppendField for every column of a nested field) within one row group, never both; a column fed
-// nothing holds no rows. Every column must hold the same number of rows (records, for the
-// columns of a nested field) at Close. A RowGroup is used by one goroutine, the Writer's; the
-// Writer takes no other row group and cannot be closed while it is open. After an append
-// fails, the row group refuses everything but Abort.
+// Each column is fed either encoded pages (AppendPages, or AppendDictPages for a chunk of
+// dictionary-encoded pages) or Arrow arrays (AppendArrow, AppendDictionary, or AppendField for
+// every column of a nested field) within one row group, never both; a column fed nothing holds
+// no rows. Every column must hold the same number of rows (records, for the columns of a nested
+// field) at Close. A RowGroup is used by one goroutine, the Writer's; the Writer takes no other
+// row group and cannot be closed while it is open. After an append fails, the row group
+// refuses everything but Abort.
 type RowGroup struct {
 	w       *Writer
 	props   *parquet.WriterProperties
@@ -53,21 +56,32 @@ const (
 // which copies it into the file's row group: an aborted row group leaves no trace in the file's
 // metadata.
 type rgColumn struct {
-	desc  *schema.Column
-	meta  *metadata.ColumnChunkMetaDataBuilder
-	pager file.PageWriter        // buffered: pages held in memory until Close
-	cw    file.ColumnChunkWriter // fedArrow: arrow-go's column writer, open across calls
+	desc *schema.Column
+	meta *metadata.ColumnChunkMetaDataBuilder
+	// fedArrow: a buffered page writer (pages held in memory until Close) and arrow-go's
+	// column writer over it, open across calls; both made by the first call.
+	pager file.PageWriter
+	cw    file.ColumnChunkWriter
 	feed  feed
 	rows  int64
 
-	// fedPages: the bytes of the pages held (headers included) and the chunk's statistics,
-	// merged from each call's.
+	// fedPages: the pages held (owned by the row group: written at Close, the page writer then
+	// made over the file), an estimate of their bytes with their headers, and the chunk's
+	// statistics, merged from each call's.
+	pages        []Page
 	bytes        int64
 	stats        metadata.TypedStatistics
 	noStats      bool // a call came without statistics: the chunk has none
 	nullsUnknown bool // a call came without a NULL count: the chunk has none
 	calls        int
 	distinct     metadata.EncodedStatistics // the first call's, kept for a single call
+
+	// AppendDictPages: the chunk's dictionary (retained, to check each call brings the same),
+	// its dictionary page (PLAIN, uncompressed: the page writer compresses it at Close) and
+	// statistics merged byte-wise.
+	dictArr   arrow.Array
+	dictPage  []byte
+	dictStats byteStats
 
 	// AppendDictionary: the chunk's statistics kept here, exactly, from the dictionary entries
 	// the indices use (arrow-go's own are off for the column).
@@ -123,30 +137,21 @@ func (s *dictStats) fold() {
 	if s.dict == nil {
 		return
 	}
-	val := func(i int) []byte {
-		switch a := s.dict.(type) {
-		case *array.String:
-			return []byte(a.Value(i))
-		case *array.Binary:
-			return a.Value(i)
-		case array.ExtensionArray:
-			if b, ok := a.Storage().(*array.String); ok {
-				return []byte(b.Value(i))
-			}
-			return a.Storage().(*array.Binary).Value(i)
-		}
-		panic(fmt.Sprintf("pqfile: dictionary of %s", s.dict.DataType()))
+	val, err := dictEntries(s.dict)
+	if err != nil { // AppendDictionary takes string and binary dictionaries only
+		panic(err)
 	}
 	for i, u := range s.used {
 		if !u {
 			continue
 		}
 		v := val(i)
+		// Never nil: an empty value is a minimum too (a nil one would not be written).
 		if !s.has || bytes.Compare(v, s.minV) < 0 {
-			s.minV = append(s.minV[:0], v...)
+			s.minV = append([]byte{}, v...)
 		}
 		if !s.has || bytes.Compare(v, s.maxV) > 0 {
-			s.maxV = append(s.maxV[:0], v...)
+			s.maxV = append([]byte{}, v...)
 		}
 		s.has = true
 	}
@@ -191,16 +196,28 @@ func (w *Writer) NewRowGroup(props *parquet.WriterProperties) (*RowGroup, error)
 		if e, fe := props.EncodingFor(desc.Path()), w.props.EncodingFor(desc.Path()); e != fe {
 			return nil, fmt.Errorf("pqfile: column %s: row group props with encoding %s in a file whose props say %s", desc.Path(), e, fe)
 		}
-		meta := metadata.NewColumnChunkMetaDataBuilder(w.props, desc)
-		pager, err := file.NewPageWriter(g.sink, w.props.CompressionFor(desc.Path()), w.props.CompressionLevelFor(desc.Path()),
-			meta, g.ordinal, int16(i), props.Allocator(), true, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("pqfile: column %s: page writer: %w", desc.Path(), err)
+		if codec := w.props.CompressionFor(desc.Path()); codec != compress.Codecs.Uncompressed {
+			// The page writers, made when needed, compress with it.
+			if _, err := compress.GetCodec(codec); err != nil {
+				return nil, fmt.Errorf("pqfile: column %s: page writer: %w", desc.Path(), err)
+			}
 		}
-		g.cols[i] = &rgColumn{desc: desc, meta: meta, pager: pager}
+		g.cols[i] = &rgColumn{desc: desc, meta: metadata.NewColumnChunkMetaDataBuilder(w.props, desc)}
 	}
 	w.open = g
 	return g, nil
+}
+
+// pageWriter makes a page writer of column i over the row group's sink (the file, at Close):
+// buffered, the pages held in memory until its Close, or not, each page written at once.
+func (g *RowGroup) pageWriter(i int, buffered bool) (file.PageWriter, error) {
+	path := g.cols[i].desc.Path()
+	pager, err := file.NewPageWriter(g.sink, g.w.props.CompressionFor(path), g.w.props.CompressionLevelFor(path),
+		g.cols[i].meta, g.ordinal, int16(i), g.props.Allocator(), buffered, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("page writer: %w", err)
+	}
+	return pager, nil
 }
 
 // column returns column col for an append of the given feed, or why it takes none.
@@ -218,12 +235,16 @@ func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
 		verb := map[feed]string{fedPages: "AppendPages", fedArrow: "AppendArrow"}
 		return nil, fmt.Errorf("pqfile: column %s: %s in a row group where it was fed with %s", c.desc.Path(), verb[f], verb[c.feed])
 	}
-	c.feed = f
 	if f == fedArrow && c.cw == nil {
 		// Even for a call then refused: a column fed with Arrow has its writer (Close and
-		// Abort close it).
-		c.cw = file.NewColumnChunkWriter(c.meta, c.pager, g.props)
+		// Abort close it), over a buffered page writer holding its pages until Close.
+		pager, err := g.pageWriter(col, true)
+		if err != nil {
+			return nil, fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
+		}
+		c.pager, c.cw = pager, file.NewColumnChunkWriter(c.meta, pager, g.props)
 	}
+	c.feed = f
 	return c, nil
 }
 
@@ -238,40 +259,113 @@ func (g *RowGroup) fail(err error) error {
 // columns) and the statistics of those rows, which are merged with the previous calls' with the
 // column's physical type and sort order (min of the minimums, max of the maximums, NULL counts
 // summed; a call without statistics leaves the chunk without any, one without a NULL count
-// leaves it without a NULL count, distinct counts are kept for a single call only). The pages
-// are copied, with their headers, into the row group's buffer: e may be reused when it returns.
-// Pages of no rows are left out (a chunk of no rows has no page).
+// leaves it without a NULL count, distinct counts are kept for a single call only). The row
+// group keeps the Pages themselves, written to the file at Close: their Data is the row
+// group's until Close or Abort, and the caller must neither modify nor reuse it (e.Pages, the
+// slice, may be reused). Pages of no rows are left out (a chunk of no rows has no page).
 func (g *RowGroup) AppendPages(col int, e Encoded) error {
 	c, err := g.column(col, fedPages)
 	if err != nil {
 		return err
 	}
-	rows := int64(0)
-	for _, p := range e.Pages {
-		if p.NumValues < 0 {
-			return fmt.Errorf("pqfile: column %s: a page of %d values", c.desc.Path(), p.NumValues)
-		}
-		rows += int64(p.NumValues)
+	if c.dictArr != nil {
+		return fmt.Errorf("pqfile: column %s: AppendPages to a chunk fed with AppendDictPages", c.desc.Path())
+	}
+	rows, err := pagesRows(e.Pages)
+	if err != nil {
+		return fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
 	}
 	if err := c.mergeStats(e.Stats, rows, g.props.Allocator()); err != nil {
 		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
 	}
-	signed := c.desc.SortOrder() == schema.SortSIGNED
-	for i, p := range e.Pages {
+	c.keep(e.Pages, rows)
+	return nil
+}
+
+// pagesRows is the rows of pages.
+func pagesRows(pages []Page) (int64, error) {
+	rows := int64(0)
+	for i, p := range pages {
+		if p.NumValues < 0 {
+			return 0, fmt.Errorf("page %d of %d values", i, p.NumValues)
+		}
+		rows += int64(p.NumValues)
+	}
+	return rows, nil
+}
+
+// keep holds pages (of rows rows), those of no rows left out.
+func (c *rgColumn) keep(pages []Page, rows int64) {
+	for _, p := range pages {
 		if p.NumValues == 0 {
 			continue
 		}
-		stats := p.Stats
-		stats.Signed = signed
-		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, p.Encoding,
-			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, stats)
-		n, err := c.pager.WriteDataPage(page)
-		if err != nil {
-			return g.fail(fmt.Errorf("pqfile: column %s: buffer page %d: %w", c.desc.Path(), i, err))
-		}
-		c.bytes += n
+		c.pages = append(c.pages, p)
+		c.bytes += int64(len(p.Data)) + pageHeaderBytes(p)
 	}
 	c.rows += rows
+}
+
+// pageHeaderBytes estimates the size of a data page's header (thrift compact: sizes, value
+// count, encodings, statistics), a little over it.
+func pageHeaderBytes(p Page) int64 {
+	return int64(48 + len(p.Stats.Min) + len(p.Stats.Max))
+}
+
+// AppendDictPages adds dictionary-encoded pages for col's next rows, a flat BYTE_ARRAY column
+// (strings or binaries): dict (a string or binary array, without NULLs: its entries in order) is
+// the chunk's dictionary, the same array (or one sharing its data) in every call of the row
+// group; e is as AppendPages takes it (the same ownership: its Pages' Data is the row group's
+// until Close or Abort), its pages DataPageV1 pages of RLE_DICTIONARY (or PLAIN_DICTIONARY,
+// the same bytes) data indexing dict, as DictColumn makes them, compressed with the file's
+// codec for the column. At Close the chunk gets a dictionary page before its data pages: dict's
+// entries PLAIN (each a 4-byte little-endian length then its bytes) compressed with that codec;
+// the page headers and the chunk's metadata state the encodings of the file's format version,
+// as arrow-go writes them (RLE_DICTIONARY data pages and a PLAIN dictionary page, but
+// PLAIN_DICTIONARY both in a 1.0 file). The chunk's statistics merge the calls' byte-wise
+// (min of the minimums, max of the maximums, an empty value included; NULL counts summed; as
+// AppendPages for calls without statistics or NULL count): with DictColumn's pages, exactly
+// the dictionary entries the indices use, whatever else dict holds. dict is retained until
+// Close or Abort. A chunk of no rows has no page, not even a dictionary page.
+func (g *RowGroup) AppendDictPages(col int, dict arrow.Array, e Encoded) error {
+	c, err := g.column(col, fedPages)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.desc.PhysicalType() != parquet.Types.ByteArray:
+		return fmt.Errorf("pqfile: column %s: AppendDictPages to a column of %s, not BYTE_ARRAY", c.desc.Path(), c.desc.PhysicalType())
+	case c.desc.MaxRepetitionLevel() > 0 || c.desc.MaxDefinitionLevel() > 1:
+		return fmt.Errorf("pqfile: column %s: AppendDictPages to a nested column", c.desc.Path())
+	case c.dictArr == nil && len(c.pages) > 0:
+		return fmt.Errorf("pqfile: column %s: AppendDictPages to a chunk fed with AppendPages", c.desc.Path())
+	case c.dictArr != nil && !sameArray(c.dictArr, dict):
+		return fmt.Errorf("pqfile: column %s: AppendDictPages with another dictionary (%d entries) than the chunk's (%d): a chunk has one",
+			c.desc.Path(), dict.Len(), c.dictArr.Len())
+	}
+	for i, p := range e.Pages {
+		if p.Encoding != parquet.Encodings.RLEDict && p.Encoding != parquet.Encodings.PlainDict {
+			return fmt.Errorf("pqfile: column %s: page %d of encoding %s in AppendDictPages (RLE_DICTIONARY: CPUPlain.Compress labels pages PLAIN)",
+				c.desc.Path(), i, p.Encoding)
+		}
+	}
+	rows, err := pagesRows(e.Pages)
+	if err != nil {
+		return fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
+	}
+	if c.dictArr == nil {
+		page, err := plainDictionary(dict)
+		if err != nil {
+			return fmt.Errorf("pqfile: column %s: dictionary page: %w", c.desc.Path(), err)
+		}
+		dict.Retain()
+		c.dictArr, c.dictPage = dict, page
+		c.bytes += int64(len(page)) + 16
+	}
+	if err := c.dictStats.merge(e.Stats, rows); err != nil {
+		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
+	}
+	c.keep(e.Pages, rows)
 	return nil
 }
 
@@ -434,9 +528,10 @@ func (g *RowGroup) Rows() int64 {
 }
 
 // Bytes is an estimate of the bytes this row group will add to the file, for the caller's
-// row group and file size limits: the compressed pages held, with their headers, and for each
-// column fed with AppendArrow the page being filled and the dictionary not yet written (their
-// encoded sizes, before compression, without the headers they will have).
+// row group and file size limits: the compressed pages held, with their headers (estimated for
+// the pages appended), the dictionaries of AppendDictPages (uncompressed), and for each column
+// fed with AppendArrow the page being filled and the dictionary not yet written (their encoded
+// sizes, before compression, without the headers they will have).
 func (g *RowGroup) Bytes() int64 {
 	total := int64(0)
 	for _, c := range g.cols {
@@ -491,11 +586,11 @@ func (g *RowGroup) Close() error {
 func (g *RowGroup) write(rows int64) error {
 	start := g.w.sink.n
 	for i, c := range g.cols {
-		if err := c.close(); err != nil {
+		if err := g.closeColumn(i); err != nil {
 			// Release the columns not written.
 			g.sink.discard = true
-			for _, c := range g.cols[i+1:] {
-				err = errors.Join(err, c.close())
+			for k := range g.cols[i+1:] {
+				err = errors.Join(err, g.closeColumn(i+1+k))
 			}
 			return fmt.Errorf("pqfile: write row group %d: column %s: %w", g.ordinal, c.desc.Path(), err)
 		}
@@ -520,10 +615,21 @@ func (g *RowGroup) write(rows int64) error {
 	return nil
 }
 
-// close ends the column's chunk: its pages, with the dictionary page first, and its metadata
-// go to the row group's sink (the file, or nowhere once discarding), and its buffers are
-// released.
-func (c *rgColumn) close() error {
+// closeColumn ends column i's chunk: its pages, with the dictionary page first, and its
+// metadata go to the row group's sink (the file; nowhere once discarding, and the pages
+// appended are then dropped unwritten), and its buffers are released.
+func (g *RowGroup) closeColumn(i int) error {
+	c := g.cols[i]
+	if c.feed == fedPages {
+		return g.closePages(i)
+	}
+	if c.pager == nil { // fed nothing: a chunk of no page
+		pager, err := g.pageWriter(i, true)
+		if err != nil {
+			return err
+		}
+		c.pager = pager
+	}
 	switch c.feed {
 	case fedArrow:
 		if c.dict != nil {
@@ -549,17 +655,64 @@ func (c *rgColumn) close() error {
 			}
 		}
 		return nil
-	case fedPages:
-		stats, err := c.chunkStats()
-		if err != nil {
-			// Still release the pages held.
-			return errors.Join(fmt.Errorf("chunk statistics: %w", err), c.pager.Close(false, false))
-		}
-		if stats.IsSet() {
-			c.meta.SetStats(stats)
-		}
 	}
 	return c.pager.Close(false, false)
+}
+
+// closePages ends column i's chunk fed with pages: its dictionary page (AppendDictPages) and
+// its pages are written at once through an unbuffered page writer, each page's header then its
+// bytes (the chunk of no page has a buffered one, which holds nothing but sets the chunk's
+// offsets as for a column fed nothing). Discarding, nothing is written. The pages and the
+// dictionary are released in every case.
+func (g *RowGroup) closePages(i int) error {
+	c := g.cols[i]
+	pages, dictArr, dictPage := c.pages, c.dictArr, c.dictPage
+	c.pages, c.dictArr, c.dictPage = nil, nil, nil
+	if dictArr != nil {
+		defer dictArr.Release()
+	}
+	if g.sink.discard {
+		return nil
+	}
+	var stats metadata.EncodedStatistics
+	if dictArr != nil {
+		stats = c.dictStats.encoded()
+	} else {
+		var err error
+		if stats, err = c.chunkStats(); err != nil {
+			return fmt.Errorf("chunk statistics: %w", err)
+		}
+	}
+	if stats.IsSet() {
+		stats.Signed = c.desc.SortOrder() == schema.SortSIGNED
+		c.meta.SetStats(stats)
+	}
+	pager, err := g.pageWriter(i, len(pages) == 0)
+	if err != nil {
+		return err
+	}
+	hasDict := dictArr != nil && len(pages) > 0
+	if hasDict {
+		dp := file.NewDictionaryPage(memory.NewBufferBytes(dictPage), int32(dictArr.Len()), g.w.props.DictionaryPageEncoding())
+		if _, err := pager.WriteDictionaryPage(dp); err != nil {
+			return fmt.Errorf("dictionary page: %w", err)
+		}
+	}
+	signed := c.desc.SortOrder() == schema.SortSIGNED
+	for k, p := range pages {
+		stats := p.Stats
+		stats.Signed = signed
+		enc := p.Encoding
+		if dictArr != nil {
+			enc = g.w.props.DictionaryIndexEncoding()
+		}
+		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, enc,
+			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, stats)
+		if _, err := pager.WriteDataPage(page); err != nil {
+			return fmt.Errorf("page %d: %w", k, err)
+		}
+	}
+	return pager.Close(hasDict, false)
 }
 
 // fallBackToPlain has cw fall back to plain encoding: arrow-go reports its failures by panics.
@@ -583,8 +736,8 @@ func (g *RowGroup) Abort() error {
 	g.w.open = nil
 	g.sink.discard = true
 	var errs []error
-	for _, c := range g.cols {
-		if err := c.close(); err != nil {
+	for i, c := range g.cols {
+		if err := g.closeColumn(i); err != nil {
 			errs = append(errs, fmt.Errorf("column %s: %w", c.desc.Path(), err))
 		}
 	}
@@ -594,8 +747,8 @@ func (g *RowGroup) Abort() error {
 	return nil
 }
 
-// groupSink is where a row group's buffered page writers copy their chunks at Close: the file,
-// whose position they read with Tell to fix the chunks' offsets, or nowhere once discarding.
+// groupSink is where a row group's page writers write their chunks at Close: the file, whose
+// position they read with Tell to fix the chunks' offsets, or nowhere once discarding.
 type groupSink struct {
 	t       *tellWriter
 	discard bool
