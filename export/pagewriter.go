@@ -140,6 +140,7 @@ type pageFileWriter struct {
 	pages   []*pqfile.PlainColumn // per plain column: its page being gathered
 	isPlain []bool                // per Arrow field
 	leaf    []int                 // per Arrow field: its first Parquet column
+	dicts   []*pqfile.DictColumn  // per Arrow field: the page of a lane dictionary's indices being gathered, or nil
 	maxRows int64
 	ctx     context.Context
 }
@@ -147,18 +148,25 @@ type pageFileWriter struct {
 // pageBytes is the size of the values a data page holds, as arrow-go's default data page.
 const pageBytes = 1 << 20
 
-func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder) (*pageFileWriter, error) {
+func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []*arrow.DictionaryType) (*pageFileWriter, error) {
 	pw, err := pqfile.NewWriterWith(w, sc, props, pqfile.WriterOptions{ArrowProps: arrowProps})
 	if err != nil {
 		return nil, err
 	}
 	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx,
-		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields())}
+		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields())}
+	if p.comp, err = pqfile.NewCPUPlain(props.Compression()); err != nil {
+		return nil, err
+	}
 	for i, f := range sc.Fields() {
 		// A nested field (list, struct) has several Parquet columns: the fields after it do not
 		// have their index's.
 		if p.leaf[i], _, err = pw.FieldColumns(i); err != nil {
 			return nil, err
+		}
+		if i < len(laneDicts) && laneDicts[i] != nil {
+			p.dicts[i] = pqfile.NewDictColumn(f.Nullable, pageBytes)
+			continue
 		}
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
 			continue
@@ -166,11 +174,6 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
 		if err != nil {
 			return nil, err
-		}
-		if p.comp == nil {
-			if p.comp, err = pqfile.NewCPUPlain(props.CompressionFor(f.Name)); err != nil {
-				return nil, err
-			}
 		}
 		p.plain = append(p.plain, p.leaf[i])
 		p.fields = append(p.fields, i)
@@ -228,18 +231,31 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 		if err := p.enc.Append(cols, p.pages); err != nil {
 			return fmt.Errorf("encode the pages of %d fixed-width columns: %w", len(cols), err)
 		}
-		if err := p.flushPages(false); err != nil {
-			return err
-		}
+	}
+	full := false
+	for _, pc := range p.pages {
+		full = full || pc.Full()
 	}
 	for i := 0; i < int(rec.NumCols()); i++ {
 		if p.isPlain[i] {
 			continue
 		}
 		var err error
-		if d, ok := rec.Column(i).(*array.Dictionary); ok {
-			// The lane's own dictionary (dictionary.go): written as it is, with exact
-			// statistics from the entries used.
+		if dc := p.dicts[i]; dc != nil {
+			// The lane's own dictionary (dictionary.go), the same in the whole row group: its
+			// indices gathered into RLE_DICTIONARY pages, compressed with the fixed-width
+			// columns' pages.
+			d, ok := rec.Column(i).(*array.Dictionary)
+			if !ok {
+				return fmt.Errorf("column %s: a %s array where the lane's dictionary was expected", rec.Schema().Field(i).Name, rec.Column(i).DataType())
+			}
+			if err := dc.Append(d); err != nil {
+				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
+			}
+			full = full || dc.Full()
+		} else if d, ok := rec.Column(i).(*array.Dictionary); ok {
+			// A dictionary of its own (an enum): written as it is, with exact statistics from
+			// the entries used.
 			err = p.rg.AppendDictionary(p.ctx, p.leaf[i], d)
 		} else {
 			// A flat field goes to its column, a nested one to its columns, levels computed.
@@ -250,34 +266,63 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 		}
 	}
 	p.rows += rec.NumRows()
+	if full {
+		return p.flushPages(false)
+	}
 	return nil
 }
 
-// flushPages compresses the pages of the fixed-width columns that are full (all: every column
-// holding rows) and adds them to the row group; the pages of one call are compressed at once.
-// Compress copies the pages' bytes, so they go back to their columns (Recycle) once it
-// returns: the columns' next pages reuse the buffers.
+// flushPages compresses the pages that are full (all: every page holding rows), of the
+// fixed-width columns and of the lane dictionaries' indices, and adds them to the row group;
+// the pages of one call are compressed at once. Compress copies the pages' bytes, so the
+// fixed-width columns' go back to their columns (Recycle) once it returns: their next pages
+// reuse the buffers.
 func (p *pageFileWriter) flushPages(all bool) error {
-	var idx []int
+	type taken struct {
+		plain int // index in p.pages, or -1
+		field int // a lane dictionary's field
+		enc   parquet.Encoding
+	}
+	var which []taken
 	var raw [][]pqfile.RawPage
 	for k, pc := range p.pages {
 		if !pc.Full() && !(all && pc.Rows() > 0) {
 			continue
 		}
 		page, _ := pc.Take()
-		idx = append(idx, k)
+		which = append(which, taken{plain: k})
 		raw = append(raw, []pqfile.RawPage{page})
 	}
-	if len(idx) == 0 {
+	for i, dc := range p.dicts {
+		if dc == nil || !dc.Full() && !(all && dc.Rows() > 0) {
+			continue
+		}
+		page, _ := dc.Take()
+		which = append(which, taken{plain: -1, field: i, enc: page.Encoding})
+		raw = append(raw, []pqfile.RawPage{page.RawPage})
+	}
+	if len(which) == 0 {
 		return nil
 	}
 	compressed := p.comp.Compress(raw)
-	for n, k := range idx {
-		p.pages[k].Recycle(raw[n][0])
+	for n, t := range which {
+		if t.plain >= 0 {
+			p.pages[t.plain].Recycle(raw[n][0])
+		}
 	}
 	for n, pages := range compressed {
-		if err := p.rg.AppendPages(p.plain[idx[n]], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-			return fmt.Errorf("add the pages of column %d: %w", p.plain[idx[n]], err)
+		t := which[n]
+		if t.plain >= 0 {
+			if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
+			}
+			continue
+		}
+		for j := range pages {
+			pages[j].Encoding = t.enc
+		}
+		if err := p.rg.AppendDictPages(p.leaf[t.field], p.dicts[t.field].Dictionary(), pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
 		}
 	}
 	return nil
@@ -319,6 +364,11 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	for _, pc := range p.pages {
 		n += int64(pc.Bytes())
 	}
+	for _, dc := range p.dicts {
+		if dc != nil {
+			n += int64(dc.Bytes())
+		}
+	}
 	return n
 }
 
@@ -329,6 +379,13 @@ func (p *pageFileWriter) AppendKeyValueMetadata(key, value string) error {
 
 // Close ends the last row group and writes the footer.
 func (p *pageFileWriter) Close() error {
+	defer func() {
+		for _, dc := range p.dicts {
+			if dc != nil {
+				dc.Release()
+			}
+		}
+	}()
 	if err := p.NewBufferedRowGroupChecked(); err != nil {
 		return err
 	}

@@ -309,7 +309,7 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType
 	}
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), total: s.format.limits.written()}
 	if enc != nil {
-		p.fw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc)
+		p.fw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc, dictTypes)
 	} else {
 		p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	}
