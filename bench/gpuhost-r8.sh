@@ -1,7 +1,7 @@
 #!/bin/bash
 # On the GPU host (no Go there), from the repository root: issue 12's targets in one call per
 # table set. Loads lineorder (ROWS, default 40M) and bench/load's wide table (WIDE_ROWS, default
-# 10M), then per table: the source limit (psql ctid ranges to /dev/null, P connections), the
+# 10M), then per table: the source limit (P psql COPYs of ctid ranges, bytes counted), the
 # exports interleaved over ROUNDS rounds in MODES (pages: GPU decode + GPU page writer; arrow:
 # GPU decode + arrow-go writer; cpu: the CPU path; duckdb: DuckDB's postgres extension, when
 # its wheels were installed by an earlier call), and the pipeline alone (export.test's
@@ -44,11 +44,13 @@ for t in ${TABLES:-lineorder wide}; do
       if [ "$n" != "$WIDE_ROWS" ]; then
         t0=$SECONDS
         psql -qc "$(sed -n 1p "$K/wide.sql")" || exit 1
+        pids=()
         for i in $(seq 0 15); do
           lo=$((i * WIDE_ROWS / 16 + 1)); hi=$(((i + 1) * WIDE_ROWS / 16))
           psql -qc "$(sed -n 2p "$K/wide.sql" | sed "s/LO::/$lo::/; s/HI)/$hi)/")" &
+          pids+=($!)
         done
-        wait
+        wait "${pids[@]}" # not a bare wait: it would wait for the log's tee too
         psql -qc "VACUUM (FREEZE, ANALYZE) wide" || exit 1
         echo "wide: $(psql -Atc "SELECT count(*), pg_size_pretty(pg_relation_size('wide')) FROM wide") in $((SECONDS - t0)) s"
       fi ;;
@@ -59,7 +61,19 @@ dsn=postgres://postgres@127.0.0.1:5432/postgres
 duck=$(python3 -c 'import duckdb, duckdb_extension_postgres_scanner' 2>/dev/null && echo yes)
 for t in ${TABLES:-lineorder wide}; do
   echo "== $t"
-  bash "$K/source-limit.sh" "$t" "$P"
+  # The source limit: P psql COPYs of the exporter's ctid ranges, bytes counted and dropped.
+  pages=$(psql -Atc "SELECT pg_relation_size('$t')/current_setting('block_size')::int")
+  t0=$(date +%s.%N)
+  pids=()
+  for i in $(seq 0 $((P - 1))); do
+    a=$((i * pages / P)); b=$(((i + 1) * pages / P)); [ "$i" -eq $((P - 1)) ] && b=$((pages + 1))
+    psql -q -c "COPY (SELECT * FROM $t WHERE ctid >= '($a,0)'::tid AND ctid < '($b,0)'::tid) TO STDOUT (FORMAT binary)" | wc -c > "/dev/shm/sl-$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  t1=$(date +%s.%N)
+  cat /dev/shm/sl-* | awk -v a="$t0" -v b="$t1" -v p="$P" -v t="$t" '{s+=$1} END {printf "%s source limit, P=%d: %.0f bytes in %.2f s, %.3f GB/s\n", t, p, s, b-a, s/(b-a)/1e9}'
+  rm -f /dev/shm/sl-*
   for round in $(seq 1 "$ROUNDS"); do
     for mode in ${MODES:-pages arrow cpu duckdb}; do
       prof=""

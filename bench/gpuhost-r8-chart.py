@@ -1,0 +1,75 @@
+# Writes bench/results/gpuhost-h200-2026-11-29-r8.{json,png} from bench/gpuhost-r8.sh's and
+# gpuhost-r8b.sh's logs (r8-*.log there) and bench/cpusplit's stage split of their profiles
+# (figures copied here by hand). The "one call" figures are the last call's: source limit, GPU
+# writer, CPU path and DuckDB, per table, in one call.
+import json, sys
+# matplotlib: pip install --target /tmp/mpl matplotlib (not a test requirement)
+sys.path.insert(0, "/tmp/mpl")
+GB = {"lineorder": 6.8105, "wide": 4.4385}
+one_call = {
+  "lineorder": {"source_limit_gbps": 1.558,
+                "gpu_writer": {"wall_s": 5.10, "cpu_s": 13.7, "rss_gb": 1.39, "parquet_gb": 0.656},
+                "cpu": {"wall_s": 7.65, "cpu_s": 60.1, "rss_gb": 1.58, "parquet_gb": 0.649},
+                "duckdb_1.5.5": {"wall_s": 7.85, "cpu_s": 47.4, "rss_gb": 2.07, "parquet_gb": 0.687}},
+  "wide": {"source_limit_gbps": 1.573,
+           "gpu_writer": {"wall_s": 6.18, "cpu_s": 30.8, "rss_gb": 2.26, "parquet_gb": 0.678},
+           "cpu": {"wall_s": 7.24, "cpu_s": 67.0, "rss_gb": 1.62, "parquet_gb": 0.664},
+           "duckdb_1.5.5": {"wall_s": 6.36, "cpu_s": 34.4, "rss_gb": 2.80, "parquet_gb": 0.619}},
+}
+for t, r in one_call.items():
+    for k, v in r.items():
+        if isinstance(v, dict):
+            v["gbps"] = round(GB[t] / v["wall_s"], 3)
+            v["x_source_limit"] = round(v["gbps"] / r["source_limit_gbps"], 2)
+            v["cpu_s_per_gb"] = round(v["cpu_s"] / GB[t], 2)
+doc = {
+  "host": "GPU host: 1x NVIDIA H200, 16 cores; PostgreSQL 15 on the same host",
+  "date": "2026-11-29", "parallel": 16, "codec": "zstd",
+  "tables": {"lineorder": {"rows": 40000000, "copy_bytes": 6810548906},
+             "wide": {"rows": 10000000, "copy_bytes": 4438469161, "shape": "bench/load --shape wide"}},
+  "one_call": one_call,
+  "earlier_call_two_rounds": {
+    "lineorder": {"source_limit_gbps": 1.500,
+                  "gpu_writer": {"wall_s": [5.38, 5.20], "cpu_s": [13.8, 13.0], "rss_gb": [1.40, 1.39], "parquet_gb": 0.656},
+                  "gpu_decode_arrow_go": {"wall_s": [8.38, 8.45], "cpu_s": [30.0, 30.8], "rss_gb": [1.59, 1.48], "parquet_gb": 0.682},
+                  "cpu": {"wall_s": [8.25, 8.23], "cpu_s": [62.4, 63.4], "rss_gb": [1.64, 1.58], "parquet_gb": 0.649}},
+    "wide": {"source_limit_gbps": 1.298,
+             "gpu_writer": {"wall_s": [7.08, 6.74], "cpu_s": [36.2, 34.4], "rss_gb": [2.26, 2.26], "parquet_gb": 0.678},
+             "gpu_decode_arrow_go": {"wall_s": [7.72, 7.44], "cpu_s": [42.8, 40.2], "rss_gb": [2.23, 2.25], "parquet_gb": 0.686},
+             "cpu": {"wall_s": [8.23, 7.72], "cpu_s": [76.4, 71.6], "rss_gb": [1.62, 1.64], "parquet_gb": 0.664}}},
+  "pipeline_alone": {
+    "what": "export.test TestPipelineAlone: COPY buffers received first into pinned memory, then the 16 lanes decode, encode, compress and write to /dev/shm",
+    "lineorder": {"gbps": 1.88, "wall_s": 3.63, "cpu_s": 9.4, "cpu_s_per_gb": 1.39, "receive_alone_gbps": 1.11},
+    "wide": {"gbps": 0.98, "wall_s": 4.55, "cpu_s": 28.4, "cpu_s_per_gb": 6.40, "receive_alone_gbps": 1.44}},
+  "gogc_lineorder_gpu_writer": {"GOGC=50": {"wall_s": 4.83, "cpu_s": 12.5, "rss_gb": 1.24}, "GOGC=25": {"wall_s": 4.80, "cpu_s": 13.6, "rss_gb": 1.14}},
+  "peak_rss_breakdown_lineorder_gpu_writer_gib": {"anonymous (Go heap, cgo malloc)": 0.772, "/dev/zero (CUDA pinned host memory)": 0.531,
+                                                  "/dev/nvidiactl": 0.068, "binary": 0.039, "libcuda": 0.011,
+                                                  "go_heap_mb": {"largest_at_gc_start": 896, "largest_live": 458}},
+  "cpu_s_by_stage_sampled": {
+    "lineorder gpu_writer": {"receive": 2.4, "decode": 2.3, "encode": 1.7, "write": 1.2, "compress": 1.1, "runtime": 0.9, "arrow": 0.1, "boundaries": 0.1},
+    "lineorder pipeline alone": {"decode": 3.2, "encode": 2.2, "write": 1.5, "compress": 1.3, "runtime": 0.6, "arrow": 0.2},
+    "lineorder cpu": {"compress": 26.5, "encode": 14.5, "decode": 7.3, "boundaries": 4.8, "arrow": 4.7, "receive": 2.7, "write": 0.9, "runtime": 0.6},
+    "wide gpu_decode_arrow_go": {"encode": 20.2, "arrow": 9.1, "decode": 6.5, "runtime": 1.9, "receive": 1.9, "write": 1.1, "compress": 0.9, "boundaries": 0.2},
+    "wide cpu": {"compress": 31.3, "encode": 20.7, "arrow": 10.4, "decode": 7.5, "runtime": 1.7, "boundaries": 1.7, "receive": 1.7, "write": 0.9}},
+  "logs": ["gpuhost-h200-2026-11-29-r8.log", "gpuhost-h200-2026-11-29-r8-b.log", "gpuhost-h200-2026-11-29-r8-c.log"],
+  "profiles": ["gpuhost-h200-2026-11-29-r8-lineorder-gpu-writer.pprof", "gpuhost-h200-2026-11-29-r8-lineorder-pipeline.pprof",
+               "gpuhost-h200-2026-11-29-r8-wide-gpu-arrow.pprof"],
+}
+base = "bench/results/gpuhost-h200-2026-11-29-r8"
+json.dump(doc, open(base + ".json", "w"), indent=1)
+import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+names = ["gpu_writer", "cpu", "duckdb_1.5.5"]
+colors = ["#2a7", "#c55", "#57c"]
+for k, t in enumerate(["lineorder", "wide"]):
+    r = one_call[t]
+    for j, n in enumerate(names):
+        ax[0].bar(k * 4 + j, r[n]["gbps"], color=colors[j], label=n if k == 0 else None)
+        ax[1].bar(k * 4 + j, r[n]["cpu_s_per_gb"], color=colors[j], label=n if k == 0 else None)
+    ax[0].hlines(r["source_limit_gbps"], k * 4 - 0.5, k * 4 + 2.5, colors="k", linestyles="--")
+for a, title, yl in ((ax[0], "throughput (dashed: source limit, same call)", "GB/s of COPY bytes"), (ax[1], "client CPU (issue target 1.5 lineorder, 3 wide)", "CPU-s per GB of COPY")):
+    a.set_xticks([1, 5]); a.set_xticklabels(["lineorder 40M", "wide 10M"]); a.set_title(title, fontsize=9); a.set_ylabel(yl); a.legend(fontsize=7)
+ax[1].hlines([1.5, 3], [-0.5, 3.5], [2.5, 6.5], colors="k", linestyles=":")
+fig.suptitle("pgparquet on one H200 + 16 cores, P=16, zstd (2026-11-29, r8)", fontsize=10)
+fig.tight_layout(); fig.savefig(base + ".png", dpi=90)
+print("ok")
