@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -110,6 +111,26 @@ var specs = []*codecSpec{
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Snappy)},
 	{name: "gzip", codec: compress.Codecs.Gzip, nv: nvDeflate, chunk: pageChunk, levels: true, optIn: true,
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, trailerBytes: gzipTrailerBytes, twin: deflateTwin},
+}
+
+// zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB)
+// and how many of its batches may be on the device at once, as "MIB,BATCHERS" (e.g. "32,8");
+// unset, batchBytes and batchers hold. A value out of its bounds is ignored with a warning.
+const zstdBatchEnv = "PGPARQUET_GPU_ZSTD_BATCH"
+
+func init() {
+	v := os.Getenv(zstdBatchEnv)
+	if v == "" {
+		return
+	}
+	var mib, n int
+	if _, err := fmt.Sscanf(v, "%d,%d", &mib, &n); err != nil || mib < 1 || mib > 256 || n < 1 || n > 64 {
+		slog.Warn("ignored: want MIB,BATCHERS with 1 to 256 MiB and 1 to 64 batchers", "env", zstdBatchEnv, "value", v)
+		return
+	}
+	z := specs[0]
+	z.batchBytes, z.batchers = int64(mib)<<20, n
+	z.batchChunks = int(z.batchBytes/zstdChunk) + 256
 }
 
 // zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).

@@ -28,9 +28,10 @@ import (
 // pipeline alone" (COPY bytes already in pinned host buffers → compressed pages in host
 // memory), through the export's own code rather than a model of it. It runs only where
 // $PGPARQUET_PIPELINE_DSN and $PGPARQUET_PIPELINE_TABLE are set (the GPU host's bench script);
-// $PGPARQUET_PIPELINE_GPU (on, off; default on), _PARALLEL (16), _OUT (a directory: the output
-// files, then removed; default a test temp dir), _JSON (a file for the figures) and _PROFILE
-// (a CPU profile of the timed part) tune it.
+// $PGPARQUET_PIPELINE_GPU (on, off; default on), _PARALLEL (16), _BUFFER (the receive buffer
+// size in bytes, the batches' size; default the export's), _OUT (a directory: the output files,
+// then removed; default a test temp dir), _JSON (a file for the figures), _PROFILE (a CPU
+// profile of the timed part) and _BLOCKPROFILE (a block profile of it) tune it.
 func TestPipelineAlone(t *testing.T) {
 	dsn, table := os.Getenv("PGPARQUET_PIPELINE_DSN"), os.Getenv("PGPARQUET_PIPELINE_TABLE")
 	if dsn == "" || table == "" {
@@ -57,8 +58,14 @@ func TestPipelineAlone(t *testing.T) {
 	if out == "" {
 		out = t.TempDir()
 	}
+	bufferSize := 0 // the default
+	if s := os.Getenv("PGPARQUET_PIPELINE_BUFFER"); s != "" {
+		if bufferSize, err = strconv.Atoi(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := Options{ConnConfig: conn, Table: table, Parallel: parallel, OutputDir: out, Overwrite: true,
-		Engine: engine, Logger: log}.compile()
+		Engine: engine, Logger: log, BufferSize: bufferSize}.compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +139,23 @@ func TestPipelineAlone(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if p := os.Getenv("PGPARQUET_PIPELINE_BLOCKPROFILE"); p != "" {
+		// Where the lanes wait on each other and on the device's results (channels, locks;
+		// time inside cgo calls is not blocking to Go and shows in neither profile).
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		defer func() {
+			f, err := os.Create(p)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("block").WriteTo(f, 0); err != nil {
+				t.Error(err)
+			}
+			runtime.SetBlockProfileRate(0)
+		}()
+	}
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0) //nolint:errcheck // RUSAGE_SELF does not fail
 	start := time.Now()
@@ -163,7 +187,7 @@ func TestPipelineAlone(t *testing.T) {
 	res := map[string]any{"table": table, "parallel": len(held), "decoder": e.dec.Path(), "copy_bytes": copyBytes.Load(),
 		"pinned_buffers": pinned.Load(), "buffers": bufs.Load(), "receive_seconds": recvWall, "seconds": wall, "gb_per_s": float64(copyBytes.Load()) / 1e9 / wall,
 		"cpu_s": cpu, "cpu_s_per_gb": cpu / (float64(copyBytes.Load()) / 1e9), "parquet_bytes": parquet,
-		"page_writer": os.Getenv(pageWriterEnv)}
+		"page_writer": os.Getenv(pageWriterEnv), "buffer_size": cfg.BufferSize}
 	t.Logf("pipeline alone: %.3f GB of COPY in %.2f s: %.2f GB/s, %.1f CPU-s (%.2f per GB), Parquet %.3f GB, decoder %s",
 		float64(copyBytes.Load())/1e9, wall, res["gb_per_s"], cpu, res["cpu_s_per_gb"], float64(parquet)/1e9, e.dec.Path())
 	if p := os.Getenv("PGPARQUET_PIPELINE_JSON"); p != "" {
