@@ -55,6 +55,15 @@ doc = {
   "profiles": ["gpuhost-h200-2026-11-29-r8-lineorder-gpu-writer.pprof", "gpuhost-h200-2026-11-29-r8-lineorder-pipeline.pprof",
                "gpuhost-h200-2026-11-29-r8-wide-gpu-arrow.pprof"],
 }
+# What limits the pipeline alone (bench/gpuhost-r8d.sh, gpuhost-r8e.sh).
+doc["pipeline_alone"]["by_receive_buffer (r8-d)"] = {"4MiB": {"gbps": 1.92, "cpu_s_per_gb": 1.30}, "16MiB": {"gbps": 2.68, "cpu_s_per_gb": 0.90}, "64MiB": {"gbps": 2.19, "cpu_s_per_gb": 0.94}}
+doc["pipeline_alone"]["block_profile_4MiB (r8-d)"] = "lanes blocked 17.2 s of 58.9 lane-s in flushPages waiting for the batcher at row-group ends; the rest of the non-CPU time is inside device calls (decode, uniques, encode)"
+doc["pipeline_alone"]["by_zstd_batch MiB,batchers (r8-e)"] = {"16,4 (default)": 1.90, "64,4": 1.96, "16,8": 1.87, "32,8": 1.79, "64,8": 1.83}
+doc["export_by_buffer_size (r8-d, one run each)"] = {"4MiB": {"gbps": 1.101, "cpu_s": 15.1, "rss_gb": 1.35}, "16MiB": {"gbps": 1.100, "cpu_s": 15.1, "rss_gb": 3.29}, "64MiB": {"gbps": 0.912, "cpu_s": 17.4, "rss_gb": 5.97}}
+doc["export_by_zstd_batch (r8-e, 2 rounds)"] = {"16,4 (default)": {"gbps": [1.030, 0.940], "cpu_s": [15.9, 16.2], "rss_gb": [1.40, 1.39]}, "64,8": {"gbps": [0.873, 0.838], "cpu_s": [16.7, 17.1], "rss_gb": [2.36, 2.49]}}
+doc["note_hosts"] = "each call may land on another host: the GPU writer on lineorder measured 1.27-1.34 GB/s in the r8/r8-b/r8-c calls and 0.94-1.10 in r8-d/r8-e; compare within one call"
+doc["logs"] += ["gpuhost-h200-2026-11-29-r8-d.log", "gpuhost-h200-2026-11-29-r8-e.log"]
+doc["profiles"].append("gpuhost-h200-2026-11-29-r8-d-pipeline.block")
 base = "bench/results/gpuhost-h200-2026-11-29-r8"
 json.dump(doc, open(base + ".json", "w"), indent=1)
 import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
