@@ -171,7 +171,13 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
 			continue
 		}
-		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
+		// A page is cut at pageBytes or at the row group's end: a row group of fewer values
+		// sizes the column's buffer (each lane holds one per column).
+		pb := pageBytes
+		if w := int64(pqfile.PlainWidth(f.Type)); w > 0 && p.maxRows < int64(pb)/w {
+			pb = int(p.maxRows * w)
+		}
+		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pb)
 		if err != nil {
 			return nil, err
 		}

@@ -26,7 +26,10 @@ import (
 // fragment), which Take hands over with the page as it is (no copy); Recycle gives a taken
 // page's buffers back once its bytes are no longer used, and the next pages reuse them. A
 // caller that takes a page and recycles it before the next Append (the GPU writer's
-// flushPages, after compressing it) so allocates no page buffer in steady state.
+// flushPages, after compressing it) so allocates no page buffer in steady state, and the column
+// holds one values buffer. Pages cut sooner than pageBytes (at the end of each row group) want
+// pageBytes no larger than the values a row group holds (PlainWidth times its rows): the
+// buffers are sized by it.
 type PlainColumn struct {
 	nullable  bool
 	pageBytes int
@@ -143,8 +146,8 @@ func (c *PlainColumn) Take() (RawPage, bool) {
 		}
 		p.Levels, c.levels = lv, nil
 	}
-	c.values, c.spare = c.spare, nil
-	c.reset() // new statistics: the page's min and max are the page's
+	c.values = nil // the next Append takes the spare (the buffer Recycle gives back), else a new one
+	c.reset()      // new statistics: the page's min and max are the page's
 	return p, true
 }
 
@@ -177,6 +180,17 @@ func PlainFragment(a arrow.Array) ([]byte, metadata.EncodedStatistics, error) {
 		return nil, metadata.EncodedStatistics{}, err
 	}
 	return pages[0].Data, stats, nil
+}
+
+// PlainWidth is the bytes of one PLAIN value of Arrow type t (EncodesPlain: int16 widened to
+// 4, decimal128 its precision's FIXED_LEN_BYTE_ARRAY size), or 0 for a type PlainColumn does
+// not take.
+func PlainWidth(t arrow.DataType) int {
+	m, err := newStatsMerger(t)
+	if err != nil {
+		return 0
+	}
+	return m.width
 }
 
 // statsMerger merges the statistics of fragments (and pages) of one column type exactly.
