@@ -62,7 +62,10 @@ doc["pipeline_alone"]["by_zstd_batch MiB,batchers (r8-e)"] = {"16,4 (default)": 
 doc["export_by_buffer_size (r8-d, one run each)"] = {"4MiB": {"gbps": 1.101, "cpu_s": 15.1, "rss_gb": 1.35}, "16MiB": {"gbps": 1.100, "cpu_s": 15.1, "rss_gb": 3.29}, "64MiB": {"gbps": 0.912, "cpu_s": 17.4, "rss_gb": 5.97}}
 doc["export_by_zstd_batch (r8-e, 2 rounds)"] = {"16,4 (default)": {"gbps": [1.030, 0.940], "cpu_s": [15.9, 16.2], "rss_gb": [1.40, 1.39]}, "64,8": {"gbps": [0.873, 0.838], "cpu_s": [16.7, 17.1], "rss_gb": [2.36, 2.49]}}
 doc["note_hosts"] = "each call may land on another host: the GPU writer on lineorder measured 1.27-1.34 GB/s in the r8/r8-b/r8-c calls and 0.94-1.10 in r8-d/r8-e; compare within one call"
-doc["logs"] += ["gpuhost-h200-2026-11-29-r8-d.log", "gpuhost-h200-2026-11-29-r8-e.log"]
+doc["one_page_buffer_per_column (r8-f, same host, 2 rounds)"] = {"gpu_writer": {"gbps": [1.223, 1.225], "cpu_s": [14.3, 13.7], "rss_gb": [1.37, 1.38]},
+    "cpu": {"gbps": 0.926, "cpu_s": 56.5, "rss_gb": 1.63}, "rss_breakdown_gib": {"anonymous": 0.713, "/dev/zero (pinned)": 0.541, "/dev/nvidiactl": 0.068},
+    "go_heap_mb": {"largest_at_gc_start": 735, "largest_live": 381}}
+doc["logs"] += ["gpuhost-h200-2026-11-29-r8-d.log", "gpuhost-h200-2026-11-29-r8-e.log", "gpuhost-h200-2026-11-29-r8-f.log"]
 doc["profiles"].append("gpuhost-h200-2026-11-29-r8-d-pipeline.block")
 base = "bench/results/gpuhost-h200-2026-11-29-r8"
 json.dump(doc, open(base + ".json", "w"), indent=1)
