@@ -19,6 +19,7 @@ import (
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
+	"github.com/pgparquet/pgparquet/outcome"
 )
 
 // TestPageWriterValues runs exports through the GPU writer's file path (pqfile: fixed-width
@@ -65,21 +66,7 @@ func TestPageWriterValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Rows != 3000 {
-				t.Fatalf("rows = %d", res.Rows)
-			}
-			if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
-				t.Fatalf("the export did not use the page writer:\n%s", logs.String())
-			}
-			for _, reader := range readback.Readers() {
-				got, err := readback.FromParquet(ctx, reader, "id", dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := readback.Diff(want, got, 20); len(diff) > 0 {
-					t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
-				}
-			}
+			pageWriterExported(ctx, t, res, logs, want, dir)
 			files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
 			groups := 0
 			for _, f := range files {
@@ -116,21 +103,7 @@ func TestPageWriterValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Rows != 3000 {
-			t.Fatalf("rows = %d", res.Rows)
-		}
-		if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
-			t.Fatalf("the export did not use the page writer:\n%s", logs.String())
-		}
-		for _, reader := range readback.Readers() {
-			got, err := readback.FromParquet(ctx, reader, "id", dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := readback.Diff(wantVals, got, 20); len(diff) > 0 {
-				t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
-			}
-		}
+		pageWriterExported(ctx, t, res, logs, wantVals, dir)
 		files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
 		arrowFiles, _ := filepath.Glob(filepath.Join(arrowVals, "*.parquet"))
 		if len(files) != len(arrowFiles) {
@@ -445,4 +418,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// pageWriterExported fails t unless the export of res (3000 rows, its logs in logs) went
+// through the page writer's CPU twin and every independent reader reads dir's files as want
+// (PostgreSQL's rows, ordered by id).
+func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, logs *syncBuffer, want *readback.Table, dir string) {
+	t.Helper()
+	if res.Rows != 3000 {
+		t.Fatalf("rows = %d", res.Rows)
+	}
+	if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
+		t.Fatalf("the export did not use the page writer:\n%s", logs.String())
+	}
+	for _, reader := range readback.Readers() {
+		got, err := readback.FromParquet(ctx, reader, "id", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
+			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+		}
+	}
 }

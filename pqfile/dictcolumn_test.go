@@ -22,8 +22,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // decodeHybrid is a reference decoder of the RLE/bit-packed hybrid: n values of bit width
@@ -366,19 +364,7 @@ func TestDictPages(t *testing.T) {
 			if !array.RecordEqual(rec, got) {
 				t.Errorf("arrow-go reads another record back:\n%v\nwant\n%v", got, rec)
 			}
-			for _, reader := range readback.Readers() {
-				want, err := readback.FromParquet(ctx, reader, "id", ref)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := readback.FromParquet(ctx, reader, "id", path)
-				if err != nil {
-					t.Fatalf("%s: %v", reader, err)
-				}
-				if d := readback.Diff(want, got, 5); len(d) > 0 {
-					t.Fatalf("%s reads the file differently:\n%s", reader, strings.Join(d, "\n"))
-				}
-			}
+			readersAgree(ctx, t, ref, path)
 			want := dictChunksWanted(rec, groupRows)
 			checkDictChunks(t, "arrow-go", chunkStats(t, path), want)
 			checkDictChunks(t, "pyarrow", pyarrowChunks(t, path), want)

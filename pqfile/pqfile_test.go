@@ -171,19 +171,7 @@ func TestMixedFileReadsBack(t *testing.T) {
 			writeMixed(t, mixed, rec, tc.group, tc.page, tc.codec)
 			writeReference(t, ref, rec, tc.group, tc.codec)
 
-			for _, reader := range readback.Readers() {
-				want, err := readback.FromParquet(ctx, reader, "id", ref)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := readback.FromParquet(ctx, reader, "id", mixed)
-				if err != nil {
-					t.Fatalf("%s: %v", reader, err)
-				}
-				if d := readback.Diff(want, got, 5); len(d) > 0 {
-					t.Fatalf("%s reads the mixed file differently:\n%s", reader, strings.Join(d, "\n"))
-				}
-			}
+			readersAgree(ctx, t, ref, mixed)
 			got := readArrow(t, mixed)
 			defer got.Release()
 			if !array.RecordApproxEqual(rec, got, array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
@@ -276,4 +264,23 @@ func statsText(s metadata.EncodedStatistics) string {
 		out += fmt.Sprintf(" max %x", s.Max)
 	}
 	return out
+}
+
+// readersAgree fails t unless every independent reader (readback.Readers: pyarrow, DuckDB)
+// reads path as it reads ref, the same rows written by pqarrow's FileWriter (ordered by id).
+func readersAgree(ctx context.Context, t *testing.T, ref, path string) {
+	t.Helper()
+	for _, reader := range readback.Readers() {
+		want, err := readback.FromParquet(ctx, reader, "id", ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readback.FromParquet(ctx, reader, "id", path)
+		if err != nil {
+			t.Fatalf("%s: %v", reader, err)
+		}
+		if d := readback.Diff(want, got, 5); len(d) > 0 {
+			t.Fatalf("%s reads %s differently from pqarrow's file:\n%s", reader, filepath.Base(path), strings.Join(d, "\n"))
+		}
+	}
 }

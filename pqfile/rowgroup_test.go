@@ -223,19 +223,7 @@ func TestRowGroupBatchByBatch(t *testing.T) {
 			writeBatches(t, path, rec, testPlans, tc.pageRows, tc.codec)
 			writeReference(t, ref, rec, total, tc.codec)
 
-			for _, reader := range readback.Readers() {
-				want, err := readback.FromParquet(ctx, reader, "id", ref)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := readback.FromParquet(ctx, reader, "id", path)
-				if err != nil {
-					t.Fatalf("%s: %v", reader, err)
-				}
-				if d := readback.Diff(want, got, 5); len(d) > 0 {
-					t.Fatalf("%s reads the file differently:\n%s", reader, strings.Join(d, "\n"))
-				}
-			}
+			readersAgree(ctx, t, ref, path)
 			got := readArrow(t, path)
 			defer got.Release()
 			if !array.RecordApproxEqual(rec, got, array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
