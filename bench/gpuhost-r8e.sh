@@ -7,17 +7,7 @@ set -uo pipefail
 K=${KIT:-.gpuhost/r8a}; O=${OUT:-/tmp/r8e-out}; ROWS=${ROWS:-40000000}; VARIANT=${VARIANT:-64,8}
 mkdir -p "$O"
 exec > >(tee -a "$O/r8e.log") 2>&1
-pkill -x postgres; sleep 1
-for f in pgparquet-c export.test; do xz -dkf "$K/$f.xz" && chmod +x "$K/$f"; done
-mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp"
-nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
-[ -f "$K/libc.so" ] || nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
-  -o "$K/libc.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -30
-lib=$(realpath "$K/libc.so")
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" || exit 1
-[ "$(psql -Atc 'SELECT count(*) FROM lineorder' 2>/dev/null)" = "$ROWS" ] || ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+source bench/gpuhost-r8-setup.sh
 for v in 16,4 64,4 16,8 32,8 64,8; do
   (cd export && PGPARQUET_GPU_ZSTD_BATCH=$v PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
     PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_OUT=/dev/shm/r8e-pipe PGPARQUET_PIPELINE_JSON="$O/pipeline-${v/,/x}.json" \

@@ -6,17 +6,7 @@ set -uo pipefail
 K=${KIT:-.gpuhost/r8a}; O=${OUT:-/tmp/r8f-out}; ROWS=${ROWS:-40000000}
 mkdir -p "$O"
 exec > >(tee -a "$O/r8f.log") 2>&1
-pkill -x postgres; sleep 1
-xz -dkf "$K/pgparquet-c.xz" && chmod +x "$K/pgparquet-c"
-mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp"
-nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
-[ -f "$K/libc.so" ] || nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
-  -o "$K/libc.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -30
-lib=$(realpath "$K/libc.so")
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" || exit 1
-[ "$(psql -Atc 'SELECT count(*) FROM lineorder' 2>/dev/null)" = "$ROWS" ] || ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+BINARIES=pgparquet-c source bench/gpuhost-r8-setup.sh
 source bench/gpuhost-measure.sh
 args="export --dsn $dsn --table lineorder --output-dir /dev/shm/r8f-out --overwrite --parallel 16 --no-progress"
 for round in 1 2; do
