@@ -463,6 +463,7 @@ func (g *RowGroup) AppendArrow(ctx context.Context, col int, a arrow.Array) erro
 		if err != nil {
 			return fmt.Errorf("pqfile: column %s: decode %d rows of %s: %w", c.desc.Path(), a.Len(), a.DataType(), err)
 		}
+		dense = withValueBuffer(dense)
 		defer dense.Release()
 		a = dense
 	}
@@ -762,3 +763,24 @@ func (s *groupSink) Write(p []byte) (int, error) {
 }
 
 func (s *groupSink) Tell() int64 { return s.t.n }
+
+// withValueBuffer returns a (released) as an array whose value buffer is not nil, when a is a
+// string or binary array without one (a Take of only empty values): arrow-go (v18.8) reads
+// such values as nil byte slices, which its statistics skip, so a chunk's minimum would miss
+// the empty string. Other arrays are returned as they are.
+func withValueBuffer(a arrow.Array) arrow.Array {
+	switch a.DataType().ID() {
+	case arrow.STRING, arrow.BINARY:
+	default:
+		return a
+	}
+	bufs := a.Data().Buffers()
+	if len(bufs) < 3 || (bufs[2] != nil && bufs[2].Bytes() != nil) {
+		return a
+	}
+	nb := []*memory.Buffer{bufs[0], bufs[1], memory.NewBufferBytes(make([]byte, 0, 1))}
+	data := array.NewData(a.DataType(), a.Len(), nb, nil, a.NullN(), a.Data().Offset())
+	defer data.Release()
+	a.Release()
+	return array.MakeFromData(data)
+}
