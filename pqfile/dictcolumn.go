@@ -332,15 +332,7 @@ func (c *DictColumn) Take() (DictPage, bool) {
 	var raw []byte
 	size := 1 + hybridGuess(len(c.idx), width)
 	if c.nullable {
-		groups := (c.rows + 7) / 8
-		hdr := binary.AppendUvarint(nil, uint64(groups)<<1|1)
-		raw = make([]byte, 0, 4+len(hdr)+groups+size)
-		raw = binary.LittleEndian.AppendUint32(raw, uint32(len(hdr)+groups))
-		raw = append(raw, hdr...)
-		raw = append(raw, c.valid[:groups]...)
-		if tail := c.rows % 8; tail != 0 {
-			raw[len(raw)-1] &= byte(1<<tail - 1) // no bit past the last row
-		}
+		raw = AppendValidityLevels(make([]byte, 0, 4+binary.MaxVarintLen64+(c.rows+7)/8+size), c.valid, c.rows)
 	} else {
 		raw = make([]byte, 0, size)
 	}

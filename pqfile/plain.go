@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -68,23 +69,30 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 			}
 		}
 	}
-	m, err := newStatsMerger(a.DataType())
-	if err != nil {
-		return nil, metadata.EncodedStatistics{}, err
-	}
-	width := m.width // of a PLAIN value
+	width := PlainWidth(a.DataType()) // of a PLAIN value
 	var pages []RawPage
 	var chunk statAcc
 	chunk.init(a)
 	for start := 0; start < a.Len() || (start == 0 && a.Len() == 0); start += pageRows {
 		end := min(start+pageRows, a.Len())
+		var valid []byte // rows [start, end)'s validity from bit 0
+		if levels || a.NullN() > 0 {
+			valid = make([]byte, (end-start+7)/8)
+			if a.NullN() == 0 {
+				bitutil.SetBitsTo(valid, 0, int64(end-start), true)
+			} else {
+				bitutil.CopyBitmap(a.NullBitmapBytes(), a.Data().Offset()+start, end-start, valid, 0)
+			}
+		}
+		nulls := 0
+		if a.NullN() > 0 {
+			nulls = end - start - bitutil.CountSetBits(valid, 0, end-start)
+		}
 		var lv []byte
 		if levels {
-			levels := defLevels(a, start, end)
-			lv = binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(levels)), uint32(len(levels)))
-			lv = append(lv, levels...)
+			lv = AppendValidityLevels(nil, valid, end-start)
 		}
-		raw := make([]byte, 0, (end-start-nullsIn(a, start, end))*width)
+		raw := make([]byte, 0, (end-start-nulls)*width)
 		var page statAcc
 		page.init(a)
 		for i := start; i < end; i++ {
@@ -150,36 +158,22 @@ func plainOf(a arrow.Array) (func([]byte, int) []byte, error) {
 	return nil, fmt.Errorf("pqfile: PLAIN encoding of %s is not supported", a.DataType())
 }
 
-// nullsIn is the NULLs of a's rows [start, end).
-func nullsIn(a arrow.Array, start, end int) int {
-	if a.NullN() == 0 {
-		return 0
+// AppendValidityLevels appends to dst the definition levels of a flat optional column's page
+// of rows rows whose validity is the bitmap valid (bit i, least significant first, for row i):
+// their 4-byte little-endian length, then one bit-packed run of the RLE/bit-packed hybrid of
+// bit width 1 (its header, groups of 8 << 1 | 1, then the bits, the last group padded with
+// zeros), as PlainPages, PlainColumn and DictColumn write them.
+func AppendValidityLevels(dst, valid []byte, rows int) []byte {
+	groups := (rows + 7) / 8
+	var hdr [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(hdr[:], uint64(groups)<<1|1)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(h+groups))
+	dst = append(dst, hdr[:h]...)
+	dst = append(dst, valid[:groups]...)
+	if tail := rows % 8; tail != 0 {
+		dst[len(dst)-1] &= byte(1<<tail - 1) // no bit past the last row
 	}
-	if start == 0 && end == a.Len() {
-		return a.NullN()
-	}
-	n := 0
-	for i := start; i < end; i++ {
-		if a.IsNull(i) {
-			n++
-		}
-	}
-	return n
-}
-
-// defLevels encodes the definition levels of rows [start, end) (1: a value, 0: NULL) as one
-// bit-packed run of the RLE/bit-packed hybrid, bit width 1: a header (groups of 8 << 1 | 1),
-// then the levels least significant bit first, the last group padded with zeros.
-func defLevels(a arrow.Array, start, end int) []byte {
-	groups := (end - start + 7) / 8
-	b := binary.AppendUvarint(nil, uint64(groups)<<1|1)
-	bits := make([]byte, groups)
-	for i := start; i < end; i++ {
-		if a.IsValid(i) {
-			bits[(i-start)/8] |= 1 << ((i - start) % 8)
-		}
-	}
-	return append(b, bits...)
+	return dst
 }
 
 // decimalBytes is v as Parquet's FIXED_LEN_BYTE_ARRAY decimal of size bytes holds it (as

@@ -131,20 +131,11 @@ func (c *PlainColumn) Take() (RawPage, bool) {
 	}
 	p := RawPage{Data: c.values, NumValues: int32(c.rows), Stats: c.stats}
 	if c.nullable {
-		groups := (c.rows + 7) / 8
-		var hdr [binary.MaxVarintLen64]byte
-		h := binary.PutUvarint(hdr[:], uint64(groups)<<1|1)
 		lv := c.levels[:0]
-		if need := 4 + h + groups; cap(lv) < need {
+		if need := 4 + binary.MaxVarintLen64 + (c.rows+7)/8; cap(lv) < need {
 			lv = make([]byte, 0, need+need/8) // room for pages of a few more rows
 		}
-		lv = binary.LittleEndian.AppendUint32(lv, uint32(h+groups))
-		lv = append(lv, hdr[:h]...)
-		lv = append(lv, c.valid[:groups]...)
-		if tail := c.rows % 8; tail != 0 {
-			lv[len(lv)-1] &= byte(1<<tail - 1) // no bit past the last row
-		}
-		p.Levels, c.levels = lv, nil
+		p.Levels, c.levels = AppendValidityLevels(lv, c.valid, c.rows), nil
 	}
 	c.values = nil // the next Append takes the spare (the buffer Recycle gives back), else a new one
 	c.reset()      // new statistics: the page's min and max are the page's
