@@ -296,8 +296,9 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType
 	extra := append(s.plainColumns(), s.noStatsColumns()...)
 	enc := s.format.pages.encoder()
 	if enc != nil {
-		// pqfile computes the statistics of dictionary columns itself, exactly
-		// (RowGroup.AppendDictionary): arrow-go's, which are not, are turned off.
+		// pqfile computes the statistics of the lanes' dictionary columns itself, exactly
+		// (DictColumn's pages; RowGroup.AppendDictionary's chunks): arrow-go's, which are not,
+		// are turned off.
 		for i, t := range dictTypes {
 			if t != nil {
 				extra = append(extra, parquet.WithStatsFor(s.format.schema.Field(i).Name, false))

@@ -684,8 +684,9 @@ func (g *RowGroup) closePages(i int) error {
 			return fmt.Errorf("chunk statistics: %w", err)
 		}
 	}
+	signed := c.desc.SortOrder() == schema.SortSIGNED
 	if stats.IsSet() {
-		stats.Signed = c.desc.SortOrder() == schema.SortSIGNED
+		stats.Signed = signed
 		c.meta.SetStats(stats)
 	}
 	pager, err := g.pageWriter(i, len(pages) == 0)
@@ -699,7 +700,6 @@ func (g *RowGroup) closePages(i int) error {
 			return fmt.Errorf("dictionary page: %w", err)
 		}
 	}
-	signed := c.desc.SortOrder() == schema.SortSIGNED
 	for k, p := range pages {
 		stats := p.Stats
 		stats.Signed = signed
