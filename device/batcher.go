@@ -33,15 +33,25 @@ const (
 	batchLinger = 500 * time.Microsecond
 )
 
-// chunkBuffers are a batcher's buffers: the caller puts chunk i (1 to the codec's chunk bytes)
-// at in[offs[i]:offs[i]+sizes[i]], offs[i] a multiple of align; run sets slot and writes chunk
-// i's compressed bytes at out[i*slot:] and their size over sizes[i].
+// chunkBuffers are a batcher's buffers: chunk i (1 to the codec's chunk bytes) is the input's
+// bytes offs[i] to offs[i]+sizes[i], offs[i] a multiple of align, and the caller says where the
+// input's bytes are (pieces: the pages' own buffers, never gathered on the host first); run
+// sets slot and writes chunk i's compressed bytes at out[i*slot:] and their size over sizes[i].
 type chunkBuffers struct {
-	in, out []byte
-	offs    []int64
-	sizes   []uint64
-	slot    int64
-	align   int64
+	in     []byte // the CPU twin's input, which it gathers the pieces into; nil on the GPU
+	out    []byte
+	pieces []piece
+	offs   []int64
+	sizes  []uint64
+	slot   int64
+	align  int64
+}
+
+// piece is where bytes of a batch's input are: src goes to the input's byte off on. A piece
+// lies in one part of one page, and is held by its page's writer until the batch is done.
+type piece struct {
+	src []byte
+	off int64
 }
 
 func (b *chunkBuffers) buffers() *chunkBuffers { return b }
@@ -90,6 +100,12 @@ func newCPUChunks(spec *codecSpec, maxChunks int, maxBytes int64) *cpuChunks {
 }
 
 func (c *cpuChunks) run(n int) error {
+	for _, p := range c.pieces {
+		if p.off < 0 || p.off+int64(len(p.src)) > int64(len(c.in)) {
+			return fmt.Errorf("a piece of %d bytes at %d of an input of %d", len(p.src), p.off, len(c.in))
+		}
+		copy(c.in[p.off:], p.src)
+	}
 	largest := 0
 	for i := range n {
 		if c.offs[i]%c.align != 0 || c.sizes[i] < 1 || c.sizes[i] > uint64(c.chunk) {
@@ -139,6 +155,8 @@ type batcher struct {
 type pageReq struct {
 	parts    [][]byte // the caller's bytes, in a slice of the request's own (reused with it)
 	n        int
+	// The part and byte the request's last piece ended at (addPieces), while a batch is laid out.
+	lastPart, lastEnd int
 	dst, out []byte
 	chunk    int
 	err      error
@@ -265,12 +283,23 @@ func (g *batcher) gather() {
 // at least their largest page.
 func (r *pageReq) chunks() int { return (r.n + r.chunk - 1) / r.chunk }
 
-// copyParts copies the n bytes of the page's parts from part i at byte at of it on into dst
-// (n at most what is left), and returns where the next byte is.
-func (r *pageReq) copyParts(dst []byte, n, i, at int) (int, int) {
+// addPieces adds to b the pieces that put the n bytes of the page's parts from part i at byte
+// at of it on at the input's byte pos on (n at most what is left), and returns where the next
+// byte is. A piece that continues the last one in the same part and at the next input byte
+// (the chunks of a page, when no alignment pads them apart) extends it: a page of one part is
+// usually one piece.
+func (r *pageReq) addPieces(b *chunkBuffers, pos int64, n, i, at int) (int, int) {
 	for n > 0 {
-		c := copy(dst[:n], r.parts[i][at:])
-		dst, n, at = dst[c:], n-c, at+c
+		c := min(n, len(r.parts[i])-at)
+		if last := len(b.pieces) - 1; last >= 0 && r.lastPart == i && r.lastEnd == at && at > 0 &&
+			b.pieces[last].off+int64(len(b.pieces[last].src)) == pos {
+			p := &b.pieces[last]
+			p.src = r.parts[i][at-len(p.src) : at+c]
+		} else {
+			b.pieces = append(b.pieces, piece{src: r.parts[i][at : at+c], off: pos})
+		}
+		pos, n, at = pos+int64(c), n-c, at+c
+		r.lastPart, r.lastEnd = i, at
 		if at == len(r.parts[i]) {
 			i, at = i+1, 0
 		}
@@ -284,13 +313,16 @@ func (r *pageReq) copyParts(dst []byte, n, i, at int) (int, int) {
 func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 	b := c.buffers()
 	pos, k := int64(0), 0
+	clear(b.pieces)
+	b.pieces = b.pieces[:0]
 	for _, r := range reqs {
 		part, at := 0, 0 // where the next chunk starts in r.parts
+		r.lastPart, r.lastEnd = -1, 0
 		for off := 0; off < r.n; off += r.chunk {
 			size := min(r.chunk, r.n-off)
 			pos = (pos + b.align - 1) / b.align * b.align
 			b.offs[k], b.sizes[k] = pos, uint64(size)
-			part, at = r.copyParts(b.in[pos:pos+int64(size)], size, part, at)
+			part, at = r.addPieces(b, pos, size, part, at)
 			pos += int64(size)
 			k++
 		}
@@ -300,6 +332,8 @@ func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 		start := time.Now()
 		err = c.run(k)
 		g.runNS.Add(int64(time.Since(start)))
+		clear(b.pieces) // the pages' buffers are their writers' again
+		b.pieces = b.pieces[:0]
 		if err != nil {
 			if !g.failed.Swap(true) {
 				g.log.Warn("GPU compression failed: pages are compressed on the CPU from now on", "codec", g.spec.name, "err", err)

@@ -93,3 +93,41 @@ func BenchmarkBatcherLargeFrames(b *testing.B) {
 		})
 	}
 }
+
+// piecesSeen is a CPU twin that records how many pieces each batch's input came in.
+type piecesSeen struct {
+	*cpuChunks
+	seen []int
+}
+
+func (p *piecesSeen) run(n int) error {
+	p.seen = append(p.seen, len(p.pieces))
+	return p.cpuChunks.run(n)
+}
+
+// TestBatcherPieces: a page's bytes reach the batch's input as one piece per part, whatever
+// the frames it is cut into (the device copies each piece straight from the page's buffer),
+// and the page decodes to its parts' concatenation.
+func TestBatcherPieces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	spec := zstdDispatch.spec
+	rec := &piecesSeen{cpuChunks: newCPUChunks(spec, spec.batchChunks, spec.batchBytes)}
+	g := newBatcherLinger(spec, []chunkCompressor{rec}, spec.batchBytes, spec.batchChunks, 0, slog.Default())
+	for _, tc := range []struct{ size, parts int }{{1<<20 + 5, 1}, {3 << 20, 1}, {100, 1}, {1 << 20, 3}} {
+		src := randomPage(rng, tc.size, 1)
+		var parts [][]byte
+		for i := range tc.parts {
+			parts = append(parts, src[i*tc.size/tc.parts:(i+1)*tc.size/tc.parts])
+		}
+		got, err := g.compressFrames(nil, smallChunk, parts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, tc.size), got); err != nil || !bytes.Equal(plain, src) {
+			t.Fatalf("%d bytes in %d parts: decoded %d bytes, %v", tc.size, tc.parts, len(plain), err)
+		}
+		if n := rec.seen[len(rec.seen)-1]; n != tc.parts {
+			t.Errorf("%d bytes in %d parts, frames of %d: %d pieces", tc.size, tc.parts, smallChunk, n)
+		}
+	}
+}

@@ -27,8 +27,8 @@ typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
 typedef void* (*zopen_fn)(int32_t, const char*, int32_t, int64_t, int64_t, char*, int);
-typedef void (*zbuffers_fn)(void*, uint8_t**, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
-typedef int (*zrun_fn)(void*, int32_t, int64_t*, char*, int);
+typedef void (*zbuffers_fn)(void*, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
+typedef int (*zrun_fn)(void*, int32_t, int32_t, const uint8_t* const*, const int64_t*, const int64_t*, int64_t*, char*, int);
 typedef void (*zclose_fn)(void*);
 typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, int64_t, uint8_t*, int64_t,
                          int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, float*, char*, int);
@@ -54,15 +54,14 @@ typedef struct {
 	const uint8_t* data;
 	const uint8_t* valid;
 	int64_t n;
-	int32_t* ids;
-	int32_t* firsts;
-	int64_t* groups;
+	int32_t* first;
 	int32_t* collided;
 } pgpq_uniq_col;
 typedef int (*uniq_run_fn)(void*, const pgpq_uniq_col*, int, int, char*, int);
 typedef void (*inject_enc_fn)(int, int);
 typedef void* (*enc_open_fn)(char*, int);
 typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
+typedef int (*enc_run_span_fn)(void*, const pgpq_enc_col*, int, uint8_t*, int64_t, float*, char*, int);
 typedef void (*enc_close_fn)(void*);
 
 typedef struct {
@@ -85,6 +84,7 @@ typedef struct {
 	encode_fn encode; // optional: the GPU writer's page encoder (encode.cu)
 	enc_open_fn enc_open; // optional, with enc_run and enc_close: encoders with their own stream
 	enc_run_fn enc_run;
+	enc_run_span_fn enc_run_span; // optional: enc_run with the statistics in one span
 	enc_close_fn enc_close;
 	uniq_run_fn uniq_run; // optional: distinct values of string columns (encode.cu)
 	inject_enc_fn inject_enc; // optional: tests only
@@ -110,15 +110,16 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
 	l->zopen = (zopen_fn)dlsym(l->handle, "pgpq_nv_open");
 	l->zbuffers = (zbuffers_fn)dlsym(l->handle, "pgpq_nv_buffers");
-	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run");
+	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run_pieces");
 	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_nv_close");
 	if (!l->zopen || !l->zbuffers || !l->zrun || !l->zclose) l->zopen = NULL;
 	l->encode = (encode_fn)dlsym(l->handle, "pgpq_encode_plain");
 	l->enc_open = (enc_open_fn)dlsym(l->handle, "pgpq_enc_open");
 	l->enc_run = (enc_run_fn)dlsym(l->handle, "pgpq_enc_run");
+	l->enc_run_span = (enc_run_span_fn)dlsym(l->handle, "pgpq_enc_run_span");
 	l->enc_close = (enc_close_fn)dlsym(l->handle, "pgpq_enc_close");
 	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
-	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_run");
+	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_first_run");
 	l->inject_enc = (inject_enc_fn)dlsym(l->handle, "pgpq_inject_encode_faults");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
@@ -156,10 +157,12 @@ static void* call_zopen(pgpq_lib* l, int32_t codec, const char* path, int32_t ch
 	}
 	return l->zopen(codec, path, chunks, chunk_max, bytes, err, en);
 }
-static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
-	l->zbuffers(z, in, out, offs, sizes, out_cap, align);
+static void call_zbuffers(pgpq_lib* l, void* z, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
+	l->zbuffers(z, out, offs, sizes, out_cap, align);
 }
-static int call_zrun(pgpq_lib* l, void* z, int32_t n, int64_t* slot, char* err, int en) { return l->zrun(z, n, slot, err, en); }
+static int call_zrun(pgpq_lib* l, void* z, int32_t n, int32_t np, uint8_t** srcs, int64_t* poffs, int64_t* plens, int64_t* slot, char* err, int en) {
+	return l->zrun(z, n, np, (const uint8_t* const*)srcs, poffs, plens, slot, err, en);
+}
 static void call_zclose(pgpq_lib* l, void* z) { l->zclose(z); }
 static int call_encode(pgpq_lib* l, const uint8_t* v, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                        int32_t nullable, int64_t page_rows, uint8_t* out, int64_t cap, int64_t* sizes, uint8_t* mins,
@@ -177,13 +180,14 @@ static void* call_enc_open(pgpq_lib* l, char* err, int en) {
 	}
 	return l->enc_open(err, en);
 }
-static int call_enc_run(pgpq_lib* l, void* h, const pgpq_enc_col* c, int n, float* ms, char* err, int en) {
+static int call_enc_run(pgpq_lib* l, void* h, const pgpq_enc_col* c, int n, uint8_t* span, int64_t span_len, float* ms, char* err, int en) {
+	if (l->enc_run_span) return l->enc_run_span(h, c, n, span, span_len, ms, err, en);
 	return l->enc_run(h, c, n, ms, err, en);
 }
 static void call_enc_close(pgpq_lib* l, void* h) { l->enc_close(h); }
 static int call_uniq_run(pgpq_lib* l, void* h, const pgpq_uniq_col* c, int n, int weak, char* err, int en) {
 	if (!l->uniq_run) {
-		snprintf(err, en, "this CUDA library has no pgpq_uniq_run: rebuild it with encode.cu");
+		snprintf(err, en, "this CUDA library has no pgpq_uniq_first_run: rebuild it with encode.cu");
 		return -1;
 	}
 	return l->uniq_run(h, c, n, weak, err, en);
@@ -273,6 +277,9 @@ type nvBatch struct {
 	chunkBuffers
 	lib *library
 	h   unsafe.Pointer
+	// The pieces' sources, input offsets and lengths as run passes them, reused.
+	srcs        []*C.uint8_t
+	poffs, lens []C.int64_t
 }
 
 // openNV loads nvCOMP from nvcompPath and makes a batcher of codec (nvZstd...) for up to
@@ -286,29 +293,48 @@ func (l *library) openNV(codec nvCodec, nvcompPath string, maxChunks int, chunkM
 	if h == nil {
 		return nil, fmt.Errorf("open GPU compression: %s", C.GoString(&errBuf[0]))
 	}
-	var in, out *C.uint8_t
+	var out *C.uint8_t
 	var offs *C.int64_t
 	var sizes *C.size_t
 	var outCap, align C.int64_t
-	C.call_zbuffers(l.lib, h, &in, &out, &offs, &sizes, &outCap, &align)
+	C.call_zbuffers(l.lib, h, &out, &offs, &sizes, &outCap, &align)
 	if int64(align) > chunkAlign {
 		C.call_zclose(l.lib, h)
 		return nil, fmt.Errorf("open GPU compression: nvCOMP asks chunks aligned to %d bytes, more than the %d this build pads to", int64(align), chunkAlign)
 	}
 	// Views of pinned C memory, which the batcher owns until close.
 	return &nvBatch{lib: l, h: h, chunkBuffers: chunkBuffers{align: int64(align),
-		in:    unsafe.Slice((*byte)(unsafe.Pointer(in)), maxBytes),
 		out:   unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(outCap)),
 		offs:  unsafe.Slice((*int64)(unsafe.Pointer(offs)), maxChunks+1),
 		sizes: unsafe.Slice((*uint64)(unsafe.Pointer(sizes)), maxChunks),
 	}}, nil
 }
 
-// run compresses chunks 0..n-1 as the caller laid them out in in and offs, and sets slot.
+// run compresses chunks 0..n-1 as the caller laid them out in offs and sizes, their bytes
+// copied to the device from the pieces, and sets slot.
 func (z *nvBatch) run(n int) error {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	np := len(z.pieces)
+	z.srcs, z.poffs, z.lens = z.srcs[:0], z.poffs[:0], z.lens[:0]
+	for _, p := range z.pieces {
+		var src *C.uint8_t
+		if len(p.src) > 0 {
+			pin.Pin(&p.src[0]) // nothing to pin where the page is in pinned (C) memory
+			src = (*C.uint8_t)(unsafe.Pointer(&p.src[0]))
+		}
+		z.srcs, z.poffs, z.lens = append(z.srcs, src), append(z.poffs, C.int64_t(p.off)), append(z.lens, C.int64_t(len(p.src)))
+	}
+	var srcs **C.uint8_t
+	var poffs, lens *C.int64_t
+	if np > 0 {
+		srcs, poffs, lens = &z.srcs[0], &z.poffs[0], &z.lens[0]
+	}
 	var errBuf [errLen]C.char
 	var slot C.int64_t
-	if C.call_zrun(z.lib.lib, z.h, C.int32_t(n), &slot, &errBuf[0], errLen) != 0 {
+	rc := C.call_zrun(z.lib.lib, z.h, C.int32_t(n), C.int32_t(np), srcs, poffs, lens, &slot, &errBuf[0], errLen)
+	clear(z.srcs)
+	if rc != 0 {
 		return errors.New(C.GoString(&errBuf[0]))
 	}
 	z.slot = int64(slot)
@@ -592,30 +618,46 @@ func (d *gpuDecoder) fallback(ctx context.Context, c *pgcopy.Chunk) (arrow.Recor
 // PCIe speed, and knows every block it allocated, so that it can tell its own buffers from Go
 // memory (owns) and free them all at once (freeAll). Unlike Go's allocator it does not zero
 // memory: it serves only buffers that are written in full before they are read (GPU outputs,
-// COPY receive buffers). Allocation is slow, so blocks freed by Free are kept by power-of-two
-// size class and reused. It is safe for concurrent use.
+// COPY receive buffers). Allocation is slow, so blocks freed by Free are kept by size class
+// (class) and reused. It is safe for concurrent use.
 //
 // As an arrow memory.Allocator it never panics: where cudaMallocHost fails, Allocate returns Go
 // memory (and warns once), which Free leaves to the garbage collector.
 type pinnedAllocator struct {
 	lib  *library
 	warn func(error) // hears of the first failed allocation; may be nil
+	fine bool        // finer size classes above 64 KiB (see class), not powers of two
 
 	mu     sync.Mutex
-	free   [64][]unsafe.Pointer
-	blocks map[unsafe.Pointer]int // every block allocated: its size class
+	free   map[int][]unsafe.Pointer // by size class
+	blocks map[unsafe.Pointer]int   // every block allocated: its size class
 	warned bool
 	out    atomic.Int64 // bytes of blocks handed out through Allocate and not yet freed
 }
 
 func newPinnedAllocator(lib *library, warn func(error)) *pinnedAllocator {
-	return &pinnedAllocator{lib: lib, warn: warn, blocks: map[unsafe.Pointer]int{}}
+	return &pinnedAllocator{lib: lib, warn: warn, free: map[int][]unsafe.Pointer{}, blocks: map[unsafe.Pointer]int{}}
+}
+
+// class is the block size that serves size bytes: the next power of two (at least 64), or
+// with fine classes, above 64 KiB, the next multiple of a sixteenth of the power of two below
+// size (at most 1/16 unused). Powers of two suit
+// buffers whose sizes vary from batch to batch (a block serves any of its class), fine classes
+// long-lived ones of one size each (page buffers), which a power of two would leave up to half
+// unused.
+func (a *pinnedAllocator) class(size int) int {
+	k := max(bits.Len(uint(max(size, 1)-1)), 6)
+	if !a.fine || k <= 16 {
+		return 1 << k
+	}
+	step := 1 << (k - 5)
+	return (size + step - 1) / step * step
 }
 
 // tryAllocate returns size bytes of pinned memory (its capacity the block's size class), or
 // false where cudaMallocHost fails.
 func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
-	k := max(bits.Len(uint(max(size, 1)-1)), 6)
+	k := a.class(size)
 	a.mu.Lock()
 	var p unsafe.Pointer
 	if n := len(a.free[k]); n > 0 {
@@ -624,17 +666,17 @@ func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	}
 	a.mu.Unlock()
 	if p == nil {
-		p = C.call_host_alloc(a.lib.lib, C.size_t(1)<<k)
+		p = C.call_host_alloc(a.lib.lib, C.size_t(k))
 		if p == nil {
-			a.failed(1 << k)
+			a.failed(k)
 			return nil, false
 		}
 		a.mu.Lock()
 		a.blocks[p] = k
 		a.mu.Unlock()
 	}
-	a.out.Add(1 << k)
-	return unsafe.Slice((*byte)(p), 1<<k)[:size], true
+	a.out.Add(int64(k))
+	return unsafe.Slice((*byte)(p), k)[:size], true
 }
 
 // failed warns, once, that pinned memory ran out.
@@ -692,7 +734,7 @@ func (a *pinnedAllocator) Free(b []byte) {
 		return
 	}
 	a.free[k] = append(a.free[k], p)
-	a.out.Add(-(1 << k))
+	a.out.Add(-int64(k))
 }
 
 // outstanding is the bytes of pinned blocks handed out by Allocate or tryAllocate and not freed.
@@ -705,7 +747,7 @@ func (a *pinnedAllocator) freeAll() {
 	for p := range a.blocks {
 		C.call_host_free(a.lib.lib, p)
 	}
-	a.blocks, a.free = map[unsafe.Pointer]int{}, [64][]unsafe.Pointer{}
+	a.blocks, a.free = map[unsafe.Pointer]int{}, map[int][]unsafe.Pointer{}
 }
 
 // encodePlain encodes n fixed-width values (width 4 or 8 bytes each, PLAIN, as Arrow holds
@@ -788,30 +830,48 @@ func (e *encoder) close() {
 }
 
 // run encodes cols on the GPU, as pqfile.PlainPages does on the CPU, and returns each column's
-// pages. The pages' Data, Min and Max are views of the encoder's pinned memory, valid until
-// its next run or close. kernel is the time on the device from the first copy in to the last
+// pages. The pages' Data are views of the column's out when it has one, else, with Min and
+// Max, of the encoder's pinned memory, valid until its next run or close. kernel is the time on the device from the first copy in to the last
 // copy out.
 func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration, err error) {
+	// The host layout: every column's statistics first, one after the other (the device
+	// writes them back in one copy), then the pages of columns without a destination of their
+	// own.
 	type layout struct{ out, sizes, nulls, mins, maxs, has, npages, pcap int }
 	lays := make([]layout, len(cols))
 	total := 0
+	for i, c := range cols {
+		npages := 1
+		if c.pageRows > 0 {
+			npages = max(1, (c.n+c.pageRows-1)/c.pageRows)
+		}
+		l := &lays[i]
+		for _, f := range []*int{&l.sizes, &l.nulls, &l.has} {
+			*f = total
+			total += npages * 8
+		}
+		for _, f := range []*int{&l.mins, &l.maxs} {
+			*f = total
+			total += npages * 16
+		}
+	}
+	stats := total
 	for i, c := range cols {
 		if !c.widthsOK() || c.pageRows < 1 || len(c.values) < c.n*c.width || (c.valid != nil && len(c.valid) < (c.n+7)/8) {
 			return nil, 0, fmt.Errorf("encode: %d values of %d bytes (kind %d, written as %d) need %d bytes and a bitmap of %d, not %d and %d",
 				c.n, c.width, c.kind, c.plainWidth(), c.n*c.width, (c.n+7)/8, len(c.values), len(c.valid))
 		}
-		l := layout{npages: max(1, (c.n+c.pageRows-1)/c.pageRows), pcap: 4 + 10 + (c.pageRows+7)/8 + c.pageRows*c.plainWidth()}
-		l.out = total
-		total += (l.npages*l.pcap + 7) &^ 7
-		for _, f := range []*int{&l.sizes, &l.nulls, &l.has} {
-			*f = total
-			total += l.npages * 8
+		l := &lays[i]
+		l.npages, l.pcap = max(1, (c.n+c.pageRows-1)/c.pageRows), 4+10+(c.pageRows+7)/8+c.pageRows*c.plainWidth()
+		if c.out != nil {
+			if need := c.n * c.plainWidth(); l.npages != 1 || c.nullable || len(c.out) < need {
+				return nil, 0, fmt.Errorf("encode: a destination of %d bytes for %d pages of %d values of %d bytes", len(c.out), l.npages, c.n, c.plainWidth())
+			}
+			l.pcap = len(c.out)
+		} else {
+			l.out = total
+			total += (l.npages*l.pcap + 7) &^ 7
 		}
-		for _, f := range []*int{&l.mins, &l.maxs} {
-			*f = total
-			total += l.npages * 16
-		}
-		lays[i] = l
 	}
 	host, err := e.hostBytes(total)
 	if err != nil {
@@ -835,12 +895,19 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 		}
 		d.n, d.width, d.kind, d.nullable = C.int64_t(c.n), C.int32_t(c.width), C.int32_t(c.kind), C.int32_t(b2i(c.nullable))
 		d.out_width = C.int32_t(c.outWidth)
-		d.page_rows, d.out, d.page_cap = C.int64_t(c.pageRows), at(l.out), C.int64_t(l.pcap)
+		d.page_rows, d.page_cap = C.int64_t(c.pageRows), C.int64_t(l.pcap)
+		if c.out != nil {
+			pin.Pin(&c.out[0])
+			d.out = (*C.uint8_t)(unsafe.Pointer(&c.out[0]))
+		} else {
+			d.out = at(l.out)
+		}
 		d.sizes, d.nulls, d.mins, d.maxs, d.has = at64(l.sizes), at64(l.nulls), at(l.mins), at(l.maxs), at(l.has)
 	}
 	var errBuf [errLen]C.char
 	var ms C.float
-	if len(descs) > 0 && C.call_enc_run(e.lib.lib, e.h, &descs[0], C.int(len(descs)), &ms, &errBuf[0], errLen) != 0 {
+	// Every column's statistics lie in host[:stats], which holds nothing else.
+	if len(descs) > 0 && C.call_enc_run(e.lib.lib, e.h, &descs[0], C.int(len(descs)), at(0), C.int64_t(stats), &ms, &errBuf[0], errLen) != 0 {
 		return nil, 0, errors.New(C.GoString(&errBuf[0]))
 	}
 	pages = make([][]plainPage, len(cols))
@@ -857,7 +924,11 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 				return nil, 0, fmt.Errorf("encode: a decimal value does not fit in the %d bytes of its precision", c.outWidth)
 			}
 			rows := min(c.pageRows, c.n-p*c.pageRows)
-			ps[p] = plainPage{Data: host[l.out+p*l.pcap : l.out+p*l.pcap+size : l.out+p*l.pcap+size], Rows: max(rows, 0),
+			data := c.out
+			if data == nil {
+				data = host[l.out+p*l.pcap : l.out+(p+1)*l.pcap]
+			}
+			ps[p] = plainPage{Data: data[:size:size], Rows: max(rows, 0),
 				Nulls: int64(binary.LittleEndian.Uint64(host[l.nulls+8*p:])), HasStats: host[l.has+p] != 0}
 			if ps[p].HasStats {
 				ps[p].Min, ps[p].Max = host[l.mins+16*p:l.mins+16*p+out:l.mins+16*p+out], host[l.maxs+16*p:l.maxs+16*p+out:l.maxs+16*p+out]
@@ -899,32 +970,32 @@ type uniqCol struct {
 }
 
 // uniques groups the rows of each column by value on the GPU: ids[row] is the row's group
-// (-1 for NULL), firsts[g] the first row of group g (groups numbered in the device's order).
-// A column whose values could not be told apart by hash (never expected; weak forces it, for
-// tests) gets nil ids and firsts: the caller groups it on the CPU.
+// (-1 for NULL), firsts[g] the first row of group g, groups numbered by their first rows (as
+// cpuUniquer numbers them). The device finds each row's first row holding its value; the
+// groups are numbered here, in one pass. A column whose values could not be told apart by
+// hash (never expected; weak forces it, for tests) gets nil ids and firsts: the caller groups
+// it on the CPU.
 func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	descs := make([]C.pgpq_uniq_col, len(cols))
-	groups := make([]int64, len(cols))
 	collided := make([]int32, len(cols))
-	// The groups come back into pinned memory (copies from the device at full speed, no
-	// staging by the driver's CPU), then into Go slices.
+	// The first rows come back into pinned memory (copies from the device at full speed, no
+	// staging by the driver's CPU).
 	total := 0
 	for _, c := range cols {
-		total += 8 * max(c.n, 1)
+		total += 4 * max(c.n, 1)
 	}
 	host, err := e.hostBytes(total)
 	if err != nil {
 		return nil, nil, err
 	}
-	pinnedIDs, pinnedFirsts := make([][]int32, len(cols)), make([][]int32, len(cols))
+	first := make([][]int32, len(cols))
 	at := 0
 	for i, c := range cols {
 		m := max(c.n, 1)
-		pinnedIDs[i] = unsafe.Slice((*int32)(unsafe.Pointer(&host[at])), m)
-		pinnedFirsts[i] = unsafe.Slice((*int32)(unsafe.Pointer(&host[at+4*m])), m)
-		at += 8 * m
+		first[i] = unsafe.Slice((*int32)(unsafe.Pointer(&host[at])), m)[:c.n]
+		at += 4 * m
 	}
 	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
 	for i, c := range cols {
@@ -945,28 +1016,46 @@ func (e *encoder) uniques(cols []uniqCol, weak bool) (ids, firsts [][]int32, err
 			pin.Pin(&c.valid[0])
 			d.valid = (*C.uint8_t)(unsafe.Pointer(&c.valid[0]))
 		}
-		d.ids = (*C.int32_t)(unsafe.Pointer(&pinnedIDs[i][0]))
-		d.firsts = (*C.int32_t)(unsafe.Pointer(&pinnedFirsts[i][0]))
-		d.groups = (*C.int64_t)(unsafe.Pointer(&groups[i]))
+		d.first = (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(first[i][:1])))
 		d.collided = (*C.int32_t)(unsafe.Pointer(&collided[i]))
 	}
 	if len(descs) == 0 {
 		return ids, firsts, nil
 	}
-	pin.Pin(&groups[0])
 	pin.Pin(&collided[0])
 	var errBuf [errLen]C.char
 	if C.call_uniq_run(e.lib.lib, e.h, &descs[0], C.int(len(descs)), C.int(b2i(weak)), &errBuf[0], errLen) != 0 {
 		return nil, nil, errors.New(C.GoString(&errBuf[0]))
 	}
 	for i, c := range cols {
-		if collided[i] != 0 || groups[i] < 0 || groups[i] > int64(c.n) {
-			ids[i], firsts[i] = nil, nil
+		if collided[i] != 0 {
 			continue
 		}
-		ids[i], firsts[i] = make([]int32, c.n), make([]int32, groups[i])
-		copy(ids[i], pinnedIDs[i])
-		copy(firsts[i], pinnedFirsts[i])
+		ids[i], firsts[i], err = groupsOf(first[i], c.n)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return ids, firsts, nil
+}
+
+// groupsOf numbers the groups of n rows whose first rows are first (-1: NULL) in the order
+// of their first rows: ids[row] is the row's group (-1 for NULL), firsts[g] group g's first
+// row. A first row after its row, or not its own first row, is an error.
+func groupsOf(first []int32, n int) (ids, firsts []int32, err error) {
+	ids = make([]int32, n)
+	for row, f := range first {
+		switch {
+		case f < 0:
+			ids[row] = -1
+		case int(f) == row:
+			ids[row] = int32(len(firsts))
+			firsts = append(firsts, f)
+		case int(f) > row || first[f] != f:
+			return nil, nil, fmt.Errorf("uniques: row %d has first row %d", row, f)
+		default:
+			ids[row] = ids[f]
+		}
 	}
 	return ids, firsts, nil
 }

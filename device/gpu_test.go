@@ -713,13 +713,18 @@ func TestGPUPageEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// $PGPARQUET_GPU_QUICK=1 (compute-sanitizer): 2 goroutines of 12 batches.
+	workers, batches := 16, 40
+	if os.Getenv("PGPARQUET_GPU_QUICK") == "1" {
+		workers, batches = 2, 12
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
+	errs := make(chan error, workers)
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := compareEncoders(rand.New(rand.NewPCG(seed, uint64(w))), gpu, cpu, 40); err != nil {
+			if err := compareEncoders(rand.New(rand.NewPCG(seed, uint64(w))), gpu, cpu, batches); err != nil {
 				errs <- err
 			}
 		}()
@@ -732,6 +737,12 @@ func TestGPUPageEncoder(t *testing.T) {
 	gpuN, cpuN := gpu.Counts()
 	if gpuN == 0 || cpuN != 0 {
 		t.Fatalf("%d column batches encoded on the GPU, %d on the CPU", gpuN, cpuN)
+	}
+	if gpu.pinned == nil {
+		t.Fatal("the GPU's page encoder has no pinned page buffers")
+	}
+	if n := gpu.pinned.outstanding(); n != 0 {
+		t.Fatalf("%d bytes of pinned page buffers not given back", n)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -34,6 +35,9 @@ type PageEncoder struct {
 	weak     bool         // tests: every string value of one length shares a hash in Uniques
 	gpuPages atomic.Int64 // columns encoded on the GPU
 	cpuPages atomic.Int64 // columns encoded by the CPU twin
+	// pinned holds the page buffers of the columns it encodes (PageAllocator), which the GPU
+	// writes fragments into in place; nil without the GPU.
+	pinned *pinnedAllocator
 }
 
 // PageEncoder returns an encoder of pages compressed with c (its registered codec, so GPU
@@ -43,7 +47,23 @@ func (d *Device) PageEncoder(c compress.Compression) (*PageEncoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("page encoder: %w", err)
 	}
-	return &PageEncoder{dev: d, cpu: cpu}, nil
+	p := &PageEncoder{dev: d, cpu: cpu}
+	if d.Err() == nil && d.lib != nil {
+		p.pinned = newPinnedAllocator(d.lib, func(err error) { d.log.Warn("pinned memory for Parquet pages", "error", err.Error()) })
+		p.pinned.fine = true
+	}
+	return p, nil
+}
+
+// PageAllocator returns the allocator of the page buffers of the columns p encodes
+// (pqfile.PlainColumn.SetAllocator): pinned memory, which the GPU writes each batch's
+// fragment into in place and the GPU compression reads from, or nil (Go memory) without the
+// GPU. Its blocks are freed by Close: the columns must be done with them by then.
+func (p *PageEncoder) PageAllocator() memory.Allocator {
+	if p.pinned == nil {
+		return nil
+	}
+	return p.pinned
 }
 
 var _ pqfile.PlainEncoder = (*PageEncoder)(nil)
@@ -135,10 +155,14 @@ func (p *PageEncoder) Close() {
 		e.close()
 	}
 	p.idle = nil
+	if p.pinned != nil {
+		p.pinned.freeAll()
+	}
 }
 
 // appendGPU encodes cols' fragments with e and appends them to dst once every column is
-// encoded (a failure appends nothing).
+// encoded (a failure appends nothing). Each fragment is written into the room its column
+// reserves after its page's values, in place when that is pinned memory (PageAllocator).
 func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.PlainColumn) error {
 	in := make([]encCol, len(cols))
 	for i, a := range cols {
@@ -147,6 +171,7 @@ func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.Pl
 		if err != nil {
 			return err
 		}
+		c.out = dst[i].Reserve(max(c.n*c.plainWidth(), 1))
 		in[i] = c
 	}
 	pages, _, err := e.run(in)
@@ -168,7 +193,7 @@ func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.Pl
 		if a.NullN() > 0 {
 			valid = a.NullBitmapBytes()
 		}
-		if err := dst[i].Append(pg.Data, valid, a.Data().Offset(), a.Len(), st); err != nil {
+		if err := dst[i].AppendReserved(len(pg.Data), valid, a.Data().Offset(), a.Len(), st); err != nil {
 			return err
 		}
 	}
@@ -223,8 +248,13 @@ func (d *Device) PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, 
 // of 2, 4 or 8 bytes, int16 written as INT32; floats of 4 or 8; decimal128, written as
 // FIXED_LEN_BYTE_ARRAY of outWidth bytes), with their validity bitmap (nil: no NULLs), cut
 // into pages of pageRows rows.
+//
+// out, when set, is where its one page goes (a required column's fragment: n PLAIN values, no
+// levels), written in place when it is pinned memory (pqfile.PlainColumn.Reserve's room in a
+// page buffer of pinnedAllocator's), else copied there.
 type encCol struct {
 	values, valid []byte
+	out           []byte
 	n, width      int
 	kind          encKind
 	outWidth      int // decimals: the FIXED_LEN_BYTE_ARRAY size

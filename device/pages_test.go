@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -73,6 +74,18 @@ func compareEncoders(rng *rand.Rand, a, b pqfile.PlainEncoder, batches int) erro
 		}
 		return nil
 	}
+	// An encoder with pinned page buffers (the GPU's) gets them: its fragments are written in
+	// place. Every other batch's columns are in pinned memory too, as the GPU decoder's are:
+	// the device reads them where they are.
+	var pinned memory.Allocator
+	if pa, ok := a.(interface{ PageAllocator() memory.Allocator }); ok {
+		pinned = pa.PageAllocator()
+	}
+	defer func() {
+		for _, c := range colsA {
+			c.Release()
+		}
+	}()
 	for batch := range batches {
 		n := []int{0, 1, 9, 1000, 25000, 100003}[batch%6]
 		cols, nullable := randomBatch(rng, n)
@@ -83,8 +96,17 @@ func compareEncoders(rng *rand.Rand, a, b pqfile.PlainEncoder, batches int) erro
 				if err != nil {
 					return err
 				}
+				if pinned != nil {
+					ca.SetAllocator(pinned)
+				}
 				cb, _ := pqfile.NewPlainColumn(c.DataType(), nullable[i], 64<<10)
 				colsA, colsB = append(colsA, ca), append(colsB, cb)
+			}
+		}
+		if pinned != nil && batch%2 == 1 {
+			for i, c := range cols {
+				cols[i] = copyInto(pinned, c)
+				c.Release()
 			}
 		}
 		// Columns keep their nullability: a required column gets no NULLs.
@@ -108,6 +130,28 @@ func compareEncoders(rng *rand.Rand, a, b pqfile.PlainEncoder, batches int) erro
 		}
 	}
 	return check(true)
+}
+
+// copyInto returns a copy of a (a fixed-width array) whose buffers alloc holds.
+func copyInto(alloc memory.Allocator, a arrow.Array) arrow.Array {
+	d := a.Data()
+	bufs := make([]*memory.Buffer, len(d.Buffers()))
+	for i, b := range d.Buffers() {
+		if b == nil {
+			continue
+		}
+		nb := alloc.Allocate(b.Len())
+		copy(nb, b.Bytes())
+		bufs[i] = memory.NewBufferWithAllocator(nb, alloc)
+	}
+	nd := array.NewData(d.DataType(), d.Len(), bufs, nil, d.NullN(), d.Offset())
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer nd.Release()
+	return array.MakeFromData(nd)
 }
 
 // randomBatch makes columns of every type PageEncoder encodes, n rows each (some sliced from a
@@ -182,4 +226,33 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestGroupsOf: the device's first rows become groups numbered by their first rows, NULLs in
+// none; a first row that is not its own first row, or comes after its row, is refused.
+func TestGroupsOf(t *testing.T) {
+	for _, tc := range []struct {
+		first       []int32
+		ids, firsts []int32
+		bad         bool
+	}{
+		{first: nil, ids: []int32{}},
+		{first: []int32{-1, -1}, ids: []int32{-1, -1}},
+		{first: []int32{0, 1, 0, -1, 1, 5}, ids: []int32{0, 1, 0, -1, 1, 2}, firsts: []int32{0, 1, 5}},
+		{first: []int32{0, 2, 2}, bad: true}, // row 1's first row after it
+		{first: []int32{-1, 0}, bad: true},   // row 0 is NULL, not a first row
+		{first: []int32{1, 1, 0}, bad: true}, // row 0's first row after it
+		{first: []int32{0, 0, 1}, bad: true}, // row 1 is not its own first row
+	} {
+		ids, firsts, err := groupsOf(tc.first, len(tc.first))
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%v: no error", tc.first)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(ids, tc.ids) || !slices.Equal(firsts, tc.firsts) {
+			t.Errorf("%v: ids %v, firsts %v, %v; want %v, %v", tc.first, ids, firsts, err, tc.ids, tc.firsts)
+		}
+	}
 }

@@ -53,7 +53,7 @@ func TestLimitMemory(t *testing.T) {
 // TestMemoryBudget: the limits chosen on the H200 host (16 lanes: 1728 MiB, RSS 1.6 GB at no
 // cost in CPU or wall time).
 func TestMemoryBudget(t *testing.T) {
-	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1728}, {4, DefaultBufferSize, 528}, {1, MinBufferSize, 216}} {
+	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1728}, {4, DefaultBufferSize, 528}, {1, MinBufferSize, 220}} {
 		if got := memoryBudget(tt.lanes, tt.buffer) >> 20; got != int64(tt.wantMiB) {
 			t.Errorf("%d lanes of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, got, tt.wantMiB)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -145,6 +146,13 @@ type pageFileWriter struct {
 	ctx     context.Context
 }
 
+// pageAllocator is an encoder (device.PageEncoder) with memory of its own for the page
+// buffers of the columns it encodes (pinned memory, that the GPU writes into in place); nil:
+// Go memory.
+type pageAllocator interface {
+	PageAllocator() memory.Allocator
+}
+
 // pageBytes is the size of the values a data page holds, as arrow-go's default data page.
 const pageBytes = 1 << 20
 
@@ -180,6 +188,12 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pb)
 		if err != nil {
 			return nil, err
+		}
+		pc.SetMaxRows(int(p.maxRows))
+		if a, ok := enc.(pageAllocator); ok {
+			if alloc := a.PageAllocator(); alloc != nil {
+				pc.SetAllocator(alloc)
+			}
 		}
 		p.plain = append(p.plain, p.leaf[i])
 		p.fields = append(p.fields, i)
@@ -390,6 +404,9 @@ func (p *pageFileWriter) Close() error {
 			if dc != nil {
 				dc.Release()
 			}
+		}
+		for _, pc := range p.pages {
+			pc.Release()
 		}
 	}()
 	if err := p.NewBufferedRowGroupChecked(); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -40,6 +41,8 @@ type PlainColumn struct {
 	levels    []byte // a levels buffer Recycle gave back, nobody else's, for the next page
 	rows      int
 	stats     metadata.EncodedStatistics
+	alloc     memory.Allocator // of the values buffers; nil: Go memory
+	maxRows   int              // the most rows a page gets (SetMaxRows); 0: not bounded
 }
 
 // maxPagePrealloc bounds the values buffer a column allocates at once for a page (tests use
@@ -64,6 +67,16 @@ func (c *PlainColumn) reset() {
 	c.stats = metadata.EncodedStatistics{HasNullCount: true}
 }
 
+// SetAllocator makes the column's values buffers come from a (pinned memory, that an encoder
+// on the GPU writes fragments into in place: Reserve) instead of Go memory. Call it before the
+// first Append; Release then gives the buffers back to a.
+func (c *PlainColumn) SetAllocator(a memory.Allocator) { c.alloc = a }
+
+// SetMaxRows says that no page gets more than n rows (the caller takes every page at the end
+// of a row group of at most n rows): a page buffer of n values then holds any page, and is
+// sized so, without room for a fragment past pageBytes.
+func (c *PlainColumn) SetMaxRows(n int) { c.maxRows = n }
+
 // Append adds a fragment of rows rows: values (its non-NULL values, PLAIN, copied here), the
 // rows' validity (an Arrow bitmap starting at bit offset; nil: no NULLs) and the values'
 // statistics (NULL count, min and max as PlainFragment computes them; copied too). The caller
@@ -76,6 +89,38 @@ func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stat
 		c.grow(len(values))
 	}
 	c.values = append(c.values, values...)
+	c.appended(valid, offset, rows, stats)
+	return nil
+}
+
+// Reserve returns room for n bytes of values after those of the page being gathered, in the
+// column's own buffer, for an encoder that writes a fragment there itself (the GPU, into
+// pinned memory: SetAllocator); AppendReserved then adds it without a copy. The room is the
+// caller's to write until the column's next call.
+func (c *PlainColumn) Reserve(n int) []byte {
+	if len(c.values)+n > cap(c.values) {
+		c.grow(n)
+	}
+	return c.values[len(c.values) : len(c.values)+n : len(c.values)+n]
+}
+
+// AppendReserved is Append of a fragment whose n bytes of values the caller wrote at the start
+// of the room Reserve returned (n at most its size).
+func (c *PlainColumn) AppendReserved(n int, valid []byte, offset, rows int, stats metadata.EncodedStatistics) error {
+	if stats.NullCount > 0 && !c.nullable {
+		return fmt.Errorf("pqfile: %d NULLs in a required column", stats.NullCount)
+	}
+	if n < 0 || len(c.values)+n > cap(c.values) {
+		return fmt.Errorf("pqfile: a reserved fragment of %d bytes after %d, in a buffer of %d", n, len(c.values), cap(c.values))
+	}
+	c.values = c.values[:len(c.values)+n]
+	c.appended(valid, offset, rows, stats)
+	return nil
+}
+
+// appended adds the rows of a fragment whose values are in c.values: their validity and
+// statistics (see Append).
+func (c *PlainColumn) appended(valid []byte, offset, rows int, stats metadata.EncodedStatistics) {
 	if c.nullable {
 		if n := (c.rows+rows+7)/8 - len(c.valid); n > 0 {
 			c.valid = append(c.valid, make([]byte, n)...) // zeroed, in place once c.valid is grown
@@ -88,7 +133,6 @@ func (c *PlainColumn) Append(values []byte, valid []byte, offset, rows int, stat
 	}
 	c.rows += rows
 	c.stats = c.merge.merge(c.stats, stats)
-	return nil
 }
 
 // grow makes room in c.values for n more bytes: the spare buffer Recycle gave back when the
@@ -106,9 +150,34 @@ func (c *PlainColumn) grow(n int) {
 	if c.pageBytes > maxPagePrealloc {
 		size = max(size, 2*cap(c.values))
 	}
-	buf := make([]byte, len(c.values), size)
+	if all := c.maxRows * c.merge.width; c.maxRows > 0 && all >= need && all <= size {
+		size = all // every page fits
+	}
+	var buf []byte
+	if c.alloc != nil {
+		buf = c.alloc.Allocate(size)[:len(c.values)]
+	} else {
+		buf = make([]byte, len(c.values), size)
+	}
 	copy(buf, c.values)
+	c.free(c.values)
 	c.values = buf
+}
+
+// free gives b, a values buffer of the column's own that nobody else holds, back to the
+// column's allocator.
+func (c *PlainColumn) free(b []byte) {
+	if c.alloc != nil && cap(b) > 0 {
+		c.alloc.Free(b[:cap(b)])
+	}
+}
+
+// Release gives the column's values buffers back to its allocator (SetAllocator); pages taken
+// and not given back with Recycle are the caller's to free. The column must not be used after.
+func (c *PlainColumn) Release() {
+	c.free(c.values)
+	c.free(c.spare)
+	c.values, c.spare = nil, nil
 }
 
 // Rows is the rows appended since the last Take.
@@ -147,8 +216,13 @@ func (c *PlainColumn) Take() (RawPage, bool) {
 // column's next pages reuse them. A page is given back at most once, and p's bytes must not be
 // read or written after; a page never given back simply costs its column new buffers.
 func (c *PlainColumn) Recycle(p RawPage) {
-	if cap(p.Data) > cap(c.spare) && !sameBuffer(p.Data, c.values) && !sameBuffer(p.Data, c.spare) {
-		c.spare = p.Data[:0]
+	if !sameBuffer(p.Data, c.values) && !sameBuffer(p.Data, c.spare) {
+		if cap(p.Data) > cap(c.spare) {
+			c.free(c.spare)
+			c.spare = p.Data[:0]
+		} else {
+			c.free(p.Data)
+		}
 	}
 	if cap(p.Levels) > cap(c.levels) && !sameBuffer(p.Levels, c.levels) {
 		c.levels = p.Levels[:0]

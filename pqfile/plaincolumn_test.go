@@ -11,10 +11,39 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 )
 
+// checkedAllocator is a memory.Allocator of Go memory that knows the blocks it handed out, so
+// that a test finds a block freed twice, one it never gave, and those never freed.
+type checkedAllocator struct {
+	t   *testing.T
+	out map[*byte]int
+}
+
+func (a *checkedAllocator) Allocate(size int) []byte {
+	b := make([]byte, size, size+13) // a capacity of its own, as a size class gives
+	a.out[&b[:1][0]] = cap(b)
+	return b
+}
+
+func (a *checkedAllocator) Reallocate(size int, b []byte) []byte {
+	nb := a.Allocate(size)
+	copy(nb, b)
+	a.Free(b)
+	return nb
+}
+
+func (a *checkedAllocator) Free(b []byte) {
+	if _, ok := a.out[&b[:1][0]]; !ok {
+		a.t.Fatalf("a block of %d bytes freed that is not out", cap(b))
+	}
+	delete(a.out, &b[:1][0])
+}
+
 // TestPlainColumn: the pages PlainColumn makes of fragments (PlainFragment of batches cut at
-// any row, slices at any offset, zero-row and one-row batches) are exactly PlainPages's of the
-// same rows, levels, values and statistics, whatever the page size, whether the pages taken are
-// given back (Recycle) or kept: a kept page stays as it was taken.
+// any row, slices at any offset, zero-row and one-row batches; appended, or written into the
+// room Reserve gives and added by AppendReserved) are exactly PlainPages's of the same rows,
+// levels, values and statistics, whatever the page size, whether the pages taken are given
+// back (Recycle) or kept: a kept page stays as it was taken. With an allocator, every buffer
+// the column took from it goes back once, by Recycle or Release, but those of pages kept.
 func TestPlainColumn(t *testing.T) {
 	rec := testRecord(20000, 5)
 	defer rec.Release()
@@ -25,70 +54,92 @@ func TestPlainColumn(t *testing.T) {
 		}
 		col := rec.Column(i)
 		for _, pageBytes := range []int{1, 1000, 64 << 10, 1 << 30} {
-			pc, err := NewPlainColumn(f.Type, f.Nullable, pageBytes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start, pageStart := 0, 0
-			type kept struct {
-				page         RawPage
-				levels, data []byte // copies
-			}
-			var keep []kept
-			take := func() {
-				p, ok := pc.Take()
-				if !ok {
-					t.Fatalf("%s: no page", f.Name)
-				}
-				part := array.NewSlice(col, int64(pageStart), int64(pageStart+int(p.NumValues)))
-				want, _, err := PlainPages(part, f.Nullable, part.Len())
-				part.Release()
+			for _, withAlloc := range []bool{false, true} {
+				pc, err := NewPlainColumn(f.Type, f.Nullable, pageBytes)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(p.Levels, want[0].Levels) || !bytes.Equal(p.Data, want[0].Data) || p.NumValues != want[0].NumValues || !reflect.DeepEqual(p.Stats, want[0].Stats) {
-					t.Fatalf("%s, pages of %d bytes, rows %d+%d: page of %d+%d bytes %+v, want %d+%d bytes %+v", f.Name, pageBytes, pageStart, p.NumValues,
-						len(p.Levels), len(p.Data), p.Stats, len(want[0].Levels), len(want[0].Data), want[0].Stats)
+				alloc := &checkedAllocator{t: t, out: map[*byte]int{}}
+				if withAlloc {
+					pc.SetAllocator(alloc)
 				}
-				if f.Nullable != (len(p.Levels) > 0) {
-					t.Fatalf("%s: %d bytes of levels", f.Name, len(p.Levels))
+				start, pageStart := 0, 0
+				type kept struct {
+					page         RawPage
+					levels, data []byte // copies
 				}
-				pageStart += int(p.NumValues)
-				if rng.IntN(3) == 0 {
-					keep = append(keep, kept{p, bytes.Clone(p.Levels), bytes.Clone(p.Data)})
-				} else {
-					pc.Recycle(p)
+				var keep []kept
+				take := func() {
+					p, ok := pc.Take()
+					if !ok {
+						t.Fatalf("%s: no page", f.Name)
+					}
+					part := array.NewSlice(col, int64(pageStart), int64(pageStart+int(p.NumValues)))
+					want, _, err := PlainPages(part, f.Nullable, part.Len())
+					part.Release()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(p.Levels, want[0].Levels) || !bytes.Equal(p.Data, want[0].Data) || p.NumValues != want[0].NumValues || !reflect.DeepEqual(p.Stats, want[0].Stats) {
+						t.Fatalf("%s, pages of %d bytes, rows %d+%d: page of %d+%d bytes %+v, want %d+%d bytes %+v", f.Name, pageBytes, pageStart, p.NumValues,
+							len(p.Levels), len(p.Data), p.Stats, len(want[0].Levels), len(want[0].Data), want[0].Stats)
+					}
+					if f.Nullable != (len(p.Levels) > 0) {
+						t.Fatalf("%s: %d bytes of levels", f.Name, len(p.Levels))
+					}
+					pageStart += int(p.NumValues)
+					if rng.IntN(3) == 0 {
+						keep = append(keep, kept{p, bytes.Clone(p.Levels), bytes.Clone(p.Data)})
+					} else {
+						pc.Recycle(p)
+					}
 				}
-			}
-			for start < col.Len() {
-				n := min([]int{0, 1, 7, 13, 500, 3001}[rng.IntN(6)], col.Len()-start)
-				part := array.NewSlice(col, int64(start), int64(start+n))
-				values, stats, err := PlainFragment(part)
-				if err != nil {
-					t.Fatal(err)
+				for start < col.Len() {
+					n := min([]int{0, 1, 7, 13, 500, 3001}[rng.IntN(6)], col.Len()-start)
+					part := array.NewSlice(col, int64(start), int64(start+n))
+					values, stats, err := PlainFragment(part)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var valid []byte
+					if part.NullN() > 0 {
+						valid = part.NullBitmapBytes()
+					}
+					if rng.IntN(2) == 0 {
+						err = pc.Append(values, valid, part.Data().Offset(), n, stats)
+					} else {
+						room := pc.Reserve(len(values) + rng.IntN(3))
+						copy(room, values)
+						err = pc.AppendReserved(len(values), valid, part.Data().Offset(), n, stats)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					part.Release()
+					start += n
+					if pc.Full() {
+						take()
+					}
 				}
-				var valid []byte
-				if part.NullN() > 0 {
-					valid = part.NullBitmapBytes()
-				}
-				if err := pc.Append(values, valid, part.Data().Offset(), n, stats); err != nil {
-					t.Fatal(err)
-				}
-				part.Release()
-				start += n
-				if pc.Full() {
+				if pc.Rows() > 0 {
 					take()
 				}
-			}
-			if pc.Rows() > 0 {
-				take()
-			}
-			if pageStart != col.Len() {
-				t.Fatalf("%s: pages of %d rows in all, want %d", f.Name, pageStart, col.Len())
-			}
-			for _, k := range keep {
-				if !bytes.Equal(k.page.Levels, k.levels) || !bytes.Equal(k.page.Data, k.data) {
-					t.Fatalf("%s, pages of %d bytes: a page kept was overwritten", f.Name, pageBytes)
+				if pageStart != col.Len() {
+					t.Fatalf("%s: pages of %d rows in all, want %d", f.Name, pageStart, col.Len())
+				}
+				for _, k := range keep {
+					if !bytes.Equal(k.page.Levels, k.levels) || !bytes.Equal(k.page.Data, k.data) {
+						t.Fatalf("%s, pages of %d bytes: a page kept was overwritten", f.Name, pageBytes)
+					}
+				}
+				pc.Release()
+				if withAlloc {
+					for _, k := range keep {
+						alloc.Free(k.page.Data)
+					}
+					if len(alloc.out) != 0 {
+						t.Fatalf("%s, pages of %d bytes: %d buffers never given back", f.Name, pageBytes, len(alloc.out))
+					}
 				}
 			}
 		}
@@ -97,7 +148,8 @@ func TestPlainColumn(t *testing.T) {
 
 // TestPlainColumnRecycle: a column whose pages are given back reuses their buffers (no page
 // buffer allocated in steady state), never one still in use, and a page given back twice is
-// not taken twice.
+// not taken twice; the buffers it does not keep go back to its allocator, and Release gives
+// back the rest.
 func TestPlainColumnRecycle(t *testing.T) {
 	rec := testRecord(20000, 5)
 	defer rec.Release()
@@ -123,6 +175,8 @@ func TestPlainColumnRecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		alloc := &checkedAllocator{t: t, out: map[*byte]int{}}
+		pc.SetAllocator(alloc)
 		appendTake := func() RawPage {
 			if err := pc.Append(values, valid, col.Data().Offset(), col.Len(), stats); err != nil {
 				t.Fatal(err)
@@ -166,6 +220,10 @@ func TestPlainColumnRecycle(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		if perPage := (after.TotalAlloc - before.TotalAlloc) / 20; perPage > uint64(len(values))/8 {
 			t.Errorf("%s: %d bytes allocated per page of %d bytes in steady state", f.Name, perPage, len(values))
+		}
+		pc.Release()
+		if len(alloc.out) != 0 {
+			t.Fatalf("%s: %d buffers of the allocator never given back", f.Name, len(alloc.out))
 		}
 	}
 	if tested == 0 {
@@ -227,6 +285,52 @@ func TestCPUPlainCompress(t *testing.T) {
 				}
 				k++
 			}
+		}
+	}
+}
+
+// TestPlainColumnMaxRows: a column whose pages hold at most n rows (SetMaxRows) sizes its page
+// buffer to n values, and fills it without growing it.
+func TestPlainColumnMaxRows(t *testing.T) {
+	rec := testRecord(4000, 5)
+	defer rec.Release()
+	for i, f := range rec.Schema().Fields() {
+		if !EncodesPlain(f.Type) {
+			continue
+		}
+		col := rec.Column(i)
+		pc, err := NewPlainColumn(f.Type, f.Nullable, col.Len()*PlainWidth(f.Type))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.SetMaxRows(col.Len())
+		var first []byte
+		for start := 0; start < col.Len(); start += 700 {
+			part := array.NewSlice(col, int64(start), int64(min(start+700, col.Len())))
+			values, stats, err := PlainFragment(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			room := pc.Reserve(len(values))
+			if first == nil && len(room) > 0 {
+				first = room[:1]
+			}
+			copy(room, values)
+			var valid []byte
+			if part.NullN() > 0 {
+				valid = part.NullBitmapBytes()
+			}
+			if err := pc.AppendReserved(len(values), valid, part.Data().Offset(), part.Len(), stats); err != nil {
+				t.Fatal(err)
+			}
+			part.Release()
+		}
+		p, _ := pc.Take()
+		if len(p.Data) == 0 {
+			continue // no values (all NULL): no buffer
+		}
+		if want := col.Len() * PlainWidth(f.Type); cap(p.Data) != want || (first != nil && &p.Data[:1][0] != &first[0]) {
+			t.Errorf("%s: a page buffer of %d bytes (moved: %v), want %d", f.Name, cap(p.Data), first != nil && &p.Data[:1][0] != &first[0], want)
 		}
 	}
 }

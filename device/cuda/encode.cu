@@ -13,12 +13,11 @@
 // statistics. An encoder (pgpq_enc_open) owns a stream and device buffers that only grow.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PGPQ_ENC_THREADS 256
@@ -107,14 +106,14 @@ __device__ __forceinline__ bool put_decimal(uint8_t* dst, dec128 v, int out_widt
   return fits;
 }
 
-// encode_plain: one block per page (see the top of this file). in_width is Arrow's value
+// encode_page: one block encodes one page (see the top of this file). in_width is Arrow's value
 // width; the PLAIN width is 4 for int16 (widened), out_width for decimals (FIXED_LEN_BYTE_ARRAY
 // of the precision's size), else in_width. mins and maxs hold 16 bytes per page; has[page] is 1
 // when the page has a min and max, 2 when a decimal does not fit in out_width bytes.
 template <int KIND>
-__global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int out_width,
-                             int nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
-                             uint8_t* maxs, int64_t* nulls, uint8_t* has) {
+__device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int out_width,
+                            int nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
+                            uint8_t* maxs, int64_t* nulls, uint8_t* has, int64_t page) {
   typedef cub::BlockScan<int, PGPQ_ENC_THREADS> Scan;
   typedef cub::BlockReduce<int64_t, PGPQ_ENC_THREADS> ReduceI;
   typedef cub::BlockReduce<double, PGPQ_ENC_THREADS> ReduceF;
@@ -128,7 +127,6 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   __shared__ int64_t base;
 
   const int width = KIND == KIND_DECIMAL ? out_width : (in_width == 2 ? 4 : in_width);
-  const int64_t page = blockIdx.x;
   const int64_t start = page * page_rows;
   const int64_t end = min(start + page_rows, n);
   const int64_t rows = end > start ? end - start : 0;
@@ -261,14 +259,66 @@ __global__ void encode_plain(const uint8_t* values, const uint8_t* valid, int64_
   }
 }
 
-// ---- Distinct values of string columns (pgpq_uniq_run) ----
-//
-// Rows are grouped by a 64-bit hash of their bytes: hash, radix-sort (hash, row) pairs (stable,
-// so each group's first row is its smallest), mark group heads, scan them into group numbers;
-// each row is then compared byte for byte with its group's first row, so two different values
-// that share a hash are found (the column's result is then refused), never merged.
+// enc_dev is one column of an encode_all launch, its pointers as the device reads them
+// (device memory, or pinned host memory mapped into the device's address space), and the
+// first of its blocks (one per page) in the launch's grid.
+struct enc_dev {
+  const uint8_t* values;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t width, kind, nullable, out_width;
+  int64_t page_rows;
+  uint8_t* out;
+  int64_t page_cap;
+  int64_t* sizes;
+  uint8_t* mins;
+  uint8_t* maxs;
+  int64_t* nulls;
+  uint8_t* has;
+  int64_t first_block;
+};
 
-#define PGPQ_UNIQ_NULL 0xffffffffffffffffULL
+// encode_all encodes every page of ncols columns in one launch: block b encodes page
+// b - first_block of the last column whose first_block is at most b.
+__global__ void encode_all(const enc_dev* cols, int ncols) {
+  __shared__ int col;
+  if (threadIdx.x == 0) {
+    int lo = 0, hi = ncols - 1;
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (cols[mid].first_block <= (int64_t)blockIdx.x) lo = mid; else hi = mid - 1;
+    }
+    col = lo;
+  }
+  __syncthreads();
+  const enc_dev c = cols[col];
+  const int64_t page = (int64_t)blockIdx.x - c.first_block;
+#define PGPQ_ENC_PAGE(K)                                                                                          \
+  encode_page<K>(c.values, c.valid, c.n, c.width, c.out_width, c.nullable, c.page_rows, c.out, c.page_cap, c.sizes, \
+                 c.mins, c.maxs, c.nulls, c.has, page)
+  switch (c.kind) {
+    case KIND_FLOAT:
+      PGPQ_ENC_PAGE(KIND_FLOAT);
+      break;
+    case KIND_DECIMAL:
+      PGPQ_ENC_PAGE(KIND_DECIMAL);
+      break;
+    default:
+      PGPQ_ENC_PAGE(KIND_INT);
+  }
+#undef PGPQ_ENC_PAGE
+}
+
+// ---- Distinct values of string columns (pgpq_uniq_first_run) ----
+//
+// Each row's value is hashed (64 bits) and its hash inserted into its column's open-addressing
+// table (twice as many slots as rows, linear probing, atomicCAS), whose slot keeps the smallest
+// row holding that hash (atomicMin); every row then reads its slot's smallest row, its group's
+// first row, and is compared byte for byte with it, so two different values that share a hash
+// are found (the column's result is then refused), never merged. Every column of a call goes
+// through the same two launches.
+
+#define PGPQ_UNIQ_EMPTY 0xffffffffffffffffULL
 
 __device__ __forceinline__ uint64_t mix64(uint64_t h) {
   h ^= h >> 33;
@@ -279,72 +329,91 @@ __device__ __forceinline__ uint64_t mix64(uint64_t h) {
   return h;
 }
 
-__global__ void uniq_hash(const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n, int weak,
-                          uint64_t* keys, int32_t* rows) {
-  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  rows[i] = (int32_t)i;
-  if (!is_valid(valid, i)) {
-    keys[i] = PGPQ_UNIQ_NULL;
-    return;
+// ucol is one column of a uniques launch, in device memory: its rows are the launch's rows
+// row0 to row0 + n - 1; its table has tmask + 1 slots (keys, the smallest row of each); slot
+// is each row's slot (-1 for NULL); first and collided are the results.
+struct ucol {
+  const int32_t* offsets;
+  const uint8_t* data;
+  const uint8_t* valid;
+  int64_t n;
+  int64_t row0;
+  unsigned long long* keys;
+  int32_t* mins;
+  int32_t* slot;
+  uint64_t tmask;
+  int32_t* first;
+  int32_t* collided;
+};
+
+// ucol_of finds the column of launch row r (the last whose row0 is at most r).
+__device__ __forceinline__ int ucol_of(const ucol* cols, int ncols, int64_t r) {
+  int lo = 0, hi = ncols - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (cols[mid].row0 <= r) lo = mid; else hi = mid - 1;
   }
-  const uint8_t* v = data + offsets[i];
-  const int64_t len = offsets[i + 1] - offsets[i];
+  return lo;
+}
+
+__device__ __forceinline__ uint64_t value_hash(const uint8_t* v, int64_t len, int weak) {
+  if (weak) return (uint64_t)len;  // tests: every value of a length collides
   uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
-  if (weak) {
-    h = (uint64_t)len;  // tests: every value of a length collides
-  } else {
-    int64_t k = 0;
-    for (; k + 8 <= len; k += 8) {
-      uint64_t w;
-      memcpy(&w, v + k, 8);
-      h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
-    }
-    uint64_t w = 0;
-    for (int64_t j = k; j < len; j++) w |= (uint64_t)v[j] << (8 * (j - k));
-    h = mix64(h ^ w ^ ((uint64_t)(len - k) << 56));
+  int64_t k = 0;
+  for (; k + 8 <= len; k += 8) {
+    uint64_t w;
+    memcpy(&w, v + k, 8);
+    h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
   }
-  keys[i] = h == PGPQ_UNIQ_NULL ? h - 1 : h;
+  uint64_t w = 0;
+  for (int64_t j = k; j < len; j++) w |= (uint64_t)v[j] << (8 * (j - k));
+  return mix64(h ^ w ^ ((uint64_t)(len - k) << 56));
 }
 
-__global__ void uniq_heads(const uint64_t* keys, int64_t n, int32_t* heads) {
-  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  heads[i] = keys[i] != PGPQ_UNIQ_NULL && (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0;
-}
-
-// uniq_firsts: the first row of each group (group = inclusive scan - 1 at its head).
-__global__ void uniq_firsts(const int32_t* heads, const int32_t* incl, const int32_t* rows, int64_t n, int32_t* firsts) {
-  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (i >= n || !heads[i]) return;
-  firsts[incl[i] - 1] = rows[i];
-}
-
-// uniq_assign: each row's group (-1 for NULL), and whether its bytes differ from its group's
-// first row's.
-__global__ void uniq_assign(const uint64_t* keys, const int32_t* incl, const int32_t* rows, const int32_t* firsts,
-                            const int32_t* offsets, const uint8_t* data, int64_t n, int32_t* ids, int32_t* collided) {
-  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const int32_t row = rows[i];
-  if (keys[i] == PGPQ_UNIQ_NULL) {
-    ids[row] = -1;
+__global__ void uniq_insert(const ucol* cols, int ncols, int64_t rows, int weak) {
+  const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const ucol& c = cols[ucol_of(cols, ncols, r)];
+  const int64_t i = r - c.row0;
+  if (!is_valid(c.valid, i)) {
+    c.slot[i] = -1;
     return;
   }
-  const int32_t g = incl[i] - 1;
-  ids[row] = g;
-  const int32_t f = firsts[g];
-  if (f == row) return;
-  const int64_t la = offsets[row + 1] - offsets[row], lb = offsets[f + 1] - offsets[f];
+  uint64_t h = value_hash(c.data + c.offsets[i], c.offsets[i + 1] - c.offsets[i], weak);
+  if (h == PGPQ_UNIQ_EMPTY) h--;
+  uint64_t s = mix64(h) & c.tmask;
+  for (;;) {
+    const unsigned long long prev = atomicCAS(&c.keys[s], PGPQ_UNIQ_EMPTY, (unsigned long long)h);
+    if (prev == PGPQ_UNIQ_EMPTY || prev == h) break;
+    s = (s + 1) & c.tmask;
+  }
+  atomicMin(&c.mins[s], (int32_t)i);
+  c.slot[i] = (int32_t)s;
+}
+
+__global__ void uniq_resolve(const ucol* cols, int ncols, int64_t rows) {
+  const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const ucol& c = cols[ucol_of(cols, ncols, r)];
+  const int64_t i = r - c.row0;
+  const int32_t s = c.slot[i];
+  if (s < 0) {
+    c.first[i] = -1;
+    return;
+  }
+  const int32_t f = c.mins[s];
+  c.first[i] = f;
+  if (f == i) return;
+  const int64_t la = c.offsets[i + 1] - c.offsets[i], lb = c.offsets[f + 1] - c.offsets[f];
   bool same = la == lb;
-  const uint8_t* a = data + offsets[row];
-  const uint8_t* b = data + offsets[f];
-  for (int64_t k = 0; same && k < la; k++) same = a[k] == b[k];
-  if (!same) *collided = 1;
+  const uint8_t* x = c.data + c.offsets[i];
+  const uint8_t* y = c.data + c.offsets[f];
+  for (int64_t k = 0; same && k < la; k++) same = x[k] == y[k];
+  if (!same) *c.collided = 1;
 }
 
 // Faults to inject, for tests of the Go side's fallback (pgpq_inject_encode_faults): the next
-// this many pgpq_enc_run / pgpq_uniq_run calls fail as a CUDA error would, after their work was
+// this many pgpq_enc_run / pgpq_uniq_first_run calls fail as a CUDA error would, after their work was
 // queued. Test-only process state.
 int g_fail_enc = 0, g_fail_uniq = 0;
 
@@ -410,12 +479,36 @@ struct encoder {
   cudaStream_t stream = nullptr;
   uint8_t* buf = nullptr;
   size_t cap = 0;
-  uint8_t* ubuf = nullptr;  // pgpq_uniq_run's device memory, grown apart from buf
+  uint8_t* ubuf = nullptr;  // pgpq_uniq_first_run's device memory, grown apart from buf
   size_t ucap = 0;
+  void* udescs = nullptr;  // pinned: pgpq_uniq_first_run's column descriptions (ucol), udesc_cap bytes
+  size_t udesc_cap = 0;
   cudaEvent_t t0 = nullptr, t1 = nullptr;
+  void* descs = nullptr;  // pinned: pgpq_enc_run's column descriptions (enc_dev), desc_cap of them
+  size_t desc_cap = 0;
 };
 
 size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+// page_need is the most bytes a page of c takes: pgpq_enc_page_cap's, less the definition
+// levels' room for a required column (which has none), for a single page its rows' only.
+int64_t page_need(const pgpq_enc_col* c) {
+  const int64_t rows = c->n < c->page_rows ? c->n : c->page_rows;
+  const int64_t values = rows * plain_width(c->kind, c->width, c->out_width);
+  return c->nullable ? 4 + 10 + (rows + 7) / 8 + values : values;
+}
+
+// mapped returns the device's address of p when p is pinned host memory mapped into the
+// device's address space (cudaMallocHost's, with unified addressing), else NULL.
+const void* mapped(const void* p) {
+  if (!p) return nullptr;
+  cudaPointerAttributes a;
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return a.type == cudaMemoryTypeHost ? a.devicePointer : nullptr;
+}
 
 int check_col(const pgpq_enc_col* c, char* err, int errlen) {
   bool ok_width = false;
@@ -430,7 +523,7 @@ int check_col(const pgpq_enc_col* c, char* err, int errlen) {
       ok_width = c->width == 16 && c->out_width >= 1 && c->out_width <= 16;
       break;
   }
-  if (!ok_width || c->page_rows < 1 || c->n < 0 || c->page_cap < page_cap_of(c->kind, c->width, c->out_width, c->page_rows) ||
+  if (!ok_width || c->page_rows < 1 || c->n < 0 || c->page_cap < page_need(c) ||
       (c->n > 0 && c->values == nullptr)) {
     snprintf(err, errlen, "encode: bad arguments (kind %d, width %d, out width %d, %lld rows per page, page capacity %lld)",
              c->kind, c->width, c->out_width, (long long)c->page_rows, (long long)c->page_cap);
@@ -468,6 +561,8 @@ void pgpq_enc_close(void* h) {
   cudaStreamSynchronize(e->stream);
   cudaFree(e->buf);
   cudaFree(e->ubuf);
+  cudaFreeHost(e->descs);
+  cudaFreeHost(e->udescs);
   cudaEventDestroy(e->t0);
   cudaEventDestroy(e->t1);
   cudaStreamDestroy(e->stream);
@@ -475,20 +570,103 @@ void pgpq_enc_close(void* h) {
 }
 
 // pgpq_enc_run encodes ncols columns (see pgpq_enc_col and the top of this file) on the
-// encoder's stream: every column's copies in, kernels and copies out are queued, then the
-// call waits for the stream once. Host buffers in pinned memory make the copies asynchronous;
-// pageable ones work too. kernel_ms (when not NULL) gets the kernels' time, copies included
-// from the first kernel on. Returns 0, or -1 with err set (the encoder stays usable).
+// encoder's stream, every page of every column in one kernel launch, and waits for the stream
+// once. Columns and pages are copied to and from device memory (from and into pinned memory,
+// the decoder's outputs and the Go side's page buffers, at full speed); the columns'
+// statistics come back in one copy when the caller laid them out together (the Go side does),
+// apart from the pages. $PGPARQUET_GPU_ENC_IO=out has the kernel write outputs in pinned
+// memory in place, through the device's mapping of it, and =mapped read pinned inputs in place
+// too: fewer calls, but slower and no cheaper on the H200 (one block per page reads or writes
+// across PCIe; lineorder, 2026-11-30), kept for measurements. kernel_ms (when not NULL) gets
+// the time on the device from the first copy in to the last copy out. Returns 0, or -1 with
+// err set (the encoder stays usable).
+int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* span_lo, int64_t span_len, float* kernel_ms,
+                      char* err, int errlen);
+
 int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms, char* err, int errlen) {
+  return pgpq_enc_run_span(h, cols, ncols, nullptr, 0, kernel_ms, err, errlen);
+}
+
+// pgpq_enc_run_span is pgpq_enc_run where the caller says that span_len bytes at span_lo are
+// its own and hold the statistics (sizes, nulls, mins, maxs, has) of every column and nothing
+// else of the call's: they then come back in one copy.
+int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* span_lo, int64_t span_len, float* kernel_ms,
+                      char* err, int errlen) {
   encoder* e = (encoder*)h;
-  size_t need = 0;
+  if (ncols <= 0) {
+    if (kernel_ms) *kernel_ms = 0;
+    return 0;
+  }
+  // 1: everything copied; 0: inputs copied, outputs in place; 2: everything in place.
+  static const int io = [] {
+    const char* v = getenv("PGPARQUET_GPU_ENC_IO");
+    return v == nullptr ? 1 : strcmp(v, "out") == 0 ? 0 : strcmp(v, "mapped") == 0 ? 2 : 1;
+  }();
+  // Where each column's buffers are for the kernel: mapped host memory, or device memory the
+  // call copies to (inputs) or from (outputs).
+  struct where {
+    const uint8_t *values, *valid;  // mapped, or NULL: staged
+    bool outs;                      // every output mapped
+    int64_t pages;
+  };
+  where* w = (where*)calloc((size_t)ncols, sizeof(where));
+  if (!w) {
+    snprintf(err, errlen, "encode: out of memory");
+    return -1;
+  }
+  size_t need = align256(sizeof(enc_dev) * (size_t)ncols);
+  int64_t blocks = 0;
   for (int i = 0; i < ncols; i++) {
     const pgpq_enc_col* c = &cols[i];
-    if (check_col(c, err, errlen) != 0) return -1;
+    if (check_col(c, err, errlen) != 0) {
+      free(w);
+      return -1;
+    }
     const int64_t pages = pages_of(c->n, c->page_rows);
-    need += align256((size_t)(c->n > 0 ? c->n : 1) * c->width) + align256((size_t)(c->n + 7) / 8 + 1) +
-            align256((size_t)pages * c->page_cap) + 3 * align256((size_t)pages * 8) + 2 * align256((size_t)pages * 16);
+    w[i].pages = pages;
+    blocks += pages;
+    if (io == 2) {
+      w[i].values = c->n > 0 ? (const uint8_t*)mapped(c->values) : nullptr;
+      w[i].valid = c->valid && c->n > 0 ? (const uint8_t*)mapped(c->valid) : nullptr;
+    }
+    if (io != 1) {
+      w[i].outs = mapped(c->out) && mapped(c->sizes) && mapped(c->mins) && mapped(c->maxs) && mapped(c->nulls) &&
+                  mapped(c->has);
+    }
+    if (!w[i].values) need += align256((size_t)(c->n > 0 ? c->n : 1) * c->width);
+    if (!w[i].valid) need += align256((size_t)(c->n + 7) / 8 + 1);
+    if (!w[i].outs)
+      need += align256((size_t)pages * c->page_cap) + 3 * align256((size_t)pages * 8) + 2 * align256((size_t)pages * 16);
   }
+  // The statistics of the columns whose outputs are copied back: one copy of the caller's
+  // span when they lie in it and it holds nothing else of the call's (no page).
+  uint8_t *lo = nullptr, *hi = nullptr;
+  for (int i = 0; i < ncols; i++) {
+    if (w[i].outs) continue;
+    const pgpq_enc_col* col = &cols[i];
+    const int64_t pages = w[i].pages;
+    uint8_t* ptrs[5] = {(uint8_t*)col->sizes, (uint8_t*)col->nulls, col->mins, col->maxs, col->has};
+    const int64_t lens[5] = {pages * 8, pages * 8, pages * 16, pages * 16, pages};
+    for (int k = 0; k < 5; k++) {
+      if (!lo || ptrs[k] < lo) lo = ptrs[k];
+      if (!hi || ptrs[k] + lens[k] > hi) hi = ptrs[k] + lens[k];
+    }
+  }
+  bool span = lo != nullptr && span_lo != nullptr && lo >= span_lo && hi <= span_lo + span_len;
+  for (int i = 0; span && i < ncols; i++) {
+    const pgpq_enc_col* col = &cols[i];
+    const int64_t pages = w[i].pages;
+    if (!w[i].outs) {
+      if (col->out < hi && col->out + pages * col->page_cap > lo) span = false;
+      continue;
+    }
+    // A column written in place must not lie in the span, which the copy overwrites.
+    const uint8_t* ptrs[6] = {col->out, (uint8_t*)col->sizes, (uint8_t*)col->nulls, col->mins, col->maxs, col->has};
+    const int64_t lens[6] = {pages * col->page_cap, pages * 8, pages * 8, pages * 16, pages * 16, pages};
+    for (int k = 0; k < 6; k++)
+      if (ptrs[k] < hi && ptrs[k] + lens[k] > lo) span = false;
+  }
+  if (span) need += align256((size_t)(hi - lo));
   cudaError_t c;
   if (need > e->cap) {
     cudaStreamSynchronize(e->stream);
@@ -498,67 +676,131 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
     size_t cap = need + need / 4;
     if ((c = cudaMalloc(&e->buf, cap)) != cudaSuccess) {
       cudaGetLastError();
+      free(w);
       return fail(err, errlen, "encode: allocate device memory", c);
     }
     e->cap = cap;
   }
-  uint8_t* p = e->buf;
+  if ((size_t)ncols > e->desc_cap) {
+    cudaStreamSynchronize(e->stream);
+    cudaFreeHost(e->descs);
+    e->descs = nullptr;
+    e->desc_cap = 0;
+    if ((c = cudaMallocHost(&e->descs, sizeof(enc_dev) * (size_t)ncols * 2)) != cudaSuccess) {
+      cudaGetLastError();
+      free(w);
+      return fail(err, errlen, "encode: allocate pinned memory", c);
+    }
+    e->desc_cap = (size_t)ncols * 2;
+  }
+  enc_dev* descs = (enc_dev*)e->descs;
+  enc_dev* d_descs = (enc_dev*)e->buf;
+  uint8_t* p = e->buf + align256(sizeof(enc_dev) * (size_t)ncols);
+  uint8_t* d_span = nullptr;  // the device's twin of the statistics' host span [lo, hi)
+  if (span) {
+    d_span = p;
+    p += align256((size_t)(hi - lo));
+  }
   cudaEventRecord(e->t0, e->stream);
+  int64_t first = 0;
   for (int i = 0; i < ncols; i++) {
     const pgpq_enc_col* col = &cols[i];
-    const int64_t pages = pages_of(col->n, col->page_rows);
-    uint8_t* d_values = p;
-    p += align256((size_t)(col->n > 0 ? col->n : 1) * col->width);
-    uint8_t* d_valid = col->valid ? p : nullptr;
-    p += align256((size_t)(col->n + 7) / 8 + 1);
-    uint8_t* d_out = p;
-    p += align256((size_t)pages * col->page_cap);
-    int64_t* d_sizes = (int64_t*)p;
-    p += align256((size_t)pages * 8);
-    int64_t* d_nulls = (int64_t*)p;
-    p += align256((size_t)pages * 8);
-    uint8_t* d_mins = p;
-    p += align256((size_t)pages * 16);
-    uint8_t* d_maxs = p;
-    p += align256((size_t)pages * 16);
-    uint8_t* d_has = p;
-    p += align256((size_t)pages * 8);
-    if ((col->n > 0 && (c = cudaMemcpyAsync(d_values, col->values, (size_t)col->n * col->width, cudaMemcpyHostToDevice,
-                                            e->stream)) != cudaSuccess) ||
-        (col->valid && col->n > 0 &&
-         (c = cudaMemcpyAsync(d_valid, col->valid, (size_t)(col->n + 7) / 8, cudaMemcpyHostToDevice, e->stream)) !=
-             cudaSuccess)) {
-      cudaStreamSynchronize(e->stream);
-      return fail(err, errlen, "encode: copy a column to the device", c);
+    const int64_t pages = w[i].pages;
+    enc_dev d = {nullptr, nullptr, col->n, col->width, col->kind, col->nullable, col->out_width, col->page_rows,
+                 nullptr, col->page_cap, nullptr, nullptr, nullptr, nullptr, nullptr, first};
+    first += pages;
+    d.values = w[i].values;
+    if (!d.values) {
+      uint8_t* dv = p;
+      p += align256((size_t)(col->n > 0 ? col->n : 1) * col->width);
+      if (col->n > 0 &&
+          (c = cudaMemcpyAsync(dv, col->values, (size_t)col->n * col->width, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) {
+        cudaStreamSynchronize(e->stream);
+        free(w);
+        return fail(err, errlen, "encode: copy a column to the device", c);
+      }
+      d.values = dv;
     }
-#define PGPQ_ENC_LAUNCH(K)                                                                                             \
-  encode_plain<K><<<(unsigned)pages, PGPQ_ENC_THREADS, 0, e->stream>>>(                                                \
-      d_values, d_valid, col->n, col->width, col->out_width, col->nullable, col->page_rows, d_out, col->page_cap, d_sizes, \
-      d_mins, d_maxs, d_nulls, d_has)
-    switch (col->kind) {
-      case KIND_FLOAT:
-        PGPQ_ENC_LAUNCH(KIND_FLOAT);
-        break;
-      case KIND_DECIMAL:
-        PGPQ_ENC_LAUNCH(KIND_DECIMAL);
-        break;
-      default:
-        PGPQ_ENC_LAUNCH(KIND_INT);
+    if (col->valid && col->n > 0) {
+      d.valid = w[i].valid;
+      if (!d.valid) {
+        uint8_t* dv = p;
+        p += align256((size_t)(col->n + 7) / 8 + 1);
+        if ((c = cudaMemcpyAsync(dv, col->valid, (size_t)(col->n + 7) / 8, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) {
+          cudaStreamSynchronize(e->stream);
+          free(w);
+          return fail(err, errlen, "encode: copy a column to the device", c);
+        }
+        d.valid = dv;
+      }
     }
-#undef PGPQ_ENC_LAUNCH
-    if ((c = cudaGetLastError()) != cudaSuccess) {
-      cudaStreamSynchronize(e->stream);
-      return fail(err, errlen, "encode: run the kernel", c);
+    if (w[i].outs) {
+      d.out = (uint8_t*)mapped(col->out);
+      d.sizes = (int64_t*)mapped(col->sizes);
+      d.mins = (uint8_t*)mapped(col->mins);
+      d.maxs = (uint8_t*)mapped(col->maxs);
+      d.nulls = (int64_t*)mapped(col->nulls);
+      d.has = (uint8_t*)mapped(col->has);
+    } else {
+      d.out = p;
+      p += align256((size_t)pages * col->page_cap);
+      if (span) {
+        d.sizes = (int64_t*)(d_span + ((uint8_t*)col->sizes - lo));
+        d.nulls = (int64_t*)(d_span + ((uint8_t*)col->nulls - lo));
+        d.mins = d_span + (col->mins - lo);
+        d.maxs = d_span + (col->maxs - lo);
+        d.has = d_span + (col->has - lo);
+      } else {
+        d.sizes = (int64_t*)p;
+        p += align256((size_t)pages * 8);
+        d.nulls = (int64_t*)p;
+        p += align256((size_t)pages * 8);
+        d.mins = p;
+        p += align256((size_t)pages * 16);
+        d.maxs = p;
+        p += align256((size_t)pages * 16);
+        d.has = p;
+        p += align256((size_t)pages * 8);
+      }
     }
-    if ((c = cudaMemcpyAsync(col->out, d_out, (size_t)pages * col->page_cap, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->sizes, d_sizes, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->mins, d_mins, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->maxs, d_maxs, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->nulls, d_nulls, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->has, d_has, pages, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+    descs[i] = d;
+  }
+  if ((c = cudaMemcpyAsync(d_descs, descs, sizeof(enc_dev) * (size_t)ncols, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) {
+    cudaStreamSynchronize(e->stream);
+    free(w);
+    return fail(err, errlen, "encode: copy the columns' descriptions to the device", c);
+  }
+  encode_all<<<(unsigned)blocks, PGPQ_ENC_THREADS, 0, e->stream>>>(d_descs, ncols);
+  if ((c = cudaGetLastError()) != cudaSuccess) {
+    cudaStreamSynchronize(e->stream);
+    free(w);
+    return fail(err, errlen, "encode: run the kernel", c);
+  }
+  for (int i = 0; i < ncols; i++) {
+    if (w[i].outs) continue;
+    const pgpq_enc_col* col = &cols[i];
+    const enc_dev& d = descs[i];
+    const int64_t pages = w[i].pages;
+    if ((c = cudaMemcpyAsync(col->out, d.out, (size_t)pages * col->page_cap, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
+      free(w);
       return fail(err, errlen, "encode: copy the pages back", c);
     }
+    if (span) continue;
+    if ((c = cudaMemcpyAsync(col->sizes, d.sizes, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->mins, d.mins, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->maxs, d.maxs, pages * 16, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->nulls, d.nulls, pages * 8, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
+        (c = cudaMemcpyAsync(col->has, d.has, pages, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+      cudaStreamSynchronize(e->stream);
+      free(w);
+      return fail(err, errlen, "encode: copy the pages back", c);
+    }
+  }
+  free(w);
+  if (span && (c = cudaMemcpyAsync(lo, d_span, (size_t)(hi - lo), cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+    cudaStreamSynchronize(e->stream);
+    return fail(err, errlen, "encode: copy the statistics back", c);
   }
   cudaEventRecord(e->t1, e->stream);
   if ((c = cudaStreamSynchronize(e->stream)) != cudaSuccess) return fail(err, errlen, "encode: wait for the stream", c);
@@ -584,46 +826,44 @@ int pgpq_encode_plain(const uint8_t* values, const uint8_t* valid, int64_t n, in
 
 extern "C" {
 
-// pgpq_uniq_col is one string (or binary) column of a pgpq_uniq_run call, in host memory:
-// offsets (n + 1 Arrow int32 offsets into data, data[offsets[0]] the first byte copied: the
-// caller passes data so that offsets index it directly), data (offsets[n] bytes), valid (an
-// Arrow bitmap starting at bit 0, or NULL). Out: ids (n: each row's group, numbered in the
-// device's order; -1 for NULL), firsts (n: the first row of each group), groups (how many),
-// collided (1: two different values shared a hash; ids and firsts then mean nothing).
+// pgpq_uniq_col is one string (or binary) column of a pgpq_uniq_first_run call, in host
+// memory: offsets (n + 1 Arrow int32 offsets into data, data[offsets[0]] the first byte
+// copied: the caller passes data so that offsets index it directly), data (offsets[n] bytes),
+// valid (an Arrow bitmap starting at bit 0, or NULL). Out: first (n: the first row holding
+// each row's value, -1 for NULL), collided (1: two different values shared a hash; first then
+// means nothing).
 typedef struct {
   const int32_t* offsets;
   const uint8_t* data;
   const uint8_t* valid;
   int64_t n;
-  int32_t* ids;
-  int32_t* firsts;
-  int64_t* groups;
+  int32_t* first;
   int32_t* collided;
 } pgpq_uniq_col;
 
-// pgpq_uniq_run groups the rows of ncols string columns by value on the encoder's stream (see
-// "Distinct values" above), and waits for the stream once. weak (tests) makes every value of
-// one length share a hash. Returns 0, or -1 with err set (the encoder stays usable).
-int pgpq_uniq_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char* err, int errlen) {
+// pgpq_uniq_first_run finds, for each row of ncols string columns, the first row holding its
+// value (see "Distinct values" above): every column's copies in, two launches for them all,
+// the copies out, and one wait for the stream. weak (tests) makes every value of one length
+// share a hash. Returns 0, or -1 with err set (the encoder stays usable).
+int pgpq_uniq_first_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char* err, int errlen) {
   encoder* e = (encoder*)h;
-  // Sizes: per column keys in/out (8 B), rows in/out, heads, incl, firsts, ids (4 B each),
-  // offsets, data, valid, the sort's and the scan's scratch, and a flag.
-  size_t need = 0;
+  if (ncols <= 0) return 0;
+  size_t need = align256(sizeof(ucol) * (size_t)ncols) + 256 * (size_t)ncols;
+  int64_t rows = 0;
   for (int c = 0; c < ncols; c++) {
     const pgpq_uniq_col* col = &cols[c];
     const int64_t n = col->n;
-    if (n < 0 || n > 0x7fffffff || (n > 0 && (!col->offsets || !col->data && col->offsets[n] > 0))) {
+    if (n < 0 || n > 0x7fffffff || (n > 0 && (!col->offsets || (!col->data && col->offsets[n] > 0))) || !col->first ||
+        !col->collided) {
       snprintf(err, errlen, "uniques: bad arguments (%lld rows)", (long long)n);
       return -1;
     }
-    size_t sort_tmp = 0, scan_tmp = 0;
-    cub::DeviceRadixSort::SortPairs(nullptr, sort_tmp, (uint64_t*)nullptr, (uint64_t*)nullptr, (int32_t*)nullptr,
-                                    (int32_t*)nullptr, (int)n);
-    cub::DeviceScan::InclusiveSum(nullptr, scan_tmp, (int32_t*)nullptr, (int32_t*)nullptr, (int)n);
     const size_t m = (size_t)(n > 0 ? n : 1);
-    need += 2 * align256(m * 8) + 6 * align256(m * 4) + align256((m + 1) * 4) +
-            align256((size_t)(n > 0 ? col->offsets[n] : 0) + 1) + align256(m / 8 + 1) + align256(sort_tmp > scan_tmp ? sort_tmp : scan_tmp) +
-            256;
+    size_t slots = 2;
+    while (slots < 2 * m) slots <<= 1;
+    need += align256((m + 1) * 4) + align256((size_t)(n > 0 ? col->offsets[n] : 0) + 1) + align256(m / 8 + 1) +
+            align256(slots * 8) + align256(slots * 4) + 2 * align256(m * 4);
+    rows += n;
   }
   cudaError_t c;
   if (need > e->ucap) {
@@ -638,78 +878,96 @@ int pgpq_uniq_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char*
     }
     e->ucap = cap;
   }
-  uint8_t* p = e->ubuf;
+  if ((size_t)ncols * sizeof(ucol) > e->udesc_cap) {
+    cudaStreamSynchronize(e->stream);
+    cudaFreeHost(e->udescs);
+    e->udescs = nullptr;
+    e->udesc_cap = 0;
+    const size_t cap = (size_t)ncols * 2 * sizeof(ucol);
+    if ((c = cudaMallocHost(&e->udescs, cap)) != cudaSuccess) {
+      cudaGetLastError();
+      return fail(err, errlen, "uniques: allocate pinned memory", c);
+    }
+    e->udesc_cap = cap;
+  }
+  ucol* descs = (ucol*)e->udescs;
+  ucol* d_descs = (ucol*)e->ubuf;
+  uint8_t* p = e->ubuf + align256(sizeof(ucol) * (size_t)ncols);
+  // The tables first, one after the other, so that two memsets clear them all.
+  uint8_t* tables = p;
+  size_t key_bytes = 0, min_bytes = 0;
+  for (int k = 0; k < ncols; k++) {
+    const size_t m = (size_t)(cols[k].n > 0 ? cols[k].n : 1);
+    size_t slots = 2;
+    while (slots < 2 * m) slots <<= 1;
+    key_bytes += align256(slots * 8);
+    min_bytes += align256(slots * 4);
+  }
+  uint8_t* keys = tables;
+  uint8_t* mins = tables + key_bytes;
+  p = mins + min_bytes;
+  if ((c = cudaMemsetAsync(keys, 0xff, key_bytes, e->stream)) != cudaSuccess ||
+      (c = cudaMemsetAsync(mins, 0x7f, min_bytes, e->stream)) != cudaSuccess) {
+    cudaStreamSynchronize(e->stream);
+    return fail(err, errlen, "uniques: clear the tables", c);
+  }
+  int64_t row0 = 0;
   for (int k = 0; k < ncols; k++) {
     const pgpq_uniq_col* col = &cols[k];
     const int64_t n = col->n;
-    *col->groups = 0;
-    *col->collided = 0;
-    if (n == 0) continue;
-    const size_t m = (size_t)n;
-    const size_t bytes = (size_t)col->offsets[n];
-    size_t sort_tmp = 0, scan_tmp = 0;
-    cub::DeviceRadixSort::SortPairs(nullptr, sort_tmp, (uint64_t*)nullptr, (uint64_t*)nullptr, (int32_t*)nullptr,
-                                    (int32_t*)nullptr, (int)n);
-    cub::DeviceScan::InclusiveSum(nullptr, scan_tmp, (int32_t*)nullptr, (int32_t*)nullptr, (int)n);
-    const size_t tmp_bytes = sort_tmp > scan_tmp ? sort_tmp : scan_tmp;
-    uint64_t* keys = (uint64_t*)p;
-    p += align256(m * 8);
-    uint64_t* keys2 = (uint64_t*)p;
-    p += align256(m * 8);
-    int32_t* rows = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* rows2 = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* heads = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* incl = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* firsts = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* ids = (int32_t*)p;
-    p += align256(m * 4);
-    int32_t* offs = (int32_t*)p;
+    const size_t m = (size_t)(n > 0 ? n : 1);
+    const size_t bytes = (size_t)(n > 0 ? col->offsets[n] : 0);
+    size_t slots = 2;
+    while (slots < 2 * m) slots <<= 1;
+    ucol d;
+    d.n = n;
+    d.row0 = row0;
+    row0 += n;
+    d.keys = (unsigned long long*)keys;
+    keys += align256(slots * 8);
+    d.mins = (int32_t*)mins;
+    mins += align256(slots * 4);
+    d.tmask = slots - 1;
+    d.offsets = (const int32_t*)p;
     p += align256((m + 1) * 4);
-    uint8_t* data = p;
+    d.data = p;
     p += align256(bytes + 1);
-    uint8_t* valid = col->valid ? p : nullptr;
+    d.valid = col->valid ? p : nullptr;
     p += align256(m / 8 + 1);
-    void* tmp = p;
-    p += align256(tmp_bytes);
-    int32_t* flag = (int32_t*)p;
+    d.slot = (int32_t*)p;
+    p += align256(m * 4);
+    d.first = (int32_t*)p;
+    p += align256(m * 4);
+    d.collided = (int32_t*)p;
     p += 256;
-    if ((c = cudaMemcpyAsync(offs, col->offsets, (m + 1) * 4, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess ||
-        (bytes > 0 && (c = cudaMemcpyAsync(data, col->data, bytes, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
-        (valid && (c = cudaMemcpyAsync(valid, col->valid, (m + 7) / 8, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
-        (c = cudaMemsetAsync(flag, 0, 4, e->stream)) != cudaSuccess) {
+    descs[k] = d;
+    if ((c = cudaMemsetAsync(d.collided, 0, 4, e->stream)) != cudaSuccess ||
+        (n > 0 && (c = cudaMemcpyAsync((void*)d.offsets, col->offsets, (m + 1) * 4, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
+        (bytes > 0 && (c = cudaMemcpyAsync((void*)d.data, col->data, bytes, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) ||
+        (n > 0 && col->valid &&
+         (c = cudaMemcpyAsync((void*)d.valid, col->valid, (m + 7) / 8, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess)) {
       cudaStreamSynchronize(e->stream);
       return fail(err, errlen, "uniques: copy a column to the device", c);
     }
-    const unsigned blocks = (unsigned)((n + 255) / 256);
-    uniq_hash<<<blocks, 256, 0, e->stream>>>(offs, data, valid, n, weak, keys, rows);
-    size_t t = tmp_bytes;
-    if ((c = cub::DeviceRadixSort::SortPairs(tmp, t, keys, keys2, rows, rows2, (int)n, 0, 64, e->stream)) != cudaSuccess) {
-      cudaStreamSynchronize(e->stream);
-      return fail(err, errlen, "uniques: sort", c);
-    }
-    uniq_heads<<<blocks, 256, 0, e->stream>>>(keys2, n, heads);
-    t = tmp_bytes;
-    if ((c = cub::DeviceScan::InclusiveSum(tmp, t, heads, incl, (int)n, e->stream)) != cudaSuccess) {
-      cudaStreamSynchronize(e->stream);
-      return fail(err, errlen, "uniques: scan", c);
-    }
-    uniq_firsts<<<blocks, 256, 0, e->stream>>>(heads, incl, rows2, n, firsts);
-    uniq_assign<<<blocks, 256, 0, e->stream>>>(keys2, incl, rows2, firsts, offs, data, n, ids, flag);
+  }
+  if ((c = cudaMemcpyAsync(d_descs, descs, sizeof(ucol) * (size_t)ncols, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) {
+    cudaStreamSynchronize(e->stream);
+    return fail(err, errlen, "uniques: copy the columns' descriptions to the device", c);
+  }
+  if (rows > 0) {
+    const unsigned blocks = (unsigned)((rows + 255) / 256);
+    uniq_insert<<<blocks, 256, 0, e->stream>>>(d_descs, ncols, rows, weak);
+    uniq_resolve<<<blocks, 256, 0, e->stream>>>(d_descs, ncols, rows);
     if ((c = cudaGetLastError()) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
       return fail(err, errlen, "uniques: run the kernels", c);
     }
-    // Groups: the inclusive scan's last value.
-    int32_t* groups32 = (int32_t*)col->groups;  // the low half of the int64, zeroed above
-    if ((c = cudaMemcpyAsync(col->ids, ids, m * 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->firsts, firsts, m * 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(groups32, incl + (n - 1), 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess ||
-        (c = cudaMemcpyAsync(col->collided, flag, 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
+  }
+  for (int k = 0; k < ncols; k++) {
+    const pgpq_uniq_col* col = &cols[k];
+    const ucol& d = descs[k];
+    if ((col->n > 0 && (c = cudaMemcpyAsync(col->first, d.first, (size_t)col->n * 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) ||
+        (c = cudaMemcpyAsync(col->collided, d.collided, 4, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
       return fail(err, errlen, "uniques: copy the groups back", c);
     }
@@ -720,7 +978,7 @@ int pgpq_uniq_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char*
 }
 
 // pgpq_inject_encode_faults makes the next enc calls of pgpq_enc_run and uniq calls of
-// pgpq_uniq_run fail as if the device had failed, once their results were copied back: for
+// pgpq_uniq_first_run fail as if the device had failed, once their results were copied back: for
 // tests; optional in the ABI.
 void pgpq_inject_encode_faults(int enc, int uniq) {
   __atomic_store_n(&g_fail_enc, enc, __ATOMIC_SEQ_CST);

@@ -7,9 +7,10 @@
 // finds it) and resolves the four functions of the codec it uses, so the library loads where
 // nvCOMP is absent.
 //
-// One batcher owns one codec, one stream and fixed buffers: pinned host input (chunk i at
-// in[offs[i]], sizes[i] bytes, each start aligned as nvCOMP requires), pinned host output (chunk
-// i's compressed bytes at out[i * slot], its size then in sizes[i]), and their device twins.
+// One batcher owns one codec, one stream and fixed buffers: device input (chunk i at
+// offs[i], sizes[i] bytes, each start aligned as nvCOMP requires), copied there from the
+// pages' own host buffers (pgpq_nv_run_pieces), pinned host output (chunk i's compressed bytes
+// at out[i * slot], its size then in sizes[i]) and its device twin.
 // The Go side cuts the pages into chunks:
 //   - zstd: chunks of at most chunk_max (PGPQ_ZSTD_CHUNK) bytes, each compressed into one
 //     complete zstd frame; a page is the concatenation of its chunks' frames, a valid zstd
@@ -61,10 +62,9 @@ struct pgpq_nv {
   size_t slot;     // bytes reserved per chunk's output: fixed for zstd, per batch for the others
   size_t out_cap;  // bytes of out
   size_t out_align;
-  int64_t align;   // of each chunk's start in in
+  int64_t align;   // of each chunk's start in the input
   size_t temp_bytes;
   // Pinned host memory, shared with the Go side.
-  uint8_t* in;
   uint8_t* out;
   int64_t* offs;  // max_chunks + 1
   size_t* sizes;  // max_chunks
@@ -246,7 +246,6 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
     size_t n;
     int host;
   } allocs[] = {
-      {(void**)&z->in, (size_t)max_bytes, 1},
       {(void**)&z->out, z->out_cap, 1},
       {(void**)&z->offs, sizeof(int64_t) * (max_chunks + 1), 1},
       {(void**)&z->sizes, sizeof(size_t) * max_chunks, 1},
@@ -286,8 +285,7 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
 
 // pgpq_nv_buffers hands the Go side the pinned buffers it fills and reads, the capacity of out
 // and the alignment of chunk starts.
-void pgpq_nv_buffers(pgpq_nv* z, uint8_t** in, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
-  *in = z->in;
+void pgpq_nv_buffers(pgpq_nv* z, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
   *out = z->out;
   *offs = z->offs;
   *sizes = z->sizes;
@@ -295,14 +293,25 @@ void pgpq_nv_buffers(pgpq_nv* z, uint8_t** in, uint8_t** out, int64_t** offs, si
   *align = z->align;
 }
 
-// pgpq_nv_run compresses chunks 0..n-1 (chunk i at in[offs[i]], sizes[i] bytes, 1 to chunk_max;
-// offs[i] a multiple of the alignment pgpq_nv_buffers gives) into out[i * *slot], and writes
-// each chunk's compressed size over sizes[i] and the batch's slot into *slot. 0 on success; -1
-// with err set when a CUDA call or a chunk failed (the caller then compresses on the CPU).
-int pgpq_nv_run(pgpq_nv* z, int32_t n, int64_t* slot_out, char* err, int errlen) {
+// pgpq_nv_run_pieces compresses chunks 0..n-1 (chunk i at offs[i] of the batch's input,
+// sizes[i] bytes, 1 to chunk_max; offs[i] a multiple of the alignment pgpq_nv_buffers gives)
+// into out[i * *slot], and writes each chunk's compressed size over sizes[i] and the batch's
+// slot into *slot. The input is npieces host buffers: piece k's plens[k] bytes at srcs[k] go
+// to the input's byte poffs[k], each copied to the device straight from where it is (at full
+// speed from pinned memory, through the driver's staging from pageable memory), so that the
+// pages' bytes are never gathered on the host first. 0 on success; -1 with err set when a CUDA
+// call or a chunk failed (the caller then compresses on the CPU).
+int pgpq_nv_run_pieces(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* const* srcs, const int64_t* poffs,
+                       const int64_t* plens, int64_t* slot_out, char* err, int errlen) {
   if (n < 1 || n > z->max_chunks) {
     snprintf(err, errlen, "compress: bad batch of %d chunks", n);
     return -1;
+  }
+  for (int32_t k = 0; k < npieces; k++) {
+    if (poffs[k] < 0 || plens[k] < 0 || poffs[k] + plens[k] > z->max_bytes || (plens[k] > 0 && !srcs[k])) {
+      snprintf(err, errlen, "compress: piece %d of %lld bytes at %lld", k, (long long)plens[k], (long long)poffs[k]);
+      return -1;
+    }
   }
   int64_t end = 0, largest = 0;
   for (int32_t i = 0; i < n; i++) {
@@ -329,8 +338,14 @@ int pgpq_nv_run(pgpq_nv* z, int32_t n, int64_t* slot_out, char* err, int errlen)
   }
   cudaError_t e;
   cudaStream_t s = z->stream;
-  if ((e = cudaMemcpyAsync(z->d_in, z->in, (size_t)end, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
-      (e = cudaMemcpyAsync(z->d_in_ptrs, z->h_in_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
+  for (int32_t k = 0; k < npieces; k++) {
+    if (plens[k] > 0 &&
+        (e = cudaMemcpyAsync(z->d_in + poffs[k], srcs[k], (size_t)plens[k], cudaMemcpyHostToDevice, s)) != cudaSuccess) {
+      cudaStreamSynchronize(s);
+      return zerr(err, errlen, "copy pages to the device", e);
+    }
+  }
+  if ((e = cudaMemcpyAsync(z->d_in_ptrs, z->h_in_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->d_in_sizes, z->h_in_sizes, sizeof(size_t) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess ||
       (z->codec != PGPQ_ZSTD &&
        (e = cudaMemcpyAsync(z->d_out_ptrs, z->h_out_ptrs, sizeof(void*) * n, cudaMemcpyHostToDevice, s)) != cudaSuccess)) {
@@ -367,7 +382,7 @@ int pgpq_nv_run(pgpq_nv* z, int32_t n, int64_t* slot_out, char* err, int errlen)
 void pgpq_nv_close(pgpq_nv* z) {
   if (!z) return;
   if (z->stream) cudaStreamSynchronize(z->stream);
-  void* host[] = {z->in, z->out, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};
+  void* host[] = {z->out, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};
   for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++)
     if (host[i]) cudaFreeHost(host[i]);
   void* dev[] = {z->d_in, z->d_out, z->d_in_ptrs, z->d_in_sizes, z->d_out_ptrs, z->d_out_sizes, z->d_status, z->d_temp};
