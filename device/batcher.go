@@ -153,14 +153,14 @@ type batcher struct {
 // frames of chunk bytes (split codecs); out (in dst's storage when it holds the page's
 // compressed bytes, else a new buffer of their size) or err back once done closes.
 type pageReq struct {
-	parts    [][]byte // the caller's bytes, in a slice of the request's own (reused with it)
-	n        int
+	parts [][]byte // the caller's bytes, in a slice of the request's own (reused with it)
+	n     int
 	// The part and byte the request's last piece ended at (addPieces), while a batch is laid out.
 	lastPart, lastEnd int
-	dst, out []byte
-	chunk    int
-	err      error
-	done     chan struct{}
+	dst, out          []byte
+	chunk             int
+	err               error
+	done              chan struct{}
 }
 
 var reqPool = sync.Pool{New: func() any { return &pageReq{done: make(chan struct{}, 1)} }}
