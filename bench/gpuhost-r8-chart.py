@@ -2,9 +2,9 @@
 # gpuhost-r8b.sh's logs (r8-*.log there) and bench/cpusplit's stage split of their profiles
 # (figures copied here by hand). The "one call" figures are the last call's: source limit, GPU
 # writer, CPU path and DuckDB, per table, in one call.
-import json, sys
-# matplotlib: pip install --target /tmp/mpl matplotlib (not a test requirement)
-sys.path.insert(0, "/tmp/mpl")
+import json, os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from gpuhost_chart import derive, plot
 GB = {"lineorder": 6.8105, "wide": 4.4385}
 one_call = {
   "lineorder": {"source_limit_gbps": 1.558,
@@ -16,12 +16,7 @@ one_call = {
            "cpu": {"wall_s": 7.24, "cpu_s": 67.0, "rss_gb": 1.62, "parquet_gb": 0.664},
            "duckdb_1.5.5": {"wall_s": 6.36, "cpu_s": 34.4, "rss_gb": 2.80, "parquet_gb": 0.619}},
 }
-for t, r in one_call.items():
-    for k, v in r.items():
-        if isinstance(v, dict):
-            v["gbps"] = round(GB[t] / v["wall_s"], 3)
-            v["x_source_limit"] = round(v["gbps"] / r["source_limit_gbps"], 2)
-            v["cpu_s_per_gb"] = round(v["cpu_s"] / GB[t], 2)
+derive(one_call, GB)
 doc = {
   "host": "GPU host: 1x NVIDIA H200, 16 cores; PostgreSQL 15 on the same host",
   "date": "2026-11-29", "parallel": 16, "codec": "zstd",
@@ -69,19 +64,5 @@ doc["logs"] += ["gpuhost-h200-2026-11-29-r8-d.log", "gpuhost-h200-2026-11-29-r8-
 doc["profiles"].append("gpuhost-h200-2026-11-29-r8-d-pipeline.block")
 base = "bench/results/gpuhost-h200-2026-11-29-r8"
 json.dump(doc, open(base + ".json", "w"), indent=1)
-import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-names = ["gpu_writer", "cpu", "duckdb_1.5.5"]
-colors = ["#2a7", "#c55", "#57c"]
-for k, t in enumerate(["lineorder", "wide"]):
-    r = one_call[t]
-    for j, n in enumerate(names):
-        ax[0].bar(k * 4 + j, r[n]["gbps"], color=colors[j], label=n if k == 0 else None)
-        ax[1].bar(k * 4 + j, r[n]["cpu_s_per_gb"], color=colors[j], label=n if k == 0 else None)
-    ax[0].hlines(r["source_limit_gbps"], k * 4 - 0.5, k * 4 + 2.5, colors="k", linestyles="--")
-for a, title, yl in ((ax[0], "throughput (dashed: source limit, same call)", "GB/s of COPY bytes"), (ax[1], "client CPU (issue target 1.5 lineorder, 3 wide)", "CPU-s per GB of COPY")):
-    a.set_xticks([1, 5]); a.set_xticklabels(["lineorder 40M", "wide 10M"]); a.set_title(title, fontsize=9); a.set_ylabel(yl); a.legend(fontsize=7)
-ax[1].hlines([1.5, 3], [-0.5, 3.5], [2.5, 6.5], colors="k", linestyles=":")
-fig.suptitle("pgparquet on one H200 + 16 cores, P=16, zstd (2026-11-29, r8)", fontsize=10)
-fig.tight_layout(); fig.savefig(base + ".png", dpi=90)
+plot(one_call, base + ".png", "pgparquet on one H200 + 16 cores, P=16, zstd (2026-11-29, r8)")
 print("ok")

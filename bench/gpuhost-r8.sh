@@ -57,23 +57,12 @@ for t in ${TABLES:-lineorder wide}; do
   esac
 done
 source bench/gpuhost-measure.sh
+source bench/gpuhost-source-limit.sh
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 duck=$(python3 -c 'import duckdb, duckdb_extension_postgres_scanner' 2>/dev/null && echo yes)
 for t in ${TABLES:-lineorder wide}; do
   echo "== $t"
-  # The source limit: P psql COPYs of the exporter's ctid ranges, bytes counted and dropped.
-  pages=$(psql -Atc "SELECT pg_relation_size('$t')/current_setting('block_size')::int")
-  t0=$(date +%s.%N)
-  pids=()
-  for i in $(seq 0 $((P - 1))); do
-    a=$((i * pages / P)); b=$(((i + 1) * pages / P)); [ "$i" -eq $((P - 1)) ] && b=$((pages + 1))
-    psql -q -c "COPY (SELECT * FROM $t WHERE ctid >= '($a,0)'::tid AND ctid < '($b,0)'::tid) TO STDOUT (FORMAT binary)" | wc -c > "/dev/shm/sl-$i" &
-    pids+=($!)
-  done
-  wait "${pids[@]}"
-  t1=$(date +%s.%N)
-  cat /dev/shm/sl-* | awk -v a="$t0" -v b="$t1" -v p="$P" -v t="$t" '{s+=$1} END {printf "%s source limit, P=%d: %.0f bytes in %.2f s, %.3f GB/s\n", t, p, s, b-a, s/(b-a)/1e9}'
-  rm -f /dev/shm/sl-*
+  source_limit "$t" "$P"
   for round in $(seq 1 "$ROUNDS"); do
     for mode in ${MODES:-pages arrow cpu duckdb}; do
       prof=""

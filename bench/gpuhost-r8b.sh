@@ -10,7 +10,7 @@ KB=${KIT_B:-.gpuhost/r8b}; K=${KIT:-.gpuhost/r8a}; O=${OUT:-/tmp/r8-out}
 mkdir -p "$O"
 exec > >(tee -a "$O/r8b.log") 2>&1
 date
-pip install --no-deps --no-index -q --break-system-packages "$KB"/wheels/*.whl 2>&1 | tail -2
+python3 -m pip install --no-deps --no-index -q --break-system-packages "$KB"/wheels/*.whl 2>&1 | tail -2
 python3 -c 'import duckdb; print("duckdb", duckdb.__version__)'
 if [ -f "$K/libc.so" ]; then
   lib=$(realpath "$K/libc.so"); nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")

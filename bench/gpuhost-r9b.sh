@@ -21,17 +21,8 @@ echo "tests done: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool memcheck \
   ../$K/device.test -test.run 'TestGPUUniques|TestGPUEncodeFaultsFallBack' 2>&1 | tail -4)
 echo "sanitizer done: $SECONDS s"
-pages=$(psql -Atc "SELECT pg_relation_size('lineorder')/current_setting('block_size')::int")
-t0=$(date +%s.%N); pids=()
-for i in $(seq 0 $((P - 1))); do
-  a=$((i * pages / P)); b=$(((i + 1) * pages / P)); [ "$i" -eq $((P - 1)) ] && b=$((pages + 1))
-  psql -q -c "COPY (SELECT * FROM lineorder WHERE ctid >= '($a,0)'::tid AND ctid < '($b,0)'::tid) TO STDOUT (FORMAT binary)" | wc -c > "/dev/shm/sl-$i" &
-  pids+=($!)
-done
-wait "${pids[@]}"
-t1=$(date +%s.%N)
-cat /dev/shm/sl-* | awk -v a="$t0" -v b="$t1" -v p="$P" '{s+=$1} END {printf "lineorder source limit, P=%d: %.0f bytes in %.2f s, %.3f GB/s\n", p, s, b-a, s/(b-a)/1e9}'
-rm -f /dev/shm/sl-*
+source bench/gpuhost-source-limit.sh
+source_limit lineorder $P
 source bench/gpuhost-threads.sh
 args="export --dsn $dsn --table lineorder --output-dir /dev/shm/r9b-out --overwrite --parallel 16 --no-progress --gpu-lib $lib"
 run() { # LABEL [VAR=value...]; EXTRA: more export flags

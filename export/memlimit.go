@@ -25,7 +25,9 @@ import (
 // CPU path, bench/results/gpuhost-h200-2026-11-29-r6c.log) a limit of 1100 MiB held RSS at
 // 1.04 GB but cost 15-20% wall time and 20% CPU; 1400 MiB 1.29 GB and +5%; 1700 MiB 1.60 GB
 // at no cost (no limit: 1.85-1.91 GB). The allowances give 1728 MiB at 16 lanes. The GPU
-// path's RSS (1.35-1.44 GB) is pinned and device-mapped memory, which no Go limit changes.
+// writer's RSS (0.98-1.05 GiB, bench/results/gpuhost-h200-2026-11-30-r9.json) is under the
+// limit: 0.42-0.46 GiB of it is pinned memory (receive and page buffers, decoded batches),
+// which no Go limit changes, and its Go heap peaks at 0.39-0.45 GB with GOGC alone.
 const (
 	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (a 16 MiB
 	// history it reserves whole), a decoded batch, the row group's compressed pages, the

@@ -22,6 +22,35 @@
 
 #define PGPQ_ENC_THREADS 256
 
+extern "C" {
+
+// pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes as Arrow holds
+// them (kind 0, integers: 2, 4 or 8 bytes, int16 written as INT32; kind 1, floats: 4 or 8;
+// kind 2, decimal128: 16, written as FIXED_LEN_BYTE_ARRAY of out_width bytes, 1 to 16), with an
+// Arrow validity bitmap or none, and where its pages go. Host pointers; out holds pages *
+// page_cap bytes, mins and maxs 16 bytes per page, sizes and nulls one int64 and has one byte
+// per page (1: the page has a min and max; 2: a decimal does not fit in out_width bytes), where
+// pages = max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap's.
+typedef struct {
+  const uint8_t* values;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t width;
+  int32_t kind;
+  int32_t nullable;
+  int32_t out_width;
+  int64_t page_rows;
+  uint8_t* out;
+  int64_t page_cap;
+  int64_t* sizes;
+  uint8_t* mins;
+  uint8_t* maxs;
+  int64_t* nulls;
+  uint8_t* has;
+} pgpq_enc_col;
+
+}  // extern "C"
+
 namespace {
 
 __device__ __forceinline__ bool is_valid(const uint8_t* valid, int64_t row) {
@@ -259,22 +288,11 @@ __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t
   }
 }
 
-// enc_dev is one column of an encode_all launch, its pointers as the device reads them
-// (device memory, or pinned host memory mapped into the device's address space), and the
-// first of its blocks (one per page) in the launch's grid.
+// enc_dev is one column of an encode_all launch: its pgpq_enc_col with the pointers as the
+// device reads them (device memory, or pinned host memory mapped into the device's address
+// space), and the first of its blocks (one per page) in the launch's grid.
 struct enc_dev {
-  const uint8_t* values;
-  const uint8_t* valid;
-  int64_t n;
-  int32_t width, kind, nullable, out_width;
-  int64_t page_rows;
-  uint8_t* out;
-  int64_t page_cap;
-  int64_t* sizes;
-  uint8_t* mins;
-  uint8_t* maxs;
-  int64_t* nulls;
-  uint8_t* has;
+  pgpq_enc_col c;
   int64_t first_block;
 };
 
@@ -291,8 +309,9 @@ __global__ void encode_all(const enc_dev* cols, int ncols) {
     col = lo;
   }
   __syncthreads();
-  const enc_dev c = cols[col];
-  const int64_t page = (int64_t)blockIdx.x - c.first_block;
+  const enc_dev e = cols[col];
+  const pgpq_enc_col& c = e.c;
+  const int64_t page = (int64_t)blockIdx.x - e.first_block;
 #define PGPQ_ENC_PAGE(K)                                                                                          \
   encode_page<K>(c.values, c.valid, c.n, c.width, c.out_width, c.nullable, c.page_rows, c.out, c.page_cap, c.sizes, \
                  c.mins, c.maxs, c.nulls, c.has, page)
@@ -432,34 +451,6 @@ int fail(char* err, int errlen, const char* what, cudaError_t e) {
 
 }  // namespace
 
-extern "C" {
-
-// pgpq_enc_col is one column of a pgpq_enc_run call: n values of width bytes as Arrow holds
-// them (kind 0, integers: 2, 4 or 8 bytes, int16 written as INT32; kind 1, floats: 4 or 8;
-// kind 2, decimal128: 16, written as FIXED_LEN_BYTE_ARRAY of out_width bytes, 1 to 16), with an
-// Arrow validity bitmap or none, and where its pages go. Host pointers; out holds pages *
-// page_cap bytes, mins and maxs 16 bytes per page, sizes and nulls one int64 and has one byte
-// per page (1: the page has a min and max; 2: a decimal does not fit in out_width bytes), where
-// pages = max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap's.
-typedef struct {
-  const uint8_t* values;
-  const uint8_t* valid;
-  int64_t n;
-  int32_t width;
-  int32_t kind;
-  int32_t nullable;
-  int32_t out_width;
-  int64_t page_rows;
-  uint8_t* out;
-  int64_t page_cap;
-  int64_t* sizes;
-  uint8_t* mins;
-  uint8_t* maxs;
-  int64_t* nulls;
-  uint8_t* has;
-} pgpq_enc_col;
-
-}  // extern "C"
 
 namespace {
 
@@ -706,8 +697,11 @@ int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* spa
   for (int i = 0; i < ncols; i++) {
     const pgpq_enc_col* col = &cols[i];
     const int64_t pages = w[i].pages;
-    enc_dev d = {nullptr, nullptr, col->n, col->width, col->kind, col->nullable, col->out_width, col->page_rows,
-                 nullptr, col->page_cap, nullptr, nullptr, nullptr, nullptr, nullptr, first};
+    enc_dev ed;
+    ed.first_block = first;
+    pgpq_enc_col& d = ed.c;
+    d = *col;
+    d.values = d.valid = nullptr;
     first += pages;
     d.values = w[i].values;
     if (!d.values) {
@@ -763,7 +757,7 @@ int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* spa
         p += align256((size_t)pages * 8);
       }
     }
-    descs[i] = d;
+    descs[i] = ed;
   }
   if ((c = cudaMemcpyAsync(d_descs, descs, sizeof(enc_dev) * (size_t)ncols, cudaMemcpyHostToDevice, e->stream)) != cudaSuccess) {
     cudaStreamSynchronize(e->stream);
@@ -779,7 +773,7 @@ int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* spa
   for (int i = 0; i < ncols; i++) {
     if (w[i].outs) continue;
     const pgpq_enc_col* col = &cols[i];
-    const enc_dev& d = descs[i];
+    const pgpq_enc_col& d = descs[i].c;
     const int64_t pages = w[i].pages;
     if ((c = cudaMemcpyAsync(col->out, d.out, (size_t)pages * col->page_cap, cudaMemcpyDeviceToHost, e->stream)) != cudaSuccess) {
       cudaStreamSynchronize(e->stream);
