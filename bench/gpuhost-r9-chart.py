@@ -41,6 +41,11 @@ doc = {
   "tcp_vs_unix_socket (r9-c, lineorder)": {"gpu_writer tcp": {"gbps": [1.233, 1.230], "cpu_s_per_gb": [1.79, 1.83]},
                                           "gpu_writer unix": {"gbps": [1.113, 1.125], "cpu_s_per_gb": [1.94, 1.96]},
                                           "cpu tcp": {"gbps": 0.777, "cpu_s_per_gb": 9.83}, "cpu unix": {"gbps": 0.784, "cpu_s_per_gb": 9.63}},
+  "gomaxprocs_lineorder_gpu_writer (r9-h, one call, rounds interleaved)": {
+    "source_limit_gbps": [1.428, 1.370],
+    "16": {"gbps": [1.179, 1.288], "cpu_s_per_gb": [1.79, 1.71], "rss_gb": [0.97, 0.98]},
+    "8": {"gbps": [1.220, 1.259], "cpu_s_per_gb": [1.70, 1.70], "rss_gb": [0.95, 0.93]},
+    "4": {"gbps": [1.277, 1.311], "cpu_s_per_gb": [1.58, 1.56], "rss_gb": [0.91, 0.92]}},
   "pipeline_alone (r9-d)": {
     "what": "export.test TestPipelineAlone: COPY buffers (4 MiB) received first into pinned memory, then the 16 lanes decode, encode, compress and write to /dev/shm",
     "lineorder": {"gbps": 2.21, "wall_s": 3.08, "cpu_s": 4.1, "cpu_s_per_gb": 0.60, "receive_alone_gbps": 1.37},
@@ -54,7 +59,8 @@ doc = {
     "wide gpu_writer": {"encode": 10.7, "decode": 5.0, "arrow": 3.8, "receive": 1.6, "runtime": 1.2, "write": 0.9, "compress": 0.3},
     "wide cpu": {"compress": 21.5, "encode": 15.5, "arrow": 7.5, "decode": 4.5, "boundaries": 1.4, "receive": 1.3, "runtime": 1.0, "write": 0.9}},
   "logs": ["gpuhost-h200-2026-11-30-r9-a.log", "gpuhost-h200-2026-11-30-r9-b.log", "gpuhost-h200-2026-11-30-r9-c.log",
-           "gpuhost-h200-2026-11-30-r9-d.log", "gpuhost-h200-2026-11-30-r9-e.log", "gpuhost-h200-2026-11-30-r9-f.log"],
+           "gpuhost-h200-2026-11-30-r9-d.log", "gpuhost-h200-2026-11-30-r9-e.log", "gpuhost-h200-2026-11-30-r9-f.log",
+           "gpuhost-h200-2026-11-30-r9-g.log", "gpuhost-h200-2026-11-30-r9-h.log"],
   "profiles": ["gpuhost-h200-2026-11-30-r9-f-lineorder-gpu-writer.pprof", "gpuhost-h200-2026-11-30-r9-f-wide-gpu-writer.pprof",
                "gpuhost-h200-2026-11-30-r9-d-lineorder-pipeline.pprof"],
 }
