@@ -56,6 +56,9 @@ test: venv versitygw iceberg-rest
 	# The GPU writer's file path (pqfile row groups, fragments gathered into pages, dictionaries
 	# from grouped rows) with its CPU twins, through export tests of flat and nested tables.
 	PGPARQUET_PAGE_WRITER=cpu $(GO) test -count=1 -run '^(TestExportSmoke|TestExportTypes|TestDictionaryEncodedStrings|TestHugeValuesDropStatistics|TestExportFailuresLeaveNothing|TestExportInterruptedLeavesNothing|TestCodec|TestExportToS3|TestExportRelationKinds)$$' ./export
+	# The same file path in sidecars killed, frozen past their lease and cut off by PostgreSQL
+	# restarts: every succeeded request's files hold its rows exactly once.
+	PGPARQUET_PAGE_WRITER=cpu $(GO) test -count=1 -run '^TestSidecarChaos$$' ./cmd/pgparquet
 	$(MAKE) --no-print-directory test-matrix
 
 # Readers beyond pyarrow and DuckDB, in a venv of their own (pyspark is large): Spark 4 reads
