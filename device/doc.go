@@ -1,6 +1,6 @@
 // Package device is the one boundary between pgparquet and the GPU. It owns the driver probe
-// (libnvidia-ml), the search for and loading of the CUDA decoder library (cuda/pgcopy.cu, built
-// by make cuda) with the device's context, the cgo seam (cuda.go, the only Go file that uses
+// (libnvidia-ml), the search for and loading of the CUDA library (cuda/*.cu: the decoder, the
+// GPU writer's kernels and nvCOMP compression, built by make cuda) with the device's context, the cgo seam (cuda.go, the only Go file that uses
 // cgo), the CUDA decoder, pinned host memory from allocation to free, the number of
 // chunks in flight (from the device's free memory), the switch from the CPU decoder to the GPU
 // once it is ready, and the fallback to the CPU on CUDA errors.
