@@ -195,9 +195,49 @@ func arrowCodec(c compress.Compression) compress.Codec {
 	return cpu
 }
 
+// cpuZstdWindow is the window of the zstd encoders that compress pages on the CPU. An encoder
+// keeps a history of two windows while it waits in its pool, one pool entry per P: with
+// arrow-go's (an 8 MiB window) that is 16 MiB each, 256 MiB at 16 lanes of the CPU path. A
+// page is about 1 MiB (arrow-go's data page; the GPU writer's at most 2 MiB): up to the
+// window it compresses to the same bytes as with arrow-go's encoder (one segment, every match
+// inside the page), a larger one to a valid frame whose matches reach back 2 MiB at most.
+const cpuZstdWindow = 2 << 20
+
+// cpuZstdPools holds, per zstd.EncoderLevel, a sync.Pool of encoders as arrow-go's zstd codec
+// makes them, but for their window (cpuZstdWindow).
+var cpuZstdPools sync.Map
+
+// newCPUZstd makes an encoder as arrow-go's zstd codec makes its own, with the given window.
+func newCPUZstd(level zstd.EncoderLevel, window int) *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil, zstd.WithZeroFrames(true), zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(window))
+	if err != nil {
+		panic(fmt.Sprintf("device: zstd encoder: %v", err)) // valid options: a power of two window
+	}
+	return enc
+}
+
+// cpuZstd compresses src into one zstd frame at level on the CPU, as arrow-go's zstd codec's
+// EncodeLevel does, with encoders of cpuZstdWindow.
+func cpuZstd(dst, src []byte, level int) []byte {
+	lvl := zstd.SpeedDefault
+	if level != compress.DefaultCompressionLevel {
+		lvl = zstd.EncoderLevelFromZstd(level)
+	}
+	pool, ok := cpuZstdPools.Load(lvl)
+	if !ok {
+		pool, _ = cpuZstdPools.LoadOrStore(lvl, &sync.Pool{New: func() any { return newCPUZstd(lvl, cpuZstdWindow) }})
+	}
+	p := pool.(*sync.Pool)
+	enc := p.Get().(*zstd.Encoder)
+	defer p.Put(enc)
+	return enc.EncodeAll(src, dst[:0])
+}
+
 // pageCodec is a registered codec: arrow-go's own for decoding, streams and the pages the GPU
 // does not take (smaller than minPage, larger than the codec's largest, an explicit level,
-// GPU compression off or failed), its GPU batcher for the others. It is safe for concurrent
+// GPU compression off or failed; zstd's with encoders of a smaller window, cpuZstd), its GPU
+// batcher for the others. It is safe for concurrent
 // use, as arrow-go's writers call it from every lane. It decodes with arrow-go's codec
 // (DecodeWithError too); streamingPageCodec adds arrow-go's streams where the codec has them.
 type pageCodec struct {
@@ -244,6 +284,14 @@ func pageCodecFor(c compress.Compression) *pageCodec {
 	return nil
 }
 
+// encodeCPU compresses src on the CPU: with cpuZstd for zstd, the codec's own otherwise.
+func (c *pageCodec) encodeCPU(dst, src []byte, level int) []byte {
+	if c.spec != nil && c.spec.codec == compress.Codecs.Zstd {
+		return cpuZstd(dst, src, level)
+	}
+	return c.Codec.EncodeLevel(dst, src, level)
+}
+
 // Encode compresses src at the default level.
 func (c *pageCodec) Encode(dst, src []byte) []byte {
 	return c.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
@@ -257,15 +305,15 @@ func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
 			return out
 		}
 	}
-	return c.Codec.EncodeLevel(dst, src, level)
+	return c.encodeCPU(dst, src, level)
 }
 
 // EncodeLargeFrames is Encode of the page that is the concatenation of parts (a page's levels
 // and values), for a caller that compresses several pages at once (the GPU writer's
 // pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which compress better
-// than the smallChunk frames of Encode at the same throughput when pages queue. The batcher
-// copies the parts into its pinned buffers one after the other; only pages for arrow-go's codec
-// (on the CPU) are joined first, in a scratch buffer. The output is in dst's storage when it
+// than the smallChunk frames of Encode at the same throughput when pages queue. The device
+// copies each part from where it is; only pages compressed on the CPU are joined first, in a
+// scratch buffer. The output is in dst's storage when it
 // holds it, else a new buffer; no part is retained.
 func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
 	n, last := 0, []byte(nil)
@@ -280,14 +328,14 @@ func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
 		}
 	}
 	if n == len(last) { // one part (or none): nothing to join
-		return c.Codec.EncodeLevel(dst, last, compress.DefaultCompressionLevel)
+		return c.encodeCPU(dst, last, compress.DefaultCompressionLevel)
 	}
 	buf := joinPool.Get().(*[]byte)
 	src := (*buf)[:0]
 	for _, p := range parts {
 		src = append(src, p...)
 	}
-	out := c.Codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+	out := c.encodeCPU(dst, src, compress.DefaultCompressionLevel)
 	*buf = src
 	joinPool.Put(buf)
 	return out

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pgparquet/pgparquet/internal/readback"
 )
@@ -296,5 +298,44 @@ func TestGPUParquetFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCPUZstd: pages compressed on the CPU with the registered zstd codec (cpuZstd, a 2 MiB
+// window) are arrow-go's codec's bytes up to the window, at the default and explicit levels,
+// and larger pages decode to themselves; an encoder's memory after a 1 MiB page is a fraction
+// of one with arrow-go's window (8 MiB, a 16 MiB history).
+func TestCPUZstd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	ac := arrowCodec(compress.Codecs.Zstd)
+	for _, level := range []int{compress.DefaultCompressionLevel, 1, 3, 9} {
+		for _, n := range []int{1, 100, 64 << 10, 1 << 20, cpuZstdWindow, cpuZstdWindow + 1, 3 << 20} {
+			src := randomPage(rng, n, n%3)
+			got := cpuZstd(nil, src, level)
+			if n <= cpuZstdWindow {
+				if want := ac.EncodeLevel(nil, src, level); !bytes.Equal(got, want) {
+					t.Errorf("level %d, %d bytes: %d bytes, arrow-go's codec %d", level, n, len(got), len(want))
+				}
+			}
+			if plain, err := compress.Decode(ac, make([]byte, n), got); err != nil || !bytes.Equal(plain, src) {
+				t.Errorf("level %d, %d bytes: decoded %d bytes, %v", level, n, len(plain), err)
+			}
+		}
+	}
+	held := func(window int) uint64 {
+		src := randomPage(rng, 1<<20, 1)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		enc := newCPUZstd(zstd.SpeedDefault, window)
+		enc.EncodeAll(src, nil)
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(enc)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := held(cpuZstdWindow), held(8<<20)
+	t.Logf("an encoder after a 1 MiB page: %d MiB with a 2 MiB window, %d MiB with 8 MiB", small>>20, large>>20)
+	if small > 8<<20 || small*2 > large {
+		t.Errorf("an encoder of a %d MiB window allocated %d bytes for a 1 MiB page, one of 8 MiB %d", cpuZstdWindow>>20, small, large)
 	}
 }

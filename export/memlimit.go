@@ -24,17 +24,20 @@ import (
 // live makes the collector run without pause. On the H200 host (lineorder 40M rows, 16 lanes,
 // CPU path, bench/results/gpuhost-h200-2026-11-29-r6c.log) a limit of 1100 MiB held RSS at
 // 1.04 GB but cost 15-20% wall time and 20% CPU; 1400 MiB 1.29 GB and +5%; 1700 MiB 1.60 GB
-// at no cost (no limit: 1.85-1.91 GB). The allowances give 1728 MiB at 16 lanes. The GPU
+// at no cost (no limit: 1.85-1.91 GB), with the live memory of then. The allowances give 1536
+// MiB at 16 lanes (1728 then, less what the smaller zstd encoders no longer hold). The GPU
 // writer's RSS (0.98-1.05 GiB, bench/results/gpuhost-h200-2026-11-30-r9.json) is under the
 // limit: 0.42-0.46 GiB of it is pinned memory (receive and page buffers, decoded batches),
 // which no Go limit changes, and its Go heap peaks at 0.39-0.45 GB with GOGC alone.
 const (
-	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (a 16 MiB
-	// history it reserves whole), a decoded batch, the row group's compressed pages, the
-	// Parquet writer's page buffers and dictionaries, the file's write buffer, the COPY read
-	// block (36 MiB measured live on the VM), and what more a 16-core host keeps in flight.
-	// (It was 88 MiB with three receive buffers per lane: the limits measured stay as they were.)
-	laneBytes = 92 << 20
+	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (6 MiB with
+	// device.cpuZstd's 2 MiB window; arrow-go's own reserved 18), a decoded batch, the row
+	// group's compressed pages, the Parquet writer's page buffers and dictionaries, the file's
+	// write buffer, the COPY read block (36 MiB measured live on the VM), and what more a
+	// 16-core host keeps in flight. It was 88 MiB with three receive buffers per lane and
+	// arrow-go's zstd encoders: 4 MiB more for the third buffer's share, 12 less for the
+	// encoder, keep the headroom over live memory that was measured.
+	laneBytes = 80 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
 	// manifest), the runtime's own, and room for the collector: with less, exports of few
 	// lanes collect so often that they lose 10-25% CPU (4 lanes, 64 MiB here).

@@ -51,9 +51,9 @@ func TestLimitMemory(t *testing.T) {
 }
 
 // TestMemoryBudget: the limits chosen on the H200 host (16 lanes: 1728 MiB, RSS 1.6 GB at no
-// cost in CPU or wall time).
+// cost in CPU or wall time, less the 12 MiB per lane the CPU's zstd encoders no longer hold).
 func TestMemoryBudget(t *testing.T) {
-	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1728}, {4, DefaultBufferSize, 528}, {1, MinBufferSize, 220}} {
+	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1536}, {4, DefaultBufferSize, 480}, {1, MinBufferSize, 208}} {
 		if got := memoryBudget(tt.lanes, tt.buffer) >> 20; got != int64(tt.wantMiB) {
 			t.Errorf("%d lanes of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, got, tt.wantMiB)
 		}
