@@ -313,8 +313,6 @@ func (r *pageReq) addPieces(b *chunkBuffers, pos int64, n, i, at int) (int, int)
 func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 	b := c.buffers()
 	pos, k := int64(0), 0
-	clear(b.pieces)
-	b.pieces = b.pieces[:0]
 	for _, r := range reqs {
 		part, at := 0, 0 // where the next chunk starts in r.parts
 		r.lastPart, r.lastEnd = -1, 0
@@ -332,14 +330,14 @@ func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 		start := time.Now()
 		err = c.run(k)
 		g.runNS.Add(int64(time.Since(start)))
-		clear(b.pieces) // the pages' buffers are their writers' again
-		b.pieces = b.pieces[:0]
 		if err != nil {
 			if !g.failed.Swap(true) {
 				g.log.Warn("GPU compression failed: pages are compressed on the CPU from now on", "codec", g.spec.name, "err", err)
 			}
 		}
 	}
+	clear(b.pieces) // the pages' buffers are their writers' again; the next batch starts empty
+	b.pieces = b.pieces[:0]
 	k = 0
 	for _, r := range reqs {
 		if err != nil {

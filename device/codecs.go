@@ -237,9 +237,9 @@ func cpuZstd(dst, src []byte, level int) []byte {
 // pageCodec is a registered codec: arrow-go's own for decoding, streams and the pages the GPU
 // does not take (smaller than minPage, larger than the codec's largest, an explicit level,
 // GPU compression off or failed; zstd's with encoders of a smaller window, cpuZstd), its GPU
-// batcher for the others. It is safe for concurrent
-// use, as arrow-go's writers call it from every lane. It decodes with arrow-go's codec
-// (DecodeWithError too); streamingPageCodec adds arrow-go's streams where the codec has them.
+// batcher for the others. It is safe for concurrent use, as arrow-go's writers call it from
+// every lane. It decodes with arrow-go's codec (DecodeWithError too); streamingPageCodec adds
+// arrow-go's streams where the codec has them.
 type pageCodec struct {
 	compress.Codec
 	spec *codecSpec
@@ -313,8 +313,8 @@ func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
 // pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which compress better
 // than the smallChunk frames of Encode at the same throughput when pages queue. The device
 // copies each part from where it is; only pages compressed on the CPU are joined first, in a
-// scratch buffer. The output is in dst's storage when it
-// holds it, else a new buffer; no part is retained.
+// scratch buffer. The output is in dst's storage when it holds it, else a new buffer; no part
+// is retained.
 func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
 	n, last := 0, []byte(nil)
 	for _, p := range parts {

@@ -641,10 +641,9 @@ func newPinnedAllocator(lib *library, warn func(error)) *pinnedAllocator {
 
 // class is the block size that serves size bytes: the next power of two (at least 64), or
 // with fine classes, above 64 KiB, the next multiple of a sixteenth of the power of two below
-// size (at most 1/16 unused). Powers of two suit
-// buffers whose sizes vary from batch to batch (a block serves any of its class), fine classes
-// long-lived ones of one size each (page buffers), which a power of two would leave up to half
-// unused.
+// size (at most 1/16 unused). Powers of two suit buffers whose sizes vary from batch to batch
+// (a block serves any of its class), fine classes long-lived ones of one size each (page
+// buffers), which a power of two would leave up to half unused.
 func (a *pinnedAllocator) class(size int) int {
 	k := max(bits.Len(uint(max(size, 1)-1)), 6)
 	if !a.fine || k <= 16 {
@@ -831,8 +830,8 @@ func (e *encoder) close() {
 
 // run encodes cols on the GPU, as pqfile.PlainPages does on the CPU, and returns each column's
 // pages. The pages' Data are views of the column's out when it has one, else, with Min and
-// Max, of the encoder's pinned memory, valid until its next run or close. kernel is the time on the device from the first copy in to the last
-// copy out.
+// Max, of the encoder's pinned memory, valid until its next run or close. kernel is the time
+// on the device from the first copy in to the last copy out.
 func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration, err error) {
 	// The host layout: every column's statistics first, one after the other (the device
 	// writes them back in one copy), then the pages of columns without a destination of their
@@ -840,22 +839,6 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 	type layout struct{ out, sizes, nulls, mins, maxs, has, npages, pcap int }
 	lays := make([]layout, len(cols))
 	total := 0
-	for i, c := range cols {
-		npages := 1
-		if c.pageRows > 0 {
-			npages = max(1, (c.n+c.pageRows-1)/c.pageRows)
-		}
-		l := &lays[i]
-		for _, f := range []*int{&l.sizes, &l.nulls, &l.has} {
-			*f = total
-			total += npages * 8
-		}
-		for _, f := range []*int{&l.mins, &l.maxs} {
-			*f = total
-			total += npages * 16
-		}
-	}
-	stats := total
 	for i, c := range cols {
 		if !c.widthsOK() || c.pageRows < 1 || len(c.values) < c.n*c.width || (c.valid != nil && len(c.valid) < (c.n+7)/8) {
 			return nil, 0, fmt.Errorf("encode: %d values of %d bytes (kind %d, written as %d) need %d bytes and a bitmap of %d, not %d and %d",
@@ -868,7 +851,19 @@ func (e *encoder) run(cols []encCol) (pages [][]plainPage, kernel time.Duration,
 				return nil, 0, fmt.Errorf("encode: a destination of %d bytes for %d pages of %d values of %d bytes", len(c.out), l.npages, c.n, c.plainWidth())
 			}
 			l.pcap = len(c.out)
-		} else {
+		}
+		for _, f := range []*int{&l.sizes, &l.nulls, &l.has} {
+			*f = total
+			total += l.npages * 8
+		}
+		for _, f := range []*int{&l.mins, &l.maxs} {
+			*f = total
+			total += l.npages * 16
+		}
+	}
+	stats := total
+	for i, c := range cols {
+		if l := &lays[i]; c.out == nil {
 			l.out = total
 			total += (l.npages*l.pcap + 7) &^ 7
 		}

@@ -35,8 +35,8 @@ type PageEncoder struct {
 	weak     bool         // tests: every string value of one length shares a hash in Uniques
 	gpuPages atomic.Int64 // columns encoded on the GPU
 	cpuPages atomic.Int64 // columns encoded by the CPU twin
-	// pinned holds the page buffers of the columns it encodes (PageAllocator), which the GPU
-	// writes fragments into in place; nil without the GPU.
+	// pinned holds the page buffers of the columns it encodes (PageAllocator), which the
+	// device copies fragments into; nil without the GPU.
 	pinned *pinnedAllocator
 }
 
@@ -56,9 +56,9 @@ func (d *Device) PageEncoder(c compress.Compression) (*PageEncoder, error) {
 }
 
 // PageAllocator returns the allocator of the page buffers of the columns p encodes
-// (pqfile.PlainColumn.SetAllocator): pinned memory, which the GPU writes each batch's
-// fragment into in place and the GPU compression reads from, or nil (Go memory) without the
-// GPU. Its blocks are freed by Close: the columns must be done with them by then.
+// (pqfile.PlainColumn.SetAllocator): pinned memory, which the device copies each batch's
+// fragment into and the GPU compression reads from, both at full PCIe speed, or nil (Go
+// memory) without the GPU. Its blocks are freed by Close: the columns must be done with them by then.
 func (p *PageEncoder) PageAllocator() memory.Allocator {
 	if p.pinned == nil {
 		return nil
@@ -161,8 +161,8 @@ func (p *PageEncoder) Close() {
 }
 
 // appendGPU encodes cols' fragments with e and appends them to dst once every column is
-// encoded (a failure appends nothing). Each fragment is written into the room its column
-// reserves after its page's values, in place when that is pinned memory (PageAllocator).
+// encoded (a failure appends nothing). Each fragment goes straight into the room its column
+// reserves after its page's values (pinned memory, PageAllocator: no copy on the CPU).
 func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.PlainColumn) error {
 	in := make([]encCol, len(cols))
 	for i, a := range cols {
@@ -250,8 +250,8 @@ func (d *Device) PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, 
 // into pages of pageRows rows.
 //
 // out, when set, is where its one page goes (a required column's fragment: n PLAIN values, no
-// levels), written in place when it is pinned memory (pqfile.PlainColumn.Reserve's room in a
-// page buffer of pinnedAllocator's), else copied there.
+// levels): pqfile.PlainColumn.Reserve's room in a page buffer, pinned memory of
+// pinnedAllocator's, which the device copies into at full speed.
 type encCol struct {
 	values, valid []byte
 	out           []byte

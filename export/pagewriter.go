@@ -147,7 +147,7 @@ type pageFileWriter struct {
 }
 
 // pageAllocator is an encoder (device.PageEncoder) with memory of its own for the page
-// buffers of the columns it encodes (pinned memory, that the GPU writes into in place); nil:
+// buffers of the columns it encodes (pinned memory, that the GPU copies fragments into); nil:
 // Go memory.
 type pageAllocator interface {
 	PageAllocator() memory.Allocator
@@ -179,16 +179,12 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
 			continue
 		}
-		// A page is cut at pageBytes or at the row group's end: a row group of fewer values
-		// sizes the column's buffer (each lane holds one per column).
-		pb := pageBytes
-		if w := int64(pqfile.PlainWidth(f.Type)); w > 0 && p.maxRows < int64(pb)/w {
-			pb = int(p.maxRows * w)
-		}
-		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pb)
+		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
 		if err != nil {
 			return nil, err
 		}
+		// A page is cut at pageBytes or at the row group's end: a row group of fewer values
+		// sizes the column's buffer (each lane holds one per column).
 		pc.SetMaxRows(int(p.maxRows))
 		if a, ok := enc.(pageAllocator); ok {
 			if alloc := a.PageAllocator(); alloc != nil {

@@ -651,14 +651,7 @@ func TestDictPagesWidths(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, memory.DefaultAllocator)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl, err := fr.ReadTable(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			tbl := tableOf(t, r)
 			defer tbl.Release()
 			want := dense.NewArray()
 			defer want.Release()

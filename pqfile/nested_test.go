@@ -355,6 +355,12 @@ func readTable(t *testing.T, path string) arrow.Table {
 	t.Helper()
 	r := openFile(t, path)
 	defer r.Close()
+	return tableOf(t, r)
+}
+
+// tableOf reads the whole file r with arrow-go's pqarrow reader.
+func tableOf(t *testing.T, r *file.Reader) arrow.Table {
+	t.Helper()
 	fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)

@@ -29,8 +29,7 @@ import (
 // caller that takes a page and recycles it before the next Append (the GPU writer's
 // flushPages, after compressing it) so allocates no page buffer in steady state, and the column
 // holds one values buffer. Pages cut sooner than pageBytes (at the end of each row group) want
-// pageBytes no larger than the values a row group holds (PlainWidth times its rows): the
-// buffers are sized by it.
+// SetMaxRows: the buffers are then sized by the rows a row group holds.
 type PlainColumn struct {
 	nullable  bool
 	pageBytes int
@@ -67,15 +66,21 @@ func (c *PlainColumn) reset() {
 	c.stats = metadata.EncodedStatistics{HasNullCount: true}
 }
 
-// SetAllocator makes the column's values buffers come from a (pinned memory, that an encoder
-// on the GPU writes fragments into in place: Reserve) instead of Go memory. Call it before the
+// SetAllocator makes the column's values buffers come from a (pinned memory, that the GPU
+// copies fragments into at full speed: Reserve) instead of Go memory. Call it before the
 // first Append; Release then gives the buffers back to a.
 func (c *PlainColumn) SetAllocator(a memory.Allocator) { c.alloc = a }
 
 // SetMaxRows says that no page gets more than n rows (the caller takes every page at the end
-// of a row group of at most n rows): a page buffer of n values then holds any page, and is
-// sized so, without room for a fragment past pageBytes.
-func (c *PlainColumn) SetMaxRows(n int) { c.maxRows = n }
+// of a row group of at most n rows): pages are cut at n values' bytes when that is less than
+// pageBytes, and a page buffer of n values then holds any page, so it is sized so, without
+// room for a fragment past pageBytes. Call it before the first Append.
+func (c *PlainColumn) SetMaxRows(n int) {
+	c.maxRows = n
+	if all := n * c.merge.width; n > 0 && all < c.pageBytes {
+		c.pageBytes = all
+	}
+}
 
 // Append adds a fragment of rows rows: values (its non-NULL values, PLAIN, copied here), the
 // rows' validity (an Arrow bitmap starting at bit offset; nil: no NULLs) and the values'

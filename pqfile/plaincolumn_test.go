@@ -289,8 +289,9 @@ func TestCPUPlainCompress(t *testing.T) {
 	}
 }
 
-// TestPlainColumnMaxRows: a column whose pages hold at most n rows (SetMaxRows) sizes its page
-// buffer to n values, and fills it without growing it.
+// TestPlainColumnMaxRows: a column whose pages hold at most n rows (SetMaxRows) cuts its pages
+// at n values though its pageBytes is larger, sizes its page buffer to n values, and fills it
+// without growing it.
 func TestPlainColumnMaxRows(t *testing.T) {
 	rec := testRecord(4000, 5)
 	defer rec.Release()
@@ -299,7 +300,7 @@ func TestPlainColumnMaxRows(t *testing.T) {
 			continue
 		}
 		col := rec.Column(i)
-		pc, err := NewPlainColumn(f.Type, f.Nullable, col.Len()*PlainWidth(f.Type))
+		pc, err := NewPlainColumn(f.Type, f.Nullable, 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,6 +325,9 @@ func TestPlainColumnMaxRows(t *testing.T) {
 				t.Fatal(err)
 			}
 			part.Release()
+		}
+		if col.NullN() == 0 && !pc.Full() {
+			t.Errorf("%s: %d values of %d rows at most, and the page is not full", f.Name, col.Len(), col.Len())
 		}
 		p, _ := pc.Take()
 		if len(p.Data) == 0 {

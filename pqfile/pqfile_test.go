@@ -195,19 +195,7 @@ func TestMixedFileReadsBack(t *testing.T) {
 // readArrow reads path with arrow-go into one record.
 func readArrow(t *testing.T, path string) arrow.RecordBatch {
 	t.Helper()
-	r, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := readTable(t, path)
 	defer tbl.Release()
 	tr := array.NewTableReader(tbl, tbl.NumRows()+1)
 	defer tr.Release()
