@@ -19,19 +19,21 @@ import (
 
 // TestDictionaryEncodedStrings exports string columns of every shape through the exporter's own
 // dictionary encoding (export/dictionary.go): few values with NULLs, values that keep arriving
-// (a new one every 10000 rows), values that never repeat, bytea, padded char, and few values
-// among which an empty string turns up late. The values must read back exactly; repeating
-// columns must be dictionary-encoded in every row group and the never-repeating one not at all;
+// (a new one every 10000 rows), values that never repeat, bytea, padded char, few values
+// among which an empty string turns up late, and lists of ints and of strings. The values must read back exactly; repeating
+// columns must be dictionary-encoded in every row group, the never-repeating one and the ints'
+// leaves not at all;
 // min/max statistics must match each row group's values (an empty string is the minimum).
 func TestDictionaryEncodedStrings(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, `CREATE TABLE dict (id int8 PRIMARY KEY, status text, late text, uniq text, bin bytea, bp char(4), rare text)`)
+	pgtest.Exec(t, conn, `CREATE TABLE dict (id int8 PRIMARY KEY, status text, late text, uniq text, bin bytea, bp char(4), rare text, nums int[], words text[])`)
 	pgtest.Exec(t, conn, `INSERT INTO dict SELECT g,
 		CASE WHEN g % 11 = 0 THEN NULL ELSE (array['new', 'paid', 'shipped', 'returned', 'lost'])[1 + g % 5] END,
 		'v' || (g / 10000), md5(g::text), decode(lpad(to_hex(g % 3), 2, '0'), 'hex'), (g % 4)::text,
-		CASE WHEN g % 9973 = 0 THEN '' ELSE 'x' || (g % 3) END
+		CASE WHEN g % 9973 = 0 THEN '' ELSE 'x' || (g % 3) END,
+		array[g % 7, g % 3], array['w' || g % 5, 'v' || g % 2]
 	FROM generate_series(1, 40000) g`)
 	pgtest.Exec(t, conn, "ANALYZE dict")
 	cols, err := readback.ColumnsOf(ctx, conn, "dict")
@@ -62,7 +64,7 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 				t.Errorf("%s row group %d: %d rows", filepath.Base(name), rg, md.NumRows())
 			}
 			for ci := range schema.NumColumns() {
-				col := schema.Column(ci).Name()
+				col := schema.Column(ci).Path()
 				cc, err := md.ColumnChunk(ci)
 				if err != nil {
 					t.Fatal(err)
@@ -85,6 +87,15 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 					checkStringStats(t, ctx, fr, cc, rg, ci)
 				case "rare":
 					checkStringStats(t, ctx, fr, cc, rg, ci)
+				case "nums.list.element":
+					// Fixed-width leaves of lists are written plain, as fixed-width columns are.
+					if cc.HasDictionaryPage() {
+						t.Errorf("%s row group %d column %s has a dictionary page", filepath.Base(name), rg, col)
+					}
+				case "words.list.element":
+					if !dictionaryPagesOnly(cc) {
+						t.Errorf("%s row group %d column %s: encodings %v, want dictionary-encoded data pages only", filepath.Base(name), rg, col, cc.EncodingStats())
+					}
 				}
 			}
 		}

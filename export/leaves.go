@@ -15,6 +15,8 @@ type parquetLeaf struct {
 	// float: a FLOAT or DOUBLE leaf. The writer's dictionary treats every NaN as one value, so
 	// such leaves are never dictionary-encoded: NaN payloads stay bit for bit.
 	float bool
+	// fixed: a leaf of a fixed-width physical type (not BYTE_ARRAY or FIXED_LEN_BYTE_ARRAY).
+	fixed bool
 }
 
 // parquetLeaves lists, per top-level field of sc, its Parquet leaf columns.
@@ -31,7 +33,8 @@ func parquetLeaves(sc *arrow.Schema, arrowProps pqarrow.ArrowWriterProperties) (
 		}
 		c := psc.Column(i)
 		float := c.PhysicalType() == parquet.Types.Float || c.PhysicalType() == parquet.Types.Double
-		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), float: float})
+		fixed := c.PhysicalType() != parquet.Types.ByteArray && c.PhysicalType() != parquet.Types.FixedLenByteArray
+		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), float: float, fixed: fixed})
 	}
 	return out, nil
 }
