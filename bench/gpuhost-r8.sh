@@ -13,6 +13,8 @@
 #   TABLES (default "lineorder wide"), P (16), ROUNDS (2), MODES ("pages arrow cpu duckdb"),
 #   PIPELINE ("pages": page-writer settings for TestPipelineAlone; "" skips it),
 #   REUSE=1 keeps PostgreSQL and its tables from an earlier call on a warm machine.
+#   TRACE=1 also writes Go execution traces of round 1 and of the pipeline alone (xz'd;
+#   go run ./bench/traceregions reads them: each lane stage's wall time and how it was spent).
 set -uo pipefail
 K=${KIT:-.gpuhost/r8a}; O=${OUT:-/tmp/r8-out}; ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}
 P=${P:-16}; ROUNDS=${ROUNDS:-2}
@@ -67,6 +69,7 @@ for t in ${TABLES:-lineorder wide}; do
     for mode in ${MODES:-pages arrow cpu duckdb}; do
       prof=""
       [ "$round" = 1 ] && prof="--cpu-profile $O/$t-$mode.pprof"
+      [ "$round" = 1 ] && [ "${TRACE:-0}" = 1 ] && prof="$prof --trace $O/$t-$mode.trace"
       case $mode in
         pages) PGPARQUET_NVCOMP_LIB=$nv measure "$t round $round gpu writer" "$K/pgparquet-c" export --dsn $dsn --table "$t" \
           --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu on --gpu-lib "$lib" --no-progress $prof ;;
@@ -99,8 +102,10 @@ PY
     (cd export && PGPARQUET_PAGE_WRITER=$pw PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
       PGPARQUET_PIPELINE_TABLE=$t PGPARQUET_PIPELINE_PARALLEL=$P PGPARQUET_PIPELINE_OUT=/dev/shm/r8-pipe \
       PGPARQUET_PIPELINE_JSON="$O/$t-pipeline-$w.json" PGPARQUET_PIPELINE_PROFILE="$O/$t-pipeline-$w.pprof" \
+      PGPARQUET_PIPELINE_TRACE=$([ "${TRACE:-0}" = 1 ] && echo "$O/$t-pipeline-$w.trace") \
       timeout 300 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1 | grep -E 'pipeline_test|PASS|FAIL|panic' | head -20)
     rm -rf /dev/shm/r8-pipe
   done
 done
+ls "$O"/*.trace >/dev/null 2>&1 && xz -T8 "$O"/*.trace
 echo "total: $SECONDS s"

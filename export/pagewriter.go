@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/trace"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -244,7 +245,9 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 		for k, i := range p.fields {
 			cols[k] = rec.Column(i)
 		}
-		if err := p.enc.Append(cols, p.pages); err != nil {
+		var err error
+		trace.WithRegion(p.ctx, "fixed-width pages", func() { err = p.enc.Append(cols, p.pages) })
+		if err != nil {
 			return fmt.Errorf("encode the pages of %d fixed-width columns: %w", len(cols), err)
 		}
 	}
@@ -265,17 +268,18 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 			if !ok {
 				return fmt.Errorf("column %s: a %s array where the lane's dictionary was expected", rec.Schema().Field(i).Name, rec.Column(i).DataType())
 			}
-			if err := dc.Append(d); err != nil {
+			trace.WithRegion(p.ctx, "dictionary indices", func() { err = dc.Append(d) })
+			if err != nil {
 				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
 			}
 			full = full || dc.Full()
 		} else if d, ok := rec.Column(i).(*array.Dictionary); ok {
 			// A dictionary of its own (an enum): written as it is, with exact statistics from
 			// the entries used.
-			err = p.rg.AppendDictionary(p.ctx, p.leaf[i], d)
+			trace.WithRegion(p.ctx, "arrow-go", func() { err = p.rg.AppendDictionary(p.ctx, p.leaf[i], d) })
 		} else {
 			// A flat field goes to its column, a nested one to its columns, levels computed.
-			err = p.rg.AppendField(p.ctx, i, rec.Column(i))
+			trace.WithRegion(p.ctx, "arrow-go", func() { err = p.rg.AppendField(p.ctx, i, rec.Column(i)) })
 		}
 		if err != nil {
 			return err
@@ -320,7 +324,8 @@ func (p *pageFileWriter) flushPages(all bool) error {
 	if len(which) == 0 {
 		return nil
 	}
-	compressed := p.comp.Compress(raw)
+	var compressed [][]pqfile.Page
+	trace.WithRegion(p.ctx, "compress", func() { compressed = p.comp.Compress(raw) })
 	for n, t := range which {
 		if t.plain >= 0 {
 			p.pages[t.plain].Recycle(raw[n][0])
@@ -359,6 +364,7 @@ func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
 		return err
 	}
 	p.rg = nil
+	defer trace.StartRegion(p.ctx, "close row group").End()
 	return rg.Close()
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"runtime/trace"
 	"slices"
 	"sync/atomic"
 
@@ -75,7 +76,7 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 	}
 	defer release()
 	huge := hugeValues(rec)
-	s.groupDicts(rec, huge)
+	trace.WithRegion(ctx, "group strings", func() { s.groupDicts(rec, huge) })
 	defer s.forgetGroups()
 	if s.markHugeColumns(huge) && s.cur != nil {
 		// The current file keeps statistics for a column that now holds a huge value.
@@ -84,7 +85,9 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 		}
 	}
 	for s.cur != nil {
-		rollOver, err := s.encodeDicts(rec, cols, huge)
+		var rollOver bool
+		var err error
+		trace.WithRegion(ctx, "lane dictionaries", func() { rollOver, err = s.encodeDicts(rec, cols, huge) })
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -31,7 +32,8 @@ import (
 // $PGPARQUET_PIPELINE_GPU (on, off; default on), _PARALLEL (16), _BUFFER (the receive buffer
 // size in bytes, the batches' size; default the export's), _OUT (a directory: the output files,
 // then removed; default a test temp dir), _JSON (a file for the figures), _PROFILE (a CPU
-// profile of the timed part) and _BLOCKPROFILE (a block profile of it) tune it.
+// profile of the timed part), _BLOCKPROFILE (a block profile of it) and _TRACE (an execution
+// trace of it, read by bench/traceregions) tune it.
 func TestPipelineAlone(t *testing.T) {
 	dsn, table := os.Getenv("PGPARQUET_PIPELINE_DSN"), os.Getenv("PGPARQUET_PIPELINE_TABLE")
 	if dsn == "" || table == "" {
@@ -156,6 +158,18 @@ func TestPipelineAlone(t *testing.T) {
 			runtime.SetBlockProfileRate(0)
 		}()
 	}
+	if p := os.Getenv("PGPARQUET_PIPELINE_TRACE"); p != "" {
+		// Where each lane's time goes, by stage (bench/traceregions reads it).
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			t.Fatal(err)
+		}
+		defer trace.Stop()
+	}
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0) //nolint:errcheck // RUSAGE_SELF does not fail
 	start := time.Now()
@@ -169,7 +183,7 @@ func TestPipelineAlone(t *testing.T) {
 		close(ch)
 		s := &fileSeries{format: e.format}
 		series[i] = s
-		g.Go(func() error { return e.lanes.write(gctx, s, ch) })
+		g.Go(func() error { return e.lanes.lane(gctx, s, ch) })
 	}
 	err = g.Wait()
 	wall := time.Since(start).Seconds()

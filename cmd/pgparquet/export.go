@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,7 @@ type exportArgs struct {
 	logFormat  string
 	noProgress bool
 	cpuProfile string
+	tracePath  string
 	gpu        device.Mode // --gpu
 	gpuLib     string      // --gpu-lib
 	output     objstore.Location
@@ -97,6 +99,13 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	if a.cpuProfile != "" {
 		stop, err := startCPUProfile(a.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if a.tracePath != "" {
+		stop, err := startTrace(a.tracePath)
 		if err != nil {
 			return err
 		}
@@ -171,6 +180,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&a.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.StringVar(&a.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the export to this file (bench/cpusplit reads it)")
+	fs.StringVar(&a.tracePath, "trace", "", "write a Go execution trace of the export to this file: where each lane's time goes, by stage (bench/traceregions reads it)")
 	fs.StringVar(&opts.Numeric, "numeric", export.DefaultNumeric, "numeric without typmod: string (exact text), decimal:P,S or float64")
 	fs.StringVar(&opts.WideNumeric, "wide-numeric", export.DefaultWideNumeric, "numeric(p,s) with 38 < p <= 76: string (exact text, which every reader takes) or decimal256 (DuckDB reads a DOUBLE, Spark refuses it)")
 	fs.StringVar(&opts.Compat, "compat", export.DefaultCompat, "reader profile: default (pyarrow, DuckDB and other Arrow readers) or spark (uuid as text, time as int64 µs, no decimal256: what Spark 4 reads)")
@@ -380,6 +390,23 @@ func formatSize(n int64) string {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// startTrace records a Go execution trace (runtime/trace) until the returned function is
+// called: the lanes mark their stages with trace regions.
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // startCPUProfile profiles the process until the returned function is called.
