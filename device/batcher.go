@@ -1,11 +1,13 @@
 package device
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -328,7 +330,7 @@ func (g *batcher) run(c chunkCompressor, reqs []*pageReq) {
 	err := g.failedErr()
 	if err == nil {
 		start := time.Now()
-		err = c.run(k)
+		trace.WithRegion(context.Background(), "compress batch", func() { err = c.run(k) })
 		g.runNS.Add(int64(time.Since(start)))
 		if err != nil {
 			if !g.failed.Swap(true) {

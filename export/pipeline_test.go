@@ -183,7 +183,7 @@ func TestPipelineAlone(t *testing.T) {
 		close(ch)
 		s := &fileSeries{format: e.format}
 		series[i] = s
-		g.Go(func() error { return e.lanes.lane(gctx, s, ch) })
+		g.Go(func() error { return e.lanes.write(gctx, s, ch) })
 	}
 	err = g.Wait()
 	wall := time.Since(start).Seconds()
