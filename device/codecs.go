@@ -115,9 +115,10 @@ var specs = []*codecSpec{
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, header: gzipHeader, trailer: gzipTrailer, trailerBytes: gzipTrailerBytes, twin: deflateTwin},
 }
 
-// zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB)
-// and how many of its batches may be on the device at once, as "MIB,BATCHERS" (e.g. "32,8");
-// unset, batchBytes and batchers hold. A value out of its bounds is ignored with a warning.
+// zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB),
+// how many of its batches may be on the device at once, and optionally its frame size (KiB,
+// zstdChunk), as "MIB,BATCHERS[,KIB]" (e.g. "32,8" or "64,4,64"); unset, batchBytes, batchers
+// and zstdChunk hold. A value out of its bounds is ignored with a warning.
 const zstdBatchEnv = "PGPARQUET_GPU_ZSTD_BATCH"
 
 func init() {
@@ -125,14 +126,18 @@ func init() {
 	if v == "" {
 		return
 	}
-	var mib, n int
-	if _, err := fmt.Sscanf(v, "%d,%d", &mib, &n); err != nil || mib < 1 || mib > 256 || n < 1 || n > 64 {
-		slog.Warn("ignored: want MIB,BATCHERS with 1 to 256 MiB and 1 to 64 batchers", "env", zstdBatchEnv, "value", v)
+	mib, n, kib := 0, 0, zstdChunk>>10
+	_, err := fmt.Sscanf(v, "%d,%d,%d", &mib, &n, &kib)
+	if err != nil && strings.Count(v, ",") == 1 {
+		_, err = fmt.Sscanf(v, "%d,%d", &mib, &n)
+	}
+	if err != nil || mib < 1 || mib > 256 || n < 1 || n > 64 || kib < 16 || kib > 1024 || kib&(kib-1) != 0 || kib<<10 > mib<<20 {
+		slog.Warn("ignored: want MIB,BATCHERS[,KIB] with 1 to 256 MiB, 1 to 64 batchers and frames of a power of two from 16 to 1024 KiB", "env", zstdBatchEnv, "value", v)
 		return
 	}
 	z := specs[0]
-	z.batchBytes, z.batchers = int64(mib)<<20, n
-	z.batchChunks = int(z.batchBytes/zstdChunk) + 256
+	z.batchBytes, z.batchers, z.chunk = int64(mib)<<20, n, kib<<10
+	z.batchChunks = int(z.batchBytes/int64(z.chunk)) + 256
 }
 
 // zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).
