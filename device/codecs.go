@@ -44,13 +44,17 @@ const (
 	// minPage: smaller pages are compressed on the CPU, for which they cost less than the
 	// round trip to the device.
 	minPage = 32 << 10
-	// batchBytes bounds the page bytes of one batch (device memory, and about twice that in
-	// pinned output and device memory, per batcher).
-	batchBytes = 16 << 20
-	// batchers is how many batches of one codec may be on the device at once. Two keep one
-	// batch gathering while one compresses; four made no difference on the H200 (lineorder,
-	// P=16, 2026-11-29) and held 66 MiB more pinned memory.
-	batchers = 2
+	// batchBytes bounds the page bytes of one batch (three times that in device memory per
+	// batcher: input, output slots, packed output; a quarter of it in pinned output to start
+	// with, grown by a batch that compresses worse).
+	batchBytes = 32 << 20
+	// batchers is how many batches of one codec may be on the device at once. nvCOMP takes
+	// about as long for a batch of 16 MiB as of 64 (30-35 ms in 128 KiB frames on the H200),
+	// so throughput comes from chunks in flight: TestPipelineAlone (lineorder 40M, P=16,
+	// bench/results/gpuhost-h200-2026-11-30-r10-d.log) ran at 2.23 GB/s with 2 batchers of
+	// 16 MiB, 3.56 with 2 of 32, 3.89 with 2 of 64, 4.60 with 4 of 32, 4.53 with 4 of 64 and
+	// 4.48 with 4 of 128.
+	batchers = 4
 )
 
 // codecSpec is how pages of one Parquet codec go to nvCOMP.

@@ -269,9 +269,10 @@ func loadCUDA(path string) (*library, error) {
 	return &library{lib: l}, nil
 }
 
-// nvBatch is a GPU compression batcher of the library (nvcomp.cu) for one codec: pinned buffers
-// that the caller fills with chunks (in, offs) and reads the compressed chunks from (out at
-// i*slot, sizes), and one stream. It is not safe for concurrent use; its owner (a batcher's
+// nvBatch is a GPU compression batcher of the library (nvcomp.cu) for one codec: the chunks'
+// layout the caller fills in (offs, sizes, pieces), pinned output it reads the compressed
+// chunks from (out, packed; the library grows it when a batch's output needs more), and one
+// stream. It is not safe for concurrent use; its owner (a batcher's
 // runner) serializes calls.
 type nvBatch struct {
 	chunkBuffers
@@ -337,7 +338,15 @@ func (z *nvBatch) run(n int) error {
 	if rc != 0 {
 		return errors.New(C.GoString(&errBuf[0]))
 	}
-	z.slot = int64(slot)
+	// The run may have grown the pinned output to hold this batch's compressed bytes.
+	var out *C.uint8_t
+	var offs *C.int64_t
+	var sizes *C.size_t
+	var outCap, align C.int64_t
+	C.call_zbuffers(z.lib.lib, z.h, &out, &offs, &sizes, &outCap, &align)
+	if len(z.out) == 0 || unsafe.Pointer(&z.out[0]) != unsafe.Pointer(out) || int64(len(z.out)) != int64(outCap) {
+		z.out = unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(outCap))
+	}
 	return nil
 }
 

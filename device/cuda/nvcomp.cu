@@ -7,10 +7,11 @@
 // finds it) and resolves the four functions of the codec it uses, so the library loads where
 // nvCOMP is absent.
 //
-// One batcher owns one codec, one stream and fixed buffers: device input (chunk i at
+// One batcher owns one codec, one stream and buffers: device input (chunk i at
 // offs[i], sizes[i] bytes, each start aligned as nvCOMP requires), copied there from the
-// pages' own host buffers (pgpq_nv_run_pieces), pinned host output (chunk i's compressed bytes
-// at out[i * slot], its size then in sizes[i]) and its device twin.
+// pages' own host buffers (pgpq_nv_run_pieces), device output (chunk i's compressed bytes at
+// d_out[i * slot]), packed on the device and copied to pinned host output (the chunks' bytes
+// one after the other, chunk i's size in sizes[i]).
 // The Go side cuts the pages into chunks:
 //   - zstd: chunks of at most chunk_max (PGPQ_ZSTD_CHUNK) bytes, each compressed into one
 //     complete zstd frame; a page is the concatenation of its chunks' frames, a valid zstd
@@ -59,13 +60,15 @@ struct pgpq_nv {
   int32_t max_chunks;
   int64_t max_bytes;
   int64_t chunk_max;
-  size_t slot;     // bytes reserved per chunk's output: fixed for zstd, per batch for the others
-  size_t out_cap;  // bytes of out
+  size_t slot;      // bytes reserved per chunk's device output: fixed for zstd, per batch for the others
+  size_t out_cap;   // bytes of d_out and d_packed: n chunks' slots
+  size_t host_cap;  // bytes of out: grows when a batch's compressed bytes need more
   size_t out_align;
   int64_t align;   // of each chunk's start in the input
   size_t temp_bytes;
   // Pinned host memory, shared with the Go side.
-  uint8_t* out;
+  uint8_t* out;  // the batch's compressed chunks, packed
+  int64_t* h_total;
   int64_t* offs;  // max_chunks + 1
   size_t* sizes;  // max_chunks
   // Pinned staging of the device pointer and size arrays.
@@ -76,6 +79,8 @@ struct pgpq_nv {
   // Device memory.
   uint8_t* d_in;
   uint8_t* d_out;
+  uint8_t* d_packed;     // the compressed chunks one after the other
+  int64_t* d_pack_offs;  // where each starts in d_packed; [n] the total
   void** d_in_ptrs;
   size_t* d_in_sizes;
   void** d_out_ptrs;
@@ -148,6 +153,42 @@ static int slot_for(const pgpq_nv* z, size_t m, size_t* slot) {
   if (nv_maxout(z, m, slot) != nvcompSuccess) return -1;
   *slot = (*slot + z->out_align - 1) / z->out_align * z->out_align;
   return 0;
+}
+
+// pack_offsets sets offs[i] to where chunk i's compressed bytes start once packed (the sum of
+// the sizes before it) and offs[n] to their total; one block of 1024 threads. A size above
+// slot (a chunk that failed; the host refuses the batch) counts as 0, so nothing is written
+// past the packed buffer.
+__global__ void pack_offsets(const size_t* sizes, int32_t n, size_t slot, int64_t* offs) {
+  __shared__ int64_t part[1024];
+  int t = threadIdx.x;
+  int per = (n + blockDim.x - 1) / blockDim.x;
+  int lo = t * per, hi = min(n, lo + per);
+  int64_t sum = 0;
+  for (int i = lo; i < hi; i++) sum += sizes[i] > slot ? 0 : (int64_t)sizes[i];
+  part[t] = sum;
+  __syncthreads();
+  for (int d = 1; d < (int)blockDim.x; d <<= 1) {  // inclusive scan of the threads' sums
+    int64_t v = t >= d ? part[t - d] : 0;
+    __syncthreads();
+    part[t] += v;
+    __syncthreads();
+  }
+  int64_t at = t > 0 ? part[t - 1] : 0;
+  for (int i = lo; i < hi; i++) {
+    offs[i] = at;
+    at += sizes[i] > slot ? 0 : (int64_t)sizes[i];
+  }
+  if (t == (int)blockDim.x - 1) offs[n] = part[t];
+}
+
+// pack_chunks copies chunk blockIdx.x's compressed bytes from its slot of out to packed.
+__global__ void pack_chunks(const uint8_t* out, size_t slot, const size_t* sizes, const int64_t* offs, uint8_t* packed) {
+  size_t i = blockIdx.x, n = sizes[i];
+  if (n > slot) return;
+  const uint8_t* src = out + i * slot;
+  uint8_t* dst = packed + offs[i];
+  for (size_t j = threadIdx.x; j < n; j += blockDim.x) dst[j] = src[j];
 }
 
 extern "C" {
@@ -241,12 +282,16 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
     pgpq_nv_close(z);
     return NULL;
   }
+  // Pinned output for a quarter of the device's (zstd pages compress to 20-35%), grown by the
+  // batch that needs more.
+  z->host_cap = z->out_cap / 4 > ((size_t)1 << 20) ? z->out_cap / 4 : z->out_cap;
   struct {
     void** p;
     size_t n;
     int host;
   } allocs[] = {
-      {(void**)&z->out, z->out_cap, 1},
+      {(void**)&z->out, z->host_cap, 1},
+      {(void**)&z->h_total, sizeof(int64_t), 1},
       {(void**)&z->offs, sizeof(int64_t) * (max_chunks + 1), 1},
       {(void**)&z->sizes, sizeof(size_t) * max_chunks, 1},
       {(void**)&z->h_in_ptrs, sizeof(void*) * max_chunks, 1},
@@ -255,6 +300,8 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
       {(void**)&z->h_status, sizeof(nvcompStatus_t) * max_chunks, 1},
       {(void**)&z->d_in, (size_t)max_bytes, 0},
       {(void**)&z->d_out, z->out_cap, 0},
+      {(void**)&z->d_packed, z->out_cap, 0},
+      {(void**)&z->d_pack_offs, sizeof(int64_t) * (max_chunks + 1), 0},
       {(void**)&z->d_in_ptrs, sizeof(void*) * max_chunks, 0},
       {(void**)&z->d_in_sizes, sizeof(size_t) * max_chunks, 0},
       {(void**)&z->d_out_ptrs, sizeof(void*) * max_chunks, 0},
@@ -284,19 +331,20 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
 }
 
 // pgpq_nv_buffers hands the Go side the pinned buffers it fills and reads, the capacity of out
-// and the alignment of chunk starts.
+// and the alignment of chunk starts. out changes when a run grows it.
 void pgpq_nv_buffers(pgpq_nv* z, uint8_t** out, int64_t** offs, size_t** sizes, int64_t* out_cap, int64_t* align) {
   *out = z->out;
   *offs = z->offs;
   *sizes = z->sizes;
-  *out_cap = (int64_t)z->out_cap;
+  *out_cap = (int64_t)z->host_cap;
   *align = z->align;
 }
 
 // pgpq_nv_run_pieces compresses chunks 0..n-1 (chunk i at offs[i] of the batch's input,
 // sizes[i] bytes, 1 to chunk_max; offs[i] a multiple of the alignment pgpq_nv_buffers gives)
-// into out[i * *slot], and writes each chunk's compressed size over sizes[i] and the batch's
-// slot into *slot. The input is npieces host buffers: piece k's plens[k] bytes at srcs[k] go
+// into out, packed (chunk i right after chunk i-1; out grows when they need more, and
+// pgpq_nv_buffers then gives its new address), and writes each chunk's compressed size over
+// sizes[i] and the batch's device slot (the room each chunk had) into *slot. The input is npieces host buffers: piece k's plens[k] bytes at srcs[k] go
 // to the input's byte poffs[k], each copied to the device straight from where it is (at full
 // speed from pinned memory, through the driver's staging from pageable memory), so that the
 // pages' bytes are never gathered on the host first. 0 on success; -1 with err set when a CUDA
@@ -362,17 +410,39 @@ int pgpq_nv_run_pieces(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess || (e = cudaGetLastError()) != cudaSuccess) {
     return zerr(err, errlen, "compress on the device", e);
   }
+  // Only the compressed bytes cross back: packed on the device first, so the copy is a
+  // quarter of the slots' size or less.
+  pack_offsets<<<1, 1024, 0, s>>>(z->d_out_sizes, n, slot, z->d_pack_offs);
+  pack_chunks<<<n, 256, 0, s>>>(z->d_out, slot, z->d_out_sizes, z->d_pack_offs, z->d_packed);
+  if ((e = cudaGetLastError()) != cudaSuccess) return zerr(err, errlen, "pack compressed pages", e);
   if ((e = cudaMemcpyAsync(z->sizes, z->d_out_sizes, sizeof(size_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(z->h_status, z->d_status, sizeof(nvcompStatus_t) * n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
-      (e = cudaMemcpyAsync(z->out, z->d_out, slot * (size_t)n, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
+      (e = cudaMemcpyAsync(z->h_total, z->d_pack_offs + n, sizeof(int64_t), cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
       (e = cudaStreamSynchronize(s)) != cudaSuccess) {
-    return zerr(err, errlen, "copy compressed pages from the device", e);
+    return zerr(err, errlen, "copy compressed sizes from the device", e);
   }
   for (int32_t i = 0; i < n; i++) {
     if (z->h_status[i] != nvcompSuccess || z->sizes[i] == 0 || z->sizes[i] > slot) {
       snprintf(err, errlen, "compress: chunk %d failed (status %d, %zu bytes)", i, (int)z->h_status[i], z->sizes[i]);
       return -1;
     }
+  }
+  size_t total = (size_t)*z->h_total;
+  if (total > z->host_cap) {
+    size_t cap = (total + total / 4 + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+    if (cap > z->out_cap) cap = z->out_cap;
+    cudaFreeHost(z->out);
+    z->out = NULL;
+    z->host_cap = 0;
+    if ((e = cudaMallocHost((void**)&z->out, cap)) != cudaSuccess) {
+      z->out = NULL;
+      return zerr(err, errlen, "grow the pinned output of compression", e);
+    }
+    z->host_cap = cap;
+  }
+  if ((e = cudaMemcpyAsync(z->out, z->d_packed, total, cudaMemcpyDeviceToHost, s)) != cudaSuccess ||
+      (e = cudaStreamSynchronize(s)) != cudaSuccess) {
+    return zerr(err, errlen, "copy compressed pages from the device", e);
   }
   *slot_out = (int64_t)slot;
   return 0;
@@ -382,10 +452,10 @@ int pgpq_nv_run_pieces(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
 void pgpq_nv_close(pgpq_nv* z) {
   if (!z) return;
   if (z->stream) cudaStreamSynchronize(z->stream);
-  void* host[] = {z->out, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};
+  void* host[] = {z->out, z->h_total, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};
   for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++)
     if (host[i]) cudaFreeHost(host[i]);
-  void* dev[] = {z->d_in, z->d_out, z->d_in_ptrs, z->d_in_sizes, z->d_out_ptrs, z->d_out_sizes, z->d_status, z->d_temp};
+  void* dev[] = {z->d_in, z->d_out, z->d_packed, z->d_pack_offs, z->d_in_ptrs, z->d_in_sizes, z->d_out_ptrs, z->d_out_sizes, z->d_status, z->d_temp};
   for (size_t i = 0; i < sizeof(dev) / sizeof(dev[0]); i++)
     if (dev[i]) cudaFree(dev[i]);
   if (z->stream) cudaStreamDestroy(z->stream);
