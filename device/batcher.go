@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -198,10 +199,10 @@ func (g *batcher) maxPage() int64 {
 }
 
 // compress compresses src (1 to maxPage bytes) into dst's storage (a new slice when too small),
-// split codecs in frames of smallChunk: a writer waits for its page, and smaller frames give the
+// split codecs in frames of spec.small (smallChunk): a writer waits for its page, and smaller frames give the
 // device more to do at once and answer sooner.
 func (g *batcher) compress(dst, src []byte) ([]byte, error) {
-	return g.compressFrames(dst, min(g.spec.chunk, smallChunk), src)
+	return g.compressFrames(dst, min(g.spec.chunk, cmp.Or(g.spec.small, smallChunk)), src)
 }
 
 // compressFrames is compress of the page that is the concatenation of parts (1 to maxPage
@@ -222,6 +223,9 @@ func (g *batcher) compressFrames(dst []byte, chunk int, parts ...[]byte) ([]byte
 	}
 	if n == 0 || int64(n) > g.maxPage() {
 		return nil, fmt.Errorf("GPU compression: a page of %d bytes (1 to %d)", n, g.maxPage())
+	}
+	if c := (n + chunk - 1) / chunk; c > g.chunks {
+		return nil, fmt.Errorf("GPU compression: a page of %d bytes in %d frames (at most %d)", n, c, g.chunks)
 	}
 	r := reqPool.Get().(*pageReq)
 	r.parts, r.n = append(r.parts[:0], parts...), n

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,9 @@ type codecSpec struct {
 	// snappy and raw deflate cannot be joined), and larger pages go to the CPU.
 	chunk int
 	split bool
+	// small is the frame size of the pages writers hand one at a time (batcher.compress;
+	// split codecs): smallChunk unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
+	small int
 	// levels: the codec has levels, and only the default level goes to the GPU (nvCOMP has
 	// none).
 	levels      bool
@@ -108,8 +112,8 @@ const gzipTrailerBytes = 8
 
 // specs are the codecs GPU compression takes. Brotli is not among them: nvCOMP has none.
 var specs = []*codecSpec{
-	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, split: true, levels: true,
-		batchBytes: batchBytes, batchChunks: batchBytes/zstdChunk + 256, batchers: batchers, twin: zstdTwin},
+	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, small: smallChunk, split: true, levels: true,
+		batchBytes: batchBytes, batchChunks: batchBytes/smallChunk + 256, batchers: batchers, twin: zstdTwin},
 	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk, optIn: true,
 		off:        "nvCOMP's LZ4 pages were not read back as LZ4_RAW by arrow-go on the H200 (2026-11-29), even into a zeroed output",
 		batchBytes: batchBytes, batchChunks: 32, batchers: batchers, twin: cpuCodecTwin(compress.Codecs.Lz4Raw)},
@@ -121,8 +125,9 @@ var specs = []*codecSpec{
 
 // zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB),
 // how many of its batches may be on the device at once, and optionally its frame size (KiB,
-// zstdChunk), as "MIB,BATCHERS[,KIB]" (e.g. "32,8" or "64,4,64"); unset, batchBytes, batchers
-// and zstdChunk hold. A value out of its bounds is ignored with a warning.
+// zstdChunk) and the frame size of pages handed one at a time (KiB, smallChunk), as
+// "MIB,BATCHERS[,KIB[,SMALL_KIB]]" (e.g. "32,8" or "64,4,64,32"); unset, batchBytes, batchers,
+// zstdChunk and smallChunk hold. A value out of its bounds is ignored with a warning.
 const zstdBatchEnv = "PGPARQUET_GPU_ZSTD_BATCH"
 
 func init() {
@@ -130,18 +135,26 @@ func init() {
 	if v == "" {
 		return
 	}
-	mib, n, kib := 0, 0, zstdChunk>>10
-	_, err := fmt.Sscanf(v, "%d,%d,%d", &mib, &n, &kib)
-	if err != nil && strings.Count(v, ",") == 1 {
-		_, err = fmt.Sscanf(v, "%d,%d", &mib, &n)
+	vals := []int{0, 0, zstdChunk >> 10, smallChunk >> 10}
+	fields := strings.Split(v, ",")
+	ok := len(fields) >= 2 && len(fields) <= len(vals)
+	for i, f := range fields {
+		if !ok {
+			break
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		ok = err == nil
+		vals[i] = n
 	}
-	if err != nil || mib < 1 || mib > 256 || n < 1 || n > 64 || kib < 16 || kib > 1024 || kib&(kib-1) != 0 || kib<<10 > mib<<20 {
-		slog.Warn("ignored: want MIB,BATCHERS[,KIB] with 1 to 256 MiB, 1 to 64 batchers and frames of a power of two from 16 to 1024 KiB", "env", zstdBatchEnv, "value", v)
+	mib, n, kib, small := vals[0], vals[1], vals[2], vals[3]
+	pow2 := func(k int) bool { return k >= 16 && k <= 1024 && k&(k-1) == 0 }
+	if !ok || mib < 1 || mib > 256 || n < 1 || n > 64 || !pow2(kib) || !pow2(small) || small > kib || kib<<10 > mib<<20 {
+		slog.Warn("ignored: want MIB,BATCHERS[,KIB[,SMALL_KIB]] with 1 to 256 MiB, 1 to 64 batchers and frames of a power of two from 16 to 1024 KiB (SMALL_KIB at most KIB)", "env", zstdBatchEnv, "value", v)
 		return
 	}
 	z := specs[0]
-	z.batchBytes, z.batchers, z.chunk = int64(mib)<<20, n, kib<<10
-	z.batchChunks = int(z.batchBytes/int64(z.chunk)) + 256
+	z.batchBytes, z.batchers, z.chunk, z.small = int64(mib)<<20, n, kib<<10, small<<10
+	z.batchChunks = int(z.batchBytes/int64(z.small)) + 256
 }
 
 // zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).
