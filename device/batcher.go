@@ -32,8 +32,12 @@ const (
 	// at most this much; nvBatch reports its own, no larger).
 	chunkAlign = 16
 	// batchLinger is how long a batch waits for more pages after its first (queued pages join
-	// at once).
+	// at once) while no batch is on the device.
 	batchLinger = 500 * time.Microsecond
+	// loadedLinger is how long it waits while other batches are on the device: nvCOMP takes
+	// about as long for a full batch as for a small one, so under load fuller batches compress
+	// more at once (see codecSpec.linger).
+	loadedLinger = 4 * time.Millisecond
 )
 
 // chunkBuffers are a batcher's buffers: chunk i (1 to the codec's chunk bytes) is the input's
@@ -146,6 +150,8 @@ type batcher struct {
 	max     int64         // page bytes per batch (split), or pages times the largest (whole pages)
 	chunks  int           // chunks per batch
 	linger  time.Duration // how long a batch waits for more pages after its first
+	loaded  time.Duration // the same while other batches run (busy > 0)
+	busy    atomic.Int32  // runners compressing a batch
 	reqs    chan *pageReq
 	work    chan []*pageReq
 	log     *slog.Logger
@@ -174,16 +180,20 @@ var reqPool = sync.Pool{New: func() any { return &pageReq{done: make(chan struct
 // newBatcher starts gathering pages of spec's codec into batches within spec's bounds, and one
 // runner per chunkCompressor (each made for those bounds), batches lingering batchLinger.
 func newBatcher(spec *codecSpec, runners []chunkCompressor, log *slog.Logger) *batcher {
-	return newBatcherLinger(spec, runners, spec.batchBytes, spec.batchChunks, batchLinger, log)
+	g := newBatcherLinger(spec, runners, spec.batchBytes, spec.batchChunks, batchLinger, log)
+	g.loaded = cmp.Or(spec.linger, loadedLinger)
+	return g
 }
 
 func newBatcherLinger(spec *codecSpec, runners []chunkCompressor, maxBytes int64, maxChunks int, linger time.Duration, log *slog.Logger) *batcher {
-	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, reqs: make(chan *pageReq, 256), work: make(chan []*pageReq), log: log}
+	g := &batcher{spec: spec, max: maxBytes, chunks: maxChunks, linger: linger, loaded: linger, reqs: make(chan *pageReq, 256), work: make(chan []*pageReq), log: log}
 	go g.gather()
 	for _, c := range runners {
 		go func() {
 			for reqs := range g.work {
+				g.busy.Add(1)
 				g.run(c, reqs)
+				g.busy.Add(-1)
 			}
 		}()
 	}
@@ -240,7 +250,8 @@ func (g *batcher) compressFrames(dst []byte, chunk int, parts ...[]byte) ([]byte
 }
 
 // gather makes batches of the pages that arrive together: those already queued, and more for
-// up to linger after the first, within the batch's bounds; a page that does not fit starts
+// up to linger after the first (loaded while other batches are on the device), within the
+// batch's bounds; a page that does not fit starts
 // the next batch. It hands each batch to the first free runner, and while every runner is
 // busy the pages that arrive meanwhile still join it, up to its bounds: under load batches
 // grow, and nvCOMP, whose time per batch hardly depends on how many chunks it holds (about
@@ -277,7 +288,11 @@ func (g *batcher) gather() {
 			return true
 		}
 		open := true
-		timer.Reset(g.linger)
+		linger := g.linger
+		if g.busy.Load() > 0 {
+			linger = g.loaded
+		}
+		timer.Reset(linger)
 	linger:
 		for open {
 			select {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/klauspost/compress/zstd"
@@ -71,6 +72,9 @@ type codecSpec struct {
 	// small is the frame size of the pages writers hand one at a time (batcher.compress;
 	// split codecs): smallChunk unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
 	small int
+	// linger is how long a batch waits for more pages while others are on the device:
+	// loadedLinger unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
+	linger time.Duration
 	// levels: the codec has levels, and only the default level goes to the GPU (nvCOMP has
 	// none).
 	levels      bool
@@ -125,9 +129,10 @@ var specs = []*codecSpec{
 
 // zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB),
 // how many of its batches may be on the device at once, and optionally its frame size (KiB,
-// zstdChunk) and the frame size of pages handed one at a time (KiB, smallChunk), as
-// "MIB,BATCHERS[,KIB[,SMALL_KIB]]" (e.g. "32,8" or "64,4,64,32"); unset, batchBytes, batchers,
-// zstdChunk and smallChunk hold. A value out of its bounds is ignored with a warning.
+// zstdChunk), the frame size of pages handed one at a time (KiB, smallChunk) and how long a
+// batch lingers while others are on the device (µs, loadedLinger), as
+// "MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US]]]" (e.g. "32,8" or "64,4,64,32,2000"); unset, the
+// constants hold. A value out of its bounds is ignored with a warning.
 const zstdBatchEnv = "PGPARQUET_GPU_ZSTD_BATCH"
 
 func init() {
@@ -135,7 +140,7 @@ func init() {
 	if v == "" {
 		return
 	}
-	vals := []int{0, 0, zstdChunk >> 10, smallChunk >> 10}
+	vals := []int{0, 0, zstdChunk >> 10, smallChunk >> 10, int(loadedLinger / time.Microsecond)}
 	fields := strings.Split(v, ",")
 	ok := len(fields) >= 2 && len(fields) <= len(vals)
 	for i, f := range fields {
@@ -146,14 +151,15 @@ func init() {
 		ok = err == nil
 		vals[i] = n
 	}
-	mib, n, kib, small := vals[0], vals[1], vals[2], vals[3]
+	mib, n, kib, small, linger := vals[0], vals[1], vals[2], vals[3], vals[4]
 	pow2 := func(k int) bool { return k >= 16 && k <= 1024 && k&(k-1) == 0 }
-	if !ok || mib < 1 || mib > 256 || n < 1 || n > 64 || !pow2(kib) || !pow2(small) || small > kib || kib<<10 > mib<<20 {
-		slog.Warn("ignored: want MIB,BATCHERS[,KIB[,SMALL_KIB]] with 1 to 256 MiB, 1 to 64 batchers and frames of a power of two from 16 to 1024 KiB (SMALL_KIB at most KIB)", "env", zstdBatchEnv, "value", v)
+	if !ok || mib < 1 || mib > 256 || n < 1 || n > 64 || !pow2(kib) || !pow2(small) || small > kib || kib<<10 > mib<<20 || linger < 0 || linger > 100000 {
+		slog.Warn("ignored: want MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US]]] with 1 to 256 MiB, 1 to 64 batchers, frames of a power of two from 16 to 1024 KiB (SMALL_KIB at most KIB) and 0 to 100000 µs", "env", zstdBatchEnv, "value", v)
 		return
 	}
 	z := specs[0]
 	z.batchBytes, z.batchers, z.chunk, z.small = int64(mib)<<20, n, kib<<10, small<<10
+	z.linger = max(time.Duration(linger)*time.Microsecond, 1) // 0 would mean the default
 	z.batchChunks = int(z.batchBytes/int64(z.small)) + 256
 }
 
