@@ -145,27 +145,6 @@ type pageFileWriter struct {
 	dicts   []*pqfile.DictColumn  // per Arrow field: the page of a lane dictionary's indices being gathered, or nil
 	maxRows int64
 	ctx     context.Context
-	// flights are the pages being compressed, in the order they were taken: the lane goes on
-	// encoding while they compress, and lands them (adds them to the row group) in that order.
-	flights []*flight
-}
-
-// flight is one flushPages' pages on their way through compression (CPUPlain.Compress on a
-// goroutine of its own). raw's buffers stay the columns' and untouched until done closes; out
-// is then the compressed pages.
-type flight struct {
-	which []taken
-	raw   [][]pqfile.RawPage
-	out   [][]pqfile.Page
-	done  chan struct{}
-}
-
-// taken is one page of a flight: a fixed-width column's (plain, its index in
-// pageFileWriter.pages) or a lane dictionary's indices (plain -1; field, its encoding).
-type taken struct {
-	plain int
-	field int
-	enc   parquet.Encoding
 }
 
 // pageAllocator is an encoder (device.PageEncoder) with memory of its own for the page
@@ -175,13 +154,8 @@ type pageAllocator interface {
 	PageAllocator() memory.Allocator
 }
 
-// pageBytes is the size of the values a data page of the columns pageFileWriter encodes holds:
-// a quarter of arrow-go's default data page, so that pages fill, and compress while the lane
-// goes on, within a row group (about 120k rows by default, 0.5-1 MB a fixed-width column), not
-// all at its end, which kept every lane waiting on compression (H200, lineorder, P=16: 80% of
-// the lanes' time). Pages compress in frames of up to 128 KiB anyway (device.zstdChunk), so the
-// smaller pages compress as well.
-const pageBytes = 256 << 10
+// pageBytes is the size of the values a data page holds, as arrow-go's default data page.
+const pageBytes = 1 << 20
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []*arrow.DictionaryType) (*pageFileWriter, error) {
 	pw, err := pqfile.NewWriterWith(w, sc, props, pqfile.WriterOptions{ArrowProps: arrowProps})
@@ -318,12 +292,21 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// flushPages sends the pages that are full (all: every page holding rows), of the fixed-width
-// columns and of the lane dictionaries' indices, to compression, all at once on a goroutine,
-// and lands the flights that are done (all: waits for every one); the pages of one call are
-// compressed together. The fixed-width columns' next pages take other buffers meanwhile, and
-// theirs go back to them (Recycle) as their flight lands.
+// flushPages compresses the pages that are full (all: every page holding rows), of the
+// fixed-width columns and of the lane dictionaries' indices, and adds them to the row group;
+// the pages of one call are compressed at once. The lane waits: sending pages of 256 KiB to
+// compression as they filled while the lane went on (landing them in order at the row
+// group's end) was measured slower on the H200 (TestPipelineAlone, lineorder, P=16: 3.2-4.1
+// GB/s against 4.6; bench/results/gpuhost-h200-2026-11-30-r10-g.log), more pages for each
+// row group's few. Compress copies the pages' bytes, so the
+// fixed-width columns' go back to their columns (Recycle) once it returns: their next pages
+// reuse the buffers.
 func (p *pageFileWriter) flushPages(all bool) error {
+	type taken struct {
+		plain int // index in p.pages, or -1
+		field int // a lane dictionary's field
+		enc   parquet.Encoding
+	}
 	var which []taken
 	var raw [][]pqfile.RawPage
 	for k, pc := range p.pages {
@@ -342,64 +325,32 @@ func (p *pageFileWriter) flushPages(all bool) error {
 		which = append(which, taken{plain: -1, field: i, enc: page.Encoding})
 		raw = append(raw, []pqfile.RawPage{page.RawPage})
 	}
-	if len(which) > 0 {
-		f := &flight{which: which, raw: raw, done: make(chan struct{})}
-		go func() {
-			defer close(f.done)
-			f.out = p.comp.Compress(f.raw)
-		}()
-		p.flights = append(p.flights, f)
+	if len(which) == 0 {
+		return nil
 	}
-	return p.land(all)
-}
-
-// land adds the compressed pages of the flights that are done to the row group, in the order
-// they were taken, stopping at the first still in flight (wait: waiting for each).
-func (p *pageFileWriter) land(wait bool) error {
-	for len(p.flights) > 0 {
-		f := p.flights[0]
-		if wait {
-			trace.WithRegion(p.ctx, "compress", func() { <-f.done })
-		} else {
-			select {
-			case <-f.done:
-			default:
-				return nil
-			}
+	var compressed [][]pqfile.Page
+	trace.WithRegion(p.ctx, "compress", func() { compressed = p.comp.Compress(raw) })
+	for n, t := range which {
+		if t.plain >= 0 {
+			p.pages[t.plain].Recycle(raw[n][0])
 		}
-		p.flights[0] = nil
-		p.flights = p.flights[1:]
-		for n, t := range f.which {
-			if t.plain >= 0 {
-				p.pages[t.plain].Recycle(f.raw[n][0])
+	}
+	for n, pages := range compressed {
+		t := which[n]
+		if t.plain >= 0 {
+			if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
 			}
+			continue
 		}
-		for n, pages := range f.out {
-			t := f.which[n]
-			if t.plain >= 0 {
-				if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-					return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
-				}
-				continue
-			}
-			for j := range pages {
-				pages[j].Encoding = t.enc
-			}
-			if err := p.rg.AppendDictPages(p.leaf[t.field], p.dicts[t.field].Dictionary(), pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-				return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
-			}
+		for j := range pages {
+			pages[j].Encoding = t.enc
+		}
+		if err := p.rg.AppendDictPages(p.leaf[t.field], p.dicts[t.field].Dictionary(), pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
 		}
 	}
 	return nil
-}
-
-// settle waits for the pages in flight, without adding them anywhere: before the columns'
-// buffers are released, or the file is dropped.
-func (p *pageFileWriter) settle() {
-	for _, f := range p.flights {
-		<-f.done
-	}
-	p.flights = nil
 }
 
 // NewBufferedRowGroupChecked ends the current row group (if it has rows); the next batch
@@ -430,20 +381,12 @@ func (p *pageFileWriter) RowGroupNumRows() (int, error) {
 }
 
 // RowGroupTotalCompressedBytes is the current row group's bytes so far: its compressed pages,
-// and the values of the pages in flight and being gathered (not yet compressed, as arrow-go
-// counts its own).
+// and the values of the pages being gathered (not yet compressed, as arrow-go counts its own).
 func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	if p.rg == nil {
 		return 0
 	}
 	n := p.rg.Bytes()
-	for _, f := range p.flights { // uncompressed, as the pages being gathered
-		for _, group := range f.raw {
-			for _, r := range group {
-				n += int64(r.Len())
-			}
-		}
-	}
 	for _, pc := range p.pages {
 		n += int64(pc.Bytes())
 	}
@@ -463,7 +406,6 @@ func (p *pageFileWriter) AppendKeyValueMetadata(key, value string) error {
 // Close ends the last row group and writes the footer.
 func (p *pageFileWriter) Close() error {
 	defer func() {
-		p.settle()
 		for _, dc := range p.dicts {
 			if dc != nil {
 				dc.Release()

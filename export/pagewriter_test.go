@@ -14,7 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/pgparquet/pgparquet/export"
@@ -440,62 +439,5 @@ func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, 
 		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
 			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
 		}
-	}
-}
-
-// TestPageWriterFlights exports through the GPU writer's file path with its CPU twin a table
-// whose fixed-width and dictionary columns fill several pages per row group, so that pages
-// compress while the lane goes on and land later (pageFileWriter's flights), some row groups
-// ending with pages still in flight: every value must read back as PostgreSQL has it, and
-// column chunks must hold several data pages.
-func TestPageWriterFlights(t *testing.T) {
-	t.Setenv("PGPARQUET_PAGE_WRITER", "cpu")
-	ctx := context.Background()
-	dsn := shared.NewDB(t)
-	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, `CREATE TABLE flights (id int8, a int4, s text, f float8)`)
-	pgtest.Exec(t, conn, `INSERT INTO flights SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE (g::int8 * 7919) % 100003 END,
-		(array['red', 'green', 'blue'])[1 + g % 3], g / 3.0 FROM generate_series(1, 300000) g`)
-	pgtest.Exec(t, conn, "ANALYZE flights")
-	cols, err := readback.ColumnsOf(ctx, conn, "flights")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, conn, "flights", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "flights", OutputDir: dir,
-		Parallel: 2, RowGroupSize: 100000, BufferSize: 256 << 10}); err != nil {
-		t.Fatal(err)
-	}
-	checkReadback(t, want, dir, "", 20)
-	multi := 0
-	for _, name := range partFiles(t, dir) {
-		rdr, _ := openParquet(t, name)
-		for rg := range rdr.NumRowGroups() {
-			for ci := range rdr.MetaData().Schema.NumColumns() {
-				pr, err := rdr.RowGroup(rg).GetColumnPageReader(ci)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pages := 0
-				for pr.Next() {
-					if pr.Page().Type() == file.PageTypeDataPage {
-						pages++
-					}
-				}
-				if err := pr.Err(); err != nil {
-					t.Fatal(err)
-				}
-				if pages > 1 {
-					multi++
-				}
-			}
-		}
-	}
-	if multi == 0 {
-		t.Error("every column chunk has one data page: no page compressed while its row group went on")
 	}
 }

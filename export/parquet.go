@@ -364,9 +364,6 @@ func (s *fileSeries) finish() error {
 // abort drops the current file; the sink's Discard removes it.
 func (s *fileSeries) abort() {
 	if s.cur != nil {
-		if pw, ok := s.cur.fw.(*pageFileWriter); ok {
-			pw.settle() // nothing may read the columns' buffers once the export frees them
-		}
 		s.cur.f.Abort()
 		s.cur = nil
 	}
