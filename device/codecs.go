@@ -36,9 +36,13 @@ const (
 	// 256 KiB 0.633 GB in 7.3 s (the CPU's zstd: 0.647 GB); arrow-go's writers, which wait for
 	// each page, went from 8.5 to 11.4 s with 128 KiB frames. So pages come in frames of
 	// smallChunk, and of zstdChunk from writers that hand several pages at once
-	// (pageCodec.EncodeLargeFrames: the GPU writer's).
+	// (pageCodec.EncodeLargeFrames: the GPU writer's). nvCOMP's time per batch follows its
+	// frames' size, and a writer of single pages waits for each: TestPipelineAlone on wide
+	// (whose text, jsonb and array columns arrow-go writes page by page) ran at 1.22 GB/s with
+	// 32 KiB frames against 1.03 with 64 KiB, 0.673 GB of Parquet against 0.671
+	// (bench/results/gpuhost-h200-2026-11-30-r10-h.log).
 	zstdChunk  = 128 << 10
-	smallChunk = 64 << 10
+	smallChunk = 32 << 10
 	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
 	// GPU, as one chunk: twice arrow-go's default data page (1 MiB), which pages overshoot a
 	// little, within nvCOMP's 16 MiB for LZ4 and snappy. Larger pages go to the CPU.

@@ -47,7 +47,7 @@ func pageSizes(spec *codecSpec) []int {
 func TestBatcherCPUTwins(t *testing.T) {
 	for _, spec := range specs {
 		t.Run(spec.name, func(t *testing.T) {
-			maxBytes, maxChunks, pages := int64(6<<20), 80, 8 // small: batches fill and carry pages over
+			maxBytes, maxChunks, pages := int64(6<<20), 120, 8 // small: batches fill and carry pages over (a 3 MiB page is 97 frames of smallChunk)
 			if !spec.split {
 				maxChunks, pages = 12, 3
 			}

@@ -108,7 +108,7 @@ var zstdSizes = []int{minPage, zstdChunk - 1, zstdChunk, zstdChunk + 1, 1 << 20,
 // TestZstdBatcherCPUTwin runs the batcher (gathering, cutting pages into chunks, carrying a
 // page that does not fit to the next batch, joining frames) over its CPU twin.
 func TestZstdBatcherCPUTwin(t *testing.T) {
-	const maxBytes, maxChunks = 4 << 20, 80 // small: batches fill and carry pages over
+	const maxBytes, maxChunks = 4 << 20, 120 // small: batches fill and carry pages over (a 3 MiB page is 97 frames of smallChunk)
 	spec := zstdDispatch.spec
 	g := newBatcherLinger(spec, []chunkCompressor{newCPUChunks(spec, maxChunks, maxBytes), newCPUChunks(spec, maxChunks, maxBytes)}, maxBytes, maxChunks, batchLinger, slog.Default())
 	in, out := checkBatcher(t, g, zstdSizes, 12)
