@@ -20,7 +20,8 @@ def derive(one_call, gb):
 
 def plot(one_call, path, title):
     """Writes the PNG at path: GB/s (the source limit dashed) and CPU-s per GB (the issue's
-    targets dotted) of the GPU writer, the CPU path and DuckDB, lineorder and wide."""
+    targets dotted) of the GPU writer, the CPU path and DuckDB (those the call ran), lineorder
+    and wide."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -30,6 +31,8 @@ def plot(one_call, path, title):
     for k, t in enumerate(["lineorder", "wide"]):
         r = one_call[t]
         for j, n in enumerate(names):
+            if n not in r:  # a tool the call did not run
+                continue
             ax[0].bar(k * 4 + j, r[n]["gbps"], color=colors[j], label=n if k == 0 else None)
             ax[1].bar(k * 4 + j, r[n]["cpu_s_per_gb"], color=colors[j], label=n if k == 0 else None)
         ax[0].hlines(r["source_limit_gbps"], k * 4 - 0.5, k * 4 + 2.5, colors="k", linestyles="--")
