@@ -21,13 +21,5 @@ echo "tests done: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 PGPARQUET_GPU_QUICK=1 timeout 150 compute-sanitizer --tool memcheck \
   ../$K/device.test -test.run 'TestGPUCodecs|TestGPUZstd$' 2>&1 | tail -4)
 echo "sanitizer done: $SECONDS s"
-for cfg in ${CONFIGS:-default 32,2 64,2 32,4 64,4 128,4}; do # MIB,BATCHERS[,KIB]
-  v=$cfg; [ "$cfg" = default ] && v=""
-  (cd export && PGPARQUET_GPU_ZSTD_BATCH=$v PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
-    PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=$P PGPARQUET_PIPELINE_OUT=/dev/shm/r10d-pipe \
-    PGPARQUET_PIPELINE_JSON="$O/pipeline-${cfg//,/-}.json" PGPARQUET_PIPELINE_TRACE="$O/pipeline-${cfg//,/-}.trace" \
-    timeout 120 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1 | grep -E 'pipeline alone|FAIL|panic' | sed "s/^/$cfg: /")
-  rm -rf /dev/shm/r10d-pipe
-done
-xz -T8 "$O"/*.trace
+SETUP=0 KIT=$K OUT=$O CONFIGS="${CONFIGS:-default 32,2 64,2 32,4 64,4 128,4}" bash bench/gpuhost-r10c.sh
 echo "total: $SECONDS s"

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -130,17 +131,9 @@ func TestPipelineAlone(t *testing.T) {
 	t.Logf("received %d buffers, %.3f GB of COPY, in %.2f s (%.2f GB/s), %d of them in pinned memory; decoder %s",
 		bufs.Load(), float64(copyBytes.Load())/1e9, recvWall, float64(copyBytes.Load())/1e9/recvWall, pinned.Load(), e.dec.Path())
 
-	if p := os.Getenv("PGPARQUET_PIPELINE_PROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			t.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	// A CPU profile, and where each lane's time goes by stage (bench/traceregions reads it).
+	defer record(t, "PGPARQUET_PIPELINE_PROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)()
+	defer record(t, "PGPARQUET_PIPELINE_TRACE", trace.Start, trace.Stop)()
 	if p := os.Getenv("PGPARQUET_PIPELINE_BLOCKPROFILE"); p != "" {
 		// Where the lanes wait on each other and on the device's results (channels, locks;
 		// time inside cgo calls is not blocking to Go and shows in neither profile).
@@ -157,18 +150,6 @@ func TestPipelineAlone(t *testing.T) {
 			}
 			runtime.SetBlockProfileRate(0)
 		}()
-	}
-	if p := os.Getenv("PGPARQUET_PIPELINE_TRACE"); p != "" {
-		// Where each lane's time goes, by stage (bench/traceregions reads it).
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			t.Fatal(err)
-		}
-		defer trace.Stop()
 	}
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0) //nolint:errcheck // RUSAGE_SELF does not fail
@@ -212,6 +193,27 @@ func TestPipelineAlone(t *testing.T) {
 	}
 	for _, s := range series {
 		s.abort()
+	}
+}
+
+// record starts a recording (start) into the file $env names, if set, and returns what stops
+// it and closes the file.
+func record(t *testing.T, env string, start func(io.Writer) error, stop func()) func() {
+	p := os.Getenv(env)
+	if p == "" {
+		return func() {}
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() {
+		stop()
+		f.Close()
 	}
 }
 

@@ -98,14 +98,15 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	opts.Progress = bar.update
 
 	if a.cpuProfile != "" {
-		stop, err := startCPUProfile(a.cpuProfile)
+		stop, err := startRecording("--cpu-profile", a.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if a.tracePath != "" {
-		stop, err := startTrace(a.tracePath)
+		// The lanes mark their stages with trace regions (bench/traceregions sums them).
+		stop, err := startRecording("--trace", a.tracePath, trace.Start, trace.Stop)
 		if err != nil {
 			return err
 		}
@@ -392,35 +393,20 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// startTrace records a Go execution trace (runtime/trace) until the returned function is
-// called: the lanes mark their stages with trace regions.
-func startTrace(path string) (stop func(), err error) {
+// startRecording writes what start records (a CPU profile, an execution trace) to the file at
+// path until the returned function is called, which stops it (stop) and closes the file; flag
+// names the option in errors.
+func startRecording(flag, path string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("--trace: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("--trace: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return func() {
-		trace.Stop()
-		f.Close()
-	}, nil
-}
-
-// startCPUProfile profiles the process until the returned function is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		f.Close()
 	}, nil
 }
