@@ -305,7 +305,6 @@ func (p *pageFileWriter) flushPages(all bool) error {
 	type taken struct {
 		plain int // index in p.pages, or -1
 		field int // a lane dictionary's field
-		enc   parquet.Encoding
 	}
 	var which []taken
 	var raw [][]pqfile.RawPage
@@ -322,8 +321,8 @@ func (p *pageFileWriter) flushPages(all bool) error {
 			continue
 		}
 		page, _ := dc.Take()
-		which = append(which, taken{plain: -1, field: i, enc: page.Encoding})
-		raw = append(raw, []pqfile.RawPage{page.RawPage})
+		which = append(which, taken{plain: -1, field: i})
+		raw = append(raw, []pqfile.RawPage{page})
 	}
 	if len(which) == 0 {
 		return nil
@@ -342,9 +341,6 @@ func (p *pageFileWriter) flushPages(all bool) error {
 				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
 			}
 			continue
-		}
-		for j := range pages {
-			pages[j].Encoding = t.enc
 		}
 		if err := p.rg.AppendDictPages(p.leaf[t.field], p.dicts[t.field].Dictionary(), pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
 			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)

@@ -49,15 +49,6 @@ type DictColumn struct {
 	bits  []byte // scratch: a batch's validity realigned
 }
 
-// DictPage is a data page DictColumn makes, uncompressed: its RawPage (definition levels, then
-// the indices as RLE_DICTIONARY data; NumValues its rows, NULLs included; Stats the page's) and
-// its Encoding, RLE_DICTIONARY. Compressed (CPUPlain.Compress, which labels its pages PLAIN),
-// it becomes a Page of Encoding RLE_DICTIONARY for RowGroup.AppendDictPages.
-type DictPage struct {
-	RawPage
-	Encoding parquet.Encoding
-}
-
 // NewDictColumn returns an empty column whose pages are cut at pageBytes/4 rows (at least 1).
 func NewDictColumn(nullable bool, pageBytes int) *DictColumn {
 	return &DictColumn{nullable: nullable, pageRows: max(pageBytes/4, 1), epoch: 1}
@@ -305,11 +296,13 @@ func (c *DictColumn) setDictionary(dict arrow.Array) error {
 	return nil
 }
 
-// Take returns the page of the rows appended since the last Take (a fresh buffer), or false
-// when there are none.
-func (c *DictColumn) Take() (DictPage, bool) {
+// Take returns the page of the rows appended since the last Take (a fresh buffer; Encoding
+// RLE_DICTIONARY: definition levels, then the indices; NumValues its rows, NULLs included;
+// Stats the page's), or false when there are none. Compressed (CPUPlain.Compress), it is a
+// Page for RowGroup.AppendDictPages.
+func (c *DictColumn) Take() (RawPage, bool) {
 	if c.rows == 0 {
-		return DictPage{}, false
+		return RawPage{}, false
 	}
 	maxIdx := int32(0)
 	stats := metadata.EncodedStatistics{HasNullCount: true, NullCount: int64(c.rows - len(c.idx))}
@@ -338,7 +331,7 @@ func (c *DictColumn) Take() (DictPage, bool) {
 	}
 	raw = append(raw, byte(width))
 	raw = AppendHybrid(raw, c.idx, width)
-	p := DictPage{RawPage: RawPage{Data: raw, NumValues: int32(c.rows), Stats: stats}, Encoding: parquet.Encodings.RLEDict}
+	p := RawPage{Data: raw, NumValues: int32(c.rows), Stats: stats, Encoding: parquet.Encodings.RLEDict}
 	c.reset()
 	return p, true
 }

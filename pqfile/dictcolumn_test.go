@@ -291,8 +291,7 @@ func TestDictPages(t *testing.T) {
 					if k == 0 {
 						pageRows = append(pageRows, int(p.NumValues))
 					}
-					pages := comp.Compress([][]RawPage{{p.RawPage}})[0]
-					pages[0].Encoding = p.Encoding
+					pages := comp.Compress([][]RawPage{{p}})[0]
 					if err := g.AppendDictPages(k+1, dict, Encoded{Pages: pages, Stats: p.Stats}); err != nil {
 						t.Fatalf("row group %d column %d: %v", gi, k+1, err)
 					}
@@ -635,8 +634,7 @@ func TestDictPagesWidths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pages := comp.Compress([][]RawPage{{p.RawPage}})[0]
-			pages[0].Encoding = p.Encoding
+			pages := comp.Compress([][]RawPage{{p}})[0]
 			if err := g.AppendDictPages(0, c.Dictionary(), Encoded{Pages: pages, Stats: p.Stats}); err != nil {
 				t.Fatal(err)
 			}
@@ -927,8 +925,7 @@ func BenchmarkDictPagesFile(b *testing.B) {
 						return nil
 					}
 					p, _ := c.Take()
-					pages := comp.Compress([][]RawPage{{p.RawPage}})[0]
-					pages[0].Encoding = p.Encoding
+					pages := comp.Compress([][]RawPage{{p}})[0]
 					return g.AppendDictPages(0, c.Dictionary(), Encoded{Pages: pages, Stats: p.Stats})
 				}
 			}())

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
@@ -75,7 +74,7 @@ func (c *CPUPlain) Append(cols []arrow.Array, dst []*PlainColumn) error {
 	return nil
 }
 
-// Compress compresses raw pages (PLAIN encoded; each page's bytes its Levels then its Data),
+// Compress compresses raw pages (each page's bytes its Levels then its Data, of its Encoding),
 // grouped as the caller likes (by column), into Pages grouped alike. The Pages' Data are
 // buffers of their own: raw's bytes are not retained, and the caller may reuse them once
 // Compress returns (PlainColumn.Recycle). The pages are compressed at once, each on a goroutine
@@ -87,7 +86,7 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 	for i, group := range raw {
 		out[i] = make([]Page, len(group))
 		for j, r := range group {
-			out[i][j] = Page{UncompressedSize: int32(r.Len()), NumValues: r.NumValues, Encoding: parquet.Encodings.Plain, Stats: r.Stats}
+			out[i][j] = Page{UncompressedSize: int32(r.Len()), NumValues: r.NumValues, Encoding: r.Encoding, Stats: r.Stats}
 			wg.Add(1)
 			go func(p *Page) {
 				defer wg.Done()

@@ -15,16 +15,18 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// RawPage is an uncompressed data page of PlainPages or PlainColumn: its bytes in two parts,
-// its rows and its statistics. The page's uncompressed bytes are Levels followed by Data:
-// Levels its definition levels (4-byte length prefixed; empty for a required column), Data its
-// values, PLAIN. The two are separate buffers so that PlainColumn hands its values over
-// without copying them; use Len and AppendTo for the page as one.
+// RawPage is an uncompressed data page of PlainPages, PlainColumn or DictColumn: its bytes in
+// two parts, its rows, its statistics and its encoding. The page's uncompressed bytes are
+// Levels followed by Data: Levels its definition levels (4-byte length prefixed; empty for a
+// required column), Data its values, PLAIN (Encoding's zero value), or from DictColumn its
+// indices, RLE_DICTIONARY. The two are separate buffers so that PlainColumn hands its values
+// over without copying them; use Len and AppendTo for the page as one.
 type RawPage struct {
 	Levels    []byte
 	Data      []byte
 	NumValues int32
 	Stats     metadata.EncodedStatistics
+	Encoding  parquet.Encoding
 }
 
 // Len is the page's uncompressed size: len(Levels) + len(Data).
