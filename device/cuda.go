@@ -110,7 +110,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
 	l->zopen = (zopen_fn)dlsym(l->handle, "pgpq_nv_open");
 	l->zbuffers = (zbuffers_fn)dlsym(l->handle, "pgpq_nv_buffers");
-	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run_pieces");
+	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run_packed");
 	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_nv_close");
 	if (!l->zopen || !l->zbuffers || !l->zrun || !l->zclose) l->zopen = NULL;
 	l->encode = (encode_fn)dlsym(l->handle, "pgpq_encode_plain");
@@ -152,7 +152,7 @@ static int call_inject(pgpq_lib* l, int scans, int finishes) {
 }
 static void* call_zopen(pgpq_lib* l, int32_t codec, const char* path, int32_t chunks, int64_t chunk_max, int64_t bytes, char* err, int en) {
 	if (!l->zopen) {
-		snprintf(err, en, "this CUDA library has no GPU compression (pgpq_nv_*): rebuild it with nvcomp.cu");
+		snprintf(err, en, "this CUDA library has no GPU compression with packed output (pgpq_nv_open, pgpq_nv_run_packed): rebuild it from device/cuda");
 		return NULL;
 	}
 	return l->zopen(codec, path, chunks, chunk_max, bytes, err, en);

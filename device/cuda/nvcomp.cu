@@ -9,7 +9,7 @@
 //
 // One batcher owns one codec, one stream and buffers: device input (chunk i at
 // offs[i], sizes[i] bytes, each start aligned as nvCOMP requires), copied there from the
-// pages' own host buffers (pgpq_nv_run_pieces), device output (chunk i's compressed bytes at
+// pages' own host buffers (pgpq_nv_run_packed), device output (chunk i's compressed bytes at
 // d_out[i * slot]), packed on the device and copied to pinned host output (the chunks' bytes
 // one after the other, chunk i's size in sizes[i]).
 // The Go side cuts the pages into chunks:
@@ -340,7 +340,7 @@ void pgpq_nv_buffers(pgpq_nv* z, uint8_t** out, int64_t** offs, size_t** sizes, 
   *align = z->align;
 }
 
-// pgpq_nv_run_pieces compresses chunks 0..n-1 (chunk i at offs[i] of the batch's input,
+// pgpq_nv_run_packed compresses chunks 0..n-1 (chunk i at offs[i] of the batch's input,
 // sizes[i] bytes, 1 to chunk_max; offs[i] a multiple of the alignment pgpq_nv_buffers gives)
 // into out, packed (chunk i right after chunk i-1; out grows when they need more, and
 // pgpq_nv_buffers then gives its new address), and writes each chunk's compressed size over
@@ -349,7 +349,7 @@ void pgpq_nv_buffers(pgpq_nv* z, uint8_t** out, int64_t** offs, size_t** sizes, 
 // speed from pinned memory, through the driver's staging from pageable memory), so that the
 // pages' bytes are never gathered on the host first. 0 on success; -1 with err set when a CUDA
 // call or a chunk failed (the caller then compresses on the CPU).
-int pgpq_nv_run_pieces(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* const* srcs, const int64_t* poffs,
+int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* const* srcs, const int64_t* poffs,
                        const int64_t* plens, int64_t* slot_out, char* err, int errlen) {
   if (n < 1 || n > z->max_chunks) {
     snprintf(err, errlen, "compress: bad batch of %d chunks", n);
