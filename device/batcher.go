@@ -178,7 +178,8 @@ type pageReq struct {
 var reqPool = sync.Pool{New: func() any { return &pageReq{done: make(chan struct{}, 1)} }}
 
 // newBatcher starts gathering pages of spec's codec into batches within spec's bounds, and one
-// runner per chunkCompressor (each made for those bounds), batches lingering batchLinger.
+// runner per chunkCompressor (each made for those bounds), batches lingering batchLinger, and
+// spec.linger (loadedLinger) while other batches are on the device.
 func newBatcher(spec *codecSpec, runners []chunkCompressor, log *slog.Logger) *batcher {
 	g := newBatcherLinger(spec, runners, spec.batchBytes, spec.batchChunks, batchLinger, log)
 	g.loaded = cmp.Or(spec.linger, loadedLinger)
@@ -209,8 +210,8 @@ func (g *batcher) maxPage() int64 {
 }
 
 // compress compresses src (1 to maxPage bytes) into dst's storage (a new slice when too small),
-// split codecs in frames of spec.small (smallChunk): a writer waits for its page, and smaller frames give the
-// device more to do at once and answer sooner.
+// split codecs in frames of spec.small (smallChunk): a writer waits for its page, and smaller
+// frames give the device more to do at once and answer sooner.
 func (g *batcher) compress(dst, src []byte) ([]byte, error) {
 	return g.compressFrames(dst, min(g.spec.chunk, cmp.Or(g.spec.small, smallChunk)), src)
 }
@@ -251,11 +252,11 @@ func (g *batcher) compressFrames(dst []byte, chunk int, parts ...[]byte) ([]byte
 
 // gather makes batches of the pages that arrive together: those already queued, and more for
 // up to linger after the first (loaded while other batches are on the device), within the
-// batch's bounds; a page that does not fit starts
-// the next batch. It hands each batch to the first free runner, and while every runner is
-// busy the pages that arrive meanwhile still join it, up to its bounds: under load batches
-// grow, and nvCOMP, whose time per batch hardly depends on how many chunks it holds (about
-// 30 ms for 128 KiB frames on the H200), compresses more at once.
+// batch's bounds; a page that does not fit starts the next batch. It hands each batch to the
+// first free runner, and while every runner is busy the pages that arrive meanwhile still join
+// it, up to its bounds: under load batches grow, and nvCOMP, whose time per batch hardly
+// depends on how many chunks it holds (about 30 ms for 128 KiB frames on the H200),
+// compresses more at once.
 //
 // The bounds: at most g.chunks chunks, and for split codecs (zstd) at most g.max page bytes;
 // for whole-page codecs, pages times the largest page at most g.max, as the device reserves
