@@ -2,10 +2,13 @@ package device
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
 )
@@ -129,5 +132,74 @@ func TestBatcherPieces(t *testing.T) {
 		if n := rec.seen[len(rec.seen)-1]; n != tc.parts {
 			t.Errorf("%d bytes in %d parts, frames of %d: %d pieces", tc.size, tc.parts, smallChunk, n)
 		}
+	}
+}
+
+// heldRunner is a CPU twin whose runs wait for release and record their chunks.
+type heldRunner struct {
+	*cpuChunks
+	started chan struct{} // a run began
+	release chan struct{}
+	chunks  []int
+}
+
+func (h *heldRunner) run(n int) error {
+	h.chunks = append(h.chunks, n)
+	h.started <- struct{}{}
+	<-h.release
+	return h.cpuChunks.run(n)
+}
+
+// TestBatcherGathersWhileBusy: pages that arrive while every runner is busy join one batch,
+// however long they keep arriving (up to its bounds), rather than a batch of what came within
+// the linger; each page decodes to itself. A page of more frames than a batch holds is
+// refused, not cut into an overrun batch.
+func TestBatcherGathersWhileBusy(t *testing.T) {
+	spec := zstdDispatch.spec
+	h := &heldRunner{cpuChunks: newCPUChunks(spec, 64, 8<<20), started: make(chan struct{}, 8), release: make(chan struct{})}
+	g := newBatcherLinger(spec, []chunkCompressor{h}, 8<<20, 64, time.Millisecond, slog.Default())
+	rng := rand.New(rand.NewPCG(7, 7))
+	const later = 12 // pages sent while the runner is busy, one every 2 ms (each past the linger)
+	pages := make([][]byte, later+1)
+	for i := range pages {
+		pages[i] = randomPage(rng, 40000, i%3)
+	}
+	errs := make(chan error, len(pages))
+	send := func(i int) {
+		got, err := g.compressFrames(nil, 32<<10, pages[i])
+		if err == nil {
+			var plain []byte
+			plain, err = compress.Decode(arrowCodec(spec.codec), make([]byte, len(pages[i])), got)
+			if err == nil && !bytes.Equal(plain, pages[i]) {
+				err = fmt.Errorf("page %d decoded to other bytes", i)
+			}
+		}
+		errs <- err
+	}
+	go send(0)
+	<-h.started // the runner holds the first batch
+	for i := 1; i <= later; i++ {
+		go send(i)
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the last senders reach the batcher
+	close(h.release)
+	for range pages {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 40000 bytes in frames of 32 KiB: 2 chunks a page. Before batches kept filling while the
+	// runner was busy, the first page after the busy one went alone: [2 2 22].
+	sum := 0
+	for _, n := range h.chunks {
+		sum += n
+	}
+	if len(h.chunks) < 2 || h.chunks[0] != 2 || h.chunks[1] <= 2 || sum != 2*len(pages) {
+		t.Errorf("batches of %v chunks, want [2 %d]: pages that came while the runner was busy did not wait together", h.chunks, 2*later)
+	}
+	big := randomPage(rng, 65*(32<<10), 1)
+	if _, err := g.compressFrames(nil, 32<<10, big); err == nil || !strings.Contains(err.Error(), "frames (at most 64)") {
+		t.Errorf("a page of 65 frames for batches of 64: %v", err)
 	}
 }
