@@ -9,11 +9,10 @@ package device
 #include <stdio.h>
 #include <stdlib.h>
 
-// The library's C ABI (device/cuda/pgcopy.cu), called through function pointers found by
-// dlsym: the binary links no CUDA library, so it runs on hosts without one.
-typedef struct {
-	int32_t kind, fixed, width, varlen, precision, scale, on_gpu, vidx;
-} pgpq_col;
+// The library's C ABI (device/cuda/*.cu; the structs in cuda/pgpq_abi.h, shared with it),
+// called through function pointers found by dlsym: the binary links no CUDA library, so it
+// runs on hosts without one.
+#include "cuda/pgpq_abi.h"
 
 typedef int (*abi_fn)(void);
 typedef int (*count_fn)(char*, int);
@@ -33,30 +32,6 @@ typedef void (*zclose_fn)(void*);
 typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, int64_t, uint8_t*, int64_t,
                          int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, float*, char*, int);
 
-// pgpq_enc_col: see encode.cu.
-typedef struct {
-	const uint8_t* values;
-	const uint8_t* valid;
-	int64_t n;
-	int32_t width, kind, nullable, out_width;
-	int64_t page_rows;
-	uint8_t* out;
-	int64_t page_cap;
-	int64_t* sizes;
-	uint8_t* mins;
-	uint8_t* maxs;
-	int64_t* nulls;
-	uint8_t* has;
-} pgpq_enc_col;
-// pgpq_uniq_col: see encode.cu.
-typedef struct {
-	const int32_t* offsets;
-	const uint8_t* data;
-	const uint8_t* valid;
-	int64_t n;
-	int32_t* first;
-	int32_t* collided;
-} pgpq_uniq_col;
 typedef int (*uniq_run_fn)(void*, const pgpq_uniq_col*, int, int, char*, int);
 typedef void (*inject_enc_fn)(int, int);
 typedef void* (*enc_open_fn)(char*, int);
@@ -344,9 +319,7 @@ func (z *nvBatch) run(n int) error {
 	var sizes *C.size_t
 	var outCap, align C.int64_t
 	C.call_zbuffers(z.lib.lib, z.h, &out, &offs, &sizes, &outCap, &align)
-	if len(z.out) == 0 || unsafe.Pointer(&z.out[0]) != unsafe.Pointer(out) || int64(len(z.out)) != int64(outCap) {
-		z.out = unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(outCap))
-	}
+	z.out = unsafe.Slice((*byte)(unsafe.Pointer(out)), int64(outCap))
 	return nil
 }
 

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpq_abi.h"  // pgpq_col
+
 #define PGPQ_ABI 2
 
 // Column kinds: the same numbers as pgarrow.Kind.
@@ -39,17 +41,6 @@ enum {
 
 static const int64_t PG_EPOCH_DAYS = 10957;
 static const long long PG_EPOCH_MICROS = 946684800000000LL;
-
-struct pgpq_col {
-  int32_t kind;
-  int32_t fixed;      // exact field length, 0 for variable length
-  int32_t width;      // bytes per value in the values buffer (0: bool bitmap or var-length)
-  int32_t varlen;     // 1: offsets + data
-  int32_t precision;  // decimals
-  int32_t scale;
-  int32_t on_gpu;     // 0: the Go side decodes this column on the CPU, from its field positions
-  int32_t vidx;       // index among the GPU var-length columns, -1 for others (set by pgpq_open)
-};
 
 // pgpq_out is where one column's device outputs of the current chunk are.
 struct pgpq_out {

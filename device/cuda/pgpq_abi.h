@@ -1,0 +1,61 @@
+// pgpq_abi.h: the structs the CUDA library (pgcopy.cu, encode.cu) and its Go caller
+// (device/cuda.go, which finds the functions with dlsym) pass each other, defined once for
+// both. Plain C, so cgo and nvcc read the same layout.
+#ifndef PGPQ_ABI_H
+#define PGPQ_ABI_H
+
+#include <stdint.h>
+
+// pgpq_col is one column of pgpq_open (pgcopy.cu).
+typedef struct {
+  int32_t kind;
+  int32_t fixed;      // exact field length, 0 for variable length
+  int32_t width;      // bytes per value in the values buffer (0: bool bitmap or var-length)
+  int32_t varlen;     // 1: offsets + data
+  int32_t precision;  // decimals
+  int32_t scale;
+  int32_t on_gpu;     // 0: the Go side decodes this column on the CPU, from its field positions
+  int32_t vidx;       // index among the GPU var-length columns, -1 for others (set by pgpq_open)
+} pgpq_col;
+
+// pgpq_enc_col is one column of a pgpq_enc_run call (encode.cu): n values of width bytes as
+// Arrow holds them (kind 0, integers: 2, 4 or 8 bytes, int16 written as INT32; kind 1, floats:
+// 4 or 8; kind 2, decimal128: 16, written as FIXED_LEN_BYTE_ARRAY of out_width bytes, 1 to 16),
+// with an Arrow validity bitmap or none, and where its pages go. Host pointers; out holds pages
+// * page_cap bytes, mins and maxs 16 bytes per page, sizes and nulls one int64 and has one byte
+// per page (1: the page has a min and max; 2: a decimal does not fit in out_width bytes), where
+// pages = max(1, ceil(n / page_rows)) and page_cap is at least pgpq_enc_page_cap's.
+typedef struct {
+  const uint8_t* values;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t width;
+  int32_t kind;
+  int32_t nullable;
+  int32_t out_width;
+  int64_t page_rows;
+  uint8_t* out;
+  int64_t page_cap;
+  int64_t* sizes;
+  uint8_t* mins;
+  uint8_t* maxs;
+  int64_t* nulls;
+  uint8_t* has;
+} pgpq_enc_col;
+
+// pgpq_uniq_col is one string (or binary) column of a pgpq_uniq_first_run call (encode.cu), in
+// host memory: offsets (n + 1 Arrow int32 offsets into data, data[offsets[0]] the first byte
+// copied: the caller passes data so that offsets index it directly), data (offsets[n] bytes),
+// valid (an Arrow bitmap starting at bit 0, or NULL). Out: first (n: the first row holding
+// each row's value, -1 for NULL), collided (1: two different values shared a hash; first then
+// means nothing).
+typedef struct {
+  const int32_t* offsets;
+  const uint8_t* data;
+  const uint8_t* valid;
+  int64_t n;
+  int32_t* first;
+  int32_t* collided;
+} pgpq_uniq_col;
+
+#endif
