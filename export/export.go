@@ -397,10 +397,10 @@ func newFileFormat(opts *settings, dir objstore.Sink, rel *snapshot.Relation, sn
 	// Dictionary encoding pays for strings (few distinct values compress to small indices) but
 	// costs fixed-width columns a hash lookup per value, most of the encoder's CPU time, for
 	// little gain over zstd/snappy on the plain values: use it for string-like columns only.
-	// Float leaves, nested ones too, are never dictionary-encoded (parquetLeaf.float), nor are
-	// the other fixed-width leaves of nested fields (parquetLeaf.fixed), for the same reason as
-	// top-level ones: on bench/load's wide table (int[] of 3 values a row) the writer's int32
-	// hash lookups were 12% of the GPU writer's CPU, and the plain leaves compressed smaller.
+	// Fixed-width leaves, nested ones too, are never dictionary-encoded (parquetLeaf.fixed;
+	// float NaN payloads stay bit for bit): on bench/load's wide table (int[] of 3 values a row)
+	// the writer's int32 hash lookups were 12% of the GPU writer's CPU, and the plain leaves
+	// compressed smaller.
 	dictionary := make([]bool, len(cols))
 	for i, col := range cols {
 		dictionary[i] = dictionaryWorthIt(col)
@@ -408,7 +408,7 @@ func newFileFormat(opts *settings, dir objstore.Sink, rel *snapshot.Relation, sn
 			propOpts = append(propOpts, parquet.WithDictionaryFor(col.Name, false))
 		}
 		for _, leaf := range leaves[i] {
-			if leaf.float || leaf.fixed {
+			if leaf.fixed {
 				propOpts = append(propOpts, parquet.WithDictionaryPath(leaf.path, false))
 			}
 		}

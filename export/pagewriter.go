@@ -298,9 +298,8 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 // compression as they filled while the lane went on (landing them in order at the row
 // group's end) was measured slower on the H200 (TestPipelineAlone, lineorder, P=16: 3.2-4.1
 // GB/s against 4.6; bench/results/gpuhost-h200-2026-11-30-r10-g.log), more pages for each
-// row group's few. Compress copies the pages' bytes, so the
-// fixed-width columns' go back to their columns (Recycle) once it returns: their next pages
-// reuse the buffers.
+// row group's few. Compress copies the pages' bytes, so the fixed-width columns' go back to
+// their columns (Recycle) once it returns: their next pages reuse the buffers.
 func (p *pageFileWriter) flushPages(all bool) error {
 	type taken struct {
 		plain int // index in p.pages, or -1

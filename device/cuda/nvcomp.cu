@@ -435,7 +435,7 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
     z->out = NULL;
     z->host_cap = 0;
     if ((e = cudaMallocHost((void**)&z->out, cap)) != cudaSuccess) {
-      z->out = NULL;
+      z->out = NULL;  // cudaMallocHost leaves it undefined; close frees it
       return zerr(err, errlen, "grow the pinned output of compression", e);
     }
     z->host_cap = cap;
