@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/trace"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -145,6 +146,9 @@ type pageFileWriter struct {
 	dicts   []*pqfile.DictColumn  // per Arrow field: the page of a lane dictionary's indices being gathered, or nil
 	maxRows int64
 	ctx     context.Context
+	flights []flight // pages under way in compression, oldest first (flushPages)
+	// inFlight is the uncompressed bytes of flights.
+	inFlight int64
 }
 
 // pageAllocator is an encoder (device.PageEncoder) with memory of its own for the page
@@ -158,15 +162,17 @@ type pageAllocator interface {
 const pageBytes = 1 << 20
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []*arrow.DictionaryType) (*pageFileWriter, error) {
-	pw, err := pqfile.NewWriterWith(w, sc, props, pqfile.WriterOptions{ArrowProps: arrowProps})
+	comp, err := pqfile.NewCPUPlain(props.Compression())
 	if err != nil {
 		return nil, err
 	}
-	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx,
-		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields())}
-	if p.comp, err = pqfile.NewCPUPlain(props.Compression()); err != nil {
+	// The pages arrow-go encodes are compressed with the fixed-width columns' (flushPages).
+	pw, err := pqfile.NewWriterWith(w, sc, props, pqfile.WriterOptions{ArrowProps: arrowProps, Compressor: comp})
+	if err != nil {
 		return nil, err
 	}
+	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp,
+		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields())}
 	for i, f := range sc.Fields() {
 		// A nested field (list, struct) has several Parquet columns: the fields after it do not
 		// have their index's.
@@ -286,66 +292,134 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 		}
 	}
 	p.rows += rec.NumRows()
-	if full {
+	if full || p.rg.HeldBytes() >= heldBytes {
 		return p.flushPages(false)
 	}
 	return nil
 }
 
-// flushPages compresses the pages that are full (all: every page holding rows), of the
-// fixed-width columns and of the lane dictionaries' indices, and adds them to the row group;
-// the pages of one call are compressed at once. The lane waits: sending pages of 256 KiB to
-// compression as they filled while the lane went on (landing them in order at the row
-// group's end) was measured slower on the H200 (TestPipelineAlone, lineorder, P=16: 3.2-4.1
-// GB/s against 4.6; bench/results/gpuhost-h200-2026-11-30-r10-g.log), more pages for each
-// row group's few. Compress copies the pages' bytes, so the fixed-width columns' go back to
-// their columns (Recycle) once it returns: their next pages reuse the buffers.
+// heldBytes is how many bytes of uncompressed pages arrow-go's columns may hold (pqfile's
+// held pages) before the lane compresses them (flushPages): what it holds in memory against
+// how many times it waits for compression.
+const heldBytes = 8 * pageBytes
+
+// flushPages hands the pages that are full (all: every page holding rows), of the
+// fixed-width columns and of the lane dictionaries' indices, to compression, with those the
+// row group holds from arrow-go's columns (pqfile's held pages), in one call
+// (RowGroup.CompressAsync), and goes on without waiting: the pages compressed land in the row
+// group (land), in the order they were taken, when the lane next finds them done, or waits for
+// them: at the row group's end, or when more than maxInFlight bytes are under way. Waiting
+// for each flush (as until session 11) left the lanes waiting for compression most of their
+// time, and too few pages on the device at once to keep nvCOMP busy.
 func (p *pageFileWriter) flushPages(all bool) error {
-	type taken struct {
-		plain int // index in p.pages, or -1
-		field int // a lane dictionary's field
-	}
-	var which []taken
-	var raw [][]pqfile.RawPage
+	var f flight
 	for k, pc := range p.pages {
 		if !pc.Full() && !(all && pc.Rows() > 0) {
 			continue
 		}
 		page, _ := pc.Take()
-		which = append(which, taken{plain: k})
-		raw = append(raw, []pqfile.RawPage{page})
+		f.which = append(f.which, taken{plain: k})
+		f.raw = append(f.raw, []pqfile.RawPage{page})
+		f.rawBytes += int64(page.Len())
 	}
 	for i, dc := range p.dicts {
 		if dc == nil || !dc.Full() && !(all && dc.Rows() > 0) {
 			continue
 		}
+		dict := dc.Dictionary()
 		page, _ := dc.Take()
-		which = append(which, taken{plain: -1, field: i})
-		raw = append(raw, []pqfile.RawPage{page})
+		f.which = append(f.which, taken{plain: -1, field: i, dict: dict})
+		f.raw = append(f.raw, []pqfile.RawPage{page})
+		f.rawBytes += int64(page.Len())
 	}
-	if len(which) == 0 {
-		return nil
+	held := p.rg.HeldBytes()
+	if len(f.which) == 0 && held == 0 {
+		return p.land(false)
 	}
-	var compressed [][]pqfile.Page
-	trace.WithRegion(p.ctx, "compress", func() { compressed = p.comp.Compress(raw) })
-	for n, t := range which {
-		if t.plain >= 0 {
-			p.pages[t.plain].Recycle(raw[n][0])
-		}
+	f.bytes = f.rawBytes + held
+	var err error
+	if f.c, err = p.rg.CompressAsync(f.raw); err != nil {
+		return err
 	}
-	for n, pages := range compressed {
-		t := which[n]
-		if t.plain >= 0 {
-			if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
+	p.flights = append(p.flights, f)
+	p.inFlight += f.bytes
+	return p.land(false)
+}
+
+// flight is one flushPages' pages under way: which column each group of raw is, and the
+// compression.
+type flight struct {
+	which []taken
+	raw   [][]pqfile.RawPage
+	c     *pqfile.Compression
+	bytes int64 // raw's and the row group's held pages', uncompressed
+	// rawBytes is raw's alone.
+	rawBytes int64
+}
+
+// taken is a page flushPages took: of a fixed-width column (plain, its index in p.pages) or of
+// a lane dictionary's indices (plain -1; field, and the dictionary its indices index).
+type taken struct {
+	plain int
+	field int
+	dict  arrow.Array
+}
+
+// maxInFlight bounds the bytes of pages a lane has under way in compression before it waits
+// for the oldest: enough for a lane of the pipeline alone (about 1 GB/s) over nvCOMP's 30-35 ms
+// per batch on the H200. $PGPARQUET_PAGES_IN_FLIGHT_MIB overrides it for measurements.
+var maxInFlight = func() int64 {
+	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_PAGES_IN_FLIGHT_MIB")); err == nil && n > 0 {
+		return int64(n) << 20
+	}
+	return 32 << 20
+}()
+
+// land adds the compressed pages of the flights that are done to the row group, oldest first
+// (a column's pages in the order they were taken), up to the first still under way; all: it
+// waits for every flight, otherwise only while more than maxInFlight bytes are under way.
+// Compression copied the pages' bytes, so the fixed-width columns' go back to their columns
+// (Recycle) as they land: their next pages reuse the buffers.
+func (p *pageFileWriter) land(all bool) error {
+	for len(p.flights) > 0 {
+		f := p.flights[0]
+		if !f.c.Done() {
+			if !all && p.inFlight <= maxInFlight {
+				return nil
 			}
-			continue
+			trace.WithRegion(p.ctx, "compress", func() { f.c.Wait() })
 		}
-		if err := p.rg.AppendDictPages(p.leaf[t.field], p.dicts[t.field].Dictionary(), pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
+		p.flights = p.flights[1:]
+		p.inFlight -= f.bytes
+		compressed := f.c.Wait()
+		for n, t := range f.which {
+			if t.plain >= 0 {
+				p.pages[t.plain].Recycle(f.raw[n][0])
+			}
+		}
+		for n, pages := range compressed {
+			t := f.which[n]
+			if t.plain >= 0 {
+				if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+					return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
+				}
+				continue
+			}
+			if err := p.rg.AppendDictPages(p.leaf[t.field], t.dict, pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+				return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
+			}
 		}
 	}
 	return nil
+}
+
+// wait waits for every flight, landing none: their pages are dropped with the row group (an
+// export that failed). The columns' buffers are then no longer read.
+func (p *pageFileWriter) wait() {
+	for _, f := range p.flights {
+		f.c.Wait()
+	}
+	p.flights, p.inFlight = nil, 0
 }
 
 // NewBufferedRowGroupChecked ends the current row group (if it has rows); the next batch
@@ -359,7 +433,15 @@ func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
 		p.rg = nil
 		return rg.Abort()
 	}
+	// Sealed, the row group's arrow-go columns hand over their last pages, compressed with the
+	// others in one call.
+	if err := rg.Seal(); err != nil {
+		return err
+	}
 	if err := p.flushPages(true); err != nil {
+		return err
+	}
+	if err := p.land(true); err != nil {
 		return err
 	}
 	p.rg = nil
@@ -382,6 +464,9 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 		return 0
 	}
 	n := p.rg.Bytes()
+	for _, f := range p.flights { // their held pages are in the row group's Bytes
+		n += f.rawBytes
+	}
 	for _, pc := range p.pages {
 		n += int64(pc.Bytes())
 	}
@@ -400,18 +485,33 @@ func (p *pageFileWriter) AppendKeyValueMetadata(key, value string) error {
 
 // Close ends the last row group and writes the footer.
 func (p *pageFileWriter) Close() error {
-	defer func() {
-		for _, dc := range p.dicts {
-			if dc != nil {
-				dc.Release()
-			}
-		}
-		for _, pc := range p.pages {
-			pc.Release()
-		}
-	}()
+	defer p.release()
 	if err := p.NewBufferedRowGroupChecked(); err != nil {
 		return err
 	}
 	return p.w.Close()
+}
+
+// Abort drops the file being written (the export failed): it waits for the pages under way in
+// compression, which read the columns' buffers, and releases the columns.
+func (p *pageFileWriter) Abort() {
+	p.release()
+}
+
+// release waits for the pages under way in compression and releases the columns' buffers.
+func (p *pageFileWriter) release() {
+	p.wait()
+	if p.rg != nil {
+		// The file is dropped, or its Close already failed with the error that matters.
+		_ = p.rg.Abort()
+		p.rg = nil
+	}
+	for _, dc := range p.dicts {
+		if dc != nil {
+			dc.Release()
+		}
+	}
+	for _, pc := range p.pages {
+		pc.Release()
+	}
 }

@@ -364,6 +364,9 @@ func (s *fileSeries) finish() error {
 // abort drops the current file; the sink's Discard removes it.
 func (s *fileSeries) abort() {
 	if s.cur != nil {
+		if a, ok := s.cur.fw.(interface{ Abort() }); ok {
+			a.Abort() // waits for its pages under way in compression
+		}
 		s.cur.f.Abort()
 		s.cur = nil
 	}

@@ -169,36 +169,9 @@ func checkNested(t *testing.T, sc *arrow.Schema, seed uint64, readers bool) {
 
 	dir := t.TempDir()
 	ours, ref := filepath.Join(dir, "pqfile.parquet"), filepath.Join(dir, "pqarrow.parquet")
-	f, err := os.Create(ours)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := NewWriter(f, sc, props())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, batches := range recs {
-		g, err := w.NewRowGroup(props())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range batches {
-			for i := 0; i < int(b.NumCols()); i++ {
-				if err := g.AppendField(ctx, i, b.Column(i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if err := g.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeNested(t, ours, sc, recs, props, heldPlan{})
 
-	f, err = os.Create(ref)
+	f, err := os.Create(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,4 +362,41 @@ func concatColumn(t *testing.T, c *arrow.Column) arrow.Array {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// writeNested writes recs (per row group, its batches) with AppendField, each row group with
+// props(), the Writer's compressor and its calls as h says.
+func writeNested(t *testing.T, path string, sc *arrow.Schema, recs [][]arrow.RecordBatch, props func() *parquet.WriterProperties, h heldPlan) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := NewWriterWith(f, sc, props(), WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true, Compressor: h.comp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for gi, batches := range recs {
+		g, err := w.NewRowGroup(props())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			for i := 0; i < int(b.NumCols()); i++ {
+				if err := g.AppendField(ctx, i, b.Column(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.afterBatch(t, g)
+		}
+		h.beforeClose(t, g, gi)
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

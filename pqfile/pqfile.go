@@ -73,8 +73,10 @@ type Writer struct {
 	groups int16 // row groups written
 	mem    memory.Allocator
 	open   *RowGroup // the row group being built, if any
-	err    error     // why the file is incomplete: a row group failed half written
-	closed bool
+	// compressor, if any, compresses the pages of the columns fed with Arrow (held.go).
+	compressor PageCompressor
+	err        error // why the file is incomplete: a row group failed half written
+	closed     bool
 }
 
 // NewWriter starts a file for records of sc on w, with props (codec, statistics, ...) and
@@ -90,6 +92,10 @@ type WriterOptions struct {
 	// StoreSchema stores the Arrow schema in the key-value metadata ("ARROW:schema"), as
 	// pqarrow.WithStoreSchema does (readers then rebuild Arrow types such as dictionaries).
 	StoreSchema bool
+	// Compressor, if not nil, compresses the pages arrow-go encodes (the columns fed with
+	// Arrow), several at a time: the row groups hold them uncompressed until RowGroup.Compress
+	// or Close (held.go). Nil: arrow-go compresses each page as it fills.
+	Compressor PageCompressor
 }
 
 // NewWriterWith is NewWriter with the Arrow-side options: the file's schema and key-value
@@ -117,7 +123,7 @@ func NewWriterWith(w io.Writer, sc *arrow.Schema, props *parquet.WriterPropertie
 		return nil, fmt.Errorf("write the file's magic: %w", err)
 	}
 	return &Writer{sink: sink, schema: psc, arrow: sc, fields: columnsOfFields(psc), props: props, meta: metadata.NewFileMetadataBuilder(psc, props, kv),
-		mem: props.Allocator()}, nil
+		mem: props.Allocator(), compressor: opts.Compressor}, nil
 }
 
 // WriteRowGroup writes a row group of rows rows: one chunk per column, in schema order. It is

@@ -41,6 +41,7 @@ type RowGroup struct {
 	cols    []*rgColumn
 	err     error // why the row group takes nothing more but Abort
 	done    bool  // closed or aborted
+	sealed  bool  // Seal was called: no more Arrow arrays
 }
 
 // feed is how a column of a row group is fed.
@@ -62,8 +63,11 @@ type rgColumn struct {
 	// column writer over it, open across calls; both made by the first call.
 	pager file.PageWriter
 	cw    file.ColumnChunkWriter
-	feed  feed
-	rows  int64
+	// held: the pager when the column holds its pages (held.go); cwClosed: cw was closed.
+	held     *heldPager
+	cwClosed bool
+	feed     feed
+	rows     int64
 
 	// fedPages: the pages held (owned by the row group: written at Close, the page writer then
 	// made over the file), an estimate of their bytes with their headers, and the chunk's
@@ -227,6 +231,8 @@ func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
 		return nil, fmt.Errorf("pqfile: append to row group %d, closed or aborted", g.ordinal)
 	case g.err != nil:
 		return nil, fmt.Errorf("pqfile: append to row group %d, which failed: %w", g.ordinal, g.err)
+	case g.sealed && f == fedArrow:
+		return nil, fmt.Errorf("pqfile: append Arrow arrays to row group %d, sealed", g.ordinal)
 	case col < 0 || col >= len(g.cols):
 		return nil, fmt.Errorf("pqfile: append to column %d of %d", col, len(g.cols))
 	}
@@ -237,10 +243,17 @@ func (g *RowGroup) column(col int, f feed) (*rgColumn, error) {
 	}
 	if f == fedArrow && c.cw == nil {
 		// Even for a call then refused: a column fed with Arrow has its writer (Close and
-		// Abort close it), over a buffered page writer holding its pages until Close.
-		pager, err := g.pageWriter(col, true)
-		if err != nil {
-			return nil, fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
+		// Abort close it), over a page writer holding its pages until Close: compressed as
+		// they fill (a buffered page writer), or uncompressed (held.go).
+		var pager file.PageWriter
+		if g.holds(col) {
+			c.held = &heldPager{}
+			pager = c.held
+		} else {
+			var err error
+			if pager, err = g.pageWriter(col, true); err != nil {
+				return nil, fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
+			}
 		}
 		c.pager, c.cw = pager, file.NewColumnChunkWriter(c.meta, pager, g.props)
 	}
@@ -532,12 +545,19 @@ func (g *RowGroup) Rows() int64 {
 // row group and file size limits: the compressed pages held, with their headers (estimated for
 // the pages appended), the dictionaries of AppendDictPages (uncompressed), and for each column
 // fed with AppendArrow the page being filled and the dictionary not yet written (their encoded
-// sizes, before compression, without the headers they will have).
+// sizes, before compression, without the headers they will have), and the pages it holds
+// uncompressed (held.go) at that size.
 func (g *RowGroup) Bytes() int64 {
 	total := int64(0)
 	for _, c := range g.cols {
 		total += c.bytes
 		if c.cw == nil {
+			continue
+		}
+		if c.held != nil {
+			total += c.held.bytes()
+		}
+		if c.cwClosed { // sealed: what it held is all in its page writer
 			continue
 		}
 		total += c.cw.TotalBytesWritten()
@@ -583,9 +603,24 @@ func (g *RowGroup) Close() error {
 	return nil
 }
 
-// write writes the row group's column chunks to the file and its metadata to the file's.
+// write writes the row group's column chunks to the file and its metadata to the file's. The
+// columns that hold their pages (held.go) first finish them, and what they hold uncompressed
+// is compressed in one call.
 func (g *RowGroup) write(rows int64) error {
 	start := g.w.sink.n
+	for i, c := range g.cols {
+		if c.held == nil {
+			continue
+		}
+		if err := c.closeWriter(); err != nil {
+			g.sink.discard = true
+			for k := range g.cols {
+				err = errors.Join(err, g.closeColumn(k))
+			}
+			return fmt.Errorf("pqfile: write row group %d: column %s: %w", g.ordinal, g.cols[i].desc.Path(), err)
+		}
+	}
+	g.compress(nil)
 	for i, c := range g.cols {
 		if err := g.closeColumn(i); err != nil {
 			// Release the columns not written.
@@ -636,15 +671,13 @@ func (g *RowGroup) closeColumn(i int) error {
 		if c.dict != nil {
 			defer c.dict.fold() // releases the dictionary on every path
 		}
-		if c.rows == 0 {
-			// arrow-go would write an empty dictionary page; fallen back to plain before a
-			// page, it drops the dictionary, and the chunk has no page, as one fed nothing.
-			if err := fallBackToPlain(c.cw); err != nil {
-				return errors.Join(err, c.cw.Close())
-			}
-		}
-		if err := c.cw.Close(); err != nil {
+		if err := c.closeWriter(); err != nil {
 			return err
+		}
+		if c.held != nil {
+			if err := g.writeHeld(i); err != nil {
+				return err
+			}
 		}
 		if c.dict != nil {
 			// The chunk's metadata is complete once its writer closed; its statistics are
@@ -658,6 +691,23 @@ func (g *RowGroup) closeColumn(i int) error {
 		return nil
 	}
 	return c.pager.Close(false, false)
+}
+
+// closeWriter closes the column's arrow-go writer, once: its last pages go to its page
+// writer, which then closes (a held column's records only what the chunk's metadata will say).
+func (c *rgColumn) closeWriter() error {
+	if c.cwClosed {
+		return nil
+	}
+	c.cwClosed = true
+	if c.rows == 0 {
+		// arrow-go would write an empty dictionary page; fallen back to plain before a
+		// page, it drops the dictionary, and the chunk has no page, as one fed nothing.
+		if err := fallBackToPlain(c.cw); err != nil {
+			return errors.Join(err, c.cw.Close())
+		}
+	}
+	return c.cw.Close()
 }
 
 // closePages ends column i's chunk fed with pages: its dictionary page (AppendDictPages) and

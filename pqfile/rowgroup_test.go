@@ -22,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/internal/readback"
 )
@@ -107,13 +108,20 @@ func asDictionary(t *testing.T, s *array.String, dict *array.String) *array.Dict
 // writeBatches writes rec, in order, as the row groups of plans, each built batch by batch.
 func writeBatches(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPlan, pageRows int, codec compress.Compression) {
 	t.Helper()
+	writeBatchesHeld(t, path, rec, plans, pageRows, codec, heldPlan{})
+}
+
+// writeBatchesHeld is writeBatches with the Writer's compressor and its calls as h says.
+func writeBatchesHeld(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPlan, pageRows int, codec compress.Compression, h heldPlan) {
+	t.Helper()
 	ctx := context.Background()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := NewWriter(f, rec.Schema(), parquet.NewWriterProperties(parquet.WithCompression(codec), parquet.WithStats(true)))
+	w, err := NewWriterWith(f, rec.Schema(), parquet.NewWriterProperties(parquet.WithCompression(codec), parquet.WithStats(true)),
+		WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true, Compressor: h.comp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +171,7 @@ func writeBatches(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPl
 			batch.Release()
 			start += int64(n)
 			inGroup += int64(n)
+			h.afterBatch(t, g)
 			if g.Rows() != inGroup {
 				t.Errorf("row group %d: Rows %d after %d rows", gi, g.Rows(), inGroup)
 			}
@@ -174,6 +183,7 @@ func writeBatches(t *testing.T, path string, rec arrow.RecordBatch, plans []rgPl
 		if w.Bytes() != before {
 			t.Errorf("row group %d: the file grew from %d to %d bytes before Close", gi, before, w.Bytes())
 		}
+		h.beforeClose(t, g, gi)
 		estimate := g.Bytes()
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
