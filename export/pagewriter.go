@@ -147,6 +147,8 @@ type pageFileWriter struct {
 	maxRows int64
 	ctx     context.Context
 	flights []flight // pages under way in compression, oldest first (flushPages)
+	// sealed: the row groups ended and not yet closed (land), oldest first.
+	sealed []*pqfile.RowGroup
 	// inFlight is the uncompressed bytes of flights.
 	inFlight int64
 }
@@ -327,6 +329,7 @@ func (p *pageFileWriter) flushPages(all bool) error {
 			continue
 		}
 		dict := dc.Dictionary()
+		dict.Retain() // the lane's next row group may change the column's dictionary before it lands
 		page, _ := dc.Take()
 		f.which = append(f.which, taken{plain: -1, field: i, dict: dict})
 		f.raw = append(f.raw, []pqfile.RawPage{page})
@@ -337,6 +340,7 @@ func (p *pageFileWriter) flushPages(all bool) error {
 		return p.land(false)
 	}
 	f.bytes = f.rawBytes + held
+	f.rg = p.rg
 	var err error
 	if f.c, err = p.rg.CompressAsync(f.raw); err != nil {
 		return err
@@ -349,6 +353,7 @@ func (p *pageFileWriter) flushPages(all bool) error {
 // flight is one flushPages' pages under way: which column each group of raw is, and the
 // compression.
 type flight struct {
+	rg    *pqfile.RowGroup // the row group its pages land in
 	which []taken
 	raw   [][]pqfile.RawPage
 	c     *pqfile.Compression
@@ -358,7 +363,8 @@ type flight struct {
 }
 
 // taken is a page flushPages took: of a fixed-width column (plain, its index in p.pages) or of
-// a lane dictionary's indices (plain -1; field, and the dictionary its indices index).
+// a lane dictionary's indices (plain -1; field, and the dictionary its indices index, retained
+// until the page lands).
 type taken struct {
 	plain int
 	field int
@@ -375,42 +381,78 @@ var maxInFlight = func() int64 {
 	return 32 << 20
 }()
 
-// land adds the compressed pages of the flights that are done to the row group, oldest first
-// (a column's pages in the order they were taken), up to the first still under way; all: it
-// waits for every flight, otherwise only while more than maxInFlight bytes are under way.
-// Compression copied the pages' bytes, so the fixed-width columns' go back to their columns
-// (Recycle) as they land: their next pages reuse the buffers.
+// maxSealed bounds the row groups a lane has sealed and not yet closed (their pages under way
+// in compression) while it fills the next: beyond, it waits for the oldest.
+const maxSealed = 2
+
+// land adds the compressed pages of the flights that are done to their row groups, oldest
+// first (a column's pages in the order they were taken), up to the first still under way, and
+// closes the sealed row groups whose pages all landed (writing them to the file, in order);
+// all: it waits for every flight and closes every sealed row group, otherwise it waits only
+// while more than maxInFlight bytes are under way or more than maxSealed row groups are
+// sealed. Compression copied the pages' bytes, so the fixed-width columns' go back to their
+// columns (Recycle) as they land: their next pages reuse the buffers.
 func (p *pageFileWriter) land(all bool) error {
-	for len(p.flights) > 0 {
+	for {
+		for len(p.sealed) > 0 && (len(p.flights) == 0 || p.flights[0].rg != p.sealed[0]) {
+			rg := p.sealed[0]
+			p.sealed = p.sealed[1:]
+			var err error
+			trace.WithRegion(p.ctx, "close row group", func() { err = rg.Close() })
+			if err != nil {
+				return err
+			}
+		}
+		if len(p.flights) == 0 {
+			return nil
+		}
 		f := p.flights[0]
 		if !f.c.Done() {
-			if !all && p.inFlight <= maxInFlight {
+			if !all && p.inFlight <= maxInFlight && len(p.sealed) <= maxSealed {
 				return nil
 			}
 			trace.WithRegion(p.ctx, "compress", func() { f.c.Wait() })
 		}
 		p.flights = p.flights[1:]
 		p.inFlight -= f.bytes
-		compressed := f.c.Wait()
-		for n, t := range f.which {
-			if t.plain >= 0 {
-				p.pages[t.plain].Recycle(f.raw[n][0])
-			}
+		if err := p.landFlight(f); err != nil {
+			return err
 		}
-		for n, pages := range compressed {
-			t := f.which[n]
-			if t.plain >= 0 {
-				if err := p.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-					return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
-				}
-				continue
+	}
+}
+
+// landFlight adds f's compressed pages to its row group, and gives the fixed-width columns'
+// buffers back.
+func (p *pageFileWriter) landFlight(f flight) error {
+	compressed := f.c.Wait()
+	for n, t := range f.which {
+		if t.plain >= 0 {
+			p.pages[t.plain].Recycle(f.raw[n][0])
+		}
+	}
+	defer f.release()
+	for n, pages := range compressed {
+		t := f.which[n]
+		if t.plain >= 0 {
+			if err := f.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
 			}
-			if err := p.rg.AppendDictPages(p.leaf[t.field], t.dict, pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-				return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
-			}
+			continue
+		}
+		if err := f.rg.AppendDictPages(p.leaf[t.field], t.dict, pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
 		}
 	}
 	return nil
+}
+
+// release drops the dictionaries f retained.
+func (f flight) release() {
+	for _, t := range f.which {
+		if t.dict != nil {
+			t.dict.Release()
+		}
+	}
 }
 
 // wait waits for every flight, landing none: their pages are dropped with the row group (an
@@ -418,12 +460,15 @@ func (p *pageFileWriter) land(all bool) error {
 func (p *pageFileWriter) wait() {
 	for _, f := range p.flights {
 		f.c.Wait()
+		f.release()
 	}
 	p.flights, p.inFlight = nil, 0
 }
 
 // NewBufferedRowGroupChecked ends the current row group (if it has rows); the next batch
-// starts another.
+// starts another. The row group is sealed and its last pages handed to compression with those
+// arrow-go's columns held: it is closed (written to the file) once they all landed, while the
+// lane fills the next (land).
 func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
 	if p.rg == nil {
 		return nil
@@ -441,12 +486,9 @@ func (p *pageFileWriter) NewBufferedRowGroupChecked() error {
 	if err := p.flushPages(true); err != nil {
 		return err
 	}
-	if err := p.land(true); err != nil {
-		return err
-	}
 	p.rg = nil
-	defer trace.StartRegion(p.ctx, "close row group").End()
-	return rg.Close()
+	p.sealed = append(p.sealed, rg)
+	return p.land(false)
 }
 
 // RowGroupNumRows is the current row group's rows so far.
@@ -465,7 +507,9 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	}
 	n := p.rg.Bytes()
 	for _, f := range p.flights { // their held pages are in the row group's Bytes
-		n += f.rawBytes
+		if f.rg == p.rg {
+			n += f.rawBytes
+		}
 	}
 	for _, pc := range p.pages {
 		n += int64(pc.Bytes())
@@ -473,6 +517,22 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	for _, dc := range p.dicts {
 		if dc != nil {
 			n += int64(dc.Bytes())
+		}
+	}
+	return n
+}
+
+// UnwrittenBytes is the bytes the file will get beyond those written: the current row group's
+// (RowGroupTotalCompressedBytes) and the sealed ones', their pages under way counted
+// uncompressed.
+func (p *pageFileWriter) UnwrittenBytes() int64 {
+	n := p.RowGroupTotalCompressedBytes()
+	for _, rg := range p.sealed {
+		n += rg.Bytes()
+	}
+	for _, f := range p.flights {
+		if f.rg != p.rg {
+			n += f.rawBytes
 		}
 	}
 	return n
@@ -489,6 +549,9 @@ func (p *pageFileWriter) Close() error {
 	if err := p.NewBufferedRowGroupChecked(); err != nil {
 		return err
 	}
+	if err := p.land(true); err != nil {
+		return err
+	}
 	return p.w.Close()
 }
 
@@ -501,11 +564,16 @@ func (p *pageFileWriter) Abort() {
 // release waits for the pages under way in compression and releases the columns' buffers.
 func (p *pageFileWriter) release() {
 	p.wait()
+	// The file is dropped, or its Close already failed with the error that matters: the row
+	// groups not written are aborted, newest first.
 	if p.rg != nil {
-		// The file is dropped, or its Close already failed with the error that matters.
 		_ = p.rg.Abort()
 		p.rg = nil
 	}
+	for i := len(p.sealed) - 1; i >= 0; i-- {
+		_ = p.sealed[i].Abort()
+	}
+	p.sealed = nil
 	for _, dc := range p.dicts {
 		if dc != nil {
 			dc.Release()

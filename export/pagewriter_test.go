@@ -425,8 +425,8 @@ func (s *syncBuffer) String() string {
 // (PostgreSQL's rows, ordered by id).
 func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, logs *syncBuffer, want *readback.Table, dir string) {
 	t.Helper()
-	if res.Rows != 3000 {
-		t.Fatalf("rows = %d", res.Rows)
+	if res.Rows != int64(len(want.Rows)) {
+		t.Fatalf("rows = %d, want %d", res.Rows, len(want.Rows))
 	}
 	if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
 		t.Fatalf("the export did not use the page writer:\n%s", logs.String())
@@ -438,6 +438,49 @@ func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, 
 		}
 		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
 			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
+		}
+	}
+}
+
+// TestPageWriterRollOver exports, through the GPU writer's file path with its CPU twin, a
+// table of 200k rows (text that barely compresses, a low-cardinality string, numbers) in small
+// row groups with files of at most 1 MiB: row groups are sealed and written while the next one
+// fills, their pages under way in compression, and files roll over counting them. Every value
+// reads back equal to PostgreSQL's with pyarrow and DuckDB, the files hold several row groups
+// each, and none passes 1 MiB by more than a batch.
+func TestPageWriterRollOver(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE roll AS SELECT g AS id, md5(g::text) AS h, CASE WHEN g % 5 = 0 THEN NULL ELSE repeat(md5((g * 7)::text), g % 3) END AS note,
+ g * 1.5 AS x, (array['a','b','c'])[1 + g % 3] AS kind, g % 1000 AS small FROM generate_series(1, 200000) g; ANALYZE roll`)
+	cols, err := readback.ColumnsOf(ctx, conn, "roll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, "roll", "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPARQUET_PAGE_WRITER", "cpu")
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "roll", OutputDir: dir, Parallel: 2, Compression: "zstd",
+		RowGroupSize: 4000, BufferSize: 128 << 10, MaxFileSize: 1 << 20, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageWriterExported(ctx, t, res, logs, want, dir)
+	if len(res.Files) < 6 {
+		t.Errorf("%d files of at most 1 MiB", len(res.Files))
+	}
+	for _, f := range res.Files {
+		if f.Bytes > 1<<20+256<<10 {
+			t.Errorf("%s: %d bytes, more than 1 MiB and a batch", f.Name, f.Bytes)
+		}
+		r, _ := openParquet(t, filepath.Join(dir, f.Name))
+		if n := r.NumRowGroups(); n < 2 && f.Rows > 4000 {
+			t.Errorf("%s: %d row groups for %d rows", f.Name, n, f.Rows)
 		}
 	}
 }

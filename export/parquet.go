@@ -123,10 +123,14 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 			return fmt.Errorf("write %s: %w", p.Name, err)
 		}
 	}
-	if err := s.format.limits.check(s.format.out, p.fw.RowGroupTotalCompressedBytes()); err != nil {
+	pending := p.fw.RowGroupTotalCompressedBytes()
+	if u, ok := p.fw.(interface{ UnwrittenBytes() int64 }); ok {
+		pending = u.UnwrittenBytes() // with the row groups sealed and not yet written
+	}
+	if err := s.format.limits.check(s.format.out, pending); err != nil {
 		return err
 	}
-	if p.sink.n+p.fw.RowGroupTotalCompressedBytes() >= s.format.maxFileSize {
+	if p.sink.n+pending >= s.format.maxFileSize {
 		return s.closeFile()
 	}
 	return nil

@@ -289,16 +289,23 @@ func (g *RowGroup) writeHeld(i int) error {
 // their chunks, so that the pages they hold (their last ones, and those of dictionary-encoded
 // chunks, which arrow-go keeps until then) are compressed by the next Compress rather than by
 // Close, in a call of its own. The row group still takes encoded pages (AppendPages,
-// AppendDictPages), Compress, Close and Abort. A failure leaves the row group taking only
-// Abort.
+// AppendDictPages), Compress, Close and Abort, and the Writer the next row group
+// (NewRowGroup) before this one closes: the caller may land its pages while it fills the next.
+// A failure leaves the row group taking only Abort. Sealing twice does nothing.
 func (g *RowGroup) Seal() error {
 	switch {
 	case g.done:
 		return fmt.Errorf("pqfile: seal row group %d, closed or aborted", g.ordinal)
 	case g.err != nil:
 		return fmt.Errorf("pqfile: seal row group %d, which failed: %w", g.ordinal, g.err)
+	case g.sealed:
+		return nil
 	}
 	g.sealed = true
+	if g.w.open == g {
+		g.w.open = nil
+		g.w.sealed = append(g.w.sealed, g)
+	}
 	for _, c := range g.cols {
 		if c.held == nil {
 			continue

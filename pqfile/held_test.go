@@ -346,3 +346,88 @@ func TestHeldPagesRefuses(t *testing.T) {
 		t.Error("the column reads back otherwise")
 	}
 }
+
+// TestSealedRowGroupsCloseInOrder: the next row group starts while the one before is sealed and
+// not closed; row groups close in order (a later one first is refused, as is the file's Close
+// while one is sealed), and the file holds them in that order, every value read back.
+func TestSealedRowGroupsCloseInOrder(t *testing.T) {
+	ctx := context.Background()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	parts := make([]arrow.Array, 3)
+	for k := range parts {
+		b := array.NewStringBuilder(memory.DefaultAllocator)
+		for i := range 3000 {
+			b.Append(fmt.Sprintf("group %d row %d", k, i))
+		}
+		parts[k] = b.NewArray()
+		defer parts[k].Release()
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDataPageSize(4096))
+	cpu, err := NewCPUPlain(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sealed.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := NewWriterWith(f, sc, props, WriterOptions{Compressor: cpu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := make([]*RowGroup, 3)
+	start := func(k int) {
+		if groups[k], err = w.NewRowGroup(props); err != nil {
+			t.Fatal(err)
+		}
+		if err := groups[k].AppendArrow(ctx, 0, parts[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(0)
+	if _, err := w.NewRowGroup(props); err == nil || !strings.Contains(err.Error(), "row group 0 is open") {
+		t.Errorf("NewRowGroup with row group 0 taking appends: %v", err)
+	}
+	must(groups[0].Seal())
+	if _, err := groups[0].CompressAsync(nil); err != nil {
+		t.Fatal(err)
+	}
+	start(1)
+	if err := groups[1].Close(); err == nil || !strings.Contains(err.Error(), "close row group 1 before row group 0") {
+		t.Errorf("Close of row group 1 before 0: %v", err)
+	}
+	must(groups[1].Seal())
+	start(2)
+	if err := w.Close(); err == nil {
+		t.Error("the file closed with row groups open")
+	}
+	must(groups[0].Close())
+	must(groups[1].Close())
+	must(groups[2].Close())
+	must(w.Close())
+	r := openFile(t, path)
+	defer r.Close()
+	if r.NumRowGroups() != 3 {
+		t.Fatalf("%d row groups, want 3", r.NumRowGroups())
+	}
+	got := readTable(t, path)
+	defer got.Release()
+	col := concatColumn(t, got.Column(0))
+	defer col.Release()
+	all, err := array.Concatenate(parts, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Release()
+	if !array.Equal(col, all) {
+		t.Error("the row groups read back otherwise, or in another order")
+	}
+}

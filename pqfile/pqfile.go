@@ -62,7 +62,8 @@ func (Encoded) chunk() {}
 func (Arrow) chunk()   {}
 
 // Writer writes one Parquet file: row groups one after the other (WriteRowGroup, or
-// NewRowGroup batch by batch), then the footer (Close). It is used by one goroutine.
+// NewRowGroup batch by batch), then the footer (Close). A row group sealed (RowGroup.Seal)
+// lets the next one start before it closes. It is used by one goroutine.
 type Writer struct {
 	sink   *tellWriter
 	schema *schema.Schema
@@ -72,7 +73,10 @@ type Writer struct {
 	meta   *metadata.FileMetaDataBuilder
 	groups int16 // row groups written
 	mem    memory.Allocator
-	open   *RowGroup // the row group being built, if any
+	open   *RowGroup // the row group taking appends, if any
+	// sealed: the row groups sealed (RowGroup.Seal) and not yet closed or aborted, oldest
+	// first; they close in that order, while the next one takes appends.
+	sealed []*RowGroup
 	// compressor, if any, compresses the pages of the columns fed with Arrow (held.go).
 	compressor PageCompressor
 	err        error // why the file is incomplete: a row group failed half written
@@ -182,7 +186,7 @@ func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
-	if w.open != nil {
+	if w.open != nil || len(w.sealed) > 0 {
 		return fmt.Errorf("pqfile: close the file with row group %d open", w.groups)
 	}
 	if w.err != nil {

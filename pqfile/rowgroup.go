@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -180,21 +181,23 @@ func (s *dictStats) encoded() metadata.EncodedStatistics {
 // false) or parquet.WithStatsFor(col, false) for one row group), and its allocator holds their
 // buffers; codec and compression level always come from the Writer's props, and the format
 // version and each column's fallback encoding must be the file's (the column chunks' metadata
-// states them from the file's props). Only one row group may be open at a time.
+// states them from the file's props). Only one row group may take appends at a time: the one
+// before must be closed, aborted or sealed (RowGroup.Seal).
 func (w *Writer) NewRowGroup(props *parquet.WriterProperties) (*RowGroup, error) {
+	ordinal := int(w.groups) + len(w.sealed)
 	switch {
 	case w.closed:
 		return nil, errors.New("pqfile: start a row group in a closed file")
 	case w.err != nil:
 		return nil, fmt.Errorf("pqfile: start a row group in an incomplete file: %w", w.err)
 	case w.open != nil:
-		return nil, fmt.Errorf("pqfile: start a row group while row group %d is open", w.groups)
-	case w.groups == math.MaxInt16:
+		return nil, fmt.Errorf("pqfile: start a row group while row group %d is open", w.open.ordinal)
+	case ordinal >= math.MaxInt16:
 		return nil, fmt.Errorf("pqfile: a file holds at most %d row groups", math.MaxInt16)
 	case props.Version() != w.props.Version():
 		return nil, fmt.Errorf("pqfile: row group props of format version %s in a file of version %s", props.Version(), w.props.Version())
 	}
-	g := &RowGroup{w: w, props: props, ordinal: w.groups, sink: &groupSink{t: w.sink}, cols: make([]*rgColumn, w.schema.NumColumns())}
+	g := &RowGroup{w: w, props: props, ordinal: int16(ordinal), sink: &groupSink{t: w.sink}, cols: make([]*rgColumn, w.schema.NumColumns())}
 	for i := range g.cols {
 		desc := w.schema.Column(i)
 		if e, fe := props.EncodingFor(desc.Path()), w.props.EncodingFor(desc.Path()); e != fe {
@@ -573,15 +576,20 @@ func (g *RowGroup) Bytes() int64 {
 
 // Close writes every column's chunk, in schema order, to the file, and the row group's metadata
 // (row count, sizes, each chunk's offsets, encodings, statistics); the Writer may then start
-// another row group. When the columns hold different row counts it fails, naming a column,
-// writes nothing and leaves the row group open (Abort it). A failure while writing leaves the
-// file incomplete: the row group is released and the Writer refuses everything after.
+// another row group. Row groups close in order: a sealed one after those sealed before it, the
+// one taking appends after every sealed one. When the columns hold different row counts it
+// fails, naming a column, writes nothing and leaves the row group open (Abort it). A failure
+// while writing leaves the file incomplete: the row group is released and the Writer refuses
+// everything after.
 func (g *RowGroup) Close() error {
 	if g.done {
 		return fmt.Errorf("pqfile: close row group %d, already closed or aborted", g.ordinal)
 	}
 	if g.err != nil {
 		return fmt.Errorf("pqfile: close row group %d, which failed: %w", g.ordinal, g.err)
+	}
+	if first := g.w.firstOpen(); first != g {
+		return fmt.Errorf("pqfile: close row group %d before row group %d", g.ordinal, first.ordinal)
 	}
 	rows := int64(0)
 	if len(g.cols) > 0 {
@@ -594,7 +602,7 @@ func (g *RowGroup) Close() error {
 		}
 	}
 	g.done = true
-	g.w.open = nil
+	g.w.forget(g)
 	if err := g.write(rows); err != nil {
 		g.w.err = err
 		return err
@@ -778,13 +786,18 @@ func fallBackToPlain(cw file.ColumnChunkWriter) (err error) {
 }
 
 // Abort releases the row group without writing anything of it: the Writer may then start
-// another row group, or be closed. Abort after Close, or a second Abort, does nothing.
+// another row group, or be closed. Abort after Close, or a second Abort, does nothing. Aborting
+// a sealed row group while a later one is open or sealed leaves the file incomplete (the later
+// ones were numbered after it).
 func (g *RowGroup) Abort() error {
 	if g.done {
 		return nil
 	}
 	g.done = true
-	g.w.open = nil
+	if g.sealed && (g.w.open != nil || g.w.sealed[len(g.w.sealed)-1] != g) {
+		g.w.err = fmt.Errorf("row group %d was aborted after later ones started", g.ordinal)
+	}
+	g.w.forget(g)
 	g.sink.discard = true
 	var errs []error
 	for i, c := range g.cols {
@@ -833,4 +846,23 @@ func withValueBuffer(a arrow.Array) arrow.Array {
 	defer data.Release()
 	a.Release()
 	return array.MakeFromData(data)
+}
+
+// firstOpen is the row group that closes next: the oldest sealed one, else the one taking
+// appends (nil: none).
+func (w *Writer) firstOpen() *RowGroup {
+	if len(w.sealed) > 0 {
+		return w.sealed[0]
+	}
+	return w.open
+}
+
+// forget drops g, closed or aborted, from the row groups open.
+func (w *Writer) forget(g *RowGroup) {
+	if w.open == g {
+		w.open = nil
+	}
+	if i := slices.Index(w.sealed, g); i >= 0 {
+		w.sealed = slices.Delete(w.sealed, i, i+1)
+	}
 }
