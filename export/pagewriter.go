@@ -144,6 +144,7 @@ type pageFileWriter struct {
 	isPlain []bool                // per Arrow field
 	leaf    []int                 // per Arrow field: its first Parquet column
 	dicts   []*pqfile.DictColumn  // per Arrow field: the page of a lane dictionary's indices being gathered, or nil
+	bytes   []*pqfile.ByteColumn  // per Arrow field: the PLAIN page of a string column the writer would not dictionary-encode, or nil
 	maxRows int64
 	ctx     context.Context
 	flights []flight // pages under way in compression, oldest first (flushPages)
@@ -174,7 +175,8 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		return nil, err
 	}
 	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp,
-		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields())}
+		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields()),
+		bytes: make([]*pqfile.ByteColumn, sc.NumFields())}
 	for i, f := range sc.Fields() {
 		// A nested field (list, struct) has several Parquet columns: the fields after it do not
 		// have their index's.
@@ -183,6 +185,12 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		}
 		if i < len(laneDicts) && laneDicts[i] != nil {
 			p.dicts[i] = pqfile.NewDictColumn(f.Nullable, pageBytes)
+			continue
+		}
+		if path := pw.ColumnPath(p.leaf[i]); pqfile.EncodesBytes(f.Type) && !props.DictionaryEnabledFor(path) {
+			// Strings the writer would write PLAIN (too diverse for a dictionary; JSON), whose
+			// pages batch with the others rather than going through arrow-go's writer.
+			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, pageBytes, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
 			continue
 		}
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
@@ -268,7 +276,13 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 			continue
 		}
 		var err error
-		if dc := p.dicts[i]; dc != nil {
+		if bc := p.bytes[i]; bc != nil {
+			trace.WithRegion(p.ctx, "byte-array pages", func() { err = bc.Append(rec.Column(i)) })
+			if err != nil {
+				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
+			}
+			full = full || bc.Full()
+		} else if dc := p.dicts[i]; dc != nil {
 			// The lane's own dictionary (dictionary.go), the same in the whole row group: its
 			// indices gathered into RLE_DICTIONARY pages, compressed with the fixed-width
 			// columns' pages.
@@ -320,7 +334,7 @@ func (p *pageFileWriter) flushPages(all bool) error {
 			continue
 		}
 		page, _ := pc.Take()
-		f.which = append(f.which, taken{plain: k})
+		f.which = append(f.which, taken{plain: k, byteCol: -1})
 		f.raw = append(f.raw, []pqfile.RawPage{page})
 		f.rawBytes += int64(page.Len())
 	}
@@ -331,7 +345,16 @@ func (p *pageFileWriter) flushPages(all bool) error {
 		dict := dc.Dictionary()
 		dict.Retain() // the lane's next row group may change the column's dictionary before it lands
 		page, _ := dc.Take()
-		f.which = append(f.which, taken{plain: -1, field: i, dict: dict})
+		f.which = append(f.which, taken{plain: -1, byteCol: -1, field: i, dict: dict})
+		f.raw = append(f.raw, []pqfile.RawPage{page})
+		f.rawBytes += int64(page.Len())
+	}
+	for i, bc := range p.bytes {
+		if bc == nil || !bc.Full() && !(all && bc.Rows() > 0) {
+			continue
+		}
+		page, _ := bc.Take()
+		f.which = append(f.which, taken{plain: -1, byteCol: i, field: i})
 		f.raw = append(f.raw, []pqfile.RawPage{page})
 		f.rawBytes += int64(page.Len())
 	}
@@ -362,13 +385,14 @@ type flight struct {
 	rawBytes int64
 }
 
-// taken is a page flushPages took: of a fixed-width column (plain, its index in p.pages) or of
-// a lane dictionary's indices (plain -1; field, and the dictionary its indices index, retained
-// until the page lands).
+// taken is a page flushPages took: of a fixed-width column (plain, its index in p.pages), of a
+// PLAIN string column (byteCol and field, its field), or of a lane dictionary's indices (plain
+// and byteCol -1; field, and the dictionary its indices index, retained until the page lands).
 type taken struct {
-	plain int
-	field int
-	dict  arrow.Array
+	plain   int
+	byteCol int // a string column's field (p.bytes), or -1
+	field   int
+	dict    arrow.Array
 }
 
 // maxInFlight bounds the bytes of pages a lane has under way in compression before it waits
@@ -429,6 +453,9 @@ func (p *pageFileWriter) landFlight(f flight) error {
 		if t.plain >= 0 {
 			p.pages[t.plain].Recycle(f.raw[n][0])
 		}
+		if t.byteCol >= 0 {
+			p.bytes[t.byteCol].Recycle(f.raw[n][0])
+		}
 	}
 	defer f.release()
 	for n, pages := range compressed {
@@ -436,6 +463,12 @@ func (p *pageFileWriter) landFlight(f flight) error {
 		if t.plain >= 0 {
 			if err := f.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
 				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
+			}
+			continue
+		}
+		if t.byteCol >= 0 {
+			if err := f.rg.AppendPages(p.leaf[t.byteCol], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
+				return fmt.Errorf("add the pages of column %d: %w", p.leaf[t.byteCol], err)
 			}
 			continue
 		}
@@ -517,6 +550,11 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 	for _, dc := range p.dicts {
 		if dc != nil {
 			n += int64(dc.Bytes())
+		}
+	}
+	for _, bc := range p.bytes {
+		if bc != nil {
+			n += int64(bc.Bytes())
 		}
 	}
 	return n

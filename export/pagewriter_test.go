@@ -447,13 +447,16 @@ func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, 
 // row groups with files of at most 1 MiB: row groups are sealed and written while the next one
 // fills, their pages under way in compression, and files roll over counting them. Every value
 // reads back equal to PostgreSQL's with pyarrow and DuckDB, the files hold several row groups
-// each, and none passes 1 MiB by more than a batch.
+// each, and none passes 1 MiB by more than a batch. Diverse JSON and strings have no dictionary
+// page (written PLAIN by pqfile.ByteColumn), repetitive ones keep theirs.
 func TestPageWriterRollOver(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE roll AS SELECT g AS id, md5(g::text) AS h, CASE WHEN g % 5 = 0 THEN NULL ELSE repeat(md5((g * 7)::text), g % 3) END AS note,
- g * 1.5 AS x, (array['a','b','c'])[1 + g % 3] AS kind, g % 1000 AS small FROM generate_series(1, 200000) g; ANALYZE roll`)
+ g * 1.5 AS x, (array['a','b','c'])[1 + g % 3] AS kind, g % 1000 AS small,
+ CASE WHEN g % 7 = 0 THEN NULL ELSE jsonb_build_object('id', g, 'tag', g % 11) END AS doc, jsonb_build_object('k', g % 3) AS status
+ FROM generate_series(1, 200000) g; ANALYZE roll`)
 	cols, err := readback.ColumnsOf(ctx, conn, "roll")
 	if err != nil {
 		t.Fatal(err)
@@ -481,6 +484,22 @@ func TestPageWriterRollOver(t *testing.T) {
 		r, _ := openParquet(t, filepath.Join(dir, f.Name))
 		if n := r.NumRowGroups(); n < 2 && f.Rows > 4000 {
 			t.Errorf("%s: %d row groups for %d rows", f.Name, n, f.Rows)
+		}
+		// JSON whose values barely repeat is written PLAIN from the start; JSON of a few values
+		// keeps its dictionary.
+		rg := r.MetaData().RowGroup(0)
+		for _, c := range []struct {
+			name string
+			dict bool
+		}{{"doc", false}, {"status", true}, {"h", false}, {"kind", true}} {
+			idx := r.MetaData().Schema.ColumnIndexByName(c.name)
+			cc, err := rg.ColumnChunk(idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.HasDictionaryPage() != c.dict {
+				t.Errorf("%s: column %s has a dictionary page: %t, want %t (encodings %v)", f.Name, c.name, cc.HasDictionaryPage(), c.dict, cc.Encodings())
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/pqfile"
 )
 
 // fileFormat is what every file of one export shares.
@@ -51,6 +52,10 @@ type fileSeries struct {
 	// noStats[i]: column i held a huge value in this lane and is written without statistics
 	// (hugevalues.go); nil until the first batch.
 	noStats []bool
+	// diverseExt[i]: column i, an extension type stored as strings (JSON), whose values in the
+	// lane's first batch barely repeat: the writer does not dictionary-encode it
+	// (judgeExtensions); nil until the first batch.
+	diverseExt []bool
 }
 
 // parquetFile is one file being written.
@@ -140,6 +145,7 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 // history and rec, the file's first batch, whose dictionary arrays it puts in cols.
 func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, huge []int) []*arrow.DictionaryType {
 	s.initDicts()
+	s.judgeExtensions(rec)
 	types := make([]*arrow.DictionaryType, len(s.dicts))
 	for i, d := range s.dicts {
 		if d == nil || d.off {
@@ -267,11 +273,55 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array, huge
 func (s *fileSeries) plainColumns() []parquet.WriterProperty {
 	var out []parquet.WriterProperty
 	for i, d := range s.dicts {
-		if d != nil && d.diverse {
+		if d != nil && d.diverse || i < len(s.diverseExt) && s.diverseExt[i] {
 			out = append(out, parquet.WithDictionaryFor(s.format.schema.Field(i).Name, false))
 		}
 	}
 	return out
+}
+
+// judgeSample is how many rows of the lane's first batch judgeExtensions looks at.
+const judgeSample = 4096
+
+// judgeExtensions decides, once per lane from rec (its first batch), which extension columns
+// stored as strings (JSON, which the lane does not dictionary-encode itself) are too diverse
+// for the writer's dictionary, as firstBatchTypes decides for strings: half the values of the
+// sample new. The writer would otherwise hash each row group's values until its dictionary
+// page overflows, then write them plain all the same; written plain from the start, the GPU
+// writer gathers them into pages itself (pqfile.ByteColumn).
+func (s *fileSeries) judgeExtensions(rec arrow.RecordBatch) {
+	if s.diverseExt != nil {
+		return
+	}
+	s.diverseExt = make([]bool, len(s.format.schema.Fields()))
+	for i, f := range s.format.schema.Fields() {
+		if _, ok := f.Type.(arrow.ExtensionType); !ok || !s.format.dictionary[i] || !pqfile.EncodesBytes(f.Type) {
+			continue
+		}
+		ext, ok := rec.Column(i).(array.ExtensionArray)
+		if !ok {
+			continue
+		}
+		var value func(row int) string
+		switch a := ext.Storage().(type) {
+		case *array.String:
+			value = a.Value
+		case *array.Binary:
+			value = func(row int) string { return string(a.Value(row)) }
+		default:
+			continue
+		}
+		seen := map[string]struct{}{}
+		nonNull := 0
+		for row := range min(ext.Len(), judgeSample) {
+			if ext.IsNull(row) {
+				continue
+			}
+			nonNull++
+			seen[value(row)] = struct{}{}
+		}
+		s.diverseExt[i] = nonNull >= 64 && 2*len(seen) > nonNull
+	}
 }
 
 // open starts the next file of the series; dictTypes[i] non-nil makes column i a dictionary

@@ -33,6 +33,10 @@ func columnsOfFields(psc *schema.Schema) []fieldColumns {
 	return out
 }
 
+// ColumnPath is the dotted path of Parquet column col (a leaf), as the writer properties name
+// columns (parquet.WithDictionaryFor, ...).
+func (w *Writer) ColumnPath(col int) string { return w.schema.Column(col).Path() }
+
 // FieldColumns returns the Parquet leaf columns of the file's top-level Arrow field: first is
 // the index (for AppendPages, AppendArrow, ...) of its first leaf, n its number of leaves,
 // which follow first. A flat field (no list or struct) has one leaf.

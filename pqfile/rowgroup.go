@@ -84,9 +84,9 @@ type rgColumn struct {
 	// AppendDictPages: the chunk's dictionary (retained, to check each call brings the same),
 	// its dictionary page (PLAIN, uncompressed: the page writer compresses it at Close) and
 	// statistics merged byte-wise.
-	dictArr   arrow.Array
-	dictPage  []byte
-	dictStats byteStats
+	dictArr  arrow.Array
+	dictPage []byte
+	bstats   byteStats
 
 	// AppendDictionary: the chunk's statistics kept here, exactly, from the dictionary entries
 	// the indices use (arrow-go's own are off for the column).
@@ -291,7 +291,13 @@ func (g *RowGroup) AppendPages(col int, e Encoded) error {
 	if err != nil {
 		return fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
 	}
-	if err := c.mergeStats(e.Stats, rows, g.props.Allocator()); err != nil {
+	if c.desc.PhysicalType() == parquet.Types.ByteArray {
+		// Byte-wise, an empty value included (arrow-go's typed statistics drop it).
+		err = c.bstats.merge(e.Stats, rows)
+	} else {
+		err = c.mergeStats(e.Stats, rows, g.props.Allocator())
+	}
+	if err != nil {
 		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
 	}
 	c.keep(e.Pages, rows)
@@ -378,7 +384,7 @@ func (g *RowGroup) AppendDictPages(col int, dict arrow.Array, e Encoded) error {
 		c.dictArr, c.dictPage = dict, page
 		c.bytes += int64(len(page)) + 16
 	}
-	if err := c.dictStats.merge(e.Stats, rows); err != nil {
+	if err := c.bstats.merge(e.Stats, rows); err != nil {
 		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
 	}
 	c.keep(e.Pages, rows)
@@ -734,8 +740,8 @@ func (g *RowGroup) closePages(i int) error {
 		return nil
 	}
 	var stats metadata.EncodedStatistics
-	if dictArr != nil {
-		stats = c.dictStats.encoded()
+	if dictArr != nil || c.desc.PhysicalType() == parquet.Types.ByteArray {
+		stats = c.bstats.encoded()
 	} else {
 		var err error
 		if stats, err = c.chunkStats(); err != nil {

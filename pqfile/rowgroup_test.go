@@ -310,6 +310,10 @@ func trueStats(a arrow.Array, lo, hi int) string {
 		}
 	case *array.String:
 		key = func(i int) ([]byte, bool) { return []byte(a.Value(i)), true }
+	case *array.Binary:
+		key = func(i int) ([]byte, bool) { return append([]byte{}, a.Value(i)...), true }
+	case array.ExtensionArray:
+		return trueStats(a.Storage(), lo, hi)
 	default:
 		panic(fmt.Sprintf("no statistics for %s", a.DataType()))
 	}

@@ -1,0 +1,192 @@
+package pqfile
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// byteRecord is n rows of an id, a nullable string (NULL rate nullRate, empty strings, long
+// strings across pages, non-ASCII bytes), a required binary and a nullable JSON column.
+func byteRecord(t *testing.T, n int, nullRate float64, seed uint64) arrow.RecordBatch {
+	t.Helper()
+	jt, err := extensions.NewJSONType(arrow.BinaryTypes.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "b", Type: arrow.BinaryTypes.Binary},
+		{Name: "j", Type: jt, Nullable: true},
+	}, nil)
+	r := rand.New(rand.NewPCG(seed, 11))
+	mem := memory.DefaultAllocator
+	ids, ss, bs, js := array.NewInt64Builder(mem), array.NewStringBuilder(mem), array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary), array.NewStringBuilder(mem)
+	word := func(utf8 bool) string {
+		switch k := r.IntN(20); {
+		case k == 0:
+			return ""
+		case k == 1:
+			return strings.Repeat("é", 100+r.IntN(3000)) // longer than a test page
+		default:
+			b := make([]byte, r.IntN(24))
+			for i := range b {
+				if b[i] = byte(r.IntN(256)); utf8 {
+					b[i] = byte(' ' + r.IntN(95))
+				}
+			}
+			return string(b)
+		}
+	}
+	for i := range n {
+		ids.Append(int64(i))
+		if r.Float64() < nullRate {
+			ss.AppendNull()
+			js.AppendNull()
+		} else {
+			ss.Append(word(true))
+			js.Append(`{"k":` + strings.Repeat("1", 1+r.IntN(9)) + `}`)
+		}
+		bs.Append([]byte(word(false)))
+	}
+	jstore := js.NewArray()
+	defer jstore.Release()
+	cols := []arrow.Array{ids.NewArray(), ss.NewArray(), bs.NewArray(), array.NewExtensionArrayWithStorage(jt, jstore)}
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	return array.NewRecordBatch(sc, cols, int64(n))
+}
+
+// TestByteColumnPages writes string, binary and JSON columns through ByteColumn (small pages,
+// batches sliced at odd offsets, several row groups, NULL rates from 0 to 1), compressed with
+// CPUPlain, beside an id column of encoded pages: pyarrow and DuckDB read the values pqarrow's
+// FileWriter gives them, arrow-go reads the record back, and every chunk's statistics are the
+// true min (an empty string included), max and NULL count of its rows.
+func TestByteColumnPages(t *testing.T) {
+	ctx := context.Background()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	for _, nullRate := range []float64{0, 0.3, 1} {
+		t.Run(fmt.Sprintf("nulls %.1f", nullRate), func(t *testing.T) {
+			rec := byteRecord(t, 5000, nullRate, seed)
+			defer rec.Release()
+			cpu, err := NewCPUPlain(compress.Codecs.Zstd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			path, ref := filepath.Join(dir, "bytes.parquet"), filepath.Join(dir, "ref.parquet")
+			props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true), parquet.WithDictionaryDefault(false))
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := NewWriterWith(f, rec.Schema(), props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true, Compressor: cpu})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols := []*ByteColumn{nil, NewByteColumn(true, 2000, true, 0), NewByteColumn(false, 2000, true, 0), NewByteColumn(true, 2000, true, 0)}
+			groups := [][]int{{1, 999, 0, 700}, {1300}, {1000, 1000}}
+			flush := func(g *RowGroup, all bool) {
+				for i, c := range cols {
+					if c == nil || !c.Full() && !(all && c.Rows() > 0) {
+						continue
+					}
+					p, _ := c.Take()
+					out, err := g.Compress([][]RawPage{{p}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Recycle(p)
+					if err := g.AppendPages(i, Encoded{Pages: out[0], Stats: out[0][0].Stats}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var groupRows []int
+			start := int64(0)
+			for _, batches := range groups {
+				g, err := w.NewRowGroup(props)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows := 0
+				for _, n := range batches {
+					b := rec.NewSlice(start, start+int64(n))
+					e, err := EncodePlain(b.Column(0), false, 1000, compress.Codecs.Zstd)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := g.AppendPages(0, e); err != nil {
+						t.Fatal(err)
+					}
+					for i, c := range cols {
+						if c != nil {
+							if err := c.Append(b.Column(i)); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+					b.Release()
+					flush(g, false)
+					start += int64(n)
+					rows += n
+				}
+				flush(g, true)
+				if err := g.Close(); err != nil {
+					t.Fatal(err)
+				}
+				groupRows = append(groupRows, rows)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			writeReference(t, ref, rec.NewSlice(0, start), int(start), compress.Codecs.Zstd)
+
+			readersAgree(ctx, t, ref, path)
+			// arrow-go reads both files alike (JSON as its storage, as it reads pqarrow's file).
+			got, fromRef := readArrow(t, path), readArrow(t, ref)
+			defer got.Release()
+			defer fromRef.Release()
+			want := rec.NewSlice(0, start)
+			defer want.Release()
+			if !array.RecordEqual(fromRef, got) {
+				t.Errorf("arrow-go reads another record back than from pqarrow's file")
+			}
+			for c := range 3 {
+				if !array.Equal(want.Column(c), got.Column(c)) {
+					t.Errorf("arrow-go reads column %s back as %v", want.ColumnName(c), got.Column(c))
+				}
+			}
+			stats := chunkStats(t, path)
+			lo := 0
+			for gi, rows := range groupRows {
+				for c := 1; c < 4; c++ {
+					wantStats := trueStats(want.Column(c), lo, lo+rows)
+					if got := stats[gi][c]; !strings.HasPrefix(got, wantStats+",") {
+						t.Errorf("row group %d, column %s: %s, want %s", gi, want.ColumnName(c), got, wantStats)
+					}
+				}
+				lo += rows
+			}
+		})
+	}
+}
