@@ -13,6 +13,7 @@
 #   TABLES (default "lineorder wide"), P (16), ROUNDS (2), MODES ("pages arrow cpu duckdb"),
 #   PIPELINE ("pages": page-writer settings for TestPipelineAlone; "" skips it),
 #   REUSE=1 keeps PostgreSQL and its tables from an earlier call on a warm machine.
+#   PIPELINE_NVCOMP=off runs the pipeline alone without GPU compression.
 #   TRACE=1 also writes Go execution traces of round 1 and of the pipeline alone (xz'd;
 #   go run ./bench/traceregions reads them: each lane stage's wall time and how it was spent).
 set -uo pipefail
@@ -99,7 +100,7 @@ PY
   done
   for w in ${PIPELINE-pages}; do
     case $w in pages) pw="" ;; *) pw=$w ;; esac
-    (cd export && PGPARQUET_PAGE_WRITER=$pw PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
+    (cd export && PGPARQUET_PAGE_WRITER=$pw PGPARQUET_NVCOMP_LIB=${PIPELINE_NVCOMP:-$nv} PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
       PGPARQUET_PIPELINE_TABLE=$t PGPARQUET_PIPELINE_PARALLEL=$P PGPARQUET_PIPELINE_OUT=/dev/shm/r8-pipe \
       PGPARQUET_PIPELINE_JSON="$O/$t-pipeline-$w.json" PGPARQUET_PIPELINE_PROFILE="$O/$t-pipeline-$w.pprof" \
       PGPARQUET_PIPELINE_TRACE=$([ "${TRACE:-0}" = 1 ] && echo "$O/$t-pipeline-$w.trace") \

@@ -533,18 +533,31 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 			}
 		}
 	}
+	// The columns without a kernel, decoded on the CPU from the field positions the GPU found,
+	// together (row by row).
+	var cpuCols []int
+	var cpuStarts [][]int32
+	for i, col := range d.cols {
+		if !col.Kind.Info().GPU {
+			cpuCols = append(cpuCols, i)
+			cpuStarts = append(cpuStarts, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
+		}
+	}
+	if len(cpuCols) > 0 {
+		decoded, err := d.cpu.DecodeColumnsAt(c, cpuCols, cpuStarts)
+		if err != nil {
+			// A value the CPU decoder rejects: the whole chunk's decode decides which error
+			// comes first in row order.
+			release()
+			return d.fallback(ctx, c)
+		}
+		for k, i := range cpuCols {
+			arrs[i] = decoded[k]
+		}
+	}
 	for i, col := range d.cols {
 		info := col.Kind.Info()
 		if !info.GPU {
-			a, err := d.cpu.DecodeColumnAt(c, i, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
-			if err != nil {
-				// A value the CPU decoder rejects: the whole chunk's decode decides which error
-				// comes first in row order.
-				releaseArrays()
-				release()
-				return d.fallback(ctx, c)
-			}
-			arrs[i] = a
 			continue
 		}
 		b := colBufs[i]

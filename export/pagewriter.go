@@ -315,9 +315,9 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 }
 
 // heldBytes is how many bytes of uncompressed pages arrow-go's columns may hold (pqfile's
-// held pages) before the lane compresses them (flushPages): what it holds in memory against
-// how many times it waits for compression.
-const heldBytes = 8 * pageBytes
+// held pages) before the lane hands them to compression (flushPages): what it holds in memory
+// against how many compressions it starts.
+const heldBytes = 4 * pageBytes
 
 // flushPages hands the pages that are full (all: every page holding rows), of the
 // fixed-width columns and of the lane dictionaries' indices, to compression, with those the
@@ -396,18 +396,22 @@ type taken struct {
 }
 
 // maxInFlight bounds the bytes of pages a lane has under way in compression before it waits
-// for the oldest: enough for a lane of the pipeline alone (about 1 GB/s) over nvCOMP's 30-35 ms
-// per batch on the H200. $PGPARQUET_PAGES_IN_FLIGHT_MIB overrides it for measurements.
+// for the oldest. Each page under way holds its buffer (pinned memory, for the fixed-width
+// columns), so it is peak RSS too: the pipeline alone on lineorder (H200, P=16) ran at
+// 3.6-4.05 GB/s whether 32, 64 or 128 MiB were allowed (bench/results/
+// gpuhost-h200-2026-11-30-s11f.log), and real exports, held to the source's 1.3-1.6 GB/s, have
+// far less under way. $PGPARQUET_PAGES_IN_FLIGHT_MIB overrides it for measurements.
 var maxInFlight = func() int64 {
 	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_PAGES_IN_FLIGHT_MIB")); err == nil && n > 0 {
 		return int64(n) << 20
 	}
-	return 32 << 20
+	return 16 << 20
 }()
 
-// maxSealed bounds the row groups a lane has sealed and not yet closed (their pages under way
-// in compression) while it fills the next: beyond, it waits for the oldest.
-const maxSealed = 2
+// maxSealed bounds the row groups a lane has sealed and not yet written (their pages under way
+// in compression) while it fills the next: beyond, it waits for the oldest. One is enough for
+// the lane not to wait at every row group's end, and each holds its compressed pages.
+const maxSealed = 1
 
 // land adds the compressed pages of the flights that are done to their row groups, oldest
 // first (a column's pages in the order they were taken), up to the first still under way, and

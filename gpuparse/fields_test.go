@@ -32,7 +32,8 @@ func fieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
 }
 
 // TestDecodeFieldsMatchesDecode is the CPU twin of the GPU path for columns without a kernel:
-// decoding such a column from its field positions gives Decode's column bit for bit.
+// decoding such a column from its field positions gives Decode's column bit for bit, alone
+// (DecodeColumnAt) and with every other such column at once (DecodeColumnsAt).
 func TestDecodeFieldsMatchesDecode(t *testing.T) {
 	cols := copytest.RandomColumns()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
@@ -60,6 +61,28 @@ func TestDecodeFieldsMatchesDecode(t *testing.T) {
 				t.Errorf("rows=%d column %s (%s): %v", rows, col.Name, col.Kind, err)
 			}
 			got.Release()
+		}
+		// Every such column at once (DecodeColumnsAt, row by row): the same columns.
+		var all []int
+		var starts [][]int32
+		for ci, col := range cols {
+			if !col.Kind.Info().GPU {
+				starts = append(starts, make([]int32, rows))
+				if rows > 0 {
+					copy(starts[len(all)], pos[ci])
+				}
+				all = append(all, ci)
+			}
+		}
+		got, err := dec.DecodeColumnsAt(c, all, starts)
+		if err != nil {
+			t.Fatalf("rows=%d, every column without a kernel: %v", rows, err)
+		}
+		for k, ci := range all {
+			if err := copytest.SameArrays(want.Column(ci), got[k]); err != nil {
+				t.Errorf("rows=%d column %s (%s), with the others: %v", rows, cols[ci].Name, cols[ci].Kind, err)
+			}
+			got[k].Release()
 		}
 		want.Release()
 	}
