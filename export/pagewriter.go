@@ -148,8 +148,9 @@ type pageFileWriter struct {
 	maxRows int64
 	ctx     context.Context
 	flights []flight // pages under way in compression, oldest first (flushPages)
-	// sealed: the row groups ended and not yet closed (land), oldest first.
-	sealed []*pqfile.RowGroup
+	// sealed: the row groups ended and not yet closed (land), oldest first; at most maxSealed.
+	sealed    []*pqfile.RowGroup
+	maxSealed int
 	// inFlight is the uncompressed bytes of flights.
 	inFlight int64
 }
@@ -174,7 +175,7 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 	if err != nil {
 		return nil, err
 	}
-	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp,
+	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp, maxSealed: maxSealed(),
 		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields()),
 		bytes: make([]*pqfile.ByteColumn, sc.NumFields())}
 	for i, f := range sc.Fields() {
@@ -409,9 +410,19 @@ var maxInFlight = func() int64 {
 }()
 
 // maxSealed bounds the row groups a lane has sealed and not yet written (their pages under way
-// in compression) while it fills the next: beyond, it waits for the oldest. One is enough for
-// the lane not to wait at every row group's end, and each holds its compressed pages.
-const maxSealed = 1
+// in compression) while it fills the next: beyond, it waits for the oldest. 0 (the default):
+// the lane waits for a row group's pages at its end, as a sealed row group's pages keep their
+// buffers (a second page buffer per fixed-width column: pinned memory) while the next fills:
+// on the H200 (lineorder 40M, P=16) one sealed row group per lane took peak RSS from 1.02-1.04
+// to 1.23-1.25 GB, and neither the export nor the pipeline alone got faster, the device being
+// busy (bench/results/gpuhost-h200-2026-11-30-s11*.log). $PGPARQUET_SEALED_ROW_GROUPS
+// overrides it for measurements (read per file).
+func maxSealed() int {
+	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_SEALED_ROW_GROUPS")); err == nil && n >= 0 {
+		return n
+	}
+	return 0
+}
 
 // land adds the compressed pages of the flights that are done to their row groups, oldest
 // first (a column's pages in the order they were taken), up to the first still under way, and
@@ -436,7 +447,7 @@ func (p *pageFileWriter) land(all bool) error {
 		}
 		f := p.flights[0]
 		if !f.c.Done() {
-			if !all && p.inFlight <= maxInFlight && len(p.sealed) <= maxSealed {
+			if !all && p.inFlight <= maxInFlight && len(p.sealed) <= p.maxSealed {
 				return nil
 			}
 			trace.WithRegion(p.ctx, "compress", func() { f.c.Wait() })

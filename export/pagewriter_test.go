@@ -444,8 +444,9 @@ func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, 
 
 // TestPageWriterRollOver exports, through the GPU writer's file path with its CPU twin, a
 // table of 200k rows (text that barely compresses, a low-cardinality string, numbers) in small
-// row groups with files of at most 1 MiB: row groups are sealed and written while the next one
-// fills, their pages under way in compression, and files roll over counting them. Every value
+// row groups with files of at most 1 MiB, pages under way in compression while the lane goes
+// on, row groups written at their end or, sealed ($PGPARQUET_SEALED_ROW_GROUPS=1), while the
+// next one fills; files roll over counting them. Every value
 // reads back equal to PostgreSQL's with pyarrow and DuckDB, the files hold several row groups
 // each, and none passes 1 MiB by more than a batch. Diverse JSON and strings have no dictionary
 // page (written PLAIN by pqfile.ByteColumn), repetitive ones keep theirs.
@@ -466,6 +467,16 @@ func TestPageWriterRollOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PGPARQUET_PAGE_WRITER", "cpu")
+	for _, sealed := range []string{"0", "1"} {
+		t.Run("sealed row groups "+sealed, func(t *testing.T) {
+			t.Setenv("PGPARQUET_SEALED_ROW_GROUPS", sealed)
+			rollOver(ctx, t, dsn, want)
+		})
+	}
+}
+
+// rollOver is TestPageWriterRollOver's export and checks.
+func rollOver(ctx context.Context, t *testing.T, dsn string, want *readback.Table) {
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "roll", OutputDir: dir, Parallel: 2, Compression: "zstd",
