@@ -83,6 +83,18 @@ type uniquer interface {
 	Uniques(cols []arrow.Array) (ids, firsts [][]int32)
 }
 
+// stringValues returns the value of each row of a, a string or binary array, as a string (nil
+// for other arrays).
+func stringValues(a arrow.Array) func(row int) string {
+	switch a := a.(type) {
+	case *array.String:
+		return a.Value
+	case *array.Binary:
+		return func(row int) string { return string(a.Value(row)) }
+	}
+	return nil
+}
+
 // cpuUniquer is the CPU twin of the GPU's grouping ($PGPARQUET_PAGE_WRITER=cpu): groups
 // numbered by first occurrence.
 type cpuUniquer struct{}
@@ -90,13 +102,8 @@ type cpuUniquer struct{}
 func (cpuUniquer) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 	ids, firsts = make([][]int32, len(cols)), make([][]int32, len(cols))
 	for i, a := range cols {
-		var value func(row int) string
-		switch a := a.(type) {
-		case *array.String:
-			value = a.Value
-		case *array.Binary:
-			value = func(row int) string { return string(a.Value(row)) }
-		default:
+		value := stringValues(a)
+		if value == nil {
 			continue
 		}
 		seen := map[string]int32{}

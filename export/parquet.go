@@ -302,13 +302,8 @@ func (s *fileSeries) judgeExtensions(rec arrow.RecordBatch) {
 		if !ok {
 			continue
 		}
-		var value func(row int) string
-		switch a := ext.Storage().(type) {
-		case *array.String:
-			value = a.Value
-		case *array.Binary:
-			value = func(row int) string { return string(a.Value(row)) }
-		default:
+		value := stringValues(ext.Storage())
+		if value == nil {
 			continue
 		}
 		seen := map[string]struct{}{}

@@ -205,17 +205,8 @@ func sameFile(t *testing.T, a, b string) {
 				}
 				slices.Sort(lines)
 				stats := strings.Join(lines, " ")
-				set, _ := m.StatsSet()
 				st := ""
-				if set {
-					s, err := m.Statistics()
-					if err != nil {
-						t.Fatal(err)
-					}
-					e, err := s.Encode()
-					if err != nil {
-						t.Fatal(err)
-					}
+				if e, ok := storedStats(t, m); ok {
 					st = statsText(e)
 				}
 				return fmt.Sprintf("values %d, %s, encodings %v (%s), dictionary %t at %d, data at %d, %d/%d bytes, stats %s",

@@ -225,22 +225,31 @@ func chunkStats(t *testing.T, path string) [][]string {
 				t.Fatal(err)
 			}
 			desc := "no statistics"
-			if set, _ := cc.StatsSet(); set {
-				st, err := cc.Statistics()
-				if err != nil {
-					t.Fatal(err)
-				}
-				enc, err := st.Encode()
-				if err != nil {
-					t.Fatal(err)
-				}
-				desc = statsText(enc)
+			if st, ok := storedStats(t, cc); ok {
+				desc = statsText(st)
 			}
 			cols = append(cols, fmt.Sprintf("%s, %d values", desc, cc.NumValues()))
 		}
 		out = append(out, cols)
 	}
 	return out
+}
+
+// storedStats is the statistics the column chunk stores, if any.
+func storedStats(t *testing.T, cc *metadata.ColumnChunkMetaData) (metadata.EncodedStatistics, bool) {
+	t.Helper()
+	if set, _ := cc.StatsSet(); !set {
+		return metadata.EncodedStatistics{}, false
+	}
+	st, err := cc.Statistics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := st.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc, true
 }
 
 func statsText(s metadata.EncodedStatistics) string {
