@@ -330,34 +330,36 @@ const heldBytes = 4 * pageBytes
 // time, and too few pages on the device at once to keep nvCOMP busy.
 func (p *pageFileWriter) flushPages(all bool) error {
 	var f flight
-	for k, pc := range p.pages {
-		if !pc.Full() && !(all && pc.Rows() > 0) {
-			continue
-		}
-		page, _ := pc.Take()
-		f.which = append(f.which, taken{plain: k, byteCol: -1})
+	due := func(c interface {
+		Full() bool
+		Rows() int
+	}) bool {
+		return c.Full() || all && c.Rows() > 0
+	}
+	add := func(t taken, page pqfile.RawPage) {
+		f.which = append(f.which, t)
 		f.raw = append(f.raw, []pqfile.RawPage{page})
 		f.rawBytes += int64(page.Len())
+	}
+	for k, pc := range p.pages {
+		if due(pc) {
+			page, _ := pc.Take()
+			add(taken{plain: k, field: p.fields[k]}, page)
+		}
 	}
 	for i, dc := range p.dicts {
-		if dc == nil || !dc.Full() && !(all && dc.Rows() > 0) {
-			continue
+		if dc != nil && due(dc) {
+			dict := dc.Dictionary()
+			dict.Retain() // the lane's next row group may change the column's dictionary before it lands
+			page, _ := dc.Take()
+			add(taken{plain: -1, field: i, dict: dict}, page)
 		}
-		dict := dc.Dictionary()
-		dict.Retain() // the lane's next row group may change the column's dictionary before it lands
-		page, _ := dc.Take()
-		f.which = append(f.which, taken{plain: -1, byteCol: -1, field: i, dict: dict})
-		f.raw = append(f.raw, []pqfile.RawPage{page})
-		f.rawBytes += int64(page.Len())
 	}
 	for i, bc := range p.bytes {
-		if bc == nil || !bc.Full() && !(all && bc.Rows() > 0) {
-			continue
+		if bc != nil && due(bc) {
+			page, _ := bc.Take()
+			add(taken{plain: -1, field: i}, page)
 		}
-		page, _ := bc.Take()
-		f.which = append(f.which, taken{plain: -1, byteCol: i, field: i})
-		f.raw = append(f.raw, []pqfile.RawPage{page})
-		f.rawBytes += int64(page.Len())
 	}
 	held := p.rg.HeldBytes()
 	if len(f.which) == 0 && held == 0 {
@@ -386,14 +388,13 @@ type flight struct {
 	rawBytes int64
 }
 
-// taken is a page flushPages took: of a fixed-width column (plain, its index in p.pages), of a
-// PLAIN string column (byteCol and field, its field), or of a lane dictionary's indices (plain
-// and byteCol -1; field, and the dictionary its indices index, retained until the page lands).
+// taken is a page flushPages took from the column of field: a fixed-width column's (plain,
+// its index in p.pages), a lane dictionary's indices (plain -1; dict, the dictionary they
+// index, retained until the page lands), or a PLAIN string column's (plain -1, dict nil).
 type taken struct {
-	plain   int
-	byteCol int // a string column's field (p.bytes), or -1
-	field   int
-	dict    arrow.Array
+	plain int
+	field int
+	dict  arrow.Array
 }
 
 // maxInFlight bounds the bytes of pages a lane has under way in compression before it waits
@@ -465,30 +466,25 @@ func (p *pageFileWriter) land(all bool) error {
 func (p *pageFileWriter) landFlight(f flight) error {
 	compressed := f.c.Wait()
 	for n, t := range f.which {
-		if t.plain >= 0 {
+		switch {
+		case t.plain >= 0:
 			p.pages[t.plain].Recycle(f.raw[n][0])
-		}
-		if t.byteCol >= 0 {
-			p.bytes[t.byteCol].Recycle(f.raw[n][0])
+		case t.dict == nil:
+			p.bytes[t.field].Recycle(f.raw[n][0])
 		}
 	}
 	defer f.release()
 	for n, pages := range compressed {
-		t := f.which[n]
-		if t.plain >= 0 {
-			if err := f.rg.AppendPages(p.plain[t.plain], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-				return fmt.Errorf("add the pages of column %d: %w", p.plain[t.plain], err)
+		t, col := f.which[n], p.leaf[f.which[n].field]
+		e := pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}
+		if t.dict != nil {
+			if err := f.rg.AppendDictPages(col, t.dict, e); err != nil {
+				return fmt.Errorf("add the dictionary pages of column %d: %w", col, err)
 			}
 			continue
 		}
-		if t.byteCol >= 0 {
-			if err := f.rg.AppendPages(p.leaf[t.byteCol], pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-				return fmt.Errorf("add the pages of column %d: %w", p.leaf[t.byteCol], err)
-			}
-			continue
-		}
-		if err := f.rg.AppendDictPages(p.leaf[t.field], t.dict, pqfile.Encoded{Pages: pages, Stats: pages[0].Stats}); err != nil {
-			return fmt.Errorf("add the dictionary pages of column %d: %w", p.leaf[t.field], err)
+		if err := f.rg.AppendPages(col, e); err != nil {
+			return fmt.Errorf("add the pages of column %d: %w", col, err)
 		}
 	}
 	return nil

@@ -162,7 +162,7 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, 
 		a, added := d.encode(s.format.mem, arr)
 		// Values that barely repeat make dictionary encoding a loss: the lane writes this
 		// column plain from now on.
-		if nonNull := arr.Len() - arr.NullN(); nonNull >= 64 && 2*added > nonNull {
+		if barelyRepeat(added, arr.Len()-arr.NullN()) {
 			d.diverse = true
 		}
 		if d.settle() {
@@ -315,8 +315,14 @@ func (s *fileSeries) judgeExtensions(rec arrow.RecordBatch) {
 			nonNull++
 			seen[value(row)] = struct{}{}
 		}
-		s.diverseExt[i] = nonNull >= 64 && 2*len(seen) > nonNull
+		s.diverseExt[i] = barelyRepeat(len(seen), nonNull)
 	}
+}
+
+// barelyRepeat says whether a first batch's values (nonNull of them, distinct of those new to
+// the column) are too diverse for dictionary encoding: at least 64, more than half of them new.
+func barelyRepeat(distinct, nonNull int) bool {
+	return nonNull >= 64 && 2*distinct > nonNull
 }
 
 // open starts the next file of the series; dictTypes[i] non-nil makes column i a dictionary

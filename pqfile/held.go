@@ -69,7 +69,6 @@ type heldPager struct {
 	dict         []byte    // the dictionary page's PLAIN entries (uncompressed), if written
 	dictValues   int32
 	dictEncoding parquet.Encoding
-	dictSorted   bool
 	hasDict      bool // Close's arguments, for the chunk's metadata
 	fallback     bool
 	closed       bool
@@ -144,7 +143,7 @@ func (h *heldPager) WriteDictionaryPage(page *file.DictionaryPage) (int64, error
 	if h.dict == nil {
 		h.dict = []byte{}
 	}
-	h.dictValues, h.dictEncoding, h.dictSorted = page.NumValues(), parquet.Encoding(page.Encoding()), page.IsSorted()
+	h.dictValues, h.dictEncoding = page.NumValues(), parquet.Encoding(page.Encoding())
 	return 0, nil
 }
 
@@ -261,28 +260,11 @@ func (g *RowGroup) writeHeld(i int) error {
 	if left > 0 {
 		return fmt.Errorf("pqfile: %d pages of the chunk were not compressed", left)
 	}
-	pager, err := g.pageWriter(i, len(done) == 0)
-	if err != nil {
-		return err
-	}
+	var dp *file.DictionaryPage
 	if dict != nil {
-		dp := file.NewDictionaryPage(memory.NewBufferBytes(dict), h.dictValues, h.dictEncoding)
-		_, err := pager.WriteDictionaryPage(dp)
-		dp.Release()
-		if err != nil {
-			return fmt.Errorf("dictionary page: %w", err)
-		}
+		dp = file.NewDictionaryPage(memory.NewBufferBytes(dict), h.dictValues, h.dictEncoding)
 	}
-	for k, p := range done {
-		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, p.Encoding,
-			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, p.Stats)
-		_, err := pager.WriteDataPage(page)
-		page.Release()
-		if err != nil {
-			return fmt.Errorf("page %d: %w", k, err)
-		}
-	}
-	return pager.Close(h.hasDict, h.fallback)
+	return g.writeChunk(i, dp, done, h.hasDict, h.fallback)
 }
 
 // Seal ends the appends of Arrow arrays to the row group: the columns fed with Arrow finish
@@ -306,12 +288,21 @@ func (g *RowGroup) Seal() error {
 		g.w.open = nil
 		g.w.sealed = append(g.w.sealed, g)
 	}
+	if err := g.closeHeldWriters(); err != nil {
+		return g.fail(fmt.Errorf("pqfile: %w", err))
+	}
+	return nil
+}
+
+// closeHeldWriters closes the arrow-go writers of the columns that hold their pages (each
+// once: closeWriter), which hand over their last pages; it stops at the first that fails.
+func (g *RowGroup) closeHeldWriters() error {
 	for _, c := range g.cols {
 		if c.held == nil {
 			continue
 		}
 		if err := c.closeWriter(); err != nil {
-			return g.fail(fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err))
+			return fmt.Errorf("column %s: %w", c.desc.Path(), err)
 		}
 	}
 	return nil

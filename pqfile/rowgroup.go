@@ -622,17 +622,12 @@ func (g *RowGroup) Close() error {
 // is compressed in one call.
 func (g *RowGroup) write(rows int64) error {
 	start := g.w.sink.n
-	for i, c := range g.cols {
-		if c.held == nil {
-			continue
+	if err := g.closeHeldWriters(); err != nil {
+		g.sink.discard = true
+		for k := range g.cols {
+			err = errors.Join(err, g.closeColumn(k))
 		}
-		if err := c.closeWriter(); err != nil {
-			g.sink.discard = true
-			for k := range g.cols {
-				err = errors.Join(err, g.closeColumn(k))
-			}
-			return fmt.Errorf("pqfile: write row group %d: column %s: %w", g.ordinal, g.cols[i].desc.Path(), err)
-		}
+		return fmt.Errorf("pqfile: write row group %d: %w", g.ordinal, err)
 	}
 	g.compress(nil)
 	for i, c := range g.cols {
@@ -753,31 +748,47 @@ func (g *RowGroup) closePages(i int) error {
 		stats.Signed = signed
 		c.meta.SetStats(stats)
 	}
+	for k := range pages {
+		pages[k].Stats.Signed = signed
+		if dictArr != nil {
+			pages[k].Encoding = g.w.props.DictionaryIndexEncoding()
+		}
+	}
+	var dp *file.DictionaryPage
+	hasDict := dictArr != nil && len(pages) > 0
+	if hasDict {
+		dp = file.NewDictionaryPage(memory.NewBufferBytes(dictPage), int32(dictArr.Len()), g.w.props.DictionaryPageEncoding())
+	}
+	return g.writeChunk(i, dp, pages, hasDict, false)
+}
+
+// writeChunk writes column i's chunk through a page writer over the row group's sink: dict, if
+// not nil, first (compressed by that writer), then pages as they are (compressed), each after
+// its header, then the chunk's metadata, stating a dictionary (hasDict) and a fallback from it
+// as arrow-go's column writer states them. A chunk of no page gets a buffered page writer,
+// which writes nothing but sets the chunk's offsets as for a column fed nothing.
+func (g *RowGroup) writeChunk(i int, dict *file.DictionaryPage, pages []Page, hasDict, fallback bool) error {
 	pager, err := g.pageWriter(i, len(pages) == 0)
 	if err != nil {
 		return err
 	}
-	hasDict := dictArr != nil && len(pages) > 0
-	if hasDict {
-		dp := file.NewDictionaryPage(memory.NewBufferBytes(dictPage), int32(dictArr.Len()), g.w.props.DictionaryPageEncoding())
-		if _, err := pager.WriteDictionaryPage(dp); err != nil {
+	if dict != nil {
+		_, err := pager.WriteDictionaryPage(dict)
+		dict.Release()
+		if err != nil {
 			return fmt.Errorf("dictionary page: %w", err)
 		}
 	}
 	for k, p := range pages {
-		stats := p.Stats
-		stats.Signed = signed
-		enc := p.Encoding
-		if dictArr != nil {
-			enc = g.w.props.DictionaryIndexEncoding()
-		}
-		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, enc,
-			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, stats)
-		if _, err := pager.WriteDataPage(page); err != nil {
+		page := file.NewDataPageV1WithStats(memory.NewBufferBytes(p.Data), p.NumValues, p.Encoding,
+			parquet.Encodings.RLE, parquet.Encodings.RLE, p.UncompressedSize, p.Stats)
+		_, err := pager.WriteDataPage(page)
+		page.Release()
+		if err != nil {
 			return fmt.Errorf("page %d: %w", k, err)
 		}
 	}
-	return pager.Close(hasDict, false)
+	return pager.Close(hasDict, fallback)
 }
 
 // fallBackToPlain has cw fall back to plain encoding: arrow-go reports its failures by panics.
