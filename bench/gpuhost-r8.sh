@@ -39,24 +39,12 @@ export PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
 if [ "${REUSE:-0}" != 1 ] || ! pg_isready -q; then
   bash "$K/start-pg.sh" "$K" || exit 1
 fi
+source bench/gpuhost-load-wide.sh
 for t in ${TABLES:-lineorder wide}; do
   n=$(psql -Atc "SELECT count(*) FROM $t" 2>/dev/null || echo 0)
   case $t in
     lineorder) [ "$n" = "$ROWS" ] || ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1 ;;
-    wide)
-      if [ "$n" != "$WIDE_ROWS" ]; then
-        t0=$SECONDS
-        psql -qc "$(sed -n 1p "$K/wide.sql")" || exit 1
-        pids=()
-        for i in $(seq 0 15); do
-          lo=$((i * WIDE_ROWS / 16 + 1)); hi=$(((i + 1) * WIDE_ROWS / 16))
-          psql -qc "$(sed -n 2p "$K/wide.sql" | sed "s/LO::/$lo::/; s/HI)/$hi)/")" &
-          pids+=($!)
-        done
-        wait "${pids[@]}" # not a bare wait: it would wait for the log's tee too
-        psql -qc "VACUUM (FREEZE, ANALYZE) wide" || exit 1
-        echo "wide: $(psql -Atc "SELECT count(*), pg_size_pretty(pg_relation_size('wide')) FROM wide") in $((SECONDS - t0)) s"
-      fi ;;
+    wide) [ "$n" = "$WIDE_ROWS" ] || load_wide || exit 1 ;;
   esac
 done
 source bench/gpuhost-measure.sh

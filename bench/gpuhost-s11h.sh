@@ -16,15 +16,6 @@ python3 -c 'import duckdb; print("duckdb", duckdb.__version__)'
 export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
 bash "$K/start-pg.sh" "$K" || exit 1
 ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-t0=$SECONDS
-psql -qc "$(sed -n 1p "$K/wide.sql")" || exit 1
-pids=()
-for i in $(seq 0 15); do
-  lo=$((i * WIDE_ROWS / 16 + 1)); hi=$(((i + 1) * WIDE_ROWS / 16))
-  psql -qc "$(sed -n 2p "$K/wide.sql" | sed "s/LO::/$lo::/; s/HI)/$hi)/")" &
-  pids+=($!)
-done
-wait "${pids[@]}" # not a bare wait: it would wait for the log's tee too
-psql -qc "VACUUM (FREEZE, ANALYZE) wide" || exit 1
-echo "wide: $(psql -Atc "SELECT count(*), pg_size_pretty(pg_relation_size('wide')) FROM wide") in $((SECONDS - t0)) s"
+source bench/gpuhost-load-wide.sh
+load_wide || exit 1
 echo "total: $SECONDS s"

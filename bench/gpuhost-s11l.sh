@@ -9,17 +9,8 @@ K=${KIT:-.gpuhost/s11k}; O=${OUT:-/tmp/s11l-out}; ROWS=${ROWS:-40000000}; WIDE_R
 mkdir -p "$O"
 exec > >(tee -a "$O/s11l.log") 2>&1
 BINARIES=pgparquet-c source bench/gpuhost-r8-setup.sh
-t0=$SECONDS
-psql -qc "$(sed -n 1p "$K/wide.sql")" || exit 1
-pids=()
-for i in $(seq 0 15); do
-  lo=$((i * WIDE_ROWS / 16 + 1)); hi=$(((i + 1) * WIDE_ROWS / 16))
-  psql -qc "$(sed -n 2p "$K/wide.sql" | sed "s/LO::/$lo::/; s/HI)/$hi)/")" &
-  pids+=($!)
-done
-wait "${pids[@]}" # not a bare wait: it would wait for the log's tee too
-psql -qc "VACUUM (FREEZE, ANALYZE) wide" || exit 1
-echo "wide loaded in $((SECONDS - t0)) s"
+source bench/gpuhost-load-wide.sh
+load_wide || exit 1
 breakdown() { # LABEL TABLE [ENV=VALUE...]
   local label=$1 t=$2; shift 2
   echo "== $label"
