@@ -51,6 +51,7 @@ test: venv versitygw iceberg-rest
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 20000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 10000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5000x ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatList$$' -fuzztime 5000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 20000x ./copyout
 	$(GO) test -count=1 -timeout 15m ./...
 	# The GPU writer's file path (pqfile row groups, fragments gathered into pages, dictionaries
@@ -140,6 +141,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 3m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 2m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 1m ./gpuparse
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatList$$' -fuzztime 1m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./copyout
 
 lint:

@@ -92,7 +92,7 @@ PY
       PGPARQUET_PIPELINE_TABLE=$t PGPARQUET_PIPELINE_PARALLEL=$P PGPARQUET_PIPELINE_OUT=/dev/shm/r8-pipe \
       PGPARQUET_PIPELINE_JSON="$O/$t-pipeline-$w.json" PGPARQUET_PIPELINE_PROFILE="$O/$t-pipeline-$w.pprof" \
       PGPARQUET_PIPELINE_TRACE=$([ "${TRACE:-0}" = 1 ] && echo "$O/$t-pipeline-$w.trace") \
-      timeout 300 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1 | grep -E 'pipeline_test|PASS|FAIL|panic' | head -20)
+      timeout 300 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1 | grep -E 'pipeline_test|PASS|FAIL|panic|GPU compression' | head -20)
     rm -rf /dev/shm/r8-pipe
   done
 done

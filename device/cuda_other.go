@@ -41,13 +41,23 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	return nil, errors.New("CUDA decoder: not in this build")
 }
 
-// pinnedAllocator has no pinned memory to give in this build.
-type pinnedAllocator struct{}
+// pinnedAllocator has no pinned memory to give in this build: it hands out Go memory.
+type pinnedAllocator struct{ fine bool }
 
 func newPinnedAllocator(*library, func(error)) *pinnedAllocator { return &pinnedAllocator{} }
 func (a *pinnedAllocator) tryAllocate(int) ([]byte, bool)       { return nil, false }
 func (a *pinnedAllocator) owns([]byte) bool                     { return false }
 func (a *pinnedAllocator) freeAll()                             {}
+func (a *pinnedAllocator) Allocate(n int) []byte                { return make([]byte, n) }
+func (a *pinnedAllocator) Free([]byte)                          {}
+func (a *pinnedAllocator) Reallocate(n int, b []byte) []byte {
+	if n <= cap(b) {
+		return b[:n]
+	}
+	nb := make([]byte, n)
+	copy(nb, b)
+	return nb
+}
 
 // nvidiaFreeMemory fails in this build: go-nvml needs cgo.
 func nvidiaFreeMemory() (uint64, error) {

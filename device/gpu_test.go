@@ -609,6 +609,62 @@ func TestGPUZstdTuning(t *testing.T) {
 	}
 }
 
+// TestGPUZstdLatency measures one nvCOMP zstd batch (no batcher around it) by its number of
+// chunks and their size, alone and with batches on other runners at the same time: how long
+// a batch takes decides how many bytes must be in flight for a given rate. A measurement (it
+// logs, checks only that every run succeeds); $PGPARQUET_GPU_LATENCY=1 runs it.
+func TestGPUZstdLatency(t *testing.T) {
+	if os.Getenv("PGPARQUET_GPU_LATENCY") != "1" {
+		t.Skip("a measurement: set PGPARQUET_GPU_LATENCY=1")
+	}
+	spec := zstdDispatch.spec
+	runners, _, err := openBatchers(cudaLib(t), spec, nvcompCandidates(), 4)
+	if err != nil {
+		t.Skipf("no nvCOMP: %v", err)
+	}
+	defer func() {
+		for _, r := range runners {
+			r.(*nvBatch).close()
+		}
+	}()
+	src := bytes.Join(throughputPages(), nil)
+	run := func(r chunkCompressor, n, chunk int) error {
+		b := r.buffers()
+		b.pieces = append(b.pieces[:0], piece{src: src[:n*chunk], off: 0})
+		for i := range n {
+			b.offs[i], b.sizes[i] = int64(i*chunk), uint64(chunk)
+		}
+		return r.run(n)
+	}
+	for _, chunk := range []int{32 << 10, 64 << 10, 128 << 10} {
+		for _, n := range []int{1, 8, 32, 64, 128, 256} {
+			if n*chunk > int(spec.batchBytes) || n > spec.batchChunks {
+				continue
+			}
+			for _, conc := range []int{1, 4} {
+				const reps = 5
+				start := time.Now()
+				var wg sync.WaitGroup
+				for _, r := range runners[:conc] {
+					wg.Go(func() {
+						for range reps {
+							if err := run(r, n, chunk); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				el := time.Since(start)
+				per := el / reps
+				t.Logf("chunk %3d KiB x %3d (%5.1f MiB) x %d runners: %6.2f ms per batch, %5.2f GB/s",
+					chunk>>10, n, float64(n*chunk)/(1<<20), conc, float64(per)/1e6, float64(conc*reps*n*chunk)/el.Seconds()/1e9)
+			}
+		}
+	}
+}
+
 // TestGPUEncodePlain: the GPU's page encoder (encode.cu) writes exactly the pages of its CPU
 // twin pqfile.PlainPages, levels, values and statistics, for every fixed-width type, NULL
 // rates from 0 to 1, NaN and zeros of both signs, and page sizes from one row to more than the

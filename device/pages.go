@@ -362,3 +362,24 @@ type plainPage struct {
 	HasStats bool
 	Min, Max []byte
 }
+
+// groupsOf numbers the groups of n rows whose first rows are first (-1: NULL) in the order
+// of their first rows: ids[row] is the row's group (-1 for NULL), firsts[g] group g's first
+// row. A first row after its row, or not its own first row, is an error.
+func groupsOf(first []int32, n int) (ids, firsts []int32, err error) {
+	ids = make([]int32, n)
+	for row, f := range first {
+		switch {
+		case f < 0:
+			ids[row] = -1
+		case int(f) == row:
+			ids[row] = int32(len(firsts))
+			firsts = append(firsts, f)
+		case int(f) > row || first[f] != f:
+			return nil, nil, fmt.Errorf("uniques: row %d has first row %d", row, f)
+		default:
+			ids[row] = ids[f]
+		}
+	}
+	return ids, firsts, nil
+}

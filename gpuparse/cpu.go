@@ -69,6 +69,7 @@ type colPlan struct {
 	scale  int
 	limit  [4]uint64 // 10^prec, for decimals
 	tree   *tnode    // the kinds after KindNumericString: decoded by tree.go into a builder
+	list   *flatList // a one-dimensional list of scalars or strings: decoded by list.go, not into a builder
 }
 
 // NewCPUDecoder returns the pure-Go decoder for these columns, allocating
@@ -108,6 +109,7 @@ func newColPlan(c pgarrow.Column, dt arrow.DataType) colPlan {
 	p := colPlan{kind: c.Kind, dtype: dt, fixed: info.Fixed, width: info.Width, varlen: info.VarLen}
 	if info.Tree {
 		p.tree = newTNode(c, "")
+		p.list = newFlatList(p.tree, dt)
 	}
 	if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
 		p.prec, p.scale = int(c.Precision), int(c.Scale)
@@ -149,8 +151,9 @@ type colState struct {
 	u32  []uint32
 	u64  []uint64
 	offs []int32
-	dpos int
+	dpos int           // bytes written to dataB; elements written, for list columns (offs are the list's)
 	bld  array.Builder // tree kinds
+	el   listElems     // the elements of list columns
 }
 
 // Decode decodes the tuples of c into a record batch with one row per tuple.
@@ -294,6 +297,9 @@ func (d *CPUDecoder) walk(c *pgcopy.Chunk, st []colState) (int, *pgcopy.DecodeEr
 // strings' bytes itself, in its hot loop). It counts the column's output bytes and reports the
 // first wrong byte.
 func (d *CPUDecoder) checkValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
+	if s.list != nil {
+		return d.checkList(c, s, ci, row, start, body)
+	}
 	if s.tree != nil {
 		if e := s.tree.check(body); e != nil {
 			return d.errAt(c, start+e.off, row, ci, "%s", e.msg)
@@ -437,8 +443,8 @@ func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.Recor
 	return array.NewRecordBatch(d.schema, arrs, int64(rows)), nil
 }
 
-// putNull records a NULL in row: an empty range for var-length kinds, a NULL in a builder;
-// fixed-width slots and bits stay zero.
+// putNull records a NULL in row: an empty range for var-length kinds and fast list columns, a
+// NULL in a builder; fixed-width slots and bits stay zero.
 func (s *colState) putNull(row int) {
 	if s.offs != nil {
 		s.offs[row] = int32(s.dpos)
@@ -457,6 +463,9 @@ func (s *colState) markValid(row int) {
 // alloc allocates column ci's buffers (or builder) for rows values once the first pass has
 // counted its NULLs and bytes; buffers go to *all, which the caller releases.
 func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*memory.Buffer) *pgcopy.DecodeError {
+	if s.list != nil {
+		return d.allocList(c, s, ci, rows, all)
+	}
 	if s.tree != nil {
 		s.bld = array.NewBuilder(d.mem, s.dtype)
 		s.bld.Reserve(rows)
@@ -499,6 +508,8 @@ func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*m
 // are the caller's.)
 func (d *CPUDecoder) putValue(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
 	switch {
+	case s.list != nil:
+		s.putList(row, body)
 	case s.bld != nil:
 		s.tree.appendValue(s.bld, body)
 	case s.kind == pgarrow.KindDecimal256:
@@ -519,6 +530,9 @@ func (d *CPUDecoder) putValue(c *pgcopy.Chunk, s *colState, ci, row, start int, 
 
 // finish makes column ci's array from its filled buffers (or builder).
 func (d *CPUDecoder) finish(c *pgcopy.Chunk, s *colState, ci, rows int) (arrow.Array, error) {
+	if s.list != nil {
+		return d.finishList(c, s, ci, rows)
+	}
 	if s.bld != nil {
 		a := s.bld.NewArray()
 		fillNilIndices(a.Data())

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -171,7 +172,8 @@ func fieldsFuzzSeeds() map[string][]byte {
 
 // FuzzDecodeFields feeds DecodeColumnAt arbitrary chunks and field positions (what the CUDA
 // decoder hands it). It must not panic or leak, must fail with a *DecodeError inside the chunk,
-// and on success must return one value per position.
+// on success must return one value per position, and must give what the tree path gives for
+// lists (the same error, or the same array bit for bit).
 func FuzzDecodeFields(f *testing.F) {
 	for _, in := range fieldsFuzzSeeds() {
 		f.Add(in)
@@ -195,7 +197,18 @@ func FuzzDecodeFields(f *testing.F) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
 		dec := NewCPUDecoder(cols, mem)
-		arr, err := dec.DecodeColumnAt(&pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}, ci, positions)
+		c := &pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"}
+		arr, err := dec.DecodeColumnAt(c, ci, positions)
+		tarr, terr := genericDecoder(cols, mem).DecodeColumnAt(c, ci, positions)
+		if tarr != nil {
+			defer tarr.Release()
+		}
+		if e := sameOutcome([]arrow.Array{arr}, err, []arrow.Array{tarr}, terr); e != nil {
+			if arr != nil {
+				arr.Release()
+			}
+			t.Fatalf("fast and tree paths differ: %v", e)
+		}
 		if err != nil {
 			var de *pgcopy.DecodeError
 			if !errors.As(err, &de) || strings.Contains(err.Error(), "internal error") {

@@ -100,7 +100,7 @@ func fuzzSeeds() map[string][]byte {
 // fuzzSeeds (and the other targets' seeds) when GPUPARSE_WRITE_SEEDS=1; otherwise it checks
 // that the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
-	copytest.WriteFuzzSeeds(t, map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds()})
+	copytest.WriteFuzzSeeds(t, map[string]map[string][]byte{"FuzzCPUDecode": fuzzSeeds(), "FuzzCPUDecodeTree": treeFuzzSeeds(), "FuzzDecodeFields": fieldsFuzzSeeds(), "FuzzFlatList": flatListFuzzSeeds()})
 }
 
 // FuzzCPUDecode feeds arbitrary bytes as a Chunk for a fixed multi-type

@@ -1,0 +1,535 @@
+package gpuparse
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/internal/copytest"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
+)
+
+// genericDecoder is NewCPUDecoder without the fast list path: every list column goes through
+// tree.go's builders, the reference the fast path must match.
+func genericDecoder(cols []pgarrow.Column, mem memory.Allocator) *CPUDecoder {
+	d := NewCPUDecoder(cols, mem)
+	for i := range d.plans {
+		d.plans[i].list = nil
+	}
+	return d
+}
+
+// sameData compares two arrays' data bit for bit, children included: type, length, NULL
+// count, offset, and every buffer (nil or not, its bytes; a validity bitmap over the bytes
+// that hold the array's bits).
+func sameData(a, b arrow.ArrayData) error {
+	if !arrow.TypeEqual(a.DataType(), b.DataType()) || a.Len() != b.Len() || a.NullN() != b.NullN() || a.Offset() != b.Offset() {
+		return fmt.Errorf("type/len/nulls/offset: %s %d %d %d vs %s %d %d %d", a.DataType(), a.Len(), a.NullN(), a.Offset(), b.DataType(), b.Len(), b.NullN(), b.Offset())
+	}
+	ab, bb := a.Buffers(), b.Buffers()
+	if len(ab) != len(bb) {
+		return fmt.Errorf("%s: %d buffers vs %d", a.DataType(), len(ab), len(bb))
+	}
+	for i := range ab {
+		if (ab[i] == nil) != (bb[i] == nil) {
+			return fmt.Errorf("%s: buffer %d: nil %v vs %v", a.DataType(), i, ab[i] == nil, bb[i] == nil)
+		}
+		if ab[i] == nil {
+			continue
+		}
+		x, y := ab[i].Bytes(), bb[i].Bytes()
+		if i == 0 {
+			n := int(bitutil.BytesForBits(int64(a.Len())))
+			if len(x) < n || len(y) < n {
+				return fmt.Errorf("%s: validity of %d and %d bytes for %d values", a.DataType(), len(x), len(y), a.Len())
+			}
+			x, y = x[:n], y[:n]
+		}
+		if !bytes.Equal(x, y) {
+			return fmt.Errorf("%s: buffer %d differs (%d vs %d bytes)", a.DataType(), i, len(x), len(y))
+		}
+	}
+	ac, bc := a.Children(), b.Children()
+	if len(ac) != len(bc) {
+		return fmt.Errorf("%s: %d children vs %d", a.DataType(), len(ac), len(bc))
+	}
+	for i := range ac {
+		if err := sameData(ac[i], bc[i]); err != nil {
+			return fmt.Errorf("child %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// sameOutcome says whether two decodes of the same input agree: the same error, or the same
+// arrays bit for bit.
+func sameOutcome(a []arrow.Array, aerr error, b []arrow.Array, berr error) error {
+	if aerr != nil || berr != nil {
+		var ad, bd *pgcopy.DecodeError
+		if errors.As(aerr, &ad) && errors.As(berr, &bd) && reflect.DeepEqual(*ad, *bd) {
+			return nil
+		}
+		if aerr != nil && berr != nil && !errors.As(aerr, &ad) && !errors.As(berr, &bd) && aerr.Error() == berr.Error() {
+			return nil
+		}
+		return fmt.Errorf("errors differ:\n  %v\n  %v", aerr, berr)
+	}
+	if len(a) != len(b) {
+		return fmt.Errorf("%d columns vs %d", len(a), len(b))
+	}
+	for i := range a {
+		if err := sameData(a[i].Data(), b[i].Data()); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func releaseAll(arrs []arrow.Array) {
+	for _, a := range arrs {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// decodeColumns runs Decode and returns its columns.
+func decodeColumns(dec *CPUDecoder, c *pgcopy.Chunk) ([]arrow.Array, error) {
+	rec, err := dec.Decode(context.Background(), c)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	arrs := rec.Columns()
+	for _, a := range arrs {
+		a.Retain()
+	}
+	return arrs, nil
+}
+
+// listElem is one element type of the fast list path, with a generator of its wire values.
+type listElem struct {
+	desc  *pgarrow.TypeDesc
+	opts  pgarrow.PlanOptions
+	value func(rng *rand.Rand) []byte
+}
+
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// listElemTypes are the element types of the fast list path (and, last, two it leaves to the
+// tree path), each with valid random values: specials, bounds, empty and long strings.
+func listElemTypes() []listElem {
+	base := func(oid uint32) *pgarrow.TypeDesc {
+		return &pgarrow.TypeDesc{OID: oid, Typmod: -1, SendOID: oid}
+	}
+	fixed := func(n int) func(*rand.Rand) []byte {
+		return func(rng *rand.Rand) []byte { return randomBytes(rng, n) }
+	}
+	pick := func(specials []uint64, width int) func(*rand.Rand) []byte {
+		return func(rng *rand.Rand) []byte {
+			v := rng.Uint64() >> 2 // in range for both date and timestamp shifts
+			if rng.IntN(3) == 0 {
+				v = specials[rng.IntN(len(specials))]
+			}
+			if width == 4 {
+				return copytest.Int32(int32(v))
+			}
+			return copytest.Int64(int64(v))
+		}
+	}
+	str := func(rng *rand.Rand) []byte {
+		switch rng.IntN(8) {
+		case 0:
+			return []byte{}
+		case 1:
+			return []byte(strings.Repeat("long é 😀 ", 100+rng.IntN(1000)))
+		default:
+			return fmt.Appendf(nil, "%c%d", 'a'+rng.IntN(26), rng.IntN(100))
+		}
+	}
+	dates := []uint64{math.MaxInt32, 1 << 31, math.MaxInt32 - pgEpochDays - 1, 1<<31 + 1, 0, 1<<32 - 1}
+	stamps := []uint64{math.MaxInt64, 1 << 63, math.MaxInt64 - pgEpochMicros - 1, 1<<63 + 1, 0, 1<<64 - 1}
+	money := base(pgarrow.MoneyOID)
+	money.MoneyScale = 2
+	noOID := base(pgtype.Int4OID)
+	noOID.SendOID = 0
+	varchar := base(pgtype.VarcharOID)
+	varchar.Typmod = 14
+	return []listElem{
+		{base(pgtype.BoolOID), pgarrow.PlanOptions{}, fixed(1)},
+		{base(pgtype.Int2OID), pgarrow.PlanOptions{}, fixed(2)},
+		{base(pgtype.Int4OID), pgarrow.PlanOptions{}, fixed(4)},
+		{noOID, pgarrow.PlanOptions{}, fixed(4)},
+		{base(pgtype.Int8OID), pgarrow.PlanOptions{}, fixed(8)},
+		{base(pgtype.Float4OID), pgarrow.PlanOptions{}, fixed(4)},
+		{base(pgtype.Float8OID), pgarrow.PlanOptions{}, fixed(8)},
+		{base(pgtype.OIDOID), pgarrow.PlanOptions{}, fixed(4)},
+		{base(pgtype.XID8OID), pgarrow.PlanOptions{}, fixed(8)},
+		{base(pgtype.DateOID), pgarrow.PlanOptions{}, pick(dates, 4)},
+		{base(pgtype.TimestampOID), pgarrow.PlanOptions{}, pick(stamps, 8)},
+		{base(pgtype.TimestamptzOID), pgarrow.PlanOptions{}, pick(stamps, 8)},
+		{base(pgtype.TimeOID), pgarrow.PlanOptions{}, fixed(8)},
+		{base(pgtype.TimeOID), pgarrow.PlanOptions{Profile: pgarrow.ProfileSpark}, fixed(8)},
+		{money, pgarrow.PlanOptions{}, fixed(8)},
+		{base(pgtype.TextOID), pgarrow.PlanOptions{}, str},
+		{varchar, pgarrow.PlanOptions{}, str},
+		{base(pgtype.ByteaOID), pgarrow.PlanOptions{}, str},
+		// Left to the tree path: the fast one must leave them alone.
+		{base(pgtype.IntervalOID), pgarrow.PlanOptions{}, fixed(16)},
+		{base(pgtype.UUIDOID), pgarrow.PlanOptions{}, fixed(16)},
+	}
+}
+
+// listColumns are one-dimensional array columns of every listElemTypes type, then a
+// two-dimensional int4 array and an array of a type without native decoding (exported as
+// text[]).
+func listColumns() []pgarrow.Column {
+	var cols []pgarrow.Column
+	for i, e := range listElemTypes() {
+		t := &pgarrow.TypeDesc{OID: 100000 + uint32(i), Class: pgarrow.ClassArray, Dims: 1, Elem: e.desc}
+		cols = append(cols, pgarrow.PlanType(fmt.Sprintf("a%d", i), t, "array", e.opts))
+	}
+	i4 := &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}
+	xml := &pgarrow.TypeDesc{OID: pgtype.XMLOID, Typmod: -1, SendOID: pgtype.XMLOID}
+	return append(cols,
+		pgarrow.PlanType("a2d", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: i4}, "integer[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("axml", &pgarrow.TypeDesc{OID: 143, Class: pgarrow.ClassArray, Dims: 1, Elem: xml}, "xml[]", pgarrow.PlanOptions{}))
+}
+
+// elemOID is the element type OID column c's arrays name.
+func elemOID(c pgarrow.Column) uint32 {
+	if oid := c.Children[0].SendOID; oid != 0 {
+		return oid
+	}
+	return c.Children[0].TypeOID
+}
+
+// randomListChunk is rows tuples of listColumns: arrays NULL at rate nullArr, elements at
+// rate nullElem, some empty (no dimension, or one of size 0).
+func randomListChunk(rng *rand.Rand, rows int, nullArr, nullElem float64) *pgcopy.Chunk {
+	cols := listColumns()
+	elems := listElemTypes()
+	tuples := make([][]byte, rows)
+	for r := range tuples {
+		fields := make([][]byte, len(cols))
+		for ci, c := range cols {
+			if rng.Float64() < nullArr {
+				continue
+			}
+			var gen func(*rand.Rand) []byte
+			switch {
+			case ci < len(elems):
+				gen = elems[ci].value
+			case c.Name == "axml":
+				gen = func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "<x>%d</x>", rng.IntN(100)) }
+			default:
+				gen = func(rng *rand.Rand) []byte { return copytest.Int32(int32(rng.Uint32())) }
+			}
+			dims := []int32{int32(rng.IntN(5))}
+			if rng.IntN(20) == 0 {
+				dims[0] = int32(rng.IntN(100))
+			}
+			if c.Dims == 2 {
+				dims = append(dims, int32(rng.IntN(3)))
+			}
+			n := int32(1)
+			for _, d := range dims {
+				n *= d
+			}
+			vals := make([][]byte, n)
+			for i := range vals {
+				if rng.Float64() >= nullElem {
+					vals[i] = gen(rng)
+				}
+			}
+			lbs := make([]int32, len(dims))
+			for i := range lbs {
+				lbs[i] = 1
+			}
+			if n == 0 && rng.IntN(2) == 0 {
+				dims, lbs = nil, nil // what PostgreSQL sends for an empty array
+			}
+			fields[ci] = copytest.Array(elemOID(c), dims, lbs, vals...)
+		}
+		tuples[r] = copytest.Tuple(fields...)
+	}
+	data, starts := copytest.RowStarts(tuples...)
+	return &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "lists", StreamOffset: 100, FirstRow: 10}
+}
+
+// checkListPaths decodes c with the fast and the tree path, by Decode and by DecodeColumnsAt,
+// and reports any difference in output or error.
+func checkListPaths(t *testing.T, cols []pgarrow.Column, c *pgcopy.Chunk) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fast, tree := NewCPUDecoder(cols, mem), genericDecoder(cols, mem)
+	want, werr := decodeColumns(tree, c)
+	defer releaseAll(want)
+	got, gerr := decodeColumns(fast, c)
+	defer releaseAll(got)
+	if err := sameOutcome(got, gerr, want, werr); err != nil {
+		t.Fatalf("Decode: fast and tree paths differ: %v", err)
+	}
+	n, _, ok := countTuples(c.Data, len(cols))
+	if !ok {
+		return
+	}
+	pos := fieldPositions(c, len(cols))
+	all := make([]int, len(cols))
+	for i := range all {
+		all[i] = i
+		pos[i] = pos[i][:n:n]
+	}
+	fgot, fgerr := fast.DecodeColumnsAt(c, all, pos)
+	defer releaseAll(fgot)
+	fwant, fwerr := tree.DecodeColumnsAt(c, all, pos)
+	defer releaseAll(fwant)
+	if err := sameOutcome(fgot, fgerr, fwant, fwerr); err != nil {
+		t.Fatalf("DecodeColumnsAt: fast and tree paths differ: %v", err)
+	}
+	if werr == nil && fgerr == nil {
+		if err := sameOutcome(fgot, nil, want, nil); err != nil {
+			t.Fatalf("DecodeColumnsAt and Decode differ: %v", err)
+		}
+	}
+}
+
+// TestFlatListMatchesTree: the fast list path decodes random arrays of every element type it
+// serves exactly as the tree path does, at NULL rates from 0 to 1, through Decode and
+// DecodeColumnsAt.
+func TestFlatListMatchesTree(t *testing.T) {
+	cols := listColumns()
+	for i, p := range NewCPUDecoder(cols, nil).plans {
+		tree := cols[i].Dims != 1 || cols[i].Children[0].Kind == pgarrow.KindInterval || cols[i].Children[0].Kind == pgarrow.KindUUID
+		if (p.list == nil) != tree {
+			t.Errorf("column %s (%s): fast path %v", cols[i].Name, cols[i].Children[0].Kind, p.list != nil)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, rows := range []int{0, 1, 2, 9, 300} {
+		for _, rates := range [][2]float64{{0, 0}, {0.3, 0.2}, {1, 0}, {0, 1}, {rng.Float64(), rng.Float64()}} {
+			t.Run(fmt.Sprintf("rows=%d/null=%v", rows, rates), func(t *testing.T) {
+				checkListPaths(t, cols, randomListChunk(rng, rows, rates[0], rates[1]))
+			})
+		}
+	}
+}
+
+// poisonAllocator hands out memory filled with 0xa5, as an allocator that reuses memory
+// without zeroing it (the GPU decoder's pinned one) may.
+type poisonAllocator struct{ memory.Allocator }
+
+func (p poisonAllocator) Allocate(size int) []byte {
+	b := p.Allocator.Allocate(size)
+	for i := range b {
+		b[i] = 0xa5
+	}
+	return b
+}
+
+func (p poisonAllocator) Reallocate(size int, b []byte) []byte {
+	nb := p.Allocate(size)
+	copy(nb, b)
+	p.Free(b)
+	return nb
+}
+
+// TestFlatListPoisonedMemory: the fast path writes every byte the arrays use, NULL slots
+// included, so memory that comes dirty from the allocator gives the same arrays as Go's zeroed
+// memory.
+func TestFlatListPoisonedMemory(t *testing.T) {
+	cols := listColumns()
+	rng := rand.New(rand.NewPCG(9, 10))
+	c := randomListChunk(rng, 200, 0.2, 0.3)
+	mem := memory.NewCheckedAllocator(poisonAllocator{memory.NewGoAllocator()})
+	defer mem.AssertSize(t, 0)
+	dirty := NewCPUDecoder(cols, mem)
+	got, err := decodeColumns(dirty, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(got)
+	want, err := decodeColumns(NewCPUDecoder(cols, memory.NewGoAllocator()), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(want)
+	for i, p := range dirty.plans {
+		if p.list == nil {
+			continue
+		}
+		if err := sameData(got[i].Data(), want[i].Data()); err != nil {
+			t.Errorf("column %s (%s): %v", cols[i].Name, cols[i].Children[0].Kind, err)
+		}
+	}
+}
+
+// TestFlatListErrors: malformed arrays give the tree path's error, through Decode and
+// DecodeColumnsAt.
+func TestFlatListErrors(t *testing.T) {
+	cols := listColumns()
+	colIndex := map[string]int{}
+	for i, c := range cols {
+		colIndex[c.Name] = i
+	}
+	i4, txt, date, ts := "a2", "a15", "a9", "a10"
+	one := []int32{1}
+	arr := func(oid uint32, dims, lbs []int32, elems ...[]byte) []byte {
+		return copytest.Array(oid, dims, lbs, elems...)
+	}
+	set := func(b []byte, at int, v uint32) []byte {
+		b = bytes.Clone(b)
+		binary.BigEndian.PutUint32(b[at:], v)
+		return b
+	}
+	good := arr(pgtype.Int4OID, []int32{2}, []int32{1}, copytest.Int32(1), nil)
+	goodText := arr(pgtype.TextOID, []int32{2}, []int32{1}, []byte("ab"), nil)
+	cases := []struct {
+		name string
+		col  string // the column whose value in the second row is val
+		val  []byte
+	}{
+		{"short header", i4, good[:11]},
+		{"header only", i4, good[:12]},
+		{"no dimension header", i4, good[:19]},
+		{"flags 2", i4, set(good, 4, 2)},
+		{"flags -1", i4, set(good, 4, 0xffffffff)},
+		{"element oid", i4, set(good, 8, pgtype.Int8OID)},
+		{"element oid of empty", i4, arr(pgtype.TextOID, nil, nil)},
+		{"empty with trailing", i4, append(arr(pgtype.Int4OID, nil, nil), 0)},
+		{"ndim 2", i4, arr(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, copytest.Int32(1))},
+		{"ndim -1", i4, set(good, 0, 0xffffffff)},
+		{"ndim 7", i4, set(good, 0, 7)},
+		{"lower bound 0", i4, set(good, 16, 0)},
+		{"lower bound 2", i4, set(good, 16, 2)},
+		{"size -1", i4, set(good, 12, 0xffffffff)},
+		{"size 3", i4, set(good, 12, 3)},
+		{"size huge", i4, set(good, 12, 0x7fffffff)},
+		{"size 1 trailing", i4, set(good, 12, 1)},
+		{"element length -2", i4, set(good, 20, 0xfffffffe)},
+		{"element length 8", i4, set(good, 20, 8)},
+		{"element length 3", i4, set(good, 20, 3)},
+		{"element past end", i4, set(good, 28, 4)},
+		{"truncated element", i4, good[:len(good)-1]},
+		{"trailing byte", i4, append(bytes.Clone(good), 0)},
+		{"text past end", txt, set(goodText, 20, 100)},
+		{"text length -5", txt, set(goodText, 20, 0xfffffffb)},
+		{"text trailing", txt, append(bytes.Clone(goodText), 'x')},
+		{"text wrong oid", txt, set(goodText, 8, pgtype.VarcharOID)},
+		{"date past int32", date, arr(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-pgEpochDays))},
+		{"date max-1", date, arr(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-1))},
+		{"timestamp past int64", ts, arr(pgtype.TimestampOID, one, one, copytest.Int64(math.MaxInt64-pgEpochMicros))},
+		{"second element bad", i4, arr(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), copytest.Int16(1))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ci := colIndex[tc.col]
+			fields := make([][]byte, len(cols))
+			switch tc.col {
+			case i4:
+				fields[ci] = good
+			case txt:
+				fields[ci] = goodText
+			}
+			row0 := copytest.Tuple(fields...)
+			fields[ci] = tc.val
+			data, starts := copytest.RowStarts(row0, copytest.Tuple(fields...))
+			c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 7, FirstRow: 3}
+			_, err := NewCPUDecoder(cols, nil).Decode(context.Background(), c)
+			var de *pgcopy.DecodeError
+			if !errors.As(err, &de) || de.Row != 4 || de.Column != tc.col {
+				t.Errorf("got %v, want an error in row 4, column %s", err, tc.col)
+			}
+			checkListPaths(t, cols, c)
+		})
+	}
+}
+
+// TestFlatListMutations: arrays corrupted at random (a byte, or an int32 set to a value that
+// matters in the format) decode as the tree path decodes them, error or not.
+func TestFlatListMutations(t *testing.T) {
+	cols := listColumns()
+	rng := rand.New(rand.NewPCG(7, 8))
+	words := []uint32{0, 1, 2, 3, 4, 8, 0xffffffff, 0xfffffffe, 0x7fffffff, 0x80000000, pgtype.Int4OID, pgtype.TextOID}
+	for i := range 300 {
+		c := randomListChunk(rng, 1+rng.IntN(4), 0.1, 0.2)
+		pos := fieldPositions(c, len(cols))
+		data := c.Data
+		for range 1 + rng.IntN(3) {
+			ci := rng.IntN(len(cols))
+			at := int(pos[ci][rng.IntN(len(pos[ci]))])
+			l := int(int32(binary.BigEndian.Uint32(data[at:])))
+			if l <= 0 {
+				continue
+			}
+			body := data[at+4 : at+4+l]
+			if rng.IntN(2) == 0 || l < 4 {
+				body[rng.IntN(l)] = byte(rng.Uint32())
+			} else {
+				binary.BigEndian.PutUint32(body[4*rng.IntN(l/4):], words[rng.IntN(len(words))])
+			}
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkListPaths(t, cols, c) })
+	}
+}
+
+// flatListFuzzColumns are the columns FuzzFlatList decodes: the common array types.
+func flatListFuzzColumns() []pgarrow.Column {
+	all := listColumns()
+	return []pgarrow.Column{all[2], all[15], all[0], all[9], all[10], all[17]} // int4, text, bool, date, timestamp, bytea
+}
+
+// flatListFuzzSeeds are the committed seeds of FuzzFlatList.
+func flatListFuzzSeeds() map[string][]byte {
+	one := []int32{1}
+	row := func(i int32) []byte {
+		return copytest.Tuple(
+			copytest.Array(pgtype.Int4OID, []int32{3}, one, copytest.Int32(i), nil, copytest.Int32(-i)),
+			copytest.Array(pgtype.TextOID, []int32{2}, one, copytest.Text("a7"), copytest.Text("")),
+			copytest.Array(pgtype.BoolOID, []int32{2}, one, copytest.Bool(true), nil),
+			copytest.Array(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32)),
+			copytest.Array(pgtype.TimestampOID, one, one, copytest.Int64(int64(i))),
+			copytest.Array(pgtype.ByteaOID, one, one, []byte{0, 1}),
+		)
+	}
+	empty := copytest.Tuple(copytest.Array(pgtype.Int4OID, nil, nil), copytest.Array(pgtype.TextOID, []int32{0}, one), nil, nil, nil, nil)
+	bad := copytest.Tuple(copytest.Array(pgtype.Int4OID, []int32{1}, []int32{0}, copytest.Int32(1)), nil, nil, nil, nil, nil)
+	return map[string][]byte{
+		"list_rows":        append(row(1), row(2)...),
+		"list_empty_nulls": append(empty, copytest.Tuple(nil, nil, nil, nil, nil, nil)...),
+		"list_lower_bound": bad,
+		"list_truncated":   row(3)[:50],
+	}
+}
+
+// FuzzFlatList decodes arbitrary chunks of one-dimensional arrays with the fast and the tree
+// path, which must agree: the same error, or the same arrays bit for bit.
+func FuzzFlatList(f *testing.F) {
+	for _, data := range flatListFuzzSeeds() {
+		f.Add(data)
+	}
+	cols := flatListFuzzColumns()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkListPaths(t, cols, &pgcopy.Chunk{Data: data, StreamOffset: 19, Source: "fuzz"})
+	})
+}
