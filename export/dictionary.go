@@ -20,7 +20,10 @@ import (
 // and writes our int32 indices as they are, as long as every batch of the chunk (row group)
 // carries the same dictionary. So each lane keeps, per string column, one dictionary that only
 // grows (a Go map from value to index, no allocation per lookup), and turns each batch into
-// indices into it. Row groups end between batches, and a batch that brings new values into a
+// indices into it. A one-dimensional list of strings (text[]) is the same for its elements:
+// the writer gets a list of dictionary arrays, and writes their indices with the list's
+// levels (on bench/load's wide table its text[] column's elements were hashed one by one, 16%
+// of the GPU writer's CPU profile, bench/results/gpuhost-h200-2026-11-30-s11i). Row groups end between batches, and a batch that brings new values into a
 // row group that has rows starts a new one.
 //
 // The lane stops encoding a column itself (settle) when its values barely repeat (a file's
@@ -44,15 +47,21 @@ const (
 )
 
 // dictEligible says whether a column of type t is dictionary-encoded here: plain strings and
-// binaries (extension types such as JSON, and enums, which are dictionaries already, are left
-// to the writer).
+// binaries, and lists of them (text[], bytea[]: the lane's dictionary holds their elements).
+// Extension types such as JSON, and enums, which are dictionaries already, are left to the
+// writer.
 func dictEligible(t arrow.DataType) bool {
+	if l, ok := t.(*arrow.ListType); ok {
+		t = l.Elem()
+	}
 	return t.ID() == arrow.STRING || t.ID() == arrow.BINARY
 }
 
-// stringDict is one lane's dictionary of one string column. It is used by one goroutine.
+// stringDict is one lane's dictionary of one string column, or of the elements of one list of
+// strings column. It is used by one goroutine.
 type stringDict struct {
-	dtype     *arrow.DictionaryType // int32 indices into values of the column's type
+	dtype     *arrow.DictionaryType // int32 indices into values of the column's (its elements') type
+	list      *arrow.ListType       // a list column: its type with dtype elements; nil for strings
 	memo      map[string]int32
 	order     []string // values by index (the memo's keys)
 	bytes     int
@@ -127,7 +136,35 @@ func (cpuUniquer) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 }
 
 func newStringDict(t arrow.DataType) *stringDict {
-	return &stringDict{dtype: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: t}, memo: make(map[string]int32)}
+	d := &stringDict{memo: make(map[string]int32)}
+	if l, ok := t.(*arrow.ListType); ok {
+		d.dtype = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: l.Elem()}
+		e := l.ElemField()
+		e.Type = d.dtype
+		d.list = arrow.ListOfField(e)
+	} else {
+		d.dtype = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: t}
+	}
+	return d
+}
+
+// fileType is the column's type in a file that dictionary-encodes it: the dictionary type, or
+// for a list column the list of it.
+func (d *stringDict) fileType() arrow.DataType {
+	if d.list != nil {
+		return d.list
+	}
+	return d.dtype
+}
+
+// values is what the dictionary indexes of arr, a batch's column: arr itself, or the elements
+// of a list column (all of them: a slice of the list indexes its elements where the whole
+// array does).
+func (d *stringDict) values(arr arrow.Array) arrow.Array {
+	if d.list != nil {
+		return arr.(*array.List).ListValues()
+	}
+	return arr
 }
 
 // indices maps arr's values to dictionary indices (0 for NULLs), adding new values, and says
@@ -270,9 +307,25 @@ func (d *stringDict) release() {
 	}
 }
 
-// encode turns arr into a dictionary array over the current dictionary and says how many
-// values arr added to it.
-func (d *stringDict) encode(mem memory.Allocator, arr arrow.Array) (out arrow.Array, added int) {
+// encode turns arr into an array of the column's fileType over the current dictionary, and
+// says how many values arr added to it and how many non-NULL values it indexed.
+func (d *stringDict) encode(mem memory.Allocator, arr arrow.Array) (out arrow.Array, added, values int) {
+	if d.list == nil {
+		out, added = d.encodeValues(mem, arr)
+		return out, added, arr.Len() - arr.NullN()
+	}
+	elems := d.values(arr)
+	dictElems, added := d.encodeValues(mem, elems)
+	defer dictElems.Release()
+	ld := arr.Data()
+	data := array.NewData(d.list, ld.Len(), ld.Buffers(), []arrow.ArrayData{dictElems.Data()}, ld.NullN(), ld.Offset())
+	defer data.Release()
+	return array.MakeFromData(data), added, elems.Len() - elems.NullN()
+}
+
+// encodeValues turns arr, strings or binaries, into a dictionary array over the current
+// dictionary and says how many values arr added to it.
+func (d *stringDict) encodeValues(mem memory.Allocator, arr arrow.Array) (out arrow.Array, added int) {
 	idx, added := d.indices(mem, arr)
 	defer idx.Release()
 	dict := d.dictionary(mem)

@@ -20,20 +20,27 @@ import (
 // TestDictionaryEncodedStrings exports string columns of every shape through the exporter's own
 // dictionary encoding (export/dictionary.go): few values with NULLs, values that keep arriving
 // (a new one every 10000 rows), values that never repeat, bytea, padded char, few values
-// among which an empty string turns up late, and lists of ints and of strings. The values must read back exactly; repeating
-// columns must be dictionary-encoded in every row group, the never-repeating one and the ints'
-// leaves not at all;
-// min/max statistics must match each row group's values (an empty string is the minimum).
+// among which an empty string turns up late, and lists: of ints, of few strings, of few
+// strings with NULL lists, empty lists and NULL elements, of strings that never repeat, and of
+// strings among which an empty string turns up late (the lane's dictionary holds a string
+// list's elements). The values must read back exactly; repeating columns must be
+// dictionary-encoded in every row group, the never-repeating ones and the ints' leaves not at
+// all; min/max statistics must match each row group's values (an empty string is the
+// minimum).
 func TestDictionaryEncodedStrings(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, `CREATE TABLE dict (id int8 PRIMARY KEY, status text, late text, uniq text, bin bytea, bp char(4), rare text, nums int[], words text[])`)
+	pgtest.Exec(t, conn, `CREATE TABLE dict (id int8 PRIMARY KEY, status text, late text, uniq text, bin bytea, bp char(4), rare text, nums int[], words text[],
+		tagsn text[], uwords text[], rwords text[])`)
 	pgtest.Exec(t, conn, `INSERT INTO dict SELECT g,
 		CASE WHEN g % 11 = 0 THEN NULL ELSE (array['new', 'paid', 'shipped', 'returned', 'lost'])[1 + g % 5] END,
 		'v' || (g / 10000), md5(g::text), decode(lpad(to_hex(g % 3), 2, '0'), 'hex'), (g % 4)::text,
 		CASE WHEN g % 9973 = 0 THEN '' ELSE 'x' || (g % 3) END,
-		array[g % 7, g % 3], array['w' || g % 5, 'v' || g % 2]
+		array[g % 7, g % 3], array['w' || g % 5, 'v' || g % 2],
+		CASE g % 13 WHEN 0 THEN NULL WHEN 1 THEN '{}' ELSE array['t' || g % 4, NULL, 't' || g % 3] END,
+		array[md5(g::text), md5((-g)::text)],
+		CASE WHEN g % 9973 = 0 THEN array['', 'r'] ELSE array['r' || g % 3] END
 	FROM generate_series(1, 40000) g`)
 	pgtest.Exec(t, conn, "ANALYZE dict")
 	cols, err := readback.ColumnsOf(ctx, conn, "dict")
@@ -92,10 +99,18 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 					if cc.HasDictionaryPage() {
 						t.Errorf("%s row group %d column %s has a dictionary page", filepath.Base(name), rg, col)
 					}
-				case "words.list.element":
+				case "words.list.element", "tagsn.list.element":
 					if !dictionaryPagesOnly(cc) {
 						t.Errorf("%s row group %d column %s: encodings %v, want dictionary-encoded data pages only", filepath.Base(name), rg, col, cc.EncodingStats())
 					}
+					checkStringStats(t, ctx, fr, cc, rg, ci)
+				case "uwords.list.element":
+					if cc.HasDictionaryPage() {
+						t.Errorf("%s row group %d column %s has a dictionary page", filepath.Base(name), rg, col)
+					}
+					checkStringStats(t, ctx, fr, cc, rg, ci)
+				case "rwords.list.element":
+					checkStringStats(t, ctx, fr, cc, rg, ci)
 				}
 			}
 		}
@@ -141,6 +156,11 @@ func checkStringStats(t *testing.T, ctx context.Context, fr *pqarrow.FileReader,
 	var lo, hi []byte
 	seen := false
 	for _, a := range chunked.Chunks() {
+		if l, ok := a.(*array.List); ok { // a list's elements: its leaf column's values
+			offs := l.Offsets()
+			a = array.NewSlice(l.ListValues(), int64(offs[0]), int64(offs[len(offs)-1]))
+			defer a.Release()
+		}
 		for i := range a.Len() {
 			if a.IsNull(i) {
 				continue

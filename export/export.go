@@ -493,6 +493,10 @@ func lockName(snap *snapshot.Snapshot) string {
 
 // dictionaryWorthIt says whether a column's Parquet chunks should be dictionary-encoded.
 func dictionaryWorthIt(c pgarrow.Column) bool {
+	if c.Kind == pgarrow.KindList && c.Dims == 1 && len(c.Children) == 1 {
+		// A one-dimensional list: its elements' (text[], bytea[]).
+		return c.Children[0].Kind.Info().Dictionary
+	}
 	return c.Kind.Info().Dictionary
 }
 

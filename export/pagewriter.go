@@ -165,7 +165,7 @@ type pageAllocator interface {
 // pageBytes is the size of the values a data page holds, as arrow-go's default data page.
 const pageBytes = 1 << 20
 
-func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []*arrow.DictionaryType) (*pageFileWriter, error) {
+func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
 	comp, err := pqfile.NewCPUPlain(props.Compression())
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		if p.leaf[i], _, err = pw.FieldColumns(i); err != nil {
 			return nil, err
 		}
-		if i < len(laneDicts) && laneDicts[i] != nil {
+		if i < len(laneDicts) && laneDicts[i] != nil && laneDicts[i].ID() == arrow.DICTIONARY {
 			p.dicts[i] = pqfile.NewDictColumn(f.Nullable, pageBytes)
 			continue
 		}

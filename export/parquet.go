@@ -64,8 +64,9 @@ type parquetFile struct {
 	f    objstore.File
 	sink *hashingWriter
 	fw   batchWriter
-	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here, else nil.
-	dictTypes []*arrow.DictionaryType
+	// dictTypes[i] is column i's type in this file when it is dictionary-encoded here (a
+	// dictionary, or a list of one), else nil.
+	dictTypes []arrow.DataType
 	schema    *arrow.Schema // the writer's: the decoded schema with dictTypes
 }
 
@@ -143,10 +144,10 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 
 // firstBatchTypes decides which columns the next file dictionary-encodes, from the lane's
 // history and rec, the file's first batch, whose dictionary arrays it puts in cols.
-func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, huge []int) []*arrow.DictionaryType {
+func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, huge []int) []arrow.DataType {
 	s.initDicts()
 	s.judgeExtensions(rec)
-	types := make([]*arrow.DictionaryType, len(s.dicts))
+	types := make([]arrow.DataType, len(s.dicts))
 	for i, d := range s.dicts {
 		if d == nil || d.off {
 			continue
@@ -159,17 +160,17 @@ func (s *fileSeries) firstBatchTypes(rec arrow.RecordBatch, cols []arrow.Array, 
 			d.settle()
 			continue
 		}
-		a, added := d.encode(s.format.mem, arr)
+		a, added, values := d.encode(s.format.mem, arr)
 		// Values that barely repeat make dictionary encoding a loss: the lane writes this
 		// column plain from now on.
-		if barelyRepeat(added, arr.Len()-arr.NullN()) {
+		if barelyRepeat(added, values) {
 			d.diverse = true
 		}
 		if d.settle() {
 			a.Release()
 			continue
 		}
-		types[i], cols[i] = d.dtype, a
+		types[i], cols[i] = d.fileType(), a
 	}
 	return types
 }
@@ -200,7 +201,7 @@ func (s *fileSeries) groupDicts(rec arrow.RecordBatch, huge []int) {
 	var dicts []*stringDict
 	for i, d := range s.dicts {
 		if d != nil && !d.off && huge[i] == 0 {
-			cols, dicts = append(cols, rec.Column(i)), append(dicts, d)
+			cols, dicts = append(cols, d.values(rec.Column(i))), append(dicts, d)
 		}
 	}
 	if len(cols) == 0 {
@@ -246,7 +247,7 @@ func (s *fileSeries) encodeDicts(rec arrow.RecordBatch, cols []arrow.Array, huge
 			rollOver = d.settle() || rollOver
 			continue
 		}
-		a, added := d.encode(s.format.mem, rec.Column(i))
+		a, added, _ := d.encode(s.format.mem, rec.Column(i))
 		cols[i] = a
 		if added > 0 && rgRows > 0 && !cut {
 			cut = true
@@ -275,6 +276,11 @@ func (s *fileSeries) plainColumns() []parquet.WriterProperty {
 	for i, d := range s.dicts {
 		if d != nil && d.diverse || i < len(s.diverseExt) && s.diverseExt[i] {
 			out = append(out, parquet.WithDictionaryFor(s.format.schema.Field(i).Name, false))
+			if d != nil && d.list != nil { // its elements' leaf column
+				for _, leaf := range s.format.leaves[i] {
+					out = append(out, parquet.WithDictionaryPath(leaf.path, false))
+				}
+			}
 		}
 	}
 	return out
@@ -325,9 +331,9 @@ func barelyRepeat(distinct, nonNull int) bool {
 	return nonNull >= 64 && 2*distinct > nonNull
 }
 
-// open starts the next file of the series; dictTypes[i] non-nil makes column i a dictionary
-// of that type in the file (nil dictTypes: none).
-func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType) error {
+// open starts the next file of the series; dictTypes[i] non-nil makes column i of that type
+// (a dictionary, or a list of one) in the file (nil dictTypes: none).
+func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error {
 	n := s.format.seq.Add(1) - 1
 	p := &parquetFile{}
 	p.Name = fmt.Sprintf("part-%05d.parquet", n)
@@ -338,7 +344,7 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType
 	p.f = f
 	p.dictTypes = dictTypes
 	p.schema = s.format.schema
-	if slices.ContainsFunc(dictTypes, func(t *arrow.DictionaryType) bool { return t != nil }) {
+	if slices.ContainsFunc(dictTypes, func(t arrow.DataType) bool { return t != nil }) {
 		fields := slices.Clone(p.schema.Fields())
 		for i, t := range dictTypes {
 			if t != nil {
@@ -356,9 +362,11 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []*arrow.DictionaryType
 	if enc != nil {
 		// pqfile computes the statistics of the lanes' dictionary columns itself, exactly
 		// (DictColumn's pages; RowGroup.AppendDictionary's chunks): arrow-go's, which are not,
-		// are turned off.
+		// are turned off. Lists of dictionaries are arrow-go's, with its statistics from the
+		// dictionary entries the pages use (exact: a dictionary holding an empty string, which
+		// arrow-go would leave out, is never kept: stringDict.settle).
 		for i, t := range dictTypes {
-			if t != nil {
+			if t != nil && t.ID() == arrow.DICTIONARY {
 				extra = append(extra, parquet.WithStatsFor(s.format.schema.Field(i).Name, false))
 			}
 		}
