@@ -1,0 +1,57 @@
+# Writes bench/results/gpuhost-h200-2026-11-30-s12.{json,png} from session 12's calls
+# (gpuhost-h200-2026-11-30-s12*.log there; figures copied here by hand) and bench/cpusplit's
+# stage split of s12e's profiles. "one_call" is s12e (bench/gpuhost-s12e.sh: source limit, GPU
+# writer and CPU path per table, round 1; round 2 beside it), as committed after the CPU
+# decoder's arrays without builders and the lanes' dictionaries of text[] elements. DuckDB did
+# not run in that call (its wheels did not fit beside the kit); s11i's figures for it are in
+# gpuhost-h200-2026-11-30-s11.json, on another host.
+import json, os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from gpuhost_chart import derive, plot
+GB = {"lineorder": 6.8105, "wide": 4.4385}
+one_call = {
+  "lineorder": {"source_limit_gbps": 1.352,
+                "gpu_writer": {"wall_s": 5.89, "cpu_s": 13.4, "rss_gb": 1.06, "parquet_gb": 0.657},
+                "cpu": {"wall_s": 8.46, "cpu_s": 65.2, "rss_gb": 1.32, "parquet_gb": 0.651}},
+  "wide": {"source_limit_gbps": 1.358,
+           "gpu_writer": {"wall_s": 4.53, "cpu_s": 18.3, "rss_gb": 1.83, "parquet_gb": 0.669},
+           "cpu": {"wall_s": 7.07, "cpu_s": 62.6, "rss_gb": 1.49, "parquet_gb": 0.625}},
+}
+derive(one_call, GB)
+round2 = {
+  "lineorder": {"source_limit_gbps": 1.352, "gpu_writer": {"wall_s": 5.77, "cpu_s": 13.0, "rss_gb": 1.03},
+                "cpu": {"wall_s": 8.63, "cpu_s": 66.1, "rss_gb": 1.32}},
+  "wide": {"source_limit_gbps": 1.358, "gpu_writer": {"wall_s": 4.35, "cpu_s": 17.8, "rss_gb": 1.83},
+           "cpu": {"wall_s": 6.62, "cpu_s": 58.2, "rss_gb": 1.50}}}
+derive(round2, GB)
+doc = {
+  "host": "GPU host: 1x NVIDIA H200, 16 cores (Intel Xeon, sha_ni); PostgreSQL 15 on the same host (each call a fresh host; s12e's source limits 1.35-1.36 GB/s, the slowest seen)",
+  "date": "2026-11-30", "parallel": 16, "codec": "zstd", "rss_unit": "GiB (ru_maxrss / 2^20 KiB)",
+  "code": "session 12: one-dimensional arrays decoded without arrow-go's builders (gpuparse/list.go), text[] elements in the lanes' dictionaries (export/dictionary.go)",
+  "tables": {"lineorder": {"rows": 40000000, "copy_bytes": 6810548906},
+             "wide": {"rows": 10000000, "copy_bytes": 4438469161, "shape": "bench/load --shape wide"}},
+  "one_call (s12e round 1)": one_call,
+  "one_call_round_2": round2,
+  "pipeline_alone (lineorder 40M, TestPipelineAlone, P=16, GB/s; rounds of one call side by side)": {
+    "s12a stream priorities on / off": {"on": [4.26, 4.56], "off": [4.57, 4.27], "on, P=32": [3.12]},
+    "s12b default / 64 KiB zstd frames (Parquet 0.654 / 0.680 GB)": {"default": [4.38, 4.41], "64 KiB frames": [5.44, 5.35]},
+    "s12c compression in a green context of 72 SMs (nvCOMP failed in such streams: status 1000)": {
+      "default": [4.39, 4.45], "72 SMs": [4.72, 4.41], "72 SMs, 1 sealed row group": [4.22, 4.00], "1 sealed row group": [3.85, 3.72]},
+    "s12d decoder outputs in one copy / one per buffer": {"one copy": [4.17, 4.41], "per buffer": [4.35, 4.33],
+      "one copy, 1 sealed": [3.85, 4.36], "per buffer, 1 sealed": [3.85, 4.08]},
+    "s12d wide (as committed)": {"gbps": 2.38, "cpu_s_per_gb": 4.37}},
+  "nvcomp_zstd_ms_per_batch (s12a TestGPUZstdLatency, one runner alone; 4 runners at once in brackets)": {
+    "32 KiB x 1": 5.03, "32 KiB x 256 (8 MiB)": [6.87, 8.44], "64 KiB x 1": 9.24, "64 KiB x 256 (16 MiB)": [13.37, 17.35],
+    "128 KiB x 1": 15.53, "128 KiB x 256 (32 MiB)": [23.75, 30.35]},
+  "cpu_s_per_gb_by_stage (bench/cpusplit, CPU-s sampled / GB of COPY, s12e round 1)": {
+    "lineorder gpu_writer": {"receive": 0.37, "write": 0.28, "decode": 0.23, "runtime": 0.22, "encode": 0.13, "compress": 0.04, "arrow": 0.01, "boundaries": 0.01},
+    "lineorder cpu": {"compress": 4.24, "encode": 2.07, "decode": 1.07, "boundaries": 0.72, "arrow": 0.69, "receive": 0.41, "write": 0.16, "runtime": 0.09},
+    "wide gpu_writer": {"encode": 1.33, "decode": 1.26, "receive": 0.29, "write": 0.29, "arrow": 0.23, "runtime": 0.18, "compress": 0.07, "boundaries": 0.02},
+    "wide cpu": {"compress": 6.56, "encode": 3.06, "arrow": 1.80, "decode": 1.33, "receive": 0.41, "boundaries": 0.38, "runtime": 0.23, "write": 0.23}},
+  "logs": ["gpuhost-h200-2026-11-30-s12%s.log" % c for c in "abcde"] + ["gpuhost-h200-2026-11-30-s12-traces.txt"],
+  "profiles": ["gpuhost-h200-2026-11-30-s12e-lineorder-gpu-writer.pprof", "gpuhost-h200-2026-11-30-s12e-wide-gpu-writer.pprof"],
+}
+base = "bench/results/gpuhost-h200-2026-11-30-s12"
+json.dump(doc, open(base + ".json", "w"), indent=1)
+plot(one_call, base + ".png", "pgparquet on one H200 + 16 cores, P=16, zstd (2026-11-30, s12e)")
+print("ok")
