@@ -181,8 +181,13 @@ func (s *fileSeries) initDicts() {
 		return
 	}
 	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
+	// Lists of strings only where pqfile writes the files (the GPU writer): given a slice of a
+	// list of dictionaries, as it cuts row groups, arrow-go's FileWriter takes the dictionary
+	// entries of the whole list's elements for the statistics, not the slice's, and writes a
+	// minimum or maximum no value of the row group has (arrow-go v18.8).
+	lists := s.format.pages.encoder() != nil
 	for i, f := range s.format.schema.Fields() {
-		if s.format.dictionary[i] && dictEligible(f.Type) {
+		if s.format.dictionary[i] && dictEligible(f.Type) && (lists || f.Type.ID() != arrow.LIST) {
 			s.dicts[i] = newStringDict(f.Type)
 		}
 	}

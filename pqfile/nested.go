@@ -8,6 +8,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
@@ -110,6 +114,15 @@ func (g *RowGroup) AppendField(ctx context.Context, field int, a arrow.Array) er
 	wctx := pqarrow.NewArrowWriteContext(ctx, nil)
 	for k, l := range leaves {
 		c := g.cols[first+k]
+		if d, ok := l.values.(*array.Dictionary); ok {
+			done, err := writeDictLeaf(ctx, c.cw, d, l.def, l.rep, l.nullable)
+			if err != nil {
+				return g.fail(fmt.Errorf("pqfile: column %s: encode %d rows of %s (%d levels): %w", c.desc.Path(), a.Len(), a.DataType(), l.levels, err))
+			}
+			if done {
+				continue
+			}
+		}
 		if err := pqarrow.WriteArrowToColumn(wctx, c.cw, l.values, l.def, l.rep, l.nullable); err != nil {
 			return g.fail(fmt.Errorf("pqfile: column %s: encode %d rows of %s (%d levels): %w", c.desc.Path(), a.Len(), a.DataType(), l.levels, err))
 		}
@@ -118,6 +131,93 @@ func (g *RowGroup) AppendField(ctx context.Context, field int, a arrow.Array) er
 		g.cols[col].rows += int64(a.Len())
 	}
 	return nil
+}
+
+// dictLeafEncoder is what arrow-go's dictionary encoders offer (parquet/internal/encoding's
+// DictEncoder, not importable) that writeDictLeaf needs: the dictionary the chunk holds.
+type dictLeafEncoder interface {
+	PutDictionary(arrow.Array) error
+	PreservedDictionary() arrow.Array
+	NumEntries() int
+}
+
+// writeDictLeaf writes d's indices with their levels into cw, as pqarrow.WriteArrowToColumn
+// would, when cw's chunk is dictionary-encoded and takes d's dictionary (a string or binary
+// one: the chunk's first batch puts it, the others must carry the same), and says whether it
+// did; otherwise (another dictionary, one with duplicate entries) the caller hands the batch to
+// pqarrow, which writes it plain. The difference is the page statistics, those of the
+// dictionary entries the indices use, found here by marking them. pqarrow hashes every index
+// to find them (compute.UniqueArray) whenever a batch's dictionary is not the very array it
+// preserved, which a slice's never is (each Dictionary() is a new array): 6% of the GPU
+// writer's CPU on the wide table; and it counts NULL as one of them, so a batch with NULLs that
+// uses all but one entry gets the statistics of every entry (arrow-go v18.8): a minimum or
+// maximum no value of the row group has.
+func writeDictLeaf(ctx context.Context, cw file.ColumnChunkWriter, d *array.Dictionary, def, rep []int16, nullable bool) (bool, error) {
+	enc, ok := cw.CurrentEncoder().(dictLeafEncoder)
+	e := cw.CurrentEncoder().Encoding()
+	dict := d.Dictionary()
+	if vt := dict.DataType().ID(); !ok || (e != parquet.Encodings.PlainDict && e != parquet.Encodings.RLEDict) ||
+		d.Indices().DataType().ID() != arrow.INT32 || (vt != arrow.STRING && vt != arrow.BINARY) {
+		return false, nil
+	}
+	switch preserved := enc.PreservedDictionary(); {
+	case preserved == nil:
+		if err := enc.PutDictionary(dict); err != nil {
+			return false, fmt.Errorf("dictionary: %w", err)
+		}
+		if enc.NumEntries() != dict.Len() { // duplicate entries
+			cw.FallbackToPlain()
+			return false, nil
+		}
+	case !sameArray(preserved, dict) && !array.Equal(preserved, dict):
+		return false, nil
+	}
+	// As pqarrow.WriteArrowToColumn: a bitmap for the validity of slots whose NULL may lie in
+	// a parent.
+	info := cw.LevelInfo()
+	singleNullable := info.DefLevel == info.RepeatedAncestorDefLevel+1 && nullable
+	if info.HasNullableValues() && !singleNullable && !cw.HasBitsBuffer() {
+		buf := memory.NewResizableBuffer(cw.Properties().Allocator())
+		buf.Resize(int(bitutil.BytesForBits(cw.Properties().WriteBatchSize())))
+		cw.SetBitsBuffer(buf)
+	}
+	indices := d.Indices().(*array.Int32)
+	if st := cw.PageStatistics(); st != nil {
+		used := make([]bool, dict.Len())
+		var idx []int32
+		nulls := indices.NullN() > 0
+		for i, k := range indices.Int32Values() {
+			if nulls && indices.IsNull(i) {
+				continue
+			}
+			if k < 0 || int(k) >= len(used) {
+				return false, fmt.Errorf("dictionary index %d of %d entries", k, len(used))
+			}
+			if !used[k] {
+				used[k] = true
+				idx = append(idx, k)
+			}
+		}
+		nonNull := indices.Len() - indices.NullN()
+		st.IncNulls(int64(max(len(def)-nonNull, 0)))
+		st.IncNumValues(int64(nonNull))
+		ref := dict
+		if len(idx) < dict.Len() {
+			ia := array.NewInt32Data(array.NewData(arrow.PrimitiveTypes.Int32, len(idx),
+				[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(idx))}, nil, 0, 0))
+			defer ia.Release()
+			taken, err := compute.TakeArrayOpts(ctx, dict, ia, compute.TakeOptions{BoundsCheck: false})
+			if err != nil {
+				return false, fmt.Errorf("the dictionary entries used: %w", err)
+			}
+			defer taken.Release()
+			ref = taken
+		}
+		if err := st.UpdateFromArrow(ref, false); err != nil {
+			return false, fmt.Errorf("statistics: %w", err)
+		}
+	}
+	return true, cw.WriteDictIndices(indices, def, rep)
 }
 
 // leafLevels is one Parquet leaf column's share of a nested array: its definition levels (nil
