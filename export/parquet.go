@@ -181,10 +181,12 @@ func (s *fileSeries) initDicts() {
 		return
 	}
 	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
-	// Lists of strings only where pqfile writes the files (the GPU writer): given a slice of a
-	// list of dictionaries, as it cuts row groups, arrow-go's FileWriter takes the dictionary
-	// entries of the whole list's elements for the statistics, not the slice's, and writes a
-	// minimum or maximum no value of the row group has (arrow-go v18.8).
+	// Lists of strings only where pqfile writes the files (the GPU writer): arrow-go's
+	// FileWriter finds the dictionary entries a batch uses, for the statistics, by hashing its
+	// indices, counting NULL as one of them, so a batch with NULLs that uses all but one entry
+	// gets every entry's min and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead).
+	// On a list leaf that happens whenever a row group stops using a value (NULL elements are
+	// common); the flat columns' stay as they were (known: the same widening, rarer).
 	lists := s.format.pages.encoder() != nil
 	for i, f := range s.format.schema.Fields() {
 		if s.format.dictionary[i] && dictEligible(f.Type) && (lists || f.Type.ID() != arrow.LIST) {
