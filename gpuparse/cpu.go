@@ -631,18 +631,18 @@ func numericForMessage(h numHeader, digits []byte) string {
 // putNumericText writes the numeric field body (header checked by walk) of
 // row as numeric_out's text.
 func (d *CPUDecoder) putNumericText(c *pgcopy.Chunk, s *colState, ci, row, start int, body []byte) *pgcopy.DecodeError {
-	h, _, _ := parseNumericHeader(body)
+	h := readNumericHeader(body)
 	digits := body[numericHeaderLen:]
-	if bad := checkDigits(digits); bad >= 0 {
-		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
-	}
 	n := numericTextLen(h, digits)
 	if s.dpos+n > len(s.dataB) {
 		return d.errAt(c, start, row, ci, "internal error: numeric text of %d bytes overruns the %d bytes counted", n, len(s.dataB))
 	}
-	out := appendNumericText(s.dataB[s.dpos:s.dpos:s.dpos+n], h, digits)
-	if len(out) != n {
-		return d.errAt(c, start, row, ci, "internal error: numeric text of %d bytes, expected %d", len(out), n)
+	w, bad := writeNumericText(s.dataB[s.dpos:s.dpos+n], h, digits)
+	if bad >= 0 {
+		return d.errAt(c, start+numericHeaderLen+2*bad, row, ci, "numeric digit %d at index %d, expected 0..9999", digitAt(digits, bad), bad)
+	}
+	if w != n {
+		return d.errAt(c, start, row, ci, "internal error: numeric text of %d bytes, expected %d", w, n)
 	}
 	s.dpos += n
 	return nil

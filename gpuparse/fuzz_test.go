@@ -77,6 +77,9 @@ func fuzzSeeds() map[string][]byte {
 		return out
 	}
 	nulls := copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	numText := func(n []byte) []byte { // a tuple with only the unconstrained numeric set
+		return copytest.Tuple(nil, nil, nil, n, nil, nil, nil, nil, nil, nil, nil, nil)
+	}
 	t1 := fuzzTuple(1)
 	return map[string][]byte{
 		"empty":            {},
@@ -93,6 +96,9 @@ func fuzzSeeds() map[string][]byte {
 		"bad_jsonb":        copytest.Tuple(nil, nil, nil, nil, nil, nil, nil, nil, nil, []byte{2, '{', '}'}, nil, nil),
 		"bad_fixed_len":    copytest.Tuple(copytest.Int32(1), nil, nil, nil, []byte{1, 1}, nil, nil, nil, nil, nil, nil, nil),
 		"date_overflow":    copytest.Tuple(nil, nil, nil, nil, nil, nil, copytest.Int32(0x7fffff00), copytest.Int64(0x7fffffffffffff00), nil, nil, nil, nil),
+		"numeric_text": cat(numText(copytest.NumericRaw(3, -2, 0x4000, 13, 1, 2, 3)), numText(copytest.NumericRaw(2, 3, 0, 6, 12, 0)),
+			numText(copytest.NumericRaw(3, 0, 0, 2, 7, 2345, 6789)), numText(copytest.NumericRaw(1, 0, 0, 0x3FFF, 5)), numText(copytest.NumericRaw(0, 0, 0x4000, 3))),
+		"numeric_text_bad_digit": cat(numText(copytest.NumericRaw(2, 0, 0, 4, 1, 2)), numText(copytest.NumericRaw(3, 0, 0, 2, 1, 2345, 10000))),
 	}
 }
 

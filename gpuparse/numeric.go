@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // numeric wire format (numeric_send): uint16 ndigits, int16 weight, uint16
@@ -46,13 +47,7 @@ func parseNumericHeader(body []byte) (h numHeader, badOff int, msg string) {
 	if len(body) < numericHeaderLen {
 		return h, -4, fmt.Sprintf("numeric field length %d, need at least %d", len(body), numericHeaderLen)
 	}
-	// numeric_send writes ndigits, an int, as 16 bits: a value of up to 131072 digits before
-	// the point and 16383 after has more than 32767 base-10000 digits, which only an unsigned
-	// read gets right.
-	h.ndigits = int(binary.BigEndian.Uint16(body))
-	h.weight = int(int16(binary.BigEndian.Uint16(body[2:])))
-	h.sign = binary.BigEndian.Uint16(body[4:])
-	h.dscale = int(int16(binary.BigEndian.Uint16(body[6:])))
+	h = readNumericHeader(body)
 	if want := numericHeaderLen + 2*h.ndigits; len(body) != want {
 		return h, -4, fmt.Sprintf("numeric field length %d, expected 8 + 2*ndigits = %d", len(body), want)
 	}
@@ -65,6 +60,21 @@ func parseNumericHeader(body []byte) (h numHeader, badOff int, msg string) {
 		return h, 6, fmt.Sprintf("numeric dscale %d, expected 0..%d", h.dscale, numericDscaleMask)
 	}
 	return h, 0, ""
+}
+
+// readNumericHeader reads the fixed part of a numeric field body of at least
+// numericHeaderLen bytes, unchecked (parseNumericHeader checks it).
+func readNumericHeader(body []byte) numHeader {
+	_ = body[numericHeaderLen-1]
+	return numHeader{
+		// numeric_send writes ndigits, an int, as 16 bits: a value of up to 131072 digits
+		// before the point and 16383 after has more than 32767 base-10000 digits, which only
+		// an unsigned read gets right.
+		ndigits: int(binary.BigEndian.Uint16(body)),
+		weight:  int(int16(binary.BigEndian.Uint16(body[2:]))),
+		sign:    binary.BigEndian.Uint16(body[4:]),
+		dscale:  int(int16(binary.BigEndian.Uint16(body[6:]))),
+	}
 }
 
 // digitAt returns base-10000 digit i of the digits part of a numeric body.
@@ -309,21 +319,23 @@ func negate256(x *[4]uint64) {
 }
 
 // decLen is the number of decimal digits numeric_out prints for the leading
-// base-10000 digit (leading zeros suppressed, at least one).
+// base-10000 digit (leading zeros suppressed, at least one; 4 for any d >= 1000).
 func decLen(d uint16) int {
-	switch {
-	case d >= 1000:
-		return 4
-	case d >= 100:
-		return 3
-	case d >= 10:
-		return 2
+	n := 1
+	if d >= 10 {
+		n++
 	}
-	return 1
+	if d >= 100 {
+		n++
+	}
+	if d >= 1000 {
+		n++
+	}
+	return n
 }
 
-// numericTextLen is the exact length of the text appendNumericText writes for
-// a numeric with this header and these (valid) digits.
+// numericTextLen is the exact length of the text writeNumericText writes for a
+// numeric with this header and these digits (valid or not).
 func numericTextLen(h numHeader, digits []byte) int {
 	switch h.sign {
 	case numericNaN:
@@ -341,7 +353,7 @@ func numericTextLen(h numHeader, digits []byte) int {
 		n++
 	} else {
 		var lead uint16
-		if h.ndigits > 0 {
+		if len(digits) >= 2 {
 			lead = digitAt(digits, 0)
 		}
 		n += 4*h.weight + decLen(lead)
@@ -352,56 +364,140 @@ func numericTextLen(h numHeader, digits []byte) int {
 	return n
 }
 
-// appendNumericText appends the text PostgreSQL's numeric_out prints for the
-// numeric (get_str_from_var): a '-' for negative values, the integer part
-// without leading zeros ("0" if the weight is negative), and, if dscale > 0,
-// a point and exactly dscale fraction digits (zeros kept, digits beyond
-// dscale dropped as numeric_out drops them). The digits must be valid.
-func appendNumericText(b []byte, h numHeader, digits []byte) []byte {
+// ascii4Tab is a read-only table of the four ASCII decimal digits of each
+// base-10000 digit, leading zeros included, in the order
+// binary.LittleEndian.PutUint32 writes them (40 KB).
+var ascii4Tab = func() (t [nbase]uint32) {
+	d := 0
+	for a := range uint32(10) {
+		for b := range uint32(10) {
+			for c := range uint32(10) {
+				for e := range uint32(10) {
+					t[d] = '0' | '0'<<8 | '0'<<16 | '0'<<24 | a | b<<8 | c<<16 | e<<24
+					d++
+				}
+			}
+		}
+	}
+	return t
+}()
+
+// zeros4 is ascii4Tab[0].
+const zeros4 = 0x30303030
+
+// writeNumericText writes the text PostgreSQL's numeric_out prints for the
+// numeric (get_str_from_var) into dst, which must be exactly
+// numericTextLen(h, digits) bytes long: a '-' for negative values, the
+// integer part without leading zeros ("0" if the weight is negative), and, if
+// dscale > 0, a point and exactly dscale fraction digits (zeros kept, digits
+// beyond dscale dropped as numeric_out drops them). It returns the number of
+// bytes written, and the index of the first digit outside 0..9999, or -1; all
+// digits are checked, printed or not, NaN's and the infinities' included.
+// When there is a bad digit, what dst holds is unspecified.
+func writeNumericText(dst []byte, h numHeader, digits []byte) (n, bad int) {
+	nd := len(digits) / 2
+	p := 0
+	d := 0 // index of the next digit to print; those before 0 and from nd on are zeros
 	switch h.sign {
 	case numericNaN:
-		return append(b, "NaN"...)
+		p = copy(dst, "NaN")
 	case numericPInf:
-		return append(b, "Infinity"...)
+		p = copy(dst, "Infinity")
 	case numericNInf:
-		return append(b, "-Infinity"...)
-	}
-	if h.sign == numericNeg {
-		b = append(b, '-')
-	}
-	digit := func(d int) uint16 {
-		if d < 0 || d >= h.ndigits {
-			return 0
+		p = copy(dst, "-Infinity")
+	default:
+		if h.sign == numericNeg {
+			dst[p] = '-'
+			p++
 		}
-		return digitAt(digits, d)
-	}
-	var d int
-	if h.weight < 0 {
-		d = h.weight + 1
-		b = append(b, '0')
-	} else {
-		for d = 0; d <= h.weight; d++ {
-			dig := digit(d)
-			if d == 0 {
-				var tmp [4]byte
-				k := decLen(dig)
-				for j := k - 1; j >= 0; j-- {
-					tmp[j] = byte('0' + dig%10)
-					dig /= 10
+		if h.weight < 0 {
+			dst[p] = '0'
+			p++
+			d = h.weight + 1
+		} else {
+			var lead uint16
+			if nd > 0 {
+				if lead = digitAt(digits, 0); lead >= nbase {
+					return p, 0
 				}
-				b = append(b, tmp[:k]...)
-				continue
 			}
-			b = append(b, byte('0'+dig/1000), byte('0'+dig/100%10), byte('0'+dig/10%10), byte('0'+dig%10))
+			// The last k digits of lead, then 4-k bytes of padding that the
+			// rest of the text overwrites when there is room for them.
+			k := decLen(lead)
+			v := ascii4Tab[lead] >> (32 - 8*k)
+			if len(dst)-p >= 4 {
+				binary.LittleEndian.PutUint32(dst[p:p+4], v)
+				p += k
+			} else {
+				for ; k > 0; k-- {
+					dst[p] = byte(v)
+					v >>= 8
+					p++
+				}
+			}
+			for d = 1; d < min(h.weight+1, nd); d++ {
+				g := digitAt(digits, d)
+				if g >= nbase {
+					return p, d
+				}
+				binary.LittleEndian.PutUint32(dst[p:p+4], ascii4Tab[g])
+				p += 4
+			}
+			for ; d <= h.weight; d++ {
+				binary.LittleEndian.PutUint32(dst[p:p+4], zeros4)
+				p += 4
+			}
+		}
+		if h.dscale > 0 {
+			dst[p] = '.'
+			p++
+			end := d + h.dscale/4 // the last digit printed whole, plus one
+			for ; d < end && d < 0; d++ {
+				binary.LittleEndian.PutUint32(dst[p:p+4], zeros4)
+				p += 4
+			}
+			for last := min(end, nd); d < last; d++ {
+				g := digitAt(digits, d)
+				if g >= nbase {
+					return p, d
+				}
+				binary.LittleEndian.PutUint32(dst[p:p+4], ascii4Tab[g])
+				p += 4
+			}
+			for ; d < end; d++ {
+				binary.LittleEndian.PutUint32(dst[p:p+4], zeros4)
+				p += 4
+			}
+			if r := h.dscale % 4; r > 0 {
+				var g uint16
+				if d >= 0 && d < nd {
+					if g = digitAt(digits, d); g >= nbase {
+						return p, d
+					}
+				}
+				v := ascii4Tab[g]
+				for range r {
+					dst[p] = byte(v)
+					v >>= 8
+					p++
+				}
+				d++
+			}
 		}
 	}
-	if h.dscale > 0 {
-		b = append(b, '.')
-		for i := 0; i < h.dscale; d, i = d+1, i+4 {
-			dig := digit(d)
-			g := [4]byte{byte('0' + dig/1000), byte('0' + dig/100%10), byte('0' + dig/10%10), byte('0' + dig%10)}
-			b = append(b, g[:min(4, h.dscale-i)]...)
+	for d = max(d, 0); d < nd; d++ {
+		if digitAt(digits, d) >= nbase {
+			return p, d
 		}
 	}
-	return b
+	return p, -1
+}
+
+// appendNumericText appends writeNumericText's text of a numeric with valid
+// digits.
+func appendNumericText(b []byte, h numHeader, digits []byte) []byte {
+	n := numericTextLen(h, digits)
+	b = slices.Grow(b, n)
+	writeNumericText(b[len(b):len(b)+n], h, digits)
+	return b[:len(b)+n]
 }
