@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pgparquet/pgparquet/device"
-	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
-	"github.com/pgparquet/pgparquet/outcome"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
@@ -107,6 +106,8 @@ func TestExportInterruptedLeavesNothing(t *testing.T) {
 	pgtest.Exec(t, conn, pgtest.LineorderFill("lineorder", 0, 599999))
 	pgtest.Exec(t, conn, "VACUUM ANALYZE lineorder")
 
+	// breakIt breaks the export; errNoCopy: not now (no COPY running yet), try again.
+	errNoCopy := errors.New("no COPY running")
 	tests := []struct {
 		name    string
 		breakIt func(ctx context.Context, cancel context.CancelCauseFunc) error
@@ -118,7 +119,10 @@ func TestExportInterruptedLeavesNothing(t *testing.T) {
 				var n int
 				err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
 					WHERE application_name = 'pgparquet' AND query LIKE 'COPY%' AND state = 'active' LIMIT 1) w`).Scan(&n)
-				if err == nil && n != 1 {
+				switch {
+				case err == nil && n == 0:
+					err = errNoCopy
+				case err == nil && n != 1:
 					err = fmt.Errorf("terminated %d backends", n)
 				}
 				return err
@@ -141,21 +145,38 @@ func TestExportInterruptedLeavesNothing(t *testing.T) {
 			runCtx, cancel := context.WithCancelCause(ctx)
 			defer cancel(nil)
 			dir := t.TempDir()
-			var once sync.Once
+			// Broken as soon as the export has files and (for a backend to terminate) a COPY
+			// running: watched from beside it, not from its twice-a-second progress reports,
+			// which an export faster than half a second never makes while it runs.
 			var breakErr error
 			sawFiles := false
+			exported, watched := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(watched)
+				for {
+					select {
+					case <-exported:
+						return
+					case <-time.After(time.Millisecond):
+					}
+					if entries, err := os.ReadDir(dir); err != nil || len(entries) == 0 {
+						continue
+					}
+					sawFiles = true
+					if breakErr = tc.breakIt(ctx, cancel); !errors.Is(breakErr, errNoCopy) {
+						return
+					}
+				}
+			}()
 			_, err := export.Run(runCtx, export.Options{
 				ConnConfig: config(t, dsn), Table: "lineorder", OutputDir: dir, Parallel: 2, Chunks: 2,
 				BufferSize: 256 << 10, RowGroupSize: 10000,
-				Progress: func(p outcome.Progress) {
-					if p.Rows > 0 && p.TasksDone == 0 {
-						once.Do(func() {
-							sawFiles = len(dirEntries(t, dir)) > 0
-							breakErr = tc.breakIt(ctx, cancel)
-						})
-					}
-				},
 			})
+			close(exported)
+			<-watched
+			if errors.Is(breakErr, errNoCopy) {
+				breakErr = nil // the export ended first: "export succeeded" says so
+			}
 			if breakErr != nil {
 				t.Fatal(breakErr)
 			}
