@@ -3,7 +3,9 @@
 # table set. Loads lineorder (ROWS, default 40M) and bench/load's wide table (WIDE_ROWS, default
 # 10M), then per table: the source limit (P psql COPYs of ctid ranges, bytes counted), the
 # exports interleaved over ROUNDS rounds in MODES (pages: GPU decode + GPU page writer; arrow:
-# GPU decode + arrow-go writer; cpu: the CPU path; duckdb: DuckDB's postgres extension, when
+# GPU decode + arrow-go writer; cpu: the CPU path (the GPU writer's file path on its CPU twins
+# since session 12); cpuarrow: the CPU path through arrow-go's FileWriter
+# ($PGPARQUET_PAGE_WRITER=off); duckdb: DuckDB's postgres extension, when
 # its wheels were installed by an earlier call), and the pipeline alone (export.test's
 # TestPipelineAlone: the lanes over COPY buffers received beforehand into pinned memory). CPU
 # profiles of round 1 (bench/cpusplit reads them here). Logs, JSON and profiles in $OUT.
@@ -66,6 +68,8 @@ for t in ${TABLES:-lineorder wide}; do
           --dsn $dsn --table "$t" --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu on --gpu-lib "$lib" --no-progress $prof ;;
         cpu) measure "$t round $round cpu" "$K/pgparquet-c" export --dsn $dsn --table "$t" \
           --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu off --no-progress $prof ;;
+        cpuarrow) PGPARQUET_PAGE_WRITER=off measure "$t round $round cpu, arrow-go's writer" "$K/pgparquet-c" export --dsn $dsn \
+          --table "$t" --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu off --no-progress $prof ;;
         duckdb)
           [ -n "$duck" ] || { echo "$t round $round duckdb: not installed"; continue; }
           mkdir -p /dev/shm/r8-out && python3 - "$t" "$P" <<'PY'

@@ -46,6 +46,22 @@ doc = {
   "one_call (s12f round 1)": one_call,
   "one_call_round_2": round2,
   "s12e (before numeric text in one pass and pqfile.writeDictLeaf; a slower host)": s12e,
+  "s12g (CPU path on the CPU twins, the default without a GPU since, against arrow-go's FileWriter; the fastest host seen)": {
+    "lineorder": {"source_limit_gbps": 2.140,
+                  "gpu_writer": [{"wall_s": 3.98, "cpu_s": 9.3, "rss_gb": 1.03}, {"wall_s": 4.76, "cpu_s": 10.2, "rss_gb": 1.03}],
+                  "cpu_twins": [{"wall_s": 6.53, "cpu_s": 51.7, "rss_gb": 1.40}, {"wall_s": 6.21, "cpu_s": 46.9, "rss_gb": 1.37}],
+                  "cpu_arrow_go": [{"wall_s": 6.81, "cpu_s": 52.3, "rss_gb": 1.32}, {"wall_s": 6.44, "cpu_s": 49.2, "rss_gb": 1.34}]},
+    "wide": {"source_limit_gbps": 1.657,
+             "gpu_writer": [{"wall_s": 3.52, "cpu_s": 13.4, "rss_gb": 1.90}, {"wall_s": 3.30, "cpu_s": 12.5, "rss_gb": 1.89}],
+             "cpu_twins": [{"wall_s": 4.54, "cpu_s": 36.9, "rss_gb": 1.49}, {"wall_s": 4.57, "cpu_s": 37.6, "rss_gb": 1.48}],
+             "cpu_arrow_go": [{"wall_s": 5.02, "cpu_s": 44.2, "rss_gb": 1.49}, {"wall_s": 5.55, "cpu_s": 48.5, "rss_gb": 1.50}]},
+    "cpu_s_per_gb_by_stage round 1": {
+      "wide gpu_writer": {"encode": 0.88, "decode": 0.74, "receive": 0.34, "write": 0.25, "arrow": 0.20, "runtime": 0.11, "compress": 0.07},
+      "wide cpu_twins": {"compress": 4.84, "encode": 1.58, "decode": 0.74, "arrow": 0.25, "receive": 0.25, "boundaries": 0.25, "write": 0.20, "runtime": 0.11},
+      "wide cpu_arrow_go": {"compress": 4.46, "encode": 2.50, "arrow": 1.42, "decode": 0.72, "boundaries": 0.27, "receive": 0.20, "write": 0.16, "runtime": 0.14},
+      "lineorder gpu_writer": {"receive": 0.34, "decode": 0.18, "write": 0.15, "runtime": 0.10, "encode": 0.09, "compress": 0.01, "arrow": 0.01},
+      "lineorder cpu_twins": {"compress": 3.35, "encode": 2.03, "decode": 0.94, "boundaries": 0.51, "receive": 0.32, "arrow": 0.21, "write": 0.13, "runtime": 0.03},
+      "lineorder cpu_arrow_go": {"compress": 3.36, "encode": 1.57, "decode": 0.91, "arrow": 0.65, "boundaries": 0.57, "receive": 0.34, "write": 0.12, "runtime": 0.07}}},
   "pipeline_alone (lineorder 40M, TestPipelineAlone, P=16, GB/s; rounds of one call side by side)": {
     "s12a stream priorities on / off": {"on": [4.26, 4.56], "off": [4.57, 4.27], "on, P=32": [3.12]},
     "s12b default / 64 KiB zstd frames (Parquet 0.654 / 0.680 GB)": {"default": [4.38, 4.41], "64 KiB frames": [5.44, 5.35]},
@@ -67,7 +83,7 @@ doc = {
     "lineorder cpu": {"compress": 4.24, "encode": 2.07, "decode": 1.07, "boundaries": 0.72, "arrow": 0.69, "receive": 0.41, "write": 0.16, "runtime": 0.09},
     "wide gpu_writer": {"encode": 1.33, "decode": 1.26, "receive": 0.29, "write": 0.29, "arrow": 0.23, "runtime": 0.18, "compress": 0.07, "boundaries": 0.02},
     "wide cpu": {"compress": 6.56, "encode": 3.06, "arrow": 1.80, "decode": 1.33, "receive": 0.41, "boundaries": 0.38, "runtime": 0.23, "write": 0.23}},
-  "logs": ["gpuhost-h200-2026-11-30-s12%s.log" % c for c in "abcdef"] + ["gpuhost-h200-2026-11-30-s12-traces.txt"],
+  "logs": ["gpuhost-h200-2026-11-30-s12%s.log" % c for c in "abcdefg"] + ["gpuhost-h200-2026-11-30-s12-traces.txt"],
   "profiles": ["gpuhost-h200-2026-11-30-s12e-lineorder-gpu-writer.pprof", "gpuhost-h200-2026-11-30-s12e-wide-gpu-writer.pprof",
                "gpuhost-h200-2026-11-30-s12f-wide-gpu-writer.pprof"],
 }

@@ -40,15 +40,15 @@ type plainEncoderSource interface {
 	PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, closeFn func(), why string)
 }
 
-// pageWriterEnv overrides the choice of writer: "cpu" writes every export through
-// pageFileWriter with the CPU twin of the GPU's encoder (tests run the whole export path
-// through it without a GPU), "off" never uses pageFileWriter.
+// pageWriterEnv overrides the choice of writer: "cpu" writes every export with the CPU twin of
+// the GPU's encoder even where the GPU is in use, "off" never uses pageFileWriter (arrow-go's
+// FileWriter writes every file, as exports with an explicit compression level do; CI runs it).
 const pageWriterEnv = "PGPARQUET_PAGE_WRITER"
 
 // pageEncoding decides, once per export and on its first file, who encodes the fixed-width
-// columns' pages: the engine's encoder (the GPU), the CPU twin ($PGPARQUET_PAGE_WRITER=cpu), or
-// nobody (arrow-go encodes every column, as before the GPU writer). It is safe for concurrent
-// use.
+// columns' pages: the engine's encoder (the GPU), else its CPU twin (pqfile.CPUPlain), or
+// nobody (arrow-go encodes every column: $PGPARQUET_PAGE_WRITER=off, or a compression level,
+// which the twin's codecs do not take). It is safe for concurrent use.
 type pageEncoding struct {
 	once    sync.Once
 	engine  any
@@ -81,16 +81,25 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 			p.log("Parquet pages of fixed-width columns are encoded by the GPU writer's CPU twin", "reason", "$"+pageWriterEnv+"=cpu")
 			return
 		default:
-			src, ok := p.engine.(plainEncoderSource)
-			if !ok {
-				why = "the GPU is not in use"
+			why = "the GPU is not in use"
+			if src, ok := p.engine.(plainEncoderSource); ok {
+				p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
+				if p.enc != nil {
+					p.log("Parquet pages of fixed-width columns are encoded on the GPU")
+					return
+				}
+			}
+			// No GPU writer: the same file path with its CPU twin, whose dictionary columns
+			// get exact statistics (arrow-go's FileWriter counts NULL as a used dictionary
+			// entry) and which takes less CPU than arrow-go's writer.
+			enc, err := pqfile.NewCPUPlain(p.codec)
+			if err != nil {
+				why += "; " + err.Error()
 				break
 			}
-			p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
-			if p.enc != nil {
-				p.log("Parquet pages of fixed-width columns are encoded on the GPU")
-				return
-			}
+			p.enc = enc
+			p.log("Parquet pages of fixed-width columns are encoded on the CPU", "reason", why)
+			return
 		}
 		p.log("arrow-go encodes every column's Parquet pages", "reason", why)
 	})
