@@ -78,7 +78,10 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 		c.values, c.spare = c.spare[:0], nil
 	}
 	if need > cap(c.values) {
-		grown := make([]byte, len(c.values), max(need, min(c.pageBytes+c.pageBytes/8, 2*cap(c.values)), need+need/4))
+		// A page's worth at once (pages are cut at pageBytes: Full), so that a page is not
+		// copied as it fills: growing by doubling cost 2% of the GPU writer's CPU on the wide
+		// table.
+		grown := make([]byte, len(c.values), max(need+need/4, c.pageBytes+c.pageBytes/8))
 		copy(grown, c.values)
 		c.values = grown
 	}
