@@ -28,14 +28,8 @@ if [ "${REUSE:-0}" != 1 ]; then
   pkill -x postgres; sleep 1 # a postmaster left from an earlier call holds the port
 fi
 for f in pgparquet-c export.test; do xz -dkf "$K/$f.xz" && chmod +x "$K/$f"; done
-mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp"
-nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
-if [ ! -f "$K/libc.so" ]; then
-  nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
-    -o "$K/libc.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -30
-fi
-[ -f "$K/libc.so" ] || exit 1
-lib=$(realpath "$K/libc.so")
+source bench/gpuhost-cuda-lib.sh
+cuda_lib || exit 1
 export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib
 export PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
 if [ "${REUSE:-0}" != 1 ] || ! pg_isready -q; then

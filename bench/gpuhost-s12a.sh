@@ -13,12 +13,10 @@ K=${KIT:-.gpuhost/s12a}; N=$(basename "$K"); O=${OUT:-/tmp/$N-out}; R=/tmp/$N-ru
 mkdir -p "$O" "$R/device"
 pkill -x postgres; sleep 1 # a postmaster left from an earlier call holds the port
 xz -dkf "$K/device.test.xz" && chmod +x "$K/device.test"
-mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp"
+source bench/gpuhost-cuda-lib.sh
 t0=$SECONDS
-nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" \
-  -o "$K/libc.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -30
+cuda_lib || exit 1
 echo "nvcc: $((SECONDS - t0)) s" > "$R/device/tests.log"
-lib=$(realpath "$K/libc.so"); nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 PGPARQUET_GPU_LATENCY=1 timeout 150 \
   ../$K/device.test -test.v -test.run 'TestGPUZstdLatency|TestGPUMatchesCPU|TestGPUPageEncoder|TestGPUUniques' 2>&1 |
   grep -E '^(--- |PASS|FAIL|ok)|panic|_test.go' | tail -60) >> "$R/device/tests.log"

@@ -491,16 +491,22 @@ func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*m
 		if s.nulls > 0 {
 			clear(s.valsB) // NULL slots stay zero, as in the GPU decoder
 		}
-		switch s.width {
-		case 2:
-			s.u16 = arrow.GetData[uint16](s.valsB)
-		case 4:
-			s.u32 = arrow.GetData[uint32](s.valsB)
-		default:
-			s.u64 = arrow.GetData[uint64](s.valsB)
-		}
+		s.u16, s.u32, s.u64 = widthViews(s.valsB, s.width)
 	}
 	return nil
+}
+
+// widthViews returns b as a slice of its values' width (2, 4 or 8 bytes); the others are nil.
+func widthViews(b []byte, width int) (u16 []uint16, u32 []uint32, u64 []uint64) {
+	switch width {
+	case 2:
+		u16 = arrow.GetData[uint16](b)
+	case 4:
+		u32 = arrow.GetData[uint32](b)
+	default:
+		u64 = arrow.GetData[uint64](b)
+	}
+	return u16, u32, u64
 }
 
 // putValue writes one non-NULL value, checked by checkValue, of the kinds whose conversion

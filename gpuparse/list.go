@@ -181,14 +181,7 @@ func (d *CPUDecoder) allocList(c *pgcopy.Chunk, s *colState, ci, rows int, all *
 		if e.nulls > 0 {
 			clear(e.valsB) // NULL slots are zero, as the GPU decoder's are
 		}
-		switch s.list.width {
-		case 2:
-			e.u16 = arrow.GetData[uint16](e.valsB)
-		case 4:
-			e.u32 = arrow.GetData[uint32](e.valsB)
-		default:
-			e.u64 = arrow.GetData[uint64](e.valsB)
-		}
+		e.u16, e.u32, e.u64 = widthViews(e.valsB, s.list.width)
 	}
 	return nil
 }
