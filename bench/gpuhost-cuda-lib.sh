@@ -3,7 +3,6 @@
 # nvidia-libnvcomp-cu13 wheel) and, unless K/libc.so is there already, builds the CUDA library
 # from device/cuda with nvcc (sm_90) into it; then sets nv and lib to nvCOMP's and the library's
 # paths. K is the kit. Returns non-zero when the library is missing.
-# Returns non-zero when the library is missing.
 cuda_lib() {
   mkdir -p "$K/nvcomp" && tar -xJf "$K/nvcomp.tar.xz" -C "$K/nvcomp" || return 1
   nv=$(realpath "$K/nvcomp/lib64/libnvcomp.so.6")
