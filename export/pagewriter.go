@@ -171,8 +171,14 @@ type pageAllocator interface {
 	PageAllocator() memory.Allocator
 }
 
-// pageBytes is the size of the values a data page holds, as arrow-go's default data page.
-const pageBytes = 1 << 20
+// pageBytes is the size of the values a data page holds, as arrow-go's default data page;
+// $PGPARQUET_PAGE_KIB (16 to 16384) overrides it for measurements.
+var pageBytes = func() int {
+	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_PAGE_KIB")); err == nil && n >= 16 && n <= 16<<10 {
+		return n << 10
+	}
+	return 1 << 20
+}()
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
 	comp, err := pqfile.NewCPUPlain(props.Compression())
@@ -327,7 +333,7 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 // heldBytes is how many bytes of uncompressed pages arrow-go's columns may hold (pqfile's
 // held pages) before the lane hands them to compression (flushPages): what it holds in memory
 // against how many compressions it starts.
-const heldBytes = 4 * pageBytes
+const heldBytes = 4 << 20
 
 // flushPages hands the pages that are full (all: every page holding rows), of the
 // fixed-width columns and of the lane dictionaries' indices, to compression, with those the
