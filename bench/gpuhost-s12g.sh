@@ -6,10 +6,4 @@
 # with the source limit (bench/gpuhost-r8.sh), CPU profiles of round 1 (bench/cpusplit).
 #   KIT (default .gpuhost/s12g, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh, wide.sql,
 #   nvcomp.tar.xz, pgparquet-c.xz.
-set -uo pipefail
-K=${KIT:-.gpuhost/s12g}; N=$(basename "$K"); O=${OUT:-/tmp/$N-out}; R=/tmp/$N-run
-mkdir -p "$O" "$R"
-grep -m1 -o 'sha_ni' /proc/cpuinfo || echo "no sha_ni"; grep -m1 'model name' /proc/cpuinfo
-KIT=$K OUT=$R/default TABLES="wide lineorder" MODES="pages cpu cpuarrow" ROUNDS=2 PIPELINE="" bash bench/gpuhost-r8.sh > /dev/null 2>&1
-grep -E "source limit|round|total" "$R/default/r8.log"
-tar -cf "$O/$N.tar" -C "$R" .
+KIT=${KIT:-.gpuhost/s12g} TABLES="wide lineorder" MODES="pages cpu cpuarrow" exec bash bench/gpuhost-s12e.sh
