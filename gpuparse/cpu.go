@@ -380,22 +380,18 @@ func (d *CPUDecoder) fill(c *pgcopy.Chunk, st []colState, rows int) (arrow.Recor
 				s.dpos += copy(s.dataB[s.dpos:], data[start:pos])
 			case pgarrow.KindDate:
 				v := int32(binary.BigEndian.Uint32(data[start:]))
-				if v != math.MaxInt32 && v != math.MinInt32 {
-					if v >= math.MaxInt32-pgEpochDays {
-						return nil, d.errAt(c, start, row, ci, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
-					}
-					v += pgEpochDays
+				u, ok := unixDate(v)
+				if !ok {
+					return nil, d.errAt(c, start, row, ci, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
 				}
-				s.u32[row] = uint32(v)
+				s.u32[row] = uint32(u)
 			case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
 				v := int64(binary.BigEndian.Uint64(data[start:]))
-				if v != math.MaxInt64 && v != math.MinInt64 {
-					if v >= math.MaxInt64-pgEpochMicros {
-						return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (%s: µs since 1970 overflow int64 past 294246 AD); export timestamps exactly as text with --timestamp text", v, formatTimestamp(nil, v, false))
-					}
-					v += pgEpochMicros
+				u, ok := unixMicros(v)
+				if !ok {
+					return nil, d.errAt(c, start, row, ci, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (%s: µs since 1970 overflow int64 past 294246 AD); export timestamps exactly as text with --timestamp text", v, formatTimestamp(nil, v, false))
 				}
-				s.u64[row] = uint64(v)
+				s.u64[row] = uint64(u)
 			case pgarrow.KindDecimal128:
 				if v, ok := decimalFast(data[start:pos], s.scale, s.prec); ok {
 					s.u64[2*row] = uint64(v)
@@ -495,6 +491,37 @@ func (d *CPUDecoder) alloc(c *pgcopy.Chunk, s *colState, ci, rows int, all *[]*m
 	}
 	return nil
 }
+
+// unixDate is date v (days since 2000-01-01, as PostgreSQL sends it) in days since 1970, as
+// date32 holds it, ±infinity kept as the int32 extremes; ok is false where the shift would
+// overflow.
+func unixDate(v int32) (u int32, ok bool) {
+	switch {
+	case v == math.MaxInt32 || v == math.MinInt32:
+		return v, true
+	case v >= math.MaxInt32-pgEpochDays:
+		return 0, false
+	}
+	return v + pgEpochDays, true
+}
+
+// unixMicros is timestamp v (µs since 2000-01-01) in µs since 1970, as timestamp[us] holds it,
+// ±infinity kept as the int64 extremes; ok is false where the shift would overflow.
+func unixMicros(v int64) (u int64, ok bool) {
+	switch {
+	case v == math.MaxInt64 || v == math.MinInt64:
+		return v, true
+	case v >= math.MaxInt64-pgEpochMicros:
+		return 0, false
+	}
+	return v + pgEpochMicros, true
+}
+
+// dateFits says whether date v converts to date32 (unixDate).
+func dateFits(v int32) bool { _, ok := unixDate(v); return ok }
+
+// microsFit says whether timestamp v converts to timestamp[us] (unixMicros).
+func microsFit(v int64) bool { _, ok := unixMicros(v); return ok }
 
 // widthViews returns b as a slice of its values' width (2, 4 or 8 bytes); the others are nil.
 func widthViews(b []byte, width int) (u16 []uint16, u32 []uint32, u64 []uint64) {

@@ -126,11 +126,9 @@ func (f *flatList) scan(b []byte) (elems, nulls int, nbytes int64, ok bool) {
 func (f *flatList) inRange(v []byte) bool {
 	switch f.elem {
 	case pgarrow.KindDate:
-		d := int32(be32(v))
-		return d == math.MaxInt32 || d == math.MinInt32 || d < math.MaxInt32-pgEpochDays
+		return dateFits(int32(be32(v)))
 	case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
-		t := int64(be64(v))
-		return t == math.MaxInt64 || t == math.MinInt64 || t < math.MaxInt64-pgEpochMicros
+		return microsFit(int64(be64(v)))
 	}
 	return true
 }
@@ -233,16 +231,10 @@ func (s *colState) putList(row int, b []byte) {
 				e.valsB[i>>3] |= 1 << (i & 7)
 			}
 		case pgarrow.KindDate:
-			d := int32(be32(v))
-			if d != math.MaxInt32 && d != math.MinInt32 {
-				d += pgEpochDays
-			}
+			d, _ := unixDate(int32(be32(v))) // scanned
 			e.u32[i] = uint32(d)
 		case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
-			t := int64(be64(v))
-			if t != math.MaxInt64 && t != math.MinInt64 {
-				t += pgEpochMicros
-			}
+			t, _ := unixMicros(int64(be64(v))) // scanned
 			e.u64[i] = uint64(t)
 		case pgarrow.KindMoney:
 			m := int64(be64(v))

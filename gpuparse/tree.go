@@ -148,11 +148,11 @@ func (n *tnode) check(b []byte) *treeErr {
 	}
 	switch n.kind {
 	case pgarrow.KindDate:
-		if v := int32(be32(b)); v != math.MaxInt32 && v != math.MinInt32 && v >= math.MaxInt32-pgEpochDays {
+		if v := int32(be32(b)); !dateFits(v) {
 			return n.fail(0, "date %d days after 2000-01-01 is out of range for date32 (and not +infinity)", v)
 		}
 	case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
-		if v := int64(be64(b)); v != math.MaxInt64 && v != math.MinInt64 && v >= math.MaxInt64-pgEpochMicros {
+		if v := int64(be64(b)); !microsFit(v) {
 			return n.fail(0, "timestamp %d µs after 2000-01-01 is out of range for timestamp[us] (%s: µs since 1970 overflow int64 past 294246 AD); export timestamps exactly as text with --timestamp text",
 				v, formatTimestamp(nil, v, false))
 		}
@@ -375,16 +375,10 @@ func (n *tnode) appendValue(bld array.Builder, b []byte) {
 	case pgarrow.KindEnum:
 		_ = bld.(*array.BinaryDictionaryBuilder).Append(b) // int32 indices: fails only past 2^31 labels
 	case pgarrow.KindDate:
-		v := int32(be32(b))
-		if v != math.MaxInt32 && v != math.MinInt32 {
-			v += pgEpochDays
-		}
+		v, _ := unixDate(int32(be32(b))) // checked
 		bld.(*array.Date32Builder).Append(arrow.Date32(v))
 	case pgarrow.KindTimestamp, pgarrow.KindTimestampTZ:
-		v := int64(be64(b))
-		if v != math.MaxInt64 && v != math.MinInt64 {
-			v += pgEpochMicros
-		}
+		v, _ := unixMicros(int64(be64(b))) // checked
 		bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
 	case pgarrow.KindTimestampText, pgarrow.KindTimestampTZText:
 		bld.(*array.StringBuilder).BinaryBuilder.Append(formatTimestamp(nil, int64(be64(b)), n.kind == pgarrow.KindTimestampTZText))
