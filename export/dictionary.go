@@ -21,10 +21,11 @@ import (
 // carries the same dictionary. So each lane keeps, per string column, one dictionary that only
 // grows (a Go map from value to index, no allocation per lookup), and turns each batch into
 // indices into it. A one-dimensional list of strings (text[]) is the same for its elements
-// where pqfile writes the files (the GPU writer; initDicts says why only there): the writer
-// gets a list of dictionary arrays, and writes their indices with the list's levels (on bench/load's wide table its text[] column's elements were hashed one by one, 16%
-// of the GPU writer's CPU profile, bench/results/gpuhost-h200-2026-11-30-s11i). Row groups end between batches, and a batch that brings new values into a
-// row group that has rows starts a new one.
+// where pqfile writes the files (initDicts says why only there): the writer gets a list of
+// dictionary arrays, and writes their indices with the list's levels (on bench/load's wide
+// table its text[] column's elements were hashed one by one, 16% of the GPU writer's CPU
+// profile, bench/results/gpuhost-h200-2026-11-30-s11i). Row groups end between batches, and a
+// batch that brings new values into a row group that has rows starts a new one.
 //
 // The lane stops encoding a column itself (settle) when its values barely repeat (a file's
 // first batch is half new values, the dictionary outgrows its bounds, or new values keep

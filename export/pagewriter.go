@@ -71,34 +71,29 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 			why = "$" + pageWriterEnv + " is off"
 		case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
 			why = "nvCOMP has no compression levels"
-		case env == "cpu":
-			enc, err := pqfile.NewCPUPlain(p.codec)
-			if err != nil {
-				why = err.Error()
-				break
-			}
-			p.enc = enc
-			p.log("Parquet pages of fixed-width columns are encoded by the GPU writer's CPU twin", "reason", "$"+pageWriterEnv+"=cpu")
-			return
 		default:
-			why = "the GPU is not in use"
-			if src, ok := p.engine.(plainEncoderSource); ok {
-				p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
-				if p.enc != nil {
-					p.log("Parquet pages of fixed-width columns are encoded on the GPU")
-					return
+			// The GPU's encoder, else the same file path on its CPU twin, whose dictionary
+			// columns get exact statistics (arrow-go's FileWriter counts NULL as a used
+			// dictionary entry) and which takes less CPU than arrow-go's writer.
+			msg := "Parquet pages of fixed-width columns are encoded by the GPU writer's CPU twin"
+			why = "$" + pageWriterEnv + "=cpu"
+			if env != "cpu" {
+				why, msg = "the GPU is not in use", "Parquet pages of fixed-width columns are encoded on the CPU"
+				if src, ok := p.engine.(plainEncoderSource); ok {
+					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
+					if p.enc != nil {
+						p.log("Parquet pages of fixed-width columns are encoded on the GPU")
+						return
+					}
 				}
 			}
-			// No GPU writer: the same file path with its CPU twin, whose dictionary columns
-			// get exact statistics (arrow-go's FileWriter counts NULL as a used dictionary
-			// entry) and which takes less CPU than arrow-go's writer.
 			enc, err := pqfile.NewCPUPlain(p.codec)
 			if err != nil {
 				why += "; " + err.Error()
 				break
 			}
 			p.enc = enc
-			p.log("Parquet pages of fixed-width columns are encoded on the CPU", "reason", why)
+			p.log(msg, "reason", why)
 			return
 		}
 		p.log("arrow-go encodes every column's Parquet pages", "reason", why)

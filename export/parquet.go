@@ -181,12 +181,13 @@ func (s *fileSeries) initDicts() {
 		return
 	}
 	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
-	// Lists of strings only where pqfile writes the files (the GPU writer): arrow-go's
-	// FileWriter finds the dictionary entries a batch uses, for the statistics, by hashing its
-	// indices, counting NULL as one of them, so a batch with NULLs that uses all but one entry
-	// gets every entry's min and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead).
-	// On a list leaf that happens whenever a row group stops using a value (NULL elements are
-	// common); the flat columns' stay as they were (known: the same widening, rarer).
+	// Lists of strings only where pqfile writes the files (the GPU writer and its CPU twin):
+	// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off, compression levels) finds the
+	// dictionary entries a batch uses, for the statistics, by hashing its indices, counting NULL
+	// as one of them, so a batch with NULLs that uses all but one entry gets every entry's min
+	// and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead). On a list leaf that
+	// happens whenever a row group stops using a value (NULL elements are common); the flat
+	// columns' stay as they were there (known: the same widening, rarer).
 	lists := s.format.pages.encoder() != nil
 	for i, f := range s.format.schema.Fields() {
 		if s.format.dictionary[i] && dictEligible(f.Type) && (lists || f.Type.ID() != arrow.LIST) {
@@ -369,9 +370,9 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 	if enc != nil {
 		// pqfile computes the statistics of the lanes' dictionary columns itself, exactly
 		// (DictColumn's pages; RowGroup.AppendDictionary's chunks): arrow-go's, which are not,
-		// are turned off. Lists of dictionaries are arrow-go's, with its statistics from the
-		// dictionary entries the pages use (exact: a dictionary holding an empty string, which
-		// arrow-go would leave out, is never kept: stringDict.settle).
+		// are turned off. Lists of dictionaries keep them: pqfile.writeDictLeaf feeds arrow-go's
+		// column writer the entries the pages use (exact: a dictionary holding an empty string,
+		// which arrow-go's statistics would leave out, is never kept: stringDict.settle).
 		for i, t := range dictTypes {
 			if t != nil && t.ID() == arrow.DICTIONARY {
 				extra = append(extra, parquet.WithStatsFor(s.format.schema.Field(i).Name, false))
