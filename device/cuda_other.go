@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/pgarrow"
@@ -41,23 +42,17 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	return nil, errors.New("CUDA decoder: not in this build")
 }
 
-// pinnedAllocator has no pinned memory to give in this build: it hands out Go memory.
-type pinnedAllocator struct{ fine bool }
+// pinnedAllocator has no pinned memory to give in this build: as a memory.Allocator it hands
+// out Go memory.
+type pinnedAllocator struct {
+	memory.GoAllocator
+	fine bool
+}
 
 func newPinnedAllocator(*library, func(error)) *pinnedAllocator { return &pinnedAllocator{} }
 func (a *pinnedAllocator) tryAllocate(int) ([]byte, bool)       { return nil, false }
 func (a *pinnedAllocator) owns([]byte) bool                     { return false }
 func (a *pinnedAllocator) freeAll()                             {}
-func (a *pinnedAllocator) Allocate(n int) []byte                { return make([]byte, n) }
-func (a *pinnedAllocator) Free([]byte)                          {}
-func (a *pinnedAllocator) Reallocate(n int, b []byte) []byte {
-	if n <= cap(b) {
-		return b[:n]
-	}
-	nb := make([]byte, n)
-	copy(nb, b)
-	return nb
-}
 
 // nvidiaFreeMemory fails in this build: go-nvml needs cgo.
 func nvidiaFreeMemory() (uint64, error) {
