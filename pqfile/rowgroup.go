@@ -763,19 +763,20 @@ func (g *RowGroup) closePages(i int) error {
 }
 
 // writeChunk writes column i's chunk through a page writer over the row group's sink: dict, if
-// not nil, first (compressed by that writer), then pages as they are (compressed), each after
+// not nil, first (compressed by that writer; released, written or not), then pages as they are (compressed), each after
 // its header, then the chunk's metadata, stating a dictionary (hasDict) and a fallback from it
 // as arrow-go's column writer states them. A chunk of no page gets a buffered page writer,
 // which writes nothing but sets the chunk's offsets as for a column fed nothing.
 func (g *RowGroup) writeChunk(i int, dict *file.DictionaryPage, pages []Page, hasDict, fallback bool) error {
+	if dict != nil {
+		defer dict.Release() // written or not
+	}
 	pager, err := g.pageWriter(i, len(pages) == 0)
 	if err != nil {
 		return err
 	}
 	if dict != nil {
-		_, err := pager.WriteDictionaryPage(dict)
-		dict.Release()
-		if err != nil {
+		if _, err := pager.WriteDictionaryPage(dict); err != nil {
 			return fmt.Errorf("dictionary page: %w", err)
 		}
 	}
