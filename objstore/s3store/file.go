@@ -69,12 +69,20 @@ func (f *file) sendPart() error {
 		return fmt.Errorf("write s3 object %s: more than %d parts of %d bytes; lower the maximum file size", f.key, maxParts, f.s.st.cfg.PartSize)
 	}
 	if f.uploadID == "" {
-		out, err := f.s.st.client.CreateMultipartUpload(f.ctx, &s3.CreateMultipartUploadInput{
+		if f.ctx.Err() != nil {
+			return context.Cause(f.ctx)
+		}
+		// Not abandoned if the file is cancelled meanwhile: a request the server carries out
+		// after the client gave up on it leaves an upload whose ID nobody knows, which the
+		// sink's Discard misses when it lists the uploads first. Bounded as cleanup is.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), f.s.st.cfg.CleanupTimeout)
+		out, err := f.s.st.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 			Bucket: aws.String(f.s.st.cfg.Bucket), Key: aws.String(f.key)})
+		cancel()
 		if err != nil {
 			return f.s.st.explain("start the upload of", f.key, err)
 		}
-		f.uploadID = aws.ToString(out.UploadId)
+		f.uploadID = aws.ToString(out.UploadId) // Abort hands it to Discard from now on
 	}
 	select {
 	case f.slots <- struct{}{}:
