@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
@@ -250,8 +251,29 @@ func newCPUZstd(level zstd.EncoderLevel, window int) *zstd.Encoder {
 }
 
 // cpuZstd compresses src into one zstd frame at level on the CPU, as arrow-go's zstd codec's
-// EncodeLevel does, with encoders of cpuZstdWindow.
+// EncodeLevel does, with encoders of cpuZstdWindow. Given no dst storage, it returns a buffer
+// of the frame's size: the encoder would allocate one of src's size (for src under 1 MiB),
+// which the row group keeps with its compressed pages until it is written: 10 times the
+// frame on lineorder, 90 of the CPU path's 480 MB of live heap at 16 lanes (2-core VM).
+// The frame is written into a pooled scratch buffer of the encoder's bound and copied out.
 func cpuZstd(dst, src []byte, level int) []byte {
+	if cap(dst) == 0 {
+		buf := zstdScratch.Get().(*[]byte)
+		defer zstdScratch.Put(buf)
+		z := cpuZstdInto((*buf)[:0], src, level)
+		if cap(z) > cap(*buf) { // grown past the scratch: z is a buffer of its own
+			*buf = z[:0]
+		}
+		return bytes.Clone(z)
+	}
+	return cpuZstdInto(dst, src, level)
+}
+
+// zstdScratch holds cpuZstd's scratch buffers, each used by one goroutine at a time.
+var zstdScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// cpuZstdInto is cpuZstd appending to dst[:0].
+func cpuZstdInto(dst, src []byte, level int) []byte {
 	lvl := zstd.SpeedDefault
 	if level != compress.DefaultCompressionLevel {
 		lvl = zstd.EncoderLevelFromZstd(level)

@@ -17,7 +17,14 @@ import (
 // The limit is the sum of the running exports' memoryBudget, so concurrent exports in one
 // process (the sidecar) each count; it is removed when the last one ends. A process given a
 // limit of its own (GOMEMLIMIT in the environment, "off" included) keeps it: the exports then
-// leave the collector alone.
+// leave the limit alone.
+//
+// While exports run, the collector also lets the heap grow by exportGCPercent of what is live
+// rather than GOGC's 100, unless GOGC is in the environment: an export's live heap is mostly
+// pointer-free buffers (receive buffers, pages, decoded columns), which the collector marks
+// for nothing, so collecting twice as often costs little. On the 2-core VM (lineorder 10M
+// rows, 16 lanes, CPU path) 50 took peak RSS from 848-888 MB to 675-685 at the same CPU-s
+// (6.8-7.0) and wall time; 30 cost 30% more wall time. wide: 856-868 MB to 731-752.
 
 // Per-lane and per-export allowances of memoryBudget. Live memory per lane is more on a
 // 16-core host than on the 2-core VM (more is in flight at once), and a limit below what is
@@ -55,33 +62,47 @@ var memoryLimit struct {
 	sync.Mutex
 	total int64 // the running exports' budgets
 	own   bool  // the process has a limit of its own: leave it
-	known bool  // own was looked up
+	known bool  // own and ownGC were looked up
+	ownGC bool  // GOGC is in the environment: leave the GC percent alone
+	gcWas int   // the GC percent before the first running export set exportGCPercent
 }
 
-// limitMemory adds budget to the soft memory limit until the returned function is called.
+// exportGCPercent is the GC percent while exports run (see above).
+const exportGCPercent = 50
+
+// limitMemory adds budget to the soft memory limit, and sets exportGCPercent while any budget
+// is held, until the returned function is called.
 func limitMemory(budget int64) (release func()) {
 	m := &memoryLimit
 	m.Lock()
 	defer m.Unlock()
 	if !m.known {
 		m.own = os.Getenv("GOMEMLIMIT") != "" || debug.SetMemoryLimit(-1) != math.MaxInt64
+		_, m.ownGC = os.LookupEnv("GOGC")
 		m.known = true
 	}
-	if m.own {
-		return func() {}
+	if m.total == 0 && !m.ownGC {
+		m.gcWas = debug.SetGCPercent(exportGCPercent)
 	}
 	m.total += budget
-	debug.SetMemoryLimit(m.total)
+	if !m.own {
+		debug.SetMemoryLimit(m.total)
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			m.Lock()
 			defer m.Unlock()
 			m.total -= budget
-			if m.total == 0 {
+			switch {
+			case m.own:
+			case m.total == 0:
 				debug.SetMemoryLimit(math.MaxInt64)
-			} else {
+			default:
 				debug.SetMemoryLimit(m.total)
+			}
+			if m.total == 0 && !m.ownGC {
+				debug.SetGCPercent(m.gcWas)
 			}
 		})
 	}

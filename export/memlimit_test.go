@@ -2,6 +2,7 @@ package export
 
 import (
 	"math"
+	"os"
 	"runtime/debug"
 	"testing"
 )
@@ -15,7 +16,11 @@ func TestLimitMemory(t *testing.T) {
 		memoryLimit.known, memoryLimit.own, memoryLimit.total = false, false, 0
 	})
 	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
 	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	gcBefore := gcPercent()
 
 	debug.SetMemoryLimit(math.MaxInt64)
 	memoryLimit.known = false
@@ -36,6 +41,13 @@ func TestLimitMemory(t *testing.T) {
 		if got := limit(); got != s.want {
 			t.Errorf("%s: limit %d, want %d", s.name, got, s.want)
 		}
+		wantGC := exportGCPercent
+		if s.want == math.MaxInt64 {
+			wantGC = gcBefore
+		}
+		if got := gcPercent(); got != wantGC {
+			t.Errorf("%s: GC percent %d, want %d", s.name, got, wantGC)
+		}
 	}
 
 	debug.SetMemoryLimit(1 << 30) // the process's own, as GOMEMLIMIT would set it
@@ -48,6 +60,16 @@ func TestLimitMemory(t *testing.T) {
 	if got := limit(); got != 1<<30 {
 		t.Errorf("own limit after the export: %d, want it kept", got)
 	}
+
+	t.Setenv("GOGC", "200") // the process's own GC percent: left alone
+	memoryLimit.known = false
+	debug.SetGCPercent(200)
+	d := limitMemory(100 << 20)
+	if got := gcPercent(); got != 200 {
+		t.Errorf("own GOGC: GC percent %d, want it kept", got)
+	}
+	d()
+	debug.SetGCPercent(gcBefore)
 }
 
 // TestMemoryBudget: the limits chosen on the H200 host (16 lanes: 1728 MiB, RSS 1.6 GB at no
