@@ -20,12 +20,18 @@ const maxBody = 1<<30 - 1
 // much of the block as the source gives, and messages are returned as slices of the block, so a
 // block of many rows costs one read and no copy. A message larger than the block is read into a
 // buffer of its own. A splitter is not safe for concurrent use.
+//
+// With land set, the block is memory land lends (Landing.Land) and may change before each read:
+// land gets the bytes read but not returned (a message's start) and returns the block to go on
+// with, holding them at its start.
 type splitter struct {
 	src        io.Reader
-	block      []byte // owned by the splitter's owner (Conn), reused across streams
+	block      []byte // owned by the splitter's owner (Conn), reused across streams, or land's
 	start, end int    // block[start:end] is read but not yet returned
 	err        error  // the error of a read that also returned data, kept for when it is used
 	max        uint32 // the largest body accepted; 0: maxBody (tests lower it)
+	land       func(partial []byte, need int) ([]byte, error)
+	landMax    int // the largest message land holds
 }
 
 // errMessageLength is wrapped by the error for a message length that no backend sends.
@@ -37,6 +43,7 @@ var errMessageLength = errors.New("invalid message length")
 func (s *splitter) next() (byte, []byte, error) {
 	for {
 		avail := s.block[s.start:s.end]
+		need := headerLen
 		if len(avail) >= headerLen {
 			typ := avail[0]
 			n := binary.BigEndian.Uint32(avail[1:headerLen])
@@ -48,11 +55,21 @@ func (s *splitter) next() (byte, []byte, error) {
 				s.start += size
 				return typ, avail[headerLen:size], nil
 			}
-			if size > len(s.block) {
+			if (s.land == nil || size > s.landMax) && size > len(s.block) {
 				return s.large(typ, size)
 			}
+			need = size
 		}
-		if s.start > 0 {
+		if s.land != nil {
+			block, err := s.land(avail, need)
+			if err != nil {
+				return 0, nil, err
+			}
+			if len(block) < max(need, len(avail)) {
+				return 0, nil, fmt.Errorf("landing of %d bytes for a message of %d", len(block), need)
+			}
+			s.block, s.start, s.end = block, 0, len(avail)
+		} else if s.start > 0 {
 			s.end = copy(s.block, avail)
 			s.start = 0
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -56,6 +57,77 @@ func splitAll(b []byte, blockSize, n int) ([]message, error) {
 	}
 }
 
+// lander lends the splitter memory as snapshot's receiver does: the 'd' bodies are appended to
+// a store whose free end is where the stream is read, so each body moves over the headers
+// before it; when the free end is too small, a new store is taken and the old one poisoned.
+type lander struct {
+	size   int    // each store's capacity
+	store  []byte // the 'd' bodies since the store was taken
+	bodies []byte // the same, appended from copies of them as the splitter returned them
+	bad    string // the first mismatch between store and bodies
+}
+
+func (l *lander) land(partial []byte, need int) ([]byte, error) {
+	if room := l.store[len(l.store):cap(l.store)]; l.store != nil && len(room) >= need {
+		copy(room, partial)
+		return room, nil
+	}
+	keep := bytes.Clone(partial)
+	l.check()
+	l.poison()
+	l.store, l.bodies = make([]byte, 0, l.size), nil
+	room := l.store[:cap(l.store)]
+	copy(room, keep)
+	return room, nil
+}
+
+func (l *lander) take(typ byte, body []byte) {
+	if typ != 'd' {
+		return
+	}
+	if len(l.store)+len(body) > cap(l.store) { // read into memory of its own: a new store
+		l.check()
+		l.poison()
+		l.store, l.bodies = make([]byte, 0, l.size), nil
+		if len(body) > l.size {
+			return
+		}
+	}
+	l.bodies = append(l.bodies, body...)
+	l.store = append(l.store, body...)
+}
+
+// poison overwrites the store, which the splitter may no longer read.
+func (l *lander) poison() {
+	for i := range l.store[:cap(l.store)] {
+		l.store[:cap(l.store)][i] = 0xee
+	}
+}
+
+// check records a mismatch between what the store holds and the bodies it was given.
+func (l *lander) check() {
+	if l.bad == "" && l.store != nil && !bytes.Equal(l.store, l.bodies[:min(len(l.bodies), len(l.store))]) {
+		l.bad = fmt.Sprintf("store %q, bodies %q", l.store, l.bodies)
+	}
+}
+
+// splitLanded is splitAll with the stream read into memory l lends (stores of storeSize bytes,
+// the largest message they take), and what the store held checked against the bodies.
+func splitLanded(b []byte, storeSize, n int) ([]message, string, error) {
+	l := &lander{size: storeSize}
+	s := splitter{src: &trickle{b: b, n: n}, max: fuzzMaxBody, land: l.land, landMax: storeSize}
+	var got []message
+	for {
+		typ, body, err := s.next()
+		if err != nil {
+			l.check()
+			return got, l.bad, err
+		}
+		got = append(got, message{typ, string(body)})
+		l.take(typ, body)
+	}
+}
+
 // reference splits b in one piece, the plain way.
 func reference(b []byte) ([]message, error) {
 	var got []message
@@ -100,20 +172,29 @@ func TestSplitter(t *testing.T) {
 		{"length above the limit", []byte{'d', 0, 1, 0, 5}, 64, 64, nil, errMessageLength},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := splitAll(tt.in, tt.blockSize, tt.read)
-			if !errors.Is(err, tt.err) {
-				t.Errorf("error %v, want %v", err, tt.err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("%d messages, want %d: %q", len(got), len(tt.want), got)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("message %d: %q, want %q", i, got[i], tt.want[i])
+		for _, landing := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/landing=%t", tt.name, landing), func(t *testing.T) {
+				got, err := splitAll(tt.in, tt.blockSize, tt.read)
+				if landing {
+					var bad string
+					got, bad, err = splitLanded(tt.in, tt.blockSize, tt.read)
+					if bad != "" {
+						t.Errorf("landing: %s", bad)
+					}
 				}
-			}
-		})
+				if !errors.Is(err, tt.err) {
+					t.Errorf("error %v, want %v", err, tt.err)
+				}
+				if len(got) != len(tt.want) {
+					t.Fatalf("%d messages, want %d: %q", len(got), len(tt.want), got)
+				}
+				for i := range got {
+					if got[i] != tt.want[i] {
+						t.Errorf("message %d: %q, want %q", i, got[i], tt.want[i])
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -129,18 +210,28 @@ func FuzzSplit(f *testing.F) {
 		}
 		blockSize, read := headerLen+int(b[0]), 1+int(b[1])
 		b = b[2:]
-		got, err := splitAll(b, blockSize, read)
 		want, wantErr := reference(b)
-		if !errors.Is(err, wantErr) {
-			t.Fatalf("error %v, want %v", err, wantErr)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%d messages, want %d", len(got), len(want))
-		}
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("message %d: %q, want %q", i, got[i], want[i])
+		got, err := splitAll(b, blockSize, read)
+		landed, bad, landedErr := splitLanded(b, blockSize, read)
+		for _, r := range []struct {
+			name string
+			got  []message
+			err  error
+		}{{"block", got, err}, {"landing", landed, landedErr}} {
+			if !errors.Is(r.err, wantErr) {
+				t.Fatalf("%s: error %v, want %v", r.name, r.err, wantErr)
 			}
+			if len(r.got) != len(want) {
+				t.Fatalf("%s: %d messages, want %d", r.name, len(r.got), len(want))
+			}
+			for i := range r.got {
+				if r.got[i] != want[i] {
+					t.Fatalf("%s: message %d: %q, want %q", r.name, i, r.got[i], want[i])
+				}
+			}
+		}
+		if bad != "" {
+			t.Fatalf("landing: %s", bad)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/pgparquet/pgparquet/copyout"
 	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
@@ -169,7 +170,7 @@ func (w *Worker) CopyTask(ctx context.Context, task Task, emit func(*Buffer) err
 	// back (a conflict with recovery), and one ended in the middle of sending a row cannot say
 	// so: the connection just closes.
 	standby := w.conn.PgConn().ParameterStatus("in_hot_standby") == "on"
-	_, err := w.conn.CopyTo(ctx, task.CopySQL(w.opts.SelectList), r.data)
+	_, err := w.conn.CopyToLanding(ctx, task.CopySQL(w.opts.SelectList), r.data, copyout.Landing{Land: r.land, Max: r.pool.Size()})
 	if err == nil {
 		err = r.finish()
 	}
@@ -233,8 +234,10 @@ func connectionLost(err error) bool {
 }
 
 // receiver takes each CopyData message's payload, in its data method, from copyout.Conn's
-// CopyTo; it copies the payload (which aliases the connection's read block) into a pooled
-// buffer.
+// CopyToLanding, and appends it to a pooled buffer. The stream is read straight into the free
+// end of that buffer (land), so a payload is moved only over the message headers before it,
+// in memory just read; a message too large for a pooled buffer comes in memory of its own
+// and is copied.
 type receiver struct {
 	ctx      context.Context
 	task     Task
@@ -249,7 +252,8 @@ type receiver struct {
 	headerSeen bool
 	trailer    bool
 	cur        *Buffer
-	err        error // first error returned from data, kept in case the connection wraps it
+	err        error  // first error returned from data, kept in case the connection wraps it
+	scratch    []byte // a message's start, kept by land while the buffer it was read into is handed on
 	// Progress not yet added to the shared counters: adding per row from every worker would
 	// make their cache line bounce between cores.
 	unpubBytes, unpubRows int64
@@ -299,8 +303,11 @@ func (r *receiver) write(p []byte) error {
 		}
 	}
 	b := r.cur
+	if len(b.RowStarts) == 0 { // a buffer taken by land before the stream's header was seen
+		b.StreamOffset, b.FirstRow = r.pos.bytes, r.pos.rows
+	}
 	b.RowStarts = append(b.RowStarts, uint32(len(b.Data)))
-	b.Data = append(b.Data, p...)
+	b.Data = append(b.Data, p...) // p may lie in b.Data's free end, after where it goes: a move
 	r.pos.bytes += int64(len(p))
 	r.pos.rows++
 	r.count(n, 1)
@@ -348,12 +355,47 @@ func (r *receiver) next(need int) error {
 	return nil
 }
 
-// flush hands the current buffer to emit.
+// flush hands the current buffer to emit; one without rows (taken by land for a stream that
+// had none left) goes back to its pool.
 func (r *receiver) flush() error {
 	b := r.cur
 	r.cur = nil
 	r.publish()
+	if len(b.RowStarts) == 0 {
+		b.Release()
+		return nil
+	}
 	return r.emit(b)
+}
+
+// minLanding is the least room land gives a read (but a quarter of a buffer at most): a
+// buffer with less left is handed on, leaving up to 1.6% of a 4 MiB buffer unused.
+const minLanding = 64 << 10
+
+// land implements copyout.Landing: the free end of the current pooled buffer, where the next
+// payloads are appended, when it holds need bytes and at least minLanding; else a new buffer,
+// the current one handed on (emit) once partial, the start of the next message that lies in
+// it, has been set aside.
+func (r *receiver) land(partial []byte, need int) ([]byte, error) {
+	want := max(need, min(minLanding, r.pool.Size()/4))
+	if b := r.cur; b != nil && b.pool != nil {
+		if room := b.Data[len(b.Data):cap(b.Data)]; len(room) >= want {
+			copy(room, partial)
+			return room, nil
+		}
+	}
+	r.scratch = append(r.scratch[:0], partial...)
+	if r.cur != nil {
+		if err := r.flush(); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.next(0); err != nil {
+		return nil, err
+	}
+	room := r.cur.Data[len(r.cur.Data):cap(r.cur.Data)]
+	copy(room, r.scratch)
+	return room, nil
 }
 
 func (r *receiver) finish() error {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -71,5 +72,85 @@ CREATE VIEW sleeps AS SELECT slow(g) AS g, 0 AS q FROM generate_series(1, 3000) 
 				t.Errorf("pgconn's CopyTo: %q, want %q", old, tt.want)
 			}
 		})
+	}
+}
+
+// writes collects each Write call, which pgconn's CopyTo makes once per CopyData message.
+type writes [][]byte
+
+func (w *writes) Write(p []byte) (int, error) { *w = append(*w, bytes.Clone(p)); return len(p), nil }
+
+// TestCopyTaskLandsRows streams rows of 0 bytes to 3 pooled buffers' worth through CopyTask,
+// whose reads land in the pooled buffers, and checks every buffer against the messages
+// pgconn's CopyTo receives for the same statement: the same rows in the same order, row starts
+// at each row, stream offsets and first rows continuing, rows larger than a buffer alone in a
+// buffer of their own. Twice on one worker: its connection serves again after a COPY.
+func TestCopyTaskLandsRows(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	pgtest.Exec(t, pgtest.Connect(t, dsn), `
+CREATE TABLE sizes AS SELECT g, repeat(md5(g::text), CASE WHEN g % 97 = 0 THEN 6000 + g % 5 ELSE (g * 7919) % 700 END) AS t
+FROM generate_series(1, 20000) g`)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := Export(ctx, cfg, ExportOptions{Table: "sizes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Abort()
+	task := Task{Source: Source{Name: "public.sizes"}, Plain: true}
+	const size = 64 << 10
+	workers, err := OpenWorkers(ctx, cfg, snap.ID, 1, WorkerOptions{SelectList: "g, t", Pool: NewPool(3, size, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(workers)
+
+	conn, err := Connect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeConn(conn)
+	var msgs writes
+	if _, err := conn.PgConn().CopyTo(ctx, &msgs, task.CopySQL("g, t")); err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) < 3 || !bytes.Equal(msgs[0][:len(copyHeader)], copyHeader) {
+		t.Fatalf("%d messages, the first not starting with the header", len(msgs))
+	}
+	// The rows: the first message holds the header and the first row, the last the trailer.
+	want := append([][]byte{msgs[0][len(copyHeader):]}, msgs[1:len(msgs)-1]...)
+	for round := range 2 {
+		var rows int
+		offset := int64(len(copyHeader))
+		err := workers[0].CopyTask(ctx, task, func(b *Buffer) error {
+			defer b.Release()
+			if b.StreamOffset != offset || b.FirstRow != int64(rows) {
+				return fmt.Errorf("buffer at row %d: stream offset %d, first row %d; want %d, %d", rows, b.StreamOffset, b.FirstRow, offset, rows)
+			}
+			if b.Rows() == 0 || (len(b.Data) > size && b.Rows() != 1) {
+				return fmt.Errorf("buffer at row %d: %d rows in %d bytes", rows, b.Rows(), len(b.Data))
+			}
+			for i, start := range b.RowStarts {
+				end := uint32(len(b.Data))
+				if i+1 < len(b.RowStarts) {
+					end = b.RowStarts[i+1]
+				}
+				if rows >= len(want) || !bytes.Equal(b.Data[start:end], want[rows]) {
+					return fmt.Errorf("row %d (buffer row %d) differs from pgconn's: %d bytes %.40q, want %d %.40q", rows, i, end-start, b.Data[start:end], len(want[min(rows, len(want)-1)]), want[min(rows, len(want)-1)])
+				}
+				offset += int64(end - start)
+				rows++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if rows != len(want) {
+			t.Fatalf("round %d: %d rows, want %d", round, rows, len(want))
+		}
 	}
 }
