@@ -131,10 +131,12 @@ func (p *pageEncoding) close() {
 
 // pageFileWriter writes one Parquet file through pqfile: the fixed-width columns' pages are
 // gathered (pqfile.PlainColumn) from the fragments enc encodes batch by batch (the GPU
-// writer's encoder, or its CPU twin) and compressed as they fill, the other columns, nested
-// ones (lists, composites) included, are encoded by arrow-go, in the same row groups, which it
-// cuts as pqarrow's FileWriter does (at most props' MaxRowGroupLength rows, and where the
-// caller asks). Used by one goroutine.
+// writer's encoder, or its CPU twin) and compressed as they fill; the lane dictionaries'
+// indices (pqfile.DictColumn), strings written plain (pqfile.ByteColumn) and one-dimensional
+// lists of fixed-width values or of a lane dictionary (pqfile.ListColumn) are paged by pqfile
+// too; the other columns, nested ones (lists of lists, of structs, composites, ...) included,
+// are encoded by arrow-go, in the same row groups, which it cuts as pqarrow's FileWriter does
+// (at most props' MaxRowGroupLength rows, and where the caller asks). Used by one goroutine.
 type pageFileWriter struct {
 	w       *pqfile.Writer
 	rg      *pqfile.RowGroup
@@ -149,6 +151,7 @@ type pageFileWriter struct {
 	leaf    []int                 // per Arrow field: its first Parquet column
 	dicts   []*pqfile.DictColumn  // per Arrow field: the page of a lane dictionary's indices being gathered, or nil
 	bytes   []*pqfile.ByteColumn  // per Arrow field: the PLAIN page of a string column the writer would not dictionary-encode, or nil
+	lists   []*pqfile.ListColumn  // per Arrow field: the pages of a one-dimensional list (pqfile.EncodesList), or nil
 	maxRows int64
 	ctx     context.Context
 	flights []flight // pages under way in compression, oldest first (flushPages)
@@ -187,12 +190,22 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 	}
 	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp, maxSealed: maxSealed(),
 		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields()),
-		bytes: make([]*pqfile.ByteColumn, sc.NumFields())}
+		bytes: make([]*pqfile.ByteColumn, sc.NumFields()), lists: make([]*pqfile.ListColumn, sc.NumFields())}
 	for i, f := range sc.Fields() {
 		// A nested field (list, struct) has several Parquet columns: the fields after it do not
 		// have their index's.
 		if p.leaf[i], _, err = pw.FieldColumns(i); err != nil {
 			return nil, err
+		}
+		var laneDict arrow.DataType
+		if i < len(laneDicts) {
+			laneDict = laneDicts[i]
+		}
+		if p.lists[i], err = listColumn(pw, props, p.leaf[i], f, laneDict); err != nil {
+			return nil, err
+		}
+		if p.lists[i] != nil {
+			continue
 		}
 		if i < len(laneDicts) && laneDicts[i] != nil && laneDicts[i].ID() == arrow.DICTIONARY {
 			p.dicts[i] = pqfile.NewDictColumn(f.Nullable, pageBytes)
@@ -225,6 +238,30 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		p.isPlain[i] = true
 	}
 	return p, nil
+}
+
+// listColumn returns the column that pages field f (its Parquet column leaf) when pqfile
+// does (a one-dimensional list of fixed-width values, or of the lane's dictionary: laneDict is
+// then f's type), else nil: arrow-go encodes it (AppendField), as it does when the writer
+// computes no statistics for the column (ListColumn's pages always carry them).
+func listColumn(pw *pqfile.Writer, props *parquet.WriterProperties, leaf int, f arrow.Field, laneDict arrow.DataType) (*pqfile.ListColumn, error) {
+	l, ok := f.Type.(*arrow.ListType)
+	if !ok || !pqfile.EncodesList(l) || !props.StatisticsEnabledFor(pw.ColumnPath(leaf)) {
+		return nil, nil
+	}
+	if l.Elem().ID() == arrow.DICTIONARY && (laneDict == nil || !arrow.TypeEqual(laneDict, f.Type)) {
+		return nil, nil // a dictionary of its own in each batch (an enum's), not the lane's
+	}
+	lc, err := pqfile.NewListColumn(f.Type, f.Nullable, pageBytes)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", f.Name, err)
+	}
+	d, r := lc.Levels()
+	if wd, wr := pw.ColumnLevels(leaf); d != wd || r != wr {
+		lc.Release()
+		return nil, nil // not the 3-level list ListColumn pages
+	}
+	return lc, nil
 }
 
 // WriteBuffered appends rec to the current row group, starting new ones where it would pass
@@ -287,7 +324,15 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 			continue
 		}
 		var err error
-		if bc := p.bytes[i]; bc != nil {
+		if lc := p.lists[i]; lc != nil {
+			// A one-dimensional list: its levels, and its values or the lane dictionary's
+			// indices, paged here and compressed with the fixed-width columns' pages.
+			trace.WithRegion(p.ctx, "list pages", func() { err = lc.Append(rec.Column(i)) })
+			if err != nil {
+				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
+			}
+			full = full || lc.Full()
+		} else if bc := p.bytes[i]; bc != nil {
 			trace.WithRegion(p.ctx, "byte-array pages", func() { err = bc.Append(rec.Column(i)) })
 			if err != nil {
 				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
@@ -371,6 +416,17 @@ func (p *pageFileWriter) flushPages(all bool) error {
 			add(taken{plain: -1, field: i}, page)
 		}
 	}
+	for i, lc := range p.lists {
+		// A list column may hold several pages cut while a batch was appended.
+		for lc != nil && due(lc) {
+			dict := lc.Dictionary()
+			if dict != nil {
+				dict.Retain() // as a lane dictionary's indices: until the page lands
+			}
+			page, _ := lc.Take()
+			add(taken{plain: -1, field: i, dict: dict, list: true}, page)
+		}
+	}
 	held := p.rg.HeldBytes()
 	if len(f.which) == 0 && held == 0 {
 		return p.land(false)
@@ -400,11 +456,13 @@ type flight struct {
 
 // taken is a page flushPages took from the column of field: a fixed-width column's (plain,
 // its index in p.pages), a lane dictionary's indices (plain -1; dict, the dictionary they
-// index, retained until the page lands), or a PLAIN string column's (plain -1, dict nil).
+// index, retained until the page lands), a PLAIN string column's (plain -1, dict nil), or a
+// list column's (plain -1, list; dict as for the indices of a list of the lane dictionary).
 type taken struct {
 	plain int
 	field int
 	dict  arrow.Array
+	list  bool
 }
 
 // maxInFlight bounds the bytes of pages a lane has under way in compression before it waits
@@ -479,6 +537,8 @@ func (p *pageFileWriter) landFlight(f flight) error {
 		switch {
 		case t.plain >= 0:
 			p.pages[t.plain].Recycle(f.raw[n][0])
+		case t.list:
+			p.lists[t.field].Recycle(f.raw[n][0])
 		case t.dict == nil:
 			p.bytes[t.field].Recycle(f.raw[n][0])
 		}
@@ -578,6 +638,11 @@ func (p *pageFileWriter) RowGroupTotalCompressedBytes() int64 {
 			n += int64(bc.Bytes())
 		}
 	}
+	for _, lc := range p.lists {
+		if lc != nil {
+			n += int64(lc.Bytes())
+		}
+	}
 	return n
 }
 
@@ -640,5 +705,10 @@ func (p *pageFileWriter) release() {
 	}
 	for _, pc := range p.pages {
 		pc.Release()
+	}
+	for _, lc := range p.lists {
+		if lc != nil {
+			lc.Release()
+		}
 	}
 }

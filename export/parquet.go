@@ -370,8 +370,9 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 	if enc != nil {
 		// pqfile computes the statistics of the lanes' dictionary columns itself, exactly
 		// (DictColumn's pages; RowGroup.AppendDictionary's chunks): arrow-go's, which are not,
-		// are turned off. Lists of dictionaries keep them: pqfile.writeDictLeaf feeds arrow-go's
-		// column writer the entries the pages use (exact: a dictionary holding an empty string,
+		// are turned off. Lists of dictionaries keep them: pqfile.ListColumn computes them from
+		// the entries its pages use, and where arrow-go writes the list, pqfile.writeDictLeaf
+		// feeds its column writer those entries (exact: a dictionary holding an empty string,
 		// which arrow-go's statistics would leave out, is never kept: stringDict.settle).
 		for i, t := range dictTypes {
 			if t != nil && t.ID() == arrow.DICTIONARY {

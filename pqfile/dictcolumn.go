@@ -36,6 +36,16 @@ type DictColumn struct {
 	nullable bool
 	pageRows int
 
+	ix    dictIndices
+	valid []byte // validity bits of the page's rows (nullable columns)
+	rows  int
+}
+
+// dictIndices gathers the indices of one page of dictionary-encoded values (DictColumn's, and
+// ListColumn's elements): the non-NULL ones, compacted, and which entries of the dictionary
+// they use, marked as they come (no value is compared per row), for the page's statistics.
+// It is used by one goroutine.
+type dictIndices struct {
 	dict  arrow.Array // retained; nil before the first batch
 	entry func(int) []byte
 	// seen[k] == epoch: entry k is used by the page being built, and is in used.
@@ -43,15 +53,13 @@ type DictColumn struct {
 	epoch uint32
 	used  []int32
 
-	idx   []int32 // the page's non-NULL indices
-	valid []byte  // validity bits of the page's rows (nullable columns)
-	rows  int
-	bits  []byte // scratch: a batch's validity realigned
+	idx  []int32 // the page's non-NULL indices
+	bits []byte  // scratch: a batch's validity realigned
 }
 
 // NewDictColumn returns an empty column whose pages are cut at pageBytes/4 rows (at least 1).
 func NewDictColumn(nullable bool, pageBytes int) *DictColumn {
-	return &DictColumn{nullable: nullable, pageRows: max(pageBytes/4, 1), epoch: 1}
+	return &DictColumn{nullable: nullable, pageRows: max(pageBytes/4, 1), ix: dictIndices{epoch: 1}}
 }
 
 // Nullable says whether the column is optional (its pages carry definition levels).
@@ -66,7 +74,7 @@ func (c *DictColumn) Full() bool { return c.rows >= c.pageRows }
 // Bytes estimates the encoded size of the page being built: its non-NULL indices at the bit
 // width of the dictionary's size, and one bit of definition level per row.
 func (c *DictColumn) Bytes() int {
-	n := len(c.idx) * bits.Len(uint(max(len(c.seen), 1)-1)) / 8
+	n := c.ix.bytes()
 	if c.nullable {
 		n += c.rows / 8
 	}
@@ -75,15 +83,12 @@ func (c *DictColumn) Bytes() int {
 
 // Dictionary is the dictionary of the batches appended (nil before the first): the array to
 // give RowGroup.AppendDictPages with the pages.
-func (c *DictColumn) Dictionary() arrow.Array { return c.dict }
+func (c *DictColumn) Dictionary() arrow.Array { return c.ix.dict }
 
 // Release drops the dictionary held (and the page being built, if any).
 func (c *DictColumn) Release() {
 	c.reset()
-	if c.dict != nil {
-		c.dict.Release()
-		c.dict, c.entry, c.seen = nil, nil, nil
-	}
+	c.ix.release()
 }
 
 // Append adds a batch: d's rows (int32 indices, any offset, NULLs where d has them; the
@@ -99,34 +104,19 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 	if nulls > 0 && !c.nullable {
 		return fmt.Errorf("pqfile: %d NULLs in a required column", nulls)
 	}
-	if err := c.setDictionary(d.Dictionary()); err != nil {
+	if err := c.ix.setDictionary(d.Dictionary(), c.rows > 0); err != nil {
 		return err
 	}
 	n := d.Len()
 	if n == 0 {
 		return nil
 	}
-	values := idx.Int32Values()
-	start := len(c.idx)
-	var valid []byte // the batch's validity from bit 0 (nil: no NULLs)
-	var err error
+	var bitmap []byte
 	if nulls > 0 {
-		valid = d.NullBitmapBytes()
-		if off := d.Data().Offset(); off%8 != 0 {
-			c.bits = growBytes(c.bits, (n+7)/8)
-			bitutil.CopyBitmap(valid, off, n, c.bits, 0)
-			valid = c.bits
-		} else {
-			valid = valid[off/8:]
-		}
-		c.idx = compactValid(c.idx, values, valid, n)
-		err = c.markUsed(c.idx[start:], nil)
-	} else {
-		c.idx = slices.Grow(c.idx, n)[:start+n]
-		err = c.markUsed(values, c.idx[start:])
+		bitmap = d.NullBitmapBytes()
 	}
+	valid, err := c.ix.add(idx.Int32Values(), bitmap, d.Data().Offset())
 	if err != nil {
-		c.idx = c.idx[:start]
 		return err
 	}
 	if c.nullable {
@@ -141,10 +131,54 @@ func (c *DictColumn) Append(d *array.Dictionary) error {
 	return nil
 }
 
+// add appends the non-NULL ones of values (a batch's indices) to the page, their validity the
+// bits of bitmap from bit offset (nil: no NULLs), and returns that validity from bit 0 (nil
+// without NULLs; valid until the next add). On error (an index that is not one of the
+// dictionary's) nothing was added.
+func (x *dictIndices) add(values []int32, bitmap []byte, offset int) ([]byte, error) {
+	n := len(values)
+	start := len(x.idx)
+	var valid []byte
+	var err error
+	if bitmap != nil {
+		valid = bitmap
+		if offset%8 != 0 {
+			x.bits = growBytes(x.bits, (n+7)/8)
+			bitutil.CopyBitmap(bitmap, offset, n, x.bits, 0)
+			valid = x.bits
+		} else {
+			valid = valid[offset/8:]
+		}
+		x.idx = compactValid(x.idx, values, valid, n)
+		err = x.markUsed(x.idx[start:], nil)
+	} else {
+		x.idx = slices.Grow(x.idx, n)[:start+n]
+		err = x.markUsed(values, x.idx[start:])
+	}
+	if err != nil {
+		x.idx = x.idx[:start]
+		return nil, err
+	}
+	return valid, nil
+}
+
+// bytes estimates the page's indices encoded: each at the bit width of the dictionary's size.
+func (x *dictIndices) bytes() int {
+	return len(x.idx) * bits.Len(uint(max(len(x.seen), 1)-1)) / 8
+}
+
+// release drops the dictionary held.
+func (x *dictIndices) release() {
+	if x.dict != nil {
+		x.dict.Release()
+		x.dict, x.entry, x.seen = nil, nil, nil
+	}
+}
+
 // markUsed marks the dictionary entries idx uses (and copies idx to dst, unless nil), or
 // fails, marking none, when an index is not one of the dictionary's.
-func (c *DictColumn) markUsed(idx, dst []int32) error {
-	seen, epoch := c.seen, c.epoch
+func (x *dictIndices) markUsed(idx, dst []int32) error {
+	seen, epoch := x.seen, x.epoch
 	n := uint32(len(seen))
 	if n <= 64 {
 		// Few entries: the set used as a bit mask, no branch per index; any index of 64 or
@@ -190,7 +224,7 @@ func (c *DictColumn) markUsed(idx, dst []int32) error {
 		for ; m != 0; m &= m - 1 {
 			if k := bits.TrailingZeros64(m); seen[k] != epoch {
 				seen[k] = epoch
-				c.used = append(c.used, int32(k))
+				x.used = append(x.used, int32(k))
 			}
 		}
 		return nil
@@ -198,18 +232,18 @@ func (c *DictColumn) markUsed(idx, dst []int32) error {
 	if dst != nil {
 		copy(dst, idx)
 	}
-	before := len(c.used)
+	before := len(x.used)
 	for _, k := range idx {
 		if uint32(k) >= n {
-			for _, u := range c.used[before:] {
+			for _, u := range x.used[before:] {
 				seen[u] = 0
 			}
-			c.used = c.used[:before]
+			x.used = x.used[:before]
 			return fmt.Errorf("pqfile: dictionary index %d of a dictionary of %d entries", k, n)
 		}
 		if seen[k] != epoch {
 			seen[k] = epoch
-			c.used = append(c.used, k)
+			x.used = append(x.used, k)
 		}
 	}
 	return nil
@@ -266,13 +300,14 @@ func compactValid(dst, values []int32, valid []byte, n int) []int32 {
 	return dst[:start+w]
 }
 
-// setDictionary makes dict the dictionary of the rows appended.
-func (c *DictColumn) setDictionary(dict arrow.Array) error {
-	if c.dict != nil && sameArray(c.dict, dict) {
+// setDictionary makes dict the dictionary of the indices added; held: the page has rows (of
+// the dictionary held, which then stays).
+func (x *dictIndices) setDictionary(dict arrow.Array, held bool) error {
+	if x.dict != nil && sameArray(x.dict, dict) {
 		return nil
 	}
-	if c.rows > 0 {
-		return fmt.Errorf("pqfile: a batch of another dictionary (%d entries; the page's has %d): take the page first", dict.Len(), c.dict.Len())
+	if held {
+		return fmt.Errorf("pqfile: a batch of another dictionary (%d entries; the page's has %d): take the page first", dict.Len(), x.dict.Len())
 	}
 	entry, err := dictEntries(dict)
 	if err != nil {
@@ -282,17 +317,17 @@ func (c *DictColumn) setDictionary(dict arrow.Array) error {
 		return fmt.Errorf("pqfile: a dictionary of %d NULL entries", dict.NullN())
 	}
 	dict.Retain()
-	if c.dict != nil {
-		c.dict.Release()
+	if x.dict != nil {
+		x.dict.Release()
 	}
-	c.dict, c.entry = dict, entry
-	if cap(c.seen) >= dict.Len() {
-		c.seen = c.seen[:dict.Len()]
-		clear(c.seen)
+	x.dict, x.entry = dict, entry
+	if cap(x.seen) >= dict.Len() {
+		x.seen = x.seen[:dict.Len()]
+		clear(x.seen)
 	} else {
-		c.seen = make([]uint32, dict.Len())
+		x.seen = make([]uint32, dict.Len())
 	}
-	c.epoch, c.used = 1, c.used[:0]
+	x.epoch, x.used = 1, x.used[:0]
 	return nil
 }
 
@@ -304,11 +339,27 @@ func (c *DictColumn) Take() (RawPage, bool) {
 	if c.rows == 0 {
 		return RawPage{}, false
 	}
-	maxIdx := int32(0)
-	stats := metadata.EncodedStatistics{HasNullCount: true, NullCount: int64(c.rows - len(c.idx))}
-	for i, k := range c.used {
-		maxIdx = max(maxIdx, k)
-		v := c.entry(int(k))
+	stats := c.ix.stats(int64(c.rows - len(c.ix.idx)))
+	size := c.ix.dataGuess()
+	var raw []byte
+	if c.nullable {
+		raw = AppendValidityLevels(make([]byte, 0, 4+binary.MaxVarintLen64+(c.rows+7)/8+size), c.valid, c.rows)
+	} else {
+		raw = make([]byte, 0, size)
+	}
+	raw = c.ix.appendData(raw)
+	p := RawPage{Data: raw, NumValues: int32(c.rows), Stats: stats, Encoding: parquet.Encodings.RLEDict}
+	c.reset()
+	return p, true
+}
+
+// stats is the page's exact statistics: nulls NULLs; min and max, compared byte-wise as
+// Parquet orders BYTE_ARRAY, of the dictionary entries its indices use (copies, never nil: an
+// empty string is a minimum too).
+func (x *dictIndices) stats(nulls int64) metadata.EncodedStatistics {
+	stats := metadata.EncodedStatistics{HasNullCount: true, NullCount: nulls}
+	for i, k := range x.used {
+		v := x.entry(int(k))
 		if i == 0 || bytes.Compare(v, stats.Min) < 0 {
 			stats.Min = v
 		}
@@ -316,34 +367,49 @@ func (c *DictColumn) Take() (RawPage, bool) {
 			stats.Max = v
 		}
 	}
-	if len(c.used) > 0 {
-		// Copies, never nil: an empty string is a minimum too.
+	if len(x.used) > 0 {
 		stats.HasMin, stats.HasMax = true, true
 		stats.Min, stats.Max = append([]byte{}, stats.Min...), append([]byte{}, stats.Max...)
 	}
-	width := bits.Len32(uint32(maxIdx))
-	var raw []byte
-	size := 1 + hybridGuess(len(c.idx), width)
-	if c.nullable {
-		raw = AppendValidityLevels(make([]byte, 0, 4+binary.MaxVarintLen64+(c.rows+7)/8+size), c.valid, c.rows)
-	} else {
-		raw = make([]byte, 0, size)
+	return stats
+}
+
+// width is the bit width of the page's largest index (0 when it is 0).
+func (x *dictIndices) width() int {
+	maxIdx := int32(0)
+	for _, k := range x.used {
+		maxIdx = max(maxIdx, k)
 	}
-	raw = append(raw, byte(width))
-	raw = AppendHybrid(raw, c.idx, width)
-	p := RawPage{Data: raw, NumValues: int32(c.rows), Stats: stats, Encoding: parquet.Encodings.RLEDict}
-	c.reset()
-	return p, true
+	return bits.Len32(uint32(maxIdx))
+}
+
+// dataGuess is the room appendData takes first.
+func (x *dictIndices) dataGuess() int {
+	return 1 + hybridGuess(len(x.idx), x.width())
+}
+
+// appendData appends the page's indices as RLE_DICTIONARY data to dst: one byte, the bit
+// width of the largest, then their RLE/bit-packed hybrid.
+func (x *dictIndices) appendData(dst []byte) []byte {
+	width := x.width()
+	dst = append(dst, byte(width))
+	return AppendHybrid(dst, x.idx, width)
 }
 
 // reset empties the page being built.
 func (c *DictColumn) reset() {
-	c.idx, c.valid, c.rows = c.idx[:0], c.valid[:0], 0
-	c.used = c.used[:0]
-	c.epoch++
-	if c.epoch == 0 { // wrapped: no entry may look seen
-		clear(c.seen)
-		c.epoch = 1
+	c.valid, c.rows = c.valid[:0], 0
+	c.ix.reset()
+}
+
+// reset empties the page's indices; the dictionary stays.
+func (x *dictIndices) reset() {
+	x.idx = x.idx[:0]
+	x.used = x.used[:0]
+	x.epoch++
+	if x.epoch == 0 { // wrapped: no entry may look seen
+		clear(x.seen)
+		x.epoch = 1
 	}
 }
 

@@ -86,7 +86,7 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 	for i, group := range raw {
 		out[i] = make([]Page, len(group))
 		for j, r := range group {
-			out[i][j] = Page{UncompressedSize: int32(r.Len()), NumValues: r.NumValues, Encoding: r.Encoding, Stats: r.Stats}
+			out[i][j] = Page{UncompressedSize: int32(r.Len()), NumValues: r.NumValues, Rows: r.Rows, Encoding: r.Encoding, Stats: r.Stats}
 			wg.Add(1)
 			go func(p *Page) {
 				defer wg.Done()

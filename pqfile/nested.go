@@ -41,6 +41,13 @@ func columnsOfFields(psc *schema.Schema) []fieldColumns {
 // columns (parquet.WithDictionaryFor, ...).
 func (w *Writer) ColumnPath(col int) string { return w.schema.Column(col).Path() }
 
+// ColumnLevels is the maximum definition and repetition levels of Parquet column col (a leaf):
+// those the pages given to AppendPages for it must have (ListColumn.Levels).
+func (w *Writer) ColumnLevels(col int) (maxDef, maxRep int16) {
+	c := w.schema.Column(col)
+	return c.MaxDefinitionLevel(), c.MaxRepetitionLevel()
+}
+
 // FieldColumns returns the Parquet leaf columns of the file's top-level Arrow field: first is
 // the index (for AppendPages, AppendArrow, ...) of its first leaf, n its number of leaves,
 // which follow first. A flat field (no list or struct) has one leaf.

@@ -15,16 +15,21 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// RawPage is an uncompressed data page of PlainPages, PlainColumn or DictColumn: its bytes in
-// two parts, its rows, its statistics and its encoding. The page's uncompressed bytes are
-// Levels followed by Data: Levels its definition levels (4-byte length prefixed; empty for a
-// required column), Data its values, PLAIN (Encoding's zero value), or from DictColumn its
-// indices, RLE_DICTIONARY. The two are separate buffers so that PlainColumn hands its values
-// over without copying them; use Len and AppendTo for the page as one.
+// RawPage is an uncompressed data page of PlainPages, PlainColumn, DictColumn or ListColumn:
+// its bytes in two parts, its levels and rows, its statistics and its encoding. The page's
+// uncompressed bytes are Levels followed by Data: Levels its repetition levels (a list's
+// column only) then its definition levels (each 4-byte length prefixed; empty for a required
+// flat column), Data its values, PLAIN (Encoding's zero value), or from DictColumn and a
+// ListColumn of dictionaries its indices, RLE_DICTIONARY. The two are separate buffers so that
+// PlainColumn hands its values over without copying them; use Len and AppendTo for the page as
+// one. NumValues is the page's levels (DataPageV1's num_values: values and NULLs, and a list
+// column's empty lists); Rows the records they hold where that differs (a list column's page:
+// its levels of repetition level 0), 0 for a flat column's page, whose rows are its NumValues.
 type RawPage struct {
 	Levels    []byte
 	Data      []byte
 	NumValues int32
+	Rows      int32
 	Stats     metadata.EncodedStatistics
 	Encoding  parquet.Encoding
 }
@@ -318,4 +323,73 @@ func (s *statAcc) encoded() metadata.EncodedStatistics {
 		st.Max = binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
 	}
 	return st
+}
+
+// appendPlainBulk appends values lo to hi of a, an array without NULLs in them whose PLAIN
+// form is its Arrow bytes (int32, int64, float32, float64, date32, time64, timestamp), to dst
+// at once, and returns their statistics as PlainFragment computes them (statAcc's encoded);
+// false, and dst as it was, for other arrays and for NULLs. It is PlainFragment without a
+// call per value.
+func appendPlainBulk(dst []byte, a arrow.Array, lo, hi int) ([]byte, metadata.EncodedStatistics, bool) {
+	if a.NullN() > 0 && bitutil.CountSetBits(a.NullBitmapBytes(), a.Data().Offset()+lo, hi-lo) != hi-lo {
+		return dst, metadata.EncodedStatistics{}, false
+	}
+	var s statAcc
+	s.init(a)
+	var width int
+	switch a := a.(type) {
+	case *array.Int32:
+		s.minI, s.maxI, s.has = minMaxInt(a.Int32Values()[lo:hi])
+		width = 4
+	case *array.Date32:
+		s.minI, s.maxI, s.has = minMaxInt(a.Date32Values()[lo:hi])
+		width = 4
+	case *array.Int64:
+		s.minI, s.maxI, s.has = minMaxInt(a.Int64Values()[lo:hi])
+		width = 8
+	case *array.Time64:
+		s.minI, s.maxI, s.has = minMaxInt(a.Time64Values()[lo:hi])
+		width = 8
+	case *array.Timestamp:
+		s.minI, s.maxI, s.has = minMaxInt(a.TimestampValues()[lo:hi])
+		width = 8
+	case *array.Float32:
+		s.minF, s.maxF, s.has = minMaxFloat(a.Float32Values()[lo:hi])
+		width = 4
+	case *array.Float64:
+		s.minF, s.maxF, s.has = minMaxFloat(a.Float64Values()[lo:hi])
+		width = 8
+	default:
+		return dst, metadata.EncodedStatistics{}, false
+	}
+	off := a.Data().Offset()
+	raw := a.Data().Buffers()[1].Bytes()[(off+lo)*width : (off+hi)*width]
+	return append(dst, raw...), s.encoded(), true
+}
+
+// minMaxInt is the least and greatest of v, and whether v has any.
+func minMaxInt[T ~int32 | ~int64](v []T) (lo, hi int64, ok bool) {
+	if len(v) == 0 {
+		return 0, 0, false
+	}
+	l, h := v[0], v[0]
+	for _, x := range v[1:] {
+		l, h = min(l, x), max(h, x)
+	}
+	return int64(l), int64(h), true
+}
+
+// minMaxFloat is the least and greatest of v, NaN left out, and whether v has any other.
+func minMaxFloat[T ~float32 | ~float64](v []T) (lo, hi float64, ok bool) {
+	for _, x := range v {
+		if x != x { // NaN
+			continue
+		}
+		if !ok {
+			lo, hi, ok = float64(x), float64(x), true
+			continue
+		}
+		lo, hi = min(lo, float64(x)), max(hi, float64(x))
+	}
+	return lo, hi, ok
 }

@@ -34,12 +34,14 @@ import (
 var magic = []byte("PAR1")
 
 // Page is one data page of an encoded column chunk, as Parquet's DataPageV1 holds it: the
-// definition levels (RLE/bit-packed hybrid, 4-byte length prefixed, absent for a required
-// column) then the values, compressed with the file's codec as a whole.
+// repetition levels (a list's column only) and definition levels (each RLE/bit-packed hybrid,
+// 4-byte length prefixed; none for a required flat column) then the values, compressed with
+// the file's codec as a whole.
 type Page struct {
 	Data             []byte // compressed
 	UncompressedSize int32
-	NumValues        int32 // levels: rows, NULLs included
+	NumValues        int32 // levels: a flat column's rows, NULLs included
+	Rows             int32 // a list column's records (its levels of repetition level 0); 0 for a flat column's page
 	Encoding         parquet.Encoding
 	Stats            metadata.EncodedStatistics
 }

@@ -272,7 +272,9 @@ func (g *RowGroup) fail(err error) error {
 
 // AppendPages adds encoded pages for col's next rows: the same meaning as Encoded's
 // (compressed DataPageV1 pages, definition levels then values, each with its statistics; flat
-// columns) and the statistics of those rows, which are merged with the previous calls' with the
+// columns, or the leaf of a one-dimensional list, whose pages start with their repetition
+// levels, begin at a record and say how many they hold: Page.Rows) and the statistics of those
+// rows, which are merged with the previous calls' with the
 // column's physical type and sort order (min of the minimums, max of the maximums, NULL counts
 // summed; a call without statistics leaves the chunk without any, one without a NULL count
 // leaves it without a NULL count, distinct counts are kept for a single call only). The row
@@ -287,15 +289,15 @@ func (g *RowGroup) AppendPages(col int, e Encoded) error {
 	if c.dictArr != nil {
 		return fmt.Errorf("pqfile: column %s: AppendPages to a chunk fed with AppendDictPages", c.desc.Path())
 	}
-	rows, err := pagesRows(e.Pages)
+	levels, rows, err := pagesRows(e.Pages, c.desc.MaxRepetitionLevel() > 0)
 	if err != nil {
 		return fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
 	}
 	if c.desc.PhysicalType() == parquet.Types.ByteArray {
 		// Byte-wise, an empty value included (arrow-go's typed statistics drop it).
-		err = c.bstats.merge(e.Stats, rows)
+		err = c.bstats.merge(e.Stats, levels)
 	} else {
-		err = c.mergeStats(e.Stats, rows, g.props.Allocator())
+		err = c.mergeStats(e.Stats, levels, g.props.Allocator())
 	}
 	if err != nil {
 		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
@@ -304,16 +306,27 @@ func (g *RowGroup) AppendPages(col int, e Encoded) error {
 	return nil
 }
 
-// pagesRows is the rows of pages.
-func pagesRows(pages []Page) (int64, error) {
-	rows := int64(0)
+// pagesRows is the levels of pages and the rows (records) they hold: a flat column's page
+// holds a row per level (its Rows 0 or its NumValues), a repeated column's page (repeated)
+// states its rows, at least one when it has levels and at most its levels.
+func pagesRows(pages []Page, repeated bool) (levels, rows int64, err error) {
 	for i, p := range pages {
-		if p.NumValues < 0 {
-			return 0, fmt.Errorf("page %d of %d values", i, p.NumValues)
+		switch {
+		case p.NumValues < 0:
+			return 0, 0, fmt.Errorf("page %d of %d values", i, p.NumValues)
+		case !repeated && p.Rows != 0 && p.Rows != p.NumValues:
+			return 0, 0, fmt.Errorf("page %d of a flat column: %d rows in %d values", i, p.Rows, p.NumValues)
+		case repeated && (p.Rows > p.NumValues || p.Rows < min(p.NumValues, 1)):
+			return 0, 0, fmt.Errorf("page %d of a repeated column: %d rows in %d levels", i, p.Rows, p.NumValues)
 		}
-		rows += int64(p.NumValues)
+		levels += int64(p.NumValues)
+		if repeated {
+			rows += int64(p.Rows)
+		} else {
+			rows += int64(p.NumValues)
+		}
 	}
-	return rows, nil
+	return levels, rows, nil
 }
 
 // keep holds pages (of rows rows), those of no rows left out.
@@ -335,7 +348,8 @@ func pageHeaderBytes(p Page) int64 {
 }
 
 // AppendDictPages adds dictionary-encoded pages for col's next rows, a flat BYTE_ARRAY column
-// (strings or binaries): dict (a string or binary array, without NULLs: its entries in order) is
+// (strings or binaries), or the leaf of a one-dimensional list of them (pages as ListColumn
+// makes them): dict (a string or binary array, without NULLs: its entries in order) is
 // the chunk's dictionary, the same array (or one sharing its data) in every call of the row
 // group; e is as AppendPages takes it (the same ownership: its Pages' Data is the row group's
 // until Close or Abort), its pages DataPageV1 pages of RLE_DICTIONARY (or PLAIN_DICTIONARY,
@@ -357,7 +371,7 @@ func (g *RowGroup) AppendDictPages(col int, dict arrow.Array, e Encoded) error {
 	switch {
 	case c.desc.PhysicalType() != parquet.Types.ByteArray:
 		return fmt.Errorf("pqfile: column %s: AppendDictPages to a column of %s, not BYTE_ARRAY", c.desc.Path(), c.desc.PhysicalType())
-	case c.desc.MaxRepetitionLevel() > 0 || c.desc.MaxDefinitionLevel() > 1:
+	case c.desc.MaxRepetitionLevel() > 1 || c.desc.MaxRepetitionLevel() == 0 && c.desc.MaxDefinitionLevel() > 1:
 		return fmt.Errorf("pqfile: column %s: AppendDictPages to a nested column", c.desc.Path())
 	case c.dictArr == nil && len(c.pages) > 0:
 		return fmt.Errorf("pqfile: column %s: AppendDictPages to a chunk fed with AppendPages", c.desc.Path())
@@ -371,7 +385,7 @@ func (g *RowGroup) AppendDictPages(col int, dict arrow.Array, e Encoded) error {
 				c.desc.Path(), i, p.Encoding)
 		}
 	}
-	rows, err := pagesRows(e.Pages)
+	levels, rows, err := pagesRows(e.Pages, c.desc.MaxRepetitionLevel() > 0)
 	if err != nil {
 		return fmt.Errorf("pqfile: column %s: %w", c.desc.Path(), err)
 	}
@@ -384,14 +398,15 @@ func (g *RowGroup) AppendDictPages(col int, dict arrow.Array, e Encoded) error {
 		c.dictArr, c.dictPage = dict, page
 		c.bytes += int64(len(page)) + 16
 	}
-	if err := c.bstats.merge(e.Stats, rows); err != nil {
+	if err := c.bstats.merge(e.Stats, levels); err != nil {
 		return fmt.Errorf("pqfile: column %s: chunk statistics: %w", c.desc.Path(), err)
 	}
 	c.keep(e.Pages, rows)
 	return nil
 }
 
-// mergeStats merges the statistics of a call's rows into the chunk's.
+// mergeStats merges the statistics of a call's rows into the chunk's (rows: the call's
+// levels, values and NULLs).
 func (c *rgColumn) mergeStats(e metadata.EncodedStatistics, rows int64, mem memory.Allocator) error {
 	c.calls++
 	if c.calls == 1 {
