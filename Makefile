@@ -53,6 +53,7 @@ test: venv versitygw iceberg-rest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatList$$' -fuzztime 5000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 20000x ./copyout
+	$(GO) test -run '^$$' -fuzz '^FuzzListLevels$$' -fuzztime 2000x ./pqfile
 	$(GO) test -count=1 -timeout 15m ./...
 	# Without a GPU, exports write through the GPU writer's file path with its CPU twins (the
 	# tests above); arrow-go's FileWriter writes them with PGPARQUET_PAGE_WRITER=off, as exports
@@ -144,6 +145,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 1m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatList$$' -fuzztime 1m ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./copyout
+	$(GO) test -run '^$$' -fuzz '^FuzzListLevels$$' -fuzztime 1m ./pqfile
 
 lint:
 	$(GO) vet ./...
