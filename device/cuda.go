@@ -20,8 +20,9 @@ typedef void* (*host_alloc_fn)(size_t);
 typedef void (*host_free_fn)(void*);
 typedef void* (*open_fn)(int, int, const pgpq_col*, char*, int);
 typedef void (*close_fn)(void*);
-typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int32_t*, char*, int);
-typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
+typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int64_t*, int64_t*,
+                         int64_t*, int32_t*, char*, int);
+typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
 typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
@@ -113,11 +114,11 @@ static void call_host_free(pgpq_lib* l, void* p) { l->host_free(p); }
 static void* call_open(pgpq_lib* l, int dev, int n, const pgpq_col* c, char* err, int en) { return l->open(dev, n, c, err, en); }
 static void call_close(pgpq_lib* l, void* h) { l->close(h); }
 static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows,
-                       int64_t* nulls, int64_t* vb, int32_t* bad, char* err, int en) {
-	return l->scan(h, d, nb, s, rows, nulls, vb, bad, err, en);
+                       int64_t* stats, int ncols, int32_t* bad, char* err, int en) {
+	return l->scan(h, d, nb, s, rows, stats, stats + ncols, stats + 2 * ncols, stats + 3 * ncols, stats + 4 * ncols, bad, err, en);
 }
-static int call_finish(pgpq_lib* l, void* j, uint8_t** v, uint8_t** valid, uint8_t** vd, int32_t* bad, char* err, int en) {
-	return l->finish(j, v, valid, vd, bad, err, en);
+static int call_finish(pgpq_lib* l, void* j, uint8_t** table, int ncols, int32_t* bad, char* err, int en) {
+	return l->finish(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, bad, err, en);
 }
 static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
 static int call_inject(pgpq_lib* l, int scans, int finishes) {
@@ -203,7 +204,17 @@ import (
 )
 
 // cudaABI is the library ABI version this Go code speaks.
-const cudaABI = 2
+const cudaABI = 3
+
+// gpulist.go's element conversions are the library's (each line fails to compile otherwise).
+const (
+	_ = -(uint(elString) - uint(C.PGPQ_EL_STRING))
+	_ = -(uint(elBool) - uint(C.PGPQ_EL_BOOL))
+	_ = -(uint(elCopy) - uint(C.PGPQ_EL_COPY))
+	_ = -(uint(elDate) - uint(C.PGPQ_EL_DATE))
+	_ = -(uint(elTimestamp) - uint(C.PGPQ_EL_TIMESTAMP))
+	_ = -(uint(elMoney) - uint(C.PGPQ_EL_MONEY))
+)
 
 // errLen is the size of the error text buffers passed to the library.
 const errLen = 512
@@ -333,15 +344,18 @@ func (z *nvBatch) close() {
 // gpuparse.Decoder and gives the same batches as gpuparse.CPUDecoder, bit for bit: a chunk the
 // GPU cannot decode exactly (no recorded row starts, malformed framing, values the CPU decoder
 // must judge, a failed pinned allocation, a CUDA error) is decoded by the CPU decoder instead.
-// Columns of kinds without a kernel (pgarrow.KindInfo.GPU false) are decoded on the CPU, each
-// alone, from the field positions the GPU recorded while it walked the tuples
-// (CPUDecoder.DecodeColumnAt). It is safe for concurrent use: each Decode runs its own CUDA
+// Columns of kinds without a kernel (pgarrow.KindInfo.GPU false), except the one-dimensional
+// lists of scalars and strings the GPU decodes (gpuListPlans), are decoded on the CPU, together,
+// from the field positions the GPU recorded while it walked the tuples
+// (CPUDecoder.DecodeColumnsAt). It is safe for concurrent use: each Decode runs its own CUDA
 // stream.
 type gpuDecoder struct {
 	lib    *library
 	h      unsafe.Pointer
 	cols   []pgarrow.Column
 	types  []arrow.DataType
+	onGPU  []bool         // per column: decoded by the kernels (a kind with a kernel, or lists[i])
+	lists  []*gpuListPlan // per column: the plan of a list column decoded on the GPU, else nil
 	cpu    *gpuparse.CPUDecoder
 	pinned *pinnedAllocator
 	schema *arrow.Schema
@@ -363,16 +377,27 @@ func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pi
 	if err := d.cpu.Err(); err != nil {
 		return nil, err
 	}
+	d.lists = gpuListPlans(cpu, len(cols), gpuLists())
+	d.onGPU = make([]bool, len(cols))
 	ccols := make([]C.pgpq_col, max(len(cols), 1))
 	for i, c := range cols {
 		info := c.Kind.Info()
 		d.types[i], _ = pgarrow.ArrowType(c) // checked by NewCPUDecoder
+		d.onGPU[i] = info.GPU || d.lists[i] != nil
 		var prec, scale int32
 		if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
 			prec, scale = c.Precision, c.Scale
 		}
 		ccols[i] = C.pgpq_col{kind: C.int32_t(c.Kind), fixed: C.int32_t(info.Fixed), width: C.int32_t(info.Width),
-			varlen: C.int32_t(b2i(info.VarLen)), precision: C.int32_t(prec), scale: C.int32_t(scale), on_gpu: C.int32_t(b2i(info.GPU))}
+			varlen: C.int32_t(b2i(info.VarLen)), precision: C.int32_t(prec), scale: C.int32_t(scale), on_gpu: C.int32_t(b2i(d.onGPU[i]))}
+		if p := d.lists[i]; p != nil {
+			ccols[i].varlen = 0
+			ccols[i].list = 1
+			ccols[i].elem_op = C.int32_t(p.op)
+			ccols[i].elem_fixed = C.int32_t(p.Fixed)
+			ccols[i].elem_width = C.int32_t(p.Width)
+			ccols[i].elem_oid = C.uint32_t(p.OID)
+		}
 	}
 	var errBuf [errLen]C.char
 	h := C.call_open(l.lib, 0, C.int(len(cols)), &ccols[0], &errBuf[0], errLen)
@@ -388,6 +413,18 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// cpuColumns describes the columns the decoder leaves to the CPU ("name (type)"): those of
+// kinds without a kernel, except the lists it decodes itself.
+func (d *gpuDecoder) cpuColumns() []string {
+	var out []string
+	for i, c := range d.cols {
+		if !d.onGPU[i] {
+			out = append(out, fmt.Sprintf("%s (%s)", c.Name, c.PGType))
+		}
+	}
+	return out
 }
 
 // Path returns "gpu".
@@ -430,8 +467,11 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		}
 	}
 	ncols := len(d.cols)
-	nulls := make([]int64, max(ncols, 1))
-	varBytes := make([]int64, max(ncols, 1))
+	// Per column: NULLs, var-length bytes, and for list columns on the GPU elements, NULL
+	// elements and element string bytes.
+	stats := make([]int64, 5*max(ncols, 1))
+	nulls, varBytes := stats[:ncols], stats[ncols:2*ncols]
+	elems, elemNulls, elemBytes := stats[2*ncols:3*ncols], stats[3*ncols:4*ncols], stats[4*ncols:]
 	var bad C.int32_t
 	var errBuf [errLen]C.char
 	var dataPtr *C.uint8_t
@@ -443,7 +483,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		startsPtr = (*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0]))
 	}
 	job := C.call_scan(d.lib.lib, d.h, dataPtr, C.int64_t(len(c.Data)), startsPtr, C.int64_t(rows),
-		(*C.int64_t)(unsafe.Pointer(&nulls[0])), (*C.int64_t)(unsafe.Pointer(&varBytes[0])), &bad, &errBuf[0], errLen)
+		(*C.int64_t)(unsafe.Pointer(&stats[0])), C.int(ncols), &bad, &errBuf[0], errLen)
 	if job == nil {
 		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
 	}
@@ -453,13 +493,14 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	}
 	// Output buffers in pinned memory, at their exact sizes. Their C pointers go to the library
 	// in one C array laid out as ncols value pointers, ncols validity pointers, ncols data
-	// pointers (NULL where a column has no such buffer). A column decoded on the CPU gets its
-	// int32 field positions in its values buffer. Only pinned (C) memory goes into that array:
-	// where pinned memory runs out, the chunk is decoded on the CPU.
+	// pointers, then for list columns ncols element validity, ncols element values and ncols
+	// element data pointers (NULL where a column has no such buffer). A column decoded on the
+	// CPU gets its int32 field positions in its values buffer. Only pinned (C) memory goes into
+	// that array: where pinned memory runs out, the chunk is decoded on the CPU.
 	n := max(ncols, 1)
-	table := (**C.uint8_t)(C.calloc(C.size_t(3*n), C.size_t(unsafe.Sizeof(uintptr(0)))))
+	table := (**C.uint8_t)(C.calloc(C.size_t(6*n), C.size_t(unsafe.Sizeof(uintptr(0)))))
 	defer C.free(unsafe.Pointer(table))
-	slots := unsafe.Slice(table, 3*n)
+	slots := unsafe.Slice(table, 6*n)
 	var bufs []*memory.Buffer
 	release := func() {
 		for _, b := range bufs {
@@ -477,12 +518,38 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		bufs = append(bufs, buf)
 		return buf
 	}
-	colBufs := make([][3]*memory.Buffer, ncols)
+	colBufs := make([][6]*memory.Buffer, ncols)
 	for i, col := range d.cols {
 		info := col.Kind.Info()
-		var vals, valid, data *memory.Buffer
+		var vals, valid, data, evalid, evals, edata *memory.Buffer
 		switch {
-		case !info.GPU:
+		case d.lists[i] != nil:
+			// As the CPU decoder's allocList: list validity even without NULLs, offsets; the
+			// elements' validity and values only when there are elements, except a string
+			// column's offsets (one zero at least) and data.
+			p, ne := d.lists[i], elems[i]
+			if elemBytes[i] > maxStringData || ne > math.MaxInt32 {
+				release()
+				C.call_abort(d.lib.lib, job)
+				return d.fallback(ctx, c)
+			}
+			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
+			vals = newBuf(4 * (rows + 1))
+			if p.op == elString {
+				evals = newBuf(4 * int(ne+1))
+				edata = newBuf(int(elemBytes[i]))
+			}
+			if ne > 0 {
+				evalid = newBuf(int(bitutil.BytesForBits(ne)))
+				switch p.op {
+				case elString:
+				case elBool:
+					evals = newBuf(int(bitutil.BytesForBits(ne)))
+				default:
+					evals = newBuf(p.Width * int(ne))
+				}
+			}
+		case !d.onGPU[i]:
 			vals = newBuf(4 * rows)
 		case col.Kind == pgarrow.KindBool:
 			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
@@ -505,7 +572,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 			C.call_abort(d.lib.lib, job)
 			return d.fallback(ctx, c)
 		}
-		colBufs[i] = [3]*memory.Buffer{vals, valid, data}
+		colBufs[i] = [6]*memory.Buffer{vals, valid, data, evalid, evals, edata}
 		for k, b := range colBufs[i] {
 			if b == nil {
 				continue
@@ -514,10 +581,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 			slots[k*ncols+i] = (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b.Buf())))
 		}
 	}
-	vals := table
-	valid := (**C.uint8_t)(unsafe.Pointer(&slots[ncols]))
-	varData := (**C.uint8_t)(unsafe.Pointer(&slots[min(2*ncols, 3*n-1)]))
-	if C.call_finish(d.lib.lib, job, vals, valid, varData, &bad, &errBuf[0], errLen) != 0 {
+	if C.call_finish(d.lib.lib, job, table, C.int(ncols), &bad, &errBuf[0], errLen) != 0 {
 		release()
 		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
 	}
@@ -537,8 +601,8 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	// together (row by row).
 	var cpuCols []int
 	var cpuStarts [][]int32
-	for i, col := range d.cols {
-		if !col.Kind.Info().GPU {
+	for i := range d.cols {
+		if !d.onGPU[i] {
 			cpuCols = append(cpuCols, i)
 			cpuStarts = append(cpuStarts, arrow.GetData[int32](colBufs[i][0].Bytes())[:rows])
 		}
@@ -557,10 +621,22 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	}
 	for i, col := range d.cols {
 		info := col.Kind.Info()
-		if !info.GPU {
+		if !d.onGPU[i] {
 			continue
 		}
 		b := colBufs[i]
+		if p := d.lists[i]; p != nil {
+			ebufs := []*memory.Buffer{b[3], b[4]}
+			if p.op == elString {
+				ebufs = append(ebufs, b[5])
+			}
+			ed := array.NewData(p.ElemType, int(elems[i]), ebufs, nil, int(elemNulls[i]), 0)
+			ad := array.NewData(d.types[i], rows, []*memory.Buffer{b[1], b[0]}, []arrow.ArrayData{ed}, int(nulls[i]), 0)
+			arrs[i] = array.MakeFromData(ad)
+			ad.Release()
+			ed.Release()
+			continue
+		}
 		list := []*memory.Buffer{b[1], b[0]}
 		if info.VarLen {
 			list = append(list, b[2])

@@ -34,9 +34,10 @@ type gpuDecoder struct {
 	onCUDAError func(error)
 }
 
-func (d *gpuDecoder) Path() string       { return pathGPU }
-func (d *gpuDecoder) Close() error       { return nil }
-func (d *gpuDecoder) setMaxInFlight(int) {}
+func (d *gpuDecoder) Path() string         { return pathGPU }
+func (d *gpuDecoder) Close() error         { return nil }
+func (d *gpuDecoder) setMaxInFlight(int)   {}
+func (d *gpuDecoder) cpuColumns() []string { return nil }
 
 func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	return nil, errors.New("CUDA decoder: not in this build")

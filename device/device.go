@@ -206,7 +206,7 @@ func (d *Device) newDecoder(cols []pgarrow.Column, mem memory.Allocator) *Decode
 		}
 		dec.gpu.Store(g)
 		attrs := []any{"chunks_decoded_on_the_cpu_meanwhile", dec.onCPU.Load()}
-		if cpuCols := pgarrow.CPUDecodedColumns(cols); len(cpuCols) > 0 {
+		if cpuCols := g.cpuColumns(); len(cpuCols) > 0 {
 			attrs = append(attrs, "cpu_columns", strings.Join(cpuCols, ", "))
 		}
 		d.log.Info("decoding on the GPU", attrs...)

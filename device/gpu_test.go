@@ -56,8 +56,14 @@ func cudaLib(t testing.TB) *library {
 // allocator or pinned memory, may be left.
 func gpuAndCPU(t *testing.T) (*library, *gpuDecoder, *gpuparse.CPUDecoder, []pgarrow.Column) {
 	t.Helper()
+	lib, gpu, cpu := gpuAndCPUFor(t, copytest.RandomColumns())
+	return lib, gpu, cpu, copytest.RandomColumns()
+}
+
+// gpuAndCPUFor is gpuAndCPU for the columns cols.
+func gpuAndCPUFor(t *testing.T, cols []pgarrow.Column) (*library, *gpuDecoder, *gpuparse.CPUDecoder) {
+	t.Helper()
 	lib := cudaLib(t)
-	cols := copytest.RandomColumns()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	pinned := newPinnedAllocator(lib, func(err error) { t.Error(err) })
 	gpu, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, mem), pinned)
@@ -72,7 +78,7 @@ func gpuAndCPU(t *testing.T) (*library, *gpuDecoder, *gpuparse.CPUDecoder, []pga
 		pinned.freeAll()
 		mem.AssertSize(t, 0)
 	})
-	return lib, gpu, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), cols
+	return lib, gpu, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
 }
 
 // TestGPUMatchesCPU decodes fresh random chunks with both decoders and requires identical

@@ -261,3 +261,33 @@ func (d *CPUDecoder) finishList(c *pgcopy.Chunk, s *colState, ci, rows int) (arr
 	defer ad.Release()
 	return array.MakeFromData(ad), nil
 }
+
+// FlatListPlan is how the CPU decoder's fast path decodes a one-dimensional list column, for a
+// decoder of its own (the CUDA decoder) that must give the same arrays, buffer for buffer:
+// list validity (present even without NULLs) and int32 offsets; the elements' validity (none
+// when the chunk holds no element), values (Width bytes each, NULL slots zero; a bitmap for
+// bool; int32 offsets and data for strings and binary). A value is accepted exactly when every
+// check of the fast path's first pass holds: a 12-byte header (ndim 0 or 1, has-null flag 0 or
+// 1, element type OID equal to OID unless OID is 0), for ndim 0 nothing more (an empty list),
+// for ndim 1 a lower bound of 1, a size from 0 to what the value can hold, and elements that
+// are NULL (-1) or of exactly Fixed bytes (any length for strings) in range for their
+// conversion (dates and timestamps shifted to 1970 without overflow), ending exactly at the
+// value's end. Any other value must go to the CPU decoder, which reports its error.
+type FlatListPlan struct {
+	Elem     pgarrow.Kind   // the elements' kind
+	Fixed    int            // wire length of a fixed-width element; 0 for strings and binary
+	Width    int            // bytes per element in the values buffer; 0 for bool (a bitmap) and strings
+	OID      uint32         // the element type OID arrays must name; 0: any
+	ElemType arrow.DataType // the Arrow type of the elements
+}
+
+// FlatList returns the fast-path plan of column col, and false when col is not such a column
+// (not a list, several dimensions, elements the fast path leaves to the tree path, or a
+// column index out of range).
+func (d *CPUDecoder) FlatList(col int) (FlatListPlan, bool) {
+	if col < 0 || col >= len(d.plans) || d.plans[col].list == nil {
+		return FlatListPlan{}, false
+	}
+	f := d.plans[col].list
+	return FlatListPlan{Elem: f.elem, Fixed: f.fixed, Width: f.width, OID: f.oid, ElemType: f.etype}, true
+}

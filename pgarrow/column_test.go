@@ -117,14 +117,3 @@ func TestKindString(t *testing.T) {
 		t.Error("Kind.String")
 	}
 }
-
-func TestCPUDecodedColumns(t *testing.T) {
-	native := []Column{PlanColumn("a", pgtype.Int4OID, -1, "integer"), PlanColumn("b", pgtype.TextOID, -1, "text"), numCol("c", 12, 2)}
-	if got := CPUDecodedColumns(native); len(got) != 0 {
-		t.Errorf("CPUDecodedColumns(native) = %q", got)
-	}
-	mixed := append(native, PlanColumn("n", pgtype.NumericOID, -1, "numeric"))
-	if got := CPUDecodedColumns(mixed); len(got) != 1 || got[0] != "n (numeric)" {
-		t.Errorf("CPUDecodedColumns(mixed) = %q", got)
-	}
-}

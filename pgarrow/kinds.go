@@ -283,20 +283,6 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// CPUDecodedColumns describes the columns the CUDA decoder leaves to the CPU ("name (type)"):
-// it has no kernel for their kinds, so it records where their fields are and the CPU decodes
-// them from there. Exports log the list, since these columns' values cost sidecar CPU even on
-// a GPU host.
-func CPUDecodedColumns(cols []Column) []string {
-	var out []string
-	for _, c := range cols {
-		if !c.Kind.Info().GPU {
-			out = append(out, fmt.Sprintf("%s (%s)", c.Name, c.PGType))
-		}
-	}
-	return out
-}
-
 func jsonType(Column) (arrow.DataType, error) {
 	return extensions.NewJSONType(arrow.BinaryTypes.String)
 }

@@ -18,9 +18,16 @@
 // decoder, the reference, which returns the same batch or the exact error. So the GPU path
 // never produces a result the CPU path would not.
 //
-// Columns of kinds without a kernel (arrays, composites, decimal256, ...) cost the GPU only
-// their field positions, recorded during the walk: the Go side decodes those columns alone
-// from them.
+// One-dimensional list columns of fixed-width scalars or strings (int[], text[], ...) are
+// checked and counted by decode_kernel exactly as the CPU decoder's flat-list path checks them
+// (gpuparse/list.go; an array it would have to judge sets the flag), their element counts and
+// string bytes scanned with the var-length lengths, and list_kernel (run by pgpq_finish, once
+// the Go side has allocated buffers of the sizes pgpq_scan reported) writes their offsets and
+// elements.
+//
+// Columns of kinds without a kernel (other arrays, composites, decimal256, ...) cost the GPU
+// only their field positions, recorded during the walk: the Go side decodes those columns
+// alone from them.
 #include <cuda_runtime.h>
 #include <cub/device/device_scan.cuh>
 #include <pthread.h>
@@ -31,7 +38,7 @@
 
 #include "pgpq_abi.h"  // pgpq_col
 
-#define PGPQ_ABI 2
+#define PGPQ_ABI 3
 
 // Column kinds: the same numbers as pgarrow.Kind.
 enum {
@@ -49,14 +56,39 @@ struct pgpq_out {
   uint32_t* valid;  // validity words
 };
 
+// pgpq_lout is where one list column's element outputs of the current chunk are.
+struct pgpq_lout {
+  uint32_t* evalid;  // element validity words
+  uint8_t* evals;    // element values; bitmap words for bool; int32 offsets for strings
+  uint8_t* edata;    // string and binary bytes
+};
+
+// Statistics a scan gathers per chunk (d_stats), for ncols columns: NULL counts, var-length
+// bytes, and per list column its elements, NULL elements and string bytes; then the bad flag.
+#define ST_NULLS(c) (c)
+#define ST_VAR(c) (ncols + (c))
+#define ST_ELEMS(c) (2 * ncols + (c))
+#define ST_ENULLS(c) (3 * ncols + (c))
+#define ST_EBYTES(c) (4 * ncols + (c))
+#define ST_BAD (5 * ncols)
+#define NSTATS(ncols) (5 * (size_t)(ncols) + 1)
+
 struct pgpq_job;
 
+// The work area of a chunk of rows rows (d_work, int32): nseg = nvar + 2 * nlist segments of
+// rows + 1 lengths (each var-length column's value lengths, then each list column's element
+// counts and element string bytes), their exclusive scan (one scan for all), and nvar + nlist
+// segments of rows field offsets (where each var-length value, and each list's array, starts).
+// Every segment's lengths are bytes or length words of distinct parts of the chunk, so the scan
+// of all of them together never exceeds the chunk's size.
 struct pgpq_decoder {
-  int ncols, nvar;
+  int ncols, nvar, nlist;
   pgpq_col* cols;      // host copy
   pgpq_col* d_cols;    // device copy
   int32_t* vcols;      // host: column index of each var-length GPU column
   int32_t* d_vcols;
+  int32_t* lcols;      // host: column index of each GPU list column
+  int32_t* d_lcols;
   int device;
   pthread_mutex_t mu;
   pgpq_job* free_jobs;
@@ -69,11 +101,11 @@ struct pgpq_job {
   cudaStream_t stream;
   cudaEvent_t ev0, ev1;
   int64_t rows, nbytes;
-  size_t cap_data, cap_starts, cap_work, cap_out, cap_tmp;  // bytes
+  size_t cap_data, cap_starts, cap_work, cap_out, cap_tmp, cap_lout;  // bytes
   uint8_t* d_data;
   uint32_t* d_starts;
-  int32_t* d_work;      // [nvar][rows+1] lengths, [nvar][rows+1] scan, [nvar][rows] field offsets
-  unsigned long long* d_stats;  // [ncols] nulls, [ncols] var bytes, [1] bad flag
+  int32_t* d_work;      // see pgpq_decoder
+  unsigned long long* d_stats;  // NSTATS(ncols): ST_*
   unsigned long long* h_stats;  // pinned copy of d_stats
   pgpq_out* d_outs;
   pgpq_out* h_outs;     // pinned
@@ -81,6 +113,13 @@ struct pgpq_job {
   void* d_tmp;          // cub scan scratch
   size_t* layout;       // [3*ncols] offsets in d_out of values, validity, data
   size_t* sizes;        // [3*ncols] their sizes
+  // List columns' element outputs (list_prepare): d_lout holds first every bitmap (lbitmaps
+  // bytes, zeroed by list_launch), then values and string bytes.
+  uint8_t* d_lout;
+  pgpq_lout* d_louts;
+  pgpq_lout* h_louts;   // pinned
+  size_t* llayout;      // [3*nlist] offsets in d_lout of element validity, values, data
+  size_t lbitmaps;
   pgpq_job* next;
 };
 
@@ -203,6 +242,59 @@ __device__ __forceinline__ bool put_fixed(const pgpq_col& col, const uint8_t* p,
   return false;
 }
 
+// elem_in_range says whether a fixed-width array element converts to its Arrow type, as
+// flatList.inRange does: dates and timestamps must not overflow their shift to 1970.
+__device__ __forceinline__ bool elem_in_range(int op, const uint8_t* v) {
+  if (op == PGPQ_EL_DATE) {
+    int32_t d = (int32_t)be32(v);
+    return d == INT32_MAX || d == INT32_MIN || d < INT32_MAX - (int32_t)PG_EPOCH_DAYS;
+  }
+  if (op == PGPQ_EL_TIMESTAMP) {
+    long long t = (long long)be64(v);
+    return t == INT64_MAX || t == INT64_MIN || t < INT64_MAX - PG_EPOCH_MICROS;
+  }
+  return true;
+}
+
+// scan_array is flatList.scan on the device: true exactly when the CPU decoder's fast path
+// accepts array value b of len bytes for column col, with its element count, NULL elements and
+// string bytes.
+__device__ bool scan_array(const pgpq_col& col, const uint8_t* b, int32_t len, int32_t* cnt, int32_t* nulls,
+                           int32_t* nbytes) {
+  *cnt = *nulls = *nbytes = 0;
+  if (len < 12 || be32(b + 4) > 1u || (col.elem_oid != 0 && be32(b + 8) != col.elem_oid)) return false;
+  const uint32_t ndim = be32(b);
+  if (ndim == 0) return len == 12;
+  if (ndim != 1 || len < 20 || be32(b + 16) != 1u) return false;
+  const int32_t size = (int32_t)be32(b + 12);
+  if (size < 0 || size > (len - 20) / 4) return false;
+  int32_t p = 20, nn = 0, nb = 0;
+  for (int32_t i = 0; i < size; i++) {
+    if (len - p < 4) return false;
+    const int32_t l = (int32_t)be32(b + p);
+    p += 4;
+    if (l == -1) {
+      nn++;
+      continue;
+    }
+    if (l < 0 || l > len - p) return false;
+    if (col.elem_fixed == 0) nb += l;  // at most len
+    else if (l != col.elem_fixed || !elem_in_range(col.elem_op, b + p)) return false;
+    p += l;
+  }
+  if (p != len) return false;
+  *cnt = size;
+  *nulls = nn;
+  *nbytes = nb;
+  return true;
+}
+
+// warp_add adds v over the warp and, from lane 0, to *dst (when not zero).
+__device__ __forceinline__ void warp_add(unsigned long long v, unsigned long long* dst, int lane) {
+  for (int k = 16; k > 0; k >>= 1) v += __shfl_down_sync(0xffffffffu, v, k);
+  if (lane == 0 && v) atomicAdd(dst, v);
+}
+
 #define DECODE_THREADS 128
 #define SMEM_WORDS 8192  // 32 KiB: a block's tuples when they average up to 256 bytes
 
@@ -213,7 +305,7 @@ __device__ __forceinline__ bool put_fixed(const pgpq_col& col, const uint8_t* p,
 // with warp ballots and values are written coalesced.
 __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts, int64_t rows, int ncols,
-    int nvar, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
+    int nvar, int nseg, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
     unsigned long long* stats) {
   __shared__ uint32_t sm[SMEM_WORDS];
   const int64_t r0 = (int64_t)blockIdx.x * DECODE_THREADS;
@@ -242,7 +334,7 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
   pos += 2;
   const int lane = threadIdx.x & 31;
   int32_t* lens = work;
-  int32_t* foffs = work + 2 * (size_t)nvar * (rows + 1);
+  int32_t* foffs = work + 2 * (size_t)nseg * (rows + 1);
   for (int c = 0; c < ncols; c++) {
     int32_t len = -1;
     int64_t fpos = 0;
@@ -262,7 +354,7 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     if (ok && len >= 0 && col.fixed > 0 && len != col.fixed) { ok = false; len = -1; }
     const bool present = len >= 0;
     const unsigned nullmask = __ballot_sync(0xffffffffu, in && !present);
-    if (lane == 0 && nullmask) atomicAdd(&stats[c], (unsigned long long)__popc(nullmask));
+    if (lane == 0 && nullmask) atomicAdd(&stats[ST_NULLS(c)], (unsigned long long)__popc(nullmask));
     const pgpq_out o = outs[c];
     if (!col.on_gpu) {
       // The CPU decodes this column from where its fields are (meaningless once !ok: the
@@ -272,7 +364,20 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     }
     const unsigned validmask = __ballot_sync(0xffffffffu, in && present);
     if (lane == 0 && r < rows) o.valid[r >> 5] = validmask;
-    if (col.varlen) {
+    if (col.list) {
+      int32_t cnt = 0, enulls = 0, eb = 0;
+      if (present && !scan_array(col, AT(fpos), len, &cnt, &enulls, &eb)) ok = false;  // counts left 0
+      if (in) {
+        const size_t seg = (size_t)nvar + 2 * (size_t)col.lidx;
+        lens[seg * (rows + 1) + r] = cnt;
+        lens[(seg + 1) * (rows + 1) + r] = eb;
+        foffs[((size_t)nvar + col.lidx) * rows + r] = (int32_t)fpos;
+        if (r == rows - 1) lens[seg * (rows + 1) + rows] = lens[(seg + 1) * (rows + 1) + rows] = 0;
+      }
+      warp_add((unsigned long long)cnt, &stats[ST_ELEMS(c)], lane);
+      warp_add((unsigned long long)enulls, &stats[ST_ENULLS(c)], lane);
+      warp_add((unsigned long long)eb, &stats[ST_EBYTES(c)], lane);
+    } else if (col.varlen) {
       int32_t n = present ? len : 0;
       if (present && col.kind == K_JSONB) {
         if (len < 1 || *AT(fpos) != 1) ok = false;
@@ -285,9 +390,7 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
         foffs[(size_t)col.vidx * rows + r] = (int32_t)fpos;
         if (r == rows - 1) lens[(size_t)col.vidx * (rows + 1) + rows] = 0;
       }
-      unsigned long long sum = (unsigned long long)n;
-      for (int k = 16; k > 0; k >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, k);
-      if (lane == 0 && sum) atomicAdd(&stats[ncols + c], sum);
+      warp_add((unsigned long long)n, &stats[ST_VAR(c)], lane);
     } else if (col.kind == K_BOOL) {
       const unsigned bits = __ballot_sync(0xffffffffu, in && present && *AT(fpos) != 0);
       if (lane == 0 && r < rows) ((uint32_t*)o.vals)[r >> 5] = bits;
@@ -296,21 +399,21 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     }
   }
   if (in && ok && pos != end) ok = false;
-  if (in && !ok) atomicOr(&stats[2 * ncols], 1ull);
+  if (in && !ok) atomicOr(&stats[ST_BAD], 1ull);
 #undef AT
 }
 
 // copy_kernel: a warp per var-length value (blockIdx.y is the var-length column), writing the
 // Arrow offsets (relative to the column's first byte) and the bytes.
-__global__ void copy_kernel(const uint8_t* __restrict__ data, int64_t rows, int nvar, const int32_t* __restrict__ vcols,
+__global__ void copy_kernel(const uint8_t* __restrict__ data, int64_t rows, int nseg, const int32_t* __restrict__ vcols,
                             const pgpq_out* __restrict__ outs, const int32_t* __restrict__ work, uint8_t* __restrict__ dst) {
   const int64_t w = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   const int v = blockIdx.y;
   if (w > rows) return;
   const int32_t* lens = work + (size_t)v * (rows + 1);
-  const int32_t* scan = work + (size_t)nvar * (rows + 1) + (size_t)v * (rows + 1);
-  const int32_t* foffs = work + 2 * (size_t)nvar * (rows + 1) + (size_t)v * rows;
+  const int32_t* scan = work + (size_t)nseg * (rows + 1) + (size_t)v * (rows + 1);
+  const int32_t* foffs = work + 2 * (size_t)nseg * (rows + 1) + (size_t)v * rows;
   const int32_t at = scan[w];
   if (lane == 0) ((int32_t*)outs[vcols[v]].vals)[w] = at - scan[0];
   if (w == rows) return;
@@ -318,6 +421,96 @@ __global__ void copy_kernel(const uint8_t* __restrict__ data, int64_t rows, int 
   const uint8_t* src = data + foffs[w];
   uint8_t* out = dst + at;
   for (int32_t k = lane; k < n; k += 32) out[k] = src[k];
+}
+
+// list_kernel: a thread per row (blockIdx.y is the list column), writing the row's list offset
+// and its elements as the CPU decoder's putList does: validity bits (gathered per 32-bit word
+// and or-ed in, since the elements of neighbouring rows share words), values (NULL slots zero),
+// string offsets and bytes. Thread rows writes the closing offsets. Only arrays scan_array
+// accepted are walked (others have no elements), so every read stays inside the chunk.
+__global__ void list_kernel(const uint8_t* __restrict__ data, int64_t rows, int nvar, int nseg,
+                            const int32_t* __restrict__ lcols, const pgpq_col* __restrict__ cols,
+                            const pgpq_out* __restrict__ outs, const pgpq_lout* __restrict__ louts,
+                            const int32_t* __restrict__ work) {
+  const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int l = blockIdx.y;
+  if (r > rows) return;
+  const int c = lcols[l];
+  const pgpq_col col = cols[c];
+  const pgpq_lout lo = louts[l];
+  int32_t* loffs = (int32_t*)outs[c].vals;
+  int32_t* eoffs = (int32_t*)lo.evals;
+  const bool str = col.elem_op == PGPQ_EL_STRING;
+  if (rows == 0) {  // nothing was scanned
+    loffs[0] = 0;
+    if (str) eoffs[0] = 0;
+    return;
+  }
+  const size_t seg = (size_t)nvar + 2 * (size_t)l;
+  const int32_t* scan = work + (size_t)nseg * (rows + 1);
+  const int32_t* cscan = scan + seg * (rows + 1);
+  const int32_t* bscan = cscan + (rows + 1);
+  const int32_t first = cscan[r] - cscan[0];
+  loffs[r] = first;
+  if (r == rows) {
+    if (str) eoffs[first] = bscan[rows] - bscan[0];
+    return;
+  }
+  const int32_t n = work[seg * (rows + 1) + r];
+  if (n == 0) return;
+  const uint8_t* p = data + work[2 * (size_t)nseg * (rows + 1) + ((size_t)nvar + l) * rows + r] + 20;
+  int32_t at = bscan[r] - bscan[0];
+  uint32_t* bools = (uint32_t*)lo.evals;
+  int32_t word = first >> 5;
+  uint32_t vbits = 0, bbits = 0;  // validity and bool bits of word, not yet or-ed in
+  for (int32_t i = first; i < first + n; i++) {
+    if ((i >> 5) != word) {
+      if (vbits) atomicOr(&lo.evalid[word], vbits);
+      if (bbits) atomicOr(&bools[word], bbits);
+      word = i >> 5;
+      vbits = bbits = 0;
+    }
+    const int32_t len = (int32_t)be32(p);
+    p += 4;
+    const bool present = len >= 0;
+    if (present) vbits |= 1u << (i & 31);
+    switch (col.elem_op) {
+      case PGPQ_EL_STRING:
+        eoffs[i] = at;
+        for (int32_t k = 0; k < len; k++) lo.edata[at + k] = p[k];
+        if (present) at += len;
+        break;
+      case PGPQ_EL_BOOL:
+        if (present && p[0] != 0) bbits |= 1u << (i & 31);
+        break;
+      case PGPQ_EL_COPY:
+        if (col.elem_width == 2) ((uint16_t*)lo.evals)[i] = present ? (uint16_t)be16(p) : 0;
+        else if (col.elem_width == 4) ((uint32_t*)lo.evals)[i] = present ? be32(p) : 0;
+        else ((uint64_t*)lo.evals)[i] = present ? be64(p) : 0;
+        break;
+      case PGPQ_EL_DATE: {
+        int32_t v = present ? (int32_t)be32(p) : 0;
+        if (present && v != INT32_MAX && v != INT32_MIN) v += (int32_t)PG_EPOCH_DAYS;  // in range: scanned
+        ((int32_t*)lo.evals)[i] = v;
+        break;
+      }
+      case PGPQ_EL_TIMESTAMP: {
+        long long v = present ? (long long)be64(p) : 0;
+        if (present && v != INT64_MAX && v != INT64_MIN) v += PG_EPOCH_MICROS;  // in range: scanned
+        ((long long*)lo.evals)[i] = v;
+        break;
+      }
+      case PGPQ_EL_MONEY: {
+        long long m = present ? (long long)be64(p) : 0;
+        ((unsigned long long*)lo.evals)[2 * (size_t)i] = (unsigned long long)m;
+        ((unsigned long long*)lo.evals)[2 * (size_t)i + 1] = (unsigned long long)(m >> 63);
+        break;
+      }
+    }
+    if (present) p += len;
+  }
+  if (vbits) atomicOr(&lo.evalid[word], vbits);
+  if (bbits) atomicOr(&bools[word], bbits);
 }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -342,13 +535,17 @@ static void job_destroy(pgpq_job* j) {
   cudaFree(j->d_outs);
   cudaFree(j->d_out);
   cudaFree(j->d_tmp);
+  cudaFree(j->d_lout);
+  cudaFree(j->d_louts);
   cudaFreeHost(j->h_stats);
   cudaFreeHost(j->h_outs);
+  cudaFreeHost(j->h_louts);
   if (j->ev0) cudaEventDestroy(j->ev0);
   if (j->ev1) cudaEventDestroy(j->ev1);
   if (j->stream) cudaStreamDestroy(j->stream);
   free(j->layout);
   free(j->sizes);
+  free(j->llayout);
   free(j);
 }
 
@@ -363,13 +560,17 @@ static pgpq_job* job_get(pgpq_decoder* d, cudaError_t* e) {
   int n = d->ncols > 0 ? d->ncols : 1;
   j->layout = (size_t*)calloc(3 * n, sizeof(size_t));
   j->sizes = (size_t*)calloc(3 * n, sizeof(size_t));
+  int nl = d->nlist > 0 ? d->nlist : 1;
+  j->llayout = (size_t*)calloc(3 * nl, sizeof(size_t));
   *e = cudaStreamCreateWithFlags(&j->stream, cudaStreamNonBlocking);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev0);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev1);
-  if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_stats, sizeof(unsigned long long) * (2 * n + 1));
-  if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_stats, sizeof(unsigned long long) * (2 * n + 1));
+  if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_stats, sizeof(unsigned long long) * NSTATS(n));
+  if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_stats, sizeof(unsigned long long) * NSTATS(n));
   if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_outs, sizeof(pgpq_out) * n);
   if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_outs, sizeof(pgpq_out) * n);
+  if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_louts, sizeof(pgpq_lout) * nl);
+  if (*e == cudaSuccess) *e = cudaMallocHost((void**)&j->h_louts, sizeof(pgpq_lout) * nl);
   if (*e != cudaSuccess) { job_destroy(j); return NULL; }
   return j;
 }
@@ -386,7 +587,7 @@ static void job_put(pgpq_job* j) {
 // copy of the statistics back to h_stats. The caller synchronizes.
 static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, bool upload) {
   pgpq_decoder* d = j->dec;
-  int ncols = d->ncols, nvar = d->nvar;
+  int ncols = d->ncols, nvar = d->nvar, nseg = d->nvar + 2 * d->nlist;
   cudaStream_t s = j->stream;
   j->rows = rows;
   j->nbytes = nbytes;
@@ -402,7 +603,7 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
     if (!col.on_gpu) {
       sz[0] = 4 * (size_t)rows;  // field positions
     } else {
-      sz[0] = col.varlen ? 4 * (size_t)(rows + 1) : col.kind == K_BOOL ? 4 * (size_t)words : (size_t)col.width * rows;
+      sz[0] = col.varlen || col.list ? 4 * (size_t)(rows + 1) : col.kind == K_BOOL ? 4 * (size_t)words : (size_t)col.width * rows;
       sz[1] = 4 * (size_t)words;
     }
     for (int k = 0; k < 2; k++) {
@@ -419,11 +620,13 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
     if (e == cudaSuccess && nbytes > 0) e = cudaMemcpyAsync(j->d_data, data, nbytes, cudaMemcpyHostToDevice, s);
     if (e == cudaSuccess && rows > 0) e = cudaMemcpyAsync(j->d_starts, starts, sizeof(uint32_t) * rows, cudaMemcpyHostToDevice, s);
   }
-  if (e == cudaSuccess) e = grow((void**)&j->d_work, &j->cap_work, sizeof(int32_t) * (3 * (size_t)nvar * (rows1 + 1) + 1));
+  if (e == cudaSuccess)
+    e = grow((void**)&j->d_work, &j->cap_work,
+             sizeof(int32_t) * (2 * (size_t)nseg * (rows1 + 1) + (size_t)(nvar + d->nlist) * rows1 + 1));
   if (e == cudaSuccess) e = grow((void**)&j->d_out, &j->cap_out, total > 0 ? total : 1);
   size_t scanTmp = 0;
-  int nscan = (int)((size_t)nvar * (rows + 1));
-  if (e == cudaSuccess && nvar > 0) e = cub::DeviceScan::ExclusiveSum(NULL, scanTmp, (int32_t*)NULL, (int32_t*)NULL, nscan, s);
+  int nscan = (int)((size_t)nseg * (rows + 1));
+  if (e == cudaSuccess && nseg > 0) e = cub::DeviceScan::ExclusiveSum(NULL, scanTmp, (int32_t*)NULL, (int32_t*)NULL, nscan, s);
   if (e == cudaSuccess) e = grow(&j->d_tmp, &j->cap_tmp, scanTmp > 0 ? scanTmp : 1);
   for (int c = 0; c < ncols; c++) {
     j->h_outs[c].vals = j->d_out + j->layout[3 * c];
@@ -431,22 +634,83 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
     j->layout[3 * c + 2] = dataAt;  // plus the column's scan base, read back with the stats
   }
   if (e == cudaSuccess && ncols > 0) e = cudaMemcpyAsync(j->d_outs, j->h_outs, sizeof(pgpq_out) * ncols, cudaMemcpyHostToDevice, s);
-  if (e == cudaSuccess) e = cudaMemsetAsync(j->d_stats, 0, sizeof(unsigned long long) * (2 * ncols + 1), s);
+  if (e == cudaSuccess) e = cudaMemsetAsync(j->d_stats, 0, sizeof(unsigned long long) * NSTATS(ncols), s);
+  // No kernel writes the outputs of an empty chunk: its var-length offsets are one zero.
+  if (e == cudaSuccess && rows == 0 && total > 0) e = cudaMemsetAsync(j->d_out, 0, total, s);
   if (e == cudaSuccess && rows > 0) {
     decode_kernel<<<(unsigned)((rows + DECODE_THREADS - 1) / DECODE_THREADS), DECODE_THREADS, 0, s>>>(
-        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, d->d_cols, j->d_outs, j->d_work, j->d_stats);
+        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, nseg, d->d_cols, j->d_outs, j->d_work, j->d_stats);
     e = cudaGetLastError();
   }
-  if (e == cudaSuccess && rows > 0 && nvar > 0) {
+  if (e == cudaSuccess && rows > 0 && nseg > 0) {
     size_t tmp = scanTmp;
-    e = cub::DeviceScan::ExclusiveSum(j->d_tmp, tmp, j->d_work, j->d_work + (size_t)nvar * (rows + 1), nscan, s);
-    if (e == cudaSuccess) {
+    e = cub::DeviceScan::ExclusiveSum(j->d_tmp, tmp, j->d_work, j->d_work + (size_t)nseg * (rows + 1), nscan, s);
+    if (e == cudaSuccess && nvar > 0) {
       dim3 grid((unsigned)(((rows + 1) * 32 + 255) / 256), (unsigned)nvar);
-      copy_kernel<<<grid, 256, 0, s>>>(j->d_data, rows, nvar, d->d_vcols, j->d_outs, j->d_work, j->d_out + dataAt);
+      copy_kernel<<<grid, 256, 0, s>>>(j->d_data, rows, nseg, d->d_vcols, j->d_outs, j->d_work, j->d_out + dataAt);
       e = cudaGetLastError();
     }
   }
-  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats, j->d_stats, sizeof(unsigned long long) * (2 * ncols + 1), cudaMemcpyDeviceToHost, s);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(j->h_stats, j->d_stats, sizeof(unsigned long long) * NSTATS(ncols), cudaMemcpyDeviceToHost, s);
+  return e;
+}
+
+// list_prepare lays out the list columns' element outputs in d_lout from the statistics of the
+// job's last run (in h_stats: the stream synchronized since), growing it, and uploads where
+// they are. Bitmaps come first, as 32-bit words.
+static cudaError_t list_prepare(pgpq_job* j) {
+  pgpq_decoder* d = j->dec;
+  int ncols = d->ncols;
+  size_t at = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int l = 0; l < d->nlist; l++) {
+      const pgpq_col col = d->cols[d->lcols[l]];
+      const size_t n = (size_t)j->h_stats[ST_ELEMS(d->lcols[l])];
+      const size_t eb = (size_t)j->h_stats[ST_EBYTES(d->lcols[l])];
+      const size_t words = 4 * ((n + 31) / 32);
+      size_t* lay = j->llayout + 3 * l;
+      if (pass == 0) {
+        lay[0] = at;
+        at += align64(words);
+        if (col.elem_op == PGPQ_EL_BOOL) {
+          lay[1] = at;
+          at += align64(words);
+        }
+        continue;
+      }
+      if (col.elem_op != PGPQ_EL_BOOL) {
+        lay[1] = at;
+        at += align64(col.elem_op == PGPQ_EL_STRING ? 4 * (n + 1) : (size_t)col.elem_width * n);
+      }
+      lay[2] = at;
+      at += align64(eb);
+    }
+    if (pass == 0) j->lbitmaps = at;
+  }
+  cudaError_t e = grow((void**)&j->d_lout, &j->cap_lout, at > 0 ? at : 1);
+  for (int l = 0; l < d->nlist && e == cudaSuccess; l++) {
+    const size_t* lay = j->llayout + 3 * l;
+    j->h_louts[l].evalid = (uint32_t*)(j->d_lout + lay[0]);
+    j->h_louts[l].evals = j->d_lout + lay[1];
+    j->h_louts[l].edata = j->d_lout + lay[2];
+  }
+  if (e == cudaSuccess && d->nlist > 0)
+    e = cudaMemcpyAsync(j->d_louts, j->h_louts, sizeof(pgpq_lout) * d->nlist, cudaMemcpyHostToDevice, j->stream);
+  return e;
+}
+
+// list_launch zeroes the list columns' bitmaps and runs list_kernel (after list_prepare).
+static cudaError_t list_launch(pgpq_job* j) {
+  pgpq_decoder* d = j->dec;
+  cudaStream_t s = j->stream;
+  cudaError_t e = cudaSuccess;
+  if (j->lbitmaps > 0) e = cudaMemsetAsync(j->d_lout, 0, j->lbitmaps, s);
+  if (e == cudaSuccess && d->nlist > 0) {
+    dim3 grid((unsigned)((j->rows + 1 + 255) / 256), (unsigned)d->nlist);
+    list_kernel<<<grid, 256, 0, s>>>(j->d_data, j->rows, d->nvar, d->nvar + 2 * d->nlist, d->d_lcols, d->d_cols,
+                                     j->d_outs, j->d_louts, j->d_work);
+    e = cudaGetLastError();
+  }
   return e;
 }
 
@@ -496,11 +760,18 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
   int n = ncols > 0 ? ncols : 1;
   d->cols = (pgpq_col*)calloc(n, sizeof(pgpq_col));
   d->vcols = (int32_t*)calloc(n, sizeof(int32_t));
+  d->lcols = (int32_t*)calloc(n, sizeof(int32_t));
   memcpy(d->cols, cols, sizeof(pgpq_col) * ncols);
   for (int c = 0; c < ncols; c++) {
-    d->cols[c].vidx = -1;
-    if (d->cols[c].on_gpu && d->cols[c].varlen) {
-      d->cols[c].vidx = d->nvar;
+    pgpq_col* col = &d->cols[c];
+    col->vidx = col->lidx = -1;
+    if (!col->on_gpu) continue;
+    if (col->list) {
+      col->varlen = 0;
+      col->lidx = d->nlist;
+      d->lcols[d->nlist++] = c;
+    } else if (col->varlen) {
+      col->vidx = d->nvar;
       d->vcols[d->nvar++] = c;
     }
   }
@@ -508,12 +779,16 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
   if (e == cudaSuccess) e = cudaMemcpy(d->d_cols, d->cols, sizeof(pgpq_col) * n, cudaMemcpyHostToDevice);
   if (e == cudaSuccess) e = cudaMalloc(&d->d_vcols, sizeof(int32_t) * n);
   if (e == cudaSuccess) e = cudaMemcpy(d->d_vcols, d->vcols, sizeof(int32_t) * n, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMalloc(&d->d_lcols, sizeof(int32_t) * n);
+  if (e == cudaSuccess) e = cudaMemcpy(d->d_lcols, d->lcols, sizeof(int32_t) * n, cudaMemcpyHostToDevice);
   if (e != cudaSuccess) {
     set_err(err, errlen, "pgpq_open", e);
     cudaFree(d->d_cols);
     cudaFree(d->d_vcols);
+    cudaFree(d->d_lcols);
     free(d->cols);
     free(d->vcols);
+    free(d->lcols);
     free(d);
     return NULL;
   }
@@ -530,18 +805,23 @@ void pgpq_close(void* h) {
   }
   cudaFree(d->d_cols);
   cudaFree(d->d_vcols);
+  cudaFree(d->d_lcols);
   pthread_mutex_destroy(&d->mu);
   free(d->cols);
   free(d->vcols);
+  free(d->lcols);
   free(d);
 }
 
 // pgpq_scan decodes a chunk on the device: it copies the chunk up, runs every kernel and
-// returns, per column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]), and *bad != 0
-// when the chunk must be decoded on the CPU. It returns the job (NULL with err set on a CUDA
-// error), which pgpq_finish or pgpq_abort must end.
+// returns, per column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]); per list
+// column decoded on the GPU its elements (elems[c]), NULL elements (elem_nulls[c]) and
+// string or binary element bytes (elem_bytes[c]), 0 for other columns; and *bad != 0 when the
+// chunk must be decoded on the CPU. It returns the job (NULL with err set on a CUDA error),
+// which pgpq_finish or pgpq_abort must end.
 void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows,
-                int64_t* nulls, int64_t* varbytes, int32_t* bad, char* err, int errlen) {
+                int64_t* nulls, int64_t* varbytes, int64_t* elems, int64_t* elem_nulls, int64_t* elem_bytes,
+                int32_t* bad, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
   int ncols = d->ncols;
   cudaError_t e = cudaSuccess;
@@ -559,24 +839,32 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   // previous ends.
   size_t at = 0;
   for (int c = 0; c < ncols; c++) {
-    nulls[c] = (int64_t)j->h_stats[c];
-    varbytes[c] = (int64_t)j->h_stats[ncols + c];
+    nulls[c] = (int64_t)j->h_stats[ST_NULLS(c)];
+    varbytes[c] = (int64_t)j->h_stats[ST_VAR(c)];
+    elems[c] = (int64_t)j->h_stats[ST_ELEMS(c)];
+    elem_nulls[c] = (int64_t)j->h_stats[ST_ENULLS(c)];
+    elem_bytes[c] = (int64_t)j->h_stats[ST_EBYTES(c)];
     if (d->cols[c].on_gpu && d->cols[c].varlen) {
       j->layout[3 * c + 2] += at;
       j->sizes[3 * c + 2] = (size_t)varbytes[c];
       at += (size_t)varbytes[c];
     }
   }
-  *bad = j->h_stats[2 * ncols] != 0;
+  *bad = j->h_stats[ST_BAD] != 0;
   return j;
 }
 
 // pgpq_finish copies the job's columns into the host buffers given per column in three
-// arrays of ncols pointers: values (offsets for var-length columns; the bitmap for bool; the
-// int32 field positions of a column decoded on the CPU),
-// validity (NULL when the column has no NULLs) and var-length data, then returns the job to its
-// pool. *bad is always 0 here: pgpq_scan reported every problem.
-int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, int32_t* bad, char* err, int errlen) {
+// arrays of ncols pointers: values (offsets for var-length and list columns; the bitmap for
+// bool; the int32 field positions of a column decoded on the CPU),
+// validity (NULL when the column has no NULLs) and var-length data, and, for list columns
+// decoded on the GPU, first writes their elements and copies them into the buffers given in
+// lists, 3 * ncols pointers: element validity (NULL when the column has no element), element
+// values (int32 offsets for strings; a bitmap for bool) and string data, at the sizes
+// pgpq_scan implied. It then returns the job to its pool. *bad is always 0 here: pgpq_scan
+// reported every problem.
+int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, int32_t* bad, char* err,
+                int errlen) {
   pgpq_job* j = (pgpq_job*)jh;
   pgpq_decoder* d = j->dec;
   int ncols = d->ncols;
@@ -584,11 +872,28 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, in
   cudaStream_t s = j->stream;
   cudaError_t e = cudaSuccess;
   size_t bitmap = (size_t)((rows + 7) / 8);
+  if (d->nlist > 0) {
+    e = list_prepare(j);
+    if (e == cudaSuccess) e = list_launch(j);
+  }
   for (int c = 0; c < ncols && e == cudaSuccess; c++) {
     pgpq_col col = d->cols[c];
     const size_t* sz = j->sizes + 3 * c;
     if (!col.on_gpu) {
       if (sz[0] && vals[c]) e = cudaMemcpyAsync(vals[c], j->d_out + j->layout[3 * c], sz[0], cudaMemcpyDeviceToHost, s);
+      continue;
+    }
+    if (col.list) {
+      const size_t n = (size_t)j->h_stats[ST_ELEMS(c)], eb = (size_t)j->h_stats[ST_EBYTES(c)];
+      const size_t* lay = j->llayout + 3 * col.lidx;
+      const size_t ebits = (n + 7) / 8;
+      const size_t evals = col.elem_op == PGPQ_EL_STRING ? 4 * (n + 1) : col.elem_op == PGPQ_EL_BOOL ? ebits : (size_t)col.elem_width * n;
+      uint8_t* dst[5] = {vals[c], valid[c], lists[c], lists[ncols + c], lists[2 * ncols + c]};
+      const uint8_t* src[5] = {j->d_out + j->layout[3 * c], j->d_out + j->layout[3 * c + 1], j->d_lout + lay[0],
+                               j->d_lout + lay[1], j->d_lout + lay[2]};
+      const size_t len[5] = {sz[0], bitmap, ebits, evals, eb};
+      for (int k = 0; k < 5 && e == cudaSuccess; k++)
+        if (len[k] && dst[k]) e = cudaMemcpyAsync(dst[k], src[k], len[k], cudaMemcpyDeviceToHost, s);
       continue;
     }
     size_t vbytes = col.kind == K_BOOL ? bitmap : sz[0];
@@ -623,7 +928,7 @@ void pgpq_abort(void* jh) {
 }
 
 // pgpq_bench_kernels measures the kernels alone: the chunk is uploaded once, then the decode,
-// scan and copy kernels run iters times; *ms is the mean time of one pass (CUDA events).
+// scan, copy and list kernels run iters times; *ms is the mean time of one pass (CUDA events).
 int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int iters,
                        float* ms, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
@@ -631,8 +936,15 @@ int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint3
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "bench: new stream", e); return -1; }
   e = run(j, data, nbytes, starts, rows, true);  // upload and warm up
+  if (e == cudaSuccess && d->nlist > 0) {  // the list outputs' layout, the same every pass
+    e = cudaStreamSynchronize(j->stream);
+    if (e == cudaSuccess) e = list_prepare(j);
+  }
   if (e == cudaSuccess) e = cudaEventRecord(j->ev0, j->stream);
-  for (int i = 0; i < iters && e == cudaSuccess; i++) e = run(j, data, nbytes, starts, rows, false);
+  for (int i = 0; i < iters && e == cudaSuccess; i++) {
+    e = run(j, data, nbytes, starts, rows, false);
+    if (e == cudaSuccess && d->nlist > 0) e = list_launch(j);
+  }
   if (e == cudaSuccess) e = cudaEventRecord(j->ev1, j->stream);
   if (e == cudaSuccess) e = cudaEventSynchronize(j->ev1);
   float total = 0;

@@ -6,6 +6,15 @@
 
 #include <stdint.h>
 
+// Element conversions of a list column decoded on the GPU (pgpq_col.elem_op), as the CPU
+// decoder's flat-list path (gpuparse/list.go) writes its elements.
+#define PGPQ_EL_STRING 1     // strings and binary: int32 offsets and data
+#define PGPQ_EL_BOOL 2       // one byte, non-zero true: a bitmap
+#define PGPQ_EL_COPY 3       // elem_width (2, 4 or 8) big-endian bytes, byte-swapped
+#define PGPQ_EL_DATE 4       // int32 days since 2000, shifted to 1970 (±infinity kept)
+#define PGPQ_EL_TIMESTAMP 5  // int64 µs since 2000, shifted to 1970 (±infinity kept)
+#define PGPQ_EL_MONEY 6      // int64, sign-extended to a 16-byte decimal128
+
 // pgpq_col is one column of pgpq_open (pgcopy.cu).
 typedef struct {
   int32_t kind;
@@ -16,6 +25,14 @@ typedef struct {
   int32_t scale;
   int32_t on_gpu;     // 0: the Go side decodes this column on the CPU, from its field positions
   int32_t vidx;       // index among the GPU var-length columns, -1 for others (set by pgpq_open)
+  // A one-dimensional list column decoded on the GPU (on_gpu 1, list 1): its values buffer
+  // holds the list offsets, its validity the lists'; the elements are described below.
+  int32_t list;
+  int32_t elem_op;     // PGPQ_EL_*
+  int32_t elem_fixed;  // wire length of a fixed-width element, 0 for strings
+  int32_t elem_width;  // bytes per element value, 0 for bool and strings
+  uint32_t elem_oid;   // the element type OID arrays must name, 0: any
+  int32_t lidx;        // index among the GPU list columns, -1 for others (set by pgpq_open)
 } pgpq_col;
 
 // pgpq_enc_col is one column of a pgpq_enc_run call (encode.cu): n values of width bytes as

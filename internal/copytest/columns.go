@@ -84,9 +84,10 @@ func LineorderColumns() []pgarrow.Column {
 	}
 }
 
-// RandomColumns has every kind the GPU decodes, plus kinds it leaves to the CPU.
+// RandomColumns has every kind the GPU decodes, plus kinds it leaves to the CPU, then
+// one-dimensional arrays (RandomListColumns).
 func RandomColumns() []pgarrow.Column {
-	return []pgarrow.Column{
+	return append([]pgarrow.Column{
 		pgarrow.PlanColumn("id", pgtype.Int8OID, -1, "bigint"),
 		pgarrow.PlanColumn("b", pgtype.BoolOID, -1, "boolean"),
 		pgarrow.PlanColumn("i2", pgtype.Int2OID, -1, "smallint"),
@@ -110,14 +111,71 @@ func RandomColumns() []pgarrow.Column {
 		pgarrow.PlanType("a2", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
 		pgarrow.PlanColumn("iv", pgtype.IntervalOID, -1, "interval"),
 		pgarrow.PlanType("e", &pgarrow.TypeDesc{OID: 99998, Class: pgarrow.ClassEnum}, "mood", pgarrow.PlanOptions{}),
+	}, RandomListColumns()...)
+}
+
+// RandomListColumns are the one-dimensional array columns at the end of RandomColumns: int2[],
+// int4[], float8[], date[], timestamptz[], bool[], text[], bytea[], money[], then an int4[]
+// always NULL ("anull") and a text[] always NULL or empty ("aempty").
+func RandomListColumns() []pgarrow.Column {
+	list := func(name string, oid uint32, typ string) pgarrow.Column {
+		elem := &pgarrow.TypeDesc{OID: oid, Typmod: -1, SendOID: oid}
+		if oid == pgarrow.MoneyOID {
+			elem.MoneyScale = 2
+		}
+		return pgarrow.PlanType(name, &pgarrow.TypeDesc{OID: 200000 + oid, Class: pgarrow.ClassArray, Dims: 1, Elem: elem}, typ, pgarrow.PlanOptions{})
+	}
+	return []pgarrow.Column{
+		list("ai2", pgtype.Int2OID, "smallint[]"),
+		list("ai4", pgtype.Int4OID, "integer[]"),
+		list("af8", pgtype.Float8OID, "double precision[]"),
+		list("adt", pgtype.DateOID, "date[]"),
+		list("atz", pgtype.TimestamptzOID, "timestamp with time zone[]"),
+		list("abool", pgtype.BoolOID, "boolean[]"),
+		list("atxt", pgtype.TextOID, "text[]"),
+		list("aby", pgtype.ByteaOID, "bytea[]"),
+		list("amoney", pgarrow.MoneyOID, "money[]"),
+		list("anull", pgtype.Int4OID, "integer[]"),
+		list("aempty", pgtype.TextOID, "text[]"),
 	}
 }
 
 // RandomChunk encodes rows random tuples for RandomColumns: NULLs at random rates (one
 // column always NULL), empty and long strings, special floats, infinities, numerics of many
-// shapes. Every value is valid for the columns, so both decoders must succeed.
+// shapes; arrays NULL, empty (without dimension or of size 0) or of up to 99 elements, NULL at
+// another random rate, one array column always NULL and one always NULL or empty. Every value
+// is valid for the columns, so both decoders must succeed.
 func RandomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 	nullRate := rng.Float64() * 0.5
+	elemNullRate := []float64{0, 0.1, 0.5, 1}[rng.IntN(4)]
+	lists := RandomListColumns()
+	i64 := func(rng *rand.Rand) []byte {
+		if rng.IntN(4) == 0 {
+			return Int64([]int64{math.MaxInt64, math.MinInt64, 0, -1}[rng.IntN(4)])
+		}
+		return Int64(rng.Int64N(1<<60) - 1<<59)
+	}
+	listGens := []func(*rand.Rand) []byte{
+		func(rng *rand.Rand) []byte { return Int16(int16(rng.Uint32())) },
+		func(rng *rand.Rand) []byte { return Int32(int32(rng.Uint32())) },
+		func(rng *rand.Rand) []byte {
+			if rng.IntN(4) == 0 {
+				return Float64Bits([]uint64{math.Float64bits(math.NaN()), 0x7ff0000000000001, 1 << 63}[rng.IntN(3)])
+			}
+			return Float64Bits(rng.Uint64())
+		},
+		func(rng *rand.Rand) []byte {
+			if rng.IntN(4) == 0 {
+				return Int32([]int32{math.MaxInt32, math.MinInt32, math.MaxInt32 - pgEpochDays - 1}[rng.IntN(3)])
+			}
+			return Int32(int32(rng.IntN(2000000) - 1000000))
+		},
+		i64,
+		func(rng *rand.Rand) []byte { return Bool(rng.IntN(2) == 0) },
+		listString,
+		listString,
+		func(rng *rand.Rand) []byte { return Int64(rng.Int64()) },
+	}
 	null := func() bool { return rng.Float64() < nullRate }
 	str := func() string {
 		switch rng.IntN(10) {
@@ -214,6 +272,18 @@ func RandomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 		}
 		add(Interval(rng.Int64(), rng.Int32(), rng.Int32()))
 		add(Text([]string{"sad", "ok", "happy", ""}[rng.IntN(4)]))
+		for k, gen := range listGens {
+			add(RandomArray(rng, lists[k], gen, elemNullRate))
+		}
+		f = append(f, nil) // anull
+		switch rng.IntN(3) {
+		case 0:
+			f = append(f, nil)
+		case 1:
+			f = append(f, Array(pgtype.TextOID, nil, nil))
+		default:
+			f = append(f, Array(pgtype.TextOID, []int32{0}, []int32{1}))
+		}
 		tuples = append(tuples, Tuple(f...))
 	}
 	data, starts := RowStarts(tuples...)

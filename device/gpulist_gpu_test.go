@@ -1,0 +1,271 @@
+//go:build cgo && linux
+
+package device
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/internal/copytest"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pgcopy"
+)
+
+// sameOutcome decodes c with both decoders and reports any difference: the same error text,
+// or the same arrays bit for bit. valid: c is valid, and the CPU decoder must accept it.
+func sameOutcome(gpu *gpuDecoder, cpu *gpuparse.CPUDecoder, cols []pgarrow.Column, c *pgcopy.Chunk, valid bool) error {
+	ctx := context.Background()
+	want, werr := cpu.Decode(ctx, c)
+	got, gerr := gpu.Decode(ctx, c)
+	if valid && werr != nil {
+		return fmt.Errorf("the CPU decoder rejects a valid chunk: %v", werr)
+	}
+	if want != nil {
+		defer want.Release()
+	}
+	if got != nil {
+		defer got.Release()
+	}
+	if werr != nil || gerr != nil {
+		if werr == nil || gerr == nil || werr.Error() != gerr.Error() {
+			return fmt.Errorf("CPU error %v, GPU error %v", werr, gerr)
+		}
+		return nil
+	}
+	var errs []string
+	for i := range cols {
+		if err := copytest.SameArrays(want.Column(i), got.Column(i)); err != nil {
+			errs = append(errs, fmt.Sprintf("column %s (%s): %v", cols[i].Name, cols[i].PGType, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// TestGPUListsMatchCPU decodes chunks of one-dimensional arrays of every element type (and two
+// the GPU leaves to the CPU) with both decoders: valid random chunks (NULL arrays and elements
+// at rates 0 to 1, empty arrays) must give the same arrays bit for bit without falling back;
+// malformed arrays (TestFlatListErrors's cases) and randomly corrupted ones must give the CPU
+// decoder's result or exact error, through the fallback.
+func TestGPUListsMatchCPU(t *testing.T) {
+	cols := copytest.ListColumns()
+	_, gpu, cpu := gpuAndCPUFor(t, cols)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 17))
+	for _, rates := range [][2]float64{{0, 0}, {0.1, 0.2}, {0.5, 0.5}, {1, 0}, {0, 1}} {
+		for _, rows := range []int{0, 1, 2, 31, 32, 33, 1000, 5000} {
+			c := copytest.RandomListChunk(rng, rows, rates[0], rates[1])
+			if err := sameOutcome(gpu, cpu, cols, c, true); err != nil {
+				t.Errorf("rows=%d NULL rates %v: %v", rows, rates, err)
+			}
+		}
+	}
+	if n := gpu.fallbacks.Load(); n != 0 {
+		t.Errorf("%d valid chunks fell back to the CPU", n)
+	}
+
+	colIndex := map[string]int{}
+	for i, c := range cols {
+		colIndex[c.Name] = i
+	}
+	i4, txt, date, ts := "a2", "a15", "a9", "a10"
+	one := []int32{1}
+	set := func(b []byte, at int, v uint32) []byte {
+		b = bytes.Clone(b)
+		binary.BigEndian.PutUint32(b[at:], v)
+		return b
+	}
+	good := copytest.Array(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), nil)
+	goodText := copytest.Array(pgtype.TextOID, []int32{2}, one, []byte("ab"), nil)
+	cases := []struct {
+		name string
+		col  string
+		val  []byte
+	}{
+		{"short header", i4, good[:11]},
+		{"header only", i4, good[:12]},
+		{"no dimension header", i4, good[:19]},
+		{"flags 2", i4, set(good, 4, 2)},
+		{"element oid", i4, set(good, 8, pgtype.Int8OID)},
+		{"element oid of empty", i4, copytest.Array(pgtype.TextOID, nil, nil)},
+		{"empty with trailing", i4, append(copytest.Array(pgtype.Int4OID, nil, nil), 0)},
+		{"ndim 2", i4, copytest.Array(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, copytest.Int32(1))},
+		{"ndim -1", i4, set(good, 0, 0xffffffff)},
+		{"lower bound 0", i4, set(good, 16, 0)},
+		{"size -1", i4, set(good, 12, 0xffffffff)},
+		{"size 3", i4, set(good, 12, 3)},
+		{"size huge", i4, set(good, 12, 0x7fffffff)},
+		{"element length -2", i4, set(good, 20, 0xfffffffe)},
+		{"element length 8", i4, set(good, 20, 8)},
+		{"element past end", i4, set(good, 28, 4)},
+		{"truncated element", i4, good[:len(good)-1]},
+		{"trailing byte", i4, append(bytes.Clone(good), 0)},
+		{"text past end", txt, set(goodText, 20, 100)},
+		{"text length -5", txt, set(goodText, 20, 0xfffffffb)},
+		{"text trailing", txt, append(bytes.Clone(goodText), 'x')},
+		{"text wrong oid", txt, set(goodText, 8, pgtype.VarcharOID)},
+		{"date past int32", date, copytest.Array(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-10957))},
+		{"timestamp past int64", ts, copytest.Array(pgtype.TimestampOID, one, one, copytest.Int64(math.MaxInt64-946684800000000))},
+		{"second element bad", i4, copytest.Array(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), copytest.Int16(1))},
+	}
+	for _, tc := range cases {
+		ci := colIndex[tc.col]
+		fields := make([][]byte, len(cols))
+		fields[ci] = map[string][]byte{i4: good, txt: goodText}[tc.col]
+		row0 := copytest.Tuple(fields...)
+		fields[ci] = tc.val
+		data, starts := copytest.RowStarts(row0, copytest.Tuple(fields...), row0)
+		before := gpu.fallbacks.Load()
+		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 7, FirstRow: 3}
+		if err := sameOutcome(gpu, cpu, cols, c, false); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if gpu.fallbacks.Load() != before+1 {
+			t.Errorf("%s: the GPU did not hand the chunk to the CPU decoder", tc.name)
+		}
+	}
+
+	// Arrays corrupted at random (a byte, or an int32 set to a value that matters in the
+	// format): the same result or error.
+	words := []uint32{0, 1, 2, 3, 4, 8, 0xffffffff, 0xfffffffe, 0x7fffffff, 0x80000000, pgtype.Int4OID, pgtype.TextOID}
+	before := gpu.fallbacks.Load()
+	for i := range 300 {
+		c := copytest.RandomListChunk(rng, 1+rng.IntN(40), 0.1, 0.2)
+		pos := listFieldPositions(c, len(cols))
+		for range 1 + rng.IntN(3) {
+			ci := rng.IntN(len(cols))
+			at := int(pos[ci][rng.IntN(len(pos[ci]))])
+			l := int(int32(binary.BigEndian.Uint32(c.Data[at:])))
+			if l <= 0 {
+				continue
+			}
+			body := c.Data[at+4 : at+4+l]
+			if rng.IntN(2) == 0 || l < 4 {
+				body[rng.IntN(l)] = byte(rng.Uint32())
+			} else {
+				binary.BigEndian.PutUint32(body[4*rng.IntN(l/4):], words[rng.IntN(len(words))])
+			}
+		}
+		if err := sameOutcome(gpu, cpu, cols, c, false); err != nil {
+			t.Errorf("mutation %d: %v", i, err)
+		}
+	}
+	t.Logf("mutations: %d of 300 chunks fell back to the CPU", gpu.fallbacks.Load()-before)
+}
+
+// listFieldPositions is, per column, the chunk offset of each row's field length word, for
+// valid chunk c of ncols columns.
+func listFieldPositions(c *pgcopy.Chunk, ncols int) [][]int32 {
+	pos := make([][]int32, ncols)
+	for _, s := range c.RowStarts {
+		p := int(s) + 2
+		for ci := range ncols {
+			pos[ci] = append(pos[ci], int32(p))
+			l := int(int32(binary.BigEndian.Uint32(c.Data[p:])))
+			p += 4 + max(l, 0)
+		}
+	}
+	return pos
+}
+
+// TestGPUListThroughput times the decode of chunks shaped like a table with tags text[] and
+// vals int[] (and an int8 key): the CPU decoder, the GPU decoder with the lists decoded on the
+// GPU, and the GPU decoder leaving them to the CPU ($PGPARQUET_GPU_LISTS=off), one goroutine
+// each; wall time and process CPU time per chunk.
+func TestGPUListThroughput(t *testing.T) {
+	lib := cudaLib(t)
+	text := &pgarrow.TypeDesc{OID: pgtype.TextOID, Typmod: -1, SendOID: pgtype.TextOID}
+	int4 := &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}
+	cols := []pgarrow.Column{
+		pgarrow.PlanColumn("id", pgtype.Int8OID, -1, "bigint"),
+		pgarrow.PlanType("tags", &pgarrow.TypeDesc{OID: 1009, Class: pgarrow.ClassArray, Dims: 1, Elem: text}, "text[]", pgarrow.PlanOptions{}),
+		pgarrow.PlanType("vals", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 1, Elem: int4}, "integer[]", pgarrow.PlanOptions{}),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const rows = 200000
+	tuples := make([][]byte, rows)
+	for r := range tuples {
+		tags := make([][]byte, rng.IntN(6))
+		for k := range tags {
+			tags[k] = fmt.Appendf(nil, "tag-%d", rng.IntN(1000))
+		}
+		vals := make([][]byte, rng.IntN(11))
+		for k := range vals {
+			if rng.IntN(20) != 0 {
+				vals[k] = copytest.Int32(rng.Int32N(100000))
+			}
+		}
+		tuples[r] = copytest.Tuple(copytest.Int64(int64(r)),
+			copytest.Array(pgtype.TextOID, []int32{int32(len(tags))}, []int32{1}, tags...),
+			copytest.Array(pgtype.Int4OID, []int32{int32(len(vals))}, []int32{1}, vals...))
+	}
+	data, starts := copytest.RowStarts(tuples...)
+	pinnedMem := newPinnedAllocator(lib, nil)
+	defer pinnedMem.freeAll()
+	recv, ok := pinnedMem.tryAllocate(len(data))
+	if !ok {
+		t.Fatal("no pinned memory")
+	}
+	c := &pgcopy.Chunk{Data: append(recv[:0], data...), RowStarts: starts, Source: "lists"}
+	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
+	open := func(lists string) *gpuDecoder {
+		t.Setenv(listsEnv, lists)
+		g, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), pinnedMem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		return g
+	}
+	onGPU, onCPU := open(""), open("off")
+	cpuTime := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for _, m := range []struct {
+		name string
+		dec  gpuparse.Decoder
+	}{{"CPU decoder", cpu}, {"GPU decoder, lists on the GPU", onGPU}, {"GPU decoder, lists on the CPU", onCPU}} {
+		n := 0
+		start, cpu0 := time.Now(), cpuTime()
+		for time.Since(start) < 2*time.Second {
+			rec, err := m.dec.Decode(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Release()
+			n++
+		}
+		wall, used := time.Since(start), cpuTime()-cpu0
+		t.Logf("%-32s %7.2f ms wall, %7.2f ms CPU per chunk of %d rows (%.1f MB), %.2f GB/s", m.name,
+			float64(wall.Microseconds())/1e3/float64(n), float64(used.Microseconds())/1e3/float64(n), rows,
+			float64(len(data))/1e6, float64(len(data))*float64(n)/wall.Seconds()/1e9)
+	}
+	secs, err := onGPU.kernelSeconds(c, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GPU kernels only (lists on the GPU): %.3f ms per chunk", secs*1e3)
+	if onGPU.fallbacks.Load() != 0 || onCPU.fallbacks.Load() != 0 {
+		t.Errorf("fallbacks: %d and %d", onGPU.fallbacks.Load(), onCPU.fallbacks.Load())
+	}
+	if err := sameOutcome(onGPU, cpu, cols, c, true); err != nil {
+		t.Error(err)
+	}
+}
