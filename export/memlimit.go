@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+
+	"github.com/pgparquet/pgparquet/snapshot"
 )
 
 // The Go collector lets the heap grow to twice what is live (GOGC=100) before it collects. An
@@ -31,20 +33,28 @@ import (
 // live makes the collector run without pause. On the H200 host (lineorder 40M rows, 16 lanes,
 // CPU path, bench/results/gpuhost-h200-2026-11-29-r6c.log) a limit of 1100 MiB held RSS at
 // 1.04 GB but cost 15-20% wall time and 20% CPU; 1400 MiB 1.29 GB and +5%; 1700 MiB 1.60 GB
-// at no cost (no limit: 1.85-1.91 GB), with the live memory of then. The allowances give 1536
-// MiB at 16 lanes (1728 then, less what the smaller zstd encoders no longer hold). The GPU
-// writer's RSS (0.98-1.05 GiB, bench/results/gpuhost-h200-2026-11-30-r9.json) is under the
-// limit: 0.42-0.46 GiB of it is pinned memory (receive and page buffers, decoded batches),
-// which no Go limit changes, and its Go heap peaks at 0.39-0.45 GB with GOGC alone.
+// at no cost (no limit: 1.85-1.91 GB), with the live memory of then.
+//
+// What a lane holds follows its row group: the pages of its columns until the row group ends,
+// whose size is the row's. Where the table's rows were counted (pg_class.reltuples) and its
+// heap measured, a lane is allowed laneBaseBytes plus a row group of heap rows (a row's
+// share of the heap pages, which holds its values and their headers: 141 bytes on lineorder,
+// which sends 170 per row and lives at 0.66-0.68 GB at 16 lanes on the H200 (s13b); 444 on
+// wide, 1.07-1.1 GB live): 904 MiB at 16 lanes on lineorder, 1472 MiB on wide. Otherwise
+// laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
+// H200 (s13b) under the former fixed 1536 MiB; on the 2-core VM with GOMAXPROCS=16, 900 MiB
+// took it from 1.04-1.06 GB to 0.90-0.92 at the same CPU (800 MiB: 0.79, +5% CPU). The GPU
+// writer's RSS is under the limit: its receive and page buffers are pinned memory, which no
+// Go limit changes, and its Go heap peaks at 0.27-0.29 GB (s13b).
 const (
-	// laneBytes is one lane's memory besides its receive buffers: the zstd encoder (6 MiB with
-	// device.cpuZstd's 2 MiB window; arrow-go's own reserved 18), a decoded batch, the row
-	// group's compressed pages, the Parquet writer's page buffers and dictionaries, the file's
-	// write buffer, the COPY read block (36 MiB measured live on the VM), and what more a
-	// 16-core host keeps in flight. It was 88 MiB with three receive buffers per lane and
-	// arrow-go's zstd encoders: 4 MiB more for the third buffer's share, 12 less for the
-	// encoder, keep the headroom over live memory that was measured.
+	// laneBytes is one lane's memory besides its receive buffers when its row group's size is
+	// not known: the zstd encoder, a decoded batch, the row group's pages, the file's write
+	// buffer, and what more a 16-core host keeps in flight.
 	laneBytes = 80 << 20
+	// laneBaseBytes is one lane's memory besides its receive buffers and its row group's pages:
+	// the zstd encoder (6 MiB with device.cpuZstd's 2 MiB window), a decoded batch (about a
+	// receive buffer's worth), compressed pages, the write buffer, dictionaries.
+	laneBaseBytes = 24 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
 	// manifest), the runtime's own, and room for the collector: with less, exports of few
 	// lanes collect so often that they lose 10-25% CPU (4 lanes, 64 MiB here).
@@ -52,9 +62,33 @@ const (
 )
 
 // memoryBudget is the most memory an export of lanes lanes with receive buffers of bufferSize
-// bytes is expected to hold live.
-func memoryBudget(lanes, bufferSize int) int64 {
-	return exportBytes + int64(lanes)*(buffersPerWorker*int64(bufferSize)+laneBytes)
+// bytes is expected to hold live, when each lane's row group holds rowGroupBytes of rows (0:
+// not known).
+func memoryBudget(lanes, bufferSize int, rowGroupBytes int64) int64 {
+	lane := int64(laneBytes)
+	if rowGroupBytes > 0 {
+		lane = laneBaseBytes + rowGroupBytes
+	}
+	return exportBytes + int64(lanes)*(buffersPerWorker*int64(bufferSize)+lane)
+}
+
+// rowGroupBytes estimates a lane's row group's bytes from rel's heap: a row's share of its
+// sources' pages (measured inside the snapshot) times the rows of a row group (rowGroupRows,
+// or a lane's share of the table when that is less); 0 when rel's rows were never counted
+// (ANALYZE) or a source has no pages (a view, a foreign table).
+func rowGroupBytes(rel *snapshot.Relation, lanes int, rowGroupRows int64) int64 {
+	if rel.EstimatedRows <= 0 || lanes < 1 {
+		return 0
+	}
+	var pages int64
+	for _, s := range rel.Sources {
+		if s.Pages < 0 {
+			return 0
+		}
+		pages += s.Pages
+	}
+	rowBytes := pages * 8192 / rel.EstimatedRows
+	return min(rowGroupRows, rel.EstimatedRows/int64(lanes)+1) * rowBytes
 }
 
 // memoryLimit is the process's soft memory limit as the running exports set it.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime/debug"
 	"testing"
+
+	"github.com/pgparquet/pgparquet/snapshot"
 )
 
 // TestLimitMemory: the running exports' budgets add up to the soft memory limit, which goes
@@ -72,12 +74,52 @@ func TestLimitMemory(t *testing.T) {
 	debug.SetGCPercent(gcBefore)
 }
 
-// TestMemoryBudget: the limits chosen on the H200 host (16 lanes: 1728 MiB, RSS 1.6 GB at no
-// cost in CPU or wall time, less the 12 MiB per lane the CPU's zstd encoders no longer hold).
+// TestMemoryBudget: the fixed allowances where a row group's size is not known (1536 MiB at 16
+// lanes, as chosen on the H200 host), and the row group's share where it is: lineorder's heap
+// (141 bytes a row) and wide's (444) at 16 lanes.
 func TestMemoryBudget(t *testing.T) {
-	for _, tt := range []struct{ lanes, buffer, wantMiB int }{{16, DefaultBufferSize, 1536}, {4, DefaultBufferSize, 480}, {1, MinBufferSize, 208}} {
-		if got := memoryBudget(tt.lanes, tt.buffer) >> 20; got != int64(tt.wantMiB) {
-			t.Errorf("%d lanes of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, got, tt.wantMiB)
+	for _, tt := range []struct {
+		lanes, buffer int
+		rowGroup      int64
+		wantMiB       int64
+	}{
+		{16, DefaultBufferSize, 0, 1536},
+		{4, DefaultBufferSize, 0, 480},
+		{1, MinBufferSize, 0, 208},
+		{16, DefaultBufferSize, DefaultRowGroupSize * 141, 904},
+		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 1472},
+	} {
+		if got := memoryBudget(tt.lanes, tt.buffer, tt.rowGroup) >> 20; got != tt.wantMiB {
+			t.Errorf("%d lanes of %d B, row groups of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, tt.rowGroup, got, tt.wantMiB)
+		}
+	}
+}
+
+// TestRowGroupBytes: a row's share of the heap times the rows of a row group, or of a lane's
+// share of a smaller table; unknown without counted rows or with a source without pages.
+func TestRowGroupBytes(t *testing.T) {
+	rel := func(rows int64, pages ...int64) *snapshot.Relation {
+		r := &snapshot.Relation{EstimatedRows: rows}
+		for _, p := range pages {
+			r.Sources = append(r.Sources, snapshot.Source{Pages: p})
+		}
+		return r
+	}
+	for _, tt := range []struct {
+		name  string
+		rel   *snapshot.Relation
+		lanes int
+		want  int64
+	}{
+		{"lineorder 40M", rel(40_000_000, 690_000), 16, DefaultRowGroupSize * (690_000 * 8192 / 40_000_000)},
+		{"partitions", rel(40_000_000, 345_000, 345_000), 16, DefaultRowGroupSize * (690_000 * 8192 / 40_000_000)},
+		{"small table", rel(1000, 10), 4, 251 * (10 * 8192 / 1000)},
+		{"never analyzed", rel(-1, 100), 16, 0},
+		{"empty", rel(0, 0), 16, 0},
+		{"a view", rel(1000, -1), 16, 0},
+	} {
+		if got := rowGroupBytes(tt.rel, tt.lanes, DefaultRowGroupSize); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }
