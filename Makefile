@@ -172,7 +172,7 @@ test-gpu: cuda
 	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPU' ./device
 	$(GO) test -c -o bin/device.test ./device
 	cd device && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
-		compute-sanitizer --tool memcheck --leak-check full ../bin/device.test -test.run 'TestGPUMatchesCPU|TestGPUListsMatchCPU|TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques'
+		compute-sanitizer --tool memcheck --leak-check full ../bin/device.test -test.run 'TestGPUMatchesCPU|TestGPUListsMatchCPU|TestGPUNumericTextMatchesCPU|TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques'
 
 # On a GPU host: the decoder alone on lineorder-shaped chunks (kernels only, with transfers from
 # pinned and from Go memory, and the CPU decoder on 1 and all cores, same bytes, same host).

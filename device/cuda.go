@@ -204,7 +204,7 @@ import (
 )
 
 // cudaABI is the library ABI version this Go code speaks.
-const cudaABI = 3
+const cudaABI = 4
 
 // gpulist.go's element conversions are the library's (each line fails to compile otherwise).
 const (
@@ -345,20 +345,24 @@ func (z *nvBatch) close() {
 // GPU cannot decode exactly (no recorded row starts, malformed framing, values the CPU decoder
 // must judge, a failed pinned allocation, a CUDA error) is decoded by the CPU decoder instead.
 // Columns of kinds without a kernel (pgarrow.KindInfo.GPU false), except the one-dimensional
-// lists of scalars and strings the GPU decodes (gpuListPlans), are decoded on the CPU, together,
+// lists of scalars and strings the GPU decodes (gpuListPlans) and numeric text (gpuNumericText),
+// are decoded on the CPU, together,
 // from the field positions the GPU recorded while it walked the tuples
 // (CPUDecoder.DecodeColumnsAt). It is safe for concurrent use: each Decode runs its own CUDA
 // stream.
 type gpuDecoder struct {
-	lib    *library
-	h      unsafe.Pointer
-	cols   []pgarrow.Column
-	types  []arrow.DataType
-	onGPU  []bool         // per column: decoded by the kernels (a kind with a kernel, or lists[i])
-	lists  []*gpuListPlan // per column: the plan of a list column decoded on the GPU, else nil
-	cpu    *gpuparse.CPUDecoder
-	pinned *pinnedAllocator
-	schema *arrow.Schema
+	lib   *library
+	h     unsafe.Pointer
+	cols  []pgarrow.Column
+	types []arrow.DataType
+	onGPU []bool         // per column: decoded by the kernels (a kind with a kernel, lists[i] or numText[i])
+	lists []*gpuListPlan // per column: the plan of a list column decoded on the GPU, else nil
+	// numText, per column: a numeric exported as its text (pgarrow.KindNumericString) decoded by
+	// the kernels.
+	numText []bool
+	cpu     *gpuparse.CPUDecoder
+	pinned  *pinnedAllocator
+	schema  *arrow.Schema
 	// fallbacks counts chunks decoded by the CPU decoder instead.
 	fallbacks atomic.Int64
 	// onCUDAError, when set, hears of each CUDA failure; the chunk is then decoded on the CPU,
@@ -379,11 +383,12 @@ func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pi
 	}
 	d.lists = gpuListPlans(cpu, len(cols), gpuLists())
 	d.onGPU = make([]bool, len(cols))
+	d.numText = gpuNumericTextColumns(cols, gpuNumericText())
 	ccols := make([]C.pgpq_col, max(len(cols), 1))
 	for i, c := range cols {
 		info := c.Kind.Info()
 		d.types[i], _ = pgarrow.ArrowType(c) // checked by NewCPUDecoder
-		d.onGPU[i] = info.GPU || d.lists[i] != nil
+		d.onGPU[i] = info.GPU || d.lists[i] != nil || d.numText[i]
 		var prec, scale int32
 		if c.Kind == pgarrow.KindDecimal128 || c.Kind == pgarrow.KindDecimal256 {
 			prec, scale = c.Precision, c.Scale
@@ -416,7 +421,7 @@ func b2i(b bool) int {
 }
 
 // cpuColumns describes the columns the decoder leaves to the CPU ("name (type)"): those of
-// kinds without a kernel, except the lists it decodes itself.
+// kinds without a kernel, except the lists and numeric text it decodes itself.
 func (d *gpuDecoder) cpuColumns() []string {
 	var out []string
 	for i, c := range d.cols {
@@ -564,7 +569,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		default:
 			vals = newBuf(info.Width * rows)
 		}
-		if nulls[i] > 0 && info.GPU {
+		if nulls[i] > 0 && d.onGPU[i] && d.lists[i] == nil {
 			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
 		}
 		if outOfPinned {

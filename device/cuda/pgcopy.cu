@@ -25,6 +25,12 @@
 // the Go side has allocated buffers of the sizes pgpq_scan reported) writes their offsets and
 // elements.
 //
+// Numeric columns exported as their exact text (K_NUMERIC_STRING) are checked by decode_kernel as
+// the CPU decoder checks them (gpuparse/numeric.go: header, digits 0..9999; anything else sets
+// the flag), which records each value's text length, scanned with the others; numtext_kernel (run
+// by pgpq_finish, a warp per value) writes the text numeric_out prints, each character computed
+// on its own from the header and one base-10000 digit.
+//
 // Columns of kinds without a kernel (other arrays, composites, decimal256, ...) cost the GPU
 // only their field positions, recorded during the walk: the Go side decodes those columns
 // alone from them.
@@ -38,7 +44,7 @@
 
 #include "pgpq_abi.h"  // pgpq_col
 
-#define PGPQ_ABI 3
+#define PGPQ_ABI 4
 
 // Column kinds: the same numbers as pgarrow.Kind.
 enum {
@@ -75,20 +81,23 @@ struct pgpq_lout {
 
 struct pgpq_job;
 
-// The work area of a chunk of rows rows (d_work, int32): nseg = nvar + 2 * nlist segments of
-// rows + 1 lengths (each var-length column's value lengths, then each list column's element
-// counts and element string bytes), their exclusive scan (one scan for all), and nvar + nlist
-// segments of rows field offsets (where each var-length value, and each list's array, starts).
-// Every segment's lengths are bytes or length words of distinct parts of the chunk, so the scan
-// of all of them together never exceeds the chunk's size.
+// The work area of a chunk of rows rows (d_work, int32): nseg = nvar + 2 * nlist + nnum segments
+// of rows + 1 lengths (each var-length column's value lengths, then each list column's element
+// counts and element string bytes, then each numeric text column's text lengths), their
+// exclusive scan (one scan for all), and nvar + nlist + nnum segments of rows field offsets
+// (where each var-length value, each list's array and each numeric starts). The var-length and
+// list segments' lengths are bytes or length words of distinct parts of the chunk, so they never
+// exceed the chunk's size; a numeric's text can be longer than its field (1e100 is 4 digit
+// bytes), so pgpq_scan flags a chunk whose scanned total does not fit in an int32.
 struct pgpq_decoder {
-  int ncols, nvar, nlist;
+  int ncols, nvar, nlist, nnum;
   pgpq_col* cols;      // host copy
   pgpq_col* d_cols;    // device copy
   int32_t* vcols;      // host: column index of each var-length GPU column
   int32_t* d_vcols;
   int32_t* lcols;      // host: column index of each GPU list column
   int32_t* d_lcols;
+  int32_t* ncols_num;  // host: column index of each GPU numeric text column
   int device;
   pthread_mutex_t mu;
   pgpq_job* free_jobs;
@@ -120,6 +129,11 @@ struct pgpq_job {
   pgpq_lout* h_louts;   // pinned
   size_t* llayout;      // [3*nlist] offsets in d_lout of element validity, values, data
   size_t lbitmaps;
+  // Numeric text columns' text (num_prepare): d_nout at nlayout[n] for column n, grown to the
+  // bytes the last scan counted.
+  uint8_t* d_nout;
+  size_t cap_nout;
+  size_t* nlayout;      // [nnum]
   pgpq_job* next;
 };
 
@@ -289,6 +303,46 @@ __device__ bool scan_array(const pgpq_col& col, const uint8_t* b, int32_t len, i
   return true;
 }
 
+// dec_len is decLen: the decimal digits numeric_out prints for a leading base-10000 digit d
+// (leading zeros suppressed, at least one).
+__device__ __forceinline__ int dec_len(uint32_t d) { return 1 + (d >= 10) + (d >= 100) + (d >= 1000); }
+
+// numeric_text_len is numericTextLen (gpuparse/numeric.go) of numeric field body p of len bytes:
+// the length of the text writeNumericText writes, or -1 where the CPU decoder rejects the value
+// (a field length other than 8 + 2 * ndigits, a bad sign or dscale, a digit outside 0..9999,
+// printed or not, NaN's and the infinities' included).
+__device__ int32_t numeric_text_len(const uint8_t* p, int32_t len) {
+  if (len < 8) return -1;
+  const int32_t nd = (int32_t)be16(p);  // unsigned, as the CPU decoder reads it
+  if (len != 8 + 2 * nd) return -1;
+  const int32_t weight = (int16_t)be16(p + 2);
+  const uint32_t sign = be16(p + 4);
+  const uint32_t dscale = be16(p + 6);
+  if ((dscale & ~0x3FFFu) != 0) return -1;
+  for (int32_t i = 0; i < nd; i++)
+    if (be16(p + 8 + 2 * i) >= 10000) return -1;
+  switch (sign) {
+    case 0xC000: return 3;  // NaN
+    case 0xD000: return 8;  // Infinity
+    case 0xF000: return 9;  // -Infinity
+    case 0x0000:
+    case 0x4000: break;
+    default: return -1;
+  }
+  int32_t n = sign == 0x4000;
+  n += weight < 0 ? 1 : 4 * weight + dec_len(nd > 0 ? be16(p + 8) : 0);
+  if (dscale > 0) n += 1 + (int32_t)dscale;
+  return n;
+}
+
+// numeric_digit_char is decimal digit pos (0: thousands ... 3: units) of base-10000 digit idx of
+// numeric field body b with nd digits, as a character; digits outside 0..nd-1 are zeros.
+__device__ __forceinline__ uint8_t numeric_digit_char(const uint8_t* b, int32_t nd, int32_t idx, int pos) {
+  const uint32_t g = idx >= 0 && idx < nd ? be16(b + 8 + 2 * idx) : 0;
+  const uint32_t div = pos == 0 ? 1000 : pos == 1 ? 100 : pos == 2 ? 10 : 1;
+  return (uint8_t)('0' + (g / div) % 10);
+}
+
 // warp_add adds v over the warp and, from lane 0, to *dst (when not zero).
 __device__ __forceinline__ void warp_add(unsigned long long v, unsigned long long* dst, int lane) {
   for (int k = 16; k > 0; k >>= 1) v += __shfl_down_sync(0xffffffffu, v, k);
@@ -305,7 +359,7 @@ __device__ __forceinline__ void warp_add(unsigned long long v, unsigned long lon
 // with warp ballots and values are written coalesced.
 __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
     const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts, int64_t rows, int ncols,
-    int nvar, int nseg, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
+    int nvar, int nlist, int nseg, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
     unsigned long long* stats) {
   __shared__ uint32_t sm[SMEM_WORDS];
   const int64_t r0 = (int64_t)blockIdx.x * DECODE_THREADS;
@@ -377,6 +431,20 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
       warp_add((unsigned long long)cnt, &stats[ST_ELEMS(c)], lane);
       warp_add((unsigned long long)enulls, &stats[ST_ENULLS(c)], lane);
       warp_add((unsigned long long)eb, &stats[ST_EBYTES(c)], lane);
+    } else if (col.nidx >= 0) {
+      // Numeric text: the text's length, or the flag where the CPU decoder must judge the value.
+      int32_t n = 0;
+      if (present) {
+        n = numeric_text_len(AT(fpos), len);
+        if (n < 0) { ok = false; n = 0; }
+      }
+      if (in) {
+        const size_t seg = (size_t)nvar + 2 * (size_t)nlist + col.nidx;
+        lens[seg * (rows + 1) + r] = n;
+        foffs[((size_t)nvar + nlist + col.nidx) * rows + r] = (int32_t)fpos;
+        if (r == rows - 1) lens[seg * (rows + 1) + rows] = 0;
+      }
+      warp_add((unsigned long long)n, &stats[ST_VAR(c)], lane);
     } else if (col.varlen) {
       int32_t n = present ? len : 0;
       if (present && col.kind == K_JSONB) {
@@ -421,6 +489,61 @@ __global__ void copy_kernel(const uint8_t* __restrict__ data, int64_t rows, int 
   const uint8_t* src = data + foffs[w];
   uint8_t* out = dst + at;
   for (int32_t k = lane; k < n; k += 32) out[k] = src[k];
+}
+
+// numtext_kernel: a warp per value of one numeric text column, writing its Arrow offset (relative
+// to the column's first byte; warp rows writes the closing one) and the text writeNumericText
+// (gpuparse/numeric.go) writes, as numeric_out prints it: NaN, Infinity, -Infinity; else a '-'
+// for negative values (negative zero included), the integer part without leading zeros ("0"
+// when the weight is negative), and, when dscale > 0, a point and exactly dscale fraction digits
+// (zeros past the digits, digits past dscale dropped). Each lane writes every 32nd character,
+// computed from the header and one base-10000 digit. lens, scan and foffs are the column's
+// segments of the work area; only values numeric_text_len accepted have a non-zero length.
+__global__ void numtext_kernel(const uint8_t* __restrict__ data, int64_t rows, const int32_t* __restrict__ lens,
+                               const int32_t* __restrict__ scan, const int32_t* __restrict__ foffs,
+                               int32_t* __restrict__ offs, uint8_t* __restrict__ dst) {
+  const int64_t w = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (w > rows) return;
+  const int32_t at = scan[w] - scan[0];
+  if (lane == 0) offs[w] = at;
+  if (w == rows) return;
+  const int32_t n = lens[w];
+  if (n == 0) return;  // NULL
+  const uint8_t* b = data + foffs[w];
+  uint8_t* out = dst + at;
+  const int32_t nd = (int32_t)be16(b);
+  const int32_t weight = (int16_t)be16(b + 2);
+  const uint32_t sign = be16(b + 4);
+  if (sign >= 0xC000) {
+    const char* t = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity" : "-Infinity";
+    for (int32_t k = lane; k < n; k += 32) out[k] = (uint8_t)t[k];
+    return;
+  }
+  const int32_t neg = sign == 0x4000;
+  // The integer part: "0", or digits 0..weight with the leading zeros of digit 0 skipped.
+  int32_t intLen = 1, skip = 0;
+  if (weight >= 0) {
+    const int kl = dec_len(nd > 0 ? be16(b + 8) : 0);
+    intLen = 4 * weight + kl;
+    skip = 4 - kl;
+  }
+  for (int32_t k = lane; k < n; k += 32) {
+    const int32_t q = k - neg;
+    uint8_t ch;
+    if (q < 0) {
+      ch = '-';
+    } else if (q < intLen) {
+      const int32_t p = q + skip;
+      ch = weight < 0 ? '0' : numeric_digit_char(b, nd, p >> 2, p & 3);
+    } else if (q == intLen) {
+      ch = '.';
+    } else {
+      const int32_t f = q - intLen - 1;  // fraction digit f: digit weight + 1 + f / 4 on
+      ch = numeric_digit_char(b, nd, weight + 1 + (f >> 2), f & 3);
+    }
+    out[k] = ch;
+  }
 }
 
 // list_kernel: a thread per row (blockIdx.y is the list column), writing the row's list offset
@@ -537,6 +660,7 @@ static void job_destroy(pgpq_job* j) {
   cudaFree(j->d_tmp);
   cudaFree(j->d_lout);
   cudaFree(j->d_louts);
+  cudaFree(j->d_nout);
   cudaFreeHost(j->h_stats);
   cudaFreeHost(j->h_outs);
   cudaFreeHost(j->h_louts);
@@ -546,6 +670,7 @@ static void job_destroy(pgpq_job* j) {
   free(j->layout);
   free(j->sizes);
   free(j->llayout);
+  free(j->nlayout);
   free(j);
 }
 
@@ -562,6 +687,7 @@ static pgpq_job* job_get(pgpq_decoder* d, cudaError_t* e) {
   j->sizes = (size_t*)calloc(3 * n, sizeof(size_t));
   int nl = d->nlist > 0 ? d->nlist : 1;
   j->llayout = (size_t*)calloc(3 * nl, sizeof(size_t));
+  j->nlayout = (size_t*)calloc(d->nnum > 0 ? d->nnum : 1, sizeof(size_t));
   *e = cudaStreamCreateWithFlags(&j->stream, cudaStreamNonBlocking);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev0);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev1);
@@ -587,14 +713,15 @@ static void job_put(pgpq_job* j) {
 // copy of the statistics back to h_stats. The caller synchronizes.
 static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, bool upload) {
   pgpq_decoder* d = j->dec;
-  int ncols = d->ncols, nvar = d->nvar, nseg = d->nvar + 2 * d->nlist;
+  int ncols = d->ncols, nvar = d->nvar, nseg = d->nvar + 2 * d->nlist + d->nnum;
   cudaStream_t s = j->stream;
   j->rows = rows;
   j->nbytes = nbytes;
   size_t rows1 = rows > 0 ? (size_t)rows : 1;
   int64_t words = (rows + 31) / 32;
   // Output layout: per GPU column its values and validity words; one region for the bytes of
-  // every var-length column (their total never exceeds the chunk).
+  // every var-length column (their total never exceeds the chunk; numeric text has its own,
+  // d_nout).
   size_t total = 0;
   for (int c = 0; c < ncols; c++) {
     pgpq_col col = d->cols[c];
@@ -622,7 +749,7 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
   }
   if (e == cudaSuccess)
     e = grow((void**)&j->d_work, &j->cap_work,
-             sizeof(int32_t) * (2 * (size_t)nseg * (rows1 + 1) + (size_t)(nvar + d->nlist) * rows1 + 1));
+             sizeof(int32_t) * (2 * (size_t)nseg * (rows1 + 1) + (size_t)(nvar + d->nlist + d->nnum) * rows1 + 1));
   if (e == cudaSuccess) e = grow((void**)&j->d_out, &j->cap_out, total > 0 ? total : 1);
   size_t scanTmp = 0;
   int nscan = (int)((size_t)nseg * (rows + 1));
@@ -639,7 +766,7 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
   if (e == cudaSuccess && rows == 0 && total > 0) e = cudaMemsetAsync(j->d_out, 0, total, s);
   if (e == cudaSuccess && rows > 0) {
     decode_kernel<<<(unsigned)((rows + DECODE_THREADS - 1) / DECODE_THREADS), DECODE_THREADS, 0, s>>>(
-        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, nseg, d->d_cols, j->d_outs, j->d_work, j->d_stats);
+        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, d->nlist, nseg, d->d_cols, j->d_outs, j->d_work, j->d_stats);
     e = cudaGetLastError();
   }
   if (e == cudaSuccess && rows > 0 && nseg > 0) {
@@ -707,8 +834,42 @@ static cudaError_t list_launch(pgpq_job* j) {
   if (j->lbitmaps > 0) e = cudaMemsetAsync(j->d_lout, 0, j->lbitmaps, s);
   if (e == cudaSuccess && d->nlist > 0) {
     dim3 grid((unsigned)((j->rows + 1 + 255) / 256), (unsigned)d->nlist);
-    list_kernel<<<grid, 256, 0, s>>>(j->d_data, j->rows, d->nvar, d->nvar + 2 * d->nlist, d->d_lcols, d->d_cols,
+    list_kernel<<<grid, 256, 0, s>>>(j->d_data, j->rows, d->nvar, d->nvar + 2 * d->nlist + d->nnum, d->d_lcols, d->d_cols,
                                      j->d_outs, j->d_louts, j->d_work);
+    e = cudaGetLastError();
+  }
+  return e;
+}
+
+// num_prepare lays out the numeric text columns' text in d_nout from the statistics of the job's
+// last run (in h_stats: the stream synchronized since), growing it.
+static cudaError_t num_prepare(pgpq_job* j) {
+  pgpq_decoder* d = j->dec;
+  const int ncols = d->ncols;
+  size_t at = 0;
+  for (int n = 0; n < d->nnum; n++) {
+    j->nlayout[n] = at;
+    at += align64((size_t)j->h_stats[ST_VAR(d->ncols_num[n])]);
+  }
+  return grow((void**)&j->d_nout, &j->cap_nout, at > 0 ? at : 1);
+}
+
+// num_launch runs numtext_kernel for each numeric text column (after num_prepare). An empty
+// chunk has nothing to write: its offsets are the zero run left.
+static cudaError_t num_launch(pgpq_job* j) {
+  pgpq_decoder* d = j->dec;
+  const int64_t rows = j->rows;
+  if (rows == 0) return cudaSuccess;
+  const size_t nseg = (size_t)d->nvar + 2 * (size_t)d->nlist + d->nnum;
+  const int32_t* scan = j->d_work + nseg * (rows + 1);
+  const int32_t* foffs = j->d_work + 2 * nseg * (rows + 1);
+  cudaError_t e = cudaSuccess;
+  for (int n = 0; n < d->nnum && e == cudaSuccess; n++) {
+    const size_t seg = (size_t)d->nvar + 2 * (size_t)d->nlist + n;
+    const int c = d->ncols_num[n];
+    numtext_kernel<<<(unsigned)(((rows + 1) * 32 + 255) / 256), 256, 0, j->stream>>>(
+        j->d_data, rows, j->d_work + seg * (rows + 1), scan + seg * (rows + 1),
+        foffs + ((size_t)d->nvar + d->nlist + n) * rows, (int32_t*)j->h_outs[c].vals, j->d_nout + j->nlayout[n]);
     e = cudaGetLastError();
   }
   return e;
@@ -761,15 +922,20 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
   d->cols = (pgpq_col*)calloc(n, sizeof(pgpq_col));
   d->vcols = (int32_t*)calloc(n, sizeof(int32_t));
   d->lcols = (int32_t*)calloc(n, sizeof(int32_t));
+  d->ncols_num = (int32_t*)calloc(n, sizeof(int32_t));
   memcpy(d->cols, cols, sizeof(pgpq_col) * ncols);
   for (int c = 0; c < ncols; c++) {
     pgpq_col* col = &d->cols[c];
-    col->vidx = col->lidx = -1;
+    col->vidx = col->lidx = col->nidx = -1;
     if (!col->on_gpu) continue;
     if (col->list) {
       col->varlen = 0;
       col->lidx = d->nlist;
       d->lcols[d->nlist++] = c;
+    } else if (col->kind == K_NUMERIC_STRING) {
+      col->varlen = 1;
+      col->nidx = d->nnum;
+      d->ncols_num[d->nnum++] = c;
     } else if (col->varlen) {
       col->vidx = d->nvar;
       d->vcols[d->nvar++] = c;
@@ -789,6 +955,7 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
     free(d->cols);
     free(d->vcols);
     free(d->lcols);
+    free(d->ncols_num);
     free(d);
     return NULL;
   }
@@ -810,6 +977,7 @@ void pgpq_close(void* h) {
   free(d->cols);
   free(d->vcols);
   free(d->lcols);
+  free(d->ncols_num);
   free(d);
 }
 
@@ -817,8 +985,10 @@ void pgpq_close(void* h) {
 // returns, per column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]); per list
 // column decoded on the GPU its elements (elems[c]), NULL elements (elem_nulls[c]) and
 // string or binary element bytes (elem_bytes[c]), 0 for other columns; and *bad != 0 when the
-// chunk must be decoded on the CPU. It returns the job (NULL with err set on a CUDA error),
-// which pgpq_finish or pgpq_abort must end.
+// chunk must be decoded on the CPU (also when the lengths scanned total more than an int32
+// holds, which only numeric text can make; the segments before the numeric text ones, which
+// copy_kernel used, cannot overflow). A numeric text column's varbytes are its text's bytes. It
+// returns the job (NULL with err set on a CUDA error), which pgpq_finish or pgpq_abort must end.
 void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows,
                 int64_t* nulls, int64_t* varbytes, int64_t* elems, int64_t* elem_nulls, int64_t* elem_bytes,
                 int32_t* bad, char* err, int errlen) {
@@ -838,19 +1008,21 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   // The var-length columns' bytes lie back to back in column order: each starts where the
   // previous ends.
   size_t at = 0;
+  unsigned long long scanned = 0;  // the total of the one scan
   for (int c = 0; c < ncols; c++) {
     nulls[c] = (int64_t)j->h_stats[ST_NULLS(c)];
     varbytes[c] = (int64_t)j->h_stats[ST_VAR(c)];
     elems[c] = (int64_t)j->h_stats[ST_ELEMS(c)];
     elem_nulls[c] = (int64_t)j->h_stats[ST_ENULLS(c)];
     elem_bytes[c] = (int64_t)j->h_stats[ST_EBYTES(c)];
-    if (d->cols[c].on_gpu && d->cols[c].varlen) {
+    scanned += j->h_stats[ST_VAR(c)] + j->h_stats[ST_ELEMS(c)] + j->h_stats[ST_EBYTES(c)];
+    if (d->cols[c].on_gpu && d->cols[c].varlen && d->cols[c].nidx < 0) {
       j->layout[3 * c + 2] += at;
       j->sizes[3 * c + 2] = (size_t)varbytes[c];
       at += (size_t)varbytes[c];
     }
   }
-  *bad = j->h_stats[ST_BAD] != 0;
+  *bad = j->h_stats[ST_BAD] != 0 || scanned > (unsigned long long)INT32_MAX;
   return j;
 }
 
@@ -861,8 +1033,9 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
 // decoded on the GPU, first writes their elements and copies them into the buffers given in
 // lists, 3 * ncols pointers: element validity (NULL when the column has no element), element
 // values (int32 offsets for strings; a bitmap for bool) and string data, at the sizes
-// pgpq_scan implied. It then returns the job to its pool. *bad is always 0 here: pgpq_scan
-// reported every problem.
+// pgpq_scan implied; and for numeric text columns decoded on the GPU first writes their offsets
+// and text (vardata[c]: varbytes[c] bytes). It then returns the job to its pool. *bad is always
+// 0 here: pgpq_scan reported every problem.
 int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, int32_t* bad, char* err,
                 int errlen) {
   pgpq_job* j = (pgpq_job*)jh;
@@ -875,6 +1048,10 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, ui
   if (d->nlist > 0) {
     e = list_prepare(j);
     if (e == cudaSuccess) e = list_launch(j);
+  }
+  if (e == cudaSuccess && d->nnum > 0) {
+    e = num_prepare(j);
+    if (e == cudaSuccess) e = num_launch(j);
   }
   for (int c = 0; c < ncols && e == cudaSuccess; c++) {
     pgpq_col col = d->cols[c];
@@ -894,6 +1071,13 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, ui
       const size_t len[5] = {sz[0], bitmap, ebits, evals, eb};
       for (int k = 0; k < 5 && e == cudaSuccess; k++)
         if (len[k] && dst[k]) e = cudaMemcpyAsync(dst[k], src[k], len[k], cudaMemcpyDeviceToHost, s);
+      continue;
+    }
+    if (col.nidx >= 0) {
+      const size_t nb = (size_t)j->h_stats[ST_VAR(c)];
+      if (sz[0] && vals[c]) e = cudaMemcpyAsync(vals[c], j->d_out + j->layout[3 * c], sz[0], cudaMemcpyDeviceToHost, s);
+      if (e == cudaSuccess && valid[c] && bitmap) e = cudaMemcpyAsync(valid[c], j->d_out + j->layout[3 * c + 1], bitmap, cudaMemcpyDeviceToHost, s);
+      if (e == cudaSuccess && nb && vardata[c]) e = cudaMemcpyAsync(vardata[c], j->d_nout + j->nlayout[col.nidx], nb, cudaMemcpyDeviceToHost, s);
       continue;
     }
     size_t vbytes = col.kind == K_BOOL ? bitmap : sz[0];
@@ -928,7 +1112,7 @@ void pgpq_abort(void* jh) {
 }
 
 // pgpq_bench_kernels measures the kernels alone: the chunk is uploaded once, then the decode,
-// scan, copy and list kernels run iters times; *ms is the mean time of one pass (CUDA events).
+// scan, copy, list and numeric text kernels run iters times; *ms is the mean time of one pass (CUDA events).
 int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int iters,
                        float* ms, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
@@ -936,14 +1120,16 @@ int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint3
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "bench: new stream", e); return -1; }
   e = run(j, data, nbytes, starts, rows, true);  // upload and warm up
-  if (e == cudaSuccess && d->nlist > 0) {  // the list outputs' layout, the same every pass
+  if (e == cudaSuccess && (d->nlist > 0 || d->nnum > 0)) {  // the outputs' layout, the same every pass
     e = cudaStreamSynchronize(j->stream);
-    if (e == cudaSuccess) e = list_prepare(j);
+    if (e == cudaSuccess && d->nlist > 0) e = list_prepare(j);
+    if (e == cudaSuccess && d->nnum > 0) e = num_prepare(j);
   }
   if (e == cudaSuccess) e = cudaEventRecord(j->ev0, j->stream);
   for (int i = 0; i < iters && e == cudaSuccess; i++) {
     e = run(j, data, nbytes, starts, rows, false);
     if (e == cudaSuccess && d->nlist > 0) e = list_launch(j);
+    if (e == cudaSuccess && d->nnum > 0) e = num_launch(j);
   }
   if (e == cudaSuccess) e = cudaEventRecord(j->ev1, j->stream);
   if (e == cudaSuccess) e = cudaEventSynchronize(j->ev1);

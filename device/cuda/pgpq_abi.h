@@ -33,6 +33,10 @@ typedef struct {
   int32_t elem_width;  // bytes per element value, 0 for bool and strings
   uint32_t elem_oid;   // the element type OID arrays must name, 0: any
   int32_t lidx;        // index among the GPU list columns, -1 for others (set by pgpq_open)
+  // A numeric column exported as its text (kind K_NUMERIC_STRING) decoded on the GPU (on_gpu 1,
+  // varlen 1): its values buffer holds the string offsets, its data the text, written by
+  // pgpq_finish once the Go side has allocated the bytes pgpq_scan reported.
+  int32_t nidx;        // index among the GPU numeric text columns, -1 for others (set by pgpq_open)
 } pgpq_col;
 
 // pgpq_enc_col is one column of a pgpq_enc_run call (encode.cu): n values of width bytes as

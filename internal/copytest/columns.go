@@ -105,7 +105,7 @@ func RandomColumns() []pgarrow.Column {
 		NumericColumn("n12", 12, 2),
 		NumericColumn("n38", 38, 10),
 		NumericColumn("n50", 50, 5),                                   // decimal256: CPU
-		pgarrow.PlanColumn("nfree", pgtype.NumericOID, -1, "numeric"), // numeric text: CPU
+		pgarrow.PlanColumn("nfree", pgtype.NumericOID, -1, "numeric"), // numeric text
 		pgarrow.PlanColumn("allnull", pgtype.Int4OID, -1, "integer"),
 		// Tree kinds: CPU, from the field positions the GPU found.
 		pgarrow.PlanType("a2", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}}, "integer[]", pgarrow.PlanOptions{}),
@@ -142,9 +142,10 @@ func RandomListColumns() []pgarrow.Column {
 
 // RandomChunk encodes rows random tuples for RandomColumns: NULLs at random rates (one
 // column always NULL), empty and long strings, special floats, infinities, numerics of many
-// shapes; arrays NULL, empty (without dimension or of size 0) or of up to 99 elements, NULL at
-// another random rate, one array column always NULL and one always NULL or empty. Every value
-// is valid for the columns, so both decoders must succeed.
+// shapes (RandomNumeric in the numeric text column); arrays NULL, empty (without dimension or
+// of size 0) or of up to 99 elements, NULL at another random rate, one array column always
+// NULL and one always NULL or empty. Every value is valid for the columns, so both decoders
+// must succeed.
 func RandomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 	nullRate := rng.Float64() * 0.5
 	elemNullRate := []float64{0, 0.1, 0.5, 1}[rng.IntN(4)]
@@ -261,6 +262,8 @@ func RandomChunk(rng *rand.Rand, rows int) *pgcopy.Chunk {
 			add(Numeric("NaN"))
 		case 1:
 			add(Numeric("-Infinity"))
+		case 2, 3:
+			add(RandomNumeric(rng))
 		default:
 			add(Numeric(numeric(30, 20)))
 		}
