@@ -45,14 +45,17 @@ func ListElemTypes() []ListElem {
 	}
 	pick := func(specials []uint64, width int) func(*rand.Rand) []byte {
 		return func(rng *rand.Rand) []byte {
-			v := rng.Uint64() >> 2 // in range for both date and timestamp shifts
 			if rng.IntN(3) == 0 {
-				v = specials[rng.IntN(len(specials))]
+				v := specials[rng.IntN(len(specials))]
+				if width == 4 {
+					return Int32(int32(v))
+				}
+				return Int64(int64(v))
 			}
-			if width == 4 {
-				return Int32(int32(v))
+			if width == 4 { // a day count whose shift to 1970 fits int32: decoders refuse the others
+				return Int32(int32(rng.Int64N(math.MaxInt32-pgEpochDays) - rng.Int64N(math.MaxInt32)))
 			}
-			return Int64(int64(v))
+			return Int64(int64(rng.Uint64() >> 2)) // in range for the timestamp shift
 		}
 	}
 	dates := []uint64{math.MaxInt32, 1 << 31, math.MaxInt32 - pgEpochDays - 1, 1<<31 + 1, 0, 1<<32 - 1}
