@@ -214,6 +214,15 @@ func TestGPUListThroughput(t *testing.T) {
 			copytest.Array(pgtype.TextOID, []int32{int32(len(tags))}, []int32{1}, tags...),
 			copytest.Array(pgtype.Int4OID, []int32{int32(len(vals))}, []int32{1}, vals...))
 	}
+	timeDecoders(t, lib, cols, tuples, listsEnv, "lists")
+}
+
+// timeDecoders times the decode of one chunk of tuples (cols), in pinned memory, by the CPU
+// decoder, the GPU decoder, and the GPU decoder with env set to "off" (what leaves what, the
+// GPU decodes of what, to the CPU), one goroutine each, for 2 s each: wall time and process
+// CPU time per chunk, and the GPU's kernels alone. Both GPU decoders must give the CPU's
+// arrays without falling back.
+func timeDecoders(t *testing.T, lib *library, cols []pgarrow.Column, tuples [][]byte, env, what string) {
 	data, starts := copytest.RowStarts(tuples...)
 	pinnedMem := newPinnedAllocator(lib, nil)
 	defer pinnedMem.freeAll()
@@ -221,10 +230,10 @@ func TestGPUListThroughput(t *testing.T) {
 	if !ok {
 		t.Fatal("no pinned memory")
 	}
-	c := &pgcopy.Chunk{Data: append(recv[:0], data...), RowStarts: starts, Source: "lists"}
+	c := &pgcopy.Chunk{Data: append(recv[:0], data...), RowStarts: starts, Source: what}
 	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
-	open := func(lists string) *gpuDecoder {
-		t.Setenv(listsEnv, lists)
+	open := func(setting string) *gpuDecoder {
+		t.Setenv(env, setting)
 		g, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), pinnedMem)
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +250,7 @@ func TestGPUListThroughput(t *testing.T) {
 	for _, m := range []struct {
 		name string
 		dec  gpuparse.Decoder
-	}{{"CPU decoder", cpu}, {"GPU decoder, lists on the GPU", onGPU}, {"GPU decoder, lists on the CPU", onCPU}} {
+	}{{"CPU decoder", cpu}, {"GPU decoder, " + what + " on the GPU", onGPU}, {"GPU decoder, " + what + " on the CPU", onCPU}} {
 		n := 0
 		start, cpu0 := time.Now(), cpuTime()
 		for time.Since(start) < 2*time.Second {
@@ -254,14 +263,14 @@ func TestGPUListThroughput(t *testing.T) {
 		}
 		wall, used := time.Since(start), cpuTime()-cpu0
 		t.Logf("%-32s %7.2f ms wall, %7.2f ms CPU per chunk of %d rows (%.1f MB), %.2f GB/s", m.name,
-			float64(wall.Microseconds())/1e3/float64(n), float64(used.Microseconds())/1e3/float64(n), rows,
+			float64(wall.Microseconds())/1e3/float64(n), float64(used.Microseconds())/1e3/float64(n), len(tuples),
 			float64(len(data))/1e6, float64(len(data))*float64(n)/wall.Seconds()/1e9)
 	}
 	secs, err := onGPU.kernelSeconds(c, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("GPU kernels only (lists on the GPU): %.3f ms per chunk", secs*1e3)
+	t.Logf("GPU kernels only (%s on the GPU): %.3f ms per chunk", what, secs*1e3)
 	if onGPU.fallbacks.Load() != 0 || onCPU.fallbacks.Load() != 0 {
 		t.Errorf("fallbacks: %d and %d", onGPU.fallbacks.Load(), onCPU.fallbacks.Load())
 	}

@@ -3,19 +3,15 @@
 package device
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
@@ -150,58 +146,5 @@ func TestGPUNumericTextThroughput(t *testing.T) {
 		}
 		tuples[r] = copytest.Tuple(copytest.Int64(int64(r)), v)
 	}
-	data, starts := copytest.RowStarts(tuples...)
-	pinnedMem := newPinnedAllocator(lib, nil)
-	defer pinnedMem.freeAll()
-	recv, ok := pinnedMem.tryAllocate(len(data))
-	if !ok {
-		t.Fatal("no pinned memory")
-	}
-	c := &pgcopy.Chunk{Data: append(recv[:0], data...), RowStarts: starts, Source: "numeric"}
-	cpu := gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator)
-	open := func(env string) *gpuDecoder {
-		t.Setenv(numericTextEnv, env)
-		g, err := lib.newDecoder(cols, gpuparse.NewCPUDecoder(cols, memory.DefaultAllocator), pinnedMem)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { g.Close() })
-		return g
-	}
-	onGPU, onCPU := open(""), open("off")
-	cpuTime := func() time.Duration {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	for _, m := range []struct {
-		name string
-		dec  gpuparse.Decoder
-	}{{"CPU decoder", cpu}, {"GPU decoder, numeric on the GPU", onGPU}, {"GPU decoder, numeric on the CPU", onCPU}} {
-		n := 0
-		start, cpu0 := time.Now(), cpuTime()
-		for time.Since(start) < 2*time.Second {
-			rec, err := m.dec.Decode(context.Background(), c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.Release()
-			n++
-		}
-		wall, used := time.Since(start), cpuTime()-cpu0
-		t.Logf("%-32s %7.2f ms wall, %7.2f ms CPU per chunk of %d rows (%.1f MB), %.2f GB/s", m.name,
-			float64(wall.Microseconds())/1e3/float64(n), float64(used.Microseconds())/1e3/float64(n), rows,
-			float64(len(data))/1e6, float64(len(data))*float64(n)/wall.Seconds()/1e9)
-	}
-	secs, err := onGPU.kernelSeconds(c, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("GPU kernels only (numeric on the GPU): %.3f ms per chunk", secs*1e3)
-	if onGPU.fallbacks.Load() != 0 || onCPU.fallbacks.Load() != 0 {
-		t.Errorf("fallbacks: %d and %d", onGPU.fallbacks.Load(), onCPU.fallbacks.Load())
-	}
-	if err := sameOutcome(onGPU, cpu, cols, c, true); err != nil {
-		t.Error(err)
-	}
+	timeDecoders(t, lib, cols, tuples, numericTextEnv, "numeric")
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -120,160 +119,14 @@ func decodeColumns(dec *CPUDecoder, c *pgcopy.Chunk) ([]arrow.Array, error) {
 	return arrs, nil
 }
 
-// listElem is one element type of the fast list path, with a generator of its wire values.
-type listElem struct {
-	desc  *pgarrow.TypeDesc
-	opts  pgarrow.PlanOptions
-	value func(rng *rand.Rand) []byte
-}
+// listColumns and randomListChunk are copytest's, which the GPU tests share: one-dimensional
+// array columns of every element type of the fast list path (and two it leaves to the tree
+// path), then a two-dimensional int4 array and an array of a type without native decoding
+// (exported as text[]); rows of them with valid random values.
+func listColumns() []pgarrow.Column { return copytest.ListColumns() }
 
-func randomBytes(rng *rand.Rand, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
-
-// listElemTypes are the element types of the fast list path (and, last, two it leaves to the
-// tree path), each with valid random values: specials, bounds, empty and long strings.
-func listElemTypes() []listElem {
-	base := func(oid uint32) *pgarrow.TypeDesc {
-		return &pgarrow.TypeDesc{OID: oid, Typmod: -1, SendOID: oid}
-	}
-	fixed := func(n int) func(*rand.Rand) []byte {
-		return func(rng *rand.Rand) []byte { return randomBytes(rng, n) }
-	}
-	pick := func(specials []uint64, width int) func(*rand.Rand) []byte {
-		return func(rng *rand.Rand) []byte {
-			v := rng.Uint64() >> 2 // in range for both date and timestamp shifts
-			if rng.IntN(3) == 0 {
-				v = specials[rng.IntN(len(specials))]
-			}
-			if width == 4 {
-				return copytest.Int32(int32(v))
-			}
-			return copytest.Int64(int64(v))
-		}
-	}
-	str := func(rng *rand.Rand) []byte {
-		switch rng.IntN(8) {
-		case 0:
-			return []byte{}
-		case 1:
-			return []byte(strings.Repeat("long é 😀 ", 100+rng.IntN(1000)))
-		default:
-			return fmt.Appendf(nil, "%c%d", 'a'+rng.IntN(26), rng.IntN(100))
-		}
-	}
-	dates := []uint64{math.MaxInt32, 1 << 31, math.MaxInt32 - pgEpochDays - 1, 1<<31 + 1, 0, 1<<32 - 1}
-	stamps := []uint64{math.MaxInt64, 1 << 63, math.MaxInt64 - pgEpochMicros - 1, 1<<63 + 1, 0, 1<<64 - 1}
-	money := base(pgarrow.MoneyOID)
-	money.MoneyScale = 2
-	noOID := base(pgtype.Int4OID)
-	noOID.SendOID = 0
-	varchar := base(pgtype.VarcharOID)
-	varchar.Typmod = 14
-	return []listElem{
-		{base(pgtype.BoolOID), pgarrow.PlanOptions{}, fixed(1)},
-		{base(pgtype.Int2OID), pgarrow.PlanOptions{}, fixed(2)},
-		{base(pgtype.Int4OID), pgarrow.PlanOptions{}, fixed(4)},
-		{noOID, pgarrow.PlanOptions{}, fixed(4)},
-		{base(pgtype.Int8OID), pgarrow.PlanOptions{}, fixed(8)},
-		{base(pgtype.Float4OID), pgarrow.PlanOptions{}, fixed(4)},
-		{base(pgtype.Float8OID), pgarrow.PlanOptions{}, fixed(8)},
-		{base(pgtype.OIDOID), pgarrow.PlanOptions{}, fixed(4)},
-		{base(pgtype.XID8OID), pgarrow.PlanOptions{}, fixed(8)},
-		{base(pgtype.DateOID), pgarrow.PlanOptions{}, pick(dates, 4)},
-		{base(pgtype.TimestampOID), pgarrow.PlanOptions{}, pick(stamps, 8)},
-		{base(pgtype.TimestamptzOID), pgarrow.PlanOptions{}, pick(stamps, 8)},
-		{base(pgtype.TimeOID), pgarrow.PlanOptions{}, fixed(8)},
-		{base(pgtype.TimeOID), pgarrow.PlanOptions{Profile: pgarrow.ProfileSpark}, fixed(8)},
-		{money, pgarrow.PlanOptions{}, fixed(8)},
-		{base(pgtype.TextOID), pgarrow.PlanOptions{}, str},
-		{varchar, pgarrow.PlanOptions{}, str},
-		{base(pgtype.ByteaOID), pgarrow.PlanOptions{}, str},
-		// Left to the tree path: the fast one must leave them alone.
-		{base(pgtype.IntervalOID), pgarrow.PlanOptions{}, fixed(16)},
-		{base(pgtype.UUIDOID), pgarrow.PlanOptions{}, fixed(16)},
-	}
-}
-
-// listColumns are one-dimensional array columns of every listElemTypes type, then a
-// two-dimensional int4 array and an array of a type without native decoding (exported as
-// text[]).
-func listColumns() []pgarrow.Column {
-	var cols []pgarrow.Column
-	for i, e := range listElemTypes() {
-		t := &pgarrow.TypeDesc{OID: 100000 + uint32(i), Class: pgarrow.ClassArray, Dims: 1, Elem: e.desc}
-		cols = append(cols, pgarrow.PlanType(fmt.Sprintf("a%d", i), t, "array", e.opts))
-	}
-	i4 := &pgarrow.TypeDesc{OID: pgtype.Int4OID, Typmod: -1, SendOID: pgtype.Int4OID}
-	xml := &pgarrow.TypeDesc{OID: pgtype.XMLOID, Typmod: -1, SendOID: pgtype.XMLOID}
-	return append(cols,
-		pgarrow.PlanType("a2d", &pgarrow.TypeDesc{OID: 1007, Class: pgarrow.ClassArray, Dims: 2, Elem: i4}, "integer[]", pgarrow.PlanOptions{}),
-		pgarrow.PlanType("axml", &pgarrow.TypeDesc{OID: 143, Class: pgarrow.ClassArray, Dims: 1, Elem: xml}, "xml[]", pgarrow.PlanOptions{}))
-}
-
-// elemOID is the element type OID column c's arrays name.
-func elemOID(c pgarrow.Column) uint32 {
-	if oid := c.Children[0].SendOID; oid != 0 {
-		return oid
-	}
-	return c.Children[0].TypeOID
-}
-
-// randomListChunk is rows tuples of listColumns: arrays NULL at rate nullArr, elements at
-// rate nullElem, some empty (no dimension, or one of size 0).
 func randomListChunk(rng *rand.Rand, rows int, nullArr, nullElem float64) *pgcopy.Chunk {
-	cols := listColumns()
-	elems := listElemTypes()
-	tuples := make([][]byte, rows)
-	for r := range tuples {
-		fields := make([][]byte, len(cols))
-		for ci, c := range cols {
-			if rng.Float64() < nullArr {
-				continue
-			}
-			var gen func(*rand.Rand) []byte
-			switch {
-			case ci < len(elems):
-				gen = elems[ci].value
-			case c.Name == "axml":
-				gen = func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "<x>%d</x>", rng.IntN(100)) }
-			default:
-				gen = func(rng *rand.Rand) []byte { return copytest.Int32(int32(rng.Uint32())) }
-			}
-			dims := []int32{int32(rng.IntN(5))}
-			if rng.IntN(20) == 0 {
-				dims[0] = int32(rng.IntN(100))
-			}
-			if c.Dims == 2 {
-				dims = append(dims, int32(rng.IntN(3)))
-			}
-			n := int32(1)
-			for _, d := range dims {
-				n *= d
-			}
-			vals := make([][]byte, n)
-			for i := range vals {
-				if rng.Float64() >= nullElem {
-					vals[i] = gen(rng)
-				}
-			}
-			lbs := make([]int32, len(dims))
-			for i := range lbs {
-				lbs[i] = 1
-			}
-			if n == 0 && rng.IntN(2) == 0 {
-				dims, lbs = nil, nil // what PostgreSQL sends for an empty array
-			}
-			fields[ci] = copytest.Array(elemOID(c), dims, lbs, vals...)
-		}
-		tuples[r] = copytest.Tuple(fields...)
-	}
-	data, starts := copytest.RowStarts(tuples...)
-	return &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "lists", StreamOffset: 100, FirstRow: 10}
+	return copytest.RandomListChunk(rng, rows, nullArr, nullElem)
 }
 
 // checkListPaths decodes c with the fast and the tree path, by Decode and by DecodeColumnsAt,

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -23,8 +21,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // listElemTypes are the element types of the list columns the tests write: every fixed-width
@@ -309,7 +305,7 @@ func TestListColumnPages(t *testing.T) {
 			readersAgree(ctx, t, ref, path)
 			want := listChunksWanted(rec, groupRows)
 			checkListChunks(t, "arrow-go", chunkStats(t, path), want)
-			checkListChunks(t, "pyarrow", pyarrowListChunks(t, path), want)
+			checkListChunks(t, "pyarrow", pyarrowChunksOf(t, path, false), want)
 			pages := checkListPages(t, path, rec, groupRows, tc.shape.nullable)
 			if tc.pageBytes < 1<<20 && pages <= 2*len(listElemTypes)*len(tc.groups) {
 				t.Errorf("%d pages in %d row groups of %d list columns: pages of %d bytes were not cut", pages, len(tc.groups), len(listElemTypes), tc.pageBytes)
@@ -588,57 +584,6 @@ func checkListChunks(t *testing.T, reader string, got, want [][]string) {
 			}
 		}
 	}
-}
-
-// pyarrowListChunks is pyarrowChunks for files of list columns (whose levels outnumber the
-// rows).
-func pyarrowListChunks(t *testing.T, path string) [][]string {
-	t.Helper()
-	py, err := readback.Python()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const script = `
-import json, struct, sys
-import pyarrow.parquet as pq
-
-def plain(v, physical):
-    if isinstance(v, (bytes, bytearray)):
-        return v.hex()
-    if isinstance(v, str):
-        return v.encode().hex()
-    return struct.pack({"INT32": "<i", "INT64": "<q", "FLOAT": "<f", "DOUBLE": "<d"}[physical], v).hex()
-
-md = pq.ParquetFile(sys.argv[1]).metadata
-out = []
-for g in range(md.num_row_groups):
-    rg = md.row_group(g)
-    cols = []
-    for c in range(rg.num_columns):
-        cc = rg.column(c)
-        s = cc.statistics if cc.is_stats_set else None
-        if s is None:
-            desc = "no statistics"
-        else:
-            desc = "nulls %s" % (s.null_count if s.has_null_count else "?")
-            if s.has_min_max:
-                desc += " min %s max %s" % (plain(s.min_raw, s.physical_type), plain(s.max_raw, s.physical_type))
-        cols.append("%s, %d values" % (desc, cc.num_values))
-    out.append(cols)
-print(json.dumps(out))
-`
-	cmd := exec.Command(py, "-c", script, path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyarrow reads the metadata of %s: %v\n%s", path, err, stderr.String())
-	}
-	var out [][]string
-	if err := json.Unmarshal(stdout, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // checkListPages reads every data page of the list chunks of path: its levels (repetition
