@@ -211,9 +211,10 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 			p.dicts[i] = pqfile.NewDictColumn(f.Nullable, pageBytes)
 			continue
 		}
-		if path := pw.ColumnPath(p.leaf[i]); pqfile.EncodesBytes(f.Type) && !props.DictionaryEnabledFor(path) {
-			// Strings the writer would write PLAIN (too diverse for a dictionary; JSON), whose
-			// pages batch with the others rather than going through arrow-go's writer.
+		if path := pw.ColumnPath(p.leaf[i]); (pqfile.EncodesBytes(f.Type) || pqfile.EncodesFixedBytes(f.Type)) && !props.DictionaryEnabledFor(path) {
+			// Strings the writer would write PLAIN (too diverse for a dictionary; JSON) and
+			// uuids, whose pages batch with the others rather than going through arrow-go's
+			// writer.
 			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, pageBytes, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
 			continue
 		}

@@ -20,7 +20,8 @@ import (
 )
 
 // byteRecord is n rows of an id, a nullable string (NULL rate nullRate, empty strings, long
-// strings across pages, non-ASCII bytes), a required binary and a nullable JSON column.
+// strings across pages, non-ASCII bytes), a required binary, a nullable JSON column and a
+// nullable uuid column (random bytes, so that signed and unsigned orders differ).
 func byteRecord(t *testing.T, n int, nullRate float64, seed uint64) arrow.RecordBatch {
 	t.Helper()
 	jt, err := extensions.NewJSONType(arrow.BinaryTypes.String)
@@ -32,10 +33,12 @@ func byteRecord(t *testing.T, n int, nullRate float64, seed uint64) arrow.Record
 		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "b", Type: arrow.BinaryTypes.Binary},
 		{Name: "j", Type: jt, Nullable: true},
+		{Name: "u", Type: extensions.NewUUIDType(), Nullable: true},
 	}, nil)
 	r := rand.New(rand.NewPCG(seed, 11))
 	mem := memory.DefaultAllocator
 	ids, ss, bs, js := array.NewInt64Builder(mem), array.NewStringBuilder(mem), array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary), array.NewStringBuilder(mem)
+	us := array.NewFixedSizeBinaryBuilder(mem, &arrow.FixedSizeBinaryType{ByteWidth: 16})
 	word := func(utf8 bool) string {
 		switch k := r.IntN(20); {
 		case k == 0:
@@ -57,15 +60,23 @@ func byteRecord(t *testing.T, n int, nullRate float64, seed uint64) arrow.Record
 		if r.Float64() < nullRate {
 			ss.AppendNull()
 			js.AppendNull()
+			us.AppendNull()
 		} else {
 			ss.Append(word(true))
 			js.Append(`{"k":` + strings.Repeat("1", 1+r.IntN(9)) + `}`)
+			u := make([]byte, 16)
+			for k := range u {
+				u[k] = byte(r.IntN(256))
+			}
+			us.Append(u)
 		}
 		bs.Append([]byte(word(false)))
 	}
-	jstore := js.NewArray()
+	jstore, ustore := js.NewArray(), us.NewArray()
 	defer jstore.Release()
-	cols := []arrow.Array{ids.NewArray(), ss.NewArray(), bs.NewArray(), array.NewExtensionArrayWithStorage(jt, jstore)}
+	defer ustore.Release()
+	cols := []arrow.Array{ids.NewArray(), ss.NewArray(), bs.NewArray(), array.NewExtensionArrayWithStorage(jt, jstore),
+		array.NewExtensionArrayWithStorage(extensions.NewUUIDType(), ustore)}
 	defer func() {
 		for _, c := range cols {
 			c.Release()
@@ -102,7 +113,8 @@ func TestByteColumnPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cols := []*ByteColumn{nil, NewByteColumn(true, 2000, true, 0), NewByteColumn(false, 2000, true, 0), NewByteColumn(true, 2000, true, 0)}
+			cols := []*ByteColumn{nil, NewByteColumn(true, 2000, true, 0), NewByteColumn(false, 2000, true, 0), NewByteColumn(true, 2000, true, 0),
+				NewByteColumn(true, 2000, true, 0)}
 			groups := [][]int{{1, 999, 0, 700}, {1300}, {1000, 1000}}
 			flush := func(g *RowGroup, all bool) {
 				for i, c := range cols {
@@ -171,7 +183,7 @@ func TestByteColumnPages(t *testing.T) {
 			if !array.RecordEqual(fromRef, got) {
 				t.Errorf("arrow-go reads another record back than from pqarrow's file")
 			}
-			for c := range 3 {
+			for c := range 3 { // JSON is read back as its storage, uuid as fixed-size binary
 				if !array.Equal(want.Column(c), got.Column(c)) {
 					t.Errorf("arrow-go reads column %s back as %v", want.ColumnName(c), got.Column(c))
 				}
@@ -179,7 +191,7 @@ func TestByteColumnPages(t *testing.T) {
 			stats := chunkStats(t, path)
 			lo := 0
 			for gi, rows := range groupRows {
-				for c := 1; c < 4; c++ {
+				for c := 1; c < 5; c++ {
 					wantStats := trueStats(want.Column(c), lo, lo+rows)
 					if got := stats[gi][c]; !strings.HasPrefix(got, wantStats+",") {
 						t.Errorf("row group %d, column %s: %s, want %s", gi, want.ColumnName(c), got, wantStats)

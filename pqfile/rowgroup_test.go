@@ -312,6 +312,8 @@ func trueStats(a arrow.Array, lo, hi int) string {
 		key = func(i int) ([]byte, bool) { return []byte(a.Value(i)), true }
 	case *array.Binary:
 		key = func(i int) ([]byte, bool) { return append([]byte{}, a.Value(i)...), true }
+	case *array.FixedSizeBinary:
+		key = func(i int) ([]byte, bool) { return append([]byte{}, a.Value(i)...), true }
 	case array.ExtensionArray:
 		return trueStats(a.Storage(), lo, hi)
 	default:
