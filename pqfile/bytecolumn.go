@@ -71,13 +71,14 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 	}
 	var offs []int32
 	var data []byte
+	var fixed *array.FixedSizeBinary
 	switch a := a.(type) {
 	case *array.String:
 		offs, data = a.ValueOffsets(), a.ValueBytes()
 	case *array.Binary:
 		offs, data = a.ValueOffsets(), a.ValueBytes()
 	case *array.FixedSizeBinary:
-		return c.appendFixed(a)
+		fixed = a
 	default:
 		return fmt.Errorf("pqfile: a byte-array column of %s", a.DataType())
 	}
@@ -89,20 +90,30 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 	if n == 0 {
 		return nil
 	}
-	c.reserve(len(c.values) + 4*(n-nulls) + int(offs[n]-offs[0]))
-	base := offs[0]
 	var bits []byte
 	var off int
 	if nulls > 0 {
 		bits, off = a.NullBitmapBytes(), a.Data().Offset()
+	}
+	var base int32
+	if fixed != nil { // FIXED_LEN_BYTE_ARRAY: the values back to back
+		c.reserve(len(c.values) + fixed.DataType().(*arrow.FixedSizeBinaryType).ByteWidth*(n-nulls))
+	} else { // BYTE_ARRAY: each value's 4-byte length, then its bytes
+		base = offs[0]
+		c.reserve(len(c.values) + 4*(n-nulls) + int(offs[n]-base))
 	}
 	out := c.values
 	for i := range n {
 		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
 			continue
 		}
-		v := data[offs[i]-base : offs[i+1]-base]
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(v)))
+		var v []byte
+		if fixed != nil {
+			v = fixed.Value(i)
+		} else {
+			v = data[offs[i]-base : offs[i+1]-base]
+			out = binary.LittleEndian.AppendUint32(out, uint32(len(v)))
+		}
 		out = append(out, v...)
 		if c.stats {
 			switch {
@@ -116,52 +127,6 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 		}
 	}
 	c.values = out
-	c.appendValidity(bits, off, n, nulls)
-	return nil
-}
-
-// appendFixed is Append of a fixed-size binary array: its values PLAIN, back to back.
-func (c *ByteColumn) appendFixed(a *array.FixedSizeBinary) error {
-	n, nulls := a.Len(), a.NullN()
-	if nulls > 0 && !c.nullable {
-		return fmt.Errorf("pqfile: %d NULLs in a required column", nulls)
-	}
-	if n == 0 {
-		return nil
-	}
-	width := a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth
-	c.reserve(len(c.values) + width*(n-nulls))
-	var bits []byte
-	var off int
-	if nulls > 0 {
-		bits, off = a.NullBitmapBytes(), a.Data().Offset()
-	}
-	out := c.values
-	for i := range n {
-		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
-			continue
-		}
-		v := a.Value(i)
-		out = append(out, v...)
-		if c.stats {
-			switch {
-			case !c.hasMinMax:
-				c.min, c.max, c.hasMinMax = append(c.min[:0], v...), append(c.max[:0], v...), true
-			case bytes.Compare(v, c.min) < 0:
-				c.min = append(c.min[:0], v...)
-			case bytes.Compare(v, c.max) > 0:
-				c.max = append(c.max[:0], v...)
-			}
-		}
-	}
-	c.values = out
-	c.appendValidity(bits, off, n, nulls)
-	return nil
-}
-
-// appendValidity counts n more rows, nulls of them NULL, their validity bits those of bits
-// from off (nil: all valid).
-func (c *ByteColumn) appendValidity(bits []byte, off, n, nulls int) {
 	if c.nullable {
 		if k := (c.rows+n+7)/8 - len(c.valid); k > 0 {
 			c.valid = append(c.valid, make([]byte, k)...)
@@ -174,6 +139,7 @@ func (c *ByteColumn) appendValidity(bits []byte, off, n, nulls int) {
 	}
 	c.rows += n
 	c.nulls += int64(nulls)
+	return nil
 }
 
 // reserve makes c.values hold need bytes: the spare buffer when the page is empty and it is
