@@ -494,7 +494,9 @@ func dictChunksWanted(rec arrow.RecordBatch, groupRows []int) [][]string {
 	return out
 }
 
-func checkDictChunks(t *testing.T, reader string, got, want [][]string) {
+// checkChunksAfterKey compares the chunks a reader describes (got: per row group, the key
+// column's then the others') with want (the others' only); name names want's column c.
+func checkChunksAfterKey(t *testing.T, reader string, got, want [][]string, name func(c int) string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d row groups, want %d", reader, len(got), len(want))
@@ -502,10 +504,15 @@ func checkDictChunks(t *testing.T, reader string, got, want [][]string) {
 	for g := range want {
 		for c := range want[g] {
 			if got[g][c+1] != want[g][c] {
-				t.Errorf("%s: row group %d column %s: %s, want %s", reader, g, dictSchema.Field(c+1).Name, got[g][c+1], want[g][c])
+				t.Errorf("%s: row group %d column %s: %s, want %s", reader, g, name(c), got[g][c+1], want[g][c])
 			}
 		}
 	}
+}
+
+func checkDictChunks(t *testing.T, reader string, got, want [][]string) {
+	t.Helper()
+	checkChunksAfterKey(t, reader, got, want, func(c int) string { return dictSchema.Field(c + 1).Name })
 }
 
 // checkDictLayout reads the pages of the dictionary-encoded chunks: a dictionary page first

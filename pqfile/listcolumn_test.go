@@ -574,16 +574,7 @@ func listChunksWanted(rec arrow.RecordBatch, groupRows []int) [][]string {
 
 func checkListChunks(t *testing.T, reader string, got, want [][]string) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d row groups, want %d", reader, len(got), len(want))
-	}
-	for g := range want {
-		for c := range want[g] {
-			if got[g][c+1] != want[g][c] {
-				t.Errorf("%s: row group %d column %s: %s, want %s", reader, g, listElemTypes[c].name, got[g][c+1], want[g][c])
-			}
-		}
-	}
+	checkChunksAfterKey(t, reader, got, want, func(c int) string { return listElemTypes[c].name })
 }
 
 // checkListPages reads every data page of the list chunks of path: its levels (repetition
