@@ -303,7 +303,7 @@ func (r *receiver) write(p []byte) error {
 		}
 	}
 	b := r.cur
-	if len(b.RowStarts) == 0 { // a buffer taken by land before the stream's header was seen
+	if len(b.RowStarts) == 0 { // where the buffer starts (land may take it before the header)
 		b.StreamOffset, b.FirstRow = r.pos.bytes, r.pos.rows
 	}
 	b.RowStarts = append(b.RowStarts, uint32(len(b.Data)))
@@ -332,9 +332,7 @@ func (r *receiver) publish() {
 // next starts a new buffer able to hold a message of need bytes.
 func (r *receiver) next(need int) error {
 	b := &Buffer{Task: r.task}
-	b.StreamOffset = r.pos.bytes
-	b.FirstRow = r.pos.rows
-	b.Source = r.task.String()
+	b.Source = r.task.String() // StreamOffset and FirstRow: at its first row (write)
 	if need > r.pool.Size() {
 		if h := r.pool.huge; h != nil {
 			n := min(int64(need), h.bytes)
