@@ -23,6 +23,8 @@ typedef void (*close_fn)(void*);
 typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int64_t*, int64_t*,
                          int64_t*, int32_t*, char*, int);
 typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
+typedef int (*finish_fused_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, const pgpq_fuse_col*, int, uint8_t*, int64_t,
+                               int32_t*, char*, int);
 typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
@@ -39,6 +41,7 @@ typedef void* (*enc_open_fn)(char*, int);
 typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
 typedef int (*enc_run_span_fn)(void*, const pgpq_enc_col*, int, uint8_t*, int64_t, float*, char*, int);
 typedef void (*enc_close_fn)(void*);
+typedef int (*callstats_fn)(char*, int);
 
 typedef struct {
 	void* handle;
@@ -50,6 +53,7 @@ typedef struct {
 	close_fn close;
 	scan_fn scan;
 	finish_fn finish;
+	finish_fused_fn finish_fused; // optional: finish with the page encoder's and grouping's work fused
 	abort_fn abort;
 	bench_fn bench;
 	inject_fn inject; // optional: tests only
@@ -64,6 +68,7 @@ typedef struct {
 	enc_close_fn enc_close;
 	uniq_run_fn uniq_run; // optional: distinct values of string columns (encode.cu)
 	inject_enc_fn inject_enc; // optional: tests only
+	callstats_fn callstats; // optional: measurements (callstats.h)
 } pgpq_lib;
 
 static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
@@ -81,6 +86,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->close = (close_fn)dlsym(l->handle, "pgpq_close");
 	l->scan = (scan_fn)dlsym(l->handle, "pgpq_scan");
 	l->finish = (finish_fn)dlsym(l->handle, "pgpq_finish");
+	l->finish_fused = (finish_fused_fn)dlsym(l->handle, "pgpq_finish_fused");
 	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
 	l->bench = (bench_fn)dlsym(l->handle, "pgpq_bench_kernels");
 	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
@@ -97,6 +103,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
 	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_first_run");
 	l->inject_enc = (inject_enc_fn)dlsym(l->handle, "pgpq_inject_encode_faults");
+	l->callstats = (callstats_fn)dlsym(l->handle, "pgpq_callstats");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
 		snprintf(err, errlen, "%s: missing pgpq_* symbols", path);
@@ -119,6 +126,10 @@ static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const
 }
 static int call_finish(pgpq_lib* l, void* j, uint8_t** table, int ncols, int32_t* bad, char* err, int en) {
 	return l->finish(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, bad, err, en);
+}
+static int call_finish_fused(pgpq_lib* l, void* j, uint8_t** table, int ncols, const pgpq_fuse_col* fuse, int nfuse,
+                             uint8_t* host, int64_t host_bytes, int32_t* bad, char* err, int en) {
+	return l->finish_fused(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, fuse, nfuse, host, host_bytes, bad, err, en);
 }
 static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
 static int call_inject(pgpq_lib* l, int scans, int finishes) {
@@ -172,6 +183,10 @@ static int call_inject_enc(pgpq_lib* l, int enc, int uniq) {
 	if (!l->inject_enc) return -1;
 	l->inject_enc(enc, uniq);
 	return 0;
+}
+static int call_callstats(pgpq_lib* l, char* buf, int n) {
+	if (!l->callstats) return 0;
+	return l->callstats(buf, n);
 }
 static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
@@ -370,6 +385,11 @@ type gpuDecoder struct {
 	onCUDAError func(error)
 	inflight    chan struct{} // bounds the chunks on the device at once; nil: unbounded
 	closed      atomic.Bool
+	// fused, when set, receives the fused columns (pgpq_finish_fused) of the batches decoded
+	// while it is active; plans says what each column gets, anyFused whether any gets anything.
+	fused    *fusedResults
+	plans    []fusePlan
+	anyFused bool
 }
 
 // newDecoder makes a CUDA decoder for cols on device 0 that decodes with cpu (a CPUDecoder for
@@ -410,6 +430,10 @@ func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pi
 		return nil, fmt.Errorf("open CUDA decoder: %s", C.GoString(&errBuf[0]))
 	}
 	d.h = h
+	d.plans = planFused(d)
+	for _, p := range d.plans {
+		d.anyFused = d.anyFused || p.plain || p.uniq
+	}
 	return d, nil
 }
 
@@ -586,12 +610,36 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 			slots[k*ncols+i] = (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b.Buf())))
 		}
 	}
-	if C.call_finish(d.lib.lib, job, table, C.int(ncols), &bad, &errBuf[0], errLen) != 0 {
-		release()
-		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
+	// While a PageEncoder is open, the same call and wait also encode the fixed-width columns'
+	// fragments and group the string columns' rows on the device (cuda_fused.go), into one
+	// pinned arena copied back in one piece.
+	var fuse []C.pgpq_fuse_col
+	var arena *memory.Buffer
+	if d.fused != nil && d.anyFused && rows > 0 && d.lib.lib.finish_fused != nil && d.fused.active() {
+		var size int
+		if fuse, size = fusedLayout(d.plans, rows, nulls); len(fuse) > 0 {
+			arena = fusedArena(d.pinned, size)
+		}
+		if arena == nil {
+			fuse = nil
+		}
 	}
-	if bad != 0 {
+	var rc C.int
+	if len(fuse) > 0 {
+		host := arena.Bytes()
+		rc = C.call_finish_fused(d.lib.lib, job, table, C.int(ncols), &fuse[0], C.int(len(fuse)),
+			(*C.uint8_t)(unsafe.Pointer(&host[0])), C.int64_t(len(host)), &bad, &errBuf[0], errLen)
+	} else {
+		rc = C.call_finish(d.lib.lib, job, table, C.int(ncols), &bad, &errBuf[0], errLen)
+	}
+	if rc != 0 || bad != 0 {
 		release()
+		if arena != nil {
+			arena.Release()
+		}
+		if rc != 0 {
+			return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
+		}
 		return d.fallback(ctx, c)
 	}
 	arrs := make([]arrow.Array, ncols)
@@ -618,6 +666,9 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 			// A value the CPU decoder rejects: the whole chunk's decode decides which error
 			// comes first in row order.
 			release()
+			if arena != nil {
+				arena.Release()
+			}
 			return d.fallback(ctx, c)
 		}
 		for k, i := range cpuCols {
@@ -652,6 +703,17 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	}
 	release()
 	rec := array.NewRecordBatch(d.schema, arrs, int64(rows))
+	if arena != nil {
+		keys, cols, err := fusedColumns(fuse, arena.Bytes(), arrs, rows)
+		if err == nil && len(keys) > 0 {
+			releaseArrays()
+			return newFusedRecord(rec, d.fused, keys, cols, arena), nil
+		}
+		if err != nil && d.onCUDAError != nil {
+			d.onCUDAError(fmt.Errorf("decode %s: %w; its pages are encoded apart", c.Source, err))
+		}
+		arena.Release()
+	}
 	releaseArrays()
 	return rec, nil
 }
@@ -709,6 +771,9 @@ type pinnedAllocator struct {
 	blocks map[unsafe.Pointer]int   // every block allocated: its size class
 	warned bool
 	out    atomic.Int64 // bytes of blocks handed out through Allocate and not yet freed
+	// For measurements (Device.CallStats): bytes of every block allocated, and the most
+	// handed out at once; neither is reset by freeAll.
+	allocated, peak atomic.Int64
 }
 
 func newPinnedAllocator(lib *library, warn func(error)) *pinnedAllocator {
@@ -749,8 +814,11 @@ func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 		a.mu.Lock()
 		a.blocks[p] = k
 		a.mu.Unlock()
+		a.allocated.Add(int64(k))
 	}
-	a.out.Add(int64(k))
+	if out := a.out.Add(int64(k)); out > a.peak.Load() {
+		a.peak.Store(out) // racy but for measurements only: close to the peak
+	}
 	return unsafe.Slice((*byte)(p), k)[:size], true
 }
 
@@ -811,6 +879,9 @@ func (a *pinnedAllocator) Free(b []byte) {
 	a.free[k] = append(a.free[k], p)
 	a.out.Add(-int64(k))
 }
+
+// usage returns the bytes of every block allocated and the most handed out at once.
+func (a *pinnedAllocator) usage() (allocated, peak int64) { return a.allocated.Load(), a.peak.Load() }
 
 // outstanding is the bytes of pinned blocks handed out by Allocate or tryAllocate and not freed.
 func (a *pinnedAllocator) outstanding() int64 { return a.out.Load() }
@@ -1117,4 +1188,12 @@ func (l *library) hasUniques() bool { return l.lib.uniq_run != nil }
 // runs as a CUDA error would (tests); false if the library has no such hook.
 func (l *library) injectEncodeFaults(enc, uniq int) bool {
 	return C.call_inject_enc(l.lib, C.int(enc), C.int(uniq)) == 0
+}
+
+// callStats returns the library's per-call CPU counters as text (callstats.h), "" when it
+// does not count ($PGPARQUET_CUDA_CALLSTATS unset when it was loaded, or a library without them).
+func (l *library) callStats() string {
+	buf := make([]byte, 8192)
+	n := C.call_callstats(l.lib, (*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf)))
+	return string(buf[:int(n)])
 }

@@ -54,6 +54,7 @@ func newPinnedAllocator(*library, func(error)) *pinnedAllocator { return &pinned
 func (a *pinnedAllocator) tryAllocate(int) ([]byte, bool)       { return nil, false }
 func (a *pinnedAllocator) owns([]byte) bool                     { return false }
 func (a *pinnedAllocator) freeAll()                             {}
+func (a *pinnedAllocator) usage() (allocated, peak int64)       { return 0, 0 }
 
 // nvidiaFreeMemory fails in this build: go-nvml needs cgo.
 func nvidiaFreeMemory() (uint64, error) {
@@ -92,3 +93,5 @@ func (e *encoder) uniques([]uniqCol, bool) (ids, firsts [][]int32, err error) {
 	return nil, nil, errors.New("GPU uniques: this binary was built without cgo")
 }
 func (l *library) hasUniques() bool { return false }
+
+func (l *library) callStats() string { return "" }

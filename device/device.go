@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -68,6 +69,31 @@ type Device struct {
 	lib  *library      // set before done closes; nil if the GPU cannot be used
 	free uint64        // device memory free, bytes
 	err  error         // why the GPU cannot be used, set before done closes
+
+	// fused holds the fused columns of the batches its decoders decode while a PageEncoder of
+	// its is open (pgpq_finish_fused), for the page encoders to take.
+	fused fusedResults
+
+	// The pinned allocators made, by role, for CallStats.
+	pinnedMu sync.Mutex
+	pinned   []rolePinned
+}
+
+// rolePinned is a pinned allocator and what its memory is for.
+type rolePinned struct {
+	role string
+	a    *pinnedAllocator
+}
+
+// track keeps a for CallStats, when the library counts ($PGPARQUET_CUDA_CALLSTATS): a Device
+// may serve exports for the life of a process.
+func (d *Device) track(role string, a *pinnedAllocator) {
+	if os.Getenv("PGPARQUET_CUDA_CALLSTATS") == "" {
+		return
+	}
+	d.pinnedMu.Lock()
+	defer d.pinnedMu.Unlock()
+	d.pinned = append(d.pinned, rolePinned{role, a})
 }
 
 // Start begins readying the GPU for mode and returns at once: finding the GPU (the NVIDIA
@@ -148,6 +174,7 @@ func (d *Device) openGPU(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder) (*gpuD
 		return nil, d.err
 	}
 	pinned := newPinnedAllocator(d.lib, func(err error) { d.log.Warn("pinned memory", "error", err.Error()) })
+	d.track("receive buffers and decoded columns", pinned)
 	g, err := d.lib.newDecoder(cols, cpu, pinned)
 	if err != nil {
 		return nil, err
@@ -155,6 +182,7 @@ func (d *Device) openGPU(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder) (*gpuD
 	// Chunks in flight: as many as half the free device memory holds, within 1..maxInFlight.
 	g.setMaxInFlight(int(min(max(d.free/2/deviceBytesPerChunk, 1), maxInFlight)))
 	g.onCUDAError = func(err error) { d.log.Warn("CUDA error", "error", err.Error()) }
+	g.fused = &d.fused
 	return g, nil
 }
 
@@ -279,4 +307,25 @@ func (s *Decoder) Keep(b []byte) bool {
 		return true
 	}
 	return g.pinned.owns(b)
+}
+
+// CallStats waits for the GPU's start and returns the CUDA library's counters of its calls to
+// the CUDA runtime (calls, wall and CPU seconds each), which Go's CPU profile does
+// not fully see: text lines, or "" without the GPU or when the library was loaded without
+// $PGPARQUET_CUDA_CALLSTATS set. For measurements.
+func (d *Device) CallStats() string {
+	if d.Err() != nil || d.lib == nil {
+		return ""
+	}
+	s := d.lib.callStats()
+	if s == "" {
+		return ""
+	}
+	d.pinnedMu.Lock()
+	defer d.pinnedMu.Unlock()
+	for _, p := range d.pinned {
+		all, peak := p.a.usage()
+		s += fmt.Sprintf("pinned memory, %s: %.1f MB allocated, at most %.1f MB in use\n", p.role, float64(all)/1e6, float64(peak)/1e6)
+	}
+	return s
 }

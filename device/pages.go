@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -35,10 +36,16 @@ type PageEncoder struct {
 	weak     bool         // tests: every string value of one length shares a hash in Uniques
 	gpuPages atomic.Int64 // columns encoded on the GPU
 	cpuPages atomic.Int64 // columns encoded by the CPU twin
+	fused    atomic.Int64 // columns whose fragments the decoder computed (fusedResults)
+	fusing   bool         // counted among the Device's fusedResults users
 	// pinned holds the page buffers of the columns it encodes (PageAllocator), which the
 	// device copies fragments into; nil without the GPU.
 	pinned *pinnedAllocator
 }
+
+// fusedEnv, set to "off", keeps decoders from computing the page encoder's fragments and
+// groupings with their decoding (fusedResults), for measurements.
+const fusedEnv = "PGPARQUET_GPU_FUSED"
 
 // PageEncoder returns an encoder of pages compressed with c (its registered codec, so GPU
 // compression follows Compression's decision).
@@ -48,9 +55,16 @@ func (d *Device) PageEncoder(c compress.Compression) (*PageEncoder, error) {
 		return nil, fmt.Errorf("page encoder: %w", err)
 	}
 	p := &PageEncoder{dev: d, cpu: cpu}
+	// While it is open, the Device's decoders compute its fragments and groupings on the
+	// device with each chunk's decoding (fusedResults): Append and Uniques take them, unless
+	// $PGPARQUET_GPU_FUSED is off (for measurements).
+	if p.fusing = os.Getenv(fusedEnv) != "off"; p.fusing {
+		d.fused.users.Add(1)
+	}
 	if d.Err() == nil && d.lib != nil {
 		p.pinned = newPinnedAllocator(d.lib, func(err error) { d.log.Warn("pinned memory for Parquet pages", "error", err.Error()) })
 		p.pinned.fine = true
+		d.track("Parquet page buffers", p.pinned)
 	}
 	return p, nil
 }
@@ -68,11 +82,42 @@ func (p *PageEncoder) PageAllocator() memory.Allocator {
 
 var _ pqfile.PlainEncoder = (*PageEncoder)(nil)
 
-// Counts says how many column batches were encoded on the GPU and by the CPU twin.
-func (p *PageEncoder) Counts() (gpu, cpu int64) { return p.gpuPages.Load(), p.cpuPages.Load() }
+// Counts says how many column batches were encoded on the GPU (with their decoding, or
+// apart) and by the CPU twin.
+func (p *PageEncoder) Counts() (gpu, cpu int64) {
+	return p.gpuPages.Load() + p.fused.Load(), p.cpuPages.Load()
+}
 
-// Append implements pqfile.PlainEncoder: cols are of types pqfile.EncodesPlain accepts.
+// FusedCount says how many column batches had their fragments computed with their decoding.
+func (p *PageEncoder) FusedCount() int64 { return p.fused.Load() }
+
+// Append implements pqfile.PlainEncoder: cols are of types pqfile.EncodesPlain accepts. The
+// columns the decoder already encoded (fusedResults) are appended from its fragments; the rest
+// are encoded here.
 func (p *PageEncoder) Append(cols []arrow.Array, dst []*pqfile.PlainColumn) error {
+	if p.dev.fused.active() {
+		var rest []arrow.Array
+		var restDst []*pqfile.PlainColumn
+		for i, a := range cols {
+			f := p.dev.fused.plain(a)
+			if f == nil {
+				rest, restDst = append(rest, a), append(restDst, dst[i])
+				continue
+			}
+			var valid []byte
+			if a.NullN() > 0 {
+				valid = a.NullBitmapBytes()
+			}
+			if err := dst[i].Append(f.frag, valid, a.Data().Offset(), a.Len(), f.stats); err != nil {
+				return err
+			}
+			p.fused.Add(1)
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		cols, dst = rest, restDst
+	}
 	if onGPU(cols) {
 		if e := p.take(); e != nil {
 			err := p.appendGPU(e, cols, dst)
@@ -150,6 +195,9 @@ func (p *PageEncoder) give(e *encoder) {
 func (p *PageEncoder) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.closed && p.fusing {
+		p.dev.fused.users.Add(-1)
+	}
 	p.closed = true
 	for _, e := range p.idle {
 		e.close()
@@ -284,6 +332,10 @@ func (c encCol) widthsOK() bool {
 	return false
 }
 
+// plainIsArrow says whether the column's PLAIN values are its Arrow values byte for byte (not
+// an int16, widened, nor a decimal, big-endian).
+func (c encCol) plainIsArrow() bool { return c.kind != kindDecimal && c.width != 2 }
+
 // plainWidth is the bytes of one PLAIN value.
 func (c encCol) plainWidth() int {
 	switch {
@@ -307,6 +359,15 @@ func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 	var in []uniqCol
 	var at []int
 	for i, a := range cols {
+		if f := p.dev.fused.uniq(a); f != nil {
+			// Grouped with its decoding; a collision leaves the column to the caller.
+			if !f.collided {
+				if r, fs, err := groupsOf(f.first, a.Len()); err == nil {
+					ids[i], firsts[i] = r, fs
+				}
+			}
+			continue
+		}
 		var offs []int32
 		switch a := a.(type) {
 		case *array.String:

@@ -93,7 +93,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		handler = slog.NewJSONHandler(stderr, handlerOpts)
 	}
 	opts.Logger = slog.New(handler)
-	opts.Engine = device.Start(a.gpu, a.gpuLib, opts.Logger)
+	dev := device.Start(a.gpu, a.gpuLib, opts.Logger)
+	opts.Engine = dev
 	bar := &progressBar{w: stderr, tty: tty, log: opts.Logger}
 	opts.Progress = bar.update
 
@@ -122,6 +123,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res, err = export.Run(ctx, opts)
 	}
 	bar.done()
+	if os.Getenv("PGPARQUET_CUDA_CALLSTATS") != "" {
+		// Where the CUDA library's CPU went (device.Device.CallStats), for measurements.
+		fmt.Fprint(stderr, dev.CallStats())
+	}
 	if err != nil {
 		if errors.Is(err, export.ErrNotEmpty) {
 			return fmt.Errorf("%w; use --overwrite to replace a previous export", err)

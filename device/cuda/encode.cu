@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "pgpq_abi.h"  // pgpq_enc_col, pgpq_uniq_col
+#include "fuse.h"
+#include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
 #define PGPQ_ENC_THREADS 256
 
@@ -111,7 +113,9 @@ __device__ __forceinline__ bool put_decimal(uint8_t* dst, dec128 v, int out_widt
 // encode_page: one block encodes one page (see the top of this file). in_width is Arrow's value
 // width; the PLAIN width is 4 for int16 (widened), out_width for decimals (FIXED_LEN_BYTE_ARRAY
 // of the precision's size), else in_width. mins and maxs hold 16 bytes per page; has[page] is 1
-// when the page has a min and max, 2 when a decimal does not fit in out_width bytes.
+// when the page has a min and max, 2 when a decimal does not fit in out_width bytes. out NULL:
+// only the statistics (and sizes) are written, for a required column whose PLAIN values are its
+// Arrow values (pgpq_finish_fused).
 template <int KIND>
 __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t n, int in_width, int out_width,
                             int nullable, int64_t page_rows, uint8_t* out, int64_t page_cap, int64_t* sizes, uint8_t* mins,
@@ -132,9 +136,9 @@ __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t
   const int64_t start = page * page_rows;
   const int64_t end = min(start + page_rows, n);
   const int64_t rows = end > start ? end - start : 0;
-  uint8_t* dst = out + page * page_cap;
+  uint8_t* dst = out ? out + page * page_cap : nullptr;
   int64_t head = 0;
-  if (nullable) {
+  if (nullable && dst) {
     // Levels: length, varint header, then one byte per group of 8 rows.
     const int64_t groups = (rows + 7) / 8;
     const uint64_t hdr = ((uint64_t)groups << 1) | 1;
@@ -173,7 +177,8 @@ __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t
     int pos, total;
     Scan(tmp.scan).ExclusiveSum(flag, pos, total);
     if (flag) {
-      uint8_t* at = dst + head + (base + pos) * width;
+      uint8_t spill[16];  // where a value goes without out: only its fit is checked
+      uint8_t* at = dst ? dst + head + (base + pos) * width : spill;
       if (KIND == KIND_DECIMAL) {
         dec128 v;
         memcpy(&v.lo, values + r * 16, 8);
@@ -183,7 +188,7 @@ __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t
         if (dec_less(dmax, v)) dmax = v;
         my_has = true;
       } else if (KIND == KIND_FLOAT) {
-        memcpy(at, values + r * width, width);
+        if (dst) memcpy(at, values + r * width, width);
         const double v = load_f<true>(values, r, width);
         if (!isnan(v)) {
           fmin = fmin < v ? fmin : v;
@@ -192,7 +197,8 @@ __device__ void encode_page(const uint8_t* values, const uint8_t* valid, int64_t
         }
       } else {
         const int64_t v = load_i(values, r, in_width);
-        if (in_width == 2) {
+        if (!dst) {
+        } else if (in_width == 2) {
           const int32_t w = (int32_t)v;
           memcpy(at, &w, 4);
         } else {
@@ -507,6 +513,7 @@ int64_t pgpq_enc_page_cap(int32_t kind, int32_t width, int32_t out_width, int64_
 // pgpq_enc_open makes an encoder (its stream and, lazily, its device memory). NULL with err
 // set on failure.
 void* pgpq_enc_open(char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   encoder* e = new encoder();
   cudaError_t c;
   if ((c = cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking)) != cudaSuccess ||
@@ -520,6 +527,7 @@ void* pgpq_enc_open(char* err, int errlen) {
 }
 
 void pgpq_enc_close(void* h) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   encoder* e = (encoder*)h;
   if (!e) return;
   cudaStreamSynchronize(e->stream);
@@ -556,6 +564,7 @@ int pgpq_enc_run(void* h, const pgpq_enc_col* cols, int ncols, float* kernel_ms,
 // else of the call's: they then come back in one copy.
 int pgpq_enc_run_span(void* h, const pgpq_enc_col* cols, int ncols, uint8_t* span_lo, int64_t span_len, float* kernel_ms,
                       char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_ENC_RUN);
   encoder* e = (encoder*)h;
   if (ncols <= 0) {
     if (kernel_ms) *kernel_ms = 0;
@@ -798,6 +807,7 @@ extern "C" {
 // the copies out, and one wait for the stream. weak (tests) makes every value of one length
 // share a hash. Returns 0, or -1 with err set (the encoder stays usable).
 int pgpq_uniq_first_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak, char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_UNIQ);
   encoder* e = (encoder*)h;
   if (ncols <= 0) return 0;
   size_t need = align256(sizeof(ucol) * (size_t)ncols) + 256 * (size_t)ncols;
@@ -938,3 +948,47 @@ void pgpq_inject_encode_faults(int enc, int uniq) {
 }
 
 }  // extern "C"
+
+// ---- Fused with decoding (pgpq_finish_fused, pgcopy.cu; fuse.h) ----
+
+size_t pgpq_fuse_enc_desc_size(void) { return sizeof(enc_dev); }
+size_t pgpq_fuse_uniq_desc_size(void) { return sizeof(ucol); }
+
+void pgpq_fuse_enc_desc(void* desc, const pgpq_enc_col* c, int64_t first_block) {
+  enc_dev d;
+  d.c = *c;
+  d.first_block = first_block;
+  memcpy(desc, &d, sizeof d);
+}
+
+void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
+                         int64_t row0, unsigned long long* keys, int32_t* mins, int32_t* slot, uint64_t tmask,
+                         int32_t* first, int32_t* collided) {
+  ucol d;
+  d.offsets = offsets;
+  d.data = data;
+  d.valid = valid;
+  d.n = n;
+  d.row0 = row0;
+  d.keys = keys;
+  d.mins = mins;
+  d.slot = slot;
+  d.tmask = tmask;
+  d.first = first;
+  d.collided = collided;
+  memcpy(desc, &d, sizeof d);
+}
+
+cudaError_t pgpq_fuse_launch_enc(const void* d_descs, int ncols, int64_t blocks, cudaStream_t s) {
+  if (ncols <= 0 || blocks <= 0) return cudaSuccess;
+  encode_all<<<(unsigned)blocks, PGPQ_ENC_THREADS, 0, s>>>((const enc_dev*)d_descs, ncols);
+  return cudaGetLastError();
+}
+
+cudaError_t pgpq_fuse_launch_uniq(const void* d_descs, int ncols, int64_t rows, cudaStream_t s) {
+  if (ncols <= 0 || rows <= 0) return cudaSuccess;
+  const unsigned blocks = (unsigned)((rows + 255) / 256);
+  uniq_insert<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows, 0);
+  uniq_resolve<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows);
+  return cudaGetLastError();
+}

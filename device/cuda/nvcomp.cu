@@ -45,6 +45,8 @@ static const size_t pgpq_gzip_limit = nvcompGzipCompressionMaxAllowedChunkSize;
 static const size_t pgpq_gzip_limit = 0;
 #endif
 
+#include "callstats.h"  // after the CUDA headers: counts the runtime calls below
+
 // The codecs, as the Go side names them (device/codecs.go, nvZstd...).
 enum { PGPQ_ZSTD = 0, PGPQ_LZ4 = 1, PGPQ_SNAPPY = 2, PGPQ_DEFLATE = 3, PGPQ_GZIP = 4 };
 
@@ -201,6 +203,7 @@ void pgpq_nv_close(pgpq_nv* z);
 // chunk size this nvCOMP does not have, no device, out of memory).
 pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks, int64_t chunk_max, int64_t max_bytes,
                       char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   static const char* names[] = {"Zstd", "LZ4", "Snappy", "Deflate", "Gzip"};
   static const size_t limits[] = {nvcompZstdCompressionMaxAllowedChunkSize, nvcompLZ4CompressionMaxAllowedChunkSize,
                                   nvcompSnappyCompressionMaxAllowedChunkSize, nvcompDeflateCompressionMaxAllowedChunkSize,
@@ -351,6 +354,7 @@ void pgpq_nv_buffers(pgpq_nv* z, uint8_t** out, int64_t** offs, size_t** sizes, 
 // call or a chunk failed (the caller then compresses on the CPU).
 int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* const* srcs, const int64_t* poffs,
                        const int64_t* plens, int64_t* slot_out, char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_NV_RUN);
   if (n < 1 || n > z->max_chunks) {
     snprintf(err, errlen, "compress: bad batch of %d chunks", n);
     return -1;
@@ -402,7 +406,7 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
   // nvCOMP runs on its own CUDA runtime (libnvcomp links one; this library has another): the
   // pages must be on the device before it is called, whatever it makes of the stream.
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return zerr(err, errlen, "copy pages to the device", e);
-  nvcompStatus_t st = nv_compress(z, (size_t)n, max_chunk);
+  nvcompStatus_t st = PGPQ_TIMED(CS_NVCOMP, nv_compress(z, (size_t)n, max_chunk));
   if (st != nvcompSuccess) {
     snprintf(err, errlen, "nvCOMP compress (codec %d): status %d", z->codec, (int)st);
     return -1;
@@ -450,6 +454,7 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
 
 // pgpq_nv_close frees the batcher; nvCOMP stays mapped (unloading CUDA code is unsafe).
 void pgpq_nv_close(pgpq_nv* z) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   if (!z) return;
   if (z->stream) cudaStreamSynchronize(z->stream);
   void* host[] = {z->out, z->h_total, z->offs, z->sizes, z->h_in_ptrs, z->h_in_sizes, z->h_out_ptrs, z->h_status};

@@ -43,6 +43,10 @@
 #include <string.h>
 
 #include "pgpq_abi.h"  // pgpq_col
+#include "fuse.h"       // the page encoder and string grouping, run by pgpq_finish_fused
+#define PGPQ_CALLSTATS_DEFINE
+#define PGPQ_WAIT_DEFINE
+#include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
 #define PGPQ_ABI 4
 
@@ -134,6 +138,12 @@ struct pgpq_job {
   uint8_t* d_nout;
   size_t cap_nout;
   size_t* nlayout;      // [nnum]
+  // pgpq_finish_fused's device memory (a mirror of the caller's host buffer, then the column
+  // descriptions, hash tables and slots) and pinned staging of the descriptions; both grown.
+  uint8_t* d_fuse;
+  size_t cap_fuse;
+  uint8_t* h_fdesc;
+  size_t cap_fdesc;
   pgpq_job* next;
 };
 
@@ -661,6 +671,8 @@ static void job_destroy(pgpq_job* j) {
   cudaFree(j->d_lout);
   cudaFree(j->d_louts);
   cudaFree(j->d_nout);
+  cudaFree(j->d_fuse);
+  cudaFreeHost(j->h_fdesc);
   cudaFreeHost(j->h_stats);
   cudaFreeHost(j->h_outs);
   cudaFreeHost(j->h_louts);
@@ -879,6 +891,16 @@ extern "C" {
 
 int pgpq_abi_version(void) { return PGPQ_ABI; }
 
+// sync_flags is how threads wait for the device: they sleep (blocking sync) unless
+// $PGPARQUET_CUDA_SYNC asks otherwise (spin, yield or auto), for measurements.
+static unsigned sync_flags(void) {
+  const char* v = getenv("PGPARQUET_CUDA_SYNC");
+  if (v && strcmp(v, "spin") == 0) return cudaDeviceScheduleSpin;
+  if (v && strcmp(v, "yield") == 0) return cudaDeviceScheduleYield;
+  if (v && strcmp(v, "auto") == 0) return cudaDeviceScheduleAuto;
+  return cudaDeviceScheduleBlockingSync;
+}
+
 // pgpq_device_count returns the number of CUDA devices, or -1 with err set. It also creates
 // device 0's context, which takes a few hundred milliseconds: the Go side calls this while an
 // export takes its snapshot, so that decoding can start at once.
@@ -888,7 +910,7 @@ int pgpq_device_count(char* err, int errlen) {
   if (n > 0) {
     // Threads waiting for a stream sleep instead of spinning (see pgpq_open); the flag must
     // be set before the context exists.
-    cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+    cudaSetDeviceFlags(sync_flags());
     cudaGetLastError();
     CK(cudaSetDevice(0), "cudaSetDevice");
     CK(cudaFree(0), "create the device context");
@@ -898,19 +920,24 @@ int pgpq_device_count(char* err, int errlen) {
 
 // pgpq_host_alloc returns pinned host memory (fast host<->device copies), NULL on failure.
 void* pgpq_host_alloc(size_t n) {
+  PGPQ_API_SCOPE(CS_API_HOST_ALLOC);
   void* p = NULL;
   if (cudaMallocHost(&p, n) != cudaSuccess) return NULL;
   return p;
 }
 
-void pgpq_host_free(void* p) { cudaFreeHost(p); }
+void pgpq_host_free(void* p) {
+  PGPQ_API_SCOPE(CS_API_HOST_FREE);
+  cudaFreeHost(p);
+}
 
 // pgpq_open makes a decoder for ncols columns described by cols (copied).
 void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   // Threads waiting for a stream sleep instead of spinning: every CPU cycle an export burns is
   // taken from the PostgreSQL backends it reads from. (Fails harmlessly once the device's
   // context exists.)
-  cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+  cudaSetDeviceFlags(sync_flags());
   cudaGetLastError();
   cudaError_t e = cudaSetDevice(device);
   if (e != cudaSuccess) { set_err(err, errlen, "cudaSetDevice", e); return NULL; }
@@ -963,6 +990,7 @@ void* pgpq_open(int device, int ncols, const pgpq_col* cols, char* err, int errl
 }
 
 void pgpq_close(void* h) {
+  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   pgpq_decoder* d = (pgpq_decoder*)h;
   if (!d) return;
   while (d->free_jobs) {
@@ -992,6 +1020,7 @@ void pgpq_close(void* h) {
 void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows,
                 int64_t* nulls, int64_t* varbytes, int64_t* elems, int64_t* elem_nulls, int64_t* elem_bytes,
                 int32_t* bad, char* err, int errlen) {
+  PGPQ_API_SCOPE(CS_API_SCAN);
   pgpq_decoder* d = (pgpq_decoder*)h;
   int ncols = d->ncols;
   cudaError_t e = cudaSuccess;
@@ -1036,8 +1065,154 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
 // pgpq_scan implied; and for numeric text columns decoded on the GPU first writes their offsets
 // and text (vardata[c]: varbytes[c] bytes). It then returns the job to its pool. *bad is always
 // 0 here: pgpq_scan reported every problem.
+int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists,
+                      const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes, int32_t* bad, char* err,
+                      int errlen);
+
 int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, int32_t* bad, char* err,
                 int errlen) {
+  return pgpq_finish_fused(jh, vals, valid, vardata, lists, NULL, 0, NULL, 0, bad, err, errlen);
+}
+
+static size_t fuse_align(size_t n) { return (n + 255) & ~(size_t)255; }
+
+// fuse_slots is the hash table size of a string column of n rows: a power of two, at least
+// twice the rows (as pgpq_uniq_first_run's).
+static size_t fuse_slots(int64_t n) {
+  const size_t m = (size_t)(n > 0 ? n : 1);
+  size_t slots = 2;
+  while (slots < 2 * m) slots <<= 1;
+  return slots;
+}
+
+// fuse_launch queues on the job's stream, after its decoding, the work of nfuse columns (see
+// pgpq_fuse_col) into a device mirror of host (host_bytes) and the copy of that mirror into
+// host. The job's scan statistics give each column's NULL count.
+static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes,
+                               char* err, int errlen) {
+  pgpq_decoder* d = j->dec;
+  const int ncols = d->ncols;
+  const int64_t rows = j->rows;
+  const size_t esz = pgpq_fuse_enc_desc_size(), usz = pgpq_fuse_uniq_desc_size();
+  int nenc = 0, nuniq = 0;
+  size_t tables = 0, keys_bytes = 0;
+  for (int k = 0; k < nfuse; k++) {
+    const pgpq_fuse_col* f = &fuse[k];
+    const bool plain = f->op == PGPQ_FUSE_PLAIN, uniq = f->op == PGPQ_FUSE_UNIQ;
+    const int c = f->col;
+    if (c < 0 || c >= ncols || !d->cols[c].on_gpu || d->cols[c].list || (!plain && !uniq) ||
+        (uniq && !d->cols[c].varlen) || (plain && (d->cols[c].varlen || f->stats < 0 || f->stats + 64 > host_bytes)) ||
+        (plain && f->frag >= 0 && f->frag + rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width) > host_bytes) ||
+        (uniq && (f->first < 0 || f->first + 4 * rows + 4 > host_bytes))) {
+      snprintf(err, errlen, "pgpq_finish_fused: bad column %d (column %d, op %d)", k, c, f->op);
+      return cudaErrorInvalidValue;
+    }
+    if (plain) nenc++;
+    if (uniq) {
+      nuniq++;
+      const size_t slots = fuse_slots(rows);
+      keys_bytes += fuse_align(slots * 8);
+      tables += fuse_align(slots * 8) + fuse_align(slots * 4) + fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
+    }
+  }
+  const size_t mirror = fuse_align((size_t)host_bytes), descs = fuse_align(esz * nenc) + fuse_align(usz * nuniq);
+  const size_t need = mirror + descs + tables;
+  cudaError_t e = cudaSuccess;
+  if (need > j->cap_fuse) {
+    cudaFree(j->d_fuse);
+    j->d_fuse = NULL;
+    j->cap_fuse = 0;
+    const size_t cap = need + need / 4;
+    if ((e = cudaMalloc((void**)&j->d_fuse, cap)) != cudaSuccess) {
+      j->d_fuse = NULL;
+      return e;
+    }
+    j->cap_fuse = cap;
+  }
+  if (descs > j->cap_fdesc) {
+    cudaStreamSynchronize(j->stream);  // the staging may still be read by a copy
+    cudaFreeHost(j->h_fdesc);
+    j->h_fdesc = NULL;
+    j->cap_fdesc = 0;
+    if ((e = cudaMallocHost((void**)&j->h_fdesc, 2 * descs)) != cudaSuccess) {
+      j->h_fdesc = NULL;
+      return e;
+    }
+    j->cap_fdesc = 2 * descs;
+  }
+  uint8_t* base = j->d_fuse;
+  uint8_t* d_descs = base + mirror;
+  uint8_t* h_enc = j->h_fdesc;
+  uint8_t* h_uniq = j->h_fdesc + fuse_align(esz * nenc);
+  uint8_t* keys = d_descs + descs;  // every column's keys, then every column's mins and slots
+  uint8_t* rest = keys + keys_bytes;
+  int ie = 0, iu = 0;
+  int64_t row0 = 0;
+  for (int k = 0; k < nfuse; k++) {
+    const pgpq_fuse_col* f = &fuse[k];
+    const int c = f->col;
+    const size_t* lay = j->layout + 3 * c;
+    const bool nulls = j->h_stats[ST_NULLS(c)] > 0;
+    if (f->op == PGPQ_FUSE_PLAIN) {
+      pgpq_enc_col ec;
+      memset(&ec, 0, sizeof ec);
+      ec.values = j->d_out + lay[0];
+      ec.valid = nulls ? j->d_out + lay[1] : NULL;
+      ec.n = rows;
+      ec.width = f->width;
+      ec.kind = f->kind;
+      ec.nullable = 0;
+      ec.out_width = f->out_width;
+      ec.page_rows = rows > 0 ? rows : 1;
+      ec.out = f->frag >= 0 ? base + f->frag : NULL;
+      ec.page_cap = ec.page_rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width);
+      ec.sizes = (int64_t*)(base + f->stats);
+      ec.nulls = (int64_t*)(base + f->stats + 8);
+      ec.mins = base + f->stats + 16;
+      ec.maxs = base + f->stats + 32;
+      ec.has = base + f->stats + 48;
+      pgpq_fuse_enc_desc(h_enc + esz * ie, &ec, ie);
+      ie++;
+    } else {
+      const size_t slots = fuse_slots(rows);
+      const uint8_t* data = d->cols[c].nidx >= 0 ? j->d_nout + j->nlayout[d->cols[c].nidx] : j->d_out + lay[2];
+      unsigned long long* kk = (unsigned long long*)keys;
+      keys += fuse_align(slots * 8);
+      int32_t* mins = (int32_t*)rest;
+      rest += fuse_align(slots * 4);
+      int32_t* slot = (int32_t*)rest;
+      rest += fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
+      int32_t* first = (int32_t*)(base + f->first);
+      pgpq_fuse_uniq_desc(h_uniq + usz * iu, (const int32_t*)(j->d_out + lay[0]), data, nulls ? j->d_out + lay[1] : NULL,
+                          rows, row0, kk, mins, slot, slots - 1, first, first + rows);
+      row0 += rows;
+      iu++;
+    }
+  }
+  cudaStream_t s = j->stream;
+  // Mins are cleared with the slots after them (0x7f bytes: larger than any row).
+  if ((e = cudaMemsetAsync(base, 0, mirror, s)) != cudaSuccess ||
+      (keys_bytes && (e = cudaMemsetAsync(d_descs + descs, 0xff, keys_bytes, s)) != cudaSuccess) ||
+      (tables > keys_bytes && (e = cudaMemsetAsync(d_descs + descs + keys_bytes, 0x7f, tables - keys_bytes, s)) != cudaSuccess) ||
+      (e = cudaMemcpyAsync(d_descs, j->h_fdesc, descs, cudaMemcpyHostToDevice, s)) != cudaSuccess) {
+    return e;
+  }
+  if ((e = pgpq_fuse_launch_enc(d_descs, nenc, nenc, s)) != cudaSuccess ||
+      (e = pgpq_fuse_launch_uniq(d_descs + fuse_align(esz * nenc), nuniq, row0, s)) != cudaSuccess) {
+    return e;
+  }
+  if (host_bytes > 0) e = cudaMemcpyAsync(host, base, (size_t)host_bytes, cudaMemcpyDeviceToHost, s);
+  return e;
+}
+
+// pgpq_finish_fused is pgpq_finish that also runs, in the same wait, the work nfuse columns ask
+// for (pgpq_fuse_col: a fixed-width column's PLAIN fragment and statistics, a string column's
+// rows grouped by value) on the columns just decoded, on the device, and copies its results
+// into host (pinned, host_bytes) in one piece. A bad column description fails the call.
+int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists,
+                      const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes, int32_t* bad, char* err,
+                      int errlen) {
+  PGPQ_API_SCOPE(CS_API_FINISH);
   pgpq_job* j = (pgpq_job*)jh;
   pgpq_decoder* d = j->dec;
   int ncols = d->ncols;
@@ -1052,6 +1227,14 @@ int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, ui
   if (e == cudaSuccess && d->nnum > 0) {
     e = num_prepare(j);
     if (e == cudaSuccess) e = num_launch(j);
+  }
+  char ferr[256] = "";
+  if (e == cudaSuccess && nfuse > 0) e = fuse_launch(j, fuse, nfuse, host, host_bytes, ferr, sizeof ferr);
+  if (e != cudaSuccess && ferr[0]) {
+    cudaStreamSynchronize(s);
+    snprintf(err, errlen, "%s", ferr);
+    job_put(j);
+    return -1;
   }
   for (int c = 0; c < ncols && e == cudaSuccess; c++) {
     pgpq_col col = d->cols[c];

@@ -79,4 +79,28 @@ typedef struct {
   int32_t* collided;
 } pgpq_uniq_col;
 
+// pgpq_fuse_col is one column of a pgpq_finish_fused call: what to compute on the device from
+// a column just decoded there, and where in the call's host buffer (pinned, host_bytes; the
+// device computes into a mirror of it, copied back in one piece) its results go.
+//   PGPQ_FUSE_PLAIN: the column's batch as pgpq_enc_run encodes it into one page without
+//     levels (kind, width, out_width as pgpq_enc_col's): its statistics, 64 bytes at stats
+//     (size int64, NULL count int64, min 16 bytes, max 16 bytes, has uint8), and its non-NULL
+//     values PLAIN at frag (rows * PLAIN width bytes), or frag -1 where they are not wanted
+//     back (a column without NULLs whose PLAIN values are its Arrow values).
+//   PGPQ_FUSE_UNIQ: a string or binary column's rows grouped by value as pgpq_uniq_first_run
+//     groups them: rows int32 first rows at first, then the collided int32.
+#define PGPQ_FUSE_PLAIN 1
+#define PGPQ_FUSE_UNIQ 2
+typedef struct {
+  int32_t col;  // the decoder's column
+  int32_t op;   // PGPQ_FUSE_*
+  int32_t kind;
+  int32_t width;
+  int32_t out_width;
+  int32_t pad;
+  int64_t stats;
+  int64_t frag;
+  int64_t first;
+} pgpq_fuse_col;
+
 #endif

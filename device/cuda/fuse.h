@@ -1,0 +1,35 @@
+// fuse.h: the page encoder's and the string grouping's kernels (encode.cu) as pgpq_finish_fused
+// (pgcopy.cu) runs them on a chunk it has just decoded, on the job's stream: the column
+// descriptions each launch reads (written on the host, copied to the device by the caller) and
+// the launches.
+#ifndef PGPQ_FUSE_H
+#define PGPQ_FUSE_H
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpq_abi.h"
+
+// The size of one column's description for pgpq_fuse_launch_enc and pgpq_fuse_launch_uniq.
+size_t pgpq_fuse_enc_desc_size(void);
+size_t pgpq_fuse_uniq_desc_size(void);
+
+// pgpq_fuse_enc_desc writes at desc the description of column c (device pointers; one page of
+// c->n rows, out NULL for statistics only) whose page is block first_block of the launch.
+void pgpq_fuse_enc_desc(void* desc, const pgpq_enc_col* c, int64_t first_block);
+
+// pgpq_fuse_uniq_desc writes at desc the description of a string column of n rows (device
+// pointers: offsets into data, validity or NULL) whose rows are rows row0.. of the launch, with
+// its hash table (tmask + 1 slots of keys, cleared to all ones, and mins, to 0x7f bytes), a
+// slot per row, and its results: first (n rows) and collided (one int32, cleared).
+void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
+                         int64_t row0, unsigned long long* keys, int32_t* mins, int32_t* slot, uint64_t tmask,
+                         int32_t* first, int32_t* collided);
+
+// The launches, over ncols descriptions at d_descs (device memory): blocks pages in all, rows
+// rows in all.
+cudaError_t pgpq_fuse_launch_enc(const void* d_descs, int ncols, int64_t blocks, cudaStream_t s);
+cudaError_t pgpq_fuse_launch_uniq(const void* d_descs, int ncols, int64_t rows, cudaStream_t s);
+
+#endif

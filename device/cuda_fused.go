@@ -1,0 +1,158 @@
+//go:build cgo && linux
+
+package device
+
+/*
+#include <stdint.h>
+#include "cuda/pgpq_abi.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pqfile"
+)
+
+// fusePlan is what pgpq_finish_fused computes for one column while a PageEncoder is open: the
+// page encoder's PLAIN fragment and statistics for a fixed-width column it encodes (plain, as
+// encColOf describes it), the grouping by value of a string or binary column (uniq), or
+// nothing.
+type fusePlan struct {
+	plain bool
+	enc   encCol // kind, width, outWidth
+	uniq  bool
+}
+
+// planFused plans each column of d (see fusePlan): GPU-decoded columns only, lists excluded.
+func planFused(d *gpuDecoder) []fusePlan {
+	plans := make([]fusePlan, len(d.cols))
+	for i, c := range d.cols {
+		if !d.onGPU[i] || d.lists[i] != nil {
+			continue
+		}
+		t := d.types[i]
+		switch {
+		case t.ID() == arrow.STRING || t.ID() == arrow.BINARY:
+			plans[i].uniq = c.Kind.Info().VarLen || d.numText[i]
+		case pqfile.EncodesPlain(t):
+			w, ok := t.(arrow.FixedWidthDataType)
+			if !ok || t.ID() == arrow.BOOL {
+				continue
+			}
+			e := encCol{width: w.Bytes()}
+			switch t := t.(type) {
+			case *arrow.Float32Type, *arrow.Float64Type:
+				e.kind = kindFloat
+			case *arrow.Decimal128Type:
+				e.kind, e.outWidth = kindDecimal, int(pqarrow.DecimalSize(t.Precision))
+			}
+			if e.widthsOK() && c.Kind != pgarrow.KindBool {
+				plans[i] = fusePlan{plain: true, enc: e}
+			}
+		}
+	}
+	return plans
+}
+
+// fuseAlign is the alignment of each result in the host buffer.
+const fuseAlign = 64
+
+func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+// fusedLayout lays out the results of the planned columns of a chunk of rows rows whose
+// columns have nulls NULLs, in one host buffer: per plain column 64 bytes of statistics, and
+// its fragment unless its Arrow values are it (no NULL, encCol.plainIsArrow); per uniq
+// column rows int32 first rows and the collided int32. It returns the call's column
+// descriptions and the buffer's size.
+func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, int) {
+	var out []C.pgpq_fuse_col
+	at := 0
+	for i, p := range plans {
+		switch {
+		case p.plain:
+			f := C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_PLAIN, kind: C.int32_t(p.enc.kind), width: C.int32_t(p.enc.width),
+				out_width: C.int32_t(p.enc.outWidth), stats: C.int64_t(at), frag: -1}
+			at += fuseAlign
+			if nulls[i] > 0 || !p.enc.plainIsArrow() {
+				f.frag = C.int64_t(at)
+				at = alignUp(at+rows*p.enc.plainWidth(), fuseAlign)
+			}
+			out = append(out, f)
+		case p.uniq:
+			out = append(out, C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_UNIQ, first: C.int64_t(at)})
+			at = alignUp(at+4*rows+4, fuseAlign)
+		}
+	}
+	return out, at
+}
+
+// fusedColumns reads the results of fuse from host (the call's buffer) for the batch's arrays
+// arrs of rows rows: the columns and the keys to register them under. A plain column whose
+// decimal does not fit its FIXED_LEN_BYTE_ARRAY is left out (the page encoder then meets the
+// error itself).
+func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows int) ([]arrow.ArrayData, []*fusedColumn, error) {
+	keys := make([]arrow.ArrayData, 0, len(fuse))
+	cols := make([]*fusedColumn, 0, len(fuse))
+	for _, f := range fuse {
+		a := arrs[int(f.col)]
+		switch f.op {
+		case C.PGPQ_FUSE_PLAIN:
+			st := host[int(f.stats):][:fuseAlign]
+			size := int(binary.LittleEndian.Uint64(st[0:]))
+			nulls := int64(binary.LittleEndian.Uint64(st[8:]))
+			has := st[48]
+			if has == 2 {
+				continue
+			}
+			pw := int(f.width)
+			switch {
+			case f.kind == C.int32_t(kindDecimal):
+				pw = int(f.out_width)
+			case f.width == 2:
+				pw = 4
+			}
+			if nulls != int64(a.NullN()) || size != (rows-a.NullN())*pw {
+				return nil, nil, fmt.Errorf("fused page encoder: column %d: %d bytes and %d NULLs for %d rows with %d NULLs", f.col, size, nulls, rows, a.NullN())
+			}
+			c := &fusedColumn{rows: rows, plain: true,
+				stats: metadata.EncodedStatistics{HasNullCount: true, NullCount: nulls}}
+			if f.frag >= 0 {
+				c.frag = host[int(f.frag):][:size]
+			} else if size > 0 {
+				c.frag = a.Data().Buffers()[1].Bytes()[:size]
+			}
+			if has == 1 {
+				c.stats.HasMin, c.stats.HasMax = true, true
+				c.stats.Min, c.stats.Max = st[16:16+pw], st[32:32+pw]
+			}
+			keys, cols = append(keys, a.Data()), append(cols, c)
+		case C.PGPQ_FUSE_UNIQ:
+			b := host[int(f.first):][:4*rows+4]
+			c := &fusedColumn{rows: rows, uniq: true, collided: binary.LittleEndian.Uint32(b[4*rows:]) != 0}
+			if rows > 0 {
+				c.first = unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), rows)
+			}
+			keys, cols = append(keys, a.Data()), append(cols, c)
+		}
+	}
+	return keys, cols, nil
+}
+
+// fusedArena returns pinned memory for a chunk's fused results of size bytes, as a buffer
+// whose release gives it back to pinned, or nil where pinned memory ran out.
+func fusedArena(pinned *pinnedAllocator, size int) *memory.Buffer {
+	b, ok := pinned.tryAllocate(max(size, 1))
+	if !ok {
+		return nil
+	}
+	return memory.NewBufferWithAllocator(b, pinned)
+}

@@ -1,0 +1,110 @@
+package device
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+)
+
+// fusedColumn is what the decoder computed on the device, in the same call and wait as the
+// decoding (pgpq_finish_fused), for one column of one decoded batch: the PLAIN fragment and
+// statistics the page encoder would compute (plain), or the rows grouped by value as Uniques
+// would group them (uniq). Its slices lie in the batch's pinned arena (or, for a fragment that
+// is the column's Arrow values, in those), which lives as long as the batch: a fusedColumn is
+// read only while the batch is held.
+type fusedColumn struct {
+	rows int
+	// plain: the non-NULL values PLAIN and their statistics (NULL count; min and max as the
+	// page encoder's, pointing into the arena).
+	plain bool
+	frag  []byte
+	stats metadata.EncodedStatistics
+	// uniq: each row's first row holding its value (-1 for NULL); collided says two different
+	// values shared a hash, so first means nothing.
+	uniq     bool
+	first    []int32
+	collided bool
+}
+
+// fusedResults holds the fused columns of the batches decoded on the GPU and not yet released,
+// by their arrays' data, for the page encoder and Uniques to take instead of a device call of
+// their own. Decoders compute fused columns only while a PageEncoder is open (users). It is
+// safe for concurrent use.
+type fusedResults struct {
+	users atomic.Int32
+	m     sync.Map // arrow.ArrayData → *fusedColumn
+}
+
+// active says whether decoders should compute fused columns.
+func (r *fusedResults) active() bool { return r.users.Load() > 0 }
+
+// lookup returns a's fused column, or nil where there is none or a is not the whole decoded
+// array (a slice of a batch).
+func (r *fusedResults) lookup(a arrow.Array) *fusedColumn {
+	v, ok := r.m.Load(a.Data())
+	if !ok {
+		return nil
+	}
+	f := v.(*fusedColumn)
+	if a.Data().Offset() != 0 || a.Len() != f.rows {
+		return nil
+	}
+	return f
+}
+
+// plain returns a's fused PLAIN fragment, or nil.
+func (r *fusedResults) plain(a arrow.Array) *fusedColumn {
+	if f := r.lookup(a); f != nil && f.plain {
+		return f
+	}
+	return nil
+}
+
+// uniq returns a's fused grouping, or nil.
+func (r *fusedResults) uniq(a arrow.Array) *fusedColumn {
+	if f := r.lookup(a); f != nil && f.uniq {
+		return f
+	}
+	return nil
+}
+
+// fusedRecord is a decoded batch with fused columns: it registers them (keys, values) while it
+// is held and, once released for the last time, forgets them and frees the arena they point
+// into. Retain and Release are safe for concurrent use, as a RecordBatch's are.
+type fusedRecord struct {
+	arrow.RecordBatch
+	refs  atomic.Int64
+	reg   *fusedResults
+	keys  []arrow.ArrayData
+	arena *memory.Buffer
+}
+
+// newFusedRecord wraps rec (whose reference it takes over) and registers cols[i] under keys[i].
+func newFusedRecord(rec arrow.RecordBatch, reg *fusedResults, keys []arrow.ArrayData, cols []*fusedColumn, arena *memory.Buffer) *fusedRecord {
+	r := &fusedRecord{RecordBatch: rec, reg: reg, keys: keys, arena: arena}
+	r.refs.Store(1)
+	for i, k := range keys {
+		reg.m.Store(k, cols[i])
+	}
+	return r
+}
+
+func (r *fusedRecord) Retain() {
+	r.refs.Add(1)
+	r.RecordBatch.Retain()
+}
+
+func (r *fusedRecord) Release() {
+	if r.refs.Add(-1) == 0 {
+		for _, k := range r.keys {
+			r.reg.m.Delete(k)
+		}
+		if r.arena != nil {
+			r.arena.Release()
+		}
+	}
+	r.RecordBatch.Release()
+}

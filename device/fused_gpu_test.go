@@ -1,0 +1,142 @@
+//go:build cgo && linux
+
+package device
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/pgparquet/pgparquet/internal/copytest"
+	"github.com/pgparquet/pgparquet/pqfile"
+)
+
+// TestGPUFusedMatchesCPU decodes fresh random chunks with the page encoder's and the
+// grouping's work fused into the decoding (pgpq_finish_fused) and requires, per column, the
+// CPU decoder's arrays bit for bit, the CPU twin's PLAIN fragment and statistics
+// (pqfile.PlainFragment) for every fixed-width column, and the exact first rows of every
+// string column; the fused columns are forgotten, and their arena freed, with the batch.
+func TestGPUFusedMatchesCPU(t *testing.T) {
+	lib, gpu, cpu, cols := gpuAndCPU(t)
+	if lib.lib.finish_fused == nil {
+		t.Fatal("the CUDA library has no pgpq_finish_fused: rebuild it")
+	}
+	reg := &fusedResults{}
+	reg.users.Store(1)
+	gpu.fused = reg
+	var plains, uniqs int
+	for _, p := range gpu.plans {
+		if p.plain {
+			plains++
+		}
+		if p.uniq {
+			uniqs++
+		}
+	}
+	if plains == 0 || uniqs == 0 {
+		t.Fatalf("the random columns plan %d fixed-width and %d string columns for fusion; want some of both", plains, uniqs)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	ctx := context.Background()
+	for _, rows := range []int{1, 2, 31, 33, 1000, 5000, 20000, 1, 7, 4096} {
+		c := copytest.RandomChunk(rng, rows)
+		want, err := cpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("rows=%d: CPU: %v", rows, err)
+		}
+		got, err := gpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("rows=%d: GPU: %v", rows, err)
+		}
+		if _, ok := got.(*fusedRecord); !ok {
+			t.Fatalf("rows=%d: a batch without fused columns", rows)
+		}
+		for i, col := range cols {
+			name := col.Name + " (" + col.PGType + ")"
+			w, g := want.Column(i), got.Column(i)
+			if err := copytest.SameArrays(w, g); err != nil {
+				t.Errorf("rows=%d column %s: %v", rows, name, err)
+				continue
+			}
+			switch p := gpu.plans[i]; {
+			case p.plain:
+				frag, st, err := pqfile.PlainFragment(w)
+				f := reg.plain(g)
+				if err != nil { // a decimal past its FIXED_LEN_BYTE_ARRAY: not fused, as the GPU encoder refuses it
+					if f != nil {
+						t.Errorf("rows=%d column %s: fused although the CPU twin refuses it: %v", rows, name, err)
+					}
+					continue
+				}
+				switch {
+				case f == nil:
+					t.Errorf("rows=%d column %s: no fused fragment", rows, name)
+				case !bytes.Equal(f.frag, frag):
+					t.Errorf("rows=%d column %s: fragment of %d bytes differs from the CPU twin's %d", rows, name, len(f.frag), len(frag))
+				case f.stats.NullCount != st.NullCount || f.stats.HasMin != st.HasMin || f.stats.HasMax != st.HasMax ||
+					!bytes.Equal(f.stats.Min, st.Min) || !bytes.Equal(f.stats.Max, st.Max):
+					t.Errorf("rows=%d column %s: statistics %+v, the CPU twin's %+v", rows, name, f.stats, st)
+				}
+			case p.uniq:
+				f := reg.uniq(g)
+				if f == nil || f.collided {
+					t.Errorf("rows=%d column %s: no grouping (%v)", rows, name, f)
+					continue
+				}
+				wantFirst := cpuFirsts(w)
+				for r := range wantFirst {
+					if f.first[r] != wantFirst[r] {
+						t.Errorf("rows=%d column %s: row %d has first row %d, want %d", rows, name, r, f.first[r], wantFirst[r])
+						break
+					}
+				}
+			}
+		}
+		// A slice of the batch is not the decoded array: no fused column.
+		if s := array.NewSlice(got.Column(0), 0, int64(max(rows-1, 0))); rows > 1 && reg.lookup(s) != nil {
+			t.Errorf("rows=%d: a slice found a fused column", rows)
+		} else {
+			s.Release()
+		}
+		want.Release()
+		got.Release()
+		n := 0
+		reg.m.Range(func(any, any) bool { n++; return true })
+		if n != 0 {
+			t.Fatalf("rows=%d: %d fused columns left after the batch's release", rows, n)
+		}
+	}
+	if n := gpu.fallbacks.Load(); n != 0 {
+		t.Errorf("%d chunks fell back to the CPU", n)
+	}
+	// A device failure in the fused call: the chunk is decoded on the CPU, without fused
+	// columns, and its arena is given back (gpuAndCPU checks that no pinned memory is left).
+	if !lib.injectFaults(0, 1) {
+		t.Fatal("the library cannot inject faults")
+	}
+	c := copytest.RandomChunk(rng, 500)
+	got, err := gpu.Decode(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.(*fusedRecord); ok {
+		t.Error("a batch decoded on the CPU after a device failure has fused columns")
+	}
+	got.Release()
+	// Fusion off (no PageEncoder open): plain batches.
+	reg.users.Store(0)
+	got, err = gpu.Decode(ctx, copytest.RandomChunk(rng, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.(*fusedRecord); ok {
+		t.Error("fused columns while no PageEncoder is open")
+	}
+	got.Release()
+}

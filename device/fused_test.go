@@ -1,0 +1,168 @@
+package device
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/pgparquet/pgparquet/pqfile"
+)
+
+// cpuFirsts is each row's first row holding its value (-1 for NULL), on the CPU: what the
+// device's grouping must give.
+func cpuFirsts(a arrow.Array) []int32 {
+	seen := map[string]int32{}
+	out := make([]int32, a.Len())
+	for i := range out {
+		if a.IsNull(i) {
+			out[i] = -1
+			continue
+		}
+		var v string
+		switch s := a.(type) {
+		case *array.String:
+			v = s.Value(i)
+		case *array.Binary:
+			v = string(s.Value(i))
+		}
+		f, ok := seen[v]
+		if !ok {
+			f = int32(i)
+			seen[v] = f
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// fusingEncoder registers, before each Append, the CPU twin's fragments of the whole columns
+// (offset 0) as a decoder registers its fused columns, appends with enc, which takes them
+// (the sliced columns it encodes itself), and then releases the batch.
+type fusingEncoder struct {
+	enc *PageEncoder
+	reg *fusedResults
+}
+
+func (f fusingEncoder) Append(cols []arrow.Array, dst []*pqfile.PlainColumn) error {
+	var keys []arrow.ArrayData
+	var fc []*fusedColumn
+	fields := make([]arrow.Field, len(cols))
+	for i, a := range cols {
+		fields[i] = arrow.Field{Name: fmt.Sprint("c", i), Type: a.DataType(), Nullable: true}
+		if a.Data().Offset() != 0 {
+			continue
+		}
+		frag, st, err := pqfile.PlainFragment(a)
+		if err != nil {
+			continue
+		}
+		keys, fc = append(keys, a.Data()), append(fc, &fusedColumn{rows: a.Len(), plain: true, frag: frag, stats: st})
+	}
+	n := int64(0)
+	if len(cols) > 0 {
+		n = int64(cols[0].Len())
+	}
+	rec := newFusedRecord(array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, n), f.reg, keys, fc, nil)
+	defer rec.Release()
+	return f.enc.Append(cols, dst)
+}
+
+// TestPageEncoderFused: the fragments a decoder computed with its decoding (fusedResults) are
+// appended as they are, the other columns encoded apart, and the pages equal the CPU twin's;
+// a released batch leaves no fused column behind.
+func TestPageEncoderFused(t *testing.T) {
+	dev := Start(ModeOff, "", nil)
+	enc, err := dev.PageEncoder(compress.Codecs.Snappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if !dev.fused.active() {
+		t.Fatal("an open PageEncoder leaves fusion off")
+	}
+	cpu, err := pqfile.NewCPUPlain(compress.Codecs.Snappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compareEncoders(rand.New(rand.NewPCG(3, 4)), fusingEncoder{enc, &dev.fused}, cpu, 30); err != nil {
+		t.Fatal(err)
+	}
+	if _, c := enc.Counts(); enc.FusedCount() == 0 || c == 0 {
+		t.Fatalf("%d column batches fused, %d encoded on the CPU; want some of both", enc.FusedCount(), c)
+	}
+	n := 0
+	dev.fused.m.Range(func(any, any) bool { n++; return true })
+	if n != 0 {
+		t.Fatalf("%d fused columns left", n)
+	}
+	enc.Close()
+	if dev.fused.active() {
+		t.Fatal("fusion still on after the PageEncoder closed")
+	}
+}
+
+// TestUniquesFused: Uniques numbers the groups of a fused grouping as of its own (groupsOf);
+// a collided grouping, and a slice, are left to the caller.
+func TestUniquesFused(t *testing.T) {
+	dev := Start(ModeOff, "", nil)
+	enc, err := dev.PageEncoder(compress.Codecs.Snappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	bb := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
+	for range 1000 {
+		if rng.IntN(10) == 0 {
+			sb.AppendNull()
+			bb.AppendNull()
+			continue
+		}
+		v := fmt.Sprint("v", rng.IntN(30))
+		sb.Append(v)
+		bb.Append([]byte(v + "b"))
+	}
+	str, bin := sb.NewArray(), bb.NewArray()
+	sb.Release()
+	bb.Release()
+	third := str.(*array.String)
+	collided := array.NewSlice(third, 0, int64(third.Len())) // offset 0: a whole array of its own
+	defer collided.Release()
+	cols := []arrow.Array{str, bin, collided}
+	fc := []*fusedColumn{{rows: 1000, uniq: true, first: cpuFirsts(str)}, {rows: 1000, uniq: true, first: cpuFirsts(bin)},
+		{rows: 1000, uniq: true, first: cpuFirsts(str), collided: true}}
+	fields := []arrow.Field{{Name: "s", Type: str.DataType(), Nullable: true}, {Name: "b", Type: bin.DataType(), Nullable: true},
+		{Name: "c", Type: str.DataType(), Nullable: true}}
+	rec := newFusedRecord(array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, 1000), &dev.fused,
+		[]arrow.ArrayData{str.Data(), bin.Data(), collided.Data()}, fc, nil)
+	str.Release()
+	bin.Release()
+	slice := array.NewSlice(rec.Column(0), 8, 100)
+	defer slice.Release()
+	ids, firsts := enc.Uniques([]arrow.Array{rec.Column(0), rec.Column(1), rec.Column(2), slice})
+	for i := range 2 {
+		wantIDs, wantFirsts, err := groupsOf(fc[i].first, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids[i], wantIDs) || !reflect.DeepEqual(firsts[i], wantFirsts) {
+			t.Errorf("column %d: groups differ from groupsOf's", i)
+		}
+	}
+	if ids[2] != nil || ids[3] != nil {
+		t.Errorf("a collided grouping or a slice was grouped: %v, %v", ids[2] != nil, ids[3] != nil)
+	}
+	rec.Release()
+	n := 0
+	dev.fused.m.Range(func(any, any) bool { n++; return true })
+	if n != 0 {
+		t.Fatalf("%d fused columns left", n)
+	}
+}
