@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "wait.h"  // pgpq_stream_wait
-
 enum {
   CS_STREAM_SYNC,
   CS_EVENT_SYNC,
@@ -120,9 +118,8 @@ static inline int pgpq_cs_copy_kind(cudaMemcpyKind kind) {
                                           : CS_MEMCPY_ASYNC_OTHER;
 }
 
-// The runtime calls below are counted wherever they are written after this header (and streams
-// are waited for as wait.h says).
-#define cudaStreamSynchronize(s) PGPQ_TIMED(CS_STREAM_SYNC, pgpq_stream_wait(s))
+// The runtime calls below are counted wherever they are written after this header.
+#define cudaStreamSynchronize(s) PGPQ_TIMED(CS_STREAM_SYNC, (cudaStreamSynchronize)(s))
 #define cudaEventSynchronize(e) PGPQ_TIMED(CS_EVENT_SYNC, (cudaEventSynchronize)(e))
 #define cudaMemcpyAsync(d, s, n, k, st) PGPQ_TIMED_BYTES(pgpq_cs_copy_kind(k), n, (cudaMemcpyAsync)(d, s, n, k, st))
 #define cudaMemcpy(d, s, n, k) PGPQ_TIMED(CS_MEMCPY_SYNC, (cudaMemcpy)(d, s, n, k))
