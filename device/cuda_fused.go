@@ -71,7 +71,8 @@ func alignUp(n, a int) int { return (n + a - 1) / a * a }
 // fusedLayout lays out the results of the planned columns of a chunk of rows rows whose
 // columns have nulls NULLs, in one host buffer: per plain column 64 bytes of statistics, and
 // its fragment unless its Arrow values are it (no NULL, encCol.plainIsArrow); per uniq
-// column rows int32 first rows and the collided int32. It returns the call's column
+// column rows int32 group ids, the collided and group count int32s and room for rows int32
+// first rows (pgpq_fuse_col). It returns the call's column
 // descriptions and the buffer's size.
 func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, int) {
 	var out []C.pgpq_fuse_col
@@ -89,7 +90,7 @@ func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, 
 			out = append(out, f)
 		case p.uniq:
 			out = append(out, C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_UNIQ, first: C.int64_t(at)})
-			at = alignUp(at+4*rows+4, fuseAlign)
+			at = alignUp(at+8*rows+8, fuseAlign)
 		}
 	}
 	return out, at
@@ -136,10 +137,15 @@ func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows 
 			}
 			keys, cols = append(keys, a.Data()), append(cols, c)
 		case C.PGPQ_FUSE_UNIQ:
-			b := host[int(f.first):][:4*rows+4]
+			b := host[int(f.first):][:8*rows+8]
 			c := &fusedColumn{rows: rows, uniq: true, collided: binary.LittleEndian.Uint32(b[4*rows:]) != 0}
-			if rows > 0 {
-				c.first = unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), rows)
+			groups := int(int32(binary.LittleEndian.Uint32(b[4*rows+4:])))
+			if !c.collided && (groups < 0 || groups > rows) {
+				return nil, nil, fmt.Errorf("fused grouping: column %d: %d groups of %d rows", f.col, groups, rows)
+			}
+			if rows > 0 && !c.collided {
+				c.ids = unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), rows)
+				c.firsts = unsafe.Slice((*int32)(unsafe.Pointer(&b[4*rows+8])), groups)
 			}
 			keys, cols = append(keys, a.Data()), append(cols, c)
 		}

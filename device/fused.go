@@ -22,10 +22,12 @@ type fusedColumn struct {
 	plain bool
 	frag  []byte
 	stats metadata.EncodedStatistics
-	// uniq: each row's first row holding its value (-1 for NULL); collided says two different
-	// values shared a hash, so first means nothing.
+	// uniq: each row's group (-1 for NULL) and each group's first row, groups numbered in the
+	// order of their first rows, as groupsOf numbers them; collided says two different values
+	// shared a hash, so ids and firsts mean nothing.
 	uniq     bool
-	first    []int32
+	ids      []int32
+	firsts   []int32
 	collided bool
 }
 

@@ -349,9 +349,10 @@ func (c encCol) plainWidth() int {
 
 // Uniques groups the rows of string or binary columns (a batch's) by value on the GPU, for the
 // lanes' dictionaries: ids[i][row] is the row's group in column i (-1 for NULL) and
-// firsts[i][g] the first row of group g, groups in no particular order. Values are hashed on
-// the device and each row compared byte for byte with its group's first row, so two values
-// are never merged. ids[i] is nil where the caller must group column i itself: before the
+// firsts[i][g] the first row of group g, groups in no particular order; the caller reads them,
+// and only until it releases the batch (a grouping fused with the decoding lies in the
+// batch's memory). Values are hashed on the device and each row compared byte for byte with
+// its group's first row, so two values are never merged. ids[i] is nil where the caller must group column i itself: before the
 // GPU is ready, without pgpq_uniq_run, for a slice whose bitmap does not start on a byte, on
 // a CUDA error (with a warning), or when two values shared a hash.
 func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
@@ -362,9 +363,7 @@ func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 		if f := p.dev.fused.uniq(a); f != nil {
 			// Grouped with its decoding; a collision leaves the column to the caller.
 			if !f.collided {
-				if r, fs, err := groupsOf(f.first, a.Len()); err == nil {
-					ids[i], firsts[i] = r, fs
-				}
+				ids[i], firsts[i] = f.ids, f.firsts
 			}
 			continue
 		}

@@ -342,6 +342,11 @@ struct ucol {
   uint64_t tmask;
   int32_t* first;
   int32_t* collided;
+  // Fused with decoding (uniq_number): each row's group (-1 for NULL), groups numbered in the
+  // order of their first rows, the groups' first rows and their count; ids NULL: not numbered.
+  int32_t* ids;
+  int32_t* firsts;
+  int32_t* ngroups;
 };
 
 // ucol_of finds the column of launch row r (the last whose row0 is at most r).
@@ -408,6 +413,38 @@ __global__ void uniq_resolve(const ucol* cols, int ncols, int64_t rows) {
   const uint8_t* y = c.data + c.offsets[f];
   for (int64_t k = 0; same && k < la; k++) same = x[k] == y[k];
   if (!same) *c.collided = 1;
+}
+
+// uniq_number numbers the groups uniq_resolve found, one block per column (after it, on the
+// same stream): a block-wide scan over the rows that are their own first row gives each group
+// its number, in the order of the first rows, kept in slot (free once uniq_resolve is done);
+// then every row takes its first row's number. This is device.groupsOf on the device.
+__global__ void uniq_number(const ucol* cols) {
+  typedef cub::BlockScan<int, PGPQ_ENC_THREADS> Scan;
+  __shared__ typename Scan::TempStorage tmp;
+  __shared__ int32_t base;
+  const ucol& c = cols[blockIdx.x];
+  if (c.ids == nullptr) return;
+  if (threadIdx.x == 0) base = 0;
+  __syncthreads();
+  for (int64_t tile = 0; tile < c.n; tile += blockDim.x) {
+    const int64_t i = tile + threadIdx.x;
+    const int flag = i < c.n && c.first[i] == (int32_t)i ? 1 : 0;
+    int pos, total;
+    Scan(tmp).ExclusiveSum(flag, pos, total);
+    if (flag) {
+      c.slot[i] = base + pos;
+      c.firsts[base + pos] = (int32_t)i;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) base += total;
+    __syncthreads();
+  }
+  for (int64_t i = threadIdx.x; i < c.n; i += blockDim.x) {
+    const int32_t f = c.first[i];
+    c.ids[i] = f < 0 ? -1 : c.slot[f];
+  }
+  if (threadIdx.x == 0) *c.ngroups = base;
 }
 
 // Faults to inject, for tests of the Go side's fallback (pgpq_inject_encode_faults): the next
@@ -882,6 +919,7 @@ int pgpq_uniq_first_run(void* h, const pgpq_uniq_col* cols, int ncols, int weak,
     size_t slots = 2;
     while (slots < 2 * m) slots <<= 1;
     ucol d;
+    memset(&d, 0, sizeof d);
     d.n = n;
     d.row0 = row0;
     row0 += n;
@@ -963,8 +1001,9 @@ void pgpq_fuse_enc_desc(void* desc, const pgpq_enc_col* c, int64_t first_block) 
 
 void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
                          int64_t row0, unsigned long long* keys, int32_t* mins, int32_t* slot, uint64_t tmask,
-                         int32_t* first, int32_t* collided) {
+                         int32_t* first, int32_t* collided, int32_t* ids, int32_t* firsts, int32_t* ngroups) {
   ucol d;
+  memset(&d, 0, sizeof d);
   d.offsets = offsets;
   d.data = data;
   d.valid = valid;
@@ -976,6 +1015,9 @@ void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data
   d.tmask = tmask;
   d.first = first;
   d.collided = collided;
+  d.ids = ids;
+  d.firsts = firsts;
+  d.ngroups = ngroups;
   memcpy(desc, &d, sizeof d);
 }
 
@@ -990,5 +1032,6 @@ cudaError_t pgpq_fuse_launch_uniq(const void* d_descs, int ncols, int64_t rows, 
   const unsigned blocks = (unsigned)((rows + 255) / 256);
   uniq_insert<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows, 0);
   uniq_resolve<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows);
+  uniq_number<<<(unsigned)ncols, PGPQ_ENC_THREADS, 0, s>>>((const ucol*)d_descs);
   return cudaGetLastError();
 }

@@ -22,10 +22,12 @@ void pgpq_fuse_enc_desc(void* desc, const pgpq_enc_col* c, int64_t first_block);
 // pgpq_fuse_uniq_desc writes at desc the description of a string column of n rows (device
 // pointers: offsets into data, validity or NULL) whose rows are rows row0.. of the launch, with
 // its hash table (tmask + 1 slots of keys, cleared to all ones, and mins, to 0x7f bytes), a
-// slot per row, and its results: first (n rows) and collided (one int32, cleared).
+// slot per row, each row's first row (n rows), and its results: collided (one int32, cleared),
+// ids (n rows: each row's group, -1 for NULL, groups numbered in the order of their first
+// rows), firsts (n rows room: each group's first row) and ngroups (one int32: the groups).
 void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
                          int64_t row0, unsigned long long* keys, int32_t* mins, int32_t* slot, uint64_t tmask,
-                         int32_t* first, int32_t* collided);
+                         int32_t* first, int32_t* collided, int32_t* ids, int32_t* firsts, int32_t* ngroups);
 
 // The launches, over ncols descriptions at d_descs (device memory): blocks pages in all, rows
 // rows in all.

@@ -1103,7 +1103,7 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
     if (c < 0 || c >= ncols || !d->cols[c].on_gpu || d->cols[c].list || (!plain && !uniq) ||
         (uniq && !d->cols[c].varlen) || (plain && (d->cols[c].varlen || f->stats < 0 || f->stats + 64 > host_bytes)) ||
         (plain && f->frag >= 0 && f->frag + rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width) > host_bytes) ||
-        (uniq && (f->first < 0 || f->first + 4 * rows + 4 > host_bytes))) {
+        (uniq && (f->first < 0 || f->first + 8 * rows + 8 > host_bytes))) {
       snprintf(err, errlen, "pgpq_finish_fused: bad column %d (column %d, op %d)", k, c, f->op);
       return cudaErrorInvalidValue;
     }
@@ -1112,7 +1112,7 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
       nuniq++;
       const size_t slots = fuse_slots(rows);
       keys_bytes += fuse_align(slots * 8);
-      tables += fuse_align(slots * 8) + fuse_align(slots * 4) + fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
+      tables += fuse_align(slots * 8) + fuse_align(slots * 4) + 2 * fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
     }
   }
   const size_t mirror = fuse_align((size_t)host_bytes), descs = fuse_align(esz * nenc) + fuse_align(usz * nuniq);
@@ -1182,9 +1182,11 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
       rest += fuse_align(slots * 4);
       int32_t* slot = (int32_t*)rest;
       rest += fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
-      int32_t* first = (int32_t*)(base + f->first);
+      int32_t* first = (int32_t*)rest;
+      rest += fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
+      int32_t* ids = (int32_t*)(base + f->first);
       pgpq_fuse_uniq_desc(h_uniq + usz * iu, (const int32_t*)(j->d_out + lay[0]), data, nulls ? j->d_out + lay[1] : NULL,
-                          rows, row0, kk, mins, slot, slots - 1, first, first + rows);
+                          rows, row0, kk, mins, slot, slots - 1, first, ids + rows, ids, ids + rows + 2, ids + rows + 1);
       row0 += rows;
       iu++;
     }

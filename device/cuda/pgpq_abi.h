@@ -88,7 +88,10 @@ typedef struct {
 //     values PLAIN at frag (rows * PLAIN width bytes), or frag -1 where they are not wanted
 //     back (a column without NULLs whose PLAIN values are its Arrow values).
 //   PGPQ_FUSE_UNIQ: a string or binary column's rows grouped by value as pgpq_uniq_first_run
-//     groups them: rows int32 first rows at first, then the collided int32.
+//     groups them, and the groups numbered as device.groupsOf numbers them: at first, rows
+//     int32 group ids (-1 for NULL), the collided int32 (1: two values shared a hash; the rest
+//     means nothing), the number of groups (int32), then rows int32 of room for the groups'
+//     first rows, in the order of the groups.
 #define PGPQ_FUSE_PLAIN 1
 #define PGPQ_FUSE_UNIQ 2
 typedef struct {
