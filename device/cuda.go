@@ -23,8 +23,9 @@ typedef void (*close_fn)(void*);
 typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int64_t*, int64_t*,
                          int64_t*, int32_t*, char*, int);
 typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
-typedef int (*finish_fused_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, const pgpq_fuse_col*, int, uint8_t*, int64_t,
-                               int32_t*, char*, int);
+typedef int (*finish_fused_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, uint8_t*, int64_t, const pgpq_fuse_col*, int,
+                               uint8_t*, int64_t, int32_t*, char*, int);
+typedef void (*job_layout_fn)(void*, int64_t*, int64_t*);
 typedef void (*abort_fn)(void*);
 typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
@@ -53,7 +54,8 @@ typedef struct {
 	close_fn close;
 	scan_fn scan;
 	finish_fn finish;
-	finish_fused_fn finish_fused; // optional: finish with the page encoder's and grouping's work fused
+	finish_fused_fn finish_fused; // optional, with job_layout: finish into one arena, with the page encoder's and grouping's work fused
+	job_layout_fn job_layout;
 	abort_fn abort;
 	bench_fn bench;
 	inject_fn inject; // optional: tests only
@@ -87,6 +89,8 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->scan = (scan_fn)dlsym(l->handle, "pgpq_scan");
 	l->finish = (finish_fn)dlsym(l->handle, "pgpq_finish");
 	l->finish_fused = (finish_fused_fn)dlsym(l->handle, "pgpq_finish_fused");
+	l->job_layout = (job_layout_fn)dlsym(l->handle, "pgpq_job_layout");
+	if (!l->job_layout) l->finish_fused = NULL;
 	l->abort = (abort_fn)dlsym(l->handle, "pgpq_abort");
 	l->bench = (bench_fn)dlsym(l->handle, "pgpq_bench_kernels");
 	l->inject = (inject_fn)dlsym(l->handle, "pgpq_inject_faults");
@@ -127,10 +131,12 @@ static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const
 static int call_finish(pgpq_lib* l, void* j, uint8_t** table, int ncols, int32_t* bad, char* err, int en) {
 	return l->finish(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, bad, err, en);
 }
-static int call_finish_fused(pgpq_lib* l, void* j, uint8_t** table, int ncols, const pgpq_fuse_col* fuse, int nfuse,
-                             uint8_t* host, int64_t host_bytes, int32_t* bad, char* err, int en) {
-	return l->finish_fused(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, fuse, nfuse, host, host_bytes, bad, err, en);
+static int call_finish_fused(pgpq_lib* l, void* j, uint8_t** table, int ncols, uint8_t* arena, int64_t arena_bytes,
+                             const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes, int32_t* bad, char* err, int en) {
+	return l->finish_fused(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, arena, arena_bytes, fuse, nfuse, host,
+	                       host_bytes, bad, err, en);
 }
+static void call_job_layout(pgpq_lib* l, void* j, int64_t* offs, int64_t* total) { l->job_layout(j, offs, total); }
 static void call_abort(pgpq_lib* l, void* j) { l->abort(j); }
 static int call_inject(pgpq_lib* l, int scans, int finishes) {
 	if (!l->inject) return -1;
@@ -547,6 +553,31 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		bufs = append(bufs, buf)
 		return buf
 	}
+	// With pgpq_finish_fused, the buffers that lie in the job's device output (values,
+	// validity and var-length data, but for list elements and numeric text) come back in one
+	// copy into one pinned arena, of which they are slices (pgpq_job_layout): one transfer and
+	// one allocation per chunk instead of one per buffer.
+	var out *sharedArena
+	var lay []C.int64_t
+	if d.lib.lib.finish_fused != nil && rows > 0 {
+		lay = make([]C.int64_t, 3*n)
+		var total C.int64_t
+		C.call_job_layout(d.lib.lib, job, &lay[0], &total)
+		out = newSharedArena(d.pinned, int(total))
+	}
+	// outBuf is buffer k (0 values, 1 validity, 2 data) of column i, of size bytes: in the
+	// arena, else of its own.
+	outBuf := func(i, k, size int) *memory.Buffer {
+		if out == nil {
+			return newBuf(size)
+		}
+		buf := out.buffer(int(lay[3*i+k]), size)
+		bufs = append(bufs, buf)
+		return buf
+	}
+	if out != nil {
+		defer out.release() // the arena's own reference; each buffer holds one more
+	}
 	colBufs := make([][6]*memory.Buffer, ncols)
 	for i, col := range d.cols {
 		info := col.Kind.Info()
@@ -562,8 +593,8 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 				C.call_abort(d.lib.lib, job)
 				return d.fallback(ctx, c)
 			}
-			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
-			vals = newBuf(4 * (rows + 1))
+			valid = outBuf(i, 1, int(bitutil.BytesForBits(int64(rows))))
+			vals = outBuf(i, 0, 4*(rows+1))
 			if p.op == elString {
 				evals = newBuf(4 * int(ne+1))
 				edata = newBuf(int(elemBytes[i]))
@@ -579,22 +610,26 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 				}
 			}
 		case !d.onGPU[i]:
-			vals = newBuf(4 * rows)
+			vals = outBuf(i, 0, 4*rows)
 		case col.Kind == pgarrow.KindBool:
-			vals = newBuf(int(bitutil.BytesForBits(int64(rows))))
+			vals = outBuf(i, 0, int(bitutil.BytesForBits(int64(rows))))
 		case info.VarLen:
 			if varBytes[i] > maxStringData {
 				release()
 				C.call_abort(d.lib.lib, job)
 				return d.fallback(ctx, c)
 			}
-			vals = newBuf(4 * (rows + 1))
-			data = newBuf(int(varBytes[i]))
+			vals = outBuf(i, 0, 4*(rows+1))
+			if d.numText[i] {
+				data = newBuf(int(varBytes[i])) // numeric text lies apart on the device
+			} else {
+				data = outBuf(i, 2, int(varBytes[i]))
+			}
 		default:
-			vals = newBuf(info.Width * rows)
+			vals = outBuf(i, 0, info.Width*rows)
 		}
 		if nulls[i] > 0 && d.onGPU[i] && d.lists[i] == nil {
-			valid = newBuf(int(bitutil.BytesForBits(int64(rows))))
+			valid = outBuf(i, 1, int(bitutil.BytesForBits(int64(rows))))
 		}
 		if outOfPinned {
 			release()
@@ -603,8 +638,8 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		}
 		colBufs[i] = [6]*memory.Buffer{vals, valid, data, evalid, evals, edata}
 		for k, b := range colBufs[i] {
-			if b == nil {
-				continue
+			if b == nil || (out != nil && out.holds(b)) {
+				continue // the arena's copy brings it
 			}
 			// A zero-length buffer may be NULL: the library copies nothing into it.
 			slots[k*ncols+i] = (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b.Buf())))
@@ -625,10 +660,19 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 		}
 	}
 	var rc C.int
-	if len(fuse) > 0 {
-		host := arena.Bytes()
-		rc = C.call_finish_fused(d.lib.lib, job, table, C.int(ncols), &fuse[0], C.int(len(fuse)),
-			(*C.uint8_t)(unsafe.Pointer(&host[0])), C.int64_t(len(host)), &bad, &errBuf[0], errLen)
+	if out != nil || len(fuse) > 0 {
+		var outPtr, hostPtr *C.uint8_t
+		var outLen, hostLen int
+		var fusePtr *C.pgpq_fuse_col
+		if out != nil {
+			outPtr, outLen = (*C.uint8_t)(unsafe.Pointer(&out.block[0])), len(out.block)
+		}
+		if len(fuse) > 0 {
+			host := arena.Bytes()
+			hostPtr, hostLen, fusePtr = (*C.uint8_t)(unsafe.Pointer(&host[0])), len(host), &fuse[0]
+		}
+		rc = C.call_finish_fused(d.lib.lib, job, table, C.int(ncols), outPtr, C.int64_t(outLen), fusePtr, C.int(len(fuse)),
+			hostPtr, C.int64_t(hostLen), &bad, &errBuf[0], errLen)
 	} else {
 		rc = C.call_finish(d.lib.lib, job, table, C.int(ncols), &bad, &errBuf[0], errLen)
 	}
@@ -750,6 +794,80 @@ func (d *gpuDecoder) cudaFailed(ctx context.Context, c *pgcopy.Chunk, msg string
 func (d *gpuDecoder) fallback(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordBatch, error) {
 	d.fallbacks.Add(1)
 	return d.cpu.Decode(ctx, c)
+}
+
+// sharedArena is one pinned block (pinnedAllocator's) whose slices are the buffers of one
+// decoded chunk: each slice is a memory.Buffer of its own, whose release counts down, and the
+// block goes back to its allocator once every buffer and the arena's own reference (release)
+// are gone. As the buffers' allocator it also serves the rare Allocate or Reallocate (a
+// buffer resized) from its pinned allocator, and frees such memory there. It is safe for
+// concurrent use.
+type sharedArena struct {
+	pinned *pinnedAllocator
+	block  []byte
+	refs   atomic.Int64
+}
+
+// newSharedArena returns an arena of size bytes with one reference, or nil where pinned
+// memory ran out.
+func newSharedArena(p *pinnedAllocator, size int) *sharedArena {
+	b, ok := p.tryAllocate(max(size, 1))
+	if !ok {
+		return nil
+	}
+	a := &sharedArena{pinned: p, block: b}
+	a.refs.Store(1)
+	return a
+}
+
+// buffer returns the size bytes at off as a buffer of one reference; an empty buffer is not
+// the arena's (nothing frees it).
+func (a *sharedArena) buffer(off, size int) *memory.Buffer {
+	if size == 0 {
+		return memory.NewBufferBytes(nil)
+	}
+	a.refs.Add(1)
+	return memory.NewBufferWithAllocator(a.block[off:off+size:off+size], a)
+}
+
+// holds says whether b's bytes lie in the arena.
+func (a *sharedArena) holds(b *memory.Buffer) bool { return a.within(b.Buf()) }
+
+func (a *sharedArena) within(b []byte) bool {
+	if cap(b) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(a.block[:1])))
+	return p >= lo && p < lo+uintptr(cap(a.block))
+}
+
+// release drops one reference: the arena's own, or a buffer's.
+func (a *sharedArena) release() {
+	if a.refs.Add(-1) == 0 {
+		a.pinned.Free(a.block)
+	}
+}
+
+// Allocate implements memory.Allocator: memory apart from the arena.
+func (a *sharedArena) Allocate(size int) []byte { return a.pinned.Allocate(size) }
+
+// Reallocate implements memory.Allocator: new memory apart from the arena, b freed.
+func (a *sharedArena) Reallocate(size int, b []byte) []byte {
+	nb := a.Allocate(size)
+	copy(nb, b)
+	a.Free(b)
+	return nb
+}
+
+// Free implements memory.Allocator: a slice of the arena drops its reference; other memory
+// goes back to the pinned allocator.
+func (a *sharedArena) Free(b []byte) {
+	if a.within(b) {
+		a.release()
+		return
+	}
+	a.pinned.Free(b)
 }
 
 // pinnedAllocator hands out pinned host memory (cudaMallocHost), which the GPU copies at full

@@ -137,6 +137,7 @@ struct pgpq_job {
   uint8_t* d_nout;
   size_t cap_nout;
   size_t* nlayout;      // [nnum]
+  int64_t* h_lay;       // [3*ncols] scratch of pgpq_job_layout's offsets
   // pgpq_finish_fused's device memory (a mirror of the caller's host buffer, then the column
   // descriptions, hash tables and slots) and pinned staging of the descriptions; both grown.
   uint8_t* d_fuse;
@@ -682,6 +683,7 @@ static void job_destroy(pgpq_job* j) {
   free(j->sizes);
   free(j->llayout);
   free(j->nlayout);
+  free(j->h_lay);
   free(j);
 }
 
@@ -699,6 +701,7 @@ static pgpq_job* job_get(pgpq_decoder* d, cudaError_t* e) {
   int nl = d->nlist > 0 ? d->nlist : 1;
   j->llayout = (size_t*)calloc(3 * nl, sizeof(size_t));
   j->nlayout = (size_t*)calloc(d->nnum > 0 ? d->nnum : 1, sizeof(size_t));
+  j->h_lay = (int64_t*)calloc(3 * n, sizeof(int64_t));
   *e = cudaStreamCreateWithFlags(&j->stream, cudaStreamNonBlocking);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev0);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev1);
@@ -1065,13 +1068,32 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
 // pgpq_scan implied; and for numeric text columns decoded on the GPU first writes their offsets
 // and text (vardata[c]: varbytes[c] bytes). It then returns the job to its pool. *bad is always
 // 0 here: pgpq_scan reported every problem.
-int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists,
-                      const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes, int32_t* bad, char* err,
-                      int errlen);
+int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, uint8_t* arena,
+                      int64_t arena_bytes, const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes,
+                      int32_t* bad, char* err, int errlen);
 
 int pgpq_finish(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, int32_t* bad, char* err,
                 int errlen) {
-  return pgpq_finish_fused(jh, vals, valid, vardata, lists, NULL, 0, NULL, 0, bad, err, errlen);
+  return pgpq_finish_fused(jh, vals, valid, vardata, lists, NULL, 0, NULL, 0, NULL, 0, bad, err, errlen);
+}
+
+// pgpq_job_layout gives, for a job pgpq_scan returned, where each column's buffers lie in its
+// device output: offs[3 * c + k] (k: values, validity, var-length data; pgpq_finish's sizes),
+// and *total, the bytes from the output's start to the end of the last one. A host arena of
+// *total bytes that pgpq_finish_fused fills in one copy then holds each buffer at its offset.
+void pgpq_job_layout(void* jh, int64_t* offs, int64_t* total) {
+  pgpq_job* j = (pgpq_job*)jh;
+  const int ncols = j->dec->ncols;
+  size_t end = 0;
+  for (int c = 0; c < ncols; c++) {
+    for (int k = 0; k < 3; k++) {
+      offs[3 * c + k] = (int64_t)j->layout[3 * c + k];
+      const bool in_out = k < 2 || (j->dec->cols[c].on_gpu && j->dec->cols[c].varlen && j->dec->cols[c].nidx < 0);
+      if (in_out && j->sizes[3 * c + k] > 0 && j->layout[3 * c + k] + j->sizes[3 * c + k] > end)
+        end = j->layout[3 * c + k] + j->sizes[3 * c + k];
+    }
+  }
+  *total = (int64_t)end;
 }
 
 static size_t fuse_align(size_t n) { return (n + 255) & ~(size_t)255; }
@@ -1207,13 +1229,16 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
   return e;
 }
 
-// pgpq_finish_fused is pgpq_finish that also runs, in the same wait, the work nfuse columns ask
-// for (pgpq_fuse_col: a fixed-width column's PLAIN fragment and statistics, a string column's
-// rows grouped by value) on the columns just decoded, on the device, and copies its results
-// into host (pinned, host_bytes) in one piece. A bad column description fails the call.
-int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists,
-                      const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes, int32_t* bad, char* err,
-                      int errlen) {
+// pgpq_finish_fused is pgpq_finish that, with arena (pinned, arena_bytes: pgpq_job_layout's
+// total), first copies the job's device output into it in one piece (the caller then passes
+// NULL for the buffers that lie there); and that also runs, in the same wait, the work nfuse
+// columns ask for (pgpq_fuse_col: a fixed-width column's PLAIN fragment and statistics, a
+// string column's rows grouped by value) on the columns just decoded, on the device, and
+// copies its results into host (pinned, host_bytes) in one piece. A bad column description
+// fails the call.
+int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** vardata, uint8_t** lists, uint8_t* arena,
+                      int64_t arena_bytes, const pgpq_fuse_col* fuse, int nfuse, uint8_t* host, int64_t host_bytes,
+                      int32_t* bad, char* err, int errlen) {
   PGPQ_API_SCOPE(CS_API_FINISH);
   pgpq_job* j = (pgpq_job*)jh;
   pgpq_decoder* d = j->dec;
@@ -1232,6 +1257,17 @@ int pgpq_finish_fused(void* jh, uint8_t** vals, uint8_t** valid, uint8_t** varda
   }
   char ferr[256] = "";
   if (e == cudaSuccess && nfuse > 0) e = fuse_launch(j, fuse, nfuse, host, host_bytes, ferr, sizeof ferr);
+  if (e == cudaSuccess && arena && arena_bytes > 0) {
+    int64_t want = 0;
+    pgpq_job_layout(j, j->h_lay, &want);
+    if (arena_bytes < want) {
+      snprintf(ferr, sizeof ferr, "pgpq_finish_fused: an arena of %lld bytes for an output of %lld", (long long)arena_bytes,
+               (long long)want);
+      e = cudaErrorInvalidValue;
+    } else {
+      e = cudaMemcpyAsync(arena, j->d_out, (size_t)want, cudaMemcpyDeviceToHost, s);
+    }
+  }
   if (e != cudaSuccess && ferr[0]) {
     cudaStreamSynchronize(s);
     snprintf(err, errlen, "%s", ferr);
