@@ -652,7 +652,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	var arena *memory.Buffer
 	if d.fused != nil && d.anyFused && rows > 0 && d.lib.lib.finish_fused != nil && d.fused.active() {
 		var size int
-		if fuse, size = fusedLayout(d.plans, rows, nulls); len(fuse) > 0 {
+		if fuse, size = fusedLayout(d.plans, rows, nulls, varBytes, d.fused.wantsBytes); len(fuse) > 0 {
 			arena = fusedArena(d.pinned, size)
 		}
 		if arena == nil {
@@ -748,7 +748,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	release()
 	rec := array.NewRecordBatch(d.schema, arrs, int64(rows))
 	if arena != nil {
-		keys, cols, err := fusedColumns(fuse, arena.Bytes(), arrs, rows)
+		keys, cols, err := fusedColumns(fuse, arena.Bytes(), arrs, rows, varBytes)
 		if err == nil && len(keys) > 0 {
 			releaseArrays()
 			return newFusedRecord(rec, d.fused, keys, cols, arena), nil

@@ -63,18 +63,22 @@ func planFused(d *gpuDecoder) []fusePlan {
 	return plans
 }
 
+// fuseOpBytes is pgpq_fuse_col's PGPQ_FUSE_BYTES, for tests.
+const fuseOpBytes = C.PGPQ_FUSE_BYTES
+
 // fuseAlign is the alignment of each result in the host buffer.
 const fuseAlign = 64
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
 
 // fusedLayout lays out the results of the planned columns of a chunk of rows rows whose
-// columns have nulls NULLs, in one host buffer: per plain column 64 bytes of statistics, and
-// its fragment unless its Arrow values are it (no NULL, encCol.plainIsArrow); per uniq
+// columns have nulls NULLs and varBytes bytes, in one host buffer: per plain column 64 bytes
+// of statistics, and its fragment unless its Arrow values are it (no NULL,
+// encCol.plainIsArrow); per string column that plainBytes(i) says is written PLAIN, 16 bytes
+// of statistics and room for its fragment (4 bytes a row and its bytes); per other string
 // column rows int32 group ids, the collided and group count int32s and room for rows int32
-// first rows (pgpq_fuse_col). It returns the call's column
-// descriptions and the buffer's size.
-func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, int) {
+// first rows (pgpq_fuse_col). It returns the call's column descriptions and the buffer's size.
+func fusedLayout(plans []fusePlan, rows int, nulls, varBytes []int64, plainBytes func(int) bool) ([]C.pgpq_fuse_col, int) {
 	var out []C.pgpq_fuse_col
 	at := 0
 	for i, p := range plans {
@@ -88,6 +92,10 @@ func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, 
 				at = alignUp(at+rows*p.enc.plainWidth(), fuseAlign)
 			}
 			out = append(out, f)
+		case p.uniq && plainBytes(i):
+			f := C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_BYTES, stats: C.int64_t(at), frag: C.int64_t(at + fuseAlign)}
+			at = alignUp(at+fuseAlign+4*rows+int(varBytes[i]), fuseAlign)
+			out = append(out, f)
 		case p.uniq:
 			out = append(out, C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_UNIQ, first: C.int64_t(at)})
 			at = alignUp(at+8*rows+8, fuseAlign)
@@ -100,7 +108,7 @@ func fusedLayout(plans []fusePlan, rows int, nulls []int64) ([]C.pgpq_fuse_col, 
 // arrs of rows rows: the columns and the keys to register them under. A plain column whose
 // decimal does not fit its FIXED_LEN_BYTE_ARRAY is left out (the page encoder then meets the
 // error itself).
-func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows int) ([]arrow.ArrayData, []*fusedColumn, error) {
+func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows int, varBytes []int64) ([]arrow.ArrayData, []*fusedColumn, error) {
 	keys := make([]arrow.ArrayData, 0, len(fuse))
 	cols := make([]*fusedColumn, 0, len(fuse))
 	for _, f := range fuse {
@@ -135,6 +143,17 @@ func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows 
 				c.stats.HasMin, c.stats.HasMax = true, true
 				c.stats.Min, c.stats.Max = st[16:16+pw], st[32:32+pw]
 			}
+			keys, cols = append(keys, a.Data()), append(cols, c)
+		case C.PGPQ_FUSE_BYTES:
+			st := host[int(f.stats):][:16]
+			size := int(binary.LittleEndian.Uint64(st[0:]))
+			lo, hi := int32(binary.LittleEndian.Uint32(st[8:])), int32(binary.LittleEndian.Uint32(st[12:]))
+			room := 4*rows + int(varBytes[f.col])
+			if size < 0 || size > room || lo < -1 || hi < -1 || int(lo) >= rows || int(hi) >= rows || (lo < 0) != (a.NullN() == rows) {
+				return nil, nil, fmt.Errorf("fused byte arrays: column %d: %d bytes (room %d), min row %d, max row %d of %d rows with %d NULLs",
+					f.col, size, room, lo, hi, rows, a.NullN())
+			}
+			c := &fusedColumn{rows: rows, bytes: true, frag: host[int(f.frag):][:size], minRow: lo, maxRow: hi}
 			keys, cols = append(keys, a.Data()), append(cols, c)
 		case C.PGPQ_FUSE_UNIQ:
 			b := host[int(f.first):][:8*rows+8]

@@ -29,6 +29,10 @@ type fusedColumn struct {
 	ids      []int32
 	firsts   []int32
 	collided bool
+	// bytes: a string or binary column's non-NULL values PLAIN (frag, as pqfile.ByteColumn
+	// writes them) and the rows of its smallest and largest value (-1 when every row is NULL).
+	bytes          bool
+	minRow, maxRow int32
 }
 
 // fusedResults holds the fused columns of the batches decoded on the GPU and not yet released,
@@ -38,6 +42,15 @@ type fusedColumn struct {
 type fusedResults struct {
 	users atomic.Int32
 	m     sync.Map // arrow.ArrayData → *fusedColumn
+	// plainBytes: the fields (the decoders' columns) some file writes PLAIN (ByteColumn),
+	// whose string columns the decoders encode as such rather than group (PageEncoder.PlainBytes).
+	plainBytes sync.Map // int → struct{}
+}
+
+// wantsBytes says whether string column i is to be encoded PLAIN rather than grouped.
+func (r *fusedResults) wantsBytes(i int) bool {
+	_, ok := r.plainBytes.Load(i)
+	return ok
 }
 
 // active says whether decoders should compute fused columns.
@@ -60,6 +73,14 @@ func (r *fusedResults) lookup(a arrow.Array) *fusedColumn {
 // plain returns a's fused PLAIN fragment, or nil.
 func (r *fusedResults) plain(a arrow.Array) *fusedColumn {
 	if f := r.lookup(a); f != nil && f.plain {
+		return f
+	}
+	return nil
+}
+
+// bytes returns a's fused PLAIN byte-array fragment, or nil.
+func (r *fusedResults) bytes(a arrow.Array) *fusedColumn {
+	if f := r.lookup(a); f != nil && f.bytes {
 		return f
 	}
 	return nil

@@ -46,7 +46,16 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
 	ctx := context.Background()
-	for _, rows := range []int{1, 2, 31, 33, 1000, 5000, 20000, 1, 7, 4096} {
+	for round, rows := range []int{1, 2, 31, 33, 1000, 5000, 20000, 1, 7, 4096, 3, 2048, 20000} {
+		// Every other chunk, the string columns are written PLAIN: their values' fragments.
+		plainBytes := round%2 == 1
+		for i, p := range gpu.plans {
+			if p.uniq && plainBytes {
+				reg.plainBytes.Store(i, struct{}{})
+			} else {
+				reg.plainBytes.Delete(i)
+			}
+		}
 		c := copytest.RandomChunk(rng, rows)
 		want, err := cpu.Decode(ctx, c)
 		if err != nil {
@@ -84,6 +93,19 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 				case f.stats.NullCount != st.NullCount || f.stats.HasMin != st.HasMin || f.stats.HasMax != st.HasMax ||
 					!bytes.Equal(f.stats.Min, st.Min) || !bytes.Equal(f.stats.Max, st.Max):
 					t.Errorf("rows=%d column %s: statistics %+v, the CPU twin's %+v", rows, name, f.stats, st)
+				}
+			case p.uniq && plainBytes:
+				f := reg.bytes(g)
+				if f == nil {
+					t.Errorf("rows=%d column %s: no PLAIN fragment", rows, name)
+					continue
+				}
+				frag, lo, hi := bytesFragment(w)
+				if !bytes.Equal(f.frag, frag) {
+					t.Errorf("rows=%d column %s: fragment of %d bytes differs from the CPU's %d", rows, name, len(f.frag), len(frag))
+				}
+				if (f.minRow < 0) != (lo == nil) || (lo != nil && (!bytes.Equal(valueBytes(w, int(f.minRow)), lo) || !bytes.Equal(valueBytes(w, int(f.maxRow)), hi))) {
+					t.Errorf("rows=%d column %s: min row %d, max row %d: not the smallest and largest values", rows, name, f.minRow, f.maxRow)
 				}
 			case p.uniq:
 				f := reg.uniq(g)

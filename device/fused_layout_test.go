@@ -19,12 +19,14 @@ func TestFusedLayout(t *testing.T) {
 		{uniq: true},
 		{},
 		{plain: true, enc: encCol{kind: kindInt, width: 4}},
+		{uniq: true}, // written PLAIN: its values' fragment
 	}
-	nulls := []int64{0, 0, 0, 0, 0, 0, 3, 0, 5}
-	wantFrag := []bool{false, false, true, false, true, true, false, false, true}
-	fuse, size := fusedLayout(plans, rows, nulls)
-	if len(fuse) != 8 {
-		t.Fatalf("%d columns laid out, want 8", len(fuse))
+	nulls := []int64{0, 0, 0, 0, 0, 0, 3, 0, 5, 7}
+	varBytes := []int64{0, 0, 0, 0, 0, 0, 900, 0, 0, 5000}
+	wantFrag := []bool{false, false, true, false, true, true, false, false, true, true}
+	fuse, size := fusedLayout(plans, rows, nulls, varBytes, func(i int) bool { return i == 9 })
+	if len(fuse) != 9 {
+		t.Fatalf("%d columns laid out, want 9", len(fuse))
 	}
 	end := 0
 	for _, f := range fuse {
@@ -42,8 +44,16 @@ func TestFusedLayout(t *testing.T) {
 				}
 				n = int(f.frag) - at + rows*plans[i].enc.plainWidth()
 			}
+		case plans[i].uniq && f.op == fuseOpBytes:
+			at, n = int(f.stats), int(f.frag)-int(f.stats)+4*rows+int(varBytes[i])
+			if int(f.frag) < at+16 {
+				t.Errorf("column %d: fragment at %d overlaps its statistics at %d", i, f.frag, at)
+			}
 		case plans[i].uniq:
-			at, n = int(f.first), 4*rows+4
+			if i == 9 {
+				t.Errorf("column 9, written PLAIN, is grouped")
+			}
+			at, n = int(f.first), 8*rows+8
 		}
 		if at < end || at%fuseAlign != 0 {
 			t.Errorf("column %d at %d: before the previous result's end %d, or not aligned", i, at, end)

@@ -1,6 +1,8 @@
 package device
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -166,5 +168,111 @@ func TestUniquesFused(t *testing.T) {
 	dev.fused.m.Range(func(any, any) bool { n++; return true })
 	if n != 0 {
 		t.Fatalf("%d fused columns left", n)
+	}
+}
+
+// valueBytes is row i's value of a string or binary array.
+func valueBytes(a arrow.Array, i int) []byte {
+	switch a := a.(type) {
+	case *array.String:
+		return []byte(a.Value(i))
+	case *array.Binary:
+		return a.Value(i)
+	}
+	return nil
+}
+
+// bytesFragment is a's non-NULL values PLAIN, as pqfile.ByteColumn writes them, and its
+// smallest and largest value byte-wise (nil without any).
+func bytesFragment(a arrow.Array) (frag, lo, hi []byte) {
+	frag = []byte{}
+	found := false
+	for i := range a.Len() {
+		if a.IsNull(i) {
+			continue
+		}
+		v := append([]byte{}, valueBytes(a, i)...) // not nil, even when empty
+		frag = binary.LittleEndian.AppendUint32(frag, uint32(len(v)))
+		frag = append(frag, v...)
+		if !found || bytes.Compare(v, lo) < 0 {
+			lo = v
+		}
+		if !found || bytes.Compare(v, hi) > 0 {
+			hi = v
+		}
+		found = true
+	}
+	return frag, lo, hi
+}
+
+// TestAppendBytesFused: a string column's PLAIN fragment and min and max rows computed with its
+// decoding (fusedResults) give the ByteColumn pages Append gives; a slice, or a column without
+// one, is left to the caller.
+func TestAppendBytesFused(t *testing.T) {
+	dev := Start(ModeOff, "", nil)
+	enc, err := dev.PageEncoder(compress.Codecs.Snappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	enc.PlainBytes(0)
+	if !dev.fused.wantsBytes(0) || dev.fused.wantsBytes(1) {
+		t.Fatal("PlainBytes(0) not recorded, or recorded for another field")
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	a, b := pqfile.NewByteColumn(true, 1<<10, true, 0), pqfile.NewByteColumn(true, 1<<10, true, 0)
+	for batch := range 40 {
+		sb := array.NewStringBuilder(memory.DefaultAllocator)
+		n := []int{0, 1, 17, 300}[batch%4]
+		for range n {
+			switch rng.IntN(8) {
+			case 0:
+				sb.AppendNull()
+			case 1:
+				sb.Append("")
+			default:
+				sb.Append(fmt.Sprint(rng.IntN(1000), "é", rng.IntN(7)))
+			}
+		}
+		arr := sb.NewArray()
+		sb.Release()
+		frag, lo, hi := bytesFragment(arr)
+		f := &fusedColumn{rows: arr.Len(), bytes: true, frag: frag, minRow: -1, maxRow: -1}
+		for i := range arr.Len() {
+			if !arr.IsNull(i) && f.minRow < 0 && bytes.Equal(valueBytes(arr, i), lo) {
+				f.minRow = int32(i)
+			}
+			if !arr.IsNull(i) && f.maxRow < 0 && bytes.Equal(valueBytes(arr, i), hi) {
+				f.maxRow = int32(i)
+			}
+		}
+		rec := newFusedRecord(array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "s", Type: arr.DataType(), Nullable: true}}, nil),
+			[]arrow.Array{arr}, int64(arr.Len())), &dev.fused, []arrow.ArrayData{arr.Data()}, []*fusedColumn{f}, nil)
+		done, err := enc.AppendBytes(rec.Column(0), a)
+		if err != nil || !done {
+			t.Fatalf("batch %d: AppendBytes: %v, %v", batch, done, err)
+		}
+		if err := b.Append(rec.Column(0)); err != nil {
+			t.Fatal(err)
+		}
+		if n > 1 {
+			s := array.NewSlice(rec.Column(0), 1, int64(n))
+			if done, _ := enc.AppendBytes(s, a); done {
+				t.Fatal("a slice was appended from the batch's fragment")
+			}
+			s.Release()
+		}
+		arr.Release()
+		rec.Release()
+		for a.Full() || b.Full() || (batch == 39 && (a.Rows() > 0 || b.Rows() > 0)) {
+			pa, _ := a.Take()
+			pb, _ := b.Take()
+			if !bytes.Equal(pa.Data, pb.Data) || !bytes.Equal(pa.Levels, pb.Levels) || !reflect.DeepEqual(pa.Stats, pb.Stats) {
+				t.Fatalf("batch %d: page of %d bytes, %+v; Append's %d bytes, %+v", batch, len(pa.Data), pa.Stats, len(pb.Data), pb.Stats)
+			}
+		}
+	}
+	if enc.FusedCount() != 40 {
+		t.Errorf("%d byte-array batches appended from fragments, want 40", enc.FusedCount())
 	}
 }

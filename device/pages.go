@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -195,8 +196,8 @@ func (p *PageEncoder) give(e *encoder) {
 func (p *PageEncoder) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed && p.fusing {
-		p.dev.fused.users.Add(-1)
+	if !p.closed && p.fusing && p.dev.fused.users.Add(-1) == 0 {
+		p.dev.fused.plainBytes.Clear() // the next export's columns are other columns
 	}
 	p.closed = true
 	for _, e := range p.idle {
@@ -345,6 +346,42 @@ func (c encCol) plainWidth() int {
 		return 4
 	}
 	return c.width
+}
+
+// PlainBytes says that a file writes field i, a string or binary column, PLAIN
+// (pqfile.ByteColumn): from then on the decoders encode that column's values so on the device,
+// with each chunk's decoding, instead of grouping them (AppendBytes takes them).
+func (p *PageEncoder) PlainBytes(field int) {
+	if p.fusing {
+		p.dev.fused.plainBytes.Store(field, struct{}{})
+	}
+}
+
+// AppendBytes appends a, a string or binary column of a batch, to c from the PLAIN fragment and
+// statistics its decoder computed on the device (PlainBytes), and says whether it did; false:
+// the caller appends it itself (c.Append).
+func (p *PageEncoder) AppendBytes(a arrow.Array, c *pqfile.ByteColumn) (bool, error) {
+	f := p.dev.fused.bytes(a)
+	if f == nil {
+		return false, nil
+	}
+	var lo, hi []byte
+	if f.minRow >= 0 {
+		switch a := a.(type) {
+		case *array.String: // the values' bytes, not copies (AppendFragment copies them)
+			x, y := a.Value(int(f.minRow)), a.Value(int(f.maxRow))
+			lo, hi = unsafe.Slice(unsafe.StringData(x), len(x)), unsafe.Slice(unsafe.StringData(y), len(y))
+		case *array.Binary:
+			lo, hi = a.Value(int(f.minRow)), a.Value(int(f.maxRow))
+		default:
+			return false, nil
+		}
+	}
+	if err := c.AppendFragment(a, f.frag, lo, hi); err != nil {
+		return true, err
+	}
+	p.fused.Add(1)
+	return true, nil
 }
 
 // Uniques groups the rows of string or binary columns (a batch's) by value on the GPU, for the

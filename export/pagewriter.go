@@ -162,6 +162,15 @@ type pageFileWriter struct {
 	inFlight int64
 }
 
+// bytesAppender is an encoder (device.PageEncoder) whose decoders can write the PLAIN pages'
+// bytes of string columns themselves, with their decoding (on the GPU): PlainBytes tells it
+// that field i is written so (a ByteColumn), AppendBytes appends a batch's column from what
+// its decoder wrote, or says it has nothing for it (the column then appends it itself).
+type bytesAppender interface {
+	PlainBytes(field int)
+	AppendBytes(a arrow.Array, c *pqfile.ByteColumn) (bool, error)
+}
+
 // pageAllocator is an encoder (device.PageEncoder) with memory of its own for the page
 // buffers of the columns it encodes (pinned memory, that the GPU copies fragments into); nil:
 // Go memory.
@@ -216,6 +225,9 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 			// uuids, whose pages batch with the others rather than going through arrow-go's
 			// writer.
 			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, pageBytes, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
+			if ba, ok := enc.(bytesAppender); ok && pqfile.EncodesBytes(f.Type) {
+				ba.PlainBytes(i)
+			}
 			continue
 		}
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
@@ -334,7 +346,15 @@ func (p *pageFileWriter) append(rec arrow.RecordBatch) error {
 			}
 			full = full || lc.Full()
 		} else if bc := p.bytes[i]; bc != nil {
-			trace.WithRegion(p.ctx, "byte-array pages", func() { err = bc.Append(rec.Column(i)) })
+			trace.WithRegion(p.ctx, "byte-array pages", func() {
+				done := false
+				if ba, ok := p.enc.(bytesAppender); ok {
+					done, err = ba.AppendBytes(rec.Column(i), bc)
+				}
+				if !done {
+					err = bc.Append(rec.Column(i))
+				}
+			})
 			if err != nil {
 				return fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
 			}

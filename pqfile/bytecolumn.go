@@ -127,6 +127,13 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 		}
 	}
 	c.values = out
+	c.appended(bits, off, n, nulls)
+	return nil
+}
+
+// appended counts n rows whose values are in c.values: their validity (bits from bit off; nil:
+// no NULLs) and NULLs.
+func (c *ByteColumn) appended(bits []byte, off, n, nulls int) {
 	if c.nullable {
 		if k := (c.rows+n+7)/8 - len(c.valid); k > 0 {
 			c.valid = append(c.valid, make([]byte, k)...)
@@ -139,6 +146,36 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 	}
 	c.rows += n
 	c.nulls += int64(nulls)
+}
+
+// AppendFragment is Append for a (strings or binaries: a BYTE_ARRAY column) whose non-NULL
+// values someone else wrote PLAIN, as Append writes them, into frag, and whose smallest and
+// largest values (byte-wise) are min and max (unused when every row is NULL): the GPU, with
+// the batch's decoding. frag, min and max are copied.
+func (c *ByteColumn) AppendFragment(a arrow.Array, frag, min, max []byte) error {
+	n, nulls := a.Len(), a.NullN()
+	if nulls > 0 && !c.nullable {
+		return fmt.Errorf("pqfile: %d NULLs in a required column", nulls)
+	}
+	if n == 0 {
+		return nil
+	}
+	c.reserve(len(c.values) + len(frag))
+	c.values = append(c.values, frag...)
+	if c.stats && nulls < n {
+		if !c.hasMinMax || bytes.Compare(min, c.min) < 0 {
+			c.min = append(c.min[:0], min...)
+		}
+		if !c.hasMinMax || bytes.Compare(max, c.max) > 0 {
+			c.max = append(c.max[:0], max...)
+		}
+		c.hasMinMax = true
+	}
+	var bits []byte
+	if nulls > 0 {
+		bits = a.NullBitmapBytes()
+	}
+	c.appended(bits, a.Data().Offset(), n, nulls)
 	return nil
 }
 

@@ -447,6 +447,85 @@ __global__ void uniq_number(const ucol* cols) {
   if (threadIdx.x == 0) *c.ngroups = base;
 }
 
+// bdev is one string or binary column of a bytes_plain launch (device pointers): its values
+// (n rows: offsets into data, validity or NULL) and where its results go.
+struct bdev {
+  const int32_t* offsets;
+  const uint8_t* data;
+  const uint8_t* valid;
+  int64_t n;
+  uint8_t* out;      // the non-NULL values PLAIN: 4-byte little-endian length, then the bytes
+  int64_t* size;     // bytes written to out
+  int32_t* minmax;   // the rows of the smallest and the largest value (byte-wise), -1: none
+};
+
+// bytes_less says whether string a is before string b byte-wise (unsigned bytes; a prefix
+// first), as bytes.Compare orders them.
+__device__ bool bytes_less(const uint8_t* a, int64_t la, const uint8_t* b, int64_t lb) {
+  const int64_t m = la < lb ? la : lb;
+  for (int64_t k = 0; k < m; k++)
+    if (a[k] != b[k]) return a[k] < b[k];
+  return la < lb;
+}
+
+// bytes_plain writes, one block per column, the PLAIN page fragment of the column's non-NULL
+// values (pqfile.ByteColumn's bytes for them) and the rows of their min and max: a block-wide
+// scan places each value; each thread keeps the smallest and largest of its rows, then a tree
+// over the block's threads picks the column's.
+__global__ void bytes_plain(const bdev* cols) {
+  typedef cub::BlockScan<int64_t, PGPQ_ENC_THREADS> Scan;
+  __shared__ typename Scan::TempStorage tmp;
+  __shared__ int64_t base;
+  __shared__ int32_t lo[PGPQ_ENC_THREADS], hi[PGPQ_ENC_THREADS];
+  const bdev& c = cols[blockIdx.x];
+  if (threadIdx.x == 0) base = 0;
+  __syncthreads();
+  int32_t mn = -1, mx = -1;
+  for (int64_t tile = 0; tile < c.n; tile += blockDim.x) {
+    const int64_t i = tile + threadIdx.x;
+    const bool flag = i < c.n && is_valid(c.valid, i);
+    const int64_t len = flag ? (int64_t)(c.offsets[i + 1] - c.offsets[i]) : 0;
+    int64_t pos, total;
+    Scan(tmp).ExclusiveSum(flag ? 4 + len : 0, pos, total);
+    if (flag) {
+      const uint8_t* v = c.data + c.offsets[i];
+      uint8_t* d = c.out + base + pos;
+      const uint32_t l = (uint32_t)len;
+      d[0] = (uint8_t)l;
+      d[1] = (uint8_t)(l >> 8);
+      d[2] = (uint8_t)(l >> 16);
+      d[3] = (uint8_t)(l >> 24);
+      for (int64_t k = 0; k < len; k++) d[4 + k] = v[k];
+      if (mn < 0 || bytes_less(v, len, c.data + c.offsets[mn], c.offsets[mn + 1] - c.offsets[mn])) mn = (int32_t)i;
+      if (mx < 0 || bytes_less(c.data + c.offsets[mx], c.offsets[mx + 1] - c.offsets[mx], v, len)) mx = (int32_t)i;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) base += total;
+    __syncthreads();
+  }
+  lo[threadIdx.x] = mn;
+  hi[threadIdx.x] = mx;
+  __syncthreads();
+  for (int step = blockDim.x / 2; step > 0; step >>= 1) {
+    if (threadIdx.x < step) {
+      const int32_t a = lo[threadIdx.x], b = lo[threadIdx.x + step];
+      if (a < 0 || (b >= 0 && bytes_less(c.data + c.offsets[b], c.offsets[b + 1] - c.offsets[b], c.data + c.offsets[a],
+                                        c.offsets[a + 1] - c.offsets[a])))
+        lo[threadIdx.x] = b;
+      const int32_t x = hi[threadIdx.x], y = hi[threadIdx.x + step];
+      if (x < 0 || (y >= 0 && bytes_less(c.data + c.offsets[x], c.offsets[x + 1] - c.offsets[x], c.data + c.offsets[y],
+                                        c.offsets[y + 1] - c.offsets[y])))
+        hi[threadIdx.x] = y;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    *c.size = base;
+    c.minmax[0] = lo[0];
+    c.minmax[1] = hi[0];
+  }
+}
+
 // Faults to inject, for tests of the Go side's fallback (pgpq_inject_encode_faults): the next
 // this many pgpq_enc_run / pgpq_uniq_first_run calls fail as a CUDA error would, after their work was
 // queued. Test-only process state.
@@ -1033,5 +1112,27 @@ cudaError_t pgpq_fuse_launch_uniq(const void* d_descs, int ncols, int64_t rows, 
   uniq_insert<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows, 0);
   uniq_resolve<<<blocks, 256, 0, s>>>((const ucol*)d_descs, ncols, rows);
   uniq_number<<<(unsigned)ncols, PGPQ_ENC_THREADS, 0, s>>>((const ucol*)d_descs);
+  return cudaGetLastError();
+}
+
+size_t pgpq_fuse_bytes_desc_size(void) { return sizeof(bdev); }
+
+void pgpq_fuse_bytes_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
+                          uint8_t* out, int64_t* size, int32_t* minmax) {
+  bdev d;
+  memset(&d, 0, sizeof d);
+  d.offsets = offsets;
+  d.data = data;
+  d.valid = valid;
+  d.n = n;
+  d.out = out;
+  d.size = size;
+  d.minmax = minmax;
+  memcpy(desc, &d, sizeof d);
+}
+
+cudaError_t pgpq_fuse_launch_bytes(const void* d_descs, int ncols, cudaStream_t s) {
+  if (ncols <= 0) return cudaSuccess;
+  bytes_plain<<<(unsigned)ncols, PGPQ_ENC_THREADS, 0, s>>>((const bdev*)d_descs);
   return cudaGetLastError();
 }

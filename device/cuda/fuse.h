@@ -29,9 +29,18 @@ void pgpq_fuse_uniq_desc(void* desc, const int32_t* offsets, const uint8_t* data
                          int64_t row0, unsigned long long* keys, int32_t* mins, int32_t* slot, uint64_t tmask,
                          int32_t* first, int32_t* collided, int32_t* ids, int32_t* firsts, int32_t* ngroups);
 
+// pgpq_fuse_bytes_desc writes at desc the description of a string or binary column of n rows
+// (device pointers: offsets into data, validity or NULL) whose non-NULL values go PLAIN into
+// out (each a 4-byte little-endian length, then its bytes), their bytes into *size, and the
+// rows of the byte-wise smallest and largest into minmax[0] and minmax[1] (-1 without any).
+size_t pgpq_fuse_bytes_desc_size(void);
+void pgpq_fuse_bytes_desc(void* desc, const int32_t* offsets, const uint8_t* data, const uint8_t* valid, int64_t n,
+                          uint8_t* out, int64_t* size, int32_t* minmax);
+
 // The launches, over ncols descriptions at d_descs (device memory): blocks pages in all, rows
-// rows in all.
+// rows in all; one block per column for the byte arrays.
 cudaError_t pgpq_fuse_launch_enc(const void* d_descs, int ncols, int64_t blocks, cudaStream_t s);
 cudaError_t pgpq_fuse_launch_uniq(const void* d_descs, int ncols, int64_t rows, cudaStream_t s);
+cudaError_t pgpq_fuse_launch_bytes(const void* d_descs, int ncols, cudaStream_t s);
 
 #endif

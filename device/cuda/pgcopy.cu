@@ -1115,21 +1115,24 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
   pgpq_decoder* d = j->dec;
   const int ncols = d->ncols;
   const int64_t rows = j->rows;
-  const size_t esz = pgpq_fuse_enc_desc_size(), usz = pgpq_fuse_uniq_desc_size();
-  int nenc = 0, nuniq = 0;
+  const size_t esz = pgpq_fuse_enc_desc_size(), usz = pgpq_fuse_uniq_desc_size(), bsz = pgpq_fuse_bytes_desc_size();
+  int nenc = 0, nuniq = 0, nbytes = 0;
   size_t tables = 0, keys_bytes = 0;
   for (int k = 0; k < nfuse; k++) {
     const pgpq_fuse_col* f = &fuse[k];
-    const bool plain = f->op == PGPQ_FUSE_PLAIN, uniq = f->op == PGPQ_FUSE_UNIQ;
+    const bool plain = f->op == PGPQ_FUSE_PLAIN, uniq = f->op == PGPQ_FUSE_UNIQ, bytes = f->op == PGPQ_FUSE_BYTES;
     const int c = f->col;
-    if (c < 0 || c >= ncols || !d->cols[c].on_gpu || d->cols[c].list || (!plain && !uniq) ||
-        (uniq && !d->cols[c].varlen) || (plain && (d->cols[c].varlen || f->stats < 0 || f->stats + 64 > host_bytes)) ||
+    if (c < 0 || c >= ncols || !d->cols[c].on_gpu || d->cols[c].list || (!plain && !uniq && !bytes) ||
+        ((uniq || bytes) && !d->cols[c].varlen) || (plain && (d->cols[c].varlen || f->stats < 0 || f->stats + 64 > host_bytes)) ||
+        (bytes && (f->stats < 0 || f->stats + 16 > host_bytes || f->frag < 0 ||
+                   f->frag + 4 * rows + (int64_t)j->h_stats[ST_VAR(c)] > host_bytes)) ||
         (plain && f->frag >= 0 && f->frag + rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width) > host_bytes) ||
         (uniq && (f->first < 0 || f->first + 8 * rows + 8 > host_bytes))) {
       snprintf(err, errlen, "pgpq_finish_fused: bad column %d (column %d, op %d)", k, c, f->op);
       return cudaErrorInvalidValue;
     }
     if (plain) nenc++;
+    if (bytes) nbytes++;
     if (uniq) {
       nuniq++;
       const size_t slots = fuse_slots(rows);
@@ -1137,7 +1140,8 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
       tables += fuse_align(slots * 8) + fuse_align(slots * 4) + 2 * fuse_align((size_t)(rows > 0 ? rows : 1) * 4);
     }
   }
-  const size_t mirror = fuse_align((size_t)host_bytes), descs = fuse_align(esz * nenc) + fuse_align(usz * nuniq);
+  const size_t mirror = fuse_align((size_t)host_bytes),
+               descs = fuse_align(esz * nenc) + fuse_align(usz * nuniq) + fuse_align(bsz * nbytes);
   const size_t need = mirror + descs + tables;
   cudaError_t e = cudaSuccess;
   if (need > j->cap_fuse) {
@@ -1166,16 +1170,22 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
   uint8_t* d_descs = base + mirror;
   uint8_t* h_enc = j->h_fdesc;
   uint8_t* h_uniq = j->h_fdesc + fuse_align(esz * nenc);
+  uint8_t* h_bytes = h_uniq + fuse_align(usz * nuniq);
   uint8_t* keys = d_descs + descs;  // every column's keys, then every column's mins and slots
   uint8_t* rest = keys + keys_bytes;
-  int ie = 0, iu = 0;
+  int ie = 0, iu = 0, ib = 0;
   int64_t row0 = 0;
   for (int k = 0; k < nfuse; k++) {
     const pgpq_fuse_col* f = &fuse[k];
     const int c = f->col;
     const size_t* lay = j->layout + 3 * c;
     const bool nulls = j->h_stats[ST_NULLS(c)] > 0;
-    if (f->op == PGPQ_FUSE_PLAIN) {
+    if (f->op == PGPQ_FUSE_BYTES) {
+      const uint8_t* data = d->cols[c].nidx >= 0 ? j->d_nout + j->nlayout[d->cols[c].nidx] : j->d_out + lay[2];
+      pgpq_fuse_bytes_desc(h_bytes + bsz * ib, (const int32_t*)(j->d_out + lay[0]), data, nulls ? j->d_out + lay[1] : NULL,
+                           rows, base + f->frag, (int64_t*)(base + f->stats), (int32_t*)(base + f->stats + 8));
+      ib++;
+    } else if (f->op == PGPQ_FUSE_PLAIN) {
       pgpq_enc_col ec;
       memset(&ec, 0, sizeof ec);
       ec.values = j->d_out + lay[0];
@@ -1222,7 +1232,8 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
     return e;
   }
   if ((e = pgpq_fuse_launch_enc(d_descs, nenc, nenc, s)) != cudaSuccess ||
-      (e = pgpq_fuse_launch_uniq(d_descs + fuse_align(esz * nenc), nuniq, row0, s)) != cudaSuccess) {
+      (e = pgpq_fuse_launch_uniq(d_descs + fuse_align(esz * nenc), nuniq, row0, s)) != cudaSuccess ||
+      (e = pgpq_fuse_launch_bytes(d_descs + fuse_align(esz * nenc) + fuse_align(usz * nuniq), nbytes, s)) != cudaSuccess) {
     return e;
   }
   if (host_bytes > 0) e = cudaMemcpyAsync(host, base, (size_t)host_bytes, cudaMemcpyDeviceToHost, s);

@@ -92,8 +92,13 @@ typedef struct {
 //     int32 group ids (-1 for NULL), the collided int32 (1: two values shared a hash; the rest
 //     means nothing), the number of groups (int32), then rows int32 of room for the groups'
 //     first rows, in the order of the groups.
+//   PGPQ_FUSE_BYTES: a string or binary column's non-NULL values as pqfile.ByteColumn writes
+//     them PLAIN (a 4-byte little-endian length, then the bytes) at frag (room for 4 bytes a
+//     row and the column's bytes), and at stats their size (int64) and the rows of the
+//     byte-wise smallest and largest value (int32 each, -1 without any).
 #define PGPQ_FUSE_PLAIN 1
 #define PGPQ_FUSE_UNIQ 2
+#define PGPQ_FUSE_BYTES 3
 typedef struct {
   int32_t col;  // the decoder's column
   int32_t op;   // PGPQ_FUSE_*
