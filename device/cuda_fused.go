@@ -24,12 +24,15 @@ import (
 
 // fusePlan is what pgpq_finish_fused computes for one column while a PageEncoder is open: the
 // page encoder's PLAIN fragment and statistics for a fixed-width column it encodes (plain, as
-// encColOf describes it), the grouping by value of a string or binary column (uniq), or
-// nothing.
+// encColOf describes it); for a string or binary column (uniq), its PLAIN fragment once a
+// file writes it so (PageEncoder.PlainBytes), else its grouping by value, which lanes'
+// dictionaries use, unless noGroup (an extension type such as JSON, never dictionary-encoded
+// by the lanes); or nothing.
 type fusePlan struct {
-	plain bool
-	enc   encCol // kind, width, outWidth
-	uniq  bool
+	plain   bool
+	enc     encCol // kind, width, outWidth
+	uniq    bool
+	noGroup bool
 }
 
 // planFused plans each column of d (see fusePlan): GPU-decoded columns only, lists excluded.
@@ -40,9 +43,14 @@ func planFused(d *gpuDecoder) []fusePlan {
 			continue
 		}
 		t := d.types[i]
+		storage := t
+		if e, ok := t.(arrow.ExtensionType); ok {
+			storage = e.StorageType()
+		}
 		switch {
-		case t.ID() == arrow.STRING || t.ID() == arrow.BINARY:
+		case storage.ID() == arrow.STRING || storage.ID() == arrow.BINARY:
 			plans[i].uniq = c.Kind.Info().VarLen || d.numText[i]
+			plans[i].noGroup = storage != t
 		case pqfile.EncodesPlain(t):
 			w, ok := t.(arrow.FixedWidthDataType)
 			if !ok || t.ID() == arrow.BOOL {
@@ -96,7 +104,7 @@ func fusedLayout(plans []fusePlan, rows int, nulls, varBytes []int64, plainBytes
 			f := C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_BYTES, stats: C.int64_t(at), frag: C.int64_t(at + fuseAlign)}
 			at = alignUp(at+fuseAlign+4*rows+int(varBytes[i]), fuseAlign)
 			out = append(out, f)
-		case p.uniq:
+		case p.uniq && !p.noGroup:
 			out = append(out, C.pgpq_fuse_col{col: C.int32_t(i), op: C.PGPQ_FUSE_UNIQ, first: C.int64_t(at)})
 			at = alignUp(at+8*rows+8, fuseAlign)
 		}

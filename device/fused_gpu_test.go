@@ -39,8 +39,14 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 			uniqs++
 		}
 	}
-	if plains == 0 || uniqs == 0 {
-		t.Fatalf("the random columns plan %d fixed-width and %d string columns for fusion; want some of both", plains, uniqs)
+	noGroup := 0
+	for _, p := range gpu.plans {
+		if p.noGroup {
+			noGroup++
+		}
+	}
+	if plains == 0 || uniqs == 0 || noGroup == 0 {
+		t.Fatalf("the random columns plan %d fixed-width, %d string and %d JSON columns for fusion; want some of each", plains, uniqs, noGroup)
 	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -106,6 +112,10 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 				}
 				if (f.minRow < 0) != (lo == nil) || (lo != nil && (!bytes.Equal(valueBytes(w, int(f.minRow)), lo) || !bytes.Equal(valueBytes(w, int(f.maxRow)), hi))) {
 					t.Errorf("rows=%d column %s: min row %d, max row %d: not the smallest and largest values", rows, name, f.minRow, f.maxRow)
+				}
+			case p.uniq && p.noGroup:
+				if reg.lookup(g) != nil {
+					t.Errorf("rows=%d column %s: grouped, though never dictionary-encoded", rows, name)
 				}
 			case p.uniq:
 				f := reg.uniq(g)

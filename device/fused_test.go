@@ -173,6 +173,9 @@ func TestUniquesFused(t *testing.T) {
 
 // valueBytes is row i's value of a string or binary array.
 func valueBytes(a arrow.Array, i int) []byte {
+	if e, ok := a.(array.ExtensionArray); ok {
+		a = e.Storage()
+	}
 	switch a := a.(type) {
 	case *array.String:
 		return []byte(a.Value(i))

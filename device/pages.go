@@ -367,7 +367,11 @@ func (p *PageEncoder) AppendBytes(a arrow.Array, c *pqfile.ByteColumn) (bool, er
 	}
 	var lo, hi []byte
 	if f.minRow >= 0 {
-		switch a := a.(type) {
+		values := a
+		if e, ok := a.(array.ExtensionArray); ok { // JSON: strings
+			values = e.Storage()
+		}
+		switch a := values.(type) {
 		case *array.String: // the values' bytes, not copies (AppendFragment copies them)
 			x, y := a.Value(int(f.minRow)), a.Value(int(f.maxRow))
 			lo, hi = unsafe.Slice(unsafe.StringData(x), len(x)), unsafe.Slice(unsafe.StringData(y), len(y))
