@@ -1,7 +1,8 @@
 #!/bin/bash
 # On the GPU host, from the repository root (session 14): waiting for streams through host
 # functions ($PGPARQUET_CUDA_SYNC=callback, device/cuda/wait.h) against blocking sync, which
-# s14a found at about 265 µs of CPU per wait; and receive buffers of 8 MiB against 4 MiB (half
+# s14a found at about 265 µs of CPU per wait (getrusage's figure: it charged each wait with the
+# CPU spent before it; the thread clock says 14-16 µs, s14c); and receive buffers of 8 MiB against 4 MiB (half
 # the device calls per GB). Lineorder (ROWS, default 40M), P=16, the GPU writer, interleaved.
 # Runs as bench/gpuhost-s14a.sh does (user and system CPU apart; the library's counters where
 # $PGPARQUET_CUDA_CALLSTATS is set). The callback mode was taken out after this call (5% more CPU).
@@ -22,26 +23,8 @@ ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 run() { # label gpu-mode buffer-size VAR=value...
   local label=$1 gpu=$2 buf=$3; shift 3
-  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 - "$label" "$K/pgparquet-c" export --dsn $dsn --table lineorder \
-    --output-dir /dev/shm/s14b --overwrite --parallel 16 --gpu "$gpu" --gpu-lib "$lib" --no-progress --buffer-size "$buf" <<'PY'
-import json, resource, subprocess, sys, time
-label, argv = sys.argv[1], sys.argv[2:]
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
-t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-user, sys_ = u.ru_utime - before.ru_utime, u.ru_stime - before.ru_stime
-doc = {}
-try: doc = json.loads(r.stdout)
-except Exception: pass
-gb = doc.get('copy_bytes', 0) / 1e9
-print(f"{label}: rc {r.returncode} {wall:.2f} s, {gb / wall:.3f} GB/s, user {user:.2f} s, system {sys_:.2f} s, "
-      f"{(user + sys_) / max(gb, 1e-9):.2f} CPU-s/GB, RSS {u.ru_maxrss / 1048576:.2f} GiB, decoder {doc.get('decoder')}, "
-      f"voluntary switches {u.ru_nvcsw - before.ru_nvcsw}, involuntary {u.ru_nivcsw - before.ru_nivcsw}, "
-      f"minor faults {u.ru_minflt - before.ru_minflt}")
-for line in r.stderr.splitlines():
-    if line.startswith(("CUDA call", "cuda", "pgpq_", "nvCOMP", "stream", "open/")): print("   ", line)
-if r.returncode: print(r.stderr[-2000:])
-PY
+  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 bench/gpuhost-export-run.py "$label" "$K/pgparquet-c" export --dsn $dsn --table lineorder \
+    --output-dir /dev/shm/s14b --overwrite --parallel 16 --gpu "$gpu" --gpu-lib "$lib" --no-progress --buffer-size "$buf"
   rm -rf /dev/shm/s14b
 }
 {

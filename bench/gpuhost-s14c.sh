@@ -24,26 +24,8 @@ load_wide || exit 1
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 run() { # label table gpu-mode buffer-size VAR=value...
   local label=$1 table=$2 gpu=$3 buf=$4; shift 4
-  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 - "$label" "$K/pgparquet-c" export --dsn $dsn --table "$table" \
-    --output-dir /dev/shm/s14c --overwrite --parallel 16 --gpu "$gpu" --gpu-lib "$lib" --no-progress --buffer-size "$buf" <<'PY'
-import json, resource, subprocess, sys, time
-label, argv = sys.argv[1], sys.argv[2:]
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
-t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-user, sys_ = u.ru_utime - before.ru_utime, u.ru_stime - before.ru_stime
-doc = {}
-try: doc = json.loads(r.stdout)
-except Exception: pass
-gb = doc.get('copy_bytes', 0) / 1e9
-print(f"{label}: rc {r.returncode} {wall:.2f} s, {gb / wall:.3f} GB/s, user {user:.2f} s, system {sys_:.2f} s, "
-      f"{(user + sys_) / max(gb, 1e-9):.2f} CPU-s/GB, RSS {u.ru_maxrss / 1048576:.2f} GiB, decoder {doc.get('decoder')}, "
-      f"voluntary switches {u.ru_nvcsw - before.ru_nvcsw}, involuntary {u.ru_nivcsw - before.ru_nivcsw}, "
-      f"minor faults {u.ru_minflt - before.ru_minflt}")
-for line in r.stderr.splitlines():
-    if line.startswith(("CUDA call", "cuda", "pgpq_", "nvCOMP", "stream", "open/")): print("   ", line)
-if r.returncode: print(r.stderr[-2000:])
-PY
+  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 bench/gpuhost-export-run.py "$label" "$K/pgparquet-c" export --dsn $dsn --table "$table" \
+    --output-dir /dev/shm/s14c --overwrite --parallel 16 --gpu "$gpu" --gpu-lib "$lib" --no-progress --buffer-size "$buf"
   rm -rf /dev/shm/s14c
 }
 {

@@ -34,26 +34,8 @@ load_wide || exit 1
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 run() { # label table out VAR=value...
   local label=$1 table=$2 out=$3; shift 3
-  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 - "$label" "$K/pgparquet-c" export --dsn $dsn --table "$table" \
-    --output-dir "$out" --overwrite --parallel 16 --gpu on --gpu-lib "$lib" --no-progress <<'PY'
-import json, resource, subprocess, sys, time
-label, argv = sys.argv[1], sys.argv[2:]
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
-t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-user, sys_ = u.ru_utime - before.ru_utime, u.ru_stime - before.ru_stime
-doc = {}
-try: doc = json.loads(r.stdout)
-except Exception: pass
-gb = doc.get('copy_bytes', 0) / 1e9
-files = doc.get('files') if isinstance(doc.get('files'), list) else []
-print(f"{label}: rc {r.returncode} {wall:.2f} s, {gb / wall:.3f} GB/s, user {user:.2f} s, system {sys_:.2f} s, "
-      f"{(user + sys_) / max(gb, 1e-9):.2f} CPU-s/GB, RSS {u.ru_maxrss / 1048576:.2f} GiB, parquet {sum(f.get('bytes', 0) for f in files) / 1e9:.3f} GB, "
-      f"decoder {doc.get('decoder')}")
-for line in r.stderr.splitlines():
-    if line.startswith(("CUDA call", "cuda", "pgpq_", "nvCOMP", "stream", "open/", "pinned")) or "CUDA error" in line or "level=WARN" in line: print("   ", line[:300])
-if r.returncode: print(r.stderr[-2000:])
-PY
+  env PGPARQUET_NVCOMP_LIB=$nv "$@" python3 bench/gpuhost-export-run.py "$label" "$K/pgparquet-c" export --dsn $dsn --table "$table" \
+    --output-dir "$out" --overwrite --parallel 16 --gpu on --gpu-lib "$lib" --no-progress
 }
 {
   for t in lineorder wide; do

@@ -26,19 +26,8 @@ cuda_lib || { echo "no CUDA library"; exit 1; }
   load_wide || exit 1
   dsn=postgres://postgres@127.0.0.1:5432/postgres
   for mode in gpu gpu2 twins; do
-    python3 - "$mode" env PGPARQUET_NVCOMP_LIB=$nv $([ $mode = twins ] && echo PGPARQUET_PAGE_WRITER=cpu) "$K/pgparquet-c" export --dsn $dsn \
-      --table wide --output-dir /dev/shm/$mode --overwrite --parallel 16 --no-progress --gpu on --gpu-lib "$lib" <<'PY'
-import json, resource, subprocess, sys, time
-label, argv = sys.argv[1], sys.argv[2:]
-b = resource.getrusage(resource.RUSAGE_CHILDREN)
-t = time.time(); r = subprocess.run(argv, capture_output=True, text=True); wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu = u.ru_utime - b.ru_utime + u.ru_stime - b.ru_stime
-gb = json.loads(r.stdout).get('copy_bytes', 0) / 1e9 if r.returncode == 0 else 0
-print(f"wide {label}: rc {r.returncode} {wall:.2f} s, {gb / wall:.3f} GB/s, {cpu:.1f} CPU-s, {cpu / max(gb, 1e-9):.2f} CPU-s/GB")
-for line in r.stderr.splitlines():
-    if "level=WARN" in line or "CUDA error" in line: print("   ", line[:300])
-PY
+    python3 bench/gpuhost-export-run.py "$mode" env PGPARQUET_NVCOMP_LIB=$nv $([ $mode = twins ] && echo PGPARQUET_PAGE_WRITER=cpu) "$K/pgparquet-c" export --dsn $dsn \
+      --table wide --output-dir /dev/shm/$mode --overwrite --parallel 16 --no-progress --gpu on --gpu-lib "$lib"
   done
   (cd device && PGPARQUET_COMPARE_A=/dev/shm/gpu PGPARQUET_COMPARE_B=/dev/shm/twins timeout 60 ../$K/device.test \
     -test.run '^TestCompareExports$' -test.v 2>&1 | grep -E 'gpu_test|^(--- |ok|FAIL|PASS)' | head -10)

@@ -106,11 +106,11 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 					t.Errorf("rows=%d column %s: no PLAIN fragment", rows, name)
 					continue
 				}
-				frag, lo, hi := bytesFragment(w)
+				frag, lo, hi := copytest.PlainBytes(w)
 				if !bytes.Equal(f.frag, frag) {
 					t.Errorf("rows=%d column %s: fragment of %d bytes differs from the CPU's %d", rows, name, len(f.frag), len(frag))
 				}
-				if (f.minRow < 0) != (lo == nil) || (lo != nil && (!bytes.Equal(valueBytes(w, int(f.minRow)), lo) || !bytes.Equal(valueBytes(w, int(f.maxRow)), hi))) {
+				if (f.minRow < 0) != (lo == nil) || (lo != nil && (!bytes.Equal(copytest.ValueBytes(w, int(f.minRow)), lo) || !bytes.Equal(copytest.ValueBytes(w, int(f.maxRow)), hi))) {
 					t.Errorf("rows=%d column %s: min row %d, max row %d: not the smallest and largest values", rows, name, f.minRow, f.maxRow)
 				}
 			case p.uniq && p.noGroup:

@@ -2,7 +2,6 @@ package device
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
+	"github.com/pgparquet/pgparquet/internal/copytest"
 	"github.com/pgparquet/pgparquet/pqfile"
 )
 
@@ -171,43 +171,6 @@ func TestUniquesFused(t *testing.T) {
 	}
 }
 
-// valueBytes is row i's value of a string or binary array.
-func valueBytes(a arrow.Array, i int) []byte {
-	if e, ok := a.(array.ExtensionArray); ok {
-		a = e.Storage()
-	}
-	switch a := a.(type) {
-	case *array.String:
-		return []byte(a.Value(i))
-	case *array.Binary:
-		return a.Value(i)
-	}
-	return nil
-}
-
-// bytesFragment is a's non-NULL values PLAIN, as pqfile.ByteColumn writes them, and its
-// smallest and largest value byte-wise (nil without any).
-func bytesFragment(a arrow.Array) (frag, lo, hi []byte) {
-	frag = []byte{}
-	found := false
-	for i := range a.Len() {
-		if a.IsNull(i) {
-			continue
-		}
-		v := append([]byte{}, valueBytes(a, i)...) // not nil, even when empty
-		frag = binary.LittleEndian.AppendUint32(frag, uint32(len(v)))
-		frag = append(frag, v...)
-		if !found || bytes.Compare(v, lo) < 0 {
-			lo = v
-		}
-		if !found || bytes.Compare(v, hi) > 0 {
-			hi = v
-		}
-		found = true
-	}
-	return frag, lo, hi
-}
-
 // TestAppendBytesFused: a string column's PLAIN fragment and min and max rows computed with its
 // decoding (fusedResults) give the ByteColumn pages Append gives; a slice, or a column without
 // one, is left to the caller.
@@ -239,13 +202,13 @@ func TestAppendBytesFused(t *testing.T) {
 		}
 		arr := sb.NewArray()
 		sb.Release()
-		frag, lo, hi := bytesFragment(arr)
+		frag, lo, hi := copytest.PlainBytes(arr)
 		f := &fusedColumn{rows: arr.Len(), bytes: true, frag: frag, minRow: -1, maxRow: -1}
 		for i := range arr.Len() {
-			if !arr.IsNull(i) && f.minRow < 0 && bytes.Equal(valueBytes(arr, i), lo) {
+			if !arr.IsNull(i) && f.minRow < 0 && bytes.Equal(copytest.ValueBytes(arr, i), lo) {
 				f.minRow = int32(i)
 			}
-			if !arr.IsNull(i) && f.maxRow < 0 && bytes.Equal(valueBytes(arr, i), hi) {
+			if !arr.IsNull(i) && f.maxRow < 0 && bytes.Equal(copytest.ValueBytes(arr, i), hi) {
 				f.maxRow = int32(i)
 			}
 		}

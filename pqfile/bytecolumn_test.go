@@ -3,7 +3,6 @@ package pqfile
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/internal/copytest"
 )
 
 // byteRecord is n rows of an id, a nullable string (NULL rate nullRate, empty strings, long
@@ -284,37 +285,6 @@ func BenchmarkByteColumnAppend(b *testing.B) {
 	}
 }
 
-// plainFragment is what the GPU writes for AppendFragment: a's non-NULL values PLAIN and its
-// smallest and largest value (byte-wise).
-func plainFragment(a arrow.Array) (frag, lo, hi []byte) {
-	if e, ok := a.(array.ExtensionArray); ok {
-		a = e.Storage()
-	}
-	var found bool
-	for i := range a.Len() {
-		if a.IsNull(i) {
-			continue
-		}
-		var v []byte
-		switch a := a.(type) {
-		case *array.String:
-			v = []byte(a.Value(i))
-		case *array.Binary:
-			v = a.Value(i)
-		}
-		frag = binary.LittleEndian.AppendUint32(frag, uint32(len(v)))
-		frag = append(frag, v...)
-		if !found || bytes.Compare(v, lo) < 0 {
-			lo = v
-		}
-		if !found || bytes.Compare(v, hi) > 0 {
-			hi = v
-		}
-		found = true
-	}
-	return frag, lo, hi
-}
-
 // TestByteColumnAppendFragment: a column fed fragments (the GPU's, made here on the CPU) and
 // their min and max gives the pages Append gives: bytes, levels and statistics, batch sizes
 // from 0 rows, slices at odd offsets, all-NULL batches, empty and long strings included.
@@ -342,7 +312,7 @@ func TestByteColumnAppendFragment(t *testing.T) {
 				if err := a.Append(s); err != nil {
 					t.Fatal(err)
 				}
-				frag, lo, hi := plainFragment(s)
+				frag, lo, hi := copytest.PlainBytes(s)
 				if err := b.AppendFragment(s, frag, lo, hi); err != nil {
 					t.Fatal(err)
 				}
