@@ -748,7 +748,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	release()
 	rec := array.NewRecordBatch(d.schema, arrs, int64(rows))
 	if arena != nil {
-		keys, cols, err := fusedColumns(fuse, arena.Bytes(), arrs, rows, varBytes)
+		keys, cols, err := fusedColumns(d.plans, fuse, arena.Bytes(), arrs, rows, varBytes)
 		if err == nil && len(keys) > 0 {
 			releaseArrays()
 			return newFusedRecord(rec, d.fused, keys, cols, arena), nil

@@ -16,10 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/pgparquet/pgparquet/pgarrow"
-	"github.com/pgparquet/pgparquet/pqfile"
 )
 
 // fusePlan is what pgpq_finish_fused computes for one column while a PageEncoder is open: the
@@ -51,19 +47,8 @@ func planFused(d *gpuDecoder) []fusePlan {
 		case storage.ID() == arrow.STRING || storage.ID() == arrow.BINARY:
 			plans[i].uniq = c.Kind.Info().VarLen || d.numText[i]
 			plans[i].noGroup = storage != t
-		case pqfile.EncodesPlain(t):
-			w, ok := t.(arrow.FixedWidthDataType)
-			if !ok || t.ID() == arrow.BOOL {
-				continue
-			}
-			e := encCol{width: w.Bytes()}
-			switch t := t.(type) {
-			case *arrow.Float32Type, *arrow.Float64Type:
-				e.kind = kindFloat
-			case *arrow.Decimal128Type:
-				e.kind, e.outWidth = kindDecimal, int(pqarrow.DecimalSize(t.Precision))
-			}
-			if e.widthsOK() && c.Kind != pgarrow.KindBool {
+		default:
+			if e, ok := encColType(t); ok && e.widthsOK() {
 				plans[i] = fusePlan{plain: true, enc: e}
 			}
 		}
@@ -113,10 +98,10 @@ func fusedLayout(plans []fusePlan, rows int, nulls, varBytes []int64, plainBytes
 }
 
 // fusedColumns reads the results of fuse from host (the call's buffer) for the batch's arrays
-// arrs of rows rows: the columns and the keys to register them under. A plain column whose
+// arrs of rows rows (planned as plans say): the columns and the keys to register them under. A plain column whose
 // decimal does not fit its FIXED_LEN_BYTE_ARRAY is left out (the page encoder then meets the
 // error itself).
-func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows int, varBytes []int64) ([]arrow.ArrayData, []*fusedColumn, error) {
+func fusedColumns(plans []fusePlan, fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows int, varBytes []int64) ([]arrow.ArrayData, []*fusedColumn, error) {
 	keys := make([]arrow.ArrayData, 0, len(fuse))
 	cols := make([]*fusedColumn, 0, len(fuse))
 	for _, f := range fuse {
@@ -130,17 +115,11 @@ func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows 
 			if has == 2 {
 				continue
 			}
-			pw := int(f.width)
-			switch {
-			case f.kind == C.int32_t(kindDecimal):
-				pw = int(f.out_width)
-			case f.width == 2:
-				pw = 4
-			}
+			pw := plans[f.col].enc.plainWidth()
 			if nulls != int64(a.NullN()) || size != (rows-a.NullN())*pw {
 				return nil, nil, fmt.Errorf("fused page encoder: column %d: %d bytes and %d NULLs for %d rows with %d NULLs", f.col, size, nulls, rows, a.NullN())
 			}
-			c := &fusedColumn{rows: rows, plain: true,
+			c := &fusedColumn{op: fusedPlain, rows: rows,
 				stats: metadata.EncodedStatistics{HasNullCount: true, NullCount: nulls}}
 			if f.frag >= 0 {
 				c.frag = host[int(f.frag):][:size]
@@ -161,11 +140,11 @@ func fusedColumns(fuse []C.pgpq_fuse_col, host []byte, arrs []arrow.Array, rows 
 				return nil, nil, fmt.Errorf("fused byte arrays: column %d: %d bytes (room %d), min row %d, max row %d of %d rows with %d NULLs",
 					f.col, size, room, lo, hi, rows, a.NullN())
 			}
-			c := &fusedColumn{rows: rows, bytes: true, frag: host[int(f.frag):][:size], minRow: lo, maxRow: hi}
+			c := &fusedColumn{op: fusedBytes, rows: rows, frag: host[int(f.frag):][:size], minRow: lo, maxRow: hi}
 			keys, cols = append(keys, a.Data()), append(cols, c)
 		case C.PGPQ_FUSE_UNIQ:
 			b := host[int(f.first):][:8*rows+8]
-			c := &fusedColumn{rows: rows, uniq: true, collided: binary.LittleEndian.Uint32(b[4*rows:]) != 0}
+			c := &fusedColumn{op: fusedUniq, rows: rows, collided: binary.LittleEndian.Uint32(b[4*rows:]) != 0}
 			groups := int(int32(binary.LittleEndian.Uint32(b[4*rows+4:])))
 			if !c.collided && (groups < 0 || groups > rows) {
 				return nil, nil, fmt.Errorf("fused grouping: column %d: %d groups of %d rows", f.col, groups, rows)

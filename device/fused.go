@@ -9,29 +9,35 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
+// fusedOp is what a fusedColumn holds.
+type fusedOp int
+
+const (
+	// fusedPlain: a fixed-width column's non-NULL values PLAIN (frag) and their statistics
+	// (stats: NULL count; min and max as the page encoder's, pointing into the arena).
+	fusedPlain fusedOp = iota + 1
+	// fusedUniq: each row's group (ids, -1 for NULL) and each group's first row (firsts),
+	// groups numbered in the order of their first rows, as groupsOf numbers them; collided
+	// says two different values shared a hash, so ids and firsts mean nothing.
+	fusedUniq
+	// fusedBytes: a string or binary column's non-NULL values PLAIN (frag, as
+	// pqfile.ByteColumn writes them) and the rows of its smallest and largest value (minRow,
+	// maxRow; -1 when every row is NULL).
+	fusedBytes
+)
+
 // fusedColumn is what the decoder computed on the device, in the same call and wait as the
-// decoding (pgpq_finish_fused), for one column of one decoded batch: the PLAIN fragment and
-// statistics the page encoder would compute (plain), or the rows grouped by value as Uniques
-// would group them (uniq). Its slices lie in the batch's pinned arena (or, for a fragment that
-// is the column's Arrow values, in those), which lives as long as the batch: a fusedColumn is
-// read only while the batch is held.
+// decoding (pgpq_finish_fused), for one column of one decoded batch (op says which, and which
+// fields are set): what the page encoder, Uniques or a ByteColumn would compute. Its slices
+// lie in the batch's pinned arena (or, for a fragment that is the column's Arrow values, in
+// those), which lives as long as the batch: a fusedColumn is read only while the batch is held.
 type fusedColumn struct {
-	rows int
-	// plain: the non-NULL values PLAIN and their statistics (NULL count; min and max as the
-	// page encoder's, pointing into the arena).
-	plain bool
-	frag  []byte
-	stats metadata.EncodedStatistics
-	// uniq: each row's group (-1 for NULL) and each group's first row, groups numbered in the
-	// order of their first rows, as groupsOf numbers them; collided says two different values
-	// shared a hash, so ids and firsts mean nothing.
-	uniq     bool
-	ids      []int32
-	firsts   []int32
-	collided bool
-	// bytes: a string or binary column's non-NULL values PLAIN (frag, as pqfile.ByteColumn
-	// writes them) and the rows of its smallest and largest value (-1 when every row is NULL).
-	bytes          bool
+	op             fusedOp
+	rows           int
+	frag           []byte
+	stats          metadata.EncodedStatistics
+	ids, firsts    []int32
+	collided       bool
 	minRow, maxRow int32
 }
 
@@ -56,42 +62,18 @@ func (r *fusedResults) wantsBytes(i int) bool {
 // active says whether decoders should compute fused columns.
 func (r *fusedResults) active() bool { return r.users.Load() > 0 }
 
-// lookup returns a's fused column, or nil where there is none or a is not the whole decoded
-// array (a slice of a batch).
-func (r *fusedResults) lookup(a arrow.Array) *fusedColumn {
+// lookup returns a's fused column of operation op, or nil where there is none or a is not the
+// whole decoded array (a slice of a batch).
+func (r *fusedResults) lookup(a arrow.Array, op fusedOp) *fusedColumn {
 	v, ok := r.m.Load(a.Data())
 	if !ok {
 		return nil
 	}
 	f := v.(*fusedColumn)
-	if a.Data().Offset() != 0 || a.Len() != f.rows {
+	if f.op != op || a.Data().Offset() != 0 || a.Len() != f.rows {
 		return nil
 	}
 	return f
-}
-
-// plain returns a's fused PLAIN fragment, or nil.
-func (r *fusedResults) plain(a arrow.Array) *fusedColumn {
-	if f := r.lookup(a); f != nil && f.plain {
-		return f
-	}
-	return nil
-}
-
-// bytes returns a's fused PLAIN byte-array fragment, or nil.
-func (r *fusedResults) bytes(a arrow.Array) *fusedColumn {
-	if f := r.lookup(a); f != nil && f.bytes {
-		return f
-	}
-	return nil
-}
-
-// uniq returns a's fused grouping, or nil.
-func (r *fusedResults) uniq(a arrow.Array) *fusedColumn {
-	if f := r.lookup(a); f != nil && f.uniq {
-		return f
-	}
-	return nil
 }
 
 // fusedRecord is a decoded batch with fused columns: it registers them (keys, values) while it

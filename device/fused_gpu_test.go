@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/pgparquet/pgparquet/internal/copytest"
@@ -30,7 +31,7 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 	reg := &fusedResults{}
 	reg.users.Store(1)
 	gpu.fused = reg
-	var plains, uniqs int
+	var plains, uniqs, noGroup int
 	for _, p := range gpu.plans {
 		if p.plain {
 			plains++
@@ -38,9 +39,6 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 		if p.uniq {
 			uniqs++
 		}
-	}
-	noGroup := 0
-	for _, p := range gpu.plans {
 		if p.noGroup {
 			noGroup++
 		}
@@ -84,7 +82,7 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 			switch p := gpu.plans[i]; {
 			case p.plain:
 				frag, st, err := pqfile.PlainFragment(w)
-				f := reg.plain(g)
+				f := reg.lookup(g, fusedPlain)
 				if err != nil { // a decimal past its FIXED_LEN_BYTE_ARRAY: not fused, as the GPU encoder refuses it
 					if f != nil {
 						t.Errorf("rows=%d column %s: fused although the CPU twin refuses it: %v", rows, name, err)
@@ -101,7 +99,7 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 					t.Errorf("rows=%d column %s: statistics %+v, the CPU twin's %+v", rows, name, f.stats, st)
 				}
 			case p.uniq && plainBytes:
-				f := reg.bytes(g)
+				f := reg.lookup(g, fusedBytes)
 				if f == nil {
 					t.Errorf("rows=%d column %s: no PLAIN fragment", rows, name)
 					continue
@@ -114,11 +112,11 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 					t.Errorf("rows=%d column %s: min row %d, max row %d: not the smallest and largest values", rows, name, f.minRow, f.maxRow)
 				}
 			case p.uniq && p.noGroup:
-				if reg.lookup(g) != nil {
+				if anyFused(reg, g) {
 					t.Errorf("rows=%d column %s: grouped, though never dictionary-encoded", rows, name)
 				}
 			case p.uniq:
-				f := reg.uniq(g)
+				f := reg.lookup(g, fusedUniq)
 				if f == nil || f.collided {
 					t.Errorf("rows=%d column %s: no grouping (%v)", rows, name, f)
 					continue
@@ -133,7 +131,7 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 			}
 		}
 		// A slice of the batch is not the decoded array: no fused column.
-		if s := array.NewSlice(got.Column(0), 0, int64(max(rows-1, 0))); rows > 1 && reg.lookup(s) != nil {
+		if s := array.NewSlice(got.Column(0), 0, int64(max(rows-1, 0))); rows > 1 && anyFused(reg, s) {
 			t.Errorf("rows=%d: a slice found a fused column", rows)
 		} else {
 			s.Release()
@@ -173,4 +171,14 @@ func TestGPUFusedMatchesCPU(t *testing.T) {
 		t.Error("fused columns while no PageEncoder is open")
 	}
 	got.Release()
+}
+
+// anyFused says whether reg holds a fused column of any operation for a.
+func anyFused(reg *fusedResults, a arrow.Array) bool {
+	for _, op := range []fusedOp{fusedPlain, fusedUniq, fusedBytes} {
+		if reg.lookup(a, op) != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -64,7 +64,7 @@ func (f fusingEncoder) Append(cols []arrow.Array, dst []*pqfile.PlainColumn) err
 		if err != nil {
 			continue
 		}
-		keys, fc = append(keys, a.Data()), append(fc, &fusedColumn{rows: a.Len(), plain: true, frag: frag, stats: st})
+		keys, fc = append(keys, a.Data()), append(fc, &fusedColumn{op: fusedPlain, rows: a.Len(), frag: frag, stats: st})
 	}
 	n := int64(0)
 	if len(cols) > 0 {
@@ -144,7 +144,7 @@ func TestUniquesFused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fc[i] = &fusedColumn{rows: a.Len(), uniq: true, ids: ids, firsts: firsts, collided: i == 2}
+		fc[i] = &fusedColumn{op: fusedUniq, rows: a.Len(), ids: ids, firsts: firsts, collided: i == 2}
 	}
 	fields := []arrow.Field{{Name: "s", Type: str.DataType(), Nullable: true}, {Name: "b", Type: bin.DataType(), Nullable: true},
 		{Name: "c", Type: str.DataType(), Nullable: true}}
@@ -203,7 +203,7 @@ func TestAppendBytesFused(t *testing.T) {
 		arr := sb.NewArray()
 		sb.Release()
 		frag, lo, hi := copytest.PlainBytes(arr)
-		f := &fusedColumn{rows: arr.Len(), bytes: true, frag: frag, minRow: -1, maxRow: -1}
+		f := &fusedColumn{op: fusedBytes, rows: arr.Len(), frag: frag, minRow: -1, maxRow: -1}
 		for i := range arr.Len() {
 			if !arr.IsNull(i) && f.minRow < 0 && bytes.Equal(copytest.ValueBytes(arr, i), lo) {
 				f.minRow = int32(i)

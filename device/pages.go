@@ -100,7 +100,7 @@ func (p *PageEncoder) Append(cols []arrow.Array, dst []*pqfile.PlainColumn) erro
 		var rest []arrow.Array
 		var restDst []*pqfile.PlainColumn
 		for i, a := range cols {
-			f := p.dev.fused.plain(a)
+			f := p.dev.fused.lookup(a, fusedPlain)
 			if f == nil {
 				rest, restDst = append(rest, a), append(restDst, dst[i])
 				continue
@@ -249,24 +249,35 @@ func (p *PageEncoder) appendGPU(e *encoder, cols []arrow.Array, dst []*pqfile.Pl
 	return nil
 }
 
-// encColOf describes a for the GPU encoder.
-func encColOf(a arrow.Array, pageRows int) (encCol, error) {
-	if !pqfile.EncodesPlain(a.DataType()) {
-		return encCol{}, fmt.Errorf("encode: %s has no PLAIN encoder on the GPU", a.DataType())
+// encColType is how the GPU encoder reads and writes values of type t (kind, width and
+// outWidth set), or false for a type pqfile.EncodesPlain does not take.
+func encColType(t arrow.DataType) (encCol, bool) {
+	if !pqfile.EncodesPlain(t) {
+		return encCol{}, false
 	}
-	width := a.DataType().(arrow.FixedWidthDataType).Bytes()
-	d := a.Data()
-	off := d.Offset()
-	if off%8 != 0 {
-		return encCol{}, fmt.Errorf("encode: an array at offset %d (not a multiple of 8)", off)
-	}
-	c := encCol{n: a.Len(), width: width, pageRows: pageRows}
-	switch t := a.DataType().(type) {
+	c := encCol{width: t.(arrow.FixedWidthDataType).Bytes()}
+	switch t := t.(type) {
 	case *arrow.Float32Type, *arrow.Float64Type:
 		c.kind = kindFloat
 	case *arrow.Decimal128Type:
 		c.kind, c.outWidth = kindDecimal, int(pqarrow.DecimalSize(t.Precision))
 	}
+	return c, true
+}
+
+// encColOf describes a for the GPU encoder.
+func encColOf(a arrow.Array, pageRows int) (encCol, error) {
+	c, ok := encColType(a.DataType())
+	if !ok {
+		return encCol{}, fmt.Errorf("encode: %s has no PLAIN encoder on the GPU", a.DataType())
+	}
+	d := a.Data()
+	off := d.Offset()
+	if off%8 != 0 {
+		return encCol{}, fmt.Errorf("encode: an array at offset %d (not a multiple of 8)", off)
+	}
+	width := c.width
+	c.n, c.pageRows = a.Len(), pageRows
 	if b := d.Buffers()[1]; b != nil {
 		c.values = b.Bytes()[off*width:]
 	}
@@ -361,7 +372,7 @@ func (p *PageEncoder) PlainBytes(field int) {
 // statistics its decoder computed on the device (PlainBytes), and says whether it did; false:
 // the caller appends it itself (c.Append).
 func (p *PageEncoder) AppendBytes(a arrow.Array, c *pqfile.ByteColumn) (bool, error) {
-	f := p.dev.fused.bytes(a)
+	f := p.dev.fused.lookup(a, fusedBytes)
 	if f == nil {
 		return false, nil
 	}
@@ -401,7 +412,7 @@ func (p *PageEncoder) Uniques(cols []arrow.Array) (ids, firsts [][]int32) {
 	var in []uniqCol
 	var at []int
 	for i, a := range cols {
-		if f := p.dev.fused.uniq(a); f != nil {
+		if f := p.dev.fused.lookup(a, fusedUniq); f != nil {
 			// Grouped with its decoding; a collision leaves the column to the caller.
 			if !f.collided {
 				ids[i], firsts[i] = f.ids, f.firsts
