@@ -477,16 +477,25 @@ func trueByteStats(a arrow.Array, lo, hi int) string {
 // dictChunksWanted is what chunkStats should read of the string and binary chunks of rec
 // written in row groups of groupRows rows.
 func dictChunksWanted(rec arrow.RecordBatch, groupRows []int) [][]string {
+	return chunksWanted(rec, groupRows, func(a arrow.Array, lo, hi int) string {
+		return fmt.Sprintf("%s, %d values", trueByteStats(a, lo, hi), hi-lo)
+	})
+}
+
+// chunksWanted is what chunkStats should read of the chunks of rec's columns after the first
+// (the key) written in row groups of groupRows rows: describe's description of rows lo to hi
+// of each, and for an empty row group that of a chunk of no page.
+func chunksWanted(rec arrow.RecordBatch, groupRows []int, describe func(a arrow.Array, lo, hi int) string) [][]string {
 	var out [][]string
 	start := 0
 	for _, n := range groupRows {
 		var cols []string
 		for c := 1; c < int(rec.NumCols()); c++ {
-			desc := "no statistics" // a chunk of no page
+			want := "no statistics, 0 values" // a chunk of no page
 			if n > 0 {
-				desc = trueByteStats(rec.Column(c), start, start+n)
+				want = describe(rec.Column(c), start, start+n)
 			}
-			cols = append(cols, fmt.Sprintf("%s, %d values", desc, n))
+			cols = append(cols, want)
 		}
 		out = append(out, cols)
 		start += n

@@ -555,21 +555,7 @@ func trueListStats(col arrow.Array, lo, hi int) string {
 // listChunksWanted is what chunkStats should read of the list chunks of rec written in row
 // groups of groupRows rows.
 func listChunksWanted(rec arrow.RecordBatch, groupRows []int) [][]string {
-	var out [][]string
-	start := 0
-	for _, n := range groupRows {
-		var cols []string
-		for c := 1; c < int(rec.NumCols()); c++ {
-			want := "no statistics, 0 values" // a chunk of no page
-			if n > 0 {
-				want = trueListStats(rec.Column(c), start, start+n)
-			}
-			cols = append(cols, want)
-		}
-		out = append(out, cols)
-		start += n
-	}
-	return out
+	return chunksWanted(rec, groupRows, trueListStats)
 }
 
 func checkListChunks(t *testing.T, reader string, got, want [][]string) {

@@ -286,18 +286,7 @@ func trueStats(a arrow.Array, lo, hi int) string {
 	switch a := a.(type) {
 	case *array.Int32, *array.Date32, *array.Int64, *array.Timestamp:
 		less = func(x, y []byte) bool { return leInt(x) < leInt(y) }
-		key = func(i int) ([]byte, bool) {
-			switch a := a.(type) {
-			case *array.Int32:
-				return binary.LittleEndian.AppendUint32(nil, uint32(a.Value(i))), true
-			case *array.Date32:
-				return binary.LittleEndian.AppendUint32(nil, uint32(a.Value(i))), true
-			case *array.Int64:
-				return binary.LittleEndian.AppendUint64(nil, uint64(a.Value(i))), true
-			default:
-				return binary.LittleEndian.AppendUint64(nil, uint64(a.(*array.Timestamp).Value(i))), true
-			}
-		}
+		key = func(i int) ([]byte, bool) { return plainValue(a, i) }
 	case *array.Float32:
 		less = func(x, y []byte) bool { return leFloat(x) < leFloat(y) }
 		key = func(i int) ([]byte, bool) {
