@@ -208,7 +208,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -250,29 +249,12 @@ type library struct {
 	lib *C.pgpq_lib
 }
 
-// cudaConnections is how many hardware work queues the CUDA context gets
-// (CUDA_DEVICE_MAX_CONNECTIONS, read when the context is made; CUDA's default is 8) unless
-// the environment sets it: the lanes' streams (one per lane, 16 at P=16) and the compression
-// batchers' would otherwise share 8 queues, and work on one stream wait behind another's.
-// The pipeline alone on the H200 (P=16) with 32: lineorder 4.89 against 4.91 GB/s and
-// 6.13 against 5.53 with sealed row groups; wide 4.13 against 3.43 and 3.76 against 3.46
-// (bench/results/gpuhost-h200-2026-11-30-s15b.log, -s15d.log).
-const (
-	cudaConnectionsEnv = "CUDA_DEVICE_MAX_CONNECTIONS"
-	cudaConnections    = "32"
-)
-
 // loadCUDA dlopens the CUDA decoder library at path, checks that a device is there and creates
 // device 0's context (a few hundred milliseconds, so Start runs it in the background). It fails
 // on hosts without the library, the driver or a GPU. The library stays mapped for the life of
 // the process (unloading code that holds a CUDA runtime is unsafe); loading it again, for the
 // next export, finds the same mapping.
 func loadCUDA(path string) (*library, error) {
-	if _, ok := os.LookupEnv(cudaConnectionsEnv); !ok {
-		if err := os.Setenv(cudaConnectionsEnv, cudaConnections); err != nil {
-			return nil, fmt.Errorf("load CUDA decoder: set %s: %w", cudaConnectionsEnv, err)
-		}
-	}
 	// Go memory holding only C pointers: the garbage collector frees it with the library.
 	l := new(C.pgpq_lib)
 	cpath := C.CString(path)

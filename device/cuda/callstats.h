@@ -129,7 +129,6 @@ static inline int pgpq_cs_copy_kind(cudaMemcpyKind kind) {
 #define cudaMalloc(p, n) PGPQ_TIMED_BYTES(CS_DEV_ALLOC, n, (cudaMalloc)(p, n))
 #define cudaFree(p) PGPQ_TIMED(CS_DEV_FREE, (cudaFree)(p))
 #define cudaStreamCreateWithFlags(s, f) PGPQ_TIMED(CS_STREAM_CREATE_DESTROY, (cudaStreamCreateWithFlags)(s, f))
-#define cudaStreamCreateWithPriority(s, f, p) PGPQ_TIMED(CS_STREAM_CREATE_DESTROY, (cudaStreamCreateWithPriority)(s, f, p))
 #define cudaStreamDestroy(s) PGPQ_TIMED(CS_STREAM_CREATE_DESTROY, (cudaStreamDestroy)(s))
 #define cudaEventRecord(e, s) PGPQ_TIMED(CS_EVENT_RECORD, (cudaEventRecord)(e, s))
 

@@ -23,7 +23,6 @@
 #include "pgpq_abi.h"  // pgpq_enc_col, pgpq_uniq_col
 #include "fuse.h"
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
-#include "streams.h"    // stream priorities (after callstats.h: its calls are counted)
 
 #define PGPQ_ENC_THREADS 256
 
@@ -633,7 +632,7 @@ void* pgpq_enc_open(char* err, int errlen) {
   PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
   encoder* e = new encoder();
   cudaError_t c;
-  if ((c = pgpq_stream_create(&e->stream, PGPQ_STREAM_LANE)) != cudaSuccess ||
+  if ((c = cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking)) != cudaSuccess ||
       (c = cudaEventCreate(&e->t0)) != cudaSuccess || (c = cudaEventCreate(&e->t1)) != cudaSuccess) {
     fail(err, errlen, "encode: create a stream", c);
     if (e->stream) cudaStreamDestroy(e->stream);

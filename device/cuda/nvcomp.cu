@@ -46,7 +46,6 @@ static const size_t pgpq_gzip_limit = 0;
 #endif
 
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
-#include "streams.h"    // stream priorities (after callstats.h: its calls are counted)
 
 // The codecs, as the Go side names them (device/codecs.go, nvZstd...).
 enum { PGPQ_ZSTD = 0, PGPQ_LZ4 = 1, PGPQ_SNAPPY = 2, PGPQ_DEFLATE = 3, PGPQ_GZIP = 4 };
@@ -276,7 +275,7 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
     }
   }
   cudaError_t e;
-  if ((e = pgpq_stream_create(&z->stream, PGPQ_STREAM_BULK)) != cudaSuccess) {
+  if ((e = cudaStreamCreateWithFlags(&z->stream, cudaStreamNonBlocking)) != cudaSuccess) {
     zerr(err, errlen, "create stream", e);
     pgpq_nv_close(z);
     return NULL;

@@ -46,7 +46,6 @@
 #include "fuse.h"       // the page encoder and string grouping, run by pgpq_finish_fused
 #define PGPQ_CALLSTATS_DEFINE
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
-#include "streams.h"    // stream priorities (after callstats.h: its calls are counted)
 
 #define PGPQ_ABI 4
 
@@ -703,7 +702,7 @@ static pgpq_job* job_get(pgpq_decoder* d, cudaError_t* e) {
   j->llayout = (size_t*)calloc(3 * nl, sizeof(size_t));
   j->nlayout = (size_t*)calloc(d->nnum > 0 ? d->nnum : 1, sizeof(size_t));
   j->h_lay = (int64_t*)calloc(3 * n, sizeof(int64_t));
-  *e = pgpq_stream_create(&j->stream, PGPQ_STREAM_LANE);
+  *e = cudaStreamCreateWithFlags(&j->stream, cudaStreamNonBlocking);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev0);
   if (*e == cudaSuccess) *e = cudaEventCreate(&j->ev1);
   if (*e == cudaSuccess) *e = cudaMalloc((void**)&j->d_stats, sizeof(unsigned long long) * NSTATS(n));
