@@ -432,7 +432,8 @@ func (p *pageFileWriter) flushPages(all bool) error {
 		}
 	}
 	for i, bc := range p.bytes {
-		if bc != nil && due(bc) {
+		// A string column may hold several pages cut while a batch was appended.
+		for bc != nil && due(bc) {
 			page, _ := bc.Take()
 			add(taken{plain: -1, field: i}, page)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,24 +21,42 @@ import (
 // one uuid column, H200); ByteColumn writes each value once (a BYTE_ARRAY's 4-byte
 // little-endian length, then its bytes), computes the page's exact statistics as it goes (min
 // and max byte-wise, unsigned, an empty value included; NULL count), and its pages are
-// compressed with the others (RowGroup.AppendPages). Take cuts a page once it holds pageBytes.
-// A ByteColumn is used by one goroutine.
+// compressed with the others (RowGroup.AppendPages).
+//
+// Pages are cut between batches, before the batch that would take the page past pageBytes (a
+// batch of more is a page of its own), by Append as by AppendFragment: the GPU writer's pages
+// and its CPU twin's hold the same rows. A page cut so waits in the column until Take.
+//
+// Buffers: a page's values are gathered in chunks of chunkBytes from a pool shared by every
+// ByteColumn of the process (a value may straddle two), which Take hands over with the page
+// (RawPage.Data and Parts, no copy) and Recycle gives back to the pool once the page is
+// compressed. A column so holds the chunks its page being gathered fills and those of its
+// pages under way in compression, rather than a page-sized buffer for each and a spare: on
+// bench/load's wide table (6 such columns; 3M rows, 16 lanes, GOMAXPROCS=16 on the 2-core VM)
+// page buffers and spares were 190-260 MB of the CPU path's 0.92-1.0 GB of live heap at its
+// peak (pages cut after the batch that filled them, as until session 15, took buffers of up to
+// 1.75 MiB for pages of 1 MiB); with chunks the peak was 0.80-0.83 GB, peak RSS 1.10-1.18 GiB
+// against 1.23-1.30, at the same CPU and Parquet size. A ByteColumn is used by one goroutine.
 type ByteColumn struct {
 	nullable  bool
 	pageBytes int
-	stats     bool // min and max are computed
-	maxStats  int  // a min or max longer than this is left out, as arrow-go leaves it out
-	values    []byte
-	spare     []byte // a values buffer Recycle gave back, for the next page
-	valid     []byte // validity bits of the page's rows (nullable columns)
+	stats     bool     // min and max are computed
+	maxStats  int      // a min or max longer than this is left out, as arrow-go leaves it out
+	parts     [][]byte // the page's full chunks
+	partBytes int      // their bytes
+	cur       []byte   // the chunk being filled (nil: none yet)
+	valid     []byte   // validity bits of the page's rows (nullable columns)
 	rows      int
 	nulls     int64
 	hasMinMax bool
-	min, max  []byte // copies
+	min, max  []byte    // copies
+	ready     []RawPage // pages cut and not yet taken, oldest first
+	// readyRows and readyBytes are the rows and values of ready.
+	readyRows, readyBytes int
 }
 
-// NewByteColumn returns an empty column whose pages are cut once they hold pageBytes of
-// values; stats: pages carry min and max (NULL counts always), left out when longer than
+// NewByteColumn returns an empty column whose pages hold at most pageBytes of values (see
+// ByteColumn); stats: pages carry min and max (NULL counts always), left out when longer than
 // maxStats bytes (the writer properties' MaxStatsSizeFor; 0: no bound).
 func NewByteColumn(nullable bool, pageBytes int, stats bool, maxStats int) *ByteColumn {
 	return &ByteColumn{nullable: nullable, pageBytes: pageBytes, stats: stats, maxStats: maxStats}
@@ -96,13 +115,16 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 		bits, off = a.NullBitmapBytes(), a.Data().Offset()
 	}
 	var base int32
-	if fixed != nil { // FIXED_LEN_BYTE_ARRAY: the values back to back
-		c.reserve(len(c.values) + fixed.DataType().(*arrow.FixedSizeBinaryType).ByteWidth*(n-nulls))
-	} else { // BYTE_ARRAY: each value's 4-byte length, then its bytes
-		base = offs[0]
-		c.reserve(len(c.values) + 4*(n-nulls) + int(offs[n]-base))
+	prefix := 0
+	if fixed == nil { // BYTE_ARRAY: each value's 4-byte length, then its bytes
+		base, prefix = offs[0], 4
+	} // FIXED_LEN_BYTE_ARRAY: the values back to back
+	if size := c.partBytes + len(c.cur); size > 0 {
+		if room := c.pageBytes - size; fragmentBytes(fixed, offs, bits, off, n, nulls, room) > room {
+			c.cut()
+		}
 	}
-	out := c.values
+	out := c.cur
 	for i := range n {
 		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
 			continue
@@ -112,9 +134,23 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 			v = fixed.Value(i)
 		} else {
 			v = data[offs[i]-base : offs[i+1]-base]
-			out = binary.LittleEndian.AppendUint32(out, uint32(len(v)))
 		}
-		out = append(out, v...)
+		if k := len(out); k+prefix+len(v) <= cap(out) { // room checked: no append's
+			out = out[:k+prefix+len(v)]
+			if prefix > 0 {
+				binary.LittleEndian.PutUint32(out[k:], uint32(len(v)))
+			}
+			copy(out[k+prefix:], v)
+		} else { // into the next chunks
+			c.cur = out
+			if prefix > 0 {
+				var l [4]byte
+				binary.LittleEndian.PutUint32(l[:], uint32(len(v)))
+				c.write(l[:])
+			}
+			c.write(v)
+			out = c.cur
+		}
 		if c.stats {
 			switch {
 			case !c.hasMinMax:
@@ -126,10 +162,56 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 			}
 		}
 	}
-	c.values = out
+	c.cur = out
 	c.appended(bits, off, n, nulls)
 	return nil
 }
+
+// fragmentBytes is the bytes Append writes for the n rows of a batch (fixed, or offs with
+// validity bits from bit off, nil without NULLs), as AppendFragment's fragment holds them, or
+// more when both pass room: a NULL's slot may have bytes, which are not written, and are only
+// counted where it matters.
+func fragmentBytes(fixed *array.FixedSizeBinary, offs []int32, bits []byte, off, n, nulls, room int) int {
+	if fixed != nil {
+		return fixed.DataType().(*arrow.FixedSizeBinaryType).ByteWidth * (n - nulls)
+	}
+	size := 4*(n-nulls) + int(offs[n]-offs[0])
+	for i := 0; nulls > 0 && size > room && i < n; i++ {
+		if !bitutil.BitIsSet(bits, off+i) {
+			size -= int(offs[i+1] - offs[i])
+		}
+	}
+	return size
+}
+
+// write appends b to the page's values, in the chunk being filled and in new ones from the
+// pool as it fills.
+func (c *ByteColumn) write(b []byte) {
+	for len(b) > 0 {
+		if len(c.cur) == cap(c.cur) {
+			if c.cur != nil {
+				c.parts = append(c.parts, c.cur)
+				c.partBytes += len(c.cur)
+			}
+			c.cur = getChunk()
+		}
+		k := copy(c.cur[len(c.cur):cap(c.cur)], b)
+		c.cur, b = c.cur[:len(c.cur)+k], b[k:]
+	}
+}
+
+// chunkBytes is the size of the chunks ByteColumn gathers its pages' values in.
+const chunkBytes = 64 << 10
+
+// chunkPool holds the chunks no page holds.
+var chunkPool = sync.Pool{New: func() any { return new([chunkBytes]byte) }}
+
+// getChunk returns an empty chunk from the pool.
+func getChunk() []byte { return chunkPool.Get().(*[chunkBytes]byte)[:0] }
+
+// putChunk gives b, a chunk getChunk returned (any length) that nobody reads any more, back to
+// the pool.
+func putChunk(b []byte) { chunkPool.Put((*[chunkBytes]byte)(b[:chunkBytes])) }
 
 // appended counts n rows whose values are in c.values: their validity (bits from bit off; nil:
 // no NULLs) and NULLs.
@@ -160,8 +242,10 @@ func (c *ByteColumn) AppendFragment(a arrow.Array, frag, min, max []byte) error 
 	if n == 0 {
 		return nil
 	}
-	c.reserve(len(c.values) + len(frag))
-	c.values = append(c.values, frag...)
+	if size := c.partBytes + len(c.cur); size > 0 && size+len(frag) > c.pageBytes {
+		c.cut()
+	}
+	c.write(frag)
 	if c.stats && nulls < n {
 		if !c.hasMinMax || bytes.Compare(min, c.min) < 0 {
 			c.min = append(c.min[:0], min...)
@@ -179,58 +263,78 @@ func (c *ByteColumn) AppendFragment(a arrow.Array, frag, min, max []byte) error 
 	return nil
 }
 
-// reserve makes c.values hold need bytes: the spare buffer when the page is empty and it is
-// large enough, else a page's worth at once (pages are cut at pageBytes: Full), so that a page
-// is not copied as it fills: growing by doubling cost 2% of the GPU writer's CPU on the wide
-// table.
-func (c *ByteColumn) reserve(need int) {
-	if len(c.values) == 0 && cap(c.spare) >= need {
-		c.values, c.spare = c.spare[:0], nil
-	}
-	if need > cap(c.values) {
-		grown := make([]byte, len(c.values), max(need+need/4, c.pageBytes+c.pageBytes/8))
-		copy(grown, c.values)
-		c.values = grown
-	}
-}
-
-// Rows is the rows appended since the last Take.
-func (c *ByteColumn) Rows() int { return c.rows }
+// Rows is the rows appended since the last Take, in the pages cut and the page being
+// gathered.
+func (c *ByteColumn) Rows() int { return c.readyRows + c.rows }
 
 // Bytes is the values (with their lengths) held since the last Take.
-func (c *ByteColumn) Bytes() int { return len(c.values) }
+func (c *ByteColumn) Bytes() int { return c.readyBytes + c.partBytes + len(c.cur) }
 
-// Full says whether the page holds pageBytes of values.
-func (c *ByteColumn) Full() bool { return len(c.values) >= c.pageBytes }
+// Full says whether a page was cut and waits to be taken, or the page being gathered holds
+// pageBytes of values.
+func (c *ByteColumn) Full() bool { return len(c.ready) > 0 || c.partBytes+len(c.cur) >= c.pageBytes }
 
-// Take returns the page of the rows appended since the last Take (buffers of its own: Levels
-// the definition levels of a nullable column, Data the values PLAIN; Stats the page's), or
-// false when there are none. Data is the column's buffer, handed over: Recycle gives it back
-// once its bytes are no longer read.
+// Take returns the next page of the rows appended (the pages cut first, oldest first, then
+// the page being gathered; buffers of its own: Levels the definition levels of a nullable
+// column, Data and Parts the values PLAIN, its first chunk and the others; Stats the page's),
+// or false when there are none. Data and Parts are the column's chunks, handed over: Recycle
+// gives them back once their bytes are no longer read.
 func (c *ByteColumn) Take() (RawPage, bool) {
+	if len(c.ready) > 0 {
+		p := c.ready[0]
+		copy(c.ready, c.ready[1:])
+		c.ready[len(c.ready)-1] = RawPage{}
+		c.ready = c.ready[:len(c.ready)-1]
+		c.readyRows -= int(p.NumValues)
+		c.readyBytes -= p.Len() - len(p.Levels)
+		return p, true
+	}
 	if c.rows == 0 {
 		return RawPage{}, false
 	}
+	return c.page(), true
+}
+
+// cut ends the page being gathered, which has rows, and keeps it for Take.
+func (c *ByteColumn) cut() {
+	p := c.page()
+	c.ready = append(c.ready, p)
+	c.readyRows += int(p.NumValues)
+	c.readyBytes += p.Len() - len(p.Levels)
+}
+
+// page ends the page being gathered, which has rows, and returns it.
+func (c *ByteColumn) page() RawPage {
 	st := metadata.EncodedStatistics{HasNullCount: true, NullCount: c.nulls}
 	if c.hasMinMax && (c.maxStats <= 0 || len(c.min) <= c.maxStats && len(c.max) <= c.maxStats) {
 		// Copies, never nil: an empty string is a minimum too.
 		st.HasMin, st.HasMax = true, true
 		st.Min, st.Max = append([]byte{}, c.min...), append([]byte{}, c.max...)
 	}
-	p := RawPage{Data: c.values, NumValues: int32(c.rows), Stats: st}
+	if len(c.cur) > 0 { // an empty chunk stays for the next page
+		c.parts = append(c.parts, c.cur)
+		c.cur = nil
+	}
+	p := RawPage{NumValues: int32(c.rows), Stats: st}
+	if len(c.parts) > 0 { // the first chunk in Data: a page of one chunk is there whole
+		p.Data, p.Parts = c.parts[0], c.parts[1:]
+	}
 	if c.nullable {
 		p.Levels = AppendValidityLevels(make([]byte, 0, 4+binary.MaxVarintLen64+(c.rows+7)/8), c.valid, c.rows)
 	}
-	c.values = nil // the next Append takes the spare, else a new buffer
+	c.parts, c.partBytes = nil, 0
 	c.valid, c.rows, c.nulls, c.hasMinMax = c.valid[:0], 0, 0, false
-	return p, true
+	return p
 }
 
-// Recycle gives back the values buffer of p, a page this column's Take returned, once nobody
-// reads its bytes (its compression is done): the next page reuses it. p's bytes must not be
-// used after.
+// Recycle gives the chunks of p, a page this column's Take returned, back to the pool once
+// nobody reads its bytes (its compression is done): the next pages reuse them. p's bytes must
+// not be used after.
 func (c *ByteColumn) Recycle(p RawPage) {
-	if cap(p.Data) > cap(c.spare) && !sameBuffer(p.Data, c.values) {
-		c.spare = p.Data[:0]
+	if p.Data != nil {
+		putChunk(p.Data)
+	}
+	for _, b := range p.Parts {
+		putChunk(b)
 	}
 }

@@ -14,10 +14,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pgparquet/pgparquet/internal/copytest"
@@ -122,17 +124,17 @@ func TestByteColumnPages(t *testing.T) {
 			groups := [][]int{{1, 999, 0, 700}, {1300}, {1000, 1000}}
 			flush := func(g *RowGroup, all bool) {
 				for i, c := range cols {
-					if c == nil || !c.Full() && !(all && c.Rows() > 0) {
-						continue
-					}
-					p, _ := c.Take()
-					out, err := g.Compress([][]RawPage{{p}})
-					if err != nil {
-						t.Fatal(err)
-					}
-					c.Recycle(p)
-					if err := g.AppendPages(i, Encoded{Pages: out[0], Stats: out[0][0].Stats}); err != nil {
-						t.Fatal(err)
+					// Several pages may have been cut while a batch was appended.
+					for c != nil && (c.Full() || all && c.Rows() > 0) {
+						p, _ := c.Take()
+						out, err := g.Compress([][]RawPage{{p}})
+						if err != nil {
+							t.Fatal(err)
+						}
+						c.Recycle(p)
+						if err := g.AppendPages(i, Encoded{Pages: out[0], Stats: out[0][0].Stats}); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 			}
@@ -273,7 +275,7 @@ func BenchmarkByteColumnAppend(b *testing.B) {
 				if err := c.Append(a); err != nil {
 					b.Fatal(err)
 				}
-				if c.Full() {
+				for c.Full() {
 					p, _ := c.Take()
 					c.Recycle(p)
 				}
@@ -286,49 +288,108 @@ func BenchmarkByteColumnAppend(b *testing.B) {
 }
 
 // TestByteColumnAppendFragment: a column fed fragments (the GPU's, made here on the CPU) and
-// their min and max gives the pages Append gives: bytes, levels and statistics, batch sizes
-// from 0 rows, slices at odd offsets, all-NULL batches, empty and long strings included.
+// their min and max gives the pages Append gives, each of the rows it holds: the values'
+// bytes, levels and statistics of those rows, every row once and in order, no page over the
+// page size but one of a single batch larger than a page. Batch sizes from 0 rows, slices at
+// odd offsets, all-NULL batches, empty and long strings (over a page, over a chunk) included.
 func TestByteColumnAppendFragment(t *testing.T) {
+	// Values over a chunk and over a page, among small ones.
+	hb := array.NewStringBuilder(memory.DefaultAllocator)
+	for i := range 3000 {
+		switch i % 700 {
+		case 3:
+			hb.Append(strings.Repeat("h", 70000))
+		case 400:
+			hb.Append(strings.Repeat("g", 300000))
+		case 500:
+			hb.AppendNull()
+		default:
+			hb.Append(fmt.Sprint(i))
+		}
+	}
+	huge := hb.NewArray()
+	defer huge.Release()
+	hb.Release()
 	for _, nullRate := range []float64{0, 0.3, 1} {
 		rec := byteRecord(t, 3000, nullRate, 7)
-		for _, col := range []int{1, 2, 3} {
-			nullable := rec.Schema().Field(col).Nullable
-			a, b := NewByteColumn(nullable, 4<<10, true, 0), NewByteColumn(nullable, 4<<10, true, 0)
-			var pa, pb []RawPage
-			take := func(final bool) {
-				for a.Full() || b.Full() || (final && (a.Rows() > 0 || b.Rows() > 0)) {
-					x, okA := a.Take()
-					y, okB := b.Take()
-					if okA != okB {
-						t.Fatalf("null rate %v column %d: one column has a page, the other not", nullRate, col)
+		for _, col := range []int{1, 2, 3, -1} {
+			column, nullable := huge, true
+			if col >= 0 {
+				column, nullable = rec.Column(col), rec.Schema().Field(col).Nullable
+			}
+			for _, pageBytes := range []int{4 << 10, 200 << 10} {
+				name := fmt.Sprintf("null rate %v column %d pages of %d", nullRate, col, pageBytes)
+				a, b := NewByteColumn(nullable, pageBytes, true, 0), NewByteColumn(nullable, pageBytes, true, 0)
+				row, batch := 0, 0 // the next page's first row; the bytes of the last batch
+				take := func(final bool) {
+					for a.Full() || b.Full() || final && (a.Rows() > 0 || b.Rows() > 0) {
+						pa, okA := a.Take()
+						pb, okB := b.Take()
+						if okA != okB {
+							t.Fatalf("%s: one column has a page, the other not", name)
+						}
+						checkBytePage(t, name, column, row, pa, nullable)
+						checkBytePage(t, name+", fragments", column, row, pb, nullable)
+						if pa.NumValues != pb.NumValues {
+							t.Fatalf("%s: a page of %d rows from row %d, from fragments %d", name, pa.NumValues, row, pb.NumValues)
+						}
+						if n := pa.Len() - len(pa.Levels); n > pageBytes && n > batch {
+							t.Fatalf("%s: a page of %d bytes from row %d, over %d and the last batch's %d", name, n, row, pageBytes, batch)
+						}
+						row += int(pa.NumValues)
+						a.Recycle(pa)
+						b.Recycle(pb)
 					}
-					pa, pb = append(pa, x), append(pb, y)
 				}
-			}
-			for at := 0; at < 3000; {
-				n := []int{0, 1, 13, 200, 777}[at%5]
-				n = min(n, 3000-at)
-				s := array.NewSlice(rec.Column(col), int64(at), int64(at+n))
-				if err := a.Append(s); err != nil {
-					t.Fatal(err)
+				for at, k := 0, 0; at < 3000; k++ {
+					n := min([]int{0, 1, 13, 200, 777}[k%5], 3000-at)
+					s := array.NewSlice(column, int64(at), int64(at+n))
+					frag, lo, hi := copytest.PlainBytes(s)
+					batch = len(frag)
+					if err := a.Append(s); err != nil {
+						t.Fatal(err)
+					}
+					if err := b.AppendFragment(s, frag, lo, hi); err != nil {
+						t.Fatal(err)
+					}
+					s.Release()
+					take(false)
+					at += n
 				}
-				frag, lo, hi := copytest.PlainBytes(s)
-				if err := b.AppendFragment(s, frag, lo, hi); err != nil {
-					t.Fatal(err)
-				}
-				s.Release()
-				take(false)
-				at += max(n, 1)
-			}
-			take(true)
-			for i := range pa {
-				if !bytes.Equal(pa[i].Data, pb[i].Data) || !bytes.Equal(pa[i].Levels, pb[i].Levels) || pa[i].NumValues != pb[i].NumValues ||
-					!reflect.DeepEqual(pa[i].Stats, pb[i].Stats) {
-					t.Fatalf("null rate %v column %d page %d: %d bytes, %+v; from fragments %d bytes, %+v", nullRate, col, i,
-						len(pa[i].Data), pa[i].Stats, len(pb[i].Data), pb[i].Stats)
+				take(true)
+				if row != 3000 {
+					t.Errorf("%s: pages of %d rows, want 3000", name, row)
 				}
 			}
 		}
 		rec.Release()
+	}
+}
+
+// checkBytePage checks that p holds rows from of a (its p.NumValues rows): their values PLAIN,
+// definition levels (nullable) and statistics.
+func checkBytePage(t *testing.T, name string, a arrow.Array, from int, p RawPage, nullable bool) {
+	t.Helper()
+	s := array.NewSlice(a, int64(from), int64(from)+int64(p.NumValues))
+	defer s.Release()
+	frag, lo, hi := copytest.PlainBytes(s)
+	want := metadata.EncodedStatistics{HasNullCount: true, NullCount: int64(s.NullN())}
+	if lo != nil {
+		want.HasMin, want.HasMax, want.Min, want.Max = true, true, lo, hi
+	}
+	var levels []byte
+	if nullable {
+		valid := make([]byte, (s.Len()+7)/8)
+		for i := range s.Len() {
+			if s.IsValid(i) {
+				bitutil.SetBit(valid, i)
+			}
+		}
+		levels = AppendValidityLevels(nil, valid, s.Len())
+	}
+	values := RawPage{Data: p.Data, Parts: p.Parts}.AppendTo(nil)
+	if !bytes.Equal(values, frag) || !bytes.Equal(p.Levels, levels) || !reflect.DeepEqual(p.Stats, want) {
+		t.Fatalf("%s: the page of rows %d-%d: %d bytes of values, %d of levels, %d NULLs, min and max %v; want %d, %d, %d, %v", name, from, from+s.Len(),
+			len(values), len(p.Levels), p.Stats.NullCount, p.Stats.HasMin, len(frag), len(levels), want.NullCount, want.HasMin)
 	}
 }

@@ -98,23 +98,29 @@ func (c *CPUPlain) Compress(raw [][]RawPage) [][]Page {
 	return out
 }
 
-// encode compresses r's bytes (Levels, then Data) into a new buffer of their compressed size.
-// The device's codec (largeFrames) gathers the two parts itself and sizes its output; arrow-go's
-// codecs take one slice, so a page with levels is first joined in a scratch buffer (measured
-// cheaper than the codecs' streaming writers, which make an encoder per page), and compressed
-// into another of the codec's bound, then copied out at its size (rather than grown as the
-// codec appends, and kept at that capacity by the row group). Without compression the page is
-// its bytes, joined in a buffer of their own.
+// encode compresses r's bytes (Levels, Data, then Parts) into a new buffer of their compressed
+// size. The device's codec (largeFrames) gathers the parts itself and sizes its output;
+// arrow-go's codecs take one slice, so a page in several buffers is first joined in a scratch
+// buffer (measured cheaper than the codecs' streaming writers, which make an encoder per page),
+// and compressed into another of the codec's bound, then copied out at its size (rather than
+// grown as the codec appends, and kept at that capacity by the row group). Without compression
+// the page is its bytes, joined in a buffer of their own.
 func (c *CPUPlain) encode(r RawPage) []byte {
 	if c.plain {
 		return r.AppendTo(make([]byte, 0, r.Len()))
 	}
 	if lf, ok := c.codec.(largeFrames); ok {
-		return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
+		if len(r.Parts) == 0 {
+			return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
+		}
+		return lf.EncodeLargeFrames(nil, append([][]byte{r.Levels, r.Data}, r.Parts...)...)
 	}
 	src := r.Data
 	var join *[]byte
-	if len(r.Levels) > 0 {
+	switch {
+	case len(r.Parts) == 1 && len(r.Levels) == 0 && len(r.Data) == 0:
+		src = r.Parts[0]
+	case len(r.Levels) > 0 || len(r.Parts) > 0:
 		join = scratchPool.Get().(*[]byte)
 		*join = r.AppendTo((*join)[:0])
 		src = *join

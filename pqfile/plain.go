@@ -15,31 +15,43 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// RawPage is an uncompressed data page of PlainPages, PlainColumn, DictColumn or ListColumn:
-// its bytes in two parts, its levels and rows, its statistics and its encoding. The page's
-// uncompressed bytes are Levels followed by Data: Levels its repetition levels (a list's
-// column only) then its definition levels (each 4-byte length prefixed; empty for a required
-// flat column), Data its values, PLAIN (Encoding's zero value), or from DictColumn and a
-// ListColumn of dictionaries its indices, RLE_DICTIONARY. The two are separate buffers so that
-// PlainColumn hands its values over without copying them; use Len and AppendTo for the page as
-// one. NumValues is the page's levels (DataPageV1's num_values: values and NULLs, and a list
-// column's empty lists); Rows the records they hold where that differs (a list column's page:
-// its levels of repetition level 0), 0 for a flat column's page, whose rows are its NumValues.
+// RawPage is an uncompressed data page of PlainPages, PlainColumn, DictColumn, ListColumn or
+// ByteColumn: its bytes in separate buffers, its levels and rows, its statistics and its
+// encoding. The page's uncompressed bytes are Levels followed by Data, then by each of Parts:
+// Levels its repetition levels (a list's column only) then its definition levels (each 4-byte
+// length prefixed; empty for a required flat column), Data (or Parts, ByteColumn's chunks) its
+// values, PLAIN (Encoding's zero value), or from DictColumn and a ListColumn of dictionaries
+// its indices, RLE_DICTIONARY. They are separate buffers so that the columns hand their values
+// over without copying them; use Len and AppendTo for the page as one. NumValues is the page's
+// levels (DataPageV1's num_values: values and NULLs, and a list column's empty lists); Rows the
+// records they hold where that differs (a list column's page: its levels of repetition level
+// 0), 0 for a flat column's page, whose rows are its NumValues.
 type RawPage struct {
 	Levels    []byte
 	Data      []byte
+	Parts     [][]byte
 	NumValues int32
 	Rows      int32
 	Stats     metadata.EncodedStatistics
 	Encoding  parquet.Encoding
 }
 
-// Len is the page's uncompressed size: len(Levels) + len(Data).
-func (p RawPage) Len() int { return len(p.Levels) + len(p.Data) }
+// Len is the page's uncompressed size: its Levels, Data and Parts.
+func (p RawPage) Len() int {
+	n := len(p.Levels) + len(p.Data)
+	for _, b := range p.Parts {
+		n += len(b)
+	}
+	return n
+}
 
-// AppendTo appends the page's uncompressed bytes (Levels, then Data) to dst.
+// AppendTo appends the page's uncompressed bytes (Levels, Data, then Parts) to dst.
 func (p RawPage) AppendTo(dst []byte) []byte {
-	return append(append(dst, p.Levels...), p.Data...)
+	dst = append(append(dst, p.Levels...), p.Data...)
+	for _, b := range p.Parts {
+		dst = append(dst, b...)
+	}
+	return dst
 }
 
 // PlainPages encodes a fixed-width column (int16 as INT32, int32, int64, float32, float64,
