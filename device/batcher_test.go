@@ -38,7 +38,8 @@ func TestEncodeLargeFramesParts(t *testing.T) {
 				if err != nil || !bytes.Equal(plain, src) {
 					t.Errorf("%s, GPU %v, %d bytes in %d parts: decoded %d bytes, %v", spec.name, gpu, n, len(parts), len(plain), err)
 				}
-				if !gpu {
+				// zstd on the CPU (cpuZstd) writes arrow-go's bytes for pages up to its window.
+				if !gpu && (spec.codec != compress.Codecs.Zstd || n <= cpuZstdWindow) {
 					if want := arrowCodec(spec.codec).EncodeLevel(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
 						t.Errorf("%s, %d bytes in %d parts: %d bytes, arrow-go's codec %d", spec.name, n, len(parts), len(got), len(want))
 					}

@@ -232,10 +232,13 @@ func arrowCodec(c compress.Compression) compress.Codec {
 // cpuZstdWindow is the window of the zstd encoders that compress pages on the CPU. An encoder
 // keeps a history of two windows while it waits in its pool, one pool entry per P: with
 // arrow-go's (an 8 MiB window) that is 16 MiB each, 256 MiB at 16 lanes of the CPU path. A
-// page is about 1 MiB (arrow-go's data page; the GPU writer's at most 2 MiB): up to the
-// window it compresses to the same bytes as with arrow-go's encoder (one segment, every match
-// inside the page), a larger one to a valid frame whose matches reach back 2 MiB at most.
-const cpuZstdWindow = 2 << 20
+// page holds at most 1 MiB of values (pqfile's pages, arrow-go's default data page), so a
+// window of that size: up to it a page compresses to the same bytes as with arrow-go's
+// encoder (one segment, every match inside the page); a larger page (a value larger than a
+// page, or 1 MiB of values and their levels) to a valid frame whose matches reach back 1 MiB at
+// most. With 2 MiB (sessions 11-14) the encoders' histories were 88-104 of the CPU path's 0.9
+// GB of live heap on bench/load's wide table (16 lanes, 2-core VM, GOMAXPROCS=16).
+const cpuZstdWindow = 1 << 20
 
 // cpuZstdPools holds, per zstd.EncoderLevel, a sync.Pool of encoders as arrow-go's zstd codec
 // makes them, but for their window (cpuZstdWindow).
