@@ -231,12 +231,12 @@ func arrowCodec(c compress.Compression) compress.Codec {
 
 // cpuZstdWindow is the window of the zstd encoders that compress pages on the CPU. An encoder
 // keeps a history of two windows while it waits in its pool, one pool entry per P: with
-// arrow-go's (an 8 MiB window) that is 16 MiB each, 256 MiB at 16 lanes of the CPU path. A
-// page holds at most 1 MiB of values (pqfile's pages, arrow-go's default data page), so a
+// arrow-go's (an 8 MiB window) that is 16 MiB each, 256 MiB at 16 lanes of the CPU path.
+// Pages are cut at about 1 MiB of values (pqfile's pages, arrow-go's default data page), so a
 // window of that size: up to it a page compresses to the same bytes as with arrow-go's
-// encoder (one segment, every match inside the page); a larger page (a value larger than a
-// page, or 1 MiB of values and their levels) to a valid frame whose matches reach back 1 MiB at
-// most. With 2 MiB (sessions 11-14) the encoders' histories were 88-104 of the CPU path's 0.9
+// encoder (one segment, every match inside the page); a larger page (a batch or a fixed-width
+// fragment past 1 MiB, values and their levels) to a valid frame whose matches reach back 1
+// MiB at most. With 2 MiB (sessions 11-14) the encoders' histories were 88-104 of the CPU path's 0.9
 // GB of live heap on bench/load's wide table (16 lanes, 2-core VM, GOMAXPROCS=16).
 const cpuZstdWindow = 1 << 20
 
