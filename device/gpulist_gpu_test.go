@@ -3,11 +3,9 @@
 package device
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"syscall"
@@ -59,7 +57,7 @@ func sameOutcome(gpu *gpuDecoder, cpu *gpuparse.CPUDecoder, cols []pgarrow.Colum
 // TestGPUListsMatchCPU decodes chunks of one-dimensional arrays of every element type (and two
 // the GPU leaves to the CPU) with both decoders: valid random chunks (NULL arrays and elements
 // at rates 0 to 1, empty arrays) must give the same arrays bit for bit without falling back;
-// malformed arrays (TestFlatListErrors's cases) and randomly corrupted ones must give the CPU
+// malformed arrays (copytest.MalformedArrays) and randomly corrupted ones must give the CPU
 // decoder's result or exact error, through the fallback.
 func TestGPUListsMatchCPU(t *testing.T) {
 	cols := copytest.ListColumns()
@@ -79,64 +77,13 @@ func TestGPUListsMatchCPU(t *testing.T) {
 		t.Errorf("%d valid chunks fell back to the CPU", n)
 	}
 
-	colIndex := map[string]int{}
-	for i, c := range cols {
-		colIndex[c.Name] = i
-	}
-	i4, txt, date, ts := "a2", "a15", "a9", "a10"
-	one := []int32{1}
-	set := func(b []byte, at int, v uint32) []byte {
-		b = bytes.Clone(b)
-		binary.BigEndian.PutUint32(b[at:], v)
-		return b
-	}
-	good := copytest.Array(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), nil)
-	goodText := copytest.Array(pgtype.TextOID, []int32{2}, one, []byte("ab"), nil)
-	cases := []struct {
-		name string
-		col  string
-		val  []byte
-	}{
-		{"short header", i4, good[:11]},
-		{"header only", i4, good[:12]},
-		{"no dimension header", i4, good[:19]},
-		{"flags 2", i4, set(good, 4, 2)},
-		{"element oid", i4, set(good, 8, pgtype.Int8OID)},
-		{"element oid of empty", i4, copytest.Array(pgtype.TextOID, nil, nil)},
-		{"empty with trailing", i4, append(copytest.Array(pgtype.Int4OID, nil, nil), 0)},
-		{"ndim 2", i4, copytest.Array(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, copytest.Int32(1))},
-		{"ndim -1", i4, set(good, 0, 0xffffffff)},
-		{"lower bound 0", i4, set(good, 16, 0)},
-		{"size -1", i4, set(good, 12, 0xffffffff)},
-		{"size 3", i4, set(good, 12, 3)},
-		{"size huge", i4, set(good, 12, 0x7fffffff)},
-		{"element length -2", i4, set(good, 20, 0xfffffffe)},
-		{"element length 8", i4, set(good, 20, 8)},
-		{"element past end", i4, set(good, 28, 4)},
-		{"truncated element", i4, good[:len(good)-1]},
-		{"trailing byte", i4, append(bytes.Clone(good), 0)},
-		{"text past end", txt, set(goodText, 20, 100)},
-		{"text length -5", txt, set(goodText, 20, 0xfffffffb)},
-		{"text trailing", txt, append(bytes.Clone(goodText), 'x')},
-		{"text wrong oid", txt, set(goodText, 8, pgtype.VarcharOID)},
-		{"date past int32", date, copytest.Array(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-10957))},
-		{"timestamp past int64", ts, copytest.Array(pgtype.TimestampOID, one, one, copytest.Int64(math.MaxInt64-946684800000000))},
-		{"second element bad", i4, copytest.Array(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), copytest.Int16(1))},
-	}
-	for _, tc := range cases {
-		ci := colIndex[tc.col]
-		fields := make([][]byte, len(cols))
-		fields[ci] = map[string][]byte{i4: good, txt: goodText}[tc.col]
-		row0 := copytest.Tuple(fields...)
-		fields[ci] = tc.val
-		data, starts := copytest.RowStarts(row0, copytest.Tuple(fields...), row0)
+	for _, m := range copytest.MalformedArrays() {
 		before := gpu.fallbacks.Load()
-		c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 7, FirstRow: 3}
-		if err := sameOutcome(gpu, cpu, cols, c, false); err != nil {
-			t.Errorf("%s: %v", tc.name, err)
+		if err := sameOutcome(gpu, cpu, cols, m.Chunk(cols), false); err != nil {
+			t.Errorf("%s: %v", m.Name, err)
 		}
 		if gpu.fallbacks.Load() != before+1 {
-			t.Errorf("%s: the GPU did not hand the chunk to the CPU decoder", tc.name)
+			t.Errorf("%s: the GPU did not hand the chunk to the CPU decoder", m.Name)
 		}
 	}
 

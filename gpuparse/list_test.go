@@ -237,81 +237,17 @@ func TestFlatListPoisonedMemory(t *testing.T) {
 	}
 }
 
-// TestFlatListErrors: malformed arrays give the tree path's error, through Decode and
-// DecodeColumnsAt.
+// TestFlatListErrors: malformed arrays (copytest.MalformedArrays) give the tree path's error,
+// in their row and column, through Decode and DecodeColumnsAt.
 func TestFlatListErrors(t *testing.T) {
 	cols := listColumns()
-	colIndex := map[string]int{}
-	for i, c := range cols {
-		colIndex[c.Name] = i
-	}
-	i4, txt, date, ts := "a2", "a15", "a9", "a10"
-	one := []int32{1}
-	arr := func(oid uint32, dims, lbs []int32, elems ...[]byte) []byte {
-		return copytest.Array(oid, dims, lbs, elems...)
-	}
-	set := func(b []byte, at int, v uint32) []byte {
-		b = bytes.Clone(b)
-		binary.BigEndian.PutUint32(b[at:], v)
-		return b
-	}
-	good := arr(pgtype.Int4OID, []int32{2}, []int32{1}, copytest.Int32(1), nil)
-	goodText := arr(pgtype.TextOID, []int32{2}, []int32{1}, []byte("ab"), nil)
-	cases := []struct {
-		name string
-		col  string // the column whose value in the second row is val
-		val  []byte
-	}{
-		{"short header", i4, good[:11]},
-		{"header only", i4, good[:12]},
-		{"no dimension header", i4, good[:19]},
-		{"flags 2", i4, set(good, 4, 2)},
-		{"flags -1", i4, set(good, 4, 0xffffffff)},
-		{"element oid", i4, set(good, 8, pgtype.Int8OID)},
-		{"element oid of empty", i4, arr(pgtype.TextOID, nil, nil)},
-		{"empty with trailing", i4, append(arr(pgtype.Int4OID, nil, nil), 0)},
-		{"ndim 2", i4, arr(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, copytest.Int32(1))},
-		{"ndim -1", i4, set(good, 0, 0xffffffff)},
-		{"ndim 7", i4, set(good, 0, 7)},
-		{"lower bound 0", i4, set(good, 16, 0)},
-		{"lower bound 2", i4, set(good, 16, 2)},
-		{"size -1", i4, set(good, 12, 0xffffffff)},
-		{"size 3", i4, set(good, 12, 3)},
-		{"size huge", i4, set(good, 12, 0x7fffffff)},
-		{"size 1 trailing", i4, set(good, 12, 1)},
-		{"element length -2", i4, set(good, 20, 0xfffffffe)},
-		{"element length 8", i4, set(good, 20, 8)},
-		{"element length 3", i4, set(good, 20, 3)},
-		{"element past end", i4, set(good, 28, 4)},
-		{"truncated element", i4, good[:len(good)-1]},
-		{"trailing byte", i4, append(bytes.Clone(good), 0)},
-		{"text past end", txt, set(goodText, 20, 100)},
-		{"text length -5", txt, set(goodText, 20, 0xfffffffb)},
-		{"text trailing", txt, append(bytes.Clone(goodText), 'x')},
-		{"text wrong oid", txt, set(goodText, 8, pgtype.VarcharOID)},
-		{"date past int32", date, arr(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-pgEpochDays))},
-		{"date max-1", date, arr(pgtype.DateOID, one, one, copytest.Int32(math.MaxInt32-1))},
-		{"timestamp past int64", ts, arr(pgtype.TimestampOID, one, one, copytest.Int64(math.MaxInt64-pgEpochMicros))},
-		{"second element bad", i4, arr(pgtype.Int4OID, []int32{2}, one, copytest.Int32(1), copytest.Int16(1))},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ci := colIndex[tc.col]
-			fields := make([][]byte, len(cols))
-			switch tc.col {
-			case i4:
-				fields[ci] = good
-			case txt:
-				fields[ci] = goodText
-			}
-			row0 := copytest.Tuple(fields...)
-			fields[ci] = tc.val
-			data, starts := copytest.RowStarts(row0, copytest.Tuple(fields...))
-			c := &pgcopy.Chunk{Data: data, RowStarts: starts, Source: tc.name, StreamOffset: 7, FirstRow: 3}
+	for _, m := range copytest.MalformedArrays() {
+		t.Run(m.Name, func(t *testing.T) {
+			c := m.Chunk(cols)
 			_, err := NewCPUDecoder(cols, nil).Decode(context.Background(), c)
 			var de *pgcopy.DecodeError
-			if !errors.As(err, &de) || de.Row != 4 || de.Column != tc.col {
-				t.Errorf("got %v, want an error in row 4, column %s", err, tc.col)
+			if !errors.As(err, &de) || de.Row != 4 || de.Column != m.Col {
+				t.Errorf("got %v, want an error in row 4, column %s", err, m.Col)
 			}
 			checkListPaths(t, cols, c)
 		})

@@ -1,6 +1,8 @@
 package copytest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -186,4 +188,91 @@ func RandomListChunk(rng *rand.Rand, rows int, nullArr, nullElem float64) *pgcop
 	}
 	data, starts := RowStarts(tuples...)
 	return &pgcopy.Chunk{Data: data, RowStarts: starts, Source: "lists", StreamOffset: 100, FirstRow: 10}
+}
+
+// MalformedArray is a malformed value of one of ListColumns' columns, Col, in the middle of
+// three rows whose other rows hold Good in that column (and NULL elsewhere): every decoder must
+// refuse it with the CPU decoder's error, in that row and column.
+type MalformedArray struct {
+	Name string
+	Col  string
+	Val  []byte
+	Good []byte
+}
+
+// MalformedArrays are the malformed one-dimensional arrays both decoders' tests refuse: bad
+// headers, dimensions, lower bounds, sizes, element lengths and OIDs, trailing and missing
+// bytes, and dates and timestamps past what Arrow holds.
+func MalformedArrays() []MalformedArray {
+	i4, txt, date, ts := "a2", "a15", "a9", "a10"
+	one := []int32{1}
+	set := func(b []byte, at int, v uint32) []byte {
+		b = bytes.Clone(b)
+		binary.BigEndian.PutUint32(b[at:], v)
+		return b
+	}
+	good := Array(pgtype.Int4OID, []int32{2}, one, Int32(1), nil)
+	goodText := Array(pgtype.TextOID, []int32{2}, one, []byte("ab"), nil)
+	cases := []MalformedArray{
+		{"short header", i4, good[:11], nil},
+		{"header only", i4, good[:12], nil},
+		{"no dimension header", i4, good[:19], nil},
+		{"flags 2", i4, set(good, 4, 2), nil},
+		{"flags -1", i4, set(good, 4, 0xffffffff), nil},
+		{"element oid", i4, set(good, 8, pgtype.Int8OID), nil},
+		{"element oid of empty", i4, Array(pgtype.TextOID, nil, nil), nil},
+		{"empty with trailing", i4, append(Array(pgtype.Int4OID, nil, nil), 0), nil},
+		{"ndim 2", i4, Array(pgtype.Int4OID, []int32{1, 1}, []int32{1, 1}, Int32(1)), nil},
+		{"ndim -1", i4, set(good, 0, 0xffffffff), nil},
+		{"ndim 7", i4, set(good, 0, 7), nil},
+		{"lower bound 0", i4, set(good, 16, 0), nil},
+		{"lower bound 2", i4, set(good, 16, 2), nil},
+		{"size -1", i4, set(good, 12, 0xffffffff), nil},
+		{"size 3", i4, set(good, 12, 3), nil},
+		{"size huge", i4, set(good, 12, 0x7fffffff), nil},
+		{"size 1 trailing", i4, set(good, 12, 1), nil},
+		{"element length -2", i4, set(good, 20, 0xfffffffe), nil},
+		{"element length 8", i4, set(good, 20, 8), nil},
+		{"element length 3", i4, set(good, 20, 3), nil},
+		{"element past end", i4, set(good, 28, 4), nil},
+		{"truncated element", i4, good[:len(good)-1], nil},
+		{"trailing byte", i4, append(bytes.Clone(good), 0), nil},
+		{"text past end", txt, set(goodText, 20, 100), nil},
+		{"text length -5", txt, set(goodText, 20, 0xfffffffb), nil},
+		{"text trailing", txt, append(bytes.Clone(goodText), 'x'), nil},
+		{"text wrong oid", txt, set(goodText, 8, pgtype.VarcharOID), nil},
+		{"date past int32", date, Array(pgtype.DateOID, one, one, Int32(math.MaxInt32-pgEpochDays)), nil},
+		{"date max-1", date, Array(pgtype.DateOID, one, one, Int32(math.MaxInt32-1)), nil},
+		{"timestamp past int64", ts, Array(pgtype.TimestampOID, one, one, Int64(math.MaxInt64-pgEpochMicros)), nil},
+		{"second element bad", i4, Array(pgtype.Int4OID, []int32{2}, one, Int32(1), Int16(1)), nil},
+	}
+	for i := range cases {
+		switch cases[i].Col {
+		case i4:
+			cases[i].Good = good
+		case txt:
+			cases[i].Good = goodText
+		}
+	}
+	return cases
+}
+
+// Chunk is the three rows of m (Good, Val, Good in m's column of cols, NULL elsewhere), the
+// malformed value in the chunk's row FirstRow+1 (row 4).
+func (m MalformedArray) Chunk(cols []pgarrow.Column) *pgcopy.Chunk {
+	fields := make([][]byte, len(cols))
+	ci := -1
+	for i, c := range cols {
+		if c.Name == m.Col {
+			ci = i
+		}
+	}
+	if ci < 0 {
+		panic(fmt.Sprintf("copytest: no column %s", m.Col))
+	}
+	fields[ci] = m.Good
+	row := Tuple(fields...)
+	fields[ci] = m.Val
+	data, starts := RowStarts(row, Tuple(fields...), row)
+	return &pgcopy.Chunk{Data: data, RowStarts: starts, Source: m.Name, StreamOffset: 7, FirstRow: 3}
 }
