@@ -547,14 +547,15 @@ int fail(char* err, int errlen, const char* what, cudaError_t e) {
 }  // namespace
 
 
-namespace {
-
-int64_t plain_width(int32_t kind, int32_t width, int32_t out_width) {
+// pgpq_plain_width (fuse.h): pgpq_finish_fused sizes its fragments with it too.
+int64_t pgpq_plain_width(int32_t kind, int32_t width, int32_t out_width) {
   return kind == 2 ? out_width : (width == 2 ? 4 : width);
 }
 
+namespace {
+
 int64_t page_cap_of(int32_t kind, int32_t width, int32_t out_width, int64_t page_rows) {
-  return 4 + 10 + (page_rows + 7) / 8 + page_rows * plain_width(kind, width, out_width);
+  return 4 + 10 + (page_rows + 7) / 8 + page_rows * pgpq_plain_width(kind, width, out_width);
 }
 
 int64_t pages_of(int64_t n, int64_t page_rows) { return n == 0 ? 1 : (n + page_rows - 1) / page_rows; }
@@ -580,7 +581,7 @@ size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 // levels' room for a required column (which has none), for a single page its rows' only.
 int64_t page_need(const pgpq_enc_col* c) {
   const int64_t rows = c->n < c->page_rows ? c->n : c->page_rows;
-  const int64_t values = rows * plain_width(c->kind, c->width, c->out_width);
+  const int64_t values = rows * pgpq_plain_width(c->kind, c->width, c->out_width);
   return c->nullable ? 4 + 10 + (rows + 7) / 8 + values : values;
 }
 

@@ -11,6 +11,10 @@
 
 #include "pgpq_abi.h"
 
+// pgpq_plain_width is the bytes of one value of a fixed-width column in PLAIN (pgpq_enc_col's
+// kind, width and out_width): what the page encoder writes per row.
+int64_t pgpq_plain_width(int32_t kind, int32_t width, int32_t out_width);
+
 // The size of one column's description for pgpq_fuse_launch_enc and pgpq_fuse_launch_uniq.
 size_t pgpq_fuse_enc_desc_size(void);
 size_t pgpq_fuse_uniq_desc_size(void);

@@ -1126,7 +1126,7 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
         ((uniq || bytes) && !d->cols[c].varlen) || (plain && (d->cols[c].varlen || f->stats < 0 || f->stats + 64 > host_bytes)) ||
         (bytes && (f->stats < 0 || f->stats + 16 > host_bytes || f->frag < 0 ||
                    f->frag + 4 * rows + (int64_t)j->h_stats[ST_VAR(c)] > host_bytes)) ||
-        (plain && f->frag >= 0 && f->frag + rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width) > host_bytes) ||
+        (plain && f->frag >= 0 && f->frag + rows * pgpq_plain_width(f->kind, f->width, f->out_width) > host_bytes) ||
         (uniq && (f->first < 0 || f->first + 8 * rows + 8 > host_bytes))) {
       snprintf(err, errlen, "pgpq_finish_fused: bad column %d (column %d, op %d)", k, c, f->op);
       return cudaErrorInvalidValue;
@@ -1197,7 +1197,7 @@ static cudaError_t fuse_launch(pgpq_job* j, const pgpq_fuse_col* fuse, int nfuse
       ec.out_width = f->out_width;
       ec.page_rows = rows > 0 ? rows : 1;
       ec.out = f->frag >= 0 ? base + f->frag : NULL;
-      ec.page_cap = ec.page_rows * (int64_t)(f->kind == 2 ? f->out_width : f->width == 2 ? 4 : f->width);
+      ec.page_cap = ec.page_rows * pgpq_plain_width(f->kind, f->width, f->out_width);
       ec.sizes = (int64_t*)(base + f->stats);
       ec.nulls = (int64_t*)(base + f->stats + 8);
       ec.mins = base + f->stats + 16;
