@@ -283,24 +283,27 @@ func waitChainState(t *testing.T, e *env, conn *pgx.Conn, chain int64, want stri
 	}
 }
 
-// TestIncrementalSchedule is the whole cycle from psql on the tests' fast clock: an incremental
-// schedule makes a snapshot run and change runs while the table changes, the chain status view
-// names the schedule and its next run, and deleting the schedule ends the chain.
+// TestIncrementalSchedule is the whole cycle from psql on the tests' fast clock, with the
+// sidecar as deploy/roles.sql's role and the schedule owned by a served role that may read
+// the table and nothing more: an incremental schedule makes a snapshot run and change runs
+// while the table changes, the chain status view names the schedule and its next run, and
+// deleting the schedule ends the chain.
 func TestIncrementalSchedule(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := leastPrivilegeReqEnv(t)
 	pgtest.Exec(t, e.su, `CREATE TABLE items (id int PRIMARY KEY, v int)`)
-	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g FROM generate_series(1, 500) g`)
+	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g FROM generate_series(1, 500) g; GRANT SELECT ON items TO req`)
+	clock := fastClock(60)
+	s := e.start(t, "s1", func(_ *Config, h *hooks) { h.now = clock })
+	waitHealthy(t, s.Sidecar, true) // the control tables exist once it polled
 	pgtest.Exec(t, e.req, `SELECT parquet_export_schedule('nightly', '* * * * *', 'items', '{"mode": "incremental", "max_retained_wal": "1GB"}')`)
 	if _, err := e.req.Exec(ctx, `SELECT parquet_export_schedule('bad', '* * * * *', 'items', '{"mode": "incremental", "output_path": "x/{slot}"}')`); err == nil || !strings.Contains(err.Error(), "leave {slot} out") {
 		t.Errorf("an incremental schedule with {slot}: %v", err)
 	}
-	clock := fastClock(60)
-	e.start(t, "s1", func(_ *Config, h *hooks) { h.now = clock })
 	var stop atomic.Bool
 	writes := make(chan error, 1)
 	go func() {
-		conn, err := pgx.Connect(ctx, e.dsn)
+		conn, err := pgx.Connect(ctx, e.suDSN)
 		if err != nil {
 			writes <- err
 			return
@@ -414,12 +417,13 @@ func TestRetainedWALCeiling(t *testing.T) {
 
 // TestIncrementalCrashes kills the sidecar while a change run publishes (recorded publishing,
 // not yet in place) and restarts PostgreSQL while another publishes (in place, not yet
-// confirmed to the slot): each run is settled once, the chain materializes to the table, and
-// no change is in two runs.
+// confirmed to the slot), with the sidecar as deploy/roles.sql's role and the chain a served
+// role's that may read the table and nothing more: each run is settled once, the chain
+// materializes to the table, and no change is in two runs.
 func TestIncrementalCrashes(t *testing.T) {
-	e := newEnv(t)
+	e := leastPrivilegeReqEnv(t)
 	pgtest.Exec(t, e.su, `CREATE TABLE items (id int PRIMARY KEY, v int, s text)`)
-	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g, 's' || g FROM generate_series(1, 1000) g`)
+	pgtest.Exec(t, e.su, `INSERT INTO items SELECT g, g, 's' || g FROM generate_series(1, 1000) g; GRANT SELECT ON items TO req`)
 	var publishing atomic.Int32
 	restarted := make(chan struct{})
 	a := e.start(t, "a", func(c *Config, h *hooks) {
@@ -444,6 +448,7 @@ func TestIncrementalCrashes(t *testing.T) {
 			}
 		}
 	})
+	waitHealthy(t, a.Sidecar, true) // the control tables exist once it polled
 	first := requestIncremental(t, e.req, "items", `{"mode": "incremental"}`)
 	e.waitState(t, first, "succeeded", 20*time.Second)
 	chain := e.chainOf(t, first)

@@ -12,7 +12,8 @@ import (
 )
 
 // leastPrivilegeEnv is newEnv with the sidecar running as pgparquet, the role deploy/roles.sql
-// creates (no superuser, no BYPASSRLS, a member of no served role).
+// creates (no superuser, no BYPASSRLS, a member of no served role), without req, and without
+// the control tables until the sidecar's first start creates them.
 func leastPrivilegeEnv(t *testing.T) *env {
 	t.Helper()
 	dsn := shared.NewDB(t)
@@ -22,7 +23,17 @@ func leastPrivilegeEnv(t *testing.T) *env {
 	}
 	su := pgtest.Connect(t, dsn)
 	pgtest.InstallRoles(t, shared.Cluster(t), cfg.Database)
-	return &env{dsn: shared.Cluster(t).DSNAs(cfg.Database, "pgparquet", pgtest.RolesPassword), db: cfg.Database, su: su, root: t.TempDir()}
+	return &env{dsn: shared.Cluster(t).DSNAs(cfg.Database, "pgparquet", pgtest.RolesPassword), suDSN: dsn, db: cfg.Database, su: su, root: t.TempDir()}
+}
+
+// leastPrivilegeReqEnv is leastPrivilegeEnv with req, a served role holding no privilege
+// beyond what the test grants it (GRANT SELECT ON a table, as a DBA would), so that the
+// test's requests are checked the way production checks them.
+func leastPrivilegeReqEnv(t *testing.T) *env {
+	t.Helper()
+	e := leastPrivilegeEnv(t)
+	e.req = e.role(t, "req")
+	return e
 }
 
 // TestLeastPrivilegeSidecar runs the sidecar as the role deploy/roles.sql creates: it creates

@@ -23,17 +23,22 @@ var shared pgtest.Shared
 
 func TestMain(m *testing.M) { pgtest.Main(m, &shared) }
 
-// env is one test's database (migrated, deploy/roles.sql installed), its superuser session,
-// a session of req (an ordinary role the sidecar serves, which may read every table) and an
-// output root.
+// env is one test's database (deploy/roles.sql installed), its superuser session, a session
+// of req (a login role with password "pw" that the sidecar serves: newEnv's reads every table,
+// leastPrivilegeReqEnv's only what the test grants it, leastPrivilegeEnv has none) and an
+// output root. dsn is the sidecar's (a superuser's for newEnv, pgparquet's for
+// leastPrivilegeEnv); suDSN is a superuser's.
 type env struct {
-	dsn  string
-	db   string
-	su   *pgx.Conn
-	req  *pgx.Conn
-	root string
+	dsn   string
+	suDSN string
+	db    string
+	su    *pgx.Conn
+	req   *pgx.Conn
+	root  string
 }
 
+// newEnv is an env whose sidecar runs as a superuser, with the control tables migrated and
+// req granted read access to every table (pg_read_all_data).
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dsn := shared.NewDB(t)
@@ -41,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dsn: dsn, db: cfg.Database, su: pgtest.Connect(t, dsn), root: t.TempDir()}
+	e := &env{dsn: dsn, suDSN: dsn, db: cfg.Database, su: pgtest.Connect(t, dsn), root: t.TempDir()}
 	if _, err := control.Migrate(context.Background(), e.su, control.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +71,10 @@ func newEnv(t *testing.T) *env {
 }
 
 // role creates a login role with password "pw" that the sidecar serves and returns a
-// session as it.
+// session as it. Roles are the cluster's: the cleanup unserves and drops it on a superuser
+// session of its own, since e.su may be one that reconnect opened after this call, closed
+// by then (cleanups run last first), and a role left behind with a grant in this database
+// could not be dropped by the next test that makes it.
 func (e *env) role(t *testing.T, name string) *pgx.Conn {
 	t.Helper()
 	pgtest.Exec(t, e.su, `DROP ROLE IF EXISTS `+name)
@@ -74,18 +82,32 @@ func (e *env) role(t *testing.T, name string) *pgx.Conn {
 	pgtest.ServeRole(t, e.su, name)
 	t.Cleanup(func() {
 		ctx := context.Background()
-		e.su.Exec(ctx, `SELECT pgparquet_auth.unserve_role($1::text::regrole)`, name) //nolint:errcheck // best effort
-		e.su.Exec(ctx, `DROP OWNED BY `+name)                                         //nolint:errcheck // best effort
-		e.su.Exec(ctx, `DROP ROLE `+name)                                             //nolint:errcheck // best effort
+		su, err := pgx.Connect(ctx, e.suDSN)
+		if err != nil {
+			t.Logf("drop role %s: %v", name, err)
+			return
+		}
+		defer su.Close(ctx)
+		drop := func(q string, args ...any) {
+			if _, err := su.Exec(ctx, q, args...); err != nil {
+				t.Logf("drop role %s: %s: %v", name, q, err)
+			}
+		}
+		drop(`SELECT pgparquet_auth.unserve_role($1::text::regrole)`, name)
+		drop(`DROP OWNED BY ` + name)
+		drop(`DROP ROLE ` + name)
 	})
 	return pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, name, "pw"))
 }
 
-// reconnect opens new superuser and req sessions after a server restart.
+// reconnect opens new superuser and req sessions after a server restart (req's only if the
+// env has one).
 func (e *env) reconnect(t *testing.T) {
 	t.Helper()
-	e.su = pgtest.Connect(t, e.dsn)
-	e.req = pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, "req", "pw"))
+	e.su = pgtest.Connect(t, e.suDSN)
+	if e.req != nil {
+		e.req = pgtest.Connect(t, shared.Cluster(t).DSNAs(e.db, "req", "pw"))
+	}
 }
 
 // running is a started sidecar; stop cancels its context and waits for Run to return.
