@@ -16,7 +16,10 @@ import (
 // TestChainKill9 kills a real `pgparquet sidecar` process with SIGKILL while an incremental
 // change run streams, and lets a second process take the request over once the lease lapses:
 // the run is done once (attempt 2), its slot (still held by the dead process's walsender for
-// a moment) is waited for rather than failed on, and the chain materializes to the table.
+// a moment) is waited for rather than failed on, the chain materializes to the table, and
+// ending the chain drops its slot. Both processes log in as deploy/roles.sql's pgparquet, as
+// in production: the slot's walsender is pgparquet's, and the publication is made and
+// dropped through pgparquet_auth.publish_table and unpublish.
 func TestChainKill9(t *testing.T) {
 	ctx := context.Background()
 	bin := buildBinary(t)
@@ -46,6 +49,11 @@ func TestChainKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		if state == "running" && wal != nil && *wal > 0 {
+			var walsender string
+			if err := su.QueryRow(ctx, `SELECT a.usename FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid
+					WHERE s.slot_name LIKE 'pgparquet\_%\_%' AND s.database = current_database()`).Scan(&walsender); err != nil || walsender != "pgparquet" {
+				t.Fatalf("the change run streams as %q (%v), want pgparquet", walsender, err)
+			}
 			break // streaming
 		}
 		if state != "queued" && state != "running" || time.Now().After(deadline) {

@@ -23,13 +23,17 @@ import (
 	"github.com/pgparquet/pgparquet/sql/control"
 )
 
-// sidecarDB creates a database with a table items (1000 rows), a role alice (password "pw")
-// that may read it, and a table slow (rows of 2 KB) whose row-level security policy sleeps
-// knob.sleep seconds per row read by alice, so that a test can hold her export mid-way and
-// then let it finish. It returns the superuser DSN, alice's DSN and a superuser session.
-func sidecarDB(t *testing.T, slowRows int) (dsn, aliceDSN string, su *pgx.Conn) {
+// sidecarDB creates a database with the roles of deploy/roles.sql, a table items (1000
+// rows), a role alice (password "pw", served through pgparquet_auth.serve_role) that may read
+// it, and a table slow (rows of 2 KB) whose row-level security policy sleeps knob.sleep
+// seconds per row read by alice, so that a test can hold her export mid-way and then let it
+// finish. The control tables do not exist until the sidecar's first start (or `pgparquet
+// migrate`) creates them. It returns the DSN of pgparquet, the least-privileged role the
+// sidecar runs as in production (no superuser, no BYPASSRLS, REPLICATION), alice's DSN, and
+// a superuser session for the test's own setup and checks.
+func sidecarDB(t *testing.T, slowRows int) (sidecarDSN, aliceDSN string, su *pgx.Conn) {
 	t.Helper()
-	dsn = shared.NewDB(t)
+	dsn := shared.NewDB(t)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +56,13 @@ func sidecarDB(t *testing.T, slowRows int) (dsn, aliceDSN string, su *pgx.Conn) 
 	} {
 		pgtest.Exec(t, su, sql)
 	}
-	return dsn, shared.Cluster(t).DSNAs(cfg.Database, "alice", "pw"), su
+	var super, bypass, repl bool
+	if err := su.QueryRow(context.Background(), `SELECT rolsuper, rolbypassrls, rolreplication FROM pg_roles WHERE rolname = 'pgparquet'`).
+		Scan(&super, &bypass, &repl); err != nil || super || bypass || !repl {
+		t.Fatalf("role pgparquet after deploy/roles.sql: superuser=%t bypassrls=%t replication=%t (%v)", super, bypass, repl, err)
+	}
+	c := shared.Cluster(t)
+	return c.DSNAs(cfg.Database, "pgparquet", pgtest.RolesPassword), c.DSNAs(cfg.Database, "alice", "pw"), su
 }
 
 // lockedBuffer collects a process's stderr while the test reads it.
@@ -261,11 +271,14 @@ func checkOutput(t *testing.T, su *pgx.Conn, root string, id int64, st requestSt
 	}
 }
 
-// TestMigrateAndStatusCommands runs `pgparquet migrate` twice (applies, then nothing to do)
-// and `pgparquet status` as a requester.
+// TestMigrateAndStatusCommands runs `pgparquet migrate` as the sidecar's role pgparquet
+// (docs/sidecar.md's way of applying migrations ahead of time) twice (applies, then nothing
+// to do), and in a schema of its own that a DBA created for it (deploy/roles.sql), and
+// `pgparquet status` as a requester.
 func TestMigrateAndStatusCommands(t *testing.T) {
 	bin := buildBinary(t)
 	dsn, aliceDSN, su := sidecarDB(t, 10)
+	pgtest.Exec(t, su, `CREATE SCHEMA ctl AUTHORIZATION pgparquet`) // pgparquet may not create schemas
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -340,10 +353,11 @@ func TestMigrateAndStatusCommands(t *testing.T) {
 	}
 }
 
-// TestSidecarProcess runs `pgparquet sidecar` as a real process: it migrates at start,
-// serves a request inserted from psql, shows it in /metrics, and on SIGTERM drains: an export
-// in flight finishes within the drain timeout and the process exits 0; one that would take
-// longer is put back in the queue with a note, and the process still exits 0.
+// TestSidecarProcess runs `pgparquet sidecar` as a real process, logged in as
+// deploy/roles.sql's pgparquet as in production: it migrates at start (creating the control
+// tables), serves a request inserted from psql, shows it in /metrics, and on SIGTERM drains:
+// an export in flight finishes within the drain timeout and the process exits 0; one that
+// would take longer is put back in the queue with a note, and the process still exits 0.
 func TestSidecarProcess(t *testing.T) {
 	bin := buildBinary(t)
 	dsn, aliceDSN, su := sidecarDB(t, 4000)
@@ -359,6 +373,11 @@ func TestSidecarProcess(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 	checkOutput(t, su, root, id, st)
+	var owner string
+	if err := su.QueryRow(context.Background(), `SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'parquet_export_requests'`).
+		Scan(&owner); err != nil || owner != "pgparquet" {
+		t.Errorf("control tables owned by %q (%v), want pgparquet, the sidecar's role", owner, err)
+	}
 	_, metrics := p1.get("/metrics")
 	for _, want := range []string{`pgparquet_sidecar_exports_total{outcome="succeeded"} 1`, "pgparquet_sidecar_rows_total 1000",
 		"pgparquet_sidecar_scheduler_leader 1", `pgparquet_requests{state="succeeded"} 1`} {
@@ -412,8 +431,8 @@ func TestSidecarProcess(t *testing.T) {
 	}
 }
 
-// TestSidecarKill9 kills a sidecar process with SIGKILL while it writes an export (a partial
-// file on disk): the other sidecar takes over scheduling at once, re-runs the request once
+// TestSidecarKill9 kills a sidecar process (logged in as deploy/roles.sql's pgparquet) with
+// SIGKILL while it writes an export (a partial file on disk): the other sidecar takes over scheduling at once, re-runs the request once
 // the lease lapses, and the request succeeds on the second attempt with no partial file left.
 func TestSidecarKill9(t *testing.T) {
 	bin := buildBinary(t)
