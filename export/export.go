@@ -237,7 +237,7 @@ type pageCompressor interface {
 // export's memory flat.
 func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
-	e.unlimit = limitMemory(memoryBudget(nWorkers, e.cfg.BufferSize, rowGroupBytes(e.rel, nWorkers, e.cfg.RowGroupSize)))
+	e.unlimit = limitMemory(memoryBudget(nWorkers, e.cfg.BufferSize, rowGroupBytes(e.rel, nWorkers, e.cfg.RowGroupSize), leafColumns(e.cols)))
 	e.dec = e.cfg.Engine.NewDecoder(e.cols, arrowmem.NewRecycler(2*poolBytes))
 	if c, ok := e.cfg.Engine.(pageCompressor); ok {
 		// Said once per export, without holding it up: the answer waits for the GPU's start.

@@ -6,6 +6,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
 // parquetLeaf is one Parquet leaf column of an export's schema: writer properties name columns
@@ -36,4 +38,18 @@ func parquetLeaves(sc *arrow.Schema, arrowProps pqarrow.ArrowWriterProperties) (
 		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), fixed: fixed})
 	}
 	return out, nil
+}
+
+// leafColumns is how many Parquet leaf columns cols have (one per flat column; a nested one's
+// leaves), for the export's memory budget; with a schema that does not map, one per column.
+func leafColumns(cols []pgarrow.Column) int {
+	leaves, err := parquetLeaves(pgarrow.ArrowSchema(cols), pqarrow.NewArrowWriterProperties())
+	if err != nil {
+		return len(cols) // the export fails on it later, with the error
+	}
+	n := 0
+	for _, l := range leaves {
+		n += len(l)
+	}
+	return n
 }

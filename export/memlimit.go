@@ -39,9 +39,13 @@ import (
 // whose size is the row's. Where the table's rows were counted (pg_class.reltuples) and its
 // heap measured, a lane is allowed laneBaseBytes plus a row group of heap rows (a row's
 // share of the heap pages, which holds its values and their headers: 141 bytes on lineorder,
-// which sends 170 per row and lives at 0.66-0.68 GB at 16 lanes on the H200 (s13b); 444 on
-// wide, 1.07-1.1 GB live): 904 MiB at 16 lanes on lineorder, 1472 MiB on wide. Otherwise
-// laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
+// which sends 170 per row and lives at 0.66-0.68 GB at 16 lanes on the H200 (s13b)), but no
+// more than a page (pageBytes) per Parquet leaf column: the pages being gathered, a page per
+// column at most, and the row group's compressed pages, a fraction of its heap bytes. Wide's
+// rows (444 heap bytes, 19 leaves) so get 19 MiB instead of 52: 944 MiB at 16 lanes instead
+// of 1472, which no longer held its peak RSS once its live heap was 0.75-0.8 GB (session 15:
+// 1.08-1.14 GiB on the 2-core VM with GOMAXPROCS=16; 0.95-0.96 with the limit, CPU within
+// 2-3%); lineorder (17 leaves) keeps 904. Otherwise laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
 // H200 (s13b) under the former fixed 1536 MiB; on the 2-core VM with GOMAXPROCS=16, 900 MiB
 // took it from 1.04-1.06 GB to 0.90-0.92 at the same CPU (800 MiB: 0.79, +5% CPU). The GPU
 // writer's RSS is under the limit: its receive and page buffers are pinned memory, which no
@@ -52,7 +56,7 @@ const (
 	// buffer, and what more a 16-core host keeps in flight.
 	laneBytes = 80 << 20
 	// laneBaseBytes is one lane's memory besides its receive buffers and its row group's pages:
-	// the zstd encoder (6 MiB with device.cpuZstd's 2 MiB window), a decoded batch (about a
+	// the zstd encoder (4 MiB with device.cpuZstd's 1 MiB window), a decoded batch (about a
 	// receive buffer's worth), compressed pages, the write buffer, dictionaries.
 	laneBaseBytes = 24 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
@@ -63,11 +67,11 @@ const (
 
 // memoryBudget is the most memory an export of lanes lanes with receive buffers of bufferSize
 // bytes is expected to hold live, when each lane's row group holds rowGroupBytes of rows (0:
-// not known).
-func memoryBudget(lanes, bufferSize int, rowGroupBytes int64) int64 {
+// not known) in leaves Parquet leaf columns.
+func memoryBudget(lanes, bufferSize int, rowGroupBytes int64, leaves int) int64 {
 	lane := int64(laneBytes)
 	if rowGroupBytes > 0 {
-		lane = laneBaseBytes + rowGroupBytes
+		lane = laneBaseBytes + min(rowGroupBytes, int64(leaves)*int64(pageBytes))
 	}
 	return exportBytes + int64(lanes)*(buffersPerWorker*int64(bufferSize)+lane)
 }

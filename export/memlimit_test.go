@@ -75,22 +75,25 @@ func TestLimitMemory(t *testing.T) {
 }
 
 // TestMemoryBudget: the fixed allowances where a row group's size is not known (1536 MiB at 16
-// lanes, as chosen on the H200 host), and the row group's share where it is: lineorder's heap
-// (141 bytes a row) and wide's (444) at 16 lanes.
+// lanes, as chosen on the H200 host), and the row group's share where it is, at most a page
+// per leaf column: lineorder's heap (141 bytes a row, 17 leaves) and wide's (444, 19 leaves)
+// at 16 lanes.
 func TestMemoryBudget(t *testing.T) {
 	for _, tt := range []struct {
 		lanes, buffer int
 		rowGroup      int64
+		leaves        int
 		wantMiB       int64
 	}{
-		{16, DefaultBufferSize, 0, 1536},
-		{4, DefaultBufferSize, 0, 480},
-		{1, MinBufferSize, 0, 208},
-		{16, DefaultBufferSize, DefaultRowGroupSize * 141, 904},
-		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 1472},
+		{16, DefaultBufferSize, 0, 17, 1536},
+		{4, DefaultBufferSize, 0, 17, 480},
+		{1, MinBufferSize, 0, 17, 208},
+		{16, DefaultBufferSize, DefaultRowGroupSize * 141, 17, 904},
+		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 19, 944},
+		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 100, 1472},
 	} {
-		if got := memoryBudget(tt.lanes, tt.buffer, tt.rowGroup) >> 20; got != tt.wantMiB {
-			t.Errorf("%d lanes of %d B, row groups of %d B: budget %d MiB, want %d", tt.lanes, tt.buffer, tt.rowGroup, got, tt.wantMiB)
+		if got := memoryBudget(tt.lanes, tt.buffer, tt.rowGroup, tt.leaves) >> 20; got != tt.wantMiB {
+			t.Errorf("%d lanes of %d B, row groups of %d B in %d leaves: budget %d MiB, want %d", tt.lanes, tt.buffer, tt.rowGroup, tt.leaves, got, tt.wantMiB)
 		}
 	}
 }
