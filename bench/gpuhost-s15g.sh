@@ -22,7 +22,7 @@ for cfg in committed PGPARQUET_PAGES_IN_FLIGHT_MIB=4; do
     python3 bench/rss-breakdown.py "$K/pgparquet-c" export --dsn "$dsn" --table wide --output-dir /dev/shm/s15g-out --overwrite \
     --parallel 16 --no-progress --gpu on --gpu-lib "$lib"
   grep -o '[0-9]*->[0-9]*->[0-9]* MB' "$O/stderr.log" | tr -d ' MB' | awk -F'->' '$1>a{a=$1} $3>c{c=$3} END{print "    Go heap: largest when a collection starts", a, "MB, largest live after one", c, "MB"}'
-  grep -i "pinned\|memory" "$O/stderr.log" | grep -v "gc " | cut -c1-300 | head -20
+  grep -v "^gc \|^time=\|^scvg" "$O/stderr.log" | cut -c1-200 | tail -40
   rm -rf /dev/shm/s15g-out "$O/stderr.log"
 done
 echo "total: $SECONDS s"
