@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
@@ -82,21 +84,7 @@ func TestChainKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cols, err := readback.ColumnsOf(ctx, su, "chain_t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, su, "chain_t", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderDuckDB, "id", m.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(want, got, 5); len(d) > 0 {
-		t.Fatalf("materialized chain differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	sameAsTable(ctx, t, su, "chain_t", m.File)
 	pgtest.Exec(t, alice, fmt.Sprintf(`SELECT parquet_export_chain_end(chain_id) FROM parquet_export_requests WHERE id = %d`, second))
 	deadline = time.Now().Add(20 * time.Second)
 	for {
@@ -111,5 +99,26 @@ func TestChainKill9(t *testing.T) {
 			t.Fatal("the ended chain's slot is still there")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sameAsTable fails t unless file, a materialized chain read by DuckDB, holds table's rows (by
+// id) as conn reads them.
+func sameAsTable(ctx context.Context, t *testing.T, conn *pgx.Conn, table, file string) {
+	t.Helper()
+	cols, err := readback.ColumnsOf(ctx, conn, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readback.FromPostgres(ctx, conn, table, "id", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readback.FromParquet(ctx, readback.ReaderDuckDB, "id", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(want, got, 5); len(d) > 0 {
+		t.Fatalf("materialized chain differs from %s:\n%s", table, strings.Join(d, "\n"))
 	}
 }

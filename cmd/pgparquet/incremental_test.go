@@ -13,7 +13,6 @@ import (
 
 	"github.com/pgparquet/pgparquet/incremental"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // TestIncrementalCLI runs export --incremental twice (snapshot, then changes) and materialize,
@@ -149,19 +148,5 @@ func TestIncrementalCLILeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cols, err := readback.ColumnsOf(ctx, conn, "inc_etl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := readback.FromPostgres(ctx, conn, "inc_etl", "id", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderDuckDB, "id", mat.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(want, got, 5); len(d) > 0 {
-		t.Fatalf("materialized chain differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	sameAsTable(ctx, t, conn, "inc_etl", mat.File)
 }
