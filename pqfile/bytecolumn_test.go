@@ -393,3 +393,99 @@ func checkBytePage(t *testing.T, name string, a arrow.Array, from int, p RawPage
 			len(values), len(p.Levels), p.Stats.NullCount, p.Stats.HasMin, len(frag), len(levels), want.NullCount, want.HasMin)
 	}
 }
+
+// TestLongExtremesLeaveNoChunkMinMax: a page whose least or greatest value is longer than the
+// statistics keep (maxStats) has no min and max, and then neither has its column chunk: the
+// other pages' range would leave that value out, and a reader skipping row groups by the
+// chunk's max would lose its row. A long value that is neither extreme leaves both in place.
+// For FIXED_LEN_BYTE_ARRAY the same rule holds on statistics handed to AppendPages.
+func TestLongExtremesLeaveNoChunkMinMax(t *testing.T) {
+	long := strings.Repeat("z", 20)
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "u", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true},
+	}, nil)
+	u16 := func(b byte) []byte { return bytes.Repeat([]byte{b}, 16) }
+	for _, tc := range []struct {
+		name  string
+		pages [][]string // the string column's pages; "" is NULL when marked by nulls
+		want  string     // its chunk statistics
+	}{
+		{"long max in the first page", [][]string{{"m", long}, {"b", "c"}}, "nulls 0"},
+		{"long max in the last page", [][]string{{"b", "c"}, {"m", long}}, "nulls 0"},
+		{"long min", [][]string{{"b", "c"}, {"a" + long, "d"}}, "nulls 0"},
+		{"long value between", [][]string{{"b", "y"}, {"c", "m" + long, "x"}}, fmt.Sprintf("nulls 0 min %x max %x", "b", "y")},
+		{"short values", [][]string{{"b", "y"}, {"c", ""}}, fmt.Sprintf("nulls 0 min %x max %x", "", "y")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "long.parquet")
+			props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
+				parquet.WithDictionaryDefault(false))
+			cpu, err := NewCPUPlain(compress.Codecs.Zstd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			w, err := NewWriterWith(f, sc, props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), Compressor: cpu})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := w.NewRowGroup(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := NewByteColumn(true, 1<<20, true, 8)
+			fixed := NewByteColumn(true, 1<<20, true, 32)
+			for pi, vals := range tc.pages {
+				sb := array.NewStringBuilder(memory.DefaultAllocator)
+				ub := array.NewFixedSizeBinaryBuilder(memory.DefaultAllocator, &arrow.FixedSizeBinaryType{ByteWidth: 16})
+				for _, v := range vals {
+					sb.Append(v)
+					ub.Append(u16(byte(pi)))
+				}
+				for ci, b := range []array.Builder{sb, ub} {
+					a := b.NewArray()
+					c := []*ByteColumn{col, fixed}[ci]
+					if err := c.Append(a); err != nil {
+						t.Fatal(err)
+					}
+					a.Release()
+					p, _ := c.Take()
+					out, err := g.Compress([][]RawPage{{p}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Recycle(p)
+					st := out[0][0].Stats
+					if ci == 1 && pi == 1 { // values whose extremes were not kept
+						st.HasMin, st.HasMax, st.Min, st.Max = false, false, nil, nil
+					}
+					if err := g.AppendPages(ci, Encoded{Pages: out[0], Stats: st}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				sb.Release()
+				ub.Release()
+			}
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			stats := chunkStats(t, path)
+			if got := stats[0][0]; !strings.HasPrefix(got, tc.want+",") {
+				t.Errorf("string chunk: %s, want %s", got, tc.want)
+			}
+			if len(tc.pages) > 1 {
+				if got := stats[0][1]; !strings.HasPrefix(got, "nulls 0,") {
+					t.Errorf("fixed-size chunk: %s, want no min and max", got)
+				}
+			}
+		})
+	}
+}

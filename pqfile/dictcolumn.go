@@ -732,9 +732,13 @@ func sameArray(a, b arrow.Array) bool {
 }
 
 // byteStats merges the statistics of BYTE_ARRAY pages exactly: min and max compared byte-wise
-// (an empty value is one; arrow-go's typed statistics drop it), NULL counts summed.
+// (an empty value is one; arrow-go's typed statistics drop it), NULL counts summed. A call whose
+// rows hold values but whose statistics have no min and max (its least or greatest value was
+// longer than the writer keeps, MaxStatsSizeFor) leaves the chunk without min and max: the
+// others' would claim a range its values are outside of, and readers skip row groups by it.
 type byteStats struct {
 	noStats, nullsUnknown bool
+	noMinMax              bool
 	st                    metadata.EncodedStatistics
 }
 
@@ -754,6 +758,9 @@ func (s *byteStats) merge(e metadata.EncodedStatistics, rows int64) error {
 		s.st.NullCount += e.NullCount
 	} else {
 		s.nullsUnknown = true
+	}
+	if !e.HasMin && (!e.HasNullCount || e.NullCount < rows) {
+		s.noMinMax = true // values whose extremes are not known (a list's empty ones count too: none is lost)
 	}
 	if e.HasMin {
 		if !s.st.HasMin || bytes.Compare(e.Min, s.st.Min) < 0 {
@@ -776,6 +783,9 @@ func (s *byteStats) encoded() metadata.EncodedStatistics {
 	st.HasNullCount = !s.nullsUnknown
 	if s.nullsUnknown {
 		st.NullCount = 0
+	}
+	if s.noMinMax {
+		st.HasMin, st.HasMax, st.Min, st.Max = false, false, nil, nil
 	}
 	return st
 }

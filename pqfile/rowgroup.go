@@ -77,6 +77,7 @@ type rgColumn struct {
 	bytes        int64
 	stats        metadata.TypedStatistics
 	noStats      bool // a call came without statistics: the chunk has none
+	noMinMax     bool // a call of FIXED_LEN_BYTE_ARRAY values came without min and max: the chunk has none
 	nullsUnknown bool // a call came without a NULL count: the chunk has none
 	calls        int
 	distinct     metadata.EncodedStatistics // the first call's, kept for a single call
@@ -428,6 +429,12 @@ func (c *rgColumn) mergeStats(e metadata.EncodedStatistics, rows int64, mem memo
 	} else {
 		c.nullsUnknown = true
 	}
+	if !e.HasMin && values > 0 && c.desc.PhysicalType() == parquet.Types.FixedLenByteArray {
+		// Values whose extremes were too long to keep (MaxStatsSizeFor): the chunk has no min
+		// and max, as for BYTE_ARRAY (byteStats). Floats keep arrow-go's rule: a call of NaNs
+		// alone has no min and max and the others' stand.
+		c.noMinMax = true
+	}
 	s := metadata.NewStatisticsFromEncoded(c.desc, mem, values, encodedStats{e})
 	if e.HasMin && !s.HasMinMax() {
 		return fmt.Errorf("min %x and max %x are not %s values", e.Min, e.Max, c.desc.PhysicalType())
@@ -451,6 +458,9 @@ func (c *rgColumn) chunkStats() (metadata.EncodedStatistics, error) {
 	}
 	if c.nullsUnknown {
 		enc.HasNullCount, enc.NullCount = false, 0
+	}
+	if c.noMinMax {
+		enc.HasMin, enc.HasMax, enc.Min, enc.Max = false, false, nil, nil
 	}
 	// Distinct counts do not add up: a chunk has one only from a single call.
 	enc.HasDistinctCount, enc.DistinctCount = false, 0
