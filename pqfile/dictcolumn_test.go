@@ -1072,53 +1072,72 @@ func BenchmarkAppendHybrid(b *testing.B) {
 	}
 }
 
-// TestAppendDictionaryEmptyMinimum checks that AppendDictionary's exact statistics keep an
-// empty value as the chunk's minimum (a nil minimum is not written).
-func TestAppendDictionaryEmptyMinimum(t *testing.T) {
-	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithStats(true), parquet.WithStatsFor("s", false))
-	w, err := NewWriter(f, sc, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := w.NewRowGroup(props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dict := stringArray([]string{"", "b", "zzz"}) // "" first: the first entry folded
-	defer dict.Release()
-	dense := array.NewStringBuilder(memory.DefaultAllocator)
-	defer dense.Release()
-	d := dictBatch(rand.New(rand.NewPCG(1, 1)), dict, 50, 0.2, "random", dense)
-	defer d.Release()
-	ids := array.NewInt64Builder(memory.DefaultAllocator)
-	defer ids.Release()
-	for i := range 50 {
-		ids.Append(int64(i))
-	}
-	idArr := ids.NewArray()
-	defer idArr.Release()
-	if err := g.AppendArrow(context.Background(), 0, idArr); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.AppendDictionary(context.Background(), 1, d); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := dense.NewArray()
-	defer want.Release()
-	if got := pyarrowChunks(t, path)[0][1]; got != fmt.Sprintf("%s, 50 values", trueByteStats(want, 0, 50)) {
-		t.Errorf("chunk statistics %s, want %s, 50 values", got, trueByteStats(want, 0, 50))
+// TestAppendDictionaryStatistics checks AppendDictionary's exact statistics: an empty value is
+// the chunk's minimum (a nil minimum is not written), and a chunk whose min or max is longer
+// than the props' MaxStatsSize has none, as arrow-go's own chunks (the NULL count stays).
+func TestAppendDictionaryStatistics(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		entries  []string
+		maxStats int64
+		minMax   bool
+	}{
+		{"empty minimum", []string{"", "b", "zzz"}, 4096, true}, // "" first: the first entry folded
+		{"long maximum", []string{"a", "b", strings.Repeat("z", 40)}, 16, false},
+		{"long minimum", []string{strings.Repeat("a", 40), "b", "c"}, 16, false},
+		{"long entry between", []string{"a", strings.Repeat("m", 40), "z"}, 16, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+			path := filepath.Join(t.TempDir(), "f.parquet")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			props := parquet.NewWriterProperties(parquet.WithStats(true), parquet.WithStatsFor("s", false), parquet.WithMaxStatsSize(tc.maxStats))
+			w, err := NewWriter(f, sc, props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := w.NewRowGroup(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dict := stringArray(tc.entries)
+			defer dict.Release()
+			dense := array.NewStringBuilder(memory.DefaultAllocator)
+			defer dense.Release()
+			d := dictBatch(rand.New(rand.NewPCG(1, 1)), dict, 50, 0.2, "random", dense)
+			defer d.Release()
+			ids := array.NewInt64Builder(memory.DefaultAllocator)
+			defer ids.Release()
+			for i := range 50 {
+				ids.Append(int64(i))
+			}
+			idArr := ids.NewArray()
+			defer idArr.Release()
+			if err := g.AppendArrow(context.Background(), 0, idArr); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.AppendDictionary(context.Background(), 1, d); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			want := dense.NewArray()
+			defer want.Release()
+			wantStats := trueByteStats(want, 0, 50)
+			if !tc.minMax {
+				wantStats = fmt.Sprintf("nulls %d", want.NullN())
+			}
+			if got := pyarrowChunks(t, path)[0][1]; got != wantStats+", 50 values" {
+				t.Errorf("chunk statistics %s, want %s, 50 values", got, wantStats)
+			}
+		})
 	}
 }

@@ -104,6 +104,9 @@ type dictStats struct {
 	nulls      int64
 	has        bool
 	minV, maxV []byte // copies
+	// maxStats: a min or max longer than this is left out, as arrow-go leaves it out of the
+	// chunks it writes (the props' MaxStatsSizeFor; 0: no bound).
+	maxStats int
 }
 
 // add records d's indices.
@@ -169,7 +172,7 @@ func (s *dictStats) fold() {
 func (s *dictStats) encoded() metadata.EncodedStatistics {
 	s.fold()
 	st := metadata.EncodedStatistics{HasNullCount: true, NullCount: s.nulls}
-	if s.has {
+	if s.has && (s.maxStats <= 0 || len(s.minV) <= s.maxStats && len(s.maxV) <= s.maxStats) {
 		st.HasMin, st.HasMax = true, true
 		st.Min, st.Max = s.minV, s.maxV
 	}
@@ -556,7 +559,7 @@ func (g *RowGroup) AppendDictionary(ctx context.Context, col int, d *array.Dicti
 		if c.rows > 0 {
 			return fmt.Errorf("pqfile: column %s: AppendDictionary after AppendArrow in one row group", c.desc.Path())
 		}
-		c.dict = &dictStats{}
+		c.dict = &dictStats{maxStats: int(g.props.MaxStatsSizeFor(c.desc.Path()))}
 	}
 	if err := g.AppendArrow(ctx, col, d); err != nil {
 		return err
