@@ -34,6 +34,11 @@
 // a new type is never compared loosely. Rows are ordered by the integer value of a sort column,
 // ties broken by the whole row, identically on both sides; Diff then pairs rows by that key.
 //
+// CheckStatistics (check_stats.py, run the same way) compares what the files' statistics claim
+// (chunks', pages', page indexes': NULL counts, min and max) with the values pyarrow reads back,
+// so that no statistic a reader skips row groups or pages by claims a narrower range than its
+// values.
+//
 // Known limits: DuckDB hands FLOAT values to Python as doubles, which sets the quiet bit of a
 // signalling NaN (7fa00000 reads as 7fe00000), so only pyarrow sees float32 NaN bits exactly.
 // A numeric column without a declared scale gives each value's own scale ("1.5", "2.00"), which
