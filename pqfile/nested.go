@@ -69,7 +69,8 @@ func (w *Writer) FieldColumns(field int) (first, n int, err error) {
 // exported), and each leaf's values and levels go to its column writer, which stays open across
 // the row group's calls as AppendArrow's does: pages are compressed as they fill and held in
 // memory until Close, page and chunk statistics are computed by arrow-go's column writers, as
-// in pqarrow.FileWriter's files. A row is a record: every leaf of the field counts a.Len()
+// in pqarrow.FileWriter's files, but for the leaves below a list, which are fed in calls its
+// statistics count right (writeLeaf) where pqarrow.FileWriter's can be wrong. A row is a record: every leaf of the field counts a.Len()
 // more rows whatever the number of values its levels hold, so that Close's row-count check
 // compares records.
 //
@@ -130,7 +131,7 @@ func (g *RowGroup) AppendField(ctx context.Context, field int, a arrow.Array) er
 				continue
 			}
 		}
-		if err := pqarrow.WriteArrowToColumn(wctx, c.cw, l.values, l.def, l.rep, l.nullable); err != nil {
+		if err := writeLeaf(wctx, c.cw, l); err != nil {
 			return g.fail(fmt.Errorf("pqfile: column %s: encode %d rows of %s (%d levels): %w", c.desc.Path(), a.Len(), a.DataType(), l.levels, err))
 		}
 	}
@@ -138,6 +139,116 @@ func (g *RowGroup) AppendField(ctx context.Context, field int, a arrow.Array) er
 		g.cols[col].rows += int64(a.Len())
 	}
 	return nil
+}
+
+// writeLeaf writes l's values and levels into cw with pqarrow.WriteArrowToColumn, a leaf below
+// a list in calls that arrow-go's statistics count right. arrow-go (v18.8.0, the typed
+// UpdateSpaced) takes a batch's non-NULL values to be its slots (levels with a value, or a NULL
+// below the innermost list) less its levels without a value, which is wrong for a batch that
+// also holds levels without a slot (NULL or empty lists, NULLs between lists): one holding as
+// many values as such levels is left out of min and max (the chunk's range then misses values,
+// and readers skipping by it lose rows), and one with no value but such levels gets the type's
+// extremes reversed as min and max (min 2147483647, max -2147483648), which a page or chunk
+// without values then claims. So each call is one arrow-go batch (WriteBatchSize levels) that
+// count gets right, or else a run of levels all with a slot or all without one, the latter
+// written with no values (writeNoValues). Where arrow-go's batches must start at a record
+// (data page V2, page index), calls are runs cut at records, and a record of both kinds in a
+// column with statistics is refused: its statistics would be wrong.
+func writeLeaf(ctx context.Context, cw file.ColumnChunkWriter, l leafLevels) error {
+	if l.maxRep == 0 || l.def == nil {
+		return pqarrow.WriteArrowToColumn(ctx, cw, l.values, l.def, l.rep, l.nullable)
+	}
+	info := cw.LevelInfo()
+	rad := info.RepeatedAncestorDefLevel
+	props, path := cw.Properties(), cw.Descr().Path()
+	aligned := props.DataPageVersion() != parquet.DataPageV1 || props.PageIndexEnabledFor(path)
+	stats := props.StatisticsEnabledFor(path)
+	batch := int(props.WriteBatchSize())
+	slot := 0
+	write := func(start, end, slots int) error {
+		if slot+slots > l.values.Len() {
+			return fmt.Errorf("levels %d-%d need %d values, %d are left", start, end-1, slots, l.values.Len()-slot)
+		}
+		var err error
+		if slots == 0 {
+			err = writeNoValues(cw, l.def[start:end], l.rep[start:end])
+		} else {
+			vals := array.NewSlice(l.values, int64(slot), int64(slot+slots))
+			err = pqarrow.WriteArrowToColumn(ctx, cw, vals, l.def[start:end], l.rep[start:end], l.nullable)
+			vals.Release()
+		}
+		slot += slots
+		return err
+	}
+	for start := 0; start < len(l.def); {
+		if !aligned {
+			// One batch, if arrow-go counts its values right: those it counts are its values
+			// less its levels without a slot, and a count of 0 skips min and max.
+			end := min(start+batch, len(l.def))
+			values, slots := 0, 0
+			for _, d := range l.def[start:end] {
+				if d >= rad {
+					slots++
+					if d == info.DefLevel {
+						values++
+					}
+				}
+			}
+			if counted := values - (end - start - slots); (counted != 0) == (values != 0) {
+				if err := write(start, end, slots); err != nil {
+					return err
+				}
+				start = end
+				continue
+			}
+		}
+		slotted := l.def[start] >= rad
+		end, mixed, slots := start, false, 0
+		for end < len(l.def) && ((l.def[end] >= rad) == slotted || aligned && l.rep[end] != 0) {
+			if l.def[end] >= rad {
+				slots++
+			}
+			mixed = mixed || (l.def[end] >= rad) != slotted
+			end++
+		}
+		if mixed && stats {
+			return fmt.Errorf("a record of both values and NULL or empty lists below its first list, in pages that start at records: arrow-go's statistics of it would be wrong")
+		}
+		if err := write(start, end, slots); err != nil {
+			return err
+		}
+		start = end
+	}
+	if slot != l.values.Len() {
+		return fmt.Errorf("%d levels hold %d values, the leaf array %d", len(l.def), slot, l.values.Len())
+	}
+	return nil
+}
+
+// writeNoValues writes levels that hold no value into cw: NULLs, in its statistics too.
+func writeNoValues(cw file.ColumnChunkWriter, def, rep []int16) error {
+	var err error
+	switch w := cw.(type) {
+	case *file.BooleanColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.Int32ColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.Int64ColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.Int96ColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.Float32ColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.Float64ColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.ByteArrayColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	case *file.FixedLenByteArrayColumnChunkWriter:
+		_, err = w.WriteBatch(nil, def, rep)
+	default:
+		return fmt.Errorf("NULLs into a column writer of %T", cw)
+	}
+	return err
 }
 
 // dictLeafEncoder is what arrow-go's dictionary encoders offer (parquet/internal/encoding's

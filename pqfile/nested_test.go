@@ -3,6 +3,7 @@ package pqfile
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -126,8 +127,10 @@ type nestedPlan struct {
 // nested fields are all NULL, and the same batches with pqarrow's FileWriter, the same row
 // groups: arrow-go, pyarrow and DuckDB read the same values from both files, and the values
 // written; the row groups hold the same rows; every column chunk holds the same number of
-// levels and the same statistics; the stored Arrow schema is pqarrow's. With a map, arrow-go
-// alone reads them back.
+// levels and NULLs; every statistic of pqfile's file is the true one (readback.CheckStatistics:
+// pqarrow's are not, where a list leaf's batch mixes values with NULL or empty lists,
+// TestListLeafStatistics); the stored Arrow schema is pqarrow's. With a map, arrow-go alone
+// reads them back.
 func TestAppendFieldNested(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -250,15 +253,28 @@ func checkNested(t *testing.T, sc *arrow.Schema, seed uint64, readers bool) {
 	a, b := chunkStats(t, ours), chunkStats(t, ref)
 	for g := range a {
 		for c := range a[g] {
-			if a[g][c] != b[g][c] {
+			if withoutMinMax(a[g][c]) != withoutMinMax(b[g][c]) {
 				t.Errorf("row group %d column %s: %s, pqarrow's %s", g, ro.MetaData().Schema.Column(c).Path(), a[g][c], b[g][c])
 			}
 		}
+	}
+	if _, err := readback.CheckStatistics(ctx, ours); err != nil {
+		t.Error(err)
 	}
 	ka, kb := ro.MetaData().KeyValueMetadata().FindValue("ARROW:schema"), rr.MetaData().KeyValueMetadata().FindValue("ARROW:schema")
 	if ka == nil || kb == nil || *ka != *kb {
 		t.Errorf("stored Arrow schema differs from pqarrow's")
 	}
+}
+
+// withoutMinMax is a chunkStats description without its min and max.
+func withoutMinMax(desc string) string {
+	head, rest, ok := strings.Cut(desc, " min ")
+	if !ok {
+		return desc
+	}
+	_, tail, _ := strings.Cut(rest, ",")
+	return head + "," + tail
 }
 
 // TestAppendFieldRefuses: AppendField refuses a field out of range, an array of another type,
@@ -398,5 +414,102 @@ func writeNested(t *testing.T, path string, sc *arrow.Schema, recs [][]arrow.Rec
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestListLeafStatistics: the statistics of a leaf below a list that AppendField has arrow-go
+// encode are the true ones where arrow-go v18.8.0's are not (writeLeaf): a batch holding as
+// many values as NULL and empty lists (or empty inner lists) is not left out of min and max,
+// which pqarrow's FileWriter writes 7 for a chunk holding 5, and a row group of NULL and empty
+// lists only has no min and max, where pqarrow's claims min 2147483647 max -2147483648. Lists
+// of ints, of structs, of lists, and of strings (whose arrow-go statistics were right); the
+// same with data page V2, where a record holding both values and an empty inner list is
+// refused rather than given wrong statistics. Each file's page and chunk statistics pass
+// readback.CheckStatistics.
+func TestListLeafStatistics(t *testing.T) {
+	ctx := context.Background()
+	ints := arrow.ListOf(arrow.PrimitiveTypes.Int32)
+	structs := arrow.ListOf(arrow.StructOf(arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true}))
+	lists := arrow.ListOf(ints)
+	strs := arrow.ListOf(arrow.BinaryTypes.String)
+	le32 := func(v int32) string { return fmt.Sprintf("%x", binary.LittleEndian.AppendUint32(nil, uint32(v))) }
+	le64 := func(v int64) string { return fmt.Sprintf("%x", binary.LittleEndian.AppendUint64(nil, uint64(v))) }
+	for _, tc := range []struct {
+		name    string
+		typ     arrow.DataType
+		v2      bool
+		batches []string // JSON of the field's values, one row group
+		want    string   // its chunk's statistics (chunkStats), or the error
+	}{
+		{"as many values as empty lists", ints, false, []string{`[[5, null], []]`, `[[7], [8]]`},
+			"nulls 2 min " + le32(5) + " max " + le32(8) + ", 5 values"},
+		{"as many values as NULL lists", ints, false, []string{`[[5], null]`, `[[7]]`},
+			"nulls 1 min " + le32(5) + " max " + le32(7) + ", 3 values"},
+		{"NULL and empty lists only", ints, false, []string{`[null, [], null]`, `[[]]`}, "nulls 4, 4 values"},
+		{"NULL elements only", ints, false, []string{`[[null], null, [null, null]]`}, "nulls 4, 4 values"},
+		{"lists of structs", structs, false, []string{`[[{"a": 5}], []]`, `[[{"a": 7}, null]]`},
+			"nulls 2 min " + le64(5) + " max " + le64(7) + ", 4 values"},
+		{"lists of lists", lists, false, []string{`[[[5], []]]`, `[[[7]]]`},
+			"nulls 1 min " + le32(5) + " max " + le32(7) + ", 3 values"},
+		{"lists of strings", strs, false, []string{`[["b", null], []]`, `[["c"]]`},
+			"nulls 2 min " + fmt.Sprintf("%x max %x", "b", "c") + ", 4 values"},
+		{"lists of NULL strings", strs, false, []string{`[[null], [null, null]]`}, "nulls 3, 3 values"},
+		{"lists of NULL structs", structs, false, []string{`[[null], [{"a": null}]]`}, "nulls 2, 2 values"},
+		{"data page V2", ints, true, []string{`[[5, null], []]`, `[[7], [8]]`},
+			"nulls 2 min " + le32(5) + " max " + le32(8) + ", 5 values"},
+		{"data page V2, a record of values and an empty list", lists, true, []string{`[[[5], []]]`},
+			"a record of both values and NULL or empty lists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := arrow.NewSchema([]arrow.Field{{Name: "l", Type: tc.typ, Nullable: true}}, nil)
+			opts := []parquet.WriterProperty{parquet.WithStats(true), parquet.WithDictionaryDefault(false)}
+			if tc.v2 {
+				opts = append(opts, parquet.WithDataPageVersion(parquet.DataPageV2))
+			}
+			props := parquet.NewWriterProperties(opts...)
+			path := filepath.Join(t.TempDir(), "lists.parquet")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			w, err := NewWriterWith(f, sc, props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := w.NewRowGroup(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, js := range tc.batches {
+				a, _, err := array.FromJSON(memory.DefaultAllocator, tc.typ, strings.NewReader(js))
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = g.AppendField(ctx, 0, a)
+				a.Release()
+				if err != nil {
+					if !strings.Contains(err.Error(), tc.want) {
+						t.Fatalf("AppendField: %v, want an error containing %q", err, tc.want)
+					}
+					if err := g.Abort(); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+			}
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := chunkStats(t, path)[0][0]; got != tc.want {
+				t.Errorf("chunk: %s, want %s", got, tc.want)
+			}
+			if _, err := readback.CheckStatistics(ctx, path); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
