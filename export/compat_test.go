@@ -69,6 +69,7 @@ func TestWideNumeric(t *testing.T) {
 				t.Errorf("result compat %q", res.Compat)
 			}
 			checkCompatRecorded(t, dir, "default")
+			checkStatistics(t, dir)
 			for _, reader := range readback.Readers() {
 				got, err := readback.FromParquet(ctx, reader, "id", dir)
 				if err != nil {
@@ -172,6 +173,7 @@ func TestSparkReadsTypes(t *testing.T) {
 			t.Errorf("column %s: note %q, want %q", col, notes[col], note)
 		}
 	}
+	checkStatistics(t, dir)
 	var pyarrow *readback.Table
 	for _, reader := range readback.Readers() {
 		got, err := readback.FromParquet(ctx, reader, "id", dir)

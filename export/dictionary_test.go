@@ -26,7 +26,9 @@ import (
 // list's elements). The values must read back exactly; repeating columns must be
 // dictionary-encoded in every row group, the never-repeating ones and the ints' leaves not at
 // all; min/max statistics must match each row group's values (an empty string is the
-// minimum).
+// minimum), and every statistic be the true one (checkStatistics). Where arrow-go's FileWriter
+// writes the files ($PGPARQUET_PAGE_WRITER=off), the lists' leaves have no statistics: it would
+// get them wrong (export's fileSeries.open).
 func TestDictionaryEncodedStrings(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
@@ -62,6 +64,14 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 
 	files := partFiles(t, dir)
 	rowGroups := 0
+	arrowGo := os.Getenv("PGPARQUET_PAGE_WRITER") == "off"
+	listStats := func(fr *pqarrow.FileReader, cc *metadata.ColumnChunkMetaData, rg, ci int) {
+		if !arrowGo {
+			checkStringStats(t, ctx, fr, cc, rg, ci)
+		} else if set, _ := cc.StatsSet(); set {
+			t.Errorf("row group %d column %d: statistics below a list, written by arrow-go's FileWriter", rg, ci)
+		}
+	}
 	for _, name := range files {
 		rdr, fr := openParquet(t, name)
 		schema := rdr.MetaData().Schema
@@ -104,17 +114,17 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 					if !dictionaryPagesOnly(cc) {
 						t.Errorf("%s row group %d column %s: encodings %v, want dictionary-encoded data pages only", filepath.Base(name), rg, col, cc.EncodingStats())
 					}
-					checkStringStats(t, ctx, fr, cc, rg, ci)
+					listStats(fr, cc, rg, ci)
 				case "uwords.list.element":
 					// Lists of strings are the lanes' only where pqfile writes the files
 					// (export/parquet.go, initDicts); arrow-go's FileWriter
 					// ($PGPARQUET_PAGE_WRITER=off) tries its own dictionary first.
-					if os.Getenv("PGPARQUET_PAGE_WRITER") != "off" && cc.HasDictionaryPage() {
+					if !arrowGo && cc.HasDictionaryPage() {
 						t.Errorf("%s row group %d column %s has a dictionary page", filepath.Base(name), rg, col)
 					}
-					checkStringStats(t, ctx, fr, cc, rg, ci)
+					listStats(fr, cc, rg, ci)
 				case "rwords.list.element":
-					checkStringStats(t, ctx, fr, cc, rg, ci)
+					listStats(fr, cc, rg, ci)
 				}
 			}
 		}

@@ -143,11 +143,25 @@ func postgresValues(t *testing.T, conn *pgx.Conn, table string) *readback.Table 
 	return want
 }
 
+// checkStatistics fails t unless every statistic the Parquet files in paths hold (chunks',
+// pages', page indexes') is the true one for the values they cover (readback.CheckStatistics),
+// and returns what was compared.
+func checkStatistics(t testing.TB, paths ...string) readback.StatisticsChecked {
+	t.Helper()
+	checked, err := readback.CheckStatistics(context.Background(), paths...)
+	if err != nil {
+		t.Error(err)
+	}
+	return checked
+}
+
 // checkReadback reads the Parquet files in dir back with every independent reader and reports
-// where they differ from want (rows paired by id). DuckDB reads decimals wider than 38 digits as
-// DOUBLE, so the column named wideDecimal, if any, is compared by pyarrow only.
+// where they differ from want (rows paired by id), and checks every file's statistics against
+// its values (checkStatistics). DuckDB reads decimals wider than 38 digits as DOUBLE, so the
+// column named wideDecimal, if any, is compared by pyarrow only.
 func checkReadback(t *testing.T, want *readback.Table, dir, wideDecimal string, max int) {
 	t.Helper()
+	checkStatistics(t, dir)
 	for _, reader := range readback.Readers() {
 		got, err := readback.FromParquet(context.Background(), reader, "id", dir)
 		if err != nil {

@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 // jsonb) among small ones with one lane. They must read back exactly; a row group holding a
 // huge value in a column has no statistics for that column (arrow-go would copy the value
 // several times for them, only to drop them), row groups before the first huge value keep
-// theirs, and other columns keep theirs everywhere.
+// theirs, and other columns keep theirs everywhere (but the text[]'s leaf where arrow-go's
+// FileWriter writes the files, $PGPARQUET_PAGE_WRITER=off: it never has any); every statistic
+// is the true one (checkStatistics).
 func TestHugeValuesDropStatistics(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
@@ -37,6 +40,9 @@ func TestHugeValuesDropStatistics(t *testing.T) {
 	// First id from which each column holds a huge value (one lane: files and row groups
 	// follow the table's order).
 	hugeFrom := map[string]int64{"body": 500, "tags": 1200, "doc": 700}
+	if os.Getenv("PGPARQUET_PAGE_WRITER") == "off" {
+		hugeFrom["tags"] = 0 // below a list: no statistics from the first row
+	}
 	files := partFiles(t, dir)
 	if len(files) < 2 {
 		t.Errorf("%d files: the lane should start a new file at its first huge value", len(files))
@@ -79,8 +85,8 @@ func TestHugeValuesDropStatistics(t *testing.T) {
 			}
 		}
 	}
-	for col := range hugeFrom {
-		if withStats[col] == 0 {
+	for col, from := range hugeFrom {
+		if withStats[col] == 0 && from > 0 {
 			t.Errorf("column %s: no row group with statistics; the test needs some before the huge value", col)
 		}
 	}

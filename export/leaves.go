@@ -19,6 +19,9 @@ type parquetLeaf struct {
 	// FLOAT and DOUBLE the writer's dictionary treats every NaN as one value, where NaN
 	// payloads must stay bit for bit.
 	fixed bool
+	// repeated: a leaf below a list, whose statistics arrow-go's FileWriter gets wrong
+	// (fileSeries.open).
+	repeated bool
 }
 
 // parquetLeaves lists, per top-level field of sc, its Parquet leaf columns.
@@ -35,7 +38,7 @@ func parquetLeaves(sc *arrow.Schema, arrowProps pqarrow.ArrowWriterProperties) (
 		}
 		c := psc.Column(i)
 		fixed := c.PhysicalType() != parquet.Types.ByteArray && c.PhysicalType() != parquet.Types.FixedLenByteArray
-		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), fixed: fixed})
+		out[root] = append(out[root], parquetLeaf{path: c.ColumnPath(), fixed: fixed, repeated: c.MaxRepetitionLevel() > 0})
 	}
 	return out, nil
 }

@@ -380,6 +380,20 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 			}
 		}
 	}
+	if enc == nil {
+		// arrow-go's FileWriter (v18.8.0) counts a batch's values below a list as its slots
+		// less its levels without a value (NULL and empty lists), so a batch holding as many
+		// values as such lists is left out of min and max (a chunk's range can miss values),
+		// and one of none gets min and max reversed: those leaves are written without
+		// statistics. pqfile writes them in runs its statistics count right (writeLeaf).
+		for _, leaves := range s.format.leaves {
+			for _, leaf := range leaves {
+				if leaf.repeated {
+					extra = append(extra, parquet.WithStatsPath(leaf.path, false))
+				}
+			}
+		}
+	}
 	if len(extra) > 0 {
 		props = parquet.NewWriterProperties(append(slices.Clone(s.format.propOpts), extra...)...)
 	}

@@ -86,6 +86,7 @@ func TestExportToS3(t *testing.T) {
 			t.Fatalf("manifest: %d rows", m.Rows)
 		}
 		want := postgresValues(t, conn, "vals")
+		checkStatistics(t, uris...)
 		for _, reader := range readback.Readers() {
 			got, err := readback.FromParquet(ctx, reader, "id", uris...)
 			if err != nil {

@@ -31,6 +31,7 @@ func TestTextFormsFromOutputFunctions(t *testing.T) {
 		Columns: []string{"id", "ip", "pr", "ch"}, AsText: []string{"ch"}}); err != nil {
 		t.Fatal(err)
 	}
+	checkStatistics(t, dir)
 	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", dir)
 	if err != nil {
 		t.Fatal(err)

@@ -281,6 +281,7 @@ func TestExportTypeOptions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkStatistics(t, dir)
 		for _, reader := range readback.Readers() {
 			got, err := readback.FromParquet(ctx, reader, "id", dir)
 			if err != nil {

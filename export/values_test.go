@@ -93,6 +93,7 @@ func TestExportValues(t *testing.T) {
 			if res.Rows != 3000 {
 				t.Fatalf("rows = %d", res.Rows)
 			}
+			checkStatistics(t, dir)
 			for _, reader := range readback.Readers() {
 				got, err := readback.FromParquet(ctx, reader, "id", dir)
 				if err != nil {
