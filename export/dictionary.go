@@ -20,8 +20,10 @@ import (
 // and writes our int32 indices as they are, as long as every batch of the chunk (row group)
 // carries the same dictionary. So each lane keeps, per string column, one dictionary that only
 // grows (a Go map from value to index, no allocation per lookup), and turns each batch into
-// indices into it. A one-dimensional list of strings (text[]) is the same for its elements
-// where pqfile writes the files (initDicts says why only there): the writer gets a list of
+// indices into it, where pqfile writes the files (initDicts says why only there: arrow-go's
+// FileWriter gets the values, the lane only judging by the first batch whether they repeat
+// enough for a dictionary). A one-dimensional list of strings (text[]) is the same for its
+// elements: the writer gets a list of
 // dictionary arrays, and writes their indices with the list's levels (on bench/load's wide
 // table its text[] column's elements were hashed one by one, 16% of the GPU writer's CPU
 // profile, bench/results/gpuhost-h200-2026-11-30-s11i). Row groups end between batches, and a
@@ -73,6 +75,10 @@ type stringDict struct {
 	diverse bool
 	// off: the lane no longer dictionary-encodes this column itself.
 	off bool
+	// judgeOnly: arrow-go's FileWriter writes the lane's files, whose statistics of dictionary
+	// arrays are not exact; the lane only judges the column by its first batch (diverse or not)
+	// and leaves the encoding to the writer.
+	judgeOnly bool
 	// next: the current batch's rows of this column grouped by value on the engine
 	// (groupDicts), used by indices for that batch instead of a map lookup per row.
 	next *batchGroups
@@ -269,7 +275,7 @@ func (d *stringDict) settle() bool {
 	if d.bytes > dictMaxBytes || len(d.order) > dictMaxEntries {
 		d.diverse = true
 	}
-	if !d.diverse && !d.empty {
+	if !d.diverse && !d.empty && !d.judgeOnly {
 		return false
 	}
 	d.off = true

@@ -27,8 +27,8 @@ import (
 // dictionary-encoded in every row group, the never-repeating ones and the ints' leaves not at
 // all; min/max statistics must match each row group's values (an empty string is the
 // minimum), and every statistic be the true one (checkStatistics). Where arrow-go's FileWriter
-// writes the files ($PGPARQUET_PAGE_WRITER=off), the lists' leaves have no statistics: it would
-// get them wrong (export's fileSeries.open).
+// writes the files ($PGPARQUET_PAGE_WRITER=off), the lists' leaves have no statistics (it would
+// get them wrong: export's fileSeries.open), and it dictionary-encodes the values itself.
 func TestDictionaryEncodedStrings(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
@@ -129,8 +129,9 @@ func TestDictionaryEncodedStrings(t *testing.T) {
 			}
 		}
 	}
-	// Each lane meets an empty "rare" value after its first rows and starts a new file there.
-	if len(files) <= 2 {
+	// Each lane meets an empty "rare" value after its first rows and starts a new file there,
+	// where it encodes the dictionaries (not for arrow-go's FileWriter, which encodes them).
+	if !arrowGo && len(files) <= 2 {
 		t.Errorf("%d files from 2 lanes: no lane rolled over to a new file", len(files))
 	}
 	if rowGroups < 5 {

@@ -181,17 +181,20 @@ func (s *fileSeries) initDicts() {
 		return
 	}
 	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
-	// Lists of strings only where pqfile writes the files (the GPU writer and its CPU twin):
+	// Dictionary arrays only where pqfile writes the files (the GPU writer and its CPU twin):
 	// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off, compression levels) finds the
 	// dictionary entries a batch uses, for the statistics, by hashing its indices, counting NULL
 	// as one of them, so a batch with NULLs that uses all but one entry gets every entry's min
-	// and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead). On a list leaf that
-	// happens whenever a row group stops using a value (NULL elements are common); the flat
-	// columns' stay as they were there (known: the same widening, rarer).
+	// and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead), and a batch over the
+	// very dictionary array of the chunk's first gets them all. On a list leaf that happens
+	// whenever a row group stops using a value (NULL elements are common); on flat columns
+	// rarely, but readback.CheckStatistics found it. There the lane judges flat columns by
+	// their first batch (too diverse: written plain) and hands the writer their values.
 	lists := s.format.pages.encoder() != nil
 	for i, f := range s.format.schema.Fields() {
 		if s.format.dictionary[i] && dictEligible(f.Type) && (lists || f.Type.ID() != arrow.LIST) {
 			s.dicts[i] = newStringDict(f.Type)
+			s.dicts[i].judgeOnly = !lists
 		}
 	}
 }
