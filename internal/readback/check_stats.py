@@ -176,28 +176,6 @@ def parse_at(f, offset, limit, what):
 # Files
 
 
-def parquet_files(args):
-    """Expands the command-line paths into an ordered list of files, as readback.py does."""
-    files = []
-    for arg in args:
-        if arg.startswith("s3://"):
-            files.append(arg)
-        elif os.path.isdir(arg):
-            names = sorted(
-                n
-                for n in os.listdir(arg)
-                if n.endswith(".parquet") and not n.startswith(".") and os.path.isfile(os.path.join(arg, n))
-            )
-            files.extend(os.path.join(arg, n) for n in names)
-        elif os.path.isfile(arg):
-            files.append(arg)
-        else:
-            raise CheckError(f"{arg}: no such file or directory")
-    if not files:
-        raise CheckError(f"no .parquet files in {' '.join(args)}")
-    return files
-
-
 _s3 = None
 
 
@@ -795,7 +773,7 @@ def main():
         return 2
     c = Checker()
     try:
-        for name in parquet_files(args):
+        for name in parquet_files(args, CheckError):  # parquet_files.py, put before this file
             c.check_file(name)
     except CheckError as e:
         print(f"check_stats.py: {e}", file=sys.stderr)

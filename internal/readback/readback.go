@@ -76,7 +76,13 @@ func Readers() []string { return []string{ReaderPyArrow, ReaderDuckDB} }
 const PythonEnv = "PGPARQUET_PYTHON"
 
 //go:embed readback.py
-var readbackScript string
+var readbackPy string
+
+//go:embed parquet_files.py
+var parquetFilesPy string
+
+// readbackScript is readback.py with parquet_files.py before it: Python reads it on stdin.
+var readbackScript = parquetFilesPy + "\n" + readbackPy
 
 // Table is a set of rows of canonical cell values (nil = NULL), comparable across sources.
 //

@@ -45,30 +45,6 @@ class ReadbackError(Exception):
 _INT_RE = re.compile(r"-?[0-9]+\Z")
 
 
-def parquet_files(args):
-    """Expands the command-line paths into an ordered list of files."""
-    files = []
-    for arg in args:
-        if arg.startswith("s3://"):
-            files.append(arg)
-        elif os.path.isdir(arg):
-            # Only *.parquet (so never _manifest.json), and no dot-files: those are partial
-            # or temporary files of a writer, not part of the export.
-            names = sorted(
-                n
-                for n in os.listdir(arg)
-                if n.endswith(".parquet") and not n.startswith(".") and os.path.isfile(os.path.join(arg, n))
-            )
-            files.extend(os.path.join(arg, n) for n in names)
-        elif os.path.isfile(arg):
-            files.append(arg)
-        else:
-            raise ReadbackError(f"{arg}: no such file or directory")
-    if not files:
-        raise ReadbackError(f"no .parquet files in {' '.join(args)}")
-    return files
-
-
 def fmt_decimal(value, scale, column):
     """Formats a Decimal in plain notation with exactly scale digits after the point."""
     if not isinstance(value, decimal.Decimal) or not value.is_finite():
@@ -457,7 +433,7 @@ def sort_rows(columns, rows, sort_column):
 
 
 def main():
-    p = argparse.ArgumentParser(prog="readback.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="readback.py", description="Reads Parquet files back and prints their values in canonical form.")
     p.add_argument("--reader", required=True, choices=["pyarrow", "duckdb", "spark"])
     p.add_argument("--sort-column", required=True)
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
@@ -470,7 +446,7 @@ def main():
         out = os.fdopen(os.dup(1), "w")
         os.dup2(2, 1)
     try:
-        files = parquet_files(a.paths)
+        files = parquet_files(a.paths, ReadbackError)  # parquet_files.py, put before this file
         read = {"pyarrow": read_pyarrow, "duckdb": read_duckdb, "spark": read_spark}[a.reader]
         version, columns, types, rows = read(files)
         if len(set(columns)) != len(columns):

@@ -11,7 +11,10 @@ import (
 )
 
 //go:embed check_stats.py
-var statsScript string
+var checkStatsPy string
+
+// statsScript is check_stats.py with parquet_files.py before it: Python reads it on stdin.
+var statsScript = parquetFilesPy + "\n" + checkStatsPy
 
 // StatisticsChecked counts what CheckStatistics compared with the true values, so that a test
 // can require that its files had statistics to check at all.
