@@ -40,6 +40,16 @@ type PGColumn struct {
 //go:embed columns_of.sql
 var columnsOfSQL string
 
+// FromTable is FromPostgres over every column of table (ColumnsOf), rows ordered by the
+// integer column sortColumn.
+func FromTable(ctx context.Context, q Querier, table, sortColumn string) (*Table, error) {
+	cols, err := ColumnsOf(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	return FromPostgres(ctx, q, table, sortColumn, cols)
+}
+
 // ColumnsOf reads the columns of table from the catalog, in attnum order, skipping dropped
 // columns, with each type resolved through domains to its base type. The table name is used as
 // written in SQL: the caller quotes it (pgx.Identifier{schema, name}.Sanitize()).
