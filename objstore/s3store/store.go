@@ -121,6 +121,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = cfg.MaxAttempts
 				o.MaxBackoff = 10 * time.Second
+				// Backoff from 1 s (jittered, doubling to MaxBackoff): the SDK's default base
+				// since v1.48 is 50 ms, which spent 8 attempts in 2.7 s of a refused connection,
+				// too little for a server restart (TestS3ShortOutageRetried failed in CI).
+				o.BaseDelay = time.Second
 				// An outage longer than the retry budget of the process must not fail
 				// requests that would succeed after a backoff.
 				o.RateLimiter = ratelimit.None
