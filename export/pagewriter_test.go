@@ -443,16 +443,7 @@ func pageWriterExported(ctx context.Context, t *testing.T, res *outcome.Result, 
 	if !strings.Contains(logs.String(), "encoded by the GPU writer's CPU twin") {
 		t.Fatalf("the export did not use the page writer:\n%s", logs.String())
 	}
-	checkStatistics(t, dir)
-	for _, reader := range readback.Readers() {
-		got, err := readback.FromParquet(ctx, reader, "id", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := readback.Diff(want, got, 20); len(diff) > 0 {
-			t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
-		}
-	}
+	checkReadback(t, want, dir, "", 20)
 }
 
 // TestPageWriterRollOver exports, through the GPU writer's file path with its CPU twin, a

@@ -2,12 +2,10 @@ package export_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
-	"github.com/pgparquet/pgparquet/internal/readback"
 )
 
 // statsTableDDL is a table made to stress statistics, a column per way to get them wrong.
@@ -109,15 +107,7 @@ func TestExportStatisticsAreTrue(t *testing.T) {
 				checked.PageMinMax == 0 || checked.PageNullCounts == 0 {
 				t.Errorf("compared %+v: want 12 row groups or more, more pages than chunks, and most min/max", checked)
 			}
-			for _, reader := range readback.Readers() {
-				got, err := readback.FromParquet(ctx, reader, "id", dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := readback.Diff(want, got, 20); len(diff) > 0 {
-					t.Errorf("%s read back differs from PostgreSQL:\n%s", reader, strings.Join(diff, "\n"))
-				}
-			}
+			checkReaders(t, want, dir, "", 20)
 		})
 	}
 }
