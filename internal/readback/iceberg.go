@@ -1,13 +1,10 @@
 package readback
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strings"
 )
 
 //go:embed read_iceberg.py
@@ -70,16 +67,9 @@ func FromIceberg(ctx context.Context, q IcebergQuery) (*IcebergRead, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read back iceberg table %s: %w", q.Table, err)
 	}
-	cmd := exec.CommandContext(ctx, py, "-", string(req))
-	cmd.Stdin = strings.NewReader(icebergScript)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("read back iceberg table %s: %w\n%s", q.Table, err, strings.TrimSpace(stderr.String()))
-	}
 	var r IcebergRead
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		return nil, fmt.Errorf("read back iceberg table %s: decode output %q: %w", q.Table, stdout.String(), err)
+	if err := runScript(ctx, py, icebergScript, []string{string(req)}, &r); err != nil {
+		return nil, fmt.Errorf("read back iceberg table %s: %w", q.Table, err)
 	}
 	return &r, nil
 }

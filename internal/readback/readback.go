@@ -208,17 +208,10 @@ func FromParquet(ctx context.Context, reader string, sortColumn string, paths ..
 	if err != nil {
 		return nil, fmt.Errorf("read back parquet with %s: %w", reader, err)
 	}
-	args := append([]string{"-", "--reader", reader, "--sort-column", sortColumn, "--"}, paths...)
-	cmd := exec.CommandContext(ctx, py, args...)
-	cmd.Stdin = strings.NewReader(readbackScript)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("read back %s with %s: %w\n%s", strings.Join(paths, " "), reader, err, strings.TrimSpace(stderr.String()))
-	}
 	var doc readbackDoc
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
-		return nil, fmt.Errorf("read back %s with %s: decode output: %w\nstderr:\n%s", strings.Join(paths, " "), reader, err, strings.TrimSpace(stderr.String()))
+	args := append([]string{"--reader", reader, "--sort-column", sortColumn, "--"}, paths...)
+	if err := runScript(ctx, py, readbackScript, args, &doc); err != nil {
+		return nil, fmt.Errorf("read back %s with %s: %w", strings.Join(paths, " "), reader, err)
 	}
 	if doc.Reader != reader {
 		return nil, fmt.Errorf("read back %s with %s: script answered for reader %q", strings.Join(paths, " "), reader, doc.Reader)
@@ -235,6 +228,23 @@ func FromParquet(ctx context.Context, reader string, sortColumn string, paths ..
 		Source:     doc.Reader + " " + doc.Version,
 		SortColumn: sortColumn,
 	}, nil
+}
+
+// runScript runs script (Python source) with interpreter py and args, and decodes the JSON
+// document it prints into doc; a failure or output that does not decode is an error carrying
+// what the script said on stderr.
+func runScript(ctx context.Context, py, script string, args []string, doc any) error {
+	cmd := exec.CommandContext(ctx, py, append([]string{"-"}, args...)...)
+	cmd.Stdin = strings.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(stderr.String()))
+	}
+	if err := json.Unmarshal(stdout.Bytes(), doc); err != nil {
+		return fmt.Errorf("decode output: %w\nstderr:\n%s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }
 
 // sortRows orders rows as readback.py does: by the integer in column key, then by the whole row

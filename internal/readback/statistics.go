@@ -1,12 +1,9 @@
 package readback
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 )
 
@@ -89,20 +86,13 @@ func CheckStatistics(ctx context.Context, paths ...string) (StatisticsChecked, e
 	if err != nil {
 		return none, fmt.Errorf("check statistics of %s: %w", strings.Join(paths, " "), err)
 	}
-	cmd := exec.CommandContext(ctx, py, append([]string{"-", "--"}, paths...)...)
-	cmd.Stdin = strings.NewReader(statsScript)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return none, fmt.Errorf("check statistics of %s: %w\n%s", strings.Join(paths, " "), err, strings.TrimSpace(stderr.String()))
-	}
 	var doc struct {
 		Checked StatisticsChecked `json:"checked"`
 		Errors  []string          `json:"errors"`
 		More    int               `json:"more_errors"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
-		return none, fmt.Errorf("check statistics of %s: decode output: %w\nstderr:\n%s", strings.Join(paths, " "), err, strings.TrimSpace(stderr.String()))
+	if err := runScript(ctx, py, statsScript, append([]string{"--"}, paths...), &doc); err != nil {
+		return none, fmt.Errorf("check statistics of %s: %w", strings.Join(paths, " "), err)
 	}
 	if len(doc.Errors) > 0 {
 		return doc.Checked, &StatisticsError{Paths: paths, Lines: doc.Errors, More: doc.More}
