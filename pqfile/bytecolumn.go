@@ -200,6 +200,12 @@ func (c *ByteColumn) write(b []byte) {
 	}
 }
 
+// statsFit says whether min and max are short enough to keep: at most maxStats bytes each (the
+// writer properties' MaxStatsSizeFor; 0: no bound), as arrow-go keeps them.
+func statsFit(maxStats int, min, max []byte) bool {
+	return maxStats <= 0 || len(min) <= maxStats && len(max) <= maxStats
+}
+
 // chunkBytes is the size of the chunks ByteColumn gathers its pages' values in.
 const chunkBytes = 64 << 10
 
@@ -213,7 +219,7 @@ func getChunk() []byte { return chunkPool.Get().(*[chunkBytes]byte)[:0] }
 // the pool.
 func putChunk(b []byte) { chunkPool.Put((*[chunkBytes]byte)(b[:chunkBytes])) }
 
-// appended counts n rows whose values are in c.values: their validity (bits from bit off; nil:
+// appended counts n rows whose values were written to the page: their validity (bits from bit off; nil:
 // no NULLs) and NULLs.
 func (c *ByteColumn) appended(bits []byte, off, n, nulls int) {
 	if c.nullable {
@@ -306,7 +312,7 @@ func (c *ByteColumn) cut() {
 // page ends the page being gathered, which has rows, and returns it.
 func (c *ByteColumn) page() RawPage {
 	st := metadata.EncodedStatistics{HasNullCount: true, NullCount: c.nulls}
-	if c.hasMinMax && (c.maxStats <= 0 || len(c.min) <= c.maxStats && len(c.max) <= c.maxStats) {
+	if c.hasMinMax && statsFit(c.maxStats, c.min, c.max) {
 		// Copies, never nil: an empty string is a minimum too.
 		st.HasMin, st.HasMax = true, true
 		st.Min, st.Max = append([]byte{}, c.min...), append([]byte{}, c.max...)

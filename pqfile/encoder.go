@@ -117,10 +117,7 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 	}
 	src := r.Data
 	var join *[]byte
-	switch {
-	case len(r.Parts) == 1 && len(r.Levels) == 0 && len(r.Data) == 0:
-		src = r.Parts[0]
-	case len(r.Levels) > 0 || len(r.Parts) > 0:
+	if len(r.Levels) > 0 || len(r.Parts) > 0 {
 		join = scratchPool.Get().(*[]byte)
 		*join = r.AppendTo((*join)[:0])
 		src = *join

@@ -172,7 +172,7 @@ func (s *dictStats) fold() {
 func (s *dictStats) encoded() metadata.EncodedStatistics {
 	s.fold()
 	st := metadata.EncodedStatistics{HasNullCount: true, NullCount: s.nulls}
-	if s.has && (s.maxStats <= 0 || len(s.minV) <= s.maxStats && len(s.maxV) <= s.maxStats) {
+	if s.has && statsFit(s.maxStats, s.minV, s.maxV) {
 		st.HasMin, st.HasMax = true, true
 		st.Min, st.Max = s.minV, s.maxV
 	}
