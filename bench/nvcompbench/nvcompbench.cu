@@ -117,6 +117,28 @@ static double launch(Batch& b) {
   return t;
 }
 
+// Timing is the median of a batch's launch call (host ms) and of its time on the device (ms).
+struct Timing {
+  double launch_ms, gpu_ms;
+};
+
+// time_batch runs b once to warm up, then 5 times, and returns the medians.
+static Timing time_batch(Batch& b) {
+  launch(b);
+  CK(cudaStreamSynchronize(b.st));
+  std::vector<double> g, l;
+  for (int k = 0; k < 5; k++) {
+    l.push_back(launch(b));
+    CK(cudaStreamSynchronize(b.st));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, b.e0, b.e1));
+    g.push_back(ms);
+  }
+  std::sort(g.begin(), g.end());
+  std::sort(l.begin(), l.end());
+  return {l[2], g[2]};
+}
+
 static size_t out_bytes(Batch& b) {
   std::vector<size_t> sz(b.n);
   CK(cudaMemcpy(sz.data(), b.d_out_sizes, b.n * sizeof(size_t), cudaMemcpyDeviceToHost));
@@ -156,20 +178,9 @@ int main(int argc, char** argv) {
       for (size_t n : {1, 16, 64, 216, 512, 1024, 4096, 16384}) {
         if (n * s >= (size_t)2 << 30) continue;  // 2 GiB or more in one batch faults inside nvCOMP 6
         Batch b = make_batch(d_corpus, corpus, n, s, n, n * s, 0);
-        launch(b);
-        CK(cudaStreamSynchronize(b.st));
-        std::vector<double> g, l;
-        for (int k = 0; k < 5; k++) {
-          l.push_back(launch(b));
-          CK(cudaStreamSynchronize(b.st));
-          float ms;
-          CK(cudaEventElapsedTime(&ms, b.e0, b.e1));
-          g.push_back(ms);
-        }
-        std::sort(g.begin(), g.end());
-        std::sort(l.begin(), l.end());
+        Timing t = time_batch(b);
         size_t ob = out_bytes(b);
-        printf("%4zu %6zu %8.1f %7.3f %8.3f %7.2f %6.3f\n", s >> 10, n, n * s / 1e6, l[2], g[2], n * s / g[2] / 1e6,
+        printf("%4zu %6zu %8.1f %7.3f %8.3f %7.2f %6.3f\n", s >> 10, n, n * s / 1e6, t.launch_ms, t.gpu_ms, n * s / t.gpu_ms / 1e6,
                (double)ob / (n * s));
         fflush(stdout);
         free_batch(b);
@@ -181,18 +192,7 @@ int main(int argc, char** argv) {
     printf("-- temp sizing: chunk 128 KiB, 216 chunks; temp for (chunks, total MB): GPU ms, temp MB\n");
     for (size_t tc : {216, 1024, 16384}) {
       Batch b = make_batch(d_corpus, corpus, 216, 128 << 10, tc, tc * (128 << 10), 0);
-      launch(b);
-      CK(cudaStreamSynchronize(b.st));
-      std::vector<double> g;
-      for (int k = 0; k < 5; k++) {
-        launch(b);
-        CK(cudaStreamSynchronize(b.st));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, b.e0, b.e1));
-        g.push_back(ms);
-      }
-      std::sort(g.begin(), g.end());
-      printf("(%zu, %.0f) %8.3f %8.1f\n", tc, tc * (128 << 10) / 1e6, g[2], b.temp_bytes / 1e6);
+      printf("(%zu, %.0f) %8.3f %8.1f\n", tc, tc * (128 << 10) / 1e6, time_batch(b).gpu_ms, b.temp_bytes / 1e6);
       free_batch(b);
     }
 
