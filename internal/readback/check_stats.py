@@ -185,18 +185,7 @@ def open_file(path):
     if not path.startswith("s3://"):
         return open(path, "rb")
     if _s3 is None:
-        import pyarrow.fs as pafs
-
-        ep = os.environ["AWS_ENDPOINT_URL"]
-        scheme, _, host = ep.partition("://")
-        _s3 = pafs.S3FileSystem(
-            access_key=os.environ["AWS_ACCESS_KEY_ID"],
-            secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-            region=os.environ.get("AWS_REGION", "us-east-1"),
-            endpoint_override=host,
-            scheme=scheme,
-            force_virtual_addressing=False,
-        )
+        _s3 = s3_filesystem()  # parquet_files.py
     return _s3.open_input_file(path[len("s3://"):])
 
 

@@ -1,6 +1,7 @@
 # parquet_files.py is put before readback.py and check_stats.py when the Go side runs them
 # (they are fed to Python on stdin, so they cannot import each other): how both expand their
-# command-line paths into files. No module docstring here: the script's own would not be one.
+# command-line paths into files, and how they reach S3 objects. No module docstring here: the
+# script's own would not be one.
 
 import os
 
@@ -28,3 +29,19 @@ def parquet_files(args, error):
     if not files:
         raise error(f"no .parquet files in {' '.join(args)}")
     return files
+
+
+def s3_filesystem():
+    """pyarrow's S3 filesystem with the endpoint, region and credentials of AWS_ENDPOINT_URL,
+    AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (path-style addressing)."""
+    import pyarrow.fs as pafs
+
+    scheme, _, host = os.environ["AWS_ENDPOINT_URL"].partition("://")
+    return pafs.S3FileSystem(
+        access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        endpoint_override=host,
+        scheme=scheme,
+        force_virtual_addressing=False,
+    )

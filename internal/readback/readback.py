@@ -112,15 +112,7 @@ def read_pyarrow(files):
 
     s3 = None
     if any(f.startswith("s3://") for f in files):
-        import pyarrow.fs as pafs
-
-        s3 = pafs.S3FileSystem(
-            access_key=os.environ["AWS_ACCESS_KEY_ID"],
-            secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-            region=os.environ.get("AWS_REGION", "us-east-1"),
-            endpoint_override=os.environ["AWS_ENDPOINT_URL"],
-            force_virtual_addressing=False,
-        )
+        s3 = s3_filesystem()  # parquet_files.py
     tables = []
     for f in files:
         try:
