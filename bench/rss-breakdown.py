@@ -2,7 +2,8 @@
 sample of highest total RSS, the RSS by kind of mapping: the Go heap and other anonymous
 memory, NVIDIA device files (pinned host memory and the driver's mappings), shared libraries
 by name, and the rest. Usage: rss-breakdown.py COMMAND... (its stdout goes to /dev/null, its
-stderr to $RSS_STDERR or /dev/null; its exit code is printed). For the GPU host's benchmark scripts."""
+stderr to $RSS_STDERR or /dev/null; its exit code, wall time and CPU time (user + sys, from
+wait4) are printed). For the GPU host's benchmark scripts."""
 import collections, os, subprocess, sys, time
 
 
@@ -34,11 +35,16 @@ def sample(pid):
 err = open(os.environ["RSS_STDERR"], "w") if os.environ.get("RSS_STDERR") else subprocess.DEVNULL
 p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=err)
 best, best_total = None, 0
-while p.poll() is None:
+t0 = time.monotonic()
+while True:
     s = sample(p.pid)
     if s is not None and sum(s.values()) > best_total:
         best, best_total = s, sum(s.values())
+    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+    if pid == p.pid:
+        break
     time.sleep(0.2)
-print(f"rc {p.returncode}; peak sampled RSS {best_total/1048576:.2f} GiB:")
+wall = time.monotonic() - t0
+print(f"rc {os.waitstatus_to_exitcode(status)}; {wall:.2f} s, {ru.ru_utime + ru.ru_stime:.2f} CPU-s; peak sampled RSS {best_total/1048576:.2f} GiB:")
 for k, kb in (best or {}).most_common(12):
     print(f"    {kb/1048576:7.3f} GiB  {k}")

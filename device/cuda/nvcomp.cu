@@ -285,9 +285,14 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
     pgpq_nv_close(z);
     return NULL;
   }
-  // Pinned output for a quarter of the device's (zstd pages compress to 20-35%), grown by the
-  // batch that needs more.
-  z->host_cap = z->out_cap / 4 > ((size_t)1 << 20) ? z->out_cap / 4 : z->out_cap;
+  // Pinned output for a quarter of a batch's input (zstd pages compress to 20-35%), grown by
+  // the batch that needs more. Not a quarter of the device's output slots: those are sized for
+  // the worst case of every chunk (zstd: 1280 slots of 128 KiB, 170 MB), and a quarter of them
+  // per batcher was 170 MB of pinned memory, RSS, at 4 batchers (wide on the H200, s15g).
+  size_t quarter = (size_t)max_bytes / 4;
+  if (quarter > z->out_cap / 4) quarter = z->out_cap / 4;
+  z->host_cap = quarter > ((size_t)1 << 20) ? quarter : ((size_t)1 << 20);
+  if (z->host_cap > z->out_cap) z->host_cap = z->out_cap;
   struct {
     void** p;
     size_t n;
