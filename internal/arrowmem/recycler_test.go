@@ -1,6 +1,7 @@
 package arrowmem
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -49,18 +50,20 @@ func TestRecyclerReallocateKeepsContentAndZeroesTail(t *testing.T) {
 	}
 }
 
-func TestRecyclerBoundsWhatItHolds(t *testing.T) {
-	r := NewRecycler(8192)
-	a, b, c := r.Allocate(4096), r.Allocate(4096), r.Allocate(4096)
+// TestRecyclerDropsWhatIsNotReused: a freed buffer nobody asks for again is gone after two
+// collections, and a buffer of a size class not its own is never kept.
+func TestRecyclerDropsWhatIsNotReused(t *testing.T) {
+	r := NewRecycler(1 << 20)
+	a := r.Allocate(4096)
 	r.Free(a)
-	r.Free(b)
-	r.Free(c) // over the bound: dropped
-	if r.held != 8192 {
-		t.Fatalf("held %d bytes, want 8192", r.held)
+	runtime.GC()
+	runtime.GC()
+	if b := r.Allocate(4096); &b[0] == &a[0] {
+		t.Fatalf("a buffer unused for two collections was still kept")
 	}
 	r.Free(make([]byte, 5000)) // not a size class of ours
-	if r.held != 8192 {
-		t.Fatalf("held %d bytes after foreign Free", r.held)
+	if b := r.Allocate(5000); cap(b) != 8192 {
+		t.Fatalf("Allocate(5000) after a foreign Free: cap %d, want 8192", cap(b))
 	}
 }
 
@@ -93,7 +96,7 @@ func TestHugeBuffersExact(t *testing.T) {
 		t.Errorf("len %d cap %d, want both %d", len(b), cap(b), 3<<20+5)
 	}
 	r.Free(b)
-	if r.held != 0 {
-		t.Errorf("held %d bytes after freeing a huge buffer, want 0", r.held)
+	if again := r.Allocate(3<<20 + 5); &again[0] == &b[0] {
+		t.Errorf("a huge buffer was kept after Free")
 	}
 }
