@@ -900,9 +900,10 @@ func newPinnedAllocator(lib *library, warn func(error)) *pinnedAllocator {
 
 // class is the block size that serves size bytes: the next power of two (at least 64), or
 // with fine classes, above 64 KiB, the next multiple of a sixteenth of the power of two below
-// size (at most 1/16 unused). Powers of two suit buffers whose sizes vary from batch to batch
-// (a block serves any of its class), fine classes long-lived ones of one size each (page
-// buffers), which a power of two would leave up to half unused.
+// size (at most 1/16 unused), where a free block also serves sizes of classes up to a quarter
+// smaller (reusable). Powers of two leave up to half of a block unused; fine classes serve the
+// long-lived page buffers (one size each) and the decoded columns' arenas (sizes that vary a
+// little from chunk to chunk) closer to their sizes.
 func (a *pinnedAllocator) class(size int) int {
 	k := max(bits.Len(uint(max(size, 1)-1)), 6)
 	if !a.fine || k <= 16 {
@@ -913,14 +914,18 @@ func (a *pinnedAllocator) class(size int) int {
 }
 
 // tryAllocate returns size bytes of pinned memory (its capacity the block's size class), or
-// false where cudaMallocHost fails.
+// false where cudaMallocHost fails. With fine classes, a free block of a class up to a quarter
+// larger than size's serves it (the smallest such): buffers whose sizes vary a little from
+// batch to batch (decoded columns) then reuse each other's blocks instead of each class
+// growing blocks of its own.
 func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	k := a.class(size)
 	a.mu.Lock()
 	var p unsafe.Pointer
-	if n := len(a.free[k]); n > 0 {
-		p = a.free[k][n-1]
-		a.free[k] = a.free[k][:n-1]
+	if c, ok := a.reusable(size); ok {
+		n := len(a.free[c])
+		p, k = a.free[c][n-1], c
+		a.free[c] = a.free[c][:n-1]
 	}
 	a.mu.Unlock()
 	if p == nil {
@@ -939,6 +944,28 @@ func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	}
 	return unsafe.Slice((*byte)(p), k)[:size], true
 }
+
+// reusable returns the class of the free block that serves size bytes: size's own class, or
+// with fine classes the smallest class up to a quarter larger (maxReuse) holding a free block.
+// The caller holds mu.
+func (a *pinnedAllocator) reusable(size int) (int, bool) {
+	k := a.class(size)
+	if len(a.free[k]) > 0 {
+		return k, true
+	}
+	if !a.fine {
+		return 0, false
+	}
+	for c := a.class(k + 1); c <= k+k/maxReuse; c = a.class(c + 1) {
+		if len(a.free[c]) > 0 {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// maxReuse: with fine classes, a block serves sizes down to 1/maxReuse less than its own.
+const maxReuse = 4
 
 // failed warns, once, that pinned memory ran out.
 func (a *pinnedAllocator) failed(size int) {

@@ -174,6 +174,9 @@ func (d *Device) openGPU(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder) (*gpuD
 		return nil, d.err
 	}
 	pinned := newPinnedAllocator(d.lib, func(err error) { d.log.Warn("pinned memory", "error", err.Error()) })
+	// Decoded columns' arenas vary a little in size from chunk to chunk: powers of two left
+	// up to half of each unused.
+	pinned.fine = true
 	d.track("receive buffers and decoded columns", pinned)
 	g, err := d.lib.newDecoder(cols, cpu, pinned)
 	if err != nil {
