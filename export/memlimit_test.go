@@ -15,7 +15,7 @@ func TestLimitMemory(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() {
 		debug.SetMemoryLimit(before)
-		memoryLimit.known, memoryLimit.own, memoryLimit.total = false, false, 0
+		memoryLimit.known, memoryLimit.own, memoryLimit.total, memoryLimit.gpu = false, false, 0, 0
 	})
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
@@ -28,15 +28,20 @@ func TestLimitMemory(t *testing.T) {
 	memoryLimit.known = false
 	a := limitMemory(100 << 20)
 	b := limitMemory(50 << 20)
+	var gpuDone func()
 	steps := []struct {
 		name string
 		do   func()
 		want int64
+		gpu  bool // gpuGCPercent expected
 	}{
-		{"two exports", func() {}, 150 << 20},
-		{"the first ends", a, 50 << 20},
-		{"released twice", a, 50 << 20},
-		{"the last ends", b, math.MaxInt64},
+		{"two exports", func() {}, 150 << 20, false},
+		{"one writes through the GPU writer", func() { gpuDone = gpuWriting() }, 150 << 20, true},
+		{"its GPU writer ends", func() { gpuDone() }, 150 << 20, false},
+		{"the GPU writer's end twice", func() { gpuDone() }, 150 << 20, false},
+		{"the first ends", a, 50 << 20, false},
+		{"released twice", a, 50 << 20, false},
+		{"the last ends", b, math.MaxInt64, false},
 	}
 	for _, s := range steps {
 		s.do()
@@ -44,7 +49,10 @@ func TestLimitMemory(t *testing.T) {
 			t.Errorf("%s: limit %d, want %d", s.name, got, s.want)
 		}
 		wantGC := exportGCPercent
-		if s.want == math.MaxInt64 {
+		switch {
+		case s.gpu:
+			wantGC = gpuGCPercent
+		case s.want == math.MaxInt64:
 			wantGC = gcBefore
 		}
 		if got := gcPercent(); got != wantGC {
@@ -67,9 +75,11 @@ func TestLimitMemory(t *testing.T) {
 	memoryLimit.known = false
 	debug.SetGCPercent(200)
 	d := limitMemory(100 << 20)
+	done := gpuWriting()
 	if got := gcPercent(); got != 200 {
 		t.Errorf("own GOGC: GC percent %d, want it kept", got)
 	}
+	done()
 	d()
 	debug.SetGCPercent(gcBefore)
 }

@@ -57,6 +57,8 @@ type pageEncoding struct {
 	log     func(msg string, args ...any)
 	enc     pqfile.PlainEncoder
 	closeFn func()
+	// gpuDone ends gpuWriting's GC percent, set while the GPU's encoder is the export's.
+	gpuDone func()
 }
 
 // encoder returns the export's page encoder, nil when arrow-go encodes every column.
@@ -83,6 +85,7 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
 					if p.enc != nil {
 						p.log("Parquet pages of fixed-width columns are encoded on the GPU")
+						p.gpuDone = gpuWriting()
 						return
 					}
 				}
@@ -126,6 +129,9 @@ func (p *pageEncoding) close() {
 	p.once.Do(func() {}) // no encoder may be made after this
 	if p.closeFn != nil {
 		p.closeFn()
+	}
+	if p.gpuDone != nil {
+		p.gpuDone()
 	}
 }
 
@@ -187,6 +193,18 @@ var pageBytes = func() int {
 	return 1 << 20
 }()
 
+// gpuBytePageBytes is the size of the PLAIN string pages of the GPU writer (bytesAppender),
+// half of pageBytes: the device compresses a page in zstd frames of 128 KiB whatever its size,
+// so smaller pages cost no Parquet bytes (wide 10M: 0.670 GB either way), and each lane holds a
+// page being gathered per string column and its pages under way in Go memory: on the H200
+// (wide 10M, P=16, s16c) 512 KiB pages (all of them there) took the peak heap from 490-530 MB
+// to about 400 and peak RSS from 1.02-1.04 GiB to 0.96-0.98; with gpuGCPercent too, wide
+// peaked at 0.93 GiB (s16d). Fixed-width pages keep pageBytes: halved, lineorder's took more
+// pinned page buffers (more pages under way) and its RSS rose from 0.75-0.80 to 0.81-0.87.
+// The CPU path keeps pageBytes: its zstd compresses a page as one frame, which smaller pages
+// make larger.
+var gpuBytePageBytes = pageBytes / 2
+
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
 	comp, err := pqfile.NewCPUPlain(props.Compression())
 	if err != nil {
@@ -224,8 +242,13 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 			// Strings the writer would write PLAIN (too diverse for a dictionary; JSON) and
 			// uuids, whose pages batch with the others rather than going through arrow-go's
 			// writer.
-			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, pageBytes, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
-			if ba, ok := enc.(bytesAppender); ok && pqfile.EncodesBytes(f.Type) {
+			size := pageBytes
+			ba, gpu := enc.(bytesAppender)
+			if gpu {
+				size = gpuBytePageBytes
+			}
+			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, size, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
+			if gpu && pqfile.EncodesBytes(f.Type) {
 				ba.PlainBytes(i)
 			}
 			continue
