@@ -1,0 +1,264 @@
+package export_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/pgparquet/pgparquet/device"
+	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/gpuparse"
+	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/pgarrow"
+	"github.com/pgparquet/pgparquet/pqfile"
+)
+
+// statsRows is the number of rows statsTableRows inserts.
+const statsRows = 3000
+
+// gpuStatsExports are the exports of st that TestGPUWriterStatisticsAreTrue writes on the GPU
+// host, each into the subdirectory of its name, and checks here. "gpu" has
+// TestExportStatisticsAreTrue's settings, which decode batches of about ten rows; "gpu-big"
+// has receive buffers of 1 MiB, batches of about a hundred rows, so that the device encodes
+// fragments of many rows, and row groups of up to 1000 rows (the lanes' dictionaries cut
+// most at about 200).
+//
+// 3000 rows run every GPU path of the writer but one: the decoding, the fused fragments and
+// groupings, the encoder of fixed-width pages (encode.cu) and the grouping of dictionary
+// columns run on the device whatever the batch's size, and t's pages (up to 1 MiB), like some
+// of jb's, reach the 32 KiB from which nvCOMP compresses them; the fixed-width columns' pages
+// never do (3000 values of 8 bytes are 24 KB), so they are compressed on the CPU
+// (device.Compression). Their values and statistics are still the GPU encoder's.
+var gpuStatsExports = []struct {
+	name             string
+	parallel, chunks int
+	rowGroupSize     int64
+	bufferSize       int
+}{
+	{name: "gpu", parallel: 2, chunks: 4, rowGroupSize: 250, bufferSize: 64 << 10},
+	{name: "gpu-big", parallel: 4, chunks: 8, rowGroupSize: 1000, bufferSize: 1 << 20},
+}
+
+// TestGPUWriterStatisticsAreTrue is TestExportStatisticsAreTrue for the GPU writer, in two
+// halves, because the GPU host has neither Go nor Python (bench/gpuhost-s16-stats.sh runs the
+// first half there from a compiled export.test; the second half checks its files here):
+//
+//   - With $PGPARQUET_GPU_STATS_DSN (an existing database, where st and spair are dropped
+//     and created again) and $PGPARQUET_GPU_STATS_OUT (a directory), it exports st through the
+//     GPU writer (device.ModeOn; the CUDA library from $PGPARQUET_CUDA_LIB, nvCOMP from
+//     $PGPARQUET_NVCOMP_LIB) into OUT/NAME for each of gpuStatsExports, once the GPU is ready.
+//     It fails when an export did not decode on the GPU, when the device's page encoder did
+//     not encode most column batches there (gpuWriterProbe), when the export did not log that
+//     the GPU encodes its pages, or when anything logged a warning (a CUDA error, for one,
+//     sends a batch to the CPU).
+//   - With $PGPARQUET_GPU_STATS_DIR (such an OUT directory), it creates st in a database of
+//     the package's cluster and checks each export there as TestExportStatisticsAreTrue checks
+//     its own: every statistic true (checkStatistics), pyarrow and DuckDB read PostgreSQL's
+//     values (checkReaders).
+//
+// With both, the first runs first; without either it skips (CI has no GPU).
+func TestGPUWriterStatisticsAreTrue(t *testing.T) {
+	dsn, out := os.Getenv("PGPARQUET_GPU_STATS_DSN"), os.Getenv("PGPARQUET_GPU_STATS_OUT")
+	dir := os.Getenv("PGPARQUET_GPU_STATS_DIR")
+	produce := dsn != "" && out != ""
+	if !produce && dir == "" {
+		t.Skip("set $PGPARQUET_GPU_STATS_DSN and $PGPARQUET_GPU_STATS_OUT (on the GPU host), or $PGPARQUET_GPU_STATS_DIR (their output)")
+	}
+	if produce {
+		t.Run("produce", func(t *testing.T) { produceGPUStats(t, dsn, out) })
+	}
+	if dir != "" {
+		t.Run("check", func(t *testing.T) { checkGPUStats(t, dir) })
+	}
+}
+
+// produceGPUStats creates st in the database of dsn and exports it through the GPU writer into
+// out/NAME for each of gpuStatsExports.
+func produceGPUStats(t *testing.T, dsn, out string) {
+	ctx := context.Background()
+	t.Setenv("PGPARQUET_PAGE_WRITER", "") // the engine's encoder, not the CPU twin nor arrow-go's
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, "DROP TABLE IF EXISTS st; DROP TYPE IF EXISTS spair")
+	pgtest.Exec(t, conn, statsTableDDL)
+	pgtest.Exec(t, conn, statsTableRows)
+	pgtest.Exec(t, conn, "ANALYZE st")
+
+	logs := &logRecorder{}
+	log := slog.New(logs.handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	dev := device.Start(device.ModeOn, "", log)
+	// The device decodes and encodes on the CPU until its GPU is ready: waiting here makes every
+	// batch of these short exports the GPU's.
+	if err := dev.Err(); err != nil {
+		t.Fatalf("the GPU cannot be used: %v", err)
+	}
+	for _, ex := range gpuStatsExports {
+		t.Run(ex.name, func(t *testing.T) {
+			probe := &gpuWriterProbe{Device: dev}
+			seen := logs.mark()
+			res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "st",
+				OutputDir: filepath.Join(out, ex.name), Overwrite: true, Engine: probe, Logger: log,
+				Parallel: ex.parallel, Chunks: ex.chunks, RowGroupSize: ex.rowGroupSize, BufferSize: ex.bufferSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != statsRows {
+				t.Fatalf("exported %d rows, want %d", res.Rows, statsRows)
+			}
+			if err := probe.usedGPU(); err != nil {
+				t.Error(err)
+			}
+			msgs, warnings := logs.since(seen)
+			if !strings.Contains(msgs, "Parquet pages of fixed-width columns are encoded on the GPU") {
+				t.Errorf("the export did not log that the GPU encodes its pages; it logged:\n%s", msgs)
+			}
+			// A CUDA error or a lack of pinned memory sends work back to the CPU, with a warning.
+			if warnings != "" {
+				t.Errorf("warnings:\n%s", warnings)
+			}
+		})
+	}
+}
+
+// checkGPUStats checks the exports gpuStatsExports wrote into dir against st created here.
+func checkGPUStats(t *testing.T, dir string) {
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, statsTableDDL)
+	pgtest.Exec(t, conn, statsTableRows)
+	want := postgresValues(t, conn, "st")
+	for _, ex := range gpuStatsExports {
+		t.Run(ex.name, func(t *testing.T) {
+			sub := filepath.Join(dir, ex.name)
+			if m := readManifest(t, sub); m.Rows != statsRows {
+				t.Fatalf("%s: manifest says %d rows, want %d", sub, m.Rows, statsRows)
+			}
+			checked := checkStatistics(t, sub)
+			t.Logf("statistics compared: %+v", checked)
+			minRowGroups := statsRows / int(ex.rowGroupSize)
+			if checked.RowGroups < minRowGroups || checked.Pages <= checked.Chunks || checked.ChunkMinMax < checked.Chunks/2 ||
+				checked.PageMinMax == 0 || checked.PageNullCounts == 0 {
+				t.Errorf("compared %+v: want %d row groups or more, more pages than chunks, and most min/max", checked, minRowGroups)
+			}
+			checkReaders(t, want, sub, "", 20)
+		})
+	}
+}
+
+// gpuWriterProbe is the device as an export's engine, which also keeps what the export made
+// of it, for usedGPU: its decoder, which it returns only once the decoder knows whether the
+// GPU decodes (so that no chunk is decoded on the CPU meanwhile), and its page encoder.
+type gpuWriterProbe struct {
+	*device.Device
+	mu     sync.Mutex
+	dec    gpuparse.StreamDecoder
+	enc    pqfile.PlainEncoder
+	encWhy string
+}
+
+func (p *gpuWriterProbe) NewDecoder(cols []pgarrow.Column, mem memory.Allocator) gpuparse.StreamDecoder {
+	dec := p.Device.NewDecoder(cols, mem)
+	_ = dec.Wait() // the export's own Wait returns this error
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dec = dec
+	return dec
+}
+
+func (p *gpuWriterProbe) PlainEncoder(c compress.Compression) (pqfile.PlainEncoder, func(), string) {
+	enc, closeFn, why := p.Device.PlainEncoder(c)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.enc, p.encWhy = enc, why
+	return enc, closeFn, why
+}
+
+// usedGPU returns why the export did not run on the GPU writer, nil if it did: its decoder
+// decoded on the GPU, and its page encoder was the device's and encoded more column batches
+// on the GPU than on the CPU. (Slices of a batch whose bitmaps do not start on a byte, where
+// a row group ends within a batch, are encoded by the CPU twin; a CUDA error sends a batch
+// there too.)
+func (p *gpuWriterProbe) usedGPU() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dec == nil || p.dec.Path() != "gpu" {
+		return errors.New("the export's decoder did not decode on the GPU")
+	}
+	enc, ok := p.enc.(*device.PageEncoder)
+	if !ok {
+		return fmt.Errorf("the export's page encoder is %T, not the device's (%s)", p.enc, p.encWhy)
+	}
+	gpu, cpu := enc.Counts()
+	if gpu == 0 || gpu <= cpu {
+		return fmt.Errorf("%d column batches encoded on the GPU (%d with their decoding), %d on the CPU: want most on the GPU",
+			gpu, enc.FusedCount(), cpu)
+	}
+	return nil
+}
+
+// logRecorder keeps the messages of the handlers it makes (handler), for tests to read.
+type logRecorder struct {
+	mu       sync.Mutex
+	msgs     []string
+	warnings []bool
+}
+
+// handler returns h, whose records r also keeps.
+func (r *logRecorder) handler(h slog.Handler) slog.Handler { return recordingHandler{h, r} }
+
+// mark returns how many records r holds, for since.
+func (r *logRecorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
+// since returns the messages of the records after mark, one a line, and those of level WARN or
+// above.
+func (r *logRecorder) since(mark int) (msgs, warnings string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all, warn strings.Builder
+	for i := mark; i < len(r.msgs); i++ {
+		all.WriteString(r.msgs[i] + "\n")
+		if r.warnings[i] {
+			warn.WriteString(r.msgs[i] + "\n")
+		}
+	}
+	return all.String(), warn.String()
+}
+
+type recordingHandler struct {
+	slog.Handler
+	rec *logRecorder
+}
+
+func (h recordingHandler) Handle(ctx context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	h.rec.mu.Lock()
+	h.rec.msgs = append(h.rec.msgs, b.String())
+	h.rec.warnings = append(h.rec.warnings, r.Level >= slog.LevelWarn)
+	h.rec.mu.Unlock()
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h recordingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return recordingHandler{h.Handler.WithAttrs(attrs), h.rec}
+}
+
+func (h recordingHandler) WithGroup(name string) slog.Handler {
+	return recordingHandler{h.Handler.WithGroup(name), h.rec}
+}
