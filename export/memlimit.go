@@ -106,13 +106,14 @@ type memoryLimiter struct {
 	known bool  // own and ownGC were looked up
 	ownGC bool  // GOGC is in the environment: leave the GC percent alone
 	gcWas int   // the GC percent before the first running export set exportGCPercent
-	gpu   int   // running exports that write through the GPU writer (gpuWriting)
+	gpu   int   // running exports that gather the GPU writer's string pages (gpuWriting)
 }
 
 // exportGCPercent is the GC percent while exports run (see above); gpuGCPercent while one of
-// them writes through the GPU writer (gpuWriting). That export's Go heap is mostly pages on
-// their way to the device (its receive buffers, decoded columns and fixed-width page buffers
-// are pinned memory, outside the heap but in RSS), and its collections cost little: on the
+// them gathers the GPU writer's string pages in Go memory (gpuWriting). That export's Go heap
+// is mostly pages on their way to the device (its receive buffers, decoded columns and
+// fixed-width page buffers are pinned memory, outside the heap but in RSS), and its
+// collections cost little: on the
 // H200 (P=16, s16c, one call), 35 took wide's peak heap from 490-530 MB to about 400 and its
 // peak RSS from 1.02-1.04 GiB to 0.95-0.96, at 9.7-10.1 CPU-s against 9.1-9.8, and lineorder's
 // CPU from 9.6-10.4 to 10.1-10.5 CPU-s (RSS 0.75-0.80 GiB either way); 25 cost 10% more CPU
@@ -169,8 +170,9 @@ func limitMemory(budget int64) (release func()) {
 	}
 }
 
-// gpuWriting sets gpuGCPercent while an export that holds a budget (limitMemory) writes
-// through the GPU writer, until the returned function is called (before the budget's release).
+// gpuWriting sets gpuGCPercent while an export that holds a budget (limitMemory) gathers the
+// GPU writer's string pages in Go memory, until the returned function is called (before the
+// budget's release).
 func gpuWriting() (done func()) {
 	m := &memoryLimit
 	m.Lock()

@@ -402,7 +402,13 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 	}
 	p.sink = &hashingWriter{w: bufio.NewWriterSize(f, fileBuffer), h: sha256.New(), total: s.format.limits.written()}
 	if enc != nil {
-		p.fw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc, dictTypes)
+		var pw *pageFileWriter
+		if pw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc, dictTypes); err == nil {
+			p.fw = pw
+			if pw.gpuStrings() {
+				s.format.pages.stringsInGoMemory()
+			}
+		}
 	} else {
 		p.fw, err = pqarrow.NewFileWriter(p.schema, p.sink, props, s.format.arrowProps)
 	}
