@@ -48,8 +48,11 @@ import (
 // 2-3%); lineorder (17 leaves) keeps 904. Otherwise laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
 // H200 (s13b) under the former fixed 1536 MiB; on the 2-core VM with GOMAXPROCS=16, 900 MiB
 // took it from 1.04-1.06 GB to 0.90-0.92 at the same CPU (800 MiB: 0.79, +5% CPU). The GPU
-// writer's RSS is under the limit: its receive and page buffers are pinned memory, which no
-// Go limit changes, and its Go heap peaks at 0.27-0.29 GB (s13b).
+// writer's Go heap stays under the limit, which does not bind there: its receive buffers,
+// decoded columns and fixed-width page buffers are pinned memory, outside Go's heap and
+// limit (0.33-0.36 GiB of wide's 0.93 GiB peak RSS on the H200, s16d, s16f; the driver maps
+// 0.07 more), and its heap peaks at 0.25-0.30 GB on lineorder and 0.38-0.42 on wide (string
+// pages on their way to the device: gpuGCPercent below).
 const (
 	// laneBytes is one lane's memory besides its receive buffers when its row group's size is
 	// not known: the zstd encoder, a decoded batch, the row group's pages, the file's write
