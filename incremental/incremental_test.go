@@ -34,6 +34,67 @@ func config(t testing.TB, dsn string) *pgx.ConnConfig {
 	return cfg
 }
 
+// rolePassword is the password of the roles the tests create.
+const rolePassword = "pw"
+
+// createRole creates role, with attrs (say "LOGIN REPLICATION") and rolePassword, from a
+// superuser's session of suDSN, and drops it when the test ends. Roles are the cluster's, not
+// the test database's: one left behind fails the next test that creates it (go test -count=2).
+// The cleanup opens a superuser session of its own, since the test's may be closed by then,
+// and drops what the role owns and the grants it holds in the test's database first (the only
+// database the tests grant it anything in), which DROP ROLE would otherwise refuse.
+func createRole(t *testing.T, suDSN, role, attrs string) {
+	t.Helper()
+	su := pgtest.Connect(t, suDSN)
+	id := pgx.Identifier{role}.Sanitize()
+	pgtest.Exec(t, su, `CREATE ROLE `+id+` `+attrs+` PASSWORD '`+rolePassword+`'`)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, suDSN)
+		if err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, q := range []string{`DROP OWNED BY ` + id, `DROP ROLE ` + id} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Errorf("drop role %s: %s: %v", role, q, err)
+				return
+			}
+		}
+	})
+}
+
+// leastPrivilegeDSN returns the DSN of a role made for the test in suDSN's database (suDSN is
+// a superuser's) with exactly what docs/incremental.md requires of the role an incremental
+// export runs as, when a DBA creates the publication: LOGIN, REPLICATION, SELECT on each of
+// tables, and, made by the superuser as that DBA would, the publication of each table's chain
+// (named as the table's default slot, FOR TABLE the table). The role is not a superuser, owns
+// nothing and holds no CREATE: the exporter must not need more, and sees only what it may.
+// Tables of a test that the role may read without a chain are granted by the test itself.
+// Setup and checks stay on the superuser's sessions. The role (etl_ and the database's name)
+// is dropped when the test ends.
+func leastPrivilegeDSN(t *testing.T, suDSN string, tables ...string) string {
+	t.Helper()
+	db := config(t, suDSN).Database
+	role := "etl_" + db
+	if len(role) > 63 {
+		role = role[:63]
+	}
+	createRole(t, suDSN, role, "LOGIN REPLICATION")
+	su := pgtest.Connect(t, suDSN)
+	for _, table := range tables {
+		var name string
+		if err := su.QueryRow(context.Background(), `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::text::regclass`, table).Scan(&name); err != nil {
+			t.Fatalf("table %s: %v", table, err)
+		}
+		pgtest.Exec(t, su, `GRANT SELECT ON `+name+` TO `+pgx.Identifier{role}.Sanitize())
+		pgtest.Exec(t, su, `CREATE PUBLICATION `+pgx.Identifier{DefaultSlot(name)}.Sanitize()+` FOR TABLE `+name)
+	}
+	return shared.Cluster(t).DSNAs(db, role, rolePassword)
+}
+
 // dropSlotAtEnd drops the slot when the test ends: slots are the cluster's, not the test
 // database's, and hold WAL back for every other test.
 func dropSlotAtEnd(t *testing.T, dsn, slot string) {
@@ -95,7 +156,8 @@ func TestChain(t *testing.T) {
 	dir := t.TempDir()
 	runMem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer runMem.AssertSize(t, 0)
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}, mem: runMem}
+	etl := leastPrivilegeDSN(t, dsn, "t")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "t", OutputDir: dir, Parallel: 2}, mem: runMem}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_t")
 
 	snap := runOnce(t, opts, modeSnapshot)
@@ -229,7 +291,8 @@ func TestSeam(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE seam (id int PRIMARY KEY, v bigint, s text)`)
 	pgtest.Exec(t, conn, `INSERT INTO seam SELECT g, g, repeat('s', 100) FROM generate_series(1, 100000) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "seam", OutputDir: dir, Parallel: 4}}
+	etl := leastPrivilegeDSN(t, dsn, "seam")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "seam", OutputDir: dir, Parallel: 4}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_seam")
 
 	stop := make(chan struct{})
@@ -353,7 +416,10 @@ func runDocSQL(t *testing.T, dir, out string) {
 	}
 }
 
-// TestRefusals checks the tables and chains incremental mode refuses, and what it says.
+// TestRefusals checks the tables and chains incremental mode refuses, and what it says. The
+// exporter runs as leastPrivilegeDSN's role, granted SELECT on every table; the forced
+// row-level security case runs as the table's owner (a role with LOGIN and REPLICATION that
+// owns the table, no superuser: a superuser bypasses row-level security and could not test it).
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
@@ -366,30 +432,32 @@ func TestRefusals(t *testing.T) {
 		CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id); CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
 		CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child () INHERITS (parent);
 		CREATE VIEW v AS SELECT 1 AS id;
-		CREATE ROLE owner_role LOGIN REPLICATION PASSWORD 'pw';
-		CREATE TABLE secured (id int PRIMARY KEY, s text); ALTER TABLE secured OWNER TO owner_role;
-		ALTER TABLE secured ENABLE ROW LEVEL SECURITY; ALTER TABLE secured FORCE ROW LEVEL SECURITY;
-		GRANT CREATE ON DATABASE "`+conn.Config().Database+`" TO owner_role`)
+		CREATE TABLE secured (id int PRIMARY KEY, s text); ALTER TABLE secured ENABLE ROW LEVEL SECURITY;
+		CREATE TABLE owned (id int PRIMARY KEY, s text); ALTER TABLE owned ENABLE ROW LEVEL SECURITY; ALTER TABLE owned FORCE ROW LEVEL SECURITY`)
+	// byindex's chain runs below, with its publication; the others are refused before one.
+	etl := leastPrivilegeDSN(t, dsn, "byindex")
+	etlRole := config(t, etl).User
+	pgtest.Exec(t, conn, `GRANT SELECT ON nokey, nothing, gen, parted, parent, v, secured TO `+pgx.Identifier{etlRole}.Sanitize())
+	createRole(t, dsn, "owner_role", "LOGIN REPLICATION")
+	pgtest.Exec(t, conn, `ALTER TABLE owned OWNER TO owner_role`)
+	owner := shared.Cluster(t).DSNAs(conn.Config().Database, "owner_role", rolePassword)
 	tests := []struct {
-		name, table, as string
-		want            error
-		wantText        string
+		name, table, dsn string
+		want             error
+		wantText         string
 	}{
-		{"no primary key", "nokey", "", ErrReplicaIdentity, "REPLICA IDENTITY"},
-		{"replica identity nothing", "nothing", "", ErrReplicaIdentity, "REPLICA IDENTITY"},
-		{"generated column", "gen", "", nil, "generated columns"},
-		{"partitioned table", "parted", "", nil, "partitioned tables and tables with inheritance children are not supported yet"},
-		{"inheritance children", "parent", "", nil, "partitioned tables and tables with inheritance children are not supported yet"},
-		{"view", "v", "", nil, "only tables are published (relkind v)"},
-		{"row-level security", "secured", "owner_role", ErrRowSecurity, "row-level security applies to the role owner_role"},
+		{"no primary key", "nokey", etl, ErrReplicaIdentity, "REPLICA IDENTITY"},
+		{"replica identity nothing", "nothing", etl, ErrReplicaIdentity, "REPLICA IDENTITY"},
+		{"generated column", "gen", etl, nil, "generated columns"},
+		{"partitioned table", "parted", etl, nil, "partitioned tables and tables with inheritance children are not supported yet"},
+		{"inheritance children", "parent", etl, nil, "partitioned tables and tables with inheritance children are not supported yet"},
+		{"view", "v", etl, nil, "only tables are published (relkind v)"},
+		{"row-level security", "secured", etl, ErrRowSecurity, "row-level security applies to the role " + etlRole},
+		{"row-level security forced on the owner", "owned", owner, ErrRowSecurity, "row-level security applies to the role owner_role"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := config(t, dsn)
-			if tc.as != "" {
-				cfg.User, cfg.Password = tc.as, "pw"
-			}
-			_, err := Run(ctx, Options{Export: export.Options{ConnConfig: cfg, Table: tc.table, OutputDir: t.TempDir(), Parallel: 1}})
+			_, err := Run(ctx, Options{Export: export.Options{ConnConfig: config(t, tc.dsn), Table: tc.table, OutputDir: t.TempDir(), Parallel: 1}})
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.wantText) {
 				t.Fatalf("err = %v, want %v naming %q", err, tc.want, tc.wantText)
 			}
@@ -398,7 +466,8 @@ func TestRefusals(t *testing.T) {
 
 	t.Run("replica identity using index", func(t *testing.T) {
 		dir := t.TempDir()
-		opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "byindex", OutputDir: dir, Parallel: 1}}
+		opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "byindex", OutputDir: dir, Parallel: 1}}
+		dropSlotAtEnd(t, dsn, "pgparquet_public_byindex")
 		res := runOnce(t, opts, modeSnapshot)
 		if got := res.Incremental.KeyColumns; len(got) != 1 || got[0] != "a" {
 			t.Fatalf("key columns %v, want [a]", got)
@@ -418,6 +487,51 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
+// TestPublicationPrivileges is the first run of a role for which no DBA created the
+// publication. With only what docs/incremental.md requires when a DBA does (LOGIN,
+// REPLICATION, SELECT) it is refused with PostgreSQL's reason and leaves no slot behind; once
+// the role also owns the table and holds CREATE on the database (what the doc says creating
+// the publication takes) the run creates the publication itself, FOR TABLE the table WITH
+// (publish_via_partition_root = true), and the chain goes on.
+func TestPublicationPrivileges(t *testing.T) {
+	ctx := context.Background()
+	dsn := shared.NewDB(t)
+	conn := pgtest.Connect(t, dsn)
+	pgtest.Exec(t, conn, `CREATE TABLE pub (id int PRIMARY KEY, s text); INSERT INTO pub SELECT g, 's' || g FROM generate_series(1, 20) g`)
+	etl := leastPrivilegeDSN(t, dsn) // no table: no publication
+	role := pgx.Identifier{config(t, etl).User}.Sanitize()
+	pgtest.Exec(t, conn, `GRANT SELECT ON pub TO `+role)
+	const slot = "pgparquet_public_pub"
+	dropSlotAtEnd(t, dsn, slot)
+	dir := t.TempDir()
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "pub", OutputDir: dir, Parallel: 1}}
+	if _, err := Run(ctx, opts); err == nil || !strings.Contains(err.Error(), "publication "+slot+" for public.pub: ERROR: permission denied for database") {
+		t.Fatalf("first run without a publication: %v, want the publication refused (permission denied for database)", err)
+	}
+	var slots int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&slots); err != nil || slots != 0 {
+		t.Fatalf("%d slots named %s after the refused run (%v), want none", slots, slot, err)
+	}
+
+	pgtest.Exec(t, conn, `ALTER TABLE pub OWNER TO `+role+`; GRANT CREATE ON DATABASE `+pgx.Identifier{conn.Config().Database}.Sanitize()+` TO `+role)
+	if res := runOnce(t, opts, modeSnapshot); res.Rows != 20 {
+		t.Fatalf("snapshot run: %d rows, want 20", res.Rows)
+	}
+	var viaRoot bool
+	var tables []string
+	if err := conn.QueryRow(ctx, `SELECT p.pubviaroot, array(SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = p.pubname)
+		FROM pg_publication p WHERE p.pubname = $1`, slot).Scan(&viaRoot, &tables); err != nil {
+		t.Fatalf("publication %s: %v", slot, err)
+	}
+	if !viaRoot || len(tables) != 1 || tables[0] != "public.pub" {
+		t.Fatalf("publication %s: publish_via_partition_root %v, tables %v; want true, [public.pub]", slot, viaRoot, tables)
+	}
+	pgtest.Exec(t, conn, `UPDATE pub SET s = 'x' WHERE id = 1; INSERT INTO pub VALUES (21, 'new')`)
+	if res := runOnce(t, opts, modeChanges); res.Incremental.Ops[opUpdate] != 1 || res.Incremental.Ops[opInsert] != 1 {
+		t.Fatalf("change run: %+v", res.Incremental)
+	}
+}
+
 // TestFirstRunRetried fails a first run after it created the slot: the next first run drops
 // that slot (the chain directory names it) and starts again, while a slot the directory does
 // not name is left alone.
@@ -428,7 +542,8 @@ func TestFirstRunRetried(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE fr (id int PRIMARY KEY); INSERT INTO fr SELECT generate_series(1, 10)`)
 	dir := t.TempDir()
 	dropSlotAtEnd(t, dsn, "pgparquet_public_fr")
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: dir, Parallel: 1}}
+	etl := config(t, leastPrivilegeDSN(t, dsn, "fr"))
+	opts := Options{Export: export.Options{ConnConfig: etl, Table: "fr", OutputDir: dir, Parallel: 1}}
 	// The snapshot run's directory cannot be created: the export fails after the slot was.
 	blocker := filepath.Join(dir, "0001-snapshot")
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
@@ -444,7 +559,7 @@ func TestFirstRunRetried(t *testing.T) {
 		t.Fatalf("retried first run: %d rows", res.Rows)
 	}
 	// Another directory, the same slot: refused, and the slot is kept.
-	_, err := Run(ctx, Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "fr", OutputDir: t.TempDir(), Parallel: 1}})
+	_, err := Run(ctx, Options{Export: export.Options{ConnConfig: etl, Table: "fr", OutputDir: t.TempDir(), Parallel: 1}})
 	if err == nil || !strings.Contains(err.Error(), "slot pgparquet_public_fr exists but") {
 		t.Fatalf("a second chain on the same slot: %v", err)
 	}
@@ -465,7 +580,8 @@ func TestStreamedTransactions(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE st (id int PRIMARY KEY, s text)`)
 	pgtest.Exec(t, conn, `INSERT INTO st SELECT g, 'a' || g FROM generate_series(1, 100) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "st", OutputDir: dir, Parallel: 1},
+	etl := leastPrivilegeDSN(t, dsn, "st")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "st", OutputDir: dir, Parallel: 1},
 		changeFileBytes: 16 << 10}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_st")
 	runOnce(t, opts, modeSnapshot)
@@ -519,7 +635,8 @@ func TestSchemaChanges(t *testing.T) {
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE sc (id int PRIMARY KEY, a int, b text); INSERT INTO sc SELECT g, g, 'b' || g FROM generate_series(1, 20) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "sc", OutputDir: dir, Parallel: 1}}
+	etl := leastPrivilegeDSN(t, dsn, "sc")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "sc", OutputDir: dir, Parallel: 1}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_sc")
 	runOnce(t, opts, modeSnapshot)
 
@@ -627,7 +744,8 @@ func TestTypes(t *testing.T) {
 	pgtest.Exec(t, conn, `INSERT INTO ty SELECT g, `+typesValues+` FROM generate_series(1, 300) g`)
 	pgtest.Exec(t, conn, `INSERT INTO ty (id) VALUES (0)`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "ty", OutputDir: dir, Parallel: 2}}
+	etl := leastPrivilegeDSN(t, dsn, "ty")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "ty", OutputDir: dir, Parallel: 2}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_ty")
 	runOnce(t, opts, modeSnapshot)
 
@@ -666,7 +784,8 @@ func TestReplicaIdentityFull(t *testing.T) {
 		ALTER TABLE nk ALTER big SET STORAGE EXTERNAL;
 		INSERT INTO nk SELECT g % 50, 's' || (g % 50), CASE WHEN g % 10 = 0 THEN repeat('b', 5000) || g % 50 END, g % 3 FROM generate_series(1, 200) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "nk", OutputDir: dir, Parallel: 1}}
+	etl := leastPrivilegeDSN(t, dsn, "nk")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "nk", OutputDir: dir, Parallel: 1}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_nk")
 	if res := runOnce(t, opts, modeSnapshot); len(res.Incremental.KeyColumns) != 0 {
 		t.Fatalf("key columns %v, want none", res.Incremental.KeyColumns)
@@ -704,7 +823,8 @@ func TestReplicaIdentityChange(t *testing.T) {
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE ri (id int PRIMARY KEY, s text); INSERT INTO ri SELECT g, 's' || g FROM generate_series(1, 50) g`)
 	dir := t.TempDir()
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "ri", OutputDir: dir, Parallel: 1}}
+	etl := leastPrivilegeDSN(t, dsn, "ri")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "ri", OutputDir: dir, Parallel: 1}}
 	dropSlotAtEnd(t, dsn, "pgparquet_public_ri")
 	runOnce(t, opts, modeSnapshot)
 	pgtest.Exec(t, conn, `UPDATE ri SET s = 'pk' WHERE id <= 5`)
@@ -736,7 +856,8 @@ func TestRestart(t *testing.T) {
 	pgtest.Exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, s text); INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g`)
 	dir := t.TempDir()
 	dropSlotAtEnd(t, dsn, "pgparquet_public_t")
-	opts := Options{Export: export.Options{ConnConfig: config(t, dsn), Table: "t", OutputDir: dir, Parallel: 2}}
+	etl := leastPrivilegeDSN(t, dsn, "t")
+	opts := Options{Export: export.Options{ConnConfig: config(t, etl), Table: "t", OutputDir: dir, Parallel: 2}}
 	runOnce(t, opts, modeSnapshot)
 	pgtest.Exec(t, conn, `UPDATE t SET s = 'b' WHERE id <= 10`)
 	ch := runOnce(t, opts, modeChanges)
