@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -202,5 +203,65 @@ func TestBatcherGathersWhileBusy(t *testing.T) {
 	big := randomPage(rng, 65*(32<<10), 1)
 	if _, err := g.compressFrames(nil, 32<<10, big); err == nil || !strings.Contains(err.Error(), "frames (at most 64)") {
 		t.Errorf("a page of 65 frames for batches of 64: %v", err)
+	}
+}
+
+// failingRunner is a CPU twin whose first fail runs fail, as an nvCOMP or CUDA error would.
+type failingRunner struct {
+	*cpuChunks
+	mu    sync.Mutex
+	fail  int
+	calls int
+}
+
+func (f *failingRunner) run(n int) error {
+	f.mu.Lock()
+	f.calls++
+	failing := f.calls <= f.fail
+	f.mu.Unlock()
+	if failing {
+		return errors.New("injected: nvcompBatchedZstdCompressAsync failed")
+	}
+	return f.cpuChunks.run(n)
+}
+
+// TestBatcherFailureFallsBack: when a batch fails on the device, its pages are compressed on
+// the CPU (with one warning), and so is every later page: no page is lost, and each is the
+// CPU codec's bytes for it, whether handed as one part (EncodeLevel) or several
+// (EncodeLargeFrames), by writers that run at once.
+func TestBatcherFailureFallsBack(t *testing.T) {
+	spec := zstdDispatch.spec
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	runner := &failingRunner{cpuChunks: newCPUChunks(spec, spec.batchChunks, spec.batchBytes), fail: 1}
+	p := &pageCodec{Codec: zstdDispatch.Codec, spec: spec}
+	p.gpu.Store(newBatcherLinger(spec, []chunkCompressor{runner}, spec.batchBytes, spec.batchChunks, time.Millisecond, log))
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for i := range 6 {
+				src := randomPage(rng, minPage+rng.IntN(1<<20), (w+i)%3)
+				var got []byte
+				if i%2 == 0 {
+					got = p.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
+				} else {
+					got = p.EncodeLargeFrames(nil, splitPage(rng, src)...)
+				}
+				if want := p.encodeCPU(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
+					t.Errorf("writer %d, page %d (%d bytes): %d bytes, not the CPU codec's %d", w, i, len(src), len(got), len(want))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(logged.String(), "GPU compression failed"); n != 1 {
+		t.Errorf("%d warnings of the failure, want 1:\n%s", n, logged.String())
+	}
+	runner.mu.Lock()
+	calls := runner.calls
+	runner.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("the device ran %d batches, want 1: after a failure every page goes to the CPU", calls)
 	}
 }
