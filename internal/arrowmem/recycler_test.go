@@ -3,6 +3,7 @@ package arrowmem
 import (
 	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -55,11 +56,13 @@ func TestRecyclerReallocateKeepsContentAndZeroesTail(t *testing.T) {
 func TestRecyclerDropsWhatIsNotReused(t *testing.T) {
 	r := NewRecycler(1 << 20)
 	a := r.Allocate(4096)
-	r.Free(a)
-	runtime.GC()
-	runtime.GC()
-	if b := r.Allocate(4096); &b[0] == &a[0] {
-		t.Fatalf("a buffer unused for two collections was still kept")
+	freed := weak.Make(&a[0])
+	r.Free(a) // a is dead from here: only the Recycler could keep its buffer
+	for range 3 {
+		runtime.GC()
+	}
+	if freed.Value() != nil {
+		t.Fatalf("a buffer unused for three collections was still kept")
 	}
 	r.Free(make([]byte, 5000)) // not a size class of ours
 	if b := r.Allocate(5000); cap(b) != 8192 {
