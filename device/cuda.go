@@ -38,6 +38,7 @@ typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32
 
 typedef int (*uniq_run_fn)(void*, const pgpq_uniq_col*, int, int, char*, int);
 typedef void (*inject_enc_fn)(int, int);
+typedef void (*inject_nv_fn)(int);
 typedef void* (*enc_open_fn)(char*, int);
 typedef int (*enc_run_fn)(void*, const pgpq_enc_col*, int, float*, char*, int);
 typedef int (*enc_run_span_fn)(void*, const pgpq_enc_col*, int, uint8_t*, int64_t, float*, char*, int);
@@ -70,6 +71,7 @@ typedef struct {
 	enc_close_fn enc_close;
 	uniq_run_fn uniq_run; // optional: distinct values of string columns (encode.cu)
 	inject_enc_fn inject_enc; // optional: tests only
+	inject_nv_fn inject_nv; // optional: tests only
 	callstats_fn callstats; // optional: measurements (callstats.h)
 } pgpq_lib;
 
@@ -107,6 +109,7 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	if (!l->enc_open || !l->enc_run || !l->enc_close) l->enc_open = NULL;
 	l->uniq_run = (uniq_run_fn)dlsym(l->handle, "pgpq_uniq_first_run");
 	l->inject_enc = (inject_enc_fn)dlsym(l->handle, "pgpq_inject_encode_faults");
+	l->inject_nv = (inject_nv_fn)dlsym(l->handle, "pgpq_inject_nv_faults");
 	l->callstats = (callstats_fn)dlsym(l->handle, "pgpq_callstats");
 	if (!l->abi || !l->device_count || !l->host_alloc || !l->host_free || !l->open || !l->close ||
 	    !l->scan || !l->finish || !l->abort || !l->bench) {
@@ -188,6 +191,11 @@ static int call_uniq_run(pgpq_lib* l, void* h, const pgpq_uniq_col* c, int n, in
 static int call_inject_enc(pgpq_lib* l, int enc, int uniq) {
 	if (!l->inject_enc) return -1;
 	l->inject_enc(enc, uniq);
+	return 0;
+}
+static int call_inject_nv(pgpq_lib* l, int runs) {
+	if (!l->inject_nv) return -1;
+	l->inject_nv(runs);
 	return 0;
 }
 static int call_callstats(pgpq_lib* l, char* buf, int n) {
@@ -781,6 +789,12 @@ func (d *gpuDecoder) kernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) 
 // a device failure would, for tests of the recovery; false if the library has no such hook.
 func (l *library) injectFaults(scans, finishes int) bool {
 	return C.call_inject(l.lib, C.int(scans), C.int(finishes)) == 0
+}
+
+// injectNVFaults makes the library's GPU compression fail its next runs batches as a device
+// failure would, for tests of the fallback; false if the library has no such hook.
+func (l *library) injectNVFaults(runs int) bool {
+	return C.call_inject_nv(l.lib, C.int(runs)) == 0
 }
 
 // cudaFailed reports a CUDA error and decodes the chunk on the CPU instead.

@@ -358,6 +358,56 @@ func TestGPUZstd(t *testing.T) {
 	t.Logf("arrow-go zstd (CPU): %.2f GB/s, ratio %.3f", gbps, ratio)
 }
 
+// TestGPUZstdFaultFallsBack: a batch that fails on the device (injected: nvCOMP's run reports
+// a failure once its output is back, pgpq_inject_nv_faults) sends its pages to the CPU, and
+// every later one, with one warning: from 8 writers at once, each page, as one part or
+// several, decodes to itself, and after the failure each is the CPU codec's bytes.
+func TestGPUZstdFaultFallsBack(t *testing.T) {
+	spec := zstdDispatch.spec
+	lib := cudaLib(t)
+	runners, _, err := openBatchers(lib, spec, nvcompCandidates(), 2)
+	if err != nil {
+		t.Fatalf("no nvCOMP: %v", err)
+	}
+	if !lib.injectNVFaults(1) {
+		t.Fatal("this CUDA library has no pgpq_inject_nv_faults: rebuild it from device/cuda")
+	}
+	defer lib.injectNVFaults(0)
+	var logged bytes.Buffer
+	g := newBatcher(spec, runners, slog.New(slog.NewTextHandler(&logged, nil)))
+	p := &pageCodec{Codec: zstdDispatch.Codec, spec: spec}
+	p.gpu.Store(g)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 13))
+			for i := range 8 {
+				src := randomPage(rng, minPage+rng.IntN(1<<20), (w+i)%3)
+				failedBefore := g.failed.Load()
+				var got []byte
+				if i%2 == 0 {
+					got = p.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
+				} else {
+					got = p.EncodeLargeFrames(nil, splitPage(rng, src)...)
+				}
+				if plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, len(src)), got); err != nil || !bytes.Equal(plain, src) {
+					t.Errorf("writer %d, page %d (%d bytes): decoded %d bytes, %v", w, i, len(src), len(plain), err)
+				}
+				if failedBefore && !bytes.Equal(got, p.encodeCPU(nil, src, compress.DefaultCompressionLevel)) {
+					t.Errorf("writer %d, page %d: compressed after the failure, but not the CPU codec's bytes", w, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !g.failed.Load() {
+		t.Fatal("no batch failed: the injected fault was not taken")
+	}
+	if n := strings.Count(logged.String(), "GPU compression failed"); n != 1 {
+		t.Errorf("%d warnings of the failure, want 1:\n%s", n, logged.String())
+	}
+}
+
 // dumpPage writes a page the CPU decoded wrongly into $PGPARQUET_DUMP_DIR, when set.
 func dumpPage(spec *codecSpec, size, kind int, src, compressed []byte) {
 	if dir := os.Getenv("PGPARQUET_DUMP_DIR"); dir != "" {

@@ -193,6 +193,20 @@ __global__ void pack_chunks(const uint8_t* out, size_t slot, const size_t* sizes
   for (size_t j = threadIdx.x; j < n; j += blockDim.x) dst[j] = src[j];
 }
 
+// Faults to inject, for tests of the Go side's fallback (pgpq_inject_nv_faults): the next this
+// many pgpq_nv_run_packed calls fail as a CUDA error would, once their work was done and their
+// output copied back. Test-only process state.
+static int g_fail_nv = 0;
+
+// nv_take_fault consumes one injected fault, if any is left.
+static bool nv_take_fault() {
+  int v = __atomic_load_n(&g_fail_nv, __ATOMIC_SEQ_CST);
+  while (v > 0) {
+    if (__atomic_compare_exchange_n(&g_fail_nv, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
+  }
+  return false;
+}
+
 extern "C" {
 
 void pgpq_nv_close(pgpq_nv* z);
@@ -453,9 +467,14 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
       (e = cudaStreamSynchronize(s)) != cudaSuccess) {
     return zerr(err, errlen, "copy compressed pages from the device", e);
   }
+  if (nv_take_fault()) return zerr(err, errlen, "compress: injected fault", cudaErrorLaunchFailure);
   *slot_out = (int64_t)slot;
   return 0;
 }
+
+// pgpq_inject_nv_faults makes the next runs calls of pgpq_nv_run_packed fail as if the device
+// had failed, after their output was copied back: for tests; optional in the ABI.
+void pgpq_inject_nv_faults(int runs) { __atomic_store_n(&g_fail_nv, runs, __ATOMIC_SEQ_CST); }
 
 // pgpq_nv_close frees the batcher; nvCOMP stays mapped (unloading CUDA code is unsafe).
 void pgpq_nv_close(pgpq_nv* z) {
