@@ -1,8 +1,9 @@
 #!/bin/bash
 # On the GPU host, from the repository root (session 16): the GPU writer's half of
 # TestGPUWriterStatisticsAreTrue (export/gpustats_test.go): st, the table made to stress
-# statistics, created in PostgreSQL and exported through the GPU writer (--gpu on) twice, into
-# gpu/ and gpu-big/, which it leaves in $OUT/stats.tar.xz. The test fails there unless the GPU
+# statistics, created in PostgreSQL and exported through the GPU writer into one directory per
+# export of gpuStatsExports (gpu/, gpu-big/, gpu-p1/ and gpu-p1-cpu/ through the CPU path; the
+# run of session 16 had the first two), which it leaves in $OUT/stats.tar.xz. The test fails there unless the GPU
 # writer encoded the pages. Check them here (pyarrow, DuckDB, PostgreSQL's values):
 #   mkdir -p /tmp/s16-stats && tar -xJf OUT/stats.tar.xz -C /tmp/s16-stats
 #   PGPARQUET_GPU_STATS_DIR=/tmp/s16-stats go test -count=1 -v -run TestGPUWriterStatisticsAreTrue ./export
@@ -26,5 +27,5 @@ echo "== TestGPUWriterStatisticsAreTrue, produce half"
 (cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_STATS_DSN=$dsn PGPARQUET_GPU_STATS_OUT=$S \
   timeout 300 ../$K/export.test -test.run '^TestGPUWriterStatisticsAreTrue$' -test.v 2>&1 | grep -v '^=== RUN' | cut -c1-300 | tail -80)
 echo "export.test exit status: $?"
-tar -C "$S" -cJf "$O/stats.tar.xz" gpu gpu-big && ls -l "$O/stats.tar.xz"
+tar -C "$S" -cJf "$O/stats.tar.xz" . && ls -l "$O/stats.tar.xz"
 echo "total: $SECONDS s"
