@@ -236,25 +236,11 @@ func TestBatcherFailureFallsBack(t *testing.T) {
 	runner := &failingRunner{cpuChunks: newCPUChunks(spec, spec.batchChunks, spec.batchBytes), fail: 1}
 	p := &pageCodec{Codec: zstdDispatch.Codec, spec: spec}
 	p.gpu.Store(newBatcherLinger(spec, []chunkCompressor{runner}, spec.batchBytes, spec.batchChunks, time.Millisecond, log))
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
-			for i := range 6 {
-				src := randomPage(rng, minPage+rng.IntN(1<<20), (w+i)%3)
-				var got []byte
-				if i%2 == 0 {
-					got = p.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
-				} else {
-					got = p.EncodeLargeFrames(nil, splitPage(rng, src)...)
-				}
-				if want := p.encodeCPU(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
-					t.Errorf("writer %d, page %d (%d bytes): %d bytes, not the CPU codec's %d", w, i, len(src), len(got), len(want))
-				}
-			}
-		})
-	}
-	wg.Wait()
+	compressAtOnce(p, nil, 8, 6, 11, func(w, i int, src, got []byte, _ bool) {
+		if want := p.encodeCPU(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
+			t.Errorf("writer %d, page %d (%d bytes): %d bytes, not the CPU codec's %d", w, i, len(src), len(got), len(want))
+		}
+	})
 	if n := strings.Count(logged.String(), "GPU compression failed"); n != 1 {
 		t.Errorf("%d warnings of the failure, want 1:\n%s", n, logged.String())
 	}
@@ -264,4 +250,29 @@ func TestBatcherFailureFallsBack(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("the device ran %d batches, want 1: after a failure every page goes to the CPU", calls)
 	}
+}
+
+// compressAtOnce compresses pages of fresh random data (32 KiB to 1 MiB, every kind) through p
+// from writers goroutines at once, pages each, alternately as one part (EncodeLevel) and as
+// several (EncodeLargeFrames), and calls check with each page and its output; failedBefore
+// says whether g (nil: none to watch) had failed when the page was handed over.
+func compressAtOnce(p *pageCodec, g *batcher, writers, pages int, seed uint64, check func(w, i int, src, got []byte, failedBefore bool)) {
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
+			for i := range pages {
+				src := randomPage(rng, minPage+rng.IntN(1<<20), (w+i)%3)
+				failedBefore := g != nil && g.failed.Load()
+				var got []byte
+				if i%2 == 0 {
+					got = p.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
+				} else {
+					got = p.EncodeLargeFrames(nil, splitPage(rng, src)...)
+				}
+				check(w, i, src, got, failedBefore)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -377,29 +377,14 @@ func TestGPUZstdFaultFallsBack(t *testing.T) {
 	g := newBatcher(spec, runners, slog.New(slog.NewTextHandler(&logged, nil)))
 	p := &pageCodec{Codec: zstdDispatch.Codec, spec: spec}
 	p.gpu.Store(g)
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 13))
-			for i := range 8 {
-				src := randomPage(rng, minPage+rng.IntN(1<<20), (w+i)%3)
-				failedBefore := g.failed.Load()
-				var got []byte
-				if i%2 == 0 {
-					got = p.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
-				} else {
-					got = p.EncodeLargeFrames(nil, splitPage(rng, src)...)
-				}
-				if plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, len(src)), got); err != nil || !bytes.Equal(plain, src) {
-					t.Errorf("writer %d, page %d (%d bytes): decoded %d bytes, %v", w, i, len(src), len(plain), err)
-				}
-				if failedBefore && !bytes.Equal(got, p.encodeCPU(nil, src, compress.DefaultCompressionLevel)) {
-					t.Errorf("writer %d, page %d: compressed after the failure, but not the CPU codec's bytes", w, i)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	compressAtOnce(p, g, 8, 8, 13, func(w, i int, src, got []byte, failedBefore bool) {
+		if plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, len(src)), got); err != nil || !bytes.Equal(plain, src) {
+			t.Errorf("writer %d, page %d (%d bytes): decoded %d bytes, %v", w, i, len(src), len(plain), err)
+		}
+		if failedBefore && !bytes.Equal(got, p.encodeCPU(nil, src, compress.DefaultCompressionLevel)) {
+			t.Errorf("writer %d, page %d: compressed after the failure, but not the CPU codec's bytes", w, i)
+		}
+	})
 	if !g.failed.Load() {
 		t.Fatal("no batch failed: the injected fault was not taken")
 	}
