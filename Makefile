@@ -160,7 +160,7 @@ cuda: $(CUDA_LIB)
 # (default: the nvidia-libnvcomp-cu13 wheel installed for python3). The library itself is
 # loaded at run time, as this one is.
 NVCOMP_HOME ?= $(shell python3 -c "import importlib.util as u; print(u.find_spec('nvidia.libnvcomp').submodule_search_locations[0])" 2>/dev/null)
-$(CUDA_LIB): device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu device/cuda/pgpq_abi.h device/cuda/fuse.h device/cuda/callstats.h
+$(CUDA_LIB): device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu device/cuda/pgpq_abi.h device/cuda/fuse.h device/cuda/callstats.h device/cuda/faults.h
 	@mkdir -p bin
 	@test -f "$(NVCOMP_HOME)/include/nvcomp/zstd.h" || { echo "nvCOMP headers not found: pip install nvidia-libnvcomp-cu13, or set NVCOMP_HOME"; exit 1; }
 	nvcc -O3 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \

@@ -22,6 +22,7 @@
 
 #include "pgpq_abi.h"  // pgpq_enc_col, pgpq_uniq_col
 #include "fuse.h"
+#include "faults.h"  // take_fault
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
 #define PGPQ_ENC_THREADS 256
@@ -530,14 +531,6 @@ __global__ void bytes_plain(const bdev* cols) {
 // this many pgpq_enc_run / pgpq_uniq_first_run calls fail as a CUDA error would, after their work was
 // queued. Test-only process state.
 int g_fail_enc = 0, g_fail_uniq = 0;
-
-bool take_fault(int* n) {
-  int v = __atomic_load_n(n, __ATOMIC_SEQ_CST);
-  while (v > 0) {
-    if (__atomic_compare_exchange_n(n, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
-  }
-  return false;
-}
 
 int fail(char* err, int errlen, const char* what, cudaError_t e) {
   snprintf(err, errlen, "%s: %s", what, cudaGetErrorString(e));

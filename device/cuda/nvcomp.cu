@@ -45,6 +45,7 @@ static const size_t pgpq_gzip_limit = nvcompGzipCompressionMaxAllowedChunkSize;
 static const size_t pgpq_gzip_limit = 0;
 #endif
 
+#include "faults.h"     // take_fault
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
 // The codecs, as the Go side names them (device/codecs.go, nvZstd...).
@@ -197,15 +198,6 @@ __global__ void pack_chunks(const uint8_t* out, size_t slot, const size_t* sizes
 // many pgpq_nv_run_packed calls fail as a CUDA error would, once their work was done and their
 // output copied back. Test-only process state.
 static int g_fail_nv = 0;
-
-// nv_take_fault consumes one injected fault, if any is left.
-static bool nv_take_fault() {
-  int v = __atomic_load_n(&g_fail_nv, __ATOMIC_SEQ_CST);
-  while (v > 0) {
-    if (__atomic_compare_exchange_n(&g_fail_nv, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
-  }
-  return false;
-}
 
 extern "C" {
 
@@ -467,7 +459,7 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
       (e = cudaStreamSynchronize(s)) != cudaSuccess) {
     return zerr(err, errlen, "copy compressed pages from the device", e);
   }
-  if (nv_take_fault()) return zerr(err, errlen, "compress: injected fault", cudaErrorLaunchFailure);
+  if (take_fault(&g_fail_nv)) return zerr(err, errlen, "compress: injected fault", cudaErrorLaunchFailure);
   *slot_out = (int64_t)slot;
   return 0;
 }

@@ -44,6 +44,7 @@
 
 #include "pgpq_abi.h"  // pgpq_col
 #include "fuse.h"       // the page encoder and string grouping, run by pgpq_finish_fused
+#include "faults.h"     // take_fault
 #define PGPQ_CALLSTATS_DEFINE
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
@@ -150,15 +151,6 @@ struct pgpq_job {
 // Faults to inject, for tests of the Go side's recovery (pgpq_inject_faults): the next this many
 // scans / finishes fail as a CUDA error would. Test-only process state.
 static int g_fail_scans = 0, g_fail_finishes = 0;
-
-// take_fault consumes one injected fault from *n, if any is left.
-static bool take_fault(int* n) {
-  int v = __atomic_load_n(n, __ATOMIC_SEQ_CST);
-  while (v > 0) {
-    if (__atomic_compare_exchange_n(n, &v, v - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
-  }
-  return false;
-}
 
 static void set_err(char* err, int n, const char* what, cudaError_t e) {
   if (err && n > 0) snprintf(err, n, "%s: %s", what, cudaGetErrorString(e));
