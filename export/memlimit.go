@@ -116,11 +116,10 @@ type memoryLimiter struct {
 // them gathers the GPU writer's string pages in Go memory (gpuWriting). That export's Go heap
 // is mostly pages on their way to the device (its receive buffers, decoded columns and
 // fixed-width page buffers are pinned memory, outside the heap but in RSS), and its
-// collections cost little: on the
-// H200 (P=16, s16c, one call), 35 took wide's peak heap from 490-530 MB to about 400 and its
-// peak RSS from 1.02-1.04 GiB to 0.95-0.96, at 9.7-10.1 CPU-s against 9.1-9.8, and lineorder's
-// CPU from 9.6-10.4 to 10.1-10.5 CPU-s (RSS 0.75-0.80 GiB either way); 25 cost 10% more CPU
-// on both (s16b). With 512 KiB string pages (gpuBytePageBytes) too, wide peaked at 0.93 GiB
+// collections cost little: on the H200 (P=16, s16c, one call), 35 took wide's peak heap from
+// 490-530 MB to about 400 and its peak RSS from 1.02-1.04 GiB to 0.95-0.96, at 9.7-10.1 CPU-s
+// against 9.1-9.8, and lineorder's CPU from 9.6-10.4 to 10.1-10.5 CPU-s (RSS 0.75-0.80 GiB
+// either way); 25 cost 10% more CPU on both (s16b). With 512 KiB string pages (gpuBytePageBytes) too, wide peaked at 0.93 GiB
 // (s16d). Like the limit, the percent is the process's: a sidecar's other exports collect at
 // gpuGCPercent too while such an export runs.
 const (
@@ -134,6 +133,14 @@ func (m *memoryLimiter) gcPercent() int {
 		return gpuGCPercent
 	}
 	return exportGCPercent
+}
+
+// setGCPercent sets gcPercent while exports hold budgets, unless GOGC is the process's own.
+// The caller holds m.
+func (m *memoryLimiter) setGCPercent() {
+	if m.total > 0 && !m.ownGC {
+		debug.SetGCPercent(m.gcPercent())
+	}
 }
 
 // limitMemory adds budget to the soft memory limit, and sets exportGCPercent while any budget
@@ -182,18 +189,14 @@ func gpuWriting() (done func()) {
 	m.Lock()
 	defer m.Unlock()
 	m.gpu++
-	if m.total > 0 && !m.ownGC {
-		debug.SetGCPercent(m.gcPercent())
-	}
+	m.setGCPercent()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			m.Lock()
 			defer m.Unlock()
 			m.gpu--
-			if m.total > 0 && !m.ownGC {
-				debug.SetGCPercent(m.gcPercent())
-			}
+			m.setGCPercent()
 		})
 	}
 }

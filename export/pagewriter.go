@@ -57,9 +57,8 @@ type pageEncoding struct {
 	log     func(msg string, args ...any)
 	enc     pqfile.PlainEncoder
 	closeFn func()
-	// onGPU: enc is the engine's (the GPU's). gpuDone ends gpuWriting's GC percent, set
-	// (stringsInGoMemory, once) while the GPU's encoder gathers string pages in Go memory.
-	onGPU   bool
+	// gpuDone ends gpuWriting's GC percent, set (stringsInGoMemory, once) while the GPU's
+	// encoder gathers string pages in Go memory.
 	gpuOnce sync.Once
 	gpuDone func()
 }
@@ -88,7 +87,6 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
 					if p.enc != nil {
 						p.log("Parquet pages of fixed-width columns are encoded on the GPU")
-						p.onGPU = true
 						return
 					}
 				}
@@ -108,12 +106,13 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 }
 
 // stringsInGoMemory says that a file of the export gathers the GPU writer's string pages in Go
-// memory (pageFileWriter.gpuStrings): while the export runs, the GC percent is gpuGCPercent.
+// memory (pageFileWriter.gpuStrings, true only of the GPU's encoder): while the export runs,
+// the GC percent is gpuGCPercent.
 // Without such pages (lineorder: its strings are dictionary indices) the GPU writer's heap is
 // small (lineorder's peaks at 0.25-0.28 GB, RSS 0.75-0.80 GiB on the H200, s16c) and collecting
 // more often would only cost CPU.
 func (p *pageEncoding) stringsInGoMemory() {
-	if p == nil || !p.onGPU {
+	if p == nil {
 		return
 	}
 	p.gpuOnce.Do(func() { p.gpuDone = gpuWriting() })
