@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -100,9 +101,8 @@ func produceGPUStats(t *testing.T, dsn, out string) {
 	pgtest.Exec(t, conn, statsTableRows)
 	pgtest.Exec(t, conn, "ANALYZE st")
 
-	logs := &logRecorder{}
-	log := slog.New(logs.handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	dev := device.Start(device.ModeOn, "", log)
+	devLogs := &syncBuffer{}
+	dev := device.Start(device.ModeOn, "", textLogger(devLogs))
 	// The device decodes and encodes on the CPU until its GPU is ready: waiting here makes every
 	// batch of these short exports the GPU's.
 	if err := dev.Err(); err != nil {
@@ -111,9 +111,9 @@ func produceGPUStats(t *testing.T, dsn, out string) {
 	for _, ex := range gpuStatsExports {
 		t.Run(ex.name, func(t *testing.T) {
 			probe := &gpuWriterProbe{Device: dev}
-			seen := logs.mark()
+			logs, devSeen := &syncBuffer{}, len(devLogs.String())
 			res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "st",
-				OutputDir: filepath.Join(out, ex.name), Overwrite: true, Engine: probe, Logger: log,
+				OutputDir: filepath.Join(out, ex.name), Overwrite: true, Engine: probe, Logger: textLogger(logs),
 				Parallel: ex.parallel, Chunks: ex.chunks, RowGroupSize: ex.rowGroupSize, BufferSize: ex.bufferSize})
 			if err != nil {
 				t.Fatal(err)
@@ -124,21 +124,22 @@ func produceGPUStats(t *testing.T, dsn, out string) {
 			if err := probe.usedGPU(); err != nil {
 				t.Error(err)
 			}
-			msgs, warnings := logs.since(seen)
+			msgs := logs.String()
 			if !strings.Contains(msgs, "Parquet pages of fixed-width columns are encoded on the GPU") {
 				t.Errorf("the export did not log that the GPU encodes its pages; it logged:\n%s", msgs)
 			}
-			// A CUDA error or a lack of pinned memory sends work back to the CPU, with a warning.
-			if warnings != "" {
-				t.Errorf("warnings:\n%s", warnings)
+			// A CUDA error or a lack of pinned memory sends work back to the CPU, with a warning
+			// (the device's own, or the export's).
+			if w := warningLines(devLogs.String()[devSeen:] + msgs); w != "" {
+				t.Errorf("warnings:\n%s", w)
 			}
 			if !ex.twin {
 				return
 			}
 			// The same export on the CPU path: the CPU decoder, the GPU writer's CPU twins.
-			cpu := device.Start(device.ModeOff, "", log)
+			cpu := device.Start(device.ModeOff, "", textLogger(os.Stderr))
 			if _, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "st",
-				OutputDir: filepath.Join(out, ex.name+"-cpu"), Overwrite: true, Engine: cpu, Logger: log,
+				OutputDir: filepath.Join(out, ex.name+"-cpu"), Overwrite: true, Engine: cpu, Logger: textLogger(os.Stderr),
 				Parallel: ex.parallel, Chunks: ex.chunks, RowGroupSize: ex.rowGroupSize, BufferSize: ex.bufferSize}); err != nil {
 				t.Fatalf("the CPU path's export: %v", err)
 			}
@@ -255,61 +256,21 @@ func (p *gpuWriterProbe) usedGPU() error {
 	return nil
 }
 
-// logRecorder keeps the messages of the handlers it makes (handler), for tests to read.
-type logRecorder struct {
-	mu       sync.Mutex
-	msgs     []string
-	warnings []bool
+// textLogger logs text records (slog's TextHandler) to w and to the test's stderr.
+func textLogger(w io.Writer) *slog.Logger {
+	if w != os.Stderr {
+		w = io.MultiWriter(w, os.Stderr)
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// handler returns h, whose records r also keeps.
-func (r *logRecorder) handler(h slog.Handler) slog.Handler { return recordingHandler{h, r} }
-
-// mark returns how many records r holds, for since.
-func (r *logRecorder) mark() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
-
-// since returns the messages of the records after mark, one a line, and those of level WARN or
-// above.
-func (r *logRecorder) since(mark int) (msgs, warnings string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var all, warn strings.Builder
-	for i := mark; i < len(r.msgs); i++ {
-		all.WriteString(r.msgs[i] + "\n")
-		if r.warnings[i] {
-			warn.WriteString(r.msgs[i] + "\n")
+// warningLines returns the lines of text records (textLogger's) of level WARN or above.
+func warningLines(logs string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(logs, "\n") {
+		if strings.Contains(line, " level=WARN ") || strings.Contains(line, " level=ERROR ") {
+			b.WriteString(line)
 		}
 	}
-	return all.String(), warn.String()
-}
-
-type recordingHandler struct {
-	slog.Handler
-	rec *logRecorder
-}
-
-func (h recordingHandler) Handle(ctx context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.String())
-		return true
-	})
-	h.rec.mu.Lock()
-	h.rec.msgs = append(h.rec.msgs, b.String())
-	h.rec.warnings = append(h.rec.warnings, r.Level >= slog.LevelWarn)
-	h.rec.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h recordingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return recordingHandler{h.Handler.WithAttrs(attrs), h.rec}
-}
-
-func (h recordingHandler) WithGroup(name string) slog.Handler {
-	return recordingHandler{h.Handler.WithGroup(name), h.rec}
+	return b.String()
 }
