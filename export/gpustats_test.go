@@ -23,9 +23,6 @@ import (
 	"github.com/pgparquet/pgparquet/pqfile"
 )
 
-// statsRows is the number of rows statsTableRows inserts.
-const statsRows = 3000
-
 // gpuStatsExports are the exports of st that TestGPUWriterStatisticsAreTrue writes on the GPU
 // host, each into the subdirectory of its name, and checks here. "gpu" has
 // TestExportStatisticsAreTrue's settings, which decode batches of about ten rows; "gpu-big"

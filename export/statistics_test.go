@@ -31,6 +31,9 @@ CREATE TABLE st (
 	ca spair[]       -- likewise, arrays of composites (a list of structs in Parquet)
 )`
 
+// statsRows is the number of rows statsTableRows inserts.
+const statsRows = 3000
+
 // statsTableRows fills st with 3000 rows; ids 1001-1600 hold f8 NaN or NULL only, 1601-2200 f8
 // zeros only, 2201-2800 arrays that hold no element (NULL, empty, or of NULL only).
 const statsTableRows = `
@@ -98,8 +101,8 @@ func TestExportStatisticsAreTrue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Rows != 3000 {
-				t.Fatalf("exported %d rows, want 3000", res.Rows)
+			if res.Rows != statsRows {
+				t.Fatalf("exported %d rows, want %d", res.Rows, statsRows)
 			}
 			checked := checkStatistics(t, dir)
 			t.Logf("statistics compared: %+v", checked)
