@@ -2,7 +2,8 @@
 # On the GPU host, from the repository root (session 16): the GPU writer's half of
 # TestGPUWriterStatisticsAreTrue (export/gpustats_test.go): st, the table made to stress
 # statistics, created in PostgreSQL and exported through the GPU writer into one directory per
-# export of gpuStatsExports (gpu/ and gpu-big/), which it leaves in $OUT/stats.tar.xz. The test fails there unless the GPU
+# export of gpuStatsExports (gpu/, gpu-big/, gpu-p1/ and gpu-p1-cpu/ through the CPU path; the
+# run of session 16 had the first two), which it leaves in $OUT/stats.tar.xz. The test fails there unless the GPU
 # writer encoded the pages. Check them here (pyarrow, DuckDB, PostgreSQL's values):
 #   mkdir -p /tmp/s16-stats && tar -xJf OUT/stats.tar.xz -C /tmp/s16-stats
 #   PGPARQUET_GPU_STATS_DIR=/tmp/s16-stats go test -count=1 -v -run TestGPUWriterStatisticsAreTrue ./export

@@ -99,7 +99,9 @@ func (p *Pool) get(ctx context.Context) (pooled, error) {
 		if b.buf == nil {
 			b.buf = p.alloc(p.size)
 		}
-		return pooled{b.buf[:0], b.starts[:0]}, nil
+		// At the pool's size, whatever the allocator gave: buffers end where a message does not
+		// fit (receiver.land), the same in every export.
+		return pooled{b.buf[:0:p.size], b.starts[:0]}, nil
 	case <-ctx.Done():
 		return pooled{}, context.Cause(ctx)
 	}
@@ -366,18 +368,18 @@ func (r *receiver) flush() error {
 	return r.emit(b)
 }
 
-// minLanding is the least room land gives a read (but a quarter of a buffer at most): a
-// buffer with less left is handed on, leaving up to 1.6% of a 4 MiB buffer unused.
-const minLanding = 64 << 10
-
 // land implements copyout.Landing: the free end of the current pooled buffer, where the next
-// payloads are appended, when it holds need bytes and at least minLanding; else a new buffer,
-// the current one handed on (emit) once partial, the start of the next message that lies in
-// it, has been set aside.
+// payloads are appended, when it holds need bytes (the message whose start partial is, or its
+// header); else a new buffer, the current one handed on (emit) once partial has been set aside.
+//
+// So a buffer ends before the first message that does not fit in it whole, wherever the
+// socket's reads happen to end: the same stream is cut into the same buffers, hence the same
+// decoded batches and row groups, in every export of it (at one connection, the GPU writer's
+// row groups hold the CPU path's row counts). Near a buffer's end a read may be short (the room
+// left): one more read per buffer, at most a message's size.
 func (r *receiver) land(partial []byte, need int) ([]byte, error) {
-	want := max(need, min(minLanding, r.pool.Size()/4))
 	if b := r.cur; b != nil && b.pool != nil {
-		if room := b.Data[len(b.Data):cap(b.Data)]; len(room) >= want {
+		if room := b.Data[len(b.Data):cap(b.Data)]; len(room) >= max(need, len(partial)) {
 			copy(room, partial)
 			return room, nil
 		}

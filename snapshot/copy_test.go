@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,115 @@ func TestHugeRowsWait(t *testing.T) {
 	second.Release()
 	if !pool.huge.sem.TryAcquire(150) {
 		t.Error("the budget was not given back")
+	}
+}
+
+// landStream drives r as copyout.Conn.CopyToLanding does (copyout.Landing's contract): the
+// CopyData messages of stream are read into the memory r.land lends, reads of the sizes reads
+// gives in turn (the socket's), and each whole message's payload goes to r.data. It returns
+// the buffers' row counts.
+func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) []int {
+	t.Helper()
+	var rows []int
+	r.emit = func(b *Buffer) error {
+		if got := len(b.Data); got > r.pool.Size() {
+			t.Fatalf("a buffer of %d bytes from a pool of %d", got, r.pool.Size())
+		}
+		rows = append(rows, b.Rows())
+		b.Release()
+		return nil
+	}
+	var block []byte
+	start, end, pos := 0, 0, 0
+	for {
+		avail := block[start:end]
+		need := 5
+		if len(avail) >= 5 {
+			size := 1 + int(binary.BigEndian.Uint32(avail[1:5]))
+			if len(avail) >= size {
+				if err := r.data(avail[5:size]); err != nil {
+					t.Fatal(err)
+				}
+				start += size
+				continue
+			}
+			need = size
+		}
+		if pos == len(stream) {
+			if len(avail) != 0 {
+				t.Fatalf("%d bytes of a message left at the stream's end", len(avail))
+			}
+			break
+		}
+		var err error
+		if block, err = r.land(avail, need); err != nil {
+			t.Fatal(err)
+		}
+		if len(block) < max(need, len(avail)) {
+			t.Fatalf("landing of %d bytes for a message of %d", len(block), need)
+		}
+		start, end = 0, len(avail)
+		n := min(reads(), len(block)-end, len(stream)-pos)
+		end += copy(block[end:end+n], stream[pos:pos+n])
+		pos += n
+	}
+	if err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestReceiverCutsWhereMessagesDoNotFit: however the socket's reads fall, the same stream is
+// cut into the same buffers, each ending before the first message that does not fit in it
+// whole; so an export's batches, hence its row groups, are the same in every export of the
+// same data over one connection.
+func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	copyData := func(payload []byte) []byte {
+		m := binary.BigEndian.AppendUint32([]byte{'d'}, uint32(4+len(payload)))
+		return append(m, payload...)
+	}
+	stream := copyData(append(append([]byte(nil), copyHeader...), row(40)...))
+	var sizes []int // the payloads' sizes, header and trailer excluded
+	for range 3000 {
+		n := rng.IntN(300)
+		if rng.IntN(50) == 0 {
+			n = 1000 + rng.IntN(3000)
+		}
+		stream = append(stream, copyData(row(n))...)
+		sizes = append(sizes, 6+n)
+	}
+	stream = append(stream, copyData([]byte{0xff, 0xff})...)
+	const size = 4096
+	// Where every buffer must end: before the first message that does not fit (its 5-byte
+	// header lands before its payload), a message larger than a buffer alone in its own.
+	var want []int
+	used, rows := 19+6+40, 1
+	for _, n := range sizes {
+		if used+5+n > size {
+			want = append(want, rows)
+			used, rows = 0, 0
+		}
+		used, rows = used+n, rows+1
+	}
+	want = append(want, rows)
+	readers := map[string]func() int{
+		"whole buffers": func() int { return 1 << 30 },
+		"1 byte":        func() int { return 1 },
+		"7 bytes":       func() int { return 7 },
+		"random":        func() int { return 1 + rng.IntN(9000) },
+		"small random":  func() int { return 1 + rng.IntN(200) },
+	}
+	for name, reads := range readers {
+		t.Run(name, func(t *testing.T) {
+			// An allocator that gives more than asked, as the pinned one may: buffers stay at
+			// the pool's size.
+			pool := NewPool(3, size, func(n int) []byte { return make([]byte, 0, n+n/4) })
+			r := &receiver{ctx: context.Background(), pool: pool, progress: &Progress{}}
+			got := landStream(t, r, stream, reads)
+			if !slices.Equal(got, want) {
+				t.Fatalf("buffers of %v rows, want %v", got, want)
+			}
+		})
 	}
 }
