@@ -117,6 +117,11 @@ func (s *fileSeries) write(ctx context.Context, rec arrow.RecordBatch) error {
 			cols[i] = rec.Column(i)
 			cols[i].Retain()
 		}
+		// An empty value in a batch without value bytes would be left out of arrow-go's min.
+		if a, ok := pqfile.WithValueBytes(cols[i]); ok {
+			cols[i].Release()
+			cols[i] = a
+		}
 	}
 	out := array.NewRecordBatch(p.schema, cols, rec.NumRows())
 	defer out.Release()

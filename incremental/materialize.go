@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/pgparquet/pgparquet/export"
+	"github.com/pgparquet/pgparquet/pqfile"
 )
 
 // MaterializeOptions say which chain to read and where to write the table.
@@ -593,6 +594,11 @@ func (m *materializer) write(ctx context.Context, path string) (int64, error) {
 		indices.Release()
 		if err != nil {
 			return 0, fmt.Errorf("materialize: column %s: %w", name, err)
+		}
+		// An empty value in a column without value bytes would be left out of arrow-go's min.
+		if a, ok := pqfile.WithValueBytes(cols[i]); ok {
+			cols[i].Release()
+			cols[i] = a
 		}
 	}
 	n := 0

@@ -28,6 +28,7 @@ import (
 	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pgcopy"
+	"github.com/pgparquet/pgparquet/pqfile"
 )
 
 // The values of _pgparquet_op. An update that changed the replica identity (pgoutput then
@@ -263,6 +264,13 @@ func (w *changeWriter) flush(ctx context.Context) error {
 		}
 	}
 	cols := append([]arrow.Array{}, rec.Columns()...)
+	// An empty value in a batch without value bytes would be left out of arrow-go's min.
+	for i, c := range cols {
+		if a, ok := pqfile.WithValueBytes(c); ok {
+			defer a.Release()
+			cols[i] = a
+		}
+	}
 	for _, b := range builders {
 		a := b.NewArray()
 		defer a.Release()
