@@ -150,6 +150,8 @@ type exportRun struct {
 	lanes   *lanes
 	// unlimit gives back the export's share of the soft memory limit (memlimit.go).
 	unlimit func()
+	// procs is the export's part in GOMAXPROCS while it runs (procs.go).
+	procs *procsHold
 }
 
 // prepare takes the snapshot, resolves and plans the table, opens the workers and the decoder
@@ -198,6 +200,7 @@ func prepare(ctx context.Context, cfg *settings, dir objstore.Sink) (_ *exportRu
 	if e.format, err = newFileFormat(cfg, dir, e.rel, e.snap, e.cols, e.dec.Path, memory.DefaultAllocator); err != nil {
 		return nil, err
 	}
+	e.format.pages.procs = e.procs
 	e.log.Info("export started", "table", e.rel.Name, "snapshot", e.snap.ID, "lsn", e.snap.LSN,
 		"workers", nWorkers, "tasks", len(e.tasks), "decoder", e.dec.Path(), "columns", len(e.cols))
 	e.setup = time.Since(e.start)
@@ -238,6 +241,7 @@ type pageCompressor interface {
 func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	poolBytes := int64(nWorkers*buffersPerWorker) * int64(e.cfg.BufferSize)
 	e.unlimit = limitMemory(memoryBudget(nWorkers, e.cfg.BufferSize, rowGroupBytes(e.rel, nWorkers, e.cfg.RowGroupSize), leafColumns(e.cols)))
+	e.procs = holdProcs()
 	e.dec = e.cfg.Engine.NewDecoder(e.cols, arrowmem.NewRecycler(2*poolBytes))
 	if c, ok := e.cfg.Engine.(pageCompressor); ok {
 		// Said once per export, without holding it up: the answer waits for the GPU's start.
@@ -373,6 +377,7 @@ func (e *exportRun) close() {
 	if e.unlimit != nil {
 		e.unlimit()
 	}
+	e.procs.release()
 	snapshot.CloseAll(e.workers) //nolint:errcheck // read-only transactions: nothing to lose on close
 	if e.snap != nil {
 		e.snap.Abort()

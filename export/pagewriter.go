@@ -61,6 +61,8 @@ type pageEncoding struct {
 	// encoder gathers string pages in Go memory.
 	gpuOnce sync.Once
 	gpuDone func()
+	// procs is the export's part in GOMAXPROCS: its GPU writer runs on fewer Ps (procs.go).
+	procs *procsHold
 }
 
 // encoder returns the export's page encoder, nil when arrow-go encodes every column.
@@ -87,6 +89,7 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
 					if p.enc != nil {
 						p.log("Parquet pages of fixed-width columns are encoded on the GPU")
+						p.procs.gpuWriter()
 						return
 					}
 				}
