@@ -89,7 +89,9 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
 					if p.enc != nil {
 						p.log("Parquet pages of fixed-width columns are encoded on the GPU")
-						p.procs.gpuWriter()
+						if p.onGPU() {
+							p.procs.gpuWriter()
+						}
 						return
 					}
 				}
@@ -106,6 +108,21 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 		p.log("arrow-go encodes every column's Parquet pages", "reason", why)
 	})
 	return p.enc
+}
+
+// onGPU says whether the GPU also compresses the export's pages (or none are compressed): then
+// the export's CPU work is small enough for fewer Ps (procs.go); pages the CPU compresses
+// (gzip, snappy, lz4 without the GPU's codec) want every core.
+func (p *pageEncoding) onGPU() bool {
+	if p.codec == compress.Codecs.Uncompressed {
+		return true
+	}
+	c, ok := p.engine.(pageCompressor)
+	if !ok {
+		return false
+	}
+	gpu, _ := c.Compression(p.codec, p.level)
+	return gpu
 }
 
 // stringsInGoMemory says that a file of the export gathers the GPU writer's string pages in Go

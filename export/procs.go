@@ -12,9 +12,10 @@ import (
 // with GOMAXPROCS 4 instead of 16, lineorder's GPU writer took 10.3-10.8 CPU-s instead of
 // 11.9-12.7 and wide's 8.6-9.1 instead of 10.3-10.9, at the same speed (two interleaved
 // rounds; 8 and 6 in between; bench/results/gpuhost-h200-2026-11-30-s17e.log; session 9 had
-// found the same on older code). So while every running export writes through the GPU writer,
-// GOMAXPROCS is gpuWriterProcs per such export (at most the default); the CPU path wants every
-// core, so any other running export (a sidecar's) gives the process its default back. A
+// found the same on older code). So while every running export writes through the GPU writer
+// and has its pages compressed there too (pageEncoding.onGPU), GOMAXPROCS is gpuWriterProcs
+// per such export (at most the default); the CPU path, and pages compressed on the CPU, want
+// every core, so any other running export (a sidecar's) gives the process its default back. A
 // GOMAXPROCS of the process's own (the environment's) is left alone.
 
 // gpuWriterProcs is GOMAXPROCS per running export of the GPU writer.

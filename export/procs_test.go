@@ -44,7 +44,7 @@ func TestExportProcs(t *testing.T) {
 		}
 	}
 	if exportProcs.running != 0 || exportProcs.gpu != 0 {
-		t.Errorf("left %+v", exportProcs)
+		t.Errorf("left %d running, %d on the GPU writer", exportProcs.running, exportProcs.gpu)
 	}
 
 	t.Setenv("GOMAXPROCS", "3")
