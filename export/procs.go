@@ -150,7 +150,7 @@ func (m *procsLimiter) follow(stop chan struct{}, cpuTime func() time.Duration) 
 			return
 		case now := <-t.C:
 			cpu := cpuTime()
-			m.adjust(stop, (cpu - lastCPU).Seconds()/now.Sub(last).Seconds())
+			m.adjust(stop, (cpu-lastCPU).Seconds()/now.Sub(last).Seconds())
 			last, lastCPU = now, cpu
 		}
 	}
