@@ -18,7 +18,7 @@ bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
 ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 for round in 1 2; do
-  for procs in default 16 8; do
+  for procs in ${PROCS:-default 16 8}; do
     env $([ $procs != default ] && echo GOMAXPROCS=$procs) PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
       PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s17h-pipe \
       bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic' | sed "s/^/r$round GOMAXPROCS $procs: /" | cut -c1-260
