@@ -28,18 +28,7 @@ import (
 //     and checks each export: every statistic true, pyarrow and DuckDB read PostgreSQL's
 //     values from both, and both have files of row groups of the same rows.
 func TestGPUWriterRandomTables(t *testing.T) {
-	dsn, out := os.Getenv("PGPARQUET_GPU_RANDOM_DSN"), os.Getenv("PGPARQUET_GPU_RANDOM_OUT")
-	dir := os.Getenv("PGPARQUET_GPU_RANDOM_DIR")
-	produce := dsn != "" && out != ""
-	if !produce && dir == "" {
-		t.Skip("set $PGPARQUET_GPU_RANDOM_DSN and $PGPARQUET_GPU_RANDOM_OUT (on the GPU host), or $PGPARQUET_GPU_RANDOM_DIR (their output)")
-	}
-	if produce {
-		t.Run("produce", func(t *testing.T) { produceGPURandom(t, dsn, out) })
-	}
-	if dir != "" {
-		t.Run("check", func(t *testing.T) { checkGPURandom(t, dir) })
-	}
+	gpuHalves(t, "RANDOM", produceGPURandom, checkGPURandom)
 }
 
 // gpuRandomRows is how many rows the random table is made with (a third is deleted).
@@ -60,34 +49,14 @@ func produceGPURandom(t *testing.T, dsn, out string) {
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, "DROP TABLE IF EXISTS rt")
 	rows := randomTable{seed: seed, rows: gpuRandomRows}.create(t, conn, "rt")
-	devLogs := &syncBuffer{}
-	dev := device.Start(device.ModeOn, "", textLogger(devLogs))
-	if err := dev.Err(); err != nil {
-		t.Fatalf("the GPU cannot be used: %v", err)
-	}
+	gpu := startGPU(t)
 	cpu := device.Start(device.ModeOff, "", textLogger(os.Stderr))
 	for _, codec := range randomCodecs {
 		t.Run(codec, func(t *testing.T) {
-			probe := &gpuWriterProbe{Device: dev}
-			logs, devSeen := &syncBuffer{}, len(devLogs.String())
 			opts := randomExport("rt", filepath.Join(out, codec, "gpu"), codec)
-			opts.ConnConfig, opts.Engine, opts.Logger = config(t, dsn), probe, textLogger(logs)
-			res, err := export.Run(ctx, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Rows != int64(rows) {
+			opts.ConnConfig = config(t, dsn)
+			if res := gpu.run(t, opts); res.Rows != int64(rows) {
 				t.Fatalf("exported %d rows, want %d", res.Rows, rows)
-			}
-			if err := probe.usedGPU(); err != nil {
-				t.Error(err)
-			}
-			msgs := logs.String()
-			if !strings.Contains(msgs, "Parquet pages of fixed-width columns are encoded on the GPU") {
-				t.Errorf("the export did not log that the GPU encodes its pages; it logged:\n%s", msgs)
-			}
-			if w := warningLines(devLogs.String()[devSeen:] + msgs); w != "" {
-				t.Errorf("warnings:\n%s", w)
 			}
 			opts = randomExport("rt", filepath.Join(out, codec, "cpu"), codec)
 			opts.ConnConfig, opts.Engine, opts.Logger = config(t, dsn), cpu, textLogger(os.Stderr)

@@ -19,6 +19,7 @@ import (
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
+	"github.com/pgparquet/pgparquet/outcome"
 	"github.com/pgparquet/pgparquet/pgarrow"
 	"github.com/pgparquet/pgparquet/pqfile"
 )
@@ -73,18 +74,67 @@ var gpuStatsExports = []struct {
 //
 // With both, the first runs first; without either it skips (CI has no GPU).
 func TestGPUWriterStatisticsAreTrue(t *testing.T) {
-	dsn, out := os.Getenv("PGPARQUET_GPU_STATS_DSN"), os.Getenv("PGPARQUET_GPU_STATS_OUT")
-	dir := os.Getenv("PGPARQUET_GPU_STATS_DIR")
-	produce := dsn != "" && out != ""
-	if !produce && dir == "" {
-		t.Skip("set $PGPARQUET_GPU_STATS_DSN and $PGPARQUET_GPU_STATS_OUT (on the GPU host), or $PGPARQUET_GPU_STATS_DIR (their output)")
+	gpuHalves(t, "STATS", produceGPUStats, checkGPUStats)
+}
+
+// gpuHalves runs a test in two halves, as TestGPUWriterStatisticsAreTrue describes: produce
+// with $PGPARQUET_GPU_<NAME>_DSN and _OUT, then check with _DIR; it skips without either.
+func gpuHalves(t *testing.T, name string, produce func(t *testing.T, dsn, out string), check func(t *testing.T, dir string)) {
+	env := "PGPARQUET_GPU_" + name + "_"
+	dsn, out, dir := os.Getenv(env+"DSN"), os.Getenv(env+"OUT"), os.Getenv(env+"DIR")
+	if (dsn == "" || out == "") && dir == "" {
+		t.Skipf("set $%sDSN and $%sOUT (on the GPU host), or $%sDIR (their output)", env, env, env)
 	}
-	if produce {
-		t.Run("produce", func(t *testing.T) { produceGPUStats(t, dsn, out) })
+	if dsn != "" && out != "" {
+		t.Run("produce", func(t *testing.T) { produce(t, dsn, out) })
 	}
 	if dir != "" {
-		t.Run("check", func(t *testing.T) { checkGPUStats(t, dir) })
+		t.Run("check", func(t *testing.T) { check(t, dir) })
 	}
+}
+
+// gpuExports runs exports through the GPU writer on the GPU host, once its GPU is ready.
+type gpuExports struct {
+	dev  *device.Device
+	logs *syncBuffer // the device's
+}
+
+// startGPU starts the device and waits for its GPU: the device decodes and encodes on the CPU
+// until then, and waiting makes every batch of short exports the GPU's.
+func startGPU(t *testing.T) *gpuExports {
+	t.Helper()
+	g := &gpuExports{logs: &syncBuffer{}}
+	g.dev = device.Start(device.ModeOn, "", textLogger(g.logs))
+	if err := g.dev.Err(); err != nil {
+		t.Fatalf("the GPU cannot be used: %v", err)
+	}
+	return g
+}
+
+// run runs the export of opts (its Engine and Logger set here) and fails t unless it decoded
+// on the GPU and the device's encoder encoded most column batches (gpuWriterProbe), the export
+// logged that the GPU encodes its pages, and nothing logged a warning: a CUDA error or a lack
+// of pinned memory sends work back to the CPU with one (the device's own, or the export's).
+func (g *gpuExports) run(t *testing.T, opts export.Options) *outcome.Result {
+	t.Helper()
+	probe := &gpuWriterProbe{Device: g.dev}
+	logs, devSeen := &syncBuffer{}, len(g.logs.String())
+	opts.Engine, opts.Logger = probe, textLogger(logs)
+	res, err := export.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.usedGPU(); err != nil {
+		t.Error(err)
+	}
+	msgs := logs.String()
+	if !strings.Contains(msgs, "Parquet pages of fixed-width columns are encoded on the GPU") {
+		t.Errorf("the export did not log that the GPU encodes its pages; it logged:\n%s", msgs)
+	}
+	if w := warningLines(g.logs.String()[devSeen:] + msgs); w != "" {
+		t.Errorf("warnings:\n%s", w)
+	}
+	return res
 }
 
 // produceGPUStats creates st in the database of dsn and exports it through the GPU writer into
@@ -94,41 +144,15 @@ func produceGPUStats(t *testing.T, dsn, out string) {
 	t.Setenv("PGPARQUET_PAGE_WRITER", "") // the engine's encoder, not the CPU twin nor arrow-go's
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, "DROP TABLE IF EXISTS st; DROP TYPE IF EXISTS spair")
-	pgtest.Exec(t, conn, statsTableDDL)
-	pgtest.Exec(t, conn, statsTableRows)
-	pgtest.Exec(t, conn, "ANALYZE st")
-
-	devLogs := &syncBuffer{}
-	dev := device.Start(device.ModeOn, "", textLogger(devLogs))
-	// The device decodes and encodes on the CPU until its GPU is ready: waiting here makes every
-	// batch of these short exports the GPU's.
-	if err := dev.Err(); err != nil {
-		t.Fatalf("the GPU cannot be used: %v", err)
-	}
+	createStatsTable(t, conn)
+	gpu := startGPU(t)
 	for _, ex := range gpuStatsExports {
 		t.Run(ex.name, func(t *testing.T) {
-			probe := &gpuWriterProbe{Device: dev}
-			logs, devSeen := &syncBuffer{}, len(devLogs.String())
-			res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "st",
-				OutputDir: filepath.Join(out, ex.name), Overwrite: true, Engine: probe, Logger: textLogger(logs),
+			res := gpu.run(t, export.Options{ConnConfig: config(t, dsn), Table: "st",
+				OutputDir: filepath.Join(out, ex.name), Overwrite: true,
 				Parallel: ex.parallel, Chunks: ex.chunks, RowGroupSize: ex.rowGroupSize, BufferSize: ex.bufferSize})
-			if err != nil {
-				t.Fatal(err)
-			}
 			if res.Rows != statsRows {
 				t.Fatalf("exported %d rows, want %d", res.Rows, statsRows)
-			}
-			if err := probe.usedGPU(); err != nil {
-				t.Error(err)
-			}
-			msgs := logs.String()
-			if !strings.Contains(msgs, "Parquet pages of fixed-width columns are encoded on the GPU") {
-				t.Errorf("the export did not log that the GPU encodes its pages; it logged:\n%s", msgs)
-			}
-			// A CUDA error or a lack of pinned memory sends work back to the CPU, with a warning
-			// (the device's own, or the export's).
-			if w := warningLines(devLogs.String()[devSeen:] + msgs); w != "" {
-				t.Errorf("warnings:\n%s", w)
 			}
 			if !ex.twin {
 				return
@@ -148,8 +172,7 @@ func produceGPUStats(t *testing.T, dsn, out string) {
 func checkGPUStats(t *testing.T, dir string) {
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, statsTableDDL)
-	pgtest.Exec(t, conn, statsTableRows)
+	createStatsTable(t, conn)
 	want := postgresValues(t, conn, "st")
 	for _, ex := range gpuStatsExports {
 		t.Run(ex.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
@@ -70,6 +72,14 @@ INSERT INTO st SELECT g,
 		ELSE CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN '{}' ELSE array[ROW(g, md5(g::text))::spair, NULL, ROW(NULL, '')::spair] END END
 FROM generate_series(1, 3000) g`
 
+// createStatsTable makes st (statsTableDDL, statsTableRows) in the database of conn.
+func createStatsTable(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	pgtest.Exec(t, conn, statsTableDDL)
+	pgtest.Exec(t, conn, statsTableRows)
+	pgtest.Exec(t, conn, "ANALYZE st")
+}
+
 // TestExportStatisticsAreTrue exports a table made to stress statistics (statsTableDDL) in
 // row groups of 250 rows, through the default path (pqfile, the GPU writer's CPU twin) and
 // arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off, as compression levels do): text from empty
@@ -84,9 +94,7 @@ func TestExportStatisticsAreTrue(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, statsTableDDL)
-	pgtest.Exec(t, conn, statsTableRows)
-	pgtest.Exec(t, conn, "ANALYZE st")
+	createStatsTable(t, conn)
 	want := postgresValues(t, conn, "st")
 	for _, tc := range []struct {
 		name, pageWriter string
@@ -124,9 +132,7 @@ func TestRowGroupsRepeat(t *testing.T) {
 	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, statsTableDDL)
-	pgtest.Exec(t, conn, statsTableRows)
-	pgtest.Exec(t, conn, "ANALYZE st")
+	createStatsTable(t, conn)
 	for _, pageWriter := range []string{"", "off"} {
 		t.Run("page writer "+cmp.Or(pageWriter, "default"), func(t *testing.T) {
 			t.Setenv("PGPARQUET_PAGE_WRITER", pageWriter)
