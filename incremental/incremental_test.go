@@ -899,7 +899,7 @@ func TestRestart(t *testing.T) {
 
 // TestChangeFileStatistics: every statistic of a change file is true, and in particular the
 // minimum of a text and a bytea column whose only empty values come in a decoded batch of no
-// value bytes (a flush of flushRows changes whose values are all ” or NULL, after one of
+// value bytes (a flush of flushRows changes whose values are all empty or NULL, after one of
 // others): arrow-go would leave them out of the minimum (pqfile.WithValueBytes).
 func TestChangeFileStatistics(t *testing.T) {
 	dsn := shared.NewDB(t)
