@@ -159,27 +159,23 @@ func (r randomTable) value(rng *rand.Rand, c int, low []string) string {
 		}
 		return quote(string(v)) + "::jsonb"
 	case 19:
-		n := rng.IntN(5)
-		el := make([]string, n)
-		for i := range el {
-			el[i] = "NULL"
-			if rng.IntN(6) > 0 {
-				el[i] = quote(low[rng.IntN(len(low))])
-			}
-		}
-		return "ARRAY[" + strings.Join(el, ",") + "]::text[]"
+		return randomArray(rng, "text", func() string { return quote(low[rng.IntN(len(low))]) })
 	case 20:
-		n := rng.IntN(5)
-		el := make([]string, n)
-		for i := range el {
-			el[i] = "NULL"
-			if rng.IntN(6) > 0 {
-				el[i] = strconv.Itoa(int(int32(rng.Uint32())))
-			}
-		}
-		return "ARRAY[" + strings.Join(el, ",") + "]::int4[]"
+		return randomArray(rng, "int4", func() string { return strconv.Itoa(int(int32(rng.Uint32()))) })
 	}
 	panic(fmt.Sprintf("column %d is NULL only", c))
+}
+
+// randomArray is an array literal of type elem[] of 0 to 4 elements, each NULL or value().
+func randomArray(rng *rand.Rand, elem string, value func() string) string {
+	el := make([]string, rng.IntN(5))
+	for i := range el {
+		el[i] = "NULL"
+		if rng.IntN(6) > 0 {
+			el[i] = value()
+		}
+	}
+	return "ARRAY[" + strings.Join(el, ",") + "]::" + elem + "[]"
 }
 
 // specialFloat is v, or now and then NaN, ±Inf, -0 or 0 (f's NaN payloads are not kept: SQL
