@@ -49,11 +49,10 @@ type procsLimiter struct {
 	cpuTime      func() time.Duration // the process's CPU time so far (tests replace it)
 }
 
-// procsHold is one running export's part in exportProcs, from holdProcs to release.
+// procsHold is one running export's part in exportProcs, from holdProcs to release. Its fields
+// are exportProcs': read and written under its lock.
 type procsHold struct {
-	mu       sync.Mutex
-	gpu      bool
-	released bool
+	gpu, released bool
 }
 
 // holdProcs counts an export as running (on the CPU until gpuWriter says otherwise) until
@@ -77,15 +76,13 @@ func (h *procsHold) gpuWriter() {
 	if h == nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	m := &exportProcs
+	m.Lock()
+	defer m.Unlock()
 	if h.gpu || h.released {
 		return
 	}
 	h.gpu = true
-	m := &exportProcs
-	m.Lock()
-	defer m.Unlock()
 	m.gpu++
 	m.set()
 }
@@ -95,15 +92,13 @@ func (h *procsHold) release() {
 	if h == nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	m := &exportProcs
+	m.Lock()
+	defer m.Unlock()
 	if h.released {
 		return
 	}
 	h.released = true
-	m := &exportProcs
-	m.Lock()
-	defer m.Unlock()
 	m.running--
 	if h.gpu {
 		m.gpu--
