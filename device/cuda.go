@@ -936,7 +936,7 @@ func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	k := a.class(size)
 	a.mu.Lock()
 	var p unsafe.Pointer
-	if c, ok := a.reusable(size); ok {
+	if c, ok := a.reusable(k); ok {
 		n := len(a.free[c])
 		p, k = a.free[c][n-1], c
 		a.free[c] = a.free[c][:n-1]
@@ -959,11 +959,10 @@ func (a *pinnedAllocator) tryAllocate(size int) ([]byte, bool) {
 	return unsafe.Slice((*byte)(p), k)[:size], true
 }
 
-// reusable returns the class of the free block that serves size bytes: size's own class, or
-// with fine classes the smallest class up to a quarter larger (maxReuse) holding a free block.
-// The caller holds mu.
-func (a *pinnedAllocator) reusable(size int) (int, bool) {
-	k := a.class(size)
+// reusable returns the class of the free block that serves sizes of class k: k itself, or with
+// fine classes the smallest class up to a quarter larger (maxReuse) holding a free block. The
+// caller holds mu.
+func (a *pinnedAllocator) reusable(k int) (int, bool) {
 	if len(a.free[k]) > 0 {
 		return k, true
 	}

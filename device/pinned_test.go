@@ -32,7 +32,7 @@ func TestPinnedReuse(t *testing.T) {
 		for _, c := range tc.free {
 			a.free[c] = append(a.free[c], block)
 		}
-		got, ok := a.reusable(tc.size)
+		got, ok := a.reusable(a.class(tc.size))
 		if !ok {
 			got = 0
 		}
