@@ -256,7 +256,7 @@ int32_t pgpq_nv_partition(int32_t sms, char* err, int errlen) {
     pthread_mutex_unlock(&g_part_mu);
     return got;
   }
-  typedef CUresult (*dev_fn)(CUdevice*);
+  typedef CUresult (*dev_fn)(CUdevice*, int);  // cuDeviceGet
   typedef CUresult (*res_fn)(CUdevice, CUdevResource*, CUdevResourceType);
   typedef CUresult (*split_fn)(CUdevResource*, unsigned int*, const CUdevResource*, CUdevResource*, unsigned int, unsigned int);
   typedef CUresult (*desc_fn)(CUdevResourceDesc*, CUdevResource*, unsigned int);
@@ -267,6 +267,7 @@ int32_t pgpq_nv_partition(int32_t sms, char* err, int errlen) {
   CUdevResourceDesc desc;
   CUgreenCtx g = NULL;
   unsigned int groups = 1;
+  int ordinal = 0;
   CUresult r = CUDA_SUCCESS;
   const char* step = "initialize the device";
   cudaError_t e = cudaFree(0);  // the primary context, which the green context retains
@@ -275,14 +276,20 @@ int32_t pgpq_nv_partition(int32_t sms, char* err, int errlen) {
     got = -1;
     goto done;
   }
-  if (drv("cuCtxGetDevice", &f_dev) || drv("cuDeviceGetDevResource", &f_res) || drv("cuDevSmResourceSplitByCount", &f_split) ||
+  if ((e = cudaGetDevice(&ordinal)) != cudaSuccess) {
+    zerr(err, errlen, "find the device", e);
+    got = -1;
+    goto done;
+  }
+  // Not cuCtxGetDevice: as of CUDA 13 its entry point takes a context too.
+  if (drv("cuDeviceGet", &f_dev) || drv("cuDeviceGetDevResource", &f_res) || drv("cuDevSmResourceSplitByCount", &f_split) ||
       drv("cuDevResourceGenerateDesc", &f_desc) || drv("cuGreenCtxCreate", &f_green) || drv("cuGreenCtxStreamCreate", &f_stream)) {
     snprintf(err, errlen, "this CUDA driver has no green contexts (CUDA 12.4 or later is needed)");
     got = -1;
     goto done;
   }
   step = "find the device";
-  if ((r = ((dev_fn)f_dev)(&dev)) != CUDA_SUCCESS) goto fail;
+  if ((r = ((dev_fn)f_dev)(&dev, ordinal)) != CUDA_SUCCESS) goto fail;
   step = "read the device's SMs";
   if ((r = ((res_fn)f_res)(dev, &all, CU_DEV_RESOURCE_TYPE_SM)) != CUDA_SUCCESS) goto fail;
   if ((unsigned int)sms >= all.sm.smCount) goto done;  // no partition: compression may use every SM
