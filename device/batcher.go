@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/trace"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -471,25 +470,6 @@ func openBatchers(lib *library, spec *codecSpec, paths []string, n int) ([]chunk
 	return nil, "", errors.Join(errs...)
 }
 
-// compressSMsEnv sets how many of the device's SMs GPU compression may use (at least; the
-// driver rounds up), leaving the others to the lanes' decode and page kernels; 0 or unset: all.
-const compressSMsEnv = "PGPARQUET_GPU_COMPRESS_SMS"
-
-// compressSMs reads $PGPARQUET_GPU_COMPRESS_SMS; a value that is not a count is ignored with a
-// warning.
-func compressSMs() int {
-	v := os.Getenv(compressSMsEnv)
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		slog.Warn("ignored: want a number of SMs, 0 for all", "env", compressSMsEnv, "value", v)
-		return 0
-	}
-	return n
-}
-
 // nvcompState is GPU compression for the process, set once by startGPUCompression: the library
 // and nvCOMP's path, or why there is none.
 type nvcompState struct {
@@ -515,13 +495,6 @@ func startGPUCompression(lib *library, log *slog.Logger) {
 			gpuCompression.Store(&nvcompState{err: errors.New("GPU compression off ($PGPARQUET_NVCOMP_LIB=off)")})
 			log.Info("GPU compression off ($PGPARQUET_NVCOMP_LIB=off): pages are compressed on the CPU")
 			return
-		}
-		if sms := compressSMs(); sms > 0 {
-			if got, err := lib.partitionCompression(sms); err != nil {
-				log.Warn("GPU compression shares every SM with decoding", "err", err)
-			} else if got > 0 {
-				log.Info("GPU compression runs on its own SMs", "sms", got)
-			}
 		}
 		z := zstdDispatch
 		batchers, path, err := openBatchers(lib, z.spec, nvcompCandidates(), z.spec.batchers)

@@ -33,7 +33,6 @@ typedef void* (*zopen_fn)(int32_t, const char*, int32_t, int64_t, int64_t, char*
 typedef void (*zbuffers_fn)(void*, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
 typedef int (*zrun_fn)(void*, int32_t, int32_t, const uint8_t* const*, const int64_t*, const int64_t*, int64_t*, char*, int);
 typedef void (*zclose_fn)(void*);
-typedef int32_t (*zpartition_fn)(int32_t, char*, int);
 typedef int (*encode_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, int64_t, uint8_t*, int64_t,
                          int64_t*, uint8_t*, uint8_t*, int64_t*, uint8_t*, float*, char*, int);
 
@@ -65,7 +64,6 @@ typedef struct {
 	zbuffers_fn zbuffers;
 	zrun_fn zrun;
 	zclose_fn zclose;
-	zpartition_fn zpartition; // optional: compression on a share of the SMs
 	encode_fn encode; // optional: the GPU writer's page encoder (encode.cu)
 	enc_open_fn enc_open; // optional, with enc_run and enc_close: encoders with their own stream
 	enc_run_fn enc_run;
@@ -103,7 +101,6 @@ static int pgpq_load(const char* path, pgpq_lib* l, char* err, int errlen) {
 	l->zrun = (zrun_fn)dlsym(l->handle, "pgpq_nv_run_packed");
 	l->zclose = (zclose_fn)dlsym(l->handle, "pgpq_nv_close");
 	if (!l->zopen || !l->zbuffers || !l->zrun || !l->zclose) l->zopen = NULL;
-	l->zpartition = (zpartition_fn)dlsym(l->handle, "pgpq_nv_partition");
 	l->encode = (encode_fn)dlsym(l->handle, "pgpq_encode_plain");
 	l->enc_open = (enc_open_fn)dlsym(l->handle, "pgpq_enc_open");
 	l->enc_run = (enc_run_fn)dlsym(l->handle, "pgpq_enc_run");
@@ -163,13 +160,6 @@ static int call_zrun(pgpq_lib* l, void* z, int32_t n, int32_t np, uint8_t** srcs
 	return l->zrun(z, n, np, (const uint8_t* const*)srcs, poffs, plens, slot, err, en);
 }
 static void call_zclose(pgpq_lib* l, void* z) { l->zclose(z); }
-static int32_t call_zpartition(pgpq_lib* l, int32_t sms, char* err, int en) {
-	if (!l->zpartition) {
-		snprintf(err, en, "this CUDA library cannot partition the SMs (pgpq_nv_partition): rebuild it from device/cuda");
-		return -1;
-	}
-	return l->zpartition(sms, err, en);
-}
 static int call_encode(pgpq_lib* l, const uint8_t* v, const uint8_t* valid, int64_t n, int32_t width, int32_t is_float,
                        int32_t nullable, int64_t page_rows, uint8_t* out, int64_t cap, int64_t* sizes, uint8_t* mins,
                        uint8_t* maxs, int64_t* nulls, uint8_t* has, float* ms, char* err, int en) {
@@ -334,18 +324,6 @@ func (l *library) openNV(codec nvCodec, nvcompPath string, maxChunks int, chunkM
 		offs:  unsafe.Slice((*int64)(unsafe.Pointer(offs)), maxChunks+1),
 		sizes: unsafe.Slice((*uint64)(unsafe.Pointer(sizes)), maxChunks),
 	}}, nil
-}
-
-// partitionCompression confines the kernels of batchers opened from now on to at least sms of
-// the device's SMs (see pgpq_nv_partition), and returns how many the partition has: 0 where
-// sms is 0 or not fewer than the device has.
-func (l *library) partitionCompression(sms int) (int, error) {
-	var errBuf [errLen]C.char
-	got := C.call_zpartition(l.lib, C.int32_t(sms), &errBuf[0], errLen)
-	if got < 0 {
-		return 0, fmt.Errorf("partition the SMs for GPU compression: %s", C.GoString(&errBuf[0]))
-	}
-	return int(got), nil
 }
 
 // run compresses chunks 0..n-1 as the caller laid them out in offs and sizes, their bytes

@@ -23,15 +23,8 @@
 //     whose largest has m bytes needs n * slot of output, which out_cap (computed at open for
 //     every n with n * m <= max_bytes) holds.
 // A batcher is used by one thread at a time (the Go side serializes its calls).
-//
-// Compression may run on its own share of the SMs (pgpq_nv_partition): a green context of the
-// driver, whose streams' kernels run only on its SMs. nvCOMP's zstd compresses each frame in
-// one block that lasts milliseconds, so without a partition a lane's short kernels (decode,
-// page encoding) wait for SMs that compression holds; with one they keep the other SMs.
-#include <cuda.h>  // the driver's green-context types; its functions come from the runtime
 #include <cuda_runtime.h>
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,111 +199,7 @@ __global__ void pack_chunks(const uint8_t* out, size_t slot, const size_t* sizes
 // output copied back. Test-only process state.
 static int g_fail_nv = 0;
 
-// The compression partition, set once by pgpq_nv_partition (under g_part_mu) before batchers
-// open: batchers opened later create their streams in it.
-static pthread_mutex_t g_part_mu = PTHREAD_MUTEX_INITIALIZER;
-static CUgreenCtx g_part = NULL;
-static int32_t g_part_sms = 0;
-typedef CUresult (*green_stream_fn)(CUstream*, CUgreenCtx, unsigned int, int);
-static green_stream_fn g_green_stream = NULL;
-
-// drv resolves a driver function as of the headers this library was built with.
-static int drv(const char* name, void** fn) {
-  cudaDriverEntryPointQueryResult q;
-  cudaError_t e = cudaGetDriverEntryPointByVersion(name, fn, CUDART_VERSION, cudaEnableDefault, &q);
-  return e == cudaSuccess && q == cudaDriverEntryPointSuccess && *fn ? 0 : -1;
-}
-
-// create_stream makes a batcher's stream: in the compression partition where there is one.
-static cudaError_t create_stream(cudaStream_t* s, char* err, int errlen) {
-  pthread_mutex_lock(&g_part_mu);
-  CUgreenCtx g = g_part;
-  pthread_mutex_unlock(&g_part_mu);
-  if (!g) {
-    cudaError_t e = cudaStreamCreateWithFlags(s, cudaStreamNonBlocking);
-    if (e != cudaSuccess) zerr(err, errlen, "create stream", e);
-    return e;
-  }
-  CUresult r = g_green_stream((CUstream*)s, g, CU_STREAM_NON_BLOCKING, 0);
-  if (r != CUDA_SUCCESS) {
-    snprintf(err, errlen, "create a stream in the compression partition: driver error %d", (int)r);
-    return cudaErrorUnknown;
-  }
-  return cudaSuccess;
-}
-
 extern "C" {
-
-// pgpq_nv_partition confines the kernels of batchers opened from now on to a green context of
-// at least sms SMs of the current device (rounded up to the driver's granularity, 8 on Hopper),
-// leaving the other SMs to the decoders and encoders, whose streams stay in the primary context.
-// It returns the SMs the partition has, 0 where sms is 0 or not fewer than the device has (no
-// partition), or -1 with err set where the driver cannot make one (before CUDA 12.4, or a
-// device without green contexts); a partition made stays for the process, and a second call
-// returns its SMs.
-int32_t pgpq_nv_partition(int32_t sms, char* err, int errlen) {
-  PGPQ_API_SCOPE(CS_API_OPEN_CLOSE);
-  pthread_mutex_lock(&g_part_mu);
-  int32_t got = g_part ? g_part_sms : 0;
-  if (g_part || sms <= 0) {
-    pthread_mutex_unlock(&g_part_mu);
-    return got;
-  }
-  typedef CUresult (*dev_fn)(CUdevice*, int);  // cuDeviceGet
-  typedef CUresult (*res_fn)(CUdevice, CUdevResource*, CUdevResourceType);
-  typedef CUresult (*split_fn)(CUdevResource*, unsigned int*, const CUdevResource*, CUdevResource*, unsigned int, unsigned int);
-  typedef CUresult (*desc_fn)(CUdevResourceDesc*, CUdevResource*, unsigned int);
-  typedef CUresult (*green_fn)(CUgreenCtx*, CUdevResourceDesc, CUdevice, unsigned int);
-  void *f_dev = NULL, *f_res = NULL, *f_split = NULL, *f_desc = NULL, *f_green = NULL, *f_stream = NULL;
-  CUdevice dev;
-  CUdevResource all, part, rest;
-  CUdevResourceDesc desc;
-  CUgreenCtx g = NULL;
-  unsigned int groups = 1;
-  int ordinal = 0;
-  CUresult r = CUDA_SUCCESS;
-  const char* step = "initialize the device";
-  cudaError_t e = cudaFree(0);  // the primary context, which the green context retains
-  if (e != cudaSuccess) {
-    zerr(err, errlen, step, e);
-    got = -1;
-    goto done;
-  }
-  if ((e = cudaGetDevice(&ordinal)) != cudaSuccess) {
-    zerr(err, errlen, "find the device", e);
-    got = -1;
-    goto done;
-  }
-  // Not cuCtxGetDevice: as of CUDA 13 its entry point takes a context too.
-  if (drv("cuDeviceGet", &f_dev) || drv("cuDeviceGetDevResource", &f_res) || drv("cuDevSmResourceSplitByCount", &f_split) ||
-      drv("cuDevResourceGenerateDesc", &f_desc) || drv("cuGreenCtxCreate", &f_green) || drv("cuGreenCtxStreamCreate", &f_stream)) {
-    snprintf(err, errlen, "this CUDA driver has no green contexts (CUDA 12.4 or later is needed)");
-    got = -1;
-    goto done;
-  }
-  step = "find the device";
-  if ((r = ((dev_fn)f_dev)(&dev, ordinal)) != CUDA_SUCCESS) goto fail;
-  step = "read the device's SMs";
-  if ((r = ((res_fn)f_res)(dev, &all, CU_DEV_RESOURCE_TYPE_SM)) != CUDA_SUCCESS) goto fail;
-  if ((unsigned int)sms >= all.sm.smCount) goto done;  // no partition: compression may use every SM
-  step = "split the SMs";
-  if ((r = ((split_fn)f_split)(&part, &groups, &all, &rest, 0, (unsigned int)sms)) != CUDA_SUCCESS) goto fail;
-  if (groups != 1 || part.sm.smCount >= all.sm.smCount) goto done;
-  step = "describe the partition";
-  if ((r = ((desc_fn)f_desc)(&desc, &part, 1)) != CUDA_SUCCESS) goto fail;
-  step = "create the green context";
-  if ((r = ((green_fn)f_green)(&g, desc, dev, CU_GREEN_CTX_DEFAULT_STREAM)) != CUDA_SUCCESS) goto fail;
-  g_part = g;
-  g_part_sms = got = (int32_t)part.sm.smCount;
-  g_green_stream = (green_stream_fn)f_stream;
-  goto done;
-fail:
-  snprintf(err, errlen, "compression partition of %d SMs: %s: driver error %d", sms, step, (int)r);
-  got = -1;
-done:
-  pthread_mutex_unlock(&g_part_mu);
-  return got;
-}
 
 void pgpq_nv_close(pgpq_nv* z);
 
@@ -392,8 +281,8 @@ pgpq_nv* pgpq_nv_open(int32_t codec, const char* nvcomp_path, int32_t max_chunks
     }
   }
   cudaError_t e;
-  if ((e = create_stream(&z->stream, err, errlen)) != cudaSuccess) {
-    z->stream = NULL;
+  if ((e = cudaStreamCreateWithFlags(&z->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+    zerr(err, errlen, "create stream", e);
     pgpq_nv_close(z);
     return NULL;
   }
