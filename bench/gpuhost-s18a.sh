@@ -5,6 +5,7 @@
 # not wait for SMs that nvCOMP's long zstd blocks hold; with and without sealed row groups
 # ($PGPARQUET_SEALED_ROW_GROUPS: lanes go on while their row group's pages compress), two
 # interleaved rounds.
+# Needs the partition of commit ae7281d (dropped in 8f6a7df after this measurement).
 #   KIT (default .gpuhost/s18a, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh,
 #   nvcomp.tar.xz, export.test.xz.
 set -uo pipefail

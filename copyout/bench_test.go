@@ -61,23 +61,30 @@ func BenchmarkReceive(b *testing.B) {
 		if consumer == "copy" {
 			// The export's receiver: the stream read into the free end of the 4 MiB buffer the
 			// payloads are appended to, each moved over the headers before it.
-			b.Run("landed/copyout", func(b *testing.B) {
-				c := New(connect(b, dsn), 1<<20)
-				land := Landing{Max: cap(buf), Land: func(partial []byte, need int) ([]byte, error) {
-					if room := buf[len(buf):cap(buf)]; len(room) >= max(need, 64<<10) {
-						copy(room, partial)
-						return room, nil
-					}
-					keep := bytes.Clone(partial)
-					buf = buf[:0]
-					return buf[:copy(buf[:cap(buf)], keep)][:cap(buf)], nil
-				}}
-				measure(b, func() (int64, error) {
-					var n int64
-					_, err := c.CopyToLanding(ctx, sql, func(p []byte) error { n += int64(len(p)); buf = append(buf, p...); return nil }, land)
-					return n, err
+			for _, lw := range []int{0, 64 << 10, 256 << 10, 1 << 20} {
+				name := "landed/copyout"
+				if lw > 0 {
+					name += "-lowat" + strconv.Itoa(lw>>10) + "KiB"
+				}
+				b.Run(name, func(b *testing.B) {
+					c := New(connect(b, dsn), 1<<20)
+					c.SetLowWater(LowWater{Bytes: lw, Wait: 5 * time.Millisecond})
+					land := Landing{Max: cap(buf), Land: func(partial []byte, need int) ([]byte, error) {
+						if room := buf[len(buf):cap(buf)]; len(room) >= max(need, 64<<10) {
+							copy(room, partial)
+							return room, nil
+						}
+						keep := bytes.Clone(partial)
+						buf = buf[:0]
+						return buf[:copy(buf[:cap(buf)], keep)][:cap(buf)], nil
+					}}
+					measure(b, func() (int64, error) {
+						var n int64
+						_, err := c.CopyToLanding(ctx, sql, func(p []byte) error { n += int64(len(p)); buf = append(buf, p...); return nil }, land)
+						return n, err
+					})
 				})
-			})
+			}
 		}
 		for _, block := range []int{64 << 10, 1 << 20, 4 << 20} {
 			b.Run(consumer+"/copyout-"+strconv.Itoa(block>>10)+"KiB", func(b *testing.B) {

@@ -20,6 +20,7 @@ type Conn struct {
 	blockSize int
 	block     []byte // allocated by the first CopyTo without a Landing, reused by the next ones
 	broken    net.Conn
+	lowWater  LowWater
 }
 
 // New takes over pg, which must be idle and is no longer used by the caller, for COPYs whose
@@ -28,6 +29,10 @@ type Conn struct {
 func New(pg *pgconn.PgConn, blockSize int) *Conn {
 	return &Conn{pg: pg, pid: pg.PID(), blockSize: blockSize}
 }
+
+// SetLowWater sets how the next COPYs wake their reader (see LowWater); the zero LowWater,
+// the default, wakes it at every segment.
+func (c *Conn) SetLowWater(lw LowWater) { c.lowWater = lw }
 
 // PgConn is the connection as pgconn sees it between COPYs, for ordinary statements and its
 // parameter statuses. CopyTo replaces it: do not keep it across a CopyTo.
@@ -111,7 +116,17 @@ func (c *Conn) CopyToLanding(ctx context.Context, sql string, data func([]byte) 
 	if l.Land == nil {
 		r.s.block = c.block
 	}
+	lw := newLowWater(hc.Conn, c.lowWater)
+	if lw != nil {
+		r.s.src = lowWaterReader{conn: hc.Conn, w: lw}
+	}
 	tag, err := r.run(sql)
+	if lw != nil {
+		if lerr := lw.end(); lerr != nil && r.done {
+			r.done = false
+			err = errors.Join(err, lerr)
+		}
+	}
 	if !stop() {
 		<-fired
 		if !r.done {

@@ -100,28 +100,31 @@ func differential(t *testing.T, dsn string) {
 	}
 	oldConn, newConn := connect(t, dsn), connect(t, dsn)
 	for _, block := range []int{headerLen, 4 << 10, 1 << 20} {
-		c := New(newConn, block)
-		for name, sql := range queries {
-			t.Run(fmt.Sprintf("%s, block %d", name, block), func(t *testing.T) {
-				var old, new received
-				oldTag, err := oldConn.CopyTo(ctx, &old, sql)
-				if err != nil {
-					t.Fatal(err)
-				}
-				newTag, err := c.CopyTo(ctx, sql, new.data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				same(t, old, new, oldTag, newTag)
-				if len(new) == 0 {
-					t.Errorf("%d messages", len(new))
-				}
-				if _, err := c.PgConn().Exec(ctx, "SELECT 1").ReadAll(); err != nil || c.PgConn().TxStatus() != 'I' {
-					t.Errorf("after the COPY: %v, status %c", err, c.PgConn().TxStatus())
-				}
-			})
+		for _, lw := range []LowWater{{}, {Bytes: 64 << 10, Wait: 5 * time.Millisecond}} {
+			c := New(newConn, block)
+			c.SetLowWater(lw)
+			for name, sql := range queries {
+				t.Run(fmt.Sprintf("%s, block %d, low water %d", name, block, lw.Bytes), func(t *testing.T) {
+					var old, new received
+					oldTag, err := oldConn.CopyTo(ctx, &old, sql)
+					if err != nil {
+						t.Fatal(err)
+					}
+					newTag, err := c.CopyTo(ctx, sql, new.data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					same(t, old, new, oldTag, newTag)
+					if len(new) == 0 {
+						t.Errorf("%d messages", len(new))
+					}
+					if _, err := c.PgConn().Exec(ctx, "SELECT 1").ReadAll(); err != nil || c.PgConn().TxStatus() != 'I' {
+						t.Errorf("after the COPY: %v, status %c", err, c.PgConn().TxStatus())
+					}
+				})
+			}
+			newConn = c.PgConn()
 		}
-		newConn = c.PgConn()
 	}
 }
 
