@@ -163,8 +163,8 @@ func TestSidecarChaos(t *testing.T) {
 
 	checkStart := time.Now()
 	sum := checkRequests(t, env, fleet, root, plan)
-	t.Logf("checked in %s; a succeeded export took %.1f s (median), %.1f s at most", time.Since(checkStart).Round(time.Millisecond),
-		sum.medianSeconds, sum.maxSeconds)
+	t.Logf("checked in %s; a succeeded export took %.1f s (median), %.1f s at most; decoders %v", time.Since(checkStart).Round(time.Millisecond),
+		sum.medianSeconds, sum.maxSeconds, sum.decoders)
 	t.Logf("requests %d: %d succeeded, %d failed, %d cancelled (%d attempts in all); faults: %d kills, %d freezes, "+
 		"%d PostgreSQL restarts, %d sidecar exits on their own; rows checked %d, lost %d, duplicated %d; "+
 		"stray Parquet files %d, other entries %d; %s in all",
@@ -184,6 +184,13 @@ func TestSidecarChaos(t *testing.T) {
 	want := "are encoded on the CPU"
 	if os.Getenv("PGPARQUET_PAGE_WRITER") == "off" {
 		want = "arrow-go encodes every column"
+	} else if sum.decoders["gpu"] > 0 {
+		want = "are encoded on the GPU"
+	}
+	// $PGPARQUET_CHAOS_DECODER (the GPU host sets gpu) is the decoder every succeeded export
+	// must have used, so that the run is known to have put that path under the faults.
+	if d := os.Getenv("PGPARQUET_CHAOS_DECODER"); d != "" && sum.decoders[d] != sum.states["succeeded"] {
+		t.Errorf("decoders of the succeeded exports: %v; want all %s", sum.decoders, d)
 	}
 	if !slices.ContainsFunc(fleet.all, func(p *chaosProc) bool { return strings.Contains(p.stderr.String(), want) }) {
 		t.Errorf("no sidecar's log says %q: the file path this run is for was not taken", want)
@@ -938,8 +945,9 @@ type chaosSummary struct {
 	attempts                      int
 	rowsChecked, lost, duplicated int64
 	stray                         int
-	others                        []string // entries beside succeeded exports, neither Parquet nor partial
-	medianSeconds, maxSeconds     float64  // of the succeeded exports' last attempts
+	others                        []string       // entries beside succeeded exports, neither Parquet nor partial
+	medianSeconds, maxSeconds     float64        // of the succeeded exports' last attempts
+	decoders                      map[string]int // succeeded exports by decoder (gpu, cpu)
 }
 
 // requestRow is a request as the control table holds it at the end.
@@ -1007,6 +1015,16 @@ func checkRequests(t *testing.T, env *chaosEnv, fleet *chaosFleet, root string, 
 	if err := su.QueryRow(ctx, `SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), 0), coalesce(max(seconds), 0)
 		FROM parquet_export_requests WHERE state = 'succeeded'`).Scan(&sum.medianSeconds, &sum.maxSeconds); err != nil {
 		t.Fatalf("read export durations: %v", err)
+	}
+	rows, err = su.Query(ctx, `SELECT coalesce(decoder, 'none'), count(*) FROM parquet_export_requests WHERE state = 'succeeded' GROUP BY 1`)
+	if err != nil {
+		t.Fatalf("read decoders: %v", err)
+	}
+	sum.decoders = map[string]int{}
+	var decoder string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&decoder, &n}, func() error { sum.decoders[decoder] = n; return nil }); err != nil {
+		t.Fatalf("read decoders: %v", err)
 	}
 	verdicts := make([]exportVerdict, len(plan))
 	var wg sync.WaitGroup

@@ -26,7 +26,19 @@ var shared pgtest.Shared
 // binDir holds the binary buildBinary builds once for the package's tests.
 var binDir string
 
+// runMainEnv makes the test binary run the command instead of the tests: buildBinary's
+// stand-in where there is no Go toolchain (the GPU host), see testBinaryEnv.
+const runMainEnv = "PGPARQUET_TEST_RUN_MAIN"
+
+// testBinaryEnv, set to "self", makes buildBinary return the test binary itself, which runs
+// the command when started with $PGPARQUET_TEST_RUN_MAIN=1: tests of the real process then run
+// where Go is not installed, on the command as this test binary was built.
+const testBinaryEnv = "PGPARQUET_TEST_BINARY"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	dir, err := os.MkdirTemp("", "pgparquet-cmd-test-")
 	if err != nil {
 		panic(err)
@@ -41,9 +53,21 @@ var (
 )
 
 // buildBinary compiles the command, once for all the tests that need the real process
-// (signals, exit codes): linking it takes a while.
+// (signals, exit codes): linking it takes a while. With $PGPARQUET_TEST_BINARY=self it returns
+// this test binary instead, and sets $PGPARQUET_TEST_RUN_MAIN=1 for the processes the tests
+// start from then on.
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	if os.Getenv(testBinaryEnv) == "self" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatalf("find the test binary: %v", err)
+		}
+		if err := os.Setenv(runMainEnv, "1"); err != nil {
+			t.Fatal(err)
+		}
+		return self
+	}
 	bin := filepath.Join(binDir, "pgparquet")
 	binOnce.Do(func() {
 		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
