@@ -3,6 +3,7 @@
 # huge pages registered with the driver ($PGPARQUET_PINNED=huge) against cudaMallocHost's
 # small pages: the GPU writer's exports of lineorder 40M and wide 10M, P=16, zstd, two
 # interleaved rounds with the source limit; CPU profiles of round 1 (bench/cpusplit).
+#   Needs the huge-page allocation of commit 89a27f7 (dropped after this measurement: no gain).
 #   KIT (default .gpuhost/s18b, carried): base files and pgparquet-c.xz.
 set -uo pipefail
 K=${KIT:-.gpuhost/s18b}; O=${OUT:-/tmp/s18f-out}; ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}

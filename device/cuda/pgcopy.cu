@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "pgpq_abi.h"  // pgpq_col
 #include "fuse.h"       // the page encoder and string grouping, run by pgpq_finish_fused
@@ -914,77 +913,16 @@ int pgpq_device_count(char* err, int errlen) {
   return n;
 }
 
-// Pinned memory of 2 MiB or more can be mapped in huge pages and registered with the driver
-// ($PGPARQUET_PINNED=huge, for measurements) instead of cudaMallocHost's small pages: the
-// socket reads and the receiver's moves into receive buffers then take fewer TLB misses.
-// huge_maps remembers each such mapping's length for pgpq_host_free.
-static const size_t huge_page = (size_t)2 << 20;
-static pthread_mutex_t huge_mu = PTHREAD_MUTEX_INITIALIZER;
-struct huge_map {
-  void* p;
-  size_t n;
-  huge_map* next;
-};
-static huge_map* huge_maps = NULL;
-
-static int pinned_huge(void) {
-  static int v = -1;
-  if (v < 0) {
-    const char* e = getenv("PGPARQUET_PINNED");
-    v = e && strcmp(e, "huge") == 0;
-  }
-  return v;
-}
-
-static void* huge_alloc(size_t n) {
-  size_t len = (n + huge_page - 1) & ~(huge_page - 1);
-  // Over-map by a huge page to align the start, then trim.
-  uint8_t* raw = (uint8_t*)mmap(NULL, len + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return NULL;
-  uint8_t* p = (uint8_t*)(((uintptr_t)raw + huge_page - 1) & ~(uintptr_t)(huge_page - 1));
-  if (p > raw) munmap(raw, p - raw);
-  if (p + len < raw + len + huge_page) munmap(p + len, raw + len + huge_page - (p + len));
-  madvise(p, len, MADV_HUGEPAGE);
-  huge_map* m = (huge_map*)malloc(sizeof(huge_map));
-  if (!m || cudaHostRegister(p, len, cudaHostRegisterDefault) != cudaSuccess) {
-    free(m);
-    munmap(p, len);
-    return NULL;
-  }
-  m->p = p;
-  m->n = len;
-  pthread_mutex_lock(&huge_mu);
-  m->next = huge_maps;
-  huge_maps = m;
-  pthread_mutex_unlock(&huge_mu);
-  return p;
-}
-
 // pgpq_host_alloc returns pinned host memory (fast host<->device copies), NULL on failure.
 void* pgpq_host_alloc(size_t n) {
   PGPQ_API_SCOPE(CS_API_HOST_ALLOC);
   void* p = NULL;
-  if (n >= huge_page && pinned_huge()) return huge_alloc(n);
   if (cudaMallocHost(&p, n) != cudaSuccess) return NULL;
   return p;
 }
 
 void pgpq_host_free(void* p) {
   PGPQ_API_SCOPE(CS_API_HOST_FREE);
-  if (pinned_huge()) {
-    pthread_mutex_lock(&huge_mu);
-    huge_map** at = &huge_maps;
-    while (*at && (*at)->p != p) at = &(*at)->next;
-    huge_map* m = *at;
-    if (m) *at = m->next;
-    pthread_mutex_unlock(&huge_mu);
-    if (m) {
-      cudaHostUnregister(p);
-      munmap(p, m->n);
-      free(m);
-      return;
-    }
-  }
   cudaFreeHost(p);
 }
 
