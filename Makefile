@@ -167,12 +167,14 @@ $(CUDA_LIB): device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu d
 		-shared -Xcompiler -fPIC -I $(NVCOMP_HOME)/include -o $@ device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu
 
 # On a GPU host: the CPU-vs-GPU differential test on fresh random data (bit for bit), the
-# throughput figures, and one compute-sanitizer pass.
+# throughput figures, one compute-sanitizer pass, and the sidecar chaos test with every
+# succeeded export decoded on the GPU (PostgreSQL binaries as for make test).
 test-gpu: cuda
 	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 $(GO) test -count=1 -v -run 'TestGPU' ./device
 	$(GO) test -c -o bin/device.test ./device
 	cd device && PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_REQUIRE_GPU=1 \
 		compute-sanitizer --tool memcheck --leak-check full ../bin/device.test -test.run 'TestGPUMatchesCPU|TestGPUFusedMatchesCPU|TestGPUListsMatchCPU|TestGPUNumericTextMatchesCPU|TestGPUEncodePlain|TestGPUPageEncoder|TestGPUUniques'
+	PGPARQUET_CUDA_LIB=$(CURDIR)/$(CUDA_LIB) PGPARQUET_CHAOS_DECODER=gpu $(GO) test -count=1 -v -run 'TestSidecarChaos$$' ./cmd/pgparquet
 
 # On a GPU host: the decoder alone on lineorder-shaped chunks (kernels only, with transfers from
 # pinned and from Go memory, and the CPU decoder on 1 and all cores, same bytes, same host).
