@@ -1,0 +1,42 @@
+#!/bin/bash
+# On the GPU host, from the repository root (session 18): framed receive buffers (the CopyData
+# headers left between the tuples, snapshot's receiver) checked on the GPU:
+#   - the device's GPU tests, which now also decode framed chunks (TestGPUMatchesCPU,
+#     -FusedMatchesCPU, -ListsMatchCPU) and the fault tests, then compute-sanitizer memcheck on
+#     TestGPUMatchesCPU;
+#   - the produce halves of TestGPUWriterRandomTables and TestGPUWriterStatisticsAreTrue (the
+#     GPU writer's exports receive framed buffers; the gpu-p1 comparison needs the same row
+#     groups as the CPU path's compact ones), left in $OUT/random.tar.xz and $OUT/stats.tar.xz
+#     to check here as bench/gpuhost-s17b.sh says.
+# KIT (default .gpuhost/s18g, carried): pg15.tar.xz, start-pg.sh, nvcomp.tar.xz, export.test.xz,
+# device.test.xz.
+set -uo pipefail
+K=${KIT:-.gpuhost/s18g}; O=${OUT:-/tmp/s18g-out}
+mkdir -p "$O"
+exec > >(tee -a "$O/s18g.log") 2>&1
+pkill -x postgres; sleep 1
+for f in export.test device.test; do xz -dkf "$K/$f.xz" && chmod +x "$K/$f"; done
+source bench/gpuhost-cuda-lib.sh
+cuda_lib || { echo "no CUDA library"; exit 1; }
+echo "library built: $SECONDS s"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 240 ../$K/device.test -test.v \
+  -test.run 'TestGPUMatchesCPU|TestGPUFusedMatchesCPU|TestGPUListsMatchCPU|TestGPUNumericTextMatchesCPU|TestGPUCUDAErrorsFallBack|TestGPUEncodeFaultsFallBack|TestGPUPageEncoder|TestGPUUniques|TestGPUEncodePlain|TestGPUZstd$' 2>&1 \
+  | grep -E '^(--- |ok|FAIL|PASS|panic)|seed|fell back|framed' | cut -c1-250)
+echo "device tests: $SECONDS s"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full \
+  ../$K/device.test -test.run 'TestGPUMatchesCPU' 2>&1 | grep -E 'ERROR SUMMARY|LEAK SUMMARY|^(ok|FAIL|PASS)' | head -5)
+echo "memcheck: $SECONDS s"
+export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
+bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
+dsn=postgres://postgres@127.0.0.1:5432/postgres
+R=/dev/shm/s18-random S=/dev/shm/s18-stats
+rm -rf "$R" "$S" && mkdir -p "$R" "$S"
+echo "== TestGPUWriterRandomTables, produce half"
+(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_RANDOM_DSN=$dsn PGPARQUET_GPU_RANDOM_OUT=$R \
+  timeout 200 ../$K/export.test -test.run '^TestGPUWriterRandomTables$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
+tar -C "$R" -cJf "$O/random.tar.xz" . && ls -l "$O/random.tar.xz"
+echo "== TestGPUWriterStatisticsAreTrue, produce half"
+(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_STATS_DSN=$dsn PGPARQUET_GPU_STATS_OUT=$S \
+  timeout 200 ../$K/export.test -test.run '^TestGPUWriterStatisticsAreTrue$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
+tar -C "$S" -cJf "$O/stats.tar.xz" . && ls -l "$O/stats.tar.xz"
+echo "total: $SECONDS s"
