@@ -405,8 +405,10 @@ func (r *receiver) flush() error {
 	return r.emit(b)
 }
 
-// land implements copyout.Landing: the free end of the current pooled buffer, where the next
-// payloads are appended, when it holds need bytes (the message whose start partial is, or its
+// land implements copyout.Landing: the free end of the current pooled buffer (by framedLen: a
+// buffer that is not framed lends less than its free bytes, so that every message read into
+// it is one write appends without flushing the buffer, which the reads still use), where the
+// next payloads are appended, when it holds need bytes (the message whose start partial is, or its
 // header); else a new buffer, the current one handed on (emit) once partial has been set aside.
 //
 // So a buffer ends before the first message that does not fit in it whole (by framedLen, framed
@@ -416,7 +418,7 @@ func (r *receiver) flush() error {
 // left): one more read per buffer, at most a message's size.
 func (r *receiver) land(partial []byte, need int) ([]byte, error) {
 	if b := r.cur; b != nil && b.pool != nil && cap(b.Data)-framedLen(b) >= max(need, len(partial)) {
-		room := b.Data[len(b.Data):cap(b.Data)]
+		room := b.Data[len(b.Data) : cap(b.Data)-(framedLen(b)-len(b.Data))]
 		copy(room, partial)
 		return room, nil
 	}

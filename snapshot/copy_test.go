@@ -225,6 +225,10 @@ func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) (row
 			t.Fatalf("a framed buffer of %d bytes and %d rows holds %d bytes of tuples", len(b.Data), b.Rows(), len(c.Data))
 		}
 		rows, tuples = append(rows, b.Rows()), append(tuples, c.Data...)
+		// A consumer may reuse the buffer at once: whatever still read it would see this.
+		for i := range b.Data[:cap(b.Data)] {
+			b.Data[:cap(b.Data)][i] = 0xa5
+		}
 		b.Release()
 		return nil
 	}
