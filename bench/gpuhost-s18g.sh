@@ -8,6 +8,7 @@
 #     GPU writer's exports receive framed buffers; the gpu-p1 comparison needs the same row
 #     groups as the CPU path's compact ones), left in $OUT/random.tar.xz and $OUT/stats.tar.xz
 #     to check here as bench/gpuhost-s17b.sh says.
+# Needs the framed buffers of commit f11c367 (reverted after s18h measured no gain).
 # KIT (default .gpuhost/s18g, carried): pg15.tar.xz, start-pg.sh, nvcomp.tar.xz, export.test.xz,
 # device.test.xz.
 set -uo pipefail

@@ -3,6 +3,7 @@
 # headers left between the tuples: no move per row) against compact ones as before
 # ($PGPARQUET_RECEIVE_FRAMED=off) for the GPU writer: lineorder 40M and wide 10M, P=16, zstd,
 # two interleaved rounds with the source limit; CPU profiles of round 1 (bench/cpusplit).
+#   Needs commit f94c134 (framed buffers, reverted after this measurement: no gain).
 #   KIT (default .gpuhost/s18h, carried): base files and pgparquet-c.xz.
 set -uo pipefail
 K=${KIT:-.gpuhost/s18h}; O=${OUT:-/tmp/s18h-out}; ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}

@@ -20,14 +20,14 @@ typedef void* (*host_alloc_fn)(size_t);
 typedef void (*host_free_fn)(void*);
 typedef void* (*open_fn)(int, int, const pgpq_col*, char*, int);
 typedef void (*close_fn)(void*);
-typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int32_t, int64_t*, int64_t*, int64_t*, int64_t*,
+typedef void* (*scan_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int64_t*, int64_t*, int64_t*, int64_t*,
                          int64_t*, int32_t*, char*, int);
 typedef int (*finish_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, int32_t*, char*, int);
 typedef int (*finish_fused_fn)(void*, uint8_t**, uint8_t**, uint8_t**, uint8_t**, uint8_t*, int64_t, const pgpq_fuse_col*, int,
                                uint8_t*, int64_t, int32_t*, char*, int);
 typedef void (*job_layout_fn)(void*, int64_t*, int64_t*);
 typedef void (*abort_fn)(void*);
-typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int32_t, int, float*, char*, int);
+typedef int (*bench_fn)(void*, const uint8_t*, int64_t, const uint32_t*, int64_t, int, float*, char*, int);
 typedef void (*inject_fn)(int, int);
 typedef void* (*zopen_fn)(int32_t, const char*, int32_t, int64_t, int64_t, char*, int);
 typedef void (*zbuffers_fn)(void*, uint8_t**, int64_t**, size_t**, int64_t*, int64_t*);
@@ -127,9 +127,9 @@ static void* call_host_alloc(pgpq_lib* l, size_t n) { return l->host_alloc(n); }
 static void call_host_free(pgpq_lib* l, void* p) { l->host_free(p); }
 static void* call_open(pgpq_lib* l, int dev, int n, const pgpq_col* c, char* err, int en) { return l->open(dev, n, c, err, en); }
 static void call_close(pgpq_lib* l, void* h) { l->close(h); }
-static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int32_t gap,
+static void* call_scan(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows,
                        int64_t* stats, int ncols, int32_t* bad, char* err, int en) {
-	return l->scan(h, d, nb, s, rows, gap, stats, stats + ncols, stats + 2 * ncols, stats + 3 * ncols, stats + 4 * ncols, bad, err, en);
+	return l->scan(h, d, nb, s, rows, stats, stats + ncols, stats + 2 * ncols, stats + 3 * ncols, stats + 4 * ncols, bad, err, en);
 }
 static int call_finish(pgpq_lib* l, void* j, uint8_t** table, int ncols, int32_t* bad, char* err, int en) {
 	return l->finish(j, table, table + ncols, table + 2 * ncols, table + 3 * ncols, bad, err, en);
@@ -202,9 +202,9 @@ static int call_callstats(pgpq_lib* l, char* buf, int n) {
 	if (!l->callstats) return 0;
 	return l->callstats(buf, n);
 }
-static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int32_t gap, int iters,
+static int call_bench(pgpq_lib* l, void* h, const uint8_t* d, int64_t nb, const uint32_t* s, int64_t rows, int iters,
                       float* ms, char* err, int en) {
-	return l->bench(h, d, nb, s, rows, gap, iters, ms, err, en);
+	return l->bench(h, d, nb, s, rows, iters, ms, err, en);
 }
 */
 import "C"
@@ -233,7 +233,7 @@ import (
 )
 
 // cudaABI is the library ABI version this Go code speaks.
-const cudaABI = 5
+const cudaABI = 4
 
 // gpulist.go's element conversions are the library's (each line fails to compile otherwise).
 const (
@@ -525,7 +525,7 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 	if rows > 0 {
 		startsPtr = (*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0]))
 	}
-	job := C.call_scan(d.lib.lib, d.h, dataPtr, C.int64_t(len(c.Data)), startsPtr, C.int64_t(rows), frameGap(c),
+	job := C.call_scan(d.lib.lib, d.h, dataPtr, C.int64_t(len(c.Data)), startsPtr, C.int64_t(rows),
 		(*C.int64_t)(unsafe.Pointer(&stats[0])), C.int(ncols), &bad, &errBuf[0], errLen)
 	if job == nil {
 		return d.cudaFailed(ctx, c, C.GoString(&errBuf[0]))
@@ -772,15 +772,6 @@ func (d *gpuDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (arrow.RecordB
 
 // kernelSeconds runs the decoding kernels alone on c (uploaded once) iters times and returns
 // the mean seconds of one pass, for benchmarks of the kernels without transfers.
-// frameGap is what the library's scan is told lies between a tuple and the next row start:
-// a Framed chunk's CopyData headers, or nothing.
-func frameGap(c *pgcopy.Chunk) C.int32_t {
-	if c.Framed {
-		return pgcopy.FrameHeader
-	}
-	return 0
-}
-
 func (d *gpuDecoder) kernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) {
 	if len(c.RowStarts) == 0 {
 		return 0, errors.New("kernel benchmark: the chunk has no row starts")
@@ -788,7 +779,7 @@ func (d *gpuDecoder) kernelSeconds(c *pgcopy.Chunk, iters int) (float64, error) 
 	var ms C.float
 	var errBuf [errLen]C.char
 	if C.call_bench(d.lib.lib, d.h, (*C.uint8_t)(unsafe.Pointer(&c.Data[0])), C.int64_t(len(c.Data)),
-		(*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0])), C.int64_t(len(c.RowStarts)), frameGap(c), C.int(iters), &ms, &errBuf[0], errLen) != 0 {
+		(*C.uint32_t)(unsafe.Pointer(&c.RowStarts[0])), C.int64_t(len(c.RowStarts)), C.int(iters), &ms, &errBuf[0], errLen) != 0 {
 		return 0, fmt.Errorf("kernel benchmark: %s", C.GoString(&errBuf[0]))
 	}
 	return float64(ms) / 1e3, nil

@@ -312,10 +312,6 @@ func (s *Decoder) Keep(b []byte) bool {
 	return g.pinned.owns(b)
 }
 
-// Framed is true once the GPU decodes: it reads framed chunks as they are (the CPU decoder,
-// should a chunk fall back to it, compacts them first).
-func (s *Decoder) Framed() bool { return s.gpu.Load() != nil }
-
 // CallStats waits for the GPU's start and returns the CUDA library's counters of its calls to
 // the CUDA runtime (calls, wall and CPU seconds each), which Go's CPU profile does
 // not fully see: text lines, or "" without the GPU or when the library was loaded without

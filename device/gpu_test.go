@@ -95,24 +95,20 @@ func TestGPUMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rows=%d: CPU: %v", rows, err)
 		}
-		// The chunk as it is and framed (each tuple behind its CopyData header, as the
-		// receiver leaves the GPU's buffers).
-		for _, in := range []*pgcopy.Chunk{c, copytest.Framed(c)} {
-			got, err := gpu.Decode(ctx, in)
-			if err != nil {
-				t.Fatalf("rows=%d framed %v: GPU: %v", rows, in.Framed, err)
+		got, err := gpu.Decode(ctx, c)
+		if err != nil {
+			t.Fatalf("rows=%d: GPU: %v", rows, err)
+		}
+		for i := range cols {
+			if err := copytest.SameArrays(want.Column(i), got.Column(i)); err != nil {
+				t.Errorf("rows=%d column %s (%s): %v", rows, cols[i].Name, cols[i].Kind, err)
 			}
-			for i := range cols {
-				if err := copytest.SameArrays(want.Column(i), got.Column(i)); err != nil {
-					t.Errorf("rows=%d framed %v column %s (%s): %v", rows, in.Framed, cols[i].Name, cols[i].Kind, err)
-				}
-			}
-			got.Release()
 		}
 		want.Release()
+		got.Release()
 	}
 	// Every chunk above holds NULLs, NaN and infinities in the numeric text column only, so
-	// none needed the CPU fallback, framed or not; a chunk with NaN in a decimal column does.
+	// none needed the CPU fallback; a chunk with NaN in a decimal column does.
 	if n := gpu.fallbacks.Load(); n != 0 {
 		t.Errorf("%d chunks fell back to the CPU", n)
 	}
@@ -125,12 +121,8 @@ func TestGPUMatchesCPU(t *testing.T) {
 	if cerr == nil || gerr == nil || cerr.Error() != gerr.Error() {
 		t.Errorf("NaN in decimal: CPU %v, GPU %v; want the same error", cerr, gerr)
 	}
-	// Framed, it falls back as well, and the CPU decoder (compacting it) gives the same error.
-	if _, ferr := gpu.Decode(ctx, copytest.Framed(c)); ferr == nil || cerr == nil || ferr.Error() != cerr.Error() {
-		t.Errorf("NaN in decimal, framed: GPU %v; want the CPU's %v", ferr, cerr)
-	}
-	if gpu.fallbacks.Load() != 2 {
-		t.Errorf("fallbacks = %d, want 2", gpu.fallbacks.Load())
+	if gpu.fallbacks.Load() != 1 {
+		t.Errorf("fallbacks = %d, want 1", gpu.fallbacks.Load())
 	}
 	// Row starts that do not match the tuples (a server that batched rows, or a receiver bug)
 	// and missing row starts: the CPU decoder decides, so results and errors are the same.

@@ -71,9 +71,6 @@ func TestGPUListsMatchCPU(t *testing.T) {
 			if err := sameOutcome(gpu, cpu, cols, c, true); err != nil {
 				t.Errorf("rows=%d NULL rates %v: %v", rows, rates, err)
 			}
-			if err := sameOutcome(gpu, cpu, cols, copytest.Framed(c), true); err != nil {
-				t.Errorf("rows=%d NULL rates %v, framed: %v", rows, rates, err)
-			}
 		}
 	}
 	if n := gpu.fallbacks.Load(); n != 0 {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -257,24 +256,7 @@ func (e *exportRun) openDecoder(nWorkers int) *snapshot.Pool {
 	pool := snapshot.NewPool(nWorkers*buffersPerWorker, e.cfg.BufferSize, e.dec.Alloc)
 	pool.SetHugeRows(e.cfg.huge)
 	pool.SetRecycle(e.dec.Keep)
-	pool.SetFramed(framedReceive(e.dec))
 	return pool
-}
-
-// framedReceiveEnv overrides, for tests and measurements, whether receive buffers are framed
-// (pgcopy.Chunk.Framed): "on" always (on the CPU path the decoder then compacts each chunk),
-// "off" never; unset, when the decoder reads them so (the GPU's).
-const framedReceiveEnv = "PGPARQUET_RECEIVE_FRAMED"
-
-// framedReceive is the pool's SetFramed for dec.
-func framedReceive(dec gpuparse.StreamDecoder) func() bool {
-	switch os.Getenv(framedReceiveEnv) {
-	case "on":
-		return func() bool { return true }
-	case "off":
-		return nil
-	}
-	return dec.Framed
 }
 
 // copy streams every task through the lanes into staged files, reporting progress meanwhile.

@@ -272,8 +272,8 @@ func TestRandomTables(t *testing.T) {
 	rows := randomTable{seed: seed, rows: 3000}.create(t, conn, "rt")
 	want := postgresValues(t, conn, "rt")
 	type run struct {
-		name, pageWriter, framed string
-		opts                     export.Options
+		name, pageWriter string
+		opts             export.Options
 	}
 	var runs []run
 	for _, codec := range randomCodecs {
@@ -281,17 +281,11 @@ func TestRandomTables(t *testing.T) {
 	}
 	p3 := randomExport("rt", t.TempDir(), "zstd")
 	p3.Parallel, p3.Chunks, p3.BufferSize = 3, 7, 64<<10
-	// Framed receive buffers (the GPU's layout), decoded here by the CPU decoder from compacted
-	// copies: the same values.
-	framed := randomExport("rt", t.TempDir(), "zstd")
-	framed.Parallel, framed.Chunks, framed.BufferSize = 3, 7, 64<<10
 	runs = append(runs, run{name: "zstd P=3", opts: p3},
-		run{name: "arrow-go's FileWriter", pageWriter: "off", opts: randomExport("rt", t.TempDir(), "zstd")},
-		run{name: "zstd P=3, framed receive buffers", framed: "on", opts: framed})
+		run{name: "arrow-go's FileWriter", pageWriter: "off", opts: randomExport("rt", t.TempDir(), "zstd")})
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			t.Setenv("PGPARQUET_PAGE_WRITER", r.pageWriter)
-			t.Setenv("PGPARQUET_RECEIVE_FRAMED", r.framed)
 			r.opts.ConnConfig = config(t, dsn)
 			res, err := export.Run(context.Background(), r.opts)
 			if err != nil {

@@ -160,7 +160,7 @@ type colState struct {
 // Malformed input gives a *DecodeError (unwrapped); a done ctx gives its
 // error, wrapped; a decoder built from invalid columns, or closed, gives a
 // plain error. The caller releases the batch; c.Data may be reused as soon as
-// Decode returns. A Framed chunk is decoded from a compacted copy (Compact).
+// Decode returns.
 func (d *CPUDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (rec arrow.RecordBatch, err error) {
 	// The first pass validates everything the second pass relies on, so a
 	// panic here is a bug in this package, not bad input. Turn it into an
@@ -182,14 +182,6 @@ func (d *CPUDecoder) Decode(ctx context.Context, c *pgcopy.Chunk) (rec arrow.Rec
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", c.Source, err)
-	}
-	if c.Framed {
-		// The walk reads tuples back to back: a framed chunk (the GPU's input, decoded here
-		// when the GPU cannot) is compacted first.
-		var err error
-		if c, err = c.Compact(); err != nil {
-			return nil, err
-		}
 	}
 	st := make([]colState, len(d.plans))
 	for i := range st {

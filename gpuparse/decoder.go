@@ -51,10 +51,6 @@ type StreamDecoder interface {
 	// Wait waits until the decoder knows which engine runs it and returns why a required
 	// engine could not (--gpu on without a usable GPU); nil otherwise.
 	Wait() error
-	// Framed says whether a receive buffer started now should hold its CopyData messages as
-	// they came (pgcopy.Chunk.Framed): true where the decoder reads them so (the GPU's), which
-	// saves the receiver moving each payload over the header before it.
-	Framed() bool
 }
 
 // CPU is the engine of the Go decoder, in Go memory.
@@ -71,5 +67,4 @@ type cpuStream struct{ *CPUDecoder }
 
 func (cpuStream) Alloc(size int) []byte { return make([]byte, 0, size) }
 func (cpuStream) Keep([]byte) bool      { return true }
-func (cpuStream) Framed() bool          { return false }
 func (cpuStream) Wait() error           { return nil }

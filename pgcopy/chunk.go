@@ -1,7 +1,6 @@
 package pgcopy
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -19,15 +18,6 @@ type Chunk struct {
 	// does not rely on it (it walks the bytes) but, if it is non-nil, checks
 	// that it matches the walk exactly and returns a *DecodeError if not.
 	RowStarts []uint32
-	// Framed says that Data holds the CopyData messages as they came, each
-	// payload at its RowStarts entry behind its message's 5-byte header
-	// (FrameHeader bytes): payload i ends at RowStarts[i+1]-FrameHeader, the
-	// last at len(Data), and Data[:RowStarts[0]] is the first one's header.
-	// The receiver then leaves each payload where the socket put it instead
-	// of moving it over the header before it. RowStarts is required; the GPU
-	// decoder reads such chunks as they are, and Compact gives the CPU
-	// decoder the tuples back to back.
-	Framed bool
 	// StreamOffset is the byte offset of Data[0] within its COPY stream
 	// (header included), for error messages.
 	StreamOffset int64
@@ -37,57 +27,6 @@ type Chunk struct {
 	// Source says what the stream was, e.g. `range 3 (pages 100-200) of
 	// public.t`, for error messages.
 	Source string
-}
-
-// FrameHeader is the length of a CopyData message's header (type byte and
-// int32 length) before each payload of a Framed chunk.
-const FrameHeader = 5
-
-// Compact returns c with its tuples back to back, as a chunk that is not
-// Framed is: a new Data and RowStarts, c's other fields. A chunk that is not
-// Framed is returned as it is. A framing that does not hold (a start out of
-// order or out of Data) gives a *DecodeError at the first wrong start.
-func (c *Chunk) Compact() (*Chunk, error) {
-	if !c.Framed {
-		return c, nil
-	}
-	rs := c.RowStarts
-	if len(rs) == 0 {
-		if len(c.Data) > 0 {
-			return nil, &DecodeError{Source: c.Source, Offset: c.StreamOffset, Row: -1, Msg: fmt.Sprintf("framed chunk of %d bytes without row starts", len(c.Data))}
-		}
-		out := *c
-		out.Data, out.Framed = nil, false
-		return &out, nil
-	}
-	size := len(c.Data) - FrameHeader*len(rs)
-	if size < 0 {
-		size = 0
-	}
-	data := make([]byte, 0, size)
-	starts := make([]uint32, len(rs))
-	for i, s := range rs {
-		end := len(c.Data)
-		if i+1 < len(rs) {
-			end = int(rs[i+1]) - FrameHeader
-		}
-		if int(s) < FrameHeader || int(s) > end || end > len(c.Data) || (i > 0 && int(s) < int(rs[i-1])+FrameHeader) {
-			return nil, &DecodeError{Source: c.Source, Offset: c.StreamOffset + int64(len(data)), Row: c.FirstRow + int64(i), Msg: fmt.Sprintf("framed chunk: row start %d does not follow a message header (previous start %d, next end %d, %d bytes)", s, prev(rs, i), end, len(c.Data))}
-		}
-		starts[i] = uint32(len(data))
-		data = append(data, c.Data[s:end]...)
-	}
-	out := *c
-	out.Data, out.RowStarts, out.Framed = data, starts, false
-	return &out, nil
-}
-
-// prev is rs[i-1], or -1 for the first.
-func prev(rs []uint32, i int) int64 {
-	if i == 0 {
-		return -1
-	}
-	return int64(rs[i-1])
 }
 
 // DecodeError says where in which stream the input was wrong and what was

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/semaphore"
@@ -28,7 +26,6 @@ type Pool struct {
 	size    int
 	alloc   func(size int) []byte
 	recycle func([]byte) bool
-	framed  func() bool
 	huge    *HugeRows
 }
 
@@ -71,11 +68,6 @@ func (p *Pool) SetHugeRows(h *HugeRows) { p.huge = h }
 // buffer it refuses is dropped and the next get allocates a new one (a GPU decoder that became
 // ready swaps Go memory for pinned memory this way). Call it before the pool is used.
 func (p *Pool) SetRecycle(keep func([]byte) bool) { p.recycle = keep }
-
-// SetFramed makes the pool ask framed, as each buffer starts, whether the buffer holds the
-// CopyData messages as they came (pgcopy.Chunk.Framed) rather than the tuples back to back;
-// nil (the default): never. Call it before the pool is used.
-func (p *Pool) SetFramed(framed func() bool) { p.framed = framed }
 
 // NewPool makes a pool of count buffers of size bytes each, allocated lazily by alloc (nil:
 // the Go heap). A GPU decoder passes an allocator of pinned memory, which the GPU reads at full
@@ -246,8 +238,7 @@ func connectionLost(err error) bool {
 // receiver takes each CopyData message's payload, in its data method, from copyout.Conn's
 // CopyToLanding, and appends it to a pooled buffer. The stream is read straight into the free
 // end of that buffer (land), so a payload is moved only over the message headers before it,
-// in memory just read, and in a Framed buffer (the pool's SetFramed) not at all: the headers
-// stay between the tuples. A message too large for a pooled buffer comes in memory of its own
+// in memory just read; a message too large for a pooled buffer comes in memory of its own
 // and is copied.
 type receiver struct {
 	ctx      context.Context
@@ -303,7 +294,7 @@ func (r *receiver) write(p []byte) error {
 		r.count(n, 0)
 		return nil
 	}
-	if r.cur != nil && framedLen(r.cur)+pgcopy.FrameHeader+len(p) > cap(r.cur.Data) {
+	if r.cur != nil && len(r.cur.Data)+len(p) > cap(r.cur.Data) {
 		if err := r.flush(); err != nil {
 			return err
 		}
@@ -317,23 +308,8 @@ func (r *receiver) write(p []byte) error {
 	if len(b.RowStarts) == 0 { // where the buffer starts (land may take it before the header)
 		b.StreamOffset, b.FirstRow = r.pos.bytes, r.pos.rows
 	}
-	if b.Framed {
-		// Where land put it, p follows its message's header: nothing to move. Elsewhere (the
-		// stream's first message, after its file header; after a message that is not
-		// CopyData; a row read into memory of its own) it gets a header written before it.
-		at := len(b.Data) + pgcopy.FrameHeader
-		full := b.Data[:cap(b.Data)]
-		if unsafe.SliceData(p) != unsafe.SliceData(full[at:]) {
-			full[at-pgcopy.FrameHeader] = 'd'
-			binary.BigEndian.PutUint32(full[at-4:at], uint32(len(p)+4))
-			copy(full[at:], p)
-		}
-		b.RowStarts = append(b.RowStarts, uint32(at))
-		b.Data = full[:at+len(p)]
-	} else {
-		b.RowStarts = append(b.RowStarts, uint32(len(b.Data)))
-		b.Data = append(b.Data, p...) // p may lie in b.Data's free end, after where it goes: a move
-	}
+	b.RowStarts = append(b.RowStarts, uint32(len(b.Data)))
+	b.Data = append(b.Data, p...) // p may lie in b.Data's free end, after where it goes: a move
 	r.pos.bytes += int64(len(p))
 	r.pos.rows++
 	r.count(n, 1)
@@ -355,23 +331,10 @@ func (r *receiver) publish() {
 	r.unpubBytes, r.unpubRows = 0, 0
 }
 
-// framedLen is how many bytes b would hold framed: its own where it is Framed, else its tuples
-// and a message header before each. Buffers are filled by this measure in both layouts, so
-// that a stream is cut into the same buffers whether or not they are framed (the GPU writer's
-// row groups hold the CPU path's row counts).
-func framedLen(b *Buffer) int {
-	if b.Framed {
-		return len(b.Data)
-	}
-	return len(b.Data) + pgcopy.FrameHeader*len(b.RowStarts)
-}
-
-// next starts a new buffer able to hold a payload of n bytes (framed: behind its header).
-func (r *receiver) next(n int) error {
+// next starts a new buffer able to hold a message of need bytes.
+func (r *receiver) next(need int) error {
 	b := &Buffer{Task: r.task}
 	b.Source = r.task.String() // StreamOffset and FirstRow: at its first row (write)
-	b.Framed = r.pool.framed != nil && r.pool.framed()
-	need := n + pgcopy.FrameHeader
 	if need > r.pool.Size() {
 		if h := r.pool.huge; h != nil {
 			n := min(int64(need), h.bytes)
@@ -405,22 +368,21 @@ func (r *receiver) flush() error {
 	return r.emit(b)
 }
 
-// land implements copyout.Landing: the free end of the current pooled buffer (by framedLen: a
-// buffer that is not framed lends less than its free bytes, so that every message read into
-// it is one write appends without flushing the buffer, which the reads still use), where the
-// next payloads are appended, when it holds need bytes (the message whose start partial is, or its
+// land implements copyout.Landing: the free end of the current pooled buffer, where the next
+// payloads are appended, when it holds need bytes (the message whose start partial is, or its
 // header); else a new buffer, the current one handed on (emit) once partial has been set aside.
 //
-// So a buffer ends before the first message that does not fit in it whole (by framedLen, framed
-// or not), wherever the socket's reads happen to end: the same stream is cut into the same
-// buffers, hence the same decoded batches and row groups, in every export of it (at one
-// connection, the GPU writer's row groups hold the CPU path's row counts). Near a buffer's end a read may be short (the room
+// So a buffer ends before the first message that does not fit in it whole, wherever the
+// socket's reads happen to end: the same stream is cut into the same buffers, hence the same
+// decoded batches and row groups, in every export of it (at one connection, the GPU writer's
+// row groups hold the CPU path's row counts). Near a buffer's end a read may be short (the room
 // left): one more read per buffer, at most a message's size.
 func (r *receiver) land(partial []byte, need int) ([]byte, error) {
-	if b := r.cur; b != nil && b.pool != nil && cap(b.Data)-framedLen(b) >= max(need, len(partial)) {
-		room := b.Data[len(b.Data) : cap(b.Data)-(framedLen(b)-len(b.Data))]
-		copy(room, partial)
-		return room, nil
+	if b := r.cur; b != nil && b.pool != nil {
+		if room := b.Data[len(b.Data):cap(b.Data)]; len(room) >= max(need, len(partial)) {
+			copy(room, partial)
+			return room, nil
+		}
 	}
 	r.scratch = append(r.scratch[:0], partial...)
 	if r.cur != nil {

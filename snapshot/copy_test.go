@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -26,16 +25,7 @@ func row(n int) []byte {
 // checks the buffers: cut only between messages, every row start recorded, a row larger than a
 // pooled buffer in a buffer of its own, offsets and row numbers continuing across buffers.
 func TestReceiverCutsBuffersAtMessages(t *testing.T) {
-	for _, framed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("framed %v", framed), func(t *testing.T) { cutsBuffersAtMessages(t, framed) })
-	}
-}
-
-func cutsBuffersAtMessages(t *testing.T, framed bool) {
 	pool := NewPool(2, 64, nil)
-	if framed {
-		pool.SetFramed(func() bool { return true })
-	}
 	var got []*Buffer
 	r := &receiver{ctx: context.Background(), task: Task{Index: 3}, pool: pool, progress: &Progress{},
 		emit: func(b *Buffer) error {
@@ -63,42 +53,21 @@ func cutsBuffersAtMessages(t *testing.T, framed bool) {
 		rows         int
 		streamOffset int64
 		firstRow     int64
-		tuples       [][]byte
+		size         int
 	}
-	// 16+26 fit in 64 bytes behind their headers; 36 does not fit after them; 106 is larger
-	// than a pooled buffer; 11 starts a new one.
-	wants := []want{{2, 19, 0, [][]byte{row(10), row(20)}}, {1, 19 + 42, 2, [][]byte{row(30)}},
-		{1, 19 + 42 + 36, 3, [][]byte{row(100)}}, {1, 19 + 42 + 36 + 106, 4, [][]byte{row(5)}}}
+	// 16+26 fit in 64 bytes; 36 does not fit after them; 106 is larger than a pooled buffer;
+	// 11 starts a new one.
+	wants := []want{{2, 19, 0, 16 + 26}, {1, 19 + 42, 2, 36}, {1, 19 + 42 + 36, 3, 106}, {1, 19 + 42 + 36 + 106, 4, 11}}
 	if len(got) != len(wants) {
 		t.Fatalf("%d buffers, want %d", len(got), len(wants))
 	}
 	for i, w := range wants {
 		b := got[i]
-		size := len(bytes.Join(w.tuples, nil))
-		if framed {
-			size += 5 * len(w.tuples)
+		if b.Rows() != w.rows || b.StreamOffset != w.streamOffset || b.FirstRow != w.firstRow || len(b.Data) != w.size {
+			t.Errorf("buffer %d: rows %d offset %d first row %d size %d, want %+v", i, b.Rows(), b.StreamOffset, b.FirstRow, len(b.Data), w)
 		}
-		if b.Rows() != w.rows || b.StreamOffset != w.streamOffset || b.FirstRow != w.firstRow || len(b.Data) != size || b.Framed != framed {
-			t.Errorf("buffer %d: rows %d offset %d first row %d size %d framed %v, want %+v, size %d", i, b.Rows(), b.StreamOffset, b.FirstRow, len(b.Data), b.Framed, w, size)
-		}
-		first := uint32(0)
-		if framed {
-			first = 5
-		}
-		if b.RowStarts[0] != first || !strings.Contains(b.Source, "task 3") {
+		if b.RowStarts[0] != 0 || !strings.Contains(b.Source, "task 3") {
 			t.Errorf("buffer %d: row starts %v, source %q", i, b.RowStarts, b.Source)
-		}
-		for k, s := range b.RowStarts {
-			if framed && (b.Data[s-5] != 'd' || int(binary.BigEndian.Uint32(b.Data[s-4:s])) != 4+len(w.tuples[k])) {
-				t.Errorf("buffer %d, row %d: header %q before its start", i, k, b.Data[s-5:s])
-			}
-		}
-		c, err := b.Compact()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(c.Data, bytes.Join(w.tuples, nil)) {
-			t.Errorf("buffer %d: tuples %q, want %q", i, c.Data, bytes.Join(w.tuples, nil))
 		}
 	}
 	if r.pos.rows != 5 || r.pos.bytes != int64(total) || r.progress.Rows.Load() != 5 || r.progress.Bytes.Load() != int64(total) {
@@ -207,24 +176,14 @@ func TestHugeRowsWait(t *testing.T) {
 // CopyData messages of stream are read into the memory r.land lends, reads of the sizes reads
 // gives in turn (the socket's), and each whole message's payload goes to r.data. It returns
 // the buffers' row counts.
-func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) (rows []int, tuples []byte) {
+func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) []int {
 	t.Helper()
+	var rows []int
 	r.emit = func(b *Buffer) error {
 		if got := len(b.Data); got > r.pool.Size() {
 			t.Fatalf("a buffer of %d bytes from a pool of %d", got, r.pool.Size())
 		}
-		framed := r.pool.framed != nil && r.pool.framed()
-		if b.Framed != framed {
-			t.Fatalf("a buffer framed %v from a pool that frames %v", b.Framed, framed)
-		}
-		c, err := b.Compact()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Framed && len(c.Data) != len(b.Data)-5*b.Rows() {
-			t.Fatalf("a framed buffer of %d bytes and %d rows holds %d bytes of tuples", len(b.Data), b.Rows(), len(c.Data))
-		}
-		rows, tuples = append(rows, b.Rows()), append(tuples, c.Data...)
+		rows = append(rows, b.Rows())
 		// A consumer may reuse the buffer at once: whatever still read it would see this.
 		for i := range b.Data[:cap(b.Data)] {
 			b.Data[:cap(b.Data)][i] = 0xa5
@@ -269,14 +228,13 @@ func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) (row
 	if err := r.finish(); err != nil {
 		t.Fatal(err)
 	}
-	return rows, tuples
+	return rows
 }
 
-// TestReceiverCutsWhereMessagesDoNotFit: however the socket's reads fall, and whether the
-// buffers are framed or not, the same stream is cut into the same buffers, each ending before
-// the first message that does not fit in it whole, framed; so an export's batches, hence its
-// row groups, are the same in every export of the same data over one connection, on either
-// path. Framed buffers hold the stream's tuples behind their headers.
+// TestReceiverCutsWhereMessagesDoNotFit: however the socket's reads fall, the same stream is
+// cut into the same buffers, each ending before the first message that does not fit in it
+// whole; so an export's batches, hence its row groups, are the same in every export of the
+// same data over one connection.
 func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	copyData := func(payload []byte) []byte {
@@ -284,7 +242,6 @@ func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
 		return append(m, payload...)
 	}
 	stream := copyData(append(append([]byte(nil), copyHeader...), row(40)...))
-	tuples := row(40)
 	var sizes []int // the payloads' sizes, header and trailer excluded
 	for range 3000 {
 		n := rng.IntN(300)
@@ -292,7 +249,6 @@ func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
 			n = 1000 + rng.IntN(3000)
 		}
 		stream = append(stream, copyData(row(n))...)
-		tuples = append(tuples, row(n)...)
 		sizes = append(sizes, 6+n)
 	}
 	stream = append(stream, copyData([]byte{0xff, 0xff})...)
@@ -300,13 +256,13 @@ func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
 	// Where every buffer must end: before the first message that does not fit (its 5-byte
 	// header lands before its payload), a message larger than a buffer alone in its own.
 	var want []int
-	used, rows := 5+6+40, 1
+	used, rows := 19+6+40, 1
 	for _, n := range sizes {
 		if used+5+n > size {
 			want = append(want, rows)
 			used, rows = 0, 0
 		}
-		used, rows = used+5+n, rows+1
+		used, rows = used+n, rows+1
 	}
 	want = append(want, rows)
 	readers := map[string]func() int{
@@ -317,23 +273,15 @@ func TestReceiverCutsWhereMessagesDoNotFit(t *testing.T) {
 		"small random":  func() int { return 1 + rng.IntN(200) },
 	}
 	for name, reads := range readers {
-		for _, framed := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s, framed %v", name, framed), func(t *testing.T) {
-				// An allocator that gives more than asked, as the pinned one may: buffers stay at
-				// the pool's size.
-				pool := NewPool(3, size, func(n int) []byte { return make([]byte, 0, n+n/4) })
-				if framed {
-					pool.SetFramed(func() bool { return true })
-				}
-				r := &receiver{ctx: context.Background(), pool: pool, progress: &Progress{}}
-				got, gotTuples := landStream(t, r, stream, reads)
-				if !slices.Equal(got, want) {
-					t.Fatalf("buffers of %v rows, want %v", got, want)
-				}
-				if !bytes.Equal(gotTuples, tuples) {
-					t.Fatalf("the buffers hold %d bytes of tuples, not the stream's %d", len(gotTuples), len(tuples))
-				}
-			})
-		}
+		t.Run(name, func(t *testing.T) {
+			// An allocator that gives more than asked, as the pinned one may: buffers stay at
+			// the pool's size.
+			pool := NewPool(3, size, func(n int) []byte { return make([]byte, 0, n+n/4) })
+			r := &receiver{ctx: context.Background(), pool: pool, progress: &Progress{}}
+			got := landStream(t, r, stream, reads)
+			if !slices.Equal(got, want) {
+				t.Fatalf("buffers of %v rows, want %v", got, want)
+			}
+		})
 	}
 }

@@ -7,8 +7,7 @@
 //
 // Tuple boundaries are exact, never guessed: the receiver records where each CopyData message
 // (one per row) starts, and the decode kernel checks that every tuple's field count is right and
-// that walking its field lengths ends exactly at the next recorded start (less the gap of a
-// framed chunk: the next message's header, left in place by the receiver).
+// that walking its field lengths ends exactly at the next recorded start.
 //
 // One chunk takes three launches: decode_kernel (a thread per tuple, a block's tuples staged in
 // shared memory with coalesced loads, every fixed-width value and validity bit written in place,
@@ -49,7 +48,7 @@
 #define PGPQ_CALLSTATS_DEFINE
 #include "callstats.h"  // after the CUDA headers: counts the runtime calls below
 
-#define PGPQ_ABI 5
+#define PGPQ_ABI 4
 
 // Column kinds: the same numbers as pgarrow.Kind.
 enum {
@@ -356,12 +355,12 @@ __device__ __forceinline__ void warp_add(unsigned long long v, unsigned long lon
 #define SMEM_WORDS 8192  // 32 KiB: a block's tuples when they average up to 256 bytes
 
 // decode_kernel: one thread per tuple, DECODE_THREADS consecutive tuples per block. The block's
-// bytes (tuples back to back, or gap bytes apart) are staged in shared memory with coalesced
-// loads when they fit. Each thread walks its tuple, checking the framing against the recorded row starts, and
+// bytes (tuples are back to back) are staged in shared memory with coalesced loads when they
+// fit. Each thread walks its tuple, checking the framing against the recorded row starts, and
 // every thread handles column c at the same time, so validity bits and bool values are gathered
 // with warp ballots and values are written coalesced.
 __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
-    const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts, int64_t rows, int gap, int ncols,
+    const uint8_t* __restrict__ data, int64_t nbytes, const uint32_t* __restrict__ starts, int64_t rows, int ncols,
     int nvar, int nlist, int nseg, const pgpq_col* __restrict__ cols, const pgpq_out* __restrict__ outs, int32_t* __restrict__ work,
     unsigned long long* stats) {
   __shared__ uint32_t sm[SMEM_WORDS];
@@ -383,8 +382,7 @@ __global__ void __launch_bounds__(DECODE_THREADS) decode_kernel(
   const bool in = r < rows;
   bool ok = in;
   int64_t pos = in ? starts[r] : 0;
-  // A framed chunk (gap 5) has the next message's header between a tuple and the next start.
-  const int64_t end = in ? (r + 1 < rows ? (int64_t)starts[r + 1] - gap : nbytes) : 0;
+  const int64_t end = in ? (r + 1 < rows ? (int64_t)starts[r + 1] : nbytes) : 0;
   // A staged block only reads its own bytes: row starts outside them (never from a correct
   // receiver) go to the CPU.
   if (ok && (end > nbytes || pos + 2 > end || (staged && (pos < bstart || end > bend)) ||
@@ -719,7 +717,7 @@ static void job_put(pgpq_job* j) {
 
 // run uploads a chunk and launches everything on the job's stream: decode, scan, copy, and the
 // copy of the statistics back to h_stats. The caller synchronizes.
-static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int gap, bool upload) {
+static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, bool upload) {
   pgpq_decoder* d = j->dec;
   int ncols = d->ncols, nvar = d->nvar, nseg = d->nvar + 2 * d->nlist + d->nnum;
   cudaStream_t s = j->stream;
@@ -774,7 +772,7 @@ static cudaError_t run(pgpq_job* j, const uint8_t* data, int64_t nbytes, const u
   if (e == cudaSuccess && rows == 0 && total > 0) e = cudaMemsetAsync(j->d_out, 0, total, s);
   if (e == cudaSuccess && rows > 0) {
     decode_kernel<<<(unsigned)((rows + DECODE_THREADS - 1) / DECODE_THREADS), DECODE_THREADS, 0, s>>>(
-        j->d_data, nbytes, j->d_starts, rows, gap, ncols, nvar, d->nlist, nseg, d->d_cols, j->d_outs, j->d_work, j->d_stats);
+        j->d_data, nbytes, j->d_starts, rows, ncols, nvar, d->nlist, nseg, d->d_cols, j->d_outs, j->d_work, j->d_stats);
     e = cudaGetLastError();
   }
   if (e == cudaSuccess && rows > 0 && nseg > 0) {
@@ -1006,9 +1004,7 @@ void pgpq_close(void* h) {
   free(d);
 }
 
-// pgpq_scan decodes a chunk on the device: it copies the chunk up (tuple i at starts[i], ending
-// gap bytes before starts[i+1]: 0 for tuples back to back, 5 for a framed chunk, whose CopyData
-// headers lie between them; the last at nbytes), runs every kernel and
+// pgpq_scan decodes a chunk on the device: it copies the chunk up, runs every kernel and
 // returns, per column, the NULL count (nulls[c]) and var-length bytes (varbytes[c]); per list
 // column decoded on the GPU its elements (elems[c]), NULL elements (elem_nulls[c]) and
 // string or binary element bytes (elem_bytes[c]), 0 for other columns; and *bad != 0 when the
@@ -1016,7 +1012,7 @@ void pgpq_close(void* h) {
 // holds, which only numeric text can make; the segments before the numeric text ones, which
 // copy_kernel used, cannot overflow). A numeric text column's varbytes are its text's bytes. It
 // returns the job (NULL with err set on a CUDA error), which pgpq_finish or pgpq_abort must end.
-void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int32_t gap,
+void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows,
                 int64_t* nulls, int64_t* varbytes, int64_t* elems, int64_t* elem_nulls, int64_t* elem_bytes,
                 int32_t* bad, char* err, int errlen) {
   PGPQ_API_SCOPE(CS_API_SCAN);
@@ -1025,7 +1021,7 @@ void* pgpq_scan(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* st
   cudaError_t e = cudaSuccess;
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "pgpq_scan: new stream", e); return NULL; }
-  e = run(j, data, nbytes, starts, rows, gap, true);
+  e = run(j, data, nbytes, starts, rows, true);
   if (e == cudaSuccess && take_fault(&g_fail_scans)) e = cudaErrorLaunchFailure;
   if (e == cudaSuccess) e = cudaStreamSynchronize(j->stream);
   if (e != cudaSuccess) {
@@ -1341,13 +1337,13 @@ void pgpq_abort(void* jh) {
 
 // pgpq_bench_kernels measures the kernels alone: the chunk is uploaded once, then the decode,
 // scan, copy, list and numeric text kernels run iters times; *ms is the mean time of one pass (CUDA events).
-int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int32_t gap, int iters,
+int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint32_t* starts, int64_t rows, int iters,
                        float* ms, char* err, int errlen) {
   pgpq_decoder* d = (pgpq_decoder*)h;
   cudaError_t e = cudaSuccess;
   pgpq_job* j = job_get(d, &e);
   if (!j) { set_err(err, errlen, "bench: new stream", e); return -1; }
-  e = run(j, data, nbytes, starts, rows, gap, true);  // upload and warm up
+  e = run(j, data, nbytes, starts, rows, true);  // upload and warm up
   if (e == cudaSuccess && (d->nlist > 0 || d->nnum > 0)) {  // the outputs' layout, the same every pass
     e = cudaStreamSynchronize(j->stream);
     if (e == cudaSuccess && d->nlist > 0) e = list_prepare(j);
@@ -1355,7 +1351,7 @@ int pgpq_bench_kernels(void* h, const uint8_t* data, int64_t nbytes, const uint3
   }
   if (e == cudaSuccess) e = cudaEventRecord(j->ev0, j->stream);
   for (int i = 0; i < iters && e == cudaSuccess; i++) {
-    e = run(j, data, nbytes, starts, rows, gap, false);
+    e = run(j, data, nbytes, starts, rows, false);
     if (e == cudaSuccess && d->nlist > 0) e = list_launch(j);
     if (e == cudaSuccess && d->nnum > 0) e = num_launch(j);
   }

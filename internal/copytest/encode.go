@@ -3,8 +3,6 @@ package copytest
 import (
 	"encoding/binary"
 	"strings"
-
-	"github.com/pgparquet/pgparquet/pgcopy"
 )
 
 // Tuple encodes one tuple; a nil field is NULL.
@@ -20,24 +18,6 @@ func RowStarts(tuples ...[]byte) (data []byte, starts []uint32) {
 		data = append(data, t...)
 	}
 	return data, starts
-}
-
-// Framed returns c as the receiver frames it (pgcopy.Chunk.Framed): each tuple behind a
-// CopyData header, a new Data and RowStarts, c's other fields. c must have a row start per
-// tuple.
-func Framed(c *pgcopy.Chunk) *pgcopy.Chunk {
-	out := *c
-	out.Data, out.RowStarts, out.Framed = nil, nil, true
-	for i, s := range c.RowStarts {
-		end := len(c.Data)
-		if i+1 < len(c.RowStarts) {
-			end = int(c.RowStarts[i+1])
-		}
-		out.Data = binary.BigEndian.AppendUint32(append(out.Data, 'd'), uint32(4+end-int(s)))
-		out.RowStarts = append(out.RowStarts, uint32(len(out.Data)))
-		out.Data = append(out.Data, c.Data[s:end]...)
-	}
-	return &out
 }
 
 // Bool encodes a boolean as boolsend does.
