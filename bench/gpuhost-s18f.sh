@@ -6,20 +6,9 @@
 #   Needs the huge-page allocation of commit 89a27f7 (dropped after this measurement: no gain).
 #   KIT (default .gpuhost/s18b, carried): base files and pgparquet-c.xz.
 set -uo pipefail
-K=${KIT:-.gpuhost/s18b}; O=${OUT:-/tmp/s18f-out}; ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}
-mkdir -p "$O"
-exec > >(tee -a "$O/s18f.log") 2>&1
-[ "${REUSE:-0}" = 1 ] || { pkill -x postgres; sleep 1; }
-xz -dkf "$K/pgparquet-c.xz" && chmod +x "$K/pgparquet-c"
-source bench/gpuhost-cuda-lib.sh
-cuda_lib || { echo "no CUDA library"; exit 1; }
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-if [ "${REUSE:-0}" != 1 ]; then # REUSE=1: PostgreSQL and the tables of an earlier call on a warm machine
-  bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
-  ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-  source bench/gpuhost-load-wide.sh
-  load_wide || exit 1
-fi
+K=${KIT:-.gpuhost/s18b}; O=${OUT:-/tmp/s18f-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s18f lineorder wide
 source bench/gpuhost-measure.sh
 source bench/gpuhost-source-limit.sh
 dsn=postgres://postgres@127.0.0.1:5432/postgres

@@ -13,13 +13,9 @@
 # device.test.xz.
 set -uo pipefail
 K=${KIT:-.gpuhost/s18g}; O=${OUT:-/tmp/s18g-out}
-mkdir -p "$O"
-exec > >(tee -a "$O/s18g.log") 2>&1
-pkill -x postgres; sleep 1
-for f in export.test device.test; do xz -dkf "$K/$f.xz" && chmod +x "$K/$f"; done
-source bench/gpuhost-cuda-lib.sh
-cuda_lib || { echo "no CUDA library"; exit 1; }
-echo "library built: $SECONDS s"
+source bench/gpuhost-prelude.sh
+gpuhost_start s18g
+echo "library built, PostgreSQL started: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 240 ../$K/device.test -test.v \
   -test.run 'TestGPUMatchesCPU|TestGPUFusedMatchesCPU|TestGPUListsMatchCPU|TestGPUNumericTextMatchesCPU|TestGPUCUDAErrorsFallBack|TestGPUEncodeFaultsFallBack|TestGPUPageEncoder|TestGPUUniques|TestGPUEncodePlain|TestGPUZstd$' 2>&1 \
   | grep -E '^(--- |ok|FAIL|PASS|panic)|seed|fell back|framed' | cut -c1-250)
@@ -27,8 +23,6 @@ echo "device tests: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_REQUIRE_GPU=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full \
   ../$K/device.test -test.run 'TestGPUMatchesCPU' 2>&1 | grep -E 'ERROR SUMMARY|LEAK SUMMARY|^(ok|FAIL|PASS)' | head -5)
 echo "memcheck: $SECONDS s"
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 R=/dev/shm/s18-random S=/dev/shm/s18-stats
 rm -rf "$R" "$S" && mkdir -p "$R" "$S"

@@ -1,0 +1,34 @@
+# Sourced by the GPU-host scripts of session 18 on: the setup they share.
+# gpuhost_start NAME [TABLE...] runs with K (the carried kit) and O (the output folder) set:
+#   - logs the script's stdout and stderr to $O/NAME.log as well;
+#   - stops a postmaster an earlier call left on a warm machine (unless REUSE=1);
+#   - unpacks the kit's xz'd programs (every *.xz but the *.tar.xz bundles);
+#   - builds the CUDA library (bench/gpuhost-cuda-lib.sh: sets nv and lib);
+#   - exports PostgreSQL's PATH, LD_LIBRARY_PATH and PG* variables;
+#   - unless REUSE=1 (PostgreSQL and the tables of an earlier call), starts PostgreSQL from the
+#     kit (start-pg.sh) and fills each TABLE: lineorder (ROWS rows, default 40M, the kit's
+#     make-lineorder.sh) or wide (WIDE_ROWS rows, default 10M, the kit's wide.sql).
+# It exits the script when the library or a table cannot be had.
+gpuhost_start() {
+  local name=$1 f t
+  shift
+  mkdir -p "$O"
+  exec > >(tee -a "$O/$name.log") 2>&1
+  [ "${REUSE:-0}" = 1 ] || { pkill -x postgres; sleep 1; }
+  for f in "$K"/*.xz; do
+    case "$f" in *.tar.xz) continue ;; esac
+    [ -e "$f" ] && xz -dkf "$f" && chmod +x "${f%.xz}"
+  done
+  source bench/gpuhost-cuda-lib.sh
+  cuda_lib || { echo "no CUDA library"; exit 1; }
+  export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
+  [ "${REUSE:-0}" = 1 ] && return 0
+  bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
+  for t in "$@"; do
+    case $t in
+      lineorder) ROWS=${ROWS:-40000000} bash "$K/make-lineorder.sh" lineorder || exit 1 ;;
+      wide) WIDE_ROWS=${WIDE_ROWS:-10000000}; source bench/gpuhost-load-wide.sh; load_wide || exit 1 ;;
+      *) echo "gpuhost_start: no table $t"; exit 1 ;;
+    esac
+  done
+}
