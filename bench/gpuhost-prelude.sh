@@ -32,3 +32,32 @@ gpuhost_start() {
     esac
   done
 }
+
+# ab_exports VAR "A B" [PATH...]: after gpuhost_start, exports compared in one call: for each of
+# TABLES (default lineorder wide), two interleaved rounds of the source limit, then for each PATH
+# (gpu: the GPU writer with nvCOMP, the default; cpu: --gpu off) one export with VAR=A and one
+# with VAR=B ("-": VAR unset), P=16, zstd; round 1's GPU exports write CPU profiles to
+# $O/TABLE-VALUE.pprof (TABLE-unset.pprof for "-"; bench/cpusplit reads them).
+ab_exports() {
+  local var=$1 values=$2 t round path v prof
+  shift 2
+  local paths=${*:-gpu}
+  source bench/gpuhost-measure.sh
+  source bench/gpuhost-source-limit.sh
+  local dsn=postgres://postgres@127.0.0.1:5432/postgres
+  for t in ${TABLES:-lineorder wide}; do
+    for round in 1 2; do
+      source_limit "$t" 16
+      for path in $paths; do
+        for v in $values; do
+          prof=""
+          [ "$round" = 1 ] && [ "$path" = gpu ] && prof="--cpu-profile $O/$t-${v/#-/unset}.pprof"
+          (export PGPARQUET_NVCOMP_LIB=$nv; [ "$v" = - ] || export "$var=$v"
+          measure "$t r$round $path $var=$v" "$K/pgparquet-c" export --dsn $dsn --table "$t" --output-dir /dev/shm/ab-out --overwrite \
+            --parallel 16 --gpu "$([ "$path" = gpu ] && echo on || echo off)" --gpu-lib "$lib" --no-progress $prof | grep -v "^ *time=\|compression")
+          rm -rf /dev/shm/ab-out
+        done
+      done
+    done
+  done
+}

@@ -9,22 +9,5 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s18b}; O=${OUT:-/tmp/s18b-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s18b lineorder wide
-source bench/gpuhost-measure.sh
-source bench/gpuhost-source-limit.sh
-dsn=postgres://postgres@127.0.0.1:5432/postgres
-for t in ${TABLES:-lineorder wide}; do
-  for round in 1 2; do
-    source_limit $t 16
-    for path in ${PATHS:-gpu cpu}; do
-      for lw in 256 0; do
-        prof=""
-        [ "$round" = 1 ] && [ $path = gpu ] && prof="--cpu-profile $O/$t-lw$lw.pprof"
-        (export PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_RECEIVE_LOW_WATER=$lw
-        measure "$t r$round $path low water ${lw} KiB" "$K/pgparquet-c" export --dsn $dsn --table $t --output-dir /dev/shm/s18b-out --overwrite --parallel 16 \
-          --gpu $([ $path = gpu ] && echo on || echo off) --gpu-lib "$lib" --no-progress $prof | grep -v "^ *time=\|compression")
-        rm -rf /dev/shm/s18b-out
-      done
-    done
-  done
-done
+ab_exports PGPARQUET_RECEIVE_LOW_WATER "256 0" gpu cpu
 echo "total: $SECONDS s"

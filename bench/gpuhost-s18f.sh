@@ -9,21 +9,6 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s18b}; O=${OUT:-/tmp/s18f-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s18f lineorder wide
-source bench/gpuhost-measure.sh
-source bench/gpuhost-source-limit.sh
-dsn=postgres://postgres@127.0.0.1:5432/postgres
 cat /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag
-for t in ${TABLES:-lineorder wide}; do
-  for round in 1 2; do
-    source_limit $t 16
-    for pinned in huge small; do
-      prof=""
-      [ "$round" = 1 ] && prof="--cpu-profile $O/$t-$pinned.pprof"
-      (export PGPARQUET_NVCOMP_LIB=$nv; [ $pinned = huge ] && export PGPARQUET_PINNED=huge
-      measure "$t r$round gpu pinned $pinned" "$K/pgparquet-c" export --dsn $dsn --table $t --output-dir /dev/shm/s18f-out --overwrite --parallel 16 \
-        --gpu on --gpu-lib "$lib" --no-progress $prof | grep -v "^ *time=\|compression")
-      rm -rf /dev/shm/s18f-out
-    done
-  done
-done
+ab_exports PGPARQUET_PINNED "huge -"
 echo "total: $SECONDS s"

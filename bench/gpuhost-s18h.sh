@@ -9,20 +9,5 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s18h}; O=${OUT:-/tmp/s18h-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s18h lineorder wide
-source bench/gpuhost-measure.sh
-source bench/gpuhost-source-limit.sh
-dsn=postgres://postgres@127.0.0.1:5432/postgres
-for t in ${TABLES:-lineorder wide}; do
-  for round in 1 2; do
-    source_limit $t 16
-    for framed in on off; do
-      prof=""
-      [ "$round" = 1 ] && prof="--cpu-profile $O/$t-framed-$framed.pprof"
-      (export PGPARQUET_NVCOMP_LIB=$nv; [ $framed = off ] && export PGPARQUET_RECEIVE_FRAMED=off
-      measure "$t r$round gpu framed $framed" "$K/pgparquet-c" export --dsn $dsn --table $t --output-dir /dev/shm/s18h-out --overwrite --parallel 16 \
-        --gpu on --gpu-lib "$lib" --no-progress $prof | grep -v "^ *time=\|compression")
-      rm -rf /dev/shm/s18h-out
-    done
-  done
-done
+ab_exports PGPARQUET_RECEIVE_FRAMED "- off"
 echo "total: $SECONDS s"
