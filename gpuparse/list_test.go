@@ -1,7 +1,6 @@
 package gpuparse
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -29,48 +27,6 @@ func genericDecoder(cols []pgarrow.Column, mem memory.Allocator) *CPUDecoder {
 		d.plans[i].list = nil
 	}
 	return d
-}
-
-// sameData compares two arrays' data bit for bit, children included: type, length, NULL
-// count, offset, and every buffer (nil or not, its bytes; a validity bitmap over the bytes
-// that hold the array's bits).
-func sameData(a, b arrow.ArrayData) error {
-	if !arrow.TypeEqual(a.DataType(), b.DataType()) || a.Len() != b.Len() || a.NullN() != b.NullN() || a.Offset() != b.Offset() {
-		return fmt.Errorf("type/len/nulls/offset: %s %d %d %d vs %s %d %d %d", a.DataType(), a.Len(), a.NullN(), a.Offset(), b.DataType(), b.Len(), b.NullN(), b.Offset())
-	}
-	ab, bb := a.Buffers(), b.Buffers()
-	if len(ab) != len(bb) {
-		return fmt.Errorf("%s: %d buffers vs %d", a.DataType(), len(ab), len(bb))
-	}
-	for i := range ab {
-		if (ab[i] == nil) != (bb[i] == nil) {
-			return fmt.Errorf("%s: buffer %d: nil %v vs %v", a.DataType(), i, ab[i] == nil, bb[i] == nil)
-		}
-		if ab[i] == nil {
-			continue
-		}
-		x, y := ab[i].Bytes(), bb[i].Bytes()
-		if i == 0 {
-			n := int(bitutil.BytesForBits(int64(a.Len())))
-			if len(x) < n || len(y) < n {
-				return fmt.Errorf("%s: validity of %d and %d bytes for %d values", a.DataType(), len(x), len(y), a.Len())
-			}
-			x, y = x[:n], y[:n]
-		}
-		if !bytes.Equal(x, y) {
-			return fmt.Errorf("%s: buffer %d differs (%d vs %d bytes)", a.DataType(), i, len(x), len(y))
-		}
-	}
-	ac, bc := a.Children(), b.Children()
-	if len(ac) != len(bc) {
-		return fmt.Errorf("%s: %d children vs %d", a.DataType(), len(ac), len(bc))
-	}
-	for i := range ac {
-		if err := sameData(ac[i], bc[i]); err != nil {
-			return fmt.Errorf("child %d: %w", i, err)
-		}
-	}
-	return nil
 }
 
 // sameOutcome says whether two decodes of the same input agree: the same error, or the same
@@ -90,7 +46,7 @@ func sameOutcome(a []arrow.Array, aerr error, b []arrow.Array, berr error) error
 		return fmt.Errorf("%d columns vs %d", len(a), len(b))
 	}
 	for i := range a {
-		if err := sameData(a[i].Data(), b[i].Data()); err != nil {
+		if err := copytest.SameData(a[i].Data(), b[i].Data()); err != nil {
 			return fmt.Errorf("column %d: %w", i, err)
 		}
 	}
@@ -231,7 +187,7 @@ func TestFlatListPoisonedMemory(t *testing.T) {
 		if p.list == nil {
 			continue
 		}
-		if err := sameData(got[i].Data(), want[i].Data()); err != nil {
+		if err := copytest.SameData(got[i].Data(), want[i].Data()); err != nil {
 			t.Errorf("column %s (%s): %v", cols[i].Name, cols[i].Children[0].Kind, err)
 		}
 	}
