@@ -328,22 +328,30 @@ func TestSeam(t *testing.T) {
 	if last.Rows == 0 {
 		t.Log("no writes after the second run")
 	}
-	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderDuckDB, "id", m.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(fromPostgresTable(t, conn, "seam"), got, 5); len(d) > 0 {
-		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	materializeMatches(t, conn, dir, "seam", readback.ReaderDuckDB)
 }
 
 func fromPostgres(t *testing.T, conn *pgx.Conn) *readback.Table {
 	t.Helper()
 	return fromPostgresTable(t, conn, "t")
+}
+
+// materializeMatches materializes the chain in dir and fails t unless reader reads table's rows,
+// as PostgreSQL holds them now, back from the file.
+func materializeMatches(t *testing.T, conn *pgx.Conn, dir, table, reader string) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readback.FromParquet(ctx, reader, "id", m.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := readback.Diff(fromPostgresTable(t, conn, table), got, 5); len(d) > 0 {
+		t.Fatalf("materialize differs from %s:\n%s", table, strings.Join(d, "\n"))
+	}
 }
 
 func fromPostgresTable(t *testing.T, conn *pgx.Conn, table string) *readback.Table {
@@ -646,18 +654,7 @@ func TestSchemaChanges(t *testing.T) {
 	if inc.SchemaVersion != 2 || len(inc.Series) != 2 || len(inc.Series[1].Columns) != 2 {
 		t.Fatalf("after a dropped column: %+v", inc)
 	}
-	out := t.TempDir()
-	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(fromPostgresTable(t, conn, "sc"), got, 5); len(d) > 0 {
-		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	materializeMatches(t, conn, dir, "sc", readback.ReaderPyArrow)
 
 	// A type change rewrote the table: the change run refuses it, and the chain goes on from a
 	// snapshot run.
@@ -668,16 +665,7 @@ func TestSchemaChanges(t *testing.T) {
 	if res := runOnce(t, Options{Export: opts.Export, Restart: "a changed type"}, modeSnapshot); res.Incremental.Run != 3 || res.Incremental.SchemaVersion != 3 {
 		t.Fatalf("restarted after a type change: %+v", res.Incremental)
 	}
-	m, err = Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err = readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File); err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(fromPostgresTable(t, conn, "sc"), got, 5); len(d) > 0 {
-		t.Fatalf("materialize after the restart differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	materializeMatches(t, conn, dir, "sc", readback.ReaderPyArrow)
 
 	// A column added with a default: the existing rows hold it, the WAL does not say so.
 	pgtest.Exec(t, conn, `ALTER TABLE sc ADD COLUMN d int NOT NULL DEFAULT 7; INSERT INTO sc VALUES (22, 22, 22)`)
@@ -777,7 +765,6 @@ func TestTypes(t *testing.T) {
 // updates and deletes carry the whole old row, and touch one of the duplicates; a TOASTed
 // value left unchanged and a column dropped midway (rows are then known by the columns left).
 func TestReplicaIdentityFull(t *testing.T) {
-	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE nk (id int NOT NULL, s text, big text, x int); ALTER TABLE nk REPLICA IDENTITY FULL;
@@ -802,23 +789,12 @@ func TestReplicaIdentityFull(t *testing.T) {
 		DELETE FROM nk WHERE ctid = (SELECT max(ctid) FROM nk WHERE id = 40)`)
 	runOnce(t, opts, modeChanges)
 
-	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(fromPostgresTable(t, conn, "nk"), got, 5); len(d) > 0 {
-		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	materializeMatches(t, conn, dir, "nk", readback.ReaderPyArrow)
 }
 
 // TestReplicaIdentityChange switches a table from its primary key to REPLICA IDENTITY FULL
 // between runs: a new series, and materialize matches rows by the new identity from there.
 func TestReplicaIdentityChange(t *testing.T) {
-	ctx := context.Background()
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE ri (id int PRIMARY KEY, s text); INSERT INTO ri SELECT g, 's' || g FROM generate_series(1, 50) g`)
@@ -833,17 +809,7 @@ func TestReplicaIdentityChange(t *testing.T) {
 	if res.Incremental.SchemaVersion != 2 || len(res.Incremental.Series) != 2 {
 		t.Fatalf("after the replica identity changed: %+v", res.Incremental)
 	}
-	m, err := Materialize(ctx, MaterializeOptions{Input: dir, OutputDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readback.FromParquet(ctx, readback.ReaderPyArrow, "id", m.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := readback.Diff(fromPostgresTable(t, conn, "ri"), got, 5); len(d) > 0 {
-		t.Fatalf("materialize differs from the table:\n%s", strings.Join(d, "\n"))
-	}
+	materializeMatches(t, conn, dir, "ri", readback.ReaderPyArrow)
 }
 
 // TestRestart restarts a chain whose slot was dropped: the change run refuses the lost slot,
