@@ -155,26 +155,24 @@ func readInt64S3(t *testing.T, srv *s3test.Server, bucket, prefix string, m outc
 	return readInt64(t, dir, "id")
 }
 
-// TestS3ServerKilledMidUpload kills the S3 server while an export uploads: the export fails
-// with a one-line error once its retries are spent, and, the server back, no object or upload
-// of the run remains.
-func TestS3ServerKilledMidUpload(t *testing.T) {
-	ctx := context.Background()
+// uploadingExport starts a fresh S3 server with bucket exports and an export of a 300,000-row
+// table to it through a store of cfg, and returns once a multipart upload is under way: the
+// server and, to come, the export's error.
+func uploadingExport(t *testing.T, cfg s3store.Config) (*s3test.Server, <-chan error) {
+	t.Helper()
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "exports")
 	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
 	dsn := shared.NewDB(t)
 	conn := pgtest.Connect(t, dsn)
 	pgtest.Exec(t, conn, `CREATE TABLE big AS SELECT g::int8 AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS s FROM generate_series(1, 300000) g`)
-	st := s3Store(t, s3store.Config{Bucket: "exports", PartSize: s3store.MinPartSize, MaxAttempts: 2, CleanupTimeout: time.Minute})
-
+	st := s3Store(t, cfg)
 	done := make(chan error, 1)
 	go func() {
-		_, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "big", Store: st, OutputDir: "run",
+		_, err := export.Run(context.Background(), export.Options{ConnConfig: config(t, dsn), Table: "big", Store: st, OutputDir: "run",
 			Parallel: 2, Compression: "none", MaxFileSize: 64 << 20, BufferSize: 256 << 10})
 		done <- err
 	}()
-	// Kill it once a multipart upload is under way.
 	deadline := time.Now().Add(time.Minute)
 	for len(srv.Uploads(t, "exports")) == 0 {
 		if time.Now().After(deadline) {
@@ -186,6 +184,14 @@ func TestS3ServerKilledMidUpload(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	return srv, done
+}
+
+// TestS3ServerKilledMidUpload kills the S3 server while an export uploads: the export fails
+// with a one-line error once its retries are spent, and, the server back, no object or upload
+// of the run remains.
+func TestS3ServerKilledMidUpload(t *testing.T) {
+	srv, done := uploadingExport(t, s3store.Config{Bucket: "exports", PartSize: s3store.MinPartSize, MaxAttempts: 2, CleanupTimeout: time.Minute})
 	srv.Kill()
 	time.Sleep(3 * time.Second) // past the export's retries: it fails and starts cleaning up
 	srv.Restart(t)
@@ -213,27 +219,7 @@ func TestS3ServerKilledMidUpload(t *testing.T) {
 // TestS3ShortOutageRetried kills the S3 server for a second while an export uploads: the
 // requests retry with backoff and the export completes, every file whole.
 func TestS3ShortOutageRetried(t *testing.T) {
-	ctx := context.Background()
-	srv := s3test.Start(t)
-	srv.CreateBucket(t, "exports")
-	srv.Env(t, s3test.RootAccess, s3test.RootSecret)
-	dsn := shared.NewDB(t)
-	conn := pgtest.Connect(t, dsn)
-	pgtest.Exec(t, conn, `CREATE TABLE big AS SELECT g::int8 AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS s FROM generate_series(1, 300000) g`)
-	st := s3Store(t, s3store.Config{Bucket: "exports", PartSize: s3store.MinPartSize})
-	done := make(chan error, 1)
-	go func() {
-		_, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "big", Store: st, OutputDir: "run",
-			Parallel: 2, Compression: "none", MaxFileSize: 64 << 20, BufferSize: 256 << 10})
-		done <- err
-	}()
-	deadline := time.Now().Add(time.Minute)
-	for len(srv.Uploads(t, "exports")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no multipart upload started within a minute")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv, done := uploadingExport(t, s3store.Config{Bucket: "exports", PartSize: s3store.MinPartSize})
 	srv.Kill()
 	time.Sleep(time.Second)
 	srv.Restart(t)
