@@ -63,35 +63,6 @@ func readIceberg(t *testing.T, dsn, ident string, columns []string, snapshot int
 	return r
 }
 
-// queryRows returns query's rows as text (nil for null), as the readers print them.
-func queryRows(t *testing.T, conn *pgx.Conn, query string) [][]*string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out [][]*string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := make([]*string, len(vals))
-		for i, v := range vals {
-			if v != nil {
-				s := fmt.Sprint(v)
-				row[i] = &s
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func show(rows [][]*string) string {
 	var b strings.Builder
 	for i, r := range rows {
@@ -174,7 +145,7 @@ func TestCommit(t *testing.T) {
 	if !first.Created || first.Catalog != "postgres" || first.Table != ident || first.SnapshotID == 0 {
 		t.Errorf("first commit: %+v", first)
 	}
-	rows1 := queryRows(t, conn, selectAll)
+	rows1 := pgtest.TextRows(t, conn, selectAll)
 
 	pgtest.Exec(t, conn, `DELETE FROM orders WHERE id <= 100`)
 	pgtest.Exec(t, conn, `UPDATE orders SET item = 'changed' WHERE id % 10 = 0`)
@@ -186,7 +157,7 @@ func TestCommit(t *testing.T) {
 	if second.Created || second.SnapshotID == first.SnapshotID {
 		t.Errorf("second commit: %+v", second)
 	}
-	rows2 := queryRows(t, conn, selectAll)
+	rows2 := pgtest.TextRows(t, conn, selectAll)
 
 	t.Run("two exports, two snapshots", func(t *testing.T) {
 		r := readIceberg(t, dsn, ident, cols, 0, nil)
@@ -227,7 +198,7 @@ func TestCommit(t *testing.T) {
 			t.Errorf("third commit: %+v, want note added", third)
 		}
 		r := readIceberg(t, dsn, ident, cols, 0, nil)
-		checkRows(t, "after the new column", r, queryRows(t, conn, `SELECT id::text, qty::text, item, price::text, day::text, note FROM orders ORDER BY orders.id`))
+		checkRows(t, "after the new column", r, pgtest.TextRows(t, conn, `SELECT id::text, qty::text, item, price::text, day::text, note FROM orders ORDER BY orders.id`))
 		if !slices.Contains(r.PyIceberg.Schema, "note") || len(r.PyIceberg.Snapshots) != 3 {
 			t.Errorf("schema %v, %d snapshots; want note, 3", r.PyIceberg.Schema, len(r.PyIceberg.Snapshots))
 		}
@@ -300,7 +271,7 @@ func TestCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := readIceberg(t, dsn, ident, cols, 0, nil)
-		checkRows(t, "after racing commits", r, queryRows(t, conn, `SELECT id::text, qty::text, item, price::text, day::text, note FROM orders ORDER BY orders.id`))
+		checkRows(t, "after racing commits", r, pgtest.TextRows(t, conn, `SELECT id::text, qty::text, item, price::text, day::text, note FROM orders ORDER BY orders.id`))
 	})
 }
 
@@ -400,7 +371,7 @@ func TestNamesAndEmpty(t *testing.T) {
 			t.Fatalf("export of %d rows: %v", rows, err)
 		}
 		r := readIceberg(t, dsn, "odd.t", cols, 0, nil)
-		checkRows(t, fmt.Sprintf("%d rows", rows), r, queryRows(t, conn, `SELECT id::text, "Mixed Case", "x.y"::text FROM "Odd" ORDER BY "Odd".id`))
+		checkRows(t, fmt.Sprintf("%d rows", rows), r, pgtest.TextRows(t, conn, `SELECT id::text, "Mixed Case", "x.y"::text FROM "Odd" ORDER BY "Odd".id`))
 		if !slices.Equal(r.PyIceberg.Schema, cols) {
 			t.Errorf("schema %v, want %v", r.PyIceberg.Schema, cols)
 		}

@@ -63,7 +63,7 @@ func TestRESTCatalog(t *testing.T) {
 	if !first.Created || first.SnapshotID == 0 || !strings.HasPrefix(first.MetadataLocation, "file:"+strings.TrimPrefix(srv.Warehouse, "file://")+"/sales/orders/metadata/") {
 		t.Errorf("first commit: %+v, want the table created under the server's warehouse %s", first, srv.Warehouse)
 	}
-	rows1 := queryRows(t, conn, selectAll)
+	rows1 := pgtest.TextRows(t, conn, selectAll)
 	pgtest.Exec(t, conn, `DELETE FROM orders WHERE id <= 100; UPDATE orders SET item = 'changed' WHERE id % 10 = 0`)
 	pgtest.Exec(t, conn, `INSERT INTO orders (id, qty, item) SELECT g, 1, NULL FROM generate_series(1001, 1100) g`)
 	second, res2 := commit("run2")
@@ -72,7 +72,7 @@ func TestRESTCatalog(t *testing.T) {
 	}
 
 	r := read(0)
-	checkRows(t, "current snapshot", r, queryRows(t, conn, selectAll))
+	checkRows(t, "current snapshot", r, pgtest.TextRows(t, conn, selectAll))
 	if r.PyIceberg.Current != second.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
 		t.Fatalf("snapshots %+v, current %d; want 2, current %d", r.PyIceberg.Snapshots, r.PyIceberg.Current, second.SnapshotID)
 	}

@@ -94,7 +94,7 @@ func TestIcebergCommits(t *testing.T) {
 	}
 
 	got := readIceberg(t, e.dsn, "alice.items", []string{"id", "name"}, nil)
-	want := queryRowsText(t, e, `SELECT id::text, name FROM items ORDER BY items.id`)
+	want := pgtest.TextRows(t, e.su, `SELECT id::text, name FROM items ORDER BY items.id`)
 	if !slices.EqualFunc(got.PyIceberg.Rows, want, sameRow) || !slices.EqualFunc(got.DuckDB.Rows, want, sameRow) {
 		t.Errorf("read back %d rows with pyiceberg, %d with DuckDB; want the %d of PostgreSQL", len(got.PyIceberg.Rows), len(got.DuckDB.Rows), len(want))
 		for i := range want {
@@ -151,32 +151,6 @@ func TestIcebergCommits(t *testing.T) {
 	if want := "its files are the Iceberg table alice.items's snapshot " + strconv.FormatInt(ice1.Snapshot, 10) + "; expire the snapshot first"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("parquet_export_delete(%d): %v, want %q", first, err, want)
 	}
-}
-
-// queryRowsText returns query's rows, every value as text.
-func queryRowsText(t *testing.T, e *env, query string) [][]*string {
-	t.Helper()
-	rows, err := e.su.Query(context.Background(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out [][]*string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := make([]*string, len(vals))
-		for i, v := range vals {
-			if v != nil {
-				s := v.(string)
-				row[i] = &s
-			}
-		}
-		out = append(out, row)
-	}
-	return out
 }
 
 // TestIcebergSchedule: a schedule naming an Iceberg table commits each run as a snapshot.

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 	"github.com/pgparquet/pgparquet/internal/readback"
 	"github.com/pgparquet/pgparquet/internal/s3test"
@@ -235,13 +233,13 @@ func TestCLIIcebergREST(t *testing.T) {
 			if !first.Iceberg.Created || !strings.HasPrefix(first.Iceberg.MetadataLocation, tt.metadata(srv)) {
 				t.Errorf("first commit %+v: want the table created under %s", first.Iceberg, tt.metadata(srv))
 			}
-			rows1 := textRows(t, conn, selectAll)
+			rows1 := pgtest.TextRows(t, conn, selectAll)
 			pgtest.Exec(t, conn, `DELETE FROM big WHERE id <= 100; UPDATE big SET s = 'changed' WHERE id % 10 = 0`)
 			pgtest.Exec(t, conn, `INSERT INTO big (id, s) SELECT g, NULL FROM generate_series(2001, 2100) g`)
 			second := export("run2")
 
 			r := read(0)
-			same("current snapshot", r, textRows(t, conn, selectAll))
+			same("current snapshot", r, pgtest.TextRows(t, conn, selectAll))
 			if r.PyIceberg.Current != second.Iceberg.SnapshotID || len(r.PyIceberg.Snapshots) != 2 {
 				t.Fatalf("snapshots %+v, current %d; want 2, current %d", r.PyIceberg.Snapshots, r.PyIceberg.Current, second.Iceberg.SnapshotID)
 			}
@@ -255,35 +253,6 @@ func TestCLIIcebergREST(t *testing.T) {
 			same("time travel to the first snapshot", read(first.Iceberg.SnapshotID), rows1)
 		})
 	}
-}
-
-// textRows returns query's rows as text (nil for null), as the readers print them.
-func textRows(t *testing.T, conn *pgx.Conn, query string) [][]*string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out [][]*string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := make([]*string, len(vals))
-		for i, v := range vals {
-			if v != nil {
-				s := fmt.Sprint(v)
-				row[i] = &s
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // firstRowDiff is the index of the first row where a and b differ (len of the shorter when
@@ -383,7 +352,7 @@ func TestIncrementalIceberg(t *testing.T) {
 		t.Fatalf("snapshot run's iceberg: %+v, want %s created", first.Iceberg, ident)
 	}
 	r := read(ident, []string{"id", "s", "n"})
-	if i := firstRowDiff(r.PyIceberg.Rows, textRows(t, conn, `SELECT id::text, s, n::text FROM inc ORDER BY inc.id`)); i >= 0 || len(r.PyIceberg.Snapshots) != 1 {
+	if i := firstRowDiff(r.PyIceberg.Rows, pgtest.TextRows(t, conn, `SELECT id::text, s, n::text FROM inc ORDER BY inc.id`)); i >= 0 || len(r.PyIceberg.Snapshots) != 1 {
 		t.Errorf("table after the snapshot run: %d rows (first difference at %d), %d snapshots; want PostgreSQL's, 1", len(r.PyIceberg.Rows), i, len(r.PyIceberg.Snapshots))
 	}
 	if s := r.PyIceberg.Snapshots[0]; s.Summary["pgparquet.snapshot"] != first.Snapshot || s.Summary["pgparquet.to_lsn"] != first.Incremental.ToLSN || s.Summary["pgparquet.slot"] != "pgparquet_public_inc" {
@@ -398,9 +367,9 @@ func TestIncrementalIceberg(t *testing.T) {
 	if ice := second.Iceberg; ice == nil || ice.Table != changes || !ice.Created {
 		t.Fatalf("change run's iceberg: %+v, want %s created", second.Iceberg, changes)
 	}
-	want := textRows(t, conn, `SELECT 'insert', id::text, s, n::text FROM inc WHERE id > 100 ORDER BY inc.id`)
-	want = append(want, textRows(t, conn, `SELECT 'update', id::text, s, n::text FROM inc WHERE id IN (1, 2) ORDER BY inc.id`)...)
-	want = append(want, textRows(t, conn, `SELECT 'delete', g::text, NULL, NULL FROM generate_series(99, 100) g`)...)
+	want := pgtest.TextRows(t, conn, `SELECT 'insert', id::text, s, n::text FROM inc WHERE id > 100 ORDER BY inc.id`)
+	want = append(want, pgtest.TextRows(t, conn, `SELECT 'update', id::text, s, n::text FROM inc WHERE id IN (1, 2) ORDER BY inc.id`)...)
+	want = append(want, pgtest.TextRows(t, conn, `SELECT 'delete', g::text, NULL, NULL FROM generate_series(99, 100) g`)...)
 	r = checkChanges("after the first change run", want)
 	if len(r.PyIceberg.Snapshots) != 1 || r.PyIceberg.Snapshots[0].Operation != "append" {
 		t.Fatalf("changelog snapshots %+v, want one append", r.PyIceberg.Snapshots)
@@ -427,7 +396,7 @@ func TestIncrementalIceberg(t *testing.T) {
 	for i := range want {
 		want[i] = append(want[i][:4], nil)
 	}
-	want = append(want, textRows(t, conn, `SELECT 'insert', id::text, s, n::text, note FROM inc WHERE id IN (150, 200) ORDER BY inc.id`)...)
+	want = append(want, pgtest.TextRows(t, conn, `SELECT 'insert', id::text, s, n::text, note FROM inc WHERE id IN (150, 200) ORDER BY inc.id`)...)
 	checkChanges("after the new column", want)
 
 	// 0005-changes published without --iceberg-table (as if its commit had failed), then
@@ -436,8 +405,8 @@ func TestIncrementalIceberg(t *testing.T) {
 	fifth := run(false)
 	pgtest.Exec(t, conn, `DELETE FROM inc WHERE id = 200`)
 	sixth := run(true)
-	want = append(want, textRows(t, conn, `SELECT 'update', '200', 'with note', '2.00', 'five'`)...)
-	want = append(want, textRows(t, conn, `SELECT 'delete', '200', NULL, NULL, NULL`)...)
+	want = append(want, pgtest.TextRows(t, conn, `SELECT 'update', '200', 'with note', '2.00', 'five'`)...)
+	want = append(want, pgtest.TextRows(t, conn, `SELECT 'delete', '200', NULL, NULL, NULL`)...)
 	r = checkChanges("after a run committed late", want)
 	if len(r.PyIceberg.Snapshots) != 4 {
 		t.Fatalf("changelog snapshots %+v, want 4", r.PyIceberg.Snapshots)

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -25,4 +26,34 @@ func Exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// TextRows returns query's rows with each value as fmt.Sprint prints it (nil for NULL), as the
+// independent readers' rows are compared; a failed query fails the test.
+func TextRows(t testing.TB, conn *pgx.Conn, query string) [][]*string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out [][]*string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := make([]*string, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				s := fmt.Sprint(v)
+				row[i] = &s
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
