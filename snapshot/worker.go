@@ -28,8 +28,10 @@ const receiveBlock = 1 << 20
 // KiB are queued rather than at each of the backend's 8 KiB sends, which took a reader that
 // keeps up through some 25 thousand wake-ups and reads per GB; at most 5 ms after a read began
 // when less comes (a response's end, a backend that pauses). copyout's BenchmarkReceive (TCP,
-// 2-core VM): 0.36 CPU-s per GB received against 1.71 without. $PGPARQUET_RECEIVE_LOW_WATER
-// (KiB, 0: off) overrides the bytes, for measurements.
+// 2-core VM, a reader that keeps up): 0.36 CPU-s per GB received against 1.71 without; in the
+// H200's exports, whose readers are the slower side, the same on the GPU writer and 4-10% less
+// on the CPU path (bench/README, session 18). $PGPARQUET_RECEIVE_LOW_WATER (KiB, 0: off)
+// overrides the bytes, for measurements.
 var receiveLowWater = copyout.LowWater{Bytes: 256 << 10, Wait: 5 * time.Millisecond}
 
 func init() {
