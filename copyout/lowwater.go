@@ -11,10 +11,10 @@ import (
 // LowWater asks the kernel to wake a COPY's reader only once Bytes are queued on its TCP
 // socket (SO_RCVLOWAT), instead of at every segment: a backend sends its COPY response 8 KiB at
 // a time, and a reader that keeps up with it wakes, polls and reads a few segments at a time,
-// which costs more CPU than the bytes' copy (BenchmarkReceive). Wait bounds how long a read waits for Bytes: the kernel does
-// not wake the reader for the end of a response, or for a backend that pauses, until Bytes are
-// queued, so after Wait without a read the low-water mark drops to one byte for that read. The
-// zero LowWater is off.
+// which costs more CPU than the bytes' copy (BenchmarkReceive). Wait bounds how long a read
+// waits for Bytes: the kernel does not wake the reader for the end of a response, or for a
+// backend that pauses, until Bytes are queued, so after Wait without a read the low-water mark
+// drops to one byte for that read. The zero LowWater is off.
 type LowWater struct {
 	Bytes int
 	Wait  time.Duration

@@ -119,9 +119,9 @@ type memoryLimiter struct {
 // collections cost little: on the H200 (P=16, s16c, one call), 35 took wide's peak heap from
 // 490-530 MB to about 400 and its peak RSS from 1.02-1.04 GiB to 0.95-0.96, at 9.7-10.1 CPU-s
 // against 9.1-9.8, and lineorder's CPU from 9.6-10.4 to 10.1-10.5 CPU-s (RSS 0.75-0.80 GiB
-// either way); 25 cost 10% more CPU on both (s16b). With 512 KiB string pages (gpuBytePageBytes) too, wide peaked at 0.93 GiB
-// (s16d). Like the limit, the percent is the process's: a sidecar's other exports collect at
-// gpuGCPercent too while such an export runs.
+// either way); 25 cost 10% more CPU on both (s16b). With 512 KiB string pages
+// (gpuBytePageBytes) too, wide peaked at 0.93 GiB (s16d). Like the limit, the percent is the
+// process's: a sidecar's other exports collect at gpuGCPercent too while such an export runs.
 const (
 	exportGCPercent = 50
 	gpuGCPercent    = 35
