@@ -1,4 +1,4 @@
-# Sourced by the GPU-host scripts of session 18 on: the setup they share.
+# Sourced by the GPU-host scripts of sessions 17 and 18 (and later ones): the setup they share.
 # gpuhost_start NAME [TABLE...] runs with K (the carried kit) and O (the output folder) set:
 #   - logs the script's stdout and stderr to $O/NAME.log as well;
 #   - stops a postmaster an earlier call left on a warm machine (unless REUSE=1);

@@ -6,18 +6,10 @@
 # writer's CPU by thread name (bench/rss-breakdown.py) at 16 and 4 on lineorder.
 #   KIT (default .gpuhost/s17c, carried): base files and pgparquet-c.xz.
 set -uo pipefail
-K=${KIT:-.gpuhost/s17c}; O=${OUT:-/tmp/s17e-out}; ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}
-mkdir -p "$O"
-exec > >(tee -a "$O/s17e.log") 2>&1
-nproc; pkill -x postgres; sleep 1
-xz -dkf "$K/pgparquet-c.xz" && chmod +x "$K/pgparquet-c"
-source bench/gpuhost-cuda-lib.sh
-cuda_lib || { echo "no CUDA library"; exit 1; }
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
-ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
-source bench/gpuhost-load-wide.sh
-load_wide || exit 1
+K=${KIT:-.gpuhost/s17c}; O=${OUT:-/tmp/s17e-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s17e lineorder wide
+nproc
 source bench/gpuhost-measure.sh
 source bench/gpuhost-source-limit.sh
 dsn=postgres://postgres@127.0.0.1:5432/postgres

@@ -8,16 +8,9 @@
 #   KIT (default .gpuhost/s17f, carried): base files and pgparquet-c.xz built from HEAD with
 #   the knob and the counter (not committed).
 set -uo pipefail
-K=${KIT:-.gpuhost/s17f}; O=${OUT:-/tmp/s17f-out}; ROWS=${ROWS:-40000000}
-mkdir -p "$O"
-exec > >(tee -a "$O/s17f.log") 2>&1
-pkill -x postgres; sleep 1
-xz -dkf "$K/pgparquet-c.xz" && chmod +x "$K/pgparquet-c"
-source bench/gpuhost-cuda-lib.sh
-cuda_lib || { echo "no CUDA library"; exit 1; }
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
-ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
+K=${KIT:-.gpuhost/s17f}; O=${OUT:-/tmp/s17f-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s17f lineorder
 source bench/gpuhost-source-limit.sh
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 run() { # label, old(0/1), round

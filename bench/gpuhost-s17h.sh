@@ -6,16 +6,9 @@
 #   KIT (default .gpuhost/s17h, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh,
 #   nvcomp.tar.xz, export.test.xz.
 set -uo pipefail
-K=${KIT:-.gpuhost/s17h}; O=${OUT:-/tmp/s17h-out}; ROWS=${ROWS:-40000000}
-mkdir -p "$O"
-exec > >(tee -a "$O/s17h.log") 2>&1
-pkill -x postgres; sleep 1
-xz -dkf "$K/export.test.xz" && chmod +x "$K/export.test"
-source bench/gpuhost-cuda-lib.sh
-cuda_lib || { echo "no CUDA library"; exit 1; }
-export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/syslib PGHOST=/tmp/pgsock PGUSER=postgres PGDATABASE=postgres
-bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
-ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
+K=${KIT:-.gpuhost/s17h}; O=${OUT:-/tmp/s17h-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s17h lineorder
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 for round in 1 2; do
   for procs in ${PROCS:-default 16 8}; do
