@@ -92,6 +92,33 @@ struct pgpq_nv {
   void* d_temp;
 };
 
+#ifdef PGPQ_MEASURE_NV
+// Measurement builds only (nvcc -DPGPQ_MEASURE_NV; never the shipped library, whose output
+// this corrupts): $PGPARQUET_MEASURE_NV bit 1 skips copying the pages to the device, bit 2
+// skips nvCOMP (each chunk "compresses" to a fifth of its bytes, whatever the device output
+// slot holds), so that a run of the pipeline alone tells what the copies and what nvCOMP's
+// kernels cost it.
+static int measure_nv(void) {
+  static int mode = -1;
+  if (mode < 0) {
+    const char* s = getenv("PGPARQUET_MEASURE_NV");
+    mode = s ? atoi(s) : 0;
+    fprintf(stderr, "pgpq: measurement build, PGPARQUET_MEASURE_NV=%d\n", mode);
+  }
+  return mode;
+}
+
+__global__ void measure_sizes(const size_t* in, size_t* out, nvcompStatus_t* status, int32_t n, size_t slot) {
+  int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  size_t m = in[i] / 5 + 1;
+  out[i] = m < slot ? m : slot;
+  status[i] = nvcompSuccess;
+}
+#else
+static int measure_nv(void) { return 0; }
+#endif
+
 static int zerr(char* err, int errlen, const char* what, cudaError_t e) {
   snprintf(err, errlen, "%s: %s", what, cudaGetErrorString(e));
   return -1;
@@ -401,7 +428,7 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
   }
   cudaError_t e;
   cudaStream_t s = z->stream;
-  for (int32_t k = 0; k < npieces; k++) {
+  for (int32_t k = 0; k < npieces && !(measure_nv() & 1); k++) {
     if (plens[k] > 0 &&
         (e = cudaMemcpyAsync(z->d_in + poffs[k], srcs[k], (size_t)plens[k], cudaMemcpyHostToDevice, s)) != cudaSuccess) {
       cudaStreamSynchronize(s);
@@ -417,7 +444,13 @@ int pgpq_nv_run_packed(pgpq_nv* z, int32_t n, int32_t npieces, const uint8_t* co
   // nvCOMP runs on its own CUDA runtime (libnvcomp links one; this library has another): the
   // pages must be on the device before it is called, whatever it makes of the stream.
   if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return zerr(err, errlen, "copy pages to the device", e);
-  nvcompStatus_t st = PGPQ_TIMED(CS_NVCOMP, nv_compress(z, (size_t)n, max_chunk));
+  nvcompStatus_t st = nvcompSuccess;
+#ifdef PGPQ_MEASURE_NV
+  if (measure_nv() & 2) {
+    measure_sizes<<<(n + 255) / 256, 256, 0, s>>>(z->d_in_sizes, z->d_out_sizes, z->d_status, n, slot);
+  } else
+#endif
+    st = PGPQ_TIMED(CS_NVCOMP, nv_compress(z, (size_t)n, max_chunk));
   if (st != nvcompSuccess) {
     snprintf(err, errlen, "nvCOMP compress (codec %d): status %d", z->codec, (int)st);
     return -1;
