@@ -1,0 +1,37 @@
+#!/bin/bash
+# On the GPU host, from the repository root (session 19): the device's GPU tests on fresh seeds
+# with HEAD's library (decoders, fused finishing, lists, numeric text, page encoder, grouping,
+# zstd and the other batchers, injected failures); then the pipeline alone (TestPipelineAlone,
+# lineorder 40M, P=16) as committed and with nvCOMP's work skipped (the measurement build's
+# mode 3, bench/gpuhost-s19a.sh) at GOMAXPROCS 16 and 64 and with spinning CUDA waits
+# ($PGPARQUET_CUDA_SYNC=spin): does the lanes' runnable time, large on s19a's host, come from
+# Ps or from waking threads? Two interleaved rounds.
+#   KIT (default .gpuhost/s19e, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh,
+#   nvcomp.tar.xz, export.test.xz, device.test.xz.
+set -uo pipefail
+K=${KIT:-.gpuhost/s19e}; O=${OUT:-/tmp/s19e-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s19e lineorder
+lscpu | grep -E 'Model name'
+echo "== device GPU tests"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 200 ../$K/device.test -test.v \
+  -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
+  grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
+echo "device tests: $SECONDS s"
+nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
+  -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
+mlib=$(realpath "$K/libm.so")
+dsn=postgres://postgres@127.0.0.1:5432/postgres
+for round in 1 2; do
+  # NAME:MEASURE:GOMAXPROCS:SYNC ("-": the committed library, the default)
+  for c in base:-:16:- m3:3:16:- base:-:64:- m3:3:64:- base:-:16:spin m3:3:16:spin; do
+    IFS=: read -r name m procs sync <<< "$c"
+    l=$lib; [ "$m" = - ] || l=$mlib
+    env GOMAXPROCS=$procs $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) $([ "$sync" = - ] || echo PGPARQUET_CUDA_SYNC=$sync) \
+      PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=$dsn \
+      PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s19e-pipe \
+      bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic|Error' | sed "s/^/r$round $name P$procs sync $sync: /" | cut -c1-300
+    rm -rf /dev/shm/s19e-pipe
+  done
+done
+echo "total: $SECONDS s"
