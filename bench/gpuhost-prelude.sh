@@ -61,3 +61,25 @@ ab_exports() {
     done
   done
 }
+
+# measure_lib: after gpuhost_start, builds the measurement build of the CUDA library (nvcc
+# -DPGPQ_MEASURE_NV: $PGPARQUET_MEASURE_NV skips nvCOMP's work, and the files it writes are not
+# valid; device/cuda/nvcomp.cu) into $K/libm.so and sets mlib to its path.
+measure_lib() {
+  nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
+    -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
+  mlib=$(realpath "$K/libm.so")
+}
+
+# pipeline_alone LABEL LIB [VAR=VALUE...]: after gpuhost_start, TestPipelineAlone (the kit's
+# export.test) on TABLE (default lineorder) at P=16 with the CUDA library LIB and the given
+# environment; prints its figures, and what failed, prefixed with LABEL.
+pipeline_alone() {
+  local label=$1 l=$2
+  shift 2
+  env "$@" PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=postgres://postgres@127.0.0.1:5432/postgres \
+    PGPARQUET_PIPELINE_TABLE=${TABLE:-lineorder} PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/pipeline-alone \
+    bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" |
+    grep -E 'pipeline alone|measurement build|FAIL|panic|Error|ignored' | sed "s/^/$label: /" | cut -c1-300
+  rm -rf /dev/shm/pipeline-alone
+}

@@ -9,13 +9,9 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s17h}; O=${OUT:-/tmp/s17h-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s17h lineorder
-dsn=postgres://postgres@127.0.0.1:5432/postgres
 for round in 1 2; do
   for procs in ${PROCS:-default 16 8}; do
-    env $([ $procs != default ] && echo GOMAXPROCS=$procs) PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$lib PGPARQUET_PIPELINE_DSN=$dsn \
-      PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s17h-pipe \
-      bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic' | sed "s/^/r$round GOMAXPROCS $procs: /" | cut -c1-260
-    rm -rf /dev/shm/s17h-pipe
+    pipeline_alone "r$round GOMAXPROCS $procs" "$lib" $([ $procs != default ] && echo GOMAXPROCS=$procs)
   done
 done
 echo "total: $SECONDS s"

@@ -14,10 +14,7 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s19a}; O=${OUT:-/tmp/s19a-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s19a lineorder
-nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
-  -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
-mlib=$(realpath "$K/libm.so")
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+measure_lib
 big="PGPARQUET_GPU_ZSTD_BATCH=128,4 PGPARQUET_SEALED_ROW_GROUPS=8 CUDA_DEVICE_MAX_CONNECTIONS=32"
 mkdir -p "$O/traces"
 for round in 1 2; do
@@ -26,11 +23,7 @@ for round in 1 2; do
     name=${c%%:*} rest=${c#*:} m=${rest%%:*} set=${rest#*:}
     l=$lib; [ "$m" = - ] || l=$mlib
     tr=""; [ "$round" = 1 ] && [ "$set" = - ] && tr="PGPARQUET_PIPELINE_TRACE=$O/traces/$name.trace"
-    env $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) $([ "$set" = big ] && echo $big) $tr \
-      PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=$dsn \
-      PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s19a-pipe \
-      bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|measurement build|FAIL|panic|Error' | sed "s/^/r$round $name: /" | cut -c1-300
-    rm -rf /dev/shm/s19a-pipe
+    pipeline_alone "r$round $name" "$l" $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) $([ "$set" = big ] && echo $big) $tr
   done
 done
 (cd "$O" && tar cJf traces.tar.xz traces && rm -rf traces)

@@ -13,10 +13,7 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s19a}; O=${OUT:-/tmp/s19b-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s19b lineorder
-nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
-  -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
-mlib=$(realpath "$K/libm.so")
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+measure_lib
 big="PGPARQUET_GPU_ZSTD_BATCH=128,4 PGPARQUET_SEALED_ROW_GROUPS=8 CUDA_DEVICE_MAX_CONNECTIONS=32"
 mkdir -p "$O/traces"
 for round in 1 2; do
@@ -26,11 +23,8 @@ for round in 1 2; do
       name=${c%%:*} rest=${c#*:} m=${rest%%:*} set=${rest#*:}
       l=$lib; [ "$m" = - ] || l=$mlib
       tr=""; [ "$round" = 1 ] && [ "$procs" = 64 ] && tr="PGPARQUET_PIPELINE_TRACE=$O/traces/$name-$procs.trace"
-      env GOMAXPROCS=$procs $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) $([ "$set" = big ] && echo $big) $tr \
-        PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=$dsn \
-        PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s19b-pipe \
-        bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic|Error' | sed "s/^/r$round $name P$procs: /" | cut -c1-300
-      rm -rf /dev/shm/s19b-pipe
+      pipeline_alone "r$round $name P$procs" "$l" GOMAXPROCS=$procs $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) \
+        $([ "$set" = big ] && echo $big) $tr
     done
   done
 done

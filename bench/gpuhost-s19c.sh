@@ -12,22 +12,15 @@ set -uo pipefail
 K=${KIT:-.gpuhost/s19a}; O=${OUT:-/tmp/s19c-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s19c lineorder
-nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
-  -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
-mlib=$(realpath "$K/libm.so")
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+measure_lib
 for round in 1 2; do
   # NAME:BATCH:SEALED:INFLIGHT ("-": the default)
   for c in base:-:-:- m3:-:-:- b128x4s8:128,4:8:- b128x4s8f64:128,4:8:64 b128x8s8f64:128,8:8:64 b256x4s8f64:256,4:8:64 \
            b64x8s8f64:64,8:8:64 b128x8s16f128:128,8:16:128 b32x4s8f64:-:8:64; do
     IFS=: read -r name batch sealed fl <<< "$c"
     l=$lib m=""; [ "$name" = m3 ] && l=$mlib m=PGPARQUET_MEASURE_NV=3
-    env $m CUDA_DEVICE_MAX_CONNECTIONS=32 $([ "$batch" = - ] || echo PGPARQUET_GPU_ZSTD_BATCH=$batch) \
-      $([ "$sealed" = - ] || echo PGPARQUET_SEALED_ROW_GROUPS=$sealed) $([ "$fl" = - ] || echo PGPARQUET_PAGES_IN_FLIGHT_MIB=$fl) \
-      PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=$dsn \
-      PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s19c-pipe \
-      bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic|Error|ignored' | sed "s/^/r$round $name: /" | cut -c1-300
-    rm -rf /dev/shm/s19c-pipe
+    pipeline_alone "r$round $name" "$l" $m CUDA_DEVICE_MAX_CONNECTIONS=32 $([ "$batch" = - ] || echo PGPARQUET_GPU_ZSTD_BATCH=$batch) \
+      $([ "$sealed" = - ] || echo PGPARQUET_SEALED_ROW_GROUPS=$sealed) $([ "$fl" = - ] || echo PGPARQUET_PAGES_IN_FLIGHT_MIB=$fl)
   done
 done
 echo "total: $SECONDS s"

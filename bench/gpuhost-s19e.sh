@@ -18,20 +18,14 @@ echo "== device GPU tests"
   -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
   grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
 echo "device tests: $SECONDS s"
-nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
-  -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
-mlib=$(realpath "$K/libm.so")
-dsn=postgres://postgres@127.0.0.1:5432/postgres
+measure_lib
 for round in 1 2; do
   # NAME:MEASURE:GOMAXPROCS:SYNC ("-": the committed library, the default)
   for c in base:-:16:- m3:3:16:- base:-:64:- m3:3:64:- base:-:16:spin m3:3:16:spin; do
     IFS=: read -r name m procs sync <<< "$c"
     l=$lib; [ "$m" = - ] || l=$mlib
-    env GOMAXPROCS=$procs $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) $([ "$sync" = - ] || echo PGPARQUET_CUDA_SYNC=$sync) \
-      PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_CUDA_LIB=$l PGPARQUET_PIPELINE_DSN=$dsn \
-      PGPARQUET_PIPELINE_TABLE=lineorder PGPARQUET_PIPELINE_PARALLEL=16 PGPARQUET_PIPELINE_OUT=/dev/shm/s19e-pipe \
-      bash -c "cd export && timeout 200 ../$K/export.test -test.run '^TestPipelineAlone$' -test.v 2>&1" | grep -E 'pipeline alone|FAIL|panic|Error' | sed "s/^/r$round $name P$procs sync $sync: /" | cut -c1-300
-    rm -rf /dev/shm/s19e-pipe
+    pipeline_alone "r$round $name P$procs sync $sync" "$l" GOMAXPROCS=$procs $([ "$m" = - ] || echo PGPARQUET_MEASURE_NV=$m) \
+      $([ "$sync" = - ] || echo PGPARQUET_CUDA_SYNC=$sync)
   done
 done
 echo "total: $SECONDS s"
