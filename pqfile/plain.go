@@ -114,6 +114,16 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 		raw := make([]byte, 0, (end-start-nulls)*width)
 		var page statAcc
 		page.init(a)
+		if nulls == 0 && plainRuns {
+			var ok bool
+			if raw, ok = plainRun(a, start, end, raw, &page, &chunk); ok {
+				pages = append(pages, RawPage{Levels: lv, Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
+				if a.Len() == 0 {
+					break
+				}
+				continue
+			}
+		}
 		for i := start; i < end; i++ {
 			if a.IsNull(i) {
 				page.nulls++
@@ -149,6 +159,78 @@ func EncodePlain(a arrow.Array, nullable bool, pageRows int, codec compress.Comp
 			Encoding: parquet.Encodings.Plain, Stats: p.Stats}
 	}
 	return out, nil
+}
+
+// plainRuns lets plainPages encode a run of values without NULLs through plainRun; the tests
+// turn it off for the reference, the loop over single values.
+var plainRuns = true
+
+// littleEndian: the host keeps integers and floats in memory as PLAIN writes them.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// plainRun appends rows start to end of a, none of them NULL, to raw in their PLAIN form and
+// adds them to page's and chunk's statistics, the same bytes and statistics as the loop over
+// single values in plainPages, when a's values are their PLAIN form in memory (a little-endian
+// host; int32, int64, float32, float64, date32, time64, timestamp): one copy and one pass for
+// the minimum and maximum, instead of a call and two type switches per value (on the CPU path
+// that loop was a fifth of a lineorder export's CPU). ok false: a is another type, nothing done.
+func plainRun(a arrow.Array, start, end int, raw []byte, page, chunk *statAcc) (_ []byte, ok bool) {
+	if !littleEndian {
+		return raw, false
+	}
+	switch a := a.(type) {
+	case *array.Int32:
+		return intRun(a.Int32Values()[start:end], raw, page, chunk), true
+	case *array.Date32:
+		return intRun(arrow.GetData[int32](arrow.GetBytes(a.Date32Values()[start:end])), raw, page, chunk), true
+	case *array.Int64:
+		return intRun(a.Int64Values()[start:end], raw, page, chunk), true
+	case *array.Time64:
+		return intRun(arrow.GetData[int64](arrow.GetBytes(a.Time64Values()[start:end])), raw, page, chunk), true
+	case *array.Timestamp:
+		return intRun(arrow.GetData[int64](arrow.GetBytes(a.TimestampValues()[start:end])), raw, page, chunk), true
+	case *array.Float32:
+		return floatRun(a.Float32Values()[start:end], raw, page, chunk), true
+	case *array.Float64:
+		return floatRun(a.Float64Values()[start:end], raw, page, chunk), true
+	}
+	return raw, false
+}
+
+// intRun is plainRun of integer values v.
+func intRun[T int32 | int64](v []T, raw []byte, page, chunk *statAcc) []byte {
+	if len(v) == 0 {
+		return raw
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v[1:] {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	page.addInts(int64(lo), int64(hi))
+	chunk.addInts(int64(lo), int64(hi))
+	return append(raw, arrow.GetBytes(v)...)
+}
+
+// floatRun is plainRun of floating-point values v: NaN left out of the statistics, the others
+// compared as float64 with min and max, as statAcc.add does.
+func floatRun[T float32 | float64](v []T, raw []byte, page, chunk *statAcc) []byte {
+	var lo, hi float64
+	has := false
+	for _, x := range v {
+		f := float64(x)
+		if f != f { // NaN
+			continue
+		}
+		if !has {
+			lo, hi, has = f, f, true
+		}
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	if has {
+		page.addFloats(lo, hi)
+		chunk.addFloats(lo, hi)
+	}
+	return append(raw, arrow.GetBytes(v)...)
 }
 
 // plainOf returns the function appending a's value i in its PLAIN form.
@@ -292,6 +374,26 @@ func (s *statAcc) add(i int) {
 	if !s.has || v > s.maxI {
 		s.maxI = v
 	}
+	s.has = true
+}
+
+// addInts adds the extremes lo and hi of a run of integer values.
+func (s *statAcc) addInts(lo, hi int64) {
+	if !s.has || lo < s.minI {
+		s.minI = lo
+	}
+	if !s.has || hi > s.maxI {
+		s.maxI = hi
+	}
+	s.has = true
+}
+
+// addFloats adds the extremes lo and hi of a run of floating-point values, NaN left out.
+func (s *statAcc) addFloats(lo, hi float64) {
+	if !s.has {
+		s.minF, s.maxF = lo, hi
+	}
+	s.minF, s.maxF = min(s.minF, lo), max(s.maxF, hi)
 	s.has = true
 }
 
