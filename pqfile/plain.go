@@ -332,14 +332,9 @@ func (s *statAcc) add(i int) {
 		case *array.Float64:
 			v = a.Value(i)
 		}
-		if math.IsNaN(v) {
-			return
+		if !math.IsNaN(v) {
+			s.addFloats(v, v)
 		}
-		if !s.has {
-			s.minF, s.maxF = v, v
-		}
-		s.minF, s.maxF = min(s.minF, v), max(s.maxF, v)
-		s.has = true
 		return
 	}
 	if d, ok := s.a.(*array.Decimal128); ok {
@@ -368,13 +363,7 @@ func (s *statAcc) add(i int) {
 	case *array.Timestamp:
 		v = int64(a.Value(i))
 	}
-	if !s.has || v < s.minI {
-		s.minI = v
-	}
-	if !s.has || v > s.maxI {
-		s.maxI = v
-	}
-	s.has = true
+	s.addInts(v, v)
 }
 
 // addInts adds the extremes lo and hi of a run of integer values.
