@@ -172,8 +172,8 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // adds them to page's and chunk's statistics, the same bytes and statistics as the loop over
 // single values in plainPages, when a's values are their PLAIN form in memory (a little-endian
 // host; int32, int64, float32, float64, date32, time64, timestamp): one copy and one pass for
-// the minimum and maximum, instead of a call and two type switches per value (on the CPU path
-// that loop was a fifth of a lineorder export's CPU). ok false: a is another type, nothing done.
+// the minimum and maximum, because a call and two type switches per value cost a fifth of a
+// CPU-path lineorder export's CPU. ok false: a is another type, and nothing was done.
 func plainRun(a arrow.Array, start, end int, raw []byte, page, chunk *statAcc) (_ []byte, ok bool) {
 	if !littleEndian {
 		return raw, false
