@@ -114,17 +114,11 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 		raw := make([]byte, 0, (end-start-nulls)*width)
 		var page statAcc
 		page.init(a)
+		ran := false
 		if nulls == 0 && plainRuns {
-			var ok bool
-			if raw, ok = plainRun(a, start, end, raw, &page, &chunk); ok {
-				pages = append(pages, RawPage{Levels: lv, Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
-				if a.Len() == 0 {
-					break
-				}
-				continue
-			}
+			raw, ran = plainRun(a, start, end, raw, &page, &chunk)
 		}
-		for i := start; i < end; i++ {
+		for i := start; i < end && !ran; i++ {
 			if a.IsNull(i) {
 				page.nulls++
 				chunk.nulls++
@@ -182,13 +176,13 @@ func plainRun(a arrow.Array, start, end int, raw []byte, page, chunk *statAcc) (
 	case *array.Int32:
 		return intRun(a.Int32Values()[start:end], raw, page, chunk), true
 	case *array.Date32:
-		return intRun(arrow.GetData[int32](arrow.GetBytes(a.Date32Values()[start:end])), raw, page, chunk), true
+		return intRun(a.Date32Values()[start:end], raw, page, chunk), true
 	case *array.Int64:
 		return intRun(a.Int64Values()[start:end], raw, page, chunk), true
 	case *array.Time64:
-		return intRun(arrow.GetData[int64](arrow.GetBytes(a.Time64Values()[start:end])), raw, page, chunk), true
+		return intRun(a.Time64Values()[start:end], raw, page, chunk), true
 	case *array.Timestamp:
-		return intRun(arrow.GetData[int64](arrow.GetBytes(a.TimestampValues()[start:end])), raw, page, chunk), true
+		return intRun(a.TimestampValues()[start:end], raw, page, chunk), true
 	case *array.Float32:
 		return floatRun(a.Float32Values()[start:end], raw, page, chunk), true
 	case *array.Float64:
@@ -197,8 +191,8 @@ func plainRun(a arrow.Array, start, end int, raw []byte, page, chunk *statAcc) (
 	return raw, false
 }
 
-// intRun is plainRun of integer values v.
-func intRun[T int32 | int64](v []T, raw []byte, page, chunk *statAcc) []byte {
+// intRun is plainRun of integer values v (date32, time64 and timestamp included).
+func intRun[T ~int32 | ~int64](v []T, raw []byte, page, chunk *statAcc) []byte {
 	if len(v) == 0 {
 		return raw
 	}
