@@ -873,7 +873,7 @@ func TestGPUUniques(t *testing.T) {
 				n := []int{0, 1, 2, 9, 1000, 30000}[round%6]
 				var cols []arrow.Array
 				for _, card := range []int{1, 3, 100, 1 << 30} {
-					cols = append(cols, randomStrings(rng, n, card, []float64{0, 0.1, 1}[rng.IntN(3)], rng.IntN(2) == 0))
+					cols = append(cols, copytest.RandomStrings(rng, memory.DefaultAllocator, n, 8*rng.IntN(2), card, []float64{0, 0.1, 1}[rng.IntN(3)], rng.IntN(2) == 0))
 				}
 				ids, firsts := enc.Uniques(cols)
 				for i, a := range cols {
@@ -908,42 +908,6 @@ func TestGPUUniques(t *testing.T) {
 	if err := sameGroups(fine, ids[1], firsts[1]); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// randomStrings makes n strings (binary when binary is set) of about card distinct values,
-// nullRate of them NULL, some empty and some long, sliced at an offset that is a multiple of 8.
-func randomStrings(rng *rand.Rand, n, card int, nullRate float64, binary bool) arrow.Array {
-	var b array.Builder
-	if binary {
-		b = array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
-	} else {
-		b = array.NewStringBuilder(memory.DefaultAllocator)
-	}
-	defer b.Release()
-	off := 8 * rng.IntN(2)
-	for range n + off {
-		if rng.Float64() < nullRate {
-			b.AppendNull()
-			continue
-		}
-		k := rng.IntN(card)
-		v := fmt.Sprintf("v%d", k)
-		switch k % 7 {
-		case 0:
-			v = ""
-		case 1:
-			v = strings.Repeat(v, 40)
-		}
-		switch b := b.(type) {
-		case *array.StringBuilder:
-			b.Append(v)
-		case *array.BinaryBuilder:
-			b.Append([]byte(v))
-		}
-	}
-	a := b.NewArray()
-	defer a.Release()
-	return array.NewSlice(a, int64(off), int64(off+n))
 }
 
 // sameGroups checks ids and firsts against a map of a's values.
@@ -1008,7 +972,8 @@ func TestGPUEncodeFaultsFallBack(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
 	for round := range 4 {
-		cols := []arrow.Array{randomStrings(rng, 1000, 10, 0.1, false), randomStrings(rng, 1000, 100, 0, true)}
+		cols := []arrow.Array{copytest.RandomStrings(rng, memory.DefaultAllocator, 1000, 8*rng.IntN(2), 10, 0.1, false),
+			copytest.RandomStrings(rng, memory.DefaultAllocator, 1000, 8*rng.IntN(2), 100, 0, true)}
 		ids, firsts := gpu.Uniques(cols)
 		for i, a := range cols {
 			switch {

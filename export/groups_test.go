@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pgparquet/pgparquet/internal/copytest"
 )
 
 // TestIndicesFromGroups: a lane's dictionary fed batches grouped by value (cpuUniquer, the CPU
@@ -111,36 +113,8 @@ func TestCPUUniquerGroups(t *testing.T) {
 		distinct := 1 + rng.IntN([]int{1, 3, 50, 100000}[c%4])
 		nullRate := []float64{0, 0.1, 1}[c%3]
 		off := rng.IntN(9)
-		var b array.Builder
 		binary := c%2 == 1
-		if binary {
-			b = array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
-		} else {
-			b = array.NewStringBuilder(mem)
-		}
-		for range n + off {
-			if rng.Float64() < nullRate {
-				b.AppendNull()
-				continue
-			}
-			k := rng.IntN(distinct)
-			v := fmt.Sprintf("%d", k)
-			switch k % 5 {
-			case 0:
-				v = "" // empty
-			case 1:
-				v = fmt.Sprintf("%0200d", k) // long
-			}
-			if binary {
-				b.(*array.BinaryBuilder).Append([]byte(v))
-			} else {
-				b.(*array.StringBuilder).Append(v)
-			}
-		}
-		whole := b.NewArray()
-		b.Release()
-		arr := array.NewSlice(whole, int64(off), int64(off+n))
-		whole.Release()
+		arr := copytest.RandomStrings(rng, mem, n, off, distinct, nullRate, binary)
 		ids, firsts := cpuUniquer{}.Uniques([]arrow.Array{arr})
 		wantIDs, wantFirsts := mapGroups(arr)
 		if !slices.Equal(ids[0], wantIDs) || !slices.Equal(firsts[0], wantFirsts) {
