@@ -66,8 +66,7 @@ ab_exports() {
 # -DPGPQ_MEASURE_NV: $PGPARQUET_MEASURE_NV skips nvCOMP's work, and the files it writes are not
 # valid; device/cuda/nvcomp.cu) into $K/libm.so and sets mlib to its path.
 measure_lib() {
-  nvcc -O3 -gencode arch=compute_90,code=sm_90 -shared -Xcompiler -fPIC -I "$K/nvcomp/include" -DPGPQ_MEASURE_NV \
-    -o "$K/libm.so" device/cuda/pgcopy.cu device/cuda/nvcomp.cu device/cuda/encode.cu 2>&1 | grep -v Wno-deprecated | tail -5
+  build_cuda_lib "$K/libm.so" -DPGPQ_MEASURE_NV
   mlib=$(realpath "$K/libm.so")
 }
 
