@@ -33,33 +33,48 @@ gpuhost_start() {
   done
 }
 
-# ab_exports VAR "A B" [PATH...]: after gpuhost_start, exports compared in one call: for each of
-# TABLES (default lineorder wide), two interleaved rounds of the source limit, then for each PATH
-# (gpu: the GPU writer with nvCOMP, the default; cpu: --gpu off) one export with VAR=A and one
-# with VAR=B ("-": VAR unset), P=16, zstd; round 1's GPU exports write CPU profiles to
-# $O/TABLE-VALUE.pprof (TABLE-unset.pprof for "-"; bench/cpusplit reads them).
-ab_exports() {
-  local var=$1 values=$2 t round path v prof
-  shift 2
-  local paths=${*:-gpu}
+# ab_loop FN LABEL...: once PostgreSQL and the tables are up, runs compared in one call: for
+# each of TABLES (default lineorder wide), two interleaved rounds of the source limit (P=16),
+# then FN TABLE ROUND LABEL for each LABEL. It sources measure (bench/gpuhost-measure.sh) for FN.
+ab_loop() {
+  local fn=$1 t round label
+  shift
   source bench/gpuhost-measure.sh
   source bench/gpuhost-source-limit.sh
-  local dsn=postgres://postgres@127.0.0.1:5432/postgres
   for t in ${TABLES:-lineorder wide}; do
     for round in 1 2; do
       source_limit "$t" 16
-      for path in $paths; do
-        for v in $values; do
-          prof=""
-          [ "$round" = 1 ] && [ "$path" = gpu ] && prof="--cpu-profile $O/$t-${v/#-/unset}.pprof"
-          (export PGPARQUET_NVCOMP_LIB=$nv; [ "$v" = - ] || export "$var=$v"
-          measure "$t r$round $path $var=$v" "$K/pgparquet-c" export --dsn $dsn --table "$t" --output-dir /dev/shm/ab-out --overwrite \
-            --parallel 16 --gpu "$([ "$path" = gpu ] && echo on || echo off)" --gpu-lib "$lib" --no-progress $prof | grep -v "^ *time=\|compression")
-          rm -rf /dev/shm/ab-out
-        done
+      for label in "$@"; do
+        "$fn" "$t" "$round" "$label"
       done
     done
   done
+}
+
+# ab_exports VAR "A B" [PATH...]: after gpuhost_start, exports compared in one call (ab_loop):
+# for each PATH (gpu: the GPU writer with nvCOMP, the default; cpu: --gpu off) one export with
+# VAR=A and one with VAR=B ("-": VAR unset), P=16, zstd; round 1's GPU exports write CPU
+# profiles to $O/TABLE-VALUE.pprof (TABLE-unset.pprof for "-"; bench/cpusplit reads them).
+ab_exports() {
+  local var=$1 values=$2 path v labels=()
+  shift 2
+  for path in ${*:-gpu}; do
+    for v in $values; do
+      labels+=("$path/$v")
+    done
+  done
+  ab_loop ab_export "${labels[@]}"
+}
+
+# ab_export TABLE ROUND PATH/VALUE: ab_exports' export ($var from its caller).
+ab_export() {
+  local t=$1 round=$2 path=${3%%/*} v=${3#*/} prof=""
+  [ "$round" = 1 ] && [ "$path" = gpu ] && prof="--cpu-profile $O/$t-${v/#-/unset}.pprof"
+  (export PGPARQUET_NVCOMP_LIB=$nv; [ "$v" = - ] || export "$var=$v"
+  measure "$t r$round $path $var=$v" "$K/pgparquet-c" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$t" \
+    --output-dir /dev/shm/ab-out --overwrite --parallel 16 --gpu "$([ "$path" = gpu ] && echo on || echo off)" --gpu-lib "$lib" \
+    --no-progress $prof | grep -v "^ *time=\|compression")
+  rm -rf /dev/shm/ab-out
 }
 
 # measure_lib: after gpuhost_start, builds the measurement build of the CUDA library (nvcc

@@ -10,20 +10,13 @@ K=${KIT:-.gpuhost/s19d}; O=${OUT:-/tmp/s19d-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s19d lineorder wide
 lscpu | grep -E 'Model name|^CPU\(s\)'
-source bench/gpuhost-measure.sh
-source bench/gpuhost-source-limit.sh
-dsn=postgres://postgres@127.0.0.1:5432/postgres
-for t in lineorder wide; do
-  for round in 1 2; do
-    source_limit "$t" 16
-    # NAME:SETTINGS (+ joins several; "-": none)
-    for c in committed:- b128s8:PGPARQUET_GPU_ZSTD_BATCH=128,4+PGPARQUET_SEALED_ROW_GROUPS=8 s8:PGPARQUET_SEALED_ROW_GROUPS=8; do
-      name=${c%%:*} set=${c#*:}
-      (export PGPARQUET_NVCOMP_LIB=$nv; [ "$set" = - ] || export ${set//+/ }
-      measure "$t r$round $name" "$K/pgparquet-c" export --dsn $dsn --table "$t" --output-dir /dev/shm/s19d-out --overwrite \
-        --parallel 16 --gpu on --gpu-lib "$lib" --no-progress | grep -v "^ *time=\|compression")
-      rm -rf /dev/shm/s19d-out
-    done
-  done
-done
+# export_with TABLE ROUND NAME:SETTINGS (+ joins several; "-": none): one GPU writer export.
+export_with() {
+  local t=$1 round=$2 name=${3%%:*} set=${3#*:}
+  (export PGPARQUET_NVCOMP_LIB=$nv; [ "$set" = - ] || export ${set//+/ }
+  measure "$t r$round $name" "$K/pgparquet-c" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$t" \
+    --output-dir /dev/shm/s19d-out --overwrite --parallel 16 --gpu on --gpu-lib "$lib" --no-progress | grep -v "^ *time=\|compression")
+  rm -rf /dev/shm/s19d-out
+}
+ab_loop export_with committed:- b128s8:PGPARQUET_GPU_ZSTD_BATCH=128,4+PGPARQUET_SEALED_ROW_GROUPS=8 s8:PGPARQUET_SEALED_ROW_GROUPS=8
 echo "total: $SECONDS s"

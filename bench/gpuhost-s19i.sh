@@ -15,17 +15,12 @@ export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/sy
 bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
 ROWS=${ROWS:-40000000} bash "$K/make-lineorder.sh" lineorder || exit 1
 WIDE_ROWS=${WIDE_ROWS:-10000000}; source bench/gpuhost-load-wide.sh; load_wide || exit 1
-source bench/gpuhost-measure.sh
-source bench/gpuhost-source-limit.sh
-dsn=postgres://postgres@127.0.0.1:5432/postgres
-for t in lineorder wide; do
-  for round in 1 2; do
-    source_limit "$t" 16
-    for v in a b; do
-      measure "$t r$round cpu $v" "$K/pgparquet-$v" export --dsn $dsn --table "$t" --output-dir /dev/shm/s19i-out --overwrite \
-        --parallel 16 --gpu off --no-progress | grep -v "^ *time=\|compression"
-      rm -rf /dev/shm/s19i-out
-    done
-  done
-done
+source bench/gpuhost-prelude.sh # ab_loop
+# cpu_export TABLE ROUND V: one --gpu off export with pgparquet-V.
+cpu_export() {
+  measure "$1 r$2 cpu $3" "$K/pgparquet-$3" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$1" \
+    --output-dir /dev/shm/s19i-out --overwrite --parallel 16 --gpu off --no-progress | grep -v "^ *time=\|compression"
+  rm -rf /dev/shm/s19i-out
+}
+ab_loop cpu_export a b
 echo "total: $SECONDS s"
