@@ -185,8 +185,9 @@ func landStream(t *testing.T, r *receiver, stream []byte, reads func() int) []in
 		}
 		rows = append(rows, b.Rows())
 		// A consumer may reuse the buffer at once: whatever still read it would see this.
-		for i := range b.Data[:cap(b.Data)] {
-			b.Data[:cap(b.Data)][i] = 0xa5
+		whole := b.Data[:cap(b.Data)]
+		for i := range whole {
+			whole[i] = 0xa5
 		}
 		b.Release()
 		return nil
