@@ -139,8 +139,8 @@ func (p *pageEncoding) stringsInGoMemory() {
 }
 
 // uniquer returns who groups the lanes' dictionary columns by value: the engine's encoder when
-// it can (the GPU), the CPU twin with $PGPARQUET_PAGE_WRITER=cpu, else nil (the lanes' own
-// lookups).
+// it can (the GPU), the CPU twin when the CPU twin encodes the pages (the CPU path, or
+// $PGPARQUET_PAGE_WRITER=cpu), else nil (the lanes' own lookups).
 func (p *pageEncoding) uniquer() uniquer {
 	enc := p.encoder()
 	if enc == nil {
