@@ -48,6 +48,10 @@ $(ICEBERG_REST):
 test: venv versitygw iceberg-rest
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	# Without cgo (no CUDA library, the Go zstd encoder instead of libzstd) it still builds,
+	# and its zstd pages are frames arrow-go reads back.
+	CGO_ENABLED=0 $(GO) vet ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -run '^(TestCPUZstd|TestCodecsRegistered|TestEncodeLargeFramesParts)$$' ./device
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecode$$' -fuzztime 20000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzCPUDecodeTree$$' -fuzztime 10000x ./gpuparse
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFields$$' -fuzztime 5000x ./gpuparse
@@ -56,8 +60,8 @@ test: venv versitygw iceberg-rest
 	$(GO) test -run '^$$' -fuzz '^FuzzListLevels$$' -fuzztime 2000x ./pqfile
 	$(GO) test -count=1 -timeout 15m ./...
 	# Without a GPU, exports write through the GPU writer's file path with its CPU twins (the
-	# tests above); arrow-go's FileWriter writes them with PGPARQUET_PAGE_WRITER=off, as exports
-	# with an explicit compression level do: export tests of flat and nested tables through it.
+	# tests above); arrow-go's FileWriter writes them with PGPARQUET_PAGE_WRITER=off: export
+	# tests of flat and nested tables through it.
 	PGPARQUET_PAGE_WRITER=off $(GO) test -count=1 -run '^(TestExportSmoke|TestExportTypes|TestDictionaryEncodedStrings|TestHugeValuesDropStatistics|TestExportFailuresLeaveNothing|TestExportInterruptedLeavesNothing|TestCodec|TestExportToS3|TestExportRelationKinds)$$' ./export
 	# And in sidecars killed, frozen past their lease and cut off by PostgreSQL restarts: every
 	# succeeded request's files hold its rows exactly once.

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/klauspost/compress/zstd"
 )
 
 // nvCodec is a codec of nvcomp.cu (its PGPQ_* enum).
@@ -169,13 +168,9 @@ func init() {
 	z.batchChunks = int(z.batchBytes/int64(z.small)) + 256
 }
 
-// zstdTwin compresses a chunk into one frame with the Go zstd encoder (default level).
+// zstdTwin compresses a chunk into one frame with cpuZstd at the default level.
 func zstdTwin() chunkEncoder {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		panic(err) // only for invalid options
-	}
-	return chunkEncoder{encode: func(dst, src []byte) []byte { return enc.EncodeAll(src, dst[:0]) }, bound: enc.MaxEncodedSize}
+	return chunkEncoder{encode: func(dst, src []byte) []byte { return cpuZstdInto(dst, src, defaultZstdLevel) }, bound: zstdBound}
 }
 
 // cpuCodecTwin compresses a chunk with arrow-go's own codec c: a raw LZ4 block (pierrec/lz4)
@@ -229,38 +224,18 @@ func arrowCodec(c compress.Compression) compress.Codec {
 	return cpu
 }
 
-// cpuZstdWindow is the window of the zstd encoders that compress pages on the CPU. An encoder
-// keeps a history of two windows while it waits in its pool, one pool entry per P: with
-// arrow-go's (an 8 MiB window) that is 16 MiB each, 256 MiB at 16 lanes of the CPU path.
-// Pages are cut at about 1 MiB of values (pqfile's pages, arrow-go's default data page), so a
-// window of that size: up to it a page compresses to the same bytes as with arrow-go's
-// encoder (one segment, every match inside the page); a larger page (a batch or a fixed-width
-// fragment past 1 MiB, values and their levels) to a valid frame whose matches reach back 1
-// MiB at most. With 2 MiB (sessions 11-14) the encoders' histories were 88-104 of the CPU path's 0.9
-// GB of live heap on bench/load's wide table (16 lanes, 2-core VM, GOMAXPROCS=16).
-const cpuZstdWindow = 1 << 20
-
-// cpuZstdPools holds, per zstd.EncoderLevel, a sync.Pool of encoders as arrow-go's zstd codec
-// makes them, but for their window (cpuZstdWindow).
-var cpuZstdPools sync.Map
-
-// newCPUZstd makes an encoder as arrow-go's zstd codec makes its own, with the given window.
-func newCPUZstd(level zstd.EncoderLevel, window int) *zstd.Encoder {
-	enc, err := zstd.NewWriter(nil, zstd.WithZeroFrames(true), zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-		zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(window))
-	if err != nil {
-		panic(fmt.Sprintf("device: zstd encoder: %v", err)) // valid options: a power of two window
-	}
-	return enc
-}
-
-// cpuZstd compresses src into one zstd frame at level on the CPU, as arrow-go's zstd codec's
-// EncodeLevel does, with encoders of cpuZstdWindow. Given no dst storage, it returns a buffer
-// of the frame's size: the encoder would allocate one of src's size (for src under 1 MiB),
-// which the row group keeps with its compressed pages until it is written: 10 times the
-// frame on lineorder, 90 of the CPU path's 480 MB of live heap at 16 lanes (2-core VM).
-// The frame is written into a pooled scratch buffer of the encoder's bound and copied out.
+// cpuZstd compresses src into one zstd frame at level (compress.DefaultCompressionLevel:
+// defaultZstdLevel) on the CPU: with libzstd where cgo builds it in (zstd_cgo.go), else with
+// the Go encoder (zstd_nocgo.go). Given no dst storage, it returns a buffer of the frame's
+// size: the row group keeps its compressed pages until it is written, and a buffer of src's
+// size held for each (what an encoder appending to nil allocates for src under 1 MiB) was 10
+// times the frame on lineorder, 90 of the CPU path's 480 MB of live heap at 16 lanes (2-core
+// VM). The frame is then written into a pooled scratch buffer of the bound and copied out.
+// Otherwise the frame is in dst's storage when it holds the bound, else in a new buffer.
 func cpuZstd(dst, src []byte, level int) []byte {
+	if level == compress.DefaultCompressionLevel {
+		level = defaultZstdLevel
+	}
 	if cap(dst) == 0 {
 		buf := zstdScratch.Get().(*[]byte)
 		defer zstdScratch.Put(buf)
@@ -273,24 +248,12 @@ func cpuZstd(dst, src []byte, level int) []byte {
 	return cpuZstdInto(dst, src, level)
 }
 
+// defaultZstdLevel is the level of "zstd" without one: libzstd's default, DuckDB's and
+// arrow-go's (its Go encoder's SpeedDefault, which it maps levels 3 to 5 to).
+const defaultZstdLevel = 3
+
 // zstdScratch holds cpuZstd's scratch buffers, each used by one goroutine at a time.
 var zstdScratch = sync.Pool{New: func() any { return new([]byte) }}
-
-// cpuZstdInto is cpuZstd appending to dst[:0].
-func cpuZstdInto(dst, src []byte, level int) []byte {
-	lvl := zstd.SpeedDefault
-	if level != compress.DefaultCompressionLevel {
-		lvl = zstd.EncoderLevelFromZstd(level)
-	}
-	pool, ok := cpuZstdPools.Load(lvl)
-	if !ok {
-		pool, _ = cpuZstdPools.LoadOrStore(lvl, &sync.Pool{New: func() any { return newCPUZstd(lvl, cpuZstdWindow) }})
-	}
-	p := pool.(*sync.Pool)
-	enc := p.Get().(*zstd.Encoder)
-	defer p.Put(enc)
-	return enc.EncodeAll(src, dst[:0])
-}
 
 // pageCodec is a registered codec: arrow-go's own for decoding, streams and the pages the GPU
 // does not take (smaller than minPage, larger than the codec's largest, an explicit level,

@@ -32,6 +32,7 @@ func (l *library) newDecoder(cols []pgarrow.Column, cpu *gpuparse.CPUDecoder, pi
 type gpuDecoder struct {
 	pinned      *pinnedAllocator
 	onCUDAError func(error)
+	fused       *fusedResults
 }
 
 func (d *gpuDecoder) Path() string         { return pathGPU }

@@ -118,22 +118,6 @@ func TestZstdBatcherCPUTwin(t *testing.T) {
 	t.Logf("%d pages in %d batches, %d bytes to %d", g.pages.Load(), g.batches.Load(), in, out)
 }
 
-// TestZstdCodecRegistered: the zstd codec arrow-go's writer finds is this package's; without
-// GPU compression it writes what arrow-go's own codec writes.
-func TestZstdCodecRegistered(t *testing.T) {
-	c, err := compress.GetCodec(compress.Codecs.Zstd)
-	if p, ok := c.(streamingPageCodec); err != nil || !ok || p.pageCodec != zstdDispatch {
-		t.Fatalf("zstd codec %T (%v), want the dispatcher", c, err)
-	}
-	if zstdDispatch.gpu.Load() != nil {
-		t.Skip("GPU compression is on in this process (a GPU test started it): pages go to nvCOMP")
-	}
-	src := randomPage(rand.New(rand.NewPCG(1, 2)), 1<<20, 1)
-	if got, want := c.EncodeLevel(nil, src, compress.DefaultCompressionLevel), zstdDispatch.Codec.EncodeLevel(nil, src, compress.DefaultCompressionLevel); !bytes.Equal(got, want) {
-		t.Errorf("without GPU compression the codec wrote %d bytes, arrow-go's %d", len(got), len(want))
-	}
-}
-
 // testRecord has an id, a compressible and an incompressible column, and text.
 func testRecord(n int) arrow.RecordBatch {
 	mem := memory.DefaultAllocator

@@ -59,8 +59,9 @@ const (
 	// buffer, and what more a 16-core host keeps in flight.
 	laneBytes = 80 << 20
 	// laneBaseBytes is one lane's memory besides its receive buffers and its row group's pages:
-	// the zstd encoder (4 MiB with device.cpuZstd's 1 MiB window), a decoded batch (about a
-	// receive buffer's worth), compressed pages, the write buffer, dictionaries.
+	// a decoded batch (about a receive buffer's worth), compressed pages, the write buffer,
+	// dictionaries, the zstd encoder of builds without cgo (4 MiB with device.cpuZstd's 1 MiB
+	// window; libzstd's contexts are C memory, outside the heap).
 	laneBaseBytes = 24 << 20
 	// exportBytes is an export's memory outside its lanes (catalog, plan, connections,
 	// manifest), the runtime's own, and room for the collector: with less, exports of few

@@ -42,13 +42,13 @@ type plainEncoderSource interface {
 
 // pageWriterEnv overrides the choice of writer: "cpu" writes every export with the CPU twin of
 // the GPU's encoder even where the GPU is in use, "off" never uses pageFileWriter (arrow-go's
-// FileWriter writes every file, as exports with an explicit compression level do; CI runs it).
+// FileWriter writes every file; CI runs it).
 const pageWriterEnv = "PGPARQUET_PAGE_WRITER"
 
 // pageEncoding decides, once per export and on its first file, who encodes the fixed-width
-// columns' pages: the engine's encoder (the GPU), else its CPU twin (pqfile.CPUPlain), or
-// nobody (arrow-go encodes every column: $PGPARQUET_PAGE_WRITER=off, or a compression level,
-// which the twin's codecs do not take). It is safe for concurrent use.
+// columns' pages: the engine's encoder (the GPU), else its CPU twin (pqfile.CPUPlain, which
+// also takes exports with an explicit compression level: nvCOMP has none), or nobody
+// (arrow-go encodes every column: $PGPARQUET_PAGE_WRITER=off). It is safe for concurrent use.
 type pageEncoding struct {
 	once    sync.Once
 	engine  any
@@ -76,7 +76,14 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 		case env == "off":
 			why = "$" + pageWriterEnv + " is off"
 		case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
-			why = "nvCOMP has no compression levels"
+			enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
+			if err != nil {
+				why = "nvCOMP has no compression levels; " + err.Error()
+				break
+			}
+			p.enc = enc
+			p.log("Parquet pages of fixed-width columns are encoded on the CPU", "reason", "nvCOMP has no compression levels")
+			return
 		default:
 			// The GPU's encoder, else the same file path on its CPU twin, whose dictionary
 			// columns get exact statistics (arrow-go's FileWriter counts NULL as a used
@@ -241,7 +248,7 @@ var pageBytes = func() int {
 var gpuBytePageBytes = pageBytes / 2
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
-	comp, err := pqfile.NewCPUPlain(props.Compression())
+	comp, err := pqfile.NewCPUPlainLevel(props.Compression(), props.CompressionLevel())
 	if err != nil {
 		return nil, err
 	}

@@ -187,7 +187,7 @@ func (s *fileSeries) initDicts() {
 	}
 	s.dicts = make([]*stringDict, len(s.format.schema.Fields()))
 	// Dictionary arrays only where pqfile writes the files (the GPU writer and its CPU twin):
-	// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off, compression levels) finds the
+	// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off) finds the
 	// dictionary entries a batch uses, for the statistics, by hashing its indices, counting NULL
 	// as one of them, so a batch with NULLs that uses all but one entry gets every entry's min
 	// and max (arrow-go v18.8; pqfile.writeDictLeaf marks them instead), and a batch over the

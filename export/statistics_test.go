@@ -82,7 +82,7 @@ func createStatsTable(t *testing.T, conn *pgx.Conn) {
 
 // TestExportStatisticsAreTrue exports a table made to stress statistics (statsTableDDL) in
 // row groups of 250 rows, through the default path (pqfile, the GPU writer's CPU twin) and
-// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off, as compression levels do): text from empty
+// arrow-go's FileWriter ($PGPARQUET_PAGE_WRITER=off): text from empty
 // to ~96 KB (several pages per row group, extremes past what statistics keep) and values over
 // 1 MiB (which end statistics for their column), NULL-heavy and all-NULL columns, uuid,
 // bytea and jsonb extremes, numeric of many scales, floats with NaN, infinities and signed

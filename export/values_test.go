@@ -82,7 +82,7 @@ func TestExportValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, compression := range []string{"zstd", "snappy", "none"} {
+	for _, compression := range []string{"zstd", "zstd:19", "snappy", "none"} {
 		t.Run(compression, func(t *testing.T) {
 			dir := t.TempDir()
 			res, err := export.Run(ctx, export.Options{ConnConfig: config(t, dsn), Table: "vals", OutputDir: dir,

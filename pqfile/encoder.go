@@ -33,19 +33,27 @@ func EncodesPlain(t arrow.DataType) bool {
 
 // CPUPlain is the CPU twin of the GPU writer's encoder (PlainFragment), and the compressor of
 // the pages PlainColumn makes, with the codec registered for the file's compression (which
-// may itself send them to the GPU).
+// may itself send them to the GPU) at the file's compression level.
 type CPUPlain struct {
 	codec compress.Codec
+	level int  // compress.DefaultCompressionLevel: the codec's default
 	plain bool // no compression: a page is its bytes, copied
 }
 
-// NewCPUPlain returns the CPU twin for compression c.
+// NewCPUPlain returns the CPU twin for compression c at its default level.
 func NewCPUPlain(c compress.Compression) (*CPUPlain, error) {
+	return NewCPUPlainLevel(c, compress.DefaultCompressionLevel)
+}
+
+// NewCPUPlainLevel returns the CPU twin for compression c at level (as the codec takes it:
+// 1 to 22 for zstd, 1 to 9 for gzip, 0 to 11 for brotli; ignored by the codecs without levels;
+// compress.DefaultCompressionLevel for the codec's default).
+func NewCPUPlainLevel(c compress.Compression, level int) (*CPUPlain, error) {
 	codec, err := compress.GetCodec(c)
 	if err != nil {
 		return nil, fmt.Errorf("pqfile: codec %s: %w", c, err)
 	}
-	return &CPUPlain{codec: codec, plain: c == compress.Codecs.Uncompressed}, nil
+	return &CPUPlain{codec: codec, level: level, plain: c == compress.Codecs.Uncompressed}, nil
 }
 
 // Append implements PlainEncoder with PlainFragment.
@@ -109,7 +117,7 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 	if c.plain {
 		return r.AppendTo(make([]byte, 0, r.Len()))
 	}
-	if lf, ok := c.codec.(largeFrames); ok {
+	if lf, ok := c.codec.(largeFrames); ok && c.level == compress.DefaultCompressionLevel {
 		if len(r.Parts) == 0 {
 			return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
 		}
@@ -127,7 +135,12 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 		*out = make([]byte, bound)
 	}
 	// The full length: some codecs (snappy) write into dst only when its length holds the bound.
-	z := c.codec.Encode((*out)[:cap(*out)], src)
+	var z []byte
+	if c.level == compress.DefaultCompressionLevel {
+		z = c.codec.Encode((*out)[:cap(*out)], src)
+	} else {
+		z = c.codec.EncodeLevel((*out)[:cap(*out)], src, c.level)
+	}
 	if cap(z) > 0 && &z[:1][0] == &(*out)[:1][0] {
 		z = bytes.Clone(z) // in the scratch buffer: copied out
 	}

@@ -232,15 +232,22 @@ func TestPlainColumnRecycle(t *testing.T) {
 }
 
 // TestCPUPlainCompress: CPUPlain.Compress of pages in two parts (levels and values; values
-// alone) writes, with every codec, pages that decode to the parts' concatenation and hold
-// bytes of their own: the raw pages' buffers are overwritten after it (as PlainColumn reuses
-// them) and the pages stay as they were.
+// alone) writes, with every codec and with explicit levels, pages that decode to the parts'
+// concatenation, are what the codec writes at that level, and hold bytes of their own: the
+// raw pages' buffers are overwritten after it (as PlainColumn reuses them) and the pages stay
+// as they were.
 func TestCPUPlainCompress(t *testing.T) {
 	rec := testRecord(30000, 7)
 	defer rec.Release()
-	for _, codec := range []compress.Compression{compress.Codecs.Uncompressed, compress.Codecs.Snappy, compress.Codecs.Gzip,
-		compress.Codecs.Brotli, compress.Codecs.Zstd, compress.Codecs.Lz4Raw} {
-		comp, err := NewCPUPlain(codec)
+	const def = compress.DefaultCompressionLevel
+	for _, tc := range []struct {
+		codec compress.Compression
+		level int
+	}{{compress.Codecs.Uncompressed, def}, {compress.Codecs.Snappy, def}, {compress.Codecs.Gzip, def}, {compress.Codecs.Gzip, 9},
+		{compress.Codecs.Brotli, def}, {compress.Codecs.Brotli, 5}, {compress.Codecs.Zstd, def}, {compress.Codecs.Zstd, 1},
+		{compress.Codecs.Zstd, 19}, {compress.Codecs.Lz4Raw, def}} {
+		codec := tc.codec
+		comp, err := NewCPUPlainLevel(codec, tc.level)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +288,12 @@ func TestCPUPlainCompress(t *testing.T) {
 			for _, p := range group {
 				got, err := compress.Decode(dec, make([]byte, p.UncompressedSize), p.Data)
 				if err != nil || int(p.UncompressedSize) != len(want[k]) || !bytes.Equal(got, want[k]) {
-					t.Fatalf("%s: page %d (%d bytes, %d said): decoded %d bytes, %v", codec, k, len(want[k]), p.UncompressedSize, len(got), err)
+					t.Fatalf("%s level %d: page %d (%d bytes, %d said): decoded %d bytes, %v", codec, tc.level, k, len(want[k]), p.UncompressedSize, len(got), err)
+				}
+				if codec != compress.Codecs.Uncompressed {
+					if z := dec.EncodeLevel(nil, want[k], tc.level); !bytes.Equal(p.Data, z) {
+						t.Fatalf("%s level %d: page %d: %d bytes, the codec writes %d at that level", codec, tc.level, k, len(p.Data), len(z))
+					}
 				}
 				k++
 			}

@@ -1,8 +1,9 @@
-// Command zstdlibs compresses a file in 1 MiB pages with the zstd encoder pgparquet's CPU path
-// uses (klauspost/compress at arrow-go's default level, the options of device.cpuZstd: one
-// frame per page, a 1 MiB window, every literal section entropy-coded) and prints bytes in,
-// bytes out and MB/s on one goroutine, the best of three passes. bench/zstd-libs.sh runs it
-// beside libzstd (Python's zstandard) on the same file.
+// Command zstdlibs compresses a file in 1 MiB pages with the two zstd encoders pgparquet has
+// used on the CPU, and prints bytes in, bytes out and MB/s on one goroutine, the best of three
+// passes: the Go encoder (klauspost/compress at arrow-go's default level, with the options of
+// builds without cgo: one frame per page, a 1 MiB window, every literal section
+// entropy-coded) and libzstd through DataDog/zstd (what device.cpuZstd uses with cgo) at
+// levels 1 to 3 (3 is the default). bench/zstd-libs.sh runs it.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	ddzstd "github.com/DataDog/zstd"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -42,4 +44,23 @@ func main() {
 		best = min(best, time.Since(start))
 	}
 	fmt.Printf("klauspost/compress SpeedDefault: %d -> %d bytes, %.0f MB/s\n", len(data), total, float64(len(data))/best.Seconds()/1e6)
+	c := ddzstd.NewCtx()
+	out = make([]byte, ddzstd.CompressBound(page))
+	for _, level := range []int{1, 2, 3} {
+		best, total = time.Duration(1<<62), 0
+		for range 3 {
+			start := time.Now()
+			total = 0
+			for off := 0; off < len(data); off += page {
+				z, err := c.CompressLevel(out, data[off:min(off+page, len(data))], level)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "zstdlibs:", err)
+					os.Exit(1)
+				}
+				total += len(z)
+			}
+			best = min(best, time.Since(start))
+		}
+		fmt.Printf("libzstd level %d: %d -> %d bytes, %.0f MB/s\n", level, len(data), total, float64(len(data))/best.Seconds()/1e6)
+	}
 }
