@@ -3,7 +3,8 @@
 # table set. Loads lineorder (ROWS, default 40M) and bench/load's wide table (WIDE_ROWS, default
 # 10M), then per table: the source limit (P psql COPYs of ctid ranges, bytes counted), the
 # exports interleaved over ROUNDS rounds in MODES (pages: GPU decode + GPU page writer; arrow:
-# GPU decode + arrow-go writer; cpu: the CPU path (the GPU writer's file path on its CPU twins
+# GPU decode + arrow-go writer; pagesx: pages with the settings in $PAGESX, e.g.
+# PAGESX=PGPARQUET_GPU_ZSTD_BATCH=32,4,256 (VAR=VALUE words); cpu: the CPU path (the GPU writer's file path on its CPU twins
 # since session 12); cpuarrow: the CPU path through arrow-go's FileWriter
 # ($PGPARQUET_PAGE_WRITER=off); duckdb: DuckDB's postgres extension, when
 # its wheels were installed by an earlier call), and the pipeline alone (export.test's
@@ -58,6 +59,8 @@ for t in ${TABLES:-lineorder wide}; do
       case $mode in
         pages) PGPARQUET_NVCOMP_LIB=$nv measure "$t round $round gpu writer" "$K/pgparquet-c" export --dsn $dsn --table "$t" \
           --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu on --gpu-lib "$lib" --no-progress $prof ;;
+        pagesx) (export ${PAGESX:?pagesx needs PAGESX}; PGPARQUET_NVCOMP_LIB=$nv measure "$t round $round gpu writer, $PAGESX" "$K/pgparquet-c" \
+          export --dsn $dsn --table "$t" --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu on --gpu-lib "$lib" --no-progress) ;;
         arrow) PGPARQUET_PAGE_WRITER=off PGPARQUET_NVCOMP_LIB=$nv measure "$t round $round gpu decode + arrow-go" "$K/pgparquet-c" export \
           --dsn $dsn --table "$t" --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu on --gpu-lib "$lib" --no-progress $prof ;;
         cpu) measure "$t round $round cpu" "$K/pgparquet-c" export --dsn $dsn --table "$t" \
