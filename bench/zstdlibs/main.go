@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Command zstdlibs compresses a file in 1 MiB pages with the two zstd encoders pgparquet has
 // used on the CPU, and prints bytes in, bytes out and MB/s on one goroutine, the best of three
 // passes: the Go encoder (klauspost/compress at arrow-go's default level, with the options of
