@@ -33,16 +33,19 @@ const (
 const (
 	// zstdChunk is the most bytes of one zstd frame. nvCOMP recommends 64 KiB; larger frames
 	// compress better but each takes longer. On the H200, lineorder 40M through the GPU
-	// writer: 64 KiB frames 0.677 GB of Parquet in 5.9-6.4 s, 128 KiB 0.659 GB in 6.1 s,
-	// 256 KiB 0.633 GB in 7.3 s (the CPU's zstd: 0.647 GB); arrow-go's writers, which wait for
-	// each page, went from 8.5 to 11.4 s with 128 KiB frames. So pages come in frames of
+	// writer: 64 KiB frames 0.677 GB of Parquet, 128 KiB 0.657-0.658 GB, 256 KiB 0.635 GB, the
+	// CPU path's libzstd 0.636 GB; at 256 KiB the export ran at 1.41-1.58 GB/s against
+	// 1.38-1.41 at 128 KiB, at 7.5-8.2 CPU-s against 8.3-9.0, held to the source limit
+	// (bench/results/gpuhost-h200-2026-12-01-s20b.log; in session 11, when the GPU writer was
+	// slower than PostgreSQL, 256 KiB frames took it from 6.1 to 7.3 s). arrow-go's writers,
+	// which wait for each page, went from 8.5 to 11.4 s with 128 KiB frames. So pages come in frames of
 	// smallChunk, and of zstdChunk from writers that hand several pages at once
 	// (pageCodec.EncodeLargeFrames: the GPU writer's). nvCOMP's time per batch follows its
 	// frames' size, and a writer of single pages waits for each: TestPipelineAlone on wide
 	// (whose text, jsonb and array columns arrow-go writes page by page) ran at 1.22 GB/s with
 	// 32 KiB frames against 1.03 with 64 KiB, 0.673 GB of Parquet against 0.671
 	// (bench/results/gpuhost-h200-2026-11-30-r10-h.log).
-	zstdChunk  = 128 << 10
+	zstdChunk  = 256 << 10
 	smallChunk = 32 << 10
 	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
 	// GPU, as one chunk: twice arrow-go's default data page (1 MiB), which pages overshoot a

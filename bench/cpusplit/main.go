@@ -29,7 +29,7 @@ type stage struct {
 }
 
 var stages = []stage{
-	{"compress", []string{"device.(*batcher)", "device.(*pageCodec)", "device.(*nvBatch)", "klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
+	{"compress", []string{"device.(*batcher)", "device.(*pageCodec)", "device.(*nvBatch)", "device.cpuZstd", "DataDog/zstd", "klauspost/compress", "golang/snappy", "andybalholm/brotli", "pierrec/lz4", "compress/flate", "compress/gzip"}},
 	{"write", []string{"os.(*File).Write", "bufio.(*Writer)", "crypto/", "export.(*hashingWriter)", "syscall.write", "internal/poll.(*FD).Write"}},
 	{"encode", []string{"arrow-go/v18/parquet/", "arrow-go/v18/internal/", "arrow-go/v18/arrow/compute", "export.(*stringDict)", "export.(*fileSeries).encodeDicts", "export.(*fileSeries).firstBatchTypes",
 		// The GPU writer's host side: its calls to the device, fragments gathered into pages, pqfile.
