@@ -53,8 +53,9 @@ ab_loop() {
 
 # ab_exports VAR "A B" [PATH...]: after gpuhost_start, exports compared in one call (ab_loop):
 # for each PATH (gpu: the GPU writer with nvCOMP, the default; cpu: --gpu off) one export with
-# VAR=A and one with VAR=B ("-": VAR unset), P=16, zstd; round 1's GPU exports write CPU
-# profiles to $O/TABLE-VALUE.pprof (TABLE-unset.pprof for "-"; bench/cpusplit reads them).
+# VAR=A and one with VAR=B ("-": VAR unset), P=16, zstd; round 1's exports of the paths in
+# PROFILE_PATHS (default gpu) write CPU profiles to $O/TABLE-VALUE.pprof for gpu,
+# $O/TABLE-PATH-VALUE.pprof for the others (VALUE "unset" for "-"; bench/cpusplit reads them).
 ab_exports() {
   local var=$1 values=$2 path v labels=()
   shift 2
@@ -69,7 +70,8 @@ ab_exports() {
 # ab_export TABLE ROUND PATH/VALUE: ab_exports' export ($var from its caller).
 ab_export() {
   local t=$1 round=$2 path=${3%%/*} v=${3#*/} prof=""
-  [ "$round" = 1 ] && [ "$path" = gpu ] && prof="--cpu-profile $O/$t-${v/#-/unset}.pprof"
+  [ "$round" = 1 ] && [[ " ${PROFILE_PATHS:-gpu} " == *" $path "* ]] &&
+    prof="--cpu-profile $O/$t-$([ "$path" = gpu ] || echo "$path-")${v/#-/unset}.pprof"
   (export PGPARQUET_NVCOMP_LIB=$nv; [ "$v" = - ] || export "$var=$v"
   measure "$t r$round $path $var=$v" "$K/pgparquet-c" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$t" \
     --output-dir /dev/shm/ab-out --overwrite --parallel 16 --gpu "$([ "$path" = gpu ] && echo on || echo off)" --gpu-lib "$lib" \
