@@ -1,0 +1,45 @@
+#!/bin/bash
+# On the GPU host, from the repository root (session 20): the GPU tests on HEAD, whose GPU
+# writer compresses zstd in 256 KiB frames (commit f7f79d4) and whose CPU zstd is libzstd:
+#   - the device's GPU tests on fresh seeds (decoders, fused finishing, lists, numeric text,
+#     page encoder, grouping, zstd and the other batchers, injected failures);
+#   - compute-sanitizer memcheck on nvCOMP's zstd batches (TestGPUZstd, -ZstdFaultFallsBack);
+#   - the produce halves of TestGPUWriterRandomTables and TestGPUWriterStatisticsAreTrue, left in
+#     $OUT/random.tar.xz and $OUT/stats.tar.xz to check here as bench/gpuhost-s17b.sh says;
+#   - if the call has time left (under 300 s so far), the pipeline alone (TestPipelineAlone,
+#     lineorder 40M, P=16) with 256 KiB frames and with 128 KiB, two interleaved rounds.
+# KIT (default .gpuhost/s20e, carried): pg15.tar.xz, start-pg.sh, make-lineorder.sh,
+# nvcomp.tar.xz, export.test.xz, device.test.xz.
+set -uo pipefail
+K=${KIT:-.gpuhost/s20e}; O=${OUT:-/tmp/s20e-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s20e
+echo "library built, PostgreSQL started: $SECONDS s"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 200 ../$K/device.test -test.v \
+  -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
+  grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
+echo "device tests: $SECONDS s"
+(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool memcheck \
+  ../$K/device.test -test.run '^TestGPU(Zstd|ZstdFaultFallsBack)$' 2>&1 | grep -E 'ERROR SUMMARY|LEAK SUMMARY|^(ok|FAIL|PASS)' | head -5)
+echo "memcheck: $SECONDS s"
+dsn=postgres://postgres@127.0.0.1:5432/postgres
+R=/dev/shm/s20-random S=/dev/shm/s20-stats
+rm -rf "$R" "$S" && mkdir -p "$R" "$S"
+echo "== TestGPUWriterRandomTables, produce half"
+(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_RANDOM_DSN=$dsn PGPARQUET_GPU_RANDOM_OUT=$R \
+  timeout 150 ../$K/export.test -test.run '^TestGPUWriterRandomTables$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
+tar -C "$R" -cJf "$O/random.tar.xz" . && ls -l "$O/random.tar.xz"
+echo "== TestGPUWriterStatisticsAreTrue, produce half"
+(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_STATS_DSN=$dsn PGPARQUET_GPU_STATS_OUT=$S \
+  timeout 150 ../$K/export.test -test.run '^TestGPUWriterStatisticsAreTrue$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
+tar -C "$S" -cJf "$O/stats.tar.xz" . && ls -l "$O/stats.tar.xz"
+echo "produce halves: $SECONDS s"
+if [ "$SECONDS" -lt 300 ]; then
+  ROWS=${ROWS:-40000000} bash "$K/make-lineorder.sh" lineorder || exit 1
+  for round in 1 2; do
+    for f in 256 128; do
+      pipeline_alone "r$round ${f} KiB frames" "$lib" PGPARQUET_GPU_ZSTD_BATCH=32,4,$f
+    done
+  done
+fi
+echo "total: $SECONDS s"
