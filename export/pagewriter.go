@@ -244,8 +244,13 @@ var pageBytes = func() int {
 // peaked at 0.93 GiB (s16d). Fixed-width pages keep pageBytes: halved, lineorder's took more
 // pinned page buffers (more pages under way) and its RSS rose from 0.75-0.80 to 0.81-0.87.
 // The CPU path keeps pageBytes: its zstd compresses a page as one frame, which smaller pages
-// make larger.
-var gpuBytePageBytes = pageBytes / 2
+// make larger. $PGPARQUET_GPU_STRING_PAGE_KIB (16 to 16384) overrides it for measurements.
+var gpuBytePageBytes = func() int {
+	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_GPU_STRING_PAGE_KIB")); err == nil && n >= 16 && n <= 16<<10 {
+		return n << 10
+	}
+	return pageBytes / 2
+}()
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
 	comp, err := pqfile.NewCPUPlainLevel(props.Compression(), props.CompressionLevel())
