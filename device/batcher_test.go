@@ -141,6 +141,46 @@ func TestBatcherPieces(t *testing.T) {
 	}
 }
 
+// chunksSeen is a CPU twin that records how many chunks each batch held.
+type chunksSeen struct {
+	*cpuChunks
+	seen []int
+}
+
+func (c *chunksSeen) run(n int) error {
+	c.seen = append(c.seen, n)
+	return c.cpuChunks.run(n)
+}
+
+// TestPageFrames: a page of 1 MiB goes to the device in frames of zstdChunk from
+// EncodeFixedWidthFrames (fixed-width values), of largeChunk from EncodeLargeFrames and of
+// smallChunk from Encode, and decodes to itself each time.
+func TestPageFrames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	spec := zstdDispatch.spec
+	rec := &chunksSeen{cpuChunks: newCPUChunks(spec, spec.batchChunks, spec.batchBytes)}
+	p := &pageCodec{Codec: arrowCodec(spec.codec), spec: spec}
+	p.gpu.Store(newBatcherLinger(spec, []chunkCompressor{rec}, spec.batchBytes, spec.batchChunks, 0, slog.Default()))
+	src := randomPage(rng, 1<<20, 2)
+	for _, tc := range []struct {
+		name   string
+		encode func(dst, src []byte) []byte
+		frame  int
+	}{
+		{"EncodeFixedWidthFrames", func(dst, src []byte) []byte { return p.EncodeFixedWidthFrames(dst, src) }, zstdChunk},
+		{"EncodeLargeFrames", func(dst, src []byte) []byte { return p.EncodeLargeFrames(dst, src) }, largeChunk},
+		{"Encode", p.Encode, smallChunk},
+	} {
+		got := tc.encode(nil, src)
+		if plain, err := compress.Decode(arrowCodec(spec.codec), make([]byte, len(src)), got); err != nil || !bytes.Equal(plain, src) {
+			t.Fatalf("%s: decoded %d bytes, %v", tc.name, len(plain), err)
+		}
+		if n := rec.seen[len(rec.seen)-1]; n != len(src)/tc.frame {
+			t.Errorf("%s: a page of 1 MiB in %d frames, want %d of %d KiB", tc.name, n, len(src)/tc.frame, tc.frame>>10)
+		}
+	}
+}
+
 // heldRunner is a CPU twin whose runs wait for release and record their chunks.
 type heldRunner struct {
 	*cpuChunks

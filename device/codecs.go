@@ -31,21 +31,27 @@ const (
 )
 
 const (
-	// zstdChunk is the most bytes of one zstd frame. nvCOMP recommends 64 KiB; larger frames
-	// compress better but each takes longer. On the H200, lineorder 40M through the GPU
-	// writer: 64 KiB frames 0.677 GB of Parquet, 128 KiB 0.657-0.658 GB, 256 KiB 0.635 GB, the
-	// CPU path's libzstd 0.636 GB; at 256 KiB the export ran at 1.41-1.58 GB/s against
-	// 1.38-1.41 at 128 KiB, at 7.5-8.2 CPU-s against 8.3-9.0, held to the source limit
-	// (bench/results/gpuhost-h200-2026-12-01-s20b.log; in session 11, when the GPU writer was
-	// slower than PostgreSQL, 256 KiB frames took it from 6.1 to 7.3 s). arrow-go's writers,
-	// which wait for each page, went from 8.5 to 11.4 s with 128 KiB frames. So pages come in frames of
-	// smallChunk, and of zstdChunk from writers that hand several pages at once
-	// (pageCodec.EncodeLargeFrames: the GPU writer's). nvCOMP's time per batch follows its
-	// frames' size, and a writer of single pages waits for each: TestPipelineAlone on wide
-	// (whose text, jsonb and array columns arrow-go writes page by page) ran at 1.22 GB/s with
-	// 32 KiB frames against 1.03 with 64 KiB, 0.673 GB of Parquet against 0.671
+	// zstdChunk is the most bytes of one zstd frame: the frames of the GPU writer's pages of
+	// fixed-width values (pageCodec.EncodeFixedWidthFrames); largeChunk those of its other
+	// pages (EncodeLargeFrames), compressed several at once; smallChunk those of pages
+	// writers hand one at a time (Encode: arrow-go's writers, which wait for each page).
+	// nvCOMP recommends 64 KiB; larger frames compress better but each takes longer. On the
+	// H200 (bench/results/gpuhost-h200-2026-12-01-s20*.log; P=16, zstd):
+	//   - lineorder 40M (fixed-width values and dictionary indices): 64 KiB frames 0.677 GB of
+	//     Parquet, 128 KiB 0.657-0.658 GB, 256 KiB 0.632-0.635 GB; the CPU path's libzstd
+	//     0.632-0.636. At 256 KiB the export ran at 1.41-1.58 GB/s against 1.38-1.41 at 128 KiB
+	//     (s20b), held to the source limit; the pipeline alone at 3.3-3.4 GB/s against 4.6.
+	//   - wide 10M (strings, jsonb, arrays): 256 KiB frames 0.666 GB against 0.670, but the
+	//     export ran at 1.12-1.21 GB/s against 1.21-1.35 with 128 KiB in four rounds out of
+	//     four (s20f), at a higher peak RSS (0.96-1.03 GB against 0.91-0.96).
+	// So fixed-width values take 256 KiB frames, every other page 128 KiB. arrow-go's writers
+	// went from 8.5 to 11.4 s with 128 KiB frames (session 11), and nvCOMP's time per batch
+	// follows its frames' size while a writer of single pages waits for each: TestPipelineAlone
+	// on wide (whose text, jsonb and array columns arrow-go writes page by page) ran at 1.22
+	// GB/s with 32 KiB frames against 1.03 with 64 KiB, 0.673 GB of Parquet against 0.671
 	// (bench/results/gpuhost-h200-2026-11-30-r10-h.log).
 	zstdChunk  = 256 << 10
+	largeChunk = 128 << 10
 	smallChunk = 32 << 10
 	// pageChunk is the largest page the whole-page codecs (LZ4_RAW, snappy, gzip) send to the
 	// GPU, as one chunk: twice arrow-go's default data page (1 MiB), which pages overshoot a
@@ -80,6 +86,9 @@ type codecSpec struct {
 	// small is the frame size of the pages writers hand one at a time (batcher.compress;
 	// split codecs): smallChunk unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
 	small int
+	// large is the frame size of EncodeLargeFrames' pages (split codecs; chunk is that of
+	// EncodeFixedWidthFrames'): largeChunk unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
+	large int
 	// linger is how long a batch waits for more pages while others are on the device:
 	// loadedLinger unless $PGPARQUET_GPU_ZSTD_BATCH says otherwise.
 	linger time.Duration
@@ -124,7 +133,7 @@ const gzipTrailerBytes = 8
 
 // specs are the codecs GPU compression takes. Brotli is not among them: nvCOMP has none.
 var specs = []*codecSpec{
-	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, small: smallChunk, split: true, levels: true,
+	{name: "zstd", codec: compress.Codecs.Zstd, nv: nvZstd, chunk: zstdChunk, small: smallChunk, large: largeChunk, split: true, levels: true,
 		batchBytes: batchBytes, batchChunks: batchBytes/smallChunk + 256, batchers: batchers, twin: zstdTwin},
 	{name: "lz4", codec: compress.Codecs.Lz4Raw, nv: nvLZ4, chunk: pageChunk, optIn: true,
 		off:        "nvCOMP's LZ4 pages were not read back as LZ4_RAW by arrow-go on the H200 (2026-11-29), even into a zeroed output",
@@ -136,11 +145,13 @@ var specs = []*codecSpec{
 }
 
 // zstdBatchEnv overrides, for measurements on a GPU host, the zstd batcher's batch bytes (MiB),
-// how many of its batches may be on the device at once, and optionally its frame size (KiB,
-// zstdChunk), the frame size of pages handed one at a time (KiB, smallChunk) and how long a
-// batch lingers while others are on the device (µs, loadedLinger), as
-// "MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US]]]" (e.g. "32,8" or "64,4,64,32,2000"); unset, the
-// constants hold. A value out of its bounds is ignored with a warning.
+// how many of its batches may be on the device at once, and optionally the frame size of
+// fixed-width pages (KiB, zstdChunk), that of pages handed one at a time (KiB, smallChunk),
+// how long a batch lingers while others are on the device (µs, loadedLinger) and the frame
+// size of the other pages handed several at once (KiB, largeChunk; at most KIB), as
+// "MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US[,LARGE_KIB]]]]" (e.g. "32,8" or
+// "64,4,64,32,2000,64"); unset, the constants hold. A value out of its bounds is ignored with
+// a warning.
 const zstdBatchEnv = "PGPARQUET_GPU_ZSTD_BATCH"
 
 func init() {
@@ -148,7 +159,7 @@ func init() {
 	if v == "" {
 		return
 	}
-	vals := []int{0, 0, zstdChunk >> 10, smallChunk >> 10, int(loadedLinger / time.Microsecond)}
+	vals := []int{0, 0, zstdChunk >> 10, smallChunk >> 10, int(loadedLinger / time.Microsecond), 0}
 	fields := strings.Split(v, ",")
 	ok := len(fields) >= 2 && len(fields) <= len(vals)
 	for i, f := range fields {
@@ -159,14 +170,18 @@ func init() {
 		ok = err == nil
 		vals[i] = n
 	}
-	mib, n, kib, small, linger := vals[0], vals[1], vals[2], vals[3], vals[4]
+	mib, n, kib, small, linger, large := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
+	if large == 0 {
+		large = min(largeChunk>>10, kib)
+	}
 	pow2 := func(k int) bool { return k >= 16 && k <= 1024 && k&(k-1) == 0 }
-	if !ok || mib < 1 || mib > 256 || n < 1 || n > 64 || !pow2(kib) || !pow2(small) || small > kib || kib<<10 > mib<<20 || linger < 0 || linger > 100000 {
-		slog.Warn("ignored: want MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US]]] with 1 to 256 MiB, 1 to 64 batchers, frames of a power of two from 16 to 1024 KiB (SMALL_KIB at most KIB) and 0 to 100000 µs", "env", zstdBatchEnv, "value", v)
+	if !ok || mib < 1 || mib > 256 || n < 1 || n > 64 || !pow2(kib) || !pow2(small) || !pow2(large) || small > kib || large > kib ||
+		kib<<10 > mib<<20 || linger < 0 || linger > 100000 {
+		slog.Warn("ignored: want MIB,BATCHERS[,KIB[,SMALL_KIB[,LINGER_US[,LARGE_KIB]]]] with 1 to 256 MiB, 1 to 64 batchers, frames of a power of two from 16 to 1024 KiB (SMALL_KIB and LARGE_KIB at most KIB) and 0 to 100000 µs", "env", zstdBatchEnv, "value", v)
 		return
 	}
 	z := specs[0]
-	z.batchBytes, z.batchers, z.chunk, z.small = int64(mib)<<20, n, kib<<10, small<<10
+	z.batchBytes, z.batchers, z.chunk, z.small, z.large = int64(mib)<<20, n, kib<<10, small<<10, large<<10
 	z.linger = max(time.Duration(linger)*time.Microsecond, 1) // 0 would mean the default
 	z.batchChunks = int(z.batchBytes/int64(z.small)) + 256
 }
@@ -350,12 +365,24 @@ func (c *pageCodec) EncodeLevel(dst, src []byte, level int) []byte {
 
 // EncodeLargeFrames is Encode of the page that is the concatenation of parts (a page's levels
 // and values), for a caller that compresses several pages at once (the GPU writer's
-// pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of zstdChunk, which compress better
-// than the smallChunk frames of Encode at the same throughput when pages queue. The device
-// copies each part from where it is; only pages compressed on the CPU are joined first, in a
-// scratch buffer. The output is in dst's storage when it holds it, else a new buffer; no part
-// is retained.
+// pqfile.CPUPlain.Compress): zstd pages on the GPU in frames of largeChunk, which compress
+// better than the smallChunk frames of Encode at the same throughput when pages queue. The
+// device copies each part from where it is; only pages compressed on the CPU are joined first,
+// in a scratch buffer. The output is in dst's storage when it holds it, else a new buffer; no
+// part is retained.
 func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
+	return c.encodeFrames(dst, c.spec.large, parts)
+}
+
+// EncodeFixedWidthFrames is EncodeLargeFrames for a page of fixed-width values: zstd frames
+// of zstdChunk (see there).
+func (c *pageCodec) EncodeFixedWidthFrames(dst []byte, parts ...[]byte) []byte {
+	return c.encodeFrames(dst, c.spec.chunk, parts)
+}
+
+// encodeFrames is EncodeLargeFrames in frames of frame bytes (split codecs; the others
+// compress a page as one chunk whatever frame says).
+func (c *pageCodec) encodeFrames(dst []byte, frame int, parts [][]byte) []byte {
 	n, last := 0, []byte(nil)
 	for _, p := range parts {
 		if len(p) > 0 {
@@ -363,7 +390,7 @@ func (c *pageCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
 		}
 	}
 	if g := c.batcherFor(n, compress.DefaultCompressionLevel); g != nil {
-		if out, err := g.compressFrames(dst, c.spec.chunk, parts...); err == nil {
+		if out, err := g.compressFrames(dst, frame, parts...); err == nil {
 			return out
 		}
 	}

@@ -118,10 +118,14 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 		return r.AppendTo(make([]byte, 0, r.Len()))
 	}
 	if lf, ok := c.codec.(largeFrames); ok && c.level == compress.DefaultCompressionLevel {
-		if len(r.Parts) == 0 {
-			return lf.EncodeLargeFrames(nil, r.Levels, r.Data)
+		encode := lf.EncodeLargeFrames
+		if r.FixedWidth {
+			encode = lf.EncodeFixedWidthFrames
 		}
-		return lf.EncodeLargeFrames(nil, append([][]byte{r.Levels, r.Data}, r.Parts...)...)
+		if len(r.Parts) == 0 {
+			return encode(nil, r.Levels, r.Data)
+		}
+		return encode(nil, append([][]byte{r.Levels, r.Data}, r.Parts...)...)
 	}
 	src := r.Data
 	var join *[]byte
@@ -161,4 +165,8 @@ var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
 // new buffer when dst is too small), in the codec's format; it retains no part.
 type largeFrames interface {
 	EncodeLargeFrames(dst []byte, parts ...[]byte) []byte
+	// EncodeFixedWidthFrames is EncodeLargeFrames for a page of fixed-width PLAIN values
+	// (RawPage.FixedWidth), whose repeats reach further apart than other pages': larger
+	// frames still.
+	EncodeFixedWidthFrames(dst []byte, parts ...[]byte) []byte
 }

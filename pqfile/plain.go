@@ -34,6 +34,9 @@ type RawPage struct {
 	Rows      int32
 	Stats     metadata.EncodedStatistics
 	Encoding  parquet.Encoding
+	// FixedWidth: PLAIN values of a fixed-width column (PlainPages, PlainColumn), which the
+	// device's zstd compresses in larger frames than other pages (CPUPlain.Compress).
+	FixedWidth bool
 }
 
 // Len is the page's uncompressed size: its Levels, Data and Parts.
@@ -128,7 +131,7 @@ func plainPages(a arrow.Array, levels bool, pageRows int) ([]RawPage, metadata.E
 			page.add(i)
 			chunk.add(i)
 		}
-		pages = append(pages, RawPage{Levels: lv, Data: raw, NumValues: int32(end - start), Stats: page.encoded()})
+		pages = append(pages, RawPage{Levels: lv, Data: raw, NumValues: int32(end - start), Stats: page.encoded(), FixedWidth: true})
 		if a.Len() == 0 {
 			break
 		}

@@ -203,7 +203,7 @@ func (c *PlainColumn) Take() (RawPage, bool) {
 	if c.rows == 0 {
 		return RawPage{}, false
 	}
-	p := RawPage{Data: c.values, NumValues: int32(c.rows), Stats: c.stats}
+	p := RawPage{Data: c.values, NumValues: int32(c.rows), Stats: c.stats, FixedWidth: true}
 	if c.nullable {
 		lv := c.levels[:0]
 		if need := 4 + binary.MaxVarintLen64 + (c.rows+7)/8; cap(lv) < need {

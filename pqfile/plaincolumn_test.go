@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -297,6 +298,66 @@ func TestCPUPlainCompress(t *testing.T) {
 				}
 				k++
 			}
+		}
+	}
+}
+
+// framesCodec is arrow-go's zstd codec with the device's two EncodeLargeFrames methods,
+// recording which one each page went through.
+type framesCodec struct {
+	compress.Codec
+	mu                sync.Mutex
+	fixed, large, one int
+}
+
+func (f *framesCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
+	f.mu.Lock()
+	f.large++
+	f.mu.Unlock()
+	return f.Encode(dst, bytes.Join(parts, nil))
+}
+
+func (f *framesCodec) EncodeFixedWidthFrames(dst []byte, parts ...[]byte) []byte {
+	f.mu.Lock()
+	f.fixed++
+	f.mu.Unlock()
+	return f.Encode(dst, bytes.Join(parts, nil))
+}
+
+// TestCPUPlainFrames: CPUPlain.Compress hands a codec with large frames (the device's) the
+// pages of fixed-width values (PlainPages, PlainColumn) through EncodeFixedWidthFrames and the
+// others through EncodeLargeFrames; with an explicit level, neither (nvCOMP has no levels).
+func TestCPUPlainFrames(t *testing.T) {
+	zstd, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := testRecord(3000, 3)
+	defer rec.Release()
+	var fixed []RawPage
+	for i, f := range rec.Schema().Fields() {
+		if EncodesPlain(f.Type) {
+			pages, _, err := PlainPages(rec.Column(i), f.Nullable, 7000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixed = append(fixed, pages...)
+		}
+	}
+	other := RawPage{Data: []byte("not fixed-width values"), NumValues: 1}
+	for _, level := range []int{compress.DefaultCompressionLevel, 5} {
+		f := &framesCodec{Codec: zstd}
+		c := &CPUPlain{codec: f, level: level}
+		out := c.Compress([][]RawPage{fixed, {other}})
+		want := [2]int{len(fixed), 1}
+		if level != compress.DefaultCompressionLevel {
+			want = [2]int{}
+		}
+		if f.fixed != want[0] || f.large != want[1] {
+			t.Errorf("level %d: %d pages through EncodeFixedWidthFrames, %d through EncodeLargeFrames; want %d and %d", level, f.fixed, f.large, want[0], want[1])
+		}
+		if got, err := compress.Decode(zstd, nil, out[1][0].Data); err != nil || !bytes.Equal(got, other.Data) {
+			t.Errorf("level %d: the other page decoded to %q, %v", level, got, err)
 		}
 	}
 }
