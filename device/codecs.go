@@ -44,7 +44,11 @@ const (
 	//   - wide 10M (strings, jsonb, arrays): 256 KiB frames 0.666 GB against 0.670, but the
 	//     export ran at 1.12-1.21 GB/s against 1.21-1.35 with 128 KiB in four rounds out of
 	//     four (s20f), at a higher peak RSS (0.96-1.03 GB against 0.91-0.96).
-	// So fixed-width values take 256 KiB frames, every other page 128 KiB. arrow-go's writers
+	// So fixed-width values take 256 KiB frames, every other page 128 KiB: in one call (s20g,
+	// two rounds) lineorder 0.635 GB at 0.84-0.87 of the source limit (128 KiB for all:
+	// 0.657 GB at 0.89-0.96; 256 KiB for all: 0.635 GB at 0.82-0.94), wide 0.664 GB at
+	// 0.78-0.79 and 0.96-0.98 GB of peak RSS (0.669 GB at 0.76-0.79 and 0.93-0.95; 0.665 GB
+	// at 0.73-0.74 and 0.95-0.97); those speeds are within the noise of rounds. arrow-go's writers
 	// went from 8.5 to 11.4 s with 128 KiB frames (session 11), and nvCOMP's time per batch
 	// follows its frames' size while a writer of single pages waits for each: TestPipelineAlone
 	// on wide (whose text, jsonb and array columns arrow-go writes page by page) ran at 1.22

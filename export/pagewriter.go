@@ -236,8 +236,8 @@ var pageBytes = func() int {
 }()
 
 // gpuBytePageBytes is the size of the PLAIN string pages of the GPU writer (bytesAppender),
-// half of pageBytes: the device compresses a page in zstd frames of 256 KiB whatever its size,
-// so smaller pages cost few Parquet bytes (wide 10M, with 128 KiB frames: 0.670 GB either way), and each lane holds a
+// half of pageBytes: the device compresses a page in zstd frames of 128 KiB whatever its size,
+// so smaller pages cost no Parquet bytes (wide 10M: 0.670 GB either way), and each lane holds a
 // page being gathered per string column and its pages under way in Go memory: on the H200
 // (wide 10M, P=16, s16c) 512 KiB pages (all of them there) took the peak heap from 490-530 MB
 // to about 400 and peak RSS from 1.02-1.04 GiB to 0.96-0.98; with gpuGCPercent too, wide
