@@ -99,3 +99,28 @@ pipeline_alone() {
     grep -E 'pipeline alone|measurement build|FAIL|panic|Error|ignored' | sed "s/^/$label: /" | cut -c1-300
   rm -rf /dev/shm/pipeline-alone
 }
+
+# cpu_export TABLE ROUND V: for ab_loop, one --gpu off export (P=16, zstd) with the kit's
+# binary pgparquet-V, to compare builds (bench/gpuhost-s19i.sh, -s20c.sh).
+cpu_export() {
+  measure "$1 r$2 cpu $3" "$K/pgparquet-$3" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$1" \
+    --output-dir /dev/shm/cpu-export-out --overwrite --parallel 16 --gpu off --no-progress | grep -v "^ *time=\|compression"
+  rm -rf /dev/shm/cpu-export-out
+}
+
+# gpu_writer_halves: after gpuhost_start, the produce halves of TestGPUWriterRandomTables and
+# TestGPUWriterStatisticsAreTrue with the kit's export.test, left in $O/random.tar.xz and
+# $O/stats.tar.xz to check here as bench/gpuhost-s17b.sh says.
+gpu_writer_halves() {
+  local spec t v f dir
+  for spec in RandomTables:RANDOM:random StatisticsAreTrue:STATS:stats; do
+    IFS=: read -r t v f <<< "$spec"
+    dir=/dev/shm/gpu-halves-$f
+    rm -rf "$dir" && mkdir -p "$dir"
+    echo "== TestGPUWriter$t, produce half"
+    (cd export && env PGPARQUET_CUDA_LIB="$lib" PGPARQUET_NVCOMP_LIB="$nv" "PGPARQUET_GPU_${v}_DSN=postgres://postgres@127.0.0.1:5432/postgres" \
+      "PGPARQUET_GPU_${v}_OUT=$dir" timeout 150 "../$K/export.test" -test.run "^TestGPUWriter$t\$" -test.v 2>&1 |
+      grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
+    tar -C "$dir" -cJf "$O/$f.tar.xz" . && ls -l "$O/$f.tar.xz"
+  done
+}

@@ -15,12 +15,6 @@ export PATH=/opt/pgb/usr/lib/postgresql/15/bin:$PATH LD_LIBRARY_PATH=/opt/pgb/sy
 bash "$K/start-pg.sh" "$K" > /dev/null || exit 1
 ROWS=${ROWS:-40000000} bash "$K/make-lineorder.sh" lineorder || exit 1
 WIDE_ROWS=${WIDE_ROWS:-10000000}; source bench/gpuhost-load-wide.sh; load_wide || exit 1
-source bench/gpuhost-prelude.sh # ab_loop
-# cpu_export TABLE ROUND V: one --gpu off export with pgparquet-V.
-cpu_export() {
-  measure "$1 r$2 cpu $3" "$K/pgparquet-$3" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$1" \
-    --output-dir /dev/shm/s19i-out --overwrite --parallel 16 --gpu off --no-progress | grep -v "^ *time=\|compression"
-  rm -rf /dev/shm/s19i-out
-}
+source bench/gpuhost-prelude.sh # ab_loop, cpu_export
 ab_loop cpu_export a b
 echo "total: $SECONDS s"

@@ -16,12 +16,6 @@ ROWS=${ROWS:-40000000}; WIDE_ROWS=${WIDE_ROWS:-10000000}
 [ "$(psql -Atc 'SELECT count(*) FROM lineorder' 2>/dev/null)" = "$ROWS" ] || ROWS=$ROWS bash "$K/make-lineorder.sh" lineorder || exit 1
 source bench/gpuhost-load-wide.sh
 [ "$(psql -Atc 'SELECT count(*) FROM wide' 2>/dev/null)" = "$WIDE_ROWS" ] || load_wide || exit 1
-source bench/gpuhost-prelude.sh # ab_loop
-# cpu_export TABLE ROUND V: one --gpu off export with pgparquet-V.
-cpu_export() {
-  measure "$1 r$2 cpu $3" "$K/pgparquet-$3" export --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$1" \
-    --output-dir /dev/shm/s20c-out --overwrite --parallel 16 --gpu off --no-progress | grep -v "^ *time=\|compression"
-  rm -rf /dev/shm/s20c-out
-}
+source bench/gpuhost-prelude.sh # ab_loop, cpu_export
 ab_loop cpu_export a b
 echo "total: $SECONDS s"

@@ -22,17 +22,7 @@ echo "device tests: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool memcheck \
   ../$K/device.test -test.run '^TestGPU(Zstd|ZstdFaultFallsBack)$' 2>&1 | grep -E 'ERROR SUMMARY|LEAK SUMMARY|^(ok|FAIL|PASS)' | head -5)
 echo "memcheck: $SECONDS s"
-dsn=postgres://postgres@127.0.0.1:5432/postgres
-R=/dev/shm/s20-random S=/dev/shm/s20-stats
-rm -rf "$R" "$S" && mkdir -p "$R" "$S"
-echo "== TestGPUWriterRandomTables, produce half"
-(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_RANDOM_DSN=$dsn PGPARQUET_GPU_RANDOM_OUT=$R \
-  timeout 150 ../$K/export.test -test.run '^TestGPUWriterRandomTables$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
-tar -C "$R" -cJf "$O/random.tar.xz" . && ls -l "$O/random.tar.xz"
-echo "== TestGPUWriterStatisticsAreTrue, produce half"
-(cd export && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_GPU_STATS_DSN=$dsn PGPARQUET_GPU_STATS_OUT=$S \
-  timeout 150 ../$K/export.test -test.run '^TestGPUWriterStatisticsAreTrue$' -test.v 2>&1 | grep -v '^=== RUN' | grep -v '^time=' | cut -c1-300 | tail -20)
-tar -C "$S" -cJf "$O/stats.tar.xz" . && ls -l "$O/stats.tar.xz"
+gpu_writer_halves
 echo "produce halves: $SECONDS s"
 if [ "$SECONDS" -lt 300 ]; then
   ROWS=${ROWS:-40000000} bash "$K/make-lineorder.sh" lineorder || exit 1
