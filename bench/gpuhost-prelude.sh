@@ -124,3 +124,12 @@ gpu_writer_halves() {
     tar -C "$dir" -cJf "$O/$f.tar.xz" . && ls -l "$O/$f.tar.xz"
   done
 }
+
+# device_gpu_tests: after gpuhost_start, the device's GPU tests with the kit's device.test on
+# fresh seeds (decoders, fused finishing, lists, numeric text, page encoder, grouping, zstd and
+# the other batchers, injected CUDA and nvCOMP failures).
+device_gpu_tests() {
+  (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 200 "../$K/device.test" -test.v \
+    -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
+    grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
+}

@@ -14,9 +14,7 @@ source bench/gpuhost-prelude.sh
 gpuhost_start s19e lineorder
 lscpu | grep -E 'Model name'
 echo "== device GPU tests"
-(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 200 ../$K/device.test -test.v \
-  -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
-  grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
+device_gpu_tests
 echo "device tests: $SECONDS s"
 measure_lib
 for round in 1 2; do

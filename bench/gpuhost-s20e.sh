@@ -15,9 +15,7 @@ K=${KIT:-.gpuhost/s20e}; O=${OUT:-/tmp/s20e-out}
 source bench/gpuhost-prelude.sh
 gpuhost_start s20e
 echo "library built, PostgreSQL started: $SECONDS s"
-(cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 200 ../$K/device.test -test.v \
-  -test.run '^TestGPU(MatchesCPU|FusedMatchesCPU|ListsMatchCPU|ListPlans|NumericTextMatchesCPU|NumericTextColumns|EncodePlain|PageEncoder|Uniques|Zstd|Codecs|CUDAErrorsFallBack|EncodeFaultsFallBack|ZstdFaultFallsBack|Start)$' 2>&1 |
-  grep -E '^(--- |ok|FAIL|PASS|panic)|seed' | cut -c1-260 | head -60)
+device_gpu_tests
 echo "device tests: $SECONDS s"
 (cd device && PGPARQUET_CUDA_LIB=$lib PGPARQUET_NVCOMP_LIB=$nv PGPARQUET_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool memcheck \
   ../$K/device.test -test.run '^TestGPU(Zstd|ZstdFaultFallsBack)$' 2>&1 | grep -E 'ERROR SUMMARY|LEAK SUMMARY|^(ok|FAIL|PASS)' | head -5)
