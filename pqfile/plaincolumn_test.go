@@ -307,7 +307,7 @@ func TestCPUPlainCompress(t *testing.T) {
 type framesCodec struct {
 	compress.Codec
 	mu                sync.Mutex
-	fixed, large, one int
+	fixed, large int
 }
 
 func (f *framesCodec) EncodeLargeFrames(dst []byte, parts ...[]byte) []byte {
