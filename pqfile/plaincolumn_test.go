@@ -306,7 +306,7 @@ func TestCPUPlainCompress(t *testing.T) {
 // recording which one each page went through.
 type framesCodec struct {
 	compress.Codec
-	mu                sync.Mutex
+	mu           sync.Mutex
 	fixed, large int
 }
 
