@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -51,13 +52,9 @@ func cpuZstdInto(dst, src []byte, level int) []byte {
 	return enc.EncodeAll(src, dst[:0])
 }
 
-// zstdBound bounds the bytes cpuZstdInto writes for n bytes: libzstd's ZSTD_compressBound,
-// which the Go encoder's frames (a 6-byte header, 3 bytes per block of 128 KiB, a checksum)
-// stay within.
+// zstdBound bounds the bytes cpuZstdInto writes for n bytes: arrow-go's zstd codec's bound
+// (libzstd's ZSTD_compressBound), which the Go encoder's frames (a 6-byte header, 3 bytes per
+// block of 128 KiB, a checksum) stay within.
 func zstdBound(n int) int {
-	margin := 0
-	if n < 128<<10 {
-		margin = (128<<10 - n) >> 11
-	}
-	return n + n>>8 + margin
+	return int(arrowCodec(compress.Codecs.Zstd).CompressBound(int64(n)))
 }

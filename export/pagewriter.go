@@ -75,22 +75,17 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 		switch env := os.Getenv(pageWriterEnv); {
 		case env == "off":
 			why = "$" + pageWriterEnv + " is off"
-		case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
-			enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
-			if err != nil {
-				why = "nvCOMP has no compression levels; " + err.Error()
-				break
-			}
-			p.enc = enc
-			p.log("Parquet pages of fixed-width columns are encoded on the CPU", "reason", "nvCOMP has no compression levels")
-			return
 		default:
 			// The GPU's encoder, else the same file path on its CPU twin, whose dictionary
 			// columns get exact statistics (arrow-go's FileWriter counts NULL as a used
-			// dictionary entry) and which takes less CPU than arrow-go's writer.
+			// dictionary entry) and which takes less CPU than arrow-go's writer. The twin also
+			// takes exports with a compression level, which nvCOMP has not.
 			msg := "Parquet pages of fixed-width columns are encoded by the GPU writer's CPU twin"
 			why = "$" + pageWriterEnv + "=cpu"
-			if env != "cpu" {
+			switch {
+			case p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed:
+				why, msg = "nvCOMP has no compression levels", "Parquet pages of fixed-width columns are encoded on the CPU"
+			case env != "cpu":
 				why, msg = "the GPU is not in use", "Parquet pages of fixed-width columns are encoded on the CPU"
 				if src, ok := p.engine.(plainEncoderSource); ok {
 					p.enc, p.closeFn, why = src.PlainEncoder(p.codec)
@@ -103,7 +98,7 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					}
 				}
 			}
-			enc, err := pqfile.NewCPUPlain(p.codec)
+			enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
 			if err != nil {
 				why += "; " + err.Error()
 				break
@@ -227,13 +222,17 @@ type pageAllocator interface {
 }
 
 // pageBytes is the size of the values a data page holds, as arrow-go's default data page;
-// $PGPARQUET_PAGE_KIB (16 to 16384) overrides it for measurements.
-var pageBytes = func() int {
-	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_PAGE_KIB")); err == nil && n >= 16 && n <= 16<<10 {
+// $PGPARQUET_PAGE_KIB overrides it for measurements.
+var pageBytes = kibEnv("PGPARQUET_PAGE_KIB", 1<<20)
+
+// kibEnv is the page size environment variable name sets for measurements, in KiB (16 to
+// 16384), else def bytes.
+func kibEnv(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 16 && n <= 16<<10 {
 		return n << 10
 	}
-	return 1 << 20
-}()
+	return def
+}
 
 // gpuBytePageBytes is the size of the PLAIN string pages of the GPU writer (bytesAppender),
 // half of pageBytes: the device compresses a page in zstd frames of 128 KiB whatever its size,
@@ -244,13 +243,8 @@ var pageBytes = func() int {
 // peaked at 0.93 GiB (s16d). Fixed-width pages keep pageBytes: halved, lineorder's took more
 // pinned page buffers (more pages under way) and its RSS rose from 0.75-0.80 to 0.81-0.87.
 // The CPU path keeps pageBytes: its zstd compresses a page as one frame, which smaller pages
-// make larger. $PGPARQUET_GPU_STRING_PAGE_KIB (16 to 16384) overrides it for measurements.
-var gpuBytePageBytes = func() int {
-	if n, err := strconv.Atoi(os.Getenv("PGPARQUET_GPU_STRING_PAGE_KIB")); err == nil && n >= 16 && n <= 16<<10 {
-		return n << 10
-	}
-	return pageBytes / 2
-}()
+// make larger. $PGPARQUET_GPU_STRING_PAGE_KIB overrides it for measurements.
+var gpuBytePageBytes = kibEnv("PGPARQUET_GPU_STRING_PAGE_KIB", pageBytes/2)
 
 func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, enc pqfile.PlainEncoder, laneDicts []arrow.DataType) (*pageFileWriter, error) {
 	comp, err := pqfile.NewCPUPlainLevel(props.Compression(), props.CompressionLevel())

@@ -139,12 +139,8 @@ func (c *CPUPlain) encode(r RawPage) []byte {
 		*out = make([]byte, bound)
 	}
 	// The full length: some codecs (snappy) write into dst only when its length holds the bound.
-	var z []byte
-	if c.level == compress.DefaultCompressionLevel {
-		z = c.codec.Encode((*out)[:cap(*out)], src)
-	} else {
-		z = c.codec.EncodeLevel((*out)[:cap(*out)], src, c.level)
-	}
+	// At compress.DefaultCompressionLevel, EncodeLevel is each codec's Encode.
+	z := c.codec.EncodeLevel((*out)[:cap(*out)], src, c.level)
 	if cap(z) > 0 && &z[:1][0] == &(*out)[:1][0] {
 		z = bytes.Clone(z) // in the scratch buffer: copied out
 	}
