@@ -50,7 +50,8 @@ const (
 const cudaLibraryName = "libpgparquet_cuda.so"
 
 // deviceBytesPerChunk is a generous bound on the device memory one chunk in flight takes (its
-// bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
+// bytes, field table, outputs and scan space for a 4 MiB buffer, twice the default, all grown by
+// 25%).
 const deviceBytesPerChunk = 48 << 20
 
 // maxInFlight bounds the chunks on the device at once whatever its free memory.

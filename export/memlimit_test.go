@@ -85,7 +85,7 @@ func TestLimitMemory(t *testing.T) {
 }
 
 // TestMemoryBudget: the fixed allowances where a row group's size is not known (1536 MiB at 16
-// lanes, as chosen on the H200 host), and the row group's share where it is, at most a page
+// lanes of 4 MiB buffers, as chosen on the H200 host; 1472 with the default 2 MiB), and the row group's share where it is, at most a page
 // per leaf column: lineorder's heap (141 bytes a row, 17 leaves) and wide's (444, 19 leaves)
 // at 16 lanes.
 func TestMemoryBudget(t *testing.T) {
@@ -95,12 +95,13 @@ func TestMemoryBudget(t *testing.T) {
 		leaves        int
 		wantMiB       int64
 	}{
-		{16, DefaultBufferSize, 0, 17, 1536},
-		{4, DefaultBufferSize, 0, 17, 480},
+		{16, 4 << 20, 0, 17, 1536},
+		{16, DefaultBufferSize, 0, 17, 1472},
+		{4, 4 << 20, 0, 17, 480},
 		{1, MinBufferSize, 0, 17, 208},
-		{16, DefaultBufferSize, DefaultRowGroupSize * 141, 17, 904},
-		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 19, 944},
-		{16, DefaultBufferSize, DefaultRowGroupSize * 444, 100, 1472},
+		{16, 4 << 20, DefaultRowGroupSize * 141, 17, 904},
+		{16, 4 << 20, DefaultRowGroupSize * 444, 19, 944},
+		{16, 4 << 20, DefaultRowGroupSize * 444, 100, 1472},
 	} {
 		if got := memoryBudget(tt.lanes, tt.buffer, tt.rowGroup, tt.leaves) >> 20; got != tt.wantMiB {
 			t.Errorf("%d lanes of %d B, row groups of %d B in %d leaves: budget %d MiB, want %d", tt.lanes, tt.buffer, tt.rowGroup, tt.leaves, got, tt.wantMiB)

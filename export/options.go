@@ -26,7 +26,7 @@ const (
 	DefaultCompression     = "zstd"
 	DefaultRowGroupSize    = 122880
 	DefaultMaxFileSize     = 1 << 30
-	DefaultBufferSize      = 4 << 20
+	DefaultBufferSize      = 2 << 20
 	DefaultNumeric         = "string"
 	DefaultWideNumeric     = "string"
 	DefaultCompat          = "default"
@@ -96,8 +96,12 @@ type Options struct {
 	RowGroupSize int64
 	// MaxFileSize starts a new file once a file reaches this many bytes (default 1 GiB).
 	MaxFileSize int64
-	// BufferSize is the size of each COPY receive buffer (default 4 MiB); Parallel × 3 of them
-	// are in use at most.
+	// BufferSize is the size of each COPY receive buffer (default 2 MiB); Parallel × 2 of them
+	// are in use at most (buffersPerWorker). 2 MiB rather than 4 took peak RSS at 16 lanes on
+	// the H200 from 0.79-0.81 GiB to 0.58 on lineorder and 0.94-0.96 to 0.84-0.86 on the wide
+	// table through the GPU (the receive buffers and the decoded columns are pinned memory),
+	// 0.80-0.97 to 0.71-0.91 on the CPU path, at the same speed and CPU within 2-8%
+	// (bench/results/gpuhost-h200-2026-12-01-s21d.log).
 	BufferSize int
 	// Engine makes the export's decoder and receive buffers: device.Start's, which decodes on
 	// the GPU once it is ready; nil: gpuparse.CPU, the Go decoder in Go memory.
