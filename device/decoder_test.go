@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -77,5 +78,36 @@ func TestDecoderLeaksNothing(t *testing.T) {
 	}
 	if b := dec.Alloc(64); cap(b) != 64 || !dec.Keep(b) || dec.Wait() != nil {
 		t.Errorf("ModeOff: receive buffer of cap %d, kept %v, wait %v", cap(b), dec.Keep(b), dec.Wait())
+	}
+}
+
+// TestMayDecode: whether exports expect the GPU, without waiting for the probe: never under
+// ModeOff, the probe's verdict once it is done, and while it runs whether the NVIDIA driver is
+// loaded.
+func TestMayDecode(t *testing.T) {
+	_, driverErr := os.Stat("/proc/driver/nvidia/version")
+	for _, tc := range []struct {
+		name  string
+		mode  Mode
+		probe int // 0: running, 1: done and usable, 2: done and unusable
+		want  bool
+	}{
+		{"off", ModeOff, 1, false},
+		{"usable", ModeAuto, 1, true},
+		{"unusable", ModeAuto, 2, false},
+		{"unusable, on", ModeOn, 2, false},
+		{"running", ModeAuto, 0, driverErr == nil},
+	} {
+		d := &Device{mode: tc.mode, done: make(chan struct{})}
+		switch tc.probe {
+		case 1:
+			close(d.done)
+		case 2:
+			d.err = errors.New("no NVIDIA driver: test")
+			close(d.done)
+		}
+		if got := d.MayDecode(); got != tc.want {
+			t.Errorf("%s: MayDecode %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

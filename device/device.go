@@ -50,8 +50,7 @@ const (
 const cudaLibraryName = "libpgparquet_cuda.so"
 
 // deviceBytesPerChunk is a generous bound on the device memory one chunk in flight takes (its
-// bytes, field table, outputs and scan space for a 4 MiB buffer, twice the default, all grown by
-// 25%).
+// bytes, field table, outputs and scan space for a default 4 MiB buffer, all grown by 25%).
 const deviceBytesPerChunk = 48 << 20
 
 // maxInFlight bounds the chunks on the device at once whatever its free memory.
@@ -159,6 +158,23 @@ func cudaLibraryCandidates(explicit string) []string {
 		out = append(out, filepath.Join(dir, cudaLibraryName), filepath.Join(dir, "..", "lib", cudaLibraryName))
 	}
 	return append(out, cudaLibraryName)
+}
+
+// MayDecode says, without waiting for the probe, whether exports are expected to decode on the
+// GPU: false under ModeOff, or once the probe found the GPU unusable; true once it found it
+// usable; while it runs, whether the NVIDIA driver is loaded (/proc/driver/nvidia), which a
+// host without a GPU lacks. Exports size their receive buffers by it (export.Options).
+func (d *Device) MayDecode() bool {
+	if d.mode == ModeOff {
+		return false
+	}
+	select {
+	case <-d.done:
+		return d.err == nil
+	default:
+		_, err := os.Stat("/proc/driver/nvidia/version")
+		return err == nil
+	}
 }
 
 // Err waits for the probe and returns why the GPU cannot be used (nil: exports decode on it).

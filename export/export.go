@@ -38,7 +38,7 @@ const tidRangeScanVersion = 140000
 // buffersPerWorker bounds the receive buffers: one filling, one queued or decoding. A buffer
 // goes back as soon as its batch is decoded, before the batch is encoded, so a third (one
 // queued behind one decoding) let the receiver run further ahead of encoding, which is not
-// the slower stage on the GPU path, for 32 MiB more pinned memory at 16 lanes (2 MiB buffers).
+// the slower stage on the GPU path, for 64 MiB more pinned memory at 16 lanes.
 const buffersPerWorker = 2
 
 // Run performs one export and publishes it: Stage, then Publish. On error (including ctx's

@@ -45,8 +45,8 @@ import (
 // rows (444 heap bytes, 19 leaves) so get 19 MiB instead of 52: 944 MiB at 16 lanes instead
 // of 1472, which no longer held its peak RSS once its live heap was 0.75-0.8 GB (session 15:
 // 1.08-1.14 GiB on the 2-core VM with GOMAXPROCS=16; 0.95-0.96 with the limit, CPU within
-// 2-3%); lineorder (17 leaves) keeps 904 (these at 4 MiB receive buffers: 64 MiB less at the
-// default 2 MiB). Otherwise laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
+// 2-3%); lineorder (17 leaves) keeps 904 (these with the GPU's 4 MiB receive buffers: 64 MiB
+// less with the CPU decoder's 2 MiB). Otherwise laneBytes. With the GC percent of 50, lineorder's CPU path peaked at 1.01 GiB RSS on the
 // H200 (s13b) under the former fixed 1536 MiB; on the 2-core VM with GOMAXPROCS=16, 900 MiB
 // took it from 1.04-1.06 GB to 0.90-0.92 at the same CPU (800 MiB: 0.79, +5% CPU). The GPU
 // writer's Go heap stays under the limit, which does not bind there: its receive buffers,

@@ -26,7 +26,8 @@ const (
 	DefaultCompression     = "zstd"
 	DefaultRowGroupSize    = 122880
 	DefaultMaxFileSize     = 1 << 30
-	DefaultBufferSize      = 2 << 20
+	DefaultBufferSize      = 2 << 20 // the CPU decoder's
+	DefaultGPUBufferSize   = 4 << 20 // where the GPU may decode (gpuDecoding)
 	DefaultNumeric         = "string"
 	DefaultWideNumeric     = "string"
 	DefaultCompat          = "default"
@@ -96,12 +97,15 @@ type Options struct {
 	RowGroupSize int64
 	// MaxFileSize starts a new file once a file reaches this many bytes (default 1 GiB).
 	MaxFileSize int64
-	// BufferSize is the size of each COPY receive buffer (default 2 MiB); Parallel × 2 of them
-	// are in use at most (buffersPerWorker). 2 MiB rather than 4 took peak RSS at 16 lanes on
-	// the H200 from 0.79-0.81 GiB to 0.58 on lineorder and 0.94-0.96 to 0.84-0.86 on the wide
-	// table through the GPU (the receive buffers and the decoded columns are pinned memory),
-	// 0.80-0.97 to 0.71-0.91 on the CPU path, at the same speed and CPU within 2-8%
-	// (bench/results/gpuhost-h200-2026-12-01-s21d.log).
+	// BufferSize is the size of each COPY receive buffer; Parallel × 2 of them are in use at
+	// most (buffersPerWorker). The default is DefaultGPUBufferSize (4 MiB) where the engine may
+	// decode on the GPU, DefaultBufferSize (2 MiB) otherwise. On the H200 at 16 lanes
+	// (bench/results/gpuhost-h200-2026-12-01-s21d, -s21f, -s21g), 2 MiB took the CPU path's
+	// peak RSS from 0.80-0.97 GiB to 0.71-0.91 at the same speed and less CPU; the GPU writer's
+	// from 0.79-0.81 to 0.58 on lineorder and 0.93-0.99 to 0.81-0.87 on the wide table (its
+	// receive buffers and decoded columns are pinned memory), but where the source is fast it
+	// also ran 2-11% slower (more decoding calls; three 2 MiB buffers per worker were in
+	// between), so the GPU keeps 4 MiB.
 	BufferSize int
 	// Engine makes the export's decoder and receive buffers: device.Start's, which decodes on
 	// the GPU once it is ready; nil: gpuparse.CPU, the Go decoder in Go memory.
@@ -157,6 +161,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// gpuDecoding is an Engine that may decode on the GPU (device.Device): MayDecode says, without
+// waiting for the GPU's start, whether its exports are expected to.
+type gpuDecoding interface {
+	MayDecode() bool
+}
+
 func (o Options) withDefaults() Options {
 	if o.Parallel == 0 {
 		o.Parallel = DefaultParallel
@@ -175,6 +185,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
+		if g, ok := o.Engine.(gpuDecoding); ok && g.MayDecode() {
+			o.BufferSize = DefaultGPUBufferSize
+		}
 	}
 	if o.Engine == nil {
 		o.Engine = gpuparse.CPU

@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/gpuparse"
 	"github.com/pgparquet/pgparquet/pgarrow"
 )
 
@@ -79,5 +80,34 @@ func TestCompatOptions(t *testing.T) {
 				t.Errorf("plan options %+v, want profile %v, wide decimal %v", s.planOpts, tc.profile, tc.wideDec)
 			}
 		})
+	}
+}
+
+// gpuEngine is an Engine that may or may not decode on the GPU (gpuDecoding).
+type gpuEngine struct {
+	gpuparse.Engine
+	may bool
+}
+
+func (e gpuEngine) MayDecode() bool { return e.may }
+
+// TestBufferSizeDefault: 4 MiB receive buffers where the GPU may decode, 2 MiB for the CPU
+// decoder; a size given is kept.
+func TestBufferSizeDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		engine gpuparse.Engine
+		size   int
+		want   int
+	}{
+		{"no engine", nil, 0, DefaultBufferSize},
+		{"CPU", gpuparse.CPU, 0, DefaultBufferSize},
+		{"GPU expected", gpuEngine{gpuparse.CPU, true}, 0, DefaultGPUBufferSize},
+		{"GPU not expected", gpuEngine{gpuparse.CPU, false}, 0, DefaultBufferSize},
+		{"given", gpuEngine{gpuparse.CPU, true}, 1 << 20, 1 << 20},
+	} {
+		if got := (Options{Engine: tc.engine, BufferSize: tc.size}).withDefaults().BufferSize; got != tc.want {
+			t.Errorf("%s: buffer size %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
