@@ -172,9 +172,15 @@ func (d *Device) MayDecode() bool {
 	case <-d.done:
 		return d.err == nil
 	default:
-		_, err := os.Stat("/proc/driver/nvidia/version")
-		return err == nil
+		return nvidiaDriverLoaded()
 	}
+}
+
+// nvidiaDriverLoaded says whether the NVIDIA kernel driver is loaded (it makes
+// /proc/driver/nvidia/version).
+func nvidiaDriverLoaded() bool {
+	_, err := os.Stat("/proc/driver/nvidia/version")
+	return err == nil
 }
 
 // Err waits for the probe and returns why the GPU cannot be used (nil: exports decode on it).

@@ -178,8 +178,8 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 	fs.StringVar(&opts.Compression, "compression", export.DefaultCompression, "zstd, snappy, gzip, brotli, lz4 or none; zstd, gzip and brotli take a level: zstd:1")
 	fs.Int64Var(&opts.RowGroupSize, "row-group-size", export.DefaultRowGroupSize, "maximum rows per row group, 1 or more")
 	fs.StringVar(&maxFileSize, "max-file-size", formatSize(export.DefaultMaxFileSize), "start a new file past this size, 1MiB or more (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB)")
-	fs.StringVar(&bufferSize, "buffer-size", "", fmt.Sprintf("size of each COPY receive buffer, 64KiB to 256MiB (default %s where the GPU decodes, else %s)",
-		formatSize(export.DefaultGPUBufferSize), formatSize(export.DefaultBufferSize)))
+	bufferDefaults := fmt.Sprintf("default %s where the GPU decodes, else %s", formatSize(export.DefaultGPUBufferSize), formatSize(export.DefaultBufferSize))
+	fs.StringVar(&bufferSize, "buffer-size", "", "size of each COPY receive buffer, 64KiB to 256MiB ("+bufferDefaults+")")
 	fs.StringVar(&hugeRows, "huge-row-memory", formatSize(export.DefaultHugeRowBytes), "memory rows larger than a receive buffer may take at once (they wait for each other), 1MiB or more")
 	fs.StringVar(&gpu, "gpu", string(device.ModeAuto), "GPU decoder: auto, on or off")
 	fs.StringVar(&a.gpuLib, "gpu-lib", "", "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path)")
@@ -245,8 +245,7 @@ func parseExportArgs(args []string, stderr io.Writer) (exportArgs, error) {
 			return a, usagef("export: --buffer-size %w", err)
 		}
 		if size < export.MinBufferSize || size > export.MaxBufferSize {
-			return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (default %s where the GPU decodes, else %s)",
-				bufferSize, formatSize(export.DefaultGPUBufferSize), formatSize(export.DefaultBufferSize))
+			return a, usagef("export: --buffer-size %q is out of range: give 64KiB to 256MiB (%s)", bufferSize, bufferDefaults)
 		}
 		opts.BufferSize = int(size) // else 0: export.Options picks by decoder
 	}
