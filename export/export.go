@@ -188,7 +188,7 @@ func prepare(ctx context.Context, cfg *settings, dir objstore.Sink) (_ *exportRu
 		e.log.Warn("server has no TID range scans: reading each relation with one connection", "server_version_num", e.snap.ServerVersion)
 		chunks = 1
 	}
-	e.tasks = snapshot.Plan(e.rel.Sources, chunks)
+	e.tasks = snapshot.Plan(e.rel.Sources, chunks, planWorkers(cfg.Parallel))
 	nWorkers := min(cfg.Parallel, len(e.tasks))
 	pool := e.openDecoder(nWorkers)
 	e.lanes = &lanes{dec: e.dec}
@@ -344,7 +344,9 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	if received := l.progress.Rows.Load(); received != res.Rows {
 		return nil, fmt.Errorf("internal error: received %d rows but wrote %d", received, res.Rows)
 	}
+	received, idle := l.receiveEnd()
 	res.Timings = outcome.Timings{Setup: e.setup.Seconds(), Copy: copyTime.Seconds(),
+		Receive: received.Sub(e.start.Add(e.setup)).Seconds(), ReceiveIdle: idle.Seconds(),
 		Decode: time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds(),
 		Finalize: time.Since(finStart).Seconds(), Total: time.Since(e.start).Seconds()}
 	res.Seconds = res.Timings.Total

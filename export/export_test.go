@@ -63,6 +63,10 @@ func TestExportSmoke(t *testing.T) {
 	if m.Rows != 100000 || len(m.Files) == 0 {
 		t.Fatalf("manifest: %+v", m)
 	}
+	// The reading ends within the copy, and no worker can wait longer than it lasted.
+	if tm := m.Timings; tm.Receive <= 0 || tm.Receive > tm.Copy || tm.ReceiveIdle < 0 || tm.ReceiveIdle > tm.Receive {
+		t.Fatalf("timings: %+v", tm)
+	}
 	t.Logf("%+v", res)
 }
 

@@ -31,6 +31,10 @@ type lanes struct {
 	tasksDone atomic.Int64
 	decode    atomic.Int64 // nanoseconds, summed over lanes
 	encode    atomic.Int64
+
+	// received holds when each lane's receiver ran out of tasks, written by that receiver
+	// only and read after run returns.
+	received []time.Time
 }
 
 // run executes tasks on workers and returns each lane's file series, files closed but not yet
@@ -43,13 +47,16 @@ func (l *lanes) run(ctx context.Context, workers []*snapshot.Worker, tasks []sna
 	close(queue)
 	g, gctx := errgroup.WithContext(ctx)
 	series := make([]*fileSeries, len(workers))
+	l.received = make([]time.Time, len(workers))
 	for i, w := range workers {
 		bufs := make(chan *snapshot.Buffer, laneQueue)
 		s := &fileSeries{format: format}
 		series[i] = s
 		g.Go(func() error {
 			defer close(bufs)
-			return l.receive(gctx, w, queue, bufs)
+			err := l.receive(gctx, w, queue, bufs)
+			l.received[i] = time.Now()
+			return err
 		})
 		g.Go(func() error {
 			err := l.write(gctx, s, bufs)
@@ -137,6 +144,24 @@ func (l *lanes) write(ctx context.Context, s *fileSeries, bufs <-chan *snapshot.
 	err := s.finish()
 	l.encode.Add(int64(time.Since(start)))
 	return err
+}
+
+// receiveEnd returns when the last lane ran out of tasks and the mean time the lanes waited
+// for it after their own last task: the source's ragged end, when fewer connections than
+// the export's are reading. Valid after run returned nil.
+func (l *lanes) receiveEnd() (last time.Time, idle time.Duration) {
+	for _, t := range l.received {
+		if t.After(last) {
+			last = t
+		}
+	}
+	for _, t := range l.received {
+		idle += last.Sub(t)
+	}
+	if n := len(l.received); n > 0 {
+		idle /= time.Duration(n)
+	}
+	return last, idle
 }
 
 // reportProgress calls report twice a second until the returned stop function is called.

@@ -139,11 +139,17 @@ type Timings struct {
 	// opening the workers.
 	Setup float64 `json:"setup_s"`
 	// Copy is the wall time from the first COPY to the last file closed.
-	Copy     float64 `json:"copy_s"`
-	Decode   float64 `json:"decode_s"`
-	Encode   float64 `json:"encode_s"`
-	Finalize float64 `json:"finalize_s"`
-	Total    float64 `json:"total_s"`
+	Copy float64 `json:"copy_s"`
+	// Receive is the wall time from the first COPY to the end of the last: the rest of Copy
+	// is the last batches' encoding and the files' closing.
+	Receive float64 `json:"receive_s"`
+	// ReceiveIdle is the mean time a worker connection had no task left while others still
+	// read: how ragged the end of the reading was.
+	ReceiveIdle float64 `json:"receive_idle_s"`
+	Decode      float64 `json:"decode_s"`
+	Encode      float64 `json:"encode_s"`
+	Finalize    float64 `json:"finalize_s"`
+	Total       float64 `json:"total_s"`
 }
 
 // Progress is a snapshot of an export in flight.

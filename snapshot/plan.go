@@ -1,7 +1,10 @@
 package snapshot
 
 import (
+	"cmp"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -56,11 +59,19 @@ func (t Task) selectSQL(selectList string) string {
 	return b.String()
 }
 
-// Plan splits sources into about chunks tasks: each heap source gets ranges in proportion to
-// its pages (at least one), of equal page counts, the last of each open-ended; each source
-// without ctid gets one plain task. Pages were measured inside the snapshot, so every row the
-// snapshot sees lies on a planned page or, for rows moved later, is invisible to it anyway.
-func Plan(sources []Source, chunks int) []Task {
+// Plan splits sources into about chunks tasks for workers connections that take them in the
+// returned order, each the next task when it finishes one. Each heap source gets ranges in
+// proportion to its pages (at least one, no more than its pages), the last of each
+// open-ended; each source without ctid gets one plain task, first (it cannot be split, so it
+// must not start last). Pages were measured inside the snapshot, so every row the snapshot
+// sees lies on a planned page or, for rows moved later, is invisible to it anyway.
+//
+// Ranges shrink and are handed out largest first, so that the workers run out of work
+// together: a source's ranges come in rounds of workers ranges, each round's ranges half the
+// size of the round before (down to a sixteenth of the first round's), and an export ends at
+// most one small range after its first worker goes idle. workers <= 1, or no more ranges than
+// workers, gives ranges of equal page counts.
+func Plan(sources []Source, chunks, workers int) []Task {
 	chunks = max(chunks, 1)
 	var total int64
 	for _, s := range sources {
@@ -68,14 +79,15 @@ func Plan(sources []Source, chunks int) []Task {
 			total += s.Pages
 		}
 	}
-	var tasks []Task
-	add := func(t Task) {
-		t.Index = len(tasks)
-		tasks = append(tasks, t)
+	type sized struct {
+		task Task
+		size float64 // the range's share of its source before rounding to pages
 	}
+	var plain []Task
+	var ranges []sized
 	for _, s := range sources {
 		if s.Pages < 0 {
-			add(Task{Source: s, Plain: true})
+			plain = append(plain, Task{Source: s, Plain: true})
 			continue
 		}
 		n := int64(1)
@@ -83,14 +95,47 @@ func Plan(sources []Source, chunks int) []Task {
 			n = max(1, (int64(chunks)*s.Pages+total/2)/total)
 		}
 		n = min(n, max(s.Pages, 1))
-		size := (s.Pages + n - 1) / n
-		for i := int64(0); i < n; i++ {
-			end := (i + 1) * size
-			if i == n-1 {
+		weights, sum := rangeWeights(n, int64(workers))
+		var start, acc int64
+		for i, w := range weights {
+			acc += w
+			end := min(max((s.Pages*acc+sum/2)/sum, start+1), s.Pages-(n-1-int64(i))) // at least a page each
+			if i == len(weights)-1 {
 				end = -1
 			}
-			add(Task{Source: s, StartPage: i * size, EndPage: end})
+			ranges = append(ranges, sized{Task{Source: s, StartPage: start, EndPage: end}, float64(s.Pages) * float64(w) / float64(sum)})
+			start = end
 		}
 	}
+	// Largest first; the stable sort keeps a round's ranges, and sources, in order.
+	slices.SortStableFunc(ranges, func(a, b sized) int { return cmp.Compare(b.size, a.size) })
+	tasks := plain
+	for _, r := range ranges {
+		tasks = append(tasks, r.task)
+	}
+	for i := range tasks {
+		tasks[i].Index = i
+	}
 	return tasks
+}
+
+// minRoundShare is the smallest size of a range relative to the first round's: halving
+// further only adds COPY statements once ranges are this short.
+const minRoundShare = 16
+
+// rangeWeights returns the relative sizes of n ranges and their sum: rounds of workers
+// ranges, each round's ranges half the size of the previous round's, down to 1/minRoundShare
+// of the first round's; all equal when n <= workers.
+func rangeWeights(n, workers int64) ([]int64, int64) {
+	weights := make([]int64, n)
+	var sum int64
+	for i := range weights {
+		round := 0
+		if workers > 1 && n > workers {
+			round = int(int64(i) / workers)
+		}
+		weights[i] = minRoundShare >> min(round, bits.TrailingZeros(minRoundShare))
+		sum += weights[i]
+	}
+	return weights, sum
 }

@@ -112,7 +112,7 @@ func measure(ctx context.Context, cfg *pgx.ConnConfig, table string, p, chunksPe
 		}
 	}
 	selectList := strings.Join(selects, ", ")
-	tasks := snapshot.Plan(rel.Sources, p*chunksPerWorker)
+	tasks := snapshot.Plan(rel.Sources, p*chunksPerWorker, p)
 	conns := make([]*pgx.Conn, min(p, len(tasks)))
 	defer func() {
 		for _, c := range conns {

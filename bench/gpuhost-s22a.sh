@@ -1,0 +1,38 @@
+#!/bin/bash
+# On the GPU host, from the repository root (session 22): ranges of equal size against ranges
+# that shrink in rounds (snapshot.Plan: largest first, each round of one range per worker half
+# the size of the round before), both paths. Lineorder 40M and wide 10M, P=16, zstd, 64
+# ranges, ROUNDS rounds (default 3, the order reversed in every other), each after the source
+# limit:
+#   g-eq, c-eq  the GPU writer and the CPU path (--gpu off) with equal ranges
+#               ($PGPARQUET_PLAN=equal, a planmeasure build's switch)
+#   g-rd, c-rd  the same with shrinking ranges (as HEAD)
+# Each line: bench/gpuhost-split-run.py, with the result's receive_s (first COPY to the end of
+# the last) and receive_idle_s (the mean time a worker had no task left while others read).
+#   KIT (default .gpuhost/s22a, carried): base files and pgparquet-m.xz (-tags planmeasure).
+set -uo pipefail
+K=${KIT:-.gpuhost/s22a}; O=${OUT:-/tmp/s22a-out}
+source bench/gpuhost-prelude.sh
+gpuhost_start s22a lineorder wide
+source bench/gpuhost-source-limit.sh
+run() { # TABLE ROUND LABEL
+  local t=$1 r=$2 l=$3 args=() envs=()
+  case $l in
+    g-eq) envs=(PGPARQUET_PLAN=equal) ;; g-rd) ;;
+    c-eq) envs=(PGPARQUET_PLAN=equal); args=(--gpu off) ;; c-rd) args=(--gpu off) ;;
+  esac
+  rm -rf /dev/shm/s22-out
+  env PGPARQUET_NVCOMP_LIB="$nv" "${envs[@]}" python3 bench/gpuhost-split-run.py "$t r$r $l" "$K/pgparquet-m" export \
+    --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$t" --output-dir /dev/shm/s22-out --overwrite --parallel 16 \
+    --gpu-lib "$lib" --no-progress --log-format json "${args[@]}"
+}
+labels="g-eq g-rd c-eq c-rd"
+for r in $(seq 1 "${ROUNDS:-3}"); do
+  for t in lineorder wide; do
+    source_limit "$t" 16
+    order=$labels; [ $((r % 2)) = 0 ] && order=$(echo $labels | tr ' ' '\n' | tac | tr '\n' ' ')
+    for l in $order; do run "$t" "$r" "$l"; done
+  done
+done
+nproc; lscpu | grep -E "^(Model name|Thread|Core|Socket)"
+echo "total: $SECONDS s"
