@@ -148,6 +148,7 @@ type exportRun struct {
 	dec     gpuparse.StreamDecoder
 	format  *fileFormat
 	lanes   *lanes
+	pool    *snapshot.Pool // the receive buffers, handed out by dec
 	// unlimit gives back the export's share of the soft memory limit (memlimit.go).
 	unlimit func()
 	// procs is the export's part in GOMAXPROCS while it runs (procs.go).
@@ -190,10 +191,10 @@ func prepare(ctx context.Context, cfg *settings, dir objstore.Sink) (_ *exportRu
 	}
 	e.tasks = snapshot.Plan(e.rel.Sources, chunks, planWorkers(cfg.Parallel))
 	nWorkers := min(cfg.Parallel, len(e.tasks))
-	pool := e.openDecoder(nWorkers)
+	e.pool = e.openDecoder(nWorkers)
 	e.lanes = &lanes{dec: e.dec}
 	e.workers, err = snapshot.OpenWorkers(ctx, cfg.ConnConfig, e.snap.ID, nWorkers, snapshot.WorkerOptions{
-		Role: cfg.Role, Lock: lockName(e.snap), SelectList: selectList, Pool: pool, Progress: &e.lanes.progress})
+		Role: cfg.Role, Lock: lockName(e.snap), SelectList: selectList, Pool: e.pool, Progress: &e.lanes.progress})
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +348,8 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	received, idle := l.receiveEnd()
 	res.Timings = outcome.Timings{Setup: e.setup.Seconds(), Copy: copyTime.Seconds(),
 		Receive: received.Sub(e.start.Add(e.setup)).Seconds(), ReceiveIdle: idle.Seconds(),
-		Decode: time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds(),
+		ReceiveWait: (e.pool.Waited() + time.Duration(l.queued.Load())).Seconds(),
+		Decode:      time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds(),
 		Finalize: time.Since(finStart).Seconds(), Total: time.Since(e.start).Seconds()}
 	res.Seconds = res.Timings.Total
 	res.GBPerSecond = float64(res.CopyBytes) / res.Seconds / 1e9

@@ -64,7 +64,7 @@ func TestExportSmoke(t *testing.T) {
 		t.Fatalf("manifest: %+v", m)
 	}
 	// The reading ends within the copy, and no worker can wait longer than it lasted.
-	if tm := m.Timings; tm.Receive <= 0 || tm.Receive > tm.Copy || tm.ReceiveIdle < 0 || tm.ReceiveIdle > tm.Receive {
+	if tm := m.Timings; tm.Receive <= 0 || tm.Receive > tm.Copy || tm.ReceiveIdle < 0 || tm.ReceiveIdle > tm.Receive || tm.ReceiveWait < 0 {
 		t.Fatalf("timings: %+v", tm)
 	}
 	t.Logf("%+v", res)

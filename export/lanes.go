@@ -31,6 +31,7 @@ type lanes struct {
 	tasksDone atomic.Int64
 	decode    atomic.Int64 // nanoseconds, summed over lanes
 	encode    atomic.Int64
+	queued    atomic.Int64 // nanoseconds receivers waited for their writer to take a buffer
 
 	// received holds when each lane's receiver ran out of tasks, written by that receiver
 	// only and read after run returns.
@@ -83,6 +84,13 @@ func (l *lanes) receive(ctx context.Context, w *snapshot.Worker, queue <-chan sn
 	emit := func(b *snapshot.Buffer) error {
 		select {
 		case bufs <- b:
+			return nil
+		default:
+		}
+		start := time.Now()
+		select {
+		case bufs <- b:
+			l.queued.Add(int64(time.Since(start)))
 			return nil
 		case <-ctx.Done():
 			b.Release()

@@ -146,6 +146,10 @@ type Timings struct {
 	// ReceiveIdle is the mean time a worker connection had no task left while others still
 	// read: how ragged the end of the reading was.
 	ReceiveIdle float64 `json:"receive_idle_s"`
+	// ReceiveWait is the time the worker connections waited for the export to take what
+	// they read (a free receive buffer, or their writer), summed over them: when it is a
+	// large share of Receive times the workers, encoding held up the reading.
+	ReceiveWait float64 `json:"receive_wait_s"`
 	Decode      float64 `json:"decode_s"`
 	Encode      float64 `json:"encode_s"`
 	Finalize    float64 `json:"finalize_s"`

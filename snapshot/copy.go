@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/semaphore"
@@ -27,6 +28,7 @@ type Pool struct {
 	alloc   func(size int) []byte
 	recycle func([]byte) bool
 	huge    *HugeRows
+	waited  atomic.Int64 // nanoseconds receivers waited for a free buffer, summed
 }
 
 // HugeRows bounds the memory of rows larger than a pool's buffers, across every pool that
@@ -93,18 +95,29 @@ type pooled struct {
 // Size is the capacity of each pooled buffer.
 func (p *Pool) Size() int { return p.size }
 
+// Waited is how long receivers waited for a free buffer, summed over them: the time the
+// pool's consumers held every buffer while COPY data may have been waiting.
+func (p *Pool) Waited() time.Duration { return time.Duration(p.waited.Load()) }
+
 func (p *Pool) get(ctx context.Context) (pooled, error) {
+	var b pooled
 	select {
-	case b := <-p.free:
-		if b.buf == nil {
-			b.buf = p.alloc(p.size)
+	case b = <-p.free:
+	default:
+		start := time.Now()
+		select {
+		case b = <-p.free:
+			p.waited.Add(int64(time.Since(start)))
+		case <-ctx.Done():
+			return pooled{}, context.Cause(ctx)
 		}
-		// At the pool's size, whatever the allocator gave: buffers end where a message does not
-		// fit (receiver.land), the same in every export.
-		return pooled{b.buf[:0:p.size], b.starts[:0]}, nil
-	case <-ctx.Done():
-		return pooled{}, context.Cause(ctx)
 	}
+	if b.buf == nil {
+		b.buf = p.alloc(p.size)
+	}
+	// At the pool's size, whatever the allocator gave: buffers end where a message does not
+	// fit (receiver.land), the same in every export.
+	return pooled{b.buf[:0:p.size], b.starts[:0]}, nil
 }
 
 func (p *Pool) put(b pooled) {
