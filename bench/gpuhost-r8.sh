@@ -48,6 +48,7 @@ source bench/gpuhost-measure.sh
 source bench/gpuhost-source-limit.sh
 dsn=postgres://postgres@127.0.0.1:5432/postgres
 duck=$(python3 -c 'import duckdb, duckdb_extension_postgres_scanner' 2>/dev/null && echo yes)
+case " ${MODES:-} " in *" sidecar "*) source bench/gpuhost-sidecar.sh; sidecar_start "$K/pgparquet-c" ${TABLES:-lineorder wide} || exit 1 ;; esac
 for t in ${TABLES:-lineorder wide}; do
   echo "== $t"
   source_limit "$t" "$P"
@@ -67,6 +68,7 @@ for t in ${TABLES:-lineorder wide}; do
           --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu off --no-progress $prof ;;
         cpuarrow) PGPARQUET_PAGE_WRITER=off measure "$t round $round cpu, arrow-go's writer" "$K/pgparquet-c" export --dsn $dsn \
           --table "$t" --output-dir /dev/shm/r8-out --overwrite --parallel "$P" --gpu off --no-progress $prof ;;
+        sidecar) sidecar_request "$t" "$t round $round sidecar" ;;
         duckdb)
           [ -n "$duck" ] || { echo "$t round $round duckdb: not installed"; continue; }
           mkdir -p /dev/shm/r8-out && python3 - "$t" "$P" <<'PY'
@@ -97,5 +99,6 @@ PY
     rm -rf /dev/shm/r8-pipe
   done
 done
+[ -n "${SC:-}" ] && sidecar_stop
 ls "$O"/*.trace >/dev/null 2>&1 && xz -T8 "$O"/*.trace
 echo "total: $SECONDS s"

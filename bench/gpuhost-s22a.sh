@@ -10,10 +10,12 @@
 # Each line: bench/gpuhost-split-run.py, with the result's receive_s (first COPY to the end of
 # the last) and receive_idle_s (the mean time a worker had no task left while others read).
 #   KIT (default .gpuhost/s22a, carried): base files and pgparquet-m.xz (-tags planmeasure).
+#   NAME (log name, default s22a), TABLES (default "lineorder wide"), LABELS (default all four).
+# s22b: NAME=s22b TABLES="wide lineorder" LABELS="g-eq g-rd" ROUNDS=4.
 set -uo pipefail
-K=${KIT:-.gpuhost/s22a}; O=${OUT:-/tmp/s22a-out}
+K=${KIT:-.gpuhost/s22a}; O=${OUT:-/tmp/s22a-out}; N=${NAME:-s22a}; T=${TABLES:-lineorder wide}
 source bench/gpuhost-prelude.sh
-gpuhost_start s22a lineorder wide
+gpuhost_start "$N" $T
 source bench/gpuhost-source-limit.sh
 run() { # TABLE ROUND LABEL
   local t=$1 r=$2 l=$3 args=() envs=()
@@ -26,9 +28,9 @@ run() { # TABLE ROUND LABEL
     --dsn postgres://postgres@127.0.0.1:5432/postgres --table "$t" --output-dir /dev/shm/s22-out --overwrite --parallel 16 \
     --gpu-lib "$lib" --no-progress --log-format json "${args[@]}"
 }
-labels="g-eq g-rd c-eq c-rd"
+labels=${LABELS:-g-eq g-rd c-eq c-rd}
 for r in $(seq 1 "${ROUNDS:-3}"); do
-  for t in lineorder wide; do
+  for t in $T; do
     source_limit "$t" 16
     order=$labels; [ $((r % 2)) = 0 ] && order=$(echo $labels | tr ' ' '\n' | tac | tr '\n' ' ')
     for l in $order; do run "$t" "$r" "$l"; done
