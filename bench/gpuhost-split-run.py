@@ -32,7 +32,7 @@ try:
 except Exception:
     pass
 os.unlink(res_path)
-ts = {}
+ts, fin = {}, {}
 for line in r.stderr.splitlines():
     try:
         d = json.loads(line)
@@ -40,6 +40,8 @@ for line in r.stderr.splitlines():
         continue
     if d.get('msg') in ('export started', 'export finished'):
         ts[d['msg']] = datetime.datetime.fromisoformat(d['time'].replace('Z', '+00:00')).timestamp()
+    if d.get('msg') == 'export finished':
+        fin = d
 wall = t3 - t0
 gb = doc.get('copy_bytes', 0) / 1e9
 files = doc.get('files') if isinstance(doc.get('files'), list) else []
@@ -48,7 +50,7 @@ s, f = ts.get('export started', t0), ts.get('export finished', t0)
 tim = doc.get('timings') or {}
 print(f"{label}: rc {r.returncode} {wall:.2f} s, {gb / wall:.3f} GB/s, {cpu:.1f} CPU-s ({cpu / max(gb, 1e-9):.2f}/GB), "
       f"host busy {h1 - h0:.1f} CPU-s, RSS {u.ru_maxrss / 1048576:.2f} GiB, parquet {sum(x.get('bytes', 0) for x in files) / 1e9:.3f} GB, "
-      f"decoder {doc.get('decoder')}; copy_s {tim.get('copy_s', 0):.3f} receive_s {tim.get('receive_s', 0):.3f} idle_s {tim.get('receive_idle_s', 0):.3f} wait_s {tim.get('receive_wait_s', 0):.2f}; launch-started {s - t0:.3f}, started-finished {f - s:.3f}, "
+      f"decoder {doc.get('decoder')}; copy_s {tim.get('copy_s', 0):.3f} receive_s {tim.get('receive_s', 0):.3f} idle_s {tim.get('receive_idle_s', 0):.3f} wait_s {tim.get('receive_wait_s', 0):.2f} (buffers {fin.get('waited_for_buffers_s', 0):.2f}, writers {fin.get('waited_for_writers_s', 0):.2f}); launch-started {s - t0:.3f}, started-finished {f - s:.3f}, "
       f"finished-result {tj - f:.3f}, result-exit {t3 - tj:.3f}")
 for line in r.stderr.splitlines():
     if '"WARN"' in line or 'CUDA error' in line:

@@ -365,7 +365,8 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 		res.OutputDir = e.cfg.Store.URI(e.cfg.OutputDir)
 	}
 	e.log.Info("export finished", "table", res.Table, "rows", res.Rows, "files", len(res.Files),
-		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds)
+		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds,
+		"waited_for_buffers_s", e.pool.Waited().Seconds(), "waited_for_writers_s", time.Duration(l.queued.Load()).Seconds())
 	return res, nil
 }
 

@@ -17,8 +17,9 @@ import (
 	"github.com/pgparquet/pgparquet/snapshot"
 )
 
-// laneQueue is how many filled buffers may wait between a lane's receiver and its decoder.
-const laneQueue = buffersPerWorker - 1
+// laneQueue is how many filled buffers may wait between a lane's receiver and its decoder
+// (a measurement build may change it).
+var laneQueue = buffersPerWorker - 1
 
 // lanes runs one pipeline per worker connection: a receiver goroutine streams the tasks it
 // takes from a shared queue into pooled buffers, and a second goroutine decodes each buffer and
