@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/objstore"
 	"github.com/pgparquet/pgparquet/sql/control"
@@ -86,6 +87,13 @@ type Config struct {
 	// snapshot, so that an idle or failing chain never fills the database's disk (default
 	// 10 GiB).
 	MaxRetainedWAL int64
+	// GPU says whether exports decode and write on the GPU: device.ModeAuto (the default)
+	// where a usable one is found, device.ModeOn or the sidecar does not start, device.ModeOff
+	// never (a GPU kept for other work).
+	GPU device.Mode
+	// GPULib names the CUDA library (empty: $PGPARQUET_CUDA_LIB, then beside the executable,
+	// ../lib and the loader path, as device.Start looks).
+	GPULib string
 	// HugeRowMemory bounds, across all of this sidecar's exports, the memory of rows larger
 	// than a receive buffer (default export.DefaultHugeRowBytes): such rows wait for each other
 	// rather than all being held at once.
@@ -132,6 +140,9 @@ func (c Config) withDefaults() Config {
 	if c.HugeRowMemory <= 0 {
 		c.HugeRowMemory = export.DefaultHugeRowBytes
 	}
+	if c.GPU == "" {
+		c.GPU = device.ModeAuto
+	}
 	if c.OutputReserve == 0 {
 		c.OutputReserve = DefaultOutputReserve
 	}
@@ -177,6 +188,9 @@ func (c Config) validate() error {
 	}
 	if c.Lease < 3*c.Heartbeat {
 		errs = append(errs, fmt.Errorf("lease: %s is below 3 heartbeats (%s)", c.Lease, 3*c.Heartbeat))
+	}
+	if !c.GPU.Valid() {
+		errs = append(errs, fmt.Errorf("gpu: %q is not auto, on or off", c.GPU))
 	}
 	return errors.Join(errs...)
 }

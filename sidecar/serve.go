@@ -238,7 +238,7 @@ func (s *Sidecar) exportOptions(ctx context.Context, req *control.Request, progr
 		Progress:       func(p outcome.Progress) { progress.Store(&p) },
 		Logger:         s.log.With("request", req.ID),
 	}
-	opts.Engine = device.Start(device.ModeAuto, "", opts.Logger)
+	opts.Engine = device.Start(s.cfg.GPU, s.cfg.GPULib, opts.Logger)
 	if s.hooks.onSnapshot != nil {
 		opts.OnSnapshot = func(ctx context.Context, _, _ string) error { return s.hooks.onSnapshot(ctx, req) }
 	}

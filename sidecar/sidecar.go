@@ -125,6 +125,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 			return fmt.Errorf("sidecar start: %w", err)
 		}
 	}
+	gpu := device.Start(s.cfg.GPU, s.cfg.GPULib, s.log).Err()
+	if s.cfg.GPU == device.ModeOn && gpu != nil {
+		return fmt.Errorf("sidecar start: --gpu on, but the GPU is not usable: %w (--gpu auto decodes on the CPU instead)", gpu)
+	}
 	claimer := &claimer{db: s.db, cfg: &s.cfg, log: s.log, jobs: s.jobs, metrics: s.metrics,
 		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
@@ -149,10 +153,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	services.Go(func() { janitor.Run(ctx) })
 	defer services.Wait()
 
-	s.register(ctx, who)
+	s.register(ctx, who, gpu)
 	defer s.db.SidecarStopped(context.WithoutCancel(ctx), s.cfg.ID) //nolint:errcheck // a sidecar not seen for a lease shows as not alive anyway
 	s.log.Info("sidecar started", "schema", s.cfg.Schema, "output_root", s.cfg.OutputRoot,
-		"concurrency", s.cfg.Concurrency, "lease", s.cfg.Lease.String())
+		"concurrency", s.cfg.Concurrency, "lease", s.cfg.Lease.String(), "gpu", string(s.cfg.GPU))
 	claimer.Run(ctx)
 	return nil
 }
@@ -174,12 +178,12 @@ func (s *Sidecar) checkServer(ctx context.Context) (control.Session, error) {
 }
 
 // register records the sidecar in parquet_export_sidecar_log (parquet_export_sidecars shows
-// it): who it runs as, its version and whether exports decode on a GPU. A failure is logged:
-// the sidecar serves without it.
-func (s *Sidecar) register(ctx context.Context, who control.Session) {
+// it): who it runs as, its version and whether exports decode on a GPU (gpuErr: why not). A
+// failure is logged: the sidecar serves without it.
+func (s *Sidecar) register(ctx context.Context, who control.Session, gpuErr error) {
 	gpu := "yes"
-	if err := device.Start(device.ModeAuto, "", s.log).Err(); err != nil {
-		gpu = "no: " + err.Error()
+	if gpuErr != nil {
+		gpu = "no: " + gpuErr.Error()
 	}
 	host, _ := os.Hostname()
 	info := control.SidecarInfo{ID: s.cfg.ID, Role: who.Role, Superuser: who.Superuser, Version: export.Version,

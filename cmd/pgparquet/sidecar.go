@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparquet/pgparquet/device"
 	"github.com/pgparquet/pgparquet/export"
 	"github.com/pgparquet/pgparquet/sidecar"
 	"github.com/pgparquet/pgparquet/sql/control"
@@ -46,6 +47,8 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 	reserve := fs.String("output-reserve", env.str("PGPARQUET_OUTPUT_RESERVE", formatSize(sidecar.DefaultOutputReserve)), "free space exports leave on the output root's file system; 0: none [PGPARQUET_OUTPUT_RESERVE]")
 	maxWAL := fs.String("max-retained-wal", env.str("PGPARQUET_MAX_RETAINED_WAL", formatSize(sidecar.DefaultMaxRetainedWAL)), "most WAL an incremental chain's slot may hold back before the sidecar drops it (the chain's next run re-snapshots) [PGPARQUET_MAX_RETAINED_WAL]")
 	listen := fs.String("listen", env.str("PGPARQUET_LISTEN", "127.0.0.1:9187"), "address of /healthz and /metrics (loopback by default; :9187 for every interface); empty: none [PGPARQUET_LISTEN]")
+	gpu := fs.String("gpu", env.str("PGPARQUET_GPU", string(device.ModeAuto)), "GPU decoder and page writer: auto (where a usable GPU is found), on (refuse to start without one) or off [PGPARQUET_GPU]")
+	fs.StringVar(&cfg.GPULib, "gpu-lib", env.str("PGPARQUET_GPU_LIB", ""), "CUDA decoder library (default: $PGPARQUET_CUDA_LIB, then libpgparquet_cuda.so beside the binary, ../lib, the loader path) [PGPARQUET_GPU_LIB]")
 	logLevel := fs.String("log-level", env.str("PGPARQUET_LOG_LEVEL", "info"), "debug, info, warn or error [PGPARQUET_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -68,6 +71,9 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--max-retained-wal: %q is not a size above 0, like 10GB", *maxWAL)
 	}
 	cfg.MaxRetainedWAL = wal
+	if cfg.GPU, err = device.ParseMode(*gpu); err != nil {
+		return fmt.Errorf("--gpu: %w", err)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
