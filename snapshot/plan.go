@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -68,8 +69,8 @@ func (t Task) selectSQL(selectList string) string {
 //
 // Ranges shrink and are handed out largest first, so that the workers run out of work
 // together: a source's ranges come in rounds of workers ranges, each round's ranges half the
-// size of the round before (down to a sixteenth of the first round's), and an export ends at
-// most one small range after its first worker goes idle. workers <= 1, or no more ranges than
+// size of the round before (down to a sixteenth of the first round's), so the ranges the
+// workers take last, as they free up, are the shortest. workers <= 1, or no more ranges than
 // workers, gives ranges of equal page counts.
 func Plan(sources []Source, chunks, workers int) []Task {
 	chunks = max(chunks, 1)
@@ -99,7 +100,7 @@ func Plan(sources []Source, chunks, workers int) []Task {
 		var start, acc int64
 		for i, w := range weights {
 			acc += w
-			end := min(max((s.Pages*acc+sum/2)/sum, start+1), s.Pages-(n-1-int64(i))) // at least a page each
+			end := min(max(mulDiv(s.Pages, acc, sum), start+1), s.Pages-(n-1-int64(i))) // at least a page each
 			if i == len(weights)-1 {
 				end = -1
 			}
@@ -117,6 +118,19 @@ func Plan(sources []Source, chunks, workers int) []Task {
 		tasks[i].Index = i
 	}
 	return tasks
+}
+
+// mulDiv is a×b/c rounded to nearest, for non-negative a, b and positive c, without
+// overflowing where a×b would (a table's pages times a large --chunks).
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	lo, carry := bits.Add64(lo, uint64(c)/2, 0)
+	hi += carry
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(min(q, math.MaxInt64))
 }
 
 // minRoundShare is the smallest size of a range relative to the first round's: halving

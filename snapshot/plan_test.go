@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,22 @@ func TestTaskCopySQL(t *testing.T) {
 	for _, tc := range tests {
 		if got := tc.task.CopySQL(`a, "B"::text`); got != tc.want {
 			t.Errorf("CopySQL:\n got %s\nwant %s", got, tc.want)
+		}
+	}
+}
+
+func TestMulDiv(t *testing.T) {
+	tests := []struct{ a, b, c, want int64 }{
+		{10, 3, 4, 8}, // 7.5 rounds up
+		{10, 1, 4, 3}, // 2.5 rounds up
+		{0, 5, 3, 0},
+		{1 << 40, 1 << 40, 1 << 41, 1 << 39},
+		{math.MaxInt64, 3, 3, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64, 1, math.MaxInt64},
+	}
+	for _, tc := range tests {
+		if got := mulDiv(tc.a, tc.b, tc.c); got != tc.want {
+			t.Errorf("mulDiv(%d, %d, %d) = %d, want %d", tc.a, tc.b, tc.c, got, tc.want)
 		}
 	}
 }
