@@ -3,12 +3,14 @@
 # against when its COPYs start. Lineorder 40M and wide 10M, P=16, zstd, two CLI exports each on
 # the GPU writer; each log line's message printed with its time from the launch (wall clock of
 # this host), and the result's timings.
-#   KIT (default .gpuhost/s22c, carried): base files and pgparquet.xz.
+#   KIT (default .gpuhost/s22c, carried): base files and pgparquet.xz. NAME (log name, default
+#   s22h), TABLES (default "lineorder wide"). s22i: NAME=s22i TABLES=wide, with the probe's
+#   step times in the "decoding on the GPU" line.
 set -uo pipefail
-K=${KIT:-.gpuhost/s22c}; O=${OUT:-/tmp/s22h-out}
+K=${KIT:-.gpuhost/s22c}; O=${OUT:-/tmp/s22h-out}; N=${NAME:-s22h}; T=${TABLES:-lineorder wide}
 source bench/gpuhost-prelude.sh
-gpuhost_start s22h lineorder wide
-for t in lineorder wide; do
+gpuhost_start "$N" $T
+for t in $T; do
   for r in 1 2; do
     rm -rf /dev/shm/s22-out
     echo "== $t run $r"

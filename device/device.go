@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -69,6 +70,8 @@ type Device struct {
 	lib  *library      // set before done closes; nil if the GPU cannot be used
 	free uint64        // device memory free, bytes
 	err  error         // why the GPU cannot be used, set before done closes
+	// startup is how long the probe's steps took, set before done closes.
+	startup probeTimes
 
 	// fused holds the fused columns of the batches its decoders decode while a PageEncoder of
 	// its is open (pgpq_finish_fused), for the page encoders to take.
@@ -77,6 +80,13 @@ type Device struct {
 	// The pinned allocators made, by role, for CallStats.
 	pinnedMu sync.Mutex
 	pinned   []rolePinned
+}
+
+// probeTimes is how long Start's probe took, each from its start: the driver query (go-nvml),
+// the CUDA library's load with the device count, and the whole probe (GPU compression's start,
+// nvCOMP's load, included).
+type probeTimes struct {
+	driver, library, total time.Duration
 }
 
 // rolePinned is a pinned allocator and what its memory is for.
@@ -114,6 +124,7 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 	}
 	go func() {
 		defer close(d.done)
+		start := time.Now()
 		// The driver query and the library load (with the context creation) each take a while:
 		// both run at once.
 		var nvmlErr error
@@ -121,6 +132,7 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 		go func() {
 			defer close(nvmlDone)
 			d.free, nvmlErr = nvidiaFreeMemory()
+			d.startup.driver = time.Since(start)
 		}()
 		var errs []error
 		for _, path := range cudaLibraryCandidates(libPath) {
@@ -131,6 +143,7 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 			}
 			errs = append(errs, err)
 		}
+		d.startup.library = time.Since(start)
 		<-nvmlDone
 		switch {
 		case nvmlErr != nil:
@@ -140,6 +153,7 @@ func Start(mode Mode, libPath string, log *slog.Logger) *Device {
 		default:
 			startGPUCompression(d.lib, log)
 		}
+		d.startup.total = time.Since(start)
 	}()
 	return d
 }
@@ -259,7 +273,8 @@ func (d *Device) newDecoder(cols []pgarrow.Column, mem memory.Allocator) *Decode
 			return
 		}
 		dec.gpu.Store(g)
-		attrs := []any{"chunks_decoded_on_the_cpu_meanwhile", dec.onCPU.Load()}
+		attrs := []any{"chunks_decoded_on_the_cpu_meanwhile", dec.onCPU.Load(), "gpu_start_s", d.startup.total.Seconds(),
+			"driver_s", d.startup.driver.Seconds(), "library_s", d.startup.library.Seconds()}
 		if cpuCols := g.cpuColumns(); len(cpuCols) > 0 {
 			attrs = append(attrs, "cpu_columns", strings.Join(cpuCols, ", "))
 		}
