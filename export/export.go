@@ -346,9 +346,11 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 		return nil, fmt.Errorf("internal error: received %d rows but wrote %d", received, res.Rows)
 	}
 	received, idle := l.receiveEnd()
+	// Read once: the log line's split must add up to the manifest's receive_wait_s.
+	waitedBuffers, waitedWriters := e.pool.Waited(), time.Duration(l.queued.Load())
 	res.Timings = outcome.Timings{Setup: e.setup.Seconds(), Copy: copyTime.Seconds(),
 		Receive: received.Sub(e.start.Add(e.setup)).Seconds(), ReceiveIdle: idle.Seconds(),
-		ReceiveWait: (e.pool.Waited() + time.Duration(l.queued.Load())).Seconds(),
+		ReceiveWait: (waitedBuffers + waitedWriters).Seconds(),
 		Decode:      time.Duration(l.decode.Load()).Seconds(), Encode: time.Duration(l.encode.Load()).Seconds(),
 		Finalize: time.Since(finStart).Seconds(), Total: time.Since(e.start).Seconds()}
 	res.Seconds = res.Timings.Total
@@ -366,7 +368,7 @@ func (e *exportRun) finish(ctx context.Context, series []*fileSeries) (*outcome.
 	}
 	e.log.Info("export finished", "table", res.Table, "rows", res.Rows, "files", len(res.Files),
 		"copy_bytes", res.CopyBytes, "output_bytes", res.OutputBytes, "seconds", res.Seconds,
-		"waited_for_buffers_s", e.pool.Waited().Seconds(), "waited_for_writers_s", time.Duration(l.queued.Load()).Seconds())
+		"waited_for_buffers_s", waitedBuffers.Seconds(), "waited_for_writers_s", waitedWriters.Seconds())
 	return res, nil
 }
 
