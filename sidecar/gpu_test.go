@@ -12,15 +12,18 @@ import (
 	"github.com/pgparquet/pgparquet/internal/pgtest"
 )
 
-// TestSidecarGPUMode checks the sidecar's --gpu: off keeps every export on the CPU and says so
-// in parquet_export_sidecars; on refuses to start where no GPU is usable (skipped where one is);
-// anything else is refused by New.
+// TestSidecarGPUMode checks the sidecar's --gpu, the sidecar running as deploy/roles.sql's
+// pgparquet for a requester granted only the table: off keeps every export on the CPU and says
+// so in parquet_export_sidecars; on refuses to start where no GPU is usable (skipped where one
+// is); anything else is refused by New.
 func TestSidecarGPUMode(t *testing.T) {
-	e := newEnv(t)
+	e := leastPrivilegeReqEnv(t)
 	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO req`)
 
 	t.Run("off", func(t *testing.T) {
-		e.start(t, "gpu-off", func(c *Config, _ *hooks) { c.GPU = device.ModeOff })
+		s := e.start(t, "gpu-off", func(c *Config, _ *hooks) { c.GPU = device.ModeOff })
+		waitHealthy(t, s.Sidecar, true) // the control tables exist once it polled
 		id := insert(t, e.req, "items", "")
 		st := e.waitState(t, id, "succeeded", 30*time.Second)
 		if st.Rows != 1000 {
