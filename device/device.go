@@ -197,18 +197,6 @@ func nvidiaDriverLoaded() bool {
 	return err == nil
 }
 
-// Probed says, without waiting, whether Start's probe is over (whatever it found), so that
-// Err, PlainEncoder and Compression return at once: an export's writer encodes with the CPU
-// twin until then rather than wait for the GPU's start.
-func (d *Device) Probed() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // Err waits for the probe and returns why the GPU cannot be used (nil: exports decode on it).
 func (d *Device) Err() error {
 	<-d.done

@@ -9,12 +9,8 @@ import (
 
 // A measurement build's switches (bench on the GPU host), to compare settings in one binary:
 // PGPARQUET_PLAN=equal goes back to ranges of equal size; PGPARQUET_LANE_QUEUE=N lets N
-// filled buffers wait between a lane's receiver and its writer; PGPARQUET_INTERIM=off makes
-// the files wait for the GPU's start, as before they began with the CPU twin.
+// filled buffers wait between a lane's receiver and its writer.
 func init() {
-	if os.Getenv("PGPARQUET_INTERIM") == "off" {
-		waitForGPU = true
-	}
 	if os.Getenv("PGPARQUET_PLAN") == "equal" {
 		planWorkers = func(int) int { return 0 }
 	}

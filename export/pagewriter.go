@@ -40,28 +40,15 @@ type plainEncoderSource interface {
 	PlainEncoder(c compress.Compression) (enc pqfile.PlainEncoder, closeFn func(), why string)
 }
 
-// waitForGPU makes an export's files wait for the GPU's start instead of starting with the CPU
-// twin (a measurement build's PGPARQUET_INTERIM=off: export/measure.go).
-var waitForGPU = false
-
-// probedEngine is an engine (device.Device) that says, without waiting, whether its GPU's
-// start is over: until it is, an export's files are encoded by the CPU twin
-// (pageEncoding.current).
-type probedEngine interface {
-	Probed() bool
-}
-
 // pageWriterEnv overrides the choice of writer: "cpu" writes every export with the CPU twin of
 // the GPU's encoder even where the GPU is in use, "off" never uses pageFileWriter (arrow-go's
 // FileWriter writes every file; CI runs it).
 const pageWriterEnv = "PGPARQUET_PAGE_WRITER"
 
-// pageEncoding decides, once per export, who encodes the fixed-width columns' pages: the
-// engine's encoder (the GPU), else its CPU twin (pqfile.CPUPlain, which also takes exports
-// with an explicit compression level: nvCOMP has none), or nobody (arrow-go encodes every
-// column: $PGPARQUET_PAGE_WRITER=off). While the engine's GPU starts, files and row groups
-// start with the CPU twin instead of waiting (current); the writers take the decided encoder
-// at a later row group. It is safe for concurrent use.
+// pageEncoding decides, once per export and on its first file, who encodes the fixed-width
+// columns' pages: the engine's encoder (the GPU), else its CPU twin (pqfile.CPUPlain, which
+// also takes exports with an explicit compression level: nvCOMP has none), or nobody
+// (arrow-go encodes every column: $PGPARQUET_PAGE_WRITER=off). It is safe for concurrent use.
 type pageEncoding struct {
 	once    sync.Once
 	engine  any
@@ -70,10 +57,6 @@ type pageEncoding struct {
 	log     func(msg string, args ...any)
 	enc     pqfile.PlainEncoder
 	closeFn func()
-	// interim is the CPU twin current hands out while the GPU starts, made once (interimOnce);
-	// nil if none was.
-	interimOnce sync.Once
-	interim     *pqfile.CPUPlain
 	// gpuDone ends gpuWriting's GC percent, set (stringsInGoMemory, once) while the GPU's
 	// encoder gathers string pages in Go memory.
 	gpuOnce sync.Once
@@ -115,64 +98,18 @@ func (p *pageEncoding) encoder() pqfile.PlainEncoder {
 					}
 				}
 			}
-			// The CPU twin that stood in while the GPU started, if one did, goes on: the
-			// writers that hold it need not change encoder.
-			p.interimOnce.Do(func() {})
-			if p.interim != nil {
-				p.enc = p.interim
-			} else {
-				enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
-				if err != nil {
-					why += "; " + err.Error()
-					break
-				}
-				p.enc = enc
+			enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
+			if err != nil {
+				why += "; " + err.Error()
+				break
 			}
+			p.enc = enc
 			p.log(msg, "reason", why)
 			return
 		}
 		p.log("arrow-go encodes every column's Parquet pages", "reason", why)
 	})
 	return p.enc
-}
-
-// current returns the encoder for a file or a row group that starts now, without waiting for
-// the engine's start: final false while the GPU starts, the CPU twin, which a writer replaces
-// at a later row group with the encoder decided once the GPU has started (encoder, final
-// true). Waiting instead cost a CLI export 0.2-0.35 s of its 3.5-5 s on the H200 (the lanes
-// idle while the CUDA library and context load: 0.28-0.42 s).
-func (p *pageEncoding) current() (enc pqfile.PlainEncoder, final bool) {
-	if p == nil {
-		return nil, true
-	}
-	if in := p.pending(); in != nil {
-		return in, false
-	}
-	return p.encoder(), true
-}
-
-// pending returns the CPU twin that stands in for the GPU's encoder while the engine's GPU
-// starts, nil when the encoder is decided without the GPU's start or it is over.
-func (p *pageEncoding) pending() *pqfile.CPUPlain {
-	if waitForGPU {
-		return nil
-	}
-	e, ok := p.engine.(probedEngine)
-	if _, src := p.engine.(plainEncoderSource); !ok || !src || e.Probed() {
-		return nil
-	}
-	if env := os.Getenv(pageWriterEnv); env == "off" || env == "cpu" || p.level != compress.DefaultCompressionLevel && p.codec != compress.Codecs.Uncompressed {
-		return nil // encoder decides without the GPU
-	}
-	p.interimOnce.Do(func() {
-		enc, err := pqfile.NewCPUPlainLevel(p.codec, p.level)
-		if err != nil {
-			return // encoder then says why
-		}
-		p.interim = enc
-		p.log("Parquet pages are encoded by the GPU writer's CPU twin until the GPU has started")
-	})
-	return p.interim
 }
 
 // onGPU says whether the GPU also compresses the export's pages (or none are compressed): then
@@ -204,11 +141,10 @@ func (p *pageEncoding) stringsInGoMemory() {
 }
 
 // uniquer returns who groups the lanes' dictionary columns by value: the engine's encoder when
-// it can (the GPU), the CPU twin when the CPU twin encodes the pages (the CPU path,
-// $PGPARQUET_PAGE_WRITER=cpu, or while the GPU starts: both number groups alike), else nil
-// (the lanes' own lookups).
+// it can (the GPU), the CPU twin when the CPU twin encodes the pages (the CPU path, or
+// $PGPARQUET_PAGE_WRITER=cpu), else nil (the lanes' own lookups).
 func (p *pageEncoding) uniquer() uniquer {
-	enc, _ := p.current()
+	enc := p.encoder()
 	if enc == nil {
 		return nil
 	}
@@ -267,11 +203,6 @@ type pageFileWriter struct {
 	maxSealed int
 	// inFlight is the uncompressed bytes of flights.
 	inFlight int64
-	sc       *arrow.Schema
-	// pending, while enc is the CPU twin standing in for the GPU's encoder during its start,
-	// gives the encoder to switch to at a row group's start (switchEncoder); nil once enc is
-	// the export's decided encoder.
-	pending *pageEncoding
 }
 
 // bytesAppender is an encoder (device.PageEncoder) whose decoders can write the PLAIN pages'
@@ -325,7 +256,7 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 	if err != nil {
 		return nil, err
 	}
-	p := &pageFileWriter{w: pw, props: props, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp, maxSealed: maxSealed(), sc: sc,
+	p := &pageFileWriter{w: pw, props: props, enc: enc, maxRows: props.MaxRowGroupLength(), ctx: ctx, comp: comp, maxSealed: maxSealed(),
 		isPlain: make([]bool, sc.NumFields()), leaf: make([]int, sc.NumFields()), dicts: make([]*pqfile.DictColumn, sc.NumFields()),
 		bytes: make([]*pqfile.ByteColumn, sc.NumFields()), lists: make([]*pqfile.ListColumn, sc.NumFields())}
 	for i, f := range sc.Fields() {
@@ -351,88 +282,39 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 		if path := pw.ColumnPath(p.leaf[i]); (pqfile.EncodesBytes(f.Type) || pqfile.EncodesFixedBytes(f.Type)) && !props.DictionaryEnabledFor(path) {
 			// Strings the writer would write PLAIN (too diverse for a dictionary; JSON) and
 			// uuids, whose pages batch with the others rather than going through arrow-go's
-			// writer (pages of the encoder's size: useEncoder).
-			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, pageBytes, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
+			// writer.
+			size := pageBytes
+			ba, gpu := enc.(bytesAppender)
+			if gpu {
+				size = gpuBytePageBytes
+			}
+			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, size, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
+			if gpu && pqfile.EncodesBytes(f.Type) {
+				ba.PlainBytes(i)
+			}
 			continue
 		}
 		if !pqfile.EncodesPlain(f.Type) { // fixed-width top-level fields only: one column each
 			continue
 		}
-		p.plain = append(p.plain, p.leaf[i])
-		p.fields = append(p.fields, i)
-		p.isPlain[i] = true
-	}
-	if err := p.useEncoder(enc); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// useEncoder makes enc the encoder of the row groups from the next on: the fixed-width columns
-// get page columns of their own (page buffers from its allocator, pageAllocator), the string
-// columns written PLAIN pages of its size (and are registered with it, bytesAppender). It is
-// called before the first row group, and between row groups when none has pages under way in
-// compression (switchEncoder): the page columns it replaces hold no page, and none of theirs
-// is to be given back.
-func (p *pageFileWriter) useEncoder(enc pqfile.PlainEncoder) error {
-	for _, pc := range p.pages {
-		pc.Release()
-	}
-	p.enc, p.pages = enc, nil
-	ba, gpu := enc.(bytesAppender)
-	for i, bc := range p.bytes {
-		if bc != nil && gpu {
-			bc.SetPageBytes(gpuBytePageBytes)
-			if pqfile.EncodesBytes(p.sc.Field(i).Type) {
-				ba.PlainBytes(i)
-			}
-		}
-	}
-	var alloc memory.Allocator
-	if a, ok := enc.(pageAllocator); ok {
-		alloc = a.PageAllocator()
-	}
-	for _, i := range p.fields {
-		f := p.sc.Field(i)
 		pc, err := pqfile.NewPlainColumn(f.Type, f.Nullable, pageBytes)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// A page is cut at pageBytes or at the row group's end: a row group of fewer values
 		// sizes the column's buffer (each lane holds one per column).
 		pc.SetMaxRows(int(p.maxRows))
-		if alloc != nil {
-			pc.SetAllocator(alloc)
+		if a, ok := enc.(pageAllocator); ok {
+			if alloc := a.PageAllocator(); alloc != nil {
+				pc.SetAllocator(alloc)
+			}
 		}
+		p.plain = append(p.plain, p.leaf[i])
+		p.fields = append(p.fields, i)
 		p.pages = append(p.pages, pc)
+		p.isPlain[i] = true
 	}
-	return nil
-}
-
-// switchEncoder, at the start of a row group of a file that began while the GPU started (its
-// encoder the CPU twin standing in: pending), takes the encoder decided since (the GPU's, or
-// the same CPU twin), once the row groups before have no pages under way in compression (they
-// would give their buffers back to the columns useEncoder replaces).
-func (p *pageFileWriter) switchEncoder() error {
-	if p.pending == nil || len(p.flights) > 0 || len(p.sealed) > 0 {
-		return nil
-	}
-	enc, final := p.pending.current()
-	if !final {
-		return nil
-	}
-	pending := p.pending
-	p.pending = nil
-	if enc == p.enc || enc == nil {
-		return nil
-	}
-	if err := p.useEncoder(enc); err != nil {
-		return fmt.Errorf("take the GPU's page encoder: %w", err)
-	}
-	if p.gpuStrings() {
-		pending.stringsInGoMemory()
-	}
-	return nil
+	return p, nil
 }
 
 // gpuStrings says whether the writer gathers PLAIN string pages that the GPU encoder
@@ -478,9 +360,6 @@ func listColumn(pw *pqfile.Writer, props *parquet.WriterProperties, leaf int, f 
 func (p *pageFileWriter) WriteBuffered(rec arrow.RecordBatch) error {
 	for off := int64(0); off < rec.NumRows() || (off == 0 && rec.NumRows() == 0); {
 		if p.rg == nil {
-			if err := p.switchEncoder(); err != nil {
-				return err
-			}
 			rg, err := p.w.NewRowGroup(p.props)
 			if err != nil {
 				return err

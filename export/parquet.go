@@ -195,8 +195,7 @@ func (s *fileSeries) initDicts() {
 	// whenever a row group stops using a value (NULL elements are common); on flat columns
 	// rarely, but readback.CheckStatistics found it. There the lane judges flat columns by
 	// their first batch (too diverse: written plain) and hands the writer their values.
-	enc, _ := s.format.pages.current()
-	lists := enc != nil
+	lists := s.format.pages.encoder() != nil
 	for i, f := range s.format.schema.Fields() {
 		if s.format.dictionary[i] && dictEligible(f.Type) && (lists || f.Type.ID() != arrow.LIST) {
 			s.dicts[i] = newStringDict(f.Type)
@@ -375,7 +374,7 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 	// The writer would hash plain columns' values until its dictionary page overflows, and
 	// copy huge values for statistics.
 	extra := append(s.plainColumns(), s.noStatsColumns()...)
-	enc, final := s.format.pages.current()
+	enc := s.format.pages.encoder()
 	if enc != nil {
 		// pqfile computes the statistics of the lanes' dictionary columns itself, exactly
 		// (DictColumn's pages; RowGroup.AppendDictionary's chunks): arrow-go's, which are not,
@@ -411,9 +410,6 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 		var pw *pageFileWriter
 		if pw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc, dictTypes); err == nil {
 			p.fw = pw
-			if !final {
-				pw.pending = s.format.pages
-			}
 			if pw.gpuStrings() {
 				s.format.pages.stringsInGoMemory()
 			}

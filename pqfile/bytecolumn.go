@@ -269,10 +269,6 @@ func (c *ByteColumn) AppendFragment(a arrow.Array, frag, min, max []byte) error 
 	return nil
 }
 
-// SetPageBytes makes the pages cut from now on hold at most n bytes of values (a writer that
-// changes its encoder between row groups: the GPU's pages are smaller).
-func (c *ByteColumn) SetPageBytes(n int) { c.pageBytes = n }
-
 // Rows is the rows appended since the last Take, in the pages cut and the page being
 // gathered.
 func (c *ByteColumn) Rows() int { return c.readyRows + c.rows }
