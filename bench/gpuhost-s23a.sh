@@ -7,6 +7,7 @@
 # bench/gpuhost-split-run.py. Then, per table, one export of each with every log line timed
 # from the launch, and the g-now export's files against the CPU path's (bench/gpuhost-compare.py:
 # the same schema and values, column by column, with pyarrow).
+# It ran at ef6fe4a; 38cb041 took the CPU twin's start out again (0.25-0.33 GiB more peak RSS).
 #   KIT (default .gpuhost/s23a, carried): base files and pgparquet-m.xz (-tags measure). NAME (log name, default s23a), TABLES (default "lineorder wide").
 set -uo pipefail
 K=${KIT:-.gpuhost/s23a}; O=${OUT:-/tmp/s23a-out}; N=${NAME:-s23a}; T=${TABLES:-lineorder wide}

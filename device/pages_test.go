@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -254,5 +255,59 @@ func TestGroupsOf(t *testing.T) {
 		if err != nil || !slices.Equal(ids, tc.ids) || !slices.Equal(firsts, tc.firsts) {
 			t.Errorf("%v: ids %v, firsts %v, %v; want %v, %v", tc.first, ids, firsts, err, tc.ids, tc.firsts)
 		}
+	}
+}
+
+// TestPinnedChunks: the ChunkPool of pinned memory carves each slab into chunks of
+// pqfile.ChunkBytes that do not overlap (every byte of a chunk written by one owner at a time,
+// under the race detector, from several goroutines), hands chunks given back out again before
+// it takes another slab, and takes a slab per 16 chunks in use (and one more per goroutine that
+// found none free at the same time).
+func TestPinnedChunks(t *testing.T) {
+	var mu sync.Mutex
+	slabs := 0
+	c := &pinnedChunks{alloc: func(size int) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		slabs++
+		return make([]byte, size)
+	}}
+	const workers, held = 8, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for round := range 50 {
+				var mine [][]byte
+				for range held {
+					b := c.Get()
+					if len(b) != 0 || cap(b) != pqfile.ChunkBytes {
+						t.Errorf("a chunk of length %d and capacity %d", len(b), cap(b))
+						return
+					}
+					b = b[:cap(b)]
+					for i := range b {
+						b[i] = byte(w + round)
+					}
+					mine = append(mine, b)
+				}
+				for _, b := range mine {
+					for i := range b {
+						if b[i] != byte(w+round) {
+							t.Errorf("worker %d: byte %d of its chunk overwritten", w, i)
+							return
+						}
+					}
+					c.Put(b[:len(b)%3])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Lanes that find no chunk free at once each take a slab (outside the lock).
+	if most := (workers*held+15)/16 + workers; slabs > most {
+		t.Errorf("%d slabs for at most %d chunks in use at once", slabs, workers*held)
+	}
+	if got := len(c.free); got != slabs*16 {
+		t.Errorf("%d chunks free of %d carved", got, slabs*16)
 	}
 }

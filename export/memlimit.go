@@ -115,15 +115,18 @@ type memoryLimiter struct {
 }
 
 // exportGCPercent is the GC percent while exports run (see above); gpuGCPercent while one of
-// them gathers the GPU writer's string pages in Go memory (gpuWriting). That export's Go heap
-// is mostly pages on their way to the device (its receive buffers, decoded columns and
+// them gathers the GPU writer's string pages (gpuWriting). That export's Go heap was mostly
+// pages on their way to the device (its receive buffers, decoded columns and
 // fixed-width page buffers are pinned memory, outside the heap but in RSS), and its
 // collections cost little: on the H200 (P=16, s16c, one call), 35 took wide's peak heap from
 // 490-530 MB to about 400 and its peak RSS from 1.02-1.04 GiB to 0.95-0.96, at 9.7-10.1 CPU-s
 // against 9.1-9.8, and lineorder's CPU from 9.6-10.4 to 10.1-10.5 CPU-s (RSS 0.75-0.80 GiB
 // either way); 25 cost 10% more CPU on both (s16b). With 512 KiB string pages
-// (gpuBytePageBytes) too, wide peaked at 0.93 GiB (s16d). Like the limit, the percent is the
-// process's: a sidecar's other exports collect at gpuGCPercent too while such an export runs.
+// (gpuBytePageBytes) too, wide peaked at 0.93 GiB (s16d). Since the string pages are gathered
+// in pinned chunks (device.PageEncoder.ChunkPool), 35 still keeps wide's peak RSS at 0.92-0.93
+// GiB against 0.92-0.95 at 50, for 3% more CPU (s23d, four rounds). Like the limit, the
+// percent is the process's: a sidecar's other exports collect at gpuGCPercent too while such an
+// export runs.
 const (
 	exportGCPercent = 50
 	gpuGCPercent    = 35
@@ -184,7 +187,7 @@ func limitMemory(budget int64) (release func()) {
 }
 
 // gpuWriting sets gpuGCPercent while an export that holds a budget (limitMemory) gathers the
-// GPU writer's string pages in Go memory, until the returned function is called (before the
+// GPU writer's string pages, until the returned function is called (before the
 // budget's release).
 func gpuWriting() (done func()) {
 	m := &memoryLimit

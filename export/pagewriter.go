@@ -57,8 +57,8 @@ type pageEncoding struct {
 	log     func(msg string, args ...any)
 	enc     pqfile.PlainEncoder
 	closeFn func()
-	// gpuDone ends gpuWriting's GC percent, set (stringsInGoMemory, once) while the GPU's
-	// encoder gathers string pages in Go memory.
+	// gpuDone ends gpuWriting's GC percent, set (gathersStrings, once) while the GPU's
+	// encoder gathers string pages.
 	gpuOnce sync.Once
 	gpuDone func()
 	// procs is the export's part in GOMAXPROCS: its GPU writer runs on fewer Ps (procs.go).
@@ -127,13 +127,13 @@ func (p *pageEncoding) onGPU() bool {
 	return gpu
 }
 
-// stringsInGoMemory says that a file of the export gathers the GPU writer's string pages in Go
-// memory (pageFileWriter.gpuStrings, true only of the GPU's encoder): while the export runs,
-// the GC percent is gpuGCPercent.
+// gathersStrings says that a file of the export gathers the GPU writer's string pages
+// (pageFileWriter.gpuStrings, true only of the GPU's encoder): while the export runs, the GC
+// percent is gpuGCPercent.
 // Without such pages (lineorder: its strings are dictionary indices) the GPU writer's heap is
 // small (lineorder's peaks at 0.25-0.28 GB, RSS 0.75-0.80 GiB on the H200, s16c) and collecting
 // more often would only cost CPU.
-func (p *pageEncoding) stringsInGoMemory() {
+func (p *pageEncoding) gathersStrings() {
 	if p == nil {
 		return
 	}
@@ -221,6 +221,17 @@ type pageAllocator interface {
 	PageAllocator() memory.Allocator
 }
 
+// chunkPooler is an encoder (device.PageEncoder) with memory of its own for the chunks the
+// string columns written PLAIN gather their pages in (pinned memory, that the GPU's compression
+// copies from by DMA); nil: Go memory.
+type chunkPooler interface {
+	ChunkPool() pqfile.ChunkPool
+}
+
+// goChunks keeps the string pages' chunks in Go memory even where the encoder has a pool of
+// its own (a measurement build's PGPARQUET_CHUNKS=go: export/measure.go).
+var goChunks = false
+
 // pageBytes is the size of the values a data page holds, as arrow-go's default data page;
 // $PGPARQUET_PAGE_KIB overrides it for measurements.
 var pageBytes = kibEnv("PGPARQUET_PAGE_KIB", 1<<20)
@@ -237,7 +248,7 @@ func kibEnv(name string, def int) int {
 // gpuBytePageBytes is the size of the PLAIN string pages of the GPU writer (bytesAppender),
 // half of pageBytes: the device compresses a page in zstd frames of 128 KiB whatever its size,
 // so smaller pages cost no Parquet bytes (wide 10M: 0.670 GB either way), and each lane holds a
-// page being gathered per string column and its pages under way in Go memory: on the H200
+// page being gathered per string column and its pages under way (then in Go memory): on the H200
 // (wide 10M, P=16, s16c) 512 KiB pages (all of them there) took the peak heap from 490-530 MB
 // to about 400 and peak RSS from 1.02-1.04 GiB to 0.96-0.98; with gpuGCPercent too, wide
 // peaked at 0.93 GiB (s16d). Fixed-width pages keep pageBytes: halved, lineorder's took more
@@ -289,6 +300,11 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 				size = gpuBytePageBytes
 			}
 			p.bytes[i] = pqfile.NewByteColumn(f.Nullable, size, props.StatisticsEnabledFor(path), int(props.MaxStatsSizeFor(path)))
+			if cp, ok := enc.(chunkPooler); ok && !goChunks {
+				if pool := cp.ChunkPool(); pool != nil {
+					p.bytes[i].SetChunkPool(pool)
+				}
+			}
 			if gpu && pqfile.EncodesBytes(f.Type) {
 				ba.PlainBytes(i)
 			}
@@ -318,7 +334,7 @@ func newPageFileWriter(ctx context.Context, w io.Writer, sc *arrow.Schema, props
 }
 
 // gpuStrings says whether the writer gathers PLAIN string pages that the GPU encoder
-// (bytesAppender) fills, in Go memory.
+// (bytesAppender) fills.
 func (p *pageFileWriter) gpuStrings() bool {
 	if _, ok := p.enc.(bytesAppender); !ok {
 		return false

@@ -411,7 +411,7 @@ func (s *fileSeries) open(ctx context.Context, dictTypes []arrow.DataType) error
 		if pw, err = newPageFileWriter(ctx, p.sink, p.schema, props, s.format.arrowProps, enc, dictTypes); err == nil {
 			p.fw = pw
 			if pw.gpuStrings() {
-				s.format.pages.stringsInGoMemory()
+				s.format.pages.gathersStrings()
 			}
 		}
 	} else {

@@ -27,10 +27,10 @@ import (
 // batch of more is a page of its own), by Append as by AppendFragment: the GPU writer's pages
 // and its CPU twin's hold the same rows. A page cut so waits in the column until Take.
 //
-// Buffers: a page's values are gathered in chunks of chunkBytes from a pool shared by every
-// ByteColumn of the process (a value may straddle two), which Take hands over with the page
-// (RawPage.Data and Parts, no copy) and Recycle gives back to the pool once the page is
-// compressed. A column so holds the chunks its page being gathered fills and those of its
+// Buffers: a page's values are gathered in chunks of ChunkBytes from a pool (a value may
+// straddle two): Go memory shared by every ByteColumn of the process, or the caller's
+// (SetChunkPool). Take hands them over with the page (RawPage.Data and Parts, no copy) and
+// Recycle gives them back to the pool once the page is compressed. A column so holds the chunks its page being gathered fills and those of its
 // pages under way in compression, rather than a page-sized buffer for each and a spare: on
 // bench/load's wide table (6 such columns; 3M rows, 16 lanes, GOMAXPROCS=16 on the 2-core VM)
 // page buffers and spares were 190-260 MB of the CPU path's 0.92-1.0 GB of live heap at its
@@ -53,6 +53,7 @@ type ByteColumn struct {
 	ready     []RawPage // pages cut and not yet taken, oldest first
 	// readyRows and readyBytes are the rows and values of ready.
 	readyRows, readyBytes int
+	pool                  ChunkPool // nil: Go memory (goChunks)
 }
 
 // NewByteColumn returns an empty column whose pages hold at most pageBytes of values (see
@@ -193,7 +194,7 @@ func (c *ByteColumn) write(b []byte) {
 				c.parts = append(c.parts, c.cur)
 				c.partBytes += len(c.cur)
 			}
-			c.cur = getChunk()
+			c.cur = c.chunks().Get()
 		}
 		k := copy(c.cur[len(c.cur):cap(c.cur)], b)
 		c.cur, b = c.cur[:len(c.cur)+k], b[k:]
@@ -206,18 +207,39 @@ func statsFit(maxStats int, min, max []byte) bool {
 	return maxStats <= 0 || len(min) <= maxStats && len(max) <= maxStats
 }
 
-// chunkBytes is the size of the chunks ByteColumn gathers its pages' values in.
-const chunkBytes = 64 << 10
+// ChunkBytes is the size of the chunks ByteColumn gathers its pages' values in.
+const ChunkBytes = 64 << 10
 
-// chunkPool holds the chunks no page holds.
-var chunkPool = sync.Pool{New: func() any { return new([chunkBytes]byte) }}
+// ChunkPool is where a ByteColumn's chunks come from and go back to (SetChunkPool): memory of
+// the caller's, such as pinned memory that the GPU's compression copies pages from at full
+// speed (device.PageEncoder.ChunkPool). Implementations are safe for concurrent use.
+type ChunkPool interface {
+	// Get returns an empty chunk of capacity ChunkBytes.
+	Get() []byte
+	// Put gives back a chunk Get returned (any length) that nobody reads any more.
+	Put(b []byte)
+}
 
-// getChunk returns an empty chunk from the pool.
-func getChunk() []byte { return chunkPool.Get().(*[chunkBytes]byte)[:0] }
+// goChunks is the ChunkPool of Go memory every ByteColumn shares unless given another: a
+// sync.Pool, which lets the garbage collector take chunks nobody has used for a while.
+type goChunks struct{}
 
-// putChunk gives b, a chunk getChunk returned (any length) that nobody reads any more, back to
-// the pool.
-func putChunk(b []byte) { chunkPool.Put((*[chunkBytes]byte)(b[:chunkBytes])) }
+var goChunkPool = sync.Pool{New: func() any { return new([ChunkBytes]byte) }}
+
+func (goChunks) Get() []byte  { return goChunkPool.Get().(*[ChunkBytes]byte)[:0] }
+func (goChunks) Put(b []byte) { goChunkPool.Put((*[ChunkBytes]byte)(b[:ChunkBytes])) }
+
+// SetChunkPool makes the column take its chunks from p instead of Go memory. Call it before
+// the first Append; the chunks of the pages taken and recycled then go back to p.
+func (c *ByteColumn) SetChunkPool(p ChunkPool) { c.pool = p }
+
+// chunks is the column's ChunkPool.
+func (c *ByteColumn) chunks() ChunkPool {
+	if c.pool == nil {
+		return goChunks{}
+	}
+	return c.pool
+}
 
 // appended counts n rows whose values were written to the page: their validity (bits from bit off; nil:
 // no NULLs) and NULLs.
@@ -337,10 +359,11 @@ func (c *ByteColumn) page() RawPage {
 // nobody reads its bytes (its compression is done): the next pages reuse them. p's bytes must
 // not be used after.
 func (c *ByteColumn) Recycle(p RawPage) {
+	pool := c.chunks()
 	if p.Data != nil {
-		putChunk(p.Data)
+		pool.Put(p.Data)
 	}
 	for _, b := range p.Parts {
-		putChunk(b)
+		pool.Put(b)
 	}
 }

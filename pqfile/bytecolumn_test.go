@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,112 +102,156 @@ func TestByteColumnPages(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	for _, nullRate := range []float64{0, 0.3, 1} {
-		t.Run(fmt.Sprintf("nulls %.1f", nullRate), func(t *testing.T) {
-			rec := byteRecord(t, 5000, nullRate, seed)
-			defer rec.Release()
-			cpu, err := NewCPUPlain(compress.Codecs.Zstd)
-			if err != nil {
-				t.Fatal(err)
+		for _, own := range []bool{false, true} {
+			pages(ctx, t, seed, nullRate, own)
+		}
+	}
+}
+
+// pages is TestByteColumnPages for one NULL rate, its columns' chunks from a pool of the
+// caller's (own: a countingChunks, which must have every chunk back but the one each column
+// keeps for its next page) or Go memory.
+func pages(ctx context.Context, t *testing.T, seed uint64, nullRate float64, own bool) {
+	t.Run(fmt.Sprintf("nulls %.1f own chunks %t", nullRate, own), func(t *testing.T) {
+		rec := byteRecord(t, 5000, nullRate, seed)
+		defer rec.Release()
+		cpu, err := NewCPUPlain(compress.Codecs.Zstd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		path, ref := filepath.Join(dir, "bytes.parquet"), filepath.Join(dir, "ref.parquet")
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true), parquet.WithDictionaryDefault(false))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := NewWriterWith(f, rec.Schema(), props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true, Compressor: cpu})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := []*ByteColumn{nil, NewByteColumn(true, 2000, true, 0), NewByteColumn(false, 2000, true, 0), NewByteColumn(true, 2000, true, 0),
+			NewByteColumn(true, 2000, true, 0)}
+		pool := &countingChunks{out: map[*byte]bool{}}
+		if own {
+			for _, c := range cols[1:] {
+				c.SetChunkPool(pool)
 			}
-			dir := t.TempDir()
-			path, ref := filepath.Join(dir, "bytes.parquet"), filepath.Join(dir, "ref.parquet")
-			props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true), parquet.WithDictionaryDefault(false))
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := NewWriterWith(f, rec.Schema(), props, WriterOptions{ArrowProps: pqarrow.NewArrowWriterProperties(), StoreSchema: true, Compressor: cpu})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cols := []*ByteColumn{nil, NewByteColumn(true, 2000, true, 0), NewByteColumn(false, 2000, true, 0), NewByteColumn(true, 2000, true, 0),
-				NewByteColumn(true, 2000, true, 0)}
-			groups := [][]int{{1, 999, 0, 700}, {1300}, {1000, 1000}}
-			flush := func(g *RowGroup, all bool) {
-				for i, c := range cols {
-					// Several pages may have been cut while a batch was appended.
-					for c != nil && (c.Full() || all && c.Rows() > 0) {
-						p, _ := c.Take()
-						out, err := g.Compress([][]RawPage{{p}})
-						if err != nil {
-							t.Fatal(err)
-						}
-						c.Recycle(p)
-						if err := g.AppendPages(i, Encoded{Pages: out[0], Stats: out[0][0].Stats}); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-			}
-			var groupRows []int
-			start := int64(0)
-			for _, batches := range groups {
-				g, err := w.NewRowGroup(props)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rows := 0
-				for _, n := range batches {
-					b := rec.NewSlice(start, start+int64(n))
-					e, err := EncodePlain(b.Column(0), false, 1000, compress.Codecs.Zstd)
+		}
+		groups := [][]int{{1, 999, 0, 700}, {1300}, {1000, 1000}}
+		flush := func(g *RowGroup, all bool) {
+			for i, c := range cols {
+				// Several pages may have been cut while a batch was appended.
+				for c != nil && (c.Full() || all && c.Rows() > 0) {
+					p, _ := c.Take()
+					out, err := g.Compress([][]RawPage{{p}})
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := g.AppendPages(0, e); err != nil {
+					c.Recycle(p)
+					if err := g.AppendPages(i, Encoded{Pages: out[0], Stats: out[0][0].Stats}); err != nil {
 						t.Fatal(err)
 					}
-					for i, c := range cols {
-						if c != nil {
-							if err := c.Append(b.Column(i)); err != nil {
-								t.Fatal(err)
-							}
-						}
-					}
-					b.Release()
-					flush(g, false)
-					start += int64(n)
-					rows += n
 				}
-				flush(g, true)
-				if err := g.Close(); err != nil {
-					t.Fatal(err)
-				}
-				groupRows = append(groupRows, rows)
 			}
-			if err := w.Close(); err != nil {
+		}
+		var groupRows []int
+		start := int64(0)
+		for _, batches := range groups {
+			g, err := w.NewRowGroup(props)
+			if err != nil {
 				t.Fatal(err)
 			}
-			f.Close()
-			writeReference(t, ref, rec.NewSlice(0, start), int(start), compress.Codecs.Zstd)
-
-			readersAgree(ctx, t, ref, path)
-			// arrow-go reads both files alike (JSON as its storage, as it reads pqarrow's file).
-			got, fromRef := readArrow(t, path), readArrow(t, ref)
-			defer got.Release()
-			defer fromRef.Release()
-			want := rec.NewSlice(0, start)
-			defer want.Release()
-			if !array.RecordEqual(fromRef, got) {
-				t.Errorf("arrow-go reads another record back than from pqarrow's file")
-			}
-			for c := range 3 { // JSON is read back as its storage, uuid as fixed-size binary
-				if !array.Equal(want.Column(c), got.Column(c)) {
-					t.Errorf("arrow-go reads column %s back as %v", want.ColumnName(c), got.Column(c))
+			rows := 0
+			for _, n := range batches {
+				b := rec.NewSlice(start, start+int64(n))
+				e, err := EncodePlain(b.Column(0), false, 1000, compress.Codecs.Zstd)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			stats := chunkStats(t, path)
-			lo := 0
-			for gi, rows := range groupRows {
-				for c := 1; c < 5; c++ {
-					wantStats := trueStats(want.Column(c), lo, lo+rows)
-					if got := stats[gi][c]; !strings.HasPrefix(got, wantStats+",") {
-						t.Errorf("row group %d, column %s: %s, want %s", gi, want.ColumnName(c), got, wantStats)
+				if err := g.AppendPages(0, e); err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range cols {
+					if c != nil {
+						if err := c.Append(b.Column(i)); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
-				lo += rows
+				b.Release()
+				flush(g, false)
+				start += int64(n)
+				rows += n
 			}
-		})
+			flush(g, true)
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			groupRows = append(groupRows, rows)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		writeReference(t, ref, rec.NewSlice(0, start), int(start), compress.Codecs.Zstd)
+
+		readersAgree(ctx, t, ref, path)
+		// arrow-go reads both files alike (JSON as its storage, as it reads pqarrow's file).
+		got, fromRef := readArrow(t, path), readArrow(t, ref)
+		defer got.Release()
+		defer fromRef.Release()
+		want := rec.NewSlice(0, start)
+		defer want.Release()
+		if !array.RecordEqual(fromRef, got) {
+			t.Errorf("arrow-go reads another record back than from pqarrow's file")
+		}
+		for c := range 3 { // JSON is read back as its storage, uuid as fixed-size binary
+			if !array.Equal(want.Column(c), got.Column(c)) {
+				t.Errorf("arrow-go reads column %s back as %v", want.ColumnName(c), got.Column(c))
+			}
+		}
+		stats := chunkStats(t, path)
+		lo := 0
+		for gi, rows := range groupRows {
+			for c := 1; c < 5; c++ {
+				wantStats := trueStats(want.Column(c), lo, lo+rows)
+				if got := stats[gi][c]; !strings.HasPrefix(got, wantStats+",") {
+					t.Errorf("row group %d, column %s: %s, want %s", gi, want.ColumnName(c), got, wantStats)
+				}
+			}
+			lo += rows
+		}
+		if own && (pool.gets == 0 || len(pool.out) > len(cols)-1) {
+			t.Errorf("%d chunks taken from the pool, %d not given back: want at most one per column", pool.gets, len(pool.out))
+		}
+	})
+}
+
+// countingChunks is a ChunkPool of Go memory that fails the test on a chunk given back that it
+// did not hand out, and keeps those out.
+type countingChunks struct {
+	mu   sync.Mutex
+	out  map[*byte]bool
+	gets int
+}
+
+func (c *countingChunks) Get() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := make([]byte, 0, ChunkBytes)
+	c.out[&b[:1][0]] = true
+	c.gets++
+	return b
+}
+
+func (c *countingChunks) Put(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cap(b) != ChunkBytes || !c.out[&b[:1][0]] {
+		panic(fmt.Sprintf("a chunk of capacity %d given back that the pool did not hand out, or twice", cap(b)))
 	}
+	delete(c.out, &b[:1][0])
 }
 
 // TestByteColumnMinMax: the pages' minimum and maximum are the byte-wise least and greatest
