@@ -486,6 +486,95 @@ func AppendHybrid(dst []byte, values []int32, width int) []byte {
 	return out[:o]
 }
 
+// AppendHybridBytes is AppendHybrid for values a byte each (levels), of width 1 to 8: the same
+// bytes, read 8 values at a time as one 64-bit word (8 equal values: the word is the value's
+// byte repeated; width 1: the 8 bits gathered by one multiplication) instead of widened to
+// int32 first.
+func AppendHybridBytes(dst []byte, values []uint8, width int) []byte {
+	n := len(values)
+	if n == 0 {
+		return dst
+	}
+	o := len(dst)
+	out := slices.Grow(dst, hybridGuess(n, width))
+	out = out[:cap(out)]
+	hdrMax := varintLen(uint64((n+7)/8)<<1 | 1)
+	for i := 0; i < n; {
+		out = room(out, o, hdrMax+(n-i+7)/8*width+hybridSlack)
+		p, j := literalBytes(out, o+hdrMax, values, i, width)
+		if j < n && n-j < 8 && !allEqualBytes(values[j:]) {
+			// A last group of different values, padded.
+			var x [8]uint8
+			copy(x[:], values[j:])
+			p, j = packBytes(out, p, binary.LittleEndian.Uint64(x[:]), width), n
+		}
+		if j > i {
+			hl := binary.PutUvarint(out[o:], uint64((j-i+7)/8)<<1|1)
+			if hl < hdrMax {
+				copy(out[o+hl:], out[o+hdrMax:p])
+			}
+			o = p - (hdrMax - hl)
+		}
+		if j >= n {
+			break
+		}
+		v := values[j]
+		rep := uint64(v) * 0x0101010101010101
+		k := j + 1
+		for ; k+8 <= n; k += 8 {
+			if binary.LittleEndian.Uint64(values[k:k+8]) != rep {
+				break
+			}
+		}
+		for k < n && values[k] == v {
+			k++
+		}
+		out = room(out, o, 9)
+		o += binary.PutUvarint(out[o:], uint64(k-j)<<1)
+		out[o] = v // one byte: width <= 8
+		o++
+		i = k
+	}
+	return out[:o]
+}
+
+// literalBytes is literalGroups for values a byte each (AppendHybridBytes).
+func literalBytes(out []byte, o int, values []uint8, i, width int) (int, int) {
+	for ; i+8 <= len(values); i += 8 {
+		x := binary.LittleEndian.Uint64(values[i : i+8])
+		if x == uint64(values[i])*0x0101010101010101 { // 8 equal values
+			break
+		}
+		o = packBytes(out, o, x, width)
+	}
+	return o, i
+}
+
+// packBytes bit-packs the 8 values a byte each of x (value j in byte j) at width bits each
+// into out[o:], LSB first, and returns the offset past them. It writes 8 bytes (hybridSlack).
+func packBytes(out []byte, o int, x uint64, width int) int {
+	var u uint64
+	if width == 1 {
+		u = (x * 0x0102040810204080) >> 56 // bit j from byte j's lowest bit
+	} else {
+		for j := range 8 {
+			u |= (x >> (8 * j) & 0xff) << (width * j)
+		}
+	}
+	binary.LittleEndian.PutUint64(out[o:o+8], u)
+	return o + width
+}
+
+// allEqualBytes is allEqual for values a byte each.
+func allEqualBytes(values []uint8) bool {
+	for _, v := range values[1:] {
+		if v != values[0] {
+			return false
+		}
+	}
+	return true
+}
+
 // varintLen is the bytes of x as an unsigned varint.
 func varintLen(x uint64) int {
 	return (bits.Len64(x|1) + 6) / 7

@@ -137,6 +137,28 @@ func TestAppendHybrid(t *testing.T) {
 	}
 }
 
+// TestAppendHybridBytes: AppendHybridBytes writes the bytes AppendHybrid writes for the same
+// values (a byte each), at every width of levels (1 to 8), for every kind and length of
+// TestAppendHybrid, after a prefix it keeps.
+func TestAppendHybridBytes(t *testing.T) {
+	for width := 1; width <= 8; width++ {
+		for _, kind := range []string{"random", "short runs", "long runs", "max"} {
+			for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 100, 1000, 5003} {
+				values := hybridValues(kind, n, width, uint64(width*1000+n))
+				small := make([]uint8, n)
+				for i, v := range values {
+					small[i] = uint8(v)
+				}
+				prefix := []byte{0xaa, 0xbb}
+				want := AppendHybrid(slices.Clone(prefix), values, width)
+				if got := AppendHybridBytes(slices.Clone(prefix), small, width); !bytes.Equal(got, want) {
+					t.Fatalf("width %d %s n %d: % x, AppendHybrid's % x", width, kind, n, got, want)
+				}
+			}
+		}
+	}
+}
+
 // FuzzDictIndices encodes runs of values of a random bit width and decodes them back with the
 // reference decoder.
 func FuzzDictIndices(f *testing.F) {

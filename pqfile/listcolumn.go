@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -261,6 +260,9 @@ func (c *ListColumn) check(elems arrow.Array, idx *array.Int32, evalid []byte, l
 // without NULL elements) until the page holds its levels, and returns the row after the last
 // one done: the page is then cut there, at a record boundary.
 func (c *ListColumn) levels(offs []int32, lvalid []byte, loff int, evalid []byte, eoff int, r, n int) int {
+	if evalid == nil {
+		return c.levelsNoNullElements(offs, lvalid, loff, r, n)
+	}
 	def, rep := c.def, c.rep
 	maxDef, emptyDef, limit := uint8(c.maxDef), uint8(c.emptyDef), c.pageLevels
 	// Room for the rows' levels up to the page's end, as near as known.
@@ -300,6 +302,50 @@ func (c *ListColumn) levels(offs []int32, lvalid []byte, loff int, evalid []byte
 	}
 	c.def, c.rep = def, rep
 	return r
+}
+
+// levelsNoNullElements is levels for lists without NULL elements (evalid nil), the common case
+// (bench/load's wide table: text[] and int[] of three values), in passes over whole runs of
+// rows instead of a loop per row: the rows that fit the page first (each takes its elements'
+// levels, or one for a NULL or empty list), then the definition levels filled with the
+// maximum and the repetition levels with 1, then each row's first level set (repetition 0;
+// definition 0 for a NULL list, that of an empty list for one).
+func (c *ListColumn) levelsNoNullElements(offs []int32, lvalid []byte, loff int, r, n int) int {
+	k, limit := len(c.def), c.pageLevels
+	r1, total := r, 0
+	for r1 < n && k+total < limit {
+		total += max(int(offs[r1+1]-offs[r1]), 1)
+		r1++
+	}
+	def, rep := slices.Grow(c.def, total)[:k+total], slices.Grow(c.rep, total)[:k+total]
+	fill(def[k:], uint8(c.maxDef))
+	fill(rep[k:], 1)
+	emptyDef := uint8(c.emptyDef)
+	for i, p := r, k; i < r1; i++ {
+		m := int(offs[i+1] - offs[i])
+		rep[p] = 0
+		if m == 0 {
+			def[p] = emptyDef
+			if lvalid != nil && lvalid[(loff+i)>>3]&(1<<((loff+i)&7)) == 0 {
+				def[p] = 0
+			}
+			m = 1
+		}
+		p += m
+	}
+	c.def, c.rep = def, rep
+	return r1
+}
+
+// fill sets every byte of b to v, in copies that double (memmove) rather than a byte at a time.
+func fill(b []byte, v uint8) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for done := 1; done < len(b); done *= 2 {
+		copy(b[done:], b[:done])
+	}
 }
 
 // addValues appends elements s to e (which check accepted) to the page: their non-NULL values
@@ -370,23 +416,11 @@ func (c *ListColumn) cut() {
 // appendLevels appends levels (each in [0, 1<<width)) to dst as DataPageV1 holds them: their
 // 4-byte little-endian length, then their RLE/bit-packed hybrid.
 func appendLevels(dst []byte, levels []uint8, width int) []byte {
-	buf := levelScratch.Get().(*[]int32)
-	defer levelScratch.Put(buf)
-	wide := slices.Grow((*buf)[:0], len(levels))[:len(levels)]
-	for i, v := range levels {
-		wide[i] = int32(v)
-	}
-	*buf = wide[:0]
 	at := len(dst)
-	dst = AppendHybrid(append(dst, 0, 0, 0, 0), wide, width)
+	dst = AppendHybridBytes(append(dst, 0, 0, 0, 0), levels, width)
 	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 	return dst
 }
-
-// levelScratch holds the int32 copies of a page's levels that appendLevels hands AppendHybrid,
-// each used by one goroutine at a time: a page's levels are kept a byte each (at 16 lanes of
-// bench/load's wide table, int32 levels were 77 of the CPU path's 900 MB of live heap).
-var levelScratch = sync.Pool{New: func() any { return new([]int32) }}
 
 // reset empties the page being built (its values buffer kept: reused, or handed over by cut).
 func (c *ListColumn) reset() {
