@@ -125,6 +125,10 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 			c.cut()
 		}
 	}
+	if fixed != nil && nulls == 0 {
+		c.appendFixed(fixed, n)
+		return nil
+	}
 	out := c.cur
 	for i := range n {
 		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
@@ -166,6 +170,51 @@ func (c *ByteColumn) Append(a arrow.Array) error {
 	c.cur = out
 	c.appended(bits, off, n, nulls)
 	return nil
+}
+
+// appendFixed is Append of n rows of fixed without NULLs (uuids, as a rule): their values back
+// to back in one copy, and their least and greatest found in one pass (16-byte values, a
+// uuid's, compared as two big-endian words) before the page's are updated once.
+func (c *ByteColumn) appendFixed(fixed *array.FixedSizeBinary, n int) {
+	w := fixed.DataType().(*arrow.FixedSizeBinaryType).ByteWidth
+	start := fixed.Data().Offset() * w
+	all := fixed.Data().Buffers()[1].Bytes()[start : start+n*w]
+	c.write(all)
+	if c.stats && w > 0 {
+		lo, hi := all[:w], all[:w]
+		if w == 16 {
+			lo1, lo2 := binary.BigEndian.Uint64(lo), binary.BigEndian.Uint64(lo[8:])
+			hi1, hi2 := lo1, lo2
+			for i := 16; i < len(all); i += 16 {
+				v1, v2 := binary.BigEndian.Uint64(all[i:]), binary.BigEndian.Uint64(all[i+8:])
+				if v1 < lo1 || v1 == lo1 && v2 < lo2 {
+					lo1, lo2, lo = v1, v2, all[i:i+16]
+				} else if v1 > hi1 || v1 == hi1 && v2 > hi2 {
+					hi1, hi2, hi = v1, v2, all[i:i+16]
+				}
+			}
+		} else {
+			for i := w; i < len(all); i += w {
+				if v := all[i : i+w]; bytes.Compare(v, lo) < 0 {
+					lo = v
+				} else if bytes.Compare(v, hi) > 0 {
+					hi = v
+				}
+			}
+		}
+		switch {
+		case !c.hasMinMax:
+			c.min, c.max, c.hasMinMax = append(c.min[:0], lo...), append(c.max[:0], hi...), true
+		default:
+			if bytes.Compare(lo, c.min) < 0 {
+				c.min = append(c.min[:0], lo...)
+			}
+			if bytes.Compare(hi, c.max) > 0 {
+				c.max = append(c.max[:0], hi...)
+			}
+		}
+	}
+	c.appended(nil, 0, n, 0)
 }
 
 // fragmentBytes is the bytes Append writes for the n rows of a batch (fixed, or offs with
