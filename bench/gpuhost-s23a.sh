@@ -7,6 +7,7 @@
 # bench/gpuhost-split-run.py. Then, per table, one export of each with every log line timed
 # from the launch, and the g-now export's files against the CPU path's (bench/gpuhost-compare.py:
 # the same schema and values, column by column, with pyarrow).
+# The timed log lines came from an inline copy of bench/gpuhost-timeline.py when it ran.
 # It ran at ef6fe4a; 38cb041 took the CPU twin's start out again (0.25-0.33 GiB more peak RSS).
 #   KIT (default .gpuhost/s23a, carried): base files and pgparquet-m.xz (-tags measure). NAME (log name, default s23a), TABLES (default "lineorder wide").
 set -uo pipefail
@@ -31,25 +32,7 @@ for r in $(seq 1 "${ROUNDS:-4}"); do
 done
 timeline() { # TABLE LABEL DIR: the export's log lines timed from its launch
   echo "== $1 $2 timeline"
-  env PGPARQUET_NVCOMP_LIB="$nv" $(envs_of "$2") python3 - "$K/pgparquet-m" "$1" "$lib" "$3" <<'PY'
-import datetime, json, subprocess, sys, time
-bin, t, lib, out = sys.argv[1:5]
-t0 = time.time()
-r = subprocess.run([bin, "export", "--dsn", "postgres://postgres@127.0.0.1:5432/postgres", "--table", t,
-                    "--output-dir", out, "--overwrite", "--parallel", "16", "--gpu-lib", lib,
-                    "--no-progress", "--log-format", "json"], capture_output=True, text=True)
-t1 = time.time()
-for line in r.stderr.splitlines():
-    try:
-        d = json.loads(line)
-    except Exception:
-        print("   ", line[:200]); continue
-    ts = datetime.datetime.fromisoformat(d.pop("time").replace("Z", "+00:00")).timestamp()
-    d.pop("level", None)
-    print(f"  {ts - t0:7.3f} s  {d.pop('msg')}  {json.dumps(d)[:200]}")
-doc = json.loads(r.stdout) if r.stdout.strip() else {}
-print(f"  {t1 - t0:7.3f} s  exit rc {r.returncode}; timings {doc.get('timings')}")
-PY
+  env PGPARQUET_NVCOMP_LIB="$nv" $(envs_of "$2") python3 bench/gpuhost-timeline.py "$K/pgparquet-m" "$1" "$lib" "$3"
 }
 for t in $T; do
   timeline "$t" g-wait /dev/shm/s23-wait

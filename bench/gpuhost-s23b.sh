@@ -4,6 +4,7 @@
 # the driver's state: the persistence mode is read, never set); then CLI exports of lineorder
 # 40M (P=16, zstd, the GPU writer) both ways, each log line timed from the launch; then CPU
 # profiles of the GPU writer's exports of lineorder and wide 10M (to $O, for bench/cpusplit).
+# The timed log lines came from an inline copy of bench/gpuhost-timeline.py when it ran.
 #   KIT (default .gpuhost/s23b, carried): base files and pgparquet.xz.
 set -uo pipefail
 K=${KIT:-.gpuhost/s23b}; O=${OUT:-/tmp/s23b-out}; N=${NAME:-s23b}
@@ -14,27 +15,8 @@ for i in 1 2 3; do python3 bench/gpuhost-cuda-start.py "alone $i"; done
 timeline() { # LABEL
   rm -rf /dev/shm/s23-out
   echo "== lineorder, $1"
-  env PGPARQUET_NVCOMP_LIB="$nv" python3 - "$K/pgparquet" "$lib" <<'PY'
-import datetime, json, subprocess, sys, time
-bin, lib = sys.argv[1:3]
-t0 = time.time()
-r = subprocess.run([bin, "export", "--dsn", "postgres://postgres@127.0.0.1:5432/postgres", "--table", "lineorder",
-                    "--output-dir", "/dev/shm/s23-out", "--overwrite", "--parallel", "16", "--gpu-lib", lib,
-                    "--no-progress", "--log-format", "json"], capture_output=True, text=True)
-t1 = time.time()
-for line in r.stderr.splitlines():
-    try:
-        d = json.loads(line)
-    except Exception:
-        print("   ", line[:200]); continue
-    ts = datetime.datetime.fromisoformat(d.pop("time").replace("Z", "+00:00")).timestamp()
-    d.pop("level", None)
-    msg = d.pop('msg')
-    if msg in ("export started", "decoding on the GPU", "progress", "export finished"):
-        print(f"  {ts - t0:7.3f} s  {msg}  {json.dumps(d)[:200]}")
-doc = json.loads(r.stdout) if r.stdout.strip() else {}
-print(f"  {t1 - t0:7.3f} s  exit rc {r.returncode}; total_s {doc.get('timings', {}).get('total_s')}")
-PY
+  PGPARQUET_NVCOMP_LIB="$nv" python3 bench/gpuhost-timeline.py "$K/pgparquet" lineorder "$lib" /dev/shm/s23-out \
+    "export started,decoding on the GPU,progress,export finished"
 }
 timeline "alone 1"; timeline "alone 2"
 # A process holding a context, as a persistence daemon keeps the GPU initialized.

@@ -429,29 +429,52 @@ const hybridSlack = 40
 // start an RLE run of all the equal values that follow; the other groups are bit-packed, the
 // consecutive ones in one run, the last group padded with zeros.
 func AppendHybrid(dst []byte, values []int32, width int) []byte {
-	n := len(values)
+	literal := literalWide
+	if width >= 1 && width <= 8 {
+		literal = literals[width]
+	}
+	return appendHybrid(dst, int32Values{values, width, literal}, len(values), width)
+}
+
+// AppendHybridBytes is AppendHybrid for values a byte each (levels), of width 1 to 8: the same
+// bytes, read 8 values at a time as one 64-bit word (8 equal values: the word is the value's
+// byte repeated; width 1: the 8 bits gathered by one multiplication) instead of widened to
+// int32 first.
+func AppendHybridBytes(dst []byte, values []uint8, width int) []byte {
+	return appendHybrid(dst, byteValues{values, width}, len(values), width)
+}
+
+// hybridInput is the n values appendHybrid encodes, read by the kind of their slice.
+type hybridInput interface {
+	// literal bit-packs the groups of 8 values from i at out[o:], up to the first group of 8
+	// equal values or the last group of fewer than 8 (literalGroups).
+	literal(out []byte, o, i int) (int, int)
+	// last bit-packs the values from j (fewer than 8), padded, at out[o:] and returns the
+	// offset past them, or false when they are all equal (an RLE run).
+	last(out []byte, o, j int) (int, bool)
+	// run returns the end of the run of values equal to value j, and that value.
+	run(j int) (int, uint32)
+}
+
+// appendHybrid is AppendHybrid of the n values of in, each in [0, 1<<width).
+func appendHybrid(dst []byte, in hybridInput, n, width int) []byte {
 	if n == 0 {
 		return dst
 	}
 	o := len(dst)
 	out := slices.Grow(dst, hybridGuess(n, width))
 	out = out[:cap(out)]
-	literal := literalWide
-	if width >= 1 && width <= 8 {
-		literal = literals[width]
-	}
 	hdrMax := varintLen(uint64((n+7)/8)<<1 | 1)
 	vbytes := (width + 7) / 8
 	for i := 0; i < n; {
 		// A bit-packed run from i, its header written once its groups are known: the
 		// groups go after room for the longest header, moved back under a shorter one.
 		out = room(out, o, hdrMax+(n-i+7)/8*width+hybridSlack)
-		p, j := literal(out, o+hdrMax, values, i, width)
-		if j < n && n-j < 8 && !allEqual(values[j:]) {
-			// A last group of different values, padded.
-			var x [8]int32
-			copy(x[:], values[j:])
-			p, j = packWide(out, p, &x, uint(width)), n
+		p, j := in.literal(out, o+hdrMax, i)
+		if j < n && n-j < 8 {
+			if q, ok := in.last(out, p, j); ok { // a last group of different values, padded
+				p, j = q, n
+			}
 		}
 		if j > i {
 			hl := binary.PutUvarint(out[o:], uint64((j-i+7)/8)<<1|1)
@@ -465,20 +488,11 @@ func AppendHybrid(dst []byte, values []int32, width int) []byte {
 		}
 		// An RLE run at j: 8 equal values, or equal values up to the end, and all the equal
 		// values that follow.
-		v := values[j]
-		k := j + 1
-		for ; k+8 <= n; k += 8 {
-			if x := (*[8]int32)(values[k : k+8]); (x[0]^v)|(x[1]^v)|(x[2]^v)|(x[3]^v)|(x[4]^v)|(x[5]^v)|(x[6]^v)|(x[7]^v) != 0 {
-				break
-			}
-		}
-		for k < n && values[k] == v {
-			k++
-		}
+		k, v := in.run(j)
 		out = room(out, o, 9)
 		o += binary.PutUvarint(out[o:], uint64(k-j)<<1)
 		for b := range vbytes {
-			out[o+b] = byte(uint32(v) >> (8 * b))
+			out[o+b] = byte(v >> (8 * b))
 		}
 		o += vbytes
 		i = k
@@ -486,56 +500,72 @@ func AppendHybrid(dst []byte, values []int32, width int) []byte {
 	return out[:o]
 }
 
-// AppendHybridBytes is AppendHybrid for values a byte each (levels), of width 1 to 8: the same
-// bytes, read 8 values at a time as one 64-bit word (8 equal values: the word is the value's
-// byte repeated; width 1: the 8 bits gathered by one multiplication) instead of widened to
-// int32 first.
-func AppendHybridBytes(dst []byte, values []uint8, width int) []byte {
-	n := len(values)
-	if n == 0 {
-		return dst
+// int32Values is AppendHybrid's hybridInput.
+type int32Values struct {
+	values []int32
+	width  int
+	groups literalGroups
+}
+
+func (v int32Values) literal(out []byte, o, i int) (int, int) {
+	return v.groups(out, o, v.values, i, v.width)
+}
+
+func (v int32Values) last(out []byte, o, j int) (int, bool) {
+	if allEqual(v.values[j:]) {
+		return o, false
 	}
-	o := len(dst)
-	out := slices.Grow(dst, hybridGuess(n, width))
-	out = out[:cap(out)]
-	hdrMax := varintLen(uint64((n+7)/8)<<1 | 1)
-	for i := 0; i < n; {
-		out = room(out, o, hdrMax+(n-i+7)/8*width+hybridSlack)
-		p, j := literalBytes(out, o+hdrMax, values, i, width)
-		if j < n && n-j < 8 && !allEqualBytes(values[j:]) {
-			// A last group of different values, padded.
-			var x [8]uint8
-			copy(x[:], values[j:])
-			p, j = packBytes(out, p, binary.LittleEndian.Uint64(x[:]), width), n
-		}
-		if j > i {
-			hl := binary.PutUvarint(out[o:], uint64((j-i+7)/8)<<1|1)
-			if hl < hdrMax {
-				copy(out[o+hl:], out[o+hdrMax:p])
-			}
-			o = p - (hdrMax - hl)
-		}
-		if j >= n {
+	var x [8]int32
+	copy(x[:], v.values[j:])
+	return packWide(out, o, &x, uint(v.width)), true
+}
+
+func (v int32Values) run(j int) (int, uint32) {
+	values, x0 := v.values, v.values[j]
+	k := j + 1
+	for ; k+8 <= len(values); k += 8 {
+		if x := (*[8]int32)(values[k : k+8]); (x[0]^x0)|(x[1]^x0)|(x[2]^x0)|(x[3]^x0)|(x[4]^x0)|(x[5]^x0)|(x[6]^x0)|(x[7]^x0) != 0 {
 			break
 		}
-		v := values[j]
-		rep := uint64(v) * 0x0101010101010101
-		k := j + 1
-		for ; k+8 <= n; k += 8 {
-			if binary.LittleEndian.Uint64(values[k:k+8]) != rep {
-				break
-			}
-		}
-		for k < n && values[k] == v {
-			k++
-		}
-		out = room(out, o, 9)
-		o += binary.PutUvarint(out[o:], uint64(k-j)<<1)
-		out[o] = v // one byte: width <= 8
-		o++
-		i = k
 	}
-	return out[:o]
+	for k < len(values) && values[k] == x0 {
+		k++
+	}
+	return k, uint32(x0)
+}
+
+// byteValues is AppendHybridBytes's hybridInput.
+type byteValues struct {
+	values []uint8
+	width  int
+}
+
+func (v byteValues) literal(out []byte, o, i int) (int, int) {
+	return literalBytes(out, o, v.values, i, v.width)
+}
+
+func (v byteValues) last(out []byte, o, j int) (int, bool) {
+	if allEqualBytes(v.values[j:]) {
+		return o, false
+	}
+	var x [8]uint8
+	copy(x[:], v.values[j:])
+	return packBytes(out, o, binary.LittleEndian.Uint64(x[:]), v.width), true
+}
+
+func (v byteValues) run(j int) (int, uint32) {
+	values, x0 := v.values, v.values[j]
+	rep := uint64(x0) * 0x0101010101010101
+	k := j + 1
+	for ; k+8 <= len(values); k += 8 {
+		if binary.LittleEndian.Uint64(values[k:k+8]) != rep {
+			break
+		}
+	}
+	for k < len(values) && values[k] == x0 {
+		k++
+	}
+	return k, uint32(x0)
 }
 
 // literalBytes is literalGroups for values a byte each (AppendHybridBytes).
