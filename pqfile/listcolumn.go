@@ -25,8 +25,8 @@ import (
 //     of a page (the export's lane dictionary, as DictColumn takes it): the non-NULL elements'
 //     indices as RLE_DICTIONARY data, for RowGroup.AppendDictPages with Dictionary().
 //
-// The levels are computed in one loop over the list's offsets and validity bitmaps, as
-// pqarrow writes them: a NULL list is one level (repetition 0, definition 0), an empty list one
+// The levels are computed from the list's offsets and validity bitmaps (in passes over runs of
+// rows where no element is NULL, else a loop per row), as pqarrow writes them: a NULL list is one level (repetition 0, definition 0), an empty list one
 // level (repetition 0, definition 1 for a nullable field, else 0), a list of elements one level
 // per element (repetition 0 for the first, 1 for the others; definition the maximum for a
 // value, one less for a NULL element). A page's bytes are its repetition levels then its
