@@ -3,6 +3,8 @@ package sidecar
 import (
 	"context"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +40,12 @@ func (js *jobSet) add(j *job) {
 	js.jobs[j.req.ID] = j
 }
 
-func (js *jobSet) remove(id int64) {
+// remove forgets request id's export and returns how many remain.
+func (js *jobSet) remove(id int64) int {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	delete(js.jobs, id)
+	return len(js.jobs)
 }
 
 // look makes the lease keeper of request id, if this sidecar runs it, look at it now.
@@ -55,6 +59,16 @@ func (js *jobSet) look(id int64) {
 		default:
 		}
 	}
+}
+
+// releaseMemory gives the memory the exports freed back to the system once the sidecar is
+// idle, rather than over minutes (Go's scavenger), so that an idle sidecar's RSS is its own,
+// not its last export's peak: two collections (the buffers pooled in sync.Pools survive one)
+// and then the free pages returned. On the 2-core VM a wide export (1M rows, P=4) left 249 MB
+// of its 261 MB peak resident for minutes; after one collection 113 MB stayed.
+func releaseMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // cancelAll stops every running export with cause.
@@ -79,6 +93,8 @@ type claimer struct {
 	lastPoll *atomic.Int64
 	serve    func(ctx context.Context, j *job)
 	wake     chan struct{} // a request may be waiting: claim now
+	// idle runs when the last running export has ended (releaseMemory).
+	idle func()
 }
 
 // poke makes the claimer claim now, without blocking.
@@ -132,10 +148,13 @@ func (c *claimer) claim(ctx context.Context, jobBase context.Context, running *s
 		c.metrics.running.Add(1)
 		running.Go(func() {
 			defer func() {
-				c.jobs.remove(req.ID)
+				left := c.jobs.remove(req.ID)
 				c.metrics.running.Add(-1)
 				cancel(nil)
 				c.poke()
+				if left == 0 {
+					c.idle()
+				}
 			}()
 			c.serve(jctx, j)
 		})

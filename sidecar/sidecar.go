@@ -66,6 +66,8 @@ type hooks struct {
 	onPublish func(s *Sidecar, step string)
 	// now, when set, is the scheduler's clock.
 	now func() time.Time
+	// onIdle, when set, runs instead of releaseMemory when the last running export ends.
+	onIdle func()
 }
 
 // Causes with which a running export is stopped; the export's outcome is recorded by cause.
@@ -129,8 +131,12 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if s.cfg.GPU == device.ModeOn && gpu != nil {
 		return fmt.Errorf("sidecar start: --gpu on, but the GPU is not usable: %w (--gpu auto decodes on the CPU instead)", gpu)
 	}
+	idle := releaseMemory
+	if s.hooks.onIdle != nil {
+		idle = s.hooks.onIdle
+	}
 	claimer := &claimer{db: s.db, cfg: &s.cfg, log: s.log, jobs: s.jobs, metrics: s.metrics,
-		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1)}
+		killed: &s.killed, lastPoll: &s.lastPoll, serve: s.serve, wake: make(chan struct{}, 1), idle: idle}
 	scheduler := &scheduler{ctl: s.db, cfg: &s.cfg, log: s.log, metrics: s.metrics, leader: &s.leader,
 		killed: &s.killed, now: s.now, wake: make(chan struct{}, 1)}
 	janitor := &janitor{db: s.db, cfg: &s.cfg, log: s.log, out: s.out, lake: s.lake, metrics: s.metrics, rec: s.rec,

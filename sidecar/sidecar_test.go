@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,4 +342,52 @@ func TestServe(t *testing.T) {
 		t.Error("an export escaped the output root")
 	}
 	pgtest.Exec(t, e.su, `SELECT 't'::regclass`)
+}
+
+// TestIdleReleasesMemory: once its last running export ends, a sidecar gives the memory its
+// exports freed back to the system (releaseMemory; here a hook that says when it runs, and
+// that no export runs then), and not while one still runs: two exports at once (Concurrency
+// 2, the first held at its snapshot until the second runs) make one release, after both.
+func TestIdleReleasesMemory(t *testing.T) {
+	e := newEnv(t)
+	alice := e.role(t, "alice")
+	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 20000) g`)
+	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO alice`)
+	releaseMemory() // the real one runs at all
+	var s atomic.Pointer[running]
+	idle := make(chan int, 4)
+	second := make(chan struct{})
+	var held atomic.Bool
+	s.Store(e.start(t, "s1", func(c *Config, h *hooks) {
+		c.Concurrency = 2
+		h.onSnapshot = func(ctx context.Context, req *control.Request) error {
+			if held.CompareAndSwap(false, true) {
+				select { // the first export waits for the second to take its snapshot
+				case <-second:
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+				}
+				return nil
+			}
+			close(second)
+			return nil
+		}
+		h.onIdle = func() { idle <- s.Load().jobs.len() }
+	}))
+	a, b := insert(t, alice, "items", "a"), insert(t, alice, "items", "b")
+	e.waitState(t, a, "succeeded", 20*time.Second)
+	e.waitState(t, b, "succeeded", 20*time.Second)
+	select {
+	case n := <-idle:
+		if n != 0 {
+			t.Errorf("memory released while %d exports ran", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no memory release after the last export ended")
+	}
+	select {
+	case <-idle:
+		t.Error("memory released twice: once while the other export still ran")
+	case <-time.After(500 * time.Millisecond):
+	}
 }
