@@ -63,6 +63,21 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	applyConnDefaults(cfg)
 	opts.ConnConfig = cfg
+	tty := isTerminal(os.Stderr) && !a.noProgress
+	level := slog.LevelInfo
+	if tty {
+		level = slog.LevelWarn // the progress bar tells the story; logs would break its line
+	}
+	handlerOpts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler = slog.NewTextHandler(stderr, handlerOpts)
+	if a.logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, handlerOpts)
+	}
+	opts.Logger = slog.New(handler)
+	// The GPU's start (a few hundred milliseconds) goes on while the object store and the
+	// Iceberg catalog are opened.
+	dev := device.Start(a.gpu, a.gpuLib, opts.Logger)
+	opts.Engine = dev
 	var st *s3store.Store
 	if !a.output.IsLocal() {
 		if st, err = s3store.New(ctx, s3store.Config{Bucket: a.output.Bucket, PathStyle: a.pathStyle}); err != nil {
@@ -82,19 +97,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer cat.Close()
 	}
 
-	tty := isTerminal(os.Stderr) && !a.noProgress
-	level := slog.LevelInfo
-	if tty {
-		level = slog.LevelWarn // the progress bar tells the story; logs would break its line
-	}
-	handlerOpts := &slog.HandlerOptions{Level: level}
-	var handler slog.Handler = slog.NewTextHandler(stderr, handlerOpts)
-	if a.logFormat == "json" {
-		handler = slog.NewJSONHandler(stderr, handlerOpts)
-	}
-	opts.Logger = slog.New(handler)
-	dev := device.Start(a.gpu, a.gpuLib, opts.Logger)
-	opts.Engine = dev
 	bar := &progressBar{w: stderr, tty: tty, log: opts.Logger}
 	opts.Progress = bar.update
 
