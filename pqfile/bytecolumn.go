@@ -30,8 +30,8 @@ import (
 // Buffers: a page's values are gathered in chunks of ChunkBytes from a pool (a value may
 // straddle two): Go memory shared by every ByteColumn of the process, or the caller's
 // (SetChunkPool). Take hands them over with the page (RawPage.Data and Parts, no copy) and
-// Recycle gives them back to the pool once the page is compressed. A column so holds the chunks its page being gathered fills and those of its
-// pages under way in compression, rather than a page-sized buffer for each and a spare: on
+// Recycle gives them back to the pool once the page is compressed. A column so holds the
+// chunks its page being gathered fills and those of its pages under way in compression, rather than a page-sized buffer for each and a spare: on
 // bench/load's wide table (6 such columns; 3M rows, 16 lanes, GOMAXPROCS=16 on the 2-core VM)
 // page buffers and spares were 190-260 MB of the CPU path's 0.92-1.0 GB of live heap at its
 // peak (pages cut after the batch that filled them, as until session 15, took buffers of up to
@@ -53,14 +53,14 @@ type ByteColumn struct {
 	ready     []RawPage // pages cut and not yet taken, oldest first
 	// readyRows and readyBytes are the rows and values of ready.
 	readyRows, readyBytes int
-	pool                  ChunkPool // nil: Go memory (goChunks)
+	pool                  ChunkPool // goChunks unless SetChunkPool gave another
 }
 
 // NewByteColumn returns an empty column whose pages hold at most pageBytes of values (see
 // ByteColumn); stats: pages carry min and max (NULL counts always), left out when longer than
 // maxStats bytes (the writer properties' MaxStatsSizeFor; 0: no bound).
 func NewByteColumn(nullable bool, pageBytes int, stats bool, maxStats int) *ByteColumn {
-	return &ByteColumn{nullable: nullable, pageBytes: pageBytes, stats: stats, maxStats: maxStats}
+	return &ByteColumn{nullable: nullable, pageBytes: pageBytes, stats: stats, maxStats: maxStats, pool: goChunks{}}
 }
 
 // EncodesBytes says whether ByteColumn takes arrays of Arrow type t: strings, binaries, and
@@ -243,7 +243,7 @@ func (c *ByteColumn) write(b []byte) {
 				c.parts = append(c.parts, c.cur)
 				c.partBytes += len(c.cur)
 			}
-			c.cur = c.chunks().Get()
+			c.cur = c.pool.Get()
 		}
 		k := copy(c.cur[len(c.cur):cap(c.cur)], b)
 		c.cur, b = c.cur[:len(c.cur)+k], b[k:]
@@ -281,14 +281,6 @@ func (goChunks) Put(b []byte) { goChunkPool.Put((*[ChunkBytes]byte)(b[:ChunkByte
 // SetChunkPool makes the column take its chunks from p instead of Go memory. Call it before
 // the first Append; the chunks of the pages taken and recycled then go back to p.
 func (c *ByteColumn) SetChunkPool(p ChunkPool) { c.pool = p }
-
-// chunks is the column's ChunkPool.
-func (c *ByteColumn) chunks() ChunkPool {
-	if c.pool == nil {
-		return goChunks{}
-	}
-	return c.pool
-}
 
 // appended counts n rows whose values were written to the page: their validity (bits from bit off; nil:
 // no NULLs) and NULLs.
@@ -408,11 +400,10 @@ func (c *ByteColumn) page() RawPage {
 // nobody reads its bytes (its compression is done): the next pages reuse them. p's bytes must
 // not be used after.
 func (c *ByteColumn) Recycle(p RawPage) {
-	pool := c.chunks()
 	if p.Data != nil {
-		pool.Put(p.Data)
+		c.pool.Put(p.Data)
 	}
 	for _, b := range p.Parts {
-		pool.Put(b)
+		c.pool.Put(b)
 	}
 }

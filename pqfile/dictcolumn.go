@@ -545,7 +545,7 @@ func (v byteValues) literal(out []byte, o, i int) (int, int) {
 }
 
 func (v byteValues) last(out []byte, o, j int) (int, bool) {
-	if allEqualBytes(v.values[j:]) {
+	if allEqual(v.values[j:]) {
 		return o, false
 	}
 	var x [8]uint8
@@ -595,23 +595,13 @@ func packBytes(out []byte, o int, x uint64, width int) int {
 	return o + width
 }
 
-// allEqualBytes is allEqual for values a byte each.
-func allEqualBytes(values []uint8) bool {
-	for _, v := range values[1:] {
-		if v != values[0] {
-			return false
-		}
-	}
-	return true
-}
-
 // varintLen is the bytes of x as an unsigned varint.
 func varintLen(x uint64) int {
 	return (bits.Len64(x|1) + 6) / 7
 }
 
 // allEqual says whether values (at least one) are all equal.
-func allEqual(values []int32) bool {
+func allEqual[T int32 | uint8](values []T) bool {
 	for _, v := range values[1:] {
 		if v != values[0] {
 			return false

@@ -26,8 +26,9 @@ import (
 //     indices as RLE_DICTIONARY data, for RowGroup.AppendDictPages with Dictionary().
 //
 // The levels are computed from the list's offsets and validity bitmaps (in passes over runs of
-// rows where no element is NULL, else a loop per row), as pqarrow writes them: a NULL list is one level (repetition 0, definition 0), an empty list one
-// level (repetition 0, definition 1 for a nullable field, else 0), a list of elements one level
+// rows where no element is NULL, else a loop per row), as pqarrow writes them: a NULL list is
+// one level (repetition 0, definition 0), an empty list one level (repetition 0, definition 1
+// for a nullable field, else 0), a list of elements one level
 // per element (repetition 0 for the first, 1 for the others; definition the maximum for a
 // value, one less for a NULL element). A page's bytes are its repetition levels then its
 // definition levels (each the RLE/bit-packed hybrid of AppendHybrid, 4-byte length prefixed;
@@ -284,15 +285,9 @@ func (c *ListColumn) levels(offs []int32, lvalid []byte, loff int, evalid []byte
 			for j := 1; j < m; j++ {
 				rl[j] = 1
 			}
-			if evalid == nil {
-				for j := range dl {
-					dl[j] = maxDef
-				}
-			} else {
-				for j := range dl {
-					b := eoff + s + j
-					dl[j] = maxDef - 1 + evalid[b>>3]>>(b&7)&1
-				}
+			for j := range dl { // evalid is set: levelsNoNullElements takes the rest
+				b := eoff + s + j
+				dl[j] = maxDef - 1 + evalid[b>>3]>>(b&7)&1
 			}
 		}
 		if len(def) >= limit {
