@@ -347,12 +347,16 @@ func TestServe(t *testing.T) {
 // TestIdleReleasesMemory: once its last running export ends, a sidecar gives the memory its
 // exports freed back to the system (releaseMemory; here a hook that says when it runs, and
 // that no export runs then), and not while one still runs: two exports at once (Concurrency
-// 2, the first held at its snapshot until the second runs) make one release, after both.
+// 2, the first held at its snapshot until the second runs) make one release, after both. The
+// sidecar runs as deploy/roles.sql's pgparquet for a requester whose own row-level security
+// policy, calling the requester's own function, runs inside the exports.
 func TestIdleReleasesMemory(t *testing.T) {
-	e := newEnv(t)
-	alice := e.role(t, "alice")
-	pgtest.Exec(t, e.su, `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 20000) g`)
-	pgtest.Exec(t, e.su, `GRANT SELECT ON items TO alice`)
+	e := leastPrivilegeReqEnv(t)
+	pgtest.Exec(t, e.su, `CREATE SCHEMA req AUTHORIZATION req`)
+	pgtest.Exec(t, e.req, `CREATE TABLE req.items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 20000) g;
+ CREATE FUNCTION req.keep(id int) RETURNS bool LANGUAGE sql AS 'SELECT id % 2 = 0';
+ ALTER TABLE req.items ENABLE ROW LEVEL SECURITY; ALTER TABLE req.items FORCE ROW LEVEL SECURITY;
+ CREATE POLICY even ON req.items USING (req.keep(id))`)
 	releaseMemory() // the real one runs at all
 	var s atomic.Pointer[running]
 	idle := make(chan int, 4)
@@ -374,9 +378,13 @@ func TestIdleReleasesMemory(t *testing.T) {
 		}
 		h.onIdle = func() { idle <- s.Load().jobs.len() }
 	}))
-	a, b := insert(t, alice, "items", "a"), insert(t, alice, "items", "b")
-	e.waitState(t, a, "succeeded", 20*time.Second)
-	e.waitState(t, b, "succeeded", 20*time.Second)
+	waitHealthy(t, s.Load().Sidecar, true) // the control tables exist once it polled
+	a, b := insert(t, e.req, "req.items", "a"), insert(t, e.req, "req.items", "b")
+	for _, id := range []int64{a, b} {
+		if st := e.waitState(t, id, "succeeded", 20*time.Second); st.Rows != 10000 {
+			t.Errorf("request %d: %d rows, want the policy's 10000", id, st.Rows)
+		}
+	}
 	select {
 	case n := <-idle:
 		if n != 0 {
