@@ -243,6 +243,9 @@ type Decoder struct {
 	done  chan struct{} // closed once the GPU is ready or known unusable
 	err   error         // set before done closes: ModeOn, and the GPU cannot be used
 	onCPU atomic.Int64  // chunks decoded on the CPU while the GPU started
+	// early holds the receive buffers handed out while the GPU started, until pinned ones
+	// replace them (Keep) or Close.
+	early earlyBuffers
 }
 
 var _ gpuparse.Engine = (*Device)(nil)
@@ -320,6 +323,7 @@ func (s *Decoder) Wait() error {
 // buffers included: nothing Alloc or Decode returned may be used after it.
 func (s *Decoder) Close() error {
 	<-s.done
+	defer s.early.freeAll()
 	if g := s.gpu.Load(); g != nil {
 		err := g.Close()
 		g.pinned.freeAll()
@@ -329,25 +333,40 @@ func (s *Decoder) Close() error {
 }
 
 // Alloc returns an empty receive buffer of capacity size: pinned host memory once the GPU is
-// ready, Go memory before (and where pinned memory runs out). It is the alloc of
-// snapshot.NewPool.
+// ready; while it starts, memory mapped outside Go's heap (earlyBuffers), which Keep unmaps
+// once pinned memory can replace it; Go memory once the GPU is known unusable, and where
+// pinned memory runs out. It is the alloc of snapshot.NewPool.
 func (s *Decoder) Alloc(size int) []byte {
 	if g := s.gpu.Load(); g != nil {
 		if b, ok := g.pinned.tryAllocate(size); ok {
 			return b[:0]
 		}
+		return make([]byte, 0, size)
 	}
-	return make([]byte, 0, size)
+	select {
+	case <-s.done:
+		if g := s.gpu.Load(); g != nil {
+			return s.Alloc(size)
+		}
+		return make([]byte, 0, size)
+	default:
+		return s.early.alloc(size)
+	}
 }
 
-// Keep says whether a receive buffer should be used again: not one in Go memory once the GPU is
-// ready, so that the pool replaces it with pinned memory. It is the keep of Pool.SetRecycle.
+// Keep says whether a receive buffer should be used again: not one outside pinned memory once
+// the GPU is ready, so that the pool replaces it with pinned memory; one of the buffers handed
+// out while the GPU started is unmapped then. It is the keep of Pool.SetRecycle.
 func (s *Decoder) Keep(b []byte) bool {
 	g := s.gpu.Load()
 	if g == nil || cap(b) == 0 {
 		return true
 	}
-	return g.pinned.owns(b)
+	if g.pinned.owns(b) {
+		return true
+	}
+	s.early.free(b)
+	return false
 }
 
 // CallStats waits for the GPU's start and returns the CUDA library's counters of its calls to
